@@ -1,0 +1,92 @@
+import type { BudgetAuthority, CallContext } from '../authority.ts';
+import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
+import type { BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
+
+/** Declares one budget. `scope` is a canonical path such as `tenant:acme/app:chat`. */
+export interface LedgerDefinition {
+  scope: string;
+  unit: Unit;
+  allocated: number;
+  overdraftLimit?: number;
+  /** Returned as ALLOW_WITH_CAPS when this ledger is the subject's leaf scope. */
+  caps?: Caps;
+  /** Overrides the tenant's default overage policy for commits touching this ledger (request wins). */
+  commitOveragePolicy?: OveragePolicy;
+  /**
+   * **Extension.** Start a new period at each calendar boundary: spent returns to 0, live holds and debt
+   * carry over (RESET_SPENT semantics), with no poller and no lag at the boundary.
+   */
+  window?: BudgetWindow;
+  status?: LedgerStatus;
+}
+
+/**
+ * **Extension (templates).** A rule that creates a ledger on first use for every scope matching
+ * `pattern`. Segments are `level:value` or `level:*`, e.g. `tenant:*` or `tenant:*` + `/app:chat`.
+ */
+export interface LedgerTemplate {
+  pattern: string;
+  unit: Unit;
+  allocated: number;
+  overdraftLimit?: number;
+  caps?: Caps;
+  commitOveragePolicy?: OveragePolicy;
+  window?: BudgetWindow;
+}
+
+/** Tenant settings the runtime reads (governance plane, simplified). */
+export interface TenantSettings {
+  status?: 'ACTIVE' | 'SUSPENDED' | 'CLOSED';
+  defaultCommitOveragePolicy?: OveragePolicy;
+  /** Default 60,000. */
+  defaultReservationTtlMs?: number;
+  /** Longer TTLs are capped to this. Default 3,600,000. */
+  maxReservationTtlMs?: number;
+  /** Default 10. */
+  maxReservationExtensions?: number;
+}
+
+export type FundingOperation =
+  | { operation: 'CREDIT'; amount: number }
+  | { operation: 'DEBIT'; amount: number }
+  | { operation: 'RESET'; amount: number }
+  | { operation: 'RESET_SPENT'; amount: number; spent?: number }
+  | { operation: 'REPAY_DEBT'; amount: number };
+
+export interface FundingRequest {
+  scope: string;
+  unit: Unit;
+  funding: FundingOperation;
+  idempotencyKey?: string;
+  reason?: string;
+}
+
+export interface FundingResult {
+  previous: Pick<LedgerState, 'allocated' | 'remaining' | 'debt' | 'spent'>;
+  current: LedgerState;
+}
+
+/** Provisioning for a ledger the process owns (embedded or Redis). */
+export interface LedgerAdmin {
+  /** Creates a budget; 409 (INVALID_REQUEST details) if one exists for (scope, unit). */
+  createLedger(definition: LedgerDefinition): Promise<LedgerState>;
+  fund(request: FundingRequest): Promise<FundingResult>;
+  /** ACTIVE ↔ FROZEN; CLOSED is terminal. */
+  setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState>;
+  updateLedger(
+    scope: string,
+    unit: Unit,
+    changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
+  ): Promise<LedgerState>;
+  getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined>;
+  listLedgers(): Promise<LedgerState[]>;
+  addTemplate(template: LedgerTemplate): Promise<void>;
+  setTenant(tenant: string, settings: TenantSettings): Promise<void>;
+  /** Expires every reservation past expiry + grace now; returns how many. The sweeper calls this. */
+  sweepExpired(): Promise<number>;
+}
+
+/** A ledger: the runtime protocol plus provisioning. Both the memory and Redis ledgers implement it. */
+export interface Ledger extends BudgetAuthority, LedgerAdmin {}
+
+export type { CallContext };
