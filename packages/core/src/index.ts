@@ -12,6 +12,24 @@ export type {
   LedgerTemplate,
   TenantSettings,
 } from './ledger/types.ts';
+export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './llm/bedrock-prices.ts';
+export {
+  createPriceCatalog,
+  type PriceCatalog,
+  type PriceCatalogOptions,
+  type PriceOverride,
+  type ResolvedModel,
+} from './llm/catalog.ts';
+export {
+  type ModelPrice,
+  maxAffordableOutputTokens,
+  type TokenUsage,
+  tokenCost,
+  usageCost,
+  usageTokens,
+} from './llm/cost.ts';
+export { ESTIMATE_RULE, type EstimateInput, estimateInputTokens } from './llm/estimate-tokens.ts';
+export { type ModelFamily, type NormalizedModelId, normalizeModelId } from './llm/model-id.ts';
 export {
   Decision,
   ErrorCode,

@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import { CyclesError, InvalidConfigError, ModelNotPricedError } from '../protocol/errors.ts';
+import { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './bedrock-prices.ts';
+import { createPriceCatalog } from './catalog.ts';
+import { normalizeModelId } from './model-id.ts';
+
+const SONNET_4 = 'anthropic.claude-sonnet-4-20250514-v1:0';
+
+describe('BEDROCK_PRICES', () => {
+  const REQUIRED = [
+    'anthropic.claude-3-haiku-20240307-v1:0',
+    'anthropic.claude-3-opus-20240229-v1:0',
+    'anthropic.claude-3-5-haiku-20241022-v1:0',
+    'anthropic.claude-3-5-sonnet-20240620-v1:0',
+    'anthropic.claude-3-5-sonnet-20241022-v2:0',
+    'anthropic.claude-3-7-sonnet-20250219-v1:0',
+    SONNET_4,
+    'anthropic.claude-sonnet-4-5-20250929-v1:0',
+    'anthropic.claude-haiku-4-5-20251001-v1:0',
+    'anthropic.claude-opus-4-20250514-v1:0',
+    'anthropic.claude-opus-4-1-20250805-v1:0',
+    'amazon.nova-micro-v1:0',
+    'amazon.nova-lite-v1:0',
+    'amazon.nova-pro-v1:0',
+    'amazon.nova-premier-v1:0',
+    'meta.llama3-8b-instruct-v1:0',
+    'meta.llama3-70b-instruct-v1:0',
+    'meta.llama3-1-8b-instruct-v1:0',
+    'meta.llama3-1-70b-instruct-v1:0',
+    'meta.llama3-1-405b-instruct-v1:0',
+    'meta.llama3-2-1b-instruct-v1:0',
+    'meta.llama3-2-3b-instruct-v1:0',
+    'meta.llama3-2-11b-instruct-v1:0',
+    'meta.llama3-2-90b-instruct-v1:0',
+    'meta.llama3-3-70b-instruct-v1:0',
+    'meta.llama4-scout-17b-instruct-v1:0',
+    'meta.llama4-maverick-17b-instruct-v1:0',
+    'mistral.mistral-7b-instruct-v0:2',
+    'mistral.mixtral-8x7b-instruct-v0:1',
+    'mistral.mistral-large-2402-v1:0',
+    'mistral.mistral-large-2407-v1:0',
+    'mistral.mistral-small-2402-v1:0',
+    'amazon.titan-text-lite-v1',
+    'amazon.titan-text-express-v1',
+    'amazon.titan-text-premier-v1:0',
+  ];
+
+  it('covers every listed Bedrock text model', () => {
+    expect(Object.keys(BEDROCK_PRICES).sort()).toEqual([...REQUIRED].sort());
+  });
+
+  it.each(Object.entries(BEDROCK_PRICES))(
+    '%s has positive integer prices under a normalized key',
+    (id, price) => {
+      expect(normalizeModelId(id).modelId).toBe(id);
+      for (const value of Object.values(price)) {
+        expect(Number.isSafeInteger(value) && value > 0).toBe(true);
+      }
+      expect(price.outputPerMillion).toBeGreaterThanOrEqual(price.inputPerMillion);
+      if (price.cacheReadPerMillion !== undefined) {
+        expect(price.cacheReadPerMillion).toBeLessThan(price.inputPerMillion);
+      }
+      expect(Object.isFrozen(price)).toBe(true);
+    },
+  );
+
+  it('converts USD per 1M tokens to microcents per 1M tokens', () => {
+    expect(BEDROCK_PRICES[SONNET_4]).toMatchObject({
+      inputPerMillion: 300_000_000,
+      outputPerMillion: 1_500_000_000,
+      cacheReadPerMillion: 30_000_000,
+      cacheWritePerMillion: 375_000_000,
+      maxOutputTokens: 64_000,
+    });
+    expect(BEDROCK_PRICES['amazon.nova-micro-v1:0']).toMatchObject({
+      inputPerMillion: 3_500_000,
+      outputPerMillion: 14_000_000,
+      cacheReadPerMillion: 875_000,
+    });
+    expect(BEDROCK_PRICES['anthropic.claude-opus-4-1-20250805-v1:0']?.maxOutputTokens).toBe(32_000);
+  });
+
+  it('is frozen and carries a dated source note', () => {
+    expect(Object.isFrozen(BEDROCK_PRICES)).toBe(true);
+    expect(BEDROCK_PRICES_SOURCE).toMatch(/as of \d{4}-\d{2}-\d{2}, us-east-1 on-demand/);
+  });
+});
+
+describe('createPriceCatalog', () => {
+  const catalog = createPriceCatalog();
+
+  it('resolves base ids, inference profiles and ARNs to the same price', () => {
+    const base = catalog.resolve(SONNET_4);
+    expect(base).toEqual({
+      requestedId: SONNET_4,
+      modelId: SONNET_4,
+      family: 'anthropic',
+      price: BEDROCK_PRICES[SONNET_4],
+    });
+    for (const id of [
+      `us.${SONNET_4}`,
+      `global.${SONNET_4}`,
+      `APAC.${SONNET_4.toUpperCase()}`,
+      `arn:aws:bedrock:us-east-1::foundation-model/${SONNET_4}`,
+      `arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.${SONNET_4}`,
+    ]) {
+      const resolved = catalog.resolve(id);
+      expect(resolved.requestedId).toBe(id);
+      expect(resolved.modelId).toBe(SONNET_4);
+      expect(resolved.price).toBe(base.price);
+      expect(catalog.has(id)).toBe(true);
+    }
+  });
+
+  it('refuses unknown models with ModelNotPricedError naming the id and the fix', () => {
+    expect(catalog.has('us.acme.unknown-v1:0')).toBe(false);
+    let error: unknown;
+    try {
+      catalog.resolve('us.acme.unknown-v1:0');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(ModelNotPricedError.isInstance(error)).toBe(true);
+    expect(CyclesError.isInstance(error) && error.code).toBe('MODEL_NOT_PRICED');
+    const message = (error as Error).message;
+    expect(message).toContain("'us.acme.unknown-v1:0'");
+    expect(message).toContain("base id 'acme.unknown-v1:0'");
+    expect(message).toContain('createPriceCatalog({ prices:');
+    expect(message).toContain('$0');
+    expect((error as CyclesError).details).toEqual({
+      modelId: 'us.acme.unknown-v1:0',
+      normalizedModelId: 'acme.unknown-v1:0',
+    });
+  });
+
+  it('lets overrides win field by field and add new ids', () => {
+    const custom = createPriceCatalog({
+      prices: {
+        [`us.${SONNET_4}`]: { inputPerMillion: 250_000_000, outputPerMillion: 1_200_000_000 },
+        'Acme.Model-V1': { inputPerMillion: 1, outputPerMillion: 2, maxOutputTokens: 1000 },
+      },
+    });
+    expect(custom.resolve(SONNET_4).price).toEqual({
+      ...BEDROCK_PRICES[SONNET_4],
+      inputPerMillion: 250_000_000,
+      outputPerMillion: 1_200_000_000,
+    });
+    expect(custom.resolve('us.acme.model-v1')).toMatchObject({
+      modelId: 'acme.model-v1',
+      family: 'other',
+      price: { inputPerMillion: 1, outputPerMillion: 2, maxOutputTokens: 1000 },
+    });
+    expect(catalog.resolve(SONNET_4).price.inputPerMillion).toBe(300_000_000);
+  });
+
+  it('can leave the Bedrock defaults out', () => {
+    const only = createPriceCatalog({
+      includeBedrockDefaults: false,
+      prices: { 'acme.model-v1': { inputPerMillion: 1, outputPerMillion: 2, maxOutputTokens: 10 } },
+    });
+    expect(only.has(SONNET_4)).toBe(false);
+    expect(() => only.resolve(SONNET_4)).toThrow(ModelNotPricedError);
+    expect(only.has('acme.model-v1')).toBe(true);
+  });
+
+  it('rejects overrides that are not positive integers or lack an output ceiling', () => {
+    const bad = [
+      { inputPerMillion: 0, outputPerMillion: 1 },
+      { inputPerMillion: 3.5, outputPerMillion: 1 },
+      { inputPerMillion: 1, outputPerMillion: -1 },
+      { inputPerMillion: 1, outputPerMillion: 1, cacheReadPerMillion: 0 },
+    ];
+    for (const price of bad) {
+      expect(() => createPriceCatalog({ prices: { [SONNET_4]: price } })).toThrow(InvalidConfigError);
+    }
+    expect(() =>
+      createPriceCatalog({ prices: { 'acme.x': { inputPerMillion: 1, outputPerMillion: 1 } } }),
+    ).toThrow(/maxOutputTokens is required/);
+  });
+});

@@ -1,0 +1,113 @@
+import { invalid } from '../protocol/errors.ts';
+
+/** Prices in USD_MICROCENTS per 1,000,000 tokens (1 USD = 100,000,000 microcents; $3.00/M = 300,000,000). */
+export interface ModelPrice {
+  /** Price of 1M non-cached input tokens. */
+  inputPerMillion: number;
+  /** Price of 1M output tokens. */
+  outputPerMillion: number;
+  /** Price of 1M tokens read from the prompt cache; the input price when absent. */
+  cacheReadPerMillion?: number;
+  /** Price of 1M tokens written to the prompt cache; the input price when absent. */
+  cacheWritePerMillion?: number;
+  /** The model's own output ceiling (what Bedrock holds when no limit is sent). */
+  maxOutputTokens: number;
+  /** Input context window in tokens, when known. */
+  contextWindow?: number;
+}
+
+/** Token counts of one call, as Bedrock reports them. */
+export interface TokenUsage {
+  /** Non-cached input tokens (Bedrock's `inputTokens`). */
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+const MILLION = 1_000_000;
+const BIG_MILLION = 1_000_000n;
+/** Largest r for which r * 1,000,000 is still a safe integer. */
+const MAX_SAFE_MILLIONTHS = Math.floor(Number.MAX_SAFE_INTEGER / MILLION);
+
+function checkCount(field: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw invalid(field, `must be a non-negative safe integer, got ${String(value)}`);
+  }
+}
+
+function checkResult(field: string, value: number): number {
+  if (!Number.isSafeInteger(value)) {
+    throw invalid(field, 'exceeds Number.MAX_SAFE_INTEGER microcents', 'split the usage or lower the prices');
+  }
+  return value;
+}
+
+/**
+ * Exact cost of `tokens` tokens at `perMillion` microcents per 1M tokens: `ceil(tokens * perMillion / 1e6)`,
+ * in integer arithmetic (BigInt when the product is not a safe integer). Both arguments must be
+ * non-negative safe integers.
+ */
+export function tokenCost(tokens: number, perMillion: number): number {
+  checkCount('tokens', tokens);
+  checkCount('perMillion', perMillion);
+  if (tokens === 0 || perMillion <= Math.floor(Number.MAX_SAFE_INTEGER / tokens)) {
+    const product = tokens * perMillion;
+    const remainder = product % MILLION;
+    return (product - remainder) / MILLION + (remainder > 0 ? 1 : 0);
+  }
+  const product = BigInt(tokens) * BigInt(perMillion);
+  return checkResult('cost', Number((product + BIG_MILLION - 1n) / BIG_MILLION));
+}
+
+/**
+ * Cost of one call's usage: each component rounded up separately and summed. Cache reads and writes
+ * are priced at their own prices, or at the input price when the model has none (never at $0).
+ */
+export function usageCost(usage: TokenUsage, price: ModelPrice): number {
+  const total =
+    tokenCost(usage.inputTokens, price.inputPerMillion) +
+    tokenCost(usage.outputTokens, price.outputPerMillion) +
+    tokenCost(usage.cacheReadInputTokens ?? 0, price.cacheReadPerMillion ?? price.inputPerMillion) +
+    tokenCost(usage.cacheWriteInputTokens ?? 0, price.cacheWritePerMillion ?? price.inputPerMillion);
+  return checkResult('cost', total);
+}
+
+/** Total tokens of one call (all input including cache reads and writes, plus output), for TOKENS budgets. */
+export function usageTokens(usage: TokenUsage): number {
+  const parts = [
+    ['inputTokens', usage.inputTokens],
+    ['outputTokens', usage.outputTokens],
+    ['cacheReadInputTokens', usage.cacheReadInputTokens ?? 0],
+    ['cacheWriteInputTokens', usage.cacheWriteInputTokens ?? 0],
+  ] as const;
+  let total = 0;
+  for (const [field, count] of parts) {
+    checkCount(field, count);
+    total += count;
+  }
+  return checkResult('tokens', total);
+}
+
+/**
+ * Largest `n >= 0` with `inputCost + tokenCost(n, price.outputPerMillion) <= budget`, exactly. Returns 0
+ * when the input alone does not fit (check `inputCost > budget` yourself to tell that apart), and
+ * `Number.MAX_SAFE_INTEGER` when output is free or the answer would not be a safe integer. It does not
+ * apply `price.maxOutputTokens`: take the minimum with it.
+ */
+export function maxAffordableOutputTokens(budget: number, inputCost: number, price: ModelPrice): number {
+  if (!Number.isSafeInteger(budget)) throw invalid('budget', `must be a safe integer, got ${String(budget)}`);
+  checkCount('inputCost', inputCost);
+  const perMillion = price.outputPerMillion;
+  checkCount('outputPerMillion', perMillion);
+  const remaining = budget - inputCost;
+  if (remaining < 0) return 0;
+  if (perMillion === 0) return Number.MAX_SAFE_INTEGER;
+  // ceil(n * p / 1e6) <= r  <=>  n * p <= r * 1e6  <=>  n <= floor(r * 1e6 / p)
+  if (remaining <= MAX_SAFE_MILLIONTHS) {
+    const scaled = remaining * MILLION;
+    return (scaled - (scaled % perMillion)) / perMillion;
+  }
+  const n = (BigInt(remaining) * BIG_MILLION) / BigInt(perMillion);
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
