@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { startBedrockEmulator } from './server.ts';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '4010' },
+    host: { type: 'string', default: '127.0.0.1' },
+    seed: { type: 'string' },
+    'first-byte-ms': { type: 'string' },
+    'chunk-ms': { type: 'string' },
+    'chunk-tokens': { type: 'string' },
+  },
+  // `pnpm start -- --port N` forwards a literal `--`; tolerate it.
+  allowPositionals: true,
+});
+
+const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+const emulator = await startBedrockEmulator({
+  port: number(values.port),
+  host: values.host,
+  seed: number(values.seed),
+  chunkTokens: number(values['chunk-tokens']),
+  latency: { firstByteMs: number(values['first-byte-ms']), perChunkMs: number(values['chunk-ms']) },
+});
+console.log(`bedrock-emulator listening on ${emulator.url}`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    void emulator.close().then(() => process.exit(0));
+  });
+}

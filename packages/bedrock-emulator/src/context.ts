@@ -1,0 +1,54 @@
+import type { PromptCache } from './cache.ts';
+import type { OutputTokensOption } from './generator.ts';
+import type { ModelInfo, ModelTable } from './models.ts';
+import type { Operation } from './operations.ts';
+import type { RecordedRequest } from './recorder.ts';
+
+/** Simulated latency. */
+export interface Latency {
+  /** Delay before the response starts (status line and headers). @default 0 */
+  firstByteMs?: number;
+  /** Delay before each stream frame after the first. @default 0 */
+  perChunkMs?: number;
+}
+
+/** Live emulator settings, shared by every request handler. */
+export interface EmulatorSettings {
+  seed: number;
+  models: ModelTable;
+  outputTokens: OutputTokensOption | undefined;
+  latency: Latency;
+  /** Tokens per stream delta (1..64). */
+  chunkTokens: number;
+}
+
+/** Everything an operation handler needs about the current request. */
+export interface OperationContext {
+  operation: Operation;
+  /** Decoded model id from the path. */
+  modelId: string;
+  resolvedModelId: string;
+  model: ModelInfo;
+  /** Parsed JSON body. */
+  body: unknown;
+  record: RecordedRequest;
+  settings: EmulatorSettings;
+  cache: PromptCache;
+  requestId: string;
+}
+
+/** A prepared stream frame and the cumulative output tokens sent once it has gone out. */
+export interface StreamFrame {
+  bytes: Uint8Array;
+  outputTokens: number;
+}
+
+/** What a handler wants sent back. */
+export type Reply =
+  | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
+  | { kind: 'stream'; frames: StreamFrame[]; headers?: Record<string, string> };
+
+/** The invocation latency the emulator reports for a response with `frames` stream frames. */
+export function reportedLatencyMs(settings: EmulatorSettings, frames: number): number {
+  return (settings.latency.firstByteMs ?? 0) + (settings.latency.perChunkMs ?? 0) * Math.max(0, frames - 1);
+}
