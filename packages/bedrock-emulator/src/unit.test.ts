@@ -56,9 +56,14 @@ describe('models', () => {
     ]) {
       expect(resolveModel(id, BUILTIN_MODELS)).toMatchObject({ ok: true, resolvedModelId: base });
     }
-    expect(resolveModel('anthropic.claude-3-haiku-20240307-v1:0:200k', BUILTIN_MODELS)).toMatchObject({ ok: true });
+    expect(resolveModel('anthropic.claude-3-haiku-20240307-v1:0:200k', BUILTIN_MODELS)).toMatchObject({
+      ok: true,
+    });
     expect(resolveModel('sonnet', BUILTIN_MODELS)).toEqual({ ok: false, reason: 'invalid' });
-    expect(resolveModel('anthropic.claude-nope-v1:0', BUILTIN_MODELS)).toEqual({ ok: false, reason: 'not-found' });
+    expect(resolveModel('anthropic.claude-nope-v1:0', BUILTIN_MODELS)).toEqual({
+      ok: false,
+      reason: 'not-found',
+    });
   });
 });
 
@@ -82,7 +87,10 @@ describe('generator', () => {
   });
 
   it('fits reasoning inside the output tokens', () => {
-    const result = generate({ ...request, maxTokens: 100 }, { seed: 1, outputTokens: 500, reasoningBudget: 30 });
+    const result = generate(
+      { ...request, maxTokens: 100 },
+      { seed: 1, outputTokens: 500, reasoningBudget: 30 },
+    );
     expect(result.reasoning).toHaveLength(30);
     expect(result.reasoning.length + result.text.length).toBe(100);
   });
