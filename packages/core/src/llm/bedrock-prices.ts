@@ -36,14 +36,25 @@ function plain(input: number, output: number, maxOutputTokens: number, contextWi
   return Object.freeze(price);
 }
 
-/** Where {@link BEDROCK_PRICES} come from and how far to trust them. */
+/**
+ * Where {@link BEDROCK_PRICES} come from and how far to trust them. Details per model:
+ * - Checked against stored copies of AWS docs / the pricing page's mirrors (2026-11-23): Claude 3.5 Haiku,
+ *   3.7 Sonnet, Opus 4 ($0.80/$4, $3/$15, $15/$75), Nova Micro/Lite/Pro prices, Llama 3.2 3B/11B, 3.3 70B,
+ *   Llama 4 Scout/Maverick prices, Titan Text Premier, the 10% global-vs-geo gap for Claude 4.5 models,
+ *   Claude 3.5 Sonnet at $6/$30 (legacy "extended access", single third-party source), and output
+ *   ceilings from AWS model cards: Claude Haiku 4.5 64K, Nova Lite 5K, Nova Premier 25K, Llama 4
+ *   Maverick 8K, Mistral 7B 4K, Llama 3.1 405B 4K (we keep Bedrock's max_gen_len 2048).
+ * - Best-known list prices, not re-verified here: the other Claude figures (Sonnet 4/4.5, Haiku 4.5,
+ *   Opus 4.1, Claude 3 Haiku/Opus), Nova Premier ($2.50/$12.50) and Nova cache reads (0.25x input),
+ *   Llama 3/3.1 8B-405B and 3.2 1B/90B, all Mistral and Titan Lite/Express figures.
+ * Where sources disagree on an output ceiling we take the lower (a limit above the model's is rejected).
+ */
 export const BEDROCK_PRICES_SOURCE =
   'AWS Bedrock pricing page (https://aws.amazon.com/bedrock/pricing/), as of 2026-11-23, us-east-1 ' +
-  'on-demand standard tier, in-region/geo cross-region price (global profiles of Claude 4.5+ models are ' +
-  'billed ~10% lower, so they are over- not under-reserved). Figures checked against third-party ' +
-  'mirrors of that page and AWS model cards where the stored copies allowed; the rest are the ' +
-  'best-known published list prices (see the pricing-layer notes in cycles-guard docs). Prices change: ' +
-  'override with createPriceCatalog({ prices }).';
+  'on-demand standard tier, in-region/geo cross-region price (global profiles of Claude 4.5 models bill ' +
+  '~10% less, so they are over-reserved, never under). Partly verified against AWS docs and mirrors, ' +
+  'the rest best-known published list prices. Legacy models in public extended access can cost up to ' +
+  '2x list. Prices change: override with createPriceCatalog({ prices }).';
 
 /**
  * Bedrock on-demand text-model prices keyed by lower-cased base model id, in USD microcents per 1M
@@ -54,8 +65,8 @@ export const BEDROCK_PRICES: Readonly<Record<string, ModelPrice>> = Object.freez
   'anthropic.claude-3-haiku-20240307-v1:0': claude(0.25, 1.25, 4096),
   'anthropic.claude-3-opus-20240229-v1:0': claude(15, 75, 4096),
   'anthropic.claude-3-5-haiku-20241022-v1:0': claude(0.8, 4, 8192),
-  'anthropic.claude-3-5-sonnet-20240620-v1:0': claude(3, 15, 4096),
-  'anthropic.claude-3-5-sonnet-20241022-v2:0': claude(3, 15, 8192),
+  'anthropic.claude-3-5-sonnet-20240620-v1:0': claude(6, 30, 4096),
+  'anthropic.claude-3-5-sonnet-20241022-v2:0': claude(6, 30, 8192),
   'anthropic.claude-3-7-sonnet-20250219-v1:0': claude(3, 15, 64_000),
   'anthropic.claude-sonnet-4-20250514-v1:0': claude(3, 15, 64_000),
   'anthropic.claude-sonnet-4-5-20250929-v1:0': claude(3.3, 16.5, 64_000),
@@ -63,10 +74,10 @@ export const BEDROCK_PRICES: Readonly<Record<string, ModelPrice>> = Object.freez
   'anthropic.claude-opus-4-20250514-v1:0': claude(15, 75, 32_000),
   'anthropic.claude-opus-4-1-20250805-v1:0': claude(15, 75, 32_000),
   // Amazon Nova
-  'amazon.nova-micro-v1:0': nova(0.035, 0.14, 10_000, 128_000),
-  'amazon.nova-lite-v1:0': nova(0.06, 0.24, 10_000, 300_000),
-  'amazon.nova-pro-v1:0': nova(0.8, 3.2, 10_000, 300_000),
-  'amazon.nova-premier-v1:0': nova(2.5, 12.5, 32_000, 1_000_000),
+  'amazon.nova-micro-v1:0': nova(0.035, 0.14, 5000, 128_000),
+  'amazon.nova-lite-v1:0': nova(0.06, 0.24, 5000, 300_000),
+  'amazon.nova-pro-v1:0': nova(0.8, 3.2, 5000, 300_000),
+  'amazon.nova-premier-v1:0': nova(2.5, 12.5, 25_000, 1_000_000),
   // Meta Llama
   'meta.llama3-8b-instruct-v1:0': plain(0.3, 0.6, 2048, 8192),
   'meta.llama3-70b-instruct-v1:0': plain(2.65, 3.5, 2048, 8192),
@@ -81,7 +92,7 @@ export const BEDROCK_PRICES: Readonly<Record<string, ModelPrice>> = Object.freez
   'meta.llama4-scout-17b-instruct-v1:0': plain(0.17, 0.66, 8192),
   'meta.llama4-maverick-17b-instruct-v1:0': plain(0.24, 0.97, 8192, 1_000_000),
   // Mistral
-  'mistral.mistral-7b-instruct-v0:2': plain(0.15, 0.2, 8192, 32_000),
+  'mistral.mistral-7b-instruct-v0:2': plain(0.15, 0.2, 4096, 32_000),
   'mistral.mixtral-8x7b-instruct-v0:1': plain(0.45, 0.7, 4096, 32_000),
   'mistral.mistral-large-2402-v1:0': plain(4, 12, 8192, 32_000),
   'mistral.mistral-large-2407-v1:0': plain(2, 6, 8192, 128_000),
