@@ -1,0 +1,248 @@
+import type { BudgetAuthority } from './authority.ts';
+import type { Clock } from './clock.ts';
+import type { CyclesEventHandler } from './events.ts';
+import type { LedgerDefinition, LedgerTemplate } from './ledger/types.ts';
+import type { PriceOverride } from './llm/catalog.ts';
+import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
+import { InvalidConfigError } from './protocol/errors.ts';
+import type { Subject } from './protocol/types.ts';
+
+/** Units a Cycles instance can budget LLM calls in. */
+export type CyclesUnit = 'USD_MICROCENTS' | 'TOKENS';
+
+/** Settlement retry policy (commit, release, events). */
+export interface RetryOptions {
+  /**
+   * Total attempts, the first included.
+   * @default 4
+   */
+  attempts?: number;
+  /**
+   * Delay before the first retry; doubles each time.
+   * @default 100
+   */
+  baseDelayMs?: number;
+}
+
+/** Options of `createCycles`. Every field is optional. */
+export interface CyclesOptions {
+  /**
+   * Who answers reserve/commit/release.
+   * @default an in-process memory ledger built from `ledgers`, `templates` and `configFile`
+   */
+  authority?: BudgetAuthority;
+  /** Budgets of the default memory ledger. Ignored when `authority` is given. */
+  ledgers?: LedgerDefinition[];
+  /** Ledger templates of the default memory ledger. Ignored when `authority` is given. */
+  templates?: LedgerTemplate[];
+  /** A JSON budgets file for the default memory ledger (see `loadLedgerConfig`). */
+  configFile?: string;
+  /** Subject fields merged under every call's subject (the call and the budget context win). */
+  subject?: Subject;
+  /**
+   * Model prices in USD_MICROCENTS per million tokens, keyed by model id; they extend (and override)
+   * the built-in Bedrock prices (see `createPriceCatalog`).
+   */
+  prices?: Record<string, PriceOverride>;
+  /**
+   * Unit LLM calls are budgeted in.
+   * @default 'USD_MICROCENTS'
+   */
+  unit?: CyclesUnit;
+  /**
+   * What to do when the authority cannot be reached: `closed` refuses the call
+   * (AuthorityUnavailableError), `open` runs it unguarded and emits a `fail-open` event.
+   * @default 'closed'
+   */
+  failMode?: 'closed' | 'open';
+  /**
+   * Reservation TTL, 1,000–86,400,000 ms.
+   * @default the authority's default (60,000 for the memory ledger)
+   */
+  ttlMs?: number;
+  /**
+   * Grace after expiry during which commit/release are still accepted, 0–60,000 ms.
+   * @default the authority's default (5,000)
+   */
+  gracePeriodMs?: number;
+  /**
+   * What a commit above the hold does.
+   * @default the authority's default (ALLOW_IF_AVAILABLE)
+   */
+  overagePolicy?: OveragePolicy;
+  /**
+   * An LLM call whose budget allows fewer output tokens than this is refused before it is sent.
+   * @default 64
+   */
+  minOutputTokens?: number;
+  /** Settlement retry policy. */
+  retry?: RetryOptions;
+  /**
+   * Extend live holds before they expire (PROTOCOL §2.7). Timers are unref'd.
+   * @default true
+   */
+  heartbeat?: boolean;
+  /** Receives every decision, commit, release, denial, cutoff, cap, fail-open and heartbeat stop. */
+  onEvent?: CyclesEventHandler;
+  /**
+   * Time source for the default memory ledger and the heartbeat.
+   * @default systemClock
+   */
+  clock?: Clock;
+}
+
+/** The validated settings a Cycles instance runs with. */
+export interface ResolvedCyclesConfig {
+  subject: Subject;
+  unit: CyclesUnit;
+  failMode: 'closed' | 'open';
+  ttlMs: number | undefined;
+  gracePeriodMs: number | undefined;
+  overagePolicy: OveragePolicy | undefined;
+  minOutputTokens: number;
+  retry: Required<RetryOptions>;
+  heartbeat: boolean;
+}
+
+/** Default minimum output tokens below which an LLM call is refused. */
+export const DEFAULT_MIN_OUTPUT_TOKENS = 64;
+
+function fail(field: string, problem: string): never {
+  throw new InvalidConfigError(`${field} ${problem}`, { details: { field } });
+}
+
+function integerIn(field: string, value: number | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    fail(field, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Validates options; `names` maps option names to what to call them in errors (e.g. env variables). */
+export function resolveConfig(
+  options: CyclesOptions,
+  names: Partial<Record<keyof CyclesOptions | 'retry.attempts' | 'retry.baseDelayMs', string>> = {},
+): ResolvedCyclesConfig {
+  const name = (key: keyof typeof names) => names[key] ?? key;
+  const unit = options.unit ?? 'USD_MICROCENTS';
+  if (unit !== 'USD_MICROCENTS' && unit !== 'TOKENS') {
+    fail(name('unit'), `must be USD_MICROCENTS or TOKENS, got ${String(unit)}`);
+  }
+  const failMode = options.failMode ?? 'closed';
+  if (failMode !== 'closed' && failMode !== 'open') {
+    fail(name('failMode'), `must be closed or open, got ${String(failMode)}`);
+  }
+  if (options.overagePolicy !== undefined && !OVERAGE_POLICIES.includes(options.overagePolicy)) {
+    fail(name('overagePolicy'), `must be one of ${OVERAGE_POLICIES.join(', ')}`);
+  }
+  return {
+    subject: { ...options.subject },
+    unit,
+    failMode,
+    ttlMs: integerIn(name('ttlMs'), options.ttlMs, 1_000, 86_400_000),
+    gracePeriodMs: integerIn(name('gracePeriodMs'), options.gracePeriodMs, 0, 60_000),
+    overagePolicy: options.overagePolicy,
+    minOutputTokens:
+      integerIn(name('minOutputTokens'), options.minOutputTokens, 1, 10_000_000) ?? DEFAULT_MIN_OUTPUT_TOKENS,
+    retry: {
+      attempts: integerIn(name('retry.attempts'), options.retry?.attempts, 1, 20) ?? 4,
+      baseDelayMs: integerIn(name('retry.baseDelayMs'), options.retry?.baseDelayMs, 0, 60_000) ?? 100,
+    },
+    heartbeat: options.heartbeat ?? true,
+  };
+}
+
+/** Variables reserved for authorities this build does not ship yet. */
+const RESERVED_VARIABLES = ['CYCLES_BASE_URL', 'CYCLES_API_KEY', 'CYCLES_REDIS_URL'] as const;
+
+/** Which `CYCLES_*` variable sets which option (used to name the variable in errors). */
+const ENV_NAMES = {
+  unit: 'CYCLES_UNIT',
+  failMode: 'CYCLES_FAIL_MODE',
+  ttlMs: 'CYCLES_TTL_MS',
+  gracePeriodMs: 'CYCLES_GRACE_PERIOD_MS',
+  overagePolicy: 'CYCLES_OVERAGE_POLICY',
+  minOutputTokens: 'CYCLES_MIN_OUTPUT_TOKENS',
+  'retry.attempts': 'CYCLES_RETRY_ATTEMPTS',
+  'retry.baseDelayMs': 'CYCLES_RETRY_BASE_DELAY_MS',
+  heartbeat: 'CYCLES_HEARTBEAT',
+} as const;
+
+function envInteger(env: Record<string, string | undefined>, variable: string): number | undefined {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) fail(variable, `must be a non-negative integer, got "${raw}"`);
+  return Number(raw);
+}
+
+function envBoolean(env: Record<string, string | undefined>, variable: string): boolean | undefined {
+  const raw = env[variable]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  fail(variable, `must be true or false, got "${raw}"`);
+}
+
+/**
+ * Reads `CYCLES_*` variables into options, validating each and naming the variable on error:
+ * `CYCLES_BUDGETS_FILE`, `CYCLES_TENANT`, `CYCLES_WORKSPACE`, `CYCLES_APP`, `CYCLES_UNIT`,
+ * `CYCLES_FAIL_MODE`, `CYCLES_TTL_MS`, `CYCLES_GRACE_PERIOD_MS`, `CYCLES_OVERAGE_POLICY`,
+ * `CYCLES_MIN_OUTPUT_TOKENS`, `CYCLES_RETRY_ATTEMPTS`, `CYCLES_RETRY_BASE_DELAY_MS`, `CYCLES_HEARTBEAT`.
+ * `CYCLES_BASE_URL`, `CYCLES_API_KEY` and `CYCLES_REDIS_URL` are reserved and refused for now.
+ */
+export function optionsFromEnv(env: Record<string, string | undefined> = process.env): CyclesOptions {
+  for (const variable of RESERVED_VARIABLES) {
+    if (env[variable] !== undefined && env[variable] !== '') {
+      fail(
+        variable,
+        'is reserved for the remote and Redis authorities, which this build does not support yet: unset it',
+      );
+    }
+  }
+  const options: CyclesOptions = {};
+  const text = (variable: string) => {
+    const value = env[variable]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const file = text('CYCLES_BUDGETS_FILE');
+  if (file !== undefined) options.configFile = file;
+  const subject: Subject = {};
+  for (const [variable, level] of [
+    ['CYCLES_TENANT', 'tenant'],
+    ['CYCLES_WORKSPACE', 'workspace'],
+    ['CYCLES_APP', 'app'],
+  ] as const) {
+    const value = text(variable);
+    if (value === undefined) continue;
+    if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(value))
+      fail(variable, `must match [a-zA-Z0-9_.-]{1,128}, got "${value}"`);
+    subject[level] = value;
+  }
+  if (Object.keys(subject).length > 0) options.subject = subject;
+  const unit = text(ENV_NAMES.unit);
+  if (unit !== undefined) options.unit = unit as CyclesUnit;
+  const failMode = text(ENV_NAMES.failMode);
+  if (failMode !== undefined) options.failMode = failMode as 'closed' | 'open';
+  const policy = text(ENV_NAMES.overagePolicy);
+  if (policy !== undefined) options.overagePolicy = policy as OveragePolicy;
+  const ttlMs = envInteger(env, ENV_NAMES.ttlMs);
+  if (ttlMs !== undefined) options.ttlMs = ttlMs;
+  const grace = envInteger(env, ENV_NAMES.gracePeriodMs);
+  if (grace !== undefined) options.gracePeriodMs = grace;
+  const minOutput = envInteger(env, ENV_NAMES.minOutputTokens);
+  if (minOutput !== undefined) options.minOutputTokens = minOutput;
+  const attempts = envInteger(env, ENV_NAMES['retry.attempts']);
+  const baseDelayMs = envInteger(env, ENV_NAMES['retry.baseDelayMs']);
+  if (attempts !== undefined || baseDelayMs !== undefined) {
+    options.retry = {
+      ...(attempts === undefined ? {} : { attempts }),
+      ...(baseDelayMs === undefined ? {} : { baseDelayMs }),
+    };
+  }
+  const heartbeat = envBoolean(env, ENV_NAMES.heartbeat);
+  if (heartbeat !== undefined) options.heartbeat = heartbeat;
+  // Validate now so a bad value fails at start-up naming its variable, not at the first call.
+  resolveConfig(options, ENV_NAMES);
+  return options;
+}

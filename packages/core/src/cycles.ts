@@ -1,0 +1,98 @@
+import type { BudgetAuthority } from './authority.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { type CyclesOptions, optionsFromEnv, type ResolvedCyclesConfig, resolveConfig } from './config.ts';
+import { emitSafely } from './events.ts';
+import { createMemoryLedger, loadLedgerConfig } from './ledger/memory-ledger.ts';
+import { type BudgetContextOptions, currentBudget, runWithBudget } from './lifecycle/budget-context.ts';
+import { type GuardOptions, guard } from './lifecycle/guard.ts';
+import { type Hold, type ReserveOptions, reserveHold } from './lifecycle/hold.ts';
+import { beginLlmCall, type LlmCall, type LlmCallOptions, type LlmRuntime } from './llm/call-guard.ts';
+import { createPriceCatalog, type PriceCatalog } from './llm/catalog.ts';
+
+/** The entry object: budgets, price catalog and the guarded operations, sharing one configuration. */
+export interface Cycles {
+  /** Who answers reserve/commit/release. */
+  readonly authority: BudgetAuthority;
+  /** The validated configuration. */
+  readonly config: ResolvedCyclesConfig;
+  /** Model prices used by `beginLlmCall`. */
+  readonly catalog: PriceCatalog;
+  /** Reserves `estimate` (or at least `minimum`) for the effective subject. */
+  reserve(options: ReserveOptions): Promise<Hold>;
+  /** Reserve → run `fn` inside a budget context → commit (or release on throw). */
+  guard<T>(options: GuardOptions<T>, fn: (hold: Hold) => Promise<T> | T): Promise<T>;
+  /** Prices, reserves and caps one LLM call; the adapter applies `maxOutputTokens` and settles it. */
+  beginLlmCall(options: LlmCallOptions): Promise<LlmCall>;
+  /** `runWithBudget` bound to this instance. */
+  run<T>(options: Omit<BudgetContextOptions, 'cycles'>, fn: () => T): T;
+  /** Stops background work of the authority it created (or was given). */
+  close(): Promise<void>;
+}
+
+function defaultAuthority(options: CyclesOptions, clock: Clock): BudgetAuthority {
+  const file = options.configFile === undefined ? undefined : loadLedgerConfig(options.configFile);
+  return createMemoryLedger({
+    clock,
+    ...file,
+    ledgers: [...(file?.ledgers ?? []), ...(options.ledgers ?? [])],
+    templates: [...(file?.templates ?? []), ...(options.templates ?? [])],
+  });
+}
+
+/**
+ * Creates a Cycles instance. With no `authority`, budgets live in an in-process memory ledger built
+ * from `ledgers`, `templates` and `configFile`. Invalid options throw InvalidConfigError at once.
+ */
+export function createCycles(options: CyclesOptions = {}): Cycles {
+  const config = resolveConfig(options);
+  const clock = options.clock ?? systemClock;
+  const catalog = createPriceCatalog(options.prices === undefined ? {} : { prices: options.prices });
+  const authority = options.authority ?? defaultAuthority(options, clock);
+  const onEvent = options.onEvent;
+  const runtime: LlmRuntime = {
+    authority,
+    config,
+    clock,
+    catalog,
+    emit: (event) => emitSafely(onEvent, event),
+  };
+  const cycles: Cycles = {
+    authority,
+    config,
+    catalog,
+    reserve: (reserveOptions) => reserveHold(runtime, reserveOptions),
+    guard: (guardOptions, fn) => guard(runtime, cycles, guardOptions, fn),
+    beginLlmCall: (callOptions) => beginLlmCall(runtime, callOptions),
+    run: (contextOptions, fn) => runWithBudget({ ...contextOptions, cycles }, fn),
+    close: async () => {
+      await authority.close?.();
+    },
+  };
+  return cycles;
+}
+
+/** Creates a Cycles instance from `CYCLES_*` variables (see `optionsFromEnv`), with `overrides` on top. */
+export function cyclesFromEnv(
+  env: Record<string, string | undefined> = process.env,
+  overrides: CyclesOptions = {},
+): Cycles {
+  return createCycles({ ...optionsFromEnv(env), ...overrides });
+}
+
+let defaultCycles: Cycles | undefined;
+
+/** The process-wide default instance, created from the environment on first use. */
+export function getDefaultCycles(): Cycles {
+  defaultCycles ??= cyclesFromEnv();
+  return defaultCycles;
+}
+
+/** Replaces the process-wide default instance (`undefined` resets it to lazy creation). */
+export function setDefaultCycles(cycles: Cycles | undefined): void {
+  defaultCycles = cycles;
+}
+
+/** The instance a call should use: the budget context's, else the process default. */
+export function currentCycles(): Cycles {
+  return currentBudget()?.cycles ?? getDefaultCycles();
+}

@@ -1,0 +1,136 @@
+import type { Decision, Unit } from './protocol/enums.ts';
+import type { Action, Caps, Subject } from './protocol/types.ts';
+
+/** Fields every event carries. */
+interface EventBase {
+  /** When the event happened (ms since the epoch, from the configured clock). */
+  timeMs: number;
+  subject: Subject;
+  action: Action;
+  unit: Unit;
+}
+
+/** A reservation was granted (fully, partially or with caps). */
+export interface DecisionEvent extends EventBase {
+  type: 'decision';
+  reservationId: string;
+  decision: Decision;
+  /** What was asked for. */
+  estimate: number;
+  /** What was held (less than `estimate` when `partial`). */
+  reserved: number;
+  partial: boolean;
+  caps?: Caps;
+}
+
+/** A reservation was refused (budget exceeded, frozen, ...) or a call was denied before leaving. */
+export interface DenialEvent extends EventBase {
+  type: 'denial';
+  estimate: number;
+  /** The error code that refused the call, e.g. `BUDGET_EXCEEDED`. */
+  code: string;
+  message: string;
+  /** Set when a hold was taken and then returned (e.g. too little left for the minimum output). */
+  reservationId?: string;
+}
+
+/** A hold was settled with a charge. */
+export interface CommitEvent extends EventBase {
+  type: 'commit';
+  reservationId: string;
+  reserved: number;
+  actual: number;
+  /** What the authority charged (may be below `actual` when an overrun was capped). */
+  charged: number;
+  /** True when the hold had expired and the charge was posted as a direct-debit event. */
+  viaEvent: boolean;
+}
+
+/** A hold was returned unused. */
+export interface ReleaseEvent extends EventBase {
+  type: 'release';
+  reservationId: string;
+  released: number;
+  reason?: string;
+}
+
+/** Settlement failed after every retry: the hold will expire on its own and nothing is charged. */
+export interface SettleErrorEvent extends EventBase {
+  type: 'settle-error';
+  reservationId: string;
+  operation: 'commit' | 'release';
+  /** The amount that could not be charged (0 for a release). */
+  actual: number;
+  code: string;
+  message: string;
+}
+
+/** An LLM call's output-token limit was lowered to fit the budget or a cap. */
+export interface CappedEvent extends EventBase {
+  type: 'capped';
+  reservationId: string;
+  model: string;
+  requestedMaxOutputTokens: number;
+  grantedMaxOutputTokens: number;
+  /** `budget`: only part of the worst case fitted; `caps`: the authority's `maxTokens` cap. */
+  reason: 'budget' | 'caps';
+}
+
+/** A running LLM call was told to stop because its next token would pass the hold. */
+export interface CutoffEvent extends EventBase {
+  type: 'cutoff';
+  reservationId: string;
+  model: string;
+  reserved: number;
+  /** Cost of the usage observed so far. */
+  cost: number;
+  outputTokens: number;
+}
+
+/** The authority could not be reached and the call ran unguarded because `failMode` is `open`. */
+export interface FailOpenEvent extends EventBase {
+  type: 'fail-open';
+  estimate: number;
+  code: string;
+  message: string;
+}
+
+/** The heartbeat stopped extending a hold (and why). */
+export interface HeartbeatStoppedEvent extends EventBase {
+  type: 'heartbeat-stopped';
+  reservationId: string;
+  /** `settled`, or the error code that ended it (`RESERVATION_EXPIRED`, `MAX_EXTENSIONS_EXCEEDED`, ...). */
+  reason: string;
+  extensions: number;
+}
+
+/** Everything cycles-guard reports through `onEvent`, discriminated by `type`. */
+export type CyclesEvent =
+  | DecisionEvent
+  | DenialEvent
+  | CommitEvent
+  | ReleaseEvent
+  | SettleErrorEvent
+  | CappedEvent
+  | CutoffEvent
+  | FailOpenEvent
+  | HeartbeatStoppedEvent;
+
+/** The subscriber type: may be async; its errors and rejections are swallowed. */
+export type CyclesEventHandler = (event: CyclesEvent) => void | Promise<void>;
+
+/**
+ * Calls the handler and swallows whatever it throws or rejects with: an observer must never break or
+ * change the outcome of a guarded call.
+ */
+export function emitSafely(handler: CyclesEventHandler | undefined, event: CyclesEvent): void {
+  if (handler === undefined) return;
+  try {
+    const result = handler(event);
+    if (result !== undefined && typeof (result as Promise<void>).catch === 'function') {
+      (result as Promise<void>).catch(() => {});
+    }
+  } catch {
+    // Deliberately ignored: see above.
+  }
+}

@@ -1,0 +1,436 @@
+import { randomUUID } from 'node:crypto';
+import { Decision, type OveragePolicy, type Unit } from '../protocol/enums.ts';
+import {
+  AuthorityUnavailableError,
+  BudgetExceededError,
+  CyclesError,
+  invalid,
+  ReservationExpiredError,
+} from '../protocol/errors.ts';
+import type { Action, Caps, Metadata, StandardMetrics, Subject } from '../protocol/types.ts';
+import { currentBudget, mergeSubjects } from './budget-context.ts';
+import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
+import { withRetry } from './retry.ts';
+import type { Runtime } from './runtime.ts';
+
+/** Action used when neither the call nor the budget context names one. */
+export const DEFAULT_ACTION: Action = { kind: 'custom', name: 'guarded' };
+
+/** What to reserve. */
+export interface ReserveOptions {
+  /** Merged over the instance's default subject and the budget context's subject. */
+  subject?: Subject;
+  /**
+   * What is being paid for.
+   * @default the budget context's action, else `{ kind: 'custom', name: 'guarded' }`
+   */
+  action?: Action;
+  /** Worst-case cost, in `unit`. */
+  estimate: number;
+  /**
+   * **Partial hold.** If `estimate` does not fit but this does, hold the largest amount that fits.
+   * @default no partial hold: the full estimate or BudgetExceededError
+   */
+  minimum?: number;
+  /**
+   * Unit of `estimate`.
+   * @default the instance's unit
+   */
+  unit?: Unit;
+  /** @default the instance's `ttlMs` */
+  ttlMs?: number;
+  /** @default the instance's `gracePeriodMs` */
+  gracePeriodMs?: number;
+  /** @default the instance's `overagePolicy` */
+  overagePolicy?: OveragePolicy;
+  /** Stored with the reservation. */
+  metadata?: Metadata;
+}
+
+/** How a hold ended. */
+export type Settlement =
+  | {
+      status: 'committed';
+      reservationId: string;
+      actual: number;
+      /** What the authority charged (below `actual` only if an overrun was capped). */
+      charged: number;
+      /** What went back to the budget. */
+      released: number;
+      /** True when the hold had expired and the charge was posted as an event. */
+      viaEvent: boolean;
+    }
+  | { status: 'released'; reservationId: string; released: number; expired: boolean }
+  /** A fail-open hold: nothing was reserved, so nothing is charged. */
+  | { status: 'unguarded'; reservationId: ''; actual: number };
+
+/** A live reservation. Settles exactly once: later or concurrent calls get the first outcome. */
+export interface Hold {
+  /** `''` for an unguarded (fail-open) hold. */
+  readonly reservationId: string;
+  /** False when the authority was unreachable and `failMode` is `open`. */
+  readonly guarded: boolean;
+  readonly subject: Subject;
+  readonly action: Action;
+  readonly unit: Unit;
+  /** What was asked for. */
+  readonly estimate: number;
+  /** What is held (less than `estimate` for a partial hold; 0 when unguarded). */
+  readonly reserved: number;
+  readonly partial: boolean;
+  readonly decision: Decision;
+  /** Soft limits from ALLOW_WITH_CAPS: the caller must apply them. */
+  readonly caps: Caps | undefined;
+  /** True once commit or release was called. */
+  readonly settled: boolean;
+  /** The settlement in progress or done, once one was started. */
+  readonly settlement: Promise<Settlement> | undefined;
+  /**
+   * Charges `actual` (may exceed the hold; the overage policy decides). Retries transient failures with
+   * the same key; if the hold expired (410) posts the charge as an event with the same key.
+   */
+  commit(actual: number, metrics?: StandardMetrics, metadata?: Metadata): Promise<Settlement>;
+  /** Returns the hold unused. Only for work that certainly cost nothing. */
+  release(reason?: string): Promise<Settlement>;
+}
+
+interface HoldState {
+  runtime: Runtime;
+  key: string;
+  subject: Subject;
+  action: Action;
+  unit: Unit;
+  estimate: number;
+  overagePolicy: OveragePolicy | undefined;
+}
+
+/** The subject a call runs as: instance default, then budget context, then the call's own. */
+export function effectiveSubject(runtime: Runtime, subject?: Subject): Subject {
+  return mergeSubjects(runtime.config.subject, currentBudget()?.subject, subject);
+}
+
+function checkAmount(field: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    throw invalid(field, `must be a non-negative safe integer, got ${String(value)}`);
+  }
+}
+
+/**
+ * Reserves `estimate` (or at least `minimum`) for the effective subject. Transient failures are retried
+ * with the same key. If the authority stays unreachable: AuthorityUnavailableError, or an unguarded
+ * hold and a `fail-open` event when `failMode` is `open`. Budget refusals emit `denial` and throw.
+ */
+export async function reserveHold(runtime: Runtime, options: ReserveOptions): Promise<Hold> {
+  checkAmount('estimate', options.estimate);
+  checkAmount('minimum', options.minimum);
+  const { config, clock } = runtime;
+  const state: HoldState = {
+    runtime,
+    key: randomUUID(),
+    subject: effectiveSubject(runtime, options.subject),
+    action: options.action ?? currentBudget()?.action ?? DEFAULT_ACTION,
+    unit: options.unit ?? config.unit,
+    estimate: options.estimate,
+    overagePolicy: options.overagePolicy ?? config.overagePolicy,
+  };
+  const base = { subject: state.subject, action: state.action, unit: state.unit };
+  const ttlMs = options.ttlMs ?? config.ttlMs;
+  const gracePeriodMs = options.gracePeriodMs ?? config.gracePeriodMs;
+  const startedAt = clock.now();
+  let response: Awaited<ReturnType<Runtime['authority']['reserve']>>;
+  try {
+    response = await withRetry(
+      () =>
+        runtime.authority.reserve({
+          idempotencyKey: state.key,
+          subject: state.subject,
+          action: state.action,
+          estimate: { unit: state.unit, amount: options.estimate },
+          ...(ttlMs === undefined ? {} : { ttlMs }),
+          ...(gracePeriodMs === undefined ? {} : { gracePeriodMs }),
+          ...(state.overagePolicy === undefined ? {} : { overagePolicy: state.overagePolicy }),
+          ...(options.minimum === undefined || options.minimum >= options.estimate
+            ? {}
+            : { minimum: options.minimum }),
+          ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+        }),
+      config.retry,
+    );
+  } catch (error) {
+    const code = CyclesError.isInstance(error) ? error.code : 'UNKNOWN';
+    const message = error instanceof Error ? error.message : String(error);
+    if (AuthorityUnavailableError.isInstance(error) && config.failMode === 'open') {
+      runtime.emit({
+        type: 'fail-open',
+        timeMs: clock.now(),
+        ...base,
+        estimate: options.estimate,
+        code,
+        message,
+      });
+      return unguardedHold(state);
+    }
+    if (!AuthorityUnavailableError.isInstance(error)) {
+      runtime.emit({
+        type: 'denial',
+        timeMs: clock.now(),
+        ...base,
+        estimate: options.estimate,
+        code,
+        message,
+      });
+    }
+    throw error;
+  }
+  const reservationId = response.reservationId ?? '';
+  const reserved = response.reserved?.amount ?? options.estimate;
+  const partial = response.partial === true || reserved < options.estimate;
+  runtime.emit({
+    type: 'decision',
+    timeMs: clock.now(),
+    ...base,
+    reservationId,
+    decision: response.decision,
+    estimate: options.estimate,
+    reserved,
+    partial,
+    ...(response.caps === undefined ? {} : { caps: response.caps }),
+  });
+  let heartbeat: Heartbeat | undefined;
+  if (config.heartbeat && response.remainingTtlMs !== undefined) {
+    heartbeat = startHeartbeat(runtime, {
+      reservationId,
+      idempotencyKey: state.key,
+      ttlMs: ttlMs ?? response.remainingTtlMs,
+      remainingTtlMs: response.remainingTtlMs,
+      roundTripMs: clock.now() - startedAt,
+      onStop: (reason, extensions) =>
+        runtime.emit({
+          type: 'heartbeat-stopped',
+          timeMs: clock.now(),
+          ...base,
+          reservationId,
+          reason,
+          extensions,
+        }),
+    });
+  }
+  return liveHold(
+    state,
+    { reservationId, reserved, partial, decision: response.decision, caps: response.caps },
+    heartbeat,
+  );
+}
+
+interface Granted {
+  reservationId: string;
+  reserved: number;
+  partial: boolean;
+  decision: Decision;
+  caps: Caps | undefined;
+}
+
+function liveHold(state: HoldState, granted: Granted, heartbeat: Heartbeat | undefined): Hold {
+  let settlement: Promise<Settlement> | undefined;
+  const once = (run: () => Promise<Settlement>): Promise<Settlement> => {
+    if (settlement === undefined) {
+      heartbeat?.stop();
+      settlement = run();
+      settlement.catch(() => {}); // Callers see the rejection; avoid an unhandled one for duplicates.
+    }
+    return settlement;
+  };
+  return {
+    ...granted,
+    guarded: true,
+    subject: state.subject,
+    action: state.action,
+    unit: state.unit,
+    estimate: state.estimate,
+    get settled() {
+      return settlement !== undefined;
+    },
+    get settlement() {
+      return settlement;
+    },
+    commit(actual, metrics, metadata) {
+      checkAmount('actual', actual);
+      return once(() => commitHold(state, granted, actual, metrics, metadata));
+    },
+    release(reason) {
+      return once(() => releaseHold(state, granted, reason));
+    },
+  };
+}
+
+async function commitHold(
+  state: HoldState,
+  granted: Granted,
+  actual: number,
+  metrics: StandardMetrics | undefined,
+  metadata: Metadata | undefined,
+): Promise<Settlement> {
+  const { runtime } = state;
+  const { reservationId, reserved } = granted;
+  const idempotencyKey = `${state.key}:commit`;
+  const extras = {
+    ...(metrics === undefined ? {} : { metrics }),
+    ...(metadata === undefined ? {} : { metadata }),
+  };
+  const commit = (key: string, amount: number) =>
+    withRetry(
+      () =>
+        runtime.authority.commit(reservationId, {
+          idempotencyKey: key,
+          actual: { unit: state.unit, amount },
+          ...extras,
+        }),
+      runtime.config.retry,
+    );
+  let result: Settlement;
+  try {
+    try {
+      const response = await commit(idempotencyKey, actual);
+      result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
+    } catch (error) {
+      if (BudgetExceededError.isInstance(error) && actual > reserved) {
+        // REJECT overage policy: the overrun is refused but the hold stays; charge what was held.
+        const response = await commit(`${state.key}:commit-capped`, reserved);
+        result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
+      } else if (ReservationExpiredError.isInstance(error)) {
+        // The hold is gone (no spend recorded): post the charge directly, same key (PROTOCOL §2.7).
+        const response = await withRetry(
+          () =>
+            runtime.authority.createEvent({
+              idempotencyKey,
+              subject: state.subject,
+              action: state.action,
+              actual: { unit: state.unit, amount: actual },
+              ...(state.overagePolicy === undefined ? {} : { overagePolicy: state.overagePolicy }),
+              ...extras,
+            }),
+          runtime.config.retry,
+        );
+        result = settled(reservationId, actual, response.charged?.amount ?? actual, 0, true);
+      } else {
+        throw error;
+      }
+    }
+  } catch (error) {
+    emitSettleError(state, reservationId, 'commit', actual, error);
+    throw error;
+  }
+  runtime.emit({
+    type: 'commit',
+    timeMs: runtime.clock.now(),
+    subject: state.subject,
+    action: state.action,
+    unit: state.unit,
+    reservationId,
+    reserved,
+    actual,
+    charged: result.status === 'committed' ? result.charged : 0,
+    viaEvent: result.status === 'committed' && result.viaEvent,
+  });
+  return result;
+}
+
+function settled(
+  reservationId: string,
+  actual: number,
+  charged: number,
+  released: number | undefined,
+  viaEvent: boolean,
+): Settlement {
+  return { status: 'committed', reservationId, actual, charged, released: released ?? 0, viaEvent };
+}
+
+async function releaseHold(
+  state: HoldState,
+  granted: Granted,
+  reason: string | undefined,
+): Promise<Settlement> {
+  const { runtime } = state;
+  const { reservationId } = granted;
+  let result: Settlement;
+  try {
+    const response = await withRetry(
+      () =>
+        runtime.authority.release(reservationId, {
+          idempotencyKey: `${state.key}:release`,
+          ...(reason === undefined ? {} : { reason: reason.slice(0, 256) }),
+        }),
+      runtime.config.retry,
+    );
+    result = { status: 'released', reservationId, released: response.released.amount, expired: false };
+  } catch (error) {
+    // An expired hold already went back to the budget: the release's goal is met.
+    if (ReservationExpiredError.isInstance(error)) {
+      result = { status: 'released', reservationId, released: 0, expired: true };
+    } else {
+      emitSettleError(state, reservationId, 'release', 0, error);
+      throw error;
+    }
+  }
+  runtime.emit({
+    type: 'release',
+    timeMs: runtime.clock.now(),
+    subject: state.subject,
+    action: state.action,
+    unit: state.unit,
+    reservationId,
+    released: result.status === 'released' ? result.released : 0,
+    ...(reason === undefined ? {} : { reason }),
+  });
+  return result;
+}
+
+function emitSettleError(
+  state: HoldState,
+  reservationId: string,
+  operation: 'commit' | 'release',
+  actual: number,
+  error: unknown,
+): void {
+  state.runtime.emit({
+    type: 'settle-error',
+    timeMs: state.runtime.clock.now(),
+    subject: state.subject,
+    action: state.action,
+    unit: state.unit,
+    reservationId,
+    operation,
+    actual,
+    code: CyclesError.isInstance(error) ? error.code : 'UNKNOWN',
+    message: error instanceof Error ? error.message : String(error),
+  });
+}
+
+/** A hold for a call that runs unguarded (fail-open): settles to `unguarded` and charges nothing. */
+function unguardedHold(state: HoldState): Hold {
+  let settlement: Promise<Settlement> | undefined;
+  const once = (actual: number) => {
+    settlement ??= Promise.resolve({ status: 'unguarded', reservationId: '', actual });
+    return settlement;
+  };
+  return {
+    reservationId: '',
+    guarded: false,
+    subject: state.subject,
+    action: state.action,
+    unit: state.unit,
+    estimate: state.estimate,
+    reserved: 0,
+    partial: false,
+    decision: Decision.ALLOW,
+    caps: undefined,
+    get settled() {
+      return settlement !== undefined;
+    },
+    get settlement() {
+      return settlement;
+    },
+    commit: (actual) => once(actual),
+    release: () => once(0),
+  };
+}

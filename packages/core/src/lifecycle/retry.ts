@@ -1,0 +1,38 @@
+import type { RetryOptions } from '../config.ts';
+import { ErrorCode } from '../protocol/enums.ts';
+import { CyclesError } from '../protocol/errors.ts';
+
+const TRANSIENT: ReadonlySet<string> = new Set([
+  ErrorCode.AUTHORITY_UNAVAILABLE,
+  ErrorCode.INTERNAL_ERROR,
+  ErrorCode.LIMIT_EXCEEDED,
+]);
+
+/** True for errors worth retrying with the same idempotency key: unreachable, 500, 429. */
+export function isTransient(error: unknown): boolean {
+  return CyclesError.isInstance(error) && TRANSIENT.has(error.code);
+}
+
+/** Longest single wait, whatever the backoff or a server's retry-after says. */
+const MAX_DELAY_MS = 30_000;
+
+/**
+ * Runs `operation` up to `attempts` times with exponential backoff while it fails transiently. The
+ * operation must reuse one idempotency key across attempts, so a retry after a lost response replays.
+ */
+export async function withRetry<T>(
+  operation: () => Promise<T>,
+  policy: Required<RetryOptions>,
+  retryable: (error: unknown) => boolean = isTransient,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= policy.attempts || !retryable(error)) throw error;
+      const backoff = policy.baseDelayMs * 2 ** (attempt - 1);
+      const hinted = CyclesError.isInstance(error) ? (error.retryAfterMs ?? 0) : 0;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_DELAY_MS, Math.max(backoff, hinted))));
+    }
+  }
+}

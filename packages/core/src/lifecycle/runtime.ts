@@ -1,0 +1,13 @@
+import type { BudgetAuthority } from '../authority.ts';
+import type { Clock } from '../clock.ts';
+import type { ResolvedCyclesConfig } from '../config.ts';
+import type { CyclesEvent } from '../events.ts';
+
+/** What the lifecycle helpers need from a Cycles instance (internal). */
+export interface Runtime {
+  authority: BudgetAuthority;
+  config: ResolvedCyclesConfig;
+  clock: Clock;
+  /** Emits an event; never throws. */
+  emit(event: CyclesEvent): void;
+}
