@@ -2,6 +2,13 @@
 
 export type { BudgetAuthority, CallContext } from './authority.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
+export { planOverage } from './ledger/commit-math.ts';
+export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
+export {
+  createMemoryLedger,
+  DuplicateLedgerError,
+  type MemoryLedgerOptions,
+} from './ledger/memory-ledger.ts';
 export type {
   FundingOperation,
   FundingRequest,
@@ -12,6 +19,7 @@ export type {
   LedgerTemplate,
   TenantSettings,
 } from './ledger/types.ts';
+export { windowBounds } from './ledger/windows.ts';
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './llm/bedrock-prices.ts';
 export {
   createPriceCatalog,
@@ -128,6 +136,7 @@ export {
   toWireSubject,
   wireErrorStatus,
 } from './protocol/mappers.ts';
+export { affectedScopes, leafSegment, scopePath } from './protocol/scopes.ts';
 export type {
   Action,
   Amount,
@@ -160,6 +169,14 @@ export type {
   StandardMetrics,
   Subject,
 } from './protocol/types.ts';
+export {
+  validateCommit,
+  validateDecide,
+  validateEvent,
+  validateExtend,
+  validateReserve,
+  validateSubject,
+} from './protocol/validate.ts';
 export type {
   WireAction,
   WireAmount,

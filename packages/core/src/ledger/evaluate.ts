@@ -1,0 +1,81 @@
+import type { ReasonCode } from '../protocol/enums.ts';
+import {
+  BudgetClosedError,
+  BudgetExceededError,
+  BudgetFrozenError,
+  type CyclesError,
+  DebtOutstandingError,
+  OverdraftLimitExceededError,
+} from '../protocol/errors.ts';
+import type { LedgerRow } from './ledger-row.ts';
+
+// The reserve gates of PROTOCOL.md §2.2 step 4, shared by live reserve, dry_run and decide.
+
+/** Either the amount that can be held, or the first failing scope and why. */
+export type Evaluation =
+  | { ok: true; hold: number; partial: boolean }
+  | { ok: false; reason: ReasonCode; row: LedgerRow; requested: number };
+
+/**
+ * Walks the budgeted rows in canonical order; the first failure wins, checking per scope: FROZEN,
+ * CLOSED, over-limit, debt with a zero limit (Ref's rule; Spec says any debt), then remaining < estimate.
+ * With `minimum` (partial-hold extension) a scope passes if it covers the minimum, and the hold is the
+ * smallest remaining over the scopes, never above the estimate.
+ */
+export function evaluateRows(rows: readonly LedgerRow[], estimate: number, minimum?: number): Evaluation {
+  let hold = estimate;
+  for (const row of rows) {
+    if (row.status === 'FROZEN') return { ok: false, reason: 'BUDGET_FROZEN', row, requested: estimate };
+    if (row.status === 'CLOSED') return { ok: false, reason: 'BUDGET_CLOSED', row, requested: estimate };
+    if (row.isOverLimit) return { ok: false, reason: 'OVERDRAFT_LIMIT_EXCEEDED', row, requested: estimate };
+    if (row.debt > 0 && row.overdraftLimit === 0) {
+      return { ok: false, reason: 'DEBT_OUTSTANDING', row, requested: estimate };
+    }
+    if (row.remaining < estimate) {
+      if (minimum === undefined || row.remaining < minimum) {
+        return { ok: false, reason: 'BUDGET_EXCEEDED', row, requested: minimum ?? estimate };
+      }
+      if (row.remaining < hold) hold = row.remaining;
+    }
+  }
+  return { ok: true, hold, partial: hold < estimate };
+}
+
+/** Milliseconds until the blocking ledger's window resets, when it has one. */
+export function retryAfter(row: LedgerRow, nowMs: number): number | undefined {
+  return row.periodEndMs === undefined ? undefined : Math.max(0, row.periodEndMs - nowMs);
+}
+
+/** The 409 a live reserve throws for a failed evaluation. */
+export function evaluationError(failure: Extract<Evaluation, { ok: false }>, nowMs: number): CyclesError {
+  const { row, reason } = failure;
+  const scope = row.scope;
+  switch (reason) {
+    case 'BUDGET_FROZEN':
+      return new BudgetFrozenError(`Budget is frozen: ${scope}`, { details: { scope } });
+    case 'BUDGET_CLOSED':
+      return new BudgetClosedError(`Budget is closed: ${scope}`, { details: { scope } });
+    case 'OVERDRAFT_LIMIT_EXCEEDED':
+      return new OverdraftLimitExceededError(`Budget is over its overdraft limit: ${scope}`, {
+        details: { scope, debt: row.debt, overdraft_limit: row.overdraftLimit },
+      });
+    case 'DEBT_OUTSTANDING':
+      return new DebtOutstandingError(`Budget has outstanding debt: ${scope}`, {
+        details: { scope, debt: row.debt },
+      });
+    default:
+      return exceeded(row, failure.requested, nowMs);
+  }
+}
+
+/** 409 BUDGET_EXCEEDED for a scope, with `retryAfterMs` when the ledger is windowed. */
+export function exceeded(row: LedgerRow, requested: number, nowMs: number): BudgetExceededError {
+  const retryAfterMs = retryAfter(row, nowMs);
+  return new BudgetExceededError(
+    `Insufficient budget in ${row.scope}: remaining ${row.remaining}, requested ${requested}`,
+    {
+      details: { scope: row.scope, remaining: row.remaining, requested },
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    },
+  );
+}

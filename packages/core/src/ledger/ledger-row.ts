@@ -1,0 +1,119 @@
+import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
+import { leafSegment } from '../protocol/scopes.ts';
+import type { Balance, BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
+import type { LedgerDefinition } from './types.ts';
+import { windowBounds } from './windows.ts';
+
+// The mutable in-memory record of one (scope, unit) budget and its read-only views.
+
+/** One budget's counters. Mutated in place by the memory ledger, always inside one synchronous step. */
+export interface LedgerRow {
+  ledgerId: string;
+  scope: string;
+  unit: Unit;
+  allocated: number;
+  remaining: number;
+  reserved: number;
+  spent: number;
+  debt: number;
+  overdraftLimit: number;
+  isOverLimit: boolean;
+  status: LedgerStatus;
+  caps: Caps | undefined;
+  /** True when `caps` has at least one member (checked once, not per reserve). */
+  hasCaps: boolean;
+  commitOveragePolicy: OveragePolicy | undefined;
+  window: BudgetWindow | undefined;
+  periodStartMs: number | undefined;
+  periodEndMs: number | undefined;
+}
+
+/** True if a caps object sets anything. */
+export function capsSet(caps: Caps | undefined): boolean {
+  return caps !== undefined && Object.values(caps).some((value) => value !== undefined);
+}
+
+/** A fresh row: remaining = allocated, everything else 0. */
+export function createRow(ledgerId: string, definition: LedgerDefinition, nowMs: number): LedgerRow {
+  const row: LedgerRow = {
+    ledgerId,
+    scope: definition.scope,
+    unit: definition.unit,
+    allocated: definition.allocated,
+    remaining: definition.allocated,
+    reserved: 0,
+    spent: 0,
+    debt: 0,
+    overdraftLimit: definition.overdraftLimit ?? 0,
+    isOverLimit: false,
+    status: definition.status ?? 'ACTIVE',
+    caps: definition.caps,
+    hasCaps: capsSet(definition.caps),
+    commitOveragePolicy: definition.commitOveragePolicy,
+    window: definition.window,
+    periodStartMs: undefined,
+    periodEndMs: undefined,
+  };
+  if (row.window !== undefined) {
+    const bounds = windowBounds(row.window, nowMs);
+    row.periodStartMs = bounds.startMs;
+    row.periodEndMs = bounds.endMs;
+  }
+  return row;
+}
+
+/**
+ * Starts a new window period if `nowMs` passed the current one: spent → 0, holds and debt carry over
+ * (RESET_SPENT semantics), and the over-limit flag is recomputed as funding does. Cheap when not due.
+ */
+export function rollWindow(row: LedgerRow, nowMs: number): void {
+  if (row.periodEndMs === undefined || nowMs < row.periodEndMs) return;
+  const bounds = windowBounds(row.window!, nowMs);
+  row.periodStartMs = bounds.startMs;
+  row.periodEndMs = bounds.endMs;
+  row.spent = 0;
+  row.remaining = row.allocated - row.reserved - row.debt;
+  row.isOverLimit = row.debt > row.overdraftLimit;
+}
+
+/** A snapshot of a row for callers (never the live object). */
+export function toState(row: LedgerRow): LedgerState {
+  const state: LedgerState = {
+    ledgerId: row.ledgerId,
+    scope: row.scope,
+    unit: row.unit,
+    allocated: row.allocated,
+    remaining: row.remaining,
+    reserved: row.reserved,
+    spent: row.spent,
+    debt: row.debt,
+    overdraftLimit: row.overdraftLimit,
+    isOverLimit: row.isOverLimit,
+    status: row.status,
+  };
+  if (row.caps !== undefined) state.caps = row.caps;
+  if (row.commitOveragePolicy !== undefined) state.commitOveragePolicy = row.commitOveragePolicy;
+  if (row.window !== undefined) {
+    state.window = row.window;
+    state.periodStartMs = row.periodStartMs!;
+    state.periodEndMs = row.periodEndMs!;
+  }
+  return state;
+}
+
+/** The protocol Balance of a row, as Ref shapes it (leaf `scope`; zero debt/limit and false flag omitted). */
+export function toBalance(row: LedgerRow): Balance {
+  const unit = row.unit;
+  const balance: Balance = {
+    scope: leafSegment(row.scope),
+    scopePath: row.scope,
+    remaining: { unit, amount: row.remaining },
+    reserved: { unit, amount: row.reserved },
+    spent: { unit, amount: row.spent },
+    allocated: { unit, amount: row.allocated },
+  };
+  if (row.debt > 0) balance.debt = { unit, amount: row.debt };
+  if (row.overdraftLimit > 0) balance.overdraftLimit = { unit, amount: row.overdraftLimit };
+  if (row.isOverLimit) balance.isOverLimit = true;
+  return balance;
+}

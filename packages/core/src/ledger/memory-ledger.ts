@@ -1,0 +1,991 @@
+import type { CallContext } from '../authority.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
+import {
+  BudgetClosedError,
+  BudgetFrozenError,
+  ForbiddenError,
+  IdempotencyMismatchError,
+  InvalidRequestError,
+  MaxExtensionsExceededError,
+  NotFoundError,
+  OverdraftLimitExceededError,
+  ReservationExpiredError,
+  ReservationFinalizedError,
+  TenantClosedError,
+  UnitMismatchError,
+} from '../protocol/errors.ts';
+import { affectedScopes, scopeTenant, subjectKey } from '../protocol/scopes.ts';
+import type {
+  BalancesQuery,
+  BalancesResponse,
+  CommitRequest,
+  CommitResponse,
+  DecideRequest,
+  DecideResponse,
+  EventRequest,
+  EventResponse,
+  ExtendRequest,
+  ExtendResponse,
+  ListReservationsQuery,
+  ListReservationsResponse,
+  ReleaseRequest,
+  ReleaseResponse,
+  ReservationDetail,
+  ReserveRequest,
+  ReserveResponse,
+  Subject,
+} from '../protocol/types.ts';
+import {
+  validateBalancesQuery,
+  validateCommit,
+  validateDecide,
+  validateEvent,
+  validateExtend,
+  validateListQuery,
+  validateRelease,
+  validateReservationId,
+  validateReserve,
+} from '../protocol/validate.ts';
+import { planOverage } from './commit-math.ts';
+import {
+  normalizeScope,
+  validateDefinition,
+  validateTemplate,
+  validateTenantSettings,
+} from './definitions.ts';
+import { type Evaluation, evaluateRows, evaluationError, exceeded, retryAfter } from './evaluate.ts';
+import { canonicalJson, IdempotencyStore } from './idempotency.ts';
+import { capsSet, createRow, type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
+import { decodeCursor, page, queryReservations, type ReservationRow, toDetail } from './reservations.ts';
+import { findTemplate } from './templates.ts';
+import type {
+  FundingRequest,
+  FundingResult,
+  Ledger,
+  LedgerDefinition,
+  LedgerTemplate,
+  TenantSettings,
+} from './types.ts';
+
+/** Options of {@link createMemoryLedger}. */
+export interface MemoryLedgerOptions {
+  /** Source of "now" (default: the system clock). Pass a ManualClock in tests. */
+  clock?: Clock;
+  ledgers?: LedgerDefinition[];
+  /** **Extension.** Ledgers created on first use for matching scopes. */
+  templates?: LedgerTemplate[];
+  /** Tenant settings by tenant id (status, defaults for TTL, extensions and overage policy). */
+  tenants?: Record<string, TenantSettings>;
+  /** How often expired reservations are swept (default 5000; 0 disables; the timer is unref'd). */
+  sweepIntervalMs?: number;
+  /** How long idempotency records are kept (default 24 h). */
+  idempotencyRetentionMs?: number;
+  /** Most idempotency records kept; the oldest are dropped beyond it (default 100,000). */
+  maxIdempotencyRecords?: number;
+  /** How long finalized or expired reservations stay readable (default 1 h). */
+  reservationRetentionMs?: number;
+  /** Most finalized or expired reservations kept (default 100,000). */
+  maxRetainedReservations?: number;
+}
+
+/** 409: a ledger already exists for this (scope, unit). Carries the INVALID_REQUEST code, as in the admin spec. */
+export class DuplicateLedgerError extends InvalidRequestError {
+  override readonly status: number = 409;
+}
+
+interface SubjectEntry {
+  scopes: string[];
+  path: string;
+  /** Budgeted rows per unit, valid while `generation` matches the ledger's. */
+  byUnit: Map<Unit, { generation: number; rows: LedgerRow[] }>;
+}
+
+const DEFAULT_TTL_MS = 60_000;
+const DEFAULT_MAX_TTL_MS = 3_600_000;
+const DEFAULT_GRACE_MS = 5_000;
+const DEFAULT_MAX_EXTENSIONS = 10;
+const MAX_SUBJECT_CACHE = 10_000;
+
+function lower(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : value.toLowerCase();
+}
+
+/**
+ * The embedded, in-process ledger: the whole Cycles runtime protocol (reserve, commit, release, extend,
+ * decide, events, balances, reservation reads) plus provisioning, in memory, with zero dependencies.
+ *
+ * Every operation runs synchronously inside its async method, so it is atomic in JavaScript's single
+ * thread: a reserve checks every budgeted scope, then writes all of them, with no await in between.
+ * Expiry is lazy (checked on every access) plus a periodic, unref'd sweeper.
+ */
+export function createMemoryLedger(options: MemoryLedgerOptions = {}): Ledger {
+  return new MemoryLedger(options);
+}
+
+class MemoryLedger implements Ledger {
+  private readonly clock: Clock;
+  private readonly ledgers = new Map<string, LedgerRow>();
+  private readonly unitsByScope = new Map<string, Set<Unit>>();
+  private readonly templates: LedgerTemplate[] = [];
+  private readonly tenants = new Map<string, TenantSettings>();
+  private readonly subjects = new Map<string, SubjectEntry>();
+  private readonly reservations = new Map<string, ReservationRow>();
+  private readonly active = new Map<string, ReservationRow>();
+  /** Finalized or expired reservation ids in the order they ended (for bounded retention). */
+  private readonly ended = new Map<string, number>();
+  private readonly idempotency: IdempotencyStore;
+  private readonly retentionMs: number;
+  private readonly maxRetained: number;
+  private readonly idPrefix = Math.random().toString(36).slice(2, 10);
+  private generation = 0;
+  private counter = 0;
+  /** Earliest expiry + grace among active reservations (may be stale-early: a sweep then recomputes it). */
+  private nextDeadline = Number.POSITIVE_INFINITY;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: MemoryLedgerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.idempotency = new IdempotencyStore(
+      options.idempotencyRetentionMs ?? 86_400_000,
+      options.maxIdempotencyRecords ?? 100_000,
+    );
+    this.retentionMs = options.reservationRetentionMs ?? 3_600_000;
+    this.maxRetained = options.maxRetainedReservations ?? 100_000;
+    for (const [tenant, settings] of Object.entries(options.tenants ?? {})) this.putTenant(tenant, settings);
+    for (const template of options.templates ?? []) this.putTemplate(template);
+    for (const definition of options.ledgers ?? []) this.putLedger(definition);
+    const interval = options.sweepIntervalMs ?? 5000;
+    if (interval > 0) {
+      this.timer = setInterval(() => this.sweep(this.clock.now()), interval);
+      this.timer.unref?.();
+    }
+  }
+
+  // ---- runtime protocol -------------------------------------------------------------------------
+
+  async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
+    validateReserve(request);
+    const now = this.tick();
+    const tenant = this.guardSubject(request.subject, context);
+    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
+    const dryRun = request.dryRun === true;
+    const payload = () =>
+      canonicalJson([
+        request.subject,
+        request.action,
+        request.estimate,
+        request.ttlMs,
+        request.gracePeriodMs,
+        request.overagePolicy,
+        dryRun,
+        request.metadata,
+        request.minimum,
+      ]);
+    const replay = this.idempotency.lookup<ReserveResponse>(namespace, payload, now);
+    if (replay !== undefined) return this.replayReserve(replay, now);
+
+    const entry = this.subjectEntry(request.subject);
+    const unit = request.estimate.unit;
+    const settings = tenant === undefined ? undefined : this.tenants.get(tenant);
+    if (settings?.status === 'CLOSED') {
+      if (!dryRun) throw tenantClosed(tenant);
+      return this.storeReserve(namespace, payload(), now, {
+        decision: 'DENY',
+        affectedScopes: entry.scopes,
+        scopePath: entry.path,
+        reasonCode: 'TENANT_CLOSED',
+      });
+    }
+    const rows = this.budgetedRows(entry, unit, now);
+    if (rows.length === 0) {
+      const mismatch = this.unitMismatch(entry, unit);
+      if (mismatch !== undefined || !dryRun) throw mismatch ?? notFound(entry);
+      return this.storeReserve(namespace, payload(), now, {
+        decision: 'DENY',
+        affectedScopes: entry.scopes,
+        scopePath: entry.path,
+        reasonCode: 'BUDGET_NOT_FOUND',
+      });
+    }
+    const evaluation = evaluateRows(rows, request.estimate.amount, request.minimum);
+    if (!evaluation.ok) {
+      if (!dryRun) throw evaluationError(evaluation, now);
+      return this.storeReserve(namespace, payload(), now, {
+        ...denial(evaluation, now),
+        affectedScopes: entry.scopes,
+        scopePath: entry.path,
+        balances: rows.map(toBalance),
+      });
+    }
+    const hold = evaluation.hold;
+    const leaf = rows[rows.length - 1]!;
+    const response: ReserveResponse = {
+      decision: leaf.scope === entry.path && leaf.hasCaps ? 'ALLOW_WITH_CAPS' : 'ALLOW',
+      affectedScopes: entry.scopes,
+      reserved: { unit, amount: hold },
+      scopePath: entry.path,
+    };
+    if (response.decision === 'ALLOW_WITH_CAPS') response.caps = leaf.caps!;
+    if (evaluation.partial) response.partial = true;
+    if (dryRun) {
+      response.balances = rows.map(toBalance);
+      return this.storeReserve(namespace, payload(), now, response);
+    }
+
+    for (const row of rows) {
+      row.reserved += hold;
+      row.remaining -= hold;
+    }
+    const ttl = Math.min(
+      request.ttlMs ?? settings?.defaultReservationTtlMs ?? DEFAULT_TTL_MS,
+      settings?.maxReservationTtlMs ?? DEFAULT_MAX_TTL_MS,
+    );
+    const id = this.nextId('rsv_');
+    const reservation: ReservationRow = {
+      id,
+      tenant: tenant ?? lower(context?.tenant),
+      status: 'ACTIVE',
+      subject: { ...request.subject },
+      action: request.action,
+      unit,
+      estimate: hold,
+      rows,
+      scopePath: entry.path,
+      affectedScopes: entry.scopes,
+      createdAtMs: now,
+      expiresAtMs: now + ttl,
+      graceMs: request.gracePeriodMs ?? DEFAULT_GRACE_MS,
+      overagePolicy: this.overagePolicy(request.overagePolicy, rows, settings),
+      extensions: 0,
+      maxExtensions: settings?.maxReservationExtensions ?? DEFAULT_MAX_EXTENSIONS,
+      idempotencyKey: request.idempotencyKey,
+      metadata: request.metadata,
+      committed: undefined,
+      finalizedAtMs: undefined,
+      committedMetadata: undefined,
+      commit: undefined,
+      release: undefined,
+      extends: undefined,
+    };
+    this.reservations.set(id, reservation);
+    this.active.set(id, reservation);
+    const deadline = reservation.expiresAtMs + reservation.graceMs;
+    if (deadline < this.nextDeadline) this.nextDeadline = deadline;
+    response.reservationId = id;
+    response.expiresAtMs = reservation.expiresAtMs;
+    response.remainingTtlMs = ttl;
+    response.balances = rows.map(toBalance);
+    return this.storeReserve(namespace, payload(), now, response);
+  }
+
+  async commit(
+    reservationId: string,
+    request: CommitRequest,
+    context?: CallContext,
+  ): Promise<CommitResponse> {
+    validateReservationId(reservationId);
+    validateCommit(request);
+    const now = this.tick();
+    const reservation = this.reservationFor(reservationId, context);
+    const stored = reservation.commit;
+    if (stored !== undefined && stored.key === request.idempotencyKey) {
+      return replayOutcome(stored, canonicalJson([request.actual, request.metrics, request.metadata]));
+    }
+    this.guardOpen(reservation);
+    const unit = reservation.unit;
+    if (request.actual.unit !== unit) {
+      throw new UnitMismatchError(
+        `Commit unit ${request.actual.unit} differs from the reserved unit ${unit}`,
+        {
+          details: { requested_unit: request.actual.unit, expected_units: [unit] },
+        },
+      );
+    }
+    this.guardGrace(reservation, now);
+
+    const rows = reservation.rows;
+    for (const row of rows) rollWindow(row, now);
+    const estimate = reservation.estimate;
+    const actual = request.actual.amount;
+    const response: CommitResponse = { status: 'COMMITTED', charged: { unit, amount: actual } };
+    if (actual <= estimate) {
+      for (const row of rows) {
+        row.reserved -= estimate;
+        row.remaining += estimate - actual;
+        row.spent += actual;
+      }
+      if (actual < estimate) response.released = { unit, amount: estimate - actual };
+    } else {
+      const overrun = actual - estimate;
+      if (reservation.overagePolicy === 'REJECT') {
+        // Ref: a REJECT overrun is refused and the hold stays ACTIVE (release, commit ≤ E, or expire).
+        const blocking = rows.find((row) => row.remaining < overrun) ?? rows[rows.length - 1]!;
+        throw exceeded(blocking, actual, now);
+      }
+      const plan = planOverage(rows, overrun, reservation.overagePolicy);
+      if (!plan.ok) throw overageError(plan.code, rows[plan.index]!, actual, now);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const scope = plan.scopes[i]!;
+        row.reserved -= estimate;
+        row.spent += estimate + scope.spent;
+        row.remaining -= plan.extra;
+        row.debt += scope.debt;
+        if (scope.flag) row.isOverLimit = true;
+      }
+      response.charged = { unit, amount: estimate + plan.extra };
+    }
+    response.balances = rows.map(toBalance);
+    reservation.committed = response.charged.amount;
+    reservation.committedMetadata = request.metadata;
+    reservation.commit = {
+      key: request.idempotencyKey,
+      payload: canonicalJson([request.actual, request.metrics, request.metadata]),
+      response,
+    };
+    this.end(reservation, 'COMMITTED', now);
+    return { ...response };
+  }
+
+  async release(
+    reservationId: string,
+    request: ReleaseRequest,
+    context?: CallContext,
+  ): Promise<ReleaseResponse> {
+    validateReservationId(reservationId);
+    validateRelease(request);
+    const now = this.tick();
+    const reservation = this.reservationFor(reservationId, context);
+    const stored = reservation.release;
+    if (stored !== undefined && stored.key === request.idempotencyKey) {
+      return replayOutcome(stored, canonicalJson([request.reason]));
+    }
+    this.guardOpen(reservation);
+    this.guardGrace(reservation, now);
+    const estimate = reservation.estimate;
+    for (const row of reservation.rows) {
+      rollWindow(row, now);
+      row.reserved -= estimate;
+      row.remaining += estimate;
+    }
+    const response: ReleaseResponse = {
+      status: 'RELEASED',
+      released: { unit: reservation.unit, amount: estimate },
+      balances: reservation.rows.map(toBalance),
+    };
+    reservation.release = { key: request.idempotencyKey, payload: canonicalJson([request.reason]), response };
+    this.end(reservation, 'RELEASED', now);
+    return { ...response };
+  }
+
+  async extend(
+    reservationId: string,
+    request: ExtendRequest,
+    context?: CallContext,
+  ): Promise<ExtendResponse> {
+    validateReservationId(reservationId);
+    validateExtend(request);
+    const now = this.tick();
+    const reservation = this.reservationFor(reservationId, context);
+    const payload = canonicalJson([request.extendByMs, request.metadata]);
+    const stored = reservation.extends?.get(request.idempotencyKey);
+    if (stored !== undefined) {
+      const replay = replayOutcome(stored, payload);
+      replay.remainingTtlMs = this.remainingTtl(reservation, now);
+      return replay;
+    }
+    this.guardOpen(reservation);
+    // No grace for extend: past expiry is 410 even while commit is still accepted.
+    if (now > reservation.expiresAtMs) throw expiredError(reservation);
+    if (reservation.extensions >= reservation.maxExtensions) {
+      throw new MaxExtensionsExceededError(
+        `Reservation was extended ${reservation.extensions} times already`,
+        {
+          details: { reservation_id: reservation.id, max_extensions: reservation.maxExtensions },
+        },
+      );
+    }
+    reservation.expiresAtMs += request.extendByMs;
+    reservation.extensions++;
+    const response: ExtendResponse = {
+      status: 'ACTIVE',
+      expiresAtMs: reservation.expiresAtMs,
+      remainingTtlMs: reservation.expiresAtMs - now,
+      balances: reservation.rows.map(toBalance),
+    };
+    reservation.extends ??= new Map();
+    reservation.extends.set(request.idempotencyKey, { key: request.idempotencyKey, payload, response });
+    return { ...response };
+  }
+
+  async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
+    validateDecide(request);
+    const now = this.tick();
+    const tenant = this.guardSubject(request.subject, context);
+    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
+    const payload = () =>
+      canonicalJson([request.subject, request.action, request.estimate, request.metadata]);
+    const replay = this.idempotency.lookup<DecideResponse>(namespace, payload, now);
+    if (replay !== undefined) return { ...replay };
+
+    const entry = this.subjectEntry(request.subject);
+    let response: DecideResponse;
+    if (tenant !== undefined && this.tenants.get(tenant)?.status === 'CLOSED') {
+      response = { decision: 'DENY', reasonCode: 'TENANT_CLOSED', affectedScopes: entry.scopes };
+    } else {
+      const rows = this.budgetedRows(entry, request.estimate.unit, now);
+      if (rows.length === 0) {
+        const mismatch = this.unitMismatch(entry, request.estimate.unit);
+        if (mismatch !== undefined) throw mismatch;
+        response = { decision: 'DENY', reasonCode: 'BUDGET_NOT_FOUND', affectedScopes: entry.scopes };
+      } else {
+        const evaluation = evaluateRows(rows, request.estimate.amount);
+        const leaf = rows[rows.length - 1]!;
+        if (!evaluation.ok) response = { ...denial(evaluation, now), affectedScopes: entry.scopes };
+        else if (leaf.scope === entry.path && leaf.hasCaps) {
+          response = { decision: 'ALLOW_WITH_CAPS', caps: leaf.caps!, affectedScopes: entry.scopes };
+        } else response = { decision: 'ALLOW', affectedScopes: entry.scopes };
+      }
+    }
+    this.idempotency.store(namespace, payload(), response, now);
+    return { ...response };
+  }
+
+  async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
+    validateEvent(request);
+    const now = this.tick();
+    const tenant = this.guardSubject(request.subject, context);
+    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
+    const payload = () =>
+      canonicalJson([
+        request.subject,
+        request.action,
+        request.actual,
+        request.overagePolicy,
+        request.metrics,
+        request.clientTimeMs,
+        request.metadata,
+      ]);
+    const replay = this.idempotency.lookup<EventResponse>(namespace, payload, now);
+    if (replay !== undefined) return { ...replay };
+    const settings = tenant === undefined ? undefined : this.tenants.get(tenant);
+    if (settings?.status === 'CLOSED') throw tenantClosed(tenant);
+    const entry = this.subjectEntry(request.subject);
+    const unit = request.actual.unit;
+    const rows = this.budgetedRows(entry, unit, now);
+    if (rows.length === 0) throw this.unitMismatch(entry, unit) ?? notFound(entry);
+    // Events are blocked only by ledger status: debt and the over-limit flag do not block them.
+    for (const row of rows) {
+      if (row.status === 'FROZEN')
+        throw new BudgetFrozenError(`Budget is frozen: ${row.scope}`, { details: { scope: row.scope } });
+      if (row.status === 'CLOSED')
+        throw new BudgetClosedError(`Budget is closed: ${row.scope}`, { details: { scope: row.scope } });
+    }
+    const actual = request.actual.amount;
+    const policy = this.overagePolicy(request.overagePolicy, rows, settings);
+    const plan = planOverage(rows, actual, policy);
+    if (!plan.ok) throw overageError(plan.code, rows[plan.index]!, actual, now);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const scope = plan.scopes[i]!;
+      row.remaining -= plan.extra;
+      row.spent += scope.spent;
+      row.debt += scope.debt;
+      if (scope.flag) row.isOverLimit = true;
+    }
+    const response: EventResponse = {
+      status: 'APPLIED',
+      eventId: this.nextId('evt_'),
+      balances: rows.map(toBalance),
+    };
+    if (plan.extra < actual) response.charged = { unit, amount: plan.extra };
+    this.idempotency.store(namespace, payload(), response, now);
+    return { ...response };
+  }
+
+  async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
+    validateBalancesQuery(query);
+    const now = this.tick();
+    const tenant = lower(context?.tenant);
+    if (
+      tenant !== undefined &&
+      query.tenant !== undefined &&
+      query.tenant !== '' &&
+      query.tenant.toLowerCase() !== tenant
+    ) {
+      throw new ForbiddenError('Balances of another tenant', { details: { tenant: query.tenant } });
+    }
+    const wanted: string[] = [];
+    for (const level of ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const) {
+      const value = query[level];
+      if (value !== undefined && value !== '') wanted.push(`${level}:${value.toLowerCase()}`);
+    }
+    const rows: LedgerRow[] = [];
+    for (const row of this.ledgers.values()) {
+      if (tenant !== undefined && scopeTenant(row.scope) !== tenant) continue;
+      const segments = row.scope.split('/');
+      if (!wanted.every((segment) => segments.includes(segment))) continue;
+      rollWindow(row, now);
+      rows.push(row);
+    }
+    rows.sort((a, b) => (a.scope === b.scope ? cmp(a.unit, b.unit) : cmp(a.scope, b.scope)));
+    const result = page(rows, decodeCursor(query.cursor), query.limit ?? 50);
+    const response: BalancesResponse = { balances: result.items.map(toBalance), hasMore: result.hasMore };
+    if (result.nextCursor !== undefined) response.nextCursor = result.nextCursor;
+    return response;
+  }
+
+  async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
+    validateReservationId(reservationId);
+    this.tick();
+    const reservation = this.reservationFor(reservationId, context);
+    if (reservation.status === 'EXPIRED') throw expiredError(reservation);
+    return toDetail(reservation);
+  }
+
+  async listReservations(
+    query: ListReservationsQuery,
+    context?: CallContext,
+  ): Promise<ListReservationsResponse> {
+    validateListQuery(query);
+    this.tick();
+    const tenant = lower(context?.tenant);
+    if (
+      tenant !== undefined &&
+      query.tenant !== undefined &&
+      query.tenant !== '' &&
+      query.tenant.toLowerCase() !== tenant
+    ) {
+      throw new ForbiddenError('Reservations of another tenant', { details: { tenant: query.tenant } });
+    }
+    return queryReservations(this.reservations.values(), query, tenant);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  // ---- provisioning -----------------------------------------------------------------------------
+
+  async createLedger(definition: LedgerDefinition) {
+    return toState(this.putLedger(definition));
+  }
+
+  async fund(request: FundingRequest): Promise<FundingResult> {
+    const row = this.adminRow(request.scope, request.unit);
+    const funding = request.funding;
+    const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
+    if (!amountOk)
+      throw new InvalidRequestError('funding.amount must be a non-negative integer', {
+        details: { field: 'funding.amount' },
+      });
+    const now = this.clock.now();
+    const namespace = `fund|${row.scope}|${row.unit}|${request.idempotencyKey ?? ''}`;
+    const payload = () => canonicalJson([funding, request.reason]);
+    if (request.idempotencyKey !== undefined) {
+      const replay = this.idempotency.lookup<FundingResult>(namespace, payload, now);
+      if (replay !== undefined) return replay;
+    }
+    rollWindow(row, now);
+    guardStatus(row);
+    const previous = { allocated: row.allocated, remaining: row.remaining, debt: row.debt, spent: row.spent };
+    const amount = funding.amount;
+    switch (funding.operation) {
+      case 'CREDIT':
+        // Ref: CREDIT leaves debt alone (Spec says funding repays debt first); REPAY_DEBT reduces it.
+        row.allocated += amount;
+        row.remaining += amount;
+        break;
+      case 'DEBIT':
+        if (row.remaining < amount) throw exceeded(row, amount, now);
+        row.allocated -= amount;
+        row.remaining -= amount;
+        break;
+      case 'RESET':
+        row.allocated = amount;
+        row.remaining = amount - row.reserved - row.spent - row.debt;
+        break;
+      case 'RESET_SPENT': {
+        const spent = funding.spent ?? 0;
+        if (!Number.isSafeInteger(spent) || spent < 0) {
+          throw new InvalidRequestError('funding.spent must be a non-negative integer', {
+            details: { field: 'funding.spent' },
+          });
+        }
+        row.allocated = amount;
+        row.spent = spent;
+        row.remaining = amount - spent - row.reserved - row.debt;
+        break;
+      }
+      case 'REPAY_DEBT': {
+        const repaid = Math.min(row.debt, amount);
+        row.debt -= repaid;
+        row.remaining += amount;
+        row.allocated += amount - repaid;
+        break;
+      }
+      default:
+        throw new InvalidRequestError(
+          'funding.operation must be CREDIT, DEBIT, RESET, RESET_SPENT or REPAY_DEBT',
+          {
+            details: { field: 'funding.operation' },
+          },
+        );
+    }
+    row.isOverLimit = row.debt > row.overdraftLimit;
+    const result: FundingResult = { previous, current: toState(row) };
+    if (request.idempotencyKey !== undefined) this.idempotency.store(namespace, payload(), result, now);
+    return result;
+  }
+
+  async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus) {
+    const row = this.adminRow(scope, unit);
+    if (!['ACTIVE', 'FROZEN', 'CLOSED'].includes(status)) {
+      throw new InvalidRequestError('status must be ACTIVE, FROZEN or CLOSED', {
+        details: { field: 'status' },
+      });
+    }
+    if (row.status === 'CLOSED' && status !== 'CLOSED') {
+      throw new BudgetClosedError(`Budget is closed (terminal): ${row.scope}`, {
+        details: { scope: row.scope },
+      });
+    }
+    row.status = status;
+    return toState(row);
+  }
+
+  async updateLedger(
+    scope: string,
+    unit: Unit,
+    changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
+  ) {
+    const row = this.adminRow(scope, unit);
+    const checked = validateDefinition(
+      { scope: row.scope, unit, allocated: row.allocated, ...changes },
+      'changes',
+    );
+    if ('overdraftLimit' in changes) row.overdraftLimit = checked.overdraftLimit ?? 0;
+    if ('caps' in changes) {
+      row.caps = checked.caps;
+      row.hasCaps = capsSet(checked.caps);
+    }
+    if ('commitOveragePolicy' in changes) row.commitOveragePolicy = checked.commitOveragePolicy;
+    // As Ref's admin plane: the flag is recomputed after every limit update.
+    row.isOverLimit = row.debt > row.overdraftLimit;
+    return toState(row);
+  }
+
+  async getLedger(scope: string, unit: Unit) {
+    const row = this.ledgers.get(`${normalizeScope(scope, 'scope')}|${unit}`);
+    if (row === undefined) return undefined;
+    rollWindow(row, this.clock.now());
+    return toState(row);
+  }
+
+  async listLedgers() {
+    const now = this.clock.now();
+    const rows = [...this.ledgers.values()];
+    for (const row of rows) rollWindow(row, now);
+    return rows.map(toState);
+  }
+
+  async addTemplate(template: LedgerTemplate) {
+    this.putTemplate(template);
+  }
+
+  async setTenant(tenant: string, settings: TenantSettings) {
+    this.putTenant(tenant, settings);
+  }
+
+  async sweepExpired(): Promise<number> {
+    return this.sweep(this.clock.now());
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  /** Reads the clock and expires anything past its deadline first (lazy expiry: no sweeper lag). */
+  private tick(): number {
+    const now = this.clock.now();
+    if (now > this.nextDeadline) this.sweep(now);
+    return now;
+  }
+
+  private sweep(now: number): number {
+    let expired = 0;
+    let next = Number.POSITIVE_INFINITY;
+    for (const reservation of this.active.values()) {
+      const deadline = reservation.expiresAtMs + reservation.graceMs;
+      if (now > deadline) {
+        for (const row of reservation.rows) {
+          rollWindow(row, now);
+          row.reserved -= reservation.estimate;
+          row.remaining += reservation.estimate;
+        }
+        this.end(reservation, 'EXPIRED', now);
+        expired++;
+      } else if (deadline < next) next = deadline;
+    }
+    this.nextDeadline = next;
+    this.idempotency.prune(now);
+    return expired;
+  }
+
+  private end(reservation: ReservationRow, status: 'COMMITTED' | 'RELEASED' | 'EXPIRED', now: number): void {
+    reservation.status = status;
+    if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
+    this.active.delete(reservation.id);
+    this.ended.set(reservation.id, now);
+    for (const [id, endedAt] of this.ended) {
+      if (this.ended.size <= this.maxRetained && endedAt + this.retentionMs > now) break;
+      this.ended.delete(id);
+      this.reservations.delete(id);
+    }
+  }
+
+  private nextId(prefix: string): string {
+    return `${prefix}${this.idPrefix}${(this.counter++).toString(36).padStart(8, '0')}`;
+  }
+
+  /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */
+  private guardSubject(subject: Subject, context: CallContext | undefined): string | undefined {
+    const tenant = lower(subject.tenant);
+    const caller = context?.tenant;
+    if (caller !== undefined && tenant !== undefined && tenant !== caller.toLowerCase()) {
+      throw new ForbiddenError(`Subject tenant ${subject.tenant} is not the caller's tenant`, {
+        details: { tenant: subject.tenant },
+      });
+    }
+    return tenant ?? lower(caller);
+  }
+
+  /** 404 for an unknown id, 403 for another tenant's reservation. */
+  private reservationFor(reservationId: string, context: CallContext | undefined): ReservationRow {
+    const reservation = this.reservations.get(reservationId);
+    if (reservation === undefined) {
+      throw new NotFoundError(`Reservation not found: ${reservationId}`, {
+        details: { reservation_id: reservationId },
+      });
+    }
+    // Tenancy is checked before same-key replay so another tenant can never read a stored outcome.
+    const caller = lower(context?.tenant);
+    if (caller !== undefined && reservation.tenant !== caller) {
+      throw new ForbiddenError('Reservation belongs to another tenant', {
+        details: { reservation_id: reservationId },
+      });
+    }
+    return reservation;
+  }
+
+  /** Closed tenant (beats EXPIRED and FINALIZED), then EXPIRED 410, then FINALIZED 409. */
+  private guardOpen(reservation: ReservationRow): void {
+    if (reservation.tenant !== undefined && this.tenants.get(reservation.tenant)?.status === 'CLOSED') {
+      throw tenantClosed(reservation.tenant);
+    }
+    if (reservation.status === 'EXPIRED') throw expiredError(reservation);
+    if (reservation.status !== 'ACTIVE') {
+      throw new ReservationFinalizedError(`Reservation is already ${reservation.status}`, {
+        details: { reservation_id: reservation.id, status: reservation.status },
+      });
+    }
+  }
+
+  /** 410 past expiry + grace (normally already expired by tick(); kept for clarity at the boundary). */
+  private guardGrace(reservation: ReservationRow, now: number): void {
+    if (now > reservation.expiresAtMs + reservation.graceMs) throw expiredError(reservation);
+  }
+
+  private remainingTtl(reservation: ReservationRow | undefined, now: number): number {
+    if (reservation === undefined || reservation.status !== 'ACTIVE') return 0;
+    return Math.max(0, reservation.expiresAtMs - now);
+  }
+
+  private replayReserve(stored: ReserveResponse, now: number): ReserveResponse {
+    const replay = { ...stored };
+    if (stored.reservationId !== undefined) {
+      replay.remainingTtlMs = this.remainingTtl(this.reservations.get(stored.reservationId), now);
+    }
+    return replay;
+  }
+
+  private storeReserve(
+    namespace: string,
+    payload: string,
+    now: number,
+    response: ReserveResponse,
+  ): ReserveResponse {
+    this.idempotency.store(namespace, payload, response, now);
+    return { ...response };
+  }
+
+  private subjectEntry(subject: Subject): SubjectEntry {
+    const key = subjectKey(subject);
+    let entry = this.subjects.get(key);
+    if (entry === undefined) {
+      const scopes = affectedScopes(subject);
+      Object.freeze(scopes);
+      entry = { scopes, path: scopes[scopes.length - 1]!, byUnit: new Map() };
+      if (this.subjects.size >= MAX_SUBJECT_CACHE) this.subjects.clear();
+      this.subjects.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** The ledgers of the subject's scopes in `unit`, creating template ledgers on first use; windows rolled. */
+  private budgetedRows(entry: SubjectEntry, unit: Unit, now: number): LedgerRow[] {
+    let cached = entry.byUnit.get(unit);
+    if (cached === undefined || cached.generation !== this.generation) {
+      const rows: LedgerRow[] = [];
+      for (const scope of entry.scopes) {
+        let row = this.ledgers.get(`${scope}|${unit}`);
+        if (row === undefined) {
+          const template = findTemplate(this.templates, scope, unit);
+          if (template !== undefined) row = this.putLedger({ ...template, scope });
+        }
+        if (row !== undefined) rows.push(row);
+      }
+      cached = { generation: this.generation, rows };
+      entry.byUnit.set(unit, cached);
+    }
+    const rows = cached.rows;
+    for (let i = 0; i < rows.length; i++) rollWindow(rows[i]!, now);
+    return rows;
+  }
+
+  private unitMismatch(entry: SubjectEntry, unit: Unit): UnitMismatchError | undefined {
+    for (const scope of entry.scopes) {
+      const units = new Set(this.unitsByScope.get(scope));
+      for (const template of this.templates) {
+        if (findTemplate([template], scope, template.unit) !== undefined) units.add(template.unit);
+      }
+      units.delete(unit);
+      if (units.size > 0) {
+        const expected = [...units].sort();
+        return new UnitMismatchError(
+          `No ${unit} budget for ${scope}; it is budgeted in ${expected.join(', ')}`,
+          {
+            details: { scope, requested_unit: unit, expected_units: expected },
+          },
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Overage policy precedence: request > ledger (deepest budgeted ledger that sets one) > tenant default >
+   * ALLOW_IF_AVAILABLE. Ref skips the ledger level; the ledger override is this project's design.
+   */
+  private overagePolicy(
+    requested: OveragePolicy | undefined,
+    rows: readonly LedgerRow[],
+    settings: TenantSettings | undefined,
+  ): OveragePolicy {
+    if (requested !== undefined) return requested;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const policy = rows[i]!.commitOveragePolicy;
+      if (policy !== undefined) return policy;
+    }
+    return settings?.defaultCommitOveragePolicy ?? 'ALLOW_IF_AVAILABLE';
+  }
+
+  private adminRow(scope: string, unit: Unit): LedgerRow {
+    const path = normalizeScope(scope, 'scope');
+    const row = this.ledgers.get(`${path}|${unit}`);
+    if (row === undefined) {
+      throw new NotFoundError(`No ${unit} budget for ${path}`, { details: { scope: path, unit } });
+    }
+    return row;
+  }
+
+  private putLedger(input: LedgerDefinition): LedgerRow {
+    const definition = validateDefinition(input);
+    const key = `${definition.scope}|${definition.unit}`;
+    if (this.ledgers.has(key)) {
+      throw new DuplicateLedgerError(`A ${definition.unit} budget already exists for ${definition.scope}`, {
+        details: { scope: definition.scope, unit: definition.unit },
+      });
+    }
+    const row = createRow(this.nextId('led_'), definition, this.clock.now());
+    this.ledgers.set(key, row);
+    let units = this.unitsByScope.get(definition.scope);
+    if (units === undefined) {
+      units = new Set();
+      this.unitsByScope.set(definition.scope, units);
+    }
+    units.add(definition.unit);
+    this.generation++;
+    return row;
+  }
+
+  private putTemplate(input: LedgerTemplate): void {
+    this.templates.push(validateTemplate(input));
+    this.generation++;
+  }
+
+  private putTenant(tenant: string, settings: TenantSettings): void {
+    this.tenants.set(tenant.toLowerCase(), validateTenantSettings(settings));
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function replayOutcome<T extends object>(stored: { payload: string; response: T }, payload: string): T {
+  if (stored.payload !== payload) {
+    throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
+      details: { reason: 'payload differs from the first use of this key' },
+    });
+  }
+  return { ...stored.response };
+}
+
+function denial(failure: Extract<Evaluation, { ok: false }>, now: number): ReserveResponse & DecideResponse {
+  const response: ReserveResponse & DecideResponse = {
+    decision: 'DENY',
+    affectedScopes: [],
+    reasonCode: failure.reason,
+  };
+  const retryAfterMs = failure.reason === 'BUDGET_EXCEEDED' ? retryAfter(failure.row, now) : undefined;
+  if (retryAfterMs !== undefined) response.retryAfterMs = retryAfterMs;
+  return response;
+}
+
+function overageError(
+  code: 'BUDGET_EXCEEDED' | 'OVERDRAFT_LIMIT_EXCEEDED',
+  row: LedgerRow,
+  requested: number,
+  now: number,
+) {
+  if (code === 'BUDGET_EXCEEDED') return exceeded(row, requested, now);
+  return new OverdraftLimitExceededError(`Overdraft limit of ${row.scope} would be exceeded`, {
+    details: { scope: row.scope, debt: row.debt, overdraft_limit: row.overdraftLimit, requested },
+  });
+}
+
+function guardStatus(row: LedgerRow): void {
+  if (row.status === 'FROZEN')
+    throw new BudgetFrozenError(`Budget is frozen: ${row.scope}`, { details: { scope: row.scope } });
+  if (row.status === 'CLOSED')
+    throw new BudgetClosedError(`Budget is closed: ${row.scope}`, { details: { scope: row.scope } });
+}
+
+function tenantClosed(tenant: string | undefined): TenantClosedError {
+  return new TenantClosedError(`Tenant ${tenant} is closed`, { details: { tenant } });
+}
+
+function expiredError(reservation: ReservationRow): ReservationExpiredError {
+  return new ReservationExpiredError(`Reservation ${reservation.id} has expired`, {
+    details: { reservation_id: reservation.id, expires_at_ms: reservation.expiresAtMs },
+  });
+}
+
+function notFound(entry: SubjectEntry): NotFoundError {
+  return new NotFoundError(`Budget not found for provided scope: ${entry.path}`, {
+    details: { scope: entry.path },
+  });
+}
+
+export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './config-file.ts';

@@ -1,0 +1,176 @@
+import type { OveragePolicy, ReservationStatus, Unit } from '../protocol/enums.ts';
+import { invalid } from '../protocol/errors.ts';
+import type {
+  Action,
+  CommitResponse,
+  ExtendResponse,
+  ListReservationsQuery,
+  ListReservationsResponse,
+  Metadata,
+  ReleaseResponse,
+  ReservationDetail,
+  Subject,
+} from '../protocol/types.ts';
+import type { LedgerRow } from './ledger-row.ts';
+
+// The reservation record of the memory ledger, its detail view and list-query evaluation.
+
+/** A stored outcome on a reservation (commit, release, extend): replayed verbatim for the same key. */
+export interface StoredOutcome<T> {
+  key: string;
+  payload: string;
+  response: T;
+}
+
+/** A reservation as the memory ledger keeps it. `rows` are exactly the ledgers the hold was placed on. */
+export interface ReservationRow {
+  id: string;
+  tenant: string | undefined;
+  status: ReservationStatus;
+  subject: Subject;
+  action: Action;
+  unit: Unit;
+  estimate: number;
+  rows: LedgerRow[];
+  scopePath: string;
+  affectedScopes: string[];
+  createdAtMs: number;
+  expiresAtMs: number;
+  graceMs: number;
+  overagePolicy: OveragePolicy;
+  extensions: number;
+  maxExtensions: number;
+  idempotencyKey: string;
+  metadata: Metadata | undefined;
+  committed: number | undefined;
+  finalizedAtMs: number | undefined;
+  committedMetadata: Metadata | undefined;
+  commit: StoredOutcome<CommitResponse> | undefined;
+  release: StoredOutcome<ReleaseResponse> | undefined;
+  extends: Map<string, StoredOutcome<ExtendResponse>> | undefined;
+}
+
+/** The protocol view of a reservation; `include` projects metadata (both by default). */
+export function toDetail(row: ReservationRow, include?: readonly string[]): ReservationDetail {
+  const detail: ReservationDetail = {
+    reservationId: row.id,
+    status: row.status,
+    idempotencyKey: row.idempotencyKey,
+    subject: row.subject,
+    action: row.action,
+    reserved: { unit: row.unit, amount: row.estimate },
+    createdAtMs: row.createdAtMs,
+    expiresAtMs: row.expiresAtMs,
+    scopePath: row.scopePath,
+    affectedScopes: row.affectedScopes,
+  };
+  if (row.committed !== undefined) detail.committed = { unit: row.unit, amount: row.committed };
+  if (row.finalizedAtMs !== undefined) detail.finalizedAtMs = row.finalizedAtMs;
+  if (row.metadata !== undefined && (include === undefined || include.includes('metadata'))) {
+    detail.metadata = row.metadata;
+  }
+  if (
+    row.committedMetadata !== undefined &&
+    (include === undefined || include.includes('committed_metadata'))
+  ) {
+    detail.committedMetadata = row.committedMetadata;
+  }
+  return detail;
+}
+
+const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
+
+function within(value: number | undefined, from: number | undefined, to: number | undefined): boolean {
+  if (from === undefined && to === undefined) return true;
+  if (value === undefined) return false;
+  return (from === undefined || value >= from) && (to === undefined || value <= to);
+}
+
+function sortValue(row: ReservationRow, key: string): string | number {
+  switch (key) {
+    case 'reservation_id':
+      return row.id;
+    case 'tenant':
+      return row.tenant ?? '';
+    case 'scope_path':
+      return row.scopePath;
+    case 'status':
+      return row.status;
+    case 'reserved':
+      return row.estimate;
+    case 'expires_at_ms':
+      return row.expiresAtMs;
+    default:
+      return row.createdAtMs;
+  }
+}
+
+/** Decodes an offset cursor; throws 400 on anything else. */
+export function decodeCursor(cursor: string | undefined): number {
+  if (cursor === undefined || cursor === '') return 0;
+  const offset = Number.parseInt(cursor, 36);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset.toString(36) !== cursor) {
+    throw invalid('cursor', 'is not a cursor this ledger issued', 'pass nextCursor from the previous page');
+  }
+  return offset;
+}
+
+/** One page of `items` from `offset`, with the cursor of the next page. */
+export function page<T>(
+  items: T[],
+  offset: number,
+  limit: number,
+): { items: T[]; nextCursor?: string; hasMore: boolean } {
+  const slice = items.slice(offset, offset + limit);
+  const hasMore = offset + limit < items.length;
+  return hasMore
+    ? { items: slice, nextCursor: (offset + limit).toString(36), hasMore }
+    : { items: slice, hasMore };
+}
+
+/** Filters, sorts and pages reservations for listReservations (all filters ANDed; blank = unset). */
+export function queryReservations(
+  rows: Iterable<ReservationRow>,
+  query: ListReservationsQuery,
+  tenant: string | undefined,
+): ListReservationsResponse {
+  const matches: ReservationRow[] = [];
+  const key = query.idempotencyKey === '' ? undefined : query.idempotencyKey;
+  for (const row of rows) {
+    if (tenant !== undefined && row.tenant !== tenant) continue;
+    if (key !== undefined && row.idempotencyKey !== key) continue;
+    if (query.status !== undefined && row.status !== query.status) continue;
+    let ok = true;
+    for (const level of LEVELS) {
+      const wanted = query[level];
+      if (
+        wanted !== undefined &&
+        wanted !== '' &&
+        row.subject[level]?.toLowerCase() !== wanted.toLowerCase()
+      ) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    if (!within(row.createdAtMs, query.fromMs, query.toMs)) continue;
+    if (!within(row.expiresAtMs, query.expiresFromMs, query.expiresToMs)) continue;
+    if (!within(row.finalizedAtMs, query.finalizedFromMs, query.finalizedToMs)) continue;
+    matches.push(row);
+  }
+  const sortBy = query.sortBy ?? 'created_at_ms';
+  const direction = query.sortDir === 'asc' ? 1 : -1;
+  matches.sort((a, b) => {
+    const left = sortValue(a, sortBy);
+    const right = sortValue(b, sortBy);
+    if (left !== right) return (left < right ? -1 : 1) * direction;
+    return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * direction;
+  });
+  const result = page(matches, decodeCursor(query.cursor), query.limit ?? 50);
+  const response: ListReservationsResponse = {
+    reservations: result.items.map((row) => toDetail(row, query.include ?? [])),
+    hasMore: result.hasMore,
+  };
+  if (result.nextCursor !== undefined) response.nextCursor = result.nextCursor;
+  return response;
+}

@@ -1,0 +1,264 @@
+import { OVERAGE_POLICIES, RESERVATION_STATUSES, SUBJECT_LEVELS, UNITS } from './enums.ts';
+import { invalid } from './errors.ts';
+import type {
+  Action,
+  Amount,
+  BalancesQuery,
+  CommitRequest,
+  DecideRequest,
+  EventRequest,
+  ExtendRequest,
+  ListReservationsQuery,
+  ReleaseRequest,
+  ReserveRequest,
+  StandardMetrics,
+  Subject,
+} from './types.ts';
+
+// Request validation for every runtime operation (PROTOCOL.md §1.1–§1.3). Each check throws
+// InvalidRequestError naming the field and the fix before any state is touched.
+
+const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
+const SORT_KEYS = [
+  'reservation_id',
+  'tenant',
+  'scope_path',
+  'status',
+  'reserved',
+  'created_at_ms',
+  'expires_at_ms',
+];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkString(value: unknown, field: string, max: number, min = 1): void {
+  if (typeof value !== 'string')
+    throw invalid(field, 'must be a string', `pass a string of ${min}–${max} chars`);
+  if (value.length < min || value.length > max) {
+    throw invalid(field, `must be ${min}–${max} chars (got ${value.length})`, 'shorten or fill it in');
+  }
+}
+
+function checkInt(value: unknown, field: string, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalid(field, `must be an integer in ${min}–${max}`, `got ${String(value)}`);
+  }
+}
+
+/** Throws unless `key` is a 1–256 char idempotency key. */
+export function validateIdempotencyKey(key: unknown, field = 'idempotencyKey'): void {
+  checkString(key, field, 256);
+}
+
+/** Throws unless `subject` has ≥1 standard level, each ≤128 chars of `[a-zA-Z0-9_.-]`, and valid dimensions. */
+export function validateSubject(subject: unknown, field = 'subject'): asserts subject is Subject {
+  if (!isObject(subject)) throw invalid(field, 'is required', 'pass an object with at least `tenant`');
+  let levels = 0;
+  for (const level of SUBJECT_LEVELS) {
+    const value = subject[level];
+    if (value === undefined) continue;
+    checkString(value, `${field}.${level}`, 128);
+    if (!NAME_PATTERN.test(value as string)) {
+      throw invalid(
+        `${field}.${level}`,
+        'has characters outside [a-zA-Z0-9_.-]',
+        'use letters, digits, _ . -',
+      );
+    }
+    levels++;
+  }
+  if (levels === 0) {
+    throw invalid(
+      field,
+      'needs at least one standard field',
+      'set tenant (and optionally workspace/app/...)',
+    );
+  }
+  const dimensions = subject.dimensions;
+  if (dimensions !== undefined) {
+    if (!isObject(dimensions))
+      throw invalid(`${field}.dimensions`, 'must be an object of strings', 'pass {k: v}');
+    const entries = Object.entries(dimensions);
+    if (entries.length > 16) throw invalid(`${field}.dimensions`, 'has more than 16 entries', 'keep ≤ 16');
+    for (const [name, value] of entries) checkString(value, `${field}.dimensions.${name}`, 256, 0);
+  }
+}
+
+/** Throws unless `action` has kind (≤64), name (≤256) and ≤10 tags of ≤64 chars. */
+export function validateAction(action: unknown, field = 'action'): asserts action is Action {
+  if (!isObject(action)) throw invalid(field, 'is required', 'pass { kind, name }');
+  checkString(action.kind, `${field}.kind`, 64);
+  checkString(action.name, `${field}.name`, 256);
+  if (action.tags !== undefined) {
+    if (!Array.isArray(action.tags)) throw invalid(`${field}.tags`, 'must be an array', 'pass string[]');
+    if (action.tags.length > 10) throw invalid(`${field}.tags`, 'has more than 10 tags', 'keep ≤ 10');
+    action.tags.forEach((tag, index) => {
+      checkString(tag, `${field}.tags[${index}]`, 64);
+    });
+  }
+}
+
+/** Throws unless `amount` is `{ unit, amount }` with a known unit and a non-negative safe integer. */
+export function validateAmount(amount: unknown, field: string): asserts amount is Amount {
+  if (!isObject(amount)) throw invalid(field, 'is required', 'pass { unit, amount }');
+  if (!UNITS.includes(amount.unit as Amount['unit'])) {
+    throw invalid(`${field}.unit`, `must be one of ${UNITS.join(', ')}`, `got ${String(amount.unit)}`);
+  }
+  checkInt(amount.amount, `${field}.amount`, 0, Number.MAX_SAFE_INTEGER);
+}
+
+function validateOverage(policy: unknown, field: string): void {
+  if (policy !== undefined && !OVERAGE_POLICIES.includes(policy as never)) {
+    throw invalid(field, `must be one of ${OVERAGE_POLICIES.join(', ')}`, `got ${String(policy)}`);
+  }
+}
+
+function validateMetrics(metrics: StandardMetrics | undefined): void {
+  if (metrics === undefined) return;
+  if (!isObject(metrics)) throw invalid('metrics', 'must be an object', 'pass { tokensInput, ... }');
+  for (const name of ['tokensInput', 'tokensOutput', 'latencyMs'] as const) {
+    if (metrics[name] !== undefined) checkInt(metrics[name], `metrics.${name}`, 0, Number.MAX_SAFE_INTEGER);
+  }
+  if (metrics.modelVersion !== undefined) checkString(metrics.modelVersion, 'metrics.modelVersion', 128, 0);
+}
+
+function validateMetadata(metadata: unknown, field: string): void {
+  if (metadata !== undefined && !isObject(metadata))
+    throw invalid(field, 'must be an object', 'pass a plain object');
+}
+
+/** Validates a reserve (or dry_run) request. */
+export function validateReserve(request: ReserveRequest): void {
+  if (!isObject(request)) throw invalid('request', 'is required', 'pass a reserve request object');
+  validateIdempotencyKey(request.idempotencyKey);
+  validateSubject(request.subject);
+  validateAction(request.action);
+  validateAmount(request.estimate, 'estimate');
+  if (request.ttlMs !== undefined) checkInt(request.ttlMs, 'ttlMs', 1000, 86_400_000);
+  if (request.gracePeriodMs !== undefined) checkInt(request.gracePeriodMs, 'gracePeriodMs', 0, 60_000);
+  validateOverage(request.overagePolicy, 'overagePolicy');
+  if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') {
+    throw invalid('dryRun', 'must be a boolean', 'pass true or false');
+  }
+  validateMetadata(request.metadata, 'metadata');
+  if (request.minimum !== undefined) {
+    checkInt(request.minimum, 'minimum', 0, request.estimate.amount);
+  }
+}
+
+/** Validates a commit request. */
+export function validateCommit(request: CommitRequest): void {
+  if (!isObject(request)) throw invalid('request', 'is required', 'pass a commit request object');
+  validateIdempotencyKey(request.idempotencyKey);
+  validateAmount(request.actual, 'actual');
+  validateMetrics(request.metrics);
+  validateMetadata(request.metadata, 'metadata');
+}
+
+/** Validates a release request. */
+export function validateRelease(request: ReleaseRequest): void {
+  if (!isObject(request)) throw invalid('request', 'is required', 'pass a release request object');
+  validateIdempotencyKey(request.idempotencyKey);
+  if (request.reason !== undefined) checkString(request.reason, 'reason', 256, 0);
+}
+
+/** Validates an extend request. */
+export function validateExtend(request: ExtendRequest): void {
+  if (!isObject(request)) throw invalid('request', 'is required', 'pass an extend request object');
+  validateIdempotencyKey(request.idempotencyKey);
+  checkInt(request.extendByMs, 'extendByMs', 1, 86_400_000);
+  validateMetadata(request.metadata, 'metadata');
+}
+
+/** Validates a decide request. */
+export function validateDecide(request: DecideRequest): void {
+  if (!isObject(request)) throw invalid('request', 'is required', 'pass a decide request object');
+  validateIdempotencyKey(request.idempotencyKey);
+  validateSubject(request.subject);
+  validateAction(request.action);
+  validateAmount(request.estimate, 'estimate');
+  validateMetadata(request.metadata, 'metadata');
+}
+
+/** Validates an event request. */
+export function validateEvent(request: EventRequest): void {
+  if (!isObject(request)) throw invalid('request', 'is required', 'pass an event request object');
+  validateIdempotencyKey(request.idempotencyKey);
+  validateSubject(request.subject);
+  validateAction(request.action);
+  validateAmount(request.actual, 'actual');
+  validateOverage(request.overagePolicy, 'overagePolicy');
+  validateMetrics(request.metrics);
+  if (request.clientTimeMs !== undefined)
+    checkInt(request.clientTimeMs, 'clientTimeMs', 0, Number.MAX_SAFE_INTEGER);
+  validateMetadata(request.metadata, 'metadata');
+}
+
+/** Validates a reservation id from a path (1–128 chars). */
+export function validateReservationId(reservationId: unknown): void {
+  checkString(reservationId, 'reservationId', 128);
+}
+
+function validateLimit(limit: unknown): void {
+  if (limit !== undefined) checkInt(limit, 'limit', 1, 200);
+}
+
+/** Validates a balances query: at least one subject filter, limit 1–200. */
+export function validateBalancesQuery(query: BalancesQuery): void {
+  if (!isObject(query)) throw invalid('query', 'is required', 'pass at least { tenant }');
+  if (!SUBJECT_LEVELS.some((level) => query[level] !== undefined && query[level] !== '')) {
+    throw invalid(
+      'query',
+      'needs at least one of tenant/workspace/app/workflow/agent/toolset',
+      'add a filter',
+    );
+  }
+  for (const level of SUBJECT_LEVELS) {
+    const value = query[level];
+    if (value !== undefined && value !== '') checkString(value, level, 128);
+  }
+  validateLimit(query.limit);
+  if (query.cursor !== undefined && typeof query.cursor !== 'string') {
+    throw invalid('cursor', 'must be a string', 'pass the nextCursor you were given');
+  }
+}
+
+function checkWindow(
+  query: ListReservationsQuery,
+  from: keyof ListReservationsQuery,
+  to: keyof ListReservationsQuery,
+) {
+  const start = query[from];
+  const end = query[to];
+  if (start !== undefined) checkInt(start, from, 0, Number.MAX_SAFE_INTEGER);
+  if (end !== undefined) checkInt(end, to, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof start === 'number' && typeof end === 'number' && start > end) {
+    throw invalid(from, `is after ${to}`, `swap them or widen the window`);
+  }
+}
+
+/** Validates a list-reservations query (filters, windows with from ≤ to, sort, limit 1–200). */
+export function validateListQuery(query: ListReservationsQuery): void {
+  if (!isObject(query)) throw invalid('query', 'must be an object', 'pass {} for no filters');
+  if (query.idempotencyKey !== undefined && query.idempotencyKey !== '')
+    validateIdempotencyKey(query.idempotencyKey);
+  if (query.status !== undefined && !RESERVATION_STATUSES.includes(query.status as never)) {
+    throw invalid(
+      'status',
+      `must be one of ${RESERVATION_STATUSES.join(', ')}`,
+      `got ${String(query.status)}`,
+    );
+  }
+  checkWindow(query, 'fromMs', 'toMs');
+  checkWindow(query, 'expiresFromMs', 'expiresToMs');
+  checkWindow(query, 'finalizedFromMs', 'finalizedToMs');
+  if (query.sortBy !== undefined && !SORT_KEYS.includes(query.sortBy as string)) {
+    throw invalid('sortBy', `must be one of ${SORT_KEYS.join(', ')}`, `got ${String(query.sortBy)}`);
+  }
+  if (query.sortDir !== undefined && query.sortDir !== 'asc' && query.sortDir !== 'desc') {
+    throw invalid('sortDir', 'must be asc or desc', `got ${String(query.sortDir)}`);
+  }
+  validateLimit(query.limit);
+}
