@@ -35,6 +35,8 @@ export interface FamilyChunk {
 
 /** A model family's InvokeModel body format. */
 export interface FamilyCodec {
+  /** Paths of the body fields that may carry maxTokens, first match wins. */
+  maxTokensPaths: readonly (readonly string[])[];
   /** Prompt segments only (used by CountTokens, which needs no maxTokens). */
   segments(body: JsonObject): PromptSegment[];
   /** Validate and read a request body. Throws a BedrockError. */
@@ -55,6 +57,17 @@ function readMax(body: JsonObject, path: readonly string[]): unknown {
   return value;
 }
 
+/** The maxTokens value as received and the field it came from (the family's first field when absent). */
+export function receivedMaxTokens(
+  codec: Pick<FamilyCodec, 'maxTokensPaths'>,
+  body: JsonObject,
+): { value: unknown; field: string } {
+  const paths = codec.maxTokensPaths;
+  const path =
+    paths.find((candidate) => readMax(body, candidate) !== undefined) ?? (paths[0] as readonly string[]);
+  return { value: readMax(body, path), field: path.join('.') };
+}
+
 /** Build an InvokeRequest from the first present maxTokens path (or the first path when none is). */
 function request(
   body: JsonObject,
@@ -63,10 +76,7 @@ function request(
   segments: PromptSegment[],
   options: { tooLarge?: string; thinking?: unknown } = {},
 ): InvokeRequest {
-  const path =
-    paths.find((candidate) => readMax(body, candidate) !== undefined) ?? (paths[0] as readonly string[]);
-  const received = readMax(body, path);
-  const maxTokensField = path.join('.');
+  const { value: received, field: maxTokensField } = receivedMaxTokens({ maxTokensPaths: paths }, body);
   const maxTokens = effectiveMaxTokens(received, maxTokensField, model, options.tooLarge);
   return {
     receivedMaxTokens: typeof received === 'number' ? received : undefined,
@@ -78,12 +88,13 @@ function request(
 }
 
 const anthropic: FamilyCodec = {
+  maxTokensPaths: [['max_tokens']],
   segments: anthropicSegments,
   parse(body, model, resolvedModelId) {
     requireKey(body, 'max_tokens');
     requireKey(body, 'messages');
     const name = resolvedModelId.replace(/^anthropic\./, '');
-    return request(body, model, [['max_tokens']], anthropicSegments(body), {
+    return request(body, model, anthropic.maxTokensPaths, anthropicSegments(body), {
       tooLarge: `max_tokens: ${String(body.max_tokens)} > ${model.maxOutputTokens}, which is the maximum allowed number of output tokens for ${name}`,
       thinking: body.thinking,
     });
@@ -162,18 +173,14 @@ const anthropic: FamilyCodec = {
 };
 
 const nova: FamilyCodec = {
+  maxTokensPaths: [
+    ['inferenceConfig', 'maxTokens'],
+    ['inferenceConfig', 'max_new_tokens'],
+  ],
   segments: converseSegments,
   parse(body, model) {
     requireKey(body, 'messages');
-    return request(
-      body,
-      model,
-      [
-        ['inferenceConfig', 'maxTokens'],
-        ['inferenceConfig', 'max_new_tokens'],
-      ],
-      converseSegments(body),
-    );
+    return request(body, model, nova.maxTokensPaths, converseSegments(body));
   },
   response({ generation, accounting }) {
     return {
@@ -208,10 +215,11 @@ const nova: FamilyCodec = {
 };
 
 const llama: FamilyCodec = {
+  maxTokensPaths: [['max_gen_len']],
   segments: plainPromptSegments,
   parse(body, model) {
     requireKey(body, 'prompt');
-    return request(body, model, [['max_gen_len']], plainPromptSegments(body));
+    return request(body, model, llama.maxTokensPaths, plainPromptSegments(body));
   },
   response({ generation, accounting }) {
     return {
@@ -249,10 +257,11 @@ const llama: FamilyCodec = {
 };
 
 const mistral: FamilyCodec = {
+  maxTokensPaths: [['max_tokens']],
   segments: plainPromptSegments,
   parse(body, model) {
     if (body.prompt === undefined && body.messages === undefined) requireKey(body, 'prompt');
-    return request(body, model, [['max_tokens']], plainPromptSegments(body));
+    return request(body, model, mistral.maxTokensPaths, plainPromptSegments(body));
   },
   // Mistral bodies carry no usage: clients read the headers or the stream's invocation metrics.
   response({ generation }) {
@@ -275,10 +284,11 @@ const mistral: FamilyCodec = {
 };
 
 const titan: FamilyCodec = {
+  maxTokensPaths: [['textGenerationConfig', 'maxTokenCount']],
   segments: plainPromptSegments,
   parse(body, model) {
     requireKey(body, 'inputText');
-    return request(body, model, [['textGenerationConfig', 'maxTokenCount']], plainPromptSegments(body));
+    return request(body, model, titan.maxTokensPaths, plainPromptSegments(body));
   },
   response({ generation, accounting }) {
     return {

@@ -3,7 +3,7 @@ import { reportedLatencyMs } from './context.ts';
 import { malformedInput } from './errors.ts';
 import { encodeChunk } from './event-stream.ts';
 import { generate } from './generator.ts';
-import { FAMILIES, type InvokeOutcome } from './invoke-families.ts';
+import { FAMILIES, type InvokeOutcome, receivedMaxTokens } from './invoke-families.ts';
 import { isObject } from './json.ts';
 
 /** Handle InvokeModel and InvokeModelWithResponseStream for every supported family. */
@@ -11,9 +11,11 @@ export function handleInvokeModel(context: OperationContext, stream: boolean): R
   const { body, record, settings, model } = context;
   if (!isObject(body)) throw malformedInput('#: expected type: JSONObject');
   const codec = FAMILIES[model.family];
+  // Record maxTokens before validating, so rejected requests still show what was asked for.
+  const received = receivedMaxTokens(codec, body);
+  record.maxTokens = typeof received.value === 'number' ? received.value : undefined;
+  record.maxTokensField = received.field;
   const parsed = codec.parse(body, model, context.resolvedModelId);
-  record.maxTokens = parsed.receivedMaxTokens;
-  record.maxTokensField = parsed.maxTokensField;
 
   const accounting = context.cache.account(context.resolvedModelId, parsed.segments);
   const generation = generate(
