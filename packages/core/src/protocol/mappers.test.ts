@@ -71,31 +71,40 @@ function keysDeep(value: unknown, out: string[] = []): string[] {
 
 const json = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-// biome-ignore lint/suspicious/noExplicitAny: a heterogeneous table of mapper pairs; each row is typed by its arbitrary.
-type Pair = [string, fc.Arbitrary<any>, (api: any) => unknown, (wire: any) => unknown];
+type Pair = [string, fc.Arbitrary<unknown>, (api: unknown) => unknown, (wire: unknown) => unknown];
+
+/** One table row; erases the per-row types (the arbitrary guarantees they line up). */
+function pair<A, W>(
+  name: string,
+  arbitrary: fc.Arbitrary<A>,
+  toWire: (api: A) => W,
+  fromWire: (wire: W) => A,
+): Pair {
+  return [name, arbitrary, toWire as (api: unknown) => unknown, fromWire as (wire: unknown) => unknown];
+}
 
 const PAIRS: Pair[] = [
-  ['reserve request', arb.reserveRequestArb, toWireReserveRequest, fromWireReserveRequest],
-  ['reserve response', arb.reserveResponseArb, toWireReserveResponse, fromWireReserveResponse],
-  ['commit request', arb.commitRequestArb, toWireCommitRequest, fromWireCommitRequest],
-  ['commit response', arb.commitResponseArb, toWireCommitResponse, fromWireCommitResponse],
-  ['release request', arb.releaseRequestArb, toWireReleaseRequest, fromWireReleaseRequest],
-  ['release response', arb.releaseResponseArb, toWireReleaseResponse, fromWireReleaseResponse],
-  ['extend request', arb.extendRequestArb, toWireExtendRequest, fromWireExtendRequest],
-  ['extend response', arb.extendResponseArb, toWireExtendResponse, fromWireExtendResponse],
-  ['decide request', arb.decideRequestArb, toWireDecideRequest, fromWireDecideRequest],
-  ['decide response', arb.decideResponseArb, toWireDecideResponse, fromWireDecideResponse],
-  ['event request', arb.eventRequestArb, toWireEventRequest, fromWireEventRequest],
-  ['event response', arb.eventResponseArb, toWireEventResponse, fromWireEventResponse],
-  ['balance', arb.balanceArb, toWireBalance, fromWireBalance],
-  ['balances response', arb.balancesResponseArb, toWireBalancesResponse, fromWireBalancesResponse],
-  ['reservation detail', arb.reservationDetailArb, toWireReservationDetail, fromWireReservationDetail],
-  [
+  pair('reserve request', arb.reserveRequestArb, toWireReserveRequest, fromWireReserveRequest),
+  pair('reserve response', arb.reserveResponseArb, toWireReserveResponse, fromWireReserveResponse),
+  pair('commit request', arb.commitRequestArb, toWireCommitRequest, fromWireCommitRequest),
+  pair('commit response', arb.commitResponseArb, toWireCommitResponse, fromWireCommitResponse),
+  pair('release request', arb.releaseRequestArb, toWireReleaseRequest, fromWireReleaseRequest),
+  pair('release response', arb.releaseResponseArb, toWireReleaseResponse, fromWireReleaseResponse),
+  pair('extend request', arb.extendRequestArb, toWireExtendRequest, fromWireExtendRequest),
+  pair('extend response', arb.extendResponseArb, toWireExtendResponse, fromWireExtendResponse),
+  pair('decide request', arb.decideRequestArb, toWireDecideRequest, fromWireDecideRequest),
+  pair('decide response', arb.decideResponseArb, toWireDecideResponse, fromWireDecideResponse),
+  pair('event request', arb.eventRequestArb, toWireEventRequest, fromWireEventRequest),
+  pair('event response', arb.eventResponseArb, toWireEventResponse, fromWireEventResponse),
+  pair('balance', arb.balanceArb, toWireBalance, fromWireBalance),
+  pair('balances response', arb.balancesResponseArb, toWireBalancesResponse, fromWireBalancesResponse),
+  pair('reservation detail', arb.reservationDetailArb, toWireReservationDetail, fromWireReservationDetail),
+  pair(
     'list response',
     arb.listReservationsResponseArb,
     toWireListReservationsResponse,
     fromWireListReservationsResponse,
-  ],
+  ),
 ];
 
 describe('API ⇄ wire round trip', () => {
