@@ -1,0 +1,31 @@
+import { describe } from 'vitest';
+import { registerExtensionTests } from './extensions.ts';
+import type { ConformanceOptions } from './fixtures.ts';
+import { registerFundingTests } from './funding.ts';
+import { registerIdempotencyTests } from './idempotency.ts';
+import { registerIsolationTests } from './isolation.ts';
+import { registerLifecycleTests } from './lifecycle.ts';
+import { registerPropertyTests } from './properties.ts';
+import { registerQueryTests } from './queries.ts';
+import { registerSettlementTests } from './settlement.ts';
+
+/**
+ * Registers the ledger conformance suite (vitest `describe`/`it` blocks) for one ledger implementation.
+ * It only uses the `Ledger` interface and the `ManualClock`, so the same suite runs against the memory
+ * ledger, the Redis ledger and an HTTP authority with admin access.
+ *
+ * @example
+ * describeLedgerConformance('memory ledger', { createLedger: (clock) => createMemoryLedger({ clock }) });
+ */
+export function describeLedgerConformance(name: string, options: ConformanceOptions): void {
+  describe(`ledger conformance: ${name}`, () => {
+    registerSettlementTests(options);
+    registerLifecycleTests(options);
+    registerIdempotencyTests(options);
+    registerIsolationTests(options);
+    registerQueryTests(options);
+    registerFundingTests(options);
+    registerExtensionTests(options);
+    registerPropertyTests(options);
+  });
+}
