@@ -1,9 +1,15 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { spec, validateAgainstSpec, validateQueryAgainstSpec } from './spec.ts';
 
 describe('spec helper', () => {
   it('loads the v0.1.25 spec', () => {
     expect(spec.info.version).toMatch(/^0\.1\.25/);
+  });
+
+  it('is the published v0.1.25.16 document, unedited (digest of its parsed content)', () => {
+    const digest = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    expect(digest).toBe('6c31fe0e9e9f58a67855c5b799bb67e560c28b49fa52f3885189eaf4ae21149a');
   });
 
   it('resolves cross-component refs and accepts a valid object', () => {

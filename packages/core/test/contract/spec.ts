@@ -8,7 +8,10 @@ import { parse } from 'yaml';
  * validates values against its `components.schemas` with Ajv's JSON Schema 2020-12 dialect.
  */
 
-/** Where the vendored spec lives; keep it byte-identical to the published file. */
+/**
+ * Where the vendored spec lives. Biome reformats its quoting, so it is not byte-identical to the
+ * published file, but its parsed content must be: `spec.test.ts` pins a digest of it.
+ */
 export const SPEC_PATH = new URL('./cycles-protocol-v0.yaml', import.meta.url);
 
 // Any absolute URI works as the document id: it only anchors the spec's `#/components/...` refs.
