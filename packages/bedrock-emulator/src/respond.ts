@@ -68,8 +68,11 @@ export async function sendReply(exchange: Exchange, reply: Reply, fault: Fault |
   const midStream =
     fault?.kind === 'exceptionMidStream' || fault?.kind === 'dropMidStream' ? fault : undefined;
   const faultAt = Math.min(Math.max(0, midStream?.afterChunks ?? 1), reply.frames.length);
+  // Resolves once the latest frame has been handed to the OS, so a planned drop happens after it.
+  let flushed: Promise<void> = Promise.resolve();
   for (let index = 0; index <= reply.frames.length; index++) {
     if (midStream && index === faultAt) {
+      if (midStream.kind === 'dropMidStream') await flushed;
       fireMidStream(exchange, midStream);
       return;
     }
@@ -77,7 +80,7 @@ export async function sendReply(exchange: Exchange, reply: Reply, fault: Fault |
     if (!frame) break;
     if (index > 0 && (settings.latency.perChunkMs ?? 0) > 0) await delay(settings.latency.perChunkMs);
     if (gone(exchange)) return;
-    response.write(frame.bytes);
+    flushed = new Promise((resolve) => response.write(frame.bytes, () => resolve()));
     record.outputTokens = frame.outputTokens;
   }
   response.end();
