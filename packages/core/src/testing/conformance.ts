@@ -8,6 +8,7 @@ import { registerLifecycleTests } from './lifecycle.ts';
 import { registerPropertyTests } from './properties.ts';
 import { registerQueryTests } from './queries.ts';
 import { registerSettlementTests } from './settlement.ts';
+import { registerTenantTests } from './tenants.ts';
 
 /**
  * Registers the ledger conformance suite (vitest `describe`/`it` blocks) for one ledger implementation.
@@ -25,6 +26,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerIsolationTests(options);
     registerQueryTests(options);
     registerFundingTests(options);
+    registerTenantTests(options);
     registerExtensionTests(options);
     registerPropertyTests(options);
   });

@@ -26,8 +26,11 @@ import { harnessFactory } from './harness.ts';
 
 const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
 const VALUES = ['acme', 'ws', 'app', 'flow', 'agent', 'tools'] as const;
-/** Past every expiry + grace a scenario can produce (≤ 12×4 advances of 15 s, TTL 20 s, 10 extensions of 10 s), and within an hour so finalized rows are still readable. */
-const FORCE_EXPIRE_MS = 900_000;
+/**
+ * Past every expiry + grace a scenario can produce (≤ 16×5 advances of 15 s, TTL 20 s, 10 extensions of
+ * 10 s, grace 5 s), and soon enough that finalized rows are still readable (ledgers keep them ≥ 1 h).
+ */
+const FORCE_EXPIRE_MS = 1_800_000;
 
 /** Codes a random operation may legitimately be refused with. Anything else fails the property. */
 const EXPECTED_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -101,7 +104,10 @@ const operationArbitrary: Arbitrary<Operation> = fc.oneof(
 );
 
 const budgetArbitrary: Arbitrary<Budget> = fc.record({
-  allocated: fc.integer({ min: 0, max: 3000 }),
+  allocated: fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 800, max: 3000 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 800 }) },
+  ),
   overdraftLimit: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })),
 });
 
@@ -110,9 +116,9 @@ const scenarioArbitrary: Arbitrary<Scenario> = fc
     budgets: fc.array(fc.option(budgetArbitrary, { nil: null }), { minLength: 1, maxLength: 6 }),
     leaf: budgetArbitrary,
     policy: fc.constantFrom(...OVERAGE_POLICIES),
-    batches: fc.array(fc.array(operationArbitrary, { minLength: 1, maxLength: 4 }), {
-      minLength: 1,
-      maxLength: 12,
+    batches: fc.array(fc.array(operationArbitrary, { minLength: 1, maxLength: 5 }), {
+      minLength: 4,
+      maxLength: 16,
     }),
   })
   .map(({ budgets, leaf, policy, batches }) => ({
