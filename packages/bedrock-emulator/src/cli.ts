@@ -2,7 +2,12 @@
 import { parseArgs } from 'node:util';
 import { startBedrockEmulator } from './server.ts';
 
+// `pnpm start -- --port N` may forward a literal leading `--`, which parseArgs would treat as "end of options".
+const argv = process.argv.slice(2);
+if (argv[0] === '--') argv.shift();
+
 const { values } = parseArgs({
+  args: argv,
   options: {
     port: { type: 'string', default: '4010' },
     host: { type: 'string', default: '127.0.0.1' },
@@ -11,8 +16,7 @@ const { values } = parseArgs({
     'chunk-ms': { type: 'string' },
     'chunk-tokens': { type: 'string' },
   },
-  // `pnpm start -- --port N` forwards a literal `--`; tolerate it.
-  allowPositionals: true,
+  allowPositionals: false,
 });
 
 const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
