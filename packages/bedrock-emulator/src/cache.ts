@@ -7,7 +7,9 @@ export interface InputAccounting {
   totalInputTokens: number;
   /** Non-cached input tokens, as Bedrock reports `inputTokens` (total minus cache read/write). */
   inputTokens: number;
+  /** Tokens of a prefix seen before. */
   cacheReadInputTokens: number;
+  /** Tokens of a prefix seen for the first time. */
   cacheWriteInputTokens: number;
 }
 

@@ -14,9 +14,13 @@ export interface Latency {
 
 /** Live emulator settings, shared by every request handler. */
 export interface EmulatorSettings {
+  /** Seed of the default output generator. */
   seed: number;
+  /** Built-in plus option models. */
   models: ModelTable;
+  /** Desired output tokens (clamped to maxTokens); undefined = seeded pseudo-random. */
   outputTokens: OutputTokensOption | undefined;
+  /** Live latency settings. */
   latency: Latency;
   /** Tokens per stream delta (1..64). */
   chunkTokens: number;

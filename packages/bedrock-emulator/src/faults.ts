@@ -1,8 +1,10 @@
+import type { Latency } from './context.ts';
 import type { BedrockErrorType } from './errors.ts';
 import { isStreamOperation, type Operation } from './operations.ts';
 
-/** What a fault does. Mid-stream kinds only apply to streaming operations. */
+/** What a fault does. Mid-stream kinds only apply to streaming operations; `latency` only slows the request. */
 export type FaultKind =
+  | 'latency'
   | 'throttle'
   | 'validation'
   | 'internal'
@@ -31,9 +33,14 @@ export interface Fault {
   message?: string;
   /** Exception member for `exceptionMidStream`. @default 'throttlingException' */
   exception?: StreamExceptionType;
+  /** Latency for the hit request only, on top of (replacing field by field) the emulator's latency. */
+  latency?: Latency;
 }
 
-/** Request header that injects a fault into that single request, e.g. `exceptionMidStream;afterChunks=2`. */
+/**
+ * Request header that injects a fault into that single request, e.g. `exceptionMidStream;afterChunks=2`,
+ * `throttle;message=slow%20down` or `latency;firstByteMs=200;perChunkMs=10`.
+ */
 export const FAULT_HEADER = 'x-bedrock-emulator-fault';
 
 /** Error type, default message for the up-front fault kinds. */
@@ -45,6 +52,7 @@ export const UPFRONT_FAULTS: Record<string, { type: BedrockErrorType; message: s
 };
 
 const KINDS: readonly FaultKind[] = [
+  'latency',
   'throttle',
   'validation',
   'internal',
@@ -64,6 +72,8 @@ export function parseFaultHeader(value: string | undefined): Fault | undefined {
     if (name === 'afterChunks' && raw) fault.afterChunks = Number(raw);
     if (name === 'exception' && raw) fault.exception = raw as StreamExceptionType;
     if (name === 'message' && raw) fault.message = decodeURIComponent(raw);
+    if (name === 'firstByteMs' && raw) fault.latency = { ...fault.latency, firstByteMs: Number(raw) };
+    if (name === 'perChunkMs' && raw) fault.latency = { ...fault.latency, perChunkMs: Number(raw) };
   }
   return fault;
 }

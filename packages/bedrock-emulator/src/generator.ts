@@ -1,6 +1,8 @@
+import type { Operation } from './operations.ts';
+
 /** What the generator knows about a request when choosing an output length. */
 export interface GenerationRequest {
-  operation: string;
+  operation: Operation;
   /** The model id as received in the path (decoded). */
   modelId: string;
   resolvedModelId: string;

@@ -19,7 +19,9 @@ export interface RecordedRequest {
   inputTokens: number;
   /** Output tokens generated (for streams: those actually sent before the end, a fault or an abort). */
   outputTokens: number;
+  /** Input tokens read from the emulated prompt cache. */
   cacheReadInputTokens: number;
+  /** Input tokens written to the emulated prompt cache. */
   cacheWriteInputTokens: number;
   /** Whether this was a streaming operation. */
   stream: boolean;
@@ -33,6 +35,7 @@ export interface RecordedRequest {
   fault: FaultKind | undefined;
   /** The parsed request body (JSON), for ad-hoc assertions. */
   body: unknown;
+  /** When the request arrived. */
   startedAt: Date;
   /** When the response finished or the connection closed; undefined while in flight. */
   completedAt: Date | undefined;

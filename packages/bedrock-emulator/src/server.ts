@@ -130,6 +130,9 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         parseFaultHeader(request.headers[FAULT_HEADER] as string | undefined) ??
         takeFault(faults, route.operation, [route.modelId, resolution.resolvedModelId]);
       if (fault) record.fault = fault.kind;
+      if (fault?.latency) {
+        exchange.settings = { ...settings, latency: { ...settings.latency, ...fault.latency } };
+      }
       const upfront = fault ? UPFRONT_FAULTS[fault.kind] : undefined;
       if (upfront) throw new BedrockError(upfront.type, fault?.message ?? upfront.message);
       const reply = dispatch({
@@ -139,7 +142,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         model: resolution.model,
         body,
         record,
-        settings,
+        settings: exchange.settings,
         cache,
         requestId,
       });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PromptCache } from './cache.ts';
-import { chunkTokens, generate } from './generator.ts';
+import { chunkTokens, type GenerationRequest, generate } from './generator.ts';
 import { BUILTIN_MODELS, resolveModel } from './models.ts';
 import { anthropicSegments, converseSegments } from './prompt.ts';
 import { countInputTokens, countTextTokens } from './tokens.ts';
@@ -68,7 +68,7 @@ describe('models', () => {
 });
 
 describe('generator', () => {
-  const request = {
+  const request: GenerationRequest = {
     operation: 'Converse',
     modelId: 'm',
     resolvedModelId: 'm',

@@ -182,6 +182,17 @@ describe('latency and client aborts', () => {
     expect(events.at(-1)?.metadata?.metrics?.latencyMs).toBeGreaterThanOrEqual(50);
   });
 
+  it('applies a per-request latency fault to the hit request only', async () => {
+    emulator.faults.push({ kind: 'latency', latency: { firstByteMs: 80 }, match: { operation: 'Converse' } });
+    const slow = Date.now();
+    const response = await client.send(new ConverseCommand(converse()));
+    expect(Date.now() - slow).toBeGreaterThanOrEqual(75);
+    expect(response.metrics?.latencyMs).toBe(80);
+    const fast = await client.send(new ConverseCommand(converse()));
+    expect(fast.metrics?.latencyMs).toBe(0);
+    expect(emulator.requests[0]?.fault).toBe('latency');
+  });
+
   it('waitForIdle resolves once in-flight requests finish', async () => {
     emulator.latency.firstByteMs = 100;
     const pending = client.send(new ConverseCommand(converse()));
