@@ -132,6 +132,60 @@ describe('API ⇄ wire round trip', () => {
   );
 });
 
+describe('malformed input', () => {
+  const REQUEST_MAPPERS: [string, (wire: never) => unknown][] = [
+    ['reserve', fromWireReserveRequest],
+    ['commit', fromWireCommitRequest],
+    ['release', fromWireReleaseRequest],
+    ['extend', fromWireExtendRequest],
+    ['decide', fromWireDecideRequest],
+    ['event', fromWireEventRequest],
+    ['detail', fromWireReservationDetail],
+    ['list', fromWireListReservationsResponse],
+    ['balances', fromWireBalancesResponse],
+  ];
+  const FIELDS = [
+    'idempotency_key',
+    'subject',
+    'action',
+    'estimate',
+    'actual',
+    'metadata',
+    'metrics',
+    'balances',
+    'reservations',
+    'affected_scopes',
+    'reserved',
+  ];
+  // Any JSON object whose known fields hold anything at all.
+  const bodyArb = fc.dictionary(fc.constantFrom(...FIELDS), fc.anything(), { maxKeys: 6 });
+
+  it.each(REQUEST_MAPPERS)('%s: mapping never throws (the validators own the 400)', (_name, fromWire) => {
+    fc.assert(
+      fc.property(bodyArb, (body) => {
+        fromWire(body as never);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('passes a wrongly typed nested value through for the validator to see', () => {
+    const request = fromWireReserveRequest({
+      idempotency_key: 'k',
+      subject: 'acme',
+      estimate: [1],
+    } as unknown as Parameters<typeof fromWireReserveRequest>[0]);
+    expect(request.subject).toBe('acme');
+    expect(request).not.toHaveProperty('action');
+    expect(request.estimate).toEqual({ unit: undefined, amount: undefined });
+  });
+
+  it('refuses to put an unrepresentable time window on the wire', () => {
+    expect(() => toListReservationsQueryParams({ fromMs: 1e17 })).toThrow(/from/);
+    expect(() => toListReservationsQueryParams({ toMs: Date.UTC(10_000, 0, 1) })).toThrow(/to/);
+  });
+});
+
 describe('rules', () => {
   const reserve: ReserveRequest = {
     idempotencyKey: 'k1',

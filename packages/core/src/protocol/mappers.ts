@@ -78,13 +78,33 @@ function compact<T extends object>(object: T): T {
   return object;
 }
 
-/** Applies `map` to a present value; `null`/`undefined` stay absent. */
-function opt<A, B>(value: Loose<A>, map: (value: A) => B): B | undefined {
-  return value === undefined || value === null ? undefined : map(value);
+/*
+ * Mapping never throws on malformed input (a server maps a request body before validating it): a
+ * nested value that is not an object is passed through unchanged, so the validators see the original
+ * bad value and answer 400 INVALID_REQUEST instead of the mapper crashing into a 500.
+ */
+
+/** Maps a required nested object; anything else (including absence) passes through for validation. */
+function req<A, B>(value: A, map: (value: A) => B): B {
+  return typeof value === 'object' && value !== null ? map(value) : (value as unknown as B);
 }
 
-const copyMap = <V>(value: Record<string, V>): Record<string, V> => ({ ...value });
-const copyList = <V>(value: readonly V[]): V[] => [...value];
+/** Maps an optional nested object; `null`/`undefined` become absent, non-objects pass through. */
+function opt<A, B>(value: Loose<A>, map: (value: A) => B): B | undefined {
+  return value === undefined || value === null ? undefined : req(value, map);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const copyMap = <V>(value: Record<string, V>): Record<string, V> => (isRecord(value) ? { ...value } : value);
+const copyList = <V>(value: readonly V[]): V[] => (Array.isArray(value) ? [...value] : (value as V[]));
+/** Maps each element of a list (elements that are not objects pass through). */
+const mapList =
+  <A, B>(map: (value: A) => B) =>
+  (values: readonly A[]): B[] =>
+    Array.isArray(values) ? values.map((value) => req(value, map)) : (values as unknown as B[]);
 
 // ---- Shared objects ----
 
@@ -199,7 +219,7 @@ export function toWireBalance(balance: Balance): WireBalance {
   return compact({
     scope: balance.scope,
     scope_path: balance.scopePath,
-    remaining: toWireSignedAmount(balance.remaining),
+    remaining: req(balance.remaining, toWireSignedAmount),
     reserved: opt(balance.reserved, toWireAmount),
     spent: opt(balance.spent, toWireAmount),
     debt: opt(balance.debt, toWireAmount),
@@ -214,7 +234,7 @@ export function fromWireBalance(wire: WireBalance): Balance {
   return compact({
     scope: wire.scope,
     scopePath: wire.scope_path,
-    remaining: fromWireSignedAmount(wire.remaining),
+    remaining: req(wire.remaining, fromWireSignedAmount),
     reserved: opt(wire.reserved, fromWireAmount),
     spent: opt(wire.spent, fromWireAmount),
     debt: opt(wire.debt, fromWireAmount),
@@ -224,8 +244,8 @@ export function fromWireBalance(wire: WireBalance): Balance {
   });
 }
 
-const toWireBalances = (balances: readonly Balance[]): WireBalance[] => balances.map(toWireBalance);
-const fromWireBalances = (balances: readonly WireBalance[]): Balance[] => balances.map(fromWireBalance);
+const toWireBalances = mapList(toWireBalance);
+const fromWireBalances = mapList(fromWireBalance);
 
 // ---- Reserve ----
 
@@ -233,9 +253,9 @@ const fromWireBalances = (balances: readonly WireBalance[]): Balance[] => balanc
 export function toWireReserveRequest(request: ReserveRequest): WireReservationCreateRequest {
   return compact({
     idempotency_key: request.idempotencyKey,
-    subject: toWireSubject(request.subject),
-    action: toWireAction(request.action),
-    estimate: toWireAmount(request.estimate),
+    subject: req(request.subject, toWireSubject),
+    action: req(request.action, toWireAction),
+    estimate: req(request.estimate, toWireAmount),
     ttl_ms: request.ttlMs,
     grace_period_ms: request.gracePeriodMs,
     overage_policy: request.overagePolicy,
@@ -248,9 +268,9 @@ export function toWireReserveRequest(request: ReserveRequest): WireReservationCr
 export function fromWireReserveRequest(wire: WireReservationCreateRequest): ReserveRequest {
   return compact({
     idempotencyKey: wire.idempotency_key,
-    subject: fromWireSubject(wire.subject),
-    action: fromWireAction(wire.action),
-    estimate: fromWireAmount(wire.estimate),
+    subject: req(wire.subject, fromWireSubject),
+    action: req(wire.action, fromWireAction),
+    estimate: req(wire.estimate, fromWireAmount),
     ttlMs: wire.ttl_ms,
     gracePeriodMs: wire.grace_period_ms,
     overagePolicy: wire.overage_policy,
@@ -263,7 +283,7 @@ export function fromWireReserveRequest(wire: WireReservationCreateRequest): Rese
 export function toWireReserveResponse(response: ReserveResponse): WireReservationCreateResponse {
   return compact({
     decision: response.decision,
-    affected_scopes: copyList(response.affectedScopes),
+    affected_scopes: req(response.affectedScopes, copyList),
     reservation_id: response.reservationId,
     reserved: opt(response.reserved, toWireAmount),
     expires_at_ms: response.expiresAtMs,
@@ -282,7 +302,7 @@ export function fromWireReserveResponse(wire: WireReservationCreateResponse): Re
   return compact({
     decision: wire.decision,
     // Required by the spec, but a lenient reader should not crash on an old or sloppy server.
-    affectedScopes: copyList(wire.affected_scopes ?? []),
+    affectedScopes: req(wire.affected_scopes, copyList) ?? [],
     reservationId: wire.reservation_id,
     reserved: opt(wire.reserved, fromWireAmount),
     expiresAtMs: wire.expires_at_ms,
@@ -302,7 +322,7 @@ export function fromWireReserveResponse(wire: WireReservationCreateResponse): Re
 export function toWireCommitRequest(request: CommitRequest): WireCommitRequest {
   return compact({
     idempotency_key: request.idempotencyKey,
-    actual: toWireAmount(request.actual),
+    actual: req(request.actual, toWireAmount),
     metrics: opt(request.metrics, toWireStandardMetrics),
     metadata: opt(request.metadata, copyMap),
   });
@@ -312,7 +332,7 @@ export function toWireCommitRequest(request: CommitRequest): WireCommitRequest {
 export function fromWireCommitRequest(wire: WireCommitRequest): CommitRequest {
   return compact({
     idempotencyKey: wire.idempotency_key,
-    actual: fromWireAmount(wire.actual),
+    actual: req(wire.actual, fromWireAmount),
     metrics: opt(wire.metrics, fromWireStandardMetrics),
     metadata: opt(wire.metadata, copyMap),
   });
@@ -322,7 +342,7 @@ export function fromWireCommitRequest(wire: WireCommitRequest): CommitRequest {
 export function toWireCommitResponse(response: CommitResponse): WireCommitResponse {
   return compact({
     status: response.status,
-    charged: toWireAmount(response.charged),
+    charged: req(response.charged, toWireAmount),
     released: opt(response.released, toWireAmount),
     balances: opt(response.balances, toWireBalances),
     cycles_evidence: opt(response.cyclesEvidence, toWireEvidenceRef),
@@ -333,7 +353,7 @@ export function toWireCommitResponse(response: CommitResponse): WireCommitRespon
 export function fromWireCommitResponse(wire: WireCommitResponse): CommitResponse {
   return compact({
     status: wire.status,
-    charged: fromWireAmount(wire.charged),
+    charged: req(wire.charged, fromWireAmount),
     released: opt(wire.released, fromWireAmount),
     balances: opt(wire.balances, fromWireBalances),
     cyclesEvidence: opt(wire.cycles_evidence, fromWireEvidenceRef),
@@ -354,7 +374,7 @@ export function fromWireReleaseRequest(wire: WireReleaseRequest): ReleaseRequest
 export function toWireReleaseResponse(response: ReleaseResponse): WireReleaseResponse {
   return compact({
     status: response.status,
-    released: toWireAmount(response.released),
+    released: req(response.released, toWireAmount),
     balances: opt(response.balances, toWireBalances),
     cycles_evidence: opt(response.cyclesEvidence, toWireEvidenceRef),
   });
@@ -364,7 +384,7 @@ export function toWireReleaseResponse(response: ReleaseResponse): WireReleaseRes
 export function fromWireReleaseResponse(wire: WireReleaseResponse): ReleaseResponse {
   return compact({
     status: wire.status,
-    released: fromWireAmount(wire.released),
+    released: req(wire.released, fromWireAmount),
     balances: opt(wire.balances, fromWireBalances),
     cyclesEvidence: opt(wire.cycles_evidence, fromWireEvidenceRef),
   });
@@ -414,9 +434,9 @@ export function fromWireExtendResponse(wire: WireReservationExtendResponse): Ext
 export function toWireDecideRequest(request: DecideRequest): WireDecisionRequest {
   return compact({
     idempotency_key: request.idempotencyKey,
-    subject: toWireSubject(request.subject),
-    action: toWireAction(request.action),
-    estimate: toWireAmount(request.estimate),
+    subject: req(request.subject, toWireSubject),
+    action: req(request.action, toWireAction),
+    estimate: req(request.estimate, toWireAmount),
     metadata: opt(request.metadata, copyMap),
   });
 }
@@ -425,9 +445,9 @@ export function toWireDecideRequest(request: DecideRequest): WireDecisionRequest
 export function fromWireDecideRequest(wire: WireDecisionRequest): DecideRequest {
   return compact({
     idempotencyKey: wire.idempotency_key,
-    subject: fromWireSubject(wire.subject),
-    action: fromWireAction(wire.action),
-    estimate: fromWireAmount(wire.estimate),
+    subject: req(wire.subject, fromWireSubject),
+    action: req(wire.action, fromWireAction),
+    estimate: req(wire.estimate, fromWireAmount),
     metadata: opt(wire.metadata, copyMap),
   });
 }
@@ -460,9 +480,9 @@ export function fromWireDecideResponse(wire: WireDecisionResponse): DecideRespon
 export function toWireEventRequest(request: EventRequest): WireEventCreateRequest {
   return compact({
     idempotency_key: request.idempotencyKey,
-    subject: toWireSubject(request.subject),
-    action: toWireAction(request.action),
-    actual: toWireAmount(request.actual),
+    subject: req(request.subject, toWireSubject),
+    action: req(request.action, toWireAction),
+    actual: req(request.actual, toWireAmount),
     overage_policy: request.overagePolicy,
     metrics: opt(request.metrics, toWireStandardMetrics),
     client_time_ms: request.clientTimeMs,
@@ -474,9 +494,9 @@ export function toWireEventRequest(request: EventRequest): WireEventCreateReques
 export function fromWireEventRequest(wire: WireEventCreateRequest): EventRequest {
   return compact({
     idempotencyKey: wire.idempotency_key,
-    subject: fromWireSubject(wire.subject),
-    action: fromWireAction(wire.action),
-    actual: fromWireAmount(wire.actual),
+    subject: req(wire.subject, fromWireSubject),
+    action: req(wire.action, fromWireAction),
+    actual: req(wire.actual, fromWireAmount),
     overagePolicy: wire.overage_policy,
     metrics: opt(wire.metrics, fromWireStandardMetrics),
     clientTimeMs: wire.client_time_ms,
@@ -509,7 +529,7 @@ export function fromWireEventResponse(wire: WireEventCreateResponse): EventRespo
 /** API `BalancesResponse` → `BalanceResponse`. */
 export function toWireBalancesResponse(response: BalancesResponse): WireBalanceResponse {
   return compact({
-    balances: toWireBalances(response.balances),
+    balances: req(response.balances, toWireBalances),
     next_cursor: response.nextCursor,
     has_more: response.hasMore,
   });
@@ -518,7 +538,7 @@ export function toWireBalancesResponse(response: BalancesResponse): WireBalanceR
 /** `BalanceResponse` → API `BalancesResponse`. */
 export function fromWireBalancesResponse(wire: WireBalanceResponse): BalancesResponse {
   return compact({
-    balances: fromWireBalances(wire.balances ?? []),
+    balances: opt(wire.balances, fromWireBalances) ?? [],
     nextCursor: wire.next_cursor,
     hasMore: wire.has_more,
   });
@@ -530,15 +550,15 @@ export function toWireReservationDetail(detail: ReservationDetail): WireReservat
     reservation_id: detail.reservationId,
     status: detail.status,
     idempotency_key: detail.idempotencyKey,
-    subject: toWireSubject(detail.subject),
-    action: toWireAction(detail.action),
-    reserved: toWireAmount(detail.reserved),
+    subject: req(detail.subject, toWireSubject),
+    action: req(detail.action, toWireAction),
+    reserved: req(detail.reserved, toWireAmount),
     committed: opt(detail.committed, toWireAmount),
     created_at_ms: detail.createdAtMs,
     expires_at_ms: detail.expiresAtMs,
     finalized_at_ms: detail.finalizedAtMs,
     scope_path: detail.scopePath,
-    affected_scopes: copyList(detail.affectedScopes),
+    affected_scopes: req(detail.affectedScopes, copyList),
     metadata: opt(detail.metadata, copyMap),
     committed_metadata: opt(detail.committedMetadata, copyMap),
   });
@@ -550,15 +570,15 @@ export function fromWireReservationDetail(wire: WireReservationDetail): Reservat
     reservationId: wire.reservation_id,
     status: wire.status,
     idempotencyKey: wire.idempotency_key,
-    subject: fromWireSubject(wire.subject),
-    action: fromWireAction(wire.action),
-    reserved: fromWireAmount(wire.reserved),
+    subject: req(wire.subject, fromWireSubject),
+    action: req(wire.action, fromWireAction),
+    reserved: req(wire.reserved, fromWireAmount),
     committed: opt(wire.committed, fromWireAmount),
     createdAtMs: wire.created_at_ms,
     expiresAtMs: wire.expires_at_ms,
     finalizedAtMs: wire.finalized_at_ms,
     scopePath: wire.scope_path,
-    affectedScopes: copyList(wire.affected_scopes ?? []),
+    affectedScopes: req(wire.affected_scopes, copyList) ?? [],
     metadata: opt(wire.metadata, copyMap),
     committedMetadata: opt(wire.committed_metadata, copyMap),
   });
@@ -579,7 +599,7 @@ export function toWireListReservationsResponse(
   response: ListReservationsResponse,
 ): WireReservationListResponse {
   return compact({
-    reservations: response.reservations.map(toWireReservationSummary),
+    reservations: req(response.reservations, mapList(toWireReservationSummary)),
     next_cursor: response.nextCursor,
     has_more: response.hasMore,
   });
@@ -590,7 +610,7 @@ export function fromWireListReservationsResponse(
   wire: WireReservationListResponse,
 ): ListReservationsResponse {
   return compact({
-    reservations: (wire.reservations ?? []).map(fromWireReservationSummary),
+    reservations: opt(wire.reservations, mapList(fromWireReservationSummary)) ?? [],
     nextCursor: wire.next_cursor,
     hasMore: wire.has_more,
   });
@@ -612,10 +632,6 @@ function wireCodeFor(code: ErrorCode): WireErrorCode {
     default:
       return code;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -773,6 +789,14 @@ function readSubjectParams(
   return levels;
 }
 
+/** A window bound as an RFC 3339 UTC date-time; years outside 0000–9999 have no such form. */
+function isoDateTime(ms: number | undefined, name: string): string | undefined {
+  if (ms === undefined || ms === null) return undefined;
+  const text = Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : '';
+  if (!DATE_TIME.test(text)) throw invalid(name, 'must be a time between the years 0000 and 9999');
+  return text;
+}
+
 /** The query string of `GET /v1/balances` for an API `BalancesQuery`. */
 export function toBalancesQueryParams(query: BalancesQuery): URLSearchParams {
   const params = new URLSearchParams();
@@ -803,11 +827,7 @@ export function toListReservationsQueryParams(query: ListReservationsQuery): URL
   setIfPresent(params, 'status', query.status);
   appendSubjectParams(params, query);
   for (const [name, field] of WINDOW_PARAMS) {
-    setIfPresent(
-      params,
-      name,
-      opt(query[field], (ms) => new Date(ms).toISOString()),
-    );
+    setIfPresent(params, name, isoDateTime(query[field], name));
   }
   setIfPresent(params, 'sort_by', query.sortBy);
   setIfPresent(params, 'sort_dir', query.sortDir);
