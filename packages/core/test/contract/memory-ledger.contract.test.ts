@@ -224,7 +224,10 @@ describe('memory ledger over the wire: every response validates against the spec
       dryRun: true,
     });
     expect(dry.decision).toBe('ALLOW');
+    // Spec rules beyond the schema: no live-reservation fields on dry_run or DENY; caps iff ALLOW_WITH_CAPS.
     expect(dry.reservationId).toBeUndefined();
+    expect(dry.remainingTtlMs).toBeUndefined();
+    expect(dry.caps).toBeUndefined();
 
     const dryDeny = await api.reserve({
       idempotencyKey: key(),
@@ -235,6 +238,8 @@ describe('memory ledger over the wire: every response validates against the spec
     });
     expect(dryDeny.decision).toBe('DENY');
     expect(dryDeny.reasonCode).toBe('BUDGET_EXCEEDED');
+    expect(dryDeny.reservationId).toBeUndefined();
+    expect(dryDeny.remainingTtlMs).toBeUndefined();
 
     const live = await api.reserve({
       idempotencyKey: key(),
@@ -248,6 +253,8 @@ describe('memory ledger over the wire: every response validates against the spec
     });
     expect(live.decision).toBe('ALLOW');
     expect(live.reservationId).toBeDefined();
+    expect(live.caps).toBeUndefined();
+    expect(live.remainingTtlMs).toBe(30_000);
 
     const withCaps = await api.reserve({
       idempotencyKey: key(),
