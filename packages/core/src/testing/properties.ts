@@ -142,8 +142,14 @@ function scopeAt(depth: number): string {
 interface Hold {
   id: string;
   estimate: number;
+  gracePeriodMs: number;
+  /** Expiry as first reserved, and the latest one an extension reported. */
+  initialExpiresAtMs: number;
+  latestExpiresAtMs: number;
   committed: number;
   released: number;
+  /** Each commit/release/extend attempt: the clock before and after it, and its refusal code if any. */
+  attempts: Array<{ kind: 'commit' | 'release' | 'extend'; before: number; after: number; code?: ErrorCode }>;
 }
 
 interface Replayable {
@@ -175,6 +181,12 @@ async function executeOperation(
   const subject = subjectFor(scenario.budgets.length);
   const target = (index: number) =>
     record.holds.length === 0 ? undefined : record.holds[index % record.holds.length];
+  const attempted = 'target' in operation ? target(operation.target) : undefined;
+  const before = clock.now();
+  const attempt = (code?: ErrorCode) => {
+    if (attempted === undefined || !('target' in operation)) return;
+    attempted.attempts.push({ kind: operation.kind, before, after: clock.now(), code });
+  };
   try {
     switch (operation.kind) {
       case 'reserve': {
@@ -196,8 +208,12 @@ async function executeOperation(
         record.holds.push({
           id: response.reservationId!,
           estimate: operation.estimate,
+          gracePeriodMs: operation.gracePeriodMs,
+          initialExpiresAtMs: response.expiresAtMs!,
+          latestExpiresAtMs: response.expiresAtMs!,
           committed: 0,
           released: 0,
+          attempts: [],
         });
         record.replayables.push({ replay: () => ledger.reserve({ ...request }), body: response });
         return;
@@ -210,6 +226,7 @@ async function executeOperation(
           actual: { unit: UNIT, amount: operation.actual },
         };
         const response = await ledger.commit(hold.id, request);
+        attempt();
         hold.committed += 1;
         record.charged += response.charged.amount;
         record.commits.push({
@@ -225,6 +242,7 @@ async function executeOperation(
         if (hold === undefined) return;
         const request: ReleaseRequest = { idempotencyKey: freshKey('prop-release') };
         const response = await ledger.release(hold.id, request);
+        attempt();
         expect(response.released.amount).toBe(hold.estimate);
         hold.released += 1;
         record.replayables.push({ replay: () => ledger.release(hold.id, { ...request }), body: response });
@@ -233,10 +251,12 @@ async function executeOperation(
       case 'extend': {
         const hold = target(operation.target);
         if (hold === undefined) return;
-        await ledger.extend(hold.id, {
+        const response = await ledger.extend(hold.id, {
           idempotencyKey: freshKey('prop-extend'),
           extendByMs: operation.extendByMs,
         });
+        attempt();
+        hold.latestExpiresAtMs = Math.max(hold.latestExpiresAtMs, response.expiresAtMs);
         return;
       }
       case 'event': {
@@ -261,7 +281,7 @@ async function executeOperation(
       }
     }
   } catch (error) {
-    refusalOf(error);
+    attempt(refusalOf(error));
   }
 }
 
@@ -277,6 +297,23 @@ async function statusesOf(ledger: Ledger, holds: Hold[]): Promise<string[]> {
       }
     }),
   );
+}
+
+/** §6.5 and §6.11: time-based outcomes agree with the server clock; FINALIZED only after a finalization. */
+function checkTiming(hold: Hold): void {
+  const finalized = hold.committed + hold.released === 1;
+  for (const { kind, before, after, code } of hold.attempts) {
+    const deadline = kind === 'extend' ? hold.latestExpiresAtMs : hold.latestExpiresAtMs + hold.gracePeriodMs;
+    const earliest =
+      kind === 'extend' ? hold.initialExpiresAtMs : hold.initialExpiresAtMs + hold.gracePeriodMs;
+    if (code === undefined) {
+      expect(before, `${kind} of ${hold.id} succeeded past its deadline`).toBeLessThanOrEqual(deadline);
+    } else if (code === 'RESERVATION_EXPIRED') {
+      expect(after, `${kind} of ${hold.id} got 410 before its deadline`).toBeGreaterThan(earliest);
+    } else if (code === 'RESERVATION_FINALIZED') {
+      expect(finalized, `${kind} of ${hold.id} got FINALIZED but it was never finalized`).toBe(true);
+    }
+  }
 }
 
 /** Invariants that hold at every quiescent point (§6: 1, 2, 3, 4, 8). */
@@ -354,6 +391,7 @@ async function runScenario(
     expect(hold.committed + hold.released, `one terminal state for ${hold.id}`).toBeLessThanOrEqual(1);
     const expected = hold.committed === 1 ? 'COMMITTED' : hold.released === 1 ? 'RELEASED' : 'EXPIRED';
     expect(statuses[index], `final status of ${hold.id}`).toBe(expected);
+    checkTiming(hold);
   });
   const states = await checkQuiescent(ledger, scenario, record);
   for (const state of states) expect(state.reserved, `no hold left on ${state.scope}`).toBe(0);
