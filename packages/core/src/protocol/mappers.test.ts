@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as arb from '../../test/contract/arbitraries.ts';
 import {
+  AuthorityUnavailableError,
   BudgetExceededError,
   CyclesError,
   InternalError,
@@ -405,6 +406,12 @@ describe('errors', () => {
       details: { model: 'x', code: 'MODEL_NOT_PRICED' },
     });
     expect(wireErrorStatus(new ModelNotPricedError('m'))).toBe(400);
+    expect(wireErrorStatus(new AuthorityUnavailableError('m'))).toBe(500);
+    // A subclass's own status wins when its code is a protocol code.
+    class DuplicateError extends InvalidRequestError {
+      override readonly status: number = 409;
+    }
+    expect(wireErrorStatus(new DuplicateError('exists'))).toBe(409);
   });
 
   it('hides non-Cycles errors behind INTERNAL_ERROR', () => {

@@ -694,9 +694,14 @@ export function toWireErrorResponse(error: unknown, requestId: string, traceId?:
   });
 }
 
-/** The HTTP status to send with `toWireErrorResponse(error, ...)`: that of the wire code, not of ours. */
+/**
+ * The HTTP status to send with `toWireErrorResponse(error, ...)`: the error's own status (subclasses may
+ * override it, e.g. a 409 duplicate ledger), or that of the protocol code an extension code is sent as.
+ */
 export function wireErrorStatus(error: unknown): number {
-  return CyclesError.isInstance(error) ? ERROR_STATUS[wireCodeFor(error.code)] : ERROR_STATUS.INTERNAL_ERROR;
+  if (!CyclesError.isInstance(error)) return ERROR_STATUS.INTERNAL_ERROR;
+  const wireCode = wireCodeFor(error.code);
+  return wireCode === error.code ? error.status : ERROR_STATUS[wireCode];
 }
 
 // ---- Query strings ----
