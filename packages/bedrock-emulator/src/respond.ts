@@ -30,6 +30,11 @@ export async function sendError(exchange: Exchange, error: BedrockError): Promis
   exchange.record.errorType = error.type;
   await waitFirstByte(exchange);
   if (gone(exchange)) return;
+  if (exchange.response.headersSent) {
+    // Too late for an error response (a stream already started): cut the connection instead.
+    exchange.response.destroy();
+    return;
+  }
   const body = JSON.stringify({ message: error.message });
   exchange.response.writeHead(error.status, {
     'content-type': 'application/json',

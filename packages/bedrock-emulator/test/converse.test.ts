@@ -79,6 +79,17 @@ describe('Converse', () => {
     }
   });
 
+  it('takes the output length from an outputTokens function', async () => {
+    const local = await startBedrockEmulator({ outputTokens: (received) => received.inputTokens * 2 });
+    try {
+      const { client: localClient } = makeClient(local.url);
+      const response = await localClient.send(new ConverseCommand(request()));
+      expect(response.usage?.outputTokens).toBe((response.usage?.inputTokens ?? 0) * 2);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('CountTokens equals the usage inputTokens of the same request', async () => {
     const input = request({
       toolConfig: { tools: [{ toolSpec: { name: 'x', inputSchema: { json: {} } } }] },

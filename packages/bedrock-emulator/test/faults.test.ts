@@ -173,6 +173,17 @@ describe('latency and client aborts', () => {
     expect(recorded?.outputTokens).toBeLessThan(100);
   });
 
+  it('records a client abort while waiting for the first byte', async () => {
+    emulator.latency.firstByteMs = 300;
+    const controller = new AbortController();
+    const pending = client.send(new ConverseCommand(converse()), { abortSignal: controller.signal });
+    await vi.waitFor(() => expect(emulator.requests).toHaveLength(1));
+    controller.abort();
+    expect((await caught(pending)).name).toBe('AbortError');
+    await emulator.waitForIdle();
+    expect(emulator.requests[0]).toMatchObject({ aborted: true, status: 0 });
+  });
+
   it('delays the first byte and reports it in the metrics', async () => {
     emulator.latency.firstByteMs = 50;
     const started = Date.now();
