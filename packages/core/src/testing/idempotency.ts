@@ -153,6 +153,33 @@ export function registerIdempotencyTests(options: ConformanceOptions): void {
       await checkIdentity(ledger);
     });
 
+    it('keys are scoped per endpoint: one key on reserve, decide and event does not collide', async () => {
+      const { ledger } = await harness();
+      await seedBudget(ledger, TENANT, 1000);
+      const key = freshKey('shared');
+      const reserved = await ledger.reserve({ ...reserveRequest(TENANT, 100), idempotencyKey: key });
+      const decided = await ledger.decide({
+        idempotencyKey: key,
+        subject: subjectOf(TENANT),
+        action: ACTION,
+        estimate: { unit: UNIT, amount: 5 },
+      });
+      expect(decided.decision).toBe('ALLOW');
+      const event = await ledger.createEvent({
+        idempotencyKey: key,
+        subject: subjectOf(TENANT),
+        action: ACTION,
+        actual: { unit: UNIT, amount: 30 },
+      });
+      expect(event.status).toBe('APPLIED');
+      const committed = await ledger.commit(reserved.reservationId!, {
+        idempotencyKey: key,
+        actual: { unit: UNIT, amount: 40 },
+      });
+      expect(committed.charged.amount).toBe(40);
+      expect(await balanceOf(ledger, TENANT)).toMatchObject({ spent: 70, reserved: 0, remaining: 930 });
+    });
+
     it('decide and dry_run cache every outcome, DENY included', async () => {
       const { ledger } = await harness();
       await seedBudget(ledger, TENANT, 100);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../ledger/types.ts';
+import type { OveragePolicy, Unit } from '../protocol/enums.ts';
 import type { ReserveRequest, Subject } from '../protocol/types.ts';
 import {
   ACTION,
@@ -282,6 +283,30 @@ export function registerIsolationTests(options: ConformanceOptions): void {
       ['a colon in a subject value', (base) => ({ ...base, subject: { tenant: 'acme:x' } })],
       ['an empty subject value', (base) => ({ ...base, subject: { tenant: 'acme', app: '' } })],
       ['a subject value over 128 chars', (base) => ({ ...base, subject: { tenant: 'a'.repeat(129) } })],
+      ['an unknown unit', (base) => ({ ...base, estimate: { unit: 'DOLLARS' as Unit, amount: 1 } })],
+      ['an unknown overage policy', (base) => ({ ...base, overagePolicy: 'MAYBE' as OveragePolicy })],
+      ['an action kind over 64 chars', (base) => ({ ...base, action: { ...ACTION, kind: 'k'.repeat(65) } })],
+      [
+        'an action name over 256 chars',
+        (base) => ({ ...base, action: { ...ACTION, name: 'n'.repeat(257) } }),
+      ],
+      [
+        'more than 10 action tags',
+        (base) => ({
+          ...base,
+          action: { ...ACTION, tags: Array.from({ length: 11 }, (_, index) => `t${index}`) },
+        }),
+      ],
+      [
+        'more than 16 dimensions',
+        (base) => ({
+          ...base,
+          subject: {
+            tenant: 'acme',
+            dimensions: Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`d${index}`, 'v'])),
+          },
+        }),
+      ],
       ['an empty idempotency key', (base) => ({ ...base, idempotencyKey: '' })],
       ['an idempotency key over 256 chars', (base) => ({ ...base, idempotencyKey: 'k'.repeat(257) })],
     ];

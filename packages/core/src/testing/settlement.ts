@@ -259,6 +259,33 @@ export function registerSettlementTests(options: ConformanceOptions): void {
       expect(await snapshotLedgers(ledger)).toEqual(before);
     });
 
+    it('client_time_ms never changes an event outcome', async () => {
+      const { ledger } = await harness();
+      await seedBudget(ledger, TENANT, 1000);
+      for (const clientTimeMs of [0, Date.UTC(2099, 0, 1)]) {
+        const event = await ledger.createEvent({
+          idempotencyKey: freshKey('event'),
+          subject: subjectOf(TENANT),
+          action: ACTION,
+          actual: { unit: UNIT, amount: 100 },
+          clientTimeMs,
+        });
+        expect(event.status).toBe('APPLIED');
+      }
+      expect(await balanceOf(ledger, TENANT)).toMatchObject({ spent: 200, remaining: 800 });
+    });
+
+    it('a commit on a finalized reservation is FINALIZED before any unit check', async () => {
+      const { ledger } = await harness();
+      await seedBudget(ledger, TENANT, 1000);
+      await seedBudget(ledger, TENANT, 1000, { unit: 'CREDITS' });
+      const { id } = await reserveAndCommit(ledger, TENANT, 100, 50);
+      await expectCyclesError(
+        ledger.commit(id, { idempotencyKey: freshKey('commit'), actual: { unit: 'CREDITS', amount: 5 } }),
+        'RESERVATION_FINALIZED',
+      );
+    });
+
     it('an overdraft event books the shortfall as debt', async () => {
       const { ledger } = await harness();
       await seedBudget(ledger, TENANT, 100, { overdraftLimit: 50 });
