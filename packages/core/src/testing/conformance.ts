@@ -5,6 +5,7 @@ import { registerFundingTests } from './funding.ts';
 import { registerIdempotencyTests } from './idempotency.ts';
 import { registerIsolationTests } from './isolation.ts';
 import { registerLifecycleTests } from './lifecycle.ts';
+import { registerModelPropertyTests } from './model-properties.ts';
 import { registerPropertyTests } from './properties.ts';
 import { registerQueryTests } from './queries.ts';
 import { registerSettlementTests } from './settlement.ts';
@@ -29,5 +30,6 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerTenantTests(options);
     registerExtensionTests(options);
     registerPropertyTests(options);
+    registerModelPropertyTests(options);
   });
 }
