@@ -2,6 +2,35 @@
 
 export type { BudgetAuthority, CallContext } from './authority.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
+export {
+  type CyclesOptions,
+  type CyclesUnit,
+  DEFAULT_MIN_OUTPUT_TOKENS,
+  optionsFromEnv,
+  type ResolvedCyclesConfig,
+  type RetryOptions,
+} from './config.ts';
+export {
+  type Cycles,
+  createCycles,
+  currentCycles,
+  cyclesFromEnv,
+  getDefaultCycles,
+  setDefaultCycles,
+} from './cycles.ts';
+export type {
+  CappedEvent,
+  CommitEvent,
+  CutoffEvent,
+  CyclesEvent,
+  CyclesEventHandler,
+  DecisionEvent,
+  DenialEvent,
+  FailOpenEvent,
+  HeartbeatStoppedEvent,
+  ReleaseEvent,
+  SettleErrorEvent,
+} from './events.ts';
 export { planOverage } from './ledger/commit-math.ts';
 export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
 export {
@@ -20,7 +49,18 @@ export type {
   TenantSettings,
 } from './ledger/types.ts';
 export { windowBounds } from './ledger/windows.ts';
+export {
+  type BudgetContext,
+  type BudgetContextOptions,
+  currentBudget,
+  mergeSubjects,
+  runWithBudget,
+} from './lifecycle/budget-context.ts';
+export type { GuardOptions } from './lifecycle/guard.ts';
+export type { Hold, ReserveOptions, Settlement } from './lifecycle/hold.ts';
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './llm/bedrock-prices.ts';
+export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';
+export type { LlmCallTracker } from './llm/call-tracker.ts';
 export {
   createPriceCatalog,
   type PriceCatalog,
