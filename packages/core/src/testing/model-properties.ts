@@ -19,19 +19,31 @@ const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as
 const VALUES = ['acme', 'ws', 'app', 'flow', 'agent', 'tools'] as const;
 
 type Step =
-  | { kind: 'reserve'; estimate: number; policy: OveragePolicy }
+  | {
+      kind: 'reserve';
+      estimate: number;
+      minimum: number | null;
+      policy: OveragePolicy;
+      ttlMs: number;
+      gracePeriodMs: number;
+    }
   | { kind: 'commit'; target: number; actual: number }
   | { kind: 'release'; target: number }
+  | { kind: 'extend'; target: number; extendByMs: number }
+  | { kind: 'advance'; ms: number }
   | { kind: 'event'; actual: number; policy: OveragePolicy };
 
 const policyArbitrary = fc.constantFrom(...OVERAGE_POLICIES);
 const stepArbitrary: Arbitrary<Step> = fc.oneof(
   {
-    weight: 3,
+    weight: 4,
     arbitrary: fc.record({
       kind: fc.constant('reserve' as const),
       estimate: fc.integer({ min: 0, max: 500 }),
+      minimum: fc.option(fc.integer({ min: 0, max: 200 }), { nil: null, freq: 3 }),
       policy: policyArbitrary,
+      ttlMs: fc.integer({ min: 1000, max: 20_000 }),
+      gracePeriodMs: fc.integer({ min: 0, max: 5000 }),
     }),
   },
   {
@@ -44,6 +56,18 @@ const stepArbitrary: Arbitrary<Step> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), target: fc.nat() }) },
   {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('extend' as const),
+      target: fc.nat(),
+      extendByMs: fc.integer({ min: 1, max: 10_000 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 12_000 }) }),
+  },
+  {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('event' as const),
@@ -52,6 +76,19 @@ const stepArbitrary: Arbitrary<Step> = fc.oneof(
     }),
   },
 );
+
+/** Default `max_reservation_extensions` (§3). */
+const MAX_EXTENSIONS = 10;
+
+interface ModelHold {
+  id: string;
+  held: number;
+  policy: OveragePolicy;
+  status: 'ACTIVE' | 'FINALIZED' | 'EXPIRED';
+  expiresAtMs: number;
+  gracePeriodMs: number;
+  extensions: number;
+}
 
 const budgetsArbitrary = fc
   .array(
@@ -112,7 +149,7 @@ export function registerModelPropertyTests(options: ConformanceOptions): void {
   describe('properties (reference model of settlement)', () => {
     const harness = harnessFactory(options);
 
-    it('every reserve, commit, release and event matches the model exactly', {
+    it('every reserve, commit, release, extend, expiry and event matches the model exactly', {
       timeout: 120_000,
     }, async () => {
       await fc.assert(
@@ -120,7 +157,7 @@ export function registerModelPropertyTests(options: ConformanceOptions): void {
           budgetsArbitrary,
           fc.array(stepArbitrary, { minLength: 1, maxLength: 40 }),
           async (budgets, steps) => {
-            const { ledger } = await harness();
+            const { ledger, clock } = await harness();
             try {
               const depth = budgets.length;
               const paths: string[] = [];
@@ -138,11 +175,12 @@ export function registerModelPropertyTests(options: ConformanceOptions): void {
                   isOverLimit: false,
                 });
               }
-              const holds: Array<{ id: string; estimate: number; policy: OveragePolicy; done: boolean }> = [];
+              const holds: ModelHold[] = [];
               for (const [number, step] of steps.entries()) {
                 const label = `step ${number} ${JSON.stringify(step)}`;
                 if (step.kind === 'reserve') {
-                  const expected = modelReserve(model, step.estimate);
+                  const minimum = step.minimum === null ? undefined : Math.min(step.minimum, step.estimate);
+                  const expected = modelReserve(model, step.estimate, minimum);
                   let id = '';
                   const actual = await outcomeOf(async () => {
                     const response = await ledger.reserve({
@@ -151,14 +189,26 @@ export function registerModelPropertyTests(options: ConformanceOptions): void {
                       action: ACTION,
                       estimate: { unit: UNIT, amount: step.estimate },
                       overagePolicy: step.policy,
-                      ttlMs: 3_600_000,
+                      ttlMs: step.ttlMs,
+                      gracePeriodMs: step.gracePeriodMs,
+                      minimum,
                     });
                     id = response.reservationId!;
-                    return 0;
+                    expect(response.partial ?? false, label).toBe(response.reserved!.amount < step.estimate);
+                    return response.reserved!.amount;
                   });
                   expect(actual, label).toEqual(expected);
-                  if (actual.ok)
-                    holds.push({ id, estimate: step.estimate, policy: step.policy, done: false });
+                  if (actual.ok) {
+                    holds.push({
+                      id,
+                      held: actual.charged,
+                      policy: step.policy,
+                      status: 'ACTIVE',
+                      expiresAtMs: clock.now() + step.ttlMs,
+                      gracePeriodMs: step.gracePeriodMs,
+                      extensions: 0,
+                    });
+                  }
                 } else if (step.kind === 'event') {
                   const expected = modelEvent(model, step.actual, step.policy);
                   const actual = await outcomeOf(async () => {
@@ -172,34 +222,73 @@ export function registerModelPropertyTests(options: ConformanceOptions): void {
                     return response.charged?.amount ?? step.actual;
                   });
                   expect(actual, label).toEqual(expected);
+                } else if (step.kind === 'advance') {
+                  clock.advance(step.ms);
+                  await ledger.sweepExpired();
+                  for (const hold of holds) {
+                    if (hold.status === 'ACTIVE' && clock.now() > hold.expiresAtMs + hold.gracePeriodMs) {
+                      modelRelease(model, hold.held);
+                      hold.status = 'EXPIRED';
+                    }
+                  }
                 } else {
                   const hold = holds.length === 0 ? undefined : holds[step.target % holds.length];
                   if (hold === undefined) continue;
-                  const settle =
-                    step.kind === 'commit'
-                      ? () =>
-                          ledger
-                            .commit(hold.id, {
-                              idempotencyKey: freshKey('model-commit'),
-                              actual: { unit: UNIT, amount: step.actual },
-                            })
-                            .then((response) => response.charged.amount)
-                      : () =>
-                          ledger
-                            .release(hold.id, { idempotencyKey: freshKey('model-release') })
-                            .then((response) => response.released.amount);
+                  const now = clock.now();
                   let expected: ModelOutcome;
-                  if (hold.done) {
-                    expected = { ok: false, code: 'RESERVATION_FINALIZED' };
-                  } else if (step.kind === 'commit') {
-                    expected = modelCommit(model, hold.estimate, step.actual, hold.policy);
+                  let settle: () => Promise<number>;
+                  if (step.kind === 'extend') {
+                    settle = () =>
+                      ledger
+                        .extend(hold.id, {
+                          idempotencyKey: freshKey('model-extend'),
+                          extendByMs: step.extendByMs,
+                        })
+                        .then((response) => response.expiresAtMs);
+                    if (hold.status === 'EXPIRED' || (hold.status === 'ACTIVE' && now > hold.expiresAtMs)) {
+                      expected = { ok: false, code: 'RESERVATION_EXPIRED' };
+                    } else if (hold.status === 'FINALIZED') {
+                      expected = { ok: false, code: 'RESERVATION_FINALIZED' };
+                    } else if (hold.extensions >= MAX_EXTENSIONS) {
+                      expected = { ok: false, code: 'MAX_EXTENSIONS_EXCEEDED' };
+                    } else {
+                      expected = { ok: true, charged: hold.expiresAtMs + step.extendByMs };
+                    }
                   } else {
-                    modelRelease(model, hold.estimate);
-                    expected = { ok: true, charged: hold.estimate };
+                    settle =
+                      step.kind === 'commit'
+                        ? () =>
+                            ledger
+                              .commit(hold.id, {
+                                idempotencyKey: freshKey('model-commit'),
+                                actual: { unit: UNIT, amount: step.actual },
+                              })
+                              .then((response) => response.charged.amount)
+                        : () =>
+                            ledger
+                              .release(hold.id, { idempotencyKey: freshKey('model-release') })
+                              .then((response) => response.released.amount);
+                    if (hold.status === 'EXPIRED') {
+                      expected = { ok: false, code: 'RESERVATION_EXPIRED' };
+                    } else if (hold.status === 'FINALIZED') {
+                      expected = { ok: false, code: 'RESERVATION_FINALIZED' };
+                    } else if (now > hold.expiresAtMs + hold.gracePeriodMs) {
+                      expected = { ok: false, code: 'RESERVATION_EXPIRED' };
+                    } else if (step.kind === 'commit') {
+                      expected = modelCommit(model, hold.held, step.actual, hold.policy);
+                    } else {
+                      modelRelease(model, hold.held);
+                      expected = { ok: true, charged: hold.held };
+                    }
                   }
                   const actual = await outcomeOf(settle);
                   expect(actual, label).toEqual(expected);
-                  if (actual.ok) hold.done = true;
+                  if (actual.ok && step.kind === 'extend') {
+                    hold.expiresAtMs += step.extendByMs;
+                    hold.extensions += 1;
+                  } else if (actual.ok) {
+                    hold.status = 'FINALIZED';
+                  }
                 }
                 await expectModel(ledger, paths, model, label);
               }

@@ -14,18 +14,26 @@ export interface ModelScope {
 /** What the model expects an operation to answer: a charge, or a refusal code with no change. */
 export type ModelOutcome = { ok: true; charged: number } | { ok: false; code: ErrorCode };
 
-/** §2.2 step 4: the first failing gate over the budgeted scopes in canonical order (ledgers ACTIVE). */
-export function modelReserve(scopes: ModelScope[], estimate: number): ModelOutcome {
+/**
+ * §2.2 step 4: the first failing gate over the budgeted scopes in canonical order (ledgers ACTIVE). With
+ * `minimum` (partial-hold extension) a scope passes if it covers the minimum, and the hold is the smallest
+ * remaining over the scopes, capped at the estimate. On success `charged` is the amount held.
+ */
+export function modelReserve(scopes: ModelScope[], estimate: number, minimum?: number): ModelOutcome {
+  let hold = estimate;
   for (const scope of scopes) {
     if (scope.isOverLimit) return { ok: false, code: 'OVERDRAFT_LIMIT_EXCEEDED' };
     if (scope.debt > 0 && scope.overdraftLimit === 0) return { ok: false, code: 'DEBT_OUTSTANDING' };
-    if (scope.remaining < estimate) return { ok: false, code: 'BUDGET_EXCEEDED' };
+    if (scope.remaining < estimate) {
+      if (minimum === undefined || scope.remaining < minimum) return { ok: false, code: 'BUDGET_EXCEEDED' };
+      hold = Math.min(hold, scope.remaining);
+    }
   }
   for (const scope of scopes) {
-    scope.reserved += estimate;
-    scope.remaining -= estimate;
+    scope.reserved += hold;
+    scope.remaining -= hold;
   }
-  return { ok: true, charged: 0 };
+  return { ok: true, charged: hold };
 }
 
 /** §2.6: the hold goes back to every scope. */
