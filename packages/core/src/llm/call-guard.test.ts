@@ -6,7 +6,8 @@ import { createCycles } from '../cycles.ts';
 import type { CyclesEvent } from '../events.ts';
 import { createMemoryLedger } from '../ledger/memory-ledger.ts';
 import type { LedgerDefinition } from '../ledger/types.ts';
-import { BudgetExceededError, ModelNotPricedError } from '../protocol/errors.ts';
+import { flakyAuthority } from '../lifecycle/__fixtures__/flaky-authority.ts';
+import { AuthorityUnavailableError, BudgetExceededError, ModelNotPricedError } from '../protocol/errors.ts';
 import type { Caps } from '../protocol/types.ts';
 
 const MODEL = 'test.model-v1';
@@ -131,6 +132,72 @@ describe('beginLlmCall: granting', () => {
     const detail = await ledger.getReservation(call.reservationId);
     expect(detail.subject).toMatchObject({ tenant: 'acme', app: 'chat', agent: 'bot' });
     expect(detail.action).toEqual({ kind: 'llm.completion', name: MODEL });
+  });
+});
+
+describe('beginLlmCall: options', () => {
+  it('cuts a thinking budget so it stays below the granted output', async () => {
+    const { cycles } = setup({ allocated: 1000 });
+    const call = await cycles.beginLlmCall({
+      model: MODEL,
+      inputTokens: 100,
+      maxOutputTokens: 500,
+      reasoningBudgetTokens: 400,
+    });
+    expect(call).toMatchObject({ maxOutputTokens: 225, reasoningBudgetTokens: 225 - 64 });
+  });
+
+  it('rejects invalid token counts and a missing input', async () => {
+    const { cycles } = setup();
+    await expect(cycles.beginLlmCall({ model: MODEL, inputTokens: 1, maxOutputTokens: 0 })).rejects.toThrow(
+      /maxOutputTokens/,
+    );
+    await expect(cycles.beginLlmCall({ model: MODEL, inputTokens: -1 })).rejects.toThrow(/inputTokens/);
+    await expect(cycles.beginLlmCall({ model: MODEL })).rejects.toThrow(/input/);
+  });
+
+  it('aborts its signal when the caller aborts, and refuses to start once aborted', async () => {
+    const { cycles, state } = setup();
+    const controller = new AbortController();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 1, signal: controller.signal });
+    controller.abort(new Error('client gone'));
+    expect(call.signal.aborted).toBe(true);
+    await call.abort();
+    await expect(
+      cycles.beginLlmCall({ model: MODEL, inputTokens: 1, signal: controller.signal }),
+    ).rejects.toThrow('client gone');
+    expect((await state()).reserved).toBe(0);
+  });
+
+  it('runs unguarded at the requested limit when the authority is down and failMode is open', async () => {
+    const events: CyclesEvent[] = [];
+    const down = flakyAuthority(createMemoryLedger({ sweepIntervalMs: 0 }), {
+      reserve: { times: 99, when: 'before' },
+    });
+    const cycles = createCycles({
+      authority: down,
+      prices: PRICES,
+      failMode: 'open',
+      subject: { tenant: 'acme' },
+      retry: { attempts: 1 },
+      onEvent: (event) => {
+        events.push(event);
+      },
+    });
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 300 });
+    expect(call).toMatchObject({ guarded: false, maxOutputTokens: 300, capped: false });
+    expect(call.observe({ outputTokens: 10_000 })).toBe('continue');
+    expect(await call.commit({ inputTokens: 10, outputTokens: 5 })).toMatchObject({ status: 'unguarded' });
+    expect(events.map((event) => event.type)).toEqual(['fail-open']);
+    const closed = createCycles({
+      authority: down,
+      prices: PRICES,
+      subject: { tenant: 'acme' },
+      retry: { attempts: 1 },
+    });
+    await expect(closed.beginLlmCall({ model: MODEL, inputTokens: 10 })).rejects.toBeInstanceOf(
+      AuthorityUnavailableError,
+    );
   });
 });
 

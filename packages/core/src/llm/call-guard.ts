@@ -111,6 +111,7 @@ export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions)
   checkTokens('inputTokens', options.inputTokens);
   checkTokens('maxOutputTokens', options.maxOutputTokens);
   checkTokens('reasoningBudgetTokens', options.reasoningBudgetTokens);
+  if (options.maxOutputTokens === 0) throw invalid('maxOutputTokens', 'must be at least 1');
   if (options.inputTokens === undefined && options.input === undefined) {
     throw invalid('inputTokens', 'or input is required', 'the hold must cover the input');
   }
@@ -182,10 +183,14 @@ export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions)
   }
 
   const controller = new AbortController();
-  if (outerSignal !== undefined) {
-    if (outerSignal.aborted) controller.abort(outerSignal.reason);
-    else outerSignal.addEventListener('abort', () => controller.abort(outerSignal.reason), { once: true });
-  }
+  const forwardAbort = () => controller.abort(outerSignal?.reason);
+  if (outerSignal?.aborted) forwardAbort();
+  else outerSignal?.addEventListener('abort', forwardAbort, { once: true });
+  // A long-lived outer signal (e.g. a process-wide one) must not collect one listener per call.
+  const settling = (settlement: Promise<Settlement>) => {
+    outerSignal?.removeEventListener('abort', forwardAbort);
+    return settlement;
+  };
   const costOf = (usage: TokenUsage) => (tokens ? usageTokens(usage) : usageCost(usage, price));
   let observed: TokenUsage = { inputTokens, outputTokens: 0 };
   let cutoff = false;
@@ -204,13 +209,13 @@ export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions)
     tokensOutput: usage.outputTokens,
     modelVersion: model.modelId.slice(0, 128),
   });
-  const commitUsage = (usage: TokenUsage) => hold.commit(costOf(usage), metrics(usage));
+  const commitUsage = (usage: TokenUsage) => settling(hold.commit(costOf(usage), metrics(usage)));
   const settleFailure = (partialUsage: Partial<TokenUsage> | undefined, reachedProvider: boolean) => {
     if (hold.settled) return hold.settlement as Promise<Settlement>;
-    if (!reachedProvider) return hold.release('not sent');
+    if (!reachedProvider) return settling(hold.release('not sent'));
     if (partialUsage !== undefined) return commitUsage(fill(partialUsage));
     // Usage unknown: the provider may have billed up to the worst case, which is what was held.
-    return hold.commit(hold.guarded ? hold.reserved : 0);
+    return settling(hold.commit(hold.guarded ? hold.reserved : 0));
   };
 
   const call: LlmCall = {
