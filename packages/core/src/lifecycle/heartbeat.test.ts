@@ -3,6 +3,7 @@ import { systemClock } from '../clock.ts';
 import { createCycles } from '../cycles.ts';
 import type { CyclesEvent } from '../events.ts';
 import { createMemoryLedger } from '../ledger/memory-ledger.ts';
+import { flakyAuthority } from './__fixtures__/flaky-authority.ts';
 
 describe('heartbeat', () => {
   beforeEach(() => {
@@ -43,6 +44,27 @@ describe('heartbeat', () => {
     expect(detail.expiresAtMs - Date.now()).toBeGreaterThan(0);
     expect(detail.expiresAtMs).toBeLessThanOrEqual(startedAt + 35_000 + 10_000);
     expect(await hold.commit(50)).toMatchObject({ status: 'committed', charged: 50, viaEvent: false });
+  });
+
+  it('retries a failed extend with the same key', async () => {
+    const ledger = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1000 }],
+    });
+    const authority = flakyAuthority(ledger, { extend: { times: 2, when: 'before' } });
+    const cycles = createCycles({
+      authority,
+      clock: systemClock,
+      subject: { tenant: 'acme' },
+      ttlMs: 10_000,
+      retry: { baseDelayMs: 50 },
+    });
+    const hold = await cycles.reserve({ estimate: 100 });
+    await vi.advanceTimersByTimeAsync(15_000);
+    const keys = authority.calls.filter((call) => call.operation === 'extend').map((call) => call.key);
+    expect(keys.slice(0, 3)).toEqual([keys[0], keys[0], keys[0]]);
+    expect((await ledger.getReservation(hold.reservationId)).status).toBe('ACTIVE');
+    await hold.release();
   });
 
   it('stops at settlement', async () => {
