@@ -31,11 +31,12 @@ export const UNIT: Unit = 'TOKENS';
 export const ACTION: Action = { kind: 'llm.completion', name: 'conformance-model' };
 
 let keyCounter = 0;
+const RUN_ID = Math.random().toString(36).slice(2, 10);
 
-/** A fresh idempotency key, unique within the process. */
+/** A fresh idempotency key, unique within the process and (by a random run id) across runs on a shared store. */
 export function freshKey(prefix = 'key'): string {
   keyCounter += 1;
-  return `${prefix}-${keyCounter}`;
+  return `${prefix}-${RUN_ID}-${keyCounter}`;
 }
 
 /** Turns a canonical scope path (`tenant:acme/agent:bot`) into the subject whose leaf it is. */

@@ -148,14 +148,12 @@ export function registerFundingTests(options: ConformanceOptions): void {
     it('funding with an idempotency key replays and detects mismatches', async () => {
       const { ledger } = await harness();
       await seedBudget(ledger, TENANT, 100);
-      const first = await fund(ledger, { operation: 'CREDIT', amount: 10 }, 'fund-1');
-      const replay = await fund(ledger, { operation: 'CREDIT', amount: 10 }, 'fund-1');
+      const key = freshKey('fund');
+      const first = await fund(ledger, { operation: 'CREDIT', amount: 10 }, key);
+      const replay = await fund(ledger, { operation: 'CREDIT', amount: 10 }, key);
       expect(replay).toEqual(first);
       expect(await balanceOf(ledger, TENANT)).toMatchObject({ allocated: 110, remaining: 110 });
-      await expectCyclesError(
-        fund(ledger, { operation: 'CREDIT', amount: 11 }, 'fund-1'),
-        'IDEMPOTENCY_MISMATCH',
-      );
+      await expectCyclesError(fund(ledger, { operation: 'CREDIT', amount: 11 }, key), 'IDEMPOTENCY_MISMATCH');
       expect(await balanceOf(ledger, TENANT)).toMatchObject({ allocated: 110 });
     });
   });

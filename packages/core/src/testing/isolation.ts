@@ -245,12 +245,13 @@ export function registerIsolationTests(options: ConformanceOptions): void {
     it('idempotency keys never collide across tenants', async () => {
       const { ledger } = await harness();
       await seedTenants(ledger);
+      const sharedKey = freshKey('shared');
       const acme = await ledger.reserve(
-        { ...reserveRequest(TENANT, 10), idempotencyKey: 'shared-key' },
+        { ...reserveRequest(TENANT, 10), idempotencyKey: sharedKey },
         { tenant: 'acme' },
       );
       const other = await ledger.reserve(
-        { ...reserveRequest('tenant:other', 10), idempotencyKey: 'shared-key' },
+        { ...reserveRequest('tenant:other', 10), idempotencyKey: sharedKey },
         { tenant: 'other' },
       );
       expect(other.reservationId).toBeTruthy();

@@ -52,6 +52,7 @@ async function seedReservations(ledger: Ledger, advance: (ms: number) => void) {
   await seedBudget(ledger, 'tenant:acme/workspace:prod', 50_000);
   await seedBudget(ledger, 'tenant:acme/workspace:dev', 50_000);
   const ids: string[] = [];
+  const keyPrefix = freshKey('list');
   const estimates = [300, 100, 700, 200, 600, 400, 500];
   for (const [index, estimate] of estimates.entries()) {
     const workspace = index % 2 === 0 ? 'prod' : 'dev';
@@ -59,7 +60,7 @@ async function seedReservations(ledger: Ledger, advance: (ms: number) => void) {
       reserveRequest(`tenant:acme/workspace:${workspace}`, estimate, {
         ttlMs: index === 6 ? 1000 : 600_000,
         gracePeriodMs: 0,
-        idempotencyKey: `list-${index}`,
+        idempotencyKey: `${keyPrefix}-${index}`,
       }),
     );
     ids.push(response.reservationId!);
@@ -69,7 +70,7 @@ async function seedReservations(ledger: Ledger, advance: (ms: number) => void) {
   await ledger.release(ids[1]!, { idempotencyKey: freshKey('release') });
   advance(1);
   await ledger.sweepExpired();
-  return ids;
+  return { ids, keyPrefix };
 }
 
 /** §1.3 list reservations and balances: filters, sorting, cursor paging. */
@@ -79,7 +80,7 @@ export function registerQueryTests(options: ConformanceOptions): void {
 
     it('filters by status, subject level and idempotency key', async () => {
       const { ledger, clock } = await harness();
-      const ids = await seedReservations(ledger, (ms) => clock.advance(ms));
+      const { ids, keyPrefix } = await seedReservations(ledger, (ms) => clock.advance(ms));
       const byStatus = async (status: 'ACTIVE' | 'COMMITTED' | 'RELEASED' | 'EXPIRED') =>
         (await ledger.listReservations({ tenant: 'acme', status })).reservations.map(
           (row) => row.reservationId,
@@ -92,17 +93,17 @@ export function registerQueryTests(options: ConformanceOptions): void {
       expect(dev.reservations.map((row) => row.reservationId).sort()).toEqual(
         [ids[1], ids[3], ids[5]].sort(),
       );
-      const byKey = await ledger.listReservations({ tenant: 'acme', idempotencyKey: 'list-4' });
+      const byKey = await ledger.listReservations({ tenant: 'acme', idempotencyKey: `${keyPrefix}-4` });
       expect(byKey.reservations.map((row) => row.reservationId)).toEqual([ids[4]]);
       expect(byKey.reservations[0]?.status).toBe('ACTIVE');
-      const none = await ledger.listReservations({ tenant: 'acme', idempotencyKey: 'never-used' });
+      const none = await ledger.listReservations({ tenant: 'acme', idempotencyKey: freshKey('never-used') });
       expect(none.reservations).toEqual([]);
     });
 
     it('filters by created-at window (inclusive) and rejects from > to with 400', async () => {
       const { ledger, clock } = await harness();
       const start = clock.now();
-      const ids = await seedReservations(ledger, (ms) => clock.advance(ms));
+      const { ids } = await seedReservations(ledger, (ms) => clock.advance(ms));
       const window = await ledger.listReservations({
         tenant: 'acme',
         fromMs: start + 1000,
@@ -119,7 +120,7 @@ export function registerQueryTests(options: ConformanceOptions): void {
 
     it('sorts by created_at_ms (desc by default) and by reserved', async () => {
       const { ledger, clock } = await harness();
-      const ids = await seedReservations(ledger, (ms) => clock.advance(ms));
+      const { ids } = await seedReservations(ledger, (ms) => clock.advance(ms));
       const desc = await ledger.listReservations({ tenant: 'acme', sortBy: 'created_at_ms' });
       expect(desc.reservations.map((row) => row.reservationId)).toEqual([...ids].reverse());
       const asc = await ledger.listReservations({ tenant: 'acme', sortBy: 'created_at_ms', sortDir: 'asc' });
@@ -136,7 +137,7 @@ export function registerQueryTests(options: ConformanceOptions): void {
 
     it('pages with a cursor: every row exactly once, in sort order', async () => {
       const { ledger, clock } = await harness();
-      const ids = await seedReservations(ledger, (ms) => clock.advance(ms));
+      const { ids } = await seedReservations(ledger, (ms) => clock.advance(ms));
       for (const limit of [1, 2, 3, 7]) {
         const { rows, pages } = await allReservationPages(ledger, {
           tenant: 'acme',
