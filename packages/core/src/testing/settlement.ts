@@ -348,6 +348,21 @@ export function registerSettlementTests(options: ConformanceOptions): void {
       await checkIdentity(ledger);
     });
 
+    it('over-limit flags and debt do not block events', async () => {
+      const { ledger } = await harness();
+      await flaggedChild(ledger);
+      const event = await ledger.createEvent({
+        idempotencyKey: freshKey('event'),
+        subject: subjectOf(CHILD),
+        action: ACTION,
+        actual: { unit: UNIT, amount: 60 },
+      });
+      expect(event.status).toBe('APPLIED');
+      expect(event.charged?.amount ?? 60).toBe(60);
+      expect(await balanceOf(ledger, CHILD)).toMatchObject({ spent: 210, remaining: 40, isOverLimit: true });
+      await checkIdentity(ledger);
+    });
+
     it('funding clears a flag that capping set', async () => {
       const { ledger } = await harness();
       await flaggedChild(ledger);
