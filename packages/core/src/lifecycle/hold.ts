@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Decision, type OveragePolicy, type Unit } from '../protocol/enums.ts';
-import {
-  AuthorityUnavailableError,
-  BudgetExceededError,
-  CyclesError,
-  invalid,
-  ReservationExpiredError,
-} from '../protocol/errors.ts';
+import { AuthorityUnavailableError, CyclesError, invalid } from '../protocol/errors.ts';
 import type { Action, Caps, Metadata, StandardMetrics, Subject } from '../protocol/types.ts';
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { withRetry } from './retry.ts';
 import type { Runtime } from './runtime.ts';
+import { commitHold, type Granted, type HoldState, releaseHold } from './settle.ts';
 
 /** Action used when neither the call nor the budget context names one. */
 export const DEFAULT_ACTION: Action = { kind: 'custom', name: 'guarded' };
@@ -92,16 +87,6 @@ export interface Hold {
   commit(actual: number, metrics?: StandardMetrics, metadata?: Metadata): Promise<Settlement>;
   /** Returns the hold unused. Only for work that certainly cost nothing. */
   release(reason?: string): Promise<Settlement>;
-}
-
-interface HoldState {
-  runtime: Runtime;
-  key: string;
-  subject: Subject;
-  action: Action;
-  unit: Unit;
-  estimate: number;
-  overagePolicy: OveragePolicy | undefined;
 }
 
 /** The subject a call runs as: instance default, then budget context, then the call's own. */
@@ -222,14 +207,6 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   );
 }
 
-interface Granted {
-  reservationId: string;
-  reserved: number;
-  partial: boolean;
-  decision: Decision;
-  caps: Caps | undefined;
-}
-
 function liveHold(state: HoldState, granted: Granted, heartbeat: Heartbeat | undefined): Hold {
   let settlement: Promise<Settlement> | undefined;
   const once = (run: () => Promise<Settlement>): Promise<Settlement> => {
@@ -261,149 +238,6 @@ function liveHold(state: HoldState, granted: Granted, heartbeat: Heartbeat | und
       return once(() => releaseHold(state, granted, reason));
     },
   };
-}
-
-async function commitHold(
-  state: HoldState,
-  granted: Granted,
-  actual: number,
-  metrics: StandardMetrics | undefined,
-  metadata: Metadata | undefined,
-): Promise<Settlement> {
-  const { runtime } = state;
-  const { reservationId, reserved } = granted;
-  const idempotencyKey = `${state.key}:commit`;
-  const extras = {
-    ...(metrics === undefined ? {} : { metrics }),
-    ...(metadata === undefined ? {} : { metadata }),
-  };
-  const commit = (key: string, amount: number) =>
-    withRetry(
-      () =>
-        runtime.authority.commit(reservationId, {
-          idempotencyKey: key,
-          actual: { unit: state.unit, amount },
-          ...extras,
-        }),
-      runtime.config.retry,
-    );
-  let result: Settlement;
-  try {
-    try {
-      const response = await commit(idempotencyKey, actual);
-      result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
-    } catch (error) {
-      if (BudgetExceededError.isInstance(error) && actual > reserved) {
-        // REJECT overage policy: the overrun is refused but the hold stays; charge what was held.
-        const response = await commit(`${state.key}:commit-capped`, reserved);
-        result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
-      } else if (ReservationExpiredError.isInstance(error)) {
-        // The hold is gone (no spend recorded): post the charge directly, same key (PROTOCOL §2.7).
-        const response = await withRetry(
-          () =>
-            runtime.authority.createEvent({
-              idempotencyKey,
-              subject: state.subject,
-              action: state.action,
-              actual: { unit: state.unit, amount: actual },
-              ...(state.overagePolicy === undefined ? {} : { overagePolicy: state.overagePolicy }),
-              ...extras,
-            }),
-          runtime.config.retry,
-        );
-        result = settled(reservationId, actual, response.charged?.amount ?? actual, 0, true);
-      } else {
-        throw error;
-      }
-    }
-  } catch (error) {
-    emitSettleError(state, reservationId, 'commit', actual, error);
-    throw error;
-  }
-  runtime.emit({
-    type: 'commit',
-    timeMs: runtime.clock.now(),
-    subject: state.subject,
-    action: state.action,
-    unit: state.unit,
-    reservationId,
-    reserved,
-    actual,
-    charged: result.status === 'committed' ? result.charged : 0,
-    viaEvent: result.status === 'committed' && result.viaEvent,
-  });
-  return result;
-}
-
-function settled(
-  reservationId: string,
-  actual: number,
-  charged: number,
-  released: number | undefined,
-  viaEvent: boolean,
-): Settlement {
-  return { status: 'committed', reservationId, actual, charged, released: released ?? 0, viaEvent };
-}
-
-async function releaseHold(
-  state: HoldState,
-  granted: Granted,
-  reason: string | undefined,
-): Promise<Settlement> {
-  const { runtime } = state;
-  const { reservationId } = granted;
-  let result: Settlement;
-  try {
-    const response = await withRetry(
-      () =>
-        runtime.authority.release(reservationId, {
-          idempotencyKey: `${state.key}:release`,
-          ...(reason === undefined ? {} : { reason: reason.slice(0, 256) }),
-        }),
-      runtime.config.retry,
-    );
-    result = { status: 'released', reservationId, released: response.released.amount, expired: false };
-  } catch (error) {
-    // An expired hold already went back to the budget: the release's goal is met.
-    if (ReservationExpiredError.isInstance(error)) {
-      result = { status: 'released', reservationId, released: 0, expired: true };
-    } else {
-      emitSettleError(state, reservationId, 'release', 0, error);
-      throw error;
-    }
-  }
-  runtime.emit({
-    type: 'release',
-    timeMs: runtime.clock.now(),
-    subject: state.subject,
-    action: state.action,
-    unit: state.unit,
-    reservationId,
-    released: result.status === 'released' ? result.released : 0,
-    ...(reason === undefined ? {} : { reason }),
-  });
-  return result;
-}
-
-function emitSettleError(
-  state: HoldState,
-  reservationId: string,
-  operation: 'commit' | 'release',
-  actual: number,
-  error: unknown,
-): void {
-  state.runtime.emit({
-    type: 'settle-error',
-    timeMs: state.runtime.clock.now(),
-    subject: state.subject,
-    action: state.action,
-    unit: state.unit,
-    reservationId,
-    operation,
-    actual,
-    code: CyclesError.isInstance(error) ? error.code : 'UNKNOWN',
-    message: error instanceof Error ? error.message : String(error),
-  });
 }
 
 /** A hold for a call that runs unguarded (fail-open): settles to `unguarded` and charges nothing. */
