@@ -1,7 +1,7 @@
 import type { BudgetAuthority } from './authority.ts';
 import type { Clock } from './clock.ts';
 import type { CyclesEventHandler } from './events.ts';
-import type { LedgerDefinition, LedgerTemplate } from './ledger/types.ts';
+import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './ledger/types.ts';
 import type { PriceOverride } from './llm/catalog.ts';
 import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
@@ -35,6 +35,8 @@ export interface CyclesOptions {
   ledgers?: LedgerDefinition[];
   /** Ledger templates of the default memory ledger. Ignored when `authority` is given. */
   templates?: LedgerTemplate[];
+  /** Tenant settings of the default memory ledger (TTL defaults, extensions, overage policy). */
+  tenants?: Record<string, TenantSettings>;
   /** A JSON budgets file for the default memory ledger (see `loadLedgerConfig`). */
   configFile?: string;
   /** Subject fields merged under every call's subject (the call and the budget context win). */

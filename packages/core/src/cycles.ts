@@ -36,12 +36,13 @@ function defaultAuthority(options: CyclesOptions, clock: Clock): BudgetAuthority
     ...file,
     ledgers: [...(file?.ledgers ?? []), ...(options.ledgers ?? [])],
     templates: [...(file?.templates ?? []), ...(options.templates ?? [])],
+    tenants: { ...file?.tenants, ...options.tenants },
   });
 }
 
 /**
  * Creates a Cycles instance. With no `authority`, budgets live in an in-process memory ledger built
- * from `ledgers`, `templates` and `configFile`. Invalid options throw InvalidConfigError at once.
+ * from `ledgers`, `templates`, `tenants` and `configFile`. Invalid options throw InvalidConfigError at once.
  */
 export function createCycles(options: CyclesOptions = {}): Cycles {
   const config = resolveConfig(options);
