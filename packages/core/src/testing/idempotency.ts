@@ -46,6 +46,19 @@ export function registerIdempotencyTests(options: ConformanceOptions): void {
       expect(await balanceOf(ledger, CHILD)).toMatchObject({ reserved: 0, spent: 10 });
     });
 
+    it("a reserve replay during the hold's own TTL + grace never holds twice, even past 24 h", async () => {
+      const { ledger, clock } = await harness();
+      await ledger.setTenant('acme', { maxReservationTtlMs: 86_400_000 });
+      await seedBudget(ledger, TENANT, 1000);
+      const request = reserveRequest(TENANT, 100, { ttlMs: 86_400_000, gracePeriodMs: 60_000 });
+      const first = await ledger.reserve(request);
+      expect(first.expiresAtMs).toBe(clock.now() + 86_400_000);
+      clock.advance(86_400_000 + 30_000);
+      const replay = await ledger.reserve({ ...request });
+      expect(withoutRemainingTtl(replay)).toEqual(withoutRemainingTtl(first));
+      expect(await balanceOf(ledger, TENANT)).toMatchObject({ reserved: 100, remaining: 900 });
+    });
+
     it('reserve with the same key and a different payload → 409 IDEMPOTENCY_MISMATCH', async () => {
       const { ledger } = await harness();
       await seedBudget(ledger, TENANT, 1000);
