@@ -146,6 +146,18 @@ export function registerIdempotencyTests(options: ConformanceOptions): void {
       );
     });
 
+    it('an extend replay still answers after the reservation was committed', async () => {
+      const { ledger } = await harness();
+      await seedBudget(ledger, TENANT, 1000);
+      const id = (await ledger.reserve(reserveRequest(TENANT, 100))).reservationId!;
+      const extend = { idempotencyKey: freshKey('extend'), extendByMs: 5000 };
+      const first = await ledger.extend(id, extend);
+      await ledger.commit(id, { idempotencyKey: freshKey('commit'), actual: { unit: UNIT, amount: 10 } });
+      const replay = await ledger.extend(id, { ...extend });
+      expect(withoutRemainingTtl(replay)).toEqual(withoutRemainingTtl(first));
+      expect(replay.remainingTtlMs ?? 0).toBe(0);
+    });
+
     it('event replay: identical body, debited once; a new payload → 409', async () => {
       const { ledger } = await harness();
       await seedBudget(ledger, TENANT, 1000);

@@ -91,6 +91,16 @@ export function registerTenantTests(options: ConformanceOptions): void {
       const request = reserveRequest(TENANT, 100);
       const first = await ledger.reserve(request);
       const id = first.reservationId!;
+      const settled = (await ledger.reserve(reserveRequest(TENANT, 50))).reservationId!;
+      const commit = { idempotencyKey: freshKey('commit'), actual: { unit: UNIT, amount: 20 } };
+      const committed = await ledger.commit(settled, commit);
+      const event = {
+        idempotencyKey: freshKey('event'),
+        subject: subjectOf(TENANT),
+        action: ACTION,
+        actual: { unit: UNIT, amount: 5 },
+      };
+      const applied = await ledger.createEvent(event);
       await ledger.setTenant('acme', { status: 'CLOSED' });
       const before = await snapshotLedgers(ledger);
       await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 1)), 'TENANT_CLOSED');
@@ -123,6 +133,9 @@ export function registerTenantTests(options: ConformanceOptions): void {
       expect(dryRun).toMatchObject({ decision: 'DENY', reasonCode: 'TENANT_CLOSED' });
       const replay = await ledger.reserve({ ...request });
       expect(replay.reservationId).toBe(id);
+      expect(await ledger.commit(settled, { ...commit })).toEqual(committed);
+      expect(await ledger.createEvent({ ...event })).toEqual(applied);
+      expect((await ledger.getBalances({ tenant: 'acme' })).balances).toHaveLength(1);
       expect((await ledger.getReservation(id)).status).toBe('ACTIVE');
       expect(await snapshotLedgers(ledger)).toEqual(before);
       expect(await balanceOf(ledger, TENANT)).toMatchObject({ reserved: 100 });
