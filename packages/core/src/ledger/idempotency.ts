@@ -1,4 +1,5 @@
 import { IdempotencyMismatchError } from '../protocol/errors.ts';
+import { Fifo } from './fifo.ts';
 
 // Idempotency records per (tenant, endpoint, key), compared on canonical JSON (keys sorted at every
 // level, undefined members dropped: close to RFC 8785 for the plain data a request carries).
@@ -28,6 +29,7 @@ export function canonicalJson(value: unknown): string {
 
 /** One stored outcome. */
 export interface IdempotencyRecord<T> {
+  id: string;
   payload: string;
   response: T;
   expiresAtMs: number;
@@ -40,6 +42,8 @@ export interface IdempotencyRecord<T> {
  */
 export class IdempotencyStore {
   private readonly records = new Map<string, IdempotencyRecord<unknown>>();
+  /** Records in insertion order; an entry is stale once its id maps to a newer record. */
+  private readonly order = new Fifo<IdempotencyRecord<unknown>>();
 
   constructor(
     private readonly retentionMs: number,
@@ -72,20 +76,19 @@ export class IdempotencyStore {
 
   /** Stores an outcome for at least the default retention (or `minRetentionMs` if longer). */
   store<T>(id: string, payload: string, response: T, nowMs: number, minRetentionMs = 0): void {
-    this.records.delete(id);
-    this.records.set(id, {
-      payload,
-      response,
-      expiresAtMs: nowMs + Math.max(this.retentionMs, minRetentionMs),
-    });
+    const record = { id, payload, response, expiresAtMs: nowMs + Math.max(this.retentionMs, minRetentionMs) };
+    this.records.set(id, record);
+    this.order.push(record);
     this.prune(nowMs);
   }
 
   /** Drops expired records from the front and the oldest beyond the cap. */
   prune(nowMs: number): void {
-    for (const [id, record] of this.records) {
-      if (this.records.size > this.maxRecords || record.expiresAtMs <= nowMs) this.records.delete(id);
-      else break;
+    for (let record = this.order.peek(); record !== undefined; record = this.order.peek()) {
+      const current = this.records.get(record.id) === record;
+      if (current && this.records.size <= this.maxRecords && record.expiresAtMs > nowMs) break;
+      if (current) this.records.delete(record.id);
+      this.order.shift();
     }
   }
 }

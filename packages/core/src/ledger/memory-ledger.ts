@@ -55,8 +55,10 @@ import {
   validateTenantSettings,
 } from './definitions.ts';
 import { type Evaluation, evaluateRows, evaluationError, exceeded, retryAfter } from './evaluate.ts';
+import { Fifo } from './fifo.ts';
 import { canonicalJson, IdempotencyStore } from './idempotency.ts';
 import { capsSet, createRow, type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
+import { commitPayload, decidePayload, eventPayload, reservePayload } from './payloads.ts';
 import { decodeCursor, page, queryReservations, type ReservationRow, toDetail } from './reservations.ts';
 import { findTemplate } from './templates.ts';
 import type {
@@ -83,6 +85,11 @@ export interface MemoryLedgerOptions {
   idempotencyRetentionMs?: number;
   /** Most idempotency records kept; the oldest are dropped beyond it (default 100,000). */
   maxIdempotencyRecords?: number;
+  /**
+   * Put a balance snapshot on live reserve, commit, release, extend and event responses (default false:
+   * it allocates on the hot path; dry_run responses always carry one, and getBalances is always there).
+   */
+  includeBalances?: boolean;
   /** How long finalized or expired reservations stay readable (default 1 h). */
   reservationRetentionMs?: number;
   /** Most finalized or expired reservations kept (default 100,000). */
@@ -133,10 +140,11 @@ class MemoryLedger implements Ledger {
   private readonly reservations = new Map<string, ReservationRow>();
   private readonly active = new Map<string, ReservationRow>();
   /** Finalized or expired reservation ids in the order they ended (for bounded retention). */
-  private readonly ended = new Map<string, number>();
+  private readonly ended = new Fifo<{ id: string; atMs: number }>();
   private readonly idempotency: IdempotencyStore;
   private readonly retentionMs: number;
   private readonly maxRetained: number;
+  private readonly includeBalances: boolean;
   private readonly idPrefix = Math.random().toString(36).slice(2, 10);
   private generation = 0;
   private counter = 0;
@@ -152,6 +160,7 @@ class MemoryLedger implements Ledger {
     );
     this.retentionMs = options.reservationRetentionMs ?? 3_600_000;
     this.maxRetained = options.maxRetainedReservations ?? 100_000;
+    this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {})) this.putTenant(tenant, settings);
     for (const template of options.templates ?? []) this.putTemplate(template);
     for (const definition of options.ledgers ?? []) this.putLedger(definition);
@@ -170,18 +179,7 @@ class MemoryLedger implements Ledger {
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
     const dryRun = request.dryRun === true;
-    const payload = () =>
-      canonicalJson([
-        request.subject,
-        request.action,
-        request.estimate,
-        request.ttlMs,
-        request.gracePeriodMs,
-        request.overagePolicy,
-        dryRun,
-        request.metadata,
-        request.minimum,
-      ]);
+    const payload = () => reservePayload(request);
     const replay = this.idempotency.lookup<ReserveResponse>(namespace, payload, now);
     if (replay !== undefined) return this.replayReserve(replay, now);
 
@@ -275,7 +273,7 @@ class MemoryLedger implements Ledger {
     response.reservationId = id;
     response.expiresAtMs = reservation.expiresAtMs;
     response.remainingTtlMs = ttl;
-    response.balances = rows.map(toBalance);
+    if (this.includeBalances) response.balances = rows.map(toBalance);
     return this.storeReserve(namespace, payload(), now, response);
   }
 
@@ -290,7 +288,7 @@ class MemoryLedger implements Ledger {
     const reservation = this.reservationFor(reservationId, context);
     const stored = reservation.commit;
     if (stored !== undefined && stored.key === request.idempotencyKey) {
-      return replayOutcome(stored, canonicalJson([request.actual, request.metrics, request.metadata]));
+      return replayOutcome(stored, commitPayload(request));
     }
     this.guardOpen(reservation);
     const unit = reservation.unit;
@@ -336,12 +334,12 @@ class MemoryLedger implements Ledger {
       }
       response.charged = { unit, amount: estimate + plan.extra };
     }
-    response.balances = rows.map(toBalance);
+    if (this.includeBalances) response.balances = rows.map(toBalance);
     reservation.committed = response.charged.amount;
     reservation.committedMetadata = request.metadata;
     reservation.commit = {
       key: request.idempotencyKey,
-      payload: canonicalJson([request.actual, request.metrics, request.metadata]),
+      payload: commitPayload(request),
       response,
     };
     this.end(reservation, 'COMMITTED', now);
@@ -372,8 +370,8 @@ class MemoryLedger implements Ledger {
     const response: ReleaseResponse = {
       status: 'RELEASED',
       released: { unit: reservation.unit, amount: estimate },
-      balances: reservation.rows.map(toBalance),
     };
+    if (this.includeBalances) response.balances = reservation.rows.map(toBalance);
     reservation.release = { key: request.idempotencyKey, payload: canonicalJson([request.reason]), response };
     this.end(reservation, 'RELEASED', now);
     return { ...response };
@@ -412,8 +410,8 @@ class MemoryLedger implements Ledger {
       status: 'ACTIVE',
       expiresAtMs: reservation.expiresAtMs,
       remainingTtlMs: reservation.expiresAtMs - now,
-      balances: reservation.rows.map(toBalance),
     };
+    if (this.includeBalances) response.balances = reservation.rows.map(toBalance);
     reservation.extends ??= new Map();
     reservation.extends.set(request.idempotencyKey, { key: request.idempotencyKey, payload, response });
     return { ...response };
@@ -424,8 +422,7 @@ class MemoryLedger implements Ledger {
     const now = this.tick();
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
-    const payload = () =>
-      canonicalJson([request.subject, request.action, request.estimate, request.metadata]);
+    const payload = () => decidePayload(request);
     const replay = this.idempotency.lookup<DecideResponse>(namespace, payload, now);
     if (replay !== undefined) return { ...replay };
 
@@ -457,16 +454,7 @@ class MemoryLedger implements Ledger {
     const now = this.tick();
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const payload = () =>
-      canonicalJson([
-        request.subject,
-        request.action,
-        request.actual,
-        request.overagePolicy,
-        request.metrics,
-        request.clientTimeMs,
-        request.metadata,
-      ]);
+    const payload = () => eventPayload(request);
     const replay = this.idempotency.lookup<EventResponse>(namespace, payload, now);
     if (replay !== undefined) return { ...replay };
     const settings = tenant === undefined ? undefined : this.tenants.get(tenant);
@@ -497,8 +485,8 @@ class MemoryLedger implements Ledger {
     const response: EventResponse = {
       status: 'APPLIED',
       eventId: this.nextId('evt_'),
-      balances: rows.map(toBalance),
     };
+    if (this.includeBalances) response.balances = rows.map(toBalance);
     if (plan.extra < actual) response.charged = { unit, amount: plan.extra };
     this.idempotency.store(namespace, payload(), response, now);
     return { ...response };
@@ -680,12 +668,12 @@ class MemoryLedger implements Ledger {
   async getLedger(scope: string, unit: Unit) {
     const row = this.ledgers.get(`${normalizeScope(scope, 'scope')}|${unit}`);
     if (row === undefined) return undefined;
-    rollWindow(row, this.clock.now());
+    rollWindow(row, this.tick());
     return toState(row);
   }
 
   async listLedgers() {
-    const now = this.clock.now();
+    const now = this.tick();
     const rows = [...this.ledgers.values()];
     for (const row of rows) rollWindow(row, now);
     return rows.map(toState);
@@ -729,6 +717,7 @@ class MemoryLedger implements Ledger {
     }
     this.nextDeadline = next;
     this.idempotency.prune(now);
+    this.pruneEnded(now);
     return expired;
   }
 
@@ -736,11 +725,16 @@ class MemoryLedger implements Ledger {
     reservation.status = status;
     if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
     this.active.delete(reservation.id);
-    this.ended.set(reservation.id, now);
-    for (const [id, endedAt] of this.ended) {
-      if (this.ended.size <= this.maxRetained && endedAt + this.retentionMs > now) break;
-      this.ended.delete(id);
-      this.reservations.delete(id);
+    this.ended.push({ id: reservation.id, atMs: now });
+    this.pruneEnded(now);
+  }
+
+  /** Forgets finalized or expired reservations past their retention, or beyond the cap (oldest first). */
+  private pruneEnded(now: number): void {
+    for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
+      if (this.ended.size <= this.maxRetained && oldest.atMs + this.retentionMs > now) break;
+      this.reservations.delete(oldest.id);
+      this.ended.shift();
     }
   }
 
