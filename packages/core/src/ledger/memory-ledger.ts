@@ -274,7 +274,7 @@ class MemoryLedger implements Ledger {
     response.expiresAtMs = reservation.expiresAtMs;
     response.remainingTtlMs = ttl;
     if (this.includeBalances) response.balances = rows.map(toBalance);
-    return this.storeReserve(namespace, payload(), now, response);
+    return this.storeReserve(namespace, payload(), now, response, ttl + reservation.graceMs);
   }
 
   async commit(
@@ -808,8 +808,11 @@ class MemoryLedger implements Ledger {
     payload: string,
     now: number,
     response: ReserveResponse,
+    holdMs = 0,
   ): ReserveResponse {
-    this.idempotency.store(namespace, payload, response, now);
+    // A live reserve's key outlives its hold (TTL + grace), as Ref keeps max(ttl + grace, 24 h): a late
+    // replay must never hold twice.
+    this.idempotency.store(namespace, payload, response, now, holdMs);
     return { ...response };
   }
 
