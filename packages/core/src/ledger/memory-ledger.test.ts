@@ -159,7 +159,7 @@ describe('memory ledger', () => {
 
   it('distinguishes UNIT_MISMATCH (with details) from NOT_FOUND', async () => {
     const ledger = ledgerWith({ ledgers: [{ scope: 'tenant:acme', unit: 'CREDITS', allocated: 10 }] });
-    const error = await ledger.reserve(reserveRequest(1)).catch((caught: unknown) => caught as CyclesError);
+    const error = (await ledger.reserve(reserveRequest(1)).catch((caught: unknown) => caught)) as CyclesError;
     expect(error.details).toEqual({
       scope: 'tenant:acme',
       requested_unit: 'TOKENS',
