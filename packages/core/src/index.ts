@@ -31,6 +31,18 @@ export type {
   ReleaseEvent,
   SettleErrorEvent,
 } from './events.ts';
+export {
+  type BudgetErrorBody,
+  type BudgetErrorResponse,
+  type BudgetErrorResponseOptions,
+  budgetErrorResponse,
+} from './http/budget-error-response.ts';
+export {
+  BUDGET_HEADERS,
+  remainingBudgetHeaders,
+  subjectBalances,
+  tightestBalance,
+} from './http/remaining-budget.ts';
 export { planOverage } from './ledger/commit-math.ts';
 export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
 export {
