@@ -59,14 +59,14 @@ export class IdempotencyStore {
    * The stored response for this key, or undefined when none (or expired). Throws 409
    * IDEMPOTENCY_MISMATCH when the key was used with a different payload.
    */
-  lookup<T>(id: string, payload: () => string, nowMs: number): T | undefined {
+  lookup<T>(id: string, payload: string, nowMs: number): T | undefined {
     const record = this.records.get(id);
     if (record === undefined) return undefined;
     if (record.expiresAtMs <= nowMs) {
       this.records.delete(id);
       return undefined;
     }
-    if (record.payload !== payload()) {
+    if (record.payload !== payload) {
       throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
         details: { idempotency_key: id.slice(id.lastIndexOf('|') + 1) },
       });

@@ -140,7 +140,7 @@ class MemoryLedger implements Ledger {
   private readonly reservations = new Map<string, ReservationRow>();
   private readonly active = new Map<string, ReservationRow>();
   /** Finalized or expired reservation ids in the order they ended (for bounded retention). */
-  private readonly ended = new Fifo<{ id: string; atMs: number }>();
+  private readonly ended = new Fifo<ReservationRow>();
   private readonly idempotency: IdempotencyStore;
   private readonly retentionMs: number;
   private readonly maxRetained: number;
@@ -179,7 +179,7 @@ class MemoryLedger implements Ledger {
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
     const dryRun = request.dryRun === true;
-    const payload = () => reservePayload(request);
+    const payload = reservePayload(request);
     const replay = this.idempotency.lookup<ReserveResponse>(namespace, payload, now);
     if (replay !== undefined) return this.replayReserve(replay, now);
 
@@ -188,7 +188,7 @@ class MemoryLedger implements Ledger {
     const settings = tenant === undefined ? undefined : this.tenants.get(tenant);
     if (settings?.status === 'CLOSED') {
       if (!dryRun) throw tenantClosed(tenant);
-      return this.storeReserve(namespace, payload(), now, {
+      return this.storeReserve(namespace, payload, now, {
         decision: 'DENY',
         affectedScopes: entry.scopes,
         scopePath: entry.path,
@@ -199,7 +199,7 @@ class MemoryLedger implements Ledger {
     if (rows.length === 0) {
       const mismatch = this.unitMismatch(entry, unit);
       if (mismatch !== undefined || !dryRun) throw mismatch ?? notFound(entry);
-      return this.storeReserve(namespace, payload(), now, {
+      return this.storeReserve(namespace, payload, now, {
         decision: 'DENY',
         affectedScopes: entry.scopes,
         scopePath: entry.path,
@@ -209,7 +209,7 @@ class MemoryLedger implements Ledger {
     const evaluation = evaluateRows(rows, request.estimate.amount, request.minimum);
     if (!evaluation.ok) {
       if (!dryRun) throw evaluationError(evaluation, now);
-      return this.storeReserve(namespace, payload(), now, {
+      return this.storeReserve(namespace, payload, now, {
         ...denial(evaluation, now),
         affectedScopes: entry.scopes,
         scopePath: entry.path,
@@ -228,7 +228,7 @@ class MemoryLedger implements Ledger {
     if (evaluation.partial) response.partial = true;
     if (dryRun) {
       response.balances = rows.map(toBalance);
-      return this.storeReserve(namespace, payload(), now, response);
+      return this.storeReserve(namespace, payload, now, response);
     }
 
     for (const row of rows) {
@@ -265,6 +265,7 @@ class MemoryLedger implements Ledger {
       commit: undefined,
       release: undefined,
       extends: undefined,
+      endedAtMs: 0,
     };
     this.reservations.set(id, reservation);
     this.active.set(id, reservation);
@@ -274,7 +275,7 @@ class MemoryLedger implements Ledger {
     response.expiresAtMs = reservation.expiresAtMs;
     response.remainingTtlMs = ttl;
     if (this.includeBalances) response.balances = rows.map(toBalance);
-    return this.storeReserve(namespace, payload(), now, response, ttl + reservation.graceMs);
+    return this.storeReserve(namespace, payload, now, response, ttl + reservation.graceMs);
   }
 
   async commit(
@@ -422,7 +423,7 @@ class MemoryLedger implements Ledger {
     const now = this.tick();
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
-    const payload = () => decidePayload(request);
+    const payload = decidePayload(request);
     const replay = this.idempotency.lookup<DecideResponse>(namespace, payload, now);
     if (replay !== undefined) return { ...replay };
 
@@ -445,7 +446,7 @@ class MemoryLedger implements Ledger {
         } else response = { decision: 'ALLOW', affectedScopes: entry.scopes };
       }
     }
-    this.idempotency.store(namespace, payload(), response, now);
+    this.idempotency.store(namespace, payload, response, now);
     return { ...response };
   }
 
@@ -454,7 +455,7 @@ class MemoryLedger implements Ledger {
     const now = this.tick();
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const payload = () => eventPayload(request);
+    const payload = eventPayload(request);
     const replay = this.idempotency.lookup<EventResponse>(namespace, payload, now);
     if (replay !== undefined) return { ...replay };
     const settings = tenant === undefined ? undefined : this.tenants.get(tenant);
@@ -488,7 +489,7 @@ class MemoryLedger implements Ledger {
     };
     if (this.includeBalances) response.balances = rows.map(toBalance);
     if (plan.extra < actual) response.charged = { unit, amount: plan.extra };
-    this.idempotency.store(namespace, payload(), response, now);
+    this.idempotency.store(namespace, payload, response, now);
     return { ...response };
   }
 
@@ -571,7 +572,7 @@ class MemoryLedger implements Ledger {
       });
     const now = this.clock.now();
     const namespace = `fund|${row.scope}|${row.unit}|${request.idempotencyKey ?? ''}`;
-    const payload = () => canonicalJson([funding, request.reason]);
+    const payload = canonicalJson([funding, request.reason]);
     if (request.idempotencyKey !== undefined) {
       const replay = this.idempotency.lookup<FundingResult>(namespace, payload, now);
       if (replay !== undefined) return replay;
@@ -624,7 +625,7 @@ class MemoryLedger implements Ledger {
     }
     row.isOverLimit = row.debt > row.overdraftLimit;
     const result: FundingResult = { previous, current: toState(row) };
-    if (request.idempotencyKey !== undefined) this.idempotency.store(namespace, payload(), result, now);
+    if (request.idempotencyKey !== undefined) this.idempotency.store(namespace, payload, result, now);
     return result;
   }
 
@@ -725,14 +726,15 @@ class MemoryLedger implements Ledger {
     reservation.status = status;
     if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
     this.active.delete(reservation.id);
-    this.ended.push({ id: reservation.id, atMs: now });
+    reservation.endedAtMs = now;
+    this.ended.push(reservation);
     this.pruneEnded(now);
   }
 
   /** Forgets finalized or expired reservations past their retention, or beyond the cap (oldest first). */
   private pruneEnded(now: number): void {
     for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
-      if (this.ended.size <= this.maxRetained && oldest.atMs + this.retentionMs > now) break;
+      if (this.ended.size <= this.maxRetained && oldest.endedAtMs + this.retentionMs > now) break;
       this.reservations.delete(oldest.id);
       this.ended.shift();
     }

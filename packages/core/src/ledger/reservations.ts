@@ -48,6 +48,8 @@ export interface ReservationRow {
   commit: StoredOutcome<CommitResponse> | undefined;
   release: StoredOutcome<ReleaseResponse> | undefined;
   extends: Map<string, StoredOutcome<ExtendResponse>> | undefined;
+  /** When it left ACTIVE (for bounded retention); 0 while ACTIVE. */
+  endedAtMs: number;
 }
 
 /** The protocol view of a reservation; `include` projects metadata (both by default). */
