@@ -92,7 +92,7 @@ export interface MemoryLedgerOptions {
   includeBalances?: boolean;
   /** How long finalized or expired reservations stay readable (default 1 h). */
   reservationRetentionMs?: number;
-  /** Most finalized or expired reservations kept (default 100,000). */
+  /** Most finalized or expired reservations kept (default 10,000: retained rows cost GC time). */
   maxRetainedReservations?: number;
 }
 
@@ -159,7 +159,7 @@ class MemoryLedger implements Ledger {
       options.maxIdempotencyRecords ?? 100_000,
     );
     this.retentionMs = options.reservationRetentionMs ?? 3_600_000;
-    this.maxRetained = options.maxRetainedReservations ?? 100_000;
+    this.maxRetained = options.maxRetainedReservations ?? 10_000;
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {})) this.putTenant(tenant, settings);
     for (const template of options.templates ?? []) this.putTemplate(template);
