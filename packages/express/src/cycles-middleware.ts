@@ -1,0 +1,76 @@
+import {
+  budgetErrorResponse,
+  type Cycles,
+  currentCycles,
+  remainingBudgetHeaders,
+  runWithBudget,
+  SUBJECT_LEVELS,
+  type Subject,
+  subjectBalances,
+  validateSubject,
+} from '@cycles-guard/core';
+import type { Request, RequestHandler, Response } from 'express';
+
+/** Options of `cyclesMiddleware`. */
+export interface CyclesMiddlewareOptions {
+  /**
+   * Who pays for this request, e.g. the tenant behind an API key or header. A result without a valid
+   * standard level (or with characters outside `[a-zA-Z0-9_.-]`) is answered 400 and nothing is reserved.
+   */
+  subject: (request: Request) => Subject | Promise<Subject>;
+  /**
+   * The Cycles instance calls in this request use.
+   * @default the process default (`currentCycles()`), looked up per request
+   */
+  cycles?: Cycles;
+  /**
+   * Set `X-Cycles-Budget-Remaining`, `-Scope` and `-Unit` from the balances read at request start.
+   * @default true
+   */
+  budgetHeaders?: boolean;
+  /** Extra budget-context attributes for hooks and adapters further down. */
+  attributes?: (request: Request) => Record<string, unknown>;
+}
+
+/** Sets the remaining-budget headers of the subject's tightest scope; a failed read only skips them. */
+async function setBudgetHeaders(cycles: Cycles, subject: Subject, response: Response): Promise<void> {
+  try {
+    // Query by the top level only: the ledger returns scopes containing every queried level, not ancestors.
+    const level = SUBJECT_LEVELS.find((name) => subject[name] !== undefined);
+    if (level === undefined) return;
+    const { balances } = await cycles.authority.getBalances({ [level]: subject[level], limit: 200 });
+    if (!response.headersSent) response.set(remainingBudgetHeaders(subjectBalances(balances, subject)));
+  } catch {
+    // Informational headers: an unreachable authority must not fail the request here.
+  }
+}
+
+/**
+ * Opens a budget context per request: the subject from `options.subject`, the Cycles instance, and an
+ * AbortSignal that fires when the client disconnects before the response finished. Every guarded call
+ * made by later handlers (Bedrock plugin, `cycles.reserve`) runs in it.
+ */
+export function cyclesMiddleware(options: CyclesMiddlewareOptions): RequestHandler {
+  const { budgetHeaders = true } = options;
+  return async (request, response, next) => {
+    let subject: Subject;
+    try {
+      subject = await options.subject(request);
+      validateSubject(subject);
+    } catch (error) {
+      const mapped = budgetErrorResponse(error);
+      if (mapped === undefined || mapped.status !== 400) return next(error);
+      response.status(400).set(mapped.headers).json(mapped.body);
+      return;
+    }
+    const cycles = options.cycles ?? currentCycles();
+    const controller = new AbortController();
+    response.on('close', () => {
+      // 'close' without a finished write is a client disconnect (a normal end emits 'finish' first).
+      if (!response.writableFinished) controller.abort(new Error('Client disconnected'));
+    });
+    if (budgetHeaders) await setBudgetHeaders(cycles, subject, response);
+    const attributes = { request, response, ...options.attributes?.(request) };
+    runWithBudget({ cycles, subject, signal: controller.signal, attributes }, () => next());
+  };
+}

@@ -1,0 +1,249 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { type Cycles, createCycles, currentBudget, type LedgerDefinition } from '@cycles-guard/core';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import express, { type Express, type Request } from 'express';
+import request from 'supertest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cyclesErrorHandler, cyclesMiddleware, cyclesRoute } from '../src/index.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const SONNET = 'anthropic.claude-sonnet-4-20250514-v1:0';
+
+function tenantLedger(allocated: number, tenant = 'acme'): LedgerDefinition {
+  return { scope: `tenant:${tenant}`, unit: 'USD_MICROCENTS', allocated, window: { period: 'day' } };
+}
+
+const tenantOf = (request: Request) => ({ tenant: request.get('x-tenant') });
+
+function appWith(cycles: Cycles, build: (app: Express) => void, deniedStatus?: 429 | 402): Express {
+  const app = express();
+  app.use(cyclesMiddleware({ cycles, subject: tenantOf }));
+  build(app);
+  app.use(cyclesErrorHandler(deniedStatus === undefined ? {} : { deniedStatus }));
+  return app;
+}
+
+async function balanceOf(cycles: Cycles, tenant = 'acme') {
+  const { balances } = await cycles.authority.getBalances({ tenant });
+  const row = balances.find((balance) => balance.scopePath === `tenant:${tenant}`);
+  return {
+    spent: row?.spent?.amount ?? 0,
+    reserved: row?.reserved?.amount ?? 0,
+    remaining: row?.remaining.amount,
+  };
+}
+
+describe('cyclesMiddleware', () => {
+  it('resolves the subject per request and keeps the context across async handlers (Express 5)', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(1_000), tenantLedger(2_000, 'globex')] });
+    const app = appWith(cycles, (app) =>
+      app.get('/who', async (_request, response) => {
+        await sleep(5);
+        response.json({ tenant: currentBudget()?.subject.tenant, same: currentBudget()?.cycles === cycles });
+      }),
+    );
+    const [acme, globex] = await Promise.all([
+      request(app).get('/who').set('x-tenant', 'acme'),
+      request(app).get('/who').set('x-tenant', 'globex'),
+    ]);
+    expect(acme.body).toEqual({ tenant: 'acme', same: true });
+    expect(globex.body).toEqual({ tenant: 'globex', same: true });
+    expect(acme.headers['x-cycles-budget-remaining']).toBe('1000');
+    expect(acme.headers['x-cycles-budget-scope']).toBe('tenant:acme');
+    expect(acme.headers['x-cycles-budget-unit']).toBe('USD_MICROCENTS');
+    expect(globex.headers['x-cycles-budget-remaining']).toBe('2000');
+  });
+
+  it('answers a bad subject with 400 and reserves nothing', async () => {
+    const cycles = createCycles({
+      templates: [{ pattern: 'tenant:*', unit: 'USD_MICROCENTS', allocated: 100 }],
+    });
+    const handler = vi.fn();
+    const reserve = vi.spyOn(cycles.authority, 'reserve');
+    const app = appWith(cycles, (app) => app.get('/work', cyclesRoute({ estimate: 10 }), handler));
+    const missing = await request(app).get('/work');
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({
+      error: 'INVALID_REQUEST',
+      message: expect.stringMatching(/standard field/),
+    });
+    const invalid = await request(app).get('/work').set('x-tenant', 'bad tenant!');
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.message).toMatch(/subject.tenant has characters outside/);
+    expect(handler).not.toHaveBeenCalled();
+    expect(reserve).not.toHaveBeenCalled();
+  });
+});
+
+describe('cyclesRoute and cyclesErrorHandler', () => {
+  it('commits the route hold, then denies with 429, the scope, the remaining budget and Retry-After', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(100)] });
+    const app = appWith(cycles, (app) =>
+      app.post('/resize', cyclesRoute({ estimate: 60, actionKind: 'image.resize' }), (_request, response) => {
+        response.json({ ok: true });
+      }),
+    );
+    const first = await request(app).post('/resize').set('x-tenant', 'acme');
+    expect(first.status).toBe(200);
+    await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 60, reserved: 0 }));
+    const second = await request(app).post('/resize').set('x-tenant', 'acme');
+    expect(second.status).toBe(429);
+    expect(second.body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: 'tenant:acme', remaining: 40 });
+    const retryAfter = Number(second.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(86_400);
+    expect(second.body.retryAfterSeconds).toBe(retryAfter);
+    expect(second.headers['x-cycles-budget-remaining']).toBe('40');
+  });
+
+  it('answers denials with 402 when configured', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(10)] });
+    const app = appWith(
+      cycles,
+      (app) => app.get('/x', cyclesRoute({ estimate: 50 }), (_q, r) => r.end()),
+      402,
+    );
+    const response = await request(app).get('/x').set('x-tenant', 'acme');
+    expect(response.status).toBe(402);
+    expect(response.body.error).toBe('BUDGET_EXCEEDED');
+  });
+
+  it('releases the route hold when the handler throws (async) or answers 5xx', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(100)] });
+    const app = appWith(cycles, (app) => {
+      app.get('/throws', cyclesRoute({ estimate: 30 }), async () => {
+        await sleep(1);
+        throw new Error('handler failed');
+      });
+      app.get('/503', cyclesRoute({ estimate: 30 }), (_request, response) => {
+        response.status(503).end();
+      });
+    });
+    expect((await request(app).get('/throws').set('x-tenant', 'acme')).status).toBe(500);
+    expect((await request(app).get('/503').set('x-tenant', 'acme')).status).toBe(503);
+    await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 0, reserved: 0 }));
+  });
+
+  it('never overspends with 100 concurrent requests for one tenant', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(500)] });
+    const app = appWith(cycles, (app) =>
+      app.get('/job', cyclesRoute({ estimate: 7 }), async (_request, response) => {
+        await sleep(2);
+        response.json({ ok: true });
+      }),
+    );
+    const server = app.listen(0);
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 100 }, () => request(server).get('/job').set('x-tenant', 'acme')),
+      );
+      const allowed = responses.filter((response) => response.status === 200).length;
+      const denied = responses.filter((response) => response.status === 429).length;
+      expect(allowed).toBe(71);
+      expect(denied).toBe(29);
+      await vi.waitFor(async () =>
+        expect(await balanceOf(cycles)).toMatchObject({ spent: 497, reserved: 0 }),
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  it('commits an SSE route once the stream ends', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(100)] });
+    const app = appWith(cycles, (app) =>
+      app.get('/events', cyclesRoute({ estimate: 25 }), async (_request, response) => {
+        response.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+        for (let index = 0; index < 3; index++) {
+          response.write(`data: ${index}\n\n`);
+          await sleep(5);
+        }
+        response.end();
+      }),
+    );
+    const response = await request(app).get('/events').set('x-tenant', 'acme');
+    expect(response.status).toBe(200);
+    expect(response.text).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\n');
+    expect(response.headers['x-cycles-budget-remaining']).toBe('100');
+    await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 25, reserved: 0 }));
+  });
+});
+
+describe('client disconnect', () => {
+  let emulator: BedrockEmulator | undefined;
+  afterEach(async () => {
+    await emulator?.close();
+  });
+
+  it('aborts the context signal and the Bedrock stream, and commits the partial usage', async () => {
+    emulator = await startBedrockEmulator({ port: 0, outputTokens: 4_000, latency: { perChunkMs: 10 } });
+    const client = new BedrockRuntimeClient({
+      region: 'us-east-1',
+      endpoint: emulator.url,
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+      requestHandler: new NodeHttpHandler(),
+      maxAttempts: 1,
+    });
+    const cycles = createCycles({ ledgers: [tenantLedger(100_000_000)] });
+    let contextSignal: AbortSignal | undefined;
+    // Stand-in for @cycles-guard/bedrock (not landed yet): reserve, cap, stream, settle with core's tracker.
+    const app = appWith(cycles, (app) =>
+      app.get('/chat', async (_request, response) => {
+        contextSignal = currentBudget()?.signal;
+        const call = await cycles.beginLlmCall({ model: SONNET, inputTokens: 20, maxOutputTokens: 4_096 });
+        const tracker = call.track();
+        response.set('Content-Type', 'text/event-stream');
+        let outputTokens = 0;
+        try {
+          const output = await client.send(
+            new ConverseStreamCommand({
+              modelId: SONNET,
+              messages: [{ role: 'user', content: [{ text: 'hello' }] }],
+              inferenceConfig: { maxTokens: call.maxOutputTokens },
+            }),
+            { abortSignal: call.signal },
+          );
+          for await (const event of output.stream ?? []) {
+            const text = event.contentBlockDelta?.delta?.text;
+            if (text === undefined) continue;
+            outputTokens += text.split(/\s+/).filter(Boolean).length;
+            tracker.usage({ inputTokens: call.inputTokens, outputTokens });
+            response.write(`data: ${JSON.stringify(text)}\n\n`);
+          }
+          await tracker.finish();
+          response.end();
+        } catch {
+          await tracker.abort();
+        }
+      }),
+    );
+    const server = app.listen(0);
+    const { port } = server.address() as AddressInfo;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const outgoing = httpRequest({ port, path: '/chat', headers: { 'x-tenant': 'acme' } }, (incoming) => {
+          incoming.once('data', () => {
+            outgoing.destroy();
+            resolve();
+          });
+        });
+        outgoing.on('error', (error) => (outgoing.destroyed ? resolve() : reject(error)));
+        outgoing.end();
+      });
+      await vi.waitFor(() => expect(contextSignal?.aborted).toBe(true));
+      await vi.waitFor(() => expect(emulator?.requests[0]?.aborted).toBe(true), { timeout: 3_000 });
+      expect(emulator.requests[0]?.outputTokens).toBeLessThan(4_000);
+      await vi.waitFor(async () => {
+        const balance = await balanceOf(cycles);
+        expect(balance.spent).toBeGreaterThan(0);
+        expect(balance.reserved).toBe(0);
+      });
+    } finally {
+      server.close();
+    }
+  });
+});
