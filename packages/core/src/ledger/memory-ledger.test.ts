@@ -204,4 +204,32 @@ describe('memory ledger', () => {
     await ledger.sweepExpired();
     expect(await codeOf(ledger.getReservation(reservationId!))).toBe('NOT_FOUND');
   });
+
+  it('refuses a duplicate ledger with 409 and repays debt with REPAY_DEBT', async () => {
+    const ledger = ledgerWith({
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100, overdraftLimit: 50 }],
+    });
+    const duplicate = (await ledger
+      .createLedger({ scope: 'tenant:ACME', unit: 'TOKENS', allocated: 1 })
+      .catch((caught: unknown) => caught)) as CyclesError;
+    expect([duplicate.code, duplicate.status]).toEqual(['INVALID_REQUEST', 409]);
+    await ledger.createEvent({
+      idempotencyKey: 'e',
+      subject: { tenant: 'acme' },
+      action: ACTION,
+      actual: { unit: 'TOKENS', amount: 130 },
+      overagePolicy: 'ALLOW_WITH_OVERDRAFT',
+    });
+    expect(await ledger.getLedger('tenant:acme', 'TOKENS')).toMatchObject({
+      debt: 30,
+      remaining: -30,
+      spent: 100,
+    });
+    const result = await ledger.fund({
+      scope: 'tenant:acme',
+      unit: 'TOKENS',
+      funding: { operation: 'REPAY_DEBT', amount: 50 },
+    });
+    expect(result.current).toMatchObject({ debt: 0, remaining: 20, allocated: 120, isOverLimit: false });
+  });
 });
