@@ -1,1 +1,51 @@
-export {};
+// The SDK warns about Node 20 on every start; the demo pins Node 20.19+ on purpose.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+import { type DemoResult, MICROCENTS_PER_DOLLAR, runDemo } from './scenario.ts';
+
+const dollars = (microcents: number) => `$${(microcents / MICROCENTS_PER_DOLLAR).toFixed(2)}`;
+const seconds = (milliseconds: number) => `${(milliseconds / 1000).toFixed(1)} s`;
+
+/** The human summary printed on stderr at the end of the run. */
+export function summary(result: DemoResult, real: boolean): string {
+  return [
+    '',
+    `== Runaway agent vs cycles-guard (${real ? 'real Bedrock' : 'Bedrock emulator'}, Claude Sonnet 4) ==`,
+    result.stoppedByGuard
+      ? `First denial at ${seconds(result.stoppedAtMs ?? 0)}: ${result.stopReason}` +
+        (result.retryAfterSeconds === undefined
+          ? ''
+          : ` (Retry-After ${result.retryAfterSeconds} s: the daily window resets at midnight UTC)`)
+      : 'The loop reached its deadline without exhausting the budget.',
+    `All ${result.workers} workers honoured Retry-After and stopped by ${seconds(result.elapsedMs)}.`,
+    `Calls: ${result.calls} (${result.allowed} allowed, ${result.capped} capped to fit the budget, ${result.denied} denied)`,
+    `Spent: ${dollars(result.spentMicrocents)} of ${dollars(result.budgetMicrocents)} budget (${result.spentMicrocents} µ¢ of ${result.budgetMicrocents} µ¢)`,
+    `Unguarded: ~${dollars(result.unguardedMicrocents)} over the loop's ${seconds(result.projectionMs)} schedule =` +
+      ` ${result.unguardedCalls} calls (${result.workers} workers back to back at ${result.averageUncappedCallMs} ms per uncapped call)` +
+      ` × ${dollars(result.averageUncappedCostMicrocents)} (average cost of this run's uncapped calls).`,
+    'The emulator streams ~25× faster than real Bedrock, so real time stretches the same loop; the',
+    'guarded spend stays capped at the budget however long it runs, the unguarded one keeps growing.',
+    `Finished in ${seconds(result.elapsedMs)}.`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  const real = argv.includes('--real');
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (real && region === undefined) {
+    process.stderr.write(
+      '--real needs AWS_REGION (and AWS credentials); running on the emulator needs neither.\n',
+    );
+    process.exit(2);
+  }
+  const result = await runDemo({
+    ...(real && region !== undefined ? { realRegion: region } : {}),
+    onProgress: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stderr.write(`${summary(result, real)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+await main();
