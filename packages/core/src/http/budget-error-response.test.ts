@@ -45,6 +45,11 @@ describe('budgetErrorResponse', () => {
     expect(budgetErrorResponse(new NotFoundError('no budget'))?.status).toBe(404);
   });
 
+  it('finds a CyclesError wrapped as a cause', () => {
+    const wrapped = new Error('sdk middleware failed', { cause: exceeded });
+    expect(budgetErrorResponse(wrapped)?.body.error).toBe('BUDGET_EXCEEDED');
+  });
+
   it('returns undefined for foreign errors', () => {
     expect(budgetErrorResponse(new Error('boom'))).toBeUndefined();
     expect(budgetErrorResponse('text')).toBeUndefined();

@@ -41,13 +41,23 @@ export interface BudgetErrorResponse {
 /**
  * Maps a cycles-guard error to an HTTP answer: budget denials → `deniedStatus` (with `Retry-After` when
  * the window resets at a known time), AuthorityUnavailableError → 503, other CyclesErrors → their own
- * status. Returns undefined for errors that are not CyclesErrors, so the caller passes them on.
+ * status. Follows `cause` links; returns undefined for other errors, so the caller passes them on.
  */
 export function budgetErrorResponse(
   error: unknown,
   options: BudgetErrorResponseOptions = {},
 ): BudgetErrorResponse | undefined {
-  if (!CyclesError.isInstance(error)) return undefined;
+  let cause = error;
+  // Framework and SDK layers may wrap our error; look a few `cause` links deep.
+  for (let depth = 0; depth < 5 && !CyclesError.isInstance(cause); depth++) {
+    if (typeof cause !== 'object' || cause === null || !('cause' in cause)) return undefined;
+    cause = cause.cause;
+  }
+  if (!CyclesError.isInstance(cause)) return undefined;
+  return fromCyclesError(cause, options);
+}
+
+function fromCyclesError(error: CyclesError, options: BudgetErrorResponseOptions): BudgetErrorResponse {
   const denied = DENIAL_CODES.has(error.code);
   const status = denied
     ? (options.deniedStatus ?? 429)
