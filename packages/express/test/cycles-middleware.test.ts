@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { type Cycles, createCycles, currentBudget, type LedgerDefinition } from '@cycles-guard/core';
+import {
+  AuthorityUnavailableError,
+  type Cycles,
+  createCycles,
+  currentBudget,
+  type LedgerDefinition,
+} from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import express, { type Express, type Request } from 'express';
 import request from 'supertest';
@@ -170,6 +176,43 @@ describe('cyclesRoute and cyclesErrorHandler', () => {
     expect(response.text).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\n');
     expect(response.headers['x-cycles-budget-remaining']).toBe('100');
     await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 25, reserved: 0 }));
+  });
+});
+
+describe('error mapping', () => {
+  it('answers AuthorityUnavailableError with 503 and leaves foreign errors to Express', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(100)] });
+    const app = appWith(cycles, (app) => {
+      app.get('/down', async () => {
+        throw new AuthorityUnavailableError('budget authority unreachable');
+      });
+      app.get('/boom', () => {
+        throw new Error('boom');
+      });
+    });
+    const down = await request(app).get('/down').set('x-tenant', 'acme');
+    expect(down.status).toBe(503);
+    expect(down.body).toEqual({ error: 'AUTHORITY_UNAVAILABLE', message: 'budget authority unreachable' });
+    expect((await request(app).get('/boom').set('x-tenant', 'acme')).status).toBe(500);
+  });
+
+  it('accepts an async subject resolver (e.g. an API-key lookup)', async () => {
+    const cycles = createCycles({ ledgers: [tenantLedger(100, 'initech')] });
+    const keys = new Map([['key-1', 'initech']]);
+    const app = express();
+    app.use(
+      cyclesMiddleware({
+        cycles,
+        subject: async (request) => {
+          await sleep(1);
+          return { tenant: keys.get(request.get('authorization') ?? '') };
+        },
+      }),
+    );
+    app.get('/who', (_request, response) => response.json(currentBudget()?.subject));
+    const known = await request(app).get('/who').set('authorization', 'key-1');
+    expect(known.body).toEqual({ tenant: 'initech' });
+    expect((await request(app).get('/who').set('authorization', 'nope')).status).toBe(400);
   });
 });
 
