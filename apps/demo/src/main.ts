@@ -19,6 +19,12 @@ export function summary(result: DemoResult, real: boolean): string {
       : 'The loop reached its deadline without exhausting the budget.',
     `All ${result.workers} workers honoured Retry-After and stopped by ${seconds(result.elapsedMs)}.`,
     `Calls: ${result.calls} (${result.allowed} allowed, ${result.capped} capped to fit the budget, ${result.denied} denied)`,
+    ...(result.capped > 0
+      ? [
+          `Capped calls asked for 4096 output tokens and were granted ${result.cappedGrantedMaxTokens.join(', ')}` +
+            ' so that their worst case still fit what was left.',
+        ]
+      : []),
     `Spent: ${dollars(result.spentMicrocents)} of ${dollars(result.budgetMicrocents)} budget (${result.spentMicrocents} µ¢ of ${result.budgetMicrocents} µ¢)`,
     `Unguarded: ~${dollars(result.unguardedMicrocents)} over the loop's ${seconds(result.projectionMs)} schedule =` +
       ` ${result.unguardedCalls} calls (${result.workers} workers back to back at ${result.averageUncappedCallMs} ms per uncapped call)` +

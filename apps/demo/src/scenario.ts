@@ -45,6 +45,8 @@ export interface DemoResult {
   denied: number;
   spentMicrocents: number;
   budgetMicrocents: number;
+  /** The `maxTokens` each capped call was granted instead of the requested one. */
+  cappedGrantedMaxTokens: number[];
   /** `unguardedCalls` × the average cost of this run's uncapped calls. */
   unguardedMicrocents: number;
   /** Calls the unguarded loop would have made in `projectionMs`. */
@@ -199,6 +201,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     denied: outcomes.filter((outcome) => outcome.denial).length,
     spentMicrocents,
     budgetMicrocents,
+    cappedGrantedMaxTokens: allowed.flatMap((outcome) =>
+      outcome.response?.capped ? [outcome.response.grantedMaxTokens] : [],
+    ),
     unguardedMicrocents: unguardedCalls * averageUncappedCostMicrocents,
     unguardedCalls,
     projectionMs,
