@@ -54,6 +54,11 @@ export interface DemoResult {
   /** Time over which `unguardedMicrocents` is projected: the loop's scheduled duration. */
   projectionMs: number;
   averageUncappedCostMicrocents: number;
+  /**
+   * Estimate, not a measurement: the unguarded loop's cost per hour at real Bedrock speed, assuming
+   * 0.5 s to first token and 60 output tokens/s per call (Sonnet-class streaming), same call mix.
+   */
+  unguardedPerHourAtRealSpeedMicrocents: number;
   averageUncappedCallMs: number;
   /** Milliseconds after the start when the first denial stopped a worker. */
   stoppedAtMs: number | undefined;
@@ -190,6 +195,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     average(basis.map((outcome) => outcome.response?.costMicrocents ?? 0)),
   );
   const averageUncappedCallMs = average(basis.map((outcome) => outcome.durationMs));
+  const realCallSeconds = 0.5 + average(basis.map((outcome) => outcome.response?.outputTokens ?? 0)) / 60;
+  const realCallsPerHour = (workers * 3_600) / realCallSeconds;
   // Unguarded, every worker keeps making uncapped calls back to back until the loop's deadline.
   const projectionMs = durationMs;
   const unguardedCalls = Math.floor((workers * projectionMs) / Math.max(1, averageUncappedCallMs));
@@ -208,6 +215,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     unguardedCalls,
     projectionMs,
     averageUncappedCostMicrocents,
+    unguardedPerHourAtRealSpeedMicrocents: Math.round(realCallsPerHour * averageUncappedCostMicrocents),
     averageUncappedCallMs: Math.round(averageUncappedCallMs),
     stoppedAtMs: stoppedAtMs === undefined ? undefined : Math.round(stoppedAtMs),
     stopReason,
