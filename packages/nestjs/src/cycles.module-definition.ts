@@ -1,0 +1,32 @@
+import type { Cycles, Subject } from '@cycles-guard/core';
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+
+/** Options of `CyclesModule.forRoot` (and what the `forRootAsync` factory returns). */
+export interface CyclesModuleOptions {
+  /**
+   * The Cycles instance requests use.
+   * @default the process default (`getDefaultCycles()`), looked up per request
+   */
+  cycles?: Cycles;
+  /**
+   * Who pays for a request (e.g. the tenant behind an API key). Merged under `@Cycles({ subject })`.
+   * An invalid result is answered 400 and nothing is reserved.
+   * @default no request subject: the instance's default subject and `@Cycles` parts only
+   */
+  subject?: (request: unknown) => Subject | Promise<Subject>;
+  /**
+   * Status of budget denials: `429 Too Many Requests` or `402 Payment Required`.
+   * @default 429
+   */
+  deniedStatus?: 429 | 402;
+}
+
+export const {
+  ConfigurableModuleClass: CyclesConfigurableModule,
+  MODULE_OPTIONS_TOKEN: CYCLES_MODULE_OPTIONS,
+  OPTIONS_TYPE: CYCLES_OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE: CYCLES_ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<CyclesModuleOptions>({ moduleName: 'Cycles' })
+  .setClassMethodName('forRoot')
+  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .build();

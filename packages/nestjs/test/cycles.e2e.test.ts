@@ -1,0 +1,287 @@
+import 'reflect-metadata';
+import { type Balance, type Cycles as CyclesInstance, createCycles, currentBudget } from '@cycles-guard/core';
+import {
+  Controller,
+  Get,
+  type INestApplication,
+  Inject,
+  Injectable,
+  type MessageEvent,
+  Module,
+  Sse,
+} from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { delay, map, Observable, of } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cycles, CyclesModule, type CyclesModuleOptions, CyclesService } from '../src/index.ts';
+
+const UNIT = 'USD_MICROCENTS';
+
+function makeCycles(): CyclesInstance {
+  return createCycles({
+    heartbeat: false,
+    ledgers: [
+      { scope: 'tenant:acme', unit: UNIT, allocated: 1_000 },
+      { scope: 'tenant:poor', unit: UNIT, allocated: 5 },
+    ],
+  });
+}
+
+/** Records what the SSE handler's work saw, so the test can assert the abort reached it. */
+const sseProbe: { signal: AbortSignal | undefined; abortReason: unknown; ticks: number } = {
+  signal: undefined,
+  abortReason: undefined,
+  ticks: 0,
+};
+
+@Cycles({ subject: { app: 'chat' } })
+@Controller()
+class BudgetController {
+  constructor(@Inject(CyclesService) private readonly cyclesService: CyclesService) {}
+
+  @Get('subject')
+  async subject(): Promise<unknown> {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return { subject: currentBudget()?.subject, action: currentBudget()?.action ?? null };
+  }
+
+  @Cycles({ subject: { agent: 'bot' }, action: { kind: 'tool', name: 'search' } })
+  @Get('merged')
+  merged(): unknown {
+    return { subject: currentBudget()?.subject, action: currentBudget()?.action };
+  }
+
+  @Cycles({ skip: true })
+  @Get('skipped')
+  skipped(): unknown {
+    return { context: currentBudget() === undefined ? 'none' : 'open' };
+  }
+
+  @Get('rx')
+  rx(): Observable<unknown> {
+    return of(1).pipe(
+      delay(5),
+      map(() => ({ subject: currentBudget()?.subject })),
+    );
+  }
+
+  @Cycles({ estimate: 100 })
+  @Get('work')
+  async work(): Promise<unknown> {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return { done: true };
+  }
+
+  @Cycles({ estimate: 100 })
+  @Get('fail')
+  async fail(): Promise<unknown> {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    throw new Error('handler failed');
+  }
+
+  @Cycles({ estimate: 10_000 })
+  @Get('expensive')
+  expensive(): unknown {
+    return { done: true };
+  }
+
+  @Get('balances')
+  async balances(): Promise<unknown> {
+    const balances: Balance[] = await this.cyclesService.getBalances();
+    return balances.map((balance) => ({ scopePath: balance.scopePath, remaining: balance.remaining.amount }));
+  }
+
+  @Get('manual')
+  async manual(): Promise<unknown> {
+    return this.cyclesService.guard({ estimate: 30 }, async (hold) => ({ reserved: hold.reserved }));
+  }
+
+  @Sse('stream')
+  stream(): Observable<MessageEvent> {
+    const signal = currentBudget()?.signal;
+    sseProbe.signal = signal;
+    return new Observable<MessageEvent>((subscriber) => {
+      // Stands in for an in-flight Bedrock stream that listens to the context signal.
+      const timer = setInterval(() => {
+        sseProbe.ticks += 1;
+        subscriber.next({ data: { tick: sseProbe.ticks } });
+      }, 10);
+      signal?.addEventListener('abort', () => {
+        sseProbe.abortReason = signal.reason;
+        clearInterval(timer);
+      });
+      return () => clearInterval(timer);
+    });
+  }
+}
+
+@Injectable()
+class TenantHeader {
+  readonly name = 'x-tenant';
+}
+
+@Module({ providers: [TenantHeader], exports: [TenantHeader] })
+class ConfigModule {}
+
+function subjectFromHeader(request: unknown): { tenant: string } {
+  const headers = (request as { headers: Record<string, string | undefined> }).headers;
+  return { tenant: headers['x-tenant'] ?? 'acme' };
+}
+
+type Platform = 'express' | 'fastify';
+
+async function start(
+  platform: Platform,
+  module: ReturnType<typeof CyclesModule.forRoot>,
+): Promise<{ app: INestApplication; url: string }> {
+  const testingModule = await Test.createTestingModule({ imports: [module], controllers: [BudgetController] }).compile();
+  const app =
+    platform === 'fastify'
+      ? testingModule.createNestApplication(new FastifyAdapter(), { logger: false })
+      : testingModule.createNestApplication({ logger: false });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return { app, url };
+}
+
+async function ledger(cycles: CyclesInstance, tenant: string): Promise<{ spent: number; reserved: number }> {
+  const { balances } = await cycles.authority.getBalances({ tenant });
+  const balance = balances.find((candidate) => candidate.scopePath === `tenant:${tenant}`);
+  return { spent: balance?.spent?.amount ?? 0, reserved: balance?.reserved?.amount ?? 0 };
+}
+
+describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s', (platform) => {
+  let app: INestApplication | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  async function forRoot(options: CyclesModuleOptions = {}): Promise<{ url: string; cycles: CyclesInstance }> {
+    const cycles = makeCycles();
+    const started = await start(platform, CyclesModule.forRoot({ cycles, subject: subjectFromHeader, ...options }));
+    app = started.app;
+    return { url: started.url, cycles };
+  }
+
+  it('resolves the subject per request and keeps the context across awaits', async () => {
+    const { url } = await forRoot();
+    const [first, second] = await Promise.all([
+      fetch(`${url}/subject`, { headers: { 'x-tenant': 'acme' } }).then((response) => response.json()),
+      fetch(`${url}/subject`, { headers: { 'x-tenant': 'other' } }).then((response) => response.json()),
+    ]);
+    expect(first).toEqual({ subject: { tenant: 'acme', app: 'chat' }, action: null });
+    expect(second).toEqual({ subject: { tenant: 'other', app: 'chat' }, action: null });
+  });
+
+  it('merges method-level @Cycles over class-level', async () => {
+    const { url } = await forRoot();
+    const body = await (await fetch(`${url}/merged`)).json();
+    expect(body).toEqual({
+      subject: { tenant: 'acme', app: 'chat', agent: 'bot' },
+      action: { kind: 'tool', name: 'search' },
+    });
+  });
+
+  it('opens no context with skip: true', async () => {
+    const { url } = await forRoot();
+    expect(await (await fetch(`${url}/skipped`)).json()).toEqual({ context: 'none' });
+  });
+
+  it('carries the context into an RxJS pipeline', async () => {
+    const { url } = await forRoot();
+    const body = await (await fetch(`${url}/rx`, { headers: { 'x-tenant': 'acme' } })).json();
+    expect(body).toEqual({ subject: { tenant: 'acme', app: 'chat' } });
+  });
+
+  it('commits an estimate hold when the handler completes', async () => {
+    const { url, cycles } = await forRoot();
+    const response = await fetch(`${url}/work`);
+    expect(response.status).toBe(200);
+    expect(await ledger(cycles, 'acme')).toEqual({ spent: 100, reserved: 0 });
+  });
+
+  it('releases an estimate hold when the handler throws, leaving the error to Nest', async () => {
+    const { url, cycles } = await forRoot();
+    const response = await fetch(`${url}/fail`);
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ statusCode: 500, message: 'Internal server error' });
+    expect(await ledger(cycles, 'acme')).toEqual({ spent: 0, reserved: 0 });
+  });
+
+  it('answers a denial with 429 and the JSON body', async () => {
+    const { url, cycles } = await forRoot();
+    const response = await fetch(`${url}/expensive`, { headers: { 'x-tenant': 'poor' } });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+    const body = await response.json();
+    expect(body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: expect.stringContaining('tenant:poor') });
+    expect(await ledger(cycles, 'poor')).toEqual({ spent: 0, reserved: 0 });
+  });
+
+  it('answers an invalid subject with 400', async () => {
+    const { url } = await forRoot();
+    const response = await fetch(`${url}/subject`, { headers: { 'x-tenant': 'bad tenant!' } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'INVALID_REQUEST' });
+  });
+
+  it('reads balances and guards manually through CyclesService', async () => {
+    const { url, cycles } = await forRoot();
+    expect(await (await fetch(`${url}/manual`)).json()).toEqual({ reserved: 30 });
+    expect(await ledger(cycles, 'acme')).toEqual({ spent: 30, reserved: 0 });
+    expect(await (await fetch(`${url}/balances`)).json()).toEqual([{ scopePath: 'tenant:acme', remaining: 970 }]);
+  });
+
+  it('forRootAsync with a factory, and deniedStatus 402', async () => {
+    const cycles = makeCycles();
+    const module = CyclesModule.forRootAsync({
+      imports: [ConfigModule],
+      inject: [TenantHeader],
+      useFactory: (header: TenantHeader) => ({
+        cycles,
+        deniedStatus: 402 as const,
+        subject: (request: unknown) => ({
+          tenant: (request as { headers: Record<string, string> }).headers[header.name] ?? 'acme',
+        }),
+      }),
+    });
+    const started = await start(platform, module);
+    app = started.app;
+    const denied = await fetch(`${started.url}/expensive`, { headers: { 'x-tenant': 'poor' } });
+    expect(denied.status).toBe(402);
+    expect(await denied.json()).toMatchObject({ error: 'BUDGET_EXCEEDED' });
+    const ok = await fetch(`${started.url}/subject`, { headers: { 'x-tenant': 'acme' } });
+    expect((await ok.json()).subject).toEqual({ tenant: 'acme', app: 'chat' });
+  });
+
+  it('aborts the context signal when an SSE client disconnects', async () => {
+    sseProbe.signal = undefined;
+    sseProbe.abortReason = undefined;
+    sseProbe.ticks = 0;
+    const { url } = await forRoot();
+    const controller = new AbortController();
+    const response = await fetch(`${url}/stream`, { signal: controller.signal });
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = response.body!.getReader();
+    let received = '';
+    try {
+      // Nest writes a bare newline first; read until the first event arrives.
+      while (!received.includes('data: {"tick":')) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        received += new TextDecoder().decode(chunk.value);
+      }
+    } finally {
+      controller.abort();
+    }
+    expect(received).toContain('data: {"tick":');
+    await expect.poll(() => sseProbe.signal?.aborted, { timeout: 2_000 }).toBe(true);
+    expect(sseProbe.abortReason).toBeInstanceOf(Error);
+    const ticksAtAbort = sseProbe.ticks;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sseProbe.ticks).toBe(ticksAtAbort);
+  });
+});
+
