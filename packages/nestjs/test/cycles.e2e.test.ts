@@ -135,7 +135,10 @@ async function start(
   platform: Platform,
   module: ReturnType<typeof CyclesModule.forRoot>,
 ): Promise<{ app: INestApplication; url: string }> {
-  const testingModule = await Test.createTestingModule({ imports: [module], controllers: [BudgetController] }).compile();
+  const testingModule = await Test.createTestingModule({
+    imports: [module],
+    controllers: [BudgetController],
+  }).compile();
   const app =
     platform === 'fastify'
       ? testingModule.createNestApplication(new FastifyAdapter(), { logger: false })
@@ -158,9 +161,14 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     app = undefined;
   });
 
-  async function forRoot(options: CyclesModuleOptions = {}): Promise<{ url: string; cycles: CyclesInstance }> {
+  async function forRoot(
+    options: CyclesModuleOptions = {},
+  ): Promise<{ url: string; cycles: CyclesInstance }> {
     const cycles = makeCycles();
-    const started = await start(platform, CyclesModule.forRoot({ cycles, subject: subjectFromHeader, ...options }));
+    const started = await start(
+      platform,
+      CyclesModule.forRoot({ cycles, subject: subjectFromHeader, ...options }),
+    );
     app = started.app;
     return { url: started.url, cycles };
   }
@@ -231,7 +239,9 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     const { url, cycles } = await forRoot();
     expect(await (await fetch(`${url}/manual`)).json()).toEqual({ reserved: 30 });
     expect(await ledger(cycles, 'acme')).toEqual({ spent: 30, reserved: 0 });
-    expect(await (await fetch(`${url}/balances`)).json()).toEqual([{ scopePath: 'tenant:acme', remaining: 970 }]);
+    expect(await (await fetch(`${url}/balances`)).json()).toEqual([
+      { scopePath: 'tenant:acme', remaining: 970 },
+    ]);
   });
 
   it('forRootAsync with a factory, and deniedStatus 402', async () => {
@@ -253,7 +263,7 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     expect(denied.status).toBe(402);
     expect(await denied.json()).toMatchObject({ error: 'BUDGET_EXCEEDED' });
     const ok = await fetch(`${started.url}/subject`, { headers: { 'x-tenant': 'acme' } });
-    expect((await ok.json()).subject).toEqual({ tenant: 'acme', app: 'chat' });
+    expect(((await ok.json()) as { subject: unknown }).subject).toEqual({ tenant: 'acme', app: 'chat' });
   });
 
   it('aborts the context signal when an SSE client disconnects', async () => {
@@ -284,4 +294,3 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     expect(sseProbe.ticks).toBe(ticksAtAbort);
   });
 });
-
