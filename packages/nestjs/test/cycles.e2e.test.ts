@@ -1,5 +1,11 @@
 import 'reflect-metadata';
-import { type Balance, type Cycles as CyclesInstance, createCycles, currentBudget } from '@cycles-guard/core';
+import {
+  AuthorityUnavailableError,
+  type Balance,
+  type Cycles as CyclesInstance,
+  createCycles,
+  currentBudget,
+} from '@cycles-guard/core';
 import {
   Controller,
   Get,
@@ -24,9 +30,14 @@ function makeCycles(): CyclesInstance {
     ledgers: [
       { scope: 'tenant:acme', unit: UNIT, allocated: 1_000 },
       { scope: 'tenant:poor', unit: UNIT, allocated: 5 },
+      { scope: 'tenant:daily', unit: UNIT, allocated: 5, window: { period: 'day' } },
+      { scope: 'tenant:stream', unit: UNIT, allocated: 1_000 },
     ],
   });
 }
+
+/** Records what a slow handler's work saw when its client left. */
+const slowProbe: { aborted: boolean; reason: unknown } = { aborted: false, reason: undefined };
 
 /** Records what the SSE handler's work saw, so the test can assert the abort reached it. */
 const sseProbe: { signal: AbortSignal | undefined; abortReason: unknown; ticks: number } = {
@@ -95,6 +106,33 @@ class BudgetController {
   @Get('manual')
   async manual(): Promise<unknown> {
     return this.cyclesService.guard({ estimate: 30 }, async (hold) => ({ reserved: hold.reserved }));
+  }
+
+  @Get('unavailable')
+  unavailable(): unknown {
+    throw new AuthorityUnavailableError('ledger unreachable');
+  }
+
+  @Get('slow')
+  async slow(): Promise<unknown> {
+    const signal = currentBudget()?.signal;
+    // Stands in for an in-flight Bedrock call that honours the context signal.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2_000);
+      signal?.addEventListener('abort', () => {
+        slowProbe.aborted = true;
+        slowProbe.reason = signal.reason;
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return { done: true };
+  }
+
+  @Cycles({ estimate: 200 })
+  @Sse('held-stream')
+  heldStream(): Observable<MessageEvent> {
+    return this.stream();
   }
 
   @Sse('stream')
@@ -264,6 +302,60 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     expect(await denied.json()).toMatchObject({ error: 'BUDGET_EXCEEDED' });
     const ok = await fetch(`${started.url}/subject`, { headers: { 'x-tenant': 'acme' } });
     expect(((await ok.json()) as { subject: unknown }).subject).toEqual({ tenant: 'acme', app: 'chat' });
+  });
+
+  it('answers Retry-After for a windowed budget', async () => {
+    const { url } = await forRoot();
+    const response = await fetch(`${url}/expensive`, { headers: { 'x-tenant': 'daily' } });
+    expect(response.status).toBe(429);
+    const retryAfter = Number(response.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(86_400);
+    expect(await response.json()).toMatchObject({ error: 'BUDGET_EXCEEDED', retryAfterSeconds: retryAfter });
+  });
+
+  it('answers AuthorityUnavailableError with 503', async () => {
+    const { url } = await forRoot();
+    const response = await fetch(`${url}/unavailable`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ error: 'AUTHORITY_UNAVAILABLE', message: 'ledger unreachable' });
+  });
+
+  it('aborts the context signal when the client disconnects mid-request', async () => {
+    slowProbe.aborted = false;
+    slowProbe.reason = undefined;
+    const { url } = await forRoot();
+    const controller = new AbortController();
+    const pending = fetch(`${url}/slow`, { signal: controller.signal }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort();
+    await pending;
+    await expect.poll(() => slowProbe.aborted, { timeout: 1_500 }).toBe(true);
+    expect(slowProbe.reason).toBeInstanceOf(Error);
+  });
+
+  it('commits an estimate hold when an SSE client disconnects', async () => {
+    const { url, cycles } = await forRoot();
+    const controller = new AbortController();
+    const response = await fetch(`${url}/held-stream`, {
+      signal: controller.signal,
+      headers: { 'x-tenant': 'stream' },
+    });
+    const reader = response.body!.getReader();
+    let received = '';
+    try {
+      while (!received.includes('data:')) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        received += new TextDecoder().decode(chunk.value);
+      }
+      expect(await ledger(cycles, 'stream')).toEqual({ spent: 0, reserved: 200 });
+    } finally {
+      controller.abort();
+    }
+    await expect
+      .poll(() => ledger(cycles, 'stream'), { timeout: 1_500 })
+      .toEqual({ spent: 200, reserved: 0 });
   });
 
   it('aborts the context signal when an SSE client disconnects', async () => {
