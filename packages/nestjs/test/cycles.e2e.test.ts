@@ -179,8 +179,11 @@ async function start(
   }).compile();
   const app =
     platform === 'fastify'
-      ? testingModule.createNestApplication(new FastifyAdapter(), { logger: false })
-      : testingModule.createNestApplication({ logger: false });
+      ? testingModule.createNestApplication(
+          new FastifyAdapter(), // Without forcing, close() waits for the keep-alive sockets of disconnected clients.
+          { logger: false, forceCloseConnections: true },
+        )
+      : testingModule.createNestApplication({ logger: false, forceCloseConnections: true });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url };
