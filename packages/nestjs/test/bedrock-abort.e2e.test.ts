@@ -1,0 +1,128 @@
+import 'reflect-metadata';
+import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { type Cycles as CyclesInstance, createCycles, type Settlement } from '@cycles-guard/core';
+import { Controller, type INestApplication, Inject, type MessageEvent, Sse } from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Observable } from 'rxjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CyclesModule, CyclesService } from '../src/index.ts';
+
+const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
+const UNIT = 'USD_MICROCENTS';
+
+let emulator: BedrockEmulator;
+/** What the handler's Bedrock call ended with. */
+const probe: { settlement: Settlement | undefined; deltas: number } = { settlement: undefined, deltas: 0 };
+
+beforeAll(async () => {
+  // One token per delta, slow frames: the stream is still running when the client leaves.
+  emulator = await startBedrockEmulator({
+    port: 0,
+    outputTokens: 1_000,
+    chunkTokens: 1,
+    latency: { perChunkMs: 15 },
+  });
+});
+afterAll(() => emulator.close());
+
+@Controller()
+class ChatController {
+  constructor(@Inject(CyclesService) private readonly cyclesService: CyclesService) {}
+
+  /**
+   * Streams a Bedrock answer as SSE, guarded by hand (the `@cycles-guard/bedrock` plugin was not
+   * available yet): the call's signal is the request context's, so a client disconnect aborts it.
+   */
+  @Sse('chat')
+  chat(): Observable<MessageEvent> {
+    return new Observable<MessageEvent>((subscriber) => {
+      void (async () => {
+        const call = await this.cyclesService.beginLlmCall({ model: MODEL, input: 'Tell me a story' });
+        const client = new BedrockRuntimeClient({
+          endpoint: emulator.url,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+          requestHandler: new NodeHttpHandler(),
+        });
+        let outputTokens = 0;
+        try {
+          const response = await client.send(
+            new ConverseStreamCommand({
+              modelId: MODEL,
+              messages: [{ role: 'user', content: [{ text: 'Tell me a story' }] }],
+              inferenceConfig: { maxTokens: call.maxOutputTokens },
+            }),
+            { abortSignal: call.signal },
+          );
+          for await (const event of response.stream ?? []) {
+            if (event.contentBlockDelta?.delta?.text !== undefined) {
+              outputTokens += 1;
+              probe.deltas += 1;
+              subscriber.next({ data: event.contentBlockDelta.delta.text });
+            }
+          }
+          probe.settlement = await call.commit({ inputTokens: call.inputTokens, outputTokens });
+          subscriber.complete();
+        } catch {
+          probe.settlement = await call.abort({ inputTokens: call.inputTokens, outputTokens });
+        }
+      })();
+    });
+  }
+}
+
+describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s', (platform) => {
+  let app: INestApplication | undefined;
+  let cycles: CyclesInstance;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  it('aborts the in-flight Bedrock stream when the SSE client leaves and commits partial usage', async () => {
+    emulator.reset();
+    probe.settlement = undefined;
+    probe.deltas = 0;
+    cycles = createCycles({
+      heartbeat: false,
+      ledgers: [{ scope: 'tenant:acme', unit: UNIT, allocated: 10 ** 9 }],
+    });
+    const testingModule = await Test.createTestingModule({
+      imports: [CyclesModule.forRoot({ cycles, subject: () => ({ tenant: 'acme' }) })],
+      controllers: [ChatController],
+    }).compile();
+    const options = { logger: false as const, forceCloseConnections: true };
+    app =
+      platform === 'fastify'
+        ? testingModule.createNestApplication(new FastifyAdapter(), options)
+        : testingModule.createNestApplication(options);
+    await app.listen(0, '127.0.0.1');
+    const controller = new AbortController();
+    const response = await fetch(`${await app.getUrl()}/chat`, { signal: controller.signal });
+    const reader = response.body!.getReader();
+    try {
+      while (probe.deltas < 5) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+      }
+    } finally {
+      controller.abort();
+    }
+    await expect.poll(() => probe.settlement?.status, { timeout: 3_000 }).toBe('committed');
+    await emulator.waitForIdle();
+    const [request] = emulator.requests;
+    expect(request).toMatchObject({ operation: 'ConverseStream', aborted: true });
+    expect(request!.outputTokens).toBeLessThan(1_000);
+    const { balances } = await cycles.authority.getBalances({ tenant: 'acme' });
+    const spent = balances[0]?.spent?.amount ?? 0;
+    expect(balances[0]?.reserved?.amount ?? 0).toBe(0);
+    expect(spent).toBeGreaterThan(0);
+    // Read through a function: TypeScript narrowed `probe.settlement` to undefined at the reset above.
+    const settlement = ((): Settlement | undefined => probe.settlement)();
+    expect(settlement).toMatchObject({ status: 'committed', actual: spent });
+    expect(settlement?.status === 'committed' && settlement.released).toBeGreaterThan(0);
+  });
+});
