@@ -7,7 +7,10 @@ import {
   currentBudget,
 } from '@cycles-guard/core';
 import {
+  type ArgumentsHost,
+  Catch,
   Controller,
+  type ExceptionFilter,
   Get,
   type INestApplication,
   Inject,
@@ -169,21 +172,36 @@ function subjectFromHeader(request: unknown): { tenant: string } {
 
 type Platform = 'express' | 'fastify';
 
+/** A catch-all filter of the app itself, registered with `useGlobalFilters`. */
+@Catch()
+class TeapotFilter implements ExceptionFilter {
+  catch(_exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<{ status?: unknown; code?: unknown; raw?: unknown }>();
+    const reply = response as { code?: (status: number) => { send: (body: unknown) => void } };
+    if (typeof reply.code === 'function') reply.code(418).send({ teapot: true });
+    else
+      (response as unknown as { status: (status: number) => { json: (body: unknown) => void } })
+        .status(418)
+        .json({ teapot: true });
+  }
+}
+
 async function start(
   platform: Platform,
   module: ReturnType<typeof CyclesModule.forRoot>,
+  configure?: (app: INestApplication) => void,
 ): Promise<{ app: INestApplication; url: string }> {
   const testingModule = await Test.createTestingModule({
     imports: [module],
     controllers: [BudgetController],
   }).compile();
+  // Without forcing, close() waits for the keep-alive sockets of disconnected clients.
+  const options = { logger: false as const, forceCloseConnections: true };
   const app =
     platform === 'fastify'
-      ? testingModule.createNestApplication(
-          new FastifyAdapter(), // Without forcing, close() waits for the keep-alive sockets of disconnected clients.
-          { logger: false, forceCloseConnections: true },
-        )
-      : testingModule.createNestApplication({ logger: false, forceCloseConnections: true });
+      ? testingModule.createNestApplication(new FastifyAdapter(), options)
+      : testingModule.createNestApplication(options);
+  configure?.(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url };
@@ -315,6 +333,19 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(86_400);
     expect(await response.json()).toMatchObject({ error: 'BUDGET_EXCEEDED', retryAfterSeconds: retryAfter });
+  });
+
+  it("leaves other errors to the app's own global filters", async () => {
+    const cycles = makeCycles();
+    const started = await start(
+      platform,
+      CyclesModule.forRoot({ cycles, subject: subjectFromHeader }),
+      (nest) => nest.useGlobalFilters(new TeapotFilter()),
+    );
+    app = started.app;
+    expect((await fetch(`${started.url}/fail`)).status).toBe(418);
+    // Nest tries the filter registered last first: the app's catch-all sees budget errors too (documented).
+    expect((await fetch(`${started.url}/expensive`, { headers: { 'x-tenant': 'poor' } })).status).toBe(418);
   });
 
   it('answers AuthorityUnavailableError with 503', async () => {
