@@ -1,0 +1,90 @@
+import type { EstimateInput, TokenUsage } from '@cycles-guard/core';
+import { asCount, asObject, type JsonObject, textsOf } from './json.ts';
+
+/** What the guard reads from a Converse-shaped request (Converse, ConverseStream, Nova bodies). */
+export interface RequestLimits {
+  input: EstimateInput;
+  maxTokens: number | undefined;
+  reasoningBudgetTokens: number | undefined;
+}
+
+/** Estimate input of messages-style requests (`system: [{text}]`, `messages: [{role, content}]`, tools). */
+export function messagesInput(request: JsonObject): EstimateInput {
+  const system = Array.isArray(request.system)
+    ? request.system.flatMap((block) => textsOf([block]))
+    : textsOf(request.system);
+  const messages = Array.isArray(request.messages)
+    ? request.messages.map((message) => {
+        const object = asObject(message) ?? {};
+        return { role: String(object.role ?? 'user'), content: textsOf(object.content) };
+      })
+    : [];
+  const toolConfig = asObject(request.toolConfig);
+  const toolList = Array.isArray(toolConfig?.tools)
+    ? toolConfig.tools
+    : Array.isArray(request.tools)
+      ? request.tools
+      : [];
+  const tools = toolList.map((tool) => JSON.stringify(tool));
+  return { system, messages, ...(tools.length > 0 ? { tools } : {}) };
+}
+
+/** Thinking budget of `additionalModelRequestFields` (Anthropic `thinking` or `reasoning_config`/`reasoningConfig`). */
+function thinkingBudget(fields: JsonObject | undefined): number | undefined {
+  const thinking = asObject(fields?.thinking);
+  if (thinking !== undefined && thinking.type !== 'disabled') return asCount(thinking.budget_tokens);
+  const reasoning = asObject(fields?.reasoning_config) ?? asObject(fields?.reasoningConfig);
+  if (reasoning !== undefined && reasoning.type !== 'disabled') {
+    return asCount(reasoning.budget_tokens) ?? asCount(reasoning.budgetTokens);
+  }
+  return undefined;
+}
+
+/** Reads the limits of a Converse / ConverseStream input. */
+export function readConverse(input: JsonObject): RequestLimits {
+  return {
+    input: messagesInput(input),
+    maxTokens: asCount(asObject(input.inferenceConfig)?.maxTokens),
+    reasoningBudgetTokens: thinkingBudget(asObject(input.additionalModelRequestFields)),
+  };
+}
+
+/** Returns a copy of the Converse input with the granted limits applied. */
+export function clampConverse(
+  input: JsonObject,
+  maxTokens: number,
+  reasoningBudget: number | undefined,
+): JsonObject {
+  const next: JsonObject = { ...input, inferenceConfig: { ...asObject(input.inferenceConfig), maxTokens } };
+  const fields = asObject(input.additionalModelRequestFields);
+  if (fields !== undefined && reasoningBudget !== undefined) {
+    const copy: JsonObject = { ...fields };
+    const thinking = asObject(fields.thinking);
+    if (thinking !== undefined && 'budget_tokens' in thinking)
+      copy.thinking = { ...thinking, budget_tokens: reasoningBudget };
+    for (const key of ['reasoning_config', 'reasoningConfig']) {
+      const reasoning = asObject(fields[key]);
+      if (reasoning === undefined) continue;
+      const field = 'budget_tokens' in reasoning ? 'budget_tokens' : 'budgetTokens';
+      if (field in reasoning) copy[key] = { ...reasoning, [field]: reasoningBudget };
+    }
+    next.additionalModelRequestFields = copy;
+  }
+  return next;
+}
+
+/** Converse `TokenUsage` (camelCase; also Nova's `…TokenCount` cache fields) to core usage. */
+export function converseUsage(usage: unknown): TokenUsage | undefined {
+  const object = asObject(usage);
+  const inputTokens = asCount(object?.inputTokens);
+  const outputTokens = asCount(object?.outputTokens);
+  if (object === undefined || inputTokens === undefined || outputTokens === undefined) return undefined;
+  const cacheRead = asCount(object.cacheReadInputTokens) ?? asCount(object.cacheReadInputTokenCount);
+  const cacheWrite = asCount(object.cacheWriteInputTokens) ?? asCount(object.cacheWriteInputTokenCount);
+  return {
+    inputTokens,
+    outputTokens,
+    ...(cacheRead === undefined ? {} : { cacheReadInputTokens: cacheRead }),
+    ...(cacheWrite === undefined ? {} : { cacheWriteInputTokens: cacheWrite }),
+  };
+}

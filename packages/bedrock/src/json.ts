@@ -1,0 +1,56 @@
+/** A plain JSON object, narrowed from `unknown`. */
+export type JsonObject = Record<string, unknown>;
+
+/** The value as an object, or undefined when it is not a plain object. */
+export function asObject(value: unknown): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as JsonObject)
+    : undefined;
+}
+
+/** A non-negative integer field, or undefined. */
+export function asCount(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** Texts of a Converse/Nova content array (`[{ text }]`), or a bare string. */
+export function textsOf(content: unknown): string[] {
+  if (typeof content === 'string') return [content];
+  if (!Array.isArray(content)) return [];
+  const texts: string[] = [];
+  for (const block of content) {
+    const object = asObject(block);
+    if (object === undefined) continue;
+    if (typeof object.text === 'string') texts.push(object.text);
+    // Tool uses/results and reasoning count too: estimate their JSON.
+    for (const key of ['toolUse', 'toolResult', 'reasoningContent', 'input', 'content']) {
+      if (key in object && key !== 'text') texts.push(JSON.stringify(object[key]));
+    }
+  }
+  return texts;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** UTF-8 bytes of a string. */
+export function utf8Bytes(text: string): number {
+  return encoder.encode(text).length;
+}
+
+/** Decodes JSON from a string or bytes; undefined when it is not a JSON object. */
+export function parseJsonObject(body: unknown): JsonObject | undefined {
+  try {
+    if (typeof body === 'string') return asObject(JSON.parse(body));
+    if (body instanceof Uint8Array) return asObject(JSON.parse(decoder.decode(body)));
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** Encodes `value` in the same form (string or bytes) as `original`. */
+export function encodeLike(original: unknown, value: JsonObject): string | Uint8Array {
+  const text = JSON.stringify(value);
+  return typeof original === 'string' ? text : encoder.encode(text);
+}

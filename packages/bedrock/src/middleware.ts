@@ -1,0 +1,298 @@
+import type {
+  CountTokensCommandInput,
+  CountTokensCommandOutput,
+  ServiceInputTypes,
+  ServiceOutputTypes,
+} from '@aws-sdk/client-bedrock-runtime';
+import { CountTokensCommand } from '@aws-sdk/client-bedrock-runtime';
+import {
+  type Action,
+  type Cycles,
+  currentCycles,
+  type EstimateInput,
+  type LlmCall,
+  type Subject,
+} from '@cycles-guard/core';
+import type {
+  DeserializeHandlerOutput,
+  DeserializeMiddleware,
+  HandlerExecutionContext,
+  InitializeHandlerOptions,
+  InitializeMiddleware,
+  RelativeMiddlewareOptions,
+} from '@smithy/types';
+import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
+import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
+import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
+import { CallSettler, type CyclesBedrockResult } from './settle.ts';
+import { converseWatch, guardStream, invokeWatch } from './streams.ts';
+
+/** Sends CountTokens; a `BedrockRuntimeClient` fits. */
+export interface CountTokensSender {
+  send(command: CountTokensCommand): Promise<CountTokensCommandOutput>;
+}
+
+/** Options of {@link cyclesBedrockPlugin} and {@link cyclesBedrockMiddleware}. */
+export interface CyclesBedrockOptions {
+  /**
+   * The Cycles instance that prices and holds each call.
+   * @default the budget context's instance, else the process default (`currentCycles()`)
+   */
+  cycles?: Cycles;
+  /**
+   * Subject merged over the budget context's subject (later levels win).
+   * @default the budget context's subject
+   */
+  subject?: Subject;
+  /**
+   * Counts input tokens exactly with a `CountTokensCommand` before each call (one extra round trip;
+   * makes the output cap hard). Needs `client` (set for you by `createGuardedBedrockClient`).
+   * @default false (a conservative estimate of the request's text)
+   */
+  countTokens?: boolean;
+  /**
+   * Client that sends the CountTokens request. CountTokens is never guarded itself.
+   * @default undefined
+   */
+  client?: CountTokensSender;
+  /**
+   * Your own input-token count (e.g. a real tokenizer); wins over `countTokens` and the estimate.
+   * @default undefined
+   */
+  inputTokens?: (input: EstimateInput, modelId: string) => number | Promise<number>;
+  /**
+   * Action recorded with each reservation.
+   * @default `{ kind: 'llm.completion', name: <model id> }`
+   */
+  action?: Action;
+}
+
+const GUARDED = new Set([
+  'ConverseCommand',
+  'ConverseStreamCommand',
+  'InvokeModelCommand',
+  'InvokeModelWithResponseStreamCommand',
+]);
+
+/** Per-send state shared by the initialize middleware and its deserialize companion. */
+interface GuardState {
+  call: LlmCall;
+  response?: { statusCode: number; headers: Record<string, string | undefined>; body: unknown };
+}
+
+const STATE = 'cyclesBedrockGuard';
+const stateOf = (context: HandlerExecutionContext): GuardState | undefined =>
+  context[STATE] as GuardState | undefined;
+
+/** Names, step and tags of the initialize-step middleware. */
+export const cyclesBedrockMiddlewareOptions: InitializeHandlerOptions & { name: string; override: true } = {
+  name: 'cyclesBedrockMiddleware',
+  step: 'initialize',
+  tags: ['CYCLES', 'BUDGET'],
+  override: true,
+};
+
+/** The deserialize-step companion sits right above the HTTP handler, under the deserializer. */
+export const cyclesBedrockResponseMiddlewareOptions: RelativeMiddlewareOptions = {
+  name: 'cyclesBedrockResponseMiddleware',
+  relation: 'before',
+  toMiddleware: 'deserializerMiddleware',
+  tags: ['CYCLES', 'BUDGET'],
+  override: true,
+};
+
+/** The process of one guarded call: price, hold, clamp, send, settle. */
+export function cyclesBedrockMiddleware(
+  options: CyclesBedrockOptions = {},
+): InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes> {
+  return (next, context) => async (args) => {
+    const command = context.commandName ?? '';
+    if (!GUARDED.has(command)) return next(args);
+    const input = args.input as unknown as JsonObject;
+    const cycles = options.cycles ?? currentCycles();
+    const modelId = String(input.modelId ?? '');
+    // Unknown models throw ModelNotPricedError here, before any byte leaves.
+    const model = cycles.catalog.resolve(modelId);
+    const converse = command.startsWith('Converse');
+    const body = converse ? undefined : parseJsonObject(input.body);
+    const limits: RequestLimits = converse ? readConverse(input) : readInvokeBody(model.family, body ?? {});
+    const inputTokens = await countInput(
+      options,
+      modelId,
+      limits.input,
+      converse ? input : undefined,
+      input.body,
+    );
+    const call = await cycles.beginLlmCall({
+      model: modelId,
+      input: limits.input,
+      ...(inputTokens === undefined ? {} : { inputTokens }),
+      ...(limits.maxTokens === undefined ? {} : { maxOutputTokens: limits.maxTokens }),
+      ...(limits.reasoningBudgetTokens === undefined
+        ? {}
+        : { reasoningBudgetTokens: limits.reasoningBudgetTokens }),
+      ...(options.subject === undefined ? {} : { subject: options.subject }),
+      ...(options.action === undefined ? {} : { action: options.action }),
+    });
+    const settler = new CallSettler(call);
+    const granted = call.maxOutputTokens;
+    const reasoning = call.reasoningBudgetTokens;
+    // Always send the grant: with no limit Bedrock would allow the model's maximum.
+    const clamped = converse
+      ? clampConverse(input, granted, reasoning)
+      : {
+          ...input,
+          body: encodeLike(input.body, clampInvokeBody(model.family, body ?? {}, granted, reasoning)),
+        };
+    const state: GuardState = { call };
+    context[STATE] = state;
+
+    let result: Awaited<ReturnType<typeof next>>;
+    try {
+      result = await next({ ...args, input: clamped as unknown as ServiceInputTypes });
+    } catch (error) {
+      await settleFailure(settler, state, error);
+      throw error;
+    }
+    const output = result.output as unknown as JsonObject;
+    Object.defineProperty(output, 'cycles', { value: settler.result, enumerable: false, configurable: true });
+
+    if (command === 'ConverseStreamCommand' && isAsyncIterable(output.stream)) {
+      output.stream = guardStream(output.stream, settler, converseWatch());
+    } else if (command === 'InvokeModelWithResponseStreamCommand' && isAsyncIterable(output.body)) {
+      output.body = guardStream(output.body, settler, invokeWatch(model.family));
+    } else if (command === 'ConverseCommand') {
+      await settler.commitOrHold(converseUsage(output.usage));
+    } else if (command === 'InvokeModelCommand') {
+      const usage =
+        invokeBodyUsage(model.family, parseJsonObject(blobBytes(output.body))) ??
+        headerUsage(state.response?.headers ?? {});
+      await settler.commitOrHold(usage);
+    } else {
+      await settler.commitOrHold(undefined); // a stream without a body: bytes flowed, usage unknown
+    }
+    return result;
+  };
+}
+
+/**
+ * Settles a call whose send threw. Bedrock bills nothing for refused requests (4xx such as 429
+ * throttling and 400 validation, 503) or requests that never got a response (connection refused);
+ * anything else, or our own abort, may have been billed: commit the hold.
+ */
+async function settleFailure(settler: CallSettler, state: GuardState, error: unknown): Promise<void> {
+  const status = state.response?.statusCode ?? statusOf(error);
+  const refused = status !== undefined && ((status >= 400 && status < 500) || status === 503);
+  const neverSent = status === undefined && !state.call.signal.aborted;
+  await (refused || neverSent ? settler.release(error) : settler.commitOrHold(undefined)).catch(() => {});
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = asObject(asObject(error)?.$metadata)?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+async function countInput(
+  options: CyclesBedrockOptions,
+  modelId: string,
+  estimate: EstimateInput,
+  converseInput: JsonObject | undefined,
+  invokeBody: unknown,
+): Promise<number | undefined> {
+  if (options.inputTokens !== undefined) return options.inputTokens(estimate, modelId);
+  if (options.countTokens !== true) return undefined;
+  if (options.client === undefined)
+    throw new TypeError('cyclesBedrockPlugin: countTokens needs the `client` option');
+  const countInputRequest = (
+    converseInput === undefined
+      ? {
+          invokeModel: {
+            body: typeof invokeBody === 'string' ? new TextEncoder().encode(invokeBody) : invokeBody,
+          },
+        }
+      : {
+          converse: {
+            messages: converseInput.messages,
+            system: converseInput.system,
+            toolConfig: converseInput.toolConfig,
+            additionalModelRequestFields: converseInput.additionalModelRequestFields,
+          },
+        }
+  ) as CountTokensCommandInput['input'];
+  const counted = await options.client.send(new CountTokensCommand({ modelId, input: countInputRequest }));
+  return counted.inputTokens;
+}
+
+/**
+ * Deserialize-step companion: records the raw response (status, usage headers) and ties the call's
+ * signal to it. The SDK's `abortSignal` is invisible to middleware, so a cutoff or a budget-context
+ * abort destroys the response body (closing the connection) instead.
+ */
+export function cyclesBedrockResponseMiddleware(): DeserializeMiddleware<
+  ServiceInputTypes,
+  ServiceOutputTypes
+> {
+  return (next, context) => async (args) => {
+    const state = stateOf(context);
+    if (state === undefined) return next(args);
+    const { signal } = state.call;
+    signal.throwIfAborted();
+    const pending = next(args);
+    const result = await raceAbort(pending, signal);
+    const response = asObject(result.response);
+    const headers: Record<string, string | undefined> = {};
+    for (const [key, value] of Object.entries(asObject(response?.headers) ?? {})) {
+      if (typeof value === 'string') headers[key.toLowerCase()] = value;
+    }
+    const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
+    state.response = { statusCode, headers, body: response?.body };
+    const destroy = () => destroyBody(response?.body);
+    if (signal.aborted) destroy();
+    else signal.addEventListener('abort', destroy, { once: true });
+    return result;
+  };
+}
+
+/** Rejects as soon as `signal` aborts; a response arriving later has its body destroyed. */
+function raceAbort<T extends DeserializeHandlerOutput<ServiceOutputTypes>>(
+  pending: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      pending.then((late) => destroyBody(asObject(late.response)?.body)).catch(() => {});
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function destroyBody(body: unknown): void {
+  const stream = asObject(body) as { destroy?: unknown; destroyed?: unknown } | undefined;
+  if (typeof stream?.destroy === 'function' && stream.destroyed !== true)
+    (stream.destroy as () => void).call(stream);
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+function blobBytes(body: unknown): Uint8Array | undefined {
+  return body instanceof Uint8Array ? body : undefined;
+}
+
+/** What the guard did to a call, from a command's output (undefined when the call was not guarded). */
+export function getCyclesResult(output: unknown): CyclesBedrockResult | undefined {
+  const value = asObject(output)?.cycles;
+  return asObject(value) === undefined ? undefined : (value as CyclesBedrockResult);
+}

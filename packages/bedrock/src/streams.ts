@@ -1,0 +1,144 @@
+import type { ModelFamily, TokenUsage } from '@cycles-guard/core';
+import { converseUsage } from './converse.ts';
+import { anthropicUsage, invocationMetricsUsage } from './invoke-bodies.ts';
+import { asCount, asObject, type JsonObject, parseJsonObject, utf8Bytes } from './json.ts';
+import type { CallSettler } from './settle.ts';
+
+/** Conservative output estimate of streamed text: ceil(utf8 bytes / 3) per delta. */
+const BYTES_PER_TOKEN = 3;
+
+/** Running and final usage of one stream, fed event by event. */
+interface UsageWatch {
+  /** Updates from one event; returns true when the running usage changed. */
+  update(event: unknown): boolean;
+  running(): Partial<TokenUsage>;
+  /** Exact usage, once the stream reported it. */
+  final(): TokenUsage | undefined;
+}
+
+function estimateTokens(text: unknown): number {
+  return typeof text === 'string' && text.length > 0 ? Math.ceil(utf8Bytes(text) / BYTES_PER_TOKEN) : 0;
+}
+
+/** Watches ConverseStream events: text deltas (estimate), `metadata.usage` (exact). */
+export function converseWatch(): UsageWatch {
+  let estimated = 0;
+  let final: TokenUsage | undefined;
+  return {
+    update(event) {
+      const object = asObject(event);
+      const delta = asObject(asObject(object?.contentBlockDelta)?.delta);
+      if (delta !== undefined) {
+        const added = estimateTokens(delta.text) + estimateTokens(asObject(delta.reasoningContent)?.text);
+        estimated += added + estimateTokens(asObject(delta.toolUse)?.input);
+        return added > 0;
+      }
+      const usage = converseUsage(asObject(object?.metadata)?.usage);
+      if (usage !== undefined) final = usage;
+      return usage !== undefined;
+    },
+    running: () => final ?? { outputTokens: estimated },
+    final: () => final,
+  };
+}
+
+/** Text of one decoded Invoke stream chunk, per family. */
+function chunkText(family: ModelFamily, chunk: JsonObject): unknown[] {
+  switch (family) {
+    case 'anthropic': {
+      const delta = asObject(chunk.delta);
+      return [delta?.text, delta?.thinking, delta?.partial_json];
+    }
+    case 'nova':
+      return [asObject(asObject(chunk.contentBlockDelta)?.delta)?.text];
+    case 'llama':
+      return [chunk.generation];
+    case 'titan':
+      return [chunk.outputText];
+    default: {
+      const outputs = Array.isArray(chunk.outputs)
+        ? chunk.outputs
+        : Array.isArray(chunk.choices)
+          ? chunk.choices
+          : [];
+      return outputs.flatMap((output) => {
+        const object = asObject(output);
+        return [object?.text, asObject(object?.delta)?.content, asObject(object?.message)?.content];
+      });
+    }
+  }
+}
+
+/** Watches InvokeModelWithResponseStream chunks (`{ chunk: { bytes } }`) of `family`. */
+export function invokeWatch(family: ModelFamily): UsageWatch {
+  let estimated = 0;
+  let reportedOutput: number | undefined;
+  let startInput: Partial<TokenUsage> = {};
+  let final: TokenUsage | undefined;
+  return {
+    update(event) {
+      const chunk = parseJsonObject(asObject(asObject(event)?.chunk)?.bytes);
+      if (chunk === undefined) return false;
+      const metrics = invocationMetricsUsage(chunk);
+      if (metrics !== undefined) {
+        final = metrics;
+        return true;
+      }
+      let changed = false;
+      for (const text of chunkText(family, chunk)) {
+        const added = estimateTokens(text);
+        estimated += added;
+        changed ||= added > 0;
+      }
+      if (family === 'anthropic') {
+        const start = anthropicUsage(asObject(chunk.message)?.usage);
+        if (start !== undefined) startInput = { ...start, outputTokens: undefined };
+        // message_delta's output_tokens is cumulative: take the last one, never sum.
+        const output = asCount(asObject(chunk.usage)?.output_tokens);
+        if (output !== undefined) reportedOutput = output;
+        changed ||= start !== undefined || output !== undefined;
+      } else {
+        const output = asCount(chunk.generation_token_count) ?? asCount(chunk.totalOutputTextTokenCount);
+        if (output !== undefined) reportedOutput = output;
+        const usage = converseUsage(asObject(chunk.metadata)?.usage);
+        if (usage !== undefined) final = usage;
+      }
+      return changed;
+    },
+    running() {
+      if (final !== undefined) return final;
+      const running: Partial<TokenUsage> = { outputTokens: Math.max(estimated, reportedOutput ?? 0) };
+      for (const [key, value] of Object.entries(startInput) as [keyof TokenUsage, number | undefined][]) {
+        if (value !== undefined) running[key] = value;
+      }
+      return running;
+    },
+    final: () => final,
+  };
+}
+
+/**
+ * Wraps a response stream: reports running usage, stops reading (and aborts the request) at a budget
+ * cutoff, and settles exactly once: exact usage when the stream reported it, else the whole hold.
+ */
+export function guardStream<T>(
+  source: AsyncIterable<T>,
+  settler: CallSettler,
+  watch: UsageWatch,
+): AsyncIterable<T> {
+  const { call } = settler;
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        for await (const event of source) {
+          const changed = watch.update(event);
+          yield event;
+          if (changed && watch.final() === undefined && call.observe(watch.running()) === 'stop') break;
+        }
+      } finally {
+        // Finish, exception frame, dropped connection, abort, cutoff and consumer break all end here.
+        await settler.commitOrHold(watch.final()).catch(() => {});
+      }
+    },
+  };
+}
