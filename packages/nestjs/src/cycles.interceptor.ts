@@ -79,7 +79,11 @@ export class CyclesInterceptor implements NestInterceptor {
           const estimate = decorated.estimate;
           hold = await runWithBudget(contextOptions, () => contextOptions.cycles!.reserve({ estimate }));
         }
-        if (subscriber.closed) return;
+        if (subscriber.closed) {
+          // The client left while the hold was being reserved: the handler never ran, nothing was spent.
+          await settle(hold, 'release');
+          return;
+        }
         // Subscribe inside the context: ALS follows the subscription, not where the Observable was made.
         inner = runWithBudget(contextOptions, () =>
           next.handle().subscribe({
