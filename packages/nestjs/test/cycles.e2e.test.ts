@@ -157,6 +157,21 @@ class BudgetController {
   }
 }
 
+@Cycles({ skip: true })
+@Controller('quiet')
+class QuietController {
+  @Get()
+  quiet(): unknown {
+    return { context: currentBudget() === undefined ? 'none' : 'open' };
+  }
+
+  @Cycles({ skip: false, subject: { app: 'loud' } })
+  @Get('loud')
+  loud(): unknown {
+    return { subject: currentBudget()?.subject };
+  }
+}
+
 @Injectable()
 class TenantHeader {
   readonly name = 'x-tenant';
@@ -193,7 +208,7 @@ async function start(
 ): Promise<{ app: INestApplication; url: string }> {
   const testingModule = await Test.createTestingModule({
     imports: [module],
-    controllers: [BudgetController],
+    controllers: [BudgetController, QuietController],
   }).compile();
   // Without forcing, close() waits for the keep-alive sockets of disconnected clients.
   const options = { logger: false as const, forceCloseConnections: true };
@@ -254,6 +269,14 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
   it('opens no context with skip: true', async () => {
     const { url } = await forRoot();
     expect(await (await fetch(`${url}/skipped`)).json()).toEqual({ context: 'none' });
+  });
+
+  it('lets a handler undo a controller-level skip', async () => {
+    const { url } = await forRoot();
+    expect(await (await fetch(`${url}/quiet`)).json()).toEqual({ context: 'none' });
+    expect(await (await fetch(`${url}/quiet/loud`)).json()).toEqual({
+      subject: { tenant: 'acme', app: 'loud' },
+    });
   });
 
   it('carries the context into an RxJS pipeline', async () => {
