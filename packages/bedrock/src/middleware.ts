@@ -158,9 +158,9 @@ export function cyclesBedrockMiddleware(
     Object.defineProperty(output, 'cycles', { value: settler.result, enumerable: false, configurable: true });
 
     if (command === 'ConverseStreamCommand' && isAsyncIterable(output.stream)) {
-      output.stream = guardStream(output.stream, settler, converseWatch());
+      output.stream = guardStream(output.stream, settler, converseWatch(granted));
     } else if (command === 'InvokeModelWithResponseStreamCommand' && isAsyncIterable(output.body)) {
-      output.body = guardStream(output.body, settler, invokeWatch(model.family));
+      output.body = guardStream(output.body, settler, invokeWatch(model.family, granted));
     } else if (command === 'ConverseCommand') {
       await settler.commitOrHold(converseUsage(output.usage));
     } else if (command === 'InvokeModelCommand') {

@@ -4,7 +4,11 @@ import { anthropicUsage, invocationMetricsUsage } from './invoke-bodies.ts';
 import { asCount, asObject, type JsonObject, parseJsonObject, utf8Bytes } from './json.ts';
 import type { CallSettler } from './settle.ts';
 
-/** Conservative output estimate of streamed text: ceil(utf8 bytes / 3) per delta. */
+/**
+ * Conservative output estimate of streamed text: ceil(utf8 bytes / 3) per delta. It over-counts
+ * English about 1.3x, so it is capped at the granted max tokens (the model cannot exceed them): an
+ * over-estimate alone never cuts a stream off; an input larger than estimated still does.
+ */
 const BYTES_PER_TOKEN = 3;
 
 /** Running and final usage of one stream, fed event by event. */
@@ -21,7 +25,7 @@ function estimateTokens(text: unknown): number {
 }
 
 /** Watches ConverseStream events: text deltas (estimate), `metadata.usage` (exact). */
-export function converseWatch(): UsageWatch {
+export function converseWatch(granted: number): UsageWatch {
   let estimated = 0;
   let final: TokenUsage | undefined;
   return {
@@ -37,7 +41,7 @@ export function converseWatch(): UsageWatch {
       if (usage !== undefined) final = usage;
       return usage !== undefined;
     },
-    running: () => final ?? { outputTokens: estimated },
+    running: () => final ?? { outputTokens: Math.min(estimated, granted) },
     final: () => final,
   };
 }
@@ -70,7 +74,7 @@ function chunkText(family: ModelFamily, chunk: JsonObject): unknown[] {
 }
 
 /** Watches InvokeModelWithResponseStream chunks (`{ chunk: { bytes } }`) of `family`. */
-export function invokeWatch(family: ModelFamily): UsageWatch {
+export function invokeWatch(family: ModelFamily, granted: number): UsageWatch {
   let estimated = 0;
   let reportedOutput: number | undefined;
   let startInput: Partial<TokenUsage> = {};
@@ -107,7 +111,7 @@ export function invokeWatch(family: ModelFamily): UsageWatch {
     },
     running() {
       if (final !== undefined) return final;
-      const running: Partial<TokenUsage> = { outputTokens: Math.max(estimated, reportedOutput ?? 0) };
+      const running: Partial<TokenUsage> = { outputTokens: reportedOutput ?? Math.min(estimated, granted) };
       for (const [key, value] of Object.entries(startInput) as [keyof TokenUsage, number | undefined][]) {
         if (value !== undefined) running[key] = value;
       }
