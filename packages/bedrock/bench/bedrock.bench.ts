@@ -1,0 +1,132 @@
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  InvokeModelWithResponseStreamCommand,
+} from '@aws-sdk/client-bedrock-runtime';
+import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { createCycles, createMemoryLedger } from '@cycles-guard/core';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Benchmark } from '../../../scripts/bench.ts';
+import { median, nowMicros } from '../../../scripts/bench-stats.ts';
+import { cyclesBedrockPlugin } from '../src/index.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+
+function client(url: string): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    region: 'us-east-1',
+    endpoint: url,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+    requestHandler: new NodeHttpHandler(),
+    maxAttempts: 1,
+  });
+}
+
+function benchCycles() {
+  const ledger = createMemoryLedger({
+    sweepIntervalMs: 0,
+    ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1e15 }],
+  });
+  return createCycles({ authority: ledger, subject: { tenant: 'acme' } });
+}
+
+const overhead: Benchmark = {
+  metrics: {
+    'bedrock.guard_overhead_us_p50': { target: 100, better: 'lower', unit: 'µs' },
+    'bedrock.guard_overhead_ratio': { target: 1.1, better: 'lower', unit: 'x' },
+  },
+  async run() {
+    const emulator = await startBedrockEmulator({ port: 0, outputTokens: 20 });
+    const plain = client(emulator.url);
+    const guarded = client(emulator.url);
+    guarded.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles() }));
+    const command = () =>
+      new ConverseCommand({
+        modelId: MODEL,
+        messages: [{ role: 'user', content: [{ text: 'Tell me about budgets.' }] }],
+        inferenceConfig: { maxTokens: 100 },
+      });
+    const timed = async (target: BedrockRuntimeClient) => {
+      const started = nowMicros();
+      await target.send(command());
+      return nowMicros() - started;
+    };
+    for (let i = 0; i < 500; i++) {
+      await timed(plain);
+      await timed(guarded);
+    }
+    const runs = 3000;
+    const plainTimes: number[] = [];
+    const guardedTimes: number[] = [];
+    // Interleaved (and alternating order) so drift, GC and socket reuse hit both sides alike.
+    for (let i = 0; i < runs; i++) {
+      if (i % 2 === 0) {
+        plainTimes.push(await timed(plain));
+        guardedTimes.push(await timed(guarded));
+      } else {
+        guardedTimes.push(await timed(guarded));
+        plainTimes.push(await timed(plain));
+      }
+      emulator.requests.length = 0;
+    }
+    await emulator.close();
+    const plainMedian = median(plainTimes);
+    const guardedMedian = median(guardedTimes);
+    return {
+      'bedrock.guard_overhead_us_p50': guardedMedian - plainMedian,
+      'bedrock.guard_overhead_ratio': guardedMedian / plainMedian,
+    };
+  },
+};
+
+const cutoff: Benchmark = {
+  metrics: {
+    'bedrock.stream_cutoff_tokens_over': { target: 64, better: 'lower', unit: 'tokens' },
+  },
+  async run() {
+    // 1 ms per 16-token chunk (16k tokens/s, far faster than Bedrock): with no pacing at all the
+    // emulator writes the whole answer into the socket before any client could react.
+    const emulator = await startBedrockEmulator({ port: 0, outputTokens: 4000, latency: { perChunkMs: 1 } });
+    const prompt = 'word '.repeat(2000);
+    const realInput = Math.ceil(prompt.length / 4) + 4; // the emulator's count
+    const guarded = client(emulator.url);
+    // The input estimate is 40% low (the hold prices input at the dearer cache-write rate, so a small
+    // miss is absorbed); message_start reveals it and the running cost crosses the hold mid-output.
+    guarded.middlewareStack.use(
+      cyclesBedrockPlugin({ cycles: benchCycles(), inputTokens: () => Math.floor(realInput * 0.6) }),
+    );
+    const decoder = new TextDecoder();
+    let worst = 0;
+    for (let run = 0; run < 100; run++) {
+      emulator.reset();
+      const output = await guarded.send(
+        new InvokeModelWithResponseStreamCommand({
+          modelId: MODEL,
+          body: JSON.stringify({
+            anthropic_version: 'bedrock-2023-05-31',
+            max_tokens: 400,
+            messages: [{ role: 'user', content: prompt }],
+          }),
+        }),
+      );
+      let text = '';
+      for await (const event of output.body ?? []) {
+        const chunk = JSON.parse(decoder.decode(event.chunk?.bytes)) as { delta?: { text?: string } };
+        text += chunk.delta?.text ?? '';
+      }
+      await emulator.waitForIdle();
+      const request = emulator.requests[0];
+      if (request === undefined || text.length === 0) throw new Error(`run ${run}: no stream`);
+      // Each emulator token is one word: tokens produced after the chunk that crossed the hold.
+      const received = text.split(' ').filter(Boolean).length;
+      worst = Math.max(worst, (request.outputTokens ?? 0) - received);
+      if (request.outputTokens === 400) throw new Error(`run ${run}: the stream was not cut off`);
+    }
+    await emulator.close();
+    return { 'bedrock.stream_cutoff_tokens_over': worst };
+  },
+};
+
+/** Guard overhead per Converse call and how far a stream runs past its hold. */
+export const benchmarks: Benchmark[] = [overhead, cutoff];
