@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { type Cycles as CyclesInstance, createCycles, type Settlement } from '@cycles-guard/core';
 import { Controller, type INestApplication, Inject, type MessageEvent, Sse } from '@nestjs/common';
@@ -74,6 +75,50 @@ class ChatController {
   }
 }
 
+function bedrockClient(): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    endpoint: emulator.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    requestHandler: new NodeHttpHandler(),
+  });
+}
+
+/** The same stream through `cyclesBedrockPlugin()`: no signal or settlement in the handler at all. */
+@Controller()
+class PluginChatController {
+  private readonly client = bedrockClient();
+
+  constructor() {
+    this.client.middlewareStack.use(cyclesBedrockPlugin());
+  }
+
+  @Sse('plugin-chat')
+  chat(): Observable<MessageEvent> {
+    return new Observable<MessageEvent>((subscriber) => {
+      void (async () => {
+        try {
+          const response = await this.client.send(
+            new ConverseStreamCommand({
+              modelId: MODEL,
+              messages: [{ role: 'user', content: [{ text: 'Tell me a story' }] }],
+              inferenceConfig: { maxTokens: 1_000 },
+            }),
+          );
+          for await (const event of response.stream ?? []) {
+            if (event.contentBlockDelta?.delta?.text === undefined) continue;
+            probe.deltas += 1;
+            subscriber.next({ data: event.contentBlockDelta.delta.text });
+          }
+          subscriber.complete();
+        } catch {
+          // The plugin ended the stream because the request context aborted; it settles the hold.
+        }
+      })();
+    });
+  }
+}
+
 describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s', (platform) => {
   let app: INestApplication | undefined;
   let cycles: CyclesInstance;
@@ -92,7 +137,7 @@ describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s'
     });
     const testingModule = await Test.createTestingModule({
       imports: [CyclesModule.forRoot({ cycles, subject: () => ({ tenant: 'acme' }) })],
-      controllers: [ChatController],
+      controllers: [ChatController, PluginChatController],
     }).compile();
     const options = { logger: false as const, forceCloseConnections: true };
     app =
@@ -124,5 +169,50 @@ describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s'
     const settlement = ((): Settlement | undefined => probe.settlement)();
     expect(settlement).toMatchObject({ status: 'committed', actual: spent });
     expect(settlement?.status === 'committed' && settlement.released).toBeGreaterThan(0);
+  });
+
+  it('with cyclesBedrockPlugin: the disconnect aborts the Bedrock stream and the hold is settled', async () => {
+    emulator.reset();
+    probe.deltas = 0;
+    cycles = createCycles({
+      heartbeat: false,
+      ledgers: [{ scope: 'tenant:acme', unit: UNIT, allocated: 10 ** 9 }],
+    });
+    const testingModule = await Test.createTestingModule({
+      imports: [CyclesModule.forRoot({ cycles, subject: () => ({ tenant: 'acme' }) })],
+      controllers: [PluginChatController],
+    }).compile();
+    const options = { logger: false as const, forceCloseConnections: true };
+    app =
+      platform === 'fastify'
+        ? testingModule.createNestApplication(new FastifyAdapter(), options)
+        : testingModule.createNestApplication(options);
+    await app.listen(0, '127.0.0.1');
+    const controller = new AbortController();
+    const response = await fetch(`${await app.getUrl()}/plugin-chat`, { signal: controller.signal });
+    const reader = response.body!.getReader();
+    try {
+      while (probe.deltas < 5) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+      }
+    } finally {
+      controller.abort();
+    }
+    const acme = async (): Promise<{ spent: number; reserved: number }> => {
+      const { balances } = await cycles.authority.getBalances({ tenant: 'acme' });
+      return { spent: balances[0]?.spent?.amount ?? 0, reserved: balances[0]?.reserved?.amount ?? 0 };
+    };
+    await expect.poll(async () => (await acme()).reserved, { timeout: 3_000 }).toBe(0);
+    await emulator.waitForIdle();
+    const [request] = emulator.requests;
+    expect(request).toMatchObject({ operation: 'ConverseStream', aborted: true });
+    expect(request!.outputTokens).toBeLessThan(1_000);
+    const { spent } = await acme();
+    expect(spent).toBeGreaterThan(0);
+    // Charged, never $0. How much is the plugin's call: today it commits the whole hold (about 125,000
+    // microcents for 1,000 output tokens), not the ~5 tokens streamed; the manual test above shows the
+    // partial commit the context signal makes possible.
+    expect(spent).toBeLessThanOrEqual(1_000 * 126);
   });
 });
