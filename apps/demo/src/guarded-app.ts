@@ -1,5 +1,6 @@
 import { type BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
-import { type Cycles, currentCycles } from '@cycles-guard/core';
+import { getCyclesResult } from '@cycles-guard/bedrock';
+import type { Cycles } from '@cycles-guard/core';
 import { cyclesErrorHandler, cyclesMiddleware } from '@cycles-guard/express';
 import express, { type Express } from 'express';
 
@@ -20,51 +21,37 @@ export interface StepResponse {
 }
 
 /**
- * One guarded Bedrock call. The @cycles-guard/bedrock plugin had not landed when this demo was written,
- * so it uses core's `beginLlmCall` directly: reserve the worst case, clamp `maxTokens` to the grant,
- * stream, and commit the real usage from the stream's `metadata` event (or the partial usage on abort).
+ * One Bedrock call. The client carries `cyclesBedrockPlugin`, which reserves the worst case in the
+ * request's budget context, clamps `maxTokens` to the grant, aborts with the context's signal and
+ * commits the real usage when the stream ends.
  */
-async function guardedConverse(
+async function converse(
   client: BedrockRuntimeClient,
   model: string,
   step: StepRequest,
 ): Promise<StepResponse> {
-  const call = await currentCycles().beginLlmCall({
-    model,
-    input: step.prompt,
-    maxOutputTokens: step.maxTokens,
-  });
-  const tracker = call.track();
-  try {
-    const output = await client.send(
-      new ConverseStreamCommand({
-        modelId: model,
-        messages: [{ role: 'user', content: [{ text: step.prompt }] }],
-        inferenceConfig: { maxTokens: call.maxOutputTokens },
-      }),
-      { abortSignal: call.signal },
-    );
-    let usage: { inputTokens: number; outputTokens: number } | undefined;
-    for await (const event of output.stream ?? []) {
-      const reported = event.metadata?.usage;
-      if (reported !== undefined) {
-        usage = { inputTokens: reported.inputTokens ?? 0, outputTokens: reported.outputTokens ?? 0 };
-      }
+  const output = await client.send(
+    new ConverseStreamCommand({
+      modelId: model,
+      messages: [{ role: 'user', content: [{ text: step.prompt }] }],
+      inferenceConfig: { maxTokens: step.maxTokens },
+    }),
+  );
+  let usage = { inputTokens: 0, outputTokens: 0 };
+  for await (const event of output.stream ?? []) {
+    const reported = event.metadata?.usage;
+    if (reported !== undefined) {
+      usage = { inputTokens: reported.inputTokens ?? 0, outputTokens: reported.outputTokens ?? 0 };
     }
-    // Without a usage report the tracker charges the whole hold rather than guessing low.
-    const settlement = await tracker.finish(usage);
-    return {
-      requestedMaxTokens: call.requestedMaxOutputTokens,
-      grantedMaxTokens: call.maxOutputTokens,
-      capped: call.capped,
-      inputTokens: usage?.inputTokens ?? call.inputTokens,
-      outputTokens: usage?.outputTokens ?? call.maxOutputTokens,
-      costMicrocents: settlement.status === 'committed' ? settlement.charged : 0,
-    };
-  } catch (error) {
-    await tracker.error(error);
-    throw error;
   }
+  const guard = getCyclesResult(output);
+  return {
+    requestedMaxTokens: guard?.requestedMaxTokens ?? step.maxTokens,
+    grantedMaxTokens: guard?.grantedMaxTokens ?? step.maxTokens,
+    capped: guard?.capped ?? false,
+    ...usage,
+    costMicrocents: guard?.charged ?? -1,
+  };
 }
 
 /** The agent's backend: an Express app guarded per tenant (header `x-tenant`) by cycles-guard. */
@@ -73,7 +60,7 @@ export function createGuardedApp(cycles: Cycles, client: BedrockRuntimeClient, m
   app.use(express.json({ limit: '1mb' }));
   app.use(cyclesMiddleware({ cycles, subject: (request) => ({ tenant: request.get('x-tenant') }) }));
   app.post('/agent/step', async (request, response) => {
-    response.json(await guardedConverse(client, model, request.body as StepRequest));
+    response.json(await converse(client, model, request.body as StepRequest));
   });
   app.use(cyclesErrorHandler());
   return app;

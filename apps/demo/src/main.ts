@@ -25,7 +25,7 @@ export function summary(result: DemoResult, real: boolean): string {
             ' so that their worst case still fit what was left.',
         ]
       : []),
-    `Spent: ${dollars(result.spentMicrocents)} of ${dollars(result.budgetMicrocents)} budget (${result.spentMicrocents} µ¢ of ${result.budgetMicrocents} µ¢)`,
+    `Spent: $${(result.spentMicrocents / MICROCENTS_PER_DOLLAR).toFixed(4)} of ${dollars(result.budgetMicrocents)} budget (${result.spentMicrocents} µ¢ of ${result.budgetMicrocents} µ¢)`,
     `Unguarded: ~${dollars(result.unguardedMicrocents)} over the loop's ${seconds(result.projectionMs)} schedule =` +
       ` ${result.unguardedCalls} calls (${result.workers} workers back to back at ${result.averageUncappedCallMs} ms per uncapped call)` +
       ` × ${dollars(result.averageUncappedCostMicrocents)} (average cost of this run's uncapped calls).`,

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { createCycles } from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -43,7 +44,10 @@ export interface DemoResult {
   allowed: number;
   capped: number;
   denied: number;
+  /** Committed spend, read from the ledger after the run. */
   spentMicrocents: number;
+  /** Still held after the run (0: every call settled). */
+  reservedMicrocents: number;
   budgetMicrocents: number;
   /** The `maxTokens` each capped call was granted instead of the requested one. */
   cappedGrantedMaxTokens: number[];
@@ -118,6 +122,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   } else {
     client = new BedrockRuntimeClient({ region: options.realRegion, maxAttempts: 1 });
   }
+  client.middlewareStack.use(cyclesBedrockPlugin());
   const model = options.model ?? (emulator === undefined ? `us.${DEMO_MODEL}` : DEMO_MODEL);
   const cycles = createCycles({
     templates: [
@@ -154,7 +159,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       const durationMs = performance.now() - callStarted;
       if (reply.ok) {
         const response = (await reply.json()) as StepResponse;
-        spentMicrocents += response.costMicrocents;
+        spentMicrocents += Math.max(0, response.costMicrocents);
         outcomes.push({ response, durationMs });
         continue;
       }
@@ -175,8 +180,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
   }
 
+  let ledger = { spent: 0, reserved: 0 };
   try {
     await Promise.all(Array.from({ length: workers }, () => worker()));
+    // The ledger is the truth for spend; the per-call charges above only drive the progress line.
+    const { balances } = await cycles.authority.getBalances({ tenant: 'acme' });
+    const row = balances.find((balance) => balance.scopePath === 'tenant:acme');
+    ledger = { spent: row?.spent?.amount ?? 0, reserved: row?.reserved?.amount ?? 0 };
   } finally {
     clearInterval(ticker);
     server.close();
@@ -206,7 +216,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     allowed: allowed.length,
     capped: allowed.filter((outcome) => outcome.response?.capped).length,
     denied: outcomes.filter((outcome) => outcome.denial).length,
-    spentMicrocents,
+    spentMicrocents: ledger.spent,
+    reservedMicrocents: ledger.reserved,
     budgetMicrocents,
     cappedGrantedMaxTokens: allowed.flatMap((outcome) =>
       outcome.response?.capped ? [outcome.response.grantedMaxTokens] : [],
