@@ -172,6 +172,26 @@ describe('Converse', () => {
     expect(counted.inputTokens).toBe(setup.emulator.requests[1]?.inputTokens);
   });
 
+  it('prices prompt-cache writes and reads', async () => {
+    const setup = await guardedSetup(1e12);
+    emulator = setup.emulator;
+    const system = [
+      { text: 'You are a careful assistant. '.repeat(200) },
+      { cachePoint: { type: 'default' as const } },
+    ];
+    for (let i = 0; i < 2; i++) {
+      await setup.client.send(
+        new ConverseCommand({ modelId: HAIKU, system, messages, inferenceConfig: { maxTokens: 50 } }),
+      );
+    }
+    const [write, read] = setup.emulator.requests;
+    expect(write?.cacheWriteInputTokens).toBeGreaterThan(0);
+    expect(read?.cacheReadInputTokens).toBeGreaterThan(0);
+    const expected =
+      expectedCost(setup.cycles, HAIKU, write as never) + expectedCost(setup.cycles, HAIKU, read as never);
+    expect((await setup.state()).spent).toBe(expected);
+  });
+
   it('passes other commands through untouched', async () => {
     const setup = await guardedSetup(1e12);
     emulator = setup.emulator;
