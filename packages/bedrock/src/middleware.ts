@@ -81,6 +81,9 @@ interface GuardState {
 }
 
 const STATE = 'cyclesBedrockGuard';
+
+/** Call signal per outgoing HttpRequest, for request handlers wrapped by `createGuardedBedrockClient`. */
+export const requestSignals = new WeakMap<object, AbortSignal>();
 const stateOf = (context: HandlerExecutionContext): GuardState | undefined =>
   context[STATE] as GuardState | undefined;
 
@@ -237,6 +240,8 @@ export function cyclesBedrockResponseMiddleware(): DeserializeMiddleware<
     if (state === undefined) return next(args);
     const { signal } = state.call;
     signal.throwIfAborted();
+    const request = asObject(args.request);
+    if (request !== undefined) requestSignals.set(request, signal);
     const pending = next(args);
     const result = await raceAbort(pending, signal);
     const response = asObject(result.response);

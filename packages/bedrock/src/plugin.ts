@@ -11,6 +11,7 @@ import {
   cyclesBedrockMiddlewareOptions,
   cyclesBedrockResponseMiddleware,
   cyclesBedrockResponseMiddlewareOptions,
+  requestSignals,
 } from './middleware.ts';
 
 /**
@@ -28,12 +29,32 @@ export function cyclesBedrockPlugin(
   };
 }
 
-/** A `BedrockRuntimeClient` with {@link cyclesBedrockPlugin} applied (and CountTokens wired to itself). */
+/**
+ * A `BedrockRuntimeClient` with {@link cyclesBedrockPlugin} applied, CountTokens wired to itself, and
+ * its request handler given each call's signal, so a cutoff or budget-context abort also cancels a
+ * request that has not answered yet (the plain plugin can only close the response once it arrives).
+ */
 export function createGuardedBedrockClient(
   config: BedrockRuntimeClientConfig = {},
   options: CyclesBedrockOptions = {},
 ): BedrockRuntimeClient {
   const client = new BedrockRuntimeClient(config);
   client.middlewareStack.use(cyclesBedrockPlugin({ client, ...options }));
+  const handler = client.config.requestHandler as unknown as HandlerLike | undefined;
+  if (handler !== undefined && typeof handler.handle === 'function') {
+    const original = handler.handle.bind(handler);
+    handler.handle = (request, handlerOptions) => {
+      const callSignal =
+        typeof request === 'object' && request !== null ? requestSignals.get(request) : undefined;
+      if (callSignal === undefined) return original(request, handlerOptions);
+      const outer = handlerOptions?.abortSignal;
+      const abortSignal = outer instanceof AbortSignal ? AbortSignal.any([outer, callSignal]) : callSignal;
+      return original(request, { ...handlerOptions, abortSignal });
+    };
+  }
   return client;
+}
+
+interface HandlerLike {
+  handle(request: unknown, options?: { abortSignal?: unknown; [key: string]: unknown }): Promise<unknown>;
 }

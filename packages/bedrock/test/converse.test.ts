@@ -333,3 +333,39 @@ describe('TOKENS unit', () => {
     expect(SCOPE).toBe('tenant:acme');
   });
 });
+
+describe('createGuardedBedrockClient', () => {
+  it('cancels a request that has not answered when the budget context aborts', async () => {
+    const { startBedrockEmulator } = await import('@cycles-guard/bedrock-emulator');
+    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+    const { createGuardedBedrockClient } = await import('../src/index.ts');
+    emulator = await startBedrockEmulator({ port: 0, latency: { firstByteMs: 300 } });
+    const { cycles, state } = budget(1e12);
+    const client = createGuardedBedrockClient(
+      {
+        region: 'us-east-1',
+        endpoint: emulator.url,
+        credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+        requestHandler: new NodeHttpHandler(),
+        maxAttempts: 1,
+      },
+      { cycles, countTokens: true },
+    );
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 450); // CountTokens takes ~300 ms, Converse ~300 ms more
+    const started = Date.now();
+    await expect(
+      runWithBudget({ signal: controller.signal }, () =>
+        client.send(new ConverseCommand({ modelId: HAIKU, messages, inferenceConfig: { maxTokens: 100 } })),
+      ),
+    ).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(580);
+    await emulator.waitForIdle();
+    expect(emulator.requests.map((r) => r.operation)).toEqual(['CountTokens', 'Converse']);
+    expect(emulator.requests[1]?.aborted).toBe(true);
+    // Sent and maybe billed: the hold is committed, never released at $0.
+    const row = await state();
+    expect(row.reserved).toBe(0);
+    expect(row.spent).toBeGreaterThan(0);
+  });
+});
