@@ -161,9 +161,13 @@ export function cyclesBedrockMiddleware(
     Object.defineProperty(output, 'cycles', { value: settler.result, enumerable: false, configurable: true });
 
     if (command === 'ConverseStreamCommand' && isAsyncIterable(output.stream)) {
-      output.stream = guardStream(output.stream, settler, converseWatch(granted));
+      output.stream = guardStream(output.stream, settler, converseWatch(granted), () =>
+        destroyBody(state.response?.body),
+      );
     } else if (command === 'InvokeModelWithResponseStreamCommand' && isAsyncIterable(output.body)) {
-      output.body = guardStream(output.body, settler, invokeWatch(model.family, granted));
+      output.body = guardStream(output.body, settler, invokeWatch(model.family, granted), () =>
+        destroyBody(state.response?.body),
+      );
     } else if (command === 'ConverseCommand') {
       await settler.commitOrHold(converseUsage(output.usage));
     } else if (command === 'InvokeModelCommand') {

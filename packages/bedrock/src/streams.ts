@@ -129,17 +129,22 @@ export function guardStream<T>(
   source: AsyncIterable<T>,
   settler: CallSettler,
   watch: UsageWatch,
+  close: () => void,
 ): AsyncIterable<T> {
   const { call } = settler;
   return {
     async *[Symbol.asyncIterator]() {
+      let ended = false;
       try {
         for await (const event of source) {
           const changed = watch.update(event);
           yield event;
           if (changed && watch.final() === undefined && call.observe(watch.running()) === 'stop') break;
         }
+        ended = true;
       } finally {
+        // Leaving early (consumer break, cutoff) must stop Bedrock generating: close the connection.
+        if (!ended) close();
         // Finish, exception frame, dropped connection, abort, cutoff and consumer break all end here.
         await settler.commitOrHold(watch.final()).catch(() => {});
       }

@@ -276,6 +276,7 @@ describe('ConverseStream', () => {
       if (event.contentBlockDelta) break;
     }
     await setup.emulator.waitForIdle();
+    expect(setup.emulator.requests[0]?.aborted).toBe(true);
     const state = await setup.state();
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(getCyclesResult(output)?.charged);

@@ -119,6 +119,31 @@ describe.each(FAMILIES)('InvokeModel $name', ({ model, body }) => {
     expect(getCyclesResult(output)?.charged).toBe(state.spent);
   });
 
+  it('streams: a consumer break or a dropped connection commits the hold once', async () => {
+    const setup = await guardedSetup(1e12, {}, undefined, { outputTokens: 300, latency: { perChunkMs: 2 } });
+    emulator = setup.emulator;
+    const first = await setup.client.send(
+      new InvokeModelWithResponseStreamCommand({ modelId: model, body: JSON.stringify(body(300)) }),
+    );
+    for await (const _ of first.body ?? []) break;
+    setup.emulator.faults.push({ kind: 'dropMidStream', afterChunks: 2 });
+    const second = await setup.client.send(
+      new InvokeModelWithResponseStreamCommand({ modelId: model, body: JSON.stringify(body(300)) }),
+    );
+    await expect(async () => {
+      for await (const _ of second.body ?? []) {
+        // drain
+      }
+    }).rejects.toThrow();
+    await setup.emulator.waitForIdle();
+    expect(setup.emulator.requests[0]?.aborted).toBe(true);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    const charged = (getCyclesResult(first)?.charged ?? 0) + (getCyclesResult(second)?.charged ?? 0);
+    expect(state.spent).toBe(charged);
+    expect(getCyclesResult(first)?.charged).toBeGreaterThan(0);
+  });
+
   it('streams: exception frame commits the hold once', async () => {
     const setup = await guardedSetup(1e12);
     emulator = setup.emulator;
