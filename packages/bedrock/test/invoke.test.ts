@@ -6,8 +6,8 @@ import {
 import type { BedrockEmulator, RecordedRequest } from '@cycles-guard/bedrock-emulator';
 import { type Cycles, createCycles, usageCost } from '@cycles-guard/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { getCyclesResult } from '../src/index.ts';
-import { guardedSetup } from './helpers.ts';
+import { cyclesBedrockPlugin, getCyclesResult } from '../src/index.ts';
+import { budget, guardedSetup, sdkClient } from './helpers.ts';
 
 let emulator: BedrockEmulator | undefined;
 afterEach(async () => {
@@ -196,8 +196,12 @@ describe('concurrency', () => {
   it('200 concurrent calls on a budget for 50 worst cases never overspend or leak holds', async () => {
     const model = 'anthropic.claude-3-5-haiku-20241022-v1:0';
     const worst = budgetFor(model, 300);
-    const setup = await guardedSetup(worst * 50, {}, undefined, { outputTokens: 300 });
+    const setup = await guardedSetup(0, {}, undefined, { outputTokens: 300 });
     emulator = setup.emulator;
+    // Two nested scopes, each funded for 50 worst cases; the plugin's subject adds the workspace.
+    const scoped = budget(worst * 50, 'USD_MICROCENTS', ['tenant:acme/workspace:ws1']);
+    const client = sdkClient(setup.emulator.url);
+    client.middlewareStack.use(cyclesBedrockPlugin({ cycles: scoped.cycles, subject: { workspace: 'ws1' } }));
     const messages = [{ role: 'user' as const, content: [{ text: PROMPT }] }];
     const results = await Promise.allSettled(
       Array.from({ length: 200 }, () =>
