@@ -4,9 +4,8 @@ export {
   type CyclesBedrockOptions,
   cyclesBedrockMiddleware,
   cyclesBedrockMiddlewareOptions,
-  cyclesBedrockResponseMiddleware,
-  cyclesBedrockResponseMiddlewareOptions,
   getCyclesResult,
 } from './middleware.ts';
 export { createGuardedBedrockClient, cyclesBedrockPlugin } from './plugin.ts';
+export { cyclesBedrockResponseMiddleware, cyclesBedrockResponseMiddlewareOptions } from './response.ts';
 export type { CyclesBedrockResult } from './settle.ts';

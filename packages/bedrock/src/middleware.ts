@@ -10,20 +10,13 @@ import {
   type Cycles,
   currentCycles,
   type EstimateInput,
-  type LlmCall,
   type Subject,
 } from '@cycles-guard/core';
-import type {
-  DeserializeHandlerOutput,
-  DeserializeMiddleware,
-  HandlerExecutionContext,
-  InitializeHandlerOptions,
-  InitializeMiddleware,
-  RelativeMiddlewareOptions,
-} from '@smithy/types';
+import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/types';
 import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
 import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
 import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
+import { destroyBody, type GuardState, STATE } from './response.ts';
 import { CallSettler, type CyclesBedrockResult } from './settle.ts';
 import { converseWatch, guardStream, invokeWatch } from './streams.ts';
 
@@ -74,32 +67,10 @@ const GUARDED = new Set([
   'InvokeModelWithResponseStreamCommand',
 ]);
 
-/** Per-send state shared by the initialize middleware and its deserialize companion. */
-interface GuardState {
-  call: LlmCall;
-  response?: { statusCode: number; headers: Record<string, string | undefined>; body: unknown };
-}
-
-const STATE = 'cyclesBedrockGuard';
-
-/** Call signal per outgoing HttpRequest, for request handlers wrapped by `createGuardedBedrockClient`. */
-export const requestSignals = new WeakMap<object, AbortSignal>();
-const stateOf = (context: HandlerExecutionContext): GuardState | undefined =>
-  context[STATE] as GuardState | undefined;
-
 /** Names, step and tags of the initialize-step middleware. */
 export const cyclesBedrockMiddlewareOptions: InitializeHandlerOptions & { name: string; override: true } = {
   name: 'cyclesBedrockMiddleware',
   step: 'initialize',
-  tags: ['CYCLES', 'BUDGET'],
-  override: true,
-};
-
-/** The deserialize-step companion sits right above the HTTP handler, under the deserializer. */
-export const cyclesBedrockResponseMiddlewareOptions: RelativeMiddlewareOptions = {
-  name: 'cyclesBedrockResponseMiddleware',
-  relation: 'before',
-  toMiddleware: 'deserializerMiddleware',
   tags: ['CYCLES', 'BUDGET'],
   override: true,
 };
@@ -228,68 +199,6 @@ async function countInput(
   ) as CountTokensCommandInput['input'];
   const counted = await options.client.send(new CountTokensCommand({ modelId, input: countInputRequest }));
   return counted.inputTokens;
-}
-
-/**
- * Deserialize-step companion: records the raw response (status, usage headers) and ties the call's
- * signal to it. The SDK's `abortSignal` is invisible to middleware, so a cutoff or a budget-context
- * abort destroys the response body (closing the connection) instead.
- */
-export function cyclesBedrockResponseMiddleware(): DeserializeMiddleware<
-  ServiceInputTypes,
-  ServiceOutputTypes
-> {
-  return (next, context) => async (args) => {
-    const state = stateOf(context);
-    if (state === undefined) return next(args);
-    const { signal } = state.call;
-    signal.throwIfAborted();
-    const request = asObject(args.request);
-    if (request !== undefined) requestSignals.set(request, signal);
-    const pending = next(args);
-    const result = await raceAbort(pending, signal);
-    const response = asObject(result.response);
-    const headers: Record<string, string | undefined> = {};
-    for (const [key, value] of Object.entries(asObject(response?.headers) ?? {})) {
-      if (typeof value === 'string') headers[key.toLowerCase()] = value;
-    }
-    const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
-    state.response = { statusCode, headers, body: response?.body };
-    const destroy = () => destroyBody(response?.body);
-    if (signal.aborted) destroy();
-    else signal.addEventListener('abort', destroy, { once: true });
-    return result;
-  };
-}
-
-/** Rejects as soon as `signal` aborts; a response arriving later has its body destroyed. */
-function raceAbort<T extends DeserializeHandlerOutput<ServiceOutputTypes>>(
-  pending: Promise<T>,
-  signal: AbortSignal,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      reject(signal.reason);
-      pending.then((late) => destroyBody(asObject(late.response)?.body)).catch(() => {});
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    pending.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function destroyBody(body: unknown): void {
-  const stream = asObject(body) as { destroy?: unknown; destroyed?: unknown } | undefined;
-  if (typeof stream?.destroy === 'function' && stream.destroyed !== true)
-    (stream.destroy as () => void).call(stream);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

@@ -9,10 +9,12 @@ import {
   type CyclesBedrockOptions,
   cyclesBedrockMiddleware,
   cyclesBedrockMiddlewareOptions,
+} from './middleware.ts';
+import {
   cyclesBedrockResponseMiddleware,
   cyclesBedrockResponseMiddlewareOptions,
   requestSignals,
-} from './middleware.ts';
+} from './response.ts';
 
 /**
  * Guards every Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream call of a
