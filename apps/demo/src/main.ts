@@ -1,16 +1,18 @@
 // The SDK warns about Node 20 on every start; the demo pins Node 20.19+ on purpose.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-import { type DemoResult, MICROCENTS_PER_DOLLAR, runDemo } from './scenario.ts';
+import { parseArgs } from 'node:util';
+import { type DemoResult, MICROCENTS_PER_DOLLAR } from './scenario.ts';
+import { SCENARIOS } from './scenarios.ts';
 
 const dollars = (microcents: number) => `$${(microcents / MICROCENTS_PER_DOLLAR).toFixed(2)}`;
 const seconds = (milliseconds: number) => `${(milliseconds / 1000).toFixed(1)} s`;
 
 /** The human summary printed on stderr at the end of the run. */
-export function summary(result: DemoResult, real: boolean): string {
+export function summary(result: DemoResult, real: boolean, title = SCENARIOS.express?.title): string {
   return [
     '',
-    `== Runaway agent vs cycles-guard (${real ? 'real Bedrock' : 'Bedrock emulator'}, Claude Sonnet 4) ==`,
+    `== Runaway agent vs cycles-guard: ${title} (${real ? 'real Bedrock' : 'Bedrock emulator'}, Claude Sonnet 4) ==`,
     result.stoppedByGuard
       ? `First denial at ${seconds(result.stoppedAtMs ?? 0)}: ${result.stopReason}` +
         (result.retryAfterSeconds === undefined
@@ -37,23 +39,43 @@ export function summary(result: DemoResult, real: boolean): string {
   ].join('\n');
 }
 
+function usage(message: string): never {
+  process.stderr.write(
+    `${message}\nUsage: pnpm demo [-- --scenario ${Object.keys(SCENARIOS).join('|')}] [--json] [--real]\n`,
+  );
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const json = argv.includes('--json');
-  const real = argv.includes('--real');
-  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  if (real && region === undefined) {
-    process.stderr.write(
-      '--real needs AWS_REGION (and AWS credentials); running on the emulator needs neither.\n',
-    );
-    process.exit(2);
+  let values: { json?: boolean; real?: boolean; scenario?: string };
+  try {
+    ({ values } = parseArgs({
+      // `pnpm demo -- --json` passes the `--` through; it is not an end-of-options marker here.
+      args: process.argv.slice(2).filter((arg) => arg !== '--'),
+      options: {
+        json: { type: 'boolean' },
+        real: { type: 'boolean' },
+        scenario: { type: 'string', default: 'express' },
+      },
+    }));
+  } catch (error) {
+    usage((error as Error).message);
   }
-  const result = await runDemo({
+  const name = values.scenario ?? 'express';
+  const scenario = SCENARIOS[name];
+  if (scenario === undefined) usage(`Unknown scenario '${name}'.`);
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (values.real === true && !scenario.supportsReal) usage(`Scenario '${name}' runs on the emulator only.`);
+  if (values.real === true && region === undefined) {
+    usage('--real needs AWS_REGION (and AWS credentials); running on the emulator needs neither.');
+  }
+  const real = values.real === true;
+  const result = await scenario.run({
     ...(real && region !== undefined ? { realRegion: region } : {}),
     onProgress: (line) => process.stderr.write(`${line}\n`),
   });
-  process.stderr.write(`${summary(result, real)}\n`);
-  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stderr.write(`${summary(result, real, scenario.title)}\n`);
+  if (values.json === true) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 await main();

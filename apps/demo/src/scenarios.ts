@@ -1,0 +1,19 @@
+import { type DemoResult, runDemo } from './scenario.ts';
+
+/** One way of running the runaway agent; every scenario reports the same `DemoResult`. */
+export interface Scenario {
+  /** How the agent calls Bedrock, for the summary's title. */
+  title: string;
+  run(options: { realRegion?: string; onProgress?: (line: string) => void }): Promise<DemoResult>;
+  /** Whether `--real` is supported (the scenario can call real Bedrock). */
+  supportsReal: boolean;
+}
+
+/** `pnpm demo -- --scenario <name>`; loaded lazily so one scenario's framework never loads another's. */
+export const SCENARIOS: Record<string, Scenario> = {
+  express: {
+    title: 'Express + AWS SDK plugin',
+    run: (options) => runDemo(options),
+    supportsReal: true,
+  },
+};
