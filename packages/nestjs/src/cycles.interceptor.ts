@@ -17,11 +17,12 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, type Subscription } from 'rxjs';
+import { type HeaderTarget, setBudgetHeaders } from './budget-headers.ts';
 import { Cycles, type CyclesDecoratorOptions, mergeDecoratorOptions } from './cycles.decorator.ts';
 import { CYCLES_MODULE_OPTIONS, type CyclesModuleOptions } from './cycles.module-definition.ts';
 
 /** The Node response under Express (`response`) or Fastify (`reply.raw`). */
-interface RawResponse {
+interface RawResponse extends HeaderTarget {
   readonly writableFinished: boolean;
   on(event: 'close', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
@@ -75,6 +76,10 @@ export class CyclesInterceptor implements NestInterceptor {
       let ended = false;
       const start = async (): Promise<void> => {
         const contextOptions = await this.contextOptions(context, decorated, request, controller.signal);
+        if (this.options.budgetHeaders !== false) {
+          // Before any reservation, so denials and streamed responses carry them too.
+          await setBudgetHeaders(contextOptions.cycles!, contextOptions.subject, raw);
+        }
         if (decorated.estimate !== undefined) {
           const estimate = decorated.estimate;
           hold = await runWithBudget(contextOptions, () => contextOptions.cycles!.reserve({ estimate }));

@@ -19,6 +19,11 @@ export interface CyclesModuleOptions {
    * @default 429
    */
   deniedStatus?: 429 | 402;
+  /**
+   * Set `X-Cycles-Budget-Remaining`, `-Scope` and `-Unit` from the balances read before the handler runs.
+   * @default true
+   */
+  budgetHeaders?: boolean;
 }
 
 export const {

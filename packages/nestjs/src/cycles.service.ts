@@ -8,12 +8,11 @@ import {
   type LlmCall,
   type LlmCallOptions,
   mergeSubjects,
-  SUBJECT_LEVELS,
   type Subject,
-  subjectBalances,
 } from '@cycles-guard/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { CYCLES_MODULE_OPTIONS, type CyclesModuleOptions } from './cycles.module-definition.ts';
+import { balancesOf } from './subject-balances.ts';
 
 /** Balances and manual guards on the current request's Cycles instance. */
 @Injectable()
@@ -31,12 +30,7 @@ export class CyclesService {
    */
   async getBalances(subject?: Subject): Promise<Balance[]> {
     const cycles = this.cycles;
-    const effective = subject ?? mergeSubjects(cycles.config.subject, currentBudget()?.subject);
-    // Query by the top level only: the ledger returns scopes containing every queried level, not ancestors.
-    const level = SUBJECT_LEVELS.find((name) => effective[name] !== undefined);
-    if (level === undefined) return [];
-    const { balances } = await cycles.authority.getBalances({ [level]: effective[level], limit: 200 });
-    return subjectBalances(balances, effective);
+    return balancesOf(cycles, subject ?? mergeSubjects(cycles.config.subject, currentBudget()?.subject));
   }
 
   /** Reserve → run `fn` → commit (release on throw), on the current instance. See `Cycles.guard`. */

@@ -378,6 +378,46 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     expect(await response.json()).toEqual({ error: 'AUTHORITY_UNAVAILABLE', message: 'ledger unreachable' });
   });
 
+  it('sets the X-Cycles-Budget-* headers on JSON, denial and SSE responses', async () => {
+    const { url } = await forRoot();
+    const before = await fetch(`${url}/work`, { headers: { 'x-tenant': 'acme' } });
+    expect(before.status).toBe(200);
+    expect(before.headers.get('x-cycles-budget-remaining')).toBe('1000');
+    expect(before.headers.get('x-cycles-budget-scope')).toBe('tenant:acme');
+    expect(before.headers.get('x-cycles-budget-unit')).toBe(UNIT);
+    // Read before the handler: the next request sees the 100 the first one committed.
+    const after = await fetch(`${url}/subject`, { headers: { 'x-tenant': 'acme' } });
+    expect(after.headers.get('x-cycles-budget-remaining')).toBe('900');
+    const denied = await fetch(`${url}/expensive`, { headers: { 'x-tenant': 'poor' } });
+    expect(denied.status).toBe(429);
+    expect(denied.headers.get('x-cycles-budget-remaining')).toBe('5');
+    expect(denied.headers.get('x-cycles-budget-scope')).toBe('tenant:poor');
+    const controller = new AbortController();
+    try {
+      const stream = await fetch(`${url}/stream`, {
+        signal: controller.signal,
+        headers: { 'x-tenant': 'stream' },
+      });
+      expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+      expect(stream.headers.get('x-cycles-budget-remaining')).toBe('1000');
+      expect(stream.headers.get('x-cycles-budget-scope')).toBe('tenant:stream');
+    } finally {
+      controller.abort();
+    }
+  });
+
+  it('omits the budget headers with budgetHeaders: false, and for subjects without a budget', async () => {
+    const { url } = await forRoot({ budgetHeaders: false });
+    const response = await fetch(`${url}/subject`, { headers: { 'x-tenant': 'acme' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-cycles-budget-remaining')).toBeNull();
+    await app?.close();
+    const unbudgeted = await forRoot();
+    const other = await fetch(`${unbudgeted.url}/subject`, { headers: { 'x-tenant': 'nobody' } });
+    expect(other.status).toBe(200);
+    expect(other.headers.get('x-cycles-budget-remaining')).toBeNull();
+  });
+
   it('aborts the context signal when the client disconnects mid-request', async () => {
     slowProbe.aborted = false;
     slowProbe.reason = undefined;
