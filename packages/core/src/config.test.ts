@@ -74,10 +74,30 @@ describe('optionsFromEnv', () => {
     ['CYCLES_RETRY_ATTEMPTS', '100'],
     ['CYCLES_HEARTBEAT', 'maybe'],
     ['CYCLES_TENANT', 'acme corp'],
-    ['CYCLES_BASE_URL', 'https://cycles.example'],
-    ['CYCLES_API_KEY', 'secret'],
-    ['CYCLES_REDIS_URL', 'redis://localhost'],
+    ['CYCLES_REDIS_URL', 'localhost:6379'],
   ])('rejects %s=%s naming the variable', (variable, value) => {
     expect(fieldOf(() => optionsFromEnv({ [variable]: value }))).toBe(variable);
+  });
+
+  it.each([
+    [{ CYCLES_BASE_URL: 'https://cycles.example' }, 'CYCLES_API_KEY'],
+    [{ CYCLES_API_KEY: 'secret' }, 'CYCLES_BASE_URL'],
+    [{ CYCLES_BASE_URL: 'ftp://cycles.example', CYCLES_API_KEY: 'secret' }, 'CYCLES_BASE_URL'],
+    [
+      { CYCLES_BASE_URL: 'https://x', CYCLES_API_KEY: 'k', CYCLES_REDIS_URL: 'redis://r' },
+      'CYCLES_REDIS_URL',
+    ],
+    [
+      { CYCLES_BASE_URL: 'https://x', CYCLES_API_KEY: 'k', CYCLES_BUDGETS_FILE: 'b.json' },
+      'CYCLES_BUDGETS_FILE',
+    ],
+  ])('rejects an incomplete or conflicting authority selection %j naming %s', (env, variable) => {
+    expect(fieldOf(() => optionsFromEnv(env))).toBe(variable);
+  });
+
+  it('CYCLES_BASE_URL + CYCLES_API_KEY select the HTTP authority', () => {
+    const options = optionsFromEnv({ CYCLES_BASE_URL: 'http://127.0.0.1:1', CYCLES_API_KEY: 'k' });
+    expect(typeof options.authority?.reserve).toBe('function');
+    expect(options.configFile).toBeUndefined();
   });
 });

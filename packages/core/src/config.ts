@@ -6,6 +6,8 @@ import type { PriceOverride } from './llm/catalog.ts';
 import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
 import type { Subject } from './protocol/types.ts';
+import { createHttpAuthority } from './remote/http-authority.ts';
+import { createRedisAuthorityFromUrl } from './remote/redis-from-env.ts';
 
 /** Units a Cycles instance can budget LLM calls in. */
 export type CyclesUnit = 'USD_MICROCENTS' | 'TOKENS';
@@ -155,9 +157,6 @@ export function resolveConfig(
   };
 }
 
-/** Variables reserved for authorities this build does not ship yet. */
-const RESERVED_VARIABLES = ['CYCLES_BASE_URL', 'CYCLES_API_KEY', 'CYCLES_REDIS_URL'] as const;
-
 /** Which `CYCLES_*` variable sets which option (used to name the variable in errors). */
 const ENV_NAMES = {
   unit: 'CYCLES_UNIT',
@@ -191,17 +190,12 @@ function envBoolean(env: Record<string, string | undefined>, variable: string): 
  * `CYCLES_BUDGETS_FILE`, `CYCLES_TENANT`, `CYCLES_WORKSPACE`, `CYCLES_APP`, `CYCLES_UNIT`,
  * `CYCLES_FAIL_MODE`, `CYCLES_TTL_MS`, `CYCLES_GRACE_PERIOD_MS`, `CYCLES_OVERAGE_POLICY`,
  * `CYCLES_MIN_OUTPUT_TOKENS`, `CYCLES_RETRY_ATTEMPTS`, `CYCLES_RETRY_BASE_DELAY_MS`, `CYCLES_HEARTBEAT`.
- * `CYCLES_BASE_URL`, `CYCLES_API_KEY` and `CYCLES_REDIS_URL` are reserved and refused for now.
+ *
+ * The authority: `CYCLES_BASE_URL` + `CYCLES_API_KEY` (+ `CYCLES_TIMEOUT_MS`) select a remote Cycles
+ * server (`createHttpAuthority`); `CYCLES_REDIS_URL` selects the Redis ledger of `@cycles-guard/redis`,
+ * loaded on first use; neither means the embedded memory ledger (`CYCLES_BUDGETS_FILE`).
  */
 export function optionsFromEnv(env: Record<string, string | undefined> = process.env): CyclesOptions {
-  for (const variable of RESERVED_VARIABLES) {
-    if (env[variable] !== undefined && env[variable] !== '') {
-      fail(
-        variable,
-        'is reserved for the remote and Redis authorities, which this build does not support yet: unset it',
-      );
-    }
-  }
   const options: CyclesOptions = {};
   const text = (variable: string) => {
     const value = env[variable]?.trim();
@@ -209,6 +203,16 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
   };
   const file = text('CYCLES_BUDGETS_FILE');
   if (file !== undefined) options.configFile = file;
+  const authority = authorityFromEnv(env, text);
+  if (authority !== undefined) {
+    if (file !== undefined) {
+      fail(
+        'CYCLES_BUDGETS_FILE',
+        'applies to the embedded ledger only: provision budgets on the remote or Redis authority, or unset it',
+      );
+    }
+    options.authority = authority;
+  }
   const subject: Subject = {};
   for (const [variable, level] of [
     ['CYCLES_TENANT', 'tenant'],
@@ -247,4 +251,41 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
   // Validate now so a bad value fails at start-up naming its variable, not at the first call.
   resolveConfig(options, ENV_NAMES);
   return options;
+}
+
+/** The remote or Redis authority the environment selects, if any (see `optionsFromEnv`). */
+function authorityFromEnv(
+  env: Record<string, string | undefined>,
+  text: (variable: string) => string | undefined,
+): BudgetAuthority | undefined {
+  const baseUrl = text('CYCLES_BASE_URL');
+  const apiKey = text('CYCLES_API_KEY');
+  const redisUrl = text('CYCLES_REDIS_URL');
+  if (redisUrl !== undefined && (baseUrl !== undefined || apiKey !== undefined)) {
+    fail('CYCLES_REDIS_URL', 'and CYCLES_BASE_URL select different authorities: set only one of them');
+  }
+  if (redisUrl !== undefined) {
+    if (!/^rediss?:\/\//.test(redisUrl))
+      fail('CYCLES_REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
+    return createRedisAuthorityFromUrl(redisUrl);
+  }
+  if (baseUrl === undefined && apiKey === undefined) return undefined;
+  if (baseUrl === undefined)
+    fail('CYCLES_BASE_URL', 'is required with CYCLES_API_KEY: set the Cycles server URL');
+  if (apiKey === undefined)
+    fail('CYCLES_API_KEY', 'is required with CYCLES_BASE_URL: set the key your Cycles server issued');
+  const timeoutMs = envInteger(env, 'CYCLES_TIMEOUT_MS');
+  try {
+    return createHttpAuthority({ baseUrl, apiKey, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  } catch (error) {
+    // Name the variable rather than the option.
+    const field = (error as { details?: { field?: string } }).details?.field;
+    const variable =
+      field === 'baseUrl'
+        ? 'CYCLES_BASE_URL'
+        : field === 'timeoutMs'
+          ? 'CYCLES_TIMEOUT_MS'
+          : 'CYCLES_API_KEY';
+    fail(variable, (error as Error).message.replace(/^\w+ /, ''));
+  }
 }

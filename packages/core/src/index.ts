@@ -258,3 +258,5 @@ export type {
   WireStandardMetrics,
   WireSubject,
 } from './protocol/wire.ts';
+export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
+export { createLazyAuthority } from './remote/lazy-authority.ts';

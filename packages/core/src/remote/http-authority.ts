@@ -1,0 +1,141 @@
+import type { BudgetAuthority } from '../authority.ts';
+import {
+  fromWireBalancesResponse,
+  fromWireCommitResponse,
+  fromWireDecideResponse,
+  fromWireEventResponse,
+  fromWireExtendResponse,
+  fromWireListReservationsResponse,
+  fromWireReleaseResponse,
+  fromWireReservationDetail,
+  fromWireReserveResponse,
+  toBalancesQueryParams,
+  toListReservationsQueryParams,
+  toWireCommitRequest,
+  toWireDecideRequest,
+  toWireEventRequest,
+  toWireExtendRequest,
+  toWireReleaseRequest,
+  toWireReserveRequest,
+} from '../protocol/mappers.ts';
+import type { ReserveRequest, ReserveResponse } from '../protocol/types.ts';
+import { validateReservationId } from '../protocol/validate.ts';
+import type {
+  WireBalanceResponse,
+  WireCommitResponse,
+  WireDecisionResponse,
+  WireEventCreateResponse,
+  WireReleaseResponse,
+  WireReservationCreateResponse,
+  WireReservationDetail,
+  WireReservationExtendResponse,
+  WireReservationListResponse,
+} from '../protocol/wire.ts';
+import { createHttpTransport, type HttpTransport, type HttpTransportOptions } from './http-transport.ts';
+import { reserveWithPartialFallback } from './partial-hold.ts';
+
+/** Options of `createHttpAuthority`. */
+export type HttpAuthorityOptions = HttpTransportOptions;
+
+function reservationPath(reservationId: string, action?: string): string {
+  validateReservationId(reservationId);
+  const base = `/v1/reservations/${encodeURIComponent(reservationId)}`;
+  return action === undefined ? base : `${base}/${action}`;
+}
+
+function withQuery(path: string, params: URLSearchParams): string {
+  const query = params.toString();
+  return query === '' ? path : `${path}?${query}`;
+}
+
+/**
+ * A `BudgetAuthority` that talks to any Cycles-protocol server (v0.1.25) over HTTP: the reference
+ * server, `cycles-guard-server`, or another implementation. Runtime operations only: budgets are
+ * provisioned on the server.
+ *
+ * - Auth: `X-Cycles-API-Key`; the server derives the tenant from it, so `CallContext` is not sent.
+ * - Every POST sends `X-Idempotency-Key` equal to the body's `idempotency_key`, and retries of
+ *   transport errors, 5xx and 429 (after `Retry-After`) reuse it, so a lost response replays.
+ * - A server that does not answer within `timeoutMs` fails closed with `AuthorityUnavailableError`.
+ * - Error bodies become the typed error of their code (`BudgetExceededError`, ...).
+ * - Partial holds (`minimum`, our extension) are emulated: on BUDGET_EXCEEDED the balances of the
+ *   subject's scopes are read and the reserve is retried once at the smallest remaining, if that is
+ *   at least `minimum`; never above it.
+ */
+export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthority {
+  const transport: HttpTransport = createHttpTransport(options);
+
+  async function reserveOnce(request: ReserveRequest): Promise<ReserveResponse> {
+    const body = await transport.send({
+      method: 'POST',
+      path: '/v1/reservations',
+      body: toWireReserveRequest(request) as unknown as { idempotency_key: string },
+    });
+    return fromWireReserveResponse(body as WireReservationCreateResponse);
+  }
+
+  const authority: BudgetAuthority = {
+    reserve: (request) => reserveWithPartialFallback(request, reserveOnce, authority),
+    async commit(reservationId, request) {
+      const body = await transport.send({
+        method: 'POST',
+        path: reservationPath(reservationId, 'commit'),
+        body: toWireCommitRequest(request) as unknown as { idempotency_key: string },
+      });
+      return fromWireCommitResponse(body as WireCommitResponse);
+    },
+    async release(reservationId, request) {
+      const body = await transport.send({
+        method: 'POST',
+        path: reservationPath(reservationId, 'release'),
+        body: toWireReleaseRequest(request) as unknown as { idempotency_key: string },
+      });
+      return fromWireReleaseResponse(body as WireReleaseResponse);
+    },
+    async extend(reservationId, request) {
+      const body = await transport.send({
+        method: 'POST',
+        path: reservationPath(reservationId, 'extend'),
+        body: toWireExtendRequest(request) as unknown as { idempotency_key: string },
+      });
+      return fromWireExtendResponse(body as WireReservationExtendResponse);
+    },
+    async decide(request) {
+      const body = await transport.send({
+        method: 'POST',
+        path: '/v1/decide',
+        body: toWireDecideRequest(request) as unknown as { idempotency_key: string },
+      });
+      return fromWireDecideResponse(body as WireDecisionResponse);
+    },
+    async createEvent(request) {
+      const body = await transport.send({
+        method: 'POST',
+        path: '/v1/events',
+        body: toWireEventRequest(request) as unknown as { idempotency_key: string },
+      });
+      return fromWireEventResponse(body as WireEventCreateResponse);
+    },
+    async getBalances(query) {
+      const body = await transport.send({
+        method: 'GET',
+        path: withQuery('/v1/balances', toBalancesQueryParams(query)),
+      });
+      return fromWireBalancesResponse(body as WireBalanceResponse);
+    },
+    async getReservation(reservationId) {
+      const body = await transport.send({ method: 'GET', path: reservationPath(reservationId) });
+      return fromWireReservationDetail(body as WireReservationDetail);
+    },
+    async listReservations(query) {
+      const body = await transport.send({
+        method: 'GET',
+        path: withQuery('/v1/reservations', toListReservationsQueryParams(query)),
+      });
+      return fromWireListReservationsResponse(body as WireReservationListResponse);
+    },
+    // Nothing to stop: fetch keeps no state of ours (keep-alive sockets are unref'd by undici).
+    close: async () => {},
+  };
+  return authority;
+}
