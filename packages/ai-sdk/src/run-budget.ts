@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type Cycles,
+  currentBudget,
+  currentCycles,
+  InvalidConfigError,
+  type LedgerAdmin,
+  mergeSubjects,
+  scopePath,
+} from '@cycles-guard/core';
+
+/** Options of {@link withRunBudget}. */
+export interface RunBudgetOptions {
+  /**
+   * The Cycles instance of the run.
+   * @default the budget context's instance, else the process default
+   */
+  cycles?: Cycles;
+  /**
+   * Cap of this run in the instance's unit: creates the run's own ledger, so the run's steps can never
+   * spend more (the enclosing tenant/app budgets still apply). Needs an authority that can create
+   * ledgers (`createMemoryLedger`); otherwise omit it and declare a template such as
+   * `tenant:*\/workflow:*`.
+   * @default no ledger is created (templates or existing ledgers decide)
+   */
+  limit?: number;
+  /**
+   * Workflow id of the run, the `workflow` level of its subject.
+   * @default a random UUID
+   */
+  workflow?: string;
+}
+
+/** The run a callback of {@link withRunBudget} executes in. */
+export interface RunBudget {
+  workflow: string;
+  /** Scope path of the run's ledger, e.g. `tenant:acme/workflow:3f…`. */
+  scope: string;
+}
+
+function isLedgerAdmin(authority: unknown): authority is LedgerAdmin {
+  return typeof (authority as Partial<LedgerAdmin>).createLedger === 'function';
+}
+
+/**
+ * Runs an agent loop (one generateText/streamText run with many steps) under its own budget: every
+ * model call inside `fn` is charged to `<enclosing subject>/workflow:<id>` as well, so when the run's
+ * cap is spent the next step is refused with `BudgetExceededError` and the loop stops. Consume
+ * streams inside `fn`: later steps run in the context of whoever reads the stream.
+ */
+export async function withRunBudget<T>(
+  options: RunBudgetOptions,
+  fn: (run: RunBudget) => Promise<T>,
+): Promise<T> {
+  const cycles = options.cycles ?? currentCycles();
+  const workflow = options.workflow ?? randomUUID();
+  const subject = mergeSubjects(cycles.config.subject, currentBudget()?.subject, { workflow });
+  const scope = scopePath(subject);
+  if (options.limit !== undefined) {
+    if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
+      throw new InvalidConfigError(`limit must be a non-negative integer, got ${String(options.limit)}`, {
+        details: { field: 'limit' },
+      });
+    }
+    if (!isLedgerAdmin(cycles.authority)) {
+      throw new InvalidConfigError(
+        "limit needs an authority that can create ledgers (createMemoryLedger); for this one omit 'limit' " +
+          `and declare a template matching '${scope}' (e.g. 'tenant:*/workflow:*')`,
+        { details: { field: 'limit' } },
+      );
+    }
+    const unit = cycles.config.unit === 'TOKENS' ? 'TOKENS' : 'USD_MICROCENTS';
+    await cycles.authority.createLedger({ scope, unit, allocated: options.limit });
+  }
+  return cycles.run({ subject: { workflow } }, () => fn({ workflow, scope }));
+}

@@ -1,0 +1,101 @@
+import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
+import type { LanguageModelV3Middleware } from '@ai-sdk/provider';
+import {
+  type BedrockEmulator,
+  type BedrockEmulatorOptions,
+  type RecordedRequest,
+  startBedrockEmulator,
+} from '@cycles-guard/bedrock-emulator';
+import { type Cycles, createCycles, createMemoryLedger, type Ledger, usageCost } from '@cycles-guard/core';
+import { wrapLanguageModel } from 'ai';
+import { type CyclesMiddlewareOptions, cyclesMiddleware } from '../src/index.ts';
+
+// The provider prefers these over `baseURL`; a developer's shell must not send tests to AWS.
+delete process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
+delete process.env.AWS_ENDPOINT_URL;
+
+export const HAIKU = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+export const SONNET_4 = 'anthropic.claude-sonnet-4-20250514-v1:0';
+export const SCOPE = 'tenant:acme';
+
+/**
+ * The AI SDK backs off 2 s, then 4 s, between retries unless the error response names a delay: this
+ * fetch adds `retry-after-ms: 1` to 429s so retry tests run in milliseconds. Nothing else changes.
+ */
+export const fastRetryFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  if (response.status !== 429) return response;
+  const headers = new Headers(response.headers);
+  headers.set('retry-after-ms', '1');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+};
+
+/** A memory ledger with one budget at `tenant:acme`, and a Cycles instance paying from it. */
+export function budget(allocated: number, extra: { minOutputTokens?: number } = {}) {
+  const ledger: Ledger = createMemoryLedger({
+    sweepIntervalMs: 0,
+    ledgers: [{ scope: SCOPE, unit: 'USD_MICROCENTS', allocated }],
+  });
+  const cycles: Cycles = createCycles({ authority: ledger, subject: { tenant: 'acme' }, ...extra });
+  const state = async (scope = SCOPE) => {
+    const row = await ledger.getLedger(scope, 'USD_MICROCENTS');
+    if (row === undefined) throw new Error(`no ledger ${scope}`);
+    return row;
+  };
+  return { ledger, cycles, state };
+}
+
+/** What the emulator's reported usage of `request` costs at the catalog price of `model`. */
+export function emulatorCost(cycles: Cycles, model: string, request: RecordedRequest): number {
+  return usageCost(
+    {
+      inputTokens: request.inputTokens,
+      outputTokens: request.outputTokens,
+      cacheReadInputTokens: request.cacheReadInputTokens,
+      cacheWriteInputTokens: request.cacheWriteInputTokens,
+    },
+    cycles.catalog.resolve(model).price,
+  );
+}
+
+/** Sum of {@link emulatorCost} over every request the emulator answered with 200. */
+export function emulatorSpend(cycles: Cycles, model: string, emulator: BedrockEmulator): number {
+  return emulator.requests
+    .filter((request) => request.status === 200)
+    .reduce((sum, request) => sum + emulatorCost(cycles, model, request), 0);
+}
+
+/** Emulator + a real `@ai-sdk/amazon-bedrock` model wrapped with the guard. */
+export async function setup(
+  allocated: number,
+  {
+    model = HAIKU,
+    emulator: emulatorOptions = {},
+    middleware = {},
+    inner = [],
+    minOutputTokens,
+  }: {
+    model?: string;
+    emulator?: BedrockEmulatorOptions;
+    middleware?: CyclesMiddlewareOptions;
+    inner?: LanguageModelV3Middleware[];
+    minOutputTokens?: number;
+  } = {},
+) {
+  const emulator = await startBedrockEmulator({ port: 0, ...emulatorOptions });
+  const b = budget(allocated, minOutputTokens === undefined ? {} : { minOutputTokens });
+  const bedrock = createAmazonBedrock({
+    region: 'us-east-1',
+    baseURL: emulator.url,
+    accessKeyId: 'AKIDTEST',
+    secretAccessKey: 'test',
+    fetch: fastRetryFetch,
+  });
+  const guarded = wrapLanguageModel({
+    model: bedrock(model),
+    middleware: [cyclesMiddleware({ cycles: b.cycles, ...middleware }), ...inner],
+  });
+  return { emulator, bedrock, model: guarded, ...b };
+}
+
+export type Setup = Awaited<ReturnType<typeof setup>>;
