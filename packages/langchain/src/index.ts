@@ -1,1 +1,6 @@
-export {};
+// @cycles-guard/langchain public API.
+export { CyclesCallbackHandler, type CyclesCallbackHandlerOptions } from './callback-handler.ts';
+export { CAP_MIDDLEWARE_NAME, type CapPlugin, type MiddlewareStackLike } from './cap-middleware.ts';
+export { guardChatModel, type ModelWithSdkClient } from './guard-chat-model.ts';
+export type { CyclesRunSettlement } from './guarded-run.ts';
+export { RUN_LINK_KEY } from './run-link.ts';

@@ -1,0 +1,240 @@
+import {
+  type Action,
+  type Cycles,
+  currentCycles,
+  type EstimateInput,
+  InvalidRequestError,
+  ModelNotPricedError,
+  type Settlement,
+  type Subject,
+} from '@cycles-guard/core';
+import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
+import type { Serialized } from '@langchain/core/load/serializable';
+import type { BaseMessage } from '@langchain/core/messages';
+import type { LLMResult } from '@langchain/core/outputs';
+import { type CapPlugin, capMiddleware, CAP_MIDDLEWARE_NAME } from './cap-middleware.ts';
+import { type CyclesRunSettlement, GuardedRun } from './guarded-run.ts';
+import {
+  messagesInput,
+  modelIdOf,
+  promptsInput,
+  reasoningBudget,
+  requestedMaxTokens,
+  turnOf,
+  usageOf,
+} from './read-run.ts';
+import { linkCallOptions } from './run-link.ts';
+
+type JsonObject = Record<string, unknown>;
+
+/** Options of {@link CyclesCallbackHandler}. */
+export interface CyclesCallbackHandlerOptions {
+  /**
+   * The Cycles instance that prices and holds each call.
+   * @default the budget context's instance, else the process default (`currentCycles()`)
+   */
+  cycles?: Cycles;
+  /**
+   * Subject merged over the instance's and the budget context's subject.
+   * @default the budget context's subject
+   */
+  subject?: Subject;
+  /**
+   * Model id to price, when the model's own name is not in the catalog (e.g. an application inference profile).
+   * @default the run's `ls_model_name`
+   */
+  model?: string;
+  /**
+   * Action recorded with each reservation; agent turns add a `turn:<n>` tag.
+   * @default `{ kind: 'llm.completion', name: <model id> }`
+   */
+  action?: Action;
+  /**
+   * Your own input-token count (e.g. a real tokenizer); makes the output cap hard.
+   * @default a conservative estimate of the messages, system prompt and tool specs
+   */
+  inputTokens?: (input: EstimateInput, modelId: string) => number | Promise<number>;
+  /** Called once per run when it settles (committed or released), e.g. to log spend per agent turn. */
+  onSettled?: (settlement: CyclesRunSettlement) => void;
+}
+
+function asObject(value: unknown): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+}
+
+/**
+ * Reserves before every LangChain model call (a budget that cannot pay vetoes it before any request
+ * leaves), commits the call's `usage_metadata` when it ends and settles errors per the never-$0 rule.
+ * Runs are keyed by run id, so parallel, nested and agent runs each settle exactly once. Add
+ * {@link CyclesCallbackHandler.capPlugin} to a `ChatBedrockConverse` client so the request carries
+ * the granted max tokens (see `guardChatModel`).
+ */
+export class CyclesCallbackHandler extends BaseCallbackHandler {
+  name = 'CyclesCallbackHandler';
+  readonly #options: CyclesCallbackHandlerOptions;
+  readonly #runs = new Map<string, GuardedRun>();
+  /** Which run tagged which call-options object (one `generate()` with several prompts shares one). */
+  readonly #claims = new WeakMap<object, GuardedRun>();
+  #capped = false;
+
+  constructor(options: CyclesCallbackHandlerOptions = {}) {
+    // Awaited and raising: the reservation finishes before the request, and a denial reaches the caller.
+    super({ raiseError: true });
+    this.awaitHandlers = true;
+    this.#options = options;
+  }
+
+  /** Runs reserved and not yet settled (0 once every call has ended). */
+  get openRuns(): number {
+    return this.#runs.size;
+  }
+
+  /**
+   * The AWS SDK plugin that applies this handler's grants to a `BedrockRuntimeClient`:
+   * `model.client.middlewareStack.use(handler.capPlugin())`. Converse calls on that client without a
+   * reservation of this handler are refused.
+   */
+  capPlugin(): CapPlugin {
+    this.#capped = true;
+    const middleware = capMiddleware((runId) => this.#runs.get(runId));
+    return {
+      applyToStack(stack) {
+        stack.add(middleware, { step: 'initialize', name: CAP_MIDDLEWARE_NAME, override: true, tags: ['CYCLES'] });
+      },
+    };
+  }
+
+  override async handleChatModelStart(
+    llm: Serialized,
+    messages: BaseMessage[][],
+    runId: string,
+    parentRunId?: string,
+    extraParams?: Record<string, unknown>,
+    _tags?: string[],
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    const params = asObject(extraParams?.invocation_params);
+    await this.#begin(llm, messagesInput(messages.flat(), params), runId, parentRunId, extraParams, metadata);
+  }
+
+  override async handleLLMStart(
+    llm: Serialized,
+    prompts: string[],
+    runId: string,
+    parentRunId?: string,
+    extraParams?: Record<string, unknown>,
+    _tags?: string[],
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    await this.#begin(llm, promptsInput(prompts), runId, parentRunId, extraParams, metadata);
+  }
+
+  override async handleLLMEnd(
+    output: LLMResult,
+    runId: string,
+    _parentRunId?: string,
+    _tags?: string[],
+    extraParams?: Record<string, unknown>,
+  ): Promise<void> {
+    const run = this.#runs.get(runId);
+    if (run === undefined) return;
+    // A cache hit never reached the provider.
+    if (extraParams?.cached === true) await run.release('cache hit');
+    else await run.finish(usageOf(output));
+  }
+
+  override async handleLLMError(error: unknown, runId: string): Promise<void> {
+    // The caller gets the model's error; a settlement failure is reported through `onEvent`.
+    await this.#runs.get(runId)?.fail(error)?.catch(() => {});
+  }
+
+  async #begin(
+    llm: Serialized,
+    input: EstimateInput,
+    runId: string,
+    parentRunId: string | undefined,
+    extraParams: Record<string, unknown> | undefined,
+    metadata: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    // The same handler passed twice (constructor and call) sees each run twice: reserve once.
+    if (this.#runs.has(runId)) return;
+    const options = asObject(extraParams?.options);
+    const turn = turnOf(metadata);
+    const linked = this.#capped && options !== undefined;
+    const run = new GuardedRun(runId, parentRunId, turn, linked, (done, settlement) => this.#settling(done, settlement));
+    this.#runs.set(runId, run);
+    try {
+      if (linked) this.#claim(options, run);
+      const modelId = this.#options.model ?? modelIdOf(llm, metadata);
+      if (modelId === undefined) {
+        throw new ModelNotPricedError(
+          'model: the LangChain run names no model id (no ls_model_name); set the handler option `model`',
+        );
+      }
+      const params = asObject(extraParams?.invocation_params);
+      const maxTokens = requestedMaxTokens(params);
+      const reasoning = reasoningBudget(params);
+      const inputTokens = await this.#options.inputTokens?.(input, modelId);
+      const signal = options?.signal instanceof AbortSignal ? options.signal : undefined;
+      const action = this.#options.action ?? { kind: 'llm.completion', name: modelId };
+      const call = await (this.#options.cycles ?? currentCycles()).beginLlmCall({
+        model: modelId,
+        input,
+        ...(inputTokens === undefined ? {} : { inputTokens }),
+        ...(maxTokens === undefined ? {} : { maxOutputTokens: maxTokens }),
+        ...(reasoning === undefined ? {} : { reasoningBudgetTokens: reasoning }),
+        ...(this.#options.subject === undefined ? {} : { subject: this.#options.subject }),
+        ...(signal === undefined ? {} : { signal }),
+        action: turn === undefined ? action : { ...action, tags: [...(action.tags ?? []), `turn:${turn}`] },
+        metadata: { langchain_run_id: runId, ...(turn === undefined ? {} : { turn }) },
+      });
+      run.start(call);
+      if (run.conflict !== undefined) throw run.conflict;
+      // The request then also stops on a budget-context abort (e.g. the HTTP client left).
+      if (options !== undefined) options.signal = call.signal;
+    } catch (error) {
+      await run.release(error)?.catch(() => {});
+      this.#runs.delete(runId);
+      throw error;
+    }
+  }
+
+  /** Tags the call options with the run; a second run on the same options fails both, before sending. */
+  #claim(options: JsonObject, run: GuardedRun): void {
+    const other = this.#claims.get(options);
+    if (other !== undefined && other.runId !== run.runId) {
+      const conflict = new InvalidRequestError(
+        'messages: one generate() call with several prompts shares its call options, so the cap cannot ' +
+          'tell their requests apart; call invoke() or batch() once per prompt',
+        { details: { field: 'messages' } },
+      );
+      other.conflict = conflict;
+      run.conflict = conflict;
+      void other.release(conflict)?.catch(() => {});
+      throw conflict;
+    }
+    this.#claims.set(options, run);
+    linkCallOptions(options, run.runId);
+  }
+
+  #settling(run: GuardedRun, settlement: Promise<Settlement>): void {
+    this.#runs.delete(run.runId);
+    const onSettled = this.#options.onSettled;
+    const call = run.call;
+    if (onSettled === undefined || call === undefined) return;
+    settlement.then(
+      (result) =>
+        onSettled({
+          runId: run.runId,
+          parentRunId: run.parentRunId,
+          turn: run.turn,
+          reservationId: call.reservationId,
+          grantedMaxTokens: call.maxOutputTokens,
+          requestedMaxTokens: call.requestedMaxOutputTokens,
+          capped: call.capped,
+          settlement: result,
+        }),
+      () => {},
+    );
+  }
+}

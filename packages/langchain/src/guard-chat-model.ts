@@ -1,0 +1,25 @@
+import type { CallbackManager } from '@langchain/core/callbacks/manager';
+import type { CallbackHandlerMethods } from '@langchain/core/callbacks/base';
+import type { CyclesCallbackHandler } from './callback-handler.ts';
+import type { MiddlewareStackLike } from './cap-middleware.ts';
+
+/** A chat model whose requests go through an AWS SDK client, e.g. `ChatBedrockConverse`. */
+export interface ModelWithSdkClient {
+  client: { middlewareStack: { use(plugin: { applyToStack(stack: MiddlewareStackLike): void }): void } };
+  callbacks?: unknown;
+}
+
+/**
+ * Guards every call of `model`: puts `handler` in the model's callbacks (reserve, veto, commit) and its
+ * cap plugin on the model's Bedrock client (the request carries the granted max tokens). Returns the
+ * model, so `createAgent({ model: guardChatModel(new ChatBedrockConverse(...), handler) })` reads well.
+ */
+export function guardChatModel<Model extends ModelWithSdkClient>(model: Model, handler: CyclesCallbackHandler): Model {
+  model.client.middlewareStack.use(handler.capPlugin());
+  const callbacks = model.callbacks as CallbackHandlerMethods[] | CallbackManager | undefined;
+  if (callbacks === undefined) model.callbacks = [handler];
+  else if (Array.isArray(callbacks)) {
+    if (!callbacks.includes(handler)) model.callbacks = [...callbacks, handler];
+  } else callbacks.addHandler(handler, false);
+  return model;
+}

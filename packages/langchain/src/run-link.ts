@@ -1,0 +1,31 @@
+// How a Bedrock request is tied to the LangChain run that reserved for it, deterministically under
+// any concurrency: the handler writes the run id into the run's own call options as Converse
+// `requestMetadata` (ChatBedrockConverse copies that option into the request), and the cap
+// middleware reads it back and removes it before the request is signed and sent.
+
+type JsonObject = Record<string, unknown>;
+
+/** The `requestMetadata` key carrying the run id between the handler and the cap middleware. */
+export const RUN_LINK_KEY = 'cycles_guard_run';
+
+function asObject(value: unknown): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+}
+
+/** Tags a run's call options (a fresh object per call in LangChain) with its run id. */
+export function linkCallOptions(options: JsonObject, runId: string): void {
+  options.requestMetadata = { ...asObject(options.requestMetadata), [RUN_LINK_KEY]: runId };
+}
+
+/** The run id of a Converse input, and the input without the tag (user metadata kept). */
+export function unlinkRequest(input: JsonObject): { runId: string | undefined; input: JsonObject } {
+  const metadata = asObject(input.requestMetadata);
+  const runId = metadata?.[RUN_LINK_KEY];
+  if (metadata === undefined || typeof runId !== 'string') return { runId: undefined, input };
+  const { [RUN_LINK_KEY]: _link, ...userMetadata } = metadata;
+  const { requestMetadata: _metadata, ...rest } = input;
+  return {
+    runId,
+    input: Object.keys(userMetadata).length > 0 ? { ...rest, requestMetadata: userMetadata } : rest,
+  };
+}

@@ -1,0 +1,51 @@
+import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { BudgetExceededError } from '@cycles-guard/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { guardedModel, priced, room } from './helpers.ts';
+
+let emulator: BedrockEmulator | undefined;
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+});
+
+describe('invoke', () => {
+  it('commits the emulator-reported usage, priced, and sends the configured maxTokens when it fits', async () => {
+    const setup = await guardedModel(1e12, { maxTokens: 500 });
+    emulator = setup.emulator;
+    const message = await setup.model.invoke('Tell me about budgets.');
+    const [request] = setup.emulator.requests;
+    expect(request?.maxTokens).toBe(500);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(priced(setup.cycles, request as never));
+    expect(message.usage_metadata?.output_tokens).toBe(request?.outputTokens);
+    expect(setup.handler.openRuns).toBe(0);
+  });
+
+  it('cuts maxTokens to what the budget holds: the request reaching Bedrock carries the cut value', async () => {
+    const probe = await guardedModel(1);
+    await probe.emulator.close();
+    const allocated = room(probe.cycles, 60, 300);
+    const setup = await guardedModel(allocated, { maxTokens: 4000 });
+    emulator = setup.emulator;
+    await setup.model.invoke('Tell me about budgets.');
+    const sent = setup.emulator.requests[0]?.maxTokens ?? 0;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(4000);
+    const state = await setup.state();
+    expect(state.spent).toBeLessThanOrEqual(allocated);
+    expect(state.reserved).toBe(0);
+  });
+
+  it('vetoes a call the budget cannot pay for before any request leaves', async () => {
+    const setup = await guardedModel(10, { maxTokens: 500 });
+    emulator = setup.emulator;
+    await expect(setup.model.invoke('Tell me about budgets.')).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(setup.emulator.requests).toHaveLength(0);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(0);
+    expect(setup.handler.openRuns).toBe(0);
+  });
+});
