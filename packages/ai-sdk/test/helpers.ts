@@ -6,7 +6,14 @@ import {
   type RecordedRequest,
   startBedrockEmulator,
 } from '@cycles-guard/bedrock-emulator';
-import { type Cycles, createCycles, createMemoryLedger, type Ledger, usageCost } from '@cycles-guard/core';
+import {
+  type Cycles,
+  type CyclesEvent,
+  createCycles,
+  createMemoryLedger,
+  type Ledger,
+  usageCost,
+} from '@cycles-guard/core';
 import { wrapLanguageModel } from 'ai';
 import { type CyclesMiddlewareOptions, cyclesMiddleware } from '../src/index.ts';
 
@@ -36,13 +43,26 @@ export function budget(allocated: number, extra: { minOutputTokens?: number } = 
     sweepIntervalMs: 0,
     ledgers: [{ scope: SCOPE, unit: 'USD_MICROCENTS', allocated }],
   });
-  const cycles: Cycles = createCycles({ authority: ledger, subject: { tenant: 'acme' }, ...extra });
+  const events: CyclesEvent[] = [];
+  const cycles: Cycles = createCycles({
+    authority: ledger,
+    subject: { tenant: 'acme' },
+    onEvent: (event) => {
+      events.push(event);
+    },
+    ...extra,
+  });
+  /** Event types in order, for the settlement sequence (decision, commit, release, denial). */
+  const sequence = () =>
+    events
+      .map((event) => event.type)
+      .filter((type) => type === 'decision' || type === 'commit' || type === 'release' || type === 'denial');
   const state = async (scope = SCOPE) => {
     const row = await ledger.getLedger(scope, 'USD_MICROCENTS');
     if (row === undefined) throw new Error(`no ledger ${scope}`);
     return row;
   };
-  return { ledger, cycles, state };
+  return { ledger, cycles, state, events, sequence };
 }
 
 /** What the emulator's reported usage of `request` costs at the catalog price of `model`. */
