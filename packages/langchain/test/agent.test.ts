@@ -1,0 +1,69 @@
+import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { BudgetExceededError } from '@cycles-guard/core';
+import { tool } from '@langchain/core/tools';
+import { createAgent } from 'langchain';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { CyclesRunSettlement } from '../src/index.ts';
+import { guardedModel, priced, room } from './helpers.ts';
+import { callToolsEveryTurn } from './tool-turns.ts';
+
+let emulator: BedrockEmulator | undefined;
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+});
+
+const lookup = tool(async ({ query }: { query: string }) => `Nothing new about ${query}.`, {
+  name: 'lookup',
+  description: 'Looks something up.',
+  schema: z.object({ query: z.string() }),
+});
+
+describe('createAgent with tools', () => {
+  it('reserves once per turn, tags each by turn, and settles every turn when it finishes', async () => {
+    const settled: CyclesRunSettlement[] = [];
+    const setup = await guardedModel(1e12, { maxTokens: 300 }, { onSettled: (s) => settled.push(s) });
+    emulator = setup.emulator;
+    callToolsEveryTurn(setup.model.client, 3);
+    const agent = createAgent({ model: setup.model, tools: [lookup] });
+    const result = await agent.invoke({ messages: [{ role: 'user', content: 'Research budgets.' }] });
+    expect(result.messages.filter((message) => message.type === 'tool')).toHaveLength(3);
+    expect(setup.emulator.requests).toHaveLength(4);
+    expect(settled).toHaveLength(4);
+    const turns = settled.map((s) => s.turn);
+    expect(new Set(turns).size).toBe(4);
+    expect(turns.every((turn) => typeof turn === 'number')).toBe(true);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(setup.emulator.requests.reduce((sum, r) => sum + priced(setup.cycles, r), 0));
+    expect(setup.handler.openRuns).toBe(0);
+  });
+
+  it('stops a runaway agent between turns with a BudgetExceededError the app can catch, no turn unsettled', async () => {
+    const settled: CyclesRunSettlement[] = [];
+    const probe = await guardedModel(1);
+    await probe.emulator.close();
+    const allocated = room(probe.cycles, 200, 3000); // a handful of 300-token turns
+    const setup = await guardedModel(allocated, { maxTokens: 300 }, { onSettled: (s) => settled.push(s) });
+    emulator = setup.emulator;
+    callToolsEveryTurn(setup.model.client);
+    const agent = createAgent({ model: setup.model, tools: [lookup] });
+    const failure = await agent
+      .invoke({ messages: [{ role: 'user', content: 'Research budgets forever.' }] }, { recursionLimit: 500 })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(BudgetExceededError.isInstance(failure)).toBe(true);
+    const requests = setup.emulator.requests;
+    expect(requests.length).toBeGreaterThan(2);
+    expect(settled).toHaveLength(requests.length);
+    expect(settled.every((s) => s.settlement.status === 'committed')).toBe(true);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(requests.reduce((sum, r) => sum + priced(setup.cycles, r), 0));
+    expect(state.spent).toBeLessThanOrEqual(allocated);
+    expect(setup.handler.openRuns).toBe(0);
+  });
+});
