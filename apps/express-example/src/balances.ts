@@ -1,0 +1,35 @@
+import { type Balance, type Cycles, subjectBalances, windowBounds } from '@cycles-guard/core';
+
+/** One budget of a tenant, as the balances endpoint reports it. */
+export interface BalanceView {
+  scope: string;
+  unit: string;
+  allocated: number;
+  spent: number;
+  reserved: number;
+  remaining: number;
+  /** When the daily window resets (UTC midnight). */
+  resetsAt: string;
+}
+
+function view(balance: Balance, resetsAt: string): BalanceView {
+  return {
+    scope: balance.scopePath,
+    unit: balance.remaining.unit,
+    allocated: balance.allocated?.amount ?? 0,
+    spent: balance.spent?.amount ?? 0,
+    reserved: balance.reserved?.amount ?? 0,
+    remaining: balance.remaining.amount,
+    resetsAt,
+  };
+}
+
+/**
+ * The tenant's budgets, straight from the ledger. A tenant's budget is created from the template on its
+ * first guarded call, so a tenant that never called has none yet.
+ */
+export async function tenantBalances(cycles: Cycles, tenant: string): Promise<BalanceView[]> {
+  const { balances } = await cycles.authority.getBalances({ tenant, limit: 200 });
+  const resetsAt = new Date(windowBounds({ period: 'day' }, Date.now()).endMs).toISOString();
+  return subjectBalances(balances, { tenant }).map((balance) => view(balance, resetsAt));
+}
