@@ -229,6 +229,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
           parentRunId: run.parentRunId,
           turn: run.turn,
           reservationId: call.reservationId,
+          reserved: call.reserved,
           grantedMaxTokens: call.maxOutputTokens,
           requestedMaxTokens: call.requestedMaxOutputTokens,
           capped: call.capped,

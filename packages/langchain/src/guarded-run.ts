@@ -8,6 +8,8 @@ export interface CyclesRunSettlement {
   /** LangGraph superstep of an agent turn, when the call ran inside a graph. */
   turn: number | undefined;
   reservationId: string;
+  /** Amount held for the call. */
+  reserved: number;
   /** Max output tokens granted (what the cap sends). */
   grantedMaxTokens: number;
   requestedMaxTokens: number;
