@@ -164,7 +164,10 @@ export function cyclesMiddleware(options: CyclesMiddlewareOptions = {}): Languag
       const usage = tokenUsage(result.usage);
       // No usage from an answered call: it was billed, so the whole hold is charged (never $0).
       const settlement = await (usage === undefined ? call.abort() : call.commit(usage));
-      return { ...result, providerMetadata: withMetadata(result.providerMetadata, metadata(call, settlement)) };
+      return {
+        ...result,
+        providerMetadata: withMetadata(result.providerMetadata, metadata(call, settlement)),
+      };
     },
     async wrapStream({ params, model }) {
       const { call, sent } = await begin(options, params, model);

@@ -12,7 +12,8 @@ export function tokenUsage(usage: LanguageModelV3Usage | undefined): TokenUsage 
   if (input === undefined || outputTokens === undefined) return undefined;
   const cacheRead = input.cacheRead ?? 0;
   const cacheWrite = input.cacheWrite ?? 0;
-  const inputTokens = input.noCache ?? (input.total === undefined ? undefined : input.total - cacheRead - cacheWrite);
+  const inputTokens =
+    input.noCache ?? (input.total === undefined ? undefined : input.total - cacheRead - cacheWrite);
   if (inputTokens === undefined || inputTokens < 0) return undefined;
   return { inputTokens, outputTokens, cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite };
 }

@@ -2,7 +2,7 @@ import { BudgetExceededError, ModelNotPricedError } from '@cycles-guard/core';
 import { generateObject, generateText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { emulatorCost, HAIKU, type Setup, setup } from './helpers.ts';
+import { cyclesMetadata, emulatorCost, HAIKU, type Setup, setup } from './helpers.ts';
 
 let current: Setup | undefined;
 afterEach(async () => {
@@ -13,7 +13,11 @@ afterEach(async () => {
 describe('generateText through @ai-sdk/amazon-bedrock and the emulator', () => {
   it('sends the requested maxOutputTokens when it fits and commits the emulator-reported cost', async () => {
     current = await setup(1e12);
-    const result = await generateText({ model: current.model, prompt: 'Tell me about budgets.', maxOutputTokens: 500 });
+    const result = await generateText({
+      model: current.model,
+      prompt: 'Tell me about budgets.',
+      maxOutputTokens: 500,
+    });
     const [request] = current.emulator.requests;
     expect(request?.maxTokens).toBe(500);
     const state = await current.state();
@@ -40,10 +44,16 @@ describe('budget limits', () => {
     const price = (await setup(1)).cycles.catalog.resolve(HAIKU).price;
     // Room for the input estimate plus about 300 output tokens.
     const allocated = Math.ceil(
-      (200 * Math.max(price.inputPerMillion, price.cacheWritePerMillion ?? 0) + 300 * price.outputPerMillion) / 1e6,
+      (200 * Math.max(price.inputPerMillion, price.cacheWritePerMillion ?? 0) +
+        300 * price.outputPerMillion) /
+        1e6,
     );
     current = await setup(allocated, { emulator: { outputTokens: 4000 } });
-    const result = await generateText({ model: current.model, prompt: 'Write a long essay.', maxOutputTokens: 4000 });
+    const result = await generateText({
+      model: current.model,
+      prompt: 'Write a long essay.',
+      maxOutputTokens: 4000,
+    });
     const metadata = result.providerMetadata?.cycles as { grantedMaxOutputTokens: number; capped: boolean };
     expect(metadata.capped).toBe(true);
     expect(metadata.grantedMaxOutputTokens).toBeLessThan(4000);
@@ -60,7 +70,9 @@ describe('budget limits', () => {
 
   it('denies before any request leaves, with BudgetExceededError the AI SDK does not retry', async () => {
     current = await setup(1_000);
-    const failure = await generateText({ model: current.model, prompt: 'Hi', maxRetries: 2 }).catch((error) => error);
+    const failure = await generateText({ model: current.model, prompt: 'Hi', maxRetries: 2 }).catch(
+      (error) => error,
+    );
     expect(BudgetExceededError.isInstance(failure)).toBe(true);
     expect(failure.constructor.name).toBe('BudgetExceededError'); // not wrapped in RetryError
     expect(current.emulator.requests).toHaveLength(0);
@@ -131,6 +143,6 @@ describe('generateObject', () => {
     expect(request?.maxTokens).toBe(300);
     const state = await current.state();
     expect(state.spent).toBe(emulatorCost(current.cycles, HAIKU, request!));
-    expect((providerMetadata?.cycles as { charged: number }).charged).toBe(state.spent);
+    expect(cyclesMetadata(providerMetadata).charged).toBe(state.spent);
   });
 });

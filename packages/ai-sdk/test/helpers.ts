@@ -15,7 +15,7 @@ import {
   usageCost,
 } from '@cycles-guard/core';
 import { wrapLanguageModel } from 'ai';
-import { type CyclesMiddlewareOptions, cyclesMiddleware } from '../src/index.ts';
+import { type CyclesCallMetadata, type CyclesMiddlewareOptions, cyclesMiddleware } from '../src/index.ts';
 
 // The provider prefers these over `baseURL`; a developer's shell must not send tests to AWS.
 delete process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
@@ -119,3 +119,10 @@ export async function setup(
 }
 
 export type Setup = Awaited<ReturnType<typeof setup>>;
+
+/** The guard's `providerMetadata.cycles` of a result; fails the test when it is missing. */
+export function cyclesMetadata(providerMetadata: Record<string, unknown> | undefined): CyclesCallMetadata {
+  const value = providerMetadata?.cycles;
+  if (value === undefined) throw new Error('no providerMetadata.cycles');
+  return value as CyclesCallMetadata;
+}

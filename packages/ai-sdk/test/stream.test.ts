@@ -55,11 +55,18 @@ describe('streamText through @ai-sdk/amazon-bedrock and the emulator', () => {
   });
 
   it('a client disconnect (the budget context signal) aborts the Bedrock stream and settles once', async () => {
-    current = await setup(1e12, { emulator: { outputTokens: 2000, chunkTokens: 4, latency: { perChunkMs: 5 } } });
+    current = await setup(1e12, {
+      emulator: { outputTokens: 2000, chunkTokens: 4, latency: { perChunkMs: 5 } },
+    });
     const disconnect = new AbortController();
     const model = current.model;
     const reading = runWithBudget({ signal: disconnect.signal }, async () => {
-      const result = streamText({ model, prompt: 'Write a long essay.', maxOutputTokens: 2000, onError: () => {} });
+      const result = streamText({
+        model,
+        prompt: 'Write a long essay.',
+        maxOutputTokens: 2000,
+        onError: () => {},
+      });
       let chunks = 0;
       for await (const _ of result.textStream) {
         if (++chunks === 3) disconnect.abort();
@@ -96,7 +103,12 @@ describe('streamText through @ai-sdk/amazon-bedrock and the emulator', () => {
   it('an exception before any text commits the whole hold (usage unknown)', async () => {
     current = await setup(1e12, { emulator: { outputTokens: 200 } });
     current.emulator.faults.push({ kind: 'exceptionMidStream', afterChunks: 1 });
-    const result = streamText({ model: current.model, prompt: 'Hi', maxOutputTokens: 200, onError: () => {} });
+    const result = streamText({
+      model: current.model,
+      prompt: 'Hi',
+      maxOutputTokens: 200,
+      onError: () => {},
+    });
     await result.consumeStream();
     const commit = current.events.find((event) => event.type === 'commit');
     expect(commit?.type).toBe('commit');
@@ -107,7 +119,12 @@ describe('streamText through @ai-sdk/amazon-bedrock and the emulator', () => {
   it('a dropped connection mid-stream is settled once', async () => {
     current = await setup(1e12, { emulator: { outputTokens: 200 } });
     current.emulator.faults.push({ kind: 'dropMidStream', afterChunks: 3 });
-    const result = streamText({ model: current.model, prompt: 'Hi', maxOutputTokens: 200, onError: () => {} });
+    const result = streamText({
+      model: current.model,
+      prompt: 'Hi',
+      maxOutputTokens: 200,
+      onError: () => {},
+    });
     await result.consumeStream();
     expect(settlements(current)).toEqual(['commit']);
     expect((await current.state()).reserved).toBe(0);

@@ -1,0 +1,107 @@
+import { BudgetExceededError } from '@cycles-guard/core';
+import { generateText, stepCountIs, streamText, tool } from 'ai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { withRunBudget } from '../src/index.ts';
+import { scriptedToolCalls } from '../src/testing.ts';
+import { emulatorCost, emulatorSpend, HAIKU, SCOPE, type Setup, setup } from './helpers.ts';
+
+let current: Setup | undefined;
+afterEach(async () => {
+  await current?.emulator.close();
+  current = undefined;
+});
+
+const tools = {
+  lookup: tool({
+    description: 'Looks a city up.',
+    inputSchema: z.object({ city: z.string() }),
+    execute: async ({ city }) => ({ city, population: 545_000 }),
+  }),
+};
+const lookupCalls = (calls: number) =>
+  scriptedToolCalls({ toolName: 'lookup', input: (step) => ({ city: `city-${step}` }), calls });
+
+describe('multi-step tool loops', () => {
+  it('generateText: every step reserves, is capped and commits its own emulator cost', async () => {
+    current = await setup(1e12, { inner: [lookupCalls(2)], emulator: { outputTokens: 40 } });
+    const result = await generateText({
+      model: current.model,
+      tools,
+      prompt: 'Compare two cities.',
+      maxOutputTokens: 256,
+      stopWhen: stepCountIs(5),
+    });
+    expect(result.steps.map((step) => step.finishReason)).toEqual(['tool-calls', 'tool-calls', 'stop']);
+    expect(current.emulator.requests).toHaveLength(3);
+    expect(current.emulator.requests.every((request) => request.maxTokens === 256)).toBe(true);
+    expect(current.sequence()).toEqual(['decision', 'commit', 'decision', 'commit', 'decision', 'commit']);
+    // Later steps carry the tool results, so their input (and cost) grows.
+    const costs = current.emulator.requests.map((request) => emulatorCost(current!.cycles, HAIKU, request));
+    expect(costs[2]).toBeGreaterThan(costs[0]!);
+    const state = await current.state();
+    expect(state.spent).toBe(costs.reduce((sum, cost) => sum + cost, 0));
+    expect(state.reserved).toBe(0);
+  });
+
+  it('streamText: every step of the loop settles once', async () => {
+    current = await setup(1e12, { inner: [lookupCalls(3)], emulator: { outputTokens: 40 } });
+    const result = streamText({
+      model: current.model,
+      tools,
+      prompt: 'Compare three cities.',
+      maxOutputTokens: 256,
+      stopWhen: stepCountIs(10),
+    });
+    await result.consumeStream();
+    expect(await result.steps).toHaveLength(4);
+    expect(current.emulator.requests).toHaveLength(4);
+    const state = await current.state();
+    expect(state.spent).toBe(emulatorSpend(current.cycles, HAIKU, current.emulator));
+    expect(state.reserved).toBe(0);
+    expect(current.sequence().filter((type) => type === 'commit')).toHaveLength(4);
+  });
+});
+
+describe('withRunBudget', () => {
+  it('stops a runaway tool loop when the run cap is spent, between steps, with BudgetExceededError', async () => {
+    current = await setup(1e12, {
+      inner: [lookupCalls(Number.POSITIVE_INFINITY)],
+      emulator: { outputTokens: 60 },
+    });
+    const model = current.model;
+    const cap = 200_000; // $0.002: a handful of Haiku steps
+    const steps: number[] = [];
+    const failure = await withRunBudget({ cycles: current.cycles, limit: cap, workflow: 'run-1' }, (run) => {
+      expect(run.scope).toBe(`${SCOPE}/workflow:run-1`);
+      return generateText({
+        model,
+        tools,
+        prompt: 'Keep looking cities up.',
+        maxOutputTokens: 512,
+        stopWhen: stepCountIs(1_000),
+        onStepFinish: () => {
+          steps.push(steps.length);
+        },
+      });
+    }).catch((error) => error);
+    expect(BudgetExceededError.isInstance(failure)).toBe(true);
+    expect(steps.length).toBeGreaterThan(2);
+    const run = await current.state(`${SCOPE}/workflow:run-1`);
+    expect(run.spent).toBeLessThanOrEqual(cap);
+    expect(run.spent).toBe(emulatorSpend(current.cycles, HAIKU, current.emulator));
+    expect(run.reserved).toBe(0);
+    // The tenant paid the same, and the run's last allowed steps were capped to what was left.
+    expect((await current.state()).spent).toBe(run.spent);
+    expect(current.events.some((event) => event.type === 'capped')).toBe(true);
+  });
+
+  it('refuses a limit it cannot create a ledger for, naming the option and the fix', async () => {
+    current = await setup(1e12);
+    const { cycles } = current;
+    const remote = { ...cycles, authority: { ...cycles.authority, createLedger: undefined } } as never;
+    await expect(withRunBudget({ cycles: remote, limit: 10 }, async () => 1)).rejects.toThrow(
+      /limit needs an authority that can create ledgers.*template/,
+    );
+  });
+});
