@@ -1,1 +1,3 @@
-export {};
+// @cycles-guard/redis public API.
+
+export { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from './redis-ledger.ts';

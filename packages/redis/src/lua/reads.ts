@@ -1,0 +1,102 @@
+// Read scripts: balances, ledger states, reservation reads and the expiry sweep. Reads also run lazy
+// expiry and window rolls first, so what they show is what the next reserve would see.
+
+/** Fields of a reservation a read returns (the accounting fields stay in Lua). */
+const RESERVATION_VIEW = String.raw`
+local VIEW_FIELDS = { 'tenant', 'status', 'unit', 'estimate', 'createdAtMs', 'expiresAtMs', 'record',
+  'committed', 'finalizedAtMs', 'cmeta' }
+local function rsv_view(id)
+  local values = redis.call('HMGET', rsv_key(id), unpack(VIEW_FIELDS))
+  if not values[2] then return nil end
+  local view = { id = id }
+  for i, field in ipairs(VIEW_FIELDS) do
+    if values[i] then view[field] = values[i] end
+  end
+  return view
+end
+`;
+
+/** getBalances: A1 caller tenant ('' = any), A2.. wanted `level:value` segments. */
+export const BALANCES = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local caller = A(1)
+local wanted = list_args(2)
+local rows = {}
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'ledgers')) do
+  local row = load_row(id)
+  local keep = row ~= nil
+  if keep and caller ~= '' then
+    local tenant = string.match(row.scope, '^tenant:([^/]+)')
+    keep = tenant == caller
+  end
+  if keep then
+    local segments = {}
+    for _, segment in ipairs(split(row.scope, '/')) do segments[segment] = true end
+    for _, segment in ipairs(wanted) do
+      if not segments[segment] then keep = false; break end
+    end
+  end
+  if keep then
+    roll(row)
+    rows[#rows + 1] = row
+  end
+end
+if NEED_COUNT > 0 then return need_reply() end
+persist_dirty(rows)
+return reply({ rows = rows_out(rows) })
+`;
+
+/** listLedgers: every ledger, windows rolled. */
+export const LIST_LEDGERS = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local rows = {}
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'ledgers')) do
+  local row = load_row(id)
+  if row ~= nil then
+    roll(row)
+    rows[#rows + 1] = row
+  end
+end
+if NEED_COUNT > 0 then return need_reply() end
+persist_dirty(rows)
+return reply({ rows = rows_out(rows) })
+`;
+
+/** getLedger: A1 ledger id (scope|unit). */
+export const GET_LEDGER = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local row = load_row(A(1))
+if row == nil then return reply({ rows = {} }) end
+roll(row)
+if NEED_COUNT > 0 then return need_reply() end
+persist_dirty({ row })
+return reply({ rows = { row_out(row) } })
+`;
+
+/** getReservation: A1 id, A2 caller tenant. */
+export const GET_RESERVATION = `${RESERVATION_VIEW}${String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local rsv, failure = rsv_for(A(1), A(2))
+if failure then return reply(failure) end
+if rsv.status == 'EXPIRED' then return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) }) end
+return reply({ rsv = rsv_view(rsv.id) })
+`}`;
+
+/** listReservations: A1 caller tenant ('' = any). Filtering, sorting and paging happen in JavaScript. */
+export const LIST_RESERVATIONS = `${RESERVATION_VIEW}${String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local caller = A(1)
+local list = {}
+for _, id in ipairs(redis.call('ZRANGE', P .. 'rsvs', 0, -1)) do
+  local view = rsv_view(id)
+  if view ~= nil and (caller == '' or view.tenant == caller) then list[#list + 1] = view end
+end
+return reply({ list = list })
+`}`;
+
+/** sweep: A1 most reservations to expire in this call (the caller loops while it gets the limit back). */
+export const SWEEP = String.raw`
+local count = expire_due(tonumber(A(1)))
+prune_ended()
+return reply({ count = S(count) })
+`;

@@ -1,0 +1,276 @@
+// One Lua script per runtime operation. Each runs atomically on the server: lazy expiry first, then
+// every check, then every write, so no interleaving of callers can overspend a scope.
+
+/** reserve: A1 namespace, A2 payload, A3 tenant, A4 dry run, A5 unit, A6 estimate, A7 minimum,
+ * A8 ttl, A9 grace, A10 policy, A11 include balances, A12 record JSON, A13.. scopes. */
+export const RESERVE = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local namespace, payload, tenant, dry = A(1), A(2), A(3), A(4) == '1'
+local replay, mismatch = idem_get(namespace, payload)
+if mismatch then return reply(mismatch) end
+if replay then
+  local stored = cjson.decode(replay)
+  local ttl = 0
+  if stored.id then
+    local values = redis.call('HMGET', rsv_key(stored.id), 'status', 'expiresAtMs')
+    if values[1] == 'ACTIVE' then ttl = math.max(0, tonumber(values[2]) - NOW) end
+  end
+  return reply({ replay = replay, ttl = S(ttl) })
+end
+local scopes = list_args(13)
+local unit, estimate, minimum = A(5), tonumber(A(6)), tonumber(A(7))
+local settings = tenant_settings(tenant)
+local function store(outcome, hold_ms)
+  local encoded = cjson.encode(outcome)
+  idem_put(namespace, payload, encoded, hold_ms)
+  return reply({ outcome = encoded })
+end
+if settings.status == 'CLOSED' then
+  if not dry then return reply({ e = 'TENANT_CLOSED', tenant = tenant }) end
+  return store({ d = 'DENY', reason = 'TENANT_CLOSED' })
+end
+local rows = budgeted_rows(scopes, unit)
+if NEED_COUNT > 0 then return need_reply() end
+if #rows == 0 then
+  local wrong = unit_mismatch(scopes, unit)
+  if wrong then return reply(wrong) end
+  if not dry then return reply({ e = 'NOT_FOUND_BUDGET', scope = scopes[#scopes] }) end
+  return store({ d = 'DENY', reason = 'BUDGET_NOT_FOUND' })
+end
+local hold, reason, index, requested = evaluate(rows, estimate, minimum)
+if hold == nil then
+  save_new_rows(rows)
+  persist_dirty(rows)
+  if not dry then return reply(row_error(reason, rows[index], requested)) end
+  return store({ d = 'DENY', reason = reason, retry = retry_after(reason, rows[index]), bal = rows_out(rows) })
+end
+local leaf = rows[#rows]
+local outcome = { d = 'ALLOW', hold = S(hold) }
+if leaf.scope == scopes[#scopes] and leaf.hasCaps == '1' then
+  outcome.d = 'ALLOW_WITH_CAPS'
+  outcome.caps = leaf.caps
+end
+if hold < estimate then outcome.partial = true end
+save_new_rows(rows)
+if dry then
+  persist_dirty(rows)
+  outcome.bal = rows_out(rows)
+  return store(outcome)
+end
+for _, row in ipairs(rows) do
+  row.reserved = row.reserved + hold
+  row.remaining = row.remaining - hold
+end
+if not persist(rows) then return reply(OVERFLOW) end
+local ttl = math.min(tonumber(A(8)) or settings.ttl or 60000, settings.maxTtl or 3600000)
+local grace = tonumber(A(9)) or 5000
+local id = next_id('rsv_')
+local row_ids = {}
+for i, row in ipairs(rows) do row_ids[i] = row.id end
+redis.call('HSET', rsv_key(id), 'tenant', tenant, 'status', 'ACTIVE', 'unit', unit, 'estimate', S(hold),
+  'rows', table.concat(row_ids, '\n'), 'createdAtMs', S(NOW), 'expiresAtMs', S(NOW + ttl), 'graceMs', S(grace),
+  'policy', overage_policy(opt(A(10)), rows, settings), 'extensions', '0',
+  'maxExtensions', S(settings.maxExtensions or 10), 'record', A(12))
+redis.call('ZADD', P .. 'expiry', S(NOW + ttl + grace), id)
+redis.call('ZADD', P .. 'rsvs', S(NOW), id)
+outcome.id = id
+outcome.exp = S(NOW + ttl)
+outcome.ttl = S(ttl)
+if A(11) == '1' then outcome.bal = rows_out(rows) end
+return store(outcome, ttl + grace)
+`;
+
+/** commit: A1 id, A2 caller tenant, A3 key, A4 payload, A5 unit, A6 actual, A7 metadata JSON, A8 include balances. */
+export const COMMIT = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local rsv, failure = rsv_for(A(1), A(2))
+if failure then return reply(failure) end
+if rsv.ck == A(3) then
+  if rsv.cp ~= A(4) then return reply({ e = 'IDEMPOTENCY_MISMATCH' }) end
+  return reply({ replay = rsv.cr })
+end
+failure = guard_open(rsv)
+if failure then return reply(failure) end
+if A(5) ~= rsv.unit then return reply({ e = 'UNIT_MISMATCH_COMMIT', unit = A(5), expected = { rsv.unit } }) end
+if NOW > rsv.expiresAtMs + rsv.graceMs then
+  return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) })
+end
+local rows = rsv_rows(rsv)
+for _, row in ipairs(rows) do roll(row) end
+if NEED_COUNT > 0 then return need_reply() end
+local estimate, actual = rsv.estimate, tonumber(A(6))
+local outcome = { charged = S(actual) }
+if actual <= estimate then
+  for _, row in ipairs(rows) do
+    row.reserved = row.reserved - estimate
+    row.remaining = row.remaining + estimate - actual
+    row.spent = row.spent + actual
+  end
+  if actual < estimate then outcome.released = S(estimate - actual) end
+else
+  local overrun = actual - estimate
+  if rsv.policy == 'REJECT' then
+    local blocking = rows[#rows]
+    for _, row in ipairs(rows) do
+      if row.remaining < overrun then blocking = row; break end
+    end
+    persist_dirty(rows)
+    return reply(row_error('BUDGET_EXCEEDED', blocking, actual))
+  end
+  local extra, plan, index = plan_overage(rows, overrun, rsv.policy)
+  if extra == nil then
+    persist_dirty(rows)
+    return reply(row_error(plan, rows[index], actual))
+  end
+  for _, row in ipairs(rows) do row.reserved = row.reserved - estimate; row.spent = row.spent + estimate end
+  apply_plan(rows, extra, plan)
+  outcome.charged = S(estimate + extra)
+end
+if not persist(rows) then return reply(OVERFLOW) end
+if A(8) == '1' then outcome.bal = rows_out(rows) end
+local encoded = cjson.encode(outcome)
+redis.call('HSET', rsv_key(rsv.id), 'committed', outcome.charged, 'cmeta', A(7), 'ck', A(3), 'cp', A(4), 'cr', encoded)
+end_rsv(rsv.id, 'COMMITTED')
+return reply({ outcome = encoded })
+`;
+
+/** release: A1 id, A2 caller tenant, A3 key, A4 payload, A5 include balances. */
+export const RELEASE = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local rsv, failure = rsv_for(A(1), A(2))
+if failure then return reply(failure) end
+if rsv.rk == A(3) then
+  if rsv.rp ~= A(4) then return reply({ e = 'IDEMPOTENCY_MISMATCH' }) end
+  return reply({ replay = rsv.rr })
+end
+failure = guard_open(rsv)
+if failure then return reply(failure) end
+if NOW > rsv.expiresAtMs + rsv.graceMs then
+  return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) })
+end
+local rows = rsv_rows(rsv)
+for _, row in ipairs(rows) do roll(row) end
+if NEED_COUNT > 0 then return need_reply() end
+for _, row in ipairs(rows) do
+  row.reserved = row.reserved - rsv.estimate
+  row.remaining = row.remaining + rsv.estimate
+end
+persist(rows)
+local outcome = { released = S(rsv.estimate), unit = rsv.unit }
+if A(5) == '1' then outcome.bal = rows_out(rows) end
+local encoded = cjson.encode(outcome)
+redis.call('HSET', rsv_key(rsv.id), 'rk', A(3), 'rp', A(4), 'rr', encoded)
+end_rsv(rsv.id, 'RELEASED')
+return reply({ outcome = encoded })
+`;
+
+/** extend: A1 id, A2 caller tenant, A3 key, A4 payload, A5 extend by ms, A6 include balances. */
+export const EXTEND = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local rsv, failure = rsv_for(A(1), A(2))
+if failure then return reply(failure) end
+local function ttl_now()
+  local values = redis.call('HMGET', rsv_key(rsv.id), 'status', 'expiresAtMs')
+  if values[1] ~= 'ACTIVE' then return 0 end
+  return math.max(0, tonumber(values[2]) - NOW)
+end
+local stored = redis.call('HGET', P .. 'x:' .. rsv.id, A(3))
+if stored then
+  local record = cjson.decode(stored)
+  if record.p ~= A(4) then return reply({ e = 'IDEMPOTENCY_MISMATCH' }) end
+  return reply({ replay = record.r, ttl = S(ttl_now()) })
+end
+failure = guard_open(rsv)
+if failure then return reply(failure) end
+if NOW > rsv.expiresAtMs then return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) }) end
+local extensions, max_extensions = tonumber(rsv.extensions), tonumber(rsv.maxExtensions)
+if extensions >= max_extensions then
+  return reply({ e = 'MAX_EXTENSIONS_EXCEEDED', id = rsv.id, extensions = S(extensions), max = S(max_extensions) })
+end
+local expires = rsv.expiresAtMs + tonumber(A(5))
+redis.call('HSET', rsv_key(rsv.id), 'expiresAtMs', S(expires), 'extensions', S(extensions + 1))
+redis.call('ZADD', P .. 'expiry', S(expires + rsv.graceMs), rsv.id)
+local outcome = { exp = S(expires), ttl = S(expires - NOW) }
+if A(6) == '1' then outcome.bal = rows_out(rsv_rows(rsv)) end
+local encoded = cjson.encode(outcome)
+redis.call('HSET', P .. 'x:' .. rsv.id, A(3), cjson.encode({ p = A(4), r = encoded }))
+return reply({ outcome = encoded })
+`;
+
+/** decide: A1 namespace, A2 payload, A3 tenant, A4 unit, A5 estimate, A6.. scopes. */
+export const DECIDE = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local namespace, payload, tenant = A(1), A(2), A(3)
+local replay, mismatch = idem_get(namespace, payload)
+if mismatch then return reply(mismatch) end
+if replay then return reply({ replay = replay }) end
+local scopes = list_args(6)
+local unit, estimate = A(4), tonumber(A(5))
+local outcome
+if tenant_closed(tenant) then
+  outcome = { d = 'DENY', reason = 'TENANT_CLOSED' }
+else
+  local rows = budgeted_rows(scopes, unit)
+  if NEED_COUNT > 0 then return need_reply() end
+  if #rows == 0 then
+    local wrong = unit_mismatch(scopes, unit)
+    if wrong then return reply(wrong) end
+    outcome = { d = 'DENY', reason = 'BUDGET_NOT_FOUND' }
+  else
+    save_new_rows(rows)
+    persist_dirty(rows)
+    local hold, reason, index = evaluate(rows, estimate, nil)
+    local leaf = rows[#rows]
+    if hold == nil then
+      outcome = { d = 'DENY', reason = reason, retry = retry_after(reason, rows[index]) }
+    elseif leaf.scope == scopes[#scopes] and leaf.hasCaps == '1' then
+      outcome = { d = 'ALLOW_WITH_CAPS', caps = leaf.caps }
+    else
+      outcome = { d = 'ALLOW' }
+    end
+  end
+end
+local encoded = cjson.encode(outcome)
+idem_put(namespace, payload, encoded)
+return reply({ outcome = encoded })
+`;
+
+/** event: A1 namespace, A2 payload, A3 tenant, A4 unit, A5 actual, A6 policy, A7 include balances, A8.. scopes. */
+export const EVENT = String.raw`
+expire_due(MAX_LAZY_EXPIRIES)
+local namespace, payload, tenant = A(1), A(2), A(3)
+local replay, mismatch = idem_get(namespace, payload)
+if mismatch then return reply(mismatch) end
+if replay then return reply({ replay = replay }) end
+local settings = tenant_settings(tenant)
+if settings.status == 'CLOSED' then return reply({ e = 'TENANT_CLOSED', tenant = tenant }) end
+local scopes = list_args(8)
+local unit, actual = A(4), tonumber(A(5))
+local rows = budgeted_rows(scopes, unit)
+if NEED_COUNT > 0 then return need_reply() end
+if #rows == 0 then
+  return reply(unit_mismatch(scopes, unit) or { e = 'NOT_FOUND_BUDGET', scope = scopes[#scopes] })
+end
+save_new_rows(rows)
+-- Events are blocked only by ledger status: debt and the over-limit flag do not block them.
+for _, row in ipairs(rows) do
+  if row.status == 'FROZEN' or row.status == 'CLOSED' then
+    persist_dirty(rows)
+    return reply(row_error(row.status == 'FROZEN' and 'BUDGET_FROZEN' or 'BUDGET_CLOSED', row, actual))
+  end
+end
+local policy = overage_policy(opt(A(6)), rows, settings)
+local extra, plan, index = plan_overage(rows, actual, policy)
+if extra == nil then
+  persist_dirty(rows)
+  return reply(row_error(plan, rows[index], actual))
+end
+apply_plan(rows, extra, plan)
+if not persist(rows) then return reply(OVERFLOW) end
+local outcome = { id = next_id('evt_') }
+if extra < actual then outcome.charged = S(extra) end
+if A(7) == '1' then outcome.bal = rows_out(rows) end
+local encoded = cjson.encode(outcome)
+idem_put(namespace, payload, encoded)
+return reply({ outcome = encoded })
+`;

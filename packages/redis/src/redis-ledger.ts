@@ -1,0 +1,686 @@
+import {
+  affectedScopes,
+  type BalancesQuery,
+  type BalancesResponse,
+  type CallContext,
+  type Clock,
+  type CommitRequest,
+  type CommitResponse,
+  CyclesError,
+  createMemoryLedger,
+  type DecideRequest,
+  type DecideResponse,
+  type EventRequest,
+  type EventResponse,
+  type ExtendRequest,
+  type ExtendResponse,
+  ForbiddenError,
+  type FundingRequest,
+  type FundingResult,
+  InternalError,
+  InvalidRequestError,
+  type Ledger,
+  type LedgerDefinition,
+  type LedgerState,
+  type LedgerStatus,
+  type LedgerTemplate,
+  type ListReservationsQuery,
+  type ListReservationsResponse,
+  NotFoundError,
+  type ReleaseRequest,
+  type ReleaseResponse,
+  type ReservationDetail,
+  type ReserveRequest,
+  type ReserveResponse,
+  type Subject,
+  type TenantSettings,
+  type Unit,
+  validateCommit,
+  validateDecide,
+  validateEvent,
+  validateExtend,
+  validateReserve,
+  windowBounds,
+} from '@cycles-guard/core';
+import { Redis } from 'ioredis';
+import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
+import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';
+import { ADD_TEMPLATE, CREATE_LEDGER, FUND, SET_STATUS, SET_TENANT, UPDATE_LEDGER } from './lua/admin.ts';
+import {
+  BALANCES,
+  GET_LEDGER,
+  GET_RESERVATION,
+  LIST_LEDGERS,
+  LIST_RESERVATIONS,
+  SWEEP,
+} from './lua/reads.ts';
+import { COMMIT, DECIDE, EVENT, EXTEND, RELEASE, RESERVE } from './lua/runtime.ts';
+import { canonicalJson, commitPayload, decidePayload, eventPayload, reservePayload } from './payloads.ts';
+import {
+  capsSet,
+  checkedDefinition,
+  checkedScope,
+  checkTemplate,
+  checkTenantSettings,
+  definitionJson,
+} from './provisioning-input.ts';
+import {
+  decodeCursor,
+  page,
+  queryReservations,
+  type ReservationView,
+  toDetail,
+} from './reservation-views.ts';
+import { LuaScript } from './script.ts';
+
+/** Options of {@link createRedisLedger}. */
+export interface RedisLedgerOptions {
+  /** Redis URL (default `redis://127.0.0.1:6379`); ignored when `client` is given. */
+  url?: string;
+  /** An ioredis client to use (not closed by `close()`). */
+  client?: Redis;
+  /** Prefix of every key (default `cycles:`). Instances sharing a budget must share the prefix. */
+  keyPrefix?: string;
+  /**
+   * Source of "now" passed to every script. Default: none, the scripts read Redis `TIME`, so every
+   * instance agrees on time whatever its own clock says. Pass a ManualClock in tests.
+   */
+  clock?: Clock;
+  /** How long an operation may take before it fails closed with AuthorityUnavailableError (default 2000). */
+  operationTimeoutMs?: number;
+  /** How often this instance sweeps expired reservations (default 5000; 0 disables; unref'd). */
+  sweepIntervalMs?: number;
+  /** How long idempotency records are kept (default 24 h; a live reserve's key at least TTL + grace). */
+  idempotencyRetentionMs?: number;
+  /** How long finalized or expired reservations stay readable (default 1 h). */
+  reservationRetentionMs?: number;
+  /** Most finalized or expired reservations kept (default 10,000). */
+  maxRetainedReservations?: number;
+  /** Put a balance snapshot on live reserve, commit, release, extend and event responses (default false). */
+  includeBalances?: boolean;
+}
+
+/** The Redis ledger: core's `Ledger` (runtime protocol + provisioning) plus `close()`. */
+export interface RedisLedger extends Ledger {
+  close(): Promise<void>;
+  /** The ioredis client in use (for health checks). */
+  readonly client: Redis;
+}
+
+interface Reply {
+  now: string;
+  e?: string;
+  need?: string[];
+  replay?: string;
+  outcome?: string;
+  ttl?: string;
+  rows?: RowReply[];
+  rsv?: ReservationView;
+  list?: ReservationView[];
+  count?: string;
+  [field: string]: unknown;
+}
+
+/** What the runtime scripts store and replay (numbers as decimal strings). */
+interface Outcome {
+  d?: string;
+  reason?: string;
+  retry?: string;
+  hold?: string;
+  partial?: boolean;
+  caps?: string;
+  id?: string;
+  exp?: string;
+  ttl?: string;
+  bal?: RowReply[];
+  unit?: string;
+  charged?: string;
+  released?: string;
+  previous?: string[];
+  current?: RowReply;
+}
+
+const SCRIPTS = {
+  reserve: new LuaScript('reserve', RESERVE),
+  commit: new LuaScript('commit', COMMIT),
+  release: new LuaScript('release', RELEASE),
+  extend: new LuaScript('extend', EXTEND),
+  decide: new LuaScript('decide', DECIDE),
+  event: new LuaScript('event', EVENT),
+  balances: new LuaScript('balances', BALANCES),
+  listLedgers: new LuaScript('listLedgers', LIST_LEDGERS),
+  getLedger: new LuaScript('getLedger', GET_LEDGER),
+  getReservation: new LuaScript('getReservation', GET_RESERVATION),
+  listReservations: new LuaScript('listReservations', LIST_RESERVATIONS),
+  sweep: new LuaScript('sweep', SWEEP),
+  createLedger: new LuaScript('createLedger', CREATE_LEDGER),
+  fund: new LuaScript('fund', FUND),
+  setStatus: new LuaScript('setStatus', SET_STATUS),
+  updateLedger: new LuaScript('updateLedger', UPDATE_LEDGER),
+  addTemplate: new LuaScript('addTemplate', ADD_TEMPLATE),
+  setTenant: new LuaScript('setTenant', SET_TENANT),
+};
+
+const SWEEP_BATCH = 500;
+const MAX_WINDOW_ROUNDS = 4;
+const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
+
+function lower(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : value.toLowerCase();
+}
+
+function flag(value: boolean): string {
+  return value ? '1' : '0';
+}
+
+function text(value: number | undefined): string {
+  return value === undefined ? '' : String(value);
+}
+
+/**
+ * Creates a ledger on Redis. Every operation is one Lua script run atomically on the server, so any
+ * number of processes sharing the Redis (and key prefix) share one budget exactly.
+ */
+export function createRedisLedger(options: RedisLedgerOptions = {}): RedisLedger {
+  return new RedisLedgerImpl(options);
+}
+
+class RedisLedgerImpl implements RedisLedger {
+  readonly client: Redis;
+  private readonly ownsClient: boolean;
+  private readonly target: string;
+  private readonly prefix: string;
+  private readonly clock: Clock | undefined;
+  private readonly timeoutMs: number;
+  private readonly header: [string, string, string];
+  private readonly includeBalances: boolean;
+  private readonly validator = createMemoryLedger({ sweepIntervalMs: 0 });
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(options: RedisLedgerOptions) {
+    this.timeoutMs = options.operationTimeoutMs ?? 2000;
+    this.prefix = options.keyPrefix ?? 'cycles:';
+    this.clock = options.clock;
+    this.includeBalances = options.includeBalances === true;
+    this.header = [
+      String(options.reservationRetentionMs ?? 3_600_000),
+      String(options.maxRetainedReservations ?? 10_000),
+      String(options.idempotencyRetentionMs ?? 86_400_000),
+    ];
+    if (options.client !== undefined) {
+      this.client = options.client;
+      this.ownsClient = false;
+      this.target = `${options.client.options.host}:${options.client.options.port}`;
+    } else {
+      const url = options.url ?? 'redis://127.0.0.1:6379';
+      this.client = new Redis(url, {
+        // Fail fast while disconnected; the per-operation timeout below bounds everything else.
+        maxRetriesPerRequest: 1,
+        retryStrategy: (attempt) => Math.min(50 * attempt, 500),
+        connectTimeout: this.timeoutMs,
+      });
+      this.ownsClient = true;
+      this.target = url;
+    }
+    // Connection errors surface through the operations (fail closed); keep them off the default logger.
+    this.client.on('error', () => {});
+    const interval = options.sweepIntervalMs ?? 5000;
+    if (interval > 0) {
+      this.timer = setInterval(() => {
+        this.sweepExpired().catch(() => {});
+      }, interval);
+      this.timer.unref?.();
+    }
+  }
+
+  // ---- script calls -----------------------------------------------------------------------------
+
+  /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
+  private async call(script: LuaScript, args: string[]): Promise<Reply> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no reply within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      const raw = await Promise.race([script.run(this.client, args), timeout]);
+      return JSON.parse(raw) as Reply;
+    } catch (error) {
+      if (CyclesError.isInstance(error)) throw error;
+      if (
+        error instanceof Error &&
+        error.name === 'ReplyError' &&
+        !/^(LOADING|BUSY|MASTERDOWN)/.test(error.message)
+      ) {
+        throw new InternalError(`Redis ledger script ${script.name} failed: ${error.message}`, {
+          cause: error,
+        });
+      }
+      throw unavailable(error, this.target, this.timeoutMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs a script, answering its window-bound requests: a script that must roll a calendar window asks
+   * for the period containing its `now` (IANA zones need Intl) and is run again with it, writing nothing
+   * the first time. Happens once per ledger per period.
+   */
+  private async exec(script: LuaScript, args: string[], now = this.clock?.now()): Promise<Reply> {
+    const hints = new Map<string, [string, string, string]>();
+    for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
+      const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
+      const reply = await this.call(script, [this.prefix, text(now), hintText, ...this.header, ...args]);
+      if (reply.need === undefined) return reply;
+      const at = amount(reply.now);
+      for (const window of asList<string>(reply.need)) {
+        const bounds = windowBounds(JSON.parse(window), at);
+        hints.set(window, [window, String(bounds.startMs), String(bounds.endMs)]);
+      }
+    }
+    throw new InternalError(`Redis ledger script ${script.name} kept asking for window bounds`);
+  }
+
+  private fail(reply: Reply, context: { overage?: boolean; idempotencyKey?: string } = {}): void {
+    if (reply.e !== undefined) {
+      throw toCyclesError(reply as ErrorRecord, { nowMs: amount(reply.now), ...context });
+    }
+  }
+
+  // ---- runtime protocol -------------------------------------------------------------------------
+
+  async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
+    validateReserve(request);
+    const tenant = this.guardSubject(request.subject, context);
+    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
+    const scopes = affectedScopes(request.subject);
+    const scopePath = scopes[scopes.length - 1]!;
+    const record = JSON.stringify({
+      subject: { ...request.subject },
+      action: request.action,
+      idempotencyKey: request.idempotencyKey,
+      metadata: request.metadata,
+      scopePath,
+      affectedScopes: scopes,
+    });
+    const reply = await this.exec(SCRIPTS.reserve, [
+      namespace,
+      reservePayload(request),
+      tenant ?? '',
+      flag(request.dryRun === true),
+      request.estimate.unit,
+      String(request.estimate.amount),
+      text(request.minimum),
+      text(request.ttlMs),
+      text(request.gracePeriodMs),
+      request.overagePolicy ?? '',
+      flag(this.includeBalances),
+      record,
+      ...scopes,
+    ]);
+    this.fail(reply, { idempotencyKey: request.idempotencyKey });
+    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const unit = request.estimate.unit;
+    const response: ReserveResponse = {
+      decision: outcome.d as ReserveResponse['decision'],
+      affectedScopes: scopes,
+    };
+    if (outcome.d === 'DENY') {
+      response.scopePath = scopePath;
+      response.reasonCode = outcome.reason as ReserveResponse['reasonCode'];
+      if (outcome.retry !== undefined) response.retryAfterMs = amount(outcome.retry);
+      if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+      return response;
+    }
+    response.reserved = { unit, amount: amount(outcome.hold!) };
+    response.scopePath = scopePath;
+    if (outcome.caps !== undefined) response.caps = JSON.parse(outcome.caps);
+    if (outcome.partial === true) response.partial = true;
+    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.id !== undefined) {
+      response.reservationId = outcome.id;
+      response.expiresAtMs = amount(outcome.exp!);
+      response.remainingTtlMs = amount(reply.replay === undefined ? outcome.ttl! : reply.ttl!);
+    }
+    return response;
+  }
+
+  async commit(
+    reservationId: string,
+    request: CommitRequest,
+    context?: CallContext,
+  ): Promise<CommitResponse> {
+    checkReservationId(reservationId);
+    validateCommit(request);
+    const reply = await this.exec(SCRIPTS.commit, [
+      reservationId,
+      lower(context?.tenant) ?? '',
+      request.idempotencyKey,
+      commitPayload(request),
+      request.actual.unit,
+      String(request.actual.amount),
+      request.metadata === undefined ? '' : JSON.stringify(request.metadata),
+      flag(this.includeBalances),
+    ]);
+    this.fail(reply, { overage: true });
+    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const unit = request.actual.unit;
+    const response: CommitResponse = {
+      status: 'COMMITTED',
+      charged: { unit, amount: amount(outcome.charged!) },
+    };
+    if (outcome.released !== undefined) response.released = { unit, amount: amount(outcome.released) };
+    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    return response;
+  }
+
+  async release(
+    reservationId: string,
+    request: ReleaseRequest,
+    context?: CallContext,
+  ): Promise<ReleaseResponse> {
+    checkReservationId(reservationId);
+    checkRelease(request);
+    const reply = await this.exec(SCRIPTS.release, [
+      reservationId,
+      lower(context?.tenant) ?? '',
+      request.idempotencyKey,
+      canonicalJson([request.reason]),
+      flag(this.includeBalances),
+    ]);
+    this.fail(reply);
+    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const rows = asList<RowReply>(outcome.bal);
+    const response: ReleaseResponse = {
+      status: 'RELEASED',
+      released: { unit: outcome.unit as Unit, amount: amount(outcome.released!) },
+    };
+    if (outcome.bal !== undefined) response.balances = rows.map(toBalance);
+    return response;
+  }
+
+  async extend(
+    reservationId: string,
+    request: ExtendRequest,
+    context?: CallContext,
+  ): Promise<ExtendResponse> {
+    checkReservationId(reservationId);
+    validateExtend(request);
+    const reply = await this.exec(SCRIPTS.extend, [
+      reservationId,
+      lower(context?.tenant) ?? '',
+      request.idempotencyKey,
+      canonicalJson([request.extendByMs, request.metadata]),
+      String(request.extendByMs),
+      flag(this.includeBalances),
+    ]);
+    this.fail(reply);
+    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const response: ExtendResponse = {
+      status: 'ACTIVE',
+      expiresAtMs: amount(outcome.exp!),
+      remainingTtlMs: amount(reply.replay === undefined ? outcome.ttl! : reply.ttl!),
+    };
+    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    return response;
+  }
+
+  async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
+    validateDecide(request);
+    const tenant = this.guardSubject(request.subject, context);
+    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
+    const scopes = affectedScopes(request.subject);
+    const reply = await this.exec(SCRIPTS.decide, [
+      namespace,
+      decidePayload(request),
+      tenant ?? '',
+      request.estimate.unit,
+      String(request.estimate.amount),
+      ...scopes,
+    ]);
+    this.fail(reply, { idempotencyKey: request.idempotencyKey });
+    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const response: DecideResponse = {
+      decision: outcome.d as DecideResponse['decision'],
+      affectedScopes: scopes,
+    };
+    if (outcome.reason !== undefined) response.reasonCode = outcome.reason as DecideResponse['reasonCode'];
+    if (outcome.retry !== undefined) response.retryAfterMs = amount(outcome.retry);
+    if (outcome.caps !== undefined) response.caps = JSON.parse(outcome.caps);
+    return response;
+  }
+
+  async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
+    validateEvent(request);
+    const tenant = this.guardSubject(request.subject, context);
+    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
+    const reply = await this.exec(SCRIPTS.event, [
+      namespace,
+      eventPayload(request),
+      tenant ?? '',
+      request.actual.unit,
+      String(request.actual.amount),
+      request.overagePolicy ?? '',
+      flag(this.includeBalances),
+      ...affectedScopes(request.subject),
+    ]);
+    this.fail(reply, { overage: true, idempotencyKey: request.idempotencyKey });
+    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
+    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.charged !== undefined) {
+      response.charged = { unit: request.actual.unit, amount: amount(outcome.charged) };
+    }
+    return response;
+  }
+
+  async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
+    await this.validator.getBalances(query);
+    const tenant = lower(context?.tenant);
+    if (
+      tenant !== undefined &&
+      query.tenant !== undefined &&
+      query.tenant !== '' &&
+      query.tenant.toLowerCase() !== tenant
+    ) {
+      throw new ForbiddenError('Balances of another tenant', { details: { tenant: query.tenant } });
+    }
+    const wanted: string[] = [];
+    for (const level of LEVELS) {
+      const value = query[level];
+      if (value !== undefined && value !== '') wanted.push(`${level}:${value.toLowerCase()}`);
+    }
+    const reply = await this.exec(SCRIPTS.balances, [tenant ?? '', ...wanted]);
+    const rows = asList<RowReply>(reply.rows);
+    rows.sort((a, b) => (a[1] === b[1] ? compare(a[2]!, b[2]!) : compare(a[1]!, b[1]!)));
+    const result = page(rows, decodeCursor(query.cursor), query.limit ?? 50);
+    const response: BalancesResponse = { balances: result.items.map(toBalance), hasMore: result.hasMore };
+    if (result.nextCursor !== undefined) response.nextCursor = result.nextCursor;
+    return response;
+  }
+
+  async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
+    checkReservationId(reservationId);
+    const reply = await this.exec(SCRIPTS.getReservation, [reservationId, lower(context?.tenant) ?? '']);
+    this.fail(reply);
+    return toDetail(reply.rsv!);
+  }
+
+  async listReservations(
+    query: ListReservationsQuery,
+    context?: CallContext,
+  ): Promise<ListReservationsResponse> {
+    await this.validator.listReservations(query);
+    const tenant = lower(context?.tenant);
+    if (
+      tenant !== undefined &&
+      query.tenant !== undefined &&
+      query.tenant !== '' &&
+      query.tenant.toLowerCase() !== tenant
+    ) {
+      throw new ForbiddenError('Reservations of another tenant', { details: { tenant: query.tenant } });
+    }
+    const reply = await this.exec(SCRIPTS.listReservations, [tenant ?? '']);
+    return queryReservations(asList<ReservationView>(reply.list), query);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.ownsClient && !this.closed) {
+      this.closed = true;
+      await this.client.quit().catch(() => this.client.disconnect());
+    }
+  }
+
+  // ---- provisioning -----------------------------------------------------------------------------
+
+  async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
+    const checked = await checkedDefinition(definition);
+    const reply = await this.exec(SCRIPTS.createLedger, [definitionJson(checked)]);
+    this.fail(reply);
+    return toState(asList<RowReply>(reply.rows)[0]!);
+  }
+
+  async fund(request: FundingRequest): Promise<FundingResult> {
+    const scope = await checkedScope(request.scope, request.unit);
+    const funding = request.funding;
+    const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
+    const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
+    const spentOk = spent === undefined || (Number.isSafeInteger(spent) && spent >= 0);
+    const reply = await this.exec(SCRIPTS.fund, [
+      `${scope}|${request.unit}`,
+      `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
+      canonicalJson([funding, request.reason]),
+      flag(request.idempotencyKey !== undefined),
+      String(funding?.operation ?? ''),
+      amountOk ? String(funding.amount) : '0',
+      spentOk && spent !== undefined ? String(spent) : '',
+      flag(amountOk),
+      flag(spentOk),
+    ]);
+    this.fail(reply, request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey });
+    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const [allocated, remaining, debt, spentBefore] = outcome.previous!.map(amount);
+    return {
+      previous: { allocated: allocated!, remaining: remaining!, debt: debt!, spent: spentBefore! },
+      current: toState(outcome.current!),
+    };
+  }
+
+  async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
+    const path = await checkedScope(scope, unit);
+    const changed = await this.exec(SCRIPTS.setStatus, [`${path}|${unit}`, status]);
+    this.fail(changed);
+    return toState(asList<RowReply>(changed.rows)[0]!);
+  }
+
+  async updateLedger(
+    scope: string,
+    unit: Unit,
+    changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
+  ): Promise<LedgerState> {
+    const path = await checkedScope(scope, unit);
+    const current = await this.getLedger(path, unit);
+    if (current === undefined) throw noLedger(path, unit);
+    const checked = await checkedDefinition(
+      { scope: path, unit, allocated: Math.max(0, current.allocated), ...changes },
+      'changes',
+    );
+    const update: Record<string, string> = {};
+    if ('overdraftLimit' in changes) update.limit = String(checked.overdraftLimit ?? 0);
+    if ('caps' in changes) {
+      update.caps = checked.caps === undefined ? '' : JSON.stringify(checked.caps);
+      update.hasCaps = flag(capsSet(checked.caps));
+    }
+    if ('commitOveragePolicy' in changes) update.policy = checked.commitOveragePolicy ?? '';
+    const reply = await this.exec(SCRIPTS.updateLedger, [`${path}|${unit}`, JSON.stringify(update)]);
+    this.fail(reply);
+    return toState(asList<RowReply>(reply.rows)[0]!);
+  }
+
+  async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
+    const path = await checkedScope(scope, unit);
+    const reply = await this.exec(SCRIPTS.getLedger, [`${path}|${unit}`]);
+    const row = asList<RowReply>(reply.rows)[0];
+    return row === undefined ? undefined : toState(row);
+  }
+
+  async listLedgers(): Promise<LedgerState[]> {
+    const reply = await this.exec(SCRIPTS.listLedgers, []);
+    return asList<RowReply>(reply.rows).map(toState);
+  }
+
+  async addTemplate(template: LedgerTemplate): Promise<void> {
+    const checked = await checkTemplate(template);
+    await this.exec(SCRIPTS.addTemplate, [definitionJson(checked)]);
+  }
+
+  async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
+    await checkTenantSettings(tenant, settings);
+    const fields: string[] = [];
+    for (const [name, value] of Object.entries(settings)) {
+      if (value !== undefined) fields.push(name, String(value));
+    }
+    await this.exec(SCRIPTS.setTenant, [tenant.toLowerCase(), ...fields]);
+  }
+
+  async sweepExpired(): Promise<number> {
+    const now = this.clock?.now();
+    let total = 0;
+    for (;;) {
+      const reply = await this.exec(SCRIPTS.sweep, [String(SWEEP_BATCH)], now);
+      const count = amount(reply.count!);
+      total += count;
+      if (count < SWEEP_BATCH) return total;
+    }
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */
+  private guardSubject(subject: Subject, context: CallContext | undefined): string | undefined {
+    const tenant = lower(subject.tenant);
+    const caller = context?.tenant;
+    if (caller !== undefined && tenant !== undefined && tenant !== caller.toLowerCase()) {
+      throw new ForbiddenError(`Subject tenant ${subject.tenant} is not the caller's tenant`, {
+        details: { tenant: subject.tenant },
+      });
+    }
+    return tenant ?? lower(caller);
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function noLedger(scope: string, unit: Unit): NotFoundError {
+  return new NotFoundError(`No ${unit} budget for ${scope}`, { details: { scope, unit } });
+}
+
+function checkString(value: unknown, field: string, max: number, min = 1): void {
+  if (typeof value !== 'string')
+    throw invalidField(field, 'must be a string', `pass a string of ${min}–${max} chars`);
+  if (value.length < min || value.length > max) {
+    throw invalidField(field, `must be ${min}–${max} chars (got ${value.length})`, 'shorten or fill it in');
+  }
+}
+
+function invalidField(field: string, problem: string, fix: string): InvalidRequestError {
+  return new InvalidRequestError(`${field} ${problem}: ${fix}`, { details: { field } });
+}
+
+/** The reservation id and release checks of core's validator (not exported by core). */
+function checkReservationId(reservationId: unknown): void {
+  checkString(reservationId, 'reservationId', 128);
+}
+
+function checkRelease(request: ReleaseRequest): void {
+  if (typeof request !== 'object' || request === null) {
+    throw invalidField('request', 'is required', 'pass a release request object');
+  }
+  checkString(request.idempotencyKey, 'idempotencyKey', 256);
+  if (request.reason !== undefined) checkString(request.reason, 'reason', 256, 0);
+}
