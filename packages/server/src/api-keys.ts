@@ -1,0 +1,46 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+function digest(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/**
+ * API keys → tenants. Keys are kept only as SHA-256 digests, so a heap dump or a log line never shows
+ * one, and lookups by digest do not leak key prefixes through timing.
+ */
+export class ApiKeyRegistry {
+  private readonly tenants = new Map<string, string>();
+  private readonly adminDigest: Buffer | undefined;
+
+  constructor(keys: Record<string, string>, adminKey: string | undefined) {
+    for (const [key, tenant] of Object.entries(keys)) this.add(key, tenant);
+    this.adminDigest = adminKey === undefined ? undefined : Buffer.from(digest(adminKey), 'hex');
+  }
+
+  /** Maps `key` to `tenant` (lower-cased, as scopes are). */
+  add(key: string, tenant: string): void {
+    this.tenants.set(digest(key), tenant.toLowerCase());
+  }
+
+  /** Issues a new random key for `tenant`. */
+  issue(tenant: string): string {
+    const key = `cg_${randomBytes(24).toString('base64url')}`;
+    this.add(key, tenant);
+    return key;
+  }
+
+  /** The tenant of a key, or undefined for a missing or unknown key. */
+  tenantOf(key: string | undefined): string | undefined {
+    return key === undefined || key === '' ? undefined : this.tenants.get(digest(key));
+  }
+
+  /** Whether admin endpoints are enabled at all. */
+  get adminEnabled(): boolean {
+    return this.adminDigest !== undefined;
+  }
+
+  isAdmin(key: string | undefined): boolean {
+    if (this.adminDigest === undefined || key === undefined || key === '') return false;
+    return timingSafeEqual(this.adminDigest, Buffer.from(digest(key), 'hex'));
+  }
+}

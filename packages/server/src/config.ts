@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import { InvalidConfigError, type LedgerConfig, parseLedgerConfig } from '@cycles-guard/core';
+
+/** Where the budgets live. */
+export type LedgerStoreConfig =
+  | { type: 'memory' }
+  | {
+      type: 'redis';
+      /** `redis://` or `rediss://` URL. */
+      url: string;
+      /** Prefix of every key the ledger writes (several servers may share one Redis). */
+      keyPrefix?: string;
+    };
+
+/** The server's configuration: a `cycles.json` file, the environment, or both (env wins). */
+export interface ServerConfig extends LedgerConfig {
+  /** @default '127.0.0.1' */
+  host: string;
+  /** 0 picks a free port. @default 7878 */
+  port: number;
+  ledger: LedgerStoreConfig;
+  /** API key → tenant. Each runtime request's tenant is its key's. */
+  apiKeys: Record<string, string>;
+  /** Key of the admin endpoints (`X-Admin-API-Key`); without one they are disabled. */
+  adminApiKey?: string;
+  /** Largest accepted request body; larger ones get 400. @default 65536 */
+  bodyLimitBytes: number;
+  /** pino level of the request log. @default 'info' */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const LEDGER_KEYS = ['ledgers', 'templates', 'tenants'];
+const SERVER_KEYS = [
+  '$schema',
+  'host',
+  'port',
+  'ledger',
+  'apiKeys',
+  'adminApiKey',
+  'bodyLimitBytes',
+  'logLevel',
+];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function fail(field: string, problem: string, source?: string): never {
+  throw new InvalidConfigError(`${source === undefined ? '' : `${source}: `}${field} ${problem}`, {
+    details: { field },
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkRedisUrl(url: unknown, field: string, source?: string): string {
+  if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
+    fail(field, 'must be a redis:// or rediss:// URL', source);
+  }
+  return url;
+}
+
+function checkLedger(value: unknown, source?: string): LedgerStoreConfig {
+  if (value === undefined) return { type: 'memory' };
+  if (!isObject(value))
+    fail('ledger', 'must be { "type": "memory" } or { "type": "redis", "url": ... }', source);
+  if (value.type === 'memory') return { type: 'memory' };
+  if (value.type !== 'redis') fail('ledger.type', 'must be "memory" or "redis"', source);
+  const url = checkRedisUrl(value.url, 'ledger.url', source);
+  if (value.keyPrefix !== undefined && typeof value.keyPrefix !== 'string') {
+    fail('ledger.keyPrefix', 'must be a string', source);
+  }
+  return value.keyPrefix === undefined
+    ? { type: 'redis', url }
+    : { type: 'redis', url, keyPrefix: value.keyPrefix };
+}
+
+function checkApiKeys(value: unknown, source?: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isObject(value))
+    fail('apiKeys', 'must map each API key to its tenant, e.g. { "key-1": "acme" }', source);
+  const keys: Record<string, string> = {};
+  for (const [key, tenant] of Object.entries(value)) {
+    if (key.length < 8)
+      fail(`apiKeys["${key.slice(0, 2)}…"]`, 'is too short: use at least 8 characters', source);
+    if (typeof tenant !== 'string' || !/^[a-zA-Z0-9_.-]{1,128}$/.test(tenant)) {
+      fail(`apiKeys["${key.slice(0, 4)}…"]`, 'must name a tenant of ≤ 128 chars of [a-zA-Z0-9_.-]', source);
+    }
+    keys[key] = tenant;
+  }
+  return keys;
+}
+
+function integerIn(value: unknown, field: string, min: number, max: number, source?: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    fail(field, `must be an integer from ${min} to ${max}`, source);
+  }
+  return value;
+}
+
+/** Validates a parsed config object; `source` (a file name) prefixes error messages. */
+export function parseServerConfig(json: unknown, source?: string): ServerConfig {
+  if (!isObject(json)) fail('$', 'must be a JSON object', source);
+  for (const key of Object.keys(json)) {
+    if (!SERVER_KEYS.includes(key) && !LEDGER_KEYS.includes(key)) {
+      fail(key, `is not a known key: use ${[...SERVER_KEYS.slice(1), ...LEDGER_KEYS].join(', ')}`, source);
+    }
+  }
+  const budgets = parseLedgerConfig(
+    Object.fromEntries(Object.entries(json).filter(([key]) => LEDGER_KEYS.includes(key))),
+    source,
+  );
+  if (json.host !== undefined && typeof json.host !== 'string') fail('host', 'must be a string', source);
+  if (
+    json.adminApiKey !== undefined &&
+    (typeof json.adminApiKey !== 'string' || json.adminApiKey.length < 16)
+  ) {
+    fail('adminApiKey', 'must be a string of at least 16 characters', source);
+  }
+  if (json.logLevel !== undefined && !LOG_LEVELS.includes(json.logLevel as string)) {
+    fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`, source);
+  }
+  const config: ServerConfig = {
+    ...budgets,
+    host: (json.host as string | undefined) ?? '127.0.0.1',
+    port: json.port === undefined ? 7878 : integerIn(json.port, 'port', 0, 65_535, source),
+    ledger: checkLedger(json.ledger, source),
+    apiKeys: checkApiKeys(json.apiKeys, source),
+    bodyLimitBytes:
+      json.bodyLimitBytes === undefined
+        ? 65_536
+        : integerIn(json.bodyLimitBytes, 'bodyLimitBytes', 1024, 10_485_760, source),
+    logLevel: (json.logLevel as ServerConfig['logLevel'] | undefined) ?? 'info',
+  };
+  if (json.adminApiKey !== undefined) config.adminApiKey = json.adminApiKey as string;
+  return config;
+}
+
+/** Reads and validates a config file. */
+export function loadServerConfig(path: string): ServerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    fail('$', `cannot be read (${(error as Error).message})`, path);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    fail('$', `is not valid JSON (${(error as Error).message})`, path);
+  }
+  return parseServerConfig(json, path);
+}
+
+/**
+ * Applies the environment over a config: `CYCLES_SERVER_HOST`, `CYCLES_SERVER_PORT`,
+ * `CYCLES_REDIS_URL` (selects the Redis ledger), `CYCLES_ADMIN_API_KEY`,
+ * `CYCLES_SERVER_API_KEYS` (`key=tenant,key2=tenant2`, added to the file's), `CYCLES_LOG_LEVEL`.
+ */
+export function applyServerEnv(
+  config: ServerConfig,
+  env: Record<string, string | undefined> = process.env,
+): ServerConfig {
+  const text = (name: string) => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const next: ServerConfig = { ...config, apiKeys: { ...config.apiKeys } };
+  const host = text('CYCLES_SERVER_HOST');
+  if (host !== undefined) next.host = host;
+  const port = text('CYCLES_SERVER_PORT');
+  if (port !== undefined) {
+    if (!/^\d+$/.test(port)) fail('CYCLES_SERVER_PORT', `must be a port number, got "${port}"`);
+    next.port = integerIn(Number(port), 'CYCLES_SERVER_PORT', 0, 65_535);
+  }
+  const redisUrl = text('CYCLES_REDIS_URL');
+  if (redisUrl !== undefined) {
+    next.ledger = { ...next.ledger, type: 'redis', url: checkRedisUrl(redisUrl, 'CYCLES_REDIS_URL') };
+  }
+  const adminKey = text('CYCLES_ADMIN_API_KEY');
+  if (adminKey !== undefined) {
+    if (adminKey.length < 16) fail('CYCLES_ADMIN_API_KEY', 'must be at least 16 characters');
+    next.adminApiKey = adminKey;
+  }
+  const keys = text('CYCLES_SERVER_API_KEYS');
+  if (keys !== undefined) {
+    const pairs: Record<string, string> = {};
+    for (const pair of keys.split(',')) {
+      const [key, tenant, ...rest] = pair.trim().split('=');
+      if (key === undefined || tenant === undefined || rest.length > 0) {
+        fail('CYCLES_SERVER_API_KEYS', 'must be key=tenant pairs separated by commas');
+      }
+      pairs[key] = tenant;
+    }
+    Object.assign(next.apiKeys, checkApiKeys(pairs, 'CYCLES_SERVER_API_KEYS'));
+  }
+  const level = text('CYCLES_LOG_LEVEL');
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level)) fail('CYCLES_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+    next.logLevel = level as ServerConfig['logLevel'];
+  }
+  return next;
+}

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { type Clock, type Ledger, NotFoundError } from '@cycles-guard/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ApiKeyRegistry } from './api-keys.ts';
+import type { ServerConfig } from './config.ts';
+import { sendError } from './http/errors.ts';
+import './http/fastify-types.ts';
+import { traceIdOf } from './http/trace.ts';
+import { openLedger } from './ledger-store.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerRuntimeRoutes } from './routes/runtime.ts';
+
+/** Options of `startCyclesServer`: a config (see `parseServerConfig`) plus test hooks. */
+export interface StartServerOptions extends Partial<ServerConfig> {
+  /** Serve this ledger instead of opening the configured one (the server does not close it). */
+  ledgerInstance?: Ledger;
+  /** Clock of the memory ledger the server opens (tests pass a ManualClock). */
+  clock?: Clock;
+  /** A pino destination for the request log (tests); default stdout. */
+  logStream?: { write(line: string): void };
+}
+
+/** A running server. */
+export interface CyclesServer {
+  /** e.g. `http://127.0.0.1:7878` */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly ledger: Ledger;
+  readonly apiKeys: ApiKeyRegistry;
+  /** Stops accepting requests, lets in-flight ones finish, then closes the ledger it opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Builds the Fastify app over a ledger (no listening). */
+export function buildApp(
+  ledger: Ledger,
+  keys: ApiKeyRegistry,
+  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> & { ledgerType: string },
+): FastifyInstance {
+  const app = Fastify({
+    logger: {
+      level: options.logLevel ?? 'info',
+      ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+    },
+    bodyLimit: options.bodyLimitBytes ?? 65_536,
+    // Reservation ids may be 128 chars; longer ones reach the ledger and get a 400 naming the field.
+    maxParamLength: 512,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+  app.decorateRequest('traceId', '');
+  app.decorateRequest('tenant', undefined);
+  let closing = false;
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.traceId = traceIdOf(request.headers);
+    reply.header('X-Request-Id', request.id);
+    reply.header('X-Cycles-Trace-Id', request.traceId);
+  });
+  // One line per request: enough to trace a budget decision back to a caller.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        tenant: request.tenant,
+        trace_id: request.traceId,
+      },
+      'request',
+    );
+  });
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+  );
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
+  app.get('/health', async (_request, reply) =>
+    reply.code(closing ? 503 : 200).send({ status: closing ? 'closing' : 'ok', ledger: options.ledgerType }),
+  );
+  registerRuntimeRoutes(app, ledger, keys);
+  registerAdminRoutes(app, ledger, keys);
+  return app;
+}
+
+/** Opens the ledger, builds the app and listens. `port: 0` picks a free port. */
+export async function startCyclesServer(options: StartServerOptions = {}): Promise<CyclesServer> {
+  const store = options.ledger ?? { type: 'memory' as const };
+  const budgets = {
+    ledgers: options.ledgers ?? [],
+    templates: options.templates ?? [],
+    tenants: options.tenants ?? {},
+  };
+  const ownsLedger = options.ledgerInstance === undefined;
+  const ledger = options.ledgerInstance ?? (await openLedger(store, budgets, options.clock));
+  const keys = new ApiKeyRegistry(options.apiKeys ?? {}, options.adminApiKey);
+  const app = buildApp(ledger, keys, { ...options, ledgerType: store.type });
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
+  } catch (error) {
+    if (ownsLedger) await ledger.close?.();
+    throw error;
+  }
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    app,
+    ledger,
+    apiKeys: keys,
+    close() {
+      closed ??= (async () => {
+        await app.close();
+        if (ownsLedger) await ledger.close?.();
+      })();
+      return closed;
+    },
+  };
+}
