@@ -1,3 +1,4 @@
+import type { LanguageModelV3Middleware } from '@ai-sdk/provider';
 import { BudgetExceededError, ModelNotPricedError } from '@cycles-guard/core';
 import { generateObject, generateText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -124,11 +125,11 @@ describe('retries and failures', () => {
 describe('generateObject', () => {
   it('holds for the schema too, caps and commits the emulator cost of the JSON answer', async () => {
     // The emulator writes filler words; this inner middleware makes its answer the JSON object asked for.
-    const jsonAnswer = {
-      specificationVersion: 'v3' as const,
-      async wrapGenerate({ doGenerate }: { doGenerate: () => PromiseLike<never> }) {
-        const result = (await doGenerate()) as { content: unknown[] };
-        return { ...result, content: [{ type: 'text', text: '{"city":"Lisbon","days":3}' }] } as never;
+    const jsonAnswer: LanguageModelV3Middleware = {
+      specificationVersion: 'v3',
+      async wrapGenerate({ doGenerate }) {
+        const result = await doGenerate();
+        return { ...result, content: [{ type: 'text', text: '{"city":"Lisbon","days":3}' }] };
       },
     };
     current = await setup(1e12, { inner: [jsonAnswer] });

@@ -85,6 +85,23 @@ export function emulatorSpend(cycles: Cycles, model: string, emulator: BedrockEm
     .reduce((sum, request) => sum + emulatorCost(cycles, model, request), 0);
 }
 
+/** A real `@ai-sdk/amazon-bedrock` model on the emulator at `url`, wrapped with the guard (outermost). */
+export function guardedModel(
+  url: string,
+  model: string,
+  options: CyclesMiddlewareOptions,
+  inner: LanguageModelV3Middleware[] = [],
+) {
+  const bedrock = createAmazonBedrock({
+    region: 'us-east-1',
+    baseURL: url,
+    accessKeyId: 'AKIDTEST',
+    secretAccessKey: 'test',
+    fetch: fastRetryFetch,
+  });
+  return wrapLanguageModel({ model: bedrock(model), middleware: [cyclesMiddleware(options), ...inner] });
+}
+
 /** Emulator + a real `@ai-sdk/amazon-bedrock` model wrapped with the guard. */
 export async function setup(
   allocated: number,
@@ -104,18 +121,8 @@ export async function setup(
 ) {
   const emulator = await startBedrockEmulator({ port: 0, ...emulatorOptions });
   const b = budget(allocated, minOutputTokens === undefined ? {} : { minOutputTokens });
-  const bedrock = createAmazonBedrock({
-    region: 'us-east-1',
-    baseURL: emulator.url,
-    accessKeyId: 'AKIDTEST',
-    secretAccessKey: 'test',
-    fetch: fastRetryFetch,
-  });
-  const guarded = wrapLanguageModel({
-    model: bedrock(model),
-    middleware: [cyclesMiddleware({ cycles: b.cycles, ...middleware }), ...inner],
-  });
-  return { emulator, bedrock, model: guarded, ...b };
+  const guarded = guardedModel(emulator.url, model, { cycles: b.cycles, ...middleware }, inner);
+  return { emulator, model: guarded, ...b };
 }
 
 export type Setup = Awaited<ReturnType<typeof setup>>;
