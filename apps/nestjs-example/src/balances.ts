@@ -1,0 +1,26 @@
+import { type Balance, windowBounds } from '@cycles-guard/core';
+
+/** One budget of a tenant, as the balances endpoint reports it. */
+export interface BalanceView {
+  scope: string;
+  unit: string;
+  allocated: number;
+  spent: number;
+  reserved: number;
+  remaining: number;
+  /** When the daily window resets (UTC midnight). */
+  resetsAt: string;
+}
+
+/** A ledger balance as the API shows it. A tenant's budget exists once its first guarded call created it. */
+export function toBalanceView(balance: Balance): BalanceView {
+  return {
+    scope: balance.scopePath,
+    unit: balance.remaining.unit,
+    allocated: balance.allocated?.amount ?? 0,
+    spent: balance.spent?.amount ?? 0,
+    reserved: balance.reserved?.amount ?? 0,
+    remaining: balance.remaining.amount,
+    resetsAt: new Date(windowBounds({ period: 'day' }, Date.now()).endMs).toISOString(),
+  };
+}

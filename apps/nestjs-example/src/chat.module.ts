@@ -1,0 +1,43 @@
+import { type Cycles, createCycles } from '@cycles-guard/core';
+import { CyclesModule } from '@cycles-guard/nestjs';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { API_KEYS, ApiKeyGuard, tenantOf } from './api-key.guard.ts';
+import { BEDROCK, type BedrockTarget, ChatController } from './chat.controller.ts';
+
+/** Every tenant gets the same daily budget, created from this template on its first call. */
+export function createTenantBudgets(dailyBudgetMicrocents: number): Cycles {
+  return createCycles({
+    templates: [
+      {
+        pattern: 'tenant:*',
+        unit: 'USD_MICROCENTS',
+        allocated: dailyBudgetMicrocents,
+        window: { period: 'day' },
+      },
+    ],
+  });
+}
+
+export interface ChatModuleOptions extends BedrockTarget {
+  cycles: Cycles;
+  apiKeys: ReadonlyMap<string, string>;
+}
+
+/** The chat API: API-key guard, CyclesModule (budget per tenant), and the chat controller. */
+@Module({})
+// biome-ignore lint/complexity/noStaticOnlyClass: Nest modules are classes; register() builds the dynamic module.
+export class ChatModule {
+  static register({ cycles, client, modelId, apiKeys }: ChatModuleOptions): DynamicModule {
+    return {
+      module: ChatModule,
+      imports: [CyclesModule.forRoot({ cycles, subject: (request) => ({ tenant: tenantOf(request) }) })],
+      controllers: [ChatController],
+      providers: [
+        { provide: API_KEYS, useValue: apiKeys },
+        { provide: BEDROCK, useValue: { client, modelId } },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+      ],
+    };
+  }
+}

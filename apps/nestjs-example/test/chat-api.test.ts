@@ -1,0 +1,258 @@
+import 'reflect-metadata';
+import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import type { Cycles } from '@cycles-guard/core';
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type BedrockConnection, connectBedrock } from '../src/bedrock.ts';
+import { createTenantBudgets } from '../src/chat.module.ts';
+import { createChatApp } from '../src/server.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+/** Claude 3.5 Haiku: $0.80 / $4 per million tokens = 80 / 400 microcents per token. */
+const INPUT_PRICE = 80;
+const OUTPUT_PRICE = 400;
+const API_KEYS = new Map([
+  ['key-acme', 'acme'],
+  ['key-globex', 'globex'],
+]);
+const ACME = { 'x-api-key': 'key-acme' };
+const GLOBEX = { 'x-api-key': 'key-globex' };
+
+let bedrock: BedrockConnection;
+let emulator: BedrockEmulator;
+let cycles: Cycles | undefined;
+let nest: INestApplication | undefined;
+
+beforeAll(async () => {
+  // Every answer wants 300 tokens (clamped to the granted maxTokens), streamed 16 tokens per delta.
+  bedrock = await connectBedrock(undefined, { outputTokens: 300 });
+  emulator = bedrock.emulator!;
+});
+afterAll(() => bedrock.close());
+afterEach(async () => {
+  await nest?.close();
+  nest = undefined;
+  emulator.reset();
+  await cycles?.close();
+  cycles = undefined;
+});
+
+/** The real app module on the Express platform, listening on a free port. */
+async function chatApp(dailyBudgetMicrocents: number): Promise<string> {
+  cycles = createTenantBudgets(dailyBudgetMicrocents);
+  nest = await createChatApp({ cycles, client: bedrock.client, modelId: MODEL, apiKeys: API_KEYS });
+  nest.useLogger(false);
+  await nest.listen(0, '127.0.0.1');
+  return (await nest.getUrl()).replace('[::1]', '127.0.0.1');
+}
+
+async function ledger(tenant: string): Promise<{ spent: number; reserved: number } | undefined> {
+  const { balances } = await cycles!.authority.getBalances({ tenant });
+  const row = balances.find((balance) => balance.scopePath === `tenant:${tenant}`);
+  return row === undefined
+    ? undefined
+    : { spent: row.spent?.amount ?? 0, reserved: row.reserved?.amount ?? 0 };
+}
+
+/** Parses an SSE body into its events. */
+function events(text: string): { event: string; data: Record<string, unknown> }[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+      return { event, data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown> };
+    });
+}
+
+describe('POST /chat', () => {
+  it('answers through Bedrock and charges the tenant exactly what the call cost', async () => {
+    const app = await chatApp(5_000_000);
+    const response = await request(app)
+      .post('/chat')
+      .set(ACME)
+      .send({ message: 'Hello there', maxTokens: 256 });
+    expect(response.status).toBe(200);
+    const { usage, budget } = response.body;
+    expect(response.body).toMatchObject({ tenant: 'acme', model: MODEL, stopReason: 'max_tokens' });
+    expect(response.body.reply.length).toBeGreaterThan(0);
+    expect(usage.outputTokens).toBe(256);
+    expect(emulator.requests[0]).toMatchObject({ operation: 'Converse', outputTokens: 256 });
+    expect(budget).toMatchObject({ requestedMaxTokens: 256, grantedMaxTokens: 256, capped: false });
+    expect(budget.chargedMicrocents).toBe(
+      usage.inputTokens * INPUT_PRICE + usage.outputTokens * OUTPUT_PRICE,
+    );
+    expect(await ledger('acme')).toEqual({ spent: budget.chargedMicrocents, reserved: 0 });
+  });
+
+  it('reports the remaining budget before the request in X-Cycles-Budget-* headers', async () => {
+    const app = await chatApp(5_000_000);
+    const first = await request(app).post('/chat').set(ACME).send({ message: 'one' });
+    const second = await request(app).post('/chat').set(ACME).send({ message: 'two' });
+    expect(second.headers['x-cycles-budget-remaining']).toBe(
+      String(5_000_000 - first.body.budget.chargedMicrocents),
+    );
+    expect(second.headers['x-cycles-budget-scope']).toBe('tenant:acme');
+    expect(second.headers['x-cycles-budget-unit']).toBe('USD_MICROCENTS');
+  });
+
+  it('refuses unknown API keys (401) and bad bodies (400, naming the field) without reserving', async () => {
+    const app = await chatApp(5_000_000);
+    const anonymous = await request(app).post('/chat').send({ message: 'hi' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toBe('UNAUTHORIZED');
+    expect(
+      (await request(app).post('/chat').set({ 'x-api-key': 'nope' }).send({ message: 'hi' })).status,
+    ).toBe(401);
+    const empty = await request(app).post('/chat').set(ACME).send({ message: '' });
+    expect(empty.status).toBe(400);
+    expect(empty.body).toMatchObject({ error: 'INVALID_REQUEST', field: 'message' });
+    const tooLong = await request(app).post('/chat').set(ACME).send({ message: 'hi', maxTokens: 100_000 });
+    expect(tooLong.body).toMatchObject({ error: 'INVALID_REQUEST', field: 'maxTokens' });
+    expect(emulator.requests).toHaveLength(0);
+    expect(await ledger('acme')).toBeUndefined();
+  });
+});
+
+describe('budget exhaustion', () => {
+  it('caps calls to what is left, then answers 429 with the documented body and headers', async () => {
+    // $0.002 a day: about two full 256-token answers.
+    const app = await chatApp(200_000);
+    const answers: request.Response[] = [];
+    let denied: request.Response | undefined;
+    while (denied === undefined && answers.length < 20) {
+      const response = await request(app)
+        .post('/chat')
+        .set(ACME)
+        .send({ message: 'Write a long story', maxTokens: 256 });
+      if (response.status === 429) denied = response;
+      else answers.push(response);
+    }
+    expect(answers.every((answer) => answer.status === 200)).toBe(true);
+    expect(answers.some((answer) => answer.body.budget.capped === true)).toBe(true);
+    expect(denied?.status).toBe(429);
+    const body = denied!.body;
+    expect(body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: 'tenant:acme' });
+    expect(body.message).toEqual(expect.any(String));
+    // Less than the cheapest call it allows (64 output tokens) is left.
+    expect(body.remaining).toBeLessThan(64 * OUTPUT_PRICE);
+    expect(body.retryAfterSeconds).toBeGreaterThan(0);
+    expect(body.retryAfterSeconds).toBeLessThanOrEqual(86_400);
+    expect(denied!.headers['retry-after']).toBe(String(body.retryAfterSeconds));
+    expect(denied!.headers['content-type']).toMatch(/application\/json/);
+    expect(denied!.headers['x-cycles-budget-remaining']).toBe(String(body.remaining));
+    const charged = answers.reduce((sum, answer) => sum + answer.body.budget.chargedMicrocents, 0);
+    expect(await ledger('acme')).toEqual({ spent: charged, reserved: 0 });
+    expect(charged).toBeLessThanOrEqual(200_000);
+    // The denied call never reached Bedrock.
+    expect(emulator.requests).toHaveLength(answers.length);
+  });
+
+  it('denies the stream endpoint with 429 before any event is sent', async () => {
+    const app = await chatApp(10_000);
+    const response = await request(app).get('/chat/stream').query({ message: 'hi' }).set(ACME);
+    expect(response.status).toBe(429);
+    expect(response.headers['content-type']).toMatch(/application\/json/);
+    expect(response.body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: 'tenant:acme' });
+    expect(emulator.requests).toHaveLength(0);
+  });
+});
+
+describe('GET /chat/stream', () => {
+  it('streams the answer as SSE deltas, then commits the call and reports it in the done event', async () => {
+    const app = await chatApp(5_000_000);
+    const response = await request(app)
+      .get('/chat/stream')
+      .query({ message: 'Stream please', maxTokens: 200 })
+      .set(ACME);
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toMatch(/text\/event-stream/);
+    // The tenant's budget is created by this first call, so there was no balance to report yet.
+    expect(response.headers['x-cycles-budget-remaining']).toBeUndefined();
+    const all = events(response.text);
+    const deltas = all.filter((event) => event.event === 'delta');
+    expect(deltas.length).toBe(Math.ceil(200 / 16));
+    const done = all.at(-1)!;
+    expect(done.event).toBe('done');
+    const usage = done.data.usage as { inputTokens: number; outputTokens: number };
+    expect(usage.outputTokens).toBe(200);
+    const charged = (done.data.budget as { chargedMicrocents: number }).chargedMicrocents;
+    expect(charged).toBe(usage.inputTokens * INPUT_PRICE + 200 * OUTPUT_PRICE);
+    expect(emulator.requests[0]).toMatchObject({ operation: 'ConverseStream', outputTokens: 200 });
+    expect(await ledger('acme')).toEqual({ spent: charged, reserved: 0 });
+  });
+
+  it('aborts Bedrock when the client leaves mid-stream and settles the hold', async () => {
+    const url = await chatApp(5_000_000);
+    emulator.latency.perChunkMs = 20;
+    try {
+      const controller = new AbortController();
+      const response = await fetch(`${url}/chat/stream?message=long&maxTokens=2000`, {
+        headers: ACME,
+        signal: controller.signal,
+      });
+      const reader = response.body!.getReader();
+      let text = '';
+      while (!text.includes('event: delta')) text += new TextDecoder().decode((await reader.read()).value);
+      controller.abort();
+      await expect.poll(() => emulator.requests[0]?.aborted, { timeout: 3_000 }).toBe(true);
+      expect(emulator.requests[0]!.outputTokens).toBeLessThan(300);
+      await expect.poll(async () => (await ledger('acme'))?.reserved, { timeout: 3_000 }).toBe(0);
+      expect((await ledger('acme'))!.spent).toBeGreaterThan(0);
+    } finally {
+      emulator.latency.perChunkMs = 0;
+    }
+  });
+});
+
+describe('GET /balances and tenant isolation', () => {
+  it('reflects what the tenant spent, and only that tenant', async () => {
+    const app = await chatApp(5_000_000);
+    const before = await request(app).get('/balances').set(ACME);
+    expect(before.body).toEqual({ tenant: 'acme', balances: [] });
+    const first = await request(app).post('/chat').set(ACME).send({ message: 'one' });
+    const second = await request(app).get('/chat/stream').query({ message: 'two' }).set(ACME);
+    const streamed = events(second.text).at(-1)!.data.budget as { chargedMicrocents: number };
+    const spent = first.body.budget.chargedMicrocents + streamed.chargedMicrocents;
+    const after = await request(app).get('/balances').set(ACME);
+    expect(after.body.tenant).toBe('acme');
+    expect(after.body.balances).toEqual([
+      {
+        scope: 'tenant:acme',
+        unit: 'USD_MICROCENTS',
+        allocated: 5_000_000,
+        spent,
+        reserved: 0,
+        remaining: 5_000_000 - spent,
+        resetsAt: expect.stringMatching(/T00:00:00\.000Z$/),
+      },
+    ]);
+    expect((await request(app).get('/balances').set(GLOBEX)).body).toEqual({
+      tenant: 'globex',
+      balances: [],
+    });
+  });
+
+  it('keeps concurrent tenants apart: one exhausting its budget does not touch the other', async () => {
+    const url = await chatApp(300_000);
+    const call = (headers: Record<string, string>) =>
+      request(url).post('/chat').set(headers).send({ message: 'Write a long story', maxTokens: 256 });
+    const [acme, globex] = await Promise.all([
+      Promise.all(Array.from({ length: 20 }, () => call(ACME))),
+      Promise.all(Array.from({ length: 2 }, () => call(GLOBEX))),
+    ]);
+    const charged = (responses: request.Response[]) =>
+      responses
+        .filter((response) => response.status === 200)
+        .reduce((sum, r) => sum + r.body.budget.chargedMicrocents, 0);
+    expect(acme.some((response) => response.status === 429)).toBe(true);
+    expect(globex.every((response) => response.status === 200)).toBe(true);
+    expect(await ledger('acme')).toEqual({ spent: charged(acme), reserved: 0 });
+    expect(await ledger('globex')).toEqual({ spent: charged(globex), reserved: 0 });
+    expect(charged(acme)).toBeLessThanOrEqual(300_000);
+    const balances = (await request(url).get('/balances').set(GLOBEX)).body.balances;
+    expect(balances[0]).toMatchObject({ scope: 'tenant:globex', spent: charged(globex) });
+  });
+});

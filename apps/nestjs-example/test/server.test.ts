@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { InvalidConfigError } from '@cycles-guard/core';
+import { describe, expect, it } from 'vitest';
+import { readConfig } from '../src/config.ts';
+import { startExample } from '../src/server.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+describe('startExample', () => {
+  it('starts the in-process emulator when no AWS region is configured, and serves the chat API', async () => {
+    const example = await startExample({ PORT: '0', DAILY_BUDGET_USD: '0.01' });
+    try {
+      expect(example.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(example.bedrockTarget).toMatch(/^emulator at http:\/\/127\.0\.0\.1:\d+$/);
+      const response = await fetch(`${example.url}/chat`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'demo-key-acme', 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'Hello' }),
+      });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { tenant: string; budget: { chargedMicrocents: number } };
+      expect(body.tenant).toBe('acme');
+      const balances = await fetch(`${example.url}/balances`, { headers: { 'x-api-key': 'demo-key-acme' } });
+      expect(await balances.json()).toMatchObject({
+        balances: [{ allocated: 1_000_000, spent: body.budget.chargedMicrocents }],
+      });
+    } finally {
+      await example.close();
+    }
+  });
+});
+
+describe('readConfig', () => {
+  it('defaults to the emulator, $0.05 a day and two demo keys', () => {
+    const config = readConfig({}, 3001);
+    expect(config).toMatchObject({
+      port: 3001,
+      host: '127.0.0.1',
+      dailyBudgetMicrocents: 5_000_000,
+      awsRegion: undefined,
+      modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+    });
+    expect([...config.apiKeys]).toEqual([
+      ['demo-key-acme', 'acme'],
+      ['demo-key-globex', 'globex'],
+    ]);
+  });
+
+  it('selects real Bedrock from AWS_REGION (inference-profile model id), unless BEDROCK_EMULATOR=1', () => {
+    expect(readConfig({ AWS_REGION: 'eu-west-1' }, 3000)).toMatchObject({
+      awsRegion: 'eu-west-1',
+      modelId: 'us.anthropic.claude-3-5-haiku-20241022-v1:0',
+    });
+    expect(readConfig({ AWS_DEFAULT_REGION: 'us-west-2', BEDROCK_MODEL_ID: 'm.x-v1:0' }, 3000)).toMatchObject(
+      {
+        awsRegion: 'us-west-2',
+        modelId: 'm.x-v1:0',
+      },
+    );
+    expect(readConfig({ AWS_REGION: 'eu-west-1', BEDROCK_EMULATOR: '1' }, 3000).awsRegion).toBeUndefined();
+  });
+
+  it('rejects invalid values, naming the variable', () => {
+    const failure = (env: Record<string, string>) => {
+      try {
+        readConfig(env, 3000);
+      } catch (error) {
+        return error;
+      }
+      throw new Error('expected readConfig to throw');
+    };
+    const budget = failure({ DAILY_BUDGET_USD: 'ten' });
+    expect(budget).toBeInstanceOf(InvalidConfigError);
+    expect((budget as InvalidConfigError).message).toMatch(/^DAILY_BUDGET_USD must be a positive amount/);
+    expect((failure({ PORT: '70000' }) as Error).message).toMatch(/^PORT must be a port number/);
+    expect((failure({ API_KEYS: 'only-a-key' }) as Error).message).toMatch(
+      /^API_KEYS must be comma-separated/,
+    );
+    expect((failure({ API_KEYS: 'k:bad tenant' }) as Error).message).toMatch(/^API_KEYS/);
+  });
+});
