@@ -12,7 +12,7 @@ import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
-import { type CapPlugin, capMiddleware, CAP_MIDDLEWARE_NAME } from './cap-middleware.ts';
+import { CAP_MIDDLEWARE_NAME, type CapPlugin, capMiddleware } from './cap-middleware.ts';
 import { type CyclesRunSettlement, GuardedRun } from './guarded-run.ts';
 import {
   messagesInput,
@@ -59,7 +59,9 @@ export interface CyclesCallbackHandlerOptions {
 }
 
 function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as JsonObject)
+    : undefined;
 }
 
 /**
@@ -99,7 +101,12 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     const middleware = capMiddleware((runId) => this.#runs.get(runId));
     return {
       applyToStack(stack) {
-        stack.add(middleware, { step: 'initialize', name: CAP_MIDDLEWARE_NAME, override: true, tags: ['CYCLES'] });
+        stack.add(middleware, {
+          step: 'initialize',
+          name: CAP_MIDDLEWARE_NAME,
+          override: true,
+          tags: ['CYCLES'],
+        });
       },
     };
   }
@@ -145,7 +152,10 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
 
   override async handleLLMError(error: unknown, runId: string): Promise<void> {
     // The caller gets the model's error; a settlement failure is reported through `onEvent`.
-    await this.#runs.get(runId)?.fail(error)?.catch(() => {});
+    await this.#runs
+      .get(runId)
+      ?.fail(error)
+      ?.catch(() => {});
   }
 
   async #begin(
@@ -161,7 +171,9 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     const options = asObject(extraParams?.options);
     const turn = turnOf(metadata);
     const linked = this.#capped && options !== undefined;
-    const run = new GuardedRun(runId, parentRunId, turn, linked, (done, settlement) => this.#settling(done, settlement));
+    const run = new GuardedRun(runId, parentRunId, turn, linked, (done, settlement) =>
+      this.#settling(done, settlement),
+    );
     this.#runs.set(runId, run);
     try {
       if (linked) this.#claim(options, run);

@@ -12,7 +12,10 @@ export type CapMiddleware = (
 
 /** The slice of a `BedrockRuntimeClient.middlewareStack` the cap is added to. */
 export interface MiddlewareStackLike {
-  add(middleware: CapMiddleware, options: { step: 'initialize'; name: string; override: boolean; tags: string[] }): void;
+  add(
+    middleware: CapMiddleware,
+    options: { step: 'initialize'; name: string; override: boolean; tags: string[] },
+  ): void;
 }
 
 /** A value for `client.middlewareStack.use(...)`. */
@@ -26,7 +29,9 @@ export const CAP_MIDDLEWARE_NAME = 'cyclesLangchainCap';
 const CONVERSE = new Set(['ConverseCommand', 'ConverseStreamCommand']);
 
 function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as JsonObject)
+    : undefined;
 }
 
 function asCount(value: unknown): number | undefined {
@@ -44,7 +49,8 @@ function applyGrant(input: JsonObject, call: LlmCall): JsonObject {
   if (fields === undefined || budget === undefined) return capped;
   const copy: JsonObject = { ...fields };
   const thinking = asObject(fields.thinking);
-  if (thinking !== undefined && 'budget_tokens' in thinking) copy.thinking = { ...thinking, budget_tokens: budget };
+  if (thinking !== undefined && 'budget_tokens' in thinking)
+    copy.thinking = { ...thinking, budget_tokens: budget };
   for (const key of ['reasoning_config', 'reasoningConfig']) {
     const reasoning = asObject(fields[key]);
     if (reasoning === undefined) continue;

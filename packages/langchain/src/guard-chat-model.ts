@@ -1,5 +1,5 @@
-import type { CallbackManager } from '@langchain/core/callbacks/manager';
 import type { CallbackHandlerMethods } from '@langchain/core/callbacks/base';
+import type { CallbackManager } from '@langchain/core/callbacks/manager';
 import type { CyclesCallbackHandler } from './callback-handler.ts';
 import type { MiddlewareStackLike } from './cap-middleware.ts';
 
@@ -14,7 +14,10 @@ export interface ModelWithSdkClient {
  * cap plugin on the model's Bedrock client (the request carries the granted max tokens). Returns the
  * model, so `createAgent({ model: guardChatModel(new ChatBedrockConverse(...), handler) })` reads well.
  */
-export function guardChatModel<Model extends ModelWithSdkClient>(model: Model, handler: CyclesCallbackHandler): Model {
+export function guardChatModel<Model extends ModelWithSdkClient>(
+  model: Model,
+  handler: CyclesCallbackHandler,
+): Model {
   model.client.middlewareStack.use(handler.capPlugin());
   const callbacks = model.callbacks as CallbackHandlerMethods[] | CallbackManager | undefined;
   if (callbacks === undefined) model.callbacks = [handler];

@@ -8,7 +8,9 @@ import type { LLMResult } from '@langchain/core/outputs';
 type JsonObject = Record<string, unknown>;
 
 function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as JsonObject)
+    : undefined;
 }
 
 function asCount(value: unknown): number | undefined {
@@ -26,7 +28,10 @@ function contentTexts(content: unknown): string[] {
 }
 
 /** What core estimates the input from: system prompts, turns (tool calls included) and tool specs. */
-export function messagesInput(messages: BaseMessage[], invocationParams: JsonObject | undefined): EstimateInput {
+export function messagesInput(
+  messages: BaseMessage[],
+  invocationParams: JsonObject | undefined,
+): EstimateInput {
   const system: string[] = [];
   const turns: { role: string; content: string[] }[] = [];
   for (const message of messages) {

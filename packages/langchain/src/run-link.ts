@@ -9,7 +9,9 @@ type JsonObject = Record<string, unknown>;
 export const RUN_LINK_KEY = 'cycles_guard_run';
 
 function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as JsonObject)
+    : undefined;
 }
 
 /** Tags a run's call options (a fresh object per call in LangChain) with its run id. */

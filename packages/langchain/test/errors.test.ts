@@ -13,7 +13,11 @@ afterEach(async () => {
 
 async function withSettlements(fields: ConstructorParameters<typeof ChatBedrockConverse>[0] = {}) {
   const settled: CyclesRunSettlement[] = [];
-  const setup = await guardedModel(1e12, { maxTokens: 300, ...fields }, { onSettled: (s) => settled.push(s) });
+  const setup = await guardedModel(
+    1e12,
+    { maxTokens: 300, ...fields },
+    { onSettled: (s) => settled.push(s) },
+  );
   emulator = setup.emulator;
   return { ...setup, settled };
 }
@@ -79,7 +83,11 @@ describe('errors and aborts settle exactly once', () => {
 
   it('a capped client refuses a Converse call no reservation covers, before it leaves', async () => {
     const setup = await withSettlements();
-    const unguarded = new ChatBedrockConverse({ model: HAIKU, region: 'us-east-1', client: setup.model.client });
+    const unguarded = new ChatBedrockConverse({
+      model: HAIKU,
+      region: 'us-east-1',
+      client: setup.model.client,
+    });
     const failure = await unguarded.invoke('Hi').catch((error: unknown) => error);
     expect(InvalidRequestError.isInstance(failure)).toBe(true);
     expect(String((failure as Error).message)).toMatch(/callbacks: \[handler\]/);
@@ -92,7 +100,9 @@ describe('errors and aborts settle exactly once', () => {
     const body = setup.emulator.requests[0]?.body as { requestMetadata?: Record<string, string> };
     expect(body.requestMetadata).toEqual({ team: 'search' });
     await setup.model.invoke('Hi');
-    expect((setup.emulator.requests[1]?.body as { requestMetadata?: unknown }).requestMetadata).toBeUndefined();
+    const second = setup.emulator.requests[1]?.body as { requestMetadata?: unknown } | undefined;
+    expect(second).toBeDefined();
+    expect(second?.requestMetadata).toBeUndefined();
   });
 
   it('one generate() with several prompts is refused before sending (the cap cannot tell them apart)', async () => {

@@ -11,13 +11,13 @@ export const HAIKU = 'anthropic.claude-3-5-haiku-20241022-v1:0';
 export const SCOPE = 'tenant:acme';
 
 /** A real SDK client pointed at the emulator (HTTP/1.1, fake credentials, no SDK retries). */
-export function sdkClient(url: string): BedrockRuntimeClient {
+export function sdkClient(url: string, maxAttempts = 1): BedrockRuntimeClient {
   return new BedrockRuntimeClient({
     region: 'us-east-1',
     endpoint: url,
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
     requestHandler: new NodeHttpHandler(),
-    maxAttempts: 1,
+    maxAttempts,
   });
 }
 
@@ -39,7 +39,12 @@ export function budget(allocated: number) {
 /** USD microcents of one emulator-recorded request, priced like core prices it. */
 export function priced(
   cycles: Cycles,
-  request: { inputTokens: number; outputTokens: number; cacheReadInputTokens?: number; cacheWriteInputTokens?: number },
+  request: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadInputTokens?: number;
+    cacheWriteInputTokens?: number;
+  },
   model = HAIKU,
 ): number {
   return usageCost(
@@ -71,7 +76,12 @@ export async function guardedModel(
   const b = budget(allocated);
   const handler = new CyclesCallbackHandler({ cycles: b.cycles, ...handlerOptions });
   const model = guardChatModel(
-    new ChatBedrockConverse({ model: HAIKU, region: 'us-east-1', client: sdkClient(emulator.url), ...modelFields }),
+    new ChatBedrockConverse({
+      model: HAIKU,
+      region: 'us-east-1',
+      client: sdkClient(emulator.url),
+      ...modelFields,
+    }),
     handler,
   );
   return { emulator, handler, model, ...b };

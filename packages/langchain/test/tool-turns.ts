@@ -8,7 +8,10 @@ type JsonObject = Record<string, unknown>;
  * emulator billed), until the conversation holds `maxToolResults` tool results, so an agent loops
  * turn after turn. With `Infinity` it is a runaway agent.
  */
-export function callToolsEveryTurn(client: BedrockRuntimeClient, maxToolResults = Number.POSITIVE_INFINITY): void {
+export function callToolsEveryTurn(
+  client: BedrockRuntimeClient,
+  maxToolResults = Number.POSITIVE_INFINITY,
+): void {
   client.middlewareStack.add(
     (next) => async (args) => {
       const result = await next(args);
@@ -16,14 +19,25 @@ export function callToolsEveryTurn(client: BedrockRuntimeClient, maxToolResults 
       const toolSpec = ((input.toolConfig as JsonObject | undefined)?.tools as JsonObject[] | undefined)?.[0]
         ?.toolSpec as JsonObject | undefined;
       const messages = (input.messages as { content?: JsonObject[] }[] | undefined) ?? [];
-      const toolResults = messages.flatMap((message) => message.content ?? []).filter((block) => 'toolResult' in block);
-      const output = (result.output as JsonObject).output as { message?: { content?: unknown[] } } | undefined;
-      if (toolSpec === undefined || output?.message === undefined || toolResults.length >= maxToolResults) return result;
+      const toolResults = messages
+        .flatMap((message) => message.content ?? [])
+        .filter((block) => 'toolResult' in block);
+      const output = (result.output as unknown as JsonObject).output as
+        | { message?: { content?: unknown[] } }
+        | undefined;
+      if (toolSpec === undefined || output?.message === undefined || toolResults.length >= maxToolResults)
+        return result;
       output.message.content = [
         ...(output.message.content ?? []),
-        { toolUse: { toolUseId: `tool-${toolResults.length + 1}`, name: toolSpec.name, input: { query: 'budgets' } } },
+        {
+          toolUse: {
+            toolUseId: `tool-${toolResults.length + 1}`,
+            name: toolSpec.name,
+            input: { query: 'budgets' },
+          },
+        },
       ];
-      (result.output as JsonObject).stopReason = 'tool_use';
+      (result.output as unknown as JsonObject).stopReason = 'tool_use';
       return result;
     },
     { step: 'initialize', name: 'testCallToolsEveryTurn' },

@@ -1,0 +1,109 @@
+import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { BudgetExceededError } from '@cycles-guard/core';
+import { ChatBedrockConverse } from '@langchain/aws';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CyclesCallbackHandler,
+  type CyclesRunSettlement,
+  guardChatModel,
+  RUN_LINK_KEY,
+} from '../src/index.ts';
+import { budget, HAIKU, priced, room, sdkClient } from './helpers.ts';
+
+let emulator: BedrockEmulator;
+beforeAll(async () => {
+  emulator = await startBedrockEmulator({ port: 0, seed: 3 });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+
+type JsonObject = Record<string, unknown>;
+
+/** Records, per run id, the max tokens of the request as signed and sent (after the cap applied its grant). */
+function recordSentGrants(client: ReturnType<typeof sdkClient>): Map<string, number> {
+  const sent = new Map<string, number>();
+  const RUN = Symbol('run');
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const metadata = (args.input as JsonObject).requestMetadata as JsonObject | undefined;
+      (context as Record<symbol, unknown>)[RUN] = metadata?.[RUN_LINK_KEY];
+      return next(args);
+    },
+    { step: 'initialize', priority: 'high', name: 'testReadRun' },
+  );
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const runId = (context as Record<symbol, unknown>)[RUN] as string;
+      const input = args.input as { inferenceConfig?: { maxTokens?: number }; requestMetadata?: JsonObject };
+      expect(input.requestMetadata?.[RUN_LINK_KEY]).toBeUndefined();
+      sent.set(runId, input.inferenceConfig?.maxTokens ?? -1);
+      return next(args);
+    },
+    { step: 'serialize', name: 'testReadGrant' },
+  );
+  return sent;
+}
+
+async function runBatch(allocatedOutputTokens: number, calls: number, maxTokens: number) {
+  emulator.reset();
+  const probe = budget(1);
+  const setup = budget(room(probe.cycles, 40 * calls, allocatedOutputTokens));
+  const settled: CyclesRunSettlement[] = [];
+  const handler = new CyclesCallbackHandler({ cycles: setup.cycles, onSettled: (s) => settled.push(s) });
+  const client = sdkClient(emulator.url);
+  const sent = recordSentGrants(client);
+  const model = guardChatModel(
+    new ChatBedrockConverse({ model: HAIKU, region: 'us-east-1', client, maxTokens }),
+    handler,
+  );
+  const prompts = Array.from(
+    { length: calls },
+    (_, index) => `Question ${index}: ${'why '.repeat(index % 7)}budgets?`,
+  );
+  const results = await model.batch(prompts, { maxConcurrency: calls }, { returnExceptions: true });
+  await emulator.waitForIdle();
+  return { ...setup, handler, settled, sent, results, allocated: (await setup.state()).allocated };
+}
+
+describe('parallel runs', () => {
+  it('batch: every request carries its own run’s grant, and every run settles exactly once', async () => {
+    const run = await runBatch(2500, 12, 600);
+    const denied = run.results.filter((result) => BudgetExceededError.isInstance(result));
+    expect(run.results.length - denied.length).toBe(emulator.requests.length);
+    expect(run.settled).toHaveLength(emulator.requests.length);
+    expect(new Set(run.settled.map((s) => s.runId)).size).toBe(run.settled.length);
+    for (const settlement of run.settled)
+      expect(run.sent.get(settlement.runId)).toBe(settlement.grantedMaxTokens);
+    const state = await run.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(emulator.requests.reduce((sum, r) => sum + priced(run.cycles, r), 0));
+    expect(state.spent).toBeLessThanOrEqual(run.allocated);
+  });
+
+  it('property: up to 100 concurrent calls never overspend, leak a hold or settle twice', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 1, max: 2000 }),
+        async (outputTokens, calls, maxTokens) => {
+          const run = await runBatch(outputTokens, calls, maxTokens);
+          const state = await run.state();
+          expect(state.spent).toBeLessThanOrEqual(run.allocated);
+          expect(state.reserved).toBe(0);
+          expect(run.handler.openRuns).toBe(0);
+          expect(run.settled).toHaveLength(emulator.requests.length);
+          expect(state.spent).toBe(emulator.requests.reduce((sum, r) => sum + priced(run.cycles, r), 0));
+          for (const settlement of run.settled)
+            expect(run.sent.get(settlement.runId)).toBe(settlement.grantedMaxTokens);
+          for (const result of run.results) {
+            if (result instanceof Error) expect(BudgetExceededError.isInstance(result)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+});
