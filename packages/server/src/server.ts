@@ -82,6 +82,10 @@ export function buildApp(
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // While closing, answers end their keep-alive connection, so close() is not held open by idle sockets.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('Connection', 'close');
+  });
 
   app.get('/health', async (_request, reply) =>
     reply.code(closing ? 503 : 200).send({ status: closing ? 'closing' : 'ok', ledger: options.ledgerType }),

@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidConfigError } from '@cycles-guard/core';
+import { describe, expect, it } from 'vitest';
+import { applyServerEnv, loadServerConfig, parseServerConfig } from '../src/config.ts';
+
+function fieldOf(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    expect(InvalidConfigError.isInstance(error), String(error)).toBe(true);
+    return (error as InvalidConfigError).details?.field;
+  }
+  throw new Error('expected InvalidConfigError');
+}
+
+describe('server config', () => {
+  it('has defaults: memory ledger on 127.0.0.1:7878, no keys, admin disabled', () => {
+    expect(parseServerConfig({})).toEqual({
+      ledgers: [],
+      templates: [],
+      tenants: {},
+      host: '127.0.0.1',
+      port: 7878,
+      ledger: { type: 'memory' },
+      apiKeys: {},
+      bodyLimitBytes: 65_536,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads a full file, reusing the ledger config format for budgets', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-server-'));
+    const file = join(dir, 'cycles.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        port: 0,
+        ledger: { type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: 'cg:' },
+        apiKeys: { 'key-acme-0001': 'acme' },
+        adminApiKey: 'admin-0123456789abcdef',
+        ledgers: [
+          { scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 500_000_000, window: { period: 'day' } },
+        ],
+        templates: [{ pattern: 'tenant:*/app:chat', unit: 'USD_MICROCENTS', allocated: 1000 }],
+        tenants: { acme: { defaultReservationTtlMs: 30_000 } },
+      }),
+    );
+    const config = loadServerConfig(file);
+    expect(config.ledger).toEqual({ type: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: 'cg:' });
+    expect(config.ledgers[0]?.window).toEqual({ period: 'day' });
+    expect(config.templates[0]?.pattern).toBe('tenant:*/app:chat');
+    expect(config.apiKeys).toEqual({ 'key-acme-0001': 'acme' });
+  });
+
+  it.each([
+    [{ prt: 1 }, 'prt'],
+    [{ port: 70_000 }, 'port'],
+    [{ ledger: { type: 'mongo' } }, 'ledger.type'],
+    [{ ledger: { type: 'redis', url: 'localhost' } }, 'ledger.url'],
+    [{ apiKeys: { short: 'acme' } }, 'apiKeys["sh…"]'],
+    [{ apiKeys: { 'long-enough-key': 'ac me' } }, 'apiKeys["long…"]'],
+    [{ adminApiKey: 'tiny' }, 'adminApiKey'],
+    [{ ledgers: [{ scope: 'tenant:acme', unit: 'DOLLARS', allocated: 1 }] }, 'ledgers[0].unit'],
+    [{ bodyLimitBytes: 10 }, 'bodyLimitBytes'],
+  ])('rejects %j naming %s', (json, field) => {
+    expect(fieldOf(() => parseServerConfig(json))).toBe(field);
+  });
+
+  it('names the file on a read or parse error', () => {
+    expect(() => loadServerConfig('/nonexistent/cycles.json')).toThrow(/\/nonexistent\/cycles.json/);
+  });
+
+  it('lets the environment override the file', () => {
+    const config = applyServerEnv(parseServerConfig({ apiKeys: { 'file-key-0001': 'acme' } }), {
+      CYCLES_SERVER_PORT: '9000',
+      CYCLES_SERVER_HOST: '0.0.0.0',
+      CYCLES_REDIS_URL: 'redis://cache:6379',
+      CYCLES_ADMIN_API_KEY: 'admin-from-env-0123',
+      CYCLES_SERVER_API_KEYS: 'env-key-00001=beta, env-key-00002=gamma',
+      CYCLES_LOG_LEVEL: 'warn',
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      ledger: { type: 'redis', url: 'redis://cache:6379' },
+      adminApiKey: 'admin-from-env-0123',
+      logLevel: 'warn',
+      apiKeys: { 'file-key-0001': 'acme', 'env-key-00001': 'beta', 'env-key-00002': 'gamma' },
+    });
+    expect(fieldOf(() => applyServerEnv(parseServerConfig({}), { CYCLES_SERVER_PORT: 'x' }))).toBe(
+      'CYCLES_SERVER_PORT',
+    );
+    expect(fieldOf(() => applyServerEnv(parseServerConfig({}), { CYCLES_SERVER_API_KEYS: 'nokey' }))).toBe(
+      'CYCLES_SERVER_API_KEYS',
+    );
+  });
+});
