@@ -1,0 +1,203 @@
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { BudgetExceededError, createCycles, createMemoryLedger, usageCost } from '@cycles-guard/core';
+import { CyclesCallbackHandler, type CyclesRunSettlement, guardChatModel } from '@cycles-guard/langchain';
+import { ChatBedrockConverse } from '@langchain/aws';
+import { tool } from '@langchain/core/tools';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { createAgent } from 'langchain';
+import { z } from 'zod';
+import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
+
+type JsonObject = Record<string, unknown>;
+
+/** Options of {@link runLangchainScenario}. */
+export interface LangchainScenarioOptions {
+  /** Progress lines (stderr in the CLI). */
+  onProgress?(line: string): void;
+  /** @default $1.00 for tenant `acme` */
+  budgetMicrocents?: number;
+  /** Agents running at once, all on the tenant's budget. @default 4 */
+  workers?: number;
+  /** Output tokens each turn asks for. @default 4096 */
+  maxTokens?: number;
+  /** The scheduled "night"; agents still running then are stopped (not by the guard). @default 20,000 ms */
+  durationMs?: number;
+}
+
+/**
+ * Emulator only: the emulator never calls tools, so every answer to a request offering tools is turned
+ * into a tool call (usage stays what the emulator billed): the agent never finishes, like a runaway one.
+ */
+function alwaysCallTools(client: BedrockRuntimeClient): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const input = args.input as JsonObject;
+      const tools = (input.toolConfig as JsonObject | undefined)?.tools as
+        | { toolSpec?: JsonObject }[]
+        | undefined;
+      const name = tools?.[0]?.toolSpec?.name;
+      const output = result.output as unknown as JsonObject;
+      const message = (output.output as { message?: { content?: unknown[] } } | undefined)?.message;
+      if (typeof name !== 'string' || message === undefined) return result;
+      message.content = [
+        ...(message.content ?? []),
+        {
+          toolUse: {
+            toolUseId: `call-${Math.random().toString(36).slice(2)}`,
+            name,
+            input: { topic: 'budgets' },
+          },
+        },
+      ];
+      output.stopReason = 'tool_use';
+      return result;
+    },
+    { step: 'initialize', name: 'demoAlwaysCallTools' },
+  );
+}
+
+const dollars = (microcents: number) => `$${(microcents / MICROCENTS_PER_DOLLAR).toFixed(2)}`;
+
+/**
+ * The runaway agent as LangChain users build it: `workers` `createAgent` agents with a search tool on
+ * `ChatBedrockConverse` (emulator), guarded by one `CyclesCallbackHandler`. Each model turn reserves,
+ * is capped, and commits; the turn the budget cannot pay for stops its agent with BudgetExceededError.
+ */
+export async function runLangchainScenario(options: LangchainScenarioOptions = {}): Promise<DemoResult> {
+  const budgetMicrocents = options.budgetMicrocents ?? MICROCENTS_PER_DOLLAR;
+  const workers = options.workers ?? 4;
+  const maxTokens = options.maxTokens ?? 4_096;
+  const durationMs = options.durationMs ?? 20_000;
+  const progress = options.onProgress ?? (() => {});
+  let seed = 7;
+  const emulator = await startBedrockEmulator({
+    port: 0,
+    latency: { firstByteMs: 150, perChunkMs: 10 },
+    // A runaway agent writes long answers: 1,200–3,600 tokens wanted, clamped to the granted maxTokens.
+    outputTokens: () => {
+      seed = (seed * 48_271) % 2_147_483_647;
+      return 1_200 + (seed % 2_400);
+    },
+  });
+  const client = new BedrockRuntimeClient({
+    region: 'us-east-1',
+    endpoint: emulator.url,
+    credentials: { accessKeyId: 'AKIDDEMO', secretAccessKey: 'demo' },
+    requestHandler: new NodeHttpHandler(),
+    maxAttempts: 1,
+  });
+  alwaysCallTools(client);
+  const ledger = createMemoryLedger({
+    sweepIntervalMs: 0,
+    ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: budgetMicrocents }],
+  });
+  const cycles = createCycles({ authority: ledger, subject: { tenant: 'acme' } });
+  const turns: CyclesRunSettlement[] = [];
+  let spentMicrocents = 0;
+  const handler = new CyclesCallbackHandler({
+    cycles,
+    onSettled: (turn) => {
+      turns.push(turn);
+      if (turn.settlement.status === 'committed') spentMicrocents += turn.settlement.charged;
+    },
+  });
+  const search = tool(
+    async ({ topic }: { topic: string }) => `Found 3 more sources on ${topic}; keep digging.`,
+    {
+      name: 'search',
+      description: 'Searches the web.',
+      schema: z.object({ topic: z.string() }),
+    },
+  );
+  const model = guardChatModel(
+    new ChatBedrockConverse({ model: DEMO_MODEL, region: 'us-east-1', client, maxTokens }),
+    handler,
+  );
+  const agent = createAgent({ model, tools: [search] });
+
+  let denied = 0;
+  let stoppedAtMs: number | undefined;
+  let stopReason: string | undefined;
+  const started = performance.now();
+  const line = () =>
+    `[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] turns ${turns.length + denied}` +
+    `  allowed ${turns.length}  capped ${turns.filter((turn) => turn.capped).length}  denied ${denied}` +
+    `  spent ${dollars(spentMicrocents)} / ${dollars(budgetMicrocents)}`;
+  const ticker = setInterval(() => progress(line()), 1_000);
+  const deadline = AbortSignal.timeout(durationMs);
+
+  async function runAgent(index: number): Promise<void> {
+    try {
+      await agent.invoke(
+        { messages: [{ role: 'user', content: `Research task ${index + 1}: everything about budgets.` }] },
+        { recursionLimit: 10_000, signal: deadline },
+      );
+    } catch (error) {
+      if (deadline.aborted) return;
+      if (!BudgetExceededError.isInstance(error)) throw error;
+      denied += 1;
+      if (stoppedAtMs === undefined) {
+        stoppedAtMs = performance.now() - started;
+        stopReason = `${error.code}: ${error.message}`;
+        progress(`${line()}  <- ${error.code}, agent ${index + 1} stopped`);
+      }
+    }
+  }
+
+  let state = { spent: 0, reserved: 0 };
+  try {
+    await Promise.all(Array.from({ length: workers }, (_, index) => runAgent(index)));
+    await emulator.waitForIdle();
+    // The ledger is the truth for spend; the per-turn charges above only drive the progress line.
+    const row = await ledger.getLedger('tenant:acme', 'USD_MICROCENTS');
+    state = { spent: row?.spent ?? 0, reserved: row?.reserved ?? 0 };
+  } finally {
+    clearInterval(ticker);
+    await emulator.close();
+    await cycles.close();
+  }
+  const elapsedMs = performance.now() - started;
+  progress(line());
+
+  // Uncapped turns are the ones that got the maxTokens they asked for: what an unguarded loop makes.
+  const { price } = cycles.catalog.resolve(DEMO_MODEL);
+  const answered = emulator.requests.filter((request) => request.status === 200);
+  const uncapped = answered.filter((request) => request.maxTokens === maxTokens);
+  const basis = uncapped.length > 0 ? uncapped : answered;
+  const average = (values: number[]) =>
+    values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+  const averageUncappedCostMicrocents = Math.round(
+    average(basis.map((request) => usageCost(request, price))),
+  );
+  const averageUncappedCallMs = average(
+    basis.map((request) => (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime()),
+  );
+  const realCallSeconds = 0.5 + average(basis.map((request) => request.outputTokens)) / 60;
+  const unguardedCalls = Math.floor((workers * durationMs) / Math.max(1, averageUncappedCallMs));
+  return {
+    workers,
+    calls: turns.length + denied,
+    allowed: turns.length,
+    capped: turns.filter((turn) => turn.capped).length,
+    denied,
+    spentMicrocents: state.spent,
+    reservedMicrocents: state.reserved,
+    budgetMicrocents,
+    cappedGrantedMaxTokens: turns.filter((turn) => turn.capped).map((turn) => turn.grantedMaxTokens),
+    unguardedMicrocents: unguardedCalls * averageUncappedCostMicrocents,
+    unguardedCalls,
+    projectionMs: durationMs,
+    averageUncappedCostMicrocents,
+    unguardedPerHourAtRealSpeedMicrocents: Math.round(
+      ((workers * 3_600) / realCallSeconds) * averageUncappedCostMicrocents,
+    ),
+    averageUncappedCallMs: Math.round(averageUncappedCallMs),
+    stoppedAtMs: stoppedAtMs === undefined ? undefined : Math.round(stoppedAtMs),
+    stopReason,
+    retryAfterSeconds: undefined,
+    elapsedMs: Math.round(elapsedMs),
+    stoppedByGuard: stoppedAtMs !== undefined,
+  };
+}
