@@ -310,6 +310,22 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     expect(await ledger(cycles, 'poor')).toEqual({ spent: 0, reserved: 0 });
   });
 
+  it('never overspends with 100 concurrent requests for one tenant', async () => {
+    const { url, cycles } = await forRoot();
+    // tenant:acme has 1,000 and each request holds 100: exactly ten fit, whatever the interleaving.
+    const statuses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        fetch(`${url}/work`, { headers: { 'x-tenant': 'acme' } }).then(async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      ),
+    );
+    expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(90);
+    await expect.poll(() => ledger(cycles, 'acme')).toEqual({ spent: 1_000, reserved: 0 });
+  });
+
   it('answers an invalid subject with 400', async () => {
     const { url } = await forRoot();
     const response = await fetch(`${url}/subject`, { headers: { 'x-tenant': 'bad tenant!' } });
