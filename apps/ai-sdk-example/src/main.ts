@@ -1,1 +1,21 @@
-export {};
+import { createBudgets, createChatApp } from './app.ts';
+import { readConfig } from './config.ts';
+import { connectModel } from './model.ts';
+
+const config = readConfig(process.env);
+const connection = await connectModel({ awsRegion: config.awsRegion, modelId: config.modelId });
+const cycles = createBudgets(config.dailyBudgetMicrocents, config.runBudgetMicrocents);
+const server = createChatApp({ cycles, model: connection.model }).listen(config.port, config.host, () => {
+  const url = `http://${config.host}:${config.port}`;
+  console.log(`ai-sdk-example on ${url} (model ${config.modelId}, Bedrock: ${connection.target})`);
+  console.log(`  curl -N ${url}/chat -H 'x-tenant: acme' -H 'content-type: application/json' \\`);
+  console.log(`    -d '{"prompt":"What is the weather in Lisbon?"}'`);
+  console.log(`  curl ${url}/balances -H 'x-tenant: acme'`);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.close();
+    void connection.close().then(() => cycles.close());
+  });
+}

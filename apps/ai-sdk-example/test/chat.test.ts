@@ -1,0 +1,130 @@
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBudgets, createChatApp } from '../src/app.ts';
+import { readConfig } from '../src/config.ts';
+import { type ChatModel, connectModel } from '../src/model.ts';
+
+const MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+const open: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const resource of open.splice(0)) await resource.close();
+});
+
+async function start(options: { daily?: number; run?: number; toolCalls?: number } = {}) {
+  const connection: ChatModel = await connectModel({
+    awsRegion: undefined,
+    modelId: MODEL,
+    emulator: { outputTokens: 60 },
+    emulatorToolCalls: options.toolCalls ?? 1,
+  });
+  const cycles = createBudgets(options.daily ?? 5_000_000, options.run ?? 1_000_000);
+  const server = createChatApp({ cycles, model: connection.model }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  open.push(connection, { close: () => new Promise((resolve) => server.close(resolve)) });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const emulator = connection.emulator!;
+  const chat = (body: unknown, tenant: string | null = 'acme') =>
+    fetch(`${url}/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(tenant === null ? {} : { 'x-tenant': tenant }) },
+      body: JSON.stringify(body),
+    });
+  const tenantRow = async (scope = 'tenant:acme') => {
+    const { balances } = await cycles.authority.getBalances({ tenant: 'acme' });
+    return balances.find((balance) => balance.scopePath === scope);
+  };
+  return { url, emulator, cycles, chat, tenantRow };
+}
+
+/** Parses a server-sent-events body into `{ event, data }` pairs. */
+function events(body: string): { event: string; data: Record<string, unknown> }[] {
+  return body
+    .split('\n\n')
+    .filter((block) => block.startsWith('event: '))
+    .map((block) => {
+      const [eventLine, dataLine] = block.split('\n');
+      return { event: eventLine!.slice(7), data: JSON.parse(dataLine!.slice(6)) };
+    });
+}
+
+describe('POST /chat (AI SDK streamText with tools, guarded)', () => {
+  it('streams a tool step and an answer; each step is capped and charged to the tenant', async () => {
+    const app = await start();
+    const reply = await app.chat({ prompt: 'What is the weather in Lisbon?' });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toContain('text/event-stream');
+    const stream = events(await reply.text());
+    const names = stream.map((entry) => entry.event);
+    expect(names.filter((name) => name === 'step')).toHaveLength(2);
+    expect(names).toContain('tool-call');
+    expect(stream.find((entry) => entry.event === 'tool-result')?.data).toMatchObject({
+      toolName: 'getWeather',
+      output: { city: 'Lisbon' },
+    });
+    expect(names.at(-1)).toBe('done');
+    expect(app.emulator.requests.map((request) => request.maxTokens)).toEqual([1024, 1024]);
+    const done = stream.at(-1)!.data as { chargedMicrocents: number; steps: number };
+    const tenant = await app.tenantRow();
+    expect(done.steps).toBe(2);
+    expect(tenant?.spent?.amount).toBe(done.chargedMicrocents);
+    expect(tenant?.reserved?.amount).toBe(0);
+  });
+
+  it('answers 429 with a JSON body when the tenant budget cannot pay for a call, sending nothing to Bedrock', async () => {
+    const app = await start({ daily: 1_000 });
+    const reply = await app.chat({ prompt: 'Hi' });
+    expect(reply.status).toBe(429);
+    expect(await reply.json()).toMatchObject({ error: 'BUDGET_EXCEEDED' });
+    expect(app.emulator.requests).toHaveLength(0);
+  });
+
+  it('stops a runaway tool loop at the per-request run budget with an error event', async () => {
+    // Every step "calls" the tool. A step here costs about $0.0003 but asks to hold about $0.004
+    // (1,024 Haiku output tokens): the run's $0.0012 cap lets a few capped steps through, then denies.
+    const run = 120_000;
+    const app = await start({ run, toolCalls: Number.POSITIVE_INFINITY });
+    const reply = await app.chat({ prompt: 'Keep checking the weather.' });
+    const stream = events(await reply.text());
+    const error = stream.find((entry) => entry.event === 'error');
+    expect(error?.data).toMatchObject({ error: 'BUDGET_EXCEEDED' });
+    expect(stream.filter((entry) => entry.event === 'step').length).toBeGreaterThanOrEqual(1);
+    const { balances } = await app.cycles.authority.getBalances({ tenant: 'acme' });
+    const runRow = balances.find((balance) => balance.scopePath.startsWith('tenant:acme/workflow:'));
+    expect(runRow?.spent?.amount).toBeGreaterThan(0);
+    expect(runRow?.spent?.amount).toBeLessThanOrEqual(run);
+    expect(runRow?.reserved?.amount).toBe(0);
+  });
+
+  it('rejects a request without a tenant (400) or without a prompt (400 naming the field)', async () => {
+    const app = await start();
+    expect((await app.chat({ prompt: 'Hi' }, null)).status).toBe(400);
+    const reply = await app.chat({ nothing: true });
+    expect(reply.status).toBe(400);
+    expect(await reply.json()).toMatchObject({ error: 'INVALID_REQUEST', field: 'prompt' });
+  });
+
+  it('GET /balances shows the tenant and its per-request run ledgers', async () => {
+    const app = await start();
+    await (await app.chat({ prompt: 'Hi' })).text();
+    const balances = (await (
+      await fetch(`${app.url}/balances`, { headers: { 'x-tenant': 'acme' } })
+    ).json()) as {
+      balances: { scope: string; spent: number }[];
+    };
+    expect(balances.balances.map((row) => row.scope)).toContain('tenant:acme');
+    expect(balances.balances.some((row) => row.scope.startsWith('tenant:acme/workflow:'))).toBe(true);
+  });
+});
+
+describe('readConfig', () => {
+  it('defaults to the emulator, and names the variable of an invalid value', () => {
+    expect(readConfig({})).toMatchObject({
+      awsRegion: undefined,
+      modelId: MODEL,
+      runBudgetMicrocents: 1_000_000,
+    });
+    expect(readConfig({ AWS_REGION: 'us-west-2' }).modelId).toBe(`us.${MODEL}`);
+    expect(readConfig({ AWS_REGION: 'us-west-2', BEDROCK_EMULATOR: '1' }).awsRegion).toBeUndefined();
+    expect(() => readConfig({ RUN_BUDGET_USD: 'lots' })).toThrow(/RUN_BUDGET_USD/);
+  });
+});
