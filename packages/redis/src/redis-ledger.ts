@@ -71,7 +71,7 @@ import {
   type ReservationView,
   toDetail,
 } from './reservation-views.ts';
-import { LuaScript } from './script.ts';
+import { LuaOperations, type ScriptMode } from './script.ts';
 
 /** Options of {@link createRedisLedger}. */
 export interface RedisLedgerOptions {
@@ -96,6 +96,12 @@ export interface RedisLedgerOptions {
   reservationRetentionMs?: number;
   /** Most finalized or expired reservations kept (default 10,000). */
   maxRetainedReservations?: number;
+  /**
+   * `function` (default): the Lua library is loaded once per server with FUNCTION LOAD and each
+   * operation is an FCALL (Redis ≥ 7; falls back to `eval` on older servers). `eval`: EVALSHA of the
+   * library plus the operation body on every call. Both run each operation as one atomic Lua call.
+   */
+  scriptMode?: ScriptMode;
   /** Put a balance snapshot on live reserve, commit, release, extend and event responses (default false). */
   includeBalances?: boolean;
 }
@@ -140,26 +146,46 @@ interface Outcome {
   current?: RowReply;
 }
 
-const SCRIPTS = {
-  reserve: new LuaScript('reserve', RESERVE),
-  commit: new LuaScript('commit', COMMIT),
-  release: new LuaScript('release', RELEASE),
-  extend: new LuaScript('extend', EXTEND),
-  decide: new LuaScript('decide', DECIDE),
-  event: new LuaScript('event', EVENT),
-  balances: new LuaScript('balances', BALANCES),
-  listLedgers: new LuaScript('listLedgers', LIST_LEDGERS),
-  getLedger: new LuaScript('getLedger', GET_LEDGER),
-  getReservation: new LuaScript('getReservation', GET_RESERVATION),
-  listReservations: new LuaScript('listReservations', LIST_RESERVATIONS),
-  sweep: new LuaScript('sweep', SWEEP),
-  createLedger: new LuaScript('createLedger', CREATE_LEDGER),
-  fund: new LuaScript('fund', FUND),
-  setStatus: new LuaScript('setStatus', SET_STATUS),
-  updateLedger: new LuaScript('updateLedger', UPDATE_LEDGER),
-  addTemplate: new LuaScript('addTemplate', ADD_TEMPLATE),
-  setTenant: new LuaScript('setTenant', SET_TENANT),
-};
+const OPERATIONS = new LuaOperations({
+  reserve: RESERVE,
+  commit: COMMIT,
+  release: RELEASE,
+  extend: EXTEND,
+  decide: DECIDE,
+  event: EVENT,
+  balances: BALANCES,
+  listLedgers: LIST_LEDGERS,
+  getLedger: GET_LEDGER,
+  getReservation: GET_RESERVATION,
+  listReservations: LIST_RESERVATIONS,
+  sweep: SWEEP,
+  createLedger: CREATE_LEDGER,
+  fund: FUND,
+  setStatus: SET_STATUS,
+  updateLedger: UPDATE_LEDGER,
+  addTemplate: ADD_TEMPLATE,
+  setTenant: SET_TENANT,
+});
+
+type OperationName =
+  | 'reserve'
+  | 'commit'
+  | 'release'
+  | 'extend'
+  | 'decide'
+  | 'event'
+  | 'balances'
+  | 'listLedgers'
+  | 'getLedger'
+  | 'getReservation'
+  | 'listReservations'
+  | 'sweep'
+  | 'createLedger'
+  | 'fund'
+  | 'setStatus'
+  | 'updateLedger'
+  | 'addTemplate'
+  | 'setTenant';
 
 const SWEEP_BATCH = 500;
 const MAX_WINDOW_ROUNDS = 4;
@@ -197,12 +223,14 @@ class RedisLedgerImpl implements RedisLedger {
   private readonly validator = createMemoryLedger({ sweepIntervalMs: 0 });
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  private mode: ScriptMode;
 
   constructor(options: RedisLedgerOptions) {
     this.timeoutMs = options.operationTimeoutMs ?? 2000;
     this.prefix = options.keyPrefix ?? 'cycles:';
     this.clock = options.clock;
     this.includeBalances = options.includeBalances === true;
+    this.mode = options.scriptMode ?? 'function';
     this.header = [
       String(options.reservationRetentionMs ?? 3_600_000),
       String(options.maxRetainedReservations ?? 10_000),
@@ -217,6 +245,8 @@ class RedisLedgerImpl implements RedisLedger {
       this.client = new Redis(url, {
         // Fail fast while disconnected; the per-operation timeout below bounds everything else.
         maxRetriesPerRequest: 1,
+        // Many concurrent callers: one write per event-loop tick instead of one per command.
+        enableAutoPipelining: true,
         retryStrategy: (attempt) => Math.min(50 * attempt, 500),
         connectTimeout: this.timeoutMs,
       });
@@ -236,14 +266,27 @@ class RedisLedgerImpl implements RedisLedger {
 
   // ---- script calls -----------------------------------------------------------------------------
 
+  private async runOperation(operation: OperationName, args: string[]): Promise<string> {
+    try {
+      return await OPERATIONS.run(this.client, this.mode, operation, args);
+    } catch (error) {
+      // Redis < 7 has no functions: use EVALSHA from now on.
+      if (this.mode === 'function' && error instanceof Error && /unknown command/i.test(error.message)) {
+        this.mode = 'eval';
+        return OPERATIONS.run(this.client, this.mode, operation, args);
+      }
+      throw error;
+    }
+  }
+
   /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
-  private async call(script: LuaScript, args: string[]): Promise<Reply> {
+  private async call(operation: OperationName, args: string[]): Promise<Reply> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no reply within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
-      const raw = await Promise.race([script.run(this.client, args), timeout]);
+      const raw = await Promise.race([this.runOperation(operation, args), timeout]);
       return JSON.parse(raw) as Reply;
     } catch (error) {
       if (CyclesError.isInstance(error)) throw error;
@@ -252,7 +295,7 @@ class RedisLedgerImpl implements RedisLedger {
         error.name === 'ReplyError' &&
         !/^(LOADING|BUSY|MASTERDOWN)/.test(error.message)
       ) {
-        throw new InternalError(`Redis ledger script ${script.name} failed: ${error.message}`, {
+        throw new InternalError(`Redis ledger operation ${operation} failed: ${error.message}`, {
           cause: error,
         });
       }
@@ -267,11 +310,11 @@ class RedisLedgerImpl implements RedisLedger {
    * for the period containing its `now` (IANA zones need Intl) and is run again with it, writing nothing
    * the first time. Happens once per ledger per period.
    */
-  private async exec(script: LuaScript, args: string[], now = this.clock?.now()): Promise<Reply> {
+  private async exec(operation: OperationName, args: string[], now = this.clock?.now()): Promise<Reply> {
     const hints = new Map<string, [string, string, string]>();
     for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
       const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
-      const reply = await this.call(script, [this.prefix, text(now), hintText, ...this.header, ...args]);
+      const reply = await this.call(operation, [this.prefix, text(now), hintText, ...this.header, ...args]);
       if (reply.need === undefined) return reply;
       const at = amount(reply.now);
       for (const window of asList<string>(reply.need)) {
@@ -279,7 +322,7 @@ class RedisLedgerImpl implements RedisLedger {
         hints.set(window, [window, String(bounds.startMs), String(bounds.endMs)]);
       }
     }
-    throw new InternalError(`Redis ledger script ${script.name} kept asking for window bounds`);
+    throw new InternalError(`Redis ledger operation ${operation} kept asking for window bounds`);
   }
 
   private fail(reply: Reply, context: { overage?: boolean; idempotencyKey?: string } = {}): void {
@@ -304,7 +347,7 @@ class RedisLedgerImpl implements RedisLedger {
       scopePath,
       affectedScopes: scopes,
     });
-    const reply = await this.exec(SCRIPTS.reserve, [
+    const reply = await this.exec('reserve', [
       namespace,
       reservePayload(request),
       tenant ?? '',
@@ -353,7 +396,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<CommitResponse> {
     checkReservationId(reservationId);
     validateCommit(request);
-    const reply = await this.exec(SCRIPTS.commit, [
+    const reply = await this.exec('commit', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -382,7 +425,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ReleaseResponse> {
     checkReservationId(reservationId);
     checkRelease(request);
-    const reply = await this.exec(SCRIPTS.release, [
+    const reply = await this.exec('release', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -407,7 +450,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ExtendResponse> {
     checkReservationId(reservationId);
     validateExtend(request);
-    const reply = await this.exec(SCRIPTS.extend, [
+    const reply = await this.exec('extend', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -431,7 +474,7 @@ class RedisLedgerImpl implements RedisLedger {
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
-    const reply = await this.exec(SCRIPTS.decide, [
+    const reply = await this.exec('decide', [
       namespace,
       decidePayload(request),
       tenant ?? '',
@@ -455,7 +498,7 @@ class RedisLedgerImpl implements RedisLedger {
     validateEvent(request);
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const reply = await this.exec(SCRIPTS.event, [
+    const reply = await this.exec('event', [
       namespace,
       eventPayload(request),
       tenant ?? '',
@@ -491,7 +534,7 @@ class RedisLedgerImpl implements RedisLedger {
       const value = query[level];
       if (value !== undefined && value !== '') wanted.push(`${level}:${value.toLowerCase()}`);
     }
-    const reply = await this.exec(SCRIPTS.balances, [tenant ?? '', ...wanted]);
+    const reply = await this.exec('balances', [tenant ?? '', ...wanted]);
     const rows = asList<RowReply>(reply.rows);
     rows.sort((a, b) => (a[1] === b[1] ? compare(a[2]!, b[2]!) : compare(a[1]!, b[1]!)));
     const result = page(rows, decodeCursor(query.cursor), query.limit ?? 50);
@@ -502,7 +545,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
     checkReservationId(reservationId);
-    const reply = await this.exec(SCRIPTS.getReservation, [reservationId, lower(context?.tenant) ?? '']);
+    const reply = await this.exec('getReservation', [reservationId, lower(context?.tenant) ?? '']);
     this.fail(reply);
     return toDetail(reply.rsv!);
   }
@@ -521,7 +564,7 @@ class RedisLedgerImpl implements RedisLedger {
     ) {
       throw new ForbiddenError('Reservations of another tenant', { details: { tenant: query.tenant } });
     }
-    const reply = await this.exec(SCRIPTS.listReservations, [tenant ?? '']);
+    const reply = await this.exec('listReservations', [tenant ?? '']);
     return queryReservations(asList<ReservationView>(reply.list), query);
   }
 
@@ -538,7 +581,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
     const checked = await checkedDefinition(definition);
-    const reply = await this.exec(SCRIPTS.createLedger, [definitionJson(checked)]);
+    const reply = await this.exec('createLedger', [definitionJson(checked)]);
     this.fail(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
@@ -549,7 +592,7 @@ class RedisLedgerImpl implements RedisLedger {
     const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
     const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
     const spentOk = spent === undefined || (Number.isSafeInteger(spent) && spent >= 0);
-    const reply = await this.exec(SCRIPTS.fund, [
+    const reply = await this.exec('fund', [
       `${scope}|${request.unit}`,
       `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
       canonicalJson([funding, request.reason]),
@@ -571,7 +614,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
     const path = await checkedScope(scope, unit);
-    const changed = await this.exec(SCRIPTS.setStatus, [`${path}|${unit}`, status]);
+    const changed = await this.exec('setStatus', [`${path}|${unit}`, status]);
     this.fail(changed);
     return toState(asList<RowReply>(changed.rows)[0]!);
   }
@@ -595,26 +638,26 @@ class RedisLedgerImpl implements RedisLedger {
       update.hasCaps = flag(capsSet(checked.caps));
     }
     if ('commitOveragePolicy' in changes) update.policy = checked.commitOveragePolicy ?? '';
-    const reply = await this.exec(SCRIPTS.updateLedger, [`${path}|${unit}`, JSON.stringify(update)]);
+    const reply = await this.exec('updateLedger', [`${path}|${unit}`, JSON.stringify(update)]);
     this.fail(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
     const path = await checkedScope(scope, unit);
-    const reply = await this.exec(SCRIPTS.getLedger, [`${path}|${unit}`]);
+    const reply = await this.exec('getLedger', [`${path}|${unit}`]);
     const row = asList<RowReply>(reply.rows)[0];
     return row === undefined ? undefined : toState(row);
   }
 
   async listLedgers(): Promise<LedgerState[]> {
-    const reply = await this.exec(SCRIPTS.listLedgers, []);
+    const reply = await this.exec('listLedgers', []);
     return asList<RowReply>(reply.rows).map(toState);
   }
 
   async addTemplate(template: LedgerTemplate): Promise<void> {
     const checked = await checkTemplate(template);
-    await this.exec(SCRIPTS.addTemplate, [definitionJson(checked)]);
+    await this.exec('addTemplate', [definitionJson(checked)]);
   }
 
   async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
@@ -623,14 +666,14 @@ class RedisLedgerImpl implements RedisLedger {
     for (const [name, value] of Object.entries(settings)) {
       if (value !== undefined) fields.push(name, String(value));
     }
-    await this.exec(SCRIPTS.setTenant, [tenant.toLowerCase(), ...fields]);
+    await this.exec('setTenant', [tenant.toLowerCase(), ...fields]);
   }
 
   async sweepExpired(): Promise<number> {
     const now = this.clock?.now();
     let total = 0;
     for (;;) {
-      const reply = await this.exec(SCRIPTS.sweep, [String(SWEEP_BATCH)], now);
+      const reply = await this.exec('sweep', [String(SWEEP_BATCH)], now);
       const count = amount(reply.count!);
       total += count;
       if (count < SWEEP_BATCH) return total;

@@ -2,29 +2,69 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LIBRARY } from './lua/library.ts';
 
-/** One Lua script: the shared library plus an operation body, run by SHA (one round trip). */
-export class LuaScript {
-  readonly source: string;
-  readonly sha: string;
+/** How operations reach Redis: a loaded function library (Redis ≥ 7) or EVALSHA scripts (any Redis). */
+export type ScriptMode = 'function' | 'eval';
 
-  constructor(
-    readonly name: string,
-    body: string,
-  ) {
-    this.source = `${LIBRARY}\n${body}`;
-    this.sha = createHash('sha1').update(this.source).digest('hex');
+interface Operation {
+  name: string;
+  /** The EVAL form: library, begin(ARGV), body. */
+  source: string;
+  sha: string;
+  /** The function name inside the library. */
+  functionName: string;
+}
+
+/**
+ * The ledger's Lua operations. With Redis functions (default) the shared library is loaded once per
+ * server and each call is `FCALL <op>`; otherwise each call is EVALSHA of library + body. Either way an
+ * operation is one server-side Lua call: atomic, one round trip.
+ */
+export class LuaOperations {
+  private readonly operations = new Map<string, Operation>();
+  private readonly library: string;
+
+  constructor(bodies: Record<string, string>) {
+    const version = createHash('sha1')
+      .update(LIBRARY)
+      .update(JSON.stringify(bodies))
+      .digest('hex')
+      .slice(0, 12);
+    const registrations: string[] = [];
+    for (const [name, body] of Object.entries(bodies)) {
+      const source = `${LIBRARY}\nbegin(ARGV)\n${body}`;
+      const functionName = `cycles_${version}_${name}`;
+      this.operations.set(name, {
+        name,
+        source,
+        sha: createHash('sha1').update(source).digest('hex'),
+        functionName,
+      });
+      registrations.push(
+        `redis.register_function('${functionName}', function(keys, args)\nbegin(args)\n${body}\nend)`,
+      );
+    }
+    this.library = `#!lua name=cycles_guard_${version}\n${LIBRARY}\n${registrations.join('\n')}`;
   }
 
-  /**
-   * EVALSHA, falling back to EVAL when the server does not know the script (first use, or a restarted
-   * server whose script cache is empty). Either way the script runs once, atomically.
-   */
-  async run(client: Redis, args: readonly string[]): Promise<string> {
+  /** Runs one operation; loads the library (or script) when the server does not know it yet. */
+  async run(client: Redis, mode: ScriptMode, name: string, args: readonly string[]): Promise<string> {
+    const operation = this.operations.get(name);
+    if (operation === undefined) throw new Error(`unknown ledger operation ${name}`);
+    if (mode === 'function') {
+      try {
+        return (await client.call('FCALL', operation.functionName, 0, ...args)) as string;
+      } catch (error) {
+        if (!(error instanceof Error) || !/Function not found/i.test(error.message)) throw error;
+        // First use on this server, or a server whose functions were flushed: (re)load, then call.
+        await client.call('FUNCTION', 'LOAD', 'REPLACE', this.library);
+        return (await client.call('FCALL', operation.functionName, 0, ...args)) as string;
+      }
+    }
     try {
-      return (await client.evalsha(this.sha, 0, ...args)) as string;
+      return (await client.evalsha(operation.sha, 0, ...args)) as string;
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await client.eval(this.source, 0, ...args)) as string;
+      return (await client.eval(operation.source, 0, ...args)) as string;
     }
   }
 }

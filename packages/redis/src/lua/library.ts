@@ -1,7 +1,7 @@
 // The Lua shared by every script: argument header, clock, exact-integer formatting, ledger rows,
 // window rolls (bounds supplied by JavaScript), expiry, retention and idempotency records.
 //
-// Argument header of every script (no KEYS: every key lives under the prefix, see README):
+// Argument header of every call (no KEYS: every key lives under the prefix, see README):
 //   ARGV[1] key prefix · ARGV[2] now in ms ('' = Redis TIME) · ARGV[3] window-bound hints (JSON) ·
 //   ARGV[4] reservation retention ms · ARGV[5] most retained reservations · ARGV[6] idempotency ms.
 // Operation arguments follow; A(i) reads ARGV[6 + i].
@@ -11,22 +11,36 @@
 // strings inside JSON, never as JSON numbers (cjson encodes with 14 significant digits).
 
 export const LIBRARY = String.raw`
-local P = ARGV[1]
-local RETENTION = tonumber(ARGV[4])
-local MAX_RETAINED = tonumber(ARGV[5])
-local IDEM_MS = tonumber(ARGV[6])
 local MAXSAFE = 9007199254740991
+-- Per-call state, set by begin(): the library is loaded once (as a Redis function library) and its
+-- functions are reused, so nothing here may read ARGV at load time.
+local ARGS, P, RETENTION, MAX_RETAINED, IDEM_MS, NOW
+local HINTS, NEEDS, NEED_COUNT, TEMPLATES
 
-local function A(i) return ARGV[6 + i] end
+local function A(i) return ARGS[6 + i] end
 local function S(n) return string.format('%.0f', n) end
 local function opt(value) if value == nil or value == '' then return nil end return value end
 
-local NOW
-if ARGV[2] ~= '' then
-  NOW = tonumber(ARGV[2])
-else
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function begin(args)
+  ARGS = args
+  P = args[1]
+  RETENTION = tonumber(args[4])
+  MAX_RETAINED = tonumber(args[5])
+  IDEM_MS = tonumber(args[6])
+  if args[2] ~= '' then
+    NOW = tonumber(args[2])
+  else
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
+  -- and the script answers {need = [...]} before writing anything; the caller retries with bounds.
+  HINTS = {}
+  if args[3] ~= '' then
+    for _, hint in ipairs(cjson.decode(args[3])) do HINTS[hint[1]] = { tonumber(hint[2]), tonumber(hint[3]) } end
+  end
+  NEEDS, NEED_COUNT = {}, 0
+  TEMPLATES = nil
 end
 
 local function pad(n)
@@ -39,13 +53,6 @@ local function next_id(kind)
   return kind .. pad(redis.call('INCR', P .. 'seq'))
 end
 
--- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
--- and the script answers {need = [...]} before writing anything; the caller retries with bounds.
-local HINTS = {}
-if ARGV[3] ~= '' then
-  for _, hint in ipairs(cjson.decode(ARGV[3])) do HINTS[hint[1]] = { tonumber(hint[2]), tonumber(hint[3]) } end
-end
-local NEEDS, NEED_COUNT = {}, 0
 local function bounds(window)
   local hint = HINTS[window]
   if hint ~= nil and hint[1] <= NOW and NOW < hint[2] then return hint[1], hint[2] end
@@ -73,9 +80,10 @@ local function row_key(id) return P .. 'l:' .. id end
 local function load_row(id)
   local flat = redis.call('HGETALL', row_key(id))
   if #flat == 0 then return nil end
-  local row = { id = id }
+  local row = { id = id, loaded = {} }
   for i = 1, #flat, 2 do
     local field, value = flat[i], flat[i + 1]
+    row.loaded[field] = value
     if NUMERIC[field] then row[field] = tonumber(value) else row[field] = value end
   end
   return row
@@ -106,41 +114,41 @@ local function in_bounds(row)
   return true
 end
 
--- Writes rows back; refuses (writing nothing) if any counter left the exact-integer range.
+-- Writes rows back (only the fields that changed since load); refuses, writing nothing, if any
+-- counter left the exact-integer range.
 local function persist(rows)
   for _, row in ipairs(rows) do
     if not in_bounds(row) then return false end
   end
   for _, row in ipairs(rows) do
+    local loaded = row.loaded or {}
     local args = { row_key(row.id) }
-    for _, field in ipairs(COUNTERS) do
-      args[#args + 1] = field
-      args[#args + 1] = S(row[field])
+    local function put(field, value)
+      if value ~= nil and loaded[field] ~= value then
+        args[#args + 1] = field
+        args[#args + 1] = value
+      end
     end
-    args[#args + 1] = 'over'
-    args[#args + 1] = row.over
-    args[#args + 1] = 'status'
-    args[#args + 1] = row.status
+    for _, field in ipairs(COUNTERS) do put(field, S(row[field])) end
+    put('over', row.over)
+    put('status', row.status)
     if row.periodEndMs ~= nil then
-      args[#args + 1] = 'periodStartMs'
-      args[#args + 1] = S(row.periodStartMs)
-      args[#args + 1] = 'periodEndMs'
-      args[#args + 1] = S(row.periodEndMs)
+      put('periodStartMs', S(row.periodStartMs))
+      put('periodEndMs', S(row.periodEndMs))
     end
     if row.new then
       for _, field in ipairs({ 'ledgerId', 'scope', 'unit', 'caps', 'hasCaps', 'policy', 'window' }) do
-        if row[field] ~= nil then
-          args[#args + 1] = field
-          args[#args + 1] = row[field]
-        end
+        put(field, row[field])
       end
     end
-    redis.call('HSET', unpack(args))
+    if #args > 1 then redis.call('HSET', unpack(args)) end
     if row.new then
       redis.call('SADD', P .. 'ledgers', row.id)
       redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
       row.new = nil
     end
+    for i = 2, #args, 2 do loaded[args[i]] = args[i + 1] end
+    row.loaded = loaded
     row.dirty = nil
   end
   return true
@@ -190,7 +198,6 @@ local function split(text, separator)
   return parts
 end
 
-local TEMPLATES = nil
 local function templates()
   if TEMPLATES == nil then
     TEMPLATES = {}
@@ -399,16 +406,18 @@ local function prune_ended()
   end
 end
 
-local function end_rsv(id, status)
+-- Ends a reservation: status (plus any outcome fields given), off the expiry index, onto the
+-- retention index (pruned by the sweep).
+local function end_rsv(id, status, extra)
   local fields = { rsv_key(id), 'status', status, 'endedAtMs', S(NOW) }
   if status ~= 'EXPIRED' then
     fields[#fields + 1] = 'finalizedAtMs'
     fields[#fields + 1] = S(NOW)
   end
+  for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
   redis.call('HSET', unpack(fields))
   redis.call('ZREM', P .. 'expiry', id)
   redis.call('ZADD', P .. 'ended', S(NOW), id)
-  prune_ended()
 end
 
 -- Expires one reservation: its hold goes back on every row it was placed on. No window roll is
@@ -458,23 +467,24 @@ local function guard_open(rsv)
 end
 
 -- ---- idempotency records -------------------------------------------------------------------------
+-- One string per record: expiry ms, payload and outcome joined by NUL (JSON never holds a raw NUL).
 local function idem_get(namespace, payload)
   local key = P .. 'i:' .. namespace
-  local record = redis.call('HMGET', key, 'p', 'r', 'x')
-  if not record[1] then return nil end
-  if tonumber(record[3]) <= NOW then
+  local record = redis.call('GET', key)
+  if not record then return nil end
+  local first = string.find(record, '\0', 1, true)
+  local second = string.find(record, '\0', first + 1, true)
+  if tonumber(string.sub(record, 1, first - 1)) <= NOW then
     redis.call('DEL', key)
     return nil
   end
-  if record[1] ~= payload then return nil, { e = 'IDEMPOTENCY_MISMATCH' } end
-  return record[2]
+  if string.sub(record, first + 1, second - 1) ~= payload then return nil, { e = 'IDEMPOTENCY_MISMATCH' } end
+  return string.sub(record, second + 1)
 end
 
 local function idem_put(namespace, payload, outcome, min_ms)
   local keep = math.max(IDEM_MS, min_ms or 0)
-  local key = P .. 'i:' .. namespace
-  redis.call('HSET', key, 'p', payload, 'r', outcome, 'x', S(NOW + keep))
-  redis.call('PEXPIRE', key, S(keep))
+  redis.call('SET', P .. 'i:' .. namespace, S(NOW + keep) .. '\0' .. payload .. '\0' .. outcome, 'PX', S(keep))
 end
 
 local function list_args(from)

@@ -129,8 +129,7 @@ end
 if not persist(rows) then return reply(OVERFLOW) end
 if A(8) == '1' then outcome.bal = rows_out(rows) end
 local encoded = cjson.encode(outcome)
-redis.call('HSET', rsv_key(rsv.id), 'committed', outcome.charged, 'cmeta', A(7), 'ck', A(3), 'cp', A(4), 'cr', encoded)
-end_rsv(rsv.id, 'COMMITTED')
+end_rsv(rsv.id, 'COMMITTED', { 'committed', outcome.charged, 'cmeta', A(7), 'ck', A(3), 'cp', A(4), 'cr', encoded })
 return reply({ outcome = encoded })
 `;
 
@@ -159,8 +158,7 @@ persist(rows)
 local outcome = { released = S(rsv.estimate), unit = rsv.unit }
 if A(5) == '1' then outcome.bal = rows_out(rows) end
 local encoded = cjson.encode(outcome)
-redis.call('HSET', rsv_key(rsv.id), 'rk', A(3), 'rp', A(4), 'rr', encoded)
-end_rsv(rsv.id, 'RELEASED')
+end_rsv(rsv.id, 'RELEASED', { 'rk', A(3), 'rp', A(4), 'rr', encoded })
 return reply({ outcome = encoded })
 `;
 
