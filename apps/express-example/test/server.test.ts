@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { InvalidConfigError } from '@cycles-guard/core';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../src/config.ts';
@@ -27,6 +29,41 @@ describe('startExample', () => {
       await example.close();
     }
   });
+});
+
+describe('pnpm start (src/main.ts)', () => {
+  it('prints the URL it listens on, serves requests, and exits 0 on SIGTERM', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@cycles-guard/source', '--import', 'tsx', 'src/main.ts'],
+      {
+        cwd: root,
+        env: { ...process.env, PORT: '0', AWS_REGION: '', AWS_DEFAULT_REGION: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      // The Bedrock line is printed after the URL line.
+      await expect
+        .poll(() => output, { timeout: 20_000, interval: 100 })
+        .toMatch(/Bedrock: emulator at http:\/\/127\.0\.0\.1:\d+/);
+      const url = /listening on (http:\/\/\S+)/.exec(output)![1]!;
+      const balances = await fetch(`${url}/balances`, { headers: { 'x-api-key': 'demo-key-globex' } });
+      expect(await balances.json()).toEqual({ tenant: 'globex', balances: [] });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 30_000);
 });
 
 describe('readConfig', () => {
