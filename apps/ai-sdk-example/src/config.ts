@@ -11,6 +11,8 @@ export interface ExampleConfig {
   /** Real Bedrock in this region; undefined runs the in-process emulator. */
   awsRegion: string | undefined;
   modelId: string;
+  /** Emulator only: how many steps "call" getWeather (the emulator never calls tools itself). */
+  emulatorToolCalls: number;
 }
 
 const MICROCENTS_PER_USD = 100_000_000;
@@ -30,8 +32,15 @@ function dollars(env: Record<string, string | undefined>, variable: string, fall
   return Math.round(Number(raw) * MICROCENTS_PER_USD);
 }
 
+function count(env: Record<string, string | undefined>, variable: string, fallback: number): number {
+  const raw = env[variable]?.trim() || String(fallback);
+  if (!/^\d+$/.test(raw)) invalid(variable, `must be a whole number such as ${fallback}, got "${raw}"`);
+  return Number(raw);
+}
+
 /**
- * Reads `PORT`, `HOST`, `DAILY_BUDGET_USD`, `RUN_BUDGET_USD`, `BEDROCK_MODEL_ID` and the AWS selection:
+ * Reads `PORT`, `HOST`, `DAILY_BUDGET_USD`, `RUN_BUDGET_USD`, `BEDROCK_MODEL_ID`, `EMULATOR_TOOL_CALLS`
+ * and the AWS selection:
  * `AWS_REGION` (or `AWS_DEFAULT_REGION`) means real Bedrock with credentials from the `AWS_*`
  * variables, unless `BEDROCK_EMULATOR=1` forces the in-process emulator. Invalid values throw naming
  * the variable.
@@ -52,5 +61,6 @@ export function readConfig(env: Record<string, string | undefined>, defaultPort 
     runBudgetMicrocents: dollars(env, 'RUN_BUDGET_USD', '0.01'),
     awsRegion,
     modelId: env.BEDROCK_MODEL_ID?.trim() || (awsRegion === undefined ? EMULATOR_MODEL : AWS_MODEL),
+    emulatorToolCalls: count(env, 'EMULATOR_TOOL_CALLS', 1),
   };
 }

@@ -3,7 +3,11 @@ import { readConfig } from './config.ts';
 import { connectModel } from './model.ts';
 
 const config = readConfig(process.env);
-const connection = await connectModel({ awsRegion: config.awsRegion, modelId: config.modelId });
+const connection = await connectModel({
+  awsRegion: config.awsRegion,
+  modelId: config.modelId,
+  emulatorToolCalls: config.emulatorToolCalls,
+});
 const cycles = createBudgets(config.dailyBudgetMicrocents, config.runBudgetMicrocents);
 const server = createChatApp({ cycles, model: connection.model }).listen(config.port, config.host, () => {
   const url = `http://${config.host}:${config.port}`;

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { BedrockEmulatorOptions } from '@cycles-guard/bedrock-emulator';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createBudgets, createChatApp } from '../src/app.ts';
 import { readConfig } from '../src/config.ts';
 import { type ChatModel, connectModel } from '../src/model.ts';
@@ -10,11 +11,13 @@ afterEach(async () => {
   for (const resource of open.splice(0)) await resource.close();
 });
 
-async function start(options: { daily?: number; run?: number; toolCalls?: number } = {}) {
+async function start(
+  options: { daily?: number; run?: number; toolCalls?: number; emulator?: BedrockEmulatorOptions } = {},
+) {
   const connection: ChatModel = await connectModel({
     awsRegion: undefined,
     modelId: MODEL,
-    emulator: { outputTokens: 60 },
+    emulator: options.emulator ?? { outputTokens: 60 },
     emulatorToolCalls: options.toolCalls ?? 1,
   });
   const cycles = createBudgets(options.daily ?? 5_000_000, options.run ?? 1_000_000);
@@ -23,9 +26,10 @@ async function start(options: { daily?: number; run?: number; toolCalls?: number
   open.push(connection, { close: () => new Promise((resolve) => server.close(resolve)) });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const emulator = connection.emulator!;
-  const chat = (body: unknown, tenant: string | null = 'acme') =>
+  const chat = (body: unknown, tenant: string | null = 'acme', signal?: AbortSignal) =>
     fetch(`${url}/chat`, {
       method: 'POST',
+      signal,
       headers: { 'content-type': 'application/json', ...(tenant === null ? {} : { 'x-tenant': tenant }) },
       body: JSON.stringify(body),
     });
@@ -93,6 +97,25 @@ describe('POST /chat (AI SDK streamText with tools, guarded)', () => {
     expect(runRow?.spent?.amount).toBeGreaterThan(0);
     expect(runRow?.spent?.amount).toBeLessThanOrEqual(run);
     expect(runRow?.reserved?.amount).toBe(0);
+  });
+
+  it('a client disconnect mid-stream aborts the Bedrock request and settles the step once', async () => {
+    const app = await start({
+      toolCalls: 0,
+      emulator: { outputTokens: 1000, chunkTokens: 4, latency: { perChunkMs: 5 } },
+    });
+    const client = new AbortController();
+    const reply = await app.chat({ prompt: 'Write a long essay.' }, 'acme', client.signal);
+    const reader = reply.body!.getReader();
+    await reader.read(); // the first event arrived: Bedrock is streaming
+    client.abort();
+    await vi.waitFor(() => expect(app.emulator.requests[0]?.aborted).toBe(true), { timeout: 5_000 });
+    await vi.waitFor(async () => expect((await app.tenantRow())?.reserved?.amount).toBe(0), {
+      timeout: 5_000,
+    });
+    const tenant = await app.tenantRow();
+    expect(tenant?.spent?.amount).toBeGreaterThan(0);
+    expect(app.emulator.requests[0]?.outputTokens).toBeLessThan(1000);
   });
 
   it('rejects a request without a tenant (400) or without a prompt (400 naming the field)', async () => {
