@@ -2,30 +2,16 @@ import {
   type Clock,
   CyclesError,
   createMemoryLedger,
-  InvalidConfigError,
   type Ledger,
   type LedgerConfig,
 } from '@cycles-guard/core';
+import { createRedisLedger } from '@cycles-guard/redis';
 import type { LedgerStoreConfig } from './config.ts';
 
-/** What `@cycles-guard/redis` provides: a core `Ledger` on Redis, with `close()`. */
-interface RedisModule {
-  createRedisLedger(options: { url: string; keyPrefix?: string }): Ledger & { close(): Promise<void> };
-}
-
-async function importRedis(): Promise<RedisModule> {
-  // A variable specifier: the Redis package is loaded only when a config asks for it.
-  const specifier: string = '@cycles-guard/redis';
-  const module = (await import(specifier)) as Partial<RedisModule>;
-  if (typeof module.createRedisLedger !== 'function') {
-    throw new InvalidConfigError('@cycles-guard/redis has no createRedisLedger export: update it', {
-      details: { field: 'ledger.type' },
-    });
-  }
-  return module as RedisModule;
-}
-
-/** Opens the configured ledger: in memory (driven by `clock`), or the shared Redis ledger. */
+/**
+ * Opens the configured ledger: in memory, or the shared Redis ledger (seeded from the config). `clock`
+ * drives either (tests); without it the memory ledger uses the system clock and Redis its own `TIME`.
+ */
 export async function openLedger(
   store: LedgerStoreConfig,
   budgets: LedgerConfig,
@@ -34,10 +20,11 @@ export async function openLedger(
   if (store.type === 'memory') {
     return createMemoryLedger({ ...budgets, ...(clock === undefined ? {} : { clock }) });
   }
-  const { createRedisLedger } = await importRedis();
-  const ledger = createRedisLedger(
-    store.keyPrefix === undefined ? { url: store.url } : { url: store.url, keyPrefix: store.keyPrefix },
-  );
+  const ledger = createRedisLedger({
+    url: store.url,
+    ...(store.keyPrefix === undefined ? {} : { keyPrefix: store.keyPrefix }),
+    ...(clock === undefined ? {} : { clock }),
+  });
   await seedLedger(ledger, budgets);
   return ledger;
 }

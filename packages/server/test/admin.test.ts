@@ -39,7 +39,7 @@ describe('admin endpoints', () => {
         headers: { 'X-Admin-API-Key': ADMIN_KEY },
       });
       expect(response.status).toBe(401);
-      expect((await response.json()).message).toMatch(/disabled/);
+      expect(((await response.json()) as { message: string }).message).toMatch(/disabled/);
     } finally {
       await bare.close();
     }
@@ -130,7 +130,7 @@ describe('admin endpoints', () => {
         estimate: { unit: 'TOKENS', amount: 100 },
       }),
     });
-    const body = await response.json();
+    const body = (await response.json()) as { expires_at_ms: number };
     expect(response.headers.get('x-cycles-tenant')).toBe('newco');
     expect(body.expires_at_ms - Date.now()).toBeLessThanOrEqual(5000);
     expect(await admin.getLedger('tenant:newco', 'TOKENS')).toMatchObject({ allocated: 300, reserved: 100 });

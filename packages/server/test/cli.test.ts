@@ -63,7 +63,9 @@ describe('cycles-guard-server CLI', () => {
     const balances = await fetch(`${url}/v1/balances?tenant=acme`, {
       headers: { 'X-Cycles-API-Key': 'cli-key-00001' },
     });
-    expect((await balances.json()).balances[0].remaining).toEqual({ unit: 'TOKENS', amount: 1000 });
+    expect(
+      ((await balances.json()) as { balances: { remaining: unknown }[] }).balances[0]?.remaining,
+    ).toEqual({ unit: 'TOKENS', amount: 1000 });
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     expect(server.output().stdout).toMatch(/"status":200.*"msg":"request"/);

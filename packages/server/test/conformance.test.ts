@@ -19,4 +19,5 @@ afterAll(() => {
 describeLedgerConformance('HTTP authority → cycles-guard-server → memory ledger', {
   createLedger: (clock) => startHttpLedger(clock, recorder),
   propertyRuns: 15,
+  expiresLazily: true,
 });

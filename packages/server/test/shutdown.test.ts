@@ -39,7 +39,7 @@ describe('graceful shutdown', () => {
     const closed = server.close();
     const response = await inFlight;
     expect(response.status).toBe(200);
-    expect((await response.json()).decision).toBe('ALLOW');
+    expect(((await response.json()) as { decision: string }).decision).toBe('ALLOW');
     await closed;
     await expect(fetch(`${server.url}/health`)).rejects.toThrow();
     expect((await inner.getLedger('tenant:acme', 'TOKENS'))?.reserved).toBe(10);

@@ -6,6 +6,7 @@ import {
   type Ledger,
 } from '@cycles-guard/core';
 import { createAdminClient } from '../../src/admin/client.ts';
+import type { LedgerStoreConfig } from '../../src/config.ts';
 import { type CyclesServer, startCyclesServer } from '../../src/server.ts';
 import type { ContractRecorder } from './contract.ts';
 
@@ -23,13 +24,23 @@ function tenantName(value: string | undefined): string | undefined {
 }
 
 /**
- * Starts `cycles-guard-server` over a fresh memory ledger driven by `clock` and returns a `Ledger` that
+ * Starts `cycles-guard-server` over a fresh ledger (memory, or Redis under a fresh key prefix) driven by `clock` and returns a `Ledger` that
  * reaches it only through HTTP: runtime operations through `createHttpAuthority` with the API key of
  * the tenant the call belongs to (the context's, else the subject's or query's, else the reservation
  * owner's), provisioning through the admin endpoints. Keys are issued per tenant on first use.
  */
-export async function startHttpLedger(clock: Clock, recorder: ContractRecorder): Promise<HttpLedger> {
-  const server = await startCyclesServer({ port: 0, clock, adminApiKey: ADMIN_KEY, logLevel: 'silent' });
+export async function startHttpLedger(
+  clock: Clock,
+  recorder: ContractRecorder,
+  ledger: LedgerStoreConfig = { type: 'memory' },
+): Promise<HttpLedger> {
+  const server = await startCyclesServer({
+    port: 0,
+    clock,
+    ledger,
+    adminApiKey: ADMIN_KEY,
+    logLevel: 'silent',
+  });
   const admin = createAdminClient({ baseUrl: server.url, adminApiKey: ADMIN_KEY, fetch: recorder.fetch });
   const authorities = new Map<string, Promise<BudgetAuthority>>();
   const owners = new Map<string, string>();
