@@ -1,4 +1,5 @@
 import {
+  type BudgetContextOptions,
   budgetErrorResponse,
   type Cycles,
   currentCycles,
@@ -63,14 +64,21 @@ export function cyclesMiddleware(options: CyclesMiddlewareOptions): RequestHandl
       response.status(400).set(mapped.headers).json(mapped.body);
       return;
     }
-    const cycles = options.cycles ?? currentCycles();
-    const controller = new AbortController();
-    response.on('close', () => {
-      // 'close' without a finished write is a client disconnect (a normal end emits 'finish' first).
-      if (!response.writableFinished) controller.abort(new Error('Client disconnected'));
-    });
-    if (budgetHeaders) await setBudgetHeaders(cycles, subject, response);
-    const attributes = { request, response, ...options.attributes?.(request) };
-    runWithBudget({ cycles, subject, signal: controller.signal, attributes }, () => next());
+    let context: BudgetContextOptions;
+    try {
+      // Inside the try: Express 4 does not catch a rejected handler promise, so every error goes to `next`.
+      const cycles = options.cycles ?? currentCycles();
+      const attributes = { request, response, ...options.attributes?.(request) };
+      const controller = new AbortController();
+      response.on('close', () => {
+        // 'close' without a finished write is a client disconnect (a normal end emits 'finish' first).
+        if (!response.writableFinished) controller.abort(new Error('Client disconnected'));
+      });
+      if (budgetHeaders) await setBudgetHeaders(cycles, subject, response);
+      context = { cycles, subject, signal: controller.signal, attributes };
+    } catch (error) {
+      return next(error);
+    }
+    runWithBudget(context, () => next());
   };
 }

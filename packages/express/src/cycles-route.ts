@@ -23,6 +23,22 @@ export interface CyclesRouteOptions {
   actual?: (request: Request, response: Response) => number;
 }
 
+/** The cost to commit: `actual`'s answer, else (also when it throws: the work was done) what was held. */
+function actualCost(
+  hold: Hold,
+  request: Request,
+  response: Response,
+  actual: CyclesRouteOptions['actual'],
+): number {
+  const held = hold.guarded ? hold.reserved : hold.estimate;
+  try {
+    return actual?.(request, response) ?? held;
+  } catch {
+    // Runs in a 'close' listener, where a throw would crash the process.
+    return held;
+  }
+}
+
 function settle(
   hold: Hold,
   request: Request,
@@ -32,7 +48,7 @@ function settle(
   if (hold.settled) return;
   const succeeded = response.writableFinished && response.statusCode < 500;
   const settlement = succeeded
-    ? hold.commit(actual?.(request, response) ?? (hold.guarded ? hold.reserved : hold.estimate))
+    ? hold.commit(actualCost(hold, request, response, actual))
     : hold.release(response.writableFinished ? `status ${response.statusCode}` : 'client aborted');
   // Failures are reported by core as `settle-error` events; the response is already gone.
   settlement.catch(() => {});
@@ -45,10 +61,11 @@ function settle(
  */
 export function cyclesRoute(options: CyclesRouteOptions): RequestHandler {
   return async (request, response, next) => {
-    const estimate = typeof options.estimate === 'function' ? options.estimate(request) : options.estimate;
-    const name = options.actionName ?? `${request.method} ${request.route?.path ?? request.path}`;
     let hold: Hold;
     try {
+      // Inside the try: Express 4 does not catch a rejected handler promise, so every error goes to `next`.
+      const estimate = typeof options.estimate === 'function' ? options.estimate(request) : options.estimate;
+      const name = options.actionName ?? `${request.method} ${request.route?.path ?? request.path}`;
       hold = await currentCycles().reserve({
         estimate,
         action: { kind: options.actionKind ?? 'http.route', name: String(name) },

@@ -175,6 +175,54 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
       await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 0, reserved: 0 }));
     });
 
+    it('sends errors thrown by estimate or attributes to the error handler, reserving nothing', async () => {
+      const cycles = createCycles({ ledgers: [tenantLedger(100)] });
+      const reserve = vi.spyOn(cycles.authority, 'reserve');
+      const app = appWith(cycles, (app) =>
+        app.get(
+          '/estimate',
+          cyclesRoute({
+            estimate: () => {
+              throw new Error('cannot estimate');
+            },
+          }),
+          (_request, response) => response.end(),
+        ),
+      );
+      expect((await request(app).get('/estimate').set('x-tenant', 'acme')).status).toBe(500);
+      const broken = express();
+      broken.use(
+        cyclesMiddleware({
+          cycles,
+          subject: tenantOf,
+          attributes: () => {
+            throw new Error('bad attributes');
+          },
+        }),
+      );
+      broken.get('/x', (_request, response) => response.end());
+      expect((await request(broken).get('/x').set('x-tenant', 'acme')).status).toBe(500);
+      expect(reserve).not.toHaveBeenCalled();
+    });
+
+    it('commits what was held when actual() throws', async () => {
+      const cycles = createCycles({ ledgers: [tenantLedger(100)] });
+      const app = appWith(cycles, (app) =>
+        app.get(
+          '/metered',
+          cyclesRoute({
+            estimate: 30,
+            actual: () => {
+              throw new Error('meter offline');
+            },
+          }),
+          (_request, response) => response.json({ ok: true }),
+        ),
+      );
+      expect((await request(app).get('/metered').set('x-tenant', 'acme')).status).toBe(200);
+      await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 30, reserved: 0 }));
+    });
+
     it('never overspends with 100 concurrent requests for one tenant', async () => {
       const cycles = createCycles({ ledgers: [tenantLedger(500)] });
       const app = appWith(cycles, (app) =>
