@@ -16,4 +16,14 @@ export const SCENARIOS: Record<string, Scenario> = {
     run: (options) => runDemo(options),
     supportsReal: true,
   },
+  'ai-sdk': {
+    title: 'AI SDK streamText tool loops + cyclesMiddleware',
+    run: async (options) => (await import('./scenarios/ai-sdk.ts')).runAiSdkScenario(options),
+    supportsReal: false,
+  },
+  langchain: {
+    title: 'LangChain createAgent + CyclesCallbackHandler',
+    run: async (options) => (await import('./scenarios/langchain.ts')).runLangchainScenario(options),
+    supportsReal: false,
+  },
 };
