@@ -34,13 +34,45 @@ export function promptInput(params: LanguageModelV3CallOptions): EstimateInput {
   return { system, messages, ...(tools.length > 0 ? { tools } : {}) };
 }
 
-/** Anthropic's smallest thinking budget; Bedrock refuses less (HTTP 400). */
+/** Anthropic's smallest thinking budget; Bedrock and Anthropic refuse less (HTTP 400). */
 export const MIN_THINKING_BUDGET_TOKENS = 1024;
-/** What `@ai-sdk/amazon-bedrock` adds to the thinking budget when `maxOutputTokens` is unset. */
-const BEDROCK_DEFAULT_TEXT_TOKENS = 4096;
 
-function bedrockReasoning(params: LanguageModelV3CallOptions): JSONObject | undefined {
-  const config = params.providerOptions?.bedrock?.reasoningConfig;
+/**
+ * Where a provider takes Anthropic's thinking budget, which it adds to `maxOutputTokens` on the wire:
+ * Converse (`amazon-bedrock`) reads `providerOptions.bedrock.reasoningConfig` and adds 4096 text tokens
+ * when `maxOutputTokens` is unset; the Messages API providers (`bedrock.anthropic.messages`,
+ * `anthropic.messages`) read `providerOptions.anthropic.thinking` (budget 1024 when omitted) and use
+ * the model maximum.
+ */
+interface ThinkingOption {
+  providerKey: 'bedrock' | 'anthropic';
+  configKey: 'reasoningConfig' | 'thinking';
+  defaultBudget: number | undefined;
+  defaultTextTokens: number | undefined;
+}
+
+function thinkingOption(provider: string, family: ModelFamily): ThinkingOption | undefined {
+  if (provider.includes('anthropic')) {
+    return {
+      providerKey: 'anthropic',
+      configKey: 'thinking',
+      defaultBudget: 1024,
+      defaultTextTokens: undefined,
+    };
+  }
+  if (provider.includes('bedrock') && family === 'anthropic') {
+    return {
+      providerKey: 'bedrock',
+      configKey: 'reasoningConfig',
+      defaultBudget: undefined,
+      defaultTextTokens: 4096,
+    };
+  }
+  return undefined;
+}
+
+function configOf(params: LanguageModelV3CallOptions, option: ThinkingOption): JSONObject | undefined {
+  const config = params.providerOptions?.[option.providerKey]?.[option.configKey];
   return typeof config === 'object' && config !== null && !Array.isArray(config) ? config : undefined;
 }
 
@@ -49,25 +81,27 @@ export interface OutputLimits {
   /** Total output tokens asked for (undefined: the model's maximum). */
   maxOutputTokens: number | undefined;
   reasoningBudgetTokens: number | undefined;
+  /** Where the thinking budget goes back when the grant is applied. */
+  thinking: ThinkingOption | undefined;
 }
 
-/**
- * Reads the output bound. With Anthropic thinking on Bedrock the provider sends
- * `maxTokens = maxOutputTokens + budgetTokens` (or `budgetTokens + 4096`), so both count.
- */
+/** Reads the output bound of a call to `provider`: text tokens, plus the thinking budget it adds. */
 export function outputLimits(
   params: LanguageModelV3CallOptions,
+  provider: string,
   family: ModelFamily,
-  bedrock: boolean,
 ): OutputLimits {
-  const reasoning = bedrock && family === 'anthropic' ? bedrockReasoning(params) : undefined;
-  const budget = reasoning?.type === 'enabled' ? reasoning.budgetTokens : undefined;
+  const option = thinkingOption(provider, family);
+  const config = option === undefined ? undefined : configOf(params, option);
+  const budget = config?.type === 'enabled' ? (config.budgetTokens ?? option?.defaultBudget) : undefined;
   if (typeof budget !== 'number') {
-    return { maxOutputTokens: params.maxOutputTokens, reasoningBudgetTokens: undefined };
+    return { maxOutputTokens: params.maxOutputTokens, reasoningBudgetTokens: undefined, thinking: undefined };
   }
+  const text = params.maxOutputTokens ?? option?.defaultTextTokens;
   return {
-    maxOutputTokens: (params.maxOutputTokens ?? BEDROCK_DEFAULT_TEXT_TOKENS) + budget,
+    maxOutputTokens: text === undefined ? undefined : text + budget,
     reasoningBudgetTokens: budget,
+    thinking: option,
   };
 }
 
@@ -78,20 +112,23 @@ export function outputLimits(
 export function grantedParams(
   params: LanguageModelV3CallOptions,
   grantedTotal: number,
+  limits: OutputLimits,
   reasoningBudgetTokens: number | undefined,
   abortSignal: AbortSignal,
 ): LanguageModelV3CallOptions & { abortSignal: AbortSignal } {
-  if (reasoningBudgetTokens === undefined) return { ...params, maxOutputTokens: grantedTotal, abortSignal };
-  const bedrock = params.providerOptions?.bedrock ?? {};
+  const option = limits.thinking;
+  if (option === undefined || reasoningBudgetTokens === undefined) {
+    return { ...params, maxOutputTokens: grantedTotal, abortSignal };
+  }
   return {
     ...params,
     maxOutputTokens: grantedTotal - reasoningBudgetTokens,
     abortSignal,
     providerOptions: {
       ...params.providerOptions,
-      bedrock: {
-        ...bedrock,
-        reasoningConfig: { ...bedrockReasoning(params), budgetTokens: reasoningBudgetTokens },
+      [option.providerKey]: {
+        ...params.providerOptions?.[option.providerKey],
+        [option.configKey]: { ...configOf(params, option), budgetTokens: reasoningBudgetTokens },
       },
     },
   };

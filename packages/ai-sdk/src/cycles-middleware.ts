@@ -112,7 +112,7 @@ async function begin(
     );
   }
   const overrides = overridesOf(params);
-  const limits = outputLimits(params, normalizeModelId(model.modelId).family, bedrock);
+  const limits = outputLimits(params, model.provider, normalizeModelId(model.modelId).family);
   const subject = mergeSubjects(options.subject, overrides.subject);
   const action = overrides.action ?? options.action;
   const call = await cycles.beginLlmCall({
@@ -130,17 +130,23 @@ async function begin(
   const reasoning = call.reasoningBudgetTokens;
   if (limits.reasoningBudgetTokens !== undefined && (reasoning ?? 0) < MIN_THINKING_BUDGET_TOKENS) {
     const error = new BudgetExceededError(
-      `Budget too small for thinking on ${call.model.modelId}: providerOptions.bedrock.reasoningConfig.budgetTokens ` +
+      `Budget too small for thinking on ${call.model.modelId}: providerOptions.${limits.thinking?.providerKey}.` +
+        `${limits.thinking?.configKey}.budgetTokens ` +
         `would be cut to ${reasoning ?? 0}, below Bedrock's minimum of ${MIN_THINKING_BUDGET_TOKENS}; ` +
         'lower budgetTokens or disable reasoning',
-      { details: { field: 'reasoningConfig.budgetTokens', grantedReasoningBudgetTokens: reasoning ?? 0 } },
+      {
+        details: {
+          field: `providerOptions.${limits.thinking?.providerKey}.${limits.thinking?.configKey}.budgetTokens`,
+          grantedReasoningBudgetTokens: reasoning ?? 0,
+        },
+      },
     );
     await call.fail(error, { reachedProvider: false });
     throw error;
   }
   const signal =
     params.abortSignal === undefined ? call.signal : AbortSignal.any([params.abortSignal, call.signal]);
-  return { call, sent: grantedParams(params, call.maxOutputTokens, reasoning, signal) };
+  return { call, sent: grantedParams(params, call.maxOutputTokens, limits, reasoning, signal) };
 }
 
 /**
