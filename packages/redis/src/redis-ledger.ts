@@ -243,8 +243,12 @@ class RedisLedgerImpl implements RedisLedger {
     } else {
       const url = options.url ?? 'redis://127.0.0.1:6379';
       this.client = new Redis(url, {
-        // Fail fast while disconnected; the per-operation timeout below bounds everything else.
-        maxRetriesPerRequest: 1,
+        // Never queue a command while disconnected nor re-send one after a reconnect: a command that
+        // timed out for its caller must not run minutes later (a late reserve would pin a hold until
+        // it expires). Commands wait for a ready connection within the operation timeout instead.
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
         // Many concurrent callers: one write per event-loop tick instead of one per command.
         enableAutoPipelining: true,
         retryStrategy: (attempt) => Math.min(50 * attempt, 500),
@@ -266,7 +270,14 @@ class RedisLedgerImpl implements RedisLedger {
 
   // ---- script calls -----------------------------------------------------------------------------
 
-  private async runOperation(operation: OperationName, args: string[]): Promise<string> {
+  private async runOperation(
+    operation: OperationName,
+    args: string[],
+    deadline: { passed: boolean },
+  ): Promise<string> {
+    if (this.ownsClient && this.client.status !== 'ready') await this.ready();
+    // The caller already got AuthorityUnavailableError: sending now would act behind its back.
+    if (deadline.passed) throw new Error('abandoned after the operation timeout');
     try {
       return await OPERATIONS.run(this.client, this.mode, operation, args);
     } catch (error) {
@@ -279,14 +290,34 @@ class RedisLedgerImpl implements RedisLedger {
     }
   }
 
+  /** Resolves once the owned client is connected (the caller's timeout bounds the wait). */
+  private ready(): Promise<void> {
+    if (this.client.status === 'wait') this.client.connect().catch(() => {});
+    if (this.client.status === 'end') return Promise.reject(new Error('the ledger was closed'));
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.client.status === 'ready') {
+          this.client.off('ready', check);
+          resolve();
+        }
+      };
+      this.client.on('ready', check);
+      check();
+    });
+  }
+
   /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
   private async call(operation: OperationName, args: string[]): Promise<Reply> {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = { passed: false };
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no reply within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(() => {
+        deadline.passed = true;
+        reject(new Error(`no reply within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
     });
     try {
-      const raw = await Promise.race([this.runOperation(operation, args), timeout]);
+      const raw = await Promise.race([this.runOperation(operation, args, deadline), timeout]);
       return JSON.parse(raw) as Reply;
     } catch (error) {
       if (CyclesError.isInstance(error)) throw error;

@@ -12,6 +12,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and data directory (state reloaded from the AOF). */
   restart(): Promise<void>;
+  /** Kills the server without warning (SIGKILL): only what the AOF already holds survives. */
+  crash(): Promise<void>;
   /** Freezes the process (SIGSTOP): connections stay open but nothing answers. `resume()` undoes it. */
   pause(): void;
   resume(): void;
@@ -92,11 +94,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
   };
 
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     const running = child;
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     running.kill('SIGCONT');
-    running.kill('SIGTERM');
+    running.kill(signal);
     await exited;
     child = undefined;
   };
@@ -105,7 +107,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    stop,
+    stop: () => stop(),
+    crash: () => stop('SIGKILL'),
     restart: async () => {
       await stop();
       await launch();
