@@ -1,0 +1,144 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRedisServer } from '@cycles-guard/redis/testing';
+import type { Benchmark } from '../../../scripts/bench.ts';
+import { percentile } from '../../../scripts/bench-stats.ts';
+
+// HTTP reserves against cycles-guard-server on the Redis ledger. The server runs as its own process (the
+// real bin, from source via tsx) so the load generator does not share its event loop; request logging
+// is at `warn` (one JSON line per request would measure pino, not the server).
+
+const API_KEY = 'bench-key-000001';
+const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
+
+async function startServer(redisUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const config = join(mkdtempSync(join(tmpdir(), 'cg-bench-')), 'cycles.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      port: 0,
+      logLevel: 'warn',
+      ledger: { type: 'redis', url: redisUrl, keyPrefix: `bench:${Date.now()}:` },
+      apiKeys: { [API_KEY]: 'acme' },
+      ledgers: [
+        { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e15 },
+        { scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e15 },
+      ],
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@cycles-guard/source', '--import', 'tsx', CLI, '--config', config],
+    {
+      env: { ...process.env, CYCLES_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    const match = /"url":"(http:[^"]+)"/.exec(output);
+    if (match?.[1] !== undefined) {
+      // Quiet from here on: only warnings.
+      child.stdout?.removeAllListeners('data');
+      child.stdout?.resume();
+      return { url: match[1], child };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`cycles-guard-server did not start: ${output}`);
+}
+
+let counter = 0;
+
+/** One live reserve over a keep-alive socket; resolves with its latency in ms. */
+function reserveOnce(url: URL, agent: Agent): Promise<number> {
+  const body = JSON.stringify({
+    idempotency_key: `bench-${process.pid}-${++counter}`,
+    subject: { tenant: 'acme', app: 'chat' },
+    action: { kind: 'llm.completion', name: 'bench-model' },
+    estimate: { unit: 'TOKENS', amount: 10 },
+  });
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/v1/reservations',
+        method: 'POST',
+        agent,
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+          'X-Cycles-API-Key': API_KEY,
+        },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => {
+          if (response.statusCode !== 200) reject(new Error(`reserve answered ${response.statusCode}`));
+          else resolve(performance.now() - started);
+        });
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+/** `clients` loops, each sending reserves back to back for `durationMs`. */
+async function load(
+  url: URL,
+  clients: number,
+  durationMs: number,
+): Promise<{ perSecond: number; latencies: number[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const latencies: number[] = [];
+  const deadline = performance.now() + durationMs;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) latencies.push(await reserveOnce(url, agent));
+    }),
+  );
+  const elapsed = performance.now() - started;
+  agent.destroy();
+  return { perSecond: (latencies.length / elapsed) * 1000, latencies };
+}
+
+const reserves: Benchmark = {
+  metrics: {
+    'server.reserve_per_sec_c50': { target: 5000, better: 'higher', unit: 'req/s' },
+    'server.reserve_p99_ms_c50': { target: 25, better: 'lower', unit: 'ms' },
+    'server.reserve_p99_ms_c1': { target: 3, better: 'lower', unit: 'ms' },
+  },
+  async run() {
+    const redis = await startRedisServer();
+    const server = await startServer(redis.url);
+    try {
+      const url = new URL(server.url);
+      await load(url, 50, 2000); // warm-up: JIT, Redis function load, sockets
+      const c50 = await load(url, 50, 8000);
+      await load(url, 1, 500);
+      const c1 = await load(url, 1, 4000);
+      return {
+        'server.reserve_per_sec_c50': c50.perSecond,
+        'server.reserve_p99_ms_c50': percentile(c50.latencies, 0.99),
+        'server.reserve_p99_ms_c1': percentile(c1.latencies, 0.99),
+      };
+    } finally {
+      server.child.kill('SIGTERM');
+      await new Promise((resolve) => server.child.once('exit', resolve));
+      await redis.remove();
+    }
+  },
+};
+
+export const benchmarks: Benchmark[] = [reserves];
