@@ -1,8 +1,8 @@
 import { IdempotencyMismatchError } from '../protocol/errors.ts';
 import { Fifo } from './fifo.ts';
 
-// Idempotency records per (tenant, endpoint, key), compared on canonical JSON (keys sorted at every
-// level, undefined members dropped: close to RFC 8785 for the plain data a request carries).
+// Idempotency records per (tenant, endpoint, key). Payloads are compared as fingerprints of their
+// canonical form (see payloads.ts), so a record keeps a number instead of a request-sized string.
 
 /** Stable, key-sorted JSON of a plain value; `undefined` object members are omitted. */
 export function canonicalJson(value: unknown): string {
@@ -27,68 +27,157 @@ export function canonicalJson(value: unknown): string {
   return `${out}}`;
 }
 
+/**
+ * What losing a record early would cost, which decides the order the count cap evicts in:
+ * - `pinned`: the key of a live reservation; a lost record would hold the budget twice. Never evicted by
+ *   the cap; it joins the `replaceable` queue when its reservation ends ({@link IdempotencyStore.unpin}).
+ * - `replaceable`: decide, dry_run and settled reserves; a lost record is re-evaluated (no charge).
+ * - `durable`: events and funding; a lost record would charge or fund twice. Evicted last.
+ */
+export type RecordClass = 'pinned' | 'replaceable' | 'durable';
+
+/** Records of one (tenant, endpoint), by idempotency key. */
+export type IdempotencySpace = Map<string, IdempotencyRecord<unknown>>;
+
 /** One stored outcome. */
-export interface IdempotencyRecord<T> {
-  id: string;
-  payload: string;
-  response: T;
-  expiresAtMs: number;
+export class IdempotencyRecord<T> {
+  constructor(
+    readonly space: IdempotencySpace,
+    readonly key: string,
+    readonly fingerprint: number,
+    readonly response: T,
+    readonly expiresAtMs: number,
+    public pinned: boolean,
+  ) {}
 }
 
 /**
- * A bounded store of idempotency records: each expires after its retention, and the oldest are dropped
- * beyond `maxRecords`, so memory stays flat under sustained load. Insertion order approximates expiry
- * order, so pruning only looks at the front.
+ * A bounded store of idempotency records. Each expires after its own retention; beyond `maxRecords`
+ * the oldest replaceable records go first, then the oldest durable ones, and pinned ones never, so the
+ * cap bounds memory without ever letting a retried reserve hold twice. Queues are in insertion order,
+ * which approximates expiry order, so pruning only looks at their fronts.
  */
 export class IdempotencyStore {
-  private readonly records = new Map<string, IdempotencyRecord<unknown>>();
-  /** Records in insertion order; an entry is stale once its id maps to a newer record. */
-  private readonly order = new Fifo<IdempotencyRecord<unknown>>();
+  private readonly spaces = new Map<string, Map<string, IdempotencySpace>>();
+  private readonly replaceable = new Fifo<IdempotencyRecord<unknown>>();
+  private readonly durable = new Fifo<IdempotencyRecord<unknown>>();
+  private count = 0;
+  /** No queue front expires before this (so most prunes are one comparison, not a cold-record read). */
+  private nextExpiryMs = Number.POSITIVE_INFINITY;
 
-  constructor(
-    private readonly retentionMs: number,
-    private readonly maxRecords: number,
-  ) {}
+  constructor(private readonly maxRecords: number) {}
 
   /** Number of records held (for tests and monitoring). */
   get size(): number {
-    return this.records.size;
+    return this.count;
+  }
+
+  /** The records of one tenant's endpoint (created on first use; cached, so no key string is built). */
+  space(tenant: string, endpoint: string): IdempotencySpace {
+    let byEndpoint = this.spaces.get(tenant);
+    if (byEndpoint === undefined) {
+      byEndpoint = new Map();
+      this.spaces.set(tenant, byEndpoint);
+    }
+    let space = byEndpoint.get(endpoint);
+    if (space === undefined) {
+      space = new Map();
+      byEndpoint.set(endpoint, space);
+    }
+    return space;
   }
 
   /**
-   * The stored response for this key, or undefined when none (or expired). Throws 409
-   * IDEMPOTENCY_MISMATCH when the key was used with a different payload.
+   * The stored record for this key, or undefined when none (or expired and no longer pinned). Throws
+   * 409 IDEMPOTENCY_MISMATCH when the key was used with a different payload.
    */
-  lookup<T>(id: string, payload: string, nowMs: number): T | undefined {
-    const record = this.records.get(id);
+  lookup<T>(
+    space: IdempotencySpace,
+    key: string,
+    print: number,
+    nowMs: number,
+  ): IdempotencyRecord<T> | undefined {
+    const record = space.get(key);
     if (record === undefined) return undefined;
-    if (record.expiresAtMs <= nowMs) {
-      this.records.delete(id);
+    if (!record.pinned && record.expiresAtMs <= nowMs) {
+      this.forget(record);
       return undefined;
     }
-    if (record.payload !== payload) {
+    if (record.fingerprint !== print) {
       throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
-        details: { idempotency_key: id.slice(id.lastIndexOf('|') + 1) },
+        details: { idempotency_key: key },
       });
     }
-    return record.response as T;
+    return record as IdempotencyRecord<T>;
   }
 
-  /** Stores an outcome for at least the default retention (or `minRetentionMs` if longer). */
-  store<T>(id: string, payload: string, response: T, nowMs: number, minRetentionMs = 0): void {
-    const record = { id, payload, response, expiresAtMs: nowMs + Math.max(this.retentionMs, minRetentionMs) };
-    this.records.set(id, record);
-    this.order.push(record);
+  /**
+   * Stores an outcome until `expiresAtMs` (pinned ones until unpinned, at least). Only call it after
+   * {@link lookup} missed for this key in the same synchronous step, so no live record is replaced.
+   */
+  store<T>(
+    space: IdempotencySpace,
+    key: string,
+    print: number,
+    response: T,
+    expiresAtMs: number,
+    kind: RecordClass,
+    nowMs: number,
+  ): IdempotencyRecord<T> {
+    const record = new IdempotencyRecord<T>(space, key, print, response, expiresAtMs, kind === 'pinned');
+    space.set(key, record);
+    this.count++;
+    if (kind !== 'pinned') this.enqueue(kind === 'replaceable' ? this.replaceable : this.durable, record);
+    this.prune(nowMs);
+    return record;
+  }
+
+  /** A live reservation ended: its reserve record becomes replaceable (kept until its own expiry). */
+  unpin(record: IdempotencyRecord<unknown>, nowMs: number): void {
+    if (!record.pinned) return;
+    record.pinned = false;
+    if (record.space.get(record.key) !== record) return;
+    this.enqueue(this.replaceable, record);
     this.prune(nowMs);
   }
 
-  /** Drops expired records from the front and the oldest beyond the cap. */
+  /** Drops expired records from the queue fronts, then the oldest beyond the cap (replaceable first). */
   prune(nowMs: number): void {
-    for (let record = this.order.peek(); record !== undefined; record = this.order.peek()) {
-      const current = this.records.get(record.id) === record;
-      if (current && this.records.size <= this.maxRecords && record.expiresAtMs > nowMs) break;
-      if (current) this.records.delete(record.id);
-      this.order.shift();
+    if (nowMs < this.nextExpiryMs && this.count <= this.maxRecords) return;
+    this.dropExpired(this.replaceable, nowMs);
+    this.dropExpired(this.durable, nowMs);
+    while (this.count > this.maxRecords) {
+      const queue = this.replaceable.size > 0 ? this.replaceable : this.durable;
+      const oldest = queue.peek();
+      if (oldest === undefined) break;
+      queue.shift();
+      this.forget(oldest);
+    }
+    this.nextExpiryMs = Math.min(frontExpiry(this.replaceable), frontExpiry(this.durable));
+  }
+
+  private enqueue(queue: Fifo<IdempotencyRecord<unknown>>, record: IdempotencyRecord<unknown>): void {
+    if (queue.size === 0 && record.expiresAtMs < this.nextExpiryMs) this.nextExpiryMs = record.expiresAtMs;
+    queue.push(record);
+  }
+
+  private dropExpired(queue: Fifo<IdempotencyRecord<unknown>>, nowMs: number): void {
+    for (let record = queue.peek(); record !== undefined; record = queue.peek()) {
+      const current = record.space.get(record.key) === record;
+      if (current && record.expiresAtMs > nowMs) return;
+      if (current) this.forget(record);
+      queue.shift();
     }
   }
+
+  /** Removes a record from its space (its queue entry, if any, goes stale and is skipped later). */
+  private forget(record: IdempotencyRecord<unknown>): void {
+    if (record.space.get(record.key) !== record) return;
+    record.space.delete(record.key);
+    this.count--;
+  }
+}
+
+function frontExpiry(queue: Fifo<IdempotencyRecord<unknown>>): number {
+  return queue.peek()?.expiresAtMs ?? Number.POSITIVE_INFINITY;
 }

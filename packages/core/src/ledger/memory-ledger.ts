@@ -15,7 +15,7 @@ import {
   TenantClosedError,
   UnitMismatchError,
 } from '../protocol/errors.ts';
-import { affectedScopes, scopeTenant, subjectKey } from '../protocol/scopes.ts';
+import { scopeTenant } from '../protocol/scopes.ts';
 import type {
   BalancesQuery,
   BalancesResponse,
@@ -56,10 +56,32 @@ import {
 } from './definitions.ts';
 import { type Evaluation, evaluateRows, evaluationError, exceeded, retryAfter } from './evaluate.ts';
 import { Fifo } from './fifo.ts';
-import { canonicalJson, IdempotencyStore } from './idempotency.ts';
+import {
+  type IdempotencyRecord,
+  type IdempotencySpace,
+  IdempotencyStore,
+  type RecordClass,
+} from './idempotency.ts';
 import { capsSet, createRow, type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
-import { commitPayload, decidePayload, eventPayload, reservePayload } from './payloads.ts';
-import { decodeCursor, page, queryReservations, type ReservationRow, toDetail } from './reservations.ts';
+import {
+  commitFingerprint,
+  decideFingerprint,
+  eventFingerprint,
+  extendFingerprint,
+  fundingFingerprint,
+  releaseFingerprint,
+  reserveFingerprint,
+} from './payloads.ts';
+import {
+  commitResponseOf,
+  decodeCursor,
+  page,
+  queryReservations,
+  type ReservationRow,
+  releaseResponseOf,
+  toDetail,
+} from './reservations.ts';
+import { SubjectCache, type SubjectEntry } from './subject-cache.ts';
 import { findTemplate } from './templates.ts';
 import type {
   FundingRequest,
@@ -81,9 +103,20 @@ export interface MemoryLedgerOptions {
   tenants?: Record<string, TenantSettings>;
   /** How often expired reservations are swept (default 5000; 0 disables; the timer is unref'd). */
   sweepIntervalMs?: number;
-  /** How long idempotency records are kept (default 24 h). */
+  /**
+   * How long reserve, dry_run, decide and funding idempotency records are kept (default 24 h, as Ref).
+   * A live reservation's key is kept at least until it ends, and for its TTL + grace.
+   */
   idempotencyRetentionMs?: number;
-  /** Most idempotency records kept; the oldest are dropped beyond it (default 100,000). */
+  /**
+   * How long event idempotency records are kept (default 7 days, as Ref): a replayed event past this
+   * window is applied again, so it must outlive any client's retry horizon.
+   */
+  eventIdempotencyRetentionMs?: number;
+  /**
+   * Most idempotency records kept (default 100,000). Beyond it the oldest decide, dry_run and settled
+   * reserve records go first, then events and funding; a live reservation's key is never dropped.
+   */
   maxIdempotencyRecords?: number;
   /**
    * Put a balance snapshot on live reserve, commit, release, extend and event responses (default false:
@@ -99,13 +132,6 @@ export interface MemoryLedgerOptions {
 /** 409: a ledger already exists for this (scope, unit). Carries the INVALID_REQUEST code, as in the admin spec. */
 export class DuplicateLedgerError extends InvalidRequestError {
   override readonly status: number = 409;
-}
-
-interface SubjectEntry {
-  scopes: string[];
-  path: string;
-  /** Budgeted rows per unit, valid while `generation` matches the ledger's. */
-  byUnit: Map<Unit, { generation: number; rows: LedgerRow[] }>;
 }
 
 const DEFAULT_TTL_MS = 60_000;
@@ -136,12 +162,14 @@ class MemoryLedger implements Ledger {
   private readonly unitsByScope = new Map<string, Set<Unit>>();
   private readonly templates: LedgerTemplate[] = [];
   private readonly tenants = new Map<string, TenantSettings>();
-  private readonly subjects = new Map<string, SubjectEntry>();
+  private readonly subjects = new SubjectCache(MAX_SUBJECT_CACHE);
   private readonly reservations = new Map<string, ReservationRow>();
   private readonly active = new Map<string, ReservationRow>();
   /** Finalized or expired reservation ids in the order they ended (for bounded retention). */
   private readonly ended = new Fifo<ReservationRow>();
   private readonly idempotency: IdempotencyStore;
+  private readonly idempotencyRetentionMs: number;
+  private readonly eventRetentionMs: number;
   private readonly retentionMs: number;
   private readonly maxRetained: number;
   private readonly includeBalances: boolean;
@@ -150,14 +178,15 @@ class MemoryLedger implements Ledger {
   private counter = 0;
   /** Earliest expiry + grace among active reservations (may be stale-early: a sweep then recomputes it). */
   private nextDeadline = Number.POSITIVE_INFINITY;
+  /** When the oldest ended reservation passes its retention. */
+  private endedDeadlineMs = Number.POSITIVE_INFINITY;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryLedgerOptions) {
     this.clock = options.clock ?? systemClock;
-    this.idempotency = new IdempotencyStore(
-      options.idempotencyRetentionMs ?? 86_400_000,
-      options.maxIdempotencyRecords ?? 100_000,
-    );
+    this.idempotency = new IdempotencyStore(options.maxIdempotencyRecords ?? 100_000);
+    this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? 86_400_000;
+    this.eventRetentionMs = options.eventIdempotencyRetentionMs ?? 7 * 86_400_000;
     this.retentionMs = options.reservationRetentionMs ?? 3_600_000;
     this.maxRetained = options.maxRetainedReservations ?? 10_000;
     this.includeBalances = options.includeBalances === true;
@@ -177,18 +206,19 @@ class MemoryLedger implements Ledger {
     validateReserve(request);
     const now = this.tick();
     const tenant = this.guardSubject(request.subject, context);
-    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
+    const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'reserve');
+    const key = request.idempotencyKey;
     const dryRun = request.dryRun === true;
-    const payload = reservePayload(request);
-    const replay = this.idempotency.lookup<ReserveResponse>(namespace, payload, now);
-    if (replay !== undefined) return this.replayReserve(replay, now);
+    const print = reserveFingerprint(request);
+    const replay = this.idempotency.lookup<ReserveResponse>(space, key, print, now);
+    if (replay !== undefined) return this.replayReserve(replay.response, now);
 
     const entry = this.subjectEntry(request.subject);
     const unit = request.estimate.unit;
-    const settings = tenant === undefined ? undefined : this.tenants.get(tenant);
+    const settings = this.settingsOf(tenant);
     if (settings?.status === 'CLOSED') {
       if (!dryRun) throw tenantClosed(tenant);
-      return this.storeReserve(namespace, payload, now, {
+      return this.storeReserve(space, key, print, now, {
         decision: 'DENY',
         affectedScopes: entry.scopes,
         scopePath: entry.path,
@@ -199,7 +229,7 @@ class MemoryLedger implements Ledger {
     if (rows.length === 0) {
       const mismatch = this.unitMismatch(entry, unit);
       if (mismatch !== undefined || !dryRun) throw mismatch ?? notFound(entry);
-      return this.storeReserve(namespace, payload, now, {
+      return this.storeReserve(space, key, print, now, {
         decision: 'DENY',
         affectedScopes: entry.scopes,
         scopePath: entry.path,
@@ -209,7 +239,7 @@ class MemoryLedger implements Ledger {
     const evaluation = evaluateRows(rows, request.estimate.amount, request.minimum);
     if (!evaluation.ok) {
       if (!dryRun) throw evaluationError(evaluation, now);
-      return this.storeReserve(namespace, payload, now, {
+      return this.storeReserve(space, key, print, now, {
         ...denial(evaluation, now),
         affectedScopes: entry.scopes,
         scopePath: entry.path,
@@ -228,7 +258,7 @@ class MemoryLedger implements Ledger {
     if (evaluation.partial) response.partial = true;
     if (dryRun) {
       response.balances = rows.map(toBalance);
-      return this.storeReserve(namespace, payload, now, response);
+      return this.storeReserve(space, key, print, now, response);
     }
 
     for (const row of rows) {
@@ -262,9 +292,11 @@ class MemoryLedger implements Ledger {
       committed: undefined,
       finalizedAtMs: undefined,
       committedMetadata: undefined,
-      commit: undefined,
-      release: undefined,
+      settledKey: undefined,
+      settledFingerprint: 0,
+      settledBalances: undefined,
       extends: undefined,
+      reserveRecord: undefined,
       endedAtMs: 0,
     };
     this.reservations.set(id, reservation);
@@ -275,7 +307,12 @@ class MemoryLedger implements Ledger {
     response.expiresAtMs = reservation.expiresAtMs;
     response.remainingTtlMs = ttl;
     if (this.includeBalances) response.balances = rows.map(toBalance);
-    return this.storeReserve(namespace, payload, now, response, ttl + reservation.graceMs);
+    // The key outlives the hold (Ref keeps max(ttl + grace, 24 h)) and is pinned while the hold is live,
+    // so the record cap can never make a retried reserve hold twice.
+    const expiresAtMs = now + Math.max(this.idempotencyRetentionMs, ttl + reservation.graceMs);
+    const record = this.idempotency.store(space, key, print, response, expiresAtMs, 'pinned', now);
+    reservation.reserveRecord = record;
+    return { ...response };
   }
 
   async commit(
@@ -287,9 +324,9 @@ class MemoryLedger implements Ledger {
     validateCommit(request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
-    const stored = reservation.commit;
-    if (stored !== undefined && stored.key === request.idempotencyKey) {
-      return replayOutcome(stored, commitPayload(request));
+    if (reservation.status === 'COMMITTED' && reservation.settledKey === request.idempotencyKey) {
+      checkReplay(reservation.settledFingerprint, commitFingerprint(request));
+      return commitResponseOf(reservation);
     }
     this.guardOpen(reservation);
     const unit = reservation.unit;
@@ -335,16 +372,16 @@ class MemoryLedger implements Ledger {
       }
       response.charged = { unit, amount: estimate + plan.extra };
     }
-    if (this.includeBalances) response.balances = rows.map(toBalance);
+    if (this.includeBalances) {
+      response.balances = rows.map(toBalance);
+      reservation.settledBalances = response.balances;
+    }
     reservation.committed = response.charged.amount;
     reservation.committedMetadata = request.metadata;
-    reservation.commit = {
-      key: request.idempotencyKey,
-      payload: commitPayload(request),
-      response,
-    };
+    reservation.settledKey = request.idempotencyKey;
+    reservation.settledFingerprint = commitFingerprint(request);
     this.end(reservation, 'COMMITTED', now);
-    return { ...response };
+    return response;
   }
 
   async release(
@@ -356,9 +393,9 @@ class MemoryLedger implements Ledger {
     validateRelease(request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
-    const stored = reservation.release;
-    if (stored !== undefined && stored.key === request.idempotencyKey) {
-      return replayOutcome(stored, canonicalJson([request.reason]));
+    if (reservation.status === 'RELEASED' && reservation.settledKey === request.idempotencyKey) {
+      checkReplay(reservation.settledFingerprint, releaseFingerprint(request));
+      return releaseResponseOf(reservation);
     }
     this.guardOpen(reservation);
     this.guardGrace(reservation, now);
@@ -372,10 +409,14 @@ class MemoryLedger implements Ledger {
       status: 'RELEASED',
       released: { unit: reservation.unit, amount: estimate },
     };
-    if (this.includeBalances) response.balances = reservation.rows.map(toBalance);
-    reservation.release = { key: request.idempotencyKey, payload: canonicalJson([request.reason]), response };
+    if (this.includeBalances) {
+      response.balances = reservation.rows.map(toBalance);
+      reservation.settledBalances = response.balances;
+    }
+    reservation.settledKey = request.idempotencyKey;
+    reservation.settledFingerprint = releaseFingerprint(request);
     this.end(reservation, 'RELEASED', now);
-    return { ...response };
+    return response;
   }
 
   async extend(
@@ -387,10 +428,11 @@ class MemoryLedger implements Ledger {
     validateExtend(request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
-    const payload = canonicalJson([request.extendByMs, request.metadata]);
+    const print = extendFingerprint(request);
     const stored = reservation.extends?.get(request.idempotencyKey);
     if (stored !== undefined) {
-      const replay = replayOutcome(stored, payload);
+      checkReplay(stored.fingerprint, print);
+      const replay = { ...stored.response };
       replay.remainingTtlMs = this.remainingTtl(reservation, now);
       return replay;
     }
@@ -414,7 +456,7 @@ class MemoryLedger implements Ledger {
     };
     if (this.includeBalances) response.balances = reservation.rows.map(toBalance);
     reservation.extends ??= new Map();
-    reservation.extends.set(request.idempotencyKey, { key: request.idempotencyKey, payload, response });
+    reservation.extends.set(request.idempotencyKey, { fingerprint: print, response });
     return { ...response };
   }
 
@@ -422,10 +464,10 @@ class MemoryLedger implements Ledger {
     validateDecide(request);
     const now = this.tick();
     const tenant = this.guardSubject(request.subject, context);
-    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
-    const payload = decidePayload(request);
-    const replay = this.idempotency.lookup<DecideResponse>(namespace, payload, now);
-    if (replay !== undefined) return { ...replay };
+    const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'decide');
+    const print = decideFingerprint(request);
+    const replay = this.idempotency.lookup<DecideResponse>(space, request.idempotencyKey, print, now);
+    if (replay !== undefined) return { ...replay.response };
 
     const entry = this.subjectEntry(request.subject);
     let response: DecideResponse;
@@ -446,7 +488,7 @@ class MemoryLedger implements Ledger {
         } else response = { decision: 'ALLOW', affectedScopes: entry.scopes };
       }
     }
-    this.idempotency.store(namespace, payload, response, now);
+    this.remember(space, request.idempotencyKey, print, response, 'replaceable', now);
     return { ...response };
   }
 
@@ -454,11 +496,11 @@ class MemoryLedger implements Ledger {
     validateEvent(request);
     const now = this.tick();
     const tenant = this.guardSubject(request.subject, context);
-    const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const payload = eventPayload(request);
-    const replay = this.idempotency.lookup<EventResponse>(namespace, payload, now);
-    if (replay !== undefined) return { ...replay };
-    const settings = tenant === undefined ? undefined : this.tenants.get(tenant);
+    const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'event');
+    const print = eventFingerprint(request);
+    const replay = this.idempotency.lookup<EventResponse>(space, request.idempotencyKey, print, now);
+    if (replay !== undefined) return { ...replay.response };
+    const settings = this.settingsOf(tenant);
     if (settings?.status === 'CLOSED') throw tenantClosed(tenant);
     const entry = this.subjectEntry(request.subject);
     const unit = request.actual.unit;
@@ -489,7 +531,9 @@ class MemoryLedger implements Ledger {
     };
     if (this.includeBalances) response.balances = rows.map(toBalance);
     if (plan.extra < actual) response.charged = { unit, amount: plan.extra };
-    this.idempotency.store(namespace, payload, response, now);
+    // Events keep their key for 7 days (Ref): a replay inside the window must never charge twice.
+    const expiresAtMs = now + this.eventRetentionMs;
+    this.idempotency.store(space, request.idempotencyKey, print, response, expiresAtMs, 'durable', now);
     return { ...response };
   }
 
@@ -571,11 +615,12 @@ class MemoryLedger implements Ledger {
         details: { field: 'funding.amount' },
       });
     const now = this.clock.now();
-    const namespace = `fund|${row.scope}|${row.unit}|${request.idempotencyKey ?? ''}`;
-    const payload = canonicalJson([funding, request.reason]);
-    if (request.idempotencyKey !== undefined) {
-      const replay = this.idempotency.lookup<FundingResult>(namespace, payload, now);
-      if (replay !== undefined) return replay;
+    const space = this.idempotency.space('', `fund|${row.scope}|${row.unit}`);
+    const key = request.idempotencyKey;
+    const print = fundingFingerprint(funding, request.reason);
+    if (key !== undefined) {
+      const replay = this.idempotency.lookup<FundingResult>(space, key, print, now);
+      if (replay !== undefined) return replay.response;
     }
     rollWindow(row, now);
     guardStatus(row);
@@ -625,7 +670,7 @@ class MemoryLedger implements Ledger {
     }
     row.isOverLimit = row.debt > row.overdraftLimit;
     const result: FundingResult = { previous, current: toState(row) };
-    if (request.idempotencyKey !== undefined) this.idempotency.store(namespace, payload, result, now);
+    if (key !== undefined) this.remember(space, key, print, result, 'durable', now);
     return result;
   }
 
@@ -726,18 +771,33 @@ class MemoryLedger implements Ledger {
     reservation.status = status;
     if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
     this.active.delete(reservation.id);
+    if (reservation.reserveRecord !== undefined) {
+      this.idempotency.unpin(reservation.reserveRecord, now);
+      reservation.reserveRecord = undefined;
+    }
     reservation.endedAtMs = now;
+    if (this.ended.size === 0) this.endedDeadlineMs = now + this.retentionMs;
     this.ended.push(reservation);
     this.pruneEnded(now);
   }
 
   /** Forgets finalized or expired reservations past their retention, or beyond the cap (oldest first). */
   private pruneEnded(now: number): void {
+    // `ended` is in end order, so nothing is due before the front's deadline: skip the cold read.
+    if (this.ended.size <= this.maxRetained && now < this.endedDeadlineMs) return;
     for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
       if (this.ended.size <= this.maxRetained && oldest.endedAtMs + this.retentionMs > now) break;
       this.reservations.delete(oldest.id);
       this.ended.shift();
     }
+    const front = this.ended.peek();
+    this.endedDeadlineMs =
+      front === undefined ? Number.POSITIVE_INFINITY : front.endedAtMs + this.retentionMs;
+  }
+
+  /** The tenant's settings (most embedded ledgers have none: skip the lookup). */
+  private settingsOf(tenant: string | undefined): TenantSettings | undefined {
+    return tenant === undefined || this.tenants.size === 0 ? undefined : this.tenants.get(tenant);
   }
 
   private nextId(prefix: string): string {
@@ -776,7 +836,7 @@ class MemoryLedger implements Ledger {
 
   /** Closed tenant (beats EXPIRED and FINALIZED), then EXPIRED 410, then FINALIZED 409. */
   private guardOpen(reservation: ReservationRow): void {
-    if (reservation.tenant !== undefined && this.tenants.get(reservation.tenant)?.status === 'CLOSED') {
+    if (this.settingsOf(reservation.tenant)?.status === 'CLOSED') {
       throw tenantClosed(reservation.tenant);
     }
     if (reservation.status === 'EXPIRED') throw expiredError(reservation);
@@ -805,30 +865,32 @@ class MemoryLedger implements Ledger {
     return replay;
   }
 
+  /** Stores a dry_run or DENY outcome of a reserve (no hold, so losing it only re-evaluates). */
   private storeReserve(
-    namespace: string,
-    payload: string,
+    space: IdempotencySpace,
+    key: string,
+    print: number,
     now: number,
     response: ReserveResponse,
-    holdMs = 0,
   ): ReserveResponse {
-    // A live reserve's key outlives its hold (TTL + grace), as Ref keeps max(ttl + grace, 24 h): a late
-    // replay must never hold twice.
-    this.idempotency.store(namespace, payload, response, now, holdMs);
+    this.remember(space, key, print, response, 'replaceable', now);
     return { ...response };
   }
 
+  /** Stores an outcome for the default retention. */
+  private remember<T>(
+    space: IdempotencySpace,
+    key: string,
+    print: number,
+    response: T,
+    kind: RecordClass,
+    now: number,
+  ): IdempotencyRecord<T> {
+    return this.idempotency.store(space, key, print, response, now + this.idempotencyRetentionMs, kind, now);
+  }
+
   private subjectEntry(subject: Subject): SubjectEntry {
-    const key = subjectKey(subject);
-    let entry = this.subjects.get(key);
-    if (entry === undefined) {
-      const scopes = affectedScopes(subject);
-      Object.freeze(scopes);
-      entry = { scopes, path: scopes[scopes.length - 1]!, byUnit: new Map() };
-      if (this.subjects.size >= MAX_SUBJECT_CACHE) this.subjects.clear();
-      this.subjects.set(key, entry);
-    }
-    return entry;
+    return this.subjects.get(subject);
   }
 
   /** The ledgers of the subject's scopes in `unit`, creating template ledgers on first use; windows rolled. */
@@ -932,13 +994,13 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function replayOutcome<T extends object>(stored: { payload: string; response: T }, payload: string): T {
-  if (stored.payload !== payload) {
+/** 409 IDEMPOTENCY_MISMATCH unless a same-key retry carries the payload of the first use. */
+function checkReplay(stored: number, print: number): void {
+  if (stored !== print) {
     throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
       details: { reason: 'payload differs from the first use of this key' },
     });
   }
-  return { ...stored.response };
 }
 
 function denial(failure: Extract<Evaluation, { ok: false }>, now: number): ReserveResponse & DecideResponse {

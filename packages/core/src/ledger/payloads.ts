@@ -3,72 +3,116 @@ import type {
   CommitRequest,
   DecideRequest,
   EventRequest,
+  ExtendRequest,
+  ReleaseRequest,
   ReserveRequest,
   Subject,
 } from '../protocol/types.ts';
+import { finish, number, start, text } from './fingerprint.ts';
 import { canonicalJson } from './idempotency.ts';
 
-// Canonical idempotency payloads per operation: fixed-shape parts positionally, free-form parts
-// (dimensions, tags, metadata, metrics) through the key-sorting canonicalJson. Equivalent to comparing
-// canonical JSON of the whole request, and several times cheaper on the hot path.
+// Idempotency payload fingerprints per operation. Fixed-shape parts are hashed field by field;
+// free-form parts (dimensions, tags, metadata, metrics) go through the key-sorting canonicalJson, so
+// two requests match exactly when their canonical JSON would (RFC 8785-like), without building it.
 
-function optional(value: unknown): string | null {
-  return value === undefined ? null : canonicalJson(value);
+const RESERVE = 1;
+const COMMIT = 2;
+const RELEASE = 3;
+const EXTEND = 4;
+const DECIDE = 5;
+const EVENT = 6;
+const FUNDING = 7;
+
+function free(value: unknown): void {
+  text(value === undefined ? undefined : canonicalJson(value));
 }
 
-// Subject values are validated to [a-zA-Z0-9_.-], units and policies are enum names and amounts are
-// integers, so none can contain the `|` separator; free text goes through JSON, which is self-delimiting.
-function subjectText(subject: Subject): string {
-  return `${subject.tenant ?? ''}|${subject.workspace ?? ''}|${subject.app ?? ''}|${subject.workflow ?? ''}|${
-    subject.agent ?? ''
-  }|${subject.toolset ?? ''}|${optionalText(subject.dimensions)}`;
+function subject(value: Subject): void {
+  text(value.tenant);
+  text(value.workspace);
+  text(value.app);
+  text(value.workflow);
+  text(value.agent);
+  text(value.toolset);
+  free(value.dimensions);
 }
 
-function actionText(action: Action): string {
-  return `${JSON.stringify(action.kind)}|${JSON.stringify(action.name)}|${optionalText(action.tags)}`;
+function action(value: Action): void {
+  text(value.kind);
+  text(value.name);
+  free(value.tags);
 }
 
-function optionalText(value: unknown): string {
-  return value === undefined ? '' : canonicalJson(value);
+/** Fingerprint of a reserve; `dryRun` is normalized so absent equals false (flipping it is a mismatch). */
+export function reserveFingerprint(request: ReserveRequest): number {
+  start(RESERVE);
+  subject(request.subject);
+  action(request.action);
+  text(request.estimate.unit);
+  number(request.estimate.amount);
+  number(request.ttlMs);
+  number(request.gracePeriodMs);
+  text(request.overagePolicy);
+  number(request.dryRun === true ? 1 : 0);
+  number(request.minimum);
+  free(request.metadata);
+  return finish();
 }
 
-/** Payload of a reserve; `dryRun` is normalized so absent equals false (flipping it is a mismatch). */
-export function reservePayload(request: ReserveRequest): string {
-  const estimate = request.estimate;
-  return `${subjectText(request.subject)}|${actionText(request.action)}|${estimate.unit}|${estimate.amount}|${
-    request.ttlMs ?? ''
-  }|${request.gracePeriodMs ?? ''}|${request.overagePolicy ?? ''}|${request.dryRun === true ? 1 : 0}|${
-    request.minimum ?? ''
-  }|${optionalText(request.metadata)}`;
+/** Fingerprint of a commit. */
+export function commitFingerprint(request: CommitRequest): number {
+  start(COMMIT);
+  text(request.actual.unit);
+  number(request.actual.amount);
+  free(request.metrics);
+  free(request.metadata);
+  return finish();
 }
 
-/** Payload of a commit. */
-export function commitPayload(request: CommitRequest): string {
-  const actual = request.actual;
-  return `${actual.unit}|${actual.amount}|${optionalText(request.metrics)}|${optionalText(request.metadata)}`;
+/** Fingerprint of a release. */
+export function releaseFingerprint(request: ReleaseRequest): number {
+  start(RELEASE);
+  text(request.reason);
+  return finish();
 }
 
-/** Payload of a decide. */
-export function decidePayload(request: DecideRequest): string {
-  return JSON.stringify([
-    subjectText(request.subject),
-    actionText(request.action),
-    request.estimate.unit,
-    request.estimate.amount,
-    optional(request.metadata),
-  ]);
+/** Fingerprint of an extend. */
+export function extendFingerprint(request: ExtendRequest): number {
+  start(EXTEND);
+  number(request.extendByMs);
+  free(request.metadata);
+  return finish();
 }
 
-/** Payload of an event (client_time_ms is part of the body, so it is part of the payload). */
-export function eventPayload(request: EventRequest): string {
-  return JSON.stringify([
-    subjectText(request.subject),
-    actionText(request.action),
-    request.actual.unit,
-    request.actual.amount,
-    request.overagePolicy,
-    optional(request.metrics),
-    request.clientTimeMs,
-    optional(request.metadata),
-  ]);
+/** Fingerprint of a decide. */
+export function decideFingerprint(request: DecideRequest): number {
+  start(DECIDE);
+  subject(request.subject);
+  action(request.action);
+  text(request.estimate.unit);
+  number(request.estimate.amount);
+  free(request.metadata);
+  return finish();
+}
+
+/** Fingerprint of an event (client_time_ms is part of the body, so it is part of the payload). */
+export function eventFingerprint(request: EventRequest): number {
+  start(EVENT);
+  subject(request.subject);
+  action(request.action);
+  text(request.actual.unit);
+  number(request.actual.amount);
+  text(request.overagePolicy);
+  free(request.metrics);
+  number(request.clientTimeMs);
+  free(request.metadata);
+  return finish();
+}
+
+/** Fingerprint of a funding request (operation, amounts and reason). */
+export function fundingFingerprint(funding: unknown, reason: string | undefined): number {
+  start(FUNDING);
+  free(funding);
+  text(reason);
+  return finish();
 }

@@ -2,6 +2,7 @@ import type { OveragePolicy, ReservationStatus, Unit } from '../protocol/enums.t
 import { invalid } from '../protocol/errors.ts';
 import type {
   Action,
+  Balance,
   CommitResponse,
   ExtendResponse,
   ListReservationsQuery,
@@ -11,15 +12,15 @@ import type {
   ReservationDetail,
   Subject,
 } from '../protocol/types.ts';
+import type { IdempotencyRecord } from './idempotency.ts';
 import type { LedgerRow } from './ledger-row.ts';
 
 // The reservation record of the memory ledger, its detail view and list-query evaluation.
 
-/** A stored outcome on a reservation (commit, release, extend): replayed verbatim for the same key. */
-export interface StoredOutcome<T> {
-  key: string;
-  payload: string;
-  response: T;
+/** A stored extend outcome on a reservation: replayed verbatim for the same key. */
+export interface StoredExtend {
+  fingerprint: number;
+  response: ExtendResponse;
 }
 
 /** A reservation as the memory ledger keeps it. `rows` are exactly the ledgers the hold was placed on. */
@@ -45,11 +46,40 @@ export interface ReservationRow {
   committed: number | undefined;
   finalizedAtMs: number | undefined;
   committedMetadata: Metadata | undefined;
-  commit: StoredOutcome<CommitResponse> | undefined;
-  release: StoredOutcome<ReleaseResponse> | undefined;
-  extends: Map<string, StoredOutcome<ExtendResponse>> | undefined;
+  /**
+   * The key and payload fingerprint of the commit or release that settled it. The response itself is
+   * rebuilt from the row on replay (it is a pure function of status, estimate and committed), so a
+   * retained row does not carry one.
+   */
+  settledKey: string | undefined;
+  settledFingerprint: number;
+  /** The balance snapshot of the settling response, kept only when the ledger includes balances. */
+  settledBalances: Balance[] | undefined;
+  extends: Map<string, StoredExtend> | undefined;
+  /** The idempotency record of the reserve, pinned while ACTIVE. */
+  reserveRecord: IdempotencyRecord<unknown> | undefined;
   /** When it left ACTIVE (for bounded retention); 0 while ACTIVE. */
   endedAtMs: number;
+}
+
+/** The response of the commit that settled a COMMITTED row, rebuilt exactly as the commit built it. */
+export function commitResponseOf(row: ReservationRow): CommitResponse {
+  const unit = row.unit;
+  const charged = row.committed ?? 0;
+  const response: CommitResponse = { status: 'COMMITTED', charged: { unit, amount: charged } };
+  if (charged < row.estimate) response.released = { unit, amount: row.estimate - charged };
+  if (row.settledBalances !== undefined) response.balances = row.settledBalances;
+  return response;
+}
+
+/** The response of the release that settled a RELEASED row, rebuilt exactly as the release built it. */
+export function releaseResponseOf(row: ReservationRow): ReleaseResponse {
+  const response: ReleaseResponse = {
+    status: 'RELEASED',
+    released: { unit: row.unit, amount: row.estimate },
+  };
+  if (row.settledBalances !== undefined) response.balances = row.settledBalances;
+  return response;
 }
 
 /** The protocol view of a reservation; `include` projects metadata (both by default). */

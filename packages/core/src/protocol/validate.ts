@@ -52,6 +52,11 @@ export function validateIdempotencyKey(key: unknown, field = 'idempotencyKey'): 
   checkString(key, field, 256);
 }
 
+/** Field names of the default `subject` levels, built once (not per request). */
+const SUBJECT_FIELDS: Record<string, string> = Object.fromEntries(
+  SUBJECT_LEVELS.map((level) => [level, `subject.${level}`]),
+);
+
 /** Throws unless `subject` has ≥1 standard level, each ≤128 chars of `[a-zA-Z0-9_.-]`, and valid dimensions. */
 export function validateSubject(subject: unknown, field = 'subject'): asserts subject is Subject {
   if (!isObject(subject)) throw invalid(field, 'is required', 'pass an object with at least `tenant`');
@@ -59,13 +64,10 @@ export function validateSubject(subject: unknown, field = 'subject'): asserts su
   for (const level of SUBJECT_LEVELS) {
     const value = subject[level];
     if (value === undefined) continue;
-    checkString(value, `${field}.${level}`, 128);
+    const name = field === 'subject' ? SUBJECT_FIELDS[level]! : `${field}.${level}`;
+    checkString(value, name, 128);
     if (!NAME_PATTERN.test(value as string)) {
-      throw invalid(
-        `${field}.${level}`,
-        'has characters outside [a-zA-Z0-9_.-]',
-        'use letters, digits, _ . -',
-      );
+      throw invalid(name, 'has characters outside [a-zA-Z0-9_.-]', 'use letters, digits, _ . -');
     }
     levels++;
   }
@@ -89,8 +91,8 @@ export function validateSubject(subject: unknown, field = 'subject'): asserts su
 /** Throws unless `action` has kind (≤64), name (≤256) and ≤10 tags of ≤64 chars. */
 export function validateAction(action: unknown, field = 'action'): asserts action is Action {
   if (!isObject(action)) throw invalid(field, 'is required', 'pass { kind, name }');
-  checkString(action.kind, `${field}.kind`, 64);
-  checkString(action.name, `${field}.name`, 256);
+  checkString(action.kind, field === 'action' ? 'action.kind' : `${field}.kind`, 64);
+  checkString(action.name, field === 'action' ? 'action.name' : `${field}.name`, 256);
   if (action.tags !== undefined) {
     if (!Array.isArray(action.tags)) throw invalid(`${field}.tags`, 'must be an array', 'pass string[]');
     if (action.tags.length > 10) throw invalid(`${field}.tags`, 'has more than 10 tags', 'keep ≤ 10');
@@ -106,7 +108,11 @@ export function validateAmount(amount: unknown, field: string): asserts amount i
   if (!UNITS.includes(amount.unit as Amount['unit'])) {
     throw invalid(`${field}.unit`, `must be one of ${UNITS.join(', ')}`, `got ${String(amount.unit)}`);
   }
-  checkInt(amount.amount, `${field}.amount`, 0, Number.MAX_SAFE_INTEGER);
+  const value = amount.amount;
+  // Checked inline so the field name is only built for the error.
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    checkInt(value, `${field}.amount`, 0, Number.MAX_SAFE_INTEGER);
+  }
 }
 
 function validateOverage(policy: unknown, field: string): void {

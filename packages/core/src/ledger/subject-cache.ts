@@ -1,0 +1,67 @@
+import type { Unit } from '../protocol/enums.ts';
+import { affectedScopes } from '../protocol/scopes.ts';
+import type { Subject } from '../protocol/types.ts';
+import type { LedgerRow } from './ledger-row.ts';
+
+/** What the ledger derives once per distinct subject: its scopes and, per unit, its budgeted rows. */
+export interface SubjectEntry {
+  /** Frozen: shared by every response for this subject. */
+  scopes: string[];
+  path: string;
+  /** Budgeted rows per unit, valid while `generation` matches the ledger's. */
+  byUnit: Map<Unit, { generation: number; rows: LedgerRow[] }>;
+}
+
+interface Node {
+  entry: SubjectEntry | undefined;
+  children: Map<string, Node> | undefined;
+}
+
+/**
+ * Subject → entry, as a trie over the six standard levels, so a lookup reads the subject's own strings
+ * instead of building a key string per request. Cleared when it reaches `maxEntries` (bounded memory
+ * for callers with unbounded subject sets; entries are cheap to rebuild).
+ */
+export class SubjectCache {
+  private root: Node = { entry: undefined, children: undefined };
+  private count = 0;
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(subject: Subject): SubjectEntry {
+    let node = this.root;
+    node = step(node, subject.tenant);
+    node = step(node, subject.workspace);
+    node = step(node, subject.app);
+    node = step(node, subject.workflow);
+    node = step(node, subject.agent);
+    node = step(node, subject.toolset);
+    if (node.entry !== undefined) return node.entry;
+    const scopes = affectedScopes(subject);
+    Object.freeze(scopes);
+    const entry: SubjectEntry = { scopes, path: scopes[scopes.length - 1]!, byUnit: new Map() };
+    if (this.count >= this.maxEntries) {
+      this.root = { entry: undefined, children: undefined };
+      this.count = 0;
+      return entry;
+    }
+    node.entry = entry;
+    this.count++;
+    return entry;
+  }
+}
+
+function step(node: Node, value: string | undefined): Node {
+  const key = value ?? '';
+  let children = node.children;
+  if (children === undefined) {
+    children = new Map();
+    node.children = children;
+  }
+  let child = children.get(key);
+  if (child === undefined) {
+    child = { entry: undefined, children: undefined };
+    children.set(key, child);
+  }
+  return child;
+}
