@@ -69,15 +69,9 @@ export function guardStream(
       const added = deltaTokens(part);
       if (added > 0) {
         estimated += added;
-        const verdict = tracker.usage({ outputTokens: Math.min(estimated, call.maxOutputTokens) });
-        if (verdict === 'stop') {
-          // Budget cutoff: core aborted the request's signal; stop reading and charge the hold.
-          controller.enqueue(part);
-          await reader.cancel(call.signal.reason).catch(ignore);
-          await settle(() => tracker.abort());
-          controller.error(call.signal.reason);
-          return;
-        }
+        // Recorded for an abort or error before `finish`. A budget cutoff needs no branch here: core
+        // aborts the call's signal, which this request carries, and the read above then fails.
+        tracker.usage({ outputTokens: Math.min(estimated, call.maxOutputTokens) });
       }
       controller.enqueue(part);
     },
