@@ -22,6 +22,8 @@ interface Operation {
 export class LuaOperations {
   private readonly operations = new Map<string, Operation>();
   private readonly library: string;
+  /** One FUNCTION LOAD in flight per client, however many calls found the library missing at once. */
+  private readonly loading = new WeakMap<Redis, Promise<unknown>>();
 
   constructor(bodies: Record<string, string>) {
     const version = createHash('sha1')
@@ -56,7 +58,7 @@ export class LuaOperations {
       } catch (error) {
         if (!(error instanceof Error) || !/Function not found/i.test(error.message)) throw error;
         // First use on this server, or a server whose functions were flushed: (re)load, then call.
-        await client.call('FUNCTION', 'LOAD', 'REPLACE', this.library);
+        await this.load(client);
         return (await client.call('FCALL', operation.functionName, 0, ...args)) as string;
       }
     }
@@ -66,5 +68,18 @@ export class LuaOperations {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return (await client.eval(operation.source, 0, ...args)) as string;
     }
+  }
+
+  private async load(client: Redis): Promise<void> {
+    let pending = this.loading.get(client);
+    if (pending === undefined) {
+      pending = client.call('FUNCTION', 'LOAD', 'REPLACE', this.library);
+      this.loading.set(client, pending);
+      pending.then(
+        () => this.loading.delete(client),
+        () => this.loading.delete(client),
+      );
+    }
+    await pending;
   }
 }

@@ -4,7 +4,13 @@ import { CyclesError } from '@cycles-guard/core';
 import { createRedisLedger } from '../../src/index.ts';
 
 const [url, prefix, worker, loops, rounds, estimate] = process.argv.slice(2);
-const ledger = createRedisLedger({ url: url!, keyPrefix: prefix!, sweepIntervalMs: 0 });
+// A generous timeout: this test is about the budget across processes, not latency on a busy machine.
+const ledger = createRedisLedger({
+  url: url!,
+  keyPrefix: prefix!,
+  sweepIntervalMs: 0,
+  operationTimeoutMs: 30_000,
+});
 const subject = { tenant: 'acme', workspace: `w${Number(worker) % 2}`, app: `app${worker}` };
 const worstCase = Number(estimate);
 
