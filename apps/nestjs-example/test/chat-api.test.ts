@@ -197,9 +197,9 @@ describe('GET /chat/stream', () => {
       let text = '';
       while (!text.includes('event: delta')) text += new TextDecoder().decode((await reader.read()).value);
       controller.abort();
-      await expect.poll(() => emulator.requests[0]?.aborted, { timeout: 3_000 }).toBe(true);
+      await expect.poll(() => emulator.requests[0]?.aborted).toBe(true);
       expect(emulator.requests[0]!.outputTokens).toBeLessThan(300);
-      await expect.poll(async () => (await ledger('acme'))?.reserved, { timeout: 3_000 }).toBe(0);
+      await expect.poll(async () => (await ledger('acme'))?.reserved).toBe(0);
       expect((await ledger('acme'))!.spent).toBeGreaterThan(0);
     } finally {
       emulator.latency.perChunkMs = 0;

@@ -26,6 +26,9 @@ function tenantLedger(allocated: number, tenant = 'acme'): LedgerDefinition {
   return { scope: `tenant:${tenant}`, unit: 'USD_MICROCENTS', allocated, window: { period: 'day' } };
 }
 
+/** Waits for settlement, which happens after the response: generous, since suites share busy machines. */
+const waitFor = <T>(check: () => T | Promise<T>) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
+
 const tenantOf = (request: Request) => ({ tenant: request.get('x-tenant') });
 
 /**
@@ -136,7 +139,7 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
       );
       const first = await request(app).post('/resize').set('x-tenant', 'acme');
       expect(first.status).toBe(200);
-      await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 60, reserved: 0 }));
+      await waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 60, reserved: 0 }));
       const second = await request(app).post('/resize').set('x-tenant', 'acme');
       expect(second.status).toBe(429);
       expect(second.body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: 'tenant:acme', remaining: 40 });
@@ -172,7 +175,7 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
       });
       expect((await request(app).get('/throws').set('x-tenant', 'acme')).status).toBe(500);
       expect((await request(app).get('/503').set('x-tenant', 'acme')).status).toBe(503);
-      await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 0, reserved: 0 }));
+      await waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 0, reserved: 0 }));
     });
 
     it('sends errors thrown by estimate or attributes to the error handler, reserving nothing', async () => {
@@ -220,7 +223,7 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
         ),
       );
       expect((await request(app).get('/metered').set('x-tenant', 'acme')).status).toBe(200);
-      await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 30, reserved: 0 }));
+      await waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 30, reserved: 0 }));
     });
 
     it('never overspends with 100 concurrent requests for one tenant', async () => {
@@ -240,9 +243,7 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
         const denied = responses.filter((response) => response.status === 429).length;
         expect(allowed).toBe(71);
         expect(denied).toBe(29);
-        await vi.waitFor(async () =>
-          expect(await balanceOf(cycles)).toMatchObject({ spent: 497, reserved: 0 }),
-        );
+        await waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 497, reserved: 0 }));
       } finally {
         server.close();
       }
@@ -264,7 +265,7 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
       expect(response.status).toBe(200);
       expect(response.text).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\n');
       expect(response.headers['x-cycles-budget-remaining']).toBe('100');
-      await vi.waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 25, reserved: 0 }));
+      await waitFor(async () => expect(await balanceOf(cycles)).toMatchObject({ spent: 25, reserved: 0 }));
     });
   });
 
@@ -363,11 +364,11 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
           outgoing.on('error', (error) => (outgoing.destroyed ? resolve() : reject(error)));
           outgoing.end();
         });
-        await vi.waitFor(() => expect(contextSignal?.aborted).toBe(true));
-        await vi.waitFor(() => expect(emulator?.requests[0]?.aborted).toBe(true), { timeout: 3_000 });
+        await waitFor(() => expect(contextSignal?.aborted).toBe(true));
+        await waitFor(() => expect(emulator?.requests[0]?.aborted).toBe(true));
         expect(emulator.requests[0]?.outputTokens).toBeLessThan(4_000);
-        await vi.waitFor(() => expect(handlerError).toBeDefined());
-        await vi.waitFor(async () => {
+        await waitFor(() => expect(handlerError).toBeDefined());
+        await waitFor(async () => {
           const balance = await balanceOf(cycles);
           expect(balance.spent).toBeGreaterThan(0);
           // ConverseStream reports usage only at its end, so an aborted stream is charged up to its hold.

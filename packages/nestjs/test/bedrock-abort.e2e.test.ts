@@ -156,7 +156,7 @@ describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s'
     } finally {
       controller.abort();
     }
-    await expect.poll(() => probe.settlement?.status, { timeout: 3_000 }).toBe('committed');
+    await expect.poll(() => probe.settlement?.status).toBe('committed');
     await emulator.waitForIdle();
     const [request] = emulator.requests;
     expect(request).toMatchObject({ operation: 'ConverseStream', aborted: true });
@@ -203,7 +203,7 @@ describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s'
       const { balances } = await cycles.authority.getBalances({ tenant: 'acme' });
       return { spent: balances[0]?.spent?.amount ?? 0, reserved: balances[0]?.reserved?.amount ?? 0 };
     };
-    await expect.poll(async () => (await acme()).reserved, { timeout: 3_000 }).toBe(0);
+    await expect.poll(async () => (await acme()).reserved).toBe(0);
     await emulator.waitForIdle();
     const [request] = emulator.requests;
     expect(request).toMatchObject({ operation: 'ConverseStream', aborted: true });

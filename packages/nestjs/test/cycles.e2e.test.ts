@@ -443,7 +443,7 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     await new Promise((resolve) => setTimeout(resolve, 100));
     controller.abort();
     await pending;
-    await expect.poll(() => slowProbe.aborted, { timeout: 1_500 }).toBe(true);
+    await expect.poll(() => slowProbe.aborted).toBe(true);
     expect(slowProbe.reason).toBeInstanceOf(Error);
   });
 
@@ -466,9 +466,7 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     } finally {
       controller.abort();
     }
-    await expect
-      .poll(() => ledger(cycles, 'stream'), { timeout: 1_500 })
-      .toEqual({ spent: 200, reserved: 0 });
+    await expect.poll(() => ledger(cycles, 'stream')).toEqual({ spent: 200, reserved: 0 });
   });
 
   it('aborts the context signal when an SSE client disconnects', async () => {
@@ -492,7 +490,7 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
       controller.abort();
     }
     expect(received).toContain('data: {"tick":');
-    await expect.poll(() => sseProbe.signal?.aborted, { timeout: 2_000 }).toBe(true);
+    await expect.poll(() => sseProbe.signal?.aborted).toBe(true);
     expect(sseProbe.abortReason).toBeInstanceOf(Error);
     const ticksAtAbort = sseProbe.ticks;
     await new Promise((resolve) => setTimeout(resolve, 50));
