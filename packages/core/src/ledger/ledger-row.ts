@@ -63,6 +63,17 @@ export function createRow(ledgerId: string, definition: LedgerDefinition, nowMs:
 }
 
 /**
+ * The over-limit flag after funding, a limit update or a window roll (Ref recomputes it after every such
+ * change). Over-limit means debt beyond a configured (positive) overdraft limit: with a zero limit no
+ * overdraft is permitted at all, and outstanding debt is the DEBT_OUTSTANDING state instead (spec
+ * reason codes). Otherwise a zero-limit scope with debt would always be flagged, and since PROTOCOL.md
+ * §2.2 checks the flag first, DEBT_OUTSTANDING could never be returned.
+ */
+export function overLimitAfterReconcile(row: Pick<LedgerRow, 'debt' | 'overdraftLimit'>): boolean {
+  return row.overdraftLimit > 0 && row.debt > row.overdraftLimit;
+}
+
+/**
  * Starts a new window period if `nowMs` passed the current one: spent → 0, holds and debt carry over
  * (RESET_SPENT semantics), and the over-limit flag is recomputed as funding does. Cheap when not due.
  */
@@ -73,7 +84,7 @@ export function rollWindow(row: LedgerRow, nowMs: number): void {
   row.periodEndMs = bounds.endMs;
   row.spent = 0;
   row.remaining = row.allocated - row.reserved - row.debt;
-  row.isOverLimit = row.debt > row.overdraftLimit;
+  row.isOverLimit = overLimitAfterReconcile(row);
 }
 
 /** A snapshot of a row for callers (never the live object). */

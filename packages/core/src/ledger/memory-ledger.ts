@@ -62,7 +62,15 @@ import {
   IdempotencyStore,
   type RecordClass,
 } from './idempotency.ts';
-import { capsSet, createRow, type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
+import {
+  capsSet,
+  createRow,
+  type LedgerRow,
+  overLimitAfterReconcile,
+  rollWindow,
+  toBalance,
+  toState,
+} from './ledger-row.ts';
 import {
   commitFingerprint,
   decideFingerprint,
@@ -668,7 +676,7 @@ class MemoryLedger implements Ledger {
           },
         );
     }
-    row.isOverLimit = row.debt > row.overdraftLimit;
+    row.isOverLimit = overLimitAfterReconcile(row);
     const result: FundingResult = { previous, current: toState(row) };
     if (key !== undefined) this.remember(space, key, print, result, 'durable', now);
     return result;
@@ -707,7 +715,7 @@ class MemoryLedger implements Ledger {
     }
     if ('commitOveragePolicy' in changes) row.commitOveragePolicy = checked.commitOveragePolicy;
     // As Ref's admin plane: the flag is recomputed after every limit update.
-    row.isOverLimit = row.debt > row.overdraftLimit;
+    row.isOverLimit = overLimitAfterReconcile(row);
     return toState(row);
   }
 

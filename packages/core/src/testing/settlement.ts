@@ -372,7 +372,7 @@ export function registerSettlementTests(options: ConformanceOptions): void {
       expect(reserved.decision).not.toBe('DENY');
     });
 
-    it('debt with a zero limit blocks reserve (DEBT_OUTSTANDING unless the scope is flagged first)', async () => {
+    it('debt with a zero limit blocks reserve with DEBT_OUTSTANDING (not flagged over-limit)', async () => {
       const { ledger } = await harness();
       await seedBudget(ledger, TENANT, 100, { overdraftLimit: 50 });
       await ledger.createEvent({
@@ -384,11 +384,11 @@ export function registerSettlementTests(options: ConformanceOptions): void {
       });
       await ledger.fund({ scope: TENANT, unit: UNIT, funding: { operation: 'CREDIT', amount: 1000 } });
       await ledger.updateLedger(TENANT, UNIT, { overdraftLimit: 0 });
+      // Over-limit is debt beyond a positive limit; with a zero limit the state is DEBT_OUTSTANDING.
       const state = await balanceOf(ledger, TENANT);
-      expect(state).toMatchObject({ debt: 30, overdraftLimit: 0, remaining: 970 });
-      const expected = state.isOverLimit ? 'OVERDRAFT_LIMIT_EXCEEDED' : 'DEBT_OUTSTANDING';
+      expect(state).toMatchObject({ debt: 30, overdraftLimit: 0, remaining: 970, isOverLimit: false });
       const before = await snapshotLedgers(ledger);
-      await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 10)), expected);
+      await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 10)), 'DEBT_OUTSTANDING');
       expect(await snapshotLedgers(ledger)).toEqual(before);
       const decided = await ledger.decide({
         idempotencyKey: freshKey('decide'),
@@ -396,9 +396,45 @@ export function registerSettlementTests(options: ConformanceOptions): void {
         action: ACTION,
         estimate: { unit: UNIT, amount: 10 },
       });
-      expect(decided).toMatchObject({ decision: 'DENY', reasonCode: expected });
+      expect(decided).toMatchObject({ decision: 'DENY', reasonCode: 'DEBT_OUTSTANDING' });
       const dryRun = await ledger.reserve(reserveRequest(TENANT, 10, { dryRun: true }));
-      expect(dryRun).toMatchObject({ decision: 'DENY', reasonCode: expected });
+      expect(dryRun).toMatchObject({ decision: 'DENY', reasonCode: 'DEBT_OUTSTANDING' });
+      // Partial repayment leaves debt with a zero limit: still DEBT_OUTSTANDING; full repayment clears it.
+      await ledger.fund({ scope: TENANT, unit: UNIT, funding: { operation: 'REPAY_DEBT', amount: 10 } });
+      await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 10)), 'DEBT_OUTSTANDING');
+      await ledger.fund({ scope: TENANT, unit: UNIT, funding: { operation: 'REPAY_DEBT', amount: 20 } });
+      expect((await ledger.reserve(reserveRequest(TENANT, 10))).decision).toBe('ALLOW');
+    });
+
+    it('the over-limit flag is checked before debt (OVERDRAFT_LIMIT_EXCEEDED wins over DEBT_OUTSTANDING)', async () => {
+      const { ledger } = await harness();
+      await seedBudget(ledger, TENANT, 100, { overdraftLimit: 50 });
+      await ledger.createEvent({
+        idempotencyKey: freshKey('event'),
+        subject: subjectOf(TENANT),
+        action: ACTION,
+        actual: { unit: UNIT, amount: 130 },
+        overagePolicy: 'ALLOW_WITH_OVERDRAFT',
+      });
+      await ledger.updateLedger(TENANT, UNIT, { overdraftLimit: 0 });
+      await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 1)), 'DEBT_OUTSTANDING');
+      // A capped overrun flags the scope; the flag comes first in the §2.2 walk.
+      await ledger.createEvent({
+        idempotencyKey: freshKey('event'),
+        subject: subjectOf(TENANT),
+        action: ACTION,
+        actual: { unit: UNIT, amount: 5 },
+        overagePolicy: 'ALLOW_IF_AVAILABLE',
+      });
+      expect(await balanceOf(ledger, TENANT)).toMatchObject({ debt: 30, isOverLimit: true });
+      await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 1)), 'OVERDRAFT_LIMIT_EXCEEDED');
+      const decided = await ledger.decide({
+        idempotencyKey: freshKey('decide'),
+        subject: subjectOf(TENANT),
+        action: ACTION,
+        estimate: { unit: UNIT, amount: 1 },
+      });
+      expect(decided).toMatchObject({ decision: 'DENY', reasonCode: 'OVERDRAFT_LIMIT_EXCEEDED' });
     });
 
     it('debt with a positive limit does not block a reserve that fits', async () => {

@@ -521,15 +521,15 @@ describe('memory ledger over the wire: every error maps to a valid ErrorResponse
     expect(balance?.debt).toEqual(usd(20));
 
     await ledger.updateLedger('tenant:debtor', USD, { overdraftLimit: 0 });
-    // Debt with a zero limit: DEBT_OUTSTANDING, unless the scope is flagged over-limit first (that check
-    // comes earlier in the reserve walk, and this ledger re-flags a scope when its limit drops below debt).
+    // Debt with a zero limit is DEBT_OUTSTANDING (over-limit needs a positive limit to be beyond).
     const [after] = (await api.getBalances({ tenant: 'debtor' })).balances;
+    expect(after?.isOverLimit).toBeUndefined();
     await expectWireError(
       () => api.reserve({ idempotencyKey: key(), subject: debtor, action, estimate: usd(1) }),
-      after?.isOverLimit ? 'OVERDRAFT_LIMIT_EXCEEDED' : 'DEBT_OUTSTANDING',
+      'DEBT_OUTSTANDING',
     );
     const deny = await api.decide({ idempotencyKey: key(), subject: debtor, action, estimate: usd(1) });
-    expect(deny.decision).toBe('DENY');
+    expect(deny).toMatchObject({ decision: 'DENY', reasonCode: 'DEBT_OUTSTANDING' });
   });
 
   it('FORBIDDEN and TENANT_CLOSED', async () => {
