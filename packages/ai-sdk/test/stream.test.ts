@@ -1,6 +1,8 @@
+import type { LanguageModelV3Middleware, LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import { runWithBudget } from '@cycles-guard/core';
-import { streamText } from 'ai';
+import { streamObject, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { emulatorCost, HAIKU, type Setup, setup } from './helpers.ts';
 
 let current: Setup | undefined;
@@ -138,5 +140,47 @@ describe('streamText through @ai-sdk/amazon-bedrock and the emulator', () => {
     expect(current.sequence()).toEqual(['decision', 'release', 'decision', 'commit']);
     const state = await current.state();
     expect(state.spent).toBe(emulatorCost(current.cycles, HAIKU, current.emulator.requests[1]!));
+  });
+});
+
+describe('streamObject', () => {
+  it('is held, capped and committed like any stream', async () => {
+    // The emulator writes filler words; this inner middleware streams the JSON object asked for instead.
+    const jsonStream: LanguageModelV3Middleware = {
+      specificationVersion: 'v3',
+      async wrapStream({ doStream }) {
+        const result = await doStream();
+        const json = '{"city":"Lisbon","days":3}';
+        return {
+          ...result,
+          stream: result.stream.pipeThrough(
+            new TransformStream<LanguageModelV3StreamPart, LanguageModelV3StreamPart>({
+              transform(part, controller) {
+                if (part.type === 'text-delta') return;
+                if (part.type === 'text-end')
+                  controller.enqueue({ type: 'text-delta', id: part.id, delta: json });
+                controller.enqueue(part);
+              },
+            }),
+          ),
+        };
+      },
+    };
+    current = await setup(1e12, { inner: [jsonStream], emulator: { outputTokens: 30 } });
+    const result = streamObject({
+      model: current.model,
+      schema: z.object({ city: z.string(), days: z.number() }),
+      prompt: 'Plan a trip.',
+      maxOutputTokens: 300,
+    });
+    // streamObject settles its promises only once its stream is read.
+    for await (const _ of result.partialObjectStream) {
+    }
+    expect(await result.object).toEqual({ city: 'Lisbon', days: 3 });
+    const [request] = current.emulator.requests;
+    expect(request?.maxTokens).toBe(300);
+    const state = await current.state();
+    expect(state.spent).toBe(emulatorCost(current.cycles, HAIKU, request!));
+    expect(state.reserved).toBe(0);
   });
 });
