@@ -23,7 +23,8 @@ function resolutionBases(): string[] {
   try {
     bases.push(fileURLToPath(import.meta.url));
   } catch {
-    // CommonJS build: import.meta is unavailable; the application's directory still works.
+    // CommonJS build: import.meta is empty there, but __filename names this file.
+    if (typeof __filename === 'string') bases.push(__filename);
   }
   bases.push(join(process.cwd(), 'package.json'));
   return bases;
