@@ -1,6 +1,7 @@
 import {
   type Action,
   type Cycles,
+  currentBudget,
   currentCycles,
   type EstimateInput,
   InvalidRequestError,
@@ -202,8 +203,10 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
       });
       run.start(call);
       if (run.conflict !== undefined) throw run.conflict;
-      // The request then also stops on a budget-context abort (e.g. the HTTP client left).
-      if (options !== undefined) options.signal = call.signal;
+      // A budget-context abort (e.g. the HTTP client left) then also cancels the request itself.
+      if (options !== undefined && signal === undefined && currentBudget()?.signal !== undefined) {
+        options.signal = call.signal;
+      }
     } catch (error) {
       await run.release(error)?.catch(() => {});
       this.#runs.delete(runId);

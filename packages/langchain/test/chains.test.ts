@@ -2,10 +2,12 @@ import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError } from '@cycles-guard/core';
 import { ChatBedrockConverse } from '@langchain/aws';
+import { InMemoryCache } from '@langchain/core/caches';
 import { StringOutputParser } from '@langchain/core/output_parsers';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { RunnableLambda } from '@langchain/core/runnables';
 import { AsyncCaller } from '@langchain/core/utils/async_caller';
+import { FakeLLM } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CyclesCallbackHandler, type CyclesRunSettlement } from '../src/index.ts';
 import { budget, HAIKU, priced, sdkClient } from './helpers.ts';
@@ -91,5 +93,36 @@ describe('retries', () => {
     expect(BudgetExceededError.isInstance(failure)).toBe(true);
     expect(attempts).toBe(1);
     expect(setup.emulator.requests).toHaveLength(0);
+  });
+});
+
+describe('other LangChain paths', () => {
+  it('a cache hit never reached Bedrock: its hold is released', async () => {
+    const setup = await setupInherited();
+    const model = new ChatBedrockConverse({
+      model: HAIKU,
+      region: 'us-east-1',
+      client: setup.model.client,
+      maxTokens: 200,
+      cache: new InMemoryCache(),
+    });
+    await model.invoke('Hi', { callbacks: [setup.handler] });
+    await model.invoke('Hi', { callbacks: [setup.handler] });
+    expect(setup.emulator.requests).toHaveLength(1);
+    expect(setup.settled.map((s) => s.settlement.status)).toEqual(['committed', 'released']);
+    const state = await setup.state();
+    expect(state.spent).toBe(priced(setup.cycles, setup.emulator.requests[0] as never));
+    expect(state.reserved).toBe(0);
+  });
+
+  it('a text-completion LLM (handleLLMStart) is held and, with no usage reported, charged its hold', async () => {
+    const { cycles, state } = budget(1e12);
+    const settled: CyclesRunSettlement[] = [];
+    const handler = new CyclesCallbackHandler({ cycles, model: HAIKU, onSettled: (s) => settled.push(s) });
+    const llm = new FakeLLM({});
+    await llm.invoke('Tell me about budgets.', { callbacks: [handler] });
+    expect(settled).toHaveLength(1);
+    expect((await state()).spent).toBe(settled[0]?.reserved);
+    expect((await state()).reserved).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { InvalidRequestError } from '@cycles-guard/core';
+import { InvalidRequestError, runWithBudget } from '@cycles-guard/core';
 import { ChatBedrockConverse } from '@langchain/aws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CyclesRunSettlement } from '../src/index.ts';
@@ -114,5 +114,25 @@ describe('errors and aborts settle exactly once', () => {
     await vi.waitFor(async () => expect((await setup.state()).reserved).toBe(0));
     expect(setup.emulator.requests).toHaveLength(0);
     expect(setup.handler.openRuns).toBe(0);
+  });
+});
+
+describe('budget context', () => {
+  it('subject and abort signal come from runWithBudget: an abort there cancels the request in flight', async () => {
+    const setup = await withSettlements();
+    setup.emulator.latency.firstByteMs = 300;
+    const controller = new AbortController();
+    const pending = runWithBudget({ cycles: setup.cycles, signal: controller.signal }, () =>
+      setup.model.invoke('Hi'),
+    );
+    await vi.waitFor(() => expect(setup.emulator.requests).toHaveLength(1));
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await setup.emulator.waitForIdle();
+    expect(setup.emulator.requests[0]?.aborted).toBe(true);
+    await vi.waitFor(() => expect(setup.settled).toHaveLength(1));
+    const state = await setup.state();
+    expect(state.spent).toBe(setup.settled[0]?.reserved);
+    expect(state.reserved).toBe(0);
   });
 });

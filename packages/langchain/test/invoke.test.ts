@@ -1,6 +1,7 @@
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError } from '@cycles-guard/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CyclesRunSettlement } from '../src/index.ts';
 import { guardedModel, priced, room } from './helpers.ts';
 
 let emulator: BedrockEmulator | undefined;
@@ -47,5 +48,33 @@ describe('invoke', () => {
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(0);
     expect(setup.handler.openRuns).toBe(0);
+  });
+
+  it('cuts an extended-thinking budget with the output limit, so both fit the hold', async () => {
+    const settled: CyclesRunSettlement[] = [];
+    const probe = await guardedModel(1);
+    await probe.emulator.close();
+    const allocated = room(probe.cycles, 60, 3000);
+    const setup = await guardedModel(
+      allocated,
+      {
+        maxTokens: 8000,
+        additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 6000 } },
+      },
+      { onSettled: (s) => settled.push(s) },
+    );
+    emulator = setup.emulator;
+    await setup.model.invoke('Think about budgets.');
+    const [request] = setup.emulator.requests;
+    const body = request?.body as
+      | { additionalModelRequestFields?: { thinking?: { budget_tokens?: number } } }
+      | undefined;
+    const thinking = body?.additionalModelRequestFields?.thinking;
+    expect(request?.status).toBe(200);
+    expect(request?.maxTokens).toBe(settled[0]?.grantedMaxTokens);
+    expect(request?.maxTokens).toBeLessThan(8000);
+    expect(thinking?.budget_tokens).toBeLessThan(request?.maxTokens ?? 0);
+    expect(thinking?.budget_tokens).toBeLessThan(6000);
+    expect((await setup.state()).spent).toBeLessThanOrEqual(allocated);
   });
 });

@@ -80,7 +80,7 @@ describe('parallel runs', () => {
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(emulator.requests.reduce((sum, r) => sum + priced(run.cycles, r), 0));
     expect(state.spent).toBeLessThanOrEqual(run.allocated);
-  });
+  }, 30_000);
 
   it('property: up to 100 concurrent calls never overspend, leak a hold or settle twice', async () => {
     await fc.assert(
@@ -105,5 +105,5 @@ describe('parallel runs', () => {
       ),
       { numRuns: 12 },
     );
-  });
+  }, 120_000);
 });
