@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { InvalidConfigError } from '@cycles-guard/core';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,29 @@ describe('startExample', () => {
   });
 });
 
+/** The child's stdout and stderr once they match `pattern`; rejects with them if it exits first or times out. */
+function outputMatching(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!pattern.test(output)) return;
+      clearTimeout(timer);
+      resolve(output);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before printing ${pattern}:\n${output}`));
+    });
+  });
+}
+
 describe('pnpm start (src/main.ts)', () => {
   it('prints the URL it listens on, serves requests, and exits 0 on SIGTERM', async () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
@@ -44,19 +67,11 @@ describe('pnpm start (src/main.ts)', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      // The Bedrock line is printed after the URL line.
-      await expect
-        .poll(() => output, { timeout: 20_000, interval: 100 })
-        .toMatch(/Bedrock: emulator at http:\/\/127\.0\.0\.1:\d+/);
+      // The Bedrock line is printed after the URL line. A cold start (tsx compiling the workspace sources)
+      // can take a while on a busy machine.
+      const output = await outputMatching(child, /Bedrock: emulator at http:\/\/127\.0\.0\.1:\d+/, 60_000);
       const url = /listening on (http:\/\/\S+)/.exec(output)![1]!;
       const balances = await fetch(`${url}/balances`, { headers: { 'x-api-key': 'demo-key-globex' } });
       expect(await balances.json()).toEqual({ tenant: 'globex', balances: [] });
@@ -64,7 +79,7 @@ describe('pnpm start (src/main.ts)', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('readConfig', () => {
