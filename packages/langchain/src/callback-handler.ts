@@ -24,7 +24,7 @@ import {
   turnOf,
   usageOf,
 } from './read-run.ts';
-import { linkCallOptions } from './run-link.ts';
+import { CAPPED_MODEL_METADATA_KEY, linkCallOptions } from './run-link.ts';
 
 type JsonObject = Record<string, unknown>;
 
@@ -172,7 +172,8 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     const options = asObject(extraParams?.options);
     const turn = turnOf(metadata);
     const linked = this.#capped && options !== undefined;
-    const run = new GuardedRun(runId, parentRunId, turn, linked, (done, settlement) =>
+    const viaCappedClient = linked && metadata?.[CAPPED_MODEL_METADATA_KEY] === true;
+    const run = new GuardedRun(runId, parentRunId, turn, viaCappedClient, (done, settlement) =>
       this.#settling(done, settlement),
     );
     this.#runs.set(runId, run);

@@ -2,11 +2,13 @@ import type { CallbackHandlerMethods } from '@langchain/core/callbacks/base';
 import type { CallbackManager } from '@langchain/core/callbacks/manager';
 import type { CyclesCallbackHandler } from './callback-handler.ts';
 import type { MiddlewareStackLike } from './cap-middleware.ts';
+import { CAPPED_MODEL_METADATA_KEY } from './run-link.ts';
 
 /** A chat model whose requests go through an AWS SDK client, e.g. `ChatBedrockConverse`. */
 export interface ModelWithSdkClient {
   client: { middlewareStack: { use(plugin: { applyToStack(stack: MiddlewareStackLike): void }): void } };
   callbacks?: unknown;
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -19,6 +21,8 @@ export function guardChatModel<Model extends ModelWithSdkClient>(
   handler: CyclesCallbackHandler,
 ): Model {
   model.client.middlewareStack.use(handler.capPlugin());
+  // Lets the handler know a failed run of this model that the cap never saw was never sent.
+  model.metadata = { ...model.metadata, [CAPPED_MODEL_METADATA_KEY]: true };
   const callbacks = model.callbacks as CallbackHandlerMethods[] | CallbackManager | undefined;
   if (callbacks === undefined) model.callbacks = [handler];
   else if (Array.isArray(callbacks)) {

@@ -37,8 +37,8 @@ export class GuardedRun {
     readonly runId: string,
     readonly parentRunId: string | undefined,
     readonly turn: number | undefined,
-    /** True when the cap middleware will see this run's request (so "not sent" can be known). */
-    readonly linked: boolean,
+    /** True when the run's model is known to send through a capped client (so "not seen" means "not sent"). */
+    readonly viaCappedClient: boolean,
     /** Told once, when the settlement starts (the handler forgets the run and reports the outcome). */
     private readonly onSettling: (run: GuardedRun, settlement: Promise<Settlement>) => void,
   ) {}
@@ -67,8 +67,9 @@ export class GuardedRun {
 
   /** Settles a failed or abandoned run per the never-$0 rule. */
   fail(error: unknown): Promise<Settlement> | undefined {
-    // Without the cap middleware we cannot know the request stayed home: assume it was billed.
-    const reachedProvider = this.linked ? this.sent && !this.refused : true;
+    // Seen by the cap middleware: its outcome decides. Not seen: only a model known to send through a
+    // capped client certainly never sent it; otherwise assume it was billed.
+    const reachedProvider = this.sent ? !this.refused : !this.viaCappedClient;
     return this.#once((call) =>
       call.fail(error, {
         reachedProvider,

@@ -14,6 +14,9 @@ function asObject(value: unknown): JsonObject | undefined {
     : undefined;
 }
 
+/** Model metadata `guardChatModel` sets: this model's requests go through a client with the cap plugin. */
+export const CAPPED_MODEL_METADATA_KEY = 'cycles_guard_capped';
+
 /** Tags a run's call options (a fresh object per call in LangChain) with its run id. */
 export function linkCallOptions(options: JsonObject, runId: string): void {
   options.requestMetadata = { ...asObject(options.requestMetadata), [RUN_LINK_KEY]: runId };
