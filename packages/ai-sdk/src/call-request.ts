@@ -114,8 +114,8 @@ export function grantedParams(
   grantedTotal: number,
   limits: OutputLimits,
   reasoningBudgetTokens: number | undefined,
-  abortSignal: AbortSignal,
-): LanguageModelV3CallOptions & { abortSignal: AbortSignal } {
+  abortSignal: AbortSignal | undefined,
+): LanguageModelV3CallOptions {
   const option = limits.thinking;
   if (option === undefined || reasoningBudgetTokens === undefined) {
     return { ...params, maxOutputTokens: grantedTotal, abortSignal };

@@ -16,9 +16,13 @@ function isAbortError(error: unknown): boolean {
  * release. An answered request (2xx that failed to parse, 5xx) or an aborted one may have been:
  * commit the whole hold (never $0).
  */
-export async function settleThrown(call: LlmCall, error: unknown, signal: AbortSignal): Promise<void> {
+export async function settleThrown(
+  call: LlmCall,
+  error: unknown,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const status = statusOf(error);
   const refused = status !== undefined && ((status >= 400 && status < 500) || status === 503);
-  const neverAnswered = status === undefined && !signal.aborted && !isAbortError(error);
+  const neverAnswered = status === undefined && signal?.aborted !== true && !isAbortError(error);
   await call.fail(error, { reachedProvider: !(refused || neverAnswered) }).catch(() => {});
 }
