@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   affectedScopes,
   type BalancesQuery,
@@ -224,6 +225,8 @@ class RedisLedgerImpl implements RedisLedger {
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private mode: ScriptMode;
+  private readonly instanceId = randomBytes(6).toString('base64url');
+  private idCounter = 0;
 
   constructor(options: RedisLedgerOptions) {
     this.timeoutMs = options.operationTimeoutMs ?? 2000;
@@ -391,6 +394,7 @@ class RedisLedgerImpl implements RedisLedger {
       request.overagePolicy ?? '',
       flag(this.includeBalances),
       record,
+      this.nextReservationId(),
       ...scopes,
     ]);
     this.fail(reply, { idempotencyKey: request.idempotencyKey });
@@ -712,6 +716,15 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  /**
+   * A reservation id, unique across instances (random instance part) and increasing within one
+   * instance, made here to save the script a round trip to a shared counter. Unused on a replay.
+   */
+  private nextReservationId(): string {
+    this.idCounter += 1;
+    return `rsv_${this.instanceId}${this.idCounter.toString(36).padStart(10, '0')}`;
+  }
 
   /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */
   private guardSubject(subject: Subject, context: CallContext | undefined): string | undefined {

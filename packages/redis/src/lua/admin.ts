@@ -61,7 +61,7 @@ elseif operation == 'REPAY_DEBT' then
 else
   return reply({ e = 'INVALID_FIELD', field = 'funding.operation' })
 end
-if row.debt > row.overdraftLimit then row.over = '1' else row.over = '0' end
+row.over = over_after_reconcile(row)
 if not persist({ row }) then return reply(OVERFLOW) end
 local encoded = cjson.encode({ previous = previous, current = row_out(row) })
 if has_key then idem_put(A(2), A(3), encoded) end
@@ -99,7 +99,7 @@ for _, field in ipairs({ 'caps', 'policy' }) do
 end
 if changes.hasCaps ~= nil then redis.call('HSET', key, 'hasCaps', changes.hasCaps) end
 -- As the reference admin plane: the flag is recomputed after every limit update.
-if row.debt > row.overdraftLimit then row.over = '1' else row.over = '0' end
+row.over = over_after_reconcile(row)
 row.dirty = true
 roll(row)
 if NEED_COUNT > 0 then return need_reply() end

@@ -89,6 +89,13 @@ local function load_row(id)
   return row
 end
 
+-- The over-limit flag after funding, a limit update or a window roll: debt beyond a positive limit.
+-- With a zero limit, outstanding debt is DEBT_OUTSTANDING instead (as core's overLimitAfterReconcile).
+local function over_after_reconcile(row)
+  if row.overdraftLimit > 0 and row.debt > row.overdraftLimit then return '1' end
+  return '0'
+end
+
 -- Starts a new period when due: spent -> 0, holds and debt carry over (RESET_SPENT semantics).
 local function roll(row)
   if row.window == nil then return end
@@ -101,7 +108,7 @@ local function roll(row)
   if not fresh then
     row.spent = 0
     row.remaining = row.allocated - row.reserved - row.debt
-    if row.debt > row.overdraftLimit then row.over = '1' else row.over = '0' end
+    row.over = over_after_reconcile(row)
   end
   row.dirty = true
 end
@@ -372,11 +379,17 @@ end
 -- ---- reservations --------------------------------------------------------------------------------
 local function rsv_key(id) return P .. 'r:' .. id end
 
+-- The fields settle calls read (not the request record, which only reads need).
+local RSV_FIELDS = { 'tenant', 'status', 'unit', 'estimate', 'rows', 'expiresAtMs', 'graceMs', 'policy',
+  'extensions', 'maxExtensions', 'ck', 'cp', 'cr', 'rk', 'rp', 'rr' }
+
 local function load_rsv(id)
-  local flat = redis.call('HGETALL', rsv_key(id))
-  if #flat == 0 then return nil end
+  local values = redis.call('HMGET', rsv_key(id), unpack(RSV_FIELDS))
+  if not values[2] then return nil end
   local rsv = { id = id }
-  for i = 1, #flat, 2 do rsv[flat[i]] = flat[i + 1] end
+  for i, field in ipairs(RSV_FIELDS) do
+    if values[i] then rsv[field] = values[i] end
+  end
   rsv.estimate = tonumber(rsv.estimate)
   rsv.expiresAtMs = tonumber(rsv.expiresAtMs)
   rsv.graceMs = tonumber(rsv.graceMs)

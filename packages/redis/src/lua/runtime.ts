@@ -2,7 +2,8 @@
 // every check, then every write, so no interleaving of callers can overspend a scope.
 
 /** reserve: A1 namespace, A2 payload, A3 tenant, A4 dry run, A5 unit, A6 estimate, A7 minimum,
- * A8 ttl, A9 grace, A10 policy, A11 include balances, A12 record JSON, A13.. scopes. */
+ * A8 ttl, A9 grace, A10 policy, A11 include balances, A12 record JSON, A13 new reservation id,
+ * A14.. scopes. */
 export const RESERVE = String.raw`
 expire_due(MAX_LAZY_EXPIRIES)
 local namespace, payload, tenant, dry = A(1), A(2), A(3), A(4) == '1'
@@ -17,7 +18,7 @@ if replay then
   end
   return reply({ replay = replay, ttl = S(ttl) })
 end
-local scopes = list_args(13)
+local scopes = list_args(14)
 local unit, estimate, minimum = A(5), tonumber(A(6)), tonumber(A(7))
 local settings = tenant_settings(tenant)
 local function store(outcome, hold_ms)
@@ -64,7 +65,7 @@ end
 if not persist(rows) then return reply(OVERFLOW) end
 local ttl = math.min(tonumber(A(8)) or settings.ttl or 60000, settings.maxTtl or 3600000)
 local grace = tonumber(A(9)) or 5000
-local id = next_id('rsv_')
+local id = A(13)
 local row_ids = {}
 for i, row in ipairs(rows) do row_ids[i] = row.id end
 redis.call('HSET', rsv_key(id), 'tenant', tenant, 'status', 'ACTIVE', 'unit', unit, 'estimate', S(hold),
