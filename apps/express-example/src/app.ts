@@ -4,6 +4,7 @@ import { cyclesErrorHandler, cyclesMiddleware } from '@cycles-guard/express';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { authenticate, tenantOf } from './api-keys.ts';
 import { tenantBalances } from './balances.ts';
+import { answerBedrockErrors } from './bedrock-errors.ts';
 import { ChatRequestError, chat, parseChatRequest, startChatStream } from './chat.ts';
 
 /** Every tenant gets the same daily budget, created from this template on its first call. */
@@ -71,5 +72,6 @@ export function createChatApp({ cycles, bedrock, modelId, apiKeys }: ChatAppOpti
 
   app.use(answerBadRequests);
   app.use(cyclesErrorHandler());
+  app.use(answerBedrockErrors);
   return app;
 }

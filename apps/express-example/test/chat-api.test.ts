@@ -204,6 +204,39 @@ describe('GET /chat/stream', () => {
   });
 });
 
+describe('Bedrock failures', () => {
+  it("answers a refused call 502 with Bedrock's error type, and does not charge the tenant", async () => {
+    const app = await chatApp(5_000_000);
+    emulator.faults.push({ kind: 'throttle' });
+    const response = await request(app).post('/chat').set(ACME).send({ message: 'hi' });
+    expect(response.status).toBe(502);
+    expect(response.body).toEqual({
+      error: 'BEDROCK_ERROR',
+      type: 'ThrottlingException',
+      message: 'Too many requests, please wait before trying again.',
+    });
+    expect(await ledger('acme')).toEqual({ spent: 0, reserved: 0 });
+  });
+
+  it('ends the stream with an error event when Bedrock fails mid-stream, and settles the hold', async () => {
+    const app = await chatApp(5_000_000);
+    emulator.faults.push({ kind: 'exceptionMidStream', afterChunks: 3 });
+    const response = await request(app)
+      .get('/chat/stream')
+      .query({ message: 'hi', maxTokens: 200 })
+      .set(ACME);
+    expect(response.status).toBe(200);
+    const all = events(response.text);
+    expect(all.some((event) => event.event === 'delta')).toBe(true);
+    expect(all.at(-1)?.event).toBe('error');
+    // Output was produced and may be billed: never $0, at most the hold (ConverseStream reports usage last).
+    const settled = await ledger('acme');
+    expect(settled?.reserved).toBe(0);
+    expect(settled?.spent).toBeGreaterThan(0);
+    expect(settled?.spent).toBeLessThanOrEqual(200 * OUTPUT_PRICE + 100 * INPUT_PRICE);
+  });
+});
+
 describe('GET /balances and tenant isolation', () => {
   it('reflects what the tenant spent, and only that tenant', async () => {
     const app = chatApp(5_000_000);

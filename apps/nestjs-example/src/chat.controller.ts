@@ -79,7 +79,9 @@ export class ChatController {
           subscriber.next({ type: 'done', data: summary });
           subscriber.complete();
         } catch (error) {
-          subscriber.error(error);
+          // Bedrock failed mid-stream (the guard settled the call) or the client left (then nobody listens).
+          subscriber.next({ type: 'error', data: { message: String(error) } });
+          subscriber.complete();
         }
       })();
     });

@@ -1,8 +1,9 @@
 import { type Cycles, createCycles } from '@cycles-guard/core';
 import { CyclesModule } from '@cycles-guard/nestjs';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { API_KEYS, ApiKeyGuard, tenantOf } from './api-key.guard.ts';
+import { BedrockErrorsFilter } from './bedrock-errors.filter.ts';
 import { BEDROCK, type BedrockTarget, ChatController } from './chat.controller.ts';
 
 /** Every tenant gets the same daily budget, created from this template on its first call. */
@@ -24,7 +25,7 @@ export interface ChatModuleOptions extends BedrockTarget {
   apiKeys: ReadonlyMap<string, string>;
 }
 
-/** The chat API: API-key guard, CyclesModule (budget per tenant), and the chat controller. */
+/** The chat API: API-key guard, CyclesModule (budget per tenant), the chat controller, Bedrock errors → 502. */
 @Module({})
 // biome-ignore lint/complexity/noStaticOnlyClass: Nest modules are classes; register() builds the dynamic module.
 export class ChatModule {
@@ -37,6 +38,7 @@ export class ChatModule {
         { provide: API_KEYS, useValue: apiKeys },
         { provide: BEDROCK, useValue: { client, modelId } },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: BedrockErrorsFilter },
       ],
     };
   }
