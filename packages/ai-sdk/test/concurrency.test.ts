@@ -2,7 +2,7 @@ import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError } from '@cycles-guard/core';
 import { generateText, streamText } from 'ai';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { budget, emulatorSpend, guardedModel, HAIKU } from './helpers.ts';
 
 /** One guarded call; resolves to 'denied' on a budget denial, rethrows anything else. */
@@ -60,6 +60,59 @@ describe('concurrency', () => {
           },
         ),
         { numRuns: 12 },
+      );
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  it('aborts at random moments never leak a hold: every hold settles exactly once (property)', async () => {
+    const emulator = await startBedrockEmulator({ port: 0, chunkTokens: 4, latency: { perChunkMs: 1 } });
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              stream: fc.boolean(),
+              maxOutputTokens: fc.integer({ min: 64, max: 2000 }),
+              abortAfterMs: fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }),
+            }),
+            { minLength: 5, maxLength: 25 },
+          ),
+          fc.integer({ min: 30_000, max: 2_000_000 }),
+          async (calls, allocated) => {
+            emulator.reset();
+            const b = budget(allocated);
+            const model = guardedModel(emulator.url, HAIKU, { cycles: b.cycles });
+            await Promise.all(
+              calls.map(async (c) => {
+                const abortSignal =
+                  c.abortAfterMs === undefined ? undefined : AbortSignal.timeout(c.abortAfterMs);
+                const options = {
+                  model,
+                  prompt: 'Report.',
+                  maxOutputTokens: c.maxOutputTokens,
+                  maxRetries: 0,
+                };
+                if (c.stream) {
+                  await streamText({ ...options, abortSignal, onError: () => {} })
+                    .consumeStream()
+                    .catch(() => {});
+                } else await generateText({ ...options, abortSignal }).catch(() => {});
+              }),
+            );
+            await emulator.waitForIdle();
+            // A settlement may still be in flight when an aborted call returns: wait for the ledger.
+            await vi.waitFor(async () => expect((await b.state()).reserved).toBe(0), { timeout: 5_000 });
+            const state = await b.state();
+            expect(state.spent).toBeLessThanOrEqual(allocated);
+            const sequence = b.sequence();
+            const holds = sequence.filter((type) => type === 'decision').length;
+            const settled = sequence.filter((type) => type === 'commit' || type === 'release').length;
+            expect(settled).toBe(holds);
+          },
+        ),
+        { numRuns: 10 },
       );
     } finally {
       await emulator.close();

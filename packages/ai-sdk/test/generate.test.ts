@@ -81,6 +81,14 @@ describe('budget limits', () => {
     expect((await current.state()).reserved).toBe(0);
   });
 
+  it('prices a cross-region inference profile like its base model', async () => {
+    current = await setup(1e12, { model: `us.${HAIKU}` });
+    await generateText({ model: current.model, prompt: 'Hi', maxOutputTokens: 100 });
+    const [request] = current.emulator.requests;
+    expect(request?.modelId).toBe(`us.${HAIKU}`);
+    expect((await current.state()).spent).toBe(emulatorCost(current.cycles, HAIKU, request!));
+  });
+
   it('refuses an unknown Bedrock model before sending, rather than counting it as $0', async () => {
     current = await setup(1e12, { model: 'anthropic.claude-9-v1:0' });
     const failure = await generateText({ model: current.model, prompt: 'Hi' }).catch((error) => error);
