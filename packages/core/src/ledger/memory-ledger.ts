@@ -7,6 +7,7 @@ import {
   ForbiddenError,
   IdempotencyMismatchError,
   InvalidRequestError,
+  invalid,
   MaxExtensionsExceededError,
   NotFoundError,
   OverdraftLimitExceededError,
@@ -127,8 +128,10 @@ export interface MemoryLedgerOptions {
    */
   maxIdempotencyRecords?: number;
   /**
-   * Put a balance snapshot on live reserve, commit, release, extend and event responses (default false:
-   * it allocates on the hot path; dry_run responses always carry one, and getBalances is always there).
+   * Put a post-write balance snapshot of every budgeted scope on live reserve, commit, release, extend
+   * and event responses, replayed verbatim with the response (Ref always sends one). Default false: the
+   * spec makes `balances` optional on all of them (extend: "nice-to-have"), and a snapshot costs about 20
+   * allocations per response on the hot path. dry_run responses always carry one; getBalances reads any time.
    */
   includeBalances?: boolean;
   /** How long finalized or expired reservations stay readable (default 1 h). */
@@ -192,16 +195,16 @@ class MemoryLedger implements Ledger {
 
   constructor(options: MemoryLedgerOptions) {
     this.clock = options.clock ?? systemClock;
-    this.idempotency = new IdempotencyStore(options.maxIdempotencyRecords ?? 100_000);
-    this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? 86_400_000;
-    this.eventRetentionMs = options.eventIdempotencyRetentionMs ?? 7 * 86_400_000;
-    this.retentionMs = options.reservationRetentionMs ?? 3_600_000;
-    this.maxRetained = options.maxRetainedReservations ?? 10_000;
+    this.idempotency = new IdempotencyStore(count(options, 'maxIdempotencyRecords', 100_000, 1));
+    this.idempotencyRetentionMs = count(options, 'idempotencyRetentionMs', 86_400_000);
+    this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
+    this.retentionMs = count(options, 'reservationRetentionMs', 3_600_000);
+    this.maxRetained = count(options, 'maxRetainedReservations', 10_000);
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {})) this.putTenant(tenant, settings);
     for (const template of options.templates ?? []) this.putTemplate(template);
     for (const definition of options.ledgers ?? []) this.putLedger(definition);
-    const interval = options.sweepIntervalMs ?? 5000;
+    const interval = count(options, 'sweepIntervalMs', 5000);
     if (interval > 0) {
       this.timer = setInterval(() => this.sweep(this.clock.now()), interval);
       this.timer.unref?.();
@@ -996,6 +999,23 @@ class MemoryLedger implements Ledger {
   private putTenant(tenant: string, settings: TenantSettings): void {
     this.tenants.set(tenant.toLowerCase(), validateTenantSettings(settings));
   }
+}
+
+type CountOption =
+  | 'maxIdempotencyRecords'
+  | 'idempotencyRetentionMs'
+  | 'eventIdempotencyRetentionMs'
+  | 'reservationRetentionMs'
+  | 'maxRetainedReservations'
+  | 'sweepIntervalMs';
+
+/** A numeric option (or its default), rejected at construction unless an integer ≥ `min`. */
+function count(options: MemoryLedgerOptions, name: CountOption, fallback: number, min = 0): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw invalid(name, `must be an integer ≥ ${min} (got ${String(value)})`, `fix the ${name} option`);
+  }
+  return value;
 }
 
 function cmp(a: string, b: string): number {

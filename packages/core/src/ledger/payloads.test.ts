@@ -1,0 +1,99 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ReserveRequest } from '../protocol/types.ts';
+import { canonicalJson } from './idempotency.ts';
+import { commitFingerprint, eventFingerprint, reserveFingerprint } from './payloads.ts';
+
+// Fingerprints must match exactly when the canonical JSON of the payload (key excluded) matches.
+
+const small = <T>(...values: T[]) => fc.constantFrom(...values);
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+
+const reserveArb: fc.Arbitrary<ReserveRequest> = fc.record(
+  {
+    idempotencyKey: small('a', 'b'),
+    subject: fc.record(
+      {
+        tenant: small('acme', 'globex'),
+        app: maybe(small('chat', 'ch', 'at')),
+        agent: maybe(small('bot', 'chat')),
+        dimensions: maybe(fc.dictionary(small('region', 'team'), small('eu', 'us', ''))),
+      },
+      { requiredKeys: ['tenant'] },
+    ),
+    action: fc.record(
+      {
+        kind: small('llm.completion'),
+        name: small('m1', 'm2', 'm1|'),
+        tags: maybe(fc.array(small('x', 'y'))),
+      },
+      { requiredKeys: ['kind', 'name'] },
+    ),
+    estimate: fc.record({
+      unit: small('TOKENS' as const, 'CREDITS' as const),
+      amount: small(0, 1, 10, 2 ** 40),
+    }),
+    ttlMs: maybe(small(1000, 60_000)),
+    gracePeriodMs: maybe(small(0, 5000)),
+    overagePolicy: maybe(small('REJECT' as const, 'ALLOW_IF_AVAILABLE' as const)),
+    dryRun: maybe(fc.boolean()),
+    minimum: maybe(small(0, 1)),
+    metadata: maybe(
+      fc.dictionary(small('a', 'b'), fc.oneof(small<unknown>(1, '1', null), fc.array(small(1, 2)))),
+    ),
+  },
+  { requiredKeys: ['idempotencyKey', 'subject', 'action', 'estimate'] },
+);
+
+function canonical(request: ReserveRequest): string {
+  const { idempotencyKey: _key, dryRun, ...rest } = request;
+  return canonicalJson({ ...rest, dryRun: dryRun === true });
+}
+
+describe('payload fingerprints', () => {
+  it('reserve: equal fingerprints exactly when the canonical payloads are equal', () => {
+    fc.assert(
+      fc.property(reserveArb, reserveArb, (a, b) => {
+        expect(reserveFingerprint(a) === reserveFingerprint(b)).toBe(canonical(a) === canonical(b));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('ignore member order in free-form parts and treat an absent dryRun as false', () => {
+    const base: ReserveRequest = {
+      idempotencyKey: 'k',
+      subject: { tenant: 'acme', dimensions: { a: '1', b: '2' } },
+      action: { kind: 'llm.completion', name: 'm' },
+      estimate: { unit: 'TOKENS', amount: 5 },
+      metadata: { x: 1, y: { p: 1, q: 2 } },
+    };
+    const reordered: ReserveRequest = {
+      ...base,
+      subject: { dimensions: { b: '2', a: '1' }, tenant: 'acme' },
+      metadata: { y: { q: 2, p: 1 }, x: 1 },
+      dryRun: false,
+    };
+    expect(reserveFingerprint(reordered)).toBe(reserveFingerprint(base));
+    expect(reserveFingerprint({ ...base, dryRun: true })).not.toBe(reserveFingerprint(base));
+  });
+
+  it('never confuse adjacent fields or operations', () => {
+    const subject = { tenant: 'acme' };
+    const action = { kind: 'k', name: 'n' };
+    const event = (overagePolicy?: 'REJECT') => ({
+      idempotencyKey: 'k',
+      subject,
+      action,
+      actual: { unit: 'TOKENS' as const, amount: 1 },
+      ...(overagePolicy ? { overagePolicy } : {}),
+    });
+    expect(eventFingerprint(event())).not.toBe(eventFingerprint(event('REJECT')));
+    expect(eventFingerprint({ ...event(), clientTimeMs: 1 })).not.toBe(eventFingerprint(event()));
+    const commit = { idempotencyKey: 'k', actual: { unit: 'TOKENS' as const, amount: 1 } };
+    expect(commitFingerprint({ ...commit, metadata: {} })).not.toBe(commitFingerprint(commit));
+    expect(commitFingerprint({ ...commit, actual: { unit: 'TOKENS', amount: 2 ** 32 + 1 } })).not.toBe(
+      commitFingerprint(commit),
+    );
+  });
+});
