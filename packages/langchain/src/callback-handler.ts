@@ -200,7 +200,6 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
         ...(this.#options.subject === undefined ? {} : { subject: this.#options.subject }),
         ...(signal === undefined ? {} : { signal }),
         action: turn === undefined ? action : { ...action, tags: [...(action.tags ?? []), `turn:${turn}`] },
-        metadata: { langchain_run_id: runId, ...(turn === undefined ? {} : { turn }) },
       });
       run.start(call);
       if (run.conflict !== undefined) throw run.conflict;
