@@ -1,11 +1,11 @@
-import fc, { type Arbitrary } from 'fast-check';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../ledger/types.ts';
-import { OVERAGE_POLICIES, type OveragePolicy } from '../protocol/enums.ts';
+import type { OveragePolicy } from '../protocol/enums.ts';
 import { CyclesError } from '../protocol/errors.ts';
-import type { Subject } from '../protocol/types.ts';
 import { ACTION, type ConformanceOptions, freshKey, UNIT } from './fixtures.ts';
 import { harnessFactory } from './harness.ts';
+import { operationArbitrary, scopeAt, subjectFor } from './operations.ts';
 import {
   type ModelOutcome,
   type ModelScope,
@@ -15,67 +15,12 @@ import {
   modelReserve,
 } from './settlement-model.ts';
 
-const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
-const VALUES = ['acme', 'ws', 'app', 'flow', 'agent', 'tools'] as const;
-
-type Step =
-  | {
-      kind: 'reserve';
-      estimate: number;
-      minimum: number | null;
-      policy: OveragePolicy;
-      ttlMs: number;
-      gracePeriodMs: number;
-    }
-  | { kind: 'commit'; target: number; actual: number }
-  | { kind: 'release'; target: number }
-  | { kind: 'extend'; target: number; extendByMs: number }
-  | { kind: 'advance'; ms: number }
-  | { kind: 'event'; actual: number; policy: OveragePolicy };
-
-const policyArbitrary = fc.constantFrom(...OVERAGE_POLICIES);
-const stepArbitrary: Arbitrary<Step> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('reserve' as const),
-      estimate: fc.integer({ min: 0, max: 500 }),
-      minimum: fc.option(fc.integer({ min: 0, max: 200 }), { nil: null, freq: 3 }),
-      policy: policyArbitrary,
-      ttlMs: fc.integer({ min: 1000, max: 20_000 }),
-      gracePeriodMs: fc.integer({ min: 0, max: 5000 }),
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      kind: fc.constant('commit' as const),
-      target: fc.nat(),
-      actual: fc.integer({ min: 0, max: 900 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), target: fc.nat() }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('extend' as const),
-      target: fc.nat(),
-      extendByMs: fc.integer({ min: 1, max: 10_000 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 12_000 }) }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant('event' as const),
-      actual: fc.integer({ min: 0, max: 500 }),
-      policy: policyArbitrary,
-    }),
-  },
-);
+const stepArbitrary = operationArbitrary({
+  estimateMax: 500,
+  eventActualMax: 500,
+  advanceMaxMs: 12_000,
+  eventWeight: 2,
+});
 
 /** Default `max_reservation_extensions` (§3). */
 const MAX_EXTENSIONS = 10;
@@ -102,18 +47,6 @@ const budgetsArbitrary = fc
     { minLength: 1, maxLength: 6 },
   )
   .filter((budgets) => budgets.some((budget) => budget !== null));
-
-function scopeAt(depth: number): string {
-  return LEVELS.slice(0, depth)
-    .map((level, index) => `${level}:${VALUES[index]}`)
-    .join('/');
-}
-
-function subjectFor(depth: number): Subject {
-  const subject: Record<string, string> = {};
-  for (let index = 0; index < depth; index += 1) subject[LEVELS[index]!] = VALUES[index]!;
-  return subject as Subject;
-}
 
 /** Runs `operation` and turns its answer into the model's shape (charge or refusal code). */
 async function outcomeOf(operation: () => Promise<number>): Promise<ModelOutcome> {

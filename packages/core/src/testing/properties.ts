@@ -10,7 +10,6 @@ import type {
   LedgerState,
   ReleaseRequest,
   ReserveRequest,
-  Subject,
 } from '../protocol/types.ts';
 import {
   ACTION,
@@ -23,9 +22,8 @@ import {
   withoutRemainingTtl,
 } from './fixtures.ts';
 import { harnessFactory } from './harness.ts';
+import { type Operation, operationArbitrary, scopeAt, subjectFor } from './operations.ts';
 
-const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
-const VALUES = ['acme', 'ws', 'app', 'flow', 'agent', 'tools'] as const;
 /**
  * Past every expiry + grace a scenario can produce (≤ 16×5 advances of 15 s, TTL 20 s, 10 extensions of
  * 10 s, grace 5 s), and soon enough that finalized rows are still readable (ledgers keep them ≥ 1 h).
@@ -42,14 +40,6 @@ const EXPECTED_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'MAX_EXTENSIONS_EXCEEDED',
 ]);
 
-type Operation =
-  | { kind: 'reserve'; estimate: number; ttlMs: number; gracePeriodMs: number }
-  | { kind: 'commit'; target: number; actual: number }
-  | { kind: 'release'; target: number }
-  | { kind: 'extend'; target: number; extendByMs: number }
-  | { kind: 'event'; actual: number }
-  | { kind: 'expire'; advanceMs: number };
-
 interface Budget {
   allocated: number;
   overdraftLimit: number;
@@ -63,45 +53,13 @@ interface Scenario {
   batches: Operation[][];
 }
 
-const operationArbitrary: Arbitrary<Operation> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('reserve' as const),
-      estimate: fc.integer({ min: 0, max: 600 }),
-      ttlMs: fc.integer({ min: 1000, max: 20_000 }),
-      gracePeriodMs: fc.integer({ min: 0, max: 5000 }),
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      kind: fc.constant('commit' as const),
-      target: fc.nat(),
-      actual: fc.integer({ min: 0, max: 900 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), target: fc.nat() }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('extend' as const),
-      target: fc.nat(),
-      extendByMs: fc.integer({ min: 1, max: 10_000 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('event' as const), actual: fc.integer({ min: 0, max: 400 }) }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('expire' as const),
-      advanceMs: fc.integer({ min: 0, max: 15_000 }),
-    }),
-  },
-);
+/** The scenario fixes one overage policy, so per-operation policies and minimums are ignored here. */
+const operationArbitraryForScenario = operationArbitrary({
+  estimateMax: 600,
+  eventActualMax: 400,
+  advanceMaxMs: 15_000,
+  eventWeight: 1,
+});
 
 const budgetArbitrary: Arbitrary<Budget> = fc.record({
   allocated: fc.oneof(
@@ -116,7 +74,7 @@ const scenarioArbitrary: Arbitrary<Scenario> = fc
     budgets: fc.array(fc.option(budgetArbitrary, { nil: null }), { minLength: 1, maxLength: 6 }),
     leaf: budgetArbitrary,
     policy: fc.constantFrom(...OVERAGE_POLICIES),
-    batches: fc.array(fc.array(operationArbitrary, { minLength: 1, maxLength: 5 }), {
+    batches: fc.array(fc.array(operationArbitraryForScenario, { minLength: 1, maxLength: 5 }), {
       minLength: 4,
       maxLength: 16,
     }),
@@ -126,18 +84,6 @@ const scenarioArbitrary: Arbitrary<Scenario> = fc
     policy,
     batches,
   }));
-
-function subjectFor(depth: number): Subject {
-  const subject: Record<string, string> = {};
-  for (let index = 0; index < depth; index += 1) subject[LEVELS[index]!] = VALUES[index]!;
-  return subject as Subject;
-}
-
-function scopeAt(depth: number): string {
-  return LEVELS.slice(0, depth)
-    .map((level, index) => `${level}:${VALUES[index]}`)
-    .join('/');
-}
 
 interface Hold {
   id: string;
@@ -274,8 +220,8 @@ async function executeOperation(
         record.replayables.push({ replay: () => ledger.createEvent({ ...request }), body: response });
         return;
       }
-      case 'expire': {
-        clock.advance(operation.advanceMs);
+      case 'advance': {
+        clock.advance(operation.ms);
         await ledger.sweepExpired();
         return;
       }
