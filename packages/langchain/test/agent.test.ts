@@ -1,6 +1,7 @@
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError } from '@cycles-guard/core';
 import { tool } from '@langchain/core/tools';
+import { createReactAgent } from '@langchain/langgraph/prebuilt';
 import { createAgent } from 'langchain';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -65,5 +66,43 @@ describe('createAgent with tools', () => {
     expect(state.spent).toBe(requests.reduce((sum, r) => sum + priced(setup.cycles, r), 0));
     expect(state.spent).toBeLessThanOrEqual(allocated);
     expect(setup.handler.openRuns).toBe(0);
+  });
+});
+
+describe('LangGraph', () => {
+  it('createReactAgent (prebuilt) reserves and settles every turn', async () => {
+    const settled: CyclesRunSettlement[] = [];
+    const setup = await guardedModel(1e12, { maxTokens: 300 }, { onSettled: (s) => settled.push(s) });
+    emulator = setup.emulator;
+    callToolsEveryTurn(setup.model.client, 2);
+    const agent = createReactAgent({ llm: setup.model, tools: [lookup] });
+    await agent.invoke({ messages: [{ role: 'user', content: 'Research budgets.' }] });
+    expect(setup.emulator.requests).toHaveLength(3);
+    expect(settled).toHaveLength(3);
+    expect(new Set(settled.map((s) => s.turn)).size).toBe(3);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(setup.emulator.requests.reduce((sum, r) => sum + priced(setup.cycles, r), 0));
+  });
+
+  it('agent.stream in messages mode streams the model (ConverseStream) and commits its usage once', async () => {
+    const settled: CyclesRunSettlement[] = [];
+    const setup = await guardedModel(1e12, { maxTokens: 300 }, { onSettled: (s) => settled.push(s) });
+    emulator = setup.emulator;
+    const agent = createAgent({ model: setup.model, tools: [lookup] });
+    let chunks = 0;
+    for await (const _event of await agent.stream(
+      { messages: [{ role: 'user', content: 'Research budgets.' }] },
+      { streamMode: 'messages' },
+    )) {
+      chunks += 1;
+    }
+    expect(chunks).toBeGreaterThan(1);
+    const [request] = setup.emulator.requests;
+    expect(request?.stream).toBe(true);
+    expect(settled).toHaveLength(1);
+    const state = await setup.state();
+    expect(state.spent).toBe(priced(setup.cycles, request as never));
+    expect(state.reserved).toBe(0);
   });
 });
