@@ -90,13 +90,11 @@ export function cyclesBedrockMiddleware(
     const converse = command.startsWith('Converse');
     const body = converse ? undefined : parseJsonObject(input.body);
     const limits: RequestLimits = converse ? readConverse(input) : readInvokeBody(model.family, body ?? {});
-    const inputTokens = await countInput(
-      options,
-      modelId,
-      limits.input,
-      converse ? input : undefined,
-      input.body,
-    );
+    // No await unless something counts: every await is a hop on each call's hot path.
+    const inputTokens =
+      options.inputTokens === undefined && options.countTokens !== true
+        ? undefined
+        : await countInput(options, modelId, limits.input, converse ? input : undefined, input.body);
     const call = await cycles.beginLlmCall({
       model: modelId,
       input: limits.input,
@@ -161,7 +159,7 @@ export function cyclesBedrockMiddleware(
 async function settleFailure(settler: CallSettler, state: GuardState, error: unknown): Promise<void> {
   const status = state.response?.statusCode ?? statusOf(error);
   const refused = status !== undefined && ((status >= 400 && status < 500) || status === 503);
-  const neverSent = status === undefined && !state.call.signal.aborted;
+  const neverSent = status === undefined && !state.call.aborted;
   await (refused || neverSent ? settler.release(error) : settler.commitOrHold(undefined)).catch(() => {});
 }
 

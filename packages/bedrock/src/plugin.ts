@@ -13,7 +13,7 @@ import {
 import {
   cyclesBedrockResponseMiddleware,
   cyclesBedrockResponseMiddlewareOptions,
-  requestSignals,
+  requestCalls,
 } from './response.ts';
 
 /**
@@ -46,9 +46,9 @@ export function createGuardedBedrockClient(
   if (handler !== undefined && typeof handler.handle === 'function') {
     const original = handler.handle.bind(handler);
     handler.handle = (request, handlerOptions) => {
-      const callSignal =
-        typeof request === 'object' && request !== null ? requestSignals.get(request) : undefined;
-      if (callSignal === undefined) return original(request, handlerOptions);
+      const call = typeof request === 'object' && request !== null ? requestCalls.get(request) : undefined;
+      if (call === undefined) return original(request, handlerOptions);
+      const callSignal = call.signal;
       const outer = handlerOptions?.abortSignal;
       const abortSignal = outer instanceof AbortSignal ? AbortSignal.any([outer, callSignal]) : callSignal;
       return original(request, { ...handlerOptions, abortSignal });

@@ -1,6 +1,7 @@
 import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-bedrock-runtime';
 import type { LlmCall } from '@cycles-guard/core';
 import type {
+  DeserializeHandlerArguments,
   DeserializeHandlerOutput,
   DeserializeMiddleware,
   HandlerExecutionContext,
@@ -16,8 +17,11 @@ export interface GuardState {
 
 export const STATE = 'cyclesBedrockGuard';
 
-/** Call signal per outgoing HttpRequest, for request handlers wrapped by `createGuardedBedrockClient`. */
-export const requestSignals = new WeakMap<object, AbortSignal>();
+/**
+ * The call behind each outgoing HttpRequest, for request handlers wrapped by `createGuardedBedrockClient`
+ * (they read `call.signal`; the plain plugin never creates it, an AbortSignal costs microseconds).
+ */
+export const requestCalls = new WeakMap<object, LlmCall>();
 const stateOf = (context: HandlerExecutionContext): GuardState | undefined =>
   context[STATE] as GuardState | undefined;
 
@@ -33,7 +37,8 @@ export const cyclesBedrockResponseMiddlewareOptions: RelativeMiddlewareOptions =
 /**
  * Deserialize-step companion: records the raw response (status, usage headers) and ties the call's
  * signal to it. The SDK's `abortSignal` is invisible to middleware, so a cutoff or a budget-context
- * abort destroys the response body (closing the connection) instead.
+ * abort destroys the response body (closing the connection) instead. Uses `call.onAbort`, not
+ * `call.signal`: creating an AbortSignal per call was a measurable part of the guard's overhead.
  */
 export function cyclesBedrockResponseMiddleware(): DeserializeMiddleware<
   ServiceInputTypes,
@@ -42,12 +47,10 @@ export function cyclesBedrockResponseMiddleware(): DeserializeMiddleware<
   return (next, context) => async (args) => {
     const state = stateOf(context);
     if (state === undefined) return next(args);
-    const { signal } = state.call;
-    signal.throwIfAborted();
+    const { call } = state;
     const request = asObject(args.request);
-    if (request !== undefined) requestSignals.set(request, signal);
-    const pending = next(args);
-    const result = await raceAbort(pending, signal);
+    if (request !== undefined) requestCalls.set(request, call);
+    const result = await raceAbort(next, args, call);
     const response = asObject(result.response);
     const headers: Record<string, string | undefined> = {};
     for (const [key, value] of Object.entries(asObject(response?.headers) ?? {})) {
@@ -55,31 +58,33 @@ export function cyclesBedrockResponseMiddleware(): DeserializeMiddleware<
     }
     const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
     state.response = { statusCode, headers, body: response?.body };
-    const destroy = () => destroyBody(response?.body);
-    if (signal.aborted) destroy();
-    else signal.addEventListener('abort', destroy, { once: true });
+    call.onAbort(() => destroyBody(response?.body));
     return result;
   };
 }
 
-/** Rejects as soon as `signal` aborts; a response arriving later has its body destroyed. */
+/** Rejects as soon as the call aborts (at once if it already has); a late response has its body destroyed. */
 function raceAbort<T extends DeserializeHandlerOutput<ServiceOutputTypes>>(
-  pending: Promise<T>,
-  signal: AbortSignal,
+  next: (args: DeserializeHandlerArguments<ServiceInputTypes>) => Promise<T>,
+  args: DeserializeHandlerArguments<ServiceInputTypes>,
+  call: LlmCall,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      reject(signal.reason);
-      pending.then((late) => destroyBody(asObject(late.response)?.body)).catch(() => {});
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    let aborted = false;
+    const stopWatching = call.onAbort((reason) => {
+      aborted = true;
+      reject(reason);
+    });
+    if (aborted) return;
+    const pending = next(args);
     pending.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
+        stopWatching();
+        if (aborted) destroyBody(asObject(value.response)?.body);
+        else resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        stopWatching();
         reject(error);
       },
     );

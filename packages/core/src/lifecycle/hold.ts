@@ -208,36 +208,66 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
 }
 
 function liveHold(state: HoldState, granted: Granted, heartbeat: Heartbeat | undefined): Hold {
-  let settlement: Promise<Settlement> | undefined;
-  const once = (run: () => Promise<Settlement>): Promise<Settlement> => {
-    if (settlement === undefined) {
-      heartbeat?.stop();
-      settlement = run();
-      settlement.catch(() => {}); // Callers see the rejection; avoid an unhandled one for duplicates.
+  return new LiveHold(state, granted, heartbeat);
+}
+
+/** A granted hold. A class, not an object literal with getters: one is made per guarded call. */
+class LiveHold implements Hold {
+  readonly reservationId: string;
+  readonly guarded = true;
+  readonly subject: Subject;
+  readonly action: Action;
+  readonly unit: Unit;
+  readonly estimate: number;
+  readonly reserved: number;
+  readonly partial: boolean;
+  readonly decision: Decision;
+  readonly caps: Caps | undefined;
+  readonly #state: HoldState;
+  readonly #granted: Granted;
+  readonly #heartbeat: Heartbeat | undefined;
+  #settlement: Promise<Settlement> | undefined;
+
+  constructor(state: HoldState, granted: Granted, heartbeat: Heartbeat | undefined) {
+    this.reservationId = granted.reservationId;
+    this.subject = state.subject;
+    this.action = state.action;
+    this.unit = state.unit;
+    this.estimate = state.estimate;
+    this.reserved = granted.reserved;
+    this.partial = granted.partial;
+    this.decision = granted.decision;
+    this.caps = granted.caps;
+    this.#state = state;
+    this.#granted = granted;
+    this.#heartbeat = heartbeat;
+  }
+
+  get settled(): boolean {
+    return this.#settlement !== undefined;
+  }
+
+  get settlement(): Promise<Settlement> | undefined {
+    return this.#settlement;
+  }
+
+  commit(actual: number, metrics?: StandardMetrics, metadata?: Metadata): Promise<Settlement> {
+    checkAmount('actual', actual);
+    return this.#once(() => commitHold(this.#state, this.#granted, actual, metrics, metadata));
+  }
+
+  release(reason?: string): Promise<Settlement> {
+    return this.#once(() => releaseHold(this.#state, this.#granted, reason));
+  }
+
+  #once(run: () => Promise<Settlement>): Promise<Settlement> {
+    if (this.#settlement === undefined) {
+      this.#heartbeat?.stop();
+      this.#settlement = run();
+      this.#settlement.catch(() => {}); // Callers see the rejection; avoid an unhandled one for duplicates.
     }
-    return settlement;
-  };
-  return {
-    ...granted,
-    guarded: true,
-    subject: state.subject,
-    action: state.action,
-    unit: state.unit,
-    estimate: state.estimate,
-    get settled() {
-      return settlement !== undefined;
-    },
-    get settlement() {
-      return settlement;
-    },
-    commit(actual, metrics, metadata) {
-      checkAmount('actual', actual);
-      return once(() => commitHold(state, granted, actual, metrics, metadata));
-    },
-    release(reason) {
-      return once(() => releaseHold(state, granted, reason));
-    },
-  };
+    return this.#settlement;
+  }
 }
 
 /** A hold for a call that runs unguarded (fail-open): settles to `unguarded` and charges nothing. */

@@ -20,19 +20,37 @@ const MAX_DELAY_MS = 30_000;
  * Runs `operation` up to `attempts` times with exponential backoff while it fails transiently. The
  * operation must reuse one idempotency key across attempts, so a retry after a lost response replays.
  */
-export async function withRetry<T>(
+export function withRetry<T>(
   operation: () => Promise<T>,
   policy: Required<RetryOptions>,
   retryable: (error: unknown) => boolean = isTransient,
 ): Promise<T> {
+  // The first attempt runs without an async frame of its own: it is on every call's hot path.
+  let first: Promise<T>;
+  try {
+    first = operation();
+  } catch (error) {
+    first = Promise.reject(error);
+  }
+  return first.catch((error: unknown) => retryAfter(error, operation, policy, retryable));
+}
+
+async function retryAfter<T>(
+  firstError: unknown,
+  operation: () => Promise<T>,
+  policy: Required<RetryOptions>,
+  retryable: (error: unknown) => boolean,
+): Promise<T> {
+  let error = firstError;
   for (let attempt = 1; ; attempt++) {
+    if (attempt >= policy.attempts || !retryable(error)) throw error;
+    const backoff = policy.baseDelayMs * 2 ** (attempt - 1);
+    const hinted = CyclesError.isInstance(error) ? (error.retryAfterMs ?? 0) : 0;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_DELAY_MS, Math.max(backoff, hinted))));
     try {
       return await operation();
-    } catch (error) {
-      if (attempt >= policy.attempts || !retryable(error)) throw error;
-      const backoff = policy.baseDelayMs * 2 ** (attempt - 1);
-      const hinted = CyclesError.isInstance(error) ? (error.retryAfterMs ?? 0) : 0;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_DELAY_MS, Math.max(backoff, hinted))));
+    } catch (next) {
+      error = next;
     }
   }
 }

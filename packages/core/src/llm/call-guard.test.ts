@@ -169,6 +169,43 @@ describe('beginLlmCall: options', () => {
     expect((await state()).reserved).toBe(0);
   });
 
+  it('tells onAbort listeners once, with the reason its signal carries, however late they come', async () => {
+    const { cycles } = setup();
+    const controller = new AbortController();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 1, signal: controller.signal });
+    const early: unknown[] = [];
+    const removed: unknown[] = [];
+    call.onAbort((reason) => early.push(reason));
+    const stop = call.onAbort((reason) => removed.push(reason));
+    stop();
+    expect(call.aborted).toBe(false);
+    const reason = new Error('client gone');
+    controller.abort(reason);
+    controller.abort(new Error('again'));
+    expect(call.aborted).toBe(true);
+    expect(early).toEqual([reason]);
+    expect(removed).toEqual([]);
+    // A signal first read after the abort is already aborted with the same reason.
+    expect(call.signal.reason).toBe(reason);
+    const late: unknown[] = [];
+    call.onAbort((value) => late.push(value));
+    expect(late).toEqual([reason]);
+    await call.abort();
+  });
+
+  it('cuts off through onAbort and the signal alike', async () => {
+    const { cycles } = setup();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
+    const signal = call.signal;
+    const reasons: unknown[] = [];
+    call.onAbort((reason) => reasons.push(reason));
+    expect(call.observe({ inputTokens: 300, outputTokens: 450 })).toBe('stop');
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toBeInstanceOf(BudgetExceededError);
+    expect(signal.aborted && signal.reason === reasons[0]).toBe(true);
+    await call.abort();
+  });
+
   it('runs unguarded at the requested limit when the authority is down and failMode is open', async () => {
     const events: CyclesEvent[] = [];
     const down = flakyAuthority(createMemoryLedger({ sweepIntervalMs: 0 }), {

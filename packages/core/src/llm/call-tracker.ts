@@ -1,6 +1,6 @@
 import type { Settlement } from '../lifecycle/hold.ts';
-import type { LlmCall } from './call-guard.ts';
 import type { TokenUsage } from './cost.ts';
+import type { LlmCall } from './llm-call.ts';
 
 /**
  * A settle-once handle for a streamed LLM response. Adapters feed it usage updates and exactly one of

@@ -87,6 +87,17 @@ describe('BEDROCK_PRICES', () => {
 });
 
 describe('createPriceCatalog', () => {
+  it('remembers resolutions as frozen values shared between lookups', () => {
+    const catalog = createPriceCatalog();
+    const first = catalog.resolve(`us.${SONNET_4}`);
+    expect(catalog.resolve(`us.${SONNET_4}`)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first.modelId).toBe(SONNET_4);
+    expect(catalog.has(`us.${SONNET_4}`)).toBe(true);
+    expect(() => catalog.resolve('us.acme.unknown-v1:0')).toThrow(ModelNotPricedError);
+    expect(() => catalog.resolve('us.acme.unknown-v1:0')).toThrow(ModelNotPricedError);
+  });
+
   const catalog = createPriceCatalog();
 
   it('resolves base ids, inference profiles and ARNs to the same price', () => {

@@ -40,6 +40,9 @@ export interface PriceCatalogOptions {
   includeBedrockDefaults?: boolean;
 }
 
+/** Most distinct requested ids whose resolution is remembered. */
+const MAX_RESOLVED_IDS = 1000;
+
 const PRICE_FIELDS = [
   'inputPerMillion',
   'outputPerMillion',
@@ -85,8 +88,12 @@ export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCata
     table.set(modelId, Object.freeze(merge(modelId, table.get(modelId), override)));
   }
 
+  // Every guarded call resolves its model id, usually one of a handful: remember the answers.
+  const resolved = new Map<string, ResolvedModel>();
   return {
     resolve(requestedId: string): ResolvedModel {
+      const known = resolved.get(requestedId);
+      if (known !== undefined) return known;
       const { modelId, family } = normalizeModelId(requestedId);
       const price = table.get(modelId);
       if (price === undefined) {
@@ -97,10 +104,14 @@ export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCata
           { details: { modelId: requestedId, normalizedModelId: modelId } },
         );
       }
-      return { requestedId, modelId, family, price };
+      // Shared between calls, so frozen; bounded, since ids may come from untrusted requests.
+      if (resolved.size >= MAX_RESOLVED_IDS) resolved.clear();
+      const model = Object.freeze({ requestedId, modelId, family, price });
+      resolved.set(requestedId, model);
+      return model;
     },
     has(requestedId: string): boolean {
-      return table.has(normalizeModelId(requestedId).modelId);
+      return resolved.has(requestedId) || table.has(normalizeModelId(requestedId).modelId);
     },
   };
 }
