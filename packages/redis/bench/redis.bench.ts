@@ -29,6 +29,12 @@ async function reserveCommit(ledger: RedisLedger): Promise<void> {
   });
 }
 
+async function redisCpuSeconds(ledger: RedisLedger): Promise<number> {
+  const info = await ledger.client.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
 /** Runs every caller until `untilMs`; returns each pair's latency in µs. */
 async function drive(ledger: RedisLedger, untilMs: number): Promise<number[]> {
   const latencies: number[] = [];
@@ -55,9 +61,18 @@ const hotBudget: Benchmark = {
       for (const scope of SCOPES)
         await ledger.createLedger({ scope, unit: 'USD_MICROCENTS', allocated: 1e15 });
       await drive(ledger, Date.now() + WARMUP_MS);
+      const redisCpuBefore = await redisCpuSeconds(ledger);
+      const nodeCpuBefore = process.cpuUsage();
       const started = process.hrtime.bigint();
       const latencies = await drive(ledger, Date.now() + MEASURE_MS);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // CPU per pair on each side: what bounds throughput on an idle machine, whatever the load now.
+      const nodeCpu = process.cpuUsage(nodeCpuBefore);
+      const redisCpu = (await redisCpuSeconds(ledger)) - redisCpuBefore;
+      const perPair = (cpuSeconds: number) => ((cpuSeconds * 1e6) / latencies.length).toFixed(1);
+      console.error(
+        `ledger.redis: ${latencies.length} pairs in ${seconds.toFixed(1)} s; CPU per pair: redis-server ${perPair(redisCpu)} µs, node ${perPair((nodeCpu.user + nodeCpu.system) / 1e6)} µs`,
+      );
       const tenant = await ledger.getLedger('tenant:acme', 'USD_MICROCENTS');
       if (tenant?.reserved !== 0) throw new Error(`holds left after the run: ${tenant?.reserved}`);
       return {

@@ -136,7 +136,11 @@ local function persist(rows)
         args[#args + 1] = value
       end
     end
-    for _, field in ipairs(COUNTERS) do put(field, S(row[field])) end
+    for _, field in ipairs(COUNTERS) do
+      -- Compare as numbers first: formatting every counter of every row costs more than the write.
+      local value = row[field]
+      if row.new or tonumber(loaded[field]) ~= value then put(field, S(value)) end
+    end
     put('over', row.over)
     put('status', row.status)
     if row.periodEndMs ~= nil then
@@ -404,7 +408,6 @@ end
 
 local function forget(id)
   redis.call('DEL', rsv_key(id), P .. 'x:' .. id)
-  redis.call('ZREM', P .. 'rsvs', id)
   redis.call('ZREM', P .. 'ended', id)
 end
 

@@ -87,9 +87,12 @@ export const LIST_RESERVATIONS = `${RESERVATION_VIEW}${String.raw`
 expire_due(MAX_LAZY_EXPIRIES)
 local caller = A(1)
 local list = {}
-for _, id in ipairs(redis.call('ZRANGE', P .. 'rsvs', 0, -1)) do
-  local view = rsv_view(id)
-  if view ~= nil and (caller == '' or view.tenant == caller) then list[#list + 1] = view end
+-- Every retained reservation is on exactly one index: active ones on expiry, ended ones on ended.
+for _, index in ipairs({ 'expiry', 'ended' }) do
+  for _, id in ipairs(redis.call('ZRANGE', P .. index, 0, -1)) do
+    local view = rsv_view(id)
+    if view ~= nil and (caller == '' or view.tenant == caller) then list[#list + 1] = view end
+  end
 end
 return reply({ list = list })
 `}`;

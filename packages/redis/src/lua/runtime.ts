@@ -73,7 +73,6 @@ redis.call('HSET', rsv_key(id), 'tenant', tenant, 'status', 'ACTIVE', 'unit', un
   'policy', overage_policy(opt(A(10)), rows, settings), 'extensions', '0',
   'maxExtensions', S(settings.maxExtensions or 10), 'record', A(12))
 redis.call('ZADD', P .. 'expiry', S(NOW + ttl + grace), id)
-redis.call('ZADD', P .. 'rsvs', S(NOW), id)
 outcome.id = id
 outcome.exp = S(NOW + ttl)
 outcome.ttl = S(ttl)
