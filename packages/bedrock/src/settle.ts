@@ -36,6 +36,11 @@ export class CallSettler {
     return this.#once(() => (usage === undefined ? this.call.abort() : this.call.commit(usage)));
   }
 
+  /** Commits the usage observed so far (a stream we stopped); the rest of the hold is released. */
+  commitObserved(observed: Partial<TokenUsage>): Promise<Settlement> {
+    return this.#once(() => this.call.abort(observed));
+  }
+
   /** Releases: the request never reached Bedrock or was refused before billing. */
   release(error: unknown): Promise<Settlement> {
     return this.#once(() => this.call.fail(error, { reachedProvider: false }));

@@ -123,7 +123,18 @@ export function invokeWatch(family: ModelFamily, granted: number): UsageWatch {
 
 /**
  * Wraps a response stream: reports running usage, stops reading (and aborts the request) at a budget
- * cutoff, and settles exactly once: exact usage when the stream reported it, else the whole hold.
+ * cutoff, and settles exactly once:
+ * - the stream reported usage (finish): that exact usage;
+ * - we stopped it (budget-context abort, client disconnect, consumer left early): what was observed,
+ *   i.e. the input (reported, else the conservative estimate) plus the output counted from the deltas
+ *   so far (reported counts, else ceil(utf8 bytes / 3) per delta); the rest of the hold goes back;
+ * - a cutoff, an exception frame, a dropped connection, or an end without usage: the whole hold
+ *   (Bedrock may have generated, and billed, more than reached us).
+ *
+ * Why not core's `call.track()`: its `finish()` without usage commits the last reported usage, which
+ * here is only a byte estimate; Bedrock always sends exact usage last, so an end without it is treated
+ * as unknown (the hold). The plugin also has to close the connection and record the charge
+ * (`CallSettler`), so it drives `observe` / `commit` / `abort` itself.
  */
 export function guardStream<T>(
   source: AsyncIterable<T>,
@@ -135,18 +146,31 @@ export function guardStream<T>(
   return {
     async *[Symbol.asyncIterator]() {
       let ended = false;
+      let failed = false;
+      let cutoff = false;
       try {
         for await (const event of source) {
           const changed = watch.update(event);
           yield event;
-          if (changed && watch.final() === undefined && call.observe(watch.running()) === 'stop') break;
+          if (changed && watch.final() === undefined && call.observe(watch.running()) === 'stop') {
+            cutoff = true;
+            break;
+          }
         }
         ended = true;
+      } catch (error) {
+        failed = true;
+        throw error;
       } finally {
         // Leaving early (consumer break, cutoff) must stop Bedrock generating: close the connection.
         if (!ended) close();
+        const final = watch.final();
+        // An abort or an early exit was our doing; a failure on its own (frame, drop) was not.
+        const stoppedByUs = !cutoff && final === undefined && (call.aborted || (!ended && !failed));
         // Finish, exception frame, dropped connection, abort, cutoff and consumer break all end here.
-        await settler.commitOrHold(watch.final()).catch(() => {});
+        await (stoppedByUs ? settler.commitObserved(watch.running()) : settler.commitOrHold(final)).catch(
+          () => {},
+        );
       }
     },
   };
