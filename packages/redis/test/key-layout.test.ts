@@ -1,0 +1,113 @@
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from './support/server.ts';
+
+// The README's key layout is what the scripts write, and the background sweeper (not only lazy
+// expiry on access) returns expired holds.
+
+const redis = useRedis();
+const ACTION = { kind: 'llm.completion', name: 'layout' };
+
+async function keysUnder(url: string, prefix: string): Promise<string[]> {
+  const client = new Redis(url);
+  const keys = await client.keys(`${prefix}*`);
+  client.disconnect();
+  return keys.map((key) => key.slice(prefix.length)).sort();
+}
+
+describe('key layout', () => {
+  it('every key the ledger writes is one the README documents', async () => {
+    const prefix = redis.prefix();
+    const ledger = redis.ledger({ keyPrefix: prefix });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1000 });
+    await ledger.addTemplate({ pattern: 'tenant:*/app:*', unit: 'TOKENS', allocated: 100 });
+    await ledger.setTenant('acme', { defaultReservationTtlMs: 30_000 });
+    const hold = await ledger.reserve({
+      idempotencyKey: 'layout-1',
+      subject: { tenant: 'acme', app: 'chat' },
+      action: ACTION,
+      estimate: { unit: 'TOKENS', amount: 10 },
+    });
+    await ledger.extend(hold.reservationId!, { idempotencyKey: 'layout-extend', extendByMs: 1000 });
+    await ledger.commit(hold.reservationId!, {
+      idempotencyKey: 'layout-commit',
+      actual: { unit: 'TOKENS', amount: 5 },
+    });
+    await ledger.createEvent({
+      idempotencyKey: 'layout-event',
+      subject: { tenant: 'acme' },
+      action: ACTION,
+      actual: { unit: 'TOKENS', amount: 1 },
+    });
+    await ledger.fund({
+      scope: 'tenant:acme',
+      unit: 'TOKENS',
+      funding: { operation: 'CREDIT', amount: 1 },
+      idempotencyKey: 'f1',
+    });
+
+    const keys = await keysUnder(redis.server.url, prefix);
+    const documented = [
+      /^l:[^|]+\|[A-Z_]+$/,
+      /^ledgers$/,
+      /^units:.+$/,
+      /^templates$/,
+      /^tenant:.+$/,
+      /^r:rsv_.+$/,
+      /^x:rsv_.+$/,
+      /^expiry$/,
+      /^ended$/,
+      /^i:.+$/,
+      /^seq$/,
+    ];
+    for (const key of keys)
+      expect(
+        documented.some((pattern) => pattern.test(key)),
+        key,
+      ).toBe(true);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'l:tenant:acme|TOKENS',
+        'l:tenant:acme/app:chat|TOKENS',
+        'ledgers',
+        'units:tenant:acme',
+        'templates',
+        'tenant:acme',
+        `r:${hold.reservationId}`,
+        `x:${hold.reservationId}`,
+        'ended',
+        'i:acme|reserve|layout-1',
+        'i:acme|event|layout-event',
+        'i:fund|tenant:acme|TOKENS|f1',
+      ]),
+    );
+  });
+
+  it('the periodic sweeper returns expired holds with nobody calling the ledger', async () => {
+    const prefix = redis.prefix();
+    const ledger = redis.ledger({ keyPrefix: prefix });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1000 });
+    await ledger.reserve({
+      idempotencyKey: 'swept',
+      subject: { tenant: 'acme' },
+      action: ACTION,
+      estimate: { unit: 'TOKENS', amount: 300 },
+      ttlMs: 1000,
+      gracePeriodMs: 0,
+    });
+    redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 100 });
+    const client = new Redis(redis.server.url);
+    try {
+      const deadline = Date.now() + 10_000;
+      // Read the raw hash (a ledger read would expire lazily and prove nothing about the sweeper).
+      while ((await client.hget(`${prefix}l:tenant:acme|TOKENS`, 'reserved')) !== '0') {
+        if (Date.now() > deadline) throw new Error('the sweeper never expired the hold');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await client.hget(`${prefix}l:tenant:acme|TOKENS`, 'remaining')).toBe('1000');
+      expect(await client.zcard(`${prefix}expiry`)).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
