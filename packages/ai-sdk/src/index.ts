@@ -1,9 +1,9 @@
 // @cycles-guard/ai-sdk public API.
+export type { CyclesCallMetadata } from './call-metadata.ts';
+export { cyclesMiddleware } from './cycles-middleware.ts';
 export {
   CYCLES_PROVIDER_OPTIONS_KEY,
-  type CyclesCallMetadata,
   type CyclesCallOptions,
   type CyclesMiddlewareOptions,
-  cyclesMiddleware,
-} from './cycles-middleware.ts';
+} from './options.ts';
 export { type RunBudget, type RunBudgetOptions, withRunBudget } from './run-budget.ts';

@@ -1,0 +1,91 @@
+import type { LanguageModelV3, LanguageModelV3CallOptions } from '@ai-sdk/provider';
+import {
+  BudgetExceededError,
+  currentBudget,
+  currentCycles,
+  type LlmCall,
+  ModelNotPricedError,
+  mergeSubjects,
+  normalizeModelId,
+} from '@cycles-guard/core';
+import { grantedParams, MIN_THINKING_BUDGET_TOKENS, outputLimits, promptInput } from './call-request.ts';
+import {
+  CYCLES_PROVIDER_OPTIONS_KEY,
+  type CyclesCallOptions,
+  type CyclesMiddlewareOptions,
+} from './options.ts';
+
+function isBedrock(model: LanguageModelV3): boolean {
+  return model.provider.includes('bedrock');
+}
+
+function overridesOf(params: LanguageModelV3CallOptions): CyclesCallOptions {
+  const value = params.providerOptions?.[CYCLES_PROVIDER_OPTIONS_KEY];
+  return (value ?? {}) as CyclesCallOptions;
+}
+
+/**
+ * Prices, holds and caps one model call: Bedrock ids through the core catalog, other providers only
+ * when priced in `createCycles({ prices })`. Returns the params to send (output limit = the grant).
+ */
+export async function beginModelCall(
+  options: CyclesMiddlewareOptions,
+  params: LanguageModelV3CallOptions,
+  model: LanguageModelV3,
+): Promise<{ call: LlmCall; sent: LanguageModelV3CallOptions }> {
+  params.abortSignal?.throwIfAborted();
+  const cycles = options.cycles ?? currentCycles();
+  const bedrock = isBedrock(model);
+  if (!bedrock && !cycles.catalog.has(model.modelId)) {
+    throw new ModelNotPricedError(
+      `No price for '${model.modelId}' of provider '${model.provider}': only Bedrock models are priced by ` +
+        `default. Add createCycles({ prices: { '${model.modelId}': { inputPerMillion, outputPerMillion, ` +
+        'maxOutputTokens } } }) (USD microcents per 1M tokens: $3.00/M = 300000000).',
+      { details: { field: 'prices', modelId: model.modelId, provider: model.provider } },
+    );
+  }
+  const overrides = overridesOf(params);
+  const limits = outputLimits(params, model.provider, normalizeModelId(model.modelId).family);
+  const subject = mergeSubjects(options.subject, overrides.subject);
+  const action = overrides.action ?? options.action;
+  const call = await cycles.beginLlmCall({
+    model: model.modelId,
+    ...(overrides.inputTokens === undefined
+      ? { input: promptInput(params) }
+      : { inputTokens: overrides.inputTokens }),
+    ...(limits.maxOutputTokens === undefined ? {} : { maxOutputTokens: limits.maxOutputTokens }),
+    ...(limits.reasoningBudgetTokens === undefined
+      ? {}
+      : { reasoningBudgetTokens: limits.reasoningBudgetTokens }),
+    ...(Object.keys(subject).length === 0 ? {} : { subject }),
+    ...(action === undefined ? {} : { action }),
+  });
+  const reasoning = call.reasoningBudgetTokens;
+  if (limits.reasoningBudgetTokens !== undefined && (reasoning ?? 0) < MIN_THINKING_BUDGET_TOKENS) {
+    const error = new BudgetExceededError(
+      `Budget too small for thinking on ${call.model.modelId}: providerOptions.${limits.thinking?.providerKey}.` +
+        `${limits.thinking?.configKey}.budgetTokens ` +
+        `would be cut to ${reasoning ?? 0}, below Anthropic's minimum of ${MIN_THINKING_BUDGET_TOKENS}; ` +
+        'lower budgetTokens or disable reasoning',
+      {
+        details: {
+          field: `providerOptions.${limits.thinking?.providerKey}.${limits.thinking?.configKey}.budgetTokens`,
+          grantedReasoningBudgetTokens: reasoning ?? 0,
+        },
+      },
+    );
+    await call.fail(error, { reachedProvider: false });
+    throw error;
+  }
+  // call.signal follows the budget context's signal (client disconnect). With neither that nor the
+  // caller's signal nothing can abort the request (the output cap keeps a stream within its hold, so
+  // no cutoff fires), and fetch runs faster without one.
+  const contextSignal = currentBudget()?.signal;
+  const signal =
+    params.abortSignal === undefined
+      ? contextSignal === undefined
+        ? undefined
+        : call.signal
+      : AbortSignal.any([params.abortSignal, call.signal]);
+  return { call, sent: grantedParams(params, call.maxOutputTokens, limits, reasoning, signal) };
+}
