@@ -3,6 +3,7 @@ import { systemClock } from '../clock.ts';
 import { createCycles } from '../cycles.ts';
 import type { CyclesEvent } from '../events.ts';
 import { createMemoryLedger } from '../ledger/memory-ledger.ts';
+import { NotFoundError, ReservationExpiredError } from '../protocol/errors.ts';
 import { flakyAuthority } from './__fixtures__/flaky-authority.ts';
 
 describe('heartbeat', () => {
@@ -87,4 +88,27 @@ describe('heartbeat', () => {
       extensions: 2,
     });
   });
+  for (const [status, refusal] of [
+    ['410 RESERVATION_EXPIRED', () => new ReservationExpiredError('Reservation expired (test)')],
+    ['404 NOT_FOUND', () => new NotFoundError('Reservation not found (test)')],
+  ] as const) {
+    it(`stops at once and reports when extend answers ${status}`, async () => {
+      const { cycles, events } = setup();
+      // The real ledger answers everything else; only extend refuses, as a server that lost the hold would.
+      const extend = vi.spyOn(cycles.authority, 'extend').mockImplementation(async () => {
+        throw refusal();
+      });
+      const hold = await cycles.reserve({ estimate: 100 });
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(extend).toHaveBeenCalledTimes(1);
+      const code = refusal().code;
+      expect(events.filter((event) => event.type === 'heartbeat-stopped')).toEqual([
+        expect.objectContaining({ reservationId: hold.reservationId, reason: code, extensions: 0 }),
+      ]);
+      // No retry and no further beat, however long the call runs.
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(extend).toHaveBeenCalledTimes(1);
+      expect(await hold.commit(50)).toMatchObject({ status: 'committed' });
+    });
+  }
 });
