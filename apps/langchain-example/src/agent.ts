@@ -1,6 +1,11 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { BudgetExceededError, type Cycles, type CyclesError } from '@cycles-guard/core';
-import { CyclesCallbackHandler, type CyclesRunSettlement, guardChatModel } from '@cycles-guard/langchain';
+import {
+  CyclesCallbackHandler,
+  type CyclesRunSettlement,
+  findCyclesError,
+  guardChatModel,
+} from '@cycles-guard/langchain';
 import { ChatBedrockConverse } from '@langchain/aws';
 import { tool } from '@langchain/core/tools';
 import { createAgent } from 'langchain';
@@ -72,7 +77,9 @@ export async function runResearchAgent(options: ResearchAgentOptions): Promise<R
     );
     return { status: 'answered', answer: result.messages.at(-1)?.text, error: undefined, turns };
   } catch (error) {
-    if (!BudgetExceededError.isInstance(error)) throw error;
-    return { status: 'stopped-by-budget', answer: undefined, error, turns };
+    // Unwraps agent-middleware wrapping too (MiddlewareError with the denial as `cause`).
+    const budgetError = findCyclesError(error);
+    if (budgetError?.code !== 'BUDGET_EXCEEDED') throw error;
+    return { status: 'stopped-by-budget', answer: undefined, error: budgetError, turns };
   }
 }

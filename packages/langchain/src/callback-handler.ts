@@ -15,6 +15,7 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
 import { CAP_MIDDLEWARE_NAME, type CapPlugin, capMiddleware } from './cap-middleware.ts';
 import { type CyclesRunSettlement, GuardedRun } from './guarded-run.ts';
+import { markNotRetryable } from './not-retryable.ts';
 import {
   messagesInput,
   modelIdOf,
@@ -210,6 +211,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     } catch (error) {
       await run.release(error)?.catch(() => {});
       this.#runs.delete(runId);
+      markNotRetryable(error);
       throw error;
     }
   }

@@ -1,5 +1,6 @@
 import { InvalidRequestError, type LlmCall, type TokenUsage } from '@cycles-guard/core';
 import type { GuardedRun } from './guarded-run.ts';
+import { markNotRetryable } from './not-retryable.ts';
 import { unlinkRequest } from './run-link.ts';
 
 type JsonObject = Record<string, unknown>;
@@ -119,12 +120,14 @@ export function capMiddleware(findRun: (runId: string) => GuardedRun | undefined
     const run = runId === undefined ? undefined : findRun(runId);
     const call = run?.call;
     if (run === undefined || call === undefined || run.settled) {
-      throw new InvalidRequestError(
+      const error = new InvalidRequestError(
         'callbacks: this Bedrock client is capped by a CyclesCallbackHandler, but no reservation of that ' +
           'handler covers this Converse call. Pass `callbacks: [handler]` to the model or the call ' +
           '(the same handler whose capPlugin() is on this client), or use a client without the cap.',
         { details: { field: 'callbacks', runId } },
       );
+      markNotRetryable(error);
+      throw error;
     }
     run.sent = true;
     let result: Awaited<ReturnType<typeof next>>;

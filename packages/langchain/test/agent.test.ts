@@ -1,11 +1,11 @@
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { BudgetExceededError } from '@cycles-guard/core';
+import { BudgetExceededError, createCycles } from '@cycles-guard/core';
 import { tool } from '@langchain/core/tools';
 import { createReactAgent } from '@langchain/langgraph/prebuilt';
-import { createAgent } from 'langchain';
+import { createAgent, modelRetryMiddleware } from 'langchain';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { CyclesRunSettlement } from '../src/index.ts';
+import { CyclesCallbackHandler, type CyclesRunSettlement, findCyclesError } from '../src/index.ts';
 import { guardedModel, priced, room } from './helpers.ts';
 import { callToolsEveryTurn } from './tool-turns.ts';
 
@@ -104,5 +104,36 @@ describe('LangGraph', () => {
     const state = await setup.state();
     expect(state.spent).toBe(priced(setup.cycles, request as never));
     expect(state.reserved).toBe(0);
+  });
+});
+
+describe('modelRetryMiddleware', () => {
+  it('does not retry a budget denial (marked not retryable); with onFailure "error" the app gets the typed error', async () => {
+    const denials: string[] = [];
+    const setup = await guardedModel(10, { maxTokens: 300 });
+    emulator = setup.emulator;
+    const cycles = createCycles({
+      authority: setup.ledger,
+      subject: { tenant: 'acme' },
+      onEvent: (event) => {
+        if (event.type === 'denial') denials.push(event.code);
+      },
+    });
+    const handler = new CyclesCallbackHandler({ cycles });
+    setup.model.callbacks = [handler];
+    setup.model.client.middlewareStack.use(handler.capPlugin());
+    const agent = createAgent({
+      model: setup.model,
+      tools: [lookup],
+      middleware: [modelRetryMiddleware({ maxRetries: 3, initialDelayMs: 1, onFailure: 'error' })],
+    });
+    const failure = await agent
+      .invoke({ messages: [{ role: 'user', content: 'Research budgets.' }] })
+      .catch((error: unknown) => error);
+    // Agent middleware wraps errors (MiddlewareError, original as `cause`): findCyclesError unwraps.
+    expect(BudgetExceededError.isInstance(failure)).toBe(false);
+    expect(findCyclesError(failure)?.code).toBe('BUDGET_EXCEEDED');
+    expect(denials).toEqual(['BUDGET_EXCEEDED']);
+    expect(setup.emulator.requests).toHaveLength(0);
   });
 });
