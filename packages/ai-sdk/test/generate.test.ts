@@ -155,3 +155,28 @@ describe('generateObject', () => {
     expect(cyclesMetadata(providerMetadata).charged).toBe(state.spent);
   });
 });
+
+describe('prompt cache', () => {
+  it('commits cache writes and reads at their own prices, as the emulator reports them', async () => {
+    current = await setup(1e12);
+    const messages = [
+      {
+        role: 'system' as const,
+        content: 'You are a careful budget analyst. '.repeat(80),
+        providerOptions: { bedrock: { cachePoint: { type: 'default' } } },
+      },
+      { role: 'user' as const, content: 'Summarise.' },
+    ];
+    await generateText({ model: current.model, messages, maxOutputTokens: 100 });
+    await generateText({ model: current.model, messages, maxOutputTokens: 100 });
+    const [write, read] = current.emulator.requests;
+    expect(write?.cacheWriteInputTokens).toBeGreaterThan(0);
+    expect(read?.cacheReadInputTokens).toBe(write?.cacheWriteInputTokens);
+    const price = current.cycles.catalog.resolve(HAIKU).price;
+    expect(price.cacheReadPerMillion).toBeLessThan(price.inputPerMillion);
+    const state = await current.state();
+    expect(state.spent).toBe(
+      emulatorCost(current.cycles, HAIKU, write!) + emulatorCost(current.cycles, HAIKU, read!),
+    );
+  });
+});
