@@ -2,7 +2,7 @@
 // validated in JavaScript first (with core's rules); these scripts only check state and write.
 
 /** createLedger: A1 definition JSON (amounts as decimal strings). */
-export const CREATE_LEDGER = String.raw`
+export const CREATE_LEDGER = `
 local def = cjson.decode(A(1))
 if redis.call('EXISTS', row_key(def.scope .. '|' .. def.unit)) == 1 then
   return reply({ e = 'DUPLICATE_LEDGER', scope = def.scope, unit = def.unit })
@@ -16,7 +16,7 @@ return reply({ rows = { row_out(row) } })
 
 /** fund: A1 ledger id, A2 namespace, A3 payload, A4 has key, A5 operation, A6 amount, A7 spent,
  * A8 amount valid, A9 spent valid. */
-export const FUND = String.raw`
+export const FUND = `
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
 if A(8) ~= '1' then return reply({ e = 'INVALID_FIELD', field = 'funding.amount' }) end
@@ -69,7 +69,7 @@ return reply({ outcome = encoded })
 `;
 
 /** setLedgerStatus: A1 ledger id, A2 status. */
-export const SET_STATUS = String.raw`
+export const SET_STATUS = `
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
 local STATUSES = { ACTIVE = true, FROZEN = true, CLOSED = true }
@@ -84,7 +84,7 @@ return reply({ rows = { row_out(row) } })
 `;
 
 /** updateLedger: A1 ledger id, A2 changes JSON ({ limit?, caps?, hasCaps?, policy? }; '' removes). */
-export const UPDATE_LEDGER = String.raw`
+export const UPDATE_LEDGER = `
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
 local changes = cjson.decode(A(2))
@@ -108,13 +108,13 @@ return reply({ rows = { row_out(row) } })
 `;
 
 /** addTemplate: A1 template JSON (amounts as decimal strings). */
-export const ADD_TEMPLATE = String.raw`
+export const ADD_TEMPLATE = `
 redis.call('RPUSH', P .. 'templates', A(1))
 return reply({})
 `;
 
 /** setTenant: A1 tenant, A2.. field/value pairs (replaces the settings). */
-export const SET_TENANT = String.raw`
+export const SET_TENANT = `
 local key = P .. 'tenant:' .. A(1)
 redis.call('DEL', key)
 local pairs_list = list_args(2)

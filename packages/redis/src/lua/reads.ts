@@ -2,7 +2,7 @@
 // expiry and window rolls first, so what they show is what the next reserve would see.
 
 /** Fields of a reservation a read returns (the accounting fields stay in Lua). */
-const RESERVATION_VIEW = String.raw`
+const RESERVATION_VIEW = `
 local VIEW_FIELDS = { 'tenant', 'status', 'unit', 'estimate', 'createdAtMs', 'expiresAtMs', 'record',
   'committed', 'finalizedAtMs', 'cmeta' }
 local function rsv_view(id)
@@ -17,7 +17,7 @@ end
 `;
 
 /** getBalances: A1 caller tenant ('' = any), A2.. wanted `level:value` segments. */
-export const BALANCES = String.raw`
+export const BALANCES = `
 expire_due(MAX_LAZY_EXPIRIES)
 local caller = A(1)
 local wanted = list_args(2)
@@ -47,7 +47,7 @@ return reply({ rows = rows_out(rows) })
 `;
 
 /** listLedgers: every ledger, windows rolled. */
-export const LIST_LEDGERS = String.raw`
+export const LIST_LEDGERS = `
 expire_due(MAX_LAZY_EXPIRIES)
 local rows = {}
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'ledgers')) do
@@ -63,7 +63,7 @@ return reply({ rows = rows_out(rows) })
 `;
 
 /** getLedger: A1 ledger id (scope|unit). */
-export const GET_LEDGER = String.raw`
+export const GET_LEDGER = `
 expire_due(MAX_LAZY_EXPIRIES)
 local row = load_row(A(1))
 if row == nil then return reply({ rows = {} }) end
@@ -74,7 +74,7 @@ return reply({ rows = { row_out(row) } })
 `;
 
 /** getReservation: A1 id, A2 caller tenant. */
-export const GET_RESERVATION = `${RESERVATION_VIEW}${String.raw`
+export const GET_RESERVATION = `${RESERVATION_VIEW}${`
 expire_due(MAX_LAZY_EXPIRIES)
 local rsv, failure = rsv_for(A(1), A(2))
 if failure then return reply(failure) end
@@ -83,7 +83,7 @@ return reply({ rsv = rsv_view(rsv.id) })
 `}`;
 
 /** listReservations: A1 caller tenant ('' = any). Filtering, sorting and paging happen in JavaScript. */
-export const LIST_RESERVATIONS = `${RESERVATION_VIEW}${String.raw`
+export const LIST_RESERVATIONS = `${RESERVATION_VIEW}${`
 expire_due(MAX_LAZY_EXPIRIES)
 local caller = A(1)
 local list = {}
@@ -98,7 +98,7 @@ return reply({ list = list })
 `}`;
 
 /** sweep: A1 most reservations to expire in this call (the caller loops while it gets the limit back). */
-export const SWEEP = String.raw`
+export const SWEEP = `
 local count = expire_due(tonumber(A(1)))
 prune_ended()
 return reply({ count = S(count) })

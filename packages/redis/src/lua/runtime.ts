@@ -81,7 +81,7 @@ return store(outcome, ttl + grace)
 `;
 
 /** commit: A1 id, A2 caller tenant, A3 key, A4 payload, A5 unit, A6 actual, A7 metadata JSON, A8 include balances. */
-export const COMMIT = String.raw`
+export const COMMIT = `
 expire_due(MAX_LAZY_EXPIRIES)
 local rsv, failure = rsv_for(A(1), A(2))
 if failure then return reply(failure) end
@@ -134,7 +134,7 @@ return reply({ outcome = encoded })
 `;
 
 /** release: A1 id, A2 caller tenant, A3 key, A4 payload, A5 include balances. */
-export const RELEASE = String.raw`
+export const RELEASE = `
 expire_due(MAX_LAZY_EXPIRIES)
 local rsv, failure = rsv_for(A(1), A(2))
 if failure then return reply(failure) end
@@ -163,7 +163,7 @@ return reply({ outcome = encoded })
 `;
 
 /** extend: A1 id, A2 caller tenant, A3 key, A4 payload, A5 extend by ms, A6 include balances. */
-export const EXTEND = String.raw`
+export const EXTEND = `
 expire_due(MAX_LAZY_EXPIRIES)
 local rsv, failure = rsv_for(A(1), A(2))
 if failure then return reply(failure) end
@@ -196,7 +196,7 @@ return reply({ outcome = encoded })
 `;
 
 /** decide: A1 namespace, A2 payload, A3 tenant, A4 unit, A5 estimate, A6.. scopes. */
-export const DECIDE = String.raw`
+export const DECIDE = `
 expire_due(MAX_LAZY_EXPIRIES)
 local namespace, payload, tenant = A(1), A(2), A(3)
 local replay, mismatch = idem_get(namespace, payload)
@@ -234,7 +234,7 @@ return reply({ outcome = encoded })
 `;
 
 /** event: A1 namespace, A2 payload, A3 tenant, A4 unit, A5 actual, A6 policy, A7 include balances, A8.. scopes. */
-export const EVENT = String.raw`
+export const EVENT = `
 expire_due(MAX_LAZY_EXPIRIES)
 local namespace, payload, tenant = A(1), A(2), A(3)
 local replay, mismatch = idem_get(namespace, payload)
