@@ -77,4 +77,25 @@ describe('invoke', () => {
     expect(thinking?.budget_tokens).toBeLessThan(6000);
     expect((await setup.state()).spent).toBeLessThanOrEqual(allocated);
   });
+
+  it('prices prompt-cache writes and reads from usage_metadata exactly (invoke and stream)', async () => {
+    const setup = await guardedModel(1e12, { maxTokens: 200 });
+    emulator = setup.emulator;
+    const messages = [
+      { role: 'system', content: 'You are a budget analyst. '.repeat(200) },
+      { role: 'user', content: 'Summarise.' },
+    ];
+    await setup.model.invoke(messages, { cache_control: { type: 'ephemeral' } } as never);
+    for await (const _chunk of await setup.model.stream(messages, {
+      cache_control: { type: 'ephemeral' },
+    } as never)) {
+      // drain
+    }
+    const [write, read] = setup.emulator.requests;
+    expect(write?.cacheWriteInputTokens).toBeGreaterThan(0);
+    expect(read?.cacheReadInputTokens).toBeGreaterThan(0);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(priced(setup.cycles, write as never) + priced(setup.cycles, read as never));
+  });
 });
