@@ -87,5 +87,10 @@ export async function beginModelCall(
         ? undefined
         : call.signal
       : AbortSignal.any([params.abortSignal, call.signal]);
+  if (signal?.aborted) {
+    // Aborted while the hold was being taken: nothing was sent, so nothing is charged.
+    await call.fail(signal.reason, { reachedProvider: false });
+    throw signal.reason;
+  }
   return { call, sent: grantedParams(params, call.maxOutputTokens, limits, reasoning, signal) };
 }

@@ -1,5 +1,5 @@
 import type { LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
-import { BudgetExceededError, ModelNotPricedError, usageCost } from '@cycles-guard/core';
+import { BudgetExceededError, createCycles, ModelNotPricedError, usageCost } from '@cycles-guard/core';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { MockLanguageModelV3, simulateReadableStream } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -146,6 +146,34 @@ describe('denials and refusals (MockLanguageModelV3)', () => {
     await generateText({ model, prompt: 'x', maxOutputTokens: 50 });
     expect(mock.doGenerateCalls[0]?.maxOutputTokens).toBe(50);
     expect((await ledger.getLedger(SCOPE, 'USD_MICROCENTS'))?.spent).toBe(25_000 + 10_000);
+  });
+
+  it('a call aborted while its hold is being taken releases it and never reaches the model', async () => {
+    const b = budget(1e12);
+    const controller = new AbortController();
+    // The real ledger, except that the client leaves while the reservation is being answered.
+    const reserve = async (...args: Parameters<typeof b.ledger.reserve>) => {
+      const response = await b.ledger.reserve(...args);
+      controller.abort(new Error('client left'));
+      return response;
+    };
+    const authority = new Proxy(b.ledger, {
+      get(target, key) {
+        if (key === 'reserve') return reserve;
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const cycles = createCycles({ authority, subject: { tenant: 'acme' } });
+    const mock = bedrockMock({});
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles }) });
+    await expect(
+      generateText({ model, prompt: 'x', abortSignal: controller.signal, maxRetries: 0 }),
+    ).rejects.toThrow();
+    expect(mock.doGenerateCalls).toHaveLength(0);
+    const state = await b.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(0);
   });
 
   it('an already aborted call reserves nothing', async () => {
