@@ -8,7 +8,13 @@ import {
   mergeSubjects,
   normalizeModelId,
 } from '@cycles-guard/core';
-import { grantedParams, MIN_THINKING_BUDGET_TOKENS, outputLimits, promptInput } from './call-request.ts';
+import {
+  grantedParams,
+  MIN_THINKING_BUDGET_TOKENS,
+  type OutputLimits,
+  outputLimits,
+  promptInput,
+} from './call-request.ts';
 import {
   CYCLES_PROVIDER_OPTIONS_KEY,
   type CyclesCallOptions,
@@ -22,6 +28,15 @@ function isBedrock(model: LanguageModelV3): boolean {
 function overridesOf(params: LanguageModelV3CallOptions): CyclesCallOptions {
   const value = params.providerOptions?.[CYCLES_PROVIDER_OPTIONS_KEY];
   return (value ?? {}) as CyclesCallOptions;
+}
+
+function thinkingTooSmall(call: LlmCall, limits: OutputLimits, granted: number): BudgetExceededError {
+  const field = `providerOptions.${limits.thinking?.providerKey}.${limits.thinking?.configKey}.budgetTokens`;
+  return new BudgetExceededError(
+    `Budget too small for thinking on ${call.model.modelId}: ${field} would be cut to ${granted}, below ` +
+      `Anthropic's minimum of ${MIN_THINKING_BUDGET_TOKENS}; lower budgetTokens or disable thinking`,
+    { details: { field, grantedReasoningBudgetTokens: granted } },
+  );
 }
 
 /**
@@ -61,19 +76,10 @@ export async function beginModelCall(
     ...(action === undefined ? {} : { action }),
   });
   const reasoning = call.reasoningBudgetTokens;
-  if (limits.reasoningBudgetTokens !== undefined && (reasoning ?? 0) < MIN_THINKING_BUDGET_TOKENS) {
-    const error = new BudgetExceededError(
-      `Budget too small for thinking on ${call.model.modelId}: providerOptions.${limits.thinking?.providerKey}.` +
-        `${limits.thinking?.configKey}.budgetTokens ` +
-        `would be cut to ${reasoning ?? 0}, below Anthropic's minimum of ${MIN_THINKING_BUDGET_TOKENS}; ` +
-        'lower budgetTokens or disable reasoning',
-      {
-        details: {
-          field: `providerOptions.${limits.thinking?.providerKey}.${limits.thinking?.configKey}.budgetTokens`,
-          grantedReasoningBudgetTokens: reasoning ?? 0,
-        },
-      },
-    );
+  const requested = limits.reasoningBudgetTokens;
+  // Cut below the minimum the model accepts: refuse now rather than send a request it rejects.
+  if (requested !== undefined && (reasoning ?? 0) < Math.min(requested, MIN_THINKING_BUDGET_TOKENS)) {
+    const error = thinkingTooSmall(call, limits, reasoning ?? 0);
     await call.fail(error, { reachedProvider: false });
     throw error;
   }
