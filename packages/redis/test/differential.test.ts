@@ -1,0 +1,255 @@
+import {
+  CyclesError,
+  createMemoryLedger,
+  type Ledger,
+  ManualClock,
+  type OveragePolicy,
+} from '@cycles-guard/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from './support/server.ts';
+
+// The memory ledger is the reference: the same random operations, on the same manual clock, must get
+// the same answers from the Redis ledger: every response (balances included) and every error's code,
+// message and details. Ids differ by design (each ledger makes its own), so they are mapped by order.
+
+const redis = useRedis();
+const UNIT = 'TOKENS' as const;
+const ACTION = { kind: 'llm.completion', name: 'differential' };
+const SUBJECTS = [
+  { tenant: 'acme' },
+  { tenant: 'acme', app: 'chat' },
+  { tenant: 'acme', app: 'chat', agent: 'bot' },
+  { tenant: 'acme', app: 'search' },
+];
+const POLICIES: (OveragePolicy | undefined)[] = [
+  undefined,
+  'REJECT',
+  'ALLOW_IF_AVAILABLE',
+  'ALLOW_WITH_OVERDRAFT',
+];
+
+type Step =
+  | { kind: 'reserve'; subject: number; amount: number; policy: number; minimum: boolean; dryRun: boolean }
+  | { kind: 'commit'; hold: number; amount: number }
+  | { kind: 'release'; hold: number }
+  | { kind: 'extend'; hold: number; by: number }
+  | { kind: 'event'; subject: number; amount: number; policy: number }
+  | { kind: 'decide'; subject: number; amount: number }
+  | { kind: 'fund'; scope: number; operation: 'CREDIT' | 'DEBIT' | 'REPAY_DEBT'; amount: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'replay'; step: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('reserve' as const),
+      subject: fc.nat(3),
+      amount: fc.integer({ min: 1, max: 600 }),
+      policy: fc.nat(3),
+      minimum: fc.boolean(),
+      dryRun: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('commit' as const), hold: fc.nat(20), amount: fc.nat(800) }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), hold: fc.nat(20) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('extend' as const),
+      hold: fc.nat(20),
+      by: fc.integer({ min: 1, max: 30_000 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('event' as const),
+      subject: fc.nat(3),
+      amount: fc.nat(400),
+      policy: fc.nat(3),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('decide' as const), subject: fc.nat(3), amount: fc.nat(800) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('fund' as const),
+      scope: fc.nat(2),
+      operation: fc.constantFrom('CREDIT' as const, 'DEBIT' as const, 'REPAY_DEBT' as const),
+      amount: fc.nat(500),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 70_000 }) }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('replay' as const), step: fc.nat(40) }) },
+);
+
+const SCOPES = ['tenant:acme', 'tenant:acme/app:chat', 'tenant:acme/app:search'];
+
+async function provision(ledger: Ledger): Promise<void> {
+  await ledger.createLedger({ scope: SCOPES[0]!, unit: UNIT, allocated: 3000, window: { period: 'day' } });
+  await ledger.createLedger({
+    scope: SCOPES[1]!,
+    unit: UNIT,
+    allocated: 1500,
+    overdraftLimit: 200,
+    caps: { maxTokens: 64 },
+  });
+  await ledger.createLedger({ scope: SCOPES[2]!, unit: UNIT, allocated: 800, commitOveragePolicy: 'REJECT' });
+  await ledger.addTemplate({ pattern: 'tenant:*/app:*/agent:*', unit: UNIT, allocated: 400 });
+  await ledger.setTenant('acme', { defaultReservationTtlMs: 20_000, maxReservationExtensions: 2 });
+}
+
+/**
+ * Runs one step with the idempotency keys of step `index` (an earlier index for a replay); returns its
+ * answer with ids replaced by their index in `ids`.
+ */
+async function apply(
+  ledger: Ledger,
+  ids: string[],
+  current: Step,
+  index: number,
+  clock: ManualClock,
+): Promise<unknown> {
+  const hold = (n: number) => ids[n % Math.max(ids.length, 1)] ?? 'rsv_missing';
+  const key = (name: string, at = index) => `${name}-${at}`;
+  const run = async (action: () => Promise<unknown>) => {
+    try {
+      return { ok: normalize(await action(), ids) };
+    } catch (error) {
+      if (!CyclesError.isInstance(error)) throw error;
+      return {
+        error: error.code,
+        message: normalizeText(error.message, ids),
+        details: normalize(error.details, ids),
+      };
+    }
+  };
+  switch (current.kind) {
+    case 'reserve':
+      return run(async () => {
+        const response = await ledger.reserve({
+          idempotencyKey: key('reserve'),
+          subject: SUBJECTS[current.subject]!,
+          action: ACTION,
+          estimate: { unit: UNIT, amount: current.amount },
+          ...(POLICIES[current.policy] === undefined ? {} : { overagePolicy: POLICIES[current.policy] }),
+          ...(current.minimum ? { minimum: Math.ceil(current.amount / 3) } : {}),
+          ...(current.dryRun ? { dryRun: true } : {}),
+        });
+        if (response.reservationId !== undefined && !ids.includes(response.reservationId))
+          ids.push(response.reservationId);
+        return response;
+      });
+    case 'commit':
+      return run(() =>
+        ledger.commit(hold(current.hold), {
+          idempotencyKey: key('commit'),
+          actual: { unit: UNIT, amount: current.amount },
+        }),
+      );
+    case 'release':
+      return run(() => ledger.release(hold(current.hold), { idempotencyKey: key('release') }));
+    case 'extend':
+      return run(() =>
+        ledger.extend(hold(current.hold), { idempotencyKey: key('extend'), extendByMs: current.by }),
+      );
+    case 'event':
+      return run(() =>
+        ledger.createEvent({
+          idempotencyKey: key('event'),
+          subject: SUBJECTS[current.subject]!,
+          action: ACTION,
+          actual: { unit: UNIT, amount: current.amount },
+          ...(POLICIES[current.policy] === undefined ? {} : { overagePolicy: POLICIES[current.policy] }),
+        }),
+      );
+    case 'decide':
+      return run(() =>
+        ledger.decide({
+          idempotencyKey: key('decide'),
+          subject: SUBJECTS[current.subject]!,
+          action: ACTION,
+          estimate: { unit: UNIT, amount: current.amount },
+        }),
+      );
+    case 'fund':
+      return run(() =>
+        ledger.fund({
+          scope: SCOPES[current.scope]!,
+          unit: UNIT,
+          funding: { operation: current.operation, amount: current.amount },
+          idempotencyKey: key('fund'),
+        }),
+      );
+    case 'advance':
+      clock.advance(current.ms);
+      return run(() => ledger.sweepExpired());
+    case 'replay':
+      return 'replay steps are resolved by the caller';
+  }
+}
+
+function normalizeText(text: string, ids: string[]): string {
+  return text.replace(/(rsv|evt|led)_[A-Za-z0-9_-]+/g, (id) =>
+    ids.includes(id) ? `#${ids.indexOf(id)}` : id.slice(0, 4),
+  );
+}
+
+function normalize(value: unknown, ids: string[]): unknown {
+  if (typeof value === 'string') return normalizeText(value, ids);
+  if (Array.isArray(value)) return value.map((item) => normalize(item, ids));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([name, member]) => [name, normalize(member, ids)]));
+  }
+  return value;
+}
+
+describe('differential: Redis ledger vs memory ledger', () => {
+  it('answers every random operation exactly as the memory ledger does (balances on)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 40 }), async (steps) => {
+        const memoryClock = new ManualClock();
+        const redisClock = new ManualClock();
+        const memory = createMemoryLedger({ clock: memoryClock, sweepIntervalMs: 0, includeBalances: true });
+        const ledger = redis.ledger({ clock: redisClock, includeBalances: true });
+        await provision(memory);
+        await provision(ledger);
+        const memoryIds: string[] = [];
+        const redisIds: string[] = [];
+        for (let index = 0; index < steps.length; index++) {
+          // A replay repeats an earlier step with that step's keys (same body: the stored answer).
+          let current = steps[index]!;
+          let keyIndex = index;
+          if (current.kind === 'replay') {
+            keyIndex = current.step % Math.max(index, 1);
+            current = steps[keyIndex]!;
+            if (keyIndex >= index || current.kind === 'advance' || current.kind === 'replay') continue;
+          }
+          const expected = await apply(memory, memoryIds, current, keyIndex, memoryClock);
+          const actual = await apply(ledger, redisIds, current, keyIndex, redisClock);
+          expect(actual, `step ${index}: ${JSON.stringify(steps[index])}`).toEqual(expected);
+        }
+        const strip = (states: Awaited<ReturnType<Ledger['listLedgers']>>) =>
+          states.map(({ ledgerId: _id, ...state }) => state).sort((a, b) => a.scope.localeCompare(b.scope));
+        expect(strip(await ledger.listLedgers())).toEqual(strip(await memory.listLedgers()));
+        const list = { tenant: 'acme', limit: 200, sortDir: 'asc' as const };
+        expect(normalize((await ledger.listReservations(list)).reservations, redisIds)).toEqual(
+          normalize((await memory.listReservations(list)).reservations, memoryIds),
+        );
+        await memory.close?.();
+      }),
+      { numRuns: 100 },
+    );
+  }, 300_000);
+});
