@@ -1,5 +1,6 @@
 import { ErrorCode } from '../protocol/enums.ts';
 import { CyclesError } from '../protocol/errors.ts';
+import { cancelBeat, type ScheduledBeat, scheduleBeat } from './beat-scheduler.ts';
 import { isTransient } from './retry.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -41,18 +42,18 @@ export interface Heartbeat {
 /**
  * Extends a hold shortly before it expires, by exactly what brings the expiry back to `ttlMs` ahead, so
  * it never drifts outward. Times are local (receipt time + `remainingTtlMs`), so server clock skew does
- * not matter. Timers are unref'd: a heartbeat never keeps the process alive.
+ * not matter. Beats share one unref'd timer (`beat-scheduler.ts`): a heartbeat never keeps the
+ * process alive.
  */
 export function startHeartbeat(runtime: Runtime, options: HeartbeatOptions): Heartbeat {
   let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let scheduled: ScheduledBeat | undefined;
   let extensions = 0;
   let expiresAt = runtime.clock.now() + options.remainingTtlMs;
   const lead = Math.min(Math.floor(options.ttlMs / 2), 2 * options.roundTripMs + SAFETY_MARGIN_MS);
 
   const schedule = (delayMs: number, task: () => void) => {
-    timer = setTimeout(task, Math.max(0, delayMs));
-    timer.unref?.();
+    scheduled = scheduleBeat(delayMs, task);
   };
   const giveUp = (reason: string) => {
     if (stopped) return;
@@ -90,7 +91,7 @@ export function startHeartbeat(runtime: Runtime, options: HeartbeatOptions): Hea
   return {
     stop() {
       stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
+      if (scheduled !== undefined) cancelBeat(scheduled);
     },
     get extensions() {
       return extensions;
