@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
 import { projectDefaults } from '../../vitest.shared.ts';
 
-export default defineConfig(projectDefaults('langchain'));
+// Agent and batch tests make many emulator round trips; on a loaded CI machine they can pass 5 s.
+export default defineConfig(projectDefaults('langchain', { testTimeout: 30_000 }));

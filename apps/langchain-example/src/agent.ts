@@ -1,5 +1,5 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
-import { BudgetExceededError, type Cycles, type CyclesError } from '@cycles-guard/core';
+import type { Cycles, CyclesError } from '@cycles-guard/core';
 import {
   CyclesCallbackHandler,
   type CyclesRunSettlement,
