@@ -20,5 +20,5 @@ describe('langchain scenario', () => {
     expect(result.reservedMicrocents).toBe(0);
     expect(result.unguardedMicrocents).toBeGreaterThan(result.budgetMicrocents);
     expect(lines.some((line) => line.includes('BUDGET_EXCEEDED'))).toBe(true);
-  });
+  }, 60_000);
 });
