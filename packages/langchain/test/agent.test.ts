@@ -69,6 +69,40 @@ describe('createAgent with tools', () => {
   });
 });
 
+describe('parallel agents on one budget', () => {
+  it('five runaway agents: each stopped by a typed error, every turn settled once, spend within the budget', async () => {
+    const settled: CyclesRunSettlement[] = [];
+    const probe = await guardedModel(1);
+    await probe.emulator.close();
+    const allocated = room(probe.cycles, 2000, 12_000);
+    const setup = await guardedModel(allocated, { maxTokens: 400 }, { onSettled: (s) => settled.push(s) });
+    emulator = setup.emulator;
+    callToolsEveryTurn(setup.model.client);
+    const agent = createAgent({ model: setup.model, tools: [lookup] });
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, (_, index) =>
+        agent
+          .invoke(
+            { messages: [{ role: 'user', content: `Task ${index}: research budgets.` }] },
+            { recursionLimit: 500 },
+          )
+          .then(
+            () => 'finished',
+            (error: unknown) => (BudgetExceededError.isInstance(error) ? 'stopped' : String(error)),
+          ),
+      ),
+    );
+    expect(outcomes).toEqual(Array(5).fill('stopped'));
+    expect(settled).toHaveLength(setup.emulator.requests.length);
+    expect(new Set(settled.map((s) => s.runId)).size).toBe(settled.length);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(setup.emulator.requests.reduce((sum, r) => sum + priced(setup.cycles, r), 0));
+    expect(state.spent).toBeLessThanOrEqual(allocated);
+    expect(setup.handler.openRuns).toBe(0);
+  });
+});
+
 describe('LangGraph', () => {
   it('createReactAgent (prebuilt) reserves and settles every turn', async () => {
     const settled: CyclesRunSettlement[] = [];

@@ -68,9 +68,11 @@ async function runBatch(allocatedOutputTokens: number, calls: number, maxTokens:
 }
 
 describe('parallel runs', () => {
-  it('batch: every request carries its own run’s grant, and every run settles exactly once', async () => {
-    const run = await runBatch(2500, 12, 600);
+  it('batch of 100: every request carries its own run’s grant, every run settles exactly once, no overspend', async () => {
+    const run = await runBatch(20_000, 100, 600);
     const denied = run.results.filter((result) => BudgetExceededError.isInstance(result));
+    expect(denied.length).toBeGreaterThan(0);
+    expect(run.settled.some((settlement) => settlement.capped)).toBe(true);
     expect(run.results.length - denied.length).toBe(emulator.requests.length);
     expect(run.settled).toHaveLength(emulator.requests.length);
     expect(new Set(run.settled.map((s) => s.runId)).size).toBe(run.settled.length);
