@@ -49,6 +49,9 @@ export class IdempotencyRecord<T> {
     readonly expiresAtMs: number,
     public pinned: boolean,
   ) {}
+
+  /** False once removed from its space (a queue entry for it is then stale: skipped, never re-read). */
+  stored = true;
 }
 
 /**
@@ -62,6 +65,9 @@ export class IdempotencyStore {
   private readonly replaceable = new Fifo<IdempotencyRecord<unknown>>();
   private readonly durable = new Fifo<IdempotencyRecord<unknown>>();
   private count = 0;
+  /** The previous tenant's spaces (callers usually repeat a tenant). */
+  private lastTenant: string | undefined;
+  private lastSpaces: Map<string, IdempotencySpace> | undefined;
   /** No queue front expires before this (so most prunes are one comparison, not a cold-record read). */
   private nextExpiryMs = Number.POSITIVE_INFINITY;
 
@@ -74,11 +80,13 @@ export class IdempotencyStore {
 
   /** The records of one tenant's endpoint (created on first use; cached, so no key string is built). */
   space(tenant: string, endpoint: string): IdempotencySpace {
-    let byEndpoint = this.spaces.get(tenant);
+    let byEndpoint = tenant === this.lastTenant ? this.lastSpaces : this.spaces.get(tenant);
     if (byEndpoint === undefined) {
       byEndpoint = new Map();
       this.spaces.set(tenant, byEndpoint);
     }
+    this.lastTenant = tenant;
+    this.lastSpaces = byEndpoint;
     let space = byEndpoint.get(endpoint);
     if (space === undefined) {
       space = new Map();
@@ -136,7 +144,7 @@ export class IdempotencyStore {
   unpin(record: IdempotencyRecord<unknown>, nowMs: number): void {
     if (!record.pinned) return;
     record.pinned = false;
-    if (record.space.get(record.key) !== record) return;
+    if (!record.stored) return;
     this.enqueue(this.replaceable, record);
     this.prune(nowMs);
   }
@@ -163,16 +171,16 @@ export class IdempotencyStore {
 
   private dropExpired(queue: Fifo<IdempotencyRecord<unknown>>, nowMs: number): void {
     for (let record = queue.peek(); record !== undefined; record = queue.peek()) {
-      const current = record.space.get(record.key) === record;
-      if (current && record.expiresAtMs > nowMs) return;
-      if (current) this.forget(record);
+      if (record.expiresAtMs > nowMs) return;
+      this.forget(record);
       queue.shift();
     }
   }
 
   /** Removes a record from its space (its queue entry, if any, goes stale and is skipped later). */
   private forget(record: IdempotencyRecord<unknown>): void {
-    if (record.space.get(record.key) !== record) return;
+    if (!record.stored) return;
+    record.stored = false;
     record.space.delete(record.key);
     this.count--;
   }

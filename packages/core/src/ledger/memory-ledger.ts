@@ -72,6 +72,7 @@ import {
   toBalance,
   toState,
 } from './ledger-row.ts';
+import { LiveReserve, liveReserveResponse } from './live-reserve.ts';
 import {
   commitFingerprint,
   decideFingerprint,
@@ -150,9 +151,19 @@ const DEFAULT_MAX_TTL_MS = 3_600_000;
 const DEFAULT_GRACE_MS = 5_000;
 const DEFAULT_MAX_EXTENSIONS = 10;
 const MAX_SUBJECT_CACHE = 10_000;
+const ID_PAD = 36 ** 8;
 
+let lastRaw = '';
+let lastLower = '';
+
+/** Lower-cases a tenant; memoizes the last one (toLowerCase allocates even when nothing changes). */
 function lower(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : value.toLowerCase();
+  if (value === undefined) return undefined;
+  if (value !== lastRaw) {
+    lastRaw = value;
+    lastLower = value.toLowerCase();
+  }
+  return lastLower;
 }
 
 /**
@@ -175,7 +186,8 @@ class MemoryLedger implements Ledger {
   private readonly tenants = new Map<string, TenantSettings>();
   private readonly subjects = new SubjectCache(MAX_SUBJECT_CACHE);
   private readonly reservations = new Map<string, ReservationRow>();
-  private readonly active = new Map<string, ReservationRow>();
+  /** ACTIVE reservations, each knowing its index (swap-remove: no hash-table churn per reservation). */
+  private readonly active: ReservationRow[] = [];
   /** Finalized or expired reservation ids in the order they ended (for bounded retention). */
   private readonly ended = new Fifo<ReservationRow>();
   private readonly idempotency: IdempotencyStore;
@@ -185,6 +197,7 @@ class MemoryLedger implements Ledger {
   private readonly maxRetained: number;
   private readonly includeBalances: boolean;
   private readonly idPrefix = Math.random().toString(36).slice(2, 10);
+  private readonly reservationIdHead = `rsv_${this.idPrefix}`;
   private generation = 0;
   private counter = 0;
   /** Earliest expiry + grace among active reservations (may be stale-early: a sweep then recomputes it). */
@@ -221,7 +234,7 @@ class MemoryLedger implements Ledger {
     const key = request.idempotencyKey;
     const dryRun = request.dryRun === true;
     const print = reserveFingerprint(request);
-    const replay = this.idempotency.lookup<ReserveResponse>(space, key, print, now);
+    const replay = this.idempotency.lookup<ReserveResponse | LiveReserve>(space, key, print, now);
     if (replay !== undefined) return this.replayReserve(replay.response, now);
 
     const entry = this.subjectEntry(request.subject);
@@ -259,15 +272,16 @@ class MemoryLedger implements Ledger {
     }
     const hold = evaluation.hold;
     const leaf = rows[rows.length - 1]!;
-    const response: ReserveResponse = {
-      decision: leaf.scope === entry.path && leaf.hasCaps ? 'ALLOW_WITH_CAPS' : 'ALLOW',
-      affectedScopes: entry.scopes,
-      reserved: { unit, amount: hold },
-      scopePath: entry.path,
-    };
-    if (response.decision === 'ALLOW_WITH_CAPS') response.caps = leaf.caps!;
-    if (evaluation.partial) response.partial = true;
+    const caps = leaf.scope === entry.path && leaf.hasCaps ? leaf.caps : undefined;
     if (dryRun) {
+      const response: ReserveResponse = {
+        decision: caps === undefined ? 'ALLOW' : 'ALLOW_WITH_CAPS',
+        affectedScopes: entry.scopes,
+        reserved: { unit, amount: hold },
+        scopePath: entry.path,
+      };
+      if (caps !== undefined) response.caps = caps;
+      if (evaluation.partial) response.partial = true;
       response.balances = rows.map(toBalance);
       return this.storeReserve(space, key, print, now, response);
     }
@@ -308,22 +322,28 @@ class MemoryLedger implements Ledger {
       settledBalances: undefined,
       extends: undefined,
       reserveRecord: undefined,
+      activeIndex: -1,
       endedAtMs: 0,
     };
     this.reservations.set(id, reservation);
-    this.active.set(id, reservation);
+    reservation.activeIndex = this.active.push(reservation) - 1;
     const deadline = reservation.expiresAtMs + reservation.graceMs;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
-    response.reservationId = id;
-    response.expiresAtMs = reservation.expiresAtMs;
-    response.remainingTtlMs = ttl;
-    if (this.includeBalances) response.balances = rows.map(toBalance);
+    const live = new LiveReserve(
+      id,
+      entry,
+      unit,
+      hold,
+      reservation.expiresAtMs,
+      caps,
+      evaluation.partial,
+      this.includeBalances ? rows.map(toBalance) : undefined,
+    );
     // The key outlives the hold (Ref keeps max(ttl + grace, 24 h)) and is pinned while the hold is live,
     // so the record cap can never make a retried reserve hold twice.
     const expiresAtMs = now + Math.max(this.idempotencyRetentionMs, ttl + reservation.graceMs);
-    const record = this.idempotency.store(space, key, print, response, expiresAtMs, 'pinned', now);
-    reservation.reserveRecord = record;
-    return { ...response };
+    reservation.reserveRecord = this.idempotency.store(space, key, print, live, expiresAtMs, 'pinned', now);
+    return liveReserveResponse(live, ttl);
   }
 
   async commit(
@@ -760,7 +780,9 @@ class MemoryLedger implements Ledger {
   private sweep(now: number): number {
     let expired = 0;
     let next = Number.POSITIVE_INFINITY;
-    for (const reservation of this.active.values()) {
+    // Backwards, so a swap-removal only moves an already visited reservation into the current slot.
+    for (let i = this.active.length - 1; i >= 0; i--) {
+      const reservation = this.active[i]!;
       const deadline = reservation.expiresAtMs + reservation.graceMs;
       if (now > deadline) {
         for (const row of reservation.rows) {
@@ -781,7 +803,7 @@ class MemoryLedger implements Ledger {
   private end(reservation: ReservationRow, status: 'COMMITTED' | 'RELEASED' | 'EXPIRED', now: number): void {
     reservation.status = status;
     if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
-    this.active.delete(reservation.id);
+    this.removeActive(reservation);
     if (reservation.reserveRecord !== undefined) {
       this.idempotency.unpin(reservation.reserveRecord, now);
       reservation.reserveRecord = undefined;
@@ -790,6 +812,15 @@ class MemoryLedger implements Ledger {
     if (this.ended.size === 0) this.endedDeadlineMs = now + this.retentionMs;
     this.ended.push(reservation);
     this.pruneEnded(now);
+  }
+
+  private removeActive(reservation: ReservationRow): void {
+    const last = this.active.pop()!;
+    if (last !== reservation) {
+      this.active[reservation.activeIndex] = last;
+      last.activeIndex = reservation.activeIndex;
+    }
+    reservation.activeIndex = -1;
   }
 
   /** Forgets finalized or expired reservations past their retention, or beyond the cap (oldest first). */
@@ -811,8 +842,10 @@ class MemoryLedger implements Ledger {
     return tenant === undefined || this.tenants.size === 0 ? undefined : this.tenants.get(tenant);
   }
 
-  private nextId(prefix: string): string {
-    return `${prefix}${this.idPrefix}${(this.counter++).toString(36).padStart(8, '0')}`;
+  private nextId(prefix: 'rsv_' | 'evt_' | 'led_'): string {
+    const head = prefix === 'rsv_' ? this.reservationIdHead : `${prefix}${this.idPrefix}`;
+    // 36^8 + n in base 36 is '1' and n zero-padded to 8 digits: one allocation fewer than padStart.
+    return head + (ID_PAD + this.counter++).toString(36).slice(1);
   }
 
   /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */
@@ -868,12 +901,11 @@ class MemoryLedger implements Ledger {
     return Math.max(0, reservation.expiresAtMs - now);
   }
 
-  private replayReserve(stored: ReserveResponse, now: number): ReserveResponse {
-    const replay = { ...stored };
-    if (stored.reservationId !== undefined) {
-      replay.remainingTtlMs = this.remainingTtl(this.reservations.get(stored.reservationId), now);
+  private replayReserve(stored: ReserveResponse | LiveReserve, now: number): ReserveResponse {
+    if (stored instanceof LiveReserve) {
+      return liveReserveResponse(stored, this.remainingTtl(this.reservations.get(stored.reservationId), now));
     }
-    return replay;
+    return { ...stored };
   }
 
   /** Stores a dry_run or DENY outcome of a reserve (no hold, so losing it only re-evaluates). */

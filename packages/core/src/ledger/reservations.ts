@@ -58,6 +58,8 @@ export interface ReservationRow {
   extends: Map<string, StoredExtend> | undefined;
   /** The idempotency record of the reserve, pinned while ACTIVE. */
   reserveRecord: IdempotencyRecord<unknown> | undefined;
+  /** Position in the ledger's list of ACTIVE reservations; -1 once ended. */
+  activeIndex: number;
   /** When it left ACTIVE (for bounded retention); 0 while ACTIVE. */
   endedAtMs: number;
 }

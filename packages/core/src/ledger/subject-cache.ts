@@ -25,10 +25,39 @@ interface Node {
 export class SubjectCache {
   private root: Node = { entry: undefined, children: undefined };
   private count = 0;
+  /** The levels of the previous lookup (copied: the caller may mutate its subject) and its entry. */
+  private last: (Omit<Subject, 'dimensions'> & { entry: SubjectEntry }) | undefined;
 
   constructor(private readonly maxEntries: number) {}
 
   get(subject: Subject): SubjectEntry {
+    // Callers usually repeat one subject: six string comparisons beat six map lookups.
+    const last = this.last;
+    if (
+      last !== undefined &&
+      subject.tenant === last.tenant &&
+      subject.workspace === last.workspace &&
+      subject.app === last.app &&
+      subject.workflow === last.workflow &&
+      subject.agent === last.agent &&
+      subject.toolset === last.toolset
+    ) {
+      return last.entry;
+    }
+    const entry = this.find(subject);
+    this.last = {
+      tenant: subject.tenant,
+      workspace: subject.workspace,
+      app: subject.app,
+      workflow: subject.workflow,
+      agent: subject.agent,
+      toolset: subject.toolset,
+      entry,
+    };
+    return entry;
+  }
+
+  private find(subject: Subject): SubjectEntry {
     let node = this.root;
     node = step(node, subject.tenant);
     node = step(node, subject.workspace);
