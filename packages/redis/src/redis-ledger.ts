@@ -7,7 +7,6 @@ import {
   type Clock,
   type CommitRequest,
   type CommitResponse,
-  CyclesError,
   createMemoryLedger,
   type DecideRequest,
   type DecideResponse,
@@ -18,8 +17,6 @@ import {
   ForbiddenError,
   type FundingRequest,
   type FundingResult,
-  InternalError,
-  InvalidRequestError,
   type Ledger,
   type LedgerDefinition,
   type LedgerState,
@@ -41,21 +38,10 @@ import {
   validateEvent,
   validateExtend,
   validateReserve,
-  windowBounds,
 } from '@cycles-guard/core';
-import { Redis } from 'ioredis';
-import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
+import type { Redis } from 'ioredis';
+import { LedgerConnection, type OperationName, type Reply, throwIfError } from './connection.ts';
 import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';
-import { ADD_TEMPLATE, CREATE_LEDGER, FUND, SET_STATUS, SET_TENANT, UPDATE_LEDGER } from './lua/admin.ts';
-import {
-  BALANCES,
-  GET_LEDGER,
-  GET_RESERVATION,
-  LIST_LEDGERS,
-  LIST_RESERVATIONS,
-  SWEEP,
-} from './lua/reads.ts';
-import { COMMIT, DECIDE, EVENT, EXTEND, RELEASE, RESERVE } from './lua/runtime.ts';
 import { canonicalJson, commitPayload, decidePayload, eventPayload, reservePayload } from './payloads.ts';
 import {
   capsSet,
@@ -65,6 +51,7 @@ import {
   checkTenantSettings,
   definitionJson,
 } from './provisioning-input.ts';
+import { checkRelease, checkReservationId } from './request-checks.ts';
 import {
   decodeCursor,
   page,
@@ -72,7 +59,7 @@ import {
   type ReservationView,
   toDetail,
 } from './reservation-views.ts';
-import { LuaOperations, type ScriptMode } from './script.ts';
+import type { ScriptMode } from './script.ts';
 
 /** Options of {@link createRedisLedger}. */
 export interface RedisLedgerOptions {
@@ -114,20 +101,6 @@ export interface RedisLedger extends Ledger {
   readonly client: Redis;
 }
 
-interface Reply {
-  now: string;
-  e?: string;
-  need?: string[];
-  replay?: string;
-  outcome?: string;
-  ttl?: string;
-  rows?: RowReply[];
-  rsv?: ReservationView;
-  list?: ReservationView[];
-  count?: string;
-  [field: string]: unknown;
-}
-
 /** What the runtime scripts store and replay (numbers as decimal strings). */
 interface Outcome {
   d?: string;
@@ -147,49 +120,7 @@ interface Outcome {
   current?: RowReply;
 }
 
-const OPERATIONS = new LuaOperations({
-  reserve: RESERVE,
-  commit: COMMIT,
-  release: RELEASE,
-  extend: EXTEND,
-  decide: DECIDE,
-  event: EVENT,
-  balances: BALANCES,
-  listLedgers: LIST_LEDGERS,
-  getLedger: GET_LEDGER,
-  getReservation: GET_RESERVATION,
-  listReservations: LIST_RESERVATIONS,
-  sweep: SWEEP,
-  createLedger: CREATE_LEDGER,
-  fund: FUND,
-  setStatus: SET_STATUS,
-  updateLedger: UPDATE_LEDGER,
-  addTemplate: ADD_TEMPLATE,
-  setTenant: SET_TENANT,
-});
-
-type OperationName =
-  | 'reserve'
-  | 'commit'
-  | 'release'
-  | 'extend'
-  | 'decide'
-  | 'event'
-  | 'balances'
-  | 'listLedgers'
-  | 'getLedger'
-  | 'getReservation'
-  | 'listReservations'
-  | 'sweep'
-  | 'createLedger'
-  | 'fund'
-  | 'setStatus'
-  | 'updateLedger'
-  | 'addTemplate'
-  | 'setTenant';
-
 const SWEEP_BATCH = 500;
-const MAX_WINDOW_ROUNDS = 4;
 const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
 
 function lower(value: string | undefined): string | undefined {
@@ -213,55 +144,29 @@ export function createRedisLedger(options: RedisLedgerOptions = {}): RedisLedger
 }
 
 class RedisLedgerImpl implements RedisLedger {
-  readonly client: Redis;
-  private readonly ownsClient: boolean;
-  private readonly target: string;
-  private readonly prefix: string;
+  private readonly connection: LedgerConnection;
   private readonly clock: Clock | undefined;
-  private readonly timeoutMs: number;
-  private readonly header: [string, string, string];
   private readonly includeBalances: boolean;
   private readonly validator = createMemoryLedger({ sweepIntervalMs: 0 });
   private timer: ReturnType<typeof setInterval> | undefined;
-  private closed = false;
-  private mode: ScriptMode;
   private readonly instanceId = randomBytes(6).toString('base64url');
   private idCounter = 0;
 
   constructor(options: RedisLedgerOptions) {
-    this.timeoutMs = options.operationTimeoutMs ?? 2000;
-    this.prefix = options.keyPrefix ?? 'cycles:';
     this.clock = options.clock;
     this.includeBalances = options.includeBalances === true;
-    this.mode = options.scriptMode ?? 'function';
-    this.header = [
-      String(options.reservationRetentionMs ?? 3_600_000),
-      String(options.maxRetainedReservations ?? 10_000),
-      String(options.idempotencyRetentionMs ?? 86_400_000),
-    ];
-    if (options.client !== undefined) {
-      this.client = options.client;
-      this.ownsClient = false;
-      this.target = `${options.client.options.host}:${options.client.options.port}`;
-    } else {
-      const url = options.url ?? 'redis://127.0.0.1:6379';
-      this.client = new Redis(url, {
-        // Never queue a command while disconnected nor re-send one after a reconnect: a command that
-        // timed out for its caller must not run minutes later (a late reserve would pin a hold until
-        // it expires). Commands wait for a ready connection within the operation timeout instead.
-        enableOfflineQueue: false,
-        autoResendUnfulfilledCommands: false,
-        maxRetriesPerRequest: 0,
-        // Many concurrent callers: one write per event-loop tick instead of one per command.
-        enableAutoPipelining: true,
-        retryStrategy: (attempt) => Math.min(50 * attempt, 500),
-        connectTimeout: this.timeoutMs,
-      });
-      this.ownsClient = true;
-      this.target = url;
-    }
-    // Connection errors surface through the operations (fail closed); keep them off the default logger.
-    this.client.on('error', () => {});
+    this.connection = new LedgerConnection({
+      ...(options.url === undefined ? {} : { url: options.url }),
+      ...(options.client === undefined ? {} : { client: options.client }),
+      prefix: options.keyPrefix ?? 'cycles:',
+      timeoutMs: options.operationTimeoutMs ?? 2000,
+      scriptMode: options.scriptMode ?? 'function',
+      header: [
+        String(options.reservationRetentionMs ?? 3_600_000),
+        String(options.maxRetainedReservations ?? 10_000),
+        String(options.idempotencyRetentionMs ?? 86_400_000),
+      ],
+    });
     const interval = options.sweepIntervalMs ?? 5000;
     if (interval > 0) {
       this.timer = setInterval(() => {
@@ -271,98 +176,13 @@ class RedisLedgerImpl implements RedisLedger {
     }
   }
 
-  // ---- script calls -----------------------------------------------------------------------------
-
-  private async runOperation(
-    operation: OperationName,
-    args: string[],
-    deadline: { passed: boolean },
-  ): Promise<string> {
-    if (this.ownsClient && this.client.status !== 'ready') await this.ready();
-    // The caller already got AuthorityUnavailableError: sending now would act behind its back.
-    if (deadline.passed) throw new Error('abandoned after the operation timeout');
-    try {
-      return await OPERATIONS.run(this.client, this.mode, operation, args);
-    } catch (error) {
-      // Redis < 7 has no functions: use EVALSHA from now on.
-      if (this.mode === 'function' && error instanceof Error && /unknown command/i.test(error.message)) {
-        this.mode = 'eval';
-        return OPERATIONS.run(this.client, this.mode, operation, args);
-      }
-      throw error;
-    }
+  get client(): Redis {
+    return this.connection.client;
   }
 
-  /** Resolves once the owned client is connected (the caller's timeout bounds the wait). */
-  private ready(): Promise<void> {
-    if (this.client.status === 'wait') this.client.connect().catch(() => {});
-    if (this.client.status === 'end') return Promise.reject(new Error('the ledger was closed'));
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.client.status === 'ready') {
-          this.client.off('ready', check);
-          resolve();
-        }
-      };
-      this.client.on('ready', check);
-      check();
-    });
-  }
-
-  /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
-  private async call(operation: OperationName, args: string[]): Promise<Reply> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = { passed: false };
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        deadline.passed = true;
-        reject(new Error(`no reply within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-    });
-    try {
-      const raw = await Promise.race([this.runOperation(operation, args, deadline), timeout]);
-      return JSON.parse(raw) as Reply;
-    } catch (error) {
-      if (CyclesError.isInstance(error)) throw error;
-      if (
-        error instanceof Error &&
-        error.name === 'ReplyError' &&
-        !/^(LOADING|BUSY|MASTERDOWN)/.test(error.message)
-      ) {
-        throw new InternalError(`Redis ledger operation ${operation} failed: ${error.message}`, {
-          cause: error,
-        });
-      }
-      throw unavailable(error, this.target, this.timeoutMs);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /**
-   * Runs a script, answering its window-bound requests: a script that must roll a calendar window asks
-   * for the period containing its `now` (IANA zones need Intl) and is run again with it, writing nothing
-   * the first time. Happens once per ledger per period.
-   */
-  private async exec(operation: OperationName, args: string[], now = this.clock?.now()): Promise<Reply> {
-    const hints = new Map<string, [string, string, string]>();
-    for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
-      const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
-      const reply = await this.call(operation, [this.prefix, text(now), hintText, ...this.header, ...args]);
-      if (reply.need === undefined) return reply;
-      const at = amount(reply.now);
-      for (const window of asList<string>(reply.need)) {
-        const bounds = windowBounds(JSON.parse(window), at);
-        hints.set(window, [window, String(bounds.startMs), String(bounds.endMs)]);
-      }
-    }
-    throw new InternalError(`Redis ledger operation ${operation} kept asking for window bounds`);
-  }
-
-  private fail(reply: Reply, context: { overage?: boolean; idempotencyKey?: string } = {}): void {
-    if (reply.e !== undefined) {
-      throw toCyclesError(reply as ErrorRecord, { nowMs: amount(reply.now), ...context });
-    }
+  /** Runs an operation at the clock's now (undefined: the script reads Redis TIME). */
+  private run(operation: OperationName, args: string[]): Promise<Reply> {
+    return this.connection.exec(operation, args, this.clock?.now());
   }
 
   // ---- runtime protocol -------------------------------------------------------------------------
@@ -381,7 +201,7 @@ class RedisLedgerImpl implements RedisLedger {
       scopePath,
       affectedScopes: scopes,
     });
-    const reply = await this.exec('reserve', [
+    const reply = await this.run('reserve', [
       namespace,
       reservePayload(request),
       tenant ?? '',
@@ -397,7 +217,7 @@ class RedisLedgerImpl implements RedisLedger {
       this.nextReservationId(),
       ...scopes,
     ]);
-    this.fail(reply, { idempotencyKey: request.idempotencyKey });
+    throwIfError(reply, { idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const unit = request.estimate.unit;
     const response: ReserveResponse = {
@@ -431,7 +251,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<CommitResponse> {
     checkReservationId(reservationId);
     validateCommit(request);
-    const reply = await this.exec('commit', [
+    const reply = await this.run('commit', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -441,7 +261,7 @@ class RedisLedgerImpl implements RedisLedger {
       request.metadata === undefined ? '' : JSON.stringify(request.metadata),
       flag(this.includeBalances),
     ]);
-    this.fail(reply, { overage: true });
+    throwIfError(reply, { overage: true });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const unit = request.actual.unit;
     const response: CommitResponse = {
@@ -460,14 +280,14 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ReleaseResponse> {
     checkReservationId(reservationId);
     checkRelease(request);
-    const reply = await this.exec('release', [
+    const reply = await this.run('release', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
       canonicalJson([request.reason]),
       flag(this.includeBalances),
     ]);
-    this.fail(reply);
+    throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const rows = asList<RowReply>(outcome.bal);
     const response: ReleaseResponse = {
@@ -485,7 +305,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ExtendResponse> {
     checkReservationId(reservationId);
     validateExtend(request);
-    const reply = await this.exec('extend', [
+    const reply = await this.run('extend', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -493,7 +313,7 @@ class RedisLedgerImpl implements RedisLedger {
       String(request.extendByMs),
       flag(this.includeBalances),
     ]);
-    this.fail(reply);
+    throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: ExtendResponse = {
       status: 'ACTIVE',
@@ -509,7 +329,7 @@ class RedisLedgerImpl implements RedisLedger {
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
-    const reply = await this.exec('decide', [
+    const reply = await this.run('decide', [
       namespace,
       decidePayload(request),
       tenant ?? '',
@@ -517,7 +337,7 @@ class RedisLedgerImpl implements RedisLedger {
       String(request.estimate.amount),
       ...scopes,
     ]);
-    this.fail(reply, { idempotencyKey: request.idempotencyKey });
+    throwIfError(reply, { idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: DecideResponse = {
       decision: outcome.d as DecideResponse['decision'],
@@ -533,7 +353,7 @@ class RedisLedgerImpl implements RedisLedger {
     validateEvent(request);
     const tenant = this.guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const reply = await this.exec('event', [
+    const reply = await this.run('event', [
       namespace,
       eventPayload(request),
       tenant ?? '',
@@ -543,7 +363,7 @@ class RedisLedgerImpl implements RedisLedger {
       flag(this.includeBalances),
       ...affectedScopes(request.subject),
     ]);
-    this.fail(reply, { overage: true, idempotencyKey: request.idempotencyKey });
+    throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
     if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
@@ -569,7 +389,7 @@ class RedisLedgerImpl implements RedisLedger {
       const value = query[level];
       if (value !== undefined && value !== '') wanted.push(`${level}:${value.toLowerCase()}`);
     }
-    const reply = await this.exec('balances', [tenant ?? '', ...wanted]);
+    const reply = await this.run('balances', [tenant ?? '', ...wanted]);
     const rows = asList<RowReply>(reply.rows);
     rows.sort((a, b) => (a[1] === b[1] ? compare(a[2]!, b[2]!) : compare(a[1]!, b[1]!)));
     const result = page(rows, decodeCursor(query.cursor), query.limit ?? 50);
@@ -580,8 +400,8 @@ class RedisLedgerImpl implements RedisLedger {
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
     checkReservationId(reservationId);
-    const reply = await this.exec('getReservation', [reservationId, lower(context?.tenant) ?? '']);
-    this.fail(reply);
+    const reply = await this.run('getReservation', [reservationId, lower(context?.tenant) ?? '']);
+    throwIfError(reply);
     return toDetail(reply.rsv!);
   }
 
@@ -599,25 +419,22 @@ class RedisLedgerImpl implements RedisLedger {
     ) {
       throw new ForbiddenError('Reservations of another tenant', { details: { tenant: query.tenant } });
     }
-    const reply = await this.exec('listReservations', [tenant ?? '']);
+    const reply = await this.run('listReservations', [tenant ?? '']);
     return queryReservations(asList<ReservationView>(reply.list), query);
   }
 
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.ownsClient && !this.closed) {
-      this.closed = true;
-      await this.client.quit().catch(() => this.client.disconnect());
-    }
+    await this.connection.close();
   }
 
   // ---- provisioning -----------------------------------------------------------------------------
 
   async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
     const checked = await checkedDefinition(definition);
-    const reply = await this.exec('createLedger', [definitionJson(checked)]);
-    this.fail(reply);
+    const reply = await this.run('createLedger', [definitionJson(checked)]);
+    throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
@@ -627,7 +444,7 @@ class RedisLedgerImpl implements RedisLedger {
     const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
     const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
     const spentOk = spent === undefined || (Number.isSafeInteger(spent) && spent >= 0);
-    const reply = await this.exec('fund', [
+    const reply = await this.run('fund', [
       `${scope}|${request.unit}`,
       `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
       canonicalJson([funding, request.reason]),
@@ -638,7 +455,10 @@ class RedisLedgerImpl implements RedisLedger {
       flag(amountOk),
       flag(spentOk),
     ]);
-    this.fail(reply, request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey });
+    throwIfError(
+      reply,
+      request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey },
+    );
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const [allocated, remaining, debt, spentBefore] = outcome.previous!.map(amount);
     return {
@@ -649,8 +469,8 @@ class RedisLedgerImpl implements RedisLedger {
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
     const path = await checkedScope(scope, unit);
-    const changed = await this.exec('setStatus', [`${path}|${unit}`, status]);
-    this.fail(changed);
+    const changed = await this.run('setStatus', [`${path}|${unit}`, status]);
+    throwIfError(changed);
     return toState(asList<RowReply>(changed.rows)[0]!);
   }
 
@@ -673,26 +493,26 @@ class RedisLedgerImpl implements RedisLedger {
       update.hasCaps = flag(capsSet(checked.caps));
     }
     if ('commitOveragePolicy' in changes) update.policy = checked.commitOveragePolicy ?? '';
-    const reply = await this.exec('updateLedger', [`${path}|${unit}`, JSON.stringify(update)]);
-    this.fail(reply);
+    const reply = await this.run('updateLedger', [`${path}|${unit}`, JSON.stringify(update)]);
+    throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
     const path = await checkedScope(scope, unit);
-    const reply = await this.exec('getLedger', [`${path}|${unit}`]);
+    const reply = await this.run('getLedger', [`${path}|${unit}`]);
     const row = asList<RowReply>(reply.rows)[0];
     return row === undefined ? undefined : toState(row);
   }
 
   async listLedgers(): Promise<LedgerState[]> {
-    const reply = await this.exec('listLedgers', []);
+    const reply = await this.run('listLedgers', []);
     return asList<RowReply>(reply.rows).map(toState);
   }
 
   async addTemplate(template: LedgerTemplate): Promise<void> {
     const checked = await checkTemplate(template);
-    await this.exec('addTemplate', [definitionJson(checked)]);
+    await this.run('addTemplate', [definitionJson(checked)]);
   }
 
   async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
@@ -701,14 +521,14 @@ class RedisLedgerImpl implements RedisLedger {
     for (const [name, value] of Object.entries(settings)) {
       if (value !== undefined) fields.push(name, String(value));
     }
-    await this.exec('setTenant', [tenant.toLowerCase(), ...fields]);
+    await this.run('setTenant', [tenant.toLowerCase(), ...fields]);
   }
 
   async sweepExpired(): Promise<number> {
     const now = this.clock?.now();
     let total = 0;
     for (;;) {
-      const reply = await this.exec('sweep', [String(SWEEP_BATCH)], now);
+      const reply = await this.connection.exec('sweep', [String(SWEEP_BATCH)], now);
       const count = amount(reply.count!);
       total += count;
       if (count < SWEEP_BATCH) return total;
@@ -745,29 +565,4 @@ function compare(a: string, b: string): number {
 
 function noLedger(scope: string, unit: Unit): NotFoundError {
   return new NotFoundError(`No ${unit} budget for ${scope}`, { details: { scope, unit } });
-}
-
-function checkString(value: unknown, field: string, max: number, min = 1): void {
-  if (typeof value !== 'string')
-    throw invalidField(field, 'must be a string', `pass a string of ${min}–${max} chars`);
-  if (value.length < min || value.length > max) {
-    throw invalidField(field, `must be ${min}–${max} chars (got ${value.length})`, 'shorten or fill it in');
-  }
-}
-
-function invalidField(field: string, problem: string, fix: string): InvalidRequestError {
-  return new InvalidRequestError(`${field} ${problem}: ${fix}`, { details: { field } });
-}
-
-/** The reservation id and release checks of core's validator (not exported by core). */
-function checkReservationId(reservationId: unknown): void {
-  checkString(reservationId, 'reservationId', 128);
-}
-
-function checkRelease(request: ReleaseRequest): void {
-  if (typeof request !== 'object' || request === null) {
-    throw invalidField('request', 'is required', 'pass a release request object');
-  }
-  checkString(request.idempotencyKey, 'idempotencyKey', 256);
-  if (request.reason !== undefined) checkString(request.reason, 'reason', 256, 0);
 }

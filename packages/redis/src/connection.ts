@@ -1,0 +1,237 @@
+import { CyclesError, InternalError, windowBounds } from '@cycles-guard/core';
+import { Redis } from 'ioredis';
+import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
+import { amount, asList, type RowReply } from './ledger-views.ts';
+import { ADD_TEMPLATE, CREATE_LEDGER, FUND, SET_STATUS, SET_TENANT, UPDATE_LEDGER } from './lua/admin.ts';
+import {
+  BALANCES,
+  GET_LEDGER,
+  GET_RESERVATION,
+  LIST_LEDGERS,
+  LIST_RESERVATIONS,
+  SWEEP,
+} from './lua/reads.ts';
+import { COMMIT, DECIDE, EVENT, EXTEND, RELEASE, RESERVE } from './lua/runtime.ts';
+import type { ReservationView } from './reservation-views.ts';
+import { LuaOperations, type ScriptMode } from './script.ts';
+
+// The ledger's link to Redis: runs one Lua operation per call within the operation timeout, answers
+// the scripts' window-bound requests, and turns transport failures into AuthorityUnavailableError.
+
+/** A script's reply (numbers as decimal strings). */
+export interface Reply {
+  now: string;
+  e?: string;
+  need?: string[];
+  replay?: string;
+  outcome?: string;
+  ttl?: string;
+  rows?: RowReply[];
+  rsv?: ReservationView;
+  list?: ReservationView[];
+  count?: string;
+  [field: string]: unknown;
+}
+
+const OPERATIONS = new LuaOperations({
+  reserve: RESERVE,
+  commit: COMMIT,
+  release: RELEASE,
+  extend: EXTEND,
+  decide: DECIDE,
+  event: EVENT,
+  balances: BALANCES,
+  listLedgers: LIST_LEDGERS,
+  getLedger: GET_LEDGER,
+  getReservation: GET_RESERVATION,
+  listReservations: LIST_RESERVATIONS,
+  sweep: SWEEP,
+  createLedger: CREATE_LEDGER,
+  fund: FUND,
+  setStatus: SET_STATUS,
+  updateLedger: UPDATE_LEDGER,
+  addTemplate: ADD_TEMPLATE,
+  setTenant: SET_TENANT,
+});
+
+export type OperationName =
+  | 'reserve'
+  | 'commit'
+  | 'release'
+  | 'extend'
+  | 'decide'
+  | 'event'
+  | 'balances'
+  | 'listLedgers'
+  | 'getLedger'
+  | 'getReservation'
+  | 'listReservations'
+  | 'sweep'
+  | 'createLedger'
+  | 'fund'
+  | 'setStatus'
+  | 'updateLedger'
+  | 'addTemplate'
+  | 'setTenant';
+
+const MAX_WINDOW_ROUNDS = 4;
+
+/** How to reach Redis and what every call sends besides its own arguments. */
+export interface ConnectionOptions {
+  url?: string;
+  client?: Redis;
+  prefix: string;
+  timeoutMs: number;
+  scriptMode: ScriptMode;
+  /** Reservation retention ms, most retained reservations, idempotency retention ms. */
+  header: [string, string, string];
+}
+
+/** Who got an error record back and what it means for the message (see errors.ts). */
+export interface FailureContext {
+  overage?: boolean;
+  idempotencyKey?: string;
+}
+
+/** Throws the typed error of an error reply. */
+export function throwIfError(reply: Reply, context: FailureContext = {}): void {
+  if (reply.e !== undefined) {
+    throw toCyclesError(reply as ErrorRecord, { nowMs: amount(reply.now), ...context });
+  }
+}
+
+export class LedgerConnection {
+  readonly client: Redis;
+  private readonly ownsClient: boolean;
+  private readonly target: string;
+  private readonly timeoutMs: number;
+  private readonly prefix: string;
+  private readonly header: [string, string, string];
+  private mode: ScriptMode;
+  private closed = false;
+
+  constructor(options: ConnectionOptions) {
+    this.timeoutMs = options.timeoutMs;
+    this.prefix = options.prefix;
+    this.header = options.header;
+    this.mode = options.scriptMode;
+    if (options.client !== undefined) {
+      this.client = options.client;
+      this.ownsClient = false;
+      this.target = `${options.client.options.host}:${options.client.options.port}`;
+    } else {
+      const url = options.url ?? 'redis://127.0.0.1:6379';
+      this.client = new Redis(url, {
+        // Never queue a command while disconnected nor re-send one after a reconnect: a command that
+        // timed out for its caller must not run minutes later (a late reserve would pin a hold until
+        // it expires). Commands wait for a ready connection within the operation timeout instead.
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        // Many concurrent callers: one write per event-loop tick instead of one per command.
+        enableAutoPipelining: true,
+        retryStrategy: (attempt) => Math.min(50 * attempt, 500),
+        connectTimeout: this.timeoutMs,
+      });
+      this.ownsClient = true;
+      this.target = url;
+    }
+    // Connection errors surface through the operations (fail closed); keep them off the default logger.
+    this.client.on('error', () => {});
+  }
+
+  /**
+   * Runs an operation, answering its window-bound requests: a script that must roll a calendar window
+   * asks for the period containing its `now` (IANA zones need Intl) and is run again with it, writing
+   * nothing the first time. Happens once per ledger per period.
+   */
+  async exec(operation: OperationName, args: string[], now?: number): Promise<Reply> {
+    const hints = new Map<string, [string, string, string]>();
+    for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
+      const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
+      const nowText = now === undefined ? '' : String(now);
+      const reply = await this.call(operation, [this.prefix, nowText, hintText, ...this.header, ...args]);
+      if (reply.need === undefined) return reply;
+      const at = amount(reply.now);
+      for (const window of asList<string>(reply.need)) {
+        const bounds = windowBounds(JSON.parse(window), at);
+        hints.set(window, [window, String(bounds.startMs), String(bounds.endMs)]);
+      }
+    }
+    throw new InternalError(`Redis ledger operation ${operation} kept asking for window bounds`);
+  }
+
+  /** Closes the client if this connection created it. */
+  async close(): Promise<void> {
+    if (this.ownsClient && !this.closed) {
+      this.closed = true;
+      await this.client.quit().catch(() => this.client.disconnect());
+    }
+  }
+
+  private async runOperation(
+    operation: OperationName,
+    args: string[],
+    deadline: { passed: boolean },
+  ): Promise<string> {
+    if (this.ownsClient && this.client.status !== 'ready') await this.ready();
+    // The caller already got AuthorityUnavailableError: sending now would act behind its back.
+    if (deadline.passed) throw new Error('abandoned after the operation timeout');
+    try {
+      return await OPERATIONS.run(this.client, this.mode, operation, args);
+    } catch (error) {
+      // Redis < 7 has no functions: use EVALSHA from now on.
+      if (this.mode === 'function' && error instanceof Error && /unknown command/i.test(error.message)) {
+        this.mode = 'eval';
+        return OPERATIONS.run(this.client, this.mode, operation, args);
+      }
+      throw error;
+    }
+  }
+
+  /** Resolves once the owned client is connected (the caller's timeout bounds the wait). */
+  private ready(): Promise<void> {
+    if (this.client.status === 'wait') this.client.connect().catch(() => {});
+    if (this.client.status === 'end') return Promise.reject(new Error('the ledger was closed'));
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.client.status === 'ready') {
+          this.client.off('ready', check);
+          resolve();
+        }
+      };
+      this.client.on('ready', check);
+      check();
+    });
+  }
+
+  /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
+  private async call(operation: OperationName, args: string[]): Promise<Reply> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = { passed: false };
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        deadline.passed = true;
+        reject(new Error(`no reply within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+    });
+    try {
+      const raw = await Promise.race([this.runOperation(operation, args, deadline), timeout]);
+      return JSON.parse(raw) as Reply;
+    } catch (error) {
+      if (CyclesError.isInstance(error)) throw error;
+      if (
+        error instanceof Error &&
+        error.name === 'ReplyError' &&
+        !/^(LOADING|BUSY|MASTERDOWN)/.test(error.message)
+      ) {
+        throw new InternalError(`Redis ledger operation ${operation} failed: ${error.message}`, {
+          cause: error,
+        });
+      }
+      throw unavailable(error, this.target, this.timeoutMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
