@@ -46,55 +46,75 @@ export interface Heartbeat {
  * process alive.
  */
 export function startHeartbeat(runtime: Runtime, options: HeartbeatOptions): Heartbeat {
-  let stopped = false;
-  let scheduled: ScheduledBeat | undefined;
-  let extensions = 0;
-  let expiresAt = runtime.clock.now() + options.remainingTtlMs;
-  const lead = Math.min(Math.floor(options.ttlMs / 2), 2 * options.roundTripMs + SAFETY_MARGIN_MS);
+  return new HoldHeartbeat(runtime, options);
+}
 
-  const schedule = (delayMs: number, task: () => void) => {
-    scheduled = scheduleBeat(delayMs, task);
-  };
-  const giveUp = (reason: string) => {
-    if (stopped) return;
-    stopped = true;
-    options.onStop(reason, extensions);
-  };
-  const beat = (attempt: number, key: string, extendByMs: number) => {
-    if (stopped) return;
-    runtime.authority.extend(options.reservationId, { idempotencyKey: key, extendByMs }).then(
+// A class with prototype methods rather than a bundle of closures: one starts per guarded call, and
+// almost all of them are stopped before their first beat.
+class HoldHeartbeat implements Heartbeat {
+  #extensions = 0;
+  #stopped = false;
+  #scheduled: ScheduledBeat | undefined;
+  #expiresAt: number;
+  readonly #lead: number;
+  readonly #runtime: Runtime;
+  readonly #options: HeartbeatOptions;
+
+  constructor(runtime: Runtime, options: HeartbeatOptions) {
+    this.#runtime = runtime;
+    this.#options = options;
+    this.#expiresAt = runtime.clock.now() + options.remainingTtlMs;
+    this.#lead = Math.min(Math.floor(options.ttlMs / 2), 2 * options.roundTripMs + SAFETY_MARGIN_MS);
+    this.#next();
+  }
+
+  get extensions(): number {
+    return this.#extensions;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#scheduled !== undefined) cancelBeat(this.#scheduled);
+  }
+
+  /** Schedules the next beat `lead` before the expiry. */
+  #next(): void {
+    const now = this.#runtime.clock.now();
+    this.#scheduled = scheduleBeat(this.#expiresAt - this.#lead - now, () => this.#due());
+  }
+
+  #due(): void {
+    const clock = this.#runtime.clock;
+    const key = `${this.#options.idempotencyKey}:extend:${this.#extensions + 1}`;
+    const extendByMs = Math.max(1, this.#options.ttlMs - Math.max(0, this.#expiresAt - clock.now()));
+    this.#beat(0, key, extendByMs);
+  }
+
+  #beat(attempt: number, key: string, extendByMs: number): void {
+    if (this.#stopped) return;
+    const runtime = this.#runtime;
+    runtime.authority.extend(this.#options.reservationId, { idempotencyKey: key, extendByMs }).then(
       (response) => {
-        if (stopped) return;
-        extensions += 1;
+        if (this.#stopped) return;
+        this.#extensions += 1;
         const now = runtime.clock.now();
-        expiresAt = now + (response.remainingTtlMs ?? response.expiresAtMs - now);
-        next();
+        this.#expiresAt = now + (response.remainingTtlMs ?? response.expiresAtMs - now);
+        this.#next();
       },
       (error: unknown) => {
-        if (stopped) return;
+        if (this.#stopped) return;
         const code = CyclesError.isInstance(error) ? error.code : 'UNKNOWN';
-        const left = expiresAt - runtime.clock.now();
-        if (TERMINAL.has(code) || !isTransient(error) || left <= 0) return giveUp(code);
+        const left = this.#expiresAt - runtime.clock.now();
+        if (TERMINAL.has(code) || !isTransient(error) || left <= 0) return this.#giveUp(code);
         const backoff = Math.min(runtime.config.retry.baseDelayMs * 2 ** attempt, Math.floor(left / 2));
-        schedule(backoff, () => beat(attempt + 1, key, extendByMs));
+        this.#scheduled = scheduleBeat(backoff, () => this.#beat(attempt + 1, key, extendByMs));
       },
     );
-  };
-  const next = () => {
-    schedule(expiresAt - lead - runtime.clock.now(), () => {
-      const key = `${options.idempotencyKey}:extend:${extensions + 1}`;
-      const extendByMs = Math.max(1, options.ttlMs - Math.max(0, expiresAt - runtime.clock.now()));
-      beat(0, key, extendByMs);
-    });
-  };
-  next();
-  return {
-    stop() {
-      stopped = true;
-      if (scheduled !== undefined) cancelBeat(scheduled);
-    },
-    get extensions() {
-      return extensions;
-    },
-  };
+  }
+
+  #giveUp(reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#options.onStop(reason, this.#extensions);
+  }
 }
