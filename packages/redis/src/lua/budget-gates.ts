@@ -1,0 +1,177 @@
+// Lua: the budgeted rows of a subject (template ledgers on first use), tenant settings, the reserve
+// gates (PROTOCOL.md §2.2) and the overage plan of commits and events (§2.4, §2.10).
+
+export const BUDGET_GATES = `
+local function templates()
+  if TEMPLATES == nil then
+    TEMPLATES = {}
+    for i, encoded in ipairs(redis.call('LRANGE', P .. 'templates', 0, -1)) do TEMPLATES[i] = cjson.decode(encoded) end
+  end
+  return TEMPLATES
+end
+
+local function matches(pattern, scope)
+  local wanted, actual = split(pattern, '/'), split(scope, '/')
+  if #wanted ~= #actual then return false end
+  for i = 1, #wanted do
+    local want, have = wanted[i], actual[i]
+    if want ~= have then
+      if string.sub(want, -2) ~= ':*' then return false end
+      local level = string.sub(want, 1, -2)
+      if string.sub(have, 1, #level) ~= level then return false end
+    end
+  end
+  return true
+end
+
+local function find_template(scope, unit)
+  for _, template in ipairs(templates()) do
+    if template.unit == unit and matches(template.pattern, scope) then return template end
+  end
+  return nil
+end
+
+-- The budgeted rows of a subject's scopes in a unit (template ledgers built, unsaved, on first use).
+local function budgeted_rows(scopes, unit)
+  local rows = {}
+  for _, scope in ipairs(scopes) do
+    local row = load_row(scope .. '|' .. unit)
+    if row == nil then
+      local template = find_template(scope, unit)
+      if template ~= nil then
+        row = new_row({ scope = scope, unit = unit, allocated = template.allocated,
+          overdraftLimit = template.overdraftLimit, caps = template.caps, hasCaps = template.hasCaps,
+          policy = template.policy, window = template.window })
+      end
+    else
+      roll(row)
+    end
+    if row ~= nil then rows[#rows + 1] = row end
+  end
+  return rows
+end
+
+local function save_new_rows(rows)
+  for _, row in ipairs(rows) do assign_ledger_id(row) end
+end
+
+-- UNIT_MISMATCH when a scope is budgeted (or templated) only in other units.
+local function unit_mismatch(scopes, unit)
+  for _, scope in ipairs(scopes) do
+    local units = {}
+    for _, member in ipairs(redis.call('SMEMBERS', P .. 'units:' .. scope)) do units[member] = true end
+    for _, template in ipairs(templates()) do
+      if matches(template.pattern, scope) then units[template.unit] = true end
+    end
+    units[unit] = nil
+    local expected = {}
+    for member in pairs(units) do expected[#expected + 1] = member end
+    if #expected > 0 then
+      table.sort(expected)
+      return { e = 'UNIT_MISMATCH', scope = scope, unit = unit, expected = expected }
+    end
+  end
+  return nil
+end
+
+local function tenant_settings(tenant)
+  if tenant == nil or tenant == '' then return {} end
+  local values = redis.call('HMGET', P .. 'tenant:' .. tenant, 'status', 'defaultCommitOveragePolicy',
+    'defaultReservationTtlMs', 'maxReservationTtlMs', 'maxReservationExtensions')
+  return { status = values[1] or nil, policy = values[2] or nil, ttl = tonumber(values[3] or ''),
+    maxTtl = tonumber(values[4] or ''), maxExtensions = tonumber(values[5] or '') }
+end
+
+-- Overage policy: request > deepest ledger that sets one > tenant default > ALLOW_IF_AVAILABLE.
+local function overage_policy(requested, rows, settings)
+  if requested ~= nil then return requested end
+  for i = #rows, 1, -1 do
+    if rows[i].policy ~= nil then return rows[i].policy end
+  end
+  return settings.policy or 'ALLOW_IF_AVAILABLE'
+end
+
+-- The reserve gates (PROTOCOL.md §2.2 step 4): first failing scope wins.
+local function evaluate(rows, estimate, minimum)
+  local hold = estimate
+  for i, row in ipairs(rows) do
+    if row.status == 'FROZEN' then return nil, 'BUDGET_FROZEN', i, estimate end
+    if row.status == 'CLOSED' then return nil, 'BUDGET_CLOSED', i, estimate end
+    if row.over == '1' then return nil, 'OVERDRAFT_LIMIT_EXCEEDED', i, estimate end
+    if row.debt > 0 and row.overdraftLimit == 0 then return nil, 'DEBT_OUTSTANDING', i, estimate end
+    if row.remaining < estimate then
+      if minimum == nil or row.remaining < minimum then return nil, 'BUDGET_EXCEEDED', i, minimum or estimate end
+      if row.remaining < hold then hold = row.remaining end
+    end
+  end
+  return hold
+end
+
+-- planOverage of core/ledger/commit-math.ts, on row tables.
+local function plan_overage(rows, overrun, policy)
+  local count = #rows
+  local plan = {}
+  if policy == 'REJECT' then
+    for i = 1, count do
+      if rows[i].remaining < overrun then return nil, 'BUDGET_EXCEEDED', i end
+    end
+    for i = 1, count do plan[i] = { spent = overrun, debt = 0, flag = false } end
+    return overrun, plan
+  end
+  if policy == 'ALLOW_IF_AVAILABLE' then
+    local extra = overrun
+    for i = 1, count do extra = math.min(extra, math.max(rows[i].remaining, 0)) end
+    local capped = extra < overrun
+    for i = 1, count do plan[i] = { spent = extra, debt = 0, flag = capped and rows[i].remaining < overrun } end
+    return extra, plan
+  end
+  local extra = overrun
+  for i = 1, count do
+    local row = rows[i]
+    if row.overdraftLimit == 0 and row.remaining < overrun then extra = math.min(extra, math.max(row.remaining, 0)) end
+  end
+  for i = 1, count do
+    local row = rows[i]
+    if row.overdraftLimit > 0 and row.remaining < extra then
+      local shortfall = extra - math.max(row.remaining, 0)
+      if row.debt + shortfall > row.overdraftLimit then return nil, 'OVERDRAFT_LIMIT_EXCEEDED', i end
+    end
+  end
+  local capped = extra < overrun
+  for i = 1, count do
+    local row = rows[i]
+    local zero_capped = capped and row.overdraftLimit == 0 and row.remaining < overrun
+    if row.remaining >= extra then
+      plan[i] = { spent = extra, debt = 0, flag = zero_capped }
+    else
+      local covered = math.max(row.remaining, 0)
+      local debt = extra - covered
+      plan[i] = { spent = covered, debt = debt, flag = (row.debt + debt > row.overdraftLimit) or zero_capped }
+    end
+  end
+  return extra, plan
+end
+
+local function apply_plan(rows, extra, plan)
+  for i, row in ipairs(rows) do
+    row.remaining = row.remaining - extra
+    row.spent = row.spent + plan[i].spent
+    row.debt = row.debt + plan[i].debt
+    if plan[i].flag then row.over = '1' end
+  end
+end
+
+local function row_error(code, row, requested)
+  return { e = code, row = row_out(row), requested = S(requested) }
+end
+
+local OVERFLOW = { e = 'OVERFLOW' }
+
+-- Milliseconds until a windowed blocking ledger resets (BUDGET_EXCEEDED only), as a string or nil.
+local function retry_after(reason, row)
+  if reason ~= 'BUDGET_EXCEEDED' or row.periodEndMs == nil then return nil end
+  return S(math.max(0, row.periodEndMs - NOW))
+end
+
+-- ---- reservations --------------------------------------------------------------------------------
+`;

@@ -1,0 +1,90 @@
+// Lua prelude of every operation: per-call state (prefix, now, window-bound hints), exact-integer
+// formatting, ids and the reply encoding.
+//
+// Argument header of every call (no KEYS: every key lives under the prefix, see README):
+//   ARGV[1] key prefix · ARGV[2] now in ms ('' = Redis TIME) · ARGV[3] window-bound hints (JSON) ·
+//   ARGV[4] reservation retention ms · ARGV[5] most retained reservations · ARGV[6] idempotency ms.
+// Operation arguments follow; A(i) reads ARGV[6 + i].
+//
+// Amounts: Lua numbers are doubles, exact for integers up to 2^53 − 1. Counters are stored as decimal
+// strings written with %.0f (never tostring, which rounds to 14 digits), and replies carry them as
+// strings inside JSON, never as JSON numbers (cjson encodes with 14 significant digits).
+
+export const PRELUDE = `
+local MAXSAFE = 9007199254740991
+-- Per-call state, set by begin(): the library is loaded once (as a Redis function library) and its
+-- functions are reused, so nothing here may read ARGV at load time.
+local ARGS, P, RETENTION, MAX_RETAINED, IDEM_MS, NOW
+local HINTS, NEEDS, NEED_COUNT, TEMPLATES
+
+local function A(i) return ARGS[6 + i] end
+local function S(n) return string.format('%.0f', n) end
+local function opt(value) if value == nil or value == '' then return nil end return value end
+
+local function begin(args)
+  ARGS = args
+  P = args[1]
+  RETENTION = tonumber(args[4])
+  MAX_RETAINED = tonumber(args[5])
+  IDEM_MS = tonumber(args[6])
+  if args[2] ~= '' then
+    NOW = tonumber(args[2])
+  else
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
+  -- and the script answers {need = [...]} before writing anything; the caller retries with bounds.
+  HINTS = {}
+  if args[3] ~= '' then
+    for _, hint in ipairs(cjson.decode(args[3])) do HINTS[hint[1]] = { tonumber(hint[2]), tonumber(hint[3]) } end
+  end
+  NEEDS, NEED_COUNT = {}, 0
+  TEMPLATES = nil
+end
+
+local function pad(n)
+  local s = S(n)
+  if #s < 10 then s = string.rep('0', 10 - #s) .. s end
+  return s
+end
+
+local function next_id(kind)
+  return kind .. pad(redis.call('INCR', P .. 'seq'))
+end
+
+local function bounds(window)
+  local hint = HINTS[window]
+  if hint ~= nil and hint[1] <= NOW and NOW < hint[2] then return hint[1], hint[2] end
+  if not NEEDS[window] then NEEDS[window] = true; NEED_COUNT = NEED_COUNT + 1 end
+  return nil
+end
+local function need_reply()
+  local list = {}
+  for window in pairs(NEEDS) do list[#list + 1] = window end
+  return cjson.encode({ need = list, now = S(NOW) })
+end
+
+local function reply(outcome)
+  outcome.now = S(NOW)
+  return cjson.encode(outcome)
+end
+
+local function split(text, separator)
+  local parts = {}
+  for part in string.gmatch(text, '[^' .. separator .. ']+') do parts[#parts + 1] = part end
+  return parts
+end
+
+local function list_args(from)
+  local list = {}
+  local i = from
+  while A(i) ~= nil do
+    list[#list + 1] = A(i)
+    i = i + 1
+  end
+  return list
+end
+
+local MAX_LAZY_EXPIRIES = 1000
+`;
