@@ -250,6 +250,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
           grantedMaxTokens: call.maxOutputTokens,
           requestedMaxTokens: call.requestedMaxOutputTokens,
           capped: call.capped,
+          usage: result.status === 'committed' ? run.chargedUsage : undefined,
           settlement: result,
         }),
       () => {},

@@ -14,6 +14,8 @@ export interface CyclesRunSettlement {
   grantedMaxTokens: number;
   requestedMaxTokens: number;
   capped: boolean;
+  /** The usage committed; undefined when the whole hold was charged (usage unknown) or released. */
+  usage: TokenUsage | undefined;
   settlement: Settlement;
 }
 
@@ -30,6 +32,8 @@ export class GuardedRun {
   partialUsage: TokenUsage | undefined;
   /** Set when another run claimed the same call options (one `generate()` with several prompts). */
   conflict: Error | undefined;
+  /** The usage the settlement charged, when it was known. */
+  chargedUsage: TokenUsage | undefined;
   #call: LlmCall | undefined;
   #settlement: Promise<Settlement> | undefined;
 
@@ -57,6 +61,7 @@ export class GuardedRun {
 
   /** Commits real usage; missing usage commits the whole hold (the call may have been billed). */
   finish(usage: TokenUsage | undefined): Promise<Settlement> | undefined {
+    this.chargedUsage ??= usage;
     return this.#once((call) => (usage === undefined ? call.abort() : call.commit(usage)));
   }
 
@@ -70,6 +75,7 @@ export class GuardedRun {
     // Seen by the cap middleware: its outcome decides. Not seen: only a model known to send through a
     // capped client certainly never sent it; otherwise assume it was billed.
     const reachedProvider = this.sent ? !this.refused : !this.viaCappedClient;
+    if (reachedProvider) this.chargedUsage ??= this.partialUsage;
     return this.#once((call) =>
       call.fail(error, {
         reachedProvider,

@@ -76,6 +76,10 @@ describe('invoke', () => {
     expect(thinking?.budget_tokens).toBeLessThan(request?.maxTokens ?? 0);
     expect(thinking?.budget_tokens).toBeLessThan(6000);
     expect((await setup.state()).spent).toBeLessThanOrEqual(allocated);
+    expect(settled[0]?.usage).toEqual({
+      inputTokens: request?.inputTokens,
+      outputTokens: request?.outputTokens,
+    });
   });
 
   it('prices prompt-cache writes and reads from usage_metadata exactly (invoke and stream)', async () => {
