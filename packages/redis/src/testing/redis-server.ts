@@ -27,6 +27,8 @@ export interface RedisServerOptions {
   binary?: string;
   /** `appendfsync` policy (default `everysec`; SIGTERM flushes either way). */
   appendfsync?: 'always' | 'everysec' | 'no';
+  /** More `redis-server` arguments, e.g. `['--rename-command', 'FCALL', '']` to mimic Redis 6. */
+  extraArgs?: string[];
 }
 
 async function freePort(): Promise<number> {
@@ -66,6 +68,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const launch = async () => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes'];
     args.push('--appendfsync', options.appendfsync ?? 'everysec', '--save', '', '--daemonize', 'no');
+    args.push(...(options.extraArgs ?? []));
     const started = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     started.stderr?.on('data', (chunk) => {
