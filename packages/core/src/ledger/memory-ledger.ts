@@ -151,7 +151,8 @@ const DEFAULT_MAX_TTL_MS = 3_600_000;
 const DEFAULT_GRACE_MS = 5_000;
 const DEFAULT_MAX_EXTENSIONS = 10;
 const MAX_SUBJECT_CACHE = 10_000;
-const ID_PAD = 36 ** 8;
+/** Zero padding by length, so an id costs no padStart allocation. */
+const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
 
 let lastRaw = '';
 let lastLower = '';
@@ -299,7 +300,7 @@ class MemoryLedger implements Ledger {
       id,
       tenant: tenant ?? lower(context?.tenant),
       status: 'ACTIVE',
-      subject: { ...request.subject },
+      subject: request.subject.dimensions === undefined ? entry.subject : { ...request.subject },
       action: request.action,
       unit,
       estimate: hold,
@@ -844,8 +845,8 @@ class MemoryLedger implements Ledger {
 
   private nextId(prefix: 'rsv_' | 'evt_' | 'led_'): string {
     const head = prefix === 'rsv_' ? this.reservationIdHead : `${prefix}${this.idPrefix}`;
-    // 36^8 + n in base 36 is '1' and n zero-padded to 8 digits: one allocation fewer than padStart.
-    return head + (ID_PAD + this.counter++).toString(36).slice(1);
+    const digits = (this.counter++).toString(36);
+    return head + (digits.length < 8 ? ZEROS[8 - digits.length] + digits : digits);
   }
 
   /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */

@@ -7,6 +7,8 @@ import type { LedgerRow } from './ledger-row.ts';
 export interface SubjectEntry {
   /** Frozen: shared by every response for this subject. */
   scopes: string[];
+  /** A frozen copy of the subject's standard levels, shared by the reservations of subjects without dimensions. */
+  subject: Subject;
   path: string;
   /** Budgeted rows per unit, valid while `generation` matches the ledger's. */
   byUnit: Map<Unit, { generation: number; rows: LedgerRow[] }>;
@@ -68,7 +70,12 @@ export class SubjectCache {
     if (node.entry !== undefined) return node.entry;
     const scopes = affectedScopes(subject);
     Object.freeze(scopes);
-    const entry: SubjectEntry = { scopes, path: scopes[scopes.length - 1]!, byUnit: new Map() };
+    const entry: SubjectEntry = {
+      scopes,
+      subject: Object.freeze(levelsOf(subject)),
+      path: scopes[scopes.length - 1]!,
+      byUnit: new Map(),
+    };
     if (this.count >= this.maxEntries) {
       this.root = { entry: undefined, children: undefined };
       this.count = 0;
@@ -93,4 +100,16 @@ function step(node: Node, value: string | undefined): Node {
     children.set(key, child);
   }
   return child;
+}
+
+/** The standard levels a subject sets (absent ones stay absent, as in the caller's object). */
+function levelsOf(subject: Subject): Subject {
+  const levels: Subject = {};
+  if (subject.tenant !== undefined) levels.tenant = subject.tenant;
+  if (subject.workspace !== undefined) levels.workspace = subject.workspace;
+  if (subject.app !== undefined) levels.app = subject.app;
+  if (subject.workflow !== undefined) levels.workflow = subject.workflow;
+  if (subject.agent !== undefined) levels.agent = subject.agent;
+  if (subject.toolset !== undefined) levels.toolset = subject.toolset;
+  return levels;
 }
