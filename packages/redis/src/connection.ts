@@ -109,6 +109,7 @@ export class LedgerConnection {
   private readonly header: [string, string, string];
   private mode: ScriptMode;
   private closed = false;
+  private whenReady: Promise<void> | undefined;
 
   constructor(options: ConnectionOptions) {
     this.timeoutMs = options.timeoutMs;
@@ -193,16 +194,14 @@ export class LedgerConnection {
   private ready(): Promise<void> {
     if (this.client.status === 'wait') this.client.connect().catch(() => {});
     if (this.client.status === 'end') return Promise.reject(new Error('the ledger was closed'));
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.client.status === 'ready') {
-          this.client.off('ready', check);
-          resolve();
-        }
-      };
-      this.client.on('ready', check);
-      check();
+    // One listener however many operations wait through an outage.
+    this.whenReady ??= new Promise<void>((resolve) => {
+      this.client.once('ready', () => {
+        this.whenReady = undefined;
+        resolve();
+      });
     });
+    return this.whenReady;
   }
 
   /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
