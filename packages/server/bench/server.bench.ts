@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '@cycles-guard/redis/testing';
@@ -14,12 +15,25 @@ import { percentile } from '../../../scripts/bench-stats.ts';
 const API_KEY = 'bench-key-000001';
 const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
 
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 async function startServer(redisUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
   const config = join(mkdtempSync(join(tmpdir(), 'cg-bench-')), 'cycles.json');
   writeFileSync(
     config,
     JSON.stringify({
-      port: 0,
+      port,
       logLevel: 'warn',
       ledger: { type: 'redis', url: redisUrl, keyPrefix: `bench:${Date.now()}:` },
       apiKeys: { [API_KEY]: 'acme' },
@@ -32,27 +46,20 @@ async function startServer(redisUrl: string): Promise<{ url: string; child: Chil
   const child = spawn(
     process.execPath,
     ['--conditions=@cycles-guard/source', '--import', 'tsx', CLI, '--config', config],
-    {
-      env: { ...process.env, CYCLES_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  for (let waited = 0; waited < 30_000; waited += 50) {
-    const match = /"url":"(http:[^"]+)"/.exec(output);
-    if (match?.[1] !== undefined) {
-      // Quiet from here on: only warnings.
-      child.stdout?.removeAllListeners('data');
-      child.stdout?.resume();
-      return { url: match[1], child };
+  const url = `http://127.0.0.1:${port}`;
+  // Logs are at `warn`, so readiness is polled on /health rather than read from the log.
+  for (let waited = 0; waited < 30_000; waited += 100) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return { url, child };
+    } catch {
+      // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   child.kill('SIGKILL');
-  throw new Error(`cycles-guard-server did not start: ${output}`);
+  throw new Error('cycles-guard-server did not start within 30 s');
 }
 
 let counter = 0;
