@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Decision, type OveragePolicy, type Unit } from '../protocol/enums.ts';
 import { AuthorityUnavailableError, CyclesError, invalid } from '../protocol/errors.ts';
-import type { Action, Caps, Metadata, StandardMetrics, Subject } from '../protocol/types.ts';
+import type { Action, Caps, Metadata, ReserveRequest, StandardMetrics, Subject } from '../protocol/types.ts';
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { withRetry } from './retry.ts';
@@ -122,25 +122,21 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   const ttlMs = options.ttlMs ?? config.ttlMs;
   const gracePeriodMs = options.gracePeriodMs ?? config.gracePeriodMs;
   const startedAt = clock.now();
+  // Built once, with optional fields set only when present (no spread per field): a hot path.
+  const request: ReserveRequest = {
+    idempotencyKey: state.key,
+    subject: state.subject,
+    action: state.action,
+    estimate: { unit: state.unit, amount: options.estimate },
+  };
+  if (ttlMs !== undefined) request.ttlMs = ttlMs;
+  if (gracePeriodMs !== undefined) request.gracePeriodMs = gracePeriodMs;
+  if (state.overagePolicy !== undefined) request.overagePolicy = state.overagePolicy;
+  if (options.minimum !== undefined && options.minimum < options.estimate) request.minimum = options.minimum;
+  if (options.metadata !== undefined) request.metadata = options.metadata;
   let response: Awaited<ReturnType<Runtime['authority']['reserve']>>;
   try {
-    response = await withRetry(
-      () =>
-        runtime.authority.reserve({
-          idempotencyKey: state.key,
-          subject: state.subject,
-          action: state.action,
-          estimate: { unit: state.unit, amount: options.estimate },
-          ...(ttlMs === undefined ? {} : { ttlMs }),
-          ...(gracePeriodMs === undefined ? {} : { gracePeriodMs }),
-          ...(state.overagePolicy === undefined ? {} : { overagePolicy: state.overagePolicy }),
-          ...(options.minimum === undefined || options.minimum >= options.estimate
-            ? {}
-            : { minimum: options.minimum }),
-          ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
-        }),
-      config.retry,
-    );
+    response = await withRetry(() => runtime.authority.reserve(request), config.retry);
   } catch (error) {
     const code = CyclesError.isInstance(error) ? error.code : 'UNKNOWN';
     const message = error instanceof Error ? error.message : String(error);
