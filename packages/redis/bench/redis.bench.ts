@@ -73,6 +73,17 @@ const hotBudget: Benchmark = {
       console.error(
         `ledger.redis: ${latencies.length} pairs in ${seconds.toFixed(1)} s; CPU per pair: redis-server ${perPair(redisCpu)} µs, node ${perPair((nodeCpu.user + nodeCpu.system) / 1e6)} µs`,
       );
+      // For context: one caller alone (no queueing), and what the two targets imply together: with 50
+      // callers in a closed loop, mean latency = 50 / throughput (Little's law).
+      const alone: number[] = [];
+      for (let i = 0; i < 500; i++) {
+        const started = process.hrtime.bigint();
+        await reserveCommit(ledger);
+        alone.push(Number(process.hrtime.bigint() - started) / 1000);
+      }
+      console.error(
+        `ledger.redis: one caller alone: p50 ${percentile(alone, 0.5).toFixed(0)} µs, p99 ${percentile(alone, 0.99).toFixed(0)} µs per pair; 50 callers: mean ${((CALLERS / (latencies.length / seconds)) * 1e6).toFixed(0)} µs per pair`,
+      );
       const tenant = await ledger.getLedger('tenant:acme', 'USD_MICROCENTS');
       if (tenant?.reserved !== 0) throw new Error(`holds left after the run: ${tenant?.reserved}`);
       return {
