@@ -3,6 +3,7 @@ import type { OutputTokensOption } from './generator.ts';
 import type { ModelInfo, ModelTable } from './models.ts';
 import type { Operation } from './operations.ts';
 import type { RecordedRequest } from './recorder.ts';
+import type { ToolCallsOption } from './tool-calls.ts';
 
 /** Simulated latency. */
 export interface Latency {
@@ -24,6 +25,8 @@ export interface EmulatorSettings {
   latency: Latency;
   /** Tokens per stream delta (1..64). */
   chunkTokens: number;
+  /** Whether Converse answers requests that offer tools with a tool call. */
+  toolCalls: ToolCallsOption | undefined;
 }
 
 /** Everything an operation handler needs about the current request. */

@@ -6,6 +6,7 @@ import { chunkTokens, generate } from './generator.ts';
 import { arrayOf, field } from './json.ts';
 import { effectiveMaxTokens, thinkingBudget } from './limits.ts';
 import { converseSegments } from './prompt.ts';
+import { planToolCall } from './tool-calls.ts';
 
 /** Emulated reasoning signature (opaque to clients). */
 const SIGNATURE = 'ZW11bGF0ZWQtc2lnbmF0dXJl';
@@ -36,6 +37,12 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
   const maxTokens = effectiveMaxTokens(received, 'inferenceConfig.maxTokens', context.model);
   const reasoningBudget = converseReasoningBudget(body, maxTokens);
 
+  // A tool call is part of the output: the text before it gets what maxTokens leaves.
+  const plannedCall = planToolCall(settings.toolCalls, body, context.requestId);
+  const toolCall =
+    plannedCall !== undefined && plannedCall.outputTokens <= maxTokens ? plannedCall : undefined;
+  const toolTokens = toolCall?.outputTokens ?? 0;
+
   const segments = converseSegments(body);
   const accounting = context.cache.account(context.resolvedModelId, segments);
   const generation = generate(
@@ -43,7 +50,7 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
       operation: context.operation,
       modelId: context.modelId,
       resolvedModelId: context.resolvedModelId,
-      maxTokens,
+      maxTokens: maxTokens - toolTokens,
       inputTokens: accounting.totalInputTokens,
       body,
     },
@@ -54,13 +61,14 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
     cacheReadInputTokens: accounting.cacheReadInputTokens,
     cacheWriteInputTokens: accounting.cacheWriteInputTokens,
   });
-  const stopReason = generation.truncated ? 'max_tokens' : 'end_turn';
+  const stopReason = toolCall !== undefined ? 'tool_use' : generation.truncated ? 'max_tokens' : 'end_turn';
+  const outputTokens = generation.outputTokens + toolTokens;
   const usage = {
     inputTokens: accounting.inputTokens,
-    outputTokens: generation.outputTokens,
+    outputTokens,
     totalTokens:
       accounting.inputTokens +
-      generation.outputTokens +
+      outputTokens +
       accounting.cacheReadInputTokens +
       accounting.cacheWriteInputTokens,
     ...(accounting.cacheReadInputTokens > 0 || accounting.cacheWriteInputTokens > 0
@@ -73,14 +81,20 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
   const hasReasoning = reasoningBudget !== undefined;
 
   if (!stream) {
-    record.outputTokens = generation.outputTokens;
+    record.outputTokens = outputTokens;
     const content: unknown[] = [];
     if (hasReasoning) {
       content.push({
         reasoningContent: { reasoningText: { text: generation.reasoning.join(''), signature: SIGNATURE } },
       });
     }
-    content.push({ text: generation.text.join('') });
+    if (generation.text.length > 0 || toolCall === undefined)
+      content.push({ text: generation.text.join('') });
+    if (toolCall !== undefined) {
+      content.push({
+        toolUse: { toolUseId: toolCall.toolUseId, name: toolCall.name, input: toolCall.input },
+      });
+    }
     return {
       kind: 'json',
       status: 200,
@@ -119,6 +133,19 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
     push('contentBlockDelta', { contentBlockIndex: index, delta: { text: chunk.text } });
   }
   push('contentBlockStop', { contentBlockIndex: index });
+  if (toolCall !== undefined) {
+    index++;
+    push('contentBlockStart', {
+      contentBlockIndex: index,
+      start: { toolUse: { toolUseId: toolCall.toolUseId, name: toolCall.name } },
+    });
+    sent += toolCall.outputTokens;
+    push('contentBlockDelta', {
+      contentBlockIndex: index,
+      delta: { toolUse: { input: JSON.stringify(toolCall.input) } },
+    });
+    push('contentBlockStop', { contentBlockIndex: index });
+  }
   push('messageStop', { stopReason });
   push('metadata', { usage, metrics: { latencyMs: reportedLatencyMs(settings, frames.length + 1) } });
   return { kind: 'stream', frames };

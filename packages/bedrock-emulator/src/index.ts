@@ -37,3 +37,4 @@ export {
   TOKEN_RULE,
   TOKENS_PER_MESSAGE,
 } from './tokens.ts';
+export { type PlannedToolCall, planToolCall, sampleOfSchema, type ToolCallsOption } from './tool-calls.ts';

@@ -14,6 +14,7 @@ import { isStreamOperation } from './operations.ts';
 import { type RecordedRequest, Recorder } from './recorder.ts';
 import { type Exchange, sendError, sendReply } from './respond.ts';
 import { matchRoute } from './routes.ts';
+import type { ToolCallsOption } from './tool-calls.ts';
 
 /** Options of {@link startBedrockEmulator}. */
 export interface BedrockEmulatorOptions {
@@ -33,6 +34,11 @@ export interface BedrockEmulatorOptions {
   chunkTokens?: number;
   /** Faults queued from the start. */
   faults?: Fault[];
+  /**
+   * Answer Converse requests that offer tools with a tool call (`true`: every turn calls the first tool).
+   * @default false: always a text answer
+   */
+  toolCalls?: boolean | ToolCallsOption;
 }
 
 /** A running emulator. */
@@ -86,6 +92,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     outputTokens: options.outputTokens,
     latency: { ...options.latency },
     chunkTokens: Math.min(64, Math.max(1, options.chunkTokens ?? 16)),
+    toolCalls: options.toolCalls === true ? {} : options.toolCalls || undefined,
   };
   const recorder = new Recorder();
   const cache = new PromptCache();
