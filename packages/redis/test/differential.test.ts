@@ -89,7 +89,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 70_000 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      ms: fc.oneof(fc.integer({ min: 0, max: 70_000 }), fc.integer({ min: 0, max: 10_800_000 })),
+    }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('replay' as const), step: fc.nat(40) }) },
 );
@@ -97,7 +100,12 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 const SCOPES = ['tenant:acme', 'tenant:acme/app:chat', 'tenant:acme/app:search'];
 
 async function provision(ledger: Ledger): Promise<void> {
-  await ledger.createLedger({ scope: SCOPES[0]!, unit: UNIT, allocated: 3000, window: { period: 'day' } });
+  await ledger.createLedger({
+    scope: SCOPES[0]!,
+    unit: UNIT,
+    allocated: 3000,
+    window: { period: 'hour', timeZone: 'Asia/Kolkata' },
+  });
   await ledger.createLedger({
     scope: SCOPES[1]!,
     unit: UNIT,
