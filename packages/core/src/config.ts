@@ -192,8 +192,8 @@ function envBoolean(env: Record<string, string | undefined>, variable: string): 
  * `CYCLES_MIN_OUTPUT_TOKENS`, `CYCLES_RETRY_ATTEMPTS`, `CYCLES_RETRY_BASE_DELAY_MS`, `CYCLES_HEARTBEAT`.
  *
  * The authority: `CYCLES_BASE_URL` + `CYCLES_API_KEY` (+ `CYCLES_TIMEOUT_MS`) select a remote Cycles
- * server (`createHttpAuthority`); `CYCLES_REDIS_URL` selects the Redis ledger of `@cycles-guard/redis`,
- * loaded on first use; neither means the embedded memory ledger (`CYCLES_BUDGETS_FILE`).
+ * server (`createHttpAuthority`); `CYCLES_REDIS_URL` (+ `CYCLES_REDIS_KEY_PREFIX`) selects the Redis
+ * ledger of `@cycles-guard/redis`, loaded on first use; neither means the embedded memory ledger (`CYCLES_BUDGETS_FILE`).
  */
 export function optionsFromEnv(env: Record<string, string | undefined> = process.env): CyclesOptions {
   const options: CyclesOptions = {};
@@ -267,7 +267,8 @@ function authorityFromEnv(
   if (redisUrl !== undefined) {
     if (!/^rediss?:\/\//.test(redisUrl))
       fail('CYCLES_REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
-    return createRedisAuthorityFromUrl(redisUrl);
+    // Every instance sharing a budget must use the same prefix (the server's `ledger.keyPrefix`).
+    return createRedisAuthorityFromUrl(redisUrl, undefined, text('CYCLES_REDIS_KEY_PREFIX'));
   }
   if (baseUrl === undefined && apiKey === undefined) return undefined;
   if (baseUrl === undefined)

@@ -154,7 +154,7 @@ export function loadServerConfig(path: string): ServerConfig {
 
 /**
  * Applies the environment over a config: `CYCLES_SERVER_HOST`, `CYCLES_SERVER_PORT`,
- * `CYCLES_REDIS_URL` (selects the Redis ledger), `CYCLES_ADMIN_API_KEY`,
+ * `CYCLES_REDIS_URL` (selects the Redis ledger), `CYCLES_REDIS_KEY_PREFIX`, `CYCLES_ADMIN_API_KEY`,
  * `CYCLES_SERVER_API_KEYS` (`key=tenant,key2=tenant2`, added to the file's), `CYCLES_LOG_LEVEL`.
  */
 export function applyServerEnv(
@@ -176,6 +176,12 @@ export function applyServerEnv(
   const redisUrl = text('CYCLES_REDIS_URL');
   if (redisUrl !== undefined) {
     next.ledger = { ...next.ledger, type: 'redis', url: checkRedisUrl(redisUrl, 'CYCLES_REDIS_URL') };
+  }
+  const keyPrefix = text('CYCLES_REDIS_KEY_PREFIX');
+  if (keyPrefix !== undefined) {
+    if (next.ledger.type !== 'redis')
+      fail('CYCLES_REDIS_KEY_PREFIX', 'applies to the Redis ledger only: set CYCLES_REDIS_URL too');
+    next.ledger = { ...next.ledger, keyPrefix };
   }
   const adminKey = text('CYCLES_ADMIN_API_KEY');
   if (adminKey !== undefined) {

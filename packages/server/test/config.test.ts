@@ -77,6 +77,7 @@ describe('server config', () => {
       CYCLES_SERVER_PORT: '9000',
       CYCLES_SERVER_HOST: '0.0.0.0',
       CYCLES_REDIS_URL: 'redis://cache:6379',
+      CYCLES_REDIS_KEY_PREFIX: 'shared:',
       CYCLES_ADMIN_API_KEY: 'admin-from-env-0123',
       CYCLES_SERVER_API_KEYS: 'env-key-00001=beta, env-key-00002=gamma',
       CYCLES_LOG_LEVEL: 'warn',
@@ -84,13 +85,16 @@ describe('server config', () => {
     expect(config).toMatchObject({
       port: 9000,
       host: '0.0.0.0',
-      ledger: { type: 'redis', url: 'redis://cache:6379' },
+      ledger: { type: 'redis', url: 'redis://cache:6379', keyPrefix: 'shared:' },
       adminApiKey: 'admin-from-env-0123',
       logLevel: 'warn',
       apiKeys: { 'file-key-0001': 'acme', 'env-key-00001': 'beta', 'env-key-00002': 'gamma' },
     });
     expect(fieldOf(() => applyServerEnv(parseServerConfig({}), { CYCLES_SERVER_PORT: 'x' }))).toBe(
       'CYCLES_SERVER_PORT',
+    );
+    expect(fieldOf(() => applyServerEnv(parseServerConfig({}), { CYCLES_REDIS_KEY_PREFIX: 'x:' }))).toBe(
+      'CYCLES_REDIS_KEY_PREFIX',
     );
     expect(fieldOf(() => applyServerEnv(parseServerConfig({}), { CYCLES_SERVER_API_KEYS: 'nokey' }))).toBe(
       'CYCLES_SERVER_API_KEYS',

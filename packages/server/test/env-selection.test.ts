@@ -23,9 +23,13 @@ const reserve = {
 
 describe('cyclesFromEnv authority selection', () => {
   it('CYCLES_REDIS_URL: loads @cycles-guard/redis on first use and shares the Redis budget', async () => {
-    const seeding = createRedisLedger({ url: redis.url });
+    const seeding = createRedisLedger({ url: redis.url, keyPrefix: 'app-budgets:' });
     await seeding.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
-    const cycles = cyclesFromEnv({ CYCLES_REDIS_URL: redis.url, CYCLES_UNIT: 'TOKENS' });
+    const cycles = cyclesFromEnv({
+      CYCLES_REDIS_URL: redis.url,
+      CYCLES_REDIS_KEY_PREFIX: 'app-budgets:',
+      CYCLES_UNIT: 'TOKENS',
+    });
     try {
       const held = await cycles.authority.reserve(reserve);
       expect(held.reservationId).toBeTruthy();

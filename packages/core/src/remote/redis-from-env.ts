@@ -10,7 +10,7 @@ export const REDIS_PACKAGE = '@cycles-guard/redis';
 
 /** The part of `@cycles-guard/redis` core needs. */
 export interface RedisLedgerModule {
-  createRedisLedger(options: { url: string }): BudgetAuthority;
+  createRedisLedger(options: { url: string; keyPrefix?: string }): BudgetAuthority;
 }
 
 function isRedisModule(value: unknown): value is RedisLedgerModule {
@@ -80,15 +80,17 @@ export async function importRedisPackage(): Promise<RedisLedgerModule> {
 }
 
 /**
- * The Redis ledger for `url`, imported and created on first use (core cannot depend on the package).
+ * The Redis ledger for `url` (keys under `keyPrefix`, default the package's), imported and created on first use (core cannot depend on the package).
  * With the default loader, a package that does not resolve fails at once with InvalidConfigError naming
  * CYCLES_REDIS_URL, so a misconfigured process stops at start-up rather than at its first call.
  */
 export function createRedisAuthorityFromUrl(
   url: string,
   load?: () => Promise<RedisLedgerModule>,
+  keyPrefix?: string,
 ): BudgetAuthority {
   if (load === undefined && resolveRedisPackage() === undefined) throw notInstalled();
   const loader = load ?? importRedisPackage;
-  return createLazyAuthority(async () => (await loader()).createRedisLedger({ url }));
+  const options = keyPrefix === undefined ? { url } : { url, keyPrefix };
+  return createLazyAuthority(async () => (await loader()).createRedisLedger(options));
 }
