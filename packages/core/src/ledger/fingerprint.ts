@@ -44,6 +44,17 @@ export function number(value: number | undefined): void {
   }
 }
 
+/** The running state, to resume a fingerprint from a memoized prefix (see payloads.ts). */
+export function lanes(): [number, number] {
+  return [h1, h2];
+}
+
+/** Resumes from a state returned by {@link lanes}. */
+export function resume(lane1: number, lane2: number): void {
+  h1 = lane1;
+  h2 = lane2;
+}
+
 /** The 53-bit fingerprint of everything written since `start`. */
 export function finish(): number {
   let a = Math.imul(h1 ^ (h1 >>> 16), 2246822507);

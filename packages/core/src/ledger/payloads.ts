@@ -8,7 +8,7 @@ import type {
   ReserveRequest,
   Subject,
 } from '../protocol/types.ts';
-import { finish, number, start, text } from './fingerprint.ts';
+import { finish, lanes, number, resume, start, text } from './fingerprint.ts';
 import { canonicalJson } from './idempotency.ts';
 
 // Idempotency payload fingerprints per operation. Fixed-shape parts are hashed field by field;
@@ -43,11 +43,60 @@ function action(value: Action): void {
   free(value.tags);
 }
 
+/** The last subject + action prefix hashed without free-form parts, and the lanes after it. */
+const prefix = {
+  domain: 0,
+  tenant: '' as string | undefined,
+  workspace: '' as string | undefined,
+  app: '' as string | undefined,
+  workflow: '' as string | undefined,
+  agent: '' as string | undefined,
+  toolset: '' as string | undefined,
+  kind: '',
+  name: '',
+  lanes: [0, 0] as [number, number],
+};
+
+/**
+ * Starts a fingerprint with the domain, subject and action. Callers usually repeat one subject and
+ * action, so a prefix without dimensions or tags is memoized by value and resumed instead of re-hashed.
+ */
+function startWith(domain: number, value: Subject, act: Action): void {
+  const plain = value.dimensions === undefined && act.tags === undefined;
+  if (
+    plain &&
+    prefix.domain === domain &&
+    value.tenant === prefix.tenant &&
+    value.workspace === prefix.workspace &&
+    value.app === prefix.app &&
+    value.workflow === prefix.workflow &&
+    value.agent === prefix.agent &&
+    value.toolset === prefix.toolset &&
+    act.kind === prefix.kind &&
+    act.name === prefix.name
+  ) {
+    resume(prefix.lanes[0], prefix.lanes[1]);
+    return;
+  }
+  start(domain);
+  subject(value);
+  action(act);
+  if (!plain) return;
+  prefix.domain = domain;
+  prefix.tenant = value.tenant;
+  prefix.workspace = value.workspace;
+  prefix.app = value.app;
+  prefix.workflow = value.workflow;
+  prefix.agent = value.agent;
+  prefix.toolset = value.toolset;
+  prefix.kind = act.kind;
+  prefix.name = act.name;
+  prefix.lanes = lanes();
+}
+
 /** Fingerprint of a reserve; `dryRun` is normalized so absent equals false (flipping it is a mismatch). */
 export function reserveFingerprint(request: ReserveRequest): number {
-  start(RESERVE);
-  subject(request.subject);
-  action(request.action);
+  startWith(RESERVE, request.subject, request.action);
   text(request.estimate.unit);
   number(request.estimate.amount);
   number(request.ttlMs);
@@ -86,9 +135,7 @@ export function extendFingerprint(request: ExtendRequest): number {
 
 /** Fingerprint of a decide. */
 export function decideFingerprint(request: DecideRequest): number {
-  start(DECIDE);
-  subject(request.subject);
-  action(request.action);
+  startWith(DECIDE, request.subject, request.action);
   text(request.estimate.unit);
   number(request.estimate.amount);
   free(request.metadata);
@@ -97,9 +144,7 @@ export function decideFingerprint(request: DecideRequest): number {
 
 /** Fingerprint of an event (client_time_ms is part of the body, so it is part of the payload). */
 export function eventFingerprint(request: EventRequest): number {
-  start(EVENT);
-  subject(request.subject);
-  action(request.action);
+  startWith(EVENT, request.subject, request.action);
   text(request.actual.unit);
   number(request.actual.amount);
   text(request.overagePolicy);

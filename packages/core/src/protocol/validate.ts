@@ -57,6 +57,9 @@ const SUBJECT_FIELDS: Record<string, string> = Object.fromEntries(
   SUBJECT_LEVELS.map((level) => [level, `subject.${level}`]),
 );
 
+/** The last valid value seen per level (callers repeat subjects: skip the regex for a repeat). */
+const lastValid: Record<string, string> = {};
+
 /** Throws unless `subject` has ≥1 standard level, each ≤128 chars of `[a-zA-Z0-9_.-]`, and valid dimensions. */
 export function validateSubject(subject: unknown, field = 'subject'): asserts subject is Subject {
   if (!isObject(subject)) throw invalid(field, 'is required', 'pass an object with at least `tenant`');
@@ -64,12 +67,14 @@ export function validateSubject(subject: unknown, field = 'subject'): asserts su
   for (const level of SUBJECT_LEVELS) {
     const value = subject[level];
     if (value === undefined) continue;
+    levels++;
+    if (value === lastValid[level]) continue;
     const name = field === 'subject' ? SUBJECT_FIELDS[level]! : `${field}.${level}`;
     checkString(value, name, 128);
     if (!NAME_PATTERN.test(value as string)) {
       throw invalid(name, 'has characters outside [a-zA-Z0-9_.-]', 'use letters, digits, _ . -');
     }
-    levels++;
+    lastValid[level] = value as string;
   }
   if (levels === 0) {
     throw invalid(
