@@ -39,19 +39,17 @@ export type RecordClass = 'pinned' | 'replaceable' | 'durable';
 /** Records of one (tenant, endpoint), by idempotency key. */
 export type IdempotencySpace = Map<string, IdempotencyRecord<unknown>>;
 
-/** One stored outcome. */
-export class IdempotencyRecord<T> {
-  constructor(
-    readonly space: IdempotencySpace,
-    readonly key: string,
-    readonly fingerprint: number,
-    readonly response: T,
-    readonly expiresAtMs: number,
-    public pinned: boolean,
-  ) {}
-
+/** One stored outcome (a plain object, not a class: literals are the cheapest to build). */
+export interface IdempotencyRecord<T> {
+  readonly space: IdempotencySpace;
+  readonly key: string;
+  readonly fingerprint: number;
+  readonly response: T;
+  readonly expiresAtMs: number;
+  /** A live reservation's key: exempt from expiry and the cap until unpinned. */
+  pinned: boolean;
   /** False once removed from its space (a queue entry for it is then stale: skipped, never re-read). */
-  stored = true;
+  stored: boolean;
 }
 
 /**
@@ -132,7 +130,15 @@ export class IdempotencyStore {
     kind: RecordClass,
     nowMs: number,
   ): IdempotencyRecord<T> {
-    const record = new IdempotencyRecord<T>(space, key, print, response, expiresAtMs, kind === 'pinned');
+    const record: IdempotencyRecord<T> = {
+      space,
+      key,
+      fingerprint: print,
+      response,
+      expiresAtMs,
+      pinned: kind === 'pinned',
+      stored: true,
+    };
     space.set(key, record);
     this.count++;
     if (kind !== 'pinned') this.enqueue(kind === 'replaceable' ? this.replaceable : this.durable, record);

@@ -5,20 +5,25 @@ import type { SubjectEntry } from './subject-cache.ts';
 /**
  * What the idempotency record of a live reserve keeps: the outcome's values, from which the response is
  * rebuilt for the caller and for every replay (one small object retained instead of a response, its
- * amount and a defensive copy).
+ * amount and a defensive copy). A plain object, not a class: literals are the cheapest to build.
  */
-export class LiveReserve {
-  constructor(
-    readonly reservationId: string,
-    readonly entry: SubjectEntry,
-    readonly unit: Unit,
-    readonly amount: number,
-    readonly expiresAtMs: number,
-    /** Present iff the decision was ALLOW_WITH_CAPS. */
-    readonly caps: Caps | undefined,
-    readonly partial: boolean,
-    readonly balances: Balance[] | undefined,
-  ) {}
+export interface LiveReserve {
+  /** Tells it apart from a stored dry_run/DENY response in the same idempotency space. */
+  readonly live: true;
+  readonly reservationId: string;
+  readonly entry: SubjectEntry;
+  readonly unit: Unit;
+  readonly amount: number;
+  readonly expiresAtMs: number;
+  /** Present iff the decision was ALLOW_WITH_CAPS. */
+  readonly caps: Caps | undefined;
+  readonly partial: boolean;
+  readonly balances: Balance[] | undefined;
+}
+
+/** True for the record of a live reserve (false for a stored dry_run or DENY response). */
+export function isLiveReserve(stored: ReserveResponse | LiveReserve): stored is LiveReserve {
+  return (stored as LiveReserve).live === true;
 }
 
 /** The reserve response of a live hold; only `remainingTtlMs` differs between the first answer and replays. */

@@ -72,7 +72,7 @@ import {
   toBalance,
   toState,
 } from './ledger-row.ts';
-import { LiveReserve, liveReserveResponse } from './live-reserve.ts';
+import { isLiveReserve, type LiveReserve, liveReserveResponse } from './live-reserve.ts';
 import {
   commitFingerprint,
   decideFingerprint,
@@ -330,16 +330,17 @@ class MemoryLedger implements Ledger {
     reservation.activeIndex = this.active.push(reservation) - 1;
     const deadline = reservation.expiresAtMs + reservation.graceMs;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
-    const live = new LiveReserve(
-      id,
+    const live: LiveReserve = {
+      live: true,
+      reservationId: id,
       entry,
       unit,
-      hold,
-      reservation.expiresAtMs,
+      amount: hold,
+      expiresAtMs: reservation.expiresAtMs,
       caps,
-      evaluation.partial,
-      this.includeBalances ? rows.map(toBalance) : undefined,
-    );
+      partial: evaluation.partial,
+      balances: this.includeBalances ? rows.map(toBalance) : undefined,
+    };
     // The key outlives the hold (Ref keeps max(ttl + grace, 24 h)) and is pinned while the hold is live,
     // so the record cap can never make a retried reserve hold twice.
     const expiresAtMs = now + Math.max(this.idempotencyRetentionMs, ttl + reservation.graceMs);
@@ -903,7 +904,7 @@ class MemoryLedger implements Ledger {
   }
 
   private replayReserve(stored: ReserveResponse | LiveReserve, now: number): ReserveResponse {
-    if (stored instanceof LiveReserve) {
+    if (isLiveReserve(stored)) {
       return liveReserveResponse(stored, this.remainingTtl(this.reservations.get(stored.reservationId), now));
     }
     return { ...stored };
