@@ -11,7 +11,7 @@ export interface ExampleConfig {
   /** Real Bedrock in this region; undefined runs the in-process emulator. */
   awsRegion: string | undefined;
   modelId: string;
-  /** Emulator only: how many steps "call" getWeather (the emulator never calls tools itself). */
+  /** Emulator only: how many steps the emulator answers with a getWeather call. */
   emulatorToolCalls: number;
 }
 

@@ -1,6 +1,5 @@
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { cyclesMiddleware } from '@cycles-guard/ai-sdk';
-import { scriptedToolCalls } from '@cycles-guard/ai-sdk/testing';
 import {
   type BedrockEmulator,
   type BedrockEmulatorOptions,
@@ -23,7 +22,7 @@ export interface ConnectOptions {
   awsRegion: string | undefined;
   modelId: string;
   emulator?: BedrockEmulatorOptions;
-  /** Emulator only: how many steps "call" getWeather (the emulator never calls tools itself). @default 1 */
+  /** Emulator only: how many steps the emulator answers with a getWeather call. @default 1 */
   emulatorToolCalls?: number;
 }
 
@@ -38,24 +37,21 @@ export async function connectModel(options: ConnectOptions): Promise<ChatModel> 
     const model = wrapLanguageModel({ model: bedrock(options.modelId), middleware: cyclesMiddleware() });
     return { model, target: `AWS ${options.awsRegion}`, close: async () => {} };
   }
-  const emulator = await startBedrockEmulator({ port: 0, ...options.emulator });
+  const emulator = await startBedrockEmulator({
+    port: 0,
+    toolCalls: {
+      tool: 'getWeather',
+      turns: options.emulatorToolCalls ?? 1,
+      input: () => ({ city: 'Lisbon' }),
+    },
+    ...options.emulator,
+  });
   const bedrock = createAmazonBedrock({
     region: 'us-east-1',
     baseURL: emulator.url,
     accessKeyId: 'AKIDEXAMPLE',
     secretAccessKey: 'emulator',
   });
-  const model = wrapLanguageModel({
-    model: bedrock(options.modelId),
-    middleware: [
-      cyclesMiddleware(),
-      // Inside the guard: the guard sees the real request and usage, the app sees a tool step.
-      scriptedToolCalls({
-        toolName: 'getWeather',
-        input: () => ({ city: 'Lisbon' }),
-        calls: options.emulatorToolCalls ?? 1,
-      }),
-    ],
-  });
+  const model = wrapLanguageModel({ model: bedrock(options.modelId), middleware: cyclesMiddleware() });
   return { model, target: `emulator at ${emulator.url}`, emulator, close: () => emulator.close() };
 }

@@ -1,7 +1,6 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { scriptToolCalls } from './scripted-tool-calls.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -14,11 +13,14 @@ export interface BedrockTarget {
 }
 
 /**
- * A client on the local emulator (HTTP/1.1, fake credentials). `toolCalls` is how many tool calls the
- * emulated model makes before answering (`Infinity`: a runaway agent); see `scriptToolCalls`.
+ * A client on the local emulator (HTTP/1.1, fake credentials). `toolCalls` is how many turns the
+ * emulated model answers with a price lookup before answering in text (`Infinity`: a runaway agent).
  */
 export async function emulatedBedrock(toolCalls: number): Promise<BedrockTarget> {
-  const emulator = await startBedrockEmulator({ port: 0 });
+  const emulator = await startBedrockEmulator({
+    port: 0,
+    toolCalls: { turns: toolCalls, input: () => ({ model: 'anthropic.claude-3-5-haiku-20241022-v1:0' }) },
+  });
   const client = new BedrockRuntimeClient({
     region: 'us-east-1',
     endpoint: emulator.url,
@@ -26,7 +28,6 @@ export async function emulatedBedrock(toolCalls: number): Promise<BedrockTarget>
     requestHandler: new NodeHttpHandler(),
     maxAttempts: 1,
   });
-  scriptToolCalls(client, toolCalls);
   return { client, emulator, close: () => emulator.close() };
 }
 

@@ -3,7 +3,6 @@ import { generateText, stepCountIs, streamText, tool } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { withRunBudget } from '../src/index.ts';
-import { scriptedToolCalls } from '../src/testing.ts';
 import { emulatorCost, emulatorSpend, HAIKU, SCOPE, type Setup, setup } from './helpers.ts';
 
 let current: Setup | undefined;
@@ -19,12 +18,16 @@ const tools = {
     execute: async ({ city }) => ({ city, population: 545_000 }),
   }),
 };
-const lookupCalls = (calls: number) =>
-  scriptedToolCalls({ toolName: 'lookup', input: (step) => ({ city: `city-${step}` }), calls });
+/** The emulator calls `lookup` on the first `turns` steps, then answers in text. */
+const lookupCalls = (turns: number) => ({
+  tool: 'lookup',
+  turns,
+  input: (turn: number) => ({ city: `city-${turn}` }),
+});
 
 describe('multi-step tool loops', () => {
   it('generateText: every step reserves, is capped and commits its own emulator cost', async () => {
-    current = await setup(1e12, { inner: [lookupCalls(2)], emulator: { outputTokens: 40 } });
+    current = await setup(1e12, { emulator: { outputTokens: 40, toolCalls: lookupCalls(2) } });
     const result = await generateText({
       model: current.model,
       tools,
@@ -45,7 +48,7 @@ describe('multi-step tool loops', () => {
   });
 
   it('streamText: every step of the loop settles once', async () => {
-    current = await setup(1e12, { inner: [lookupCalls(3)], emulator: { outputTokens: 40 } });
+    current = await setup(1e12, { emulator: { outputTokens: 40, toolCalls: lookupCalls(3) } });
     const result = streamText({
       model: current.model,
       tools,
@@ -66,8 +69,7 @@ describe('multi-step tool loops', () => {
 describe('withRunBudget', () => {
   it('stops a runaway tool loop when the run cap is spent, between steps, with BudgetExceededError', async () => {
     current = await setup(1e12, {
-      inner: [lookupCalls(Number.POSITIVE_INFINITY)],
-      emulator: { outputTokens: 60 },
+      emulator: { outputTokens: 60, toolCalls: lookupCalls(Number.POSITIVE_INFINITY) },
     });
     const model = current.model;
     const cap = 200_000; // $0.002: a handful of Haiku steps

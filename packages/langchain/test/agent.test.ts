@@ -7,7 +7,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CyclesCallbackHandler, type CyclesRunSettlement, findCyclesError } from '../src/index.ts';
 import { guardedModel, priced, room } from './helpers.ts';
-import { callToolsEveryTurn } from './tool-turns.ts';
 
 let emulator: BedrockEmulator | undefined;
 afterEach(async () => {
@@ -24,9 +23,13 @@ const lookup = tool(async ({ query }: { query: string }) => `Nothing new about $
 describe('createAgent with tools', () => {
   it('reserves once per turn, tags each by turn, and settles every turn when it finishes', async () => {
     const settled: CyclesRunSettlement[] = [];
-    const setup = await guardedModel(1e12, { maxTokens: 300 }, { onSettled: (s) => settled.push(s) });
+    const setup = await guardedModel(
+      1e12,
+      { maxTokens: 300 },
+      { onSettled: (s) => settled.push(s) },
+      { toolCalls: { turns: 3 } },
+    );
     emulator = setup.emulator;
-    callToolsEveryTurn(setup.model.client, 3);
     const agent = createAgent({ model: setup.model, tools: [lookup] });
     const result = await agent.invoke({ messages: [{ role: 'user', content: 'Research budgets.' }] });
     expect(result.messages.filter((message) => message.type === 'tool')).toHaveLength(3);
@@ -46,9 +49,13 @@ describe('createAgent with tools', () => {
     const probe = await guardedModel(1);
     await probe.emulator.close();
     const allocated = room(probe.cycles, 200, 3000); // a handful of 300-token turns
-    const setup = await guardedModel(allocated, { maxTokens: 300 }, { onSettled: (s) => settled.push(s) });
+    const setup = await guardedModel(
+      allocated,
+      { maxTokens: 300 },
+      { onSettled: (s) => settled.push(s) },
+      { toolCalls: true },
+    );
     emulator = setup.emulator;
-    callToolsEveryTurn(setup.model.client);
     const agent = createAgent({ model: setup.model, tools: [lookup] });
     const failure = await agent
       .invoke({ messages: [{ role: 'user', content: 'Research budgets forever.' }] }, { recursionLimit: 500 })
@@ -75,9 +82,13 @@ describe('parallel agents on one budget', () => {
     const probe = await guardedModel(1);
     await probe.emulator.close();
     const allocated = room(probe.cycles, 2000, 12_000);
-    const setup = await guardedModel(allocated, { maxTokens: 400 }, { onSettled: (s) => settled.push(s) });
+    const setup = await guardedModel(
+      allocated,
+      { maxTokens: 400 },
+      { onSettled: (s) => settled.push(s) },
+      { toolCalls: true },
+    );
     emulator = setup.emulator;
-    callToolsEveryTurn(setup.model.client);
     const agent = createAgent({ model: setup.model, tools: [lookup] });
     const outcomes = await Promise.all(
       Array.from({ length: 5 }, (_, index) =>
@@ -106,9 +117,13 @@ describe('parallel agents on one budget', () => {
 describe('LangGraph', () => {
   it('createReactAgent (prebuilt) reserves and settles every turn', async () => {
     const settled: CyclesRunSettlement[] = [];
-    const setup = await guardedModel(1e12, { maxTokens: 300 }, { onSettled: (s) => settled.push(s) });
+    const setup = await guardedModel(
+      1e12,
+      { maxTokens: 300 },
+      { onSettled: (s) => settled.push(s) },
+      { toolCalls: { turns: 2 } },
+    );
     emulator = setup.emulator;
-    callToolsEveryTurn(setup.model.client, 2);
     const agent = createReactAgent({ llm: setup.model, tools: [lookup] });
     await agent.invoke({ messages: [{ role: 'user', content: 'Research budgets.' }] });
     expect(setup.emulator.requests).toHaveLength(3);

@@ -1,6 +1,5 @@
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { type CyclesCallMetadata, cyclesMiddleware } from '@cycles-guard/ai-sdk';
-import { scriptedToolCalls } from '@cycles-guard/ai-sdk/testing';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError, createCycles, createMemoryLedger, usageCost } from '@cycles-guard/core';
 import { stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
@@ -45,6 +44,8 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
       seed = (seed * 48_271) % 2_147_483_647;
       return 1_200 + (seed % 2_400);
     },
+    // Every answer ends in a search call, so the loop never ends on its own.
+    toolCalls: { tool: 'search' },
   });
   const bedrock = createAmazonBedrock({
     region: 'us-east-1',
@@ -57,14 +58,7 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
     ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: budgetMicrocents }],
   });
   const cycles = createCycles({ authority: ledger, subject: { tenant: 'acme' } });
-  const model = wrapLanguageModel({
-    model: bedrock(DEMO_MODEL),
-    middleware: [
-      cyclesMiddleware({ cycles }),
-      // The emulator never calls tools: every answer becomes a search call, so the loop never ends.
-      scriptedToolCalls({ toolName: 'search', input: () => ({ topic: 'budgets' }) }),
-    ],
-  });
+  const model = wrapLanguageModel({ model: bedrock(DEMO_MODEL), middleware: cyclesMiddleware({ cycles }) });
   const search = tool({
     description: 'Searches the web.',
     inputSchema: z.object({ topic: z.string() }),

@@ -9,8 +9,6 @@ import { createAgent } from 'langchain';
 import { z } from 'zod';
 import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
 
-type JsonObject = Record<string, unknown>;
-
 /** Options of {@link runLangchainScenario}. */
 export interface LangchainScenarioOptions {
   /** Progress lines (stderr in the CLI). */
@@ -23,39 +21,6 @@ export interface LangchainScenarioOptions {
   maxTokens?: number;
   /** The scheduled "night"; agents still running then are stopped (not by the guard). @default 20,000 ms */
   durationMs?: number;
-}
-
-/**
- * Emulator only: the emulator never calls tools, so every answer to a request offering tools is turned
- * into a tool call (usage stays what the emulator billed): the agent never finishes, like a runaway one.
- */
-function alwaysCallTools(client: BedrockRuntimeClient): void {
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const result = await next(args);
-      const input = args.input as JsonObject;
-      const tools = (input.toolConfig as JsonObject | undefined)?.tools as
-        | { toolSpec?: JsonObject }[]
-        | undefined;
-      const name = tools?.[0]?.toolSpec?.name;
-      const output = result.output as unknown as JsonObject;
-      const message = (output.output as { message?: { content?: unknown[] } } | undefined)?.message;
-      if (typeof name !== 'string' || message === undefined) return result;
-      message.content = [
-        ...(message.content ?? []),
-        {
-          toolUse: {
-            toolUseId: `call-${Math.random().toString(36).slice(2)}`,
-            name,
-            input: { topic: 'budgets' },
-          },
-        },
-      ];
-      output.stopReason = 'tool_use';
-      return result;
-    },
-    { step: 'initialize', name: 'demoAlwaysCallTools' },
-  );
 }
 
 const dollars = (microcents: number) => `$${(microcents / MICROCENTS_PER_DOLLAR).toFixed(2)}`;
@@ -80,6 +45,8 @@ export async function runLangchainScenario(options: LangchainScenarioOptions = {
       seed = (seed * 48_271) % 2_147_483_647;
       return 1_200 + (seed % 2_400);
     },
+    // Every answer ends in a search call, so the agent never finishes on its own.
+    toolCalls: { tool: 'search', input: () => ({ topic: 'budgets' }) },
   });
   const client = new BedrockRuntimeClient({
     region: 'us-east-1',
@@ -88,7 +55,6 @@ export async function runLangchainScenario(options: LangchainScenarioOptions = {
     requestHandler: new NodeHttpHandler(),
     maxAttempts: 1,
   });
-  alwaysCallTools(client);
   const ledger = createMemoryLedger({
     sweepIntervalMs: 0,
     ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: budgetMicrocents }],
