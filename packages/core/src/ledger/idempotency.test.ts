@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IdempotencyStore } from './idempotency.ts';
+import { type IdempotencyRecord, IdempotencyStore } from './idempotency.ts';
 
 describe('IdempotencyStore', () => {
   it('replays the same fingerprint and refuses a different one with IDEMPOTENCY_MISMATCH', () => {
@@ -47,5 +48,55 @@ describe('IdempotencyStore', () => {
     expect(store.size).toBe(49);
     store.prune(10_000);
     expect(store.size).toBe(0);
+  });
+});
+
+describe('IdempotencyStore under random use (model check)', () => {
+  type Step =
+    | { op: 'store'; key: number; kind: 'pinned' | 'replaceable' | 'durable'; ttl: number }
+    | { op: 'unpin'; key: number }
+    | { op: 'advance'; ms: number };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({
+      op: fc.constant('store' as const),
+      key: fc.nat(30),
+      kind: fc.constantFrom('pinned' as const, 'replaceable' as const, 'durable' as const),
+      ttl: fc.integer({ min: 1, max: 100 }),
+    }),
+    fc.record({ op: fc.constant('unpin' as const), key: fc.nat(30) }),
+    fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 40 }) }),
+  );
+
+  it('never loses a pinned record, never replays an expired one, and stays within the cap', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 200 }), (cap, steps) => {
+        const store = new IdempotencyStore(cap);
+        const space = store.space('t', 'e');
+        const pinned = new Map<number, IdempotencyRecord<number>>();
+        let now = 0;
+        for (const s of steps) {
+          if (s.op === 'advance') now += s.ms;
+          else if (s.op === 'unpin') {
+            const record = pinned.get(s.key);
+            if (record !== undefined) store.unpin(record, now);
+            pinned.delete(s.key);
+          } else if (!pinned.has(s.key) && store.lookup(space, `k${s.key}`, s.key, now) === undefined) {
+            const record = store.store(space, `k${s.key}`, s.key, s.key, now + s.ttl, s.kind, now);
+            if (s.kind === 'pinned') pinned.set(s.key, record);
+          }
+          // Pinned records always answer, whatever the cap and the clock.
+          for (const key of pinned.keys())
+            expect(store.lookup(space, `k${key}`, key, now)?.response).toBe(key);
+          // Beyond the pinned ones, no more than the cap is kept.
+          expect(store.size).toBeLessThanOrEqual(Math.max(cap, pinned.size));
+          // Nothing unpinned is answered at or past its expiry.
+          for (let key = 0; key <= 30; key++) {
+            const record = store.lookup(space, `k${key}`, key, now);
+            if (record !== undefined && !record.pinned) expect(record.expiresAtMs).toBeGreaterThan(now);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
