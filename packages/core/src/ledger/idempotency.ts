@@ -160,7 +160,10 @@ export class IdempotencyStore {
     if (nowMs < this.nextExpiryMs && this.count <= this.maxRecords) return;
     this.dropExpired(this.replaceable, nowMs);
     this.dropExpired(this.durable, nowMs);
-    while (this.count > this.maxRecords) {
+    // Past the cap, evict a batch (1/64 of it): the oldest records sit together in memory, so one
+    // sequential sweep costs far less than one cold eviction per store.
+    const floor = this.count > this.maxRecords ? this.maxRecords - (this.maxRecords >> 6) : this.maxRecords;
+    while (this.count > floor) {
       const queue = this.replaceable.size > 0 ? this.replaceable : this.durable;
       const oldest = queue.peek();
       if (oldest === undefined) break;

@@ -124,8 +124,9 @@ export interface MemoryLedgerOptions {
    */
   eventIdempotencyRetentionMs?: number;
   /**
-   * Most idempotency records kept (default 100,000). Beyond it the oldest decide, dry_run and settled
-   * reserve records go first, then events and funding; a live reservation's key is never dropped.
+   * Most idempotency records kept (default 100,000). Reaching it drops the oldest 1/64 of them in one
+   * batch: decide, dry_run and settled reserve records first, then events and funding; a live
+   * reservation's key is never dropped (it is kept until the reservation ends, even beyond the cap).
    */
   maxIdempotencyRecords?: number;
   /**
@@ -137,7 +138,10 @@ export interface MemoryLedgerOptions {
   includeBalances?: boolean;
   /** How long finalized or expired reservations stay readable (default 1 h). */
   reservationRetentionMs?: number;
-  /** Most finalized or expired reservations kept (default 10,000: retained rows cost GC time). */
+  /**
+   * Most finalized or expired reservations kept (default 10,000: retained rows cost GC time). Reaching it
+   * forgets the oldest 1/64 of them in one batch.
+   */
   maxRetainedReservations?: number;
 }
 
@@ -829,8 +833,11 @@ class MemoryLedger implements Ledger {
   private pruneEnded(now: number): void {
     // `ended` is in end order, so nothing is due before the front's deadline: skip the cold read.
     if (this.ended.size <= this.maxRetained && now < this.endedDeadlineMs) return;
+    // Past the cap, forget a batch (1/64 of it) in one sequential sweep rather than one cold row per end.
+    const keep =
+      this.ended.size > this.maxRetained ? this.maxRetained - (this.maxRetained >> 6) : this.maxRetained;
     for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
-      if (this.ended.size <= this.maxRetained && oldest.endedAtMs + this.retentionMs > now) break;
+      if (this.ended.size <= keep && oldest.endedAtMs + this.retentionMs > now) break;
       this.reservations.delete(oldest.id);
       this.ended.shift();
     }
