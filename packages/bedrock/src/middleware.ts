@@ -16,7 +16,7 @@ import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/typ
 import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
 import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
 import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
-import { destroyBody, type GuardState, STATE } from './response.ts';
+import { destroyBody, type GuardState, responseHeaders, STATE } from './response.ts';
 import { CallSettler, type CyclesBedrockResult } from './settle.ts';
 import { converseWatch, guardStream, invokeWatch } from './streams.ts';
 
@@ -142,7 +142,7 @@ export function cyclesBedrockMiddleware(
     } else if (command === 'InvokeModelCommand') {
       const usage =
         invokeBodyUsage(model.family, parseJsonObject(blobBytes(output.body))) ??
-        headerUsage(state.response?.headers ?? {});
+        headerUsage(responseHeaders(state));
       await settler.commitOrHold(usage);
     } else {
       await settler.commitOrHold(undefined); // a stream without a body: bytes flowed, usage unknown

@@ -23,10 +23,20 @@ import {
 export function cyclesBedrockPlugin(
   options: CyclesBedrockOptions = {},
 ): Pluggable<ServiceInputTypes, ServiceOutputTypes> {
+  return guardPlugin(options, false);
+}
+
+function guardPlugin(
+  options: CyclesBedrockOptions,
+  shareCallsWithHandler: boolean,
+): Pluggable<ServiceInputTypes, ServiceOutputTypes> {
   return {
     applyToStack(stack) {
       stack.add(cyclesBedrockMiddleware(options), cyclesBedrockMiddlewareOptions);
-      stack.addRelativeTo(cyclesBedrockResponseMiddleware(), cyclesBedrockResponseMiddlewareOptions);
+      stack.addRelativeTo(
+        cyclesBedrockResponseMiddleware({ shareCallsWithHandler }),
+        cyclesBedrockResponseMiddlewareOptions,
+      );
     },
   };
 }
@@ -41,9 +51,10 @@ export function createGuardedBedrockClient(
   options: CyclesBedrockOptions = {},
 ): BedrockRuntimeClient {
   const client = new BedrockRuntimeClient(config);
-  client.middlewareStack.use(cyclesBedrockPlugin({ client, ...options }));
   const handler = client.config.requestHandler as unknown as HandlerLike | undefined;
-  if (handler !== undefined && typeof handler.handle === 'function') {
+  const wrapHandler = handler !== undefined && typeof handler.handle === 'function';
+  client.middlewareStack.use(guardPlugin({ client, ...options }, wrapHandler));
+  if (wrapHandler) {
     const original = handler.handle.bind(handler);
     handler.handle = (request, handlerOptions) => {
       const call = typeof request === 'object' && request !== null ? requestCalls.get(request) : undefined;

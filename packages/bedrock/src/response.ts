@@ -12,7 +12,8 @@ import { asObject } from './json.ts';
 /** Per-send state shared by the initialize middleware and its deserialize companion. */
 export interface GuardState {
   call: LlmCall;
-  response?: { statusCode: number; headers: Record<string, string | undefined>; body: unknown };
+  /** The raw response; `rawHeaders` as the SDK gave them (see {@link responseHeaders}). */
+  response?: { statusCode: number; rawHeaders: unknown; body: unknown };
 }
 
 export const STATE = 'cyclesBedrockGuard';
@@ -40,24 +41,27 @@ export const cyclesBedrockResponseMiddlewareOptions: RelativeMiddlewareOptions =
  * abort destroys the response body (closing the connection) instead. Uses `call.onAbort`, not
  * `call.signal`: creating an AbortSignal per call was a measurable part of the guard's overhead.
  */
-export function cyclesBedrockResponseMiddleware(): DeserializeMiddleware<
-  ServiceInputTypes,
-  ServiceOutputTypes
-> {
+export function cyclesBedrockResponseMiddleware(
+  options: {
+    /**
+     * Records each request's call for a request handler wrapped by `createGuardedBedrockClient`.
+     * @default false
+     */
+    shareCallsWithHandler?: boolean;
+  } = {},
+): DeserializeMiddleware<ServiceInputTypes, ServiceOutputTypes> {
+  const share = options.shareCallsWithHandler === true;
   return (next, context) => async (args) => {
     const state = stateOf(context);
     if (state === undefined) return next(args);
     const { call } = state;
     const request = asObject(args.request);
-    if (request !== undefined) requestCalls.set(request, call);
+    if (share && request !== undefined) requestCalls.set(request, call);
     const result = await raceAbort(next, args, call);
     const response = asObject(result.response);
-    const headers: Record<string, string | undefined> = {};
-    for (const [key, value] of Object.entries(asObject(response?.headers) ?? {})) {
-      if (typeof value === 'string') headers[key.toLowerCase()] = value;
-    }
     const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
-    state.response = { statusCode, headers, body: response?.body };
+    // Headers are read only by InvokeModel settlement: normalized there, not on every call.
+    state.response = { statusCode, rawHeaders: response?.headers, body: response?.body };
     call.onAbort(() => destroyBody(response?.body));
     return result;
   };
@@ -89,6 +93,15 @@ function raceAbort<T extends DeserializeHandlerOutput<ServiceOutputTypes>>(
       },
     );
   });
+}
+
+/** Response headers with lower-cased names (string values only). */
+export function responseHeaders(state: GuardState): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(asObject(state.response?.rawHeaders) ?? {})) {
+    if (typeof value === 'string') headers[key.toLowerCase()] = value;
+  }
+  return headers;
 }
 
 export function destroyBody(body: unknown): void {
