@@ -56,6 +56,7 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
     clock,
     catalog,
     emit: (event) => emitSafely(onEvent, event),
+    listening: onEvent !== undefined,
   };
   const cycles: Cycles = {
     authority,

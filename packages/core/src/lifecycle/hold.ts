@@ -166,17 +166,18 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   const reservationId = response.reservationId ?? '';
   const reserved = response.reserved?.amount ?? options.estimate;
   const partial = response.partial === true || reserved < options.estimate;
-  runtime.emit({
-    type: 'decision',
-    timeMs: clock.now(),
-    ...base,
-    reservationId,
-    decision: response.decision,
-    estimate: options.estimate,
-    reserved,
-    partial,
-    ...(response.caps === undefined ? {} : { caps: response.caps }),
-  });
+  if (runtime.listening)
+    runtime.emit({
+      type: 'decision',
+      timeMs: clock.now(),
+      ...base,
+      reservationId,
+      decision: response.decision,
+      estimate: options.estimate,
+      reserved,
+      partial,
+      ...(response.caps === undefined ? {} : { caps: response.caps }),
+    });
   let heartbeat: Heartbeat | undefined;
   if (config.heartbeat && response.remainingTtlMs !== undefined) {
     heartbeat = startHeartbeat(runtime, {

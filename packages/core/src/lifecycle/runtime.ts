@@ -10,4 +10,6 @@ export interface Runtime {
   clock: Clock;
   /** Emits an event; never throws. */
   emit(event: CyclesEvent): void;
+  /** False when nobody receives events: per-call events (decision, commit, release) are not built. */
+  readonly listening: boolean;
 }

@@ -85,18 +85,19 @@ export async function commitHold(
     emitSettleError(state, reservationId, 'commit', actual, error);
     throw error;
   }
-  runtime.emit({
-    type: 'commit',
-    timeMs: runtime.clock.now(),
-    subject: state.subject,
-    action: state.action,
-    unit: state.unit,
-    reservationId,
-    reserved,
-    actual,
-    charged: result.status === 'committed' ? result.charged : 0,
-    viaEvent: result.status === 'committed' && result.viaEvent,
-  });
+  if (runtime.listening)
+    runtime.emit({
+      type: 'commit',
+      timeMs: runtime.clock.now(),
+      subject: state.subject,
+      action: state.action,
+      unit: state.unit,
+      reservationId,
+      reserved,
+      actual,
+      charged: result.status === 'committed' ? result.charged : 0,
+      viaEvent: result.status === 'committed' && result.viaEvent,
+    });
   return result;
 }
 
@@ -138,16 +139,17 @@ export async function releaseHold(
       throw error;
     }
   }
-  runtime.emit({
-    type: 'release',
-    timeMs: runtime.clock.now(),
-    subject: state.subject,
-    action: state.action,
-    unit: state.unit,
-    reservationId,
-    released: result.status === 'released' ? result.released : 0,
-    ...(reason === undefined ? {} : { reason }),
-  });
+  if (runtime.listening)
+    runtime.emit({
+      type: 'release',
+      timeMs: runtime.clock.now(),
+      subject: state.subject,
+      action: state.action,
+      unit: state.unit,
+      reservationId,
+      released: result.status === 'released' ? result.released : 0,
+      ...(reason === undefined ? {} : { reason }),
+    });
   return result;
 }
 
