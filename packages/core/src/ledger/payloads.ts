@@ -23,6 +23,24 @@ const DECIDE = 5;
 const EVENT = 6;
 const FUNDING = 7;
 
+/** Enum values (validated before any fingerprint) as small codes: no per-character hashing. */
+const CODES: Readonly<Record<string, number>> = {
+  USD_MICROCENTS: 1,
+  TOKENS: 2,
+  CREDITS: 3,
+  RISK_POINTS: 4,
+  REJECT: 5,
+  ALLOW_IF_AVAILABLE: 6,
+  ALLOW_WITH_OVERDRAFT: 7,
+};
+
+/** An enum part; an unexpected value is hashed as text, so it still never equals a known one. */
+function code(value: string | undefined): void {
+  const known = value === undefined ? undefined : CODES[value];
+  if (known === undefined) text(value);
+  else number(-known);
+}
+
 function free(value: unknown): void {
   text(value === undefined ? undefined : canonicalJson(value));
 }
@@ -97,11 +115,11 @@ function startWith(domain: number, value: Subject, act: Action): void {
 /** Fingerprint of a reserve; `dryRun` is normalized so absent equals false (flipping it is a mismatch). */
 export function reserveFingerprint(request: ReserveRequest): number {
   startWith(RESERVE, request.subject, request.action);
-  text(request.estimate.unit);
+  code(request.estimate.unit);
   number(request.estimate.amount);
   number(request.ttlMs);
   number(request.gracePeriodMs);
-  text(request.overagePolicy);
+  code(request.overagePolicy);
   number(request.dryRun === true ? 1 : 0);
   number(request.minimum);
   free(request.metadata);
@@ -111,7 +129,7 @@ export function reserveFingerprint(request: ReserveRequest): number {
 /** Fingerprint of a commit. */
 export function commitFingerprint(request: CommitRequest): number {
   start(COMMIT);
-  text(request.actual.unit);
+  code(request.actual.unit);
   number(request.actual.amount);
   free(request.metrics);
   free(request.metadata);
@@ -136,7 +154,7 @@ export function extendFingerprint(request: ExtendRequest): number {
 /** Fingerprint of a decide. */
 export function decideFingerprint(request: DecideRequest): number {
   startWith(DECIDE, request.subject, request.action);
-  text(request.estimate.unit);
+  code(request.estimate.unit);
   number(request.estimate.amount);
   free(request.metadata);
   return finish();
@@ -145,9 +163,9 @@ export function decideFingerprint(request: DecideRequest): number {
 /** Fingerprint of an event (client_time_ms is part of the body, so it is part of the payload). */
 export function eventFingerprint(request: EventRequest): number {
   startWith(EVENT, request.subject, request.action);
-  text(request.actual.unit);
+  code(request.actual.unit);
   number(request.actual.amount);
-  text(request.overagePolicy);
+  code(request.overagePolicy);
   free(request.metrics);
   number(request.clientTimeMs);
   free(request.metadata);
