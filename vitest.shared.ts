@@ -11,6 +11,11 @@ export function projectDefaults(
     test: {
       name,
       restoreMocks: true,
+      // Suites start real servers (emulator, Redis, HTTP apps) on 2-core CI machines shared by turbo's
+      // parallel tasks: generous limits keep a slow machine from failing a correct test.
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      expect: { poll: { timeout: 10_000 } },
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
       ...overrides,

@@ -7,7 +7,7 @@ describe('ai-sdk scenario: runaway streamText tool loops', () => {
     const result = await runAiSdkScenario({
       budgetMicrocents: 20_000_000, // $0.20, so the test stays quick
       latency: { firstByteMs: 20, perChunkMs: 1 },
-      durationMs: 20_000,
+      durationMs: 60_000, // far beyond what the budget lasts, even on a busy CI machine
       onProgress: (line) => lines.push(line),
     });
     expect(result.stoppedByGuard).toBe(true);
@@ -19,8 +19,8 @@ describe('ai-sdk scenario: runaway streamText tool loops', () => {
     expect(result.capped).toBe(result.cappedGrantedMaxTokens.length);
     expect(result.cappedGrantedMaxTokens.every((granted) => granted < 4_096)).toBe(true);
     expect(result.stopReason).toMatch(/^BUDGET_EXCEEDED/);
-    expect(result.elapsedMs).toBeLessThan(20_000);
+    expect(result.elapsedMs).toBeLessThan(60_000);
     expect(result.unguardedMicrocents).toBeGreaterThan(result.budgetMicrocents);
     expect(lines.at(-1)).toMatch(/denied 4/);
-  }, 30_000);
+  }, 90_000);
 });
