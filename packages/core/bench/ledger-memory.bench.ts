@@ -5,6 +5,11 @@ import { createMemoryLedger } from '../src/ledger/memory-ledger.ts';
 import type { Ledger } from '../src/ledger/types.ts';
 import type { Subject } from '../src/protocol/types.ts';
 
+// The ledger.memory metrics: sequential reserve+commit pairs on a 3-level subject (throughput and
+// p99 per pair), 1,000 concurrent callers on one shared budget (each reserve is followed by its commit,
+// so the count is conservative), and heap growth over 1,000,000 settled reservations once every
+// retention window has passed. Wall-clock figures: on a shared machine, note the load with them.
+
 const SUBJECT: Subject = { tenant: 'acme', workspace: 'prod', app: 'chat' };
 const SCOPES = ['tenant:acme', 'tenant:acme/workspace:prod', 'tenant:acme/workspace:prod/app:chat'];
 const ACTION = { kind: 'llm.completion', name: 'bench' };
