@@ -1,5 +1,5 @@
 import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-bedrock-runtime';
-import type { LlmCall } from '@cycles-guard/core';
+import { currentBudget, type LlmCall } from '@cycles-guard/core';
 import type {
   DeserializeHandlerArguments,
   DeserializeHandlerOutput,
@@ -57,7 +57,12 @@ export function cyclesBedrockResponseMiddleware(
     const { call } = state;
     const request = asObject(args.request);
     if (share && request !== undefined) requestCalls.set(request, call);
-    const result = await raceAbort(next, args, call);
+    // Before the response only the budget context's signal can abort the call (a cutoff needs a
+    // stream, and the plugin passes no signal of its own): without one, skip the race.
+    const result =
+      currentBudget()?.signal === undefined && !call.aborted
+        ? await next(args)
+        : await raceAbort(next, args, call);
     const response = asObject(result.response);
     const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
     // Headers are read only by InvokeModel settlement: normalized there, not on every call.
