@@ -54,7 +54,7 @@ export const BEDROCK_PRICES_SOURCE =
   'on-demand standard tier, in-region/geo cross-region price (global profiles of Claude 4.5 models bill ' +
   '~10% less, so they are over-reserved, never under). Partly verified against AWS docs and mirrors, ' +
   'the rest best-known published list prices. Legacy models in public extended access can cost up to ' +
-  '2x list. Prices change: override with createPriceCatalog({ prices }).';
+  '2x list. Prices change: override with createCycles({ prices }).';
 
 /**
  * Bedrock on-demand text-model prices keyed by lower-cased base model id, in USD microcents per 1M

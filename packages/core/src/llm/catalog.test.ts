@@ -136,7 +136,7 @@ describe('createPriceCatalog', () => {
     const message = (error as Error).message;
     expect(message).toContain("'us.acme.unknown-v1:0'");
     expect(message).toContain("base id 'acme.unknown-v1:0'");
-    expect(message).toContain('createPriceCatalog({ prices:');
+    expect(message).toContain('createCycles({ prices:');
     expect(message).toContain('$0');
     expect((error as CyclesError).details).toEqual({
       modelId: 'us.acme.unknown-v1:0',

@@ -99,7 +99,7 @@ export function createPriceCatalog(options: PriceCatalogOptions = {}): PriceCata
       if (price === undefined) {
         throw new ModelNotPricedError(
           `No price for Bedrock model '${requestedId}'${modelId === requestedId ? '' : ` (base id '${modelId}')`}. ` +
-            `Price it with createPriceCatalog({ prices: { '${modelId}': { inputPerMillion, outputPerMillion, maxOutputTokens } } }) ` +
+            `Price it with createCycles({ prices: { '${modelId}': { inputPerMillion, outputPerMillion, maxOutputTokens } } }) ` +
             '(USD microcents per 1M tokens: $3.00/M = 300000000). It is refused rather than counted as $0.',
           { details: { modelId: requestedId, normalizedModelId: modelId } },
         );
