@@ -19,7 +19,9 @@ export function summary(result: DemoResult, real: boolean, title = SCENARIOS.exp
           ? ''
           : ` (Retry-After ${result.retryAfterSeconds} s: the daily window resets at midnight UTC)`)
       : 'The loop reached its deadline without exhausting the budget.',
-    `All ${result.workers} workers honoured Retry-After and stopped by ${seconds(result.elapsedMs)}.`,
+    result.retryAfterSeconds === undefined
+      ? `All ${result.workers} workers were stopped by ${seconds(result.elapsedMs)}.`
+      : `All ${result.workers} workers honoured Retry-After and stopped by ${seconds(result.elapsedMs)}.`,
     `Calls: ${result.calls} (${result.allowed} allowed, ${result.capped} capped to fit the budget, ${result.denied} denied)`,
     ...(result.capped > 0
       ? [

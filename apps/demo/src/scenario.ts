@@ -5,6 +5,7 @@ import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedroc
 import { createCycles } from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createGuardedApp, type StepResponse } from './guarded-app.ts';
+import { projectUnguarded } from './projection.ts';
 
 /** Claude Sonnet 4, priced from core's catalog ($3 / $15 per million tokens). */
 export const DEMO_MODEL = 'anthropic.claude-sonnet-4-20250514-v1:0';
@@ -199,17 +200,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const allowed = outcomes.filter((outcome) => outcome.response !== undefined);
   const uncapped = allowed.filter((outcome) => outcome.response?.capped === false);
   const basis = uncapped.length > 0 ? uncapped : allowed;
-  const average = (values: number[]) =>
-    values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
-  const averageUncappedCostMicrocents = Math.round(
-    average(basis.map((outcome) => outcome.response?.costMicrocents ?? 0)),
+  const projection = projectUnguarded(
+    basis.map((outcome) => ({
+      costMicrocents: outcome.response?.costMicrocents ?? 0,
+      durationMs: outcome.durationMs,
+      outputTokens: outcome.response?.outputTokens ?? 0,
+    })),
+    workers,
+    durationMs,
   );
-  const averageUncappedCallMs = average(basis.map((outcome) => outcome.durationMs));
-  const realCallSeconds = 0.5 + average(basis.map((outcome) => outcome.response?.outputTokens ?? 0)) / 60;
-  const realCallsPerHour = (workers * 3_600) / realCallSeconds;
-  // Unguarded, every worker keeps making uncapped calls back to back until the loop's deadline.
-  const projectionMs = durationMs;
-  const unguardedCalls = Math.floor((workers * projectionMs) / Math.max(1, averageUncappedCallMs));
   return {
     workers,
     calls: outcomes.length,
@@ -222,12 +221,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     cappedGrantedMaxTokens: allowed.flatMap((outcome) =>
       outcome.response?.capped ? [outcome.response.grantedMaxTokens] : [],
     ),
-    unguardedMicrocents: unguardedCalls * averageUncappedCostMicrocents,
-    unguardedCalls,
-    projectionMs,
-    averageUncappedCostMicrocents,
-    unguardedPerHourAtRealSpeedMicrocents: Math.round(realCallsPerHour * averageUncappedCostMicrocents),
-    averageUncappedCallMs: Math.round(averageUncappedCallMs),
+    ...projection,
     stoppedAtMs: stoppedAtMs === undefined ? undefined : Math.round(stoppedAtMs),
     stopReason,
     retryAfterSeconds,

@@ -4,6 +4,7 @@ import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError, createCycles, createMemoryLedger, usageCost } from '@cycles-guard/core';
 import { stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
 import { z } from 'zod';
+import { projectUnguarded } from '../projection.ts';
 import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
 
 /** Options of {@link runAiSdkScenario}. */
@@ -129,16 +130,15 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
   const answered = emulator.requests.filter((request) => request.status === 200);
   const uncapped = answered.filter((request) => request.maxTokens === maxOutputTokens);
   const basis = uncapped.length > 0 ? uncapped : answered;
-  const average = (values: number[]) =>
-    values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
-  const averageUncappedCostMicrocents = Math.round(
-    average(basis.map((request) => usageCost(request, price))),
+  const projection = projectUnguarded(
+    basis.map((request) => ({
+      costMicrocents: usageCost(request, price),
+      durationMs: (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime(),
+      outputTokens: request.outputTokens,
+    })),
+    workers,
+    durationMs,
   );
-  const averageUncappedCallMs = average(
-    basis.map((request) => (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime()),
-  );
-  const realCallSeconds = 0.5 + average(basis.map((request) => request.outputTokens)) / 60;
-  const unguardedCalls = Math.floor((workers * durationMs) / Math.max(1, averageUncappedCallMs));
   const capped = steps.filter((step) => step.capped);
   return {
     workers,
@@ -150,14 +150,7 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
     reservedMicrocents: state.reserved,
     budgetMicrocents,
     cappedGrantedMaxTokens: capped.map((step) => step.grantedMaxOutputTokens),
-    unguardedMicrocents: unguardedCalls * averageUncappedCostMicrocents,
-    unguardedCalls,
-    projectionMs: durationMs,
-    averageUncappedCostMicrocents,
-    unguardedPerHourAtRealSpeedMicrocents: Math.round(
-      ((workers * 3_600) / realCallSeconds) * averageUncappedCostMicrocents,
-    ),
-    averageUncappedCallMs: Math.round(averageUncappedCallMs),
+    ...projection,
     stoppedAtMs: stoppedAtMs === undefined ? undefined : Math.round(stoppedAtMs),
     stopReason,
     retryAfterSeconds,

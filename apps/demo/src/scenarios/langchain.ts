@@ -7,6 +7,7 @@ import { tool } from '@langchain/core/tools';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createAgent } from 'langchain';
 import { z } from 'zod';
+import { projectUnguarded } from '../projection.ts';
 import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
 
 /** Options of {@link runLangchainScenario}. */
@@ -132,16 +133,15 @@ export async function runLangchainScenario(options: LangchainScenarioOptions = {
   const answered = emulator.requests.filter((request) => request.status === 200);
   const uncapped = answered.filter((request) => request.maxTokens === maxTokens);
   const basis = uncapped.length > 0 ? uncapped : answered;
-  const average = (values: number[]) =>
-    values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
-  const averageUncappedCostMicrocents = Math.round(
-    average(basis.map((request) => usageCost(request, price))),
+  const projection = projectUnguarded(
+    basis.map((request) => ({
+      costMicrocents: usageCost(request, price),
+      durationMs: (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime(),
+      outputTokens: request.outputTokens,
+    })),
+    workers,
+    durationMs,
   );
-  const averageUncappedCallMs = average(
-    basis.map((request) => (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime()),
-  );
-  const realCallSeconds = 0.5 + average(basis.map((request) => request.outputTokens)) / 60;
-  const unguardedCalls = Math.floor((workers * durationMs) / Math.max(1, averageUncappedCallMs));
   return {
     workers,
     calls: turns.length + denied,
@@ -152,14 +152,7 @@ export async function runLangchainScenario(options: LangchainScenarioOptions = {
     reservedMicrocents: state.reserved,
     budgetMicrocents,
     cappedGrantedMaxTokens: turns.filter((turn) => turn.capped).map((turn) => turn.grantedMaxTokens),
-    unguardedMicrocents: unguardedCalls * averageUncappedCostMicrocents,
-    unguardedCalls,
-    projectionMs: durationMs,
-    averageUncappedCostMicrocents,
-    unguardedPerHourAtRealSpeedMicrocents: Math.round(
-      ((workers * 3_600) / realCallSeconds) * averageUncappedCostMicrocents,
-    ),
-    averageUncappedCallMs: Math.round(averageUncappedCallMs),
+    ...projection,
     stoppedAtMs: stoppedAtMs === undefined ? undefined : Math.round(stoppedAtMs),
     stopReason,
     retryAfterSeconds: undefined,
