@@ -14,3 +14,46 @@ export function median(samples: number[]): number {
 export function nowMicros(): number {
   return Number(process.hrtime.bigint()) / 1000;
 }
+
+/** Timings of one guarded-vs-plain comparison: per-call samples and the added time per call. */
+export interface GuardOverhead {
+  plainP50: number;
+  guardedP50: number;
+  /** Median of the per-pair differences (guarded − plain): steadier than the difference of medians on a loaded machine. */
+  overheadP50: number;
+}
+
+/**
+ * Times `plain` and `guarded` calls interleaved, alternating which goes first, after a warm-up, so
+ * drift, GC and socket reuse hit both sides alike. `afterPair` runs between pairs (e.g. to drop the
+ * emulator's recorded requests).
+ */
+export async function measureGuardOverhead(
+  plain: () => Promise<unknown>,
+  guarded: () => Promise<unknown>,
+  options: { warmup: number; runs: number; afterPair?: () => void },
+): Promise<GuardOverhead> {
+  const timed = async (call: () => Promise<unknown>) => {
+    const started = nowMicros();
+    await call();
+    return nowMicros() - started;
+  };
+  for (let i = 0; i < options.warmup; i++) {
+    await timed(plain);
+    await timed(guarded);
+  }
+  const plainTimes: number[] = [];
+  const guardedTimes: number[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    if (i % 2 === 0) {
+      plainTimes.push(await timed(plain));
+      guardedTimes.push(await timed(guarded));
+    } else {
+      guardedTimes.push(await timed(guarded));
+      plainTimes.push(await timed(plain));
+    }
+    options.afterPair?.();
+  }
+  const differences = guardedTimes.map((time, index) => time - (plainTimes[index] ?? time));
+  return { plainP50: median(plainTimes), guardedP50: median(guardedTimes), overheadP50: median(differences) };
+}

@@ -3,7 +3,7 @@ import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { createCycles, createMemoryLedger } from '@cycles-guard/core';
 import { generateText, type LanguageModel, wrapLanguageModel } from 'ai';
 import type { Benchmark } from '../../../scripts/bench.ts';
-import { median, nowMicros } from '../../../scripts/bench-stats.ts';
+import { measureGuardOverhead } from '../../../scripts/bench-stats.ts';
 import { cyclesMiddleware } from '../src/index.ts';
 
 delete process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
@@ -35,31 +35,18 @@ const overhead: Benchmark = {
       model: plain,
       middleware: cyclesMiddleware({ cycles: benchCycles() }),
     });
-    const timed = async (model: LanguageModel) => {
-      const started = nowMicros();
-      await generateText({ model, prompt: 'Tell me about budgets.', maxOutputTokens: 100 });
-      return nowMicros() - started;
-    };
-    for (let i = 0; i < 300; i++) {
-      await timed(plain);
-      await timed(guarded);
-    }
-    const runs = 2000;
-    const plainTimes: number[] = [];
-    const guardedTimes: number[] = [];
-    // Interleaved (and alternating order) so drift, GC and socket reuse hit both sides alike.
-    for (let i = 0; i < runs; i++) {
-      if (i % 2 === 0) {
-        plainTimes.push(await timed(plain));
-        guardedTimes.push(await timed(guarded));
-      } else {
-        guardedTimes.push(await timed(guarded));
-        plainTimes.push(await timed(plain));
-      }
-      emulator.requests.length = 0;
-    }
+    const call = (model: LanguageModel) => () =>
+      generateText({ model, prompt: 'Tell me about budgets.', maxOutputTokens: 100 });
+    const { plainP50, guardedP50, overheadP50 } = await measureGuardOverhead(call(plain), call(guarded), {
+      warmup: 300,
+      runs: 2000,
+      afterPair: () => emulator.requests.splice(0),
+    });
     await emulator.close();
-    return { 'aisdk.guard_overhead_us_p50': median(guardedTimes) - median(plainTimes) };
+    console.error(
+      `aisdk bench: plain p50 ${plainP50.toFixed(0)} µs, guarded p50 ${guardedP50.toFixed(0)} µs`,
+    );
+    return { 'aisdk.guard_overhead_us_p50': overheadP50 };
   },
 };
 

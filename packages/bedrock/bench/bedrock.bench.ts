@@ -7,7 +7,7 @@ import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { createCycles, createMemoryLedger } from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Benchmark } from '../../../scripts/bench.ts';
-import { median, nowMicros } from '../../../scripts/bench-stats.ts';
+import { measureGuardOverhead } from '../../../scripts/bench-stats.ts';
 import { cyclesBedrockPlugin } from '../src/index.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -47,35 +47,15 @@ const overhead: Benchmark = {
         messages: [{ role: 'user', content: [{ text: 'Tell me about budgets.' }] }],
         inferenceConfig: { maxTokens: 100 },
       });
-    const timed = async (target: BedrockRuntimeClient) => {
-      const started = nowMicros();
-      await target.send(command());
-      return nowMicros() - started;
-    };
-    for (let i = 0; i < 500; i++) {
-      await timed(plain);
-      await timed(guarded);
-    }
-    const runs = 3000;
-    const plainTimes: number[] = [];
-    const guardedTimes: number[] = [];
-    // Interleaved (and alternating order) so drift, GC and socket reuse hit both sides alike.
-    for (let i = 0; i < runs; i++) {
-      if (i % 2 === 0) {
-        plainTimes.push(await timed(plain));
-        guardedTimes.push(await timed(guarded));
-      } else {
-        guardedTimes.push(await timed(guarded));
-        plainTimes.push(await timed(plain));
-      }
-      emulator.requests.length = 0;
-    }
+    const { plainP50, overheadP50 } = await measureGuardOverhead(
+      () => plain.send(command()),
+      () => guarded.send(command()),
+      { warmup: 500, runs: 3000, afterPair: () => emulator.requests.splice(0) },
+    );
     await emulator.close();
-    const plainMedian = median(plainTimes);
-    const guardedMedian = median(guardedTimes);
     return {
-      'bedrock.guard_overhead_us_p50': guardedMedian - plainMedian,
-      'bedrock.guard_overhead_ratio': guardedMedian / plainMedian,
+      'bedrock.guard_overhead_us_p50': overheadP50,
+      'bedrock.guard_overhead_ratio': (plainP50 + overheadP50) / plainP50,
     };
   },
 };
