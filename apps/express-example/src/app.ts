@@ -1,27 +1,19 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
-import { type Cycles, createCycles } from '@cycles-guard/core';
+import type { Cycles } from '@cycles-guard/core';
+import {
+  ChatRequestError,
+  chat,
+  parseChatRequest,
+  startChatStream,
+  tenantBalances,
+} from '@cycles-guard/example-chat';
 import { cyclesErrorHandler, cyclesMiddleware } from '@cycles-guard/express';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { authenticate, tenantOf } from './api-keys.ts';
-import { tenantBalances } from './balances.ts';
 import { answerBedrockErrors } from './bedrock-errors.ts';
-import { ChatRequestError, chat, parseChatRequest, startChatStream } from './chat.ts';
-
-/** Every tenant gets the same daily budget, created from this template on its first call. */
-export function createTenantBudgets(dailyBudgetMicrocents: number): Cycles {
-  return createCycles({
-    templates: [
-      {
-        pattern: 'tenant:*',
-        unit: 'USD_MICROCENTS',
-        allocated: dailyBudgetMicrocents,
-        window: { period: 'day' },
-      },
-    ],
-  });
-}
 
 export interface ChatAppOptions {
+  /** Template budgets (`createTenantBudgets` of `@cycles-guard/example-chat`). */
   cycles: Cycles;
   /** A client carrying the cycles-guard Bedrock plugin. */
   bedrock: BedrockRuntimeClient;

@@ -1,62 +1,32 @@
 import type { AddressInfo } from 'node:net';
-import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import type { Cycles } from '@cycles-guard/core';
+import {
+  ACME,
+  API_KEYS,
+  ChatTestBed,
+  chargedOf,
+  exhaustBudget,
+  GLOBEX,
+  INPUT_PRICE,
+  MODEL,
+  OUTPUT_PRICE,
+  priceOf,
+  sseEvents,
+} from '@cycles-guard/example-chat/testing';
 import type { Express } from 'express';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createChatApp, createTenantBudgets } from '../src/app.ts';
-import { type BedrockConnection, connectBedrock } from '../src/bedrock.ts';
+import { createChatApp } from '../src/app.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-const MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
-/** Claude 3.5 Haiku: $0.80 / $4 per million tokens = 80 / 400 microcents per token. */
-const INPUT_PRICE = 80;
-const OUTPUT_PRICE = 400;
-const API_KEYS = new Map([
-  ['key-acme', 'acme'],
-  ['key-globex', 'globex'],
-]);
-const ACME = { 'x-api-key': 'key-acme' };
-const GLOBEX = { 'x-api-key': 'key-globex' };
+const bed = new ChatTestBed();
+beforeAll(() => bed.start());
+afterEach(() => bed.reset());
+afterAll(() => bed.close());
+const ledger = (tenant: string) => bed.ledger(tenant);
 
-let bedrock: BedrockConnection;
-let emulator: BedrockEmulator;
-let cycles: Cycles | undefined;
-
-beforeAll(async () => {
-  // Every answer wants 300 tokens (clamped to the granted maxTokens), streamed 16 tokens per delta.
-  bedrock = await connectBedrock(undefined, { outputTokens: 300 });
-  emulator = bedrock.emulator!;
-});
-afterAll(() => bedrock.close());
-afterEach(async () => {
-  emulator.reset();
-  await cycles?.close();
-  cycles = undefined;
-});
-
+/** The real Express app, with fresh budgets of `dailyBudgetMicrocents` per tenant. */
 function chatApp(dailyBudgetMicrocents: number): Express {
-  cycles = createTenantBudgets(dailyBudgetMicrocents);
-  return createChatApp({ cycles, bedrock: bedrock.client, modelId: MODEL, apiKeys: API_KEYS });
-}
-
-async function ledger(tenant: string): Promise<{ spent: number; reserved: number } | undefined> {
-  const { balances } = await cycles!.authority.getBalances({ tenant });
-  const row = balances.find((balance) => balance.scopePath === `tenant:${tenant}`);
-  return row === undefined
-    ? undefined
-    : { spent: row.spent?.amount ?? 0, reserved: row.reserved?.amount ?? 0 };
-}
-
-/** Parses an SSE body into its events. */
-function events(text: string): { event: string; data: Record<string, unknown> }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      return { event, data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown> };
-    });
+  const cycles = bed.budgets(dailyBudgetMicrocents);
+  return createChatApp({ cycles, bedrock: bed.client, modelId: MODEL, apiKeys: API_KEYS });
 }
 
 describe('POST /chat', () => {
@@ -71,11 +41,9 @@ describe('POST /chat', () => {
     expect(response.body).toMatchObject({ tenant: 'acme', model: MODEL, stopReason: 'max_tokens' });
     expect(response.body.reply.length).toBeGreaterThan(0);
     expect(usage.outputTokens).toBe(256);
-    expect(emulator.requests[0]).toMatchObject({ operation: 'Converse', outputTokens: 256 });
+    expect(bed.emulator.requests[0]).toMatchObject({ operation: 'Converse', outputTokens: 256 });
     expect(budget).toMatchObject({ requestedMaxTokens: 256, grantedMaxTokens: 256, capped: false });
-    expect(budget.chargedMicrocents).toBe(
-      usage.inputTokens * INPUT_PRICE + usage.outputTokens * OUTPUT_PRICE,
-    );
+    expect(budget.chargedMicrocents).toBe(priceOf(usage));
     expect(await ledger('acme')).toEqual({ spent: budget.chargedMicrocents, reserved: 0 });
   });
 
@@ -103,7 +71,7 @@ describe('POST /chat', () => {
     expect(empty.body).toMatchObject({ error: 'INVALID_REQUEST', field: 'message' });
     const tooLong = await request(app).post('/chat').set(ACME).send({ message: 'hi', maxTokens: 100_000 });
     expect(tooLong.body).toMatchObject({ error: 'INVALID_REQUEST', field: 'maxTokens' });
-    expect(emulator.requests).toHaveLength(0);
+    expect(bed.emulator.requests).toHaveLength(0);
     expect(await ledger('acme')).toBeUndefined();
   });
 });
@@ -112,16 +80,9 @@ describe('budget exhaustion', () => {
   it('caps calls to what is left, then answers 429 with the documented body and headers', async () => {
     // $0.002 a day: about two full 256-token answers.
     const app = chatApp(200_000);
-    const answers: request.Response[] = [];
-    let denied: request.Response | undefined;
-    while (denied === undefined && answers.length < 20) {
-      const response = await request(app)
-        .post('/chat')
-        .set(ACME)
-        .send({ message: 'Write a long story', maxTokens: 256 });
-      if (response.status === 429) denied = response;
-      else answers.push(response);
-    }
+    const { answers, denied } = await exhaustBudget(() =>
+      request(app).post('/chat').set(ACME).send({ message: 'Write a long story', maxTokens: 256 }),
+    );
     expect(answers.every((answer) => answer.status === 200)).toBe(true);
     expect(answers.some((answer) => answer.body.budget.capped === true)).toBe(true);
     expect(denied?.status).toBe(429);
@@ -135,11 +96,11 @@ describe('budget exhaustion', () => {
     expect(denied!.headers['retry-after']).toBe(String(body.retryAfterSeconds));
     expect(denied!.headers['content-type']).toMatch(/application\/json/);
     expect(denied!.headers['x-cycles-budget-remaining']).toBe(String(body.remaining));
-    const charged = answers.reduce((sum, answer) => sum + answer.body.budget.chargedMicrocents, 0);
+    const charged = chargedOf(answers);
     expect(await ledger('acme')).toEqual({ spent: charged, reserved: 0 });
     expect(charged).toBeLessThanOrEqual(200_000);
     // The denied call never reached Bedrock.
-    expect(emulator.requests).toHaveLength(answers.length);
+    expect(bed.emulator.requests).toHaveLength(answers.length);
   });
 
   it('denies the stream endpoint with 429 before any event is sent', async () => {
@@ -148,7 +109,7 @@ describe('budget exhaustion', () => {
     expect(response.status).toBe(429);
     expect(response.headers['content-type']).toMatch(/application\/json/);
     expect(response.body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: 'tenant:acme' });
-    expect(emulator.requests).toHaveLength(0);
+    expect(bed.emulator.requests).toHaveLength(0);
   });
 });
 
@@ -163,7 +124,7 @@ describe('GET /chat/stream', () => {
     expect(response.headers['content-type']).toMatch(/text\/event-stream/);
     // The tenant's budget is created by this first call, so there was no balance to report yet.
     expect(response.headers['x-cycles-budget-remaining']).toBeUndefined();
-    const all = events(response.text);
+    const all = sseEvents(response.text);
     const deltas = all.filter((event) => event.event === 'delta');
     expect(deltas.length).toBe(Math.ceil(200 / 16));
     const done = all.at(-1)!;
@@ -171,14 +132,14 @@ describe('GET /chat/stream', () => {
     const usage = done.data.usage as { inputTokens: number; outputTokens: number };
     expect(usage.outputTokens).toBe(200);
     const charged = (done.data.budget as { chargedMicrocents: number }).chargedMicrocents;
-    expect(charged).toBe(usage.inputTokens * INPUT_PRICE + 200 * OUTPUT_PRICE);
-    expect(emulator.requests[0]).toMatchObject({ operation: 'ConverseStream', outputTokens: 200 });
+    expect(charged).toBe(priceOf(usage));
+    expect(bed.emulator.requests[0]).toMatchObject({ operation: 'ConverseStream', outputTokens: 200 });
     expect(await ledger('acme')).toEqual({ spent: charged, reserved: 0 });
   });
 
   it('aborts Bedrock when the client leaves mid-stream and settles the hold', async () => {
     const app = chatApp(5_000_000);
-    emulator.latency.perChunkMs = 20;
+    bed.emulator.latency.perChunkMs = 20;
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {
@@ -192,12 +153,11 @@ describe('GET /chat/stream', () => {
       let text = '';
       while (!text.includes('event: delta')) text += new TextDecoder().decode((await reader.read()).value);
       controller.abort();
-      await expect.poll(() => emulator.requests[0]?.aborted).toBe(true);
-      expect(emulator.requests[0]!.outputTokens).toBeLessThan(300);
+      await expect.poll(() => bed.emulator.requests[0]?.aborted).toBe(true);
+      expect(bed.emulator.requests[0]!.outputTokens).toBeLessThan(300);
       await expect.poll(async () => (await ledger('acme'))?.reserved).toBe(0);
       expect((await ledger('acme'))!.spent).toBeGreaterThan(0);
     } finally {
-      emulator.latency.perChunkMs = 0;
       server.closeAllConnections();
       server.close();
     }
@@ -206,8 +166,8 @@ describe('GET /chat/stream', () => {
 
 describe('Bedrock failures', () => {
   it("answers a refused call 502 with Bedrock's error type, and does not charge the tenant", async () => {
-    const app = await chatApp(5_000_000);
-    emulator.faults.push({ kind: 'throttle' });
+    const app = chatApp(5_000_000);
+    bed.emulator.faults.push({ kind: 'throttle' });
     const response = await request(app).post('/chat').set(ACME).send({ message: 'hi' });
     expect(response.status).toBe(502);
     expect(response.body).toEqual({
@@ -219,14 +179,14 @@ describe('Bedrock failures', () => {
   });
 
   it('ends the stream with an error event when Bedrock fails mid-stream, and settles the hold', async () => {
-    const app = await chatApp(5_000_000);
-    emulator.faults.push({ kind: 'exceptionMidStream', afterChunks: 3 });
+    const app = chatApp(5_000_000);
+    bed.emulator.faults.push({ kind: 'exceptionMidStream', afterChunks: 3 });
     const response = await request(app)
       .get('/chat/stream')
       .query({ message: 'hi', maxTokens: 200 })
       .set(ACME);
     expect(response.status).toBe(200);
-    const all = events(response.text);
+    const all = sseEvents(response.text);
     expect(all.some((event) => event.event === 'delta')).toBe(true);
     expect(all.at(-1)?.event).toBe('error');
     // Output was produced and may be billed: never $0, at most the hold (ConverseStream reports usage last).
@@ -244,7 +204,7 @@ describe('GET /balances and tenant isolation', () => {
     expect(before.body).toEqual({ tenant: 'acme', balances: [] });
     const first = await request(app).post('/chat').set(ACME).send({ message: 'one' });
     const second = await request(app).get('/chat/stream').query({ message: 'two' }).set(ACME);
-    const streamed = events(second.text).at(-1)!.data.budget as { chargedMicrocents: number };
+    const streamed = sseEvents(second.text).at(-1)!.data.budget as { chargedMicrocents: number };
     const spent = first.body.budget.chargedMicrocents + streamed.chargedMicrocents;
     const after = await request(app).get('/balances').set(ACME);
     expect(after.body.tenant).toBe('acme');
@@ -275,17 +235,13 @@ describe('GET /balances and tenant isolation', () => {
         Promise.all(Array.from({ length: 20 }, () => call(ACME))),
         Promise.all(Array.from({ length: 2 }, () => call(GLOBEX))),
       ]);
-      const charged = (responses: request.Response[]) =>
-        responses
-          .filter((response) => response.status === 200)
-          .reduce((sum, r) => sum + r.body.budget.chargedMicrocents, 0);
       expect(acme.some((response) => response.status === 429)).toBe(true);
       expect(globex.every((response) => response.status === 200)).toBe(true);
-      expect(await ledger('acme')).toEqual({ spent: charged(acme), reserved: 0 });
-      expect(await ledger('globex')).toEqual({ spent: charged(globex), reserved: 0 });
-      expect(charged(acme)).toBeLessThanOrEqual(300_000);
+      expect(await ledger('acme')).toEqual({ spent: chargedOf(acme), reserved: 0 });
+      expect(await ledger('globex')).toEqual({ spent: chargedOf(globex), reserved: 0 });
+      expect(chargedOf(acme)).toBeLessThanOrEqual(300_000);
       const balances = (await request(server).get('/balances').set(GLOBEX)).body.balances;
-      expect(balances[0]).toMatchObject({ scope: 'tenant:globex', spent: charged(globex) });
+      expect(balances[0]).toMatchObject({ scope: 'tenant:globex', spent: chargedOf(globex) });
     } finally {
       server.close();
     }

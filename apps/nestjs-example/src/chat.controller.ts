@@ -1,4 +1,14 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import {
+  type BalanceView,
+  type ChatRequest,
+  ChatRequestError,
+  type ChatResult,
+  chat,
+  parseChatRequest,
+  startChatStream,
+  toBalanceView,
+} from '@cycles-guard/example-chat';
 import { CyclesService } from '@cycles-guard/nestjs';
 import {
   BadRequestException,
@@ -15,15 +25,6 @@ import {
 } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { tenantOf } from './api-key.guard.ts';
-import { type BalanceView, toBalanceView } from './balances.ts';
-import {
-  type ChatRequest,
-  ChatRequestError,
-  type ChatResult,
-  chat,
-  parseChatRequest,
-  startChatStream,
-} from './chat.ts';
 
 /** The Bedrock client (with the cycles-guard plugin) and model, provided by `ChatModule.register`. */
 export const BEDROCK = Symbol('BEDROCK');
@@ -91,6 +92,6 @@ export class ChatController {
   async balances(@Req() request: unknown): Promise<{ tenant: string | undefined; balances: BalanceView[] }> {
     // CyclesService reads the balances of the request's subject (its tenant) from the ledger.
     const balances = await this.cycles.getBalances();
-    return { tenant: tenantOf(request), balances: balances.map(toBalanceView) };
+    return { tenant: tenantOf(request), balances: balances.map((balance) => toBalanceView(balance)) };
   }
 }

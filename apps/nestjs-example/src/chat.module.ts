@@ -1,4 +1,4 @@
-import { type Cycles, createCycles } from '@cycles-guard/core';
+import type { Cycles } from '@cycles-guard/core';
 import { CyclesModule } from '@cycles-guard/nestjs';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
@@ -6,21 +6,8 @@ import { API_KEYS, ApiKeyGuard, tenantOf } from './api-key.guard.ts';
 import { BedrockErrorsFilter } from './bedrock-errors.filter.ts';
 import { BEDROCK, type BedrockTarget, ChatController } from './chat.controller.ts';
 
-/** Every tenant gets the same daily budget, created from this template on its first call. */
-export function createTenantBudgets(dailyBudgetMicrocents: number): Cycles {
-  return createCycles({
-    templates: [
-      {
-        pattern: 'tenant:*',
-        unit: 'USD_MICROCENTS',
-        allocated: dailyBudgetMicrocents,
-        window: { period: 'day' },
-      },
-    ],
-  });
-}
-
 export interface ChatModuleOptions extends BedrockTarget {
+  /** Template budgets (`createTenantBudgets` of `@cycles-guard/example-chat`). */
   cycles: Cycles;
   apiKeys: ReadonlyMap<string, string>;
 }

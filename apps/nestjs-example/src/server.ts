@@ -1,9 +1,8 @@
 import type { BedrockEmulatorOptions } from '@cycles-guard/bedrock-emulator';
+import { type RunningExample, startExample as startChatExample } from '@cycles-guard/example-chat';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { connectBedrock } from './bedrock.ts';
-import { ChatModule, type ChatModuleOptions, createTenantBudgets } from './chat.module.ts';
-import { type ExampleConfig, readConfig } from './config.ts';
+import { ChatModule, type ChatModuleOptions } from './chat.module.ts';
 
 /** The Nest application of the chat API (Express platform), not listening yet. */
 export function createChatApp(options: ChatModuleOptions): Promise<INestApplication> {
@@ -13,47 +12,28 @@ export function createChatApp(options: ChatModuleOptions): Promise<INestApplicat
   });
 }
 
-/** A started example: where it listens and how to stop it. */
-export interface RunningExample {
-  url: string;
-  config: ExampleConfig;
-  /** `emulator at http://…` or `AWS <region>`. */
-  bedrockTarget: string;
-  close(): Promise<void>;
-}
-
-/** Reads the configuration from `env`, connects Bedrock (or starts the emulator) and listens. */
-export async function startExample(
+/** Reads the configuration from `env`, connects Bedrock (or starts the emulator) and listens (default port 3001). */
+export function startExample(
   env: Record<string, string | undefined>,
   emulatorOptions: BedrockEmulatorOptions = {},
 ): Promise<RunningExample> {
-  const config = readConfig(env, 3001);
-  const bedrock = await connectBedrock(config.awsRegion, emulatorOptions);
-  const cycles = createTenantBudgets(config.dailyBudgetMicrocents);
-  let app: INestApplication | undefined;
-  try {
-    app = await createChatApp({
-      cycles,
-      client: bedrock.client,
-      modelId: config.modelId,
-      apiKeys: config.apiKeys,
-    });
-    await app.listen(config.port, config.host);
-  } catch (error) {
-    await app?.close();
-    await bedrock.close();
-    throw error;
-  }
-  const { port } = app.getHttpServer().address() as { port: number };
-  const started = app;
-  return {
-    url: `http://${config.host}:${port}`,
-    config,
-    bedrockTarget: bedrock.target,
-    close: async () => {
-      await started.close();
-      await bedrock.close();
-      await cycles.close();
+  return startChatExample(env, {
+    defaultPort: 3001,
+    emulatorOptions,
+    listen: async ({ cycles, client, config }) => {
+      let app: INestApplication | undefined;
+      try {
+        app = await createChatApp({ cycles, client, modelId: config.modelId, apiKeys: config.apiKeys });
+        await app.listen(config.port, config.host);
+      } catch (error) {
+        await app?.close();
+        throw error;
+      }
+      const started = app;
+      return {
+        port: (started.getHttpServer().address() as { port: number }).port,
+        close: () => started.close(),
+      };
     },
-  };
+  });
 }

@@ -12,7 +12,8 @@ export interface BalanceView {
   resetsAt: string;
 }
 
-function view(balance: Balance, resetsAt: string): BalanceView {
+/** A ledger balance as the API shows it. A tenant's budget exists once its first guarded call created it. */
+export function toBalanceView(balance: Balance, now = Date.now()): BalanceView {
   return {
     scope: balance.scopePath,
     unit: balance.remaining.unit,
@@ -20,7 +21,7 @@ function view(balance: Balance, resetsAt: string): BalanceView {
     spent: balance.spent?.amount ?? 0,
     reserved: balance.reserved?.amount ?? 0,
     remaining: balance.remaining.amount,
-    resetsAt,
+    resetsAt: new Date(windowBounds({ period: 'day' }, now).endMs).toISOString(),
   };
 }
 
@@ -30,6 +31,6 @@ function view(balance: Balance, resetsAt: string): BalanceView {
  */
 export async function tenantBalances(cycles: Cycles, tenant: string): Promise<BalanceView[]> {
   const { balances } = await cycles.authority.getBalances({ tenant, limit: 200 });
-  const resetsAt = new Date(windowBounds({ period: 'day' }, Date.now()).endMs).toISOString();
-  return subjectBalances(balances, { tenant }).map((balance) => view(balance, resetsAt));
+  const now = Date.now();
+  return subjectBalances(balances, { tenant }).map((balance) => toBalanceView(balance, now));
 }
