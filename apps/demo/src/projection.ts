@@ -1,3 +1,5 @@
+import type { RecordedRequest } from '@cycles-guard/bedrock-emulator';
+import { type ModelPrice, usageCost } from '@cycles-guard/core';
 import type { DemoResult } from './scenario.ts';
 
 /** One call the guarded loop made without being capped: what an unguarded loop makes every time. */
@@ -40,4 +42,29 @@ export function projectUnguarded(calls: UncappedCall[], workers: number, duratio
     ),
     averageUncappedCallMs: Math.round(averageUncappedCallMs),
   };
+}
+
+/**
+ * {@link projectUnguarded} from what the emulator answered: the calls that got the `maxTokens` they asked
+ * for (all answered calls when every one was capped), priced at `price`.
+ */
+export function projectFromEmulator(
+  requests: readonly RecordedRequest[],
+  price: ModelPrice,
+  requestedMaxTokens: number,
+  workers: number,
+  durationMs: number,
+): Projection {
+  const answered = requests.filter((request) => request.status === 200);
+  const uncapped = answered.filter((request) => request.maxTokens === requestedMaxTokens);
+  const basis = uncapped.length > 0 ? uncapped : answered;
+  return projectUnguarded(
+    basis.map((request) => ({
+      costMicrocents: usageCost(request, price),
+      durationMs: (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime(),
+      outputTokens: request.outputTokens,
+    })),
+    workers,
+    durationMs,
+  );
 }

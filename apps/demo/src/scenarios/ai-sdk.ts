@@ -1,10 +1,10 @@
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
 import { type CyclesCallMetadata, cyclesMiddleware } from '@cycles-guard/ai-sdk';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { BudgetExceededError, createCycles, createMemoryLedger, usageCost } from '@cycles-guard/core';
+import { BudgetExceededError, createCycles, createMemoryLedger } from '@cycles-guard/core';
 import { stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
 import { z } from 'zod';
-import { projectUnguarded } from '../projection.ts';
+import { projectFromEmulator } from '../projection.ts';
 import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
 
 /** Options of {@link runAiSdkScenario}. */
@@ -127,18 +127,7 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
 
   // Uncapped steps got the maxOutputTokens they asked for: what an unguarded loop makes.
   const { price } = cycles.catalog.resolve(DEMO_MODEL);
-  const answered = emulator.requests.filter((request) => request.status === 200);
-  const uncapped = answered.filter((request) => request.maxTokens === maxOutputTokens);
-  const basis = uncapped.length > 0 ? uncapped : answered;
-  const projection = projectUnguarded(
-    basis.map((request) => ({
-      costMicrocents: usageCost(request, price),
-      durationMs: (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime(),
-      outputTokens: request.outputTokens,
-    })),
-    workers,
-    durationMs,
-  );
+  const projection = projectFromEmulator(emulator.requests, price, maxOutputTokens, workers, durationMs);
   const capped = steps.filter((step) => step.capped);
   return {
     workers,

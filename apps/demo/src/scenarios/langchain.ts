@@ -1,13 +1,13 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { BudgetExceededError, createCycles, createMemoryLedger, usageCost } from '@cycles-guard/core';
+import { BudgetExceededError, createCycles, createMemoryLedger } from '@cycles-guard/core';
 import { CyclesCallbackHandler, type CyclesRunSettlement, guardChatModel } from '@cycles-guard/langchain';
 import { ChatBedrockConverse } from '@langchain/aws';
 import { tool } from '@langchain/core/tools';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createAgent } from 'langchain';
 import { z } from 'zod';
-import { projectUnguarded } from '../projection.ts';
+import { projectFromEmulator } from '../projection.ts';
 import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
 
 /** Options of {@link runLangchainScenario}. */
@@ -130,18 +130,7 @@ export async function runLangchainScenario(options: LangchainScenarioOptions = {
 
   // Uncapped turns are the ones that got the maxTokens they asked for: what an unguarded loop makes.
   const { price } = cycles.catalog.resolve(DEMO_MODEL);
-  const answered = emulator.requests.filter((request) => request.status === 200);
-  const uncapped = answered.filter((request) => request.maxTokens === maxTokens);
-  const basis = uncapped.length > 0 ? uncapped : answered;
-  const projection = projectUnguarded(
-    basis.map((request) => ({
-      costMicrocents: usageCost(request, price),
-      durationMs: (request.completedAt?.getTime() ?? 0) - request.startedAt.getTime(),
-      outputTokens: request.outputTokens,
-    })),
-    workers,
-    durationMs,
-  );
+  const projection = projectFromEmulator(emulator.requests, price, maxTokens, workers, durationMs);
   return {
     workers,
     calls: turns.length + denied,
