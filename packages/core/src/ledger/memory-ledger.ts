@@ -2,21 +2,12 @@ import type { CallContext } from '../authority.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
 import {
-  BudgetClosedError,
-  BudgetFrozenError,
   ForbiddenError,
-  IdempotencyMismatchError,
-  InvalidRequestError,
-  invalid,
   MaxExtensionsExceededError,
   NotFoundError,
-  OverdraftLimitExceededError,
-  ReservationExpiredError,
   ReservationFinalizedError,
-  TenantClosedError,
   UnitMismatchError,
 } from '../protocol/errors.ts';
-import { scopeTenant } from '../protocol/scopes.ts';
 import type {
   BalancesQuery,
   BalancesResponse,
@@ -49,30 +40,30 @@ import {
   validateReserve,
 } from '../protocol/validate.ts';
 import { planOverage } from './commit-math.ts';
-import {
-  normalizeScope,
-  validateDefinition,
-  validateTemplate,
-  validateTenantSettings,
-} from './definitions.ts';
-import { type Evaluation, evaluateRows, evaluationError, exceeded, retryAfter } from './evaluate.ts';
+import { evaluateRows, evaluationError, exceeded } from './evaluate.ts';
 import { Fifo } from './fifo.ts';
+import { applyFunding, checkFundingAmount } from './funding.ts';
 import {
   type IdempotencyRecord,
   type IdempotencySpace,
   IdempotencyStore,
   type RecordClass,
 } from './idempotency.ts';
+import { IdSource } from './ids.ts';
+import { LedgerCatalog } from './ledger-catalog.ts';
 import {
-  capsSet,
-  createRow,
-  type LedgerRow,
-  overLimitAfterReconcile,
-  rollWindow,
-  toBalance,
-  toState,
-} from './ledger-row.ts';
+  checkReplay,
+  denial,
+  expiredError,
+  guardStatus,
+  notFound,
+  overageError,
+  tenantClosed,
+} from './ledger-errors.ts';
+import { balancesPage, guardQueriedTenant } from './ledger-queries.ts';
+import { type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
 import { isLiveReserve, type LiveReserve, liveReserveResponse } from './live-reserve.ts';
+import { count, type MemoryLedgerOptions } from './memory-ledger-options.ts';
 import {
   commitFingerprint,
   decideFingerprint,
@@ -84,15 +75,12 @@ import {
 } from './payloads.ts';
 import {
   commitResponseOf,
-  decodeCursor,
-  page,
   queryReservations,
   type ReservationRow,
   releaseResponseOf,
   toDetail,
 } from './reservations.ts';
 import { SubjectCache, type SubjectEntry } from './subject-cache.ts';
-import { findTemplate } from './templates.ts';
 import type {
   FundingRequest,
   FundingResult,
@@ -102,61 +90,14 @@ import type {
   TenantSettings,
 } from './types.ts';
 
-/** Options of {@link createMemoryLedger}. */
-export interface MemoryLedgerOptions {
-  /** Source of "now" (default: the system clock). Pass a ManualClock in tests. */
-  clock?: Clock;
-  ledgers?: LedgerDefinition[];
-  /** **Extension.** Ledgers created on first use for matching scopes. */
-  templates?: LedgerTemplate[];
-  /** Tenant settings by tenant id (status, defaults for TTL, extensions and overage policy). */
-  tenants?: Record<string, TenantSettings>;
-  /** How often expired reservations are swept (default 5000; 0 disables; the timer is unref'd). */
-  sweepIntervalMs?: number;
-  /**
-   * How long reserve, dry_run, decide and funding idempotency records are kept (default 24 h, as Ref).
-   * A live reservation's key is kept at least until it ends, and for its TTL + grace.
-   */
-  idempotencyRetentionMs?: number;
-  /**
-   * How long event idempotency records are kept (default 7 days, as Ref): a replayed event past this
-   * window is applied again, so it must outlive any client's retry horizon.
-   */
-  eventIdempotencyRetentionMs?: number;
-  /**
-   * Most idempotency records kept (default 100,000). Reaching it drops the oldest 1/64 of them in one
-   * batch: decide, dry_run and settled reserve records first, then events and funding; a live
-   * reservation's key is never dropped (it is kept until the reservation ends, even beyond the cap).
-   */
-  maxIdempotencyRecords?: number;
-  /**
-   * Put a post-write balance snapshot of every budgeted scope on live reserve, commit, release, extend
-   * and event responses, replayed verbatim with the response (Ref always sends one). Default false: the
-   * spec makes `balances` optional on all of them (extend: "nice-to-have"), and a snapshot costs about 20
-   * allocations per response on the hot path. dry_run responses always carry one; getBalances reads any time.
-   */
-  includeBalances?: boolean;
-  /** How long finalized or expired reservations stay readable (default 1 h). */
-  reservationRetentionMs?: number;
-  /**
-   * Most finalized or expired reservations kept (default 10,000: retained rows cost GC time). Reaching it
-   * forgets the oldest 1/64 of them in one batch.
-   */
-  maxRetainedReservations?: number;
-}
-
-/** 409: a ledger already exists for this (scope, unit). Carries the INVALID_REQUEST code, as in the admin spec. */
-export class DuplicateLedgerError extends InvalidRequestError {
-  override readonly status: number = 409;
-}
+export { DuplicateLedgerError } from './ledger-errors.ts';
+export type { MemoryLedgerOptions } from './memory-ledger-options.ts';
 
 const DEFAULT_TTL_MS = 60_000;
 const DEFAULT_MAX_TTL_MS = 3_600_000;
 const DEFAULT_GRACE_MS = 5_000;
 const DEFAULT_MAX_EXTENSIONS = 10;
 const MAX_SUBJECT_CACHE = 10_000;
-/** Zero padding by length, so an id costs no padStart allocation. */
-const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
 
 let lastRaw = '';
 let lastLower = '';
@@ -185,10 +126,8 @@ export function createMemoryLedger(options: MemoryLedgerOptions = {}): Ledger {
 
 class MemoryLedger implements Ledger {
   private readonly clock: Clock;
-  private readonly ledgers = new Map<string, LedgerRow>();
-  private readonly unitsByScope = new Map<string, Set<Unit>>();
-  private readonly templates: LedgerTemplate[] = [];
-  private readonly tenants = new Map<string, TenantSettings>();
+  private readonly ids = new IdSource();
+  private readonly catalog: LedgerCatalog;
   private readonly subjects = new SubjectCache(MAX_SUBJECT_CACHE);
   private readonly reservations = new Map<string, ReservationRow>();
   /** ACTIVE reservations, each knowing its index (swap-remove: no hash-table churn per reservation). */
@@ -201,10 +140,6 @@ class MemoryLedger implements Ledger {
   private readonly retentionMs: number;
   private readonly maxRetained: number;
   private readonly includeBalances: boolean;
-  private readonly idPrefix = Math.random().toString(36).slice(2, 10);
-  private readonly reservationIdHead = `rsv_${this.idPrefix}`;
-  private generation = 0;
-  private counter = 0;
   /** Earliest expiry + grace among active reservations (may be stale-early: a sweep then recomputes it). */
   private nextDeadline = Number.POSITIVE_INFINITY;
   /** When the oldest ended reservation passes its retention. */
@@ -213,15 +148,17 @@ class MemoryLedger implements Ledger {
 
   constructor(options: MemoryLedgerOptions) {
     this.clock = options.clock ?? systemClock;
+    this.catalog = new LedgerCatalog(this.clock, this.ids);
     this.idempotency = new IdempotencyStore(count(options, 'maxIdempotencyRecords', 100_000, 1));
     this.idempotencyRetentionMs = count(options, 'idempotencyRetentionMs', 86_400_000);
     this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
     this.retentionMs = count(options, 'reservationRetentionMs', 3_600_000);
     this.maxRetained = count(options, 'maxRetainedReservations', 10_000);
     this.includeBalances = options.includeBalances === true;
-    for (const [tenant, settings] of Object.entries(options.tenants ?? {})) this.putTenant(tenant, settings);
-    for (const template of options.templates ?? []) this.putTemplate(template);
-    for (const definition of options.ledgers ?? []) this.putLedger(definition);
+    for (const [tenant, settings] of Object.entries(options.tenants ?? {}))
+      this.catalog.putTenant(tenant, settings);
+    for (const template of options.templates ?? []) this.catalog.putTemplate(template);
+    for (const definition of options.ledgers ?? []) this.catalog.putLedger(definition);
     const interval = count(options, 'sweepIntervalMs', 5000);
     if (interval > 0) {
       this.timer = setInterval(() => this.sweep(this.clock.now()), interval);
@@ -244,7 +181,7 @@ class MemoryLedger implements Ledger {
 
     const entry = this.subjectEntry(request.subject);
     const unit = request.estimate.unit;
-    const settings = this.settingsOf(tenant);
+    const settings = this.catalog.settingsOf(tenant);
     if (settings?.status === 'CLOSED') {
       if (!dryRun) throw tenantClosed(tenant);
       return this.storeReserve(space, key, print, now, {
@@ -254,9 +191,9 @@ class MemoryLedger implements Ledger {
         reasonCode: 'TENANT_CLOSED',
       });
     }
-    const rows = this.budgetedRows(entry, unit, now);
+    const rows = this.catalog.budgetedRows(entry, unit, now);
     if (rows.length === 0) {
-      const mismatch = this.unitMismatch(entry, unit);
+      const mismatch = this.catalog.unitMismatch(entry, unit);
       if (mismatch !== undefined || !dryRun) throw mismatch ?? notFound(entry);
       return this.storeReserve(space, key, print, now, {
         decision: 'DENY',
@@ -299,7 +236,7 @@ class MemoryLedger implements Ledger {
       request.ttlMs ?? settings?.defaultReservationTtlMs ?? DEFAULT_TTL_MS,
       settings?.maxReservationTtlMs ?? DEFAULT_MAX_TTL_MS,
     );
-    const id = this.nextId('rsv_');
+    const id = this.ids.next('rsv_');
     const reservation: ReservationRow = {
       id,
       tenant: tenant ?? lower(context?.tenant),
@@ -508,12 +445,12 @@ class MemoryLedger implements Ledger {
 
     const entry = this.subjectEntry(request.subject);
     let response: DecideResponse;
-    if (tenant !== undefined && this.tenants.get(tenant)?.status === 'CLOSED') {
+    if (tenant !== undefined && this.catalog.tenants.get(tenant)?.status === 'CLOSED') {
       response = { decision: 'DENY', reasonCode: 'TENANT_CLOSED', affectedScopes: entry.scopes };
     } else {
-      const rows = this.budgetedRows(entry, request.estimate.unit, now);
+      const rows = this.catalog.budgetedRows(entry, request.estimate.unit, now);
       if (rows.length === 0) {
-        const mismatch = this.unitMismatch(entry, request.estimate.unit);
+        const mismatch = this.catalog.unitMismatch(entry, request.estimate.unit);
         if (mismatch !== undefined) throw mismatch;
         response = { decision: 'DENY', reasonCode: 'BUDGET_NOT_FOUND', affectedScopes: entry.scopes };
       } else {
@@ -537,19 +474,14 @@ class MemoryLedger implements Ledger {
     const print = eventFingerprint(request);
     const replay = this.idempotency.lookup<EventResponse>(space, request.idempotencyKey, print, now);
     if (replay !== undefined) return { ...replay.response };
-    const settings = this.settingsOf(tenant);
+    const settings = this.catalog.settingsOf(tenant);
     if (settings?.status === 'CLOSED') throw tenantClosed(tenant);
     const entry = this.subjectEntry(request.subject);
     const unit = request.actual.unit;
-    const rows = this.budgetedRows(entry, unit, now);
-    if (rows.length === 0) throw this.unitMismatch(entry, unit) ?? notFound(entry);
+    const rows = this.catalog.budgetedRows(entry, unit, now);
+    if (rows.length === 0) throw this.catalog.unitMismatch(entry, unit) ?? notFound(entry);
     // Events are blocked only by ledger status: debt and the over-limit flag do not block them.
-    for (const row of rows) {
-      if (row.status === 'FROZEN')
-        throw new BudgetFrozenError(`Budget is frozen: ${row.scope}`, { details: { scope: row.scope } });
-      if (row.status === 'CLOSED')
-        throw new BudgetClosedError(`Budget is closed: ${row.scope}`, { details: { scope: row.scope } });
-    }
+    for (const row of rows) guardStatus(row);
     const actual = request.actual.amount;
     const policy = this.overagePolicy(request.overagePolicy, rows, settings);
     const plan = planOverage(rows, actual, policy);
@@ -564,7 +496,7 @@ class MemoryLedger implements Ledger {
     }
     const response: EventResponse = {
       status: 'APPLIED',
-      eventId: this.nextId('evt_'),
+      eventId: this.ids.next('evt_'),
     };
     if (this.includeBalances) response.balances = rows.map(toBalance);
     if (plan.extra < actual) response.charged = { unit, amount: plan.extra };
@@ -578,32 +510,8 @@ class MemoryLedger implements Ledger {
     validateBalancesQuery(query);
     const now = this.tick();
     const tenant = lower(context?.tenant);
-    if (
-      tenant !== undefined &&
-      query.tenant !== undefined &&
-      query.tenant !== '' &&
-      query.tenant.toLowerCase() !== tenant
-    ) {
-      throw new ForbiddenError('Balances of another tenant', { details: { tenant: query.tenant } });
-    }
-    const wanted: string[] = [];
-    for (const level of ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const) {
-      const value = query[level];
-      if (value !== undefined && value !== '') wanted.push(`${level}:${value.toLowerCase()}`);
-    }
-    const rows: LedgerRow[] = [];
-    for (const row of this.ledgers.values()) {
-      if (tenant !== undefined && scopeTenant(row.scope) !== tenant) continue;
-      const segments = row.scope.split('/');
-      if (!wanted.every((segment) => segments.includes(segment))) continue;
-      rollWindow(row, now);
-      rows.push(row);
-    }
-    rows.sort((a, b) => (a.scope === b.scope ? cmp(a.unit, b.unit) : cmp(a.scope, b.scope)));
-    const result = page(rows, decodeCursor(query.cursor), query.limit ?? 50);
-    const response: BalancesResponse = { balances: result.items.map(toBalance), hasMore: result.hasMore };
-    if (result.nextCursor !== undefined) response.nextCursor = result.nextCursor;
-    return response;
+    guardQueriedTenant(tenant, query.tenant, 'Balances');
+    return balancesPage(this.catalog.ledgers.values(), query, tenant, now);
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
@@ -621,14 +529,7 @@ class MemoryLedger implements Ledger {
     validateListQuery(query);
     this.tick();
     const tenant = lower(context?.tenant);
-    if (
-      tenant !== undefined &&
-      query.tenant !== undefined &&
-      query.tenant !== '' &&
-      query.tenant.toLowerCase() !== tenant
-    ) {
-      throw new ForbiddenError('Reservations of another tenant', { details: { tenant: query.tenant } });
-    }
+    guardQueriedTenant(tenant, query.tenant, 'Reservations');
     return queryReservations(this.reservations.values(), query, tenant);
   }
 
@@ -640,17 +541,13 @@ class MemoryLedger implements Ledger {
   // ---- provisioning -----------------------------------------------------------------------------
 
   async createLedger(definition: LedgerDefinition) {
-    return toState(this.putLedger(definition));
+    return toState(this.catalog.putLedger(definition));
   }
 
   async fund(request: FundingRequest): Promise<FundingResult> {
-    const row = this.adminRow(request.scope, request.unit);
+    const row = this.catalog.adminRow(request.scope, request.unit);
     const funding = request.funding;
-    const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
-    if (!amountOk)
-      throw new InvalidRequestError('funding.amount must be a non-negative integer', {
-        details: { field: 'funding.amount' },
-      });
+    checkFundingAmount(funding);
     const now = this.clock.now();
     const space = this.idempotency.space('', `fund|${row.scope}|${row.unit}`);
     const key = request.idempotencyKey;
@@ -659,72 +556,13 @@ class MemoryLedger implements Ledger {
       const replay = this.idempotency.lookup<FundingResult>(space, key, print, now);
       if (replay !== undefined) return replay.response;
     }
-    rollWindow(row, now);
-    guardStatus(row);
-    const previous = { allocated: row.allocated, remaining: row.remaining, debt: row.debt, spent: row.spent };
-    const amount = funding.amount;
-    switch (funding.operation) {
-      case 'CREDIT':
-        // Ref: CREDIT leaves debt alone (Spec says funding repays debt first); REPAY_DEBT reduces it.
-        row.allocated += amount;
-        row.remaining += amount;
-        break;
-      case 'DEBIT':
-        if (row.remaining < amount) throw exceeded(row, amount, now);
-        row.allocated -= amount;
-        row.remaining -= amount;
-        break;
-      case 'RESET':
-        row.allocated = amount;
-        row.remaining = amount - row.reserved - row.spent - row.debt;
-        break;
-      case 'RESET_SPENT': {
-        const spent = funding.spent ?? 0;
-        if (!Number.isSafeInteger(spent) || spent < 0) {
-          throw new InvalidRequestError('funding.spent must be a non-negative integer', {
-            details: { field: 'funding.spent' },
-          });
-        }
-        row.allocated = amount;
-        row.spent = spent;
-        row.remaining = amount - spent - row.reserved - row.debt;
-        break;
-      }
-      case 'REPAY_DEBT': {
-        const repaid = Math.min(row.debt, amount);
-        row.debt -= repaid;
-        row.remaining += amount;
-        row.allocated += amount - repaid;
-        break;
-      }
-      default:
-        throw new InvalidRequestError(
-          'funding.operation must be CREDIT, DEBIT, RESET, RESET_SPENT or REPAY_DEBT',
-          {
-            details: { field: 'funding.operation' },
-          },
-        );
-    }
-    row.isOverLimit = overLimitAfterReconcile(row);
-    const result: FundingResult = { previous, current: toState(row) };
+    const result = applyFunding(row, funding, now);
     if (key !== undefined) this.remember(space, key, print, result, 'durable', now);
     return result;
   }
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus) {
-    const row = this.adminRow(scope, unit);
-    if (!['ACTIVE', 'FROZEN', 'CLOSED'].includes(status)) {
-      throw new InvalidRequestError('status must be ACTIVE, FROZEN or CLOSED', {
-        details: { field: 'status' },
-      });
-    }
-    if (row.status === 'CLOSED' && status !== 'CLOSED') {
-      throw new BudgetClosedError(`Budget is closed (terminal): ${row.scope}`, {
-        details: { scope: row.scope },
-      });
-    }
-    row.status = status;
-    return toState(row);
+    return this.catalog.setStatus(scope, unit, status);
   }
 
   async updateLedger(
@@ -732,42 +570,26 @@ class MemoryLedger implements Ledger {
     unit: Unit,
     changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
   ) {
-    const row = this.adminRow(scope, unit);
-    const checked = validateDefinition(
-      { scope: row.scope, unit, allocated: row.allocated, ...changes },
-      'changes',
-    );
-    if ('overdraftLimit' in changes) row.overdraftLimit = checked.overdraftLimit ?? 0;
-    if ('caps' in changes) {
-      row.caps = checked.caps;
-      row.hasCaps = capsSet(checked.caps);
-    }
-    if ('commitOveragePolicy' in changes) row.commitOveragePolicy = checked.commitOveragePolicy;
-    // As Ref's admin plane: the flag is recomputed after every limit update.
-    row.isOverLimit = overLimitAfterReconcile(row);
-    return toState(row);
+    return this.catalog.update(scope, unit, changes);
   }
 
   async getLedger(scope: string, unit: Unit) {
-    const row = this.ledgers.get(`${normalizeScope(scope, 'scope')}|${unit}`);
+    const row = this.catalog.find(scope, unit);
     if (row === undefined) return undefined;
     rollWindow(row, this.tick());
     return toState(row);
   }
 
   async listLedgers() {
-    const now = this.tick();
-    const rows = [...this.ledgers.values()];
-    for (const row of rows) rollWindow(row, now);
-    return rows.map(toState);
+    return this.catalog.list(this.tick());
   }
 
   async addTemplate(template: LedgerTemplate) {
-    this.putTemplate(template);
+    this.catalog.putTemplate(template);
   }
 
   async setTenant(tenant: string, settings: TenantSettings) {
-    this.putTenant(tenant, settings);
+    this.catalog.putTenant(tenant, settings);
   }
 
   async sweepExpired(): Promise<number> {
@@ -846,17 +668,6 @@ class MemoryLedger implements Ledger {
       front === undefined ? Number.POSITIVE_INFINITY : front.endedAtMs + this.retentionMs;
   }
 
-  /** The tenant's settings (most embedded ledgers have none: skip the lookup). */
-  private settingsOf(tenant: string | undefined): TenantSettings | undefined {
-    return tenant === undefined || this.tenants.size === 0 ? undefined : this.tenants.get(tenant);
-  }
-
-  private nextId(prefix: 'rsv_' | 'evt_' | 'led_'): string {
-    const head = prefix === 'rsv_' ? this.reservationIdHead : `${prefix}${this.idPrefix}`;
-    const digits = (this.counter++).toString(36);
-    return head + (digits.length < 8 ? ZEROS[8 - digits.length] + digits : digits);
-  }
-
   /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */
   private guardSubject(subject: Subject, context: CallContext | undefined): string | undefined {
     const tenant = lower(subject.tenant);
@@ -889,7 +700,7 @@ class MemoryLedger implements Ledger {
 
   /** Closed tenant (beats EXPIRED and FINALIZED), then EXPIRED 410, then FINALIZED 409. */
   private guardOpen(reservation: ReservationRow): void {
-    if (this.settingsOf(reservation.tenant)?.status === 'CLOSED') {
+    if (this.catalog.settingsOf(reservation.tenant)?.status === 'CLOSED') {
       throw tenantClosed(reservation.tenant);
     }
     if (reservation.status === 'EXPIRED') throw expiredError(reservation);
@@ -945,47 +756,6 @@ class MemoryLedger implements Ledger {
     return this.subjects.get(subject);
   }
 
-  /** The ledgers of the subject's scopes in `unit`, creating template ledgers on first use; windows rolled. */
-  private budgetedRows(entry: SubjectEntry, unit: Unit, now: number): LedgerRow[] {
-    let cached = entry.byUnit.get(unit);
-    if (cached === undefined || cached.generation !== this.generation) {
-      const rows: LedgerRow[] = [];
-      for (const scope of entry.scopes) {
-        let row = this.ledgers.get(`${scope}|${unit}`);
-        if (row === undefined) {
-          const template = findTemplate(this.templates, scope, unit);
-          if (template !== undefined) row = this.putLedger({ ...template, scope });
-        }
-        if (row !== undefined) rows.push(row);
-      }
-      cached = { generation: this.generation, rows };
-      entry.byUnit.set(unit, cached);
-    }
-    const rows = cached.rows;
-    for (let i = 0; i < rows.length; i++) rollWindow(rows[i]!, now);
-    return rows;
-  }
-
-  private unitMismatch(entry: SubjectEntry, unit: Unit): UnitMismatchError | undefined {
-    for (const scope of entry.scopes) {
-      const units = new Set(this.unitsByScope.get(scope));
-      for (const template of this.templates) {
-        if (findTemplate([template], scope, template.unit) !== undefined) units.add(template.unit);
-      }
-      units.delete(unit);
-      if (units.size > 0) {
-        const expected = [...units].sort();
-        return new UnitMismatchError(
-          `No ${unit} budget for ${scope}; it is budgeted in ${expected.join(', ')}`,
-          {
-            details: { scope, requested_unit: unit, expected_units: expected },
-          },
-        );
-      }
-    }
-    return undefined;
-  }
-
   /**
    * Overage policy precedence: request > ledger (deepest budgeted ledger that sets one) > tenant default >
    * ALLOW_IF_AVAILABLE. Ref skips the ledger level; the ledger override is this project's design.
@@ -1002,120 +772,6 @@ class MemoryLedger implements Ledger {
     }
     return settings?.defaultCommitOveragePolicy ?? 'ALLOW_IF_AVAILABLE';
   }
-
-  private adminRow(scope: string, unit: Unit): LedgerRow {
-    const path = normalizeScope(scope, 'scope');
-    const row = this.ledgers.get(`${path}|${unit}`);
-    if (row === undefined) {
-      throw new NotFoundError(`No ${unit} budget for ${path}`, { details: { scope: path, unit } });
-    }
-    return row;
-  }
-
-  private putLedger(input: LedgerDefinition): LedgerRow {
-    const definition = validateDefinition(input);
-    const key = `${definition.scope}|${definition.unit}`;
-    if (this.ledgers.has(key)) {
-      throw new DuplicateLedgerError(`A ${definition.unit} budget already exists for ${definition.scope}`, {
-        details: { scope: definition.scope, unit: definition.unit },
-      });
-    }
-    const row = createRow(this.nextId('led_'), definition, this.clock.now());
-    this.ledgers.set(key, row);
-    let units = this.unitsByScope.get(definition.scope);
-    if (units === undefined) {
-      units = new Set();
-      this.unitsByScope.set(definition.scope, units);
-    }
-    units.add(definition.unit);
-    this.generation++;
-    return row;
-  }
-
-  private putTemplate(input: LedgerTemplate): void {
-    this.templates.push(validateTemplate(input));
-    this.generation++;
-  }
-
-  private putTenant(tenant: string, settings: TenantSettings): void {
-    this.tenants.set(tenant.toLowerCase(), validateTenantSettings(settings));
-  }
-}
-
-type CountOption =
-  | 'maxIdempotencyRecords'
-  | 'idempotencyRetentionMs'
-  | 'eventIdempotencyRetentionMs'
-  | 'reservationRetentionMs'
-  | 'maxRetainedReservations'
-  | 'sweepIntervalMs';
-
-/** A numeric option (or its default), rejected at construction unless an integer ≥ `min`. */
-function count(options: MemoryLedgerOptions, name: CountOption, fallback: number, min = 0): number {
-  const value = options[name] ?? fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw invalid(name, `must be an integer ≥ ${min} (got ${String(value)})`, `fix the ${name} option`);
-  }
-  return value;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** 409 IDEMPOTENCY_MISMATCH unless a same-key retry carries the payload of the first use. */
-function checkReplay(stored: number, print: number): void {
-  if (stored !== print) {
-    throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
-      details: { reason: 'payload differs from the first use of this key' },
-    });
-  }
-}
-
-function denial(failure: Extract<Evaluation, { ok: false }>, now: number): ReserveResponse & DecideResponse {
-  const response: ReserveResponse & DecideResponse = {
-    decision: 'DENY',
-    affectedScopes: [],
-    reasonCode: failure.reason,
-  };
-  const retryAfterMs = failure.reason === 'BUDGET_EXCEEDED' ? retryAfter(failure.row, now) : undefined;
-  if (retryAfterMs !== undefined) response.retryAfterMs = retryAfterMs;
-  return response;
-}
-
-function overageError(
-  code: 'BUDGET_EXCEEDED' | 'OVERDRAFT_LIMIT_EXCEEDED',
-  row: LedgerRow,
-  requested: number,
-  now: number,
-) {
-  if (code === 'BUDGET_EXCEEDED') return exceeded(row, requested, now);
-  return new OverdraftLimitExceededError(`Overdraft limit of ${row.scope} would be exceeded`, {
-    details: { scope: row.scope, debt: row.debt, overdraft_limit: row.overdraftLimit, requested },
-  });
-}
-
-function guardStatus(row: LedgerRow): void {
-  if (row.status === 'FROZEN')
-    throw new BudgetFrozenError(`Budget is frozen: ${row.scope}`, { details: { scope: row.scope } });
-  if (row.status === 'CLOSED')
-    throw new BudgetClosedError(`Budget is closed: ${row.scope}`, { details: { scope: row.scope } });
-}
-
-function tenantClosed(tenant: string | undefined): TenantClosedError {
-  return new TenantClosedError(`Tenant ${tenant} is closed`, { details: { tenant } });
-}
-
-function expiredError(reservation: ReservationRow): ReservationExpiredError {
-  return new ReservationExpiredError(`Reservation ${reservation.id} has expired`, {
-    details: { reservation_id: reservation.id, expires_at_ms: reservation.expiresAtMs },
-  });
-}
-
-function notFound(entry: SubjectEntry): NotFoundError {
-  return new NotFoundError(`Budget not found for provided scope: ${entry.path}`, {
-    details: { scope: entry.path },
-  });
 }
 
 export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './config-file.ts';

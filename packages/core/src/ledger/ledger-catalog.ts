@@ -1,0 +1,182 @@
+import type { Clock } from '../clock.ts';
+import type { LedgerStatus, Unit } from '../protocol/enums.ts';
+import {
+  BudgetClosedError,
+  InvalidRequestError,
+  NotFoundError,
+  UnitMismatchError,
+} from '../protocol/errors.ts';
+import type { LedgerState } from '../protocol/types.ts';
+import {
+  normalizeScope,
+  validateDefinition,
+  validateTemplate,
+  validateTenantSettings,
+} from './definitions.ts';
+import type { IdSource } from './ids.ts';
+import { DuplicateLedgerError } from './ledger-errors.ts';
+import {
+  capsSet,
+  createRow,
+  type LedgerRow,
+  overLimitAfterReconcile,
+  rollWindow,
+  toState,
+} from './ledger-row.ts';
+import type { SubjectEntry } from './subject-cache.ts';
+import { findTemplate } from './templates.ts';
+import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './types.ts';
+
+/**
+ * What is provisioned: the ledgers by (scope, unit), the templates and the tenant settings, plus the admin
+ * operations on them. `generation` changes whenever a ledger or template is added, which invalidates the
+ * budgeted rows cached per subject.
+ */
+export class LedgerCatalog {
+  readonly ledgers = new Map<string, LedgerRow>();
+  private readonly unitsByScope = new Map<string, Set<Unit>>();
+  private readonly templates: LedgerTemplate[] = [];
+  readonly tenants = new Map<string, TenantSettings>();
+  generation = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ids: IdSource,
+  ) {}
+
+  /** The tenant's settings (most embedded ledgers have none: skip the lookup). */
+  settingsOf(tenant: string | undefined): TenantSettings | undefined {
+    return tenant === undefined || this.tenants.size === 0 ? undefined : this.tenants.get(tenant);
+  }
+
+  /** The ledgers of the subject's scopes in `unit`, creating template ledgers on first use; windows rolled. */
+  budgetedRows(entry: SubjectEntry, unit: Unit, now: number): LedgerRow[] {
+    let cached = entry.byUnit.get(unit);
+    if (cached === undefined || cached.generation !== this.generation) {
+      const rows: LedgerRow[] = [];
+      for (const scope of entry.scopes) {
+        let row = this.ledgers.get(`${scope}|${unit}`);
+        if (row === undefined) {
+          const template = findTemplate(this.templates, scope, unit);
+          if (template !== undefined) row = this.putLedger({ ...template, scope });
+        }
+        if (row !== undefined) rows.push(row);
+      }
+      cached = { generation: this.generation, rows };
+      entry.byUnit.set(unit, cached);
+    }
+    const rows = cached.rows;
+    for (let i = 0; i < rows.length; i++) rollWindow(rows[i]!, now);
+    return rows;
+  }
+
+  /** 400 UNIT_MISMATCH when a scope of the subject is budgeted (or templated) in another unit only. */
+  unitMismatch(entry: SubjectEntry, unit: Unit): UnitMismatchError | undefined {
+    for (const scope of entry.scopes) {
+      const units = new Set(this.unitsByScope.get(scope));
+      for (const template of this.templates) {
+        if (findTemplate([template], scope, template.unit) !== undefined) units.add(template.unit);
+      }
+      units.delete(unit);
+      if (units.size > 0) {
+        const expected = [...units].sort();
+        return new UnitMismatchError(
+          `No ${unit} budget for ${scope}; it is budgeted in ${expected.join(', ')}`,
+          {
+            details: { scope, requested_unit: unit, expected_units: expected },
+          },
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /** The ledger of (scope, unit), if any (scope normalized; window not rolled). */
+  find(scope: string, unit: Unit): LedgerRow | undefined {
+    return this.ledgers.get(`${normalizeScope(scope, 'scope')}|${unit}`);
+  }
+
+  /** The ledger an admin operation targets; 404 when there is none. */
+  adminRow(scope: string, unit: Unit): LedgerRow {
+    const path = normalizeScope(scope, 'scope');
+    const row = this.ledgers.get(`${path}|${unit}`);
+    if (row === undefined) {
+      throw new NotFoundError(`No ${unit} budget for ${path}`, { details: { scope: path, unit } });
+    }
+    return row;
+  }
+
+  /** ACTIVE ↔ FROZEN; CLOSED is terminal. */
+  setStatus(scope: string, unit: Unit, status: LedgerStatus): LedgerState {
+    const row = this.adminRow(scope, unit);
+    if (!['ACTIVE', 'FROZEN', 'CLOSED'].includes(status)) {
+      throw new InvalidRequestError('status must be ACTIVE, FROZEN or CLOSED', {
+        details: { field: 'status' },
+      });
+    }
+    if (row.status === 'CLOSED' && status !== 'CLOSED') {
+      throw new BudgetClosedError(`Budget is closed (terminal): ${row.scope}`, {
+        details: { scope: row.scope },
+      });
+    }
+    row.status = status;
+    return toState(row);
+  }
+
+  update(
+    scope: string,
+    unit: Unit,
+    changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
+  ): LedgerState {
+    const row = this.adminRow(scope, unit);
+    const checked = validateDefinition(
+      { scope: row.scope, unit, allocated: row.allocated, ...changes },
+      'changes',
+    );
+    if ('overdraftLimit' in changes) row.overdraftLimit = checked.overdraftLimit ?? 0;
+    if ('caps' in changes) {
+      row.caps = checked.caps;
+      row.hasCaps = capsSet(checked.caps);
+    }
+    if ('commitOveragePolicy' in changes) row.commitOveragePolicy = checked.commitOveragePolicy;
+    // As Ref's admin plane: the flag is recomputed after every limit update.
+    row.isOverLimit = overLimitAfterReconcile(row);
+    return toState(row);
+  }
+
+  /** Every ledger's state, windows rolled to `now`. */
+  list(now: number): LedgerState[] {
+    const rows = [...this.ledgers.values()];
+    for (const row of rows) rollWindow(row, now);
+    return rows.map(toState);
+  }
+
+  putLedger(input: LedgerDefinition): LedgerRow {
+    const definition = validateDefinition(input);
+    const key = `${definition.scope}|${definition.unit}`;
+    if (this.ledgers.has(key)) {
+      throw new DuplicateLedgerError(`A ${definition.unit} budget already exists for ${definition.scope}`, {
+        details: { scope: definition.scope, unit: definition.unit },
+      });
+    }
+    const row = createRow(this.ids.next('led_'), definition, this.clock.now());
+    this.ledgers.set(key, row);
+    let units = this.unitsByScope.get(definition.scope);
+    if (units === undefined) {
+      units = new Set();
+      this.unitsByScope.set(definition.scope, units);
+    }
+    units.add(definition.unit);
+    this.generation++;
+    return row;
+  }
+
+  putTemplate(input: LedgerTemplate): void {
+    this.templates.push(validateTemplate(input));
+    this.generation++;
+  }
+
+  putTenant(tenant: string, settings: TenantSettings): void {
+    this.tenants.set(tenant.toLowerCase(), validateTenantSettings(settings));
+  }
+}

@@ -1,0 +1,81 @@
+import {
+  BudgetClosedError,
+  BudgetFrozenError,
+  IdempotencyMismatchError,
+  InvalidRequestError,
+  NotFoundError,
+  OverdraftLimitExceededError,
+  ReservationExpiredError,
+  TenantClosedError,
+} from '../protocol/errors.ts';
+import type { DecideResponse, ReserveResponse } from '../protocol/types.ts';
+import { type Evaluation, exceeded, retryAfter } from './evaluate.ts';
+import type { LedgerRow } from './ledger-row.ts';
+import type { ReservationRow } from './reservations.ts';
+import type { SubjectEntry } from './subject-cache.ts';
+
+/** 409: a ledger already exists for this (scope, unit). Carries the INVALID_REQUEST code, as in the admin spec. */
+export class DuplicateLedgerError extends InvalidRequestError {
+  override readonly status: number = 409;
+}
+
+/** 409 IDEMPOTENCY_MISMATCH unless a same-key retry carries the payload of the first use. */
+export function checkReplay(stored: number, print: number): void {
+  if (stored !== print) {
+    throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
+      details: { reason: 'payload differs from the first use of this key' },
+    });
+  }
+}
+
+/** The DENY outcome of a failed evaluation (dry_run and decide), with a retry hint when one is known. */
+export function denial(
+  failure: Extract<Evaluation, { ok: false }>,
+  now: number,
+): ReserveResponse & DecideResponse {
+  const response: ReserveResponse & DecideResponse = {
+    decision: 'DENY',
+    affectedScopes: [],
+    reasonCode: failure.reason,
+  };
+  const retryAfterMs = failure.reason === 'BUDGET_EXCEEDED' ? retryAfter(failure.row, now) : undefined;
+  if (retryAfterMs !== undefined) response.retryAfterMs = retryAfterMs;
+  return response;
+}
+
+/** The error of an overage plan that failed on `row`. */
+export function overageError(
+  code: 'BUDGET_EXCEEDED' | 'OVERDRAFT_LIMIT_EXCEEDED',
+  row: LedgerRow,
+  requested: number,
+  now: number,
+) {
+  if (code === 'BUDGET_EXCEEDED') return exceeded(row, requested, now);
+  return new OverdraftLimitExceededError(`Overdraft limit of ${row.scope} would be exceeded`, {
+    details: { scope: row.scope, debt: row.debt, overdraft_limit: row.overdraftLimit, requested },
+  });
+}
+
+/** 409 BUDGET_FROZEN or BUDGET_CLOSED unless the ledger is ACTIVE. */
+export function guardStatus(row: LedgerRow): void {
+  if (row.status === 'FROZEN')
+    throw new BudgetFrozenError(`Budget is frozen: ${row.scope}`, { details: { scope: row.scope } });
+  if (row.status === 'CLOSED')
+    throw new BudgetClosedError(`Budget is closed: ${row.scope}`, { details: { scope: row.scope } });
+}
+
+export function tenantClosed(tenant: string | undefined): TenantClosedError {
+  return new TenantClosedError(`Tenant ${tenant} is closed`, { details: { tenant } });
+}
+
+export function expiredError(reservation: ReservationRow): ReservationExpiredError {
+  return new ReservationExpiredError(`Reservation ${reservation.id} has expired`, {
+    details: { reservation_id: reservation.id, expires_at_ms: reservation.expiresAtMs },
+  });
+}
+
+export function notFound(entry: SubjectEntry): NotFoundError {
+  return new NotFoundError(`Budget not found for provided scope: ${entry.path}`, {
+    details: { scope: entry.path },
+  });
+}

@@ -1,0 +1,63 @@
+import type { Clock } from '../clock.ts';
+import { invalid } from '../protocol/errors.ts';
+import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './types.ts';
+
+/** Options of `createMemoryLedger` (memory-ledger.ts). */
+export interface MemoryLedgerOptions {
+  /** Source of "now" (default: the system clock). Pass a ManualClock in tests. */
+  clock?: Clock;
+  ledgers?: LedgerDefinition[];
+  /** **Extension.** Ledgers created on first use for matching scopes. */
+  templates?: LedgerTemplate[];
+  /** Tenant settings by tenant id (status, defaults for TTL, extensions and overage policy). */
+  tenants?: Record<string, TenantSettings>;
+  /** How often expired reservations are swept (default 5000; 0 disables; the timer is unref'd). */
+  sweepIntervalMs?: number;
+  /**
+   * How long reserve, dry_run, decide and funding idempotency records are kept (default 24 h, as Ref).
+   * A live reservation's key is kept at least until it ends, and for its TTL + grace.
+   */
+  idempotencyRetentionMs?: number;
+  /**
+   * How long event idempotency records are kept (default 7 days, as Ref): a replayed event past this
+   * window is applied again, so it must outlive any client's retry horizon.
+   */
+  eventIdempotencyRetentionMs?: number;
+  /**
+   * Most idempotency records kept (default 100,000). Reaching it drops the oldest 1/64 of them in one
+   * batch: decide, dry_run and settled reserve records first, then events and funding; a live
+   * reservation's key is never dropped (it is kept until the reservation ends, even beyond the cap).
+   */
+  maxIdempotencyRecords?: number;
+  /**
+   * Put a post-write balance snapshot of every budgeted scope on live reserve, commit, release, extend
+   * and event responses, replayed verbatim with the response (Ref always sends one). Default false: the
+   * spec makes `balances` optional on all of them (extend: "nice-to-have"), and a snapshot costs about 20
+   * allocations per response on the hot path. dry_run responses always carry one; getBalances reads any time.
+   */
+  includeBalances?: boolean;
+  /** How long finalized or expired reservations stay readable (default 1 h). */
+  reservationRetentionMs?: number;
+  /**
+   * Most finalized or expired reservations kept (default 10,000: retained rows cost GC time). Reaching it
+   * forgets the oldest 1/64 of them in one batch.
+   */
+  maxRetainedReservations?: number;
+}
+
+type CountOption =
+  | 'maxIdempotencyRecords'
+  | 'idempotencyRetentionMs'
+  | 'eventIdempotencyRetentionMs'
+  | 'reservationRetentionMs'
+  | 'maxRetainedReservations'
+  | 'sweepIntervalMs';
+
+/** A numeric option (or its default), rejected at construction unless an integer ≥ `min`. */
+export function count(options: MemoryLedgerOptions, name: CountOption, fallback: number, min = 0): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw invalid(name, `must be an integer ≥ ${min} (got ${String(value)})`, `fix the ${name} option`);
+  }
+  return value;
+}
