@@ -41,7 +41,6 @@ import {
 } from '../protocol/validate.ts';
 import { planOverage } from './commit-math.ts';
 import { evaluateRows, evaluationError, exceeded } from './evaluate.ts';
-import { Fifo } from './fifo.ts';
 import { applyFunding, checkFundingAmount } from './funding.ts';
 import {
   type IdempotencyRecord,
@@ -73,6 +72,7 @@ import {
   releaseFingerprint,
   reserveFingerprint,
 } from './payloads.ts';
+import { ReservationTable } from './reservation-table.ts';
 import {
   commitResponseOf,
   queryReservations,
@@ -129,21 +129,11 @@ class MemoryLedger implements Ledger {
   private readonly ids = new IdSource();
   private readonly catalog: LedgerCatalog;
   private readonly subjects = new SubjectCache(MAX_SUBJECT_CACHE);
-  private readonly reservations = new Map<string, ReservationRow>();
-  /** ACTIVE reservations, each knowing its index (swap-remove: no hash-table churn per reservation). */
-  private readonly active: ReservationRow[] = [];
-  /** Finalized or expired reservation ids in the order they ended (for bounded retention). */
-  private readonly ended = new Fifo<ReservationRow>();
+  private readonly reservations: ReservationTable;
   private readonly idempotency: IdempotencyStore;
   private readonly idempotencyRetentionMs: number;
   private readonly eventRetentionMs: number;
-  private readonly retentionMs: number;
-  private readonly maxRetained: number;
   private readonly includeBalances: boolean;
-  /** Earliest expiry + grace among active reservations (may be stale-early: a sweep then recomputes it). */
-  private nextDeadline = Number.POSITIVE_INFINITY;
-  /** When the oldest ended reservation passes its retention. */
-  private endedDeadlineMs = Number.POSITIVE_INFINITY;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryLedgerOptions) {
@@ -152,8 +142,9 @@ class MemoryLedger implements Ledger {
     this.idempotency = new IdempotencyStore(count(options, 'maxIdempotencyRecords', 100_000, 1));
     this.idempotencyRetentionMs = count(options, 'idempotencyRetentionMs', 86_400_000);
     this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
-    this.retentionMs = count(options, 'reservationRetentionMs', 3_600_000);
-    this.maxRetained = count(options, 'maxRetainedReservations', 10_000);
+    const retentionMs = count(options, 'reservationRetentionMs', 3_600_000);
+    const maxRetained = count(options, 'maxRetainedReservations', 10_000);
+    this.reservations = new ReservationTable(this.idempotency, retentionMs, maxRetained);
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {}))
       this.catalog.putTenant(tenant, settings);
@@ -267,10 +258,7 @@ class MemoryLedger implements Ledger {
       activeIndex: -1,
       endedAtMs: 0,
     };
-    this.reservations.set(id, reservation);
-    reservation.activeIndex = this.active.push(reservation) - 1;
-    const deadline = reservation.expiresAtMs + reservation.graceMs;
-    if (deadline < this.nextDeadline) this.nextDeadline = deadline;
+    this.reservations.add(reservation);
     const live: LiveReserve = {
       live: true,
       reservationId: id,
@@ -354,7 +342,7 @@ class MemoryLedger implements Ledger {
     reservation.committedMetadata = request.metadata;
     reservation.settledKey = request.idempotencyKey;
     reservation.settledFingerprint = commitFingerprint(request);
-    this.end(reservation, 'COMMITTED', now);
+    this.reservations.end(reservation, 'COMMITTED', now);
     return response;
   }
 
@@ -389,7 +377,7 @@ class MemoryLedger implements Ledger {
     }
     reservation.settledKey = request.idempotencyKey;
     reservation.settledFingerprint = releaseFingerprint(request);
-    this.end(reservation, 'RELEASED', now);
+    this.reservations.end(reservation, 'RELEASED', now);
     return response;
   }
 
@@ -601,71 +589,15 @@ class MemoryLedger implements Ledger {
   /** Reads the clock and expires anything past its deadline first (lazy expiry: no sweeper lag). */
   private tick(): number {
     const now = this.clock.now();
-    if (now > this.nextDeadline) this.sweep(now);
+    if (now > this.reservations.nextDeadline) this.sweep(now);
     return now;
   }
 
   private sweep(now: number): number {
-    let expired = 0;
-    let next = Number.POSITIVE_INFINITY;
-    // Backwards, so a swap-removal only moves an already visited reservation into the current slot.
-    for (let i = this.active.length - 1; i >= 0; i--) {
-      const reservation = this.active[i]!;
-      const deadline = reservation.expiresAtMs + reservation.graceMs;
-      if (now > deadline) {
-        for (const row of reservation.rows) {
-          rollWindow(row, now);
-          row.reserved -= reservation.estimate;
-          row.remaining += reservation.estimate;
-        }
-        this.end(reservation, 'EXPIRED', now);
-        expired++;
-      } else if (deadline < next) next = deadline;
-    }
-    this.nextDeadline = next;
+    const expired = this.reservations.expire(now);
     this.idempotency.prune(now);
-    this.pruneEnded(now);
+    this.reservations.prune(now);
     return expired;
-  }
-
-  private end(reservation: ReservationRow, status: 'COMMITTED' | 'RELEASED' | 'EXPIRED', now: number): void {
-    reservation.status = status;
-    if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
-    this.removeActive(reservation);
-    if (reservation.reserveRecord !== undefined) {
-      this.idempotency.unpin(reservation.reserveRecord, now);
-      reservation.reserveRecord = undefined;
-    }
-    reservation.endedAtMs = now;
-    if (this.ended.size === 0) this.endedDeadlineMs = now + this.retentionMs;
-    this.ended.push(reservation);
-    this.pruneEnded(now);
-  }
-
-  private removeActive(reservation: ReservationRow): void {
-    const last = this.active.pop()!;
-    if (last !== reservation) {
-      this.active[reservation.activeIndex] = last;
-      last.activeIndex = reservation.activeIndex;
-    }
-    reservation.activeIndex = -1;
-  }
-
-  /** Forgets finalized or expired reservations past their retention, or beyond the cap (oldest first). */
-  private pruneEnded(now: number): void {
-    // `ended` is in end order, so nothing is due before the front's deadline: skip the cold read.
-    if (this.ended.size <= this.maxRetained && now < this.endedDeadlineMs) return;
-    // Past the cap, forget a batch (1/64 of it) in one sequential sweep rather than one cold row per end.
-    const keep =
-      this.ended.size > this.maxRetained ? this.maxRetained - (this.maxRetained >> 6) : this.maxRetained;
-    for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
-      if (this.ended.size <= keep && oldest.endedAtMs + this.retentionMs > now) break;
-      this.reservations.delete(oldest.id);
-      this.ended.shift();
-    }
-    const front = this.ended.peek();
-    this.endedDeadlineMs =
-      front === undefined ? Number.POSITIVE_INFINITY : front.endedAtMs + this.retentionMs;
   }
 
   /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */

@@ -1,0 +1,104 @@
+import { Fifo } from './fifo.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+import { rollWindow } from './ledger-row.ts';
+import type { ReservationRow } from './reservations.ts';
+
+/**
+ * Every reservation by id: the ACTIVE ones in a swap-remove array (each knows its index, so no hash-table
+ * churn per reservation), expiry of holds past expiry + grace, and bounded retention of ended ones.
+ */
+export class ReservationTable {
+  private readonly byId = new Map<string, ReservationRow>();
+  private readonly active: ReservationRow[] = [];
+  /** Finalized or expired reservations in the order they ended (for bounded retention). */
+  private readonly ended = new Fifo<ReservationRow>();
+  /** Earliest expiry + grace among active reservations (may be stale-early: `expire` then recomputes it). */
+  nextDeadline = Number.POSITIVE_INFINITY;
+  /** When the oldest ended reservation passes its retention. */
+  private endedDeadlineMs = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly idempotency: IdempotencyStore,
+    private readonly retentionMs: number,
+    private readonly maxRetained: number,
+  ) {}
+
+  get(id: string): ReservationRow | undefined {
+    return this.byId.get(id);
+  }
+
+  values(): IterableIterator<ReservationRow> {
+    return this.byId.values();
+  }
+
+  /** Adds a new ACTIVE reservation. */
+  add(reservation: ReservationRow): void {
+    this.byId.set(reservation.id, reservation);
+    reservation.activeIndex = this.active.push(reservation) - 1;
+    const deadline = reservation.expiresAtMs + reservation.graceMs;
+    if (deadline < this.nextDeadline) this.nextDeadline = deadline;
+  }
+
+  /** Expires every active reservation past expiry + grace, returning its hold; returns how many. */
+  expire(now: number): number {
+    let expired = 0;
+    let next = Number.POSITIVE_INFINITY;
+    // Backwards, so a swap-removal only moves an already visited reservation into the current slot.
+    for (let i = this.active.length - 1; i >= 0; i--) {
+      const reservation = this.active[i]!;
+      const deadline = reservation.expiresAtMs + reservation.graceMs;
+      if (now > deadline) {
+        for (const row of reservation.rows) {
+          rollWindow(row, now);
+          row.reserved -= reservation.estimate;
+          row.remaining += reservation.estimate;
+        }
+        this.end(reservation, 'EXPIRED', now);
+        expired++;
+      } else if (deadline < next) next = deadline;
+    }
+    this.nextDeadline = next;
+    return expired;
+  }
+
+  /** Ends an ACTIVE reservation (its hold already settled): unpins its reserve key and retains it. */
+  end(reservation: ReservationRow, status: 'COMMITTED' | 'RELEASED' | 'EXPIRED', now: number): void {
+    reservation.status = status;
+    if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
+    this.removeActive(reservation);
+    if (reservation.reserveRecord !== undefined) {
+      this.idempotency.unpin(reservation.reserveRecord, now);
+      reservation.reserveRecord = undefined;
+    }
+    reservation.endedAtMs = now;
+    if (this.ended.size === 0) this.endedDeadlineMs = now + this.retentionMs;
+    this.ended.push(reservation);
+    this.prune(now);
+  }
+
+  /** Forgets finalized or expired reservations past their retention, or beyond the cap (oldest first). */
+  prune(now: number): void {
+    // `ended` is in end order, so nothing is due before the front's deadline: skip the cold read.
+    if (this.ended.size <= this.maxRetained && now < this.endedDeadlineMs) return;
+    // Past the cap, forget a batch (1/64 of it) in one sequential sweep rather than one cold row per end.
+    const keep =
+      this.ended.size > this.maxRetained ? this.maxRetained - (this.maxRetained >> 6) : this.maxRetained;
+    for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
+      if (this.ended.size <= keep && oldest.endedAtMs + this.retentionMs > now) break;
+      this.byId.delete(oldest.id);
+      this.ended.shift();
+    }
+    const front = this.ended.peek();
+    this.endedDeadlineMs =
+      front === undefined ? Number.POSITIVE_INFINITY : front.endedAtMs + this.retentionMs;
+  }
+
+  private removeActive(reservation: ReservationRow): void {
+    const last = this.active.pop()!;
+    if (last !== reservation) {
+      this.active[reservation.activeIndex] = last;
+      last.activeIndex = reservation.activeIndex;
+    }
+    reservation.activeIndex = -1;
+  }
+}
