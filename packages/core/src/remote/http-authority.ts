@@ -64,56 +64,35 @@ function withQuery(path: string, params: URLSearchParams): string {
  */
 export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthority {
   const transport: HttpTransport = createHttpTransport(options);
+  /** Every protocol POST body carries `idempotency_key`; the transport repeats it as X-Idempotency-Key. */
+  const post = (path: string, wireBody: object): Promise<unknown> =>
+    transport.send({ method: 'POST', path, body: wireBody as { idempotency_key: string } });
 
   async function reserveOnce(request: ReserveRequest): Promise<ReserveResponse> {
-    const body = await transport.send({
-      method: 'POST',
-      path: '/v1/reservations',
-      body: toWireReserveRequest(request) as unknown as { idempotency_key: string },
-    });
+    const body = await post('/v1/reservations', toWireReserveRequest(request));
     return fromWireReserveResponse(body as WireReservationCreateResponse);
   }
 
   const authority: BudgetAuthority = {
     reserve: (request) => reserveWithPartialFallback(request, reserveOnce, authority),
     async commit(reservationId, request) {
-      const body = await transport.send({
-        method: 'POST',
-        path: reservationPath(reservationId, 'commit'),
-        body: toWireCommitRequest(request) as unknown as { idempotency_key: string },
-      });
+      const body = await post(reservationPath(reservationId, 'commit'), toWireCommitRequest(request));
       return fromWireCommitResponse(body as WireCommitResponse);
     },
     async release(reservationId, request) {
-      const body = await transport.send({
-        method: 'POST',
-        path: reservationPath(reservationId, 'release'),
-        body: toWireReleaseRequest(request) as unknown as { idempotency_key: string },
-      });
+      const body = await post(reservationPath(reservationId, 'release'), toWireReleaseRequest(request));
       return fromWireReleaseResponse(body as WireReleaseResponse);
     },
     async extend(reservationId, request) {
-      const body = await transport.send({
-        method: 'POST',
-        path: reservationPath(reservationId, 'extend'),
-        body: toWireExtendRequest(request) as unknown as { idempotency_key: string },
-      });
+      const body = await post(reservationPath(reservationId, 'extend'), toWireExtendRequest(request));
       return fromWireExtendResponse(body as WireReservationExtendResponse);
     },
     async decide(request) {
-      const body = await transport.send({
-        method: 'POST',
-        path: '/v1/decide',
-        body: toWireDecideRequest(request) as unknown as { idempotency_key: string },
-      });
+      const body = await post('/v1/decide', toWireDecideRequest(request));
       return fromWireDecideResponse(body as WireDecisionResponse);
     },
     async createEvent(request) {
-      const body = await transport.send({
-        method: 'POST',
-        path: '/v1/events',
-        body: toWireEventRequest(request) as unknown as { idempotency_key: string },
-      });
+      const body = await post('/v1/events', toWireEventRequest(request));
       return fromWireEventResponse(body as WireEventCreateResponse);
     },
     async getBalances(query) {
