@@ -5,6 +5,7 @@ import { BudgetExceededError, createCycles, createMemoryLedger } from '@cycles-g
 import { stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
 import { z } from 'zod';
 import { projectFromEmulator } from '../projection.ts';
+import { runAgents } from '../run-agents.ts';
 import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
 
 /** Options of {@link runAiSdkScenario}. */
@@ -110,18 +111,7 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
     }
   }
 
-  let state = { spent: 0, reserved: 0 };
-  try {
-    await Promise.all(Array.from({ length: workers }, (_, index) => runAgent(index)));
-    await emulator.waitForIdle();
-    // The ledger is the truth for spend; the per-step charges above only drive the progress line.
-    const row = await ledger.getLedger('tenant:acme', 'USD_MICROCENTS');
-    state = { spent: row?.spent ?? 0, reserved: row?.reserved ?? 0 };
-  } finally {
-    clearInterval(ticker);
-    await emulator.close();
-    await cycles.close();
-  }
+  const state = await runAgents(workers, runAgent, { emulator, ledger, cycles, ticker });
   const elapsedMs = performance.now() - started;
   progress(line());
 

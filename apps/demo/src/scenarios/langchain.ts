@@ -8,6 +8,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createAgent } from 'langchain';
 import { z } from 'zod';
 import { projectFromEmulator } from '../projection.ts';
+import { runAgents } from '../run-agents.ts';
 import { DEMO_MODEL, type DemoResult, MICROCENTS_PER_DOLLAR } from '../scenario.ts';
 
 /** Options of {@link runLangchainScenario}. */
@@ -113,18 +114,7 @@ export async function runLangchainScenario(options: LangchainScenarioOptions = {
     }
   }
 
-  let state = { spent: 0, reserved: 0 };
-  try {
-    await Promise.all(Array.from({ length: workers }, (_, index) => runAgent(index)));
-    await emulator.waitForIdle();
-    // The ledger is the truth for spend; the per-turn charges above only drive the progress line.
-    const row = await ledger.getLedger('tenant:acme', 'USD_MICROCENTS');
-    state = { spent: row?.spent ?? 0, reserved: row?.reserved ?? 0 };
-  } finally {
-    clearInterval(ticker);
-    await emulator.close();
-    await cycles.close();
-  }
+  const state = await runAgents(workers, runAgent, { emulator, ledger, cycles, ticker });
   const elapsedMs = performance.now() - started;
   progress(line());
 
