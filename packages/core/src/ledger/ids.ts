@@ -15,4 +15,27 @@ export class IdSource {
     const digits = (this.counter++).toString(36);
     return head + (digits.length < 8 ? ZEROS[8 - digits.length] + digits : digits);
   }
+
+  /** The counter behind the id the last {@link next} returned. */
+  get last(): number {
+    return this.counter - 1;
+  }
+
+  /**
+   * The counter an id of this instance was made from (read back from its digits), or -1 when it cannot be
+   * one. Not a full check: a caller keying by the counter must still compare the stored id with `id`.
+   */
+  sequenceOf(id: string): number {
+    // Every prefix has 4 chars, so the digits start at the same offset for all of them.
+    const start = this.reservationHead.length;
+    if (id.length < start + 8 || id.length > start + 10) return -1;
+    let value = 0;
+    for (let i = start; i < id.length; i++) {
+      const char = id.charCodeAt(i);
+      const digit = char >= 48 && char <= 57 ? char - 48 : char >= 97 && char <= 122 ? char - 87 : -1;
+      if (digit < 0) return -1;
+      value = value * 36 + digit;
+    }
+    return value;
+  }
 }

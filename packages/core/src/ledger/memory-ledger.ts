@@ -144,7 +144,7 @@ class MemoryLedger implements Ledger {
     this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
     const retentionMs = count(options, 'reservationRetentionMs', 3_600_000);
     const maxRetained = count(options, 'maxRetainedReservations', 10_000);
-    this.reservations = new ReservationTable(this.idempotency, retentionMs, maxRetained);
+    this.reservations = new ReservationTable(this.ids, this.idempotency, retentionMs, maxRetained);
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {}))
       this.catalog.putTenant(tenant, settings);
@@ -230,6 +230,7 @@ class MemoryLedger implements Ledger {
     const id = this.ids.next('rsv_');
     const reservation: ReservationRow = {
       id,
+      sequence: this.ids.last,
       tenant: tenant ?? lower(context?.tenant),
       status: 'ACTIVE',
       subject: request.subject.dimensions === undefined ? entry.subject : { ...request.subject },

@@ -1,14 +1,19 @@
 import { Fifo } from './fifo.ts';
 import type { IdempotencyStore } from './idempotency.ts';
+import type { IdSource } from './ids.ts';
 import { rollWindow } from './ledger-row.ts';
 import type { ReservationRow } from './reservations.ts';
 
 /**
  * Every reservation by id: the ACTIVE ones in a swap-remove array (each knows its index, so no hash-table
  * churn per reservation), expiry of holds past expiry + grace, and bounded retention of ended ones.
+ *
+ * Reservations are keyed by the counter their id was made from, not by the id string: a small-integer
+ * key is hashed and compared without reading a (cold) key string, which made `set`/`delete` on a
+ * string-keyed table of retained rows the costliest step of a reserve + commit pair.
  */
 export class ReservationTable {
-  private readonly byId = new Map<string, ReservationRow>();
+  private readonly bySequence = new Map<number, ReservationRow>();
   private readonly active: ReservationRow[] = [];
   /** Finalized or expired reservations in the order they ended (for bounded retention). */
   private readonly ended = new Fifo<ReservationRow>();
@@ -18,22 +23,26 @@ export class ReservationTable {
   private endedDeadlineMs = Number.POSITIVE_INFINITY;
 
   constructor(
+    private readonly ids: IdSource,
     private readonly idempotency: IdempotencyStore,
     private readonly retentionMs: number,
     private readonly maxRetained: number,
   ) {}
 
   get(id: string): ReservationRow | undefined {
-    return this.byId.get(id);
+    const reservation = this.bySequence.get(this.ids.sequenceOf(id));
+    // The counter only locates a candidate: the id must match exactly (another instance, a mangled id).
+    return reservation !== undefined && reservation.id === id ? reservation : undefined;
   }
 
+  /** Every reservation, in creation order. */
   values(): IterableIterator<ReservationRow> {
-    return this.byId.values();
+    return this.bySequence.values();
   }
 
-  /** Adds a new ACTIVE reservation. */
+  /** Adds a new ACTIVE reservation (its `sequence` is the counter its id was made from). */
   add(reservation: ReservationRow): void {
-    this.byId.set(reservation.id, reservation);
+    this.bySequence.set(reservation.sequence, reservation);
     reservation.activeIndex = this.active.push(reservation) - 1;
     const deadline = reservation.expiresAtMs + reservation.graceMs;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
@@ -85,7 +94,7 @@ export class ReservationTable {
       this.ended.size > this.maxRetained ? this.maxRetained - (this.maxRetained >> 6) : this.maxRetained;
     for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
       if (this.ended.size <= keep && oldest.endedAtMs + this.retentionMs > now) break;
-      this.byId.delete(oldest.id);
+      this.bySequence.delete(oldest.sequence);
       this.ended.shift();
     }
     const front = this.ended.peek();

@@ -26,6 +26,8 @@ export interface StoredExtend {
 /** A reservation as the memory ledger keeps it. `rows` are exactly the ledgers the hold was placed on. */
 export interface ReservationRow {
   id: string;
+  /** The id's counter (IdSource), the table key. */
+  sequence: number;
   tenant: string | undefined;
   status: ReservationStatus;
   subject: Subject;
