@@ -1,5 +1,6 @@
 import { IdempotencyMismatchError } from '../protocol/errors.ts';
 import { Fifo } from './fifo.ts';
+import { keyHash, RecordTable } from './record-table.ts';
 
 // Idempotency records per (tenant, endpoint, key). Payloads are compared as fingerprints of their
 // canonical form (see payloads.ts), so a record keeps a number instead of a request-sized string.
@@ -36,8 +37,10 @@ export function canonicalJson(value: unknown): string {
  */
 export type RecordClass = 'pinned' | 'replaceable' | 'durable';
 
-/** Records of one (tenant, endpoint), by idempotency key. */
-export type IdempotencySpace = Map<string, IdempotencyRecord<unknown>>;
+/** One (tenant, endpoint): its records are apart from every other space's, though in one table. */
+export interface IdempotencySpace {
+  readonly id: number;
+}
 
 /** One stored outcome (a plain object, not a class: literals are the cheapest to build). */
 export interface IdempotencyRecord<T> {
@@ -50,6 +53,8 @@ export interface IdempotencyRecord<T> {
   pinned: boolean;
   /** False once removed from its space (a queue entry for it is then stale: skipped, never re-read). */
   stored: boolean;
+  /** keyHash of its space and key (its place in the store's table). */
+  readonly hash: number;
 }
 
 /**
@@ -60,6 +65,12 @@ export interface IdempotencyRecord<T> {
  */
 export class IdempotencyStore {
   private readonly spaces = new Map<string, Map<string, IdempotencySpace>>();
+  private readonly table = new RecordTable<IdempotencyRecord<unknown>>();
+  private spaceCount = 0;
+  /** The last key looked up and its hash: a miss is usually followed by a store of the same key. */
+  private lastKey = '';
+  private lastSpace: IdempotencySpace | undefined;
+  private lastHash = 0;
   private readonly replaceable = new Fifo<IdempotencyRecord<unknown>>();
   private readonly durable = new Fifo<IdempotencyRecord<unknown>>();
   private count = 0;
@@ -87,10 +98,20 @@ export class IdempotencyStore {
     this.lastSpaces = byEndpoint;
     let space = byEndpoint.get(endpoint);
     if (space === undefined) {
-      space = new Map();
+      space = { id: this.spaceCount++ };
       byEndpoint.set(endpoint, space);
     }
     return space;
+  }
+
+  /** keyHash of (space, key), reusing the previous call's when the key repeats (lookup, then store). */
+  private hashOf(space: IdempotencySpace, key: string): number {
+    if (key !== this.lastKey || space !== this.lastSpace) {
+      this.lastKey = key;
+      this.lastSpace = space;
+      this.lastHash = keyHash(space.id, key);
+    }
+    return this.lastHash;
   }
 
   /**
@@ -103,7 +124,7 @@ export class IdempotencyStore {
     print: number,
     nowMs: number,
   ): IdempotencyRecord<T> | undefined {
-    const record = space.get(key);
+    const record = this.table.find(space, key, this.hashOf(space, key));
     if (record === undefined) return undefined;
     if (!record.pinned && record.expiresAtMs <= nowMs) {
       this.forget(record);
@@ -138,8 +159,9 @@ export class IdempotencyStore {
       expiresAtMs,
       pinned: kind === 'pinned',
       stored: true,
+      hash: this.hashOf(space, key),
     };
-    space.set(key, record);
+    this.table.insert(record);
     this.count++;
     if (kind !== 'pinned') this.enqueue(kind === 'replaceable' ? this.replaceable : this.durable, record);
     this.prune(nowMs);
@@ -190,7 +212,7 @@ export class IdempotencyStore {
   private forget(record: IdempotencyRecord<unknown>): void {
     if (!record.stored) return;
     record.stored = false;
-    record.space.delete(record.key);
+    this.table.remove(record);
     this.count--;
   }
 }

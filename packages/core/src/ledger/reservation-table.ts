@@ -3,17 +3,18 @@ import type { IdempotencyStore } from './idempotency.ts';
 import type { IdSource } from './ids.ts';
 import { rollWindow } from './ledger-row.ts';
 import type { ReservationRow } from './reservations.ts';
+import { SequenceMap } from './sequence-map.ts';
 
 /**
  * Every reservation by id: the ACTIVE ones in a swap-remove array (each knows its index, so no hash-table
  * churn per reservation), expiry of holds past expiry + grace, and bounded retention of ended ones.
  *
- * Reservations are keyed by the counter their id was made from, not by the id string: a small-integer
- * key is hashed and compared without reading a (cold) key string, which made `set`/`delete` on a
- * string-keyed table of retained rows the costliest step of a reserve + commit pair.
+ * Reservations are found by the counter their id was made from, not by the id string: the rows held are
+ * mostly a recent run of counters, so a direct-mapped array finds one in a single access, where a
+ * string-keyed Map hashed a fresh id per reserve and read cold key strings on every insert and delete.
  */
 export class ReservationTable {
-  private readonly bySequence = new Map<number, ReservationRow>();
+  private readonly bySequence = new SequenceMap<ReservationRow>();
   private readonly active: ReservationRow[] = [];
   /** Finalized or expired reservations in the order they ended (for bounded retention). */
   private readonly ended = new Fifo<ReservationRow>();
@@ -36,13 +37,13 @@ export class ReservationTable {
   }
 
   /** Every reservation, in creation order. */
-  values(): IterableIterator<ReservationRow> {
+  values(): ReservationRow[] {
     return this.bySequence.values();
   }
 
   /** Adds a new ACTIVE reservation (its `sequence` is the counter its id was made from). */
   add(reservation: ReservationRow): void {
-    this.bySequence.set(reservation.sequence, reservation);
+    this.bySequence.add(reservation);
     reservation.activeIndex = this.active.push(reservation) - 1;
     const deadline = reservation.expiresAtMs + reservation.graceMs;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
@@ -94,7 +95,7 @@ export class ReservationTable {
       this.ended.size > this.maxRetained ? this.maxRetained - (this.maxRetained >> 6) : this.maxRetained;
     for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
       if (this.ended.size <= keep && oldest.endedAtMs + this.retentionMs > now) break;
-      this.bySequence.delete(oldest.sequence);
+      this.bySequence.delete(oldest);
       this.ended.shift();
     }
     const front = this.ended.peek();
