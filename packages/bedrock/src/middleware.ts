@@ -10,13 +10,14 @@ import {
   type Cycles,
   currentCycles,
   type EstimateInput,
+  type LlmCallOptions,
   type Subject,
 } from '@cycles-guard/core';
 import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/types';
 import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
 import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
 import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
-import { destroyBody, type GuardState, responseHeaders, STATE } from './response.ts';
+import { destroyBody, type GuardState, responseHeaders, STATE, sendGuarded } from './response.ts';
 import { CallSettler, type CyclesBedrockResult } from './settle.ts';
 import { converseWatch, guardStream, invokeWatch } from './streams.ts';
 
@@ -95,17 +96,15 @@ export function cyclesBedrockMiddleware(
       options.inputTokens === undefined && options.countTokens !== true
         ? undefined
         : await countInput(options, modelId, limits.input, converse ? input : undefined, input.body);
-    const call = await cycles.beginLlmCall({
-      model: modelId,
-      input: limits.input,
-      ...(inputTokens === undefined ? {} : { inputTokens }),
-      ...(limits.maxTokens === undefined ? {} : { maxOutputTokens: limits.maxTokens }),
-      ...(limits.reasoningBudgetTokens === undefined
-        ? {}
-        : { reasoningBudgetTokens: limits.reasoningBudgetTokens }),
-      ...(options.subject === undefined ? {} : { subject: options.subject }),
-      ...(options.action === undefined ? {} : { action: options.action }),
-    });
+    // Optional fields set only when present, without a spread per field (a hot path).
+    const callOptions: LlmCallOptions = { model: modelId, input: limits.input };
+    if (inputTokens !== undefined) callOptions.inputTokens = inputTokens;
+    if (limits.maxTokens !== undefined) callOptions.maxOutputTokens = limits.maxTokens;
+    if (limits.reasoningBudgetTokens !== undefined)
+      callOptions.reasoningBudgetTokens = limits.reasoningBudgetTokens;
+    if (options.subject !== undefined) callOptions.subject = options.subject;
+    if (options.action !== undefined) callOptions.action = options.action;
+    const call = await cycles.beginLlmCall(callOptions);
     const settler = new CallSettler(call);
     const granted = call.maxOutputTokens;
     const reasoning = call.reasoningBudgetTokens;
@@ -118,10 +117,15 @@ export function cyclesBedrockMiddleware(
         };
     const state: GuardState = { call };
     context[STATE] = state;
+    const stream = command === 'ConverseStreamCommand' || command === 'InvokeModelWithResponseStreamCommand';
 
     let result: Awaited<ReturnType<typeof next>>;
     try {
-      result = await next({ ...args, input: clamped as unknown as ServiceInputTypes });
+      result = await sendGuarded(
+        () => next({ ...args, input: clamped as unknown as ServiceInputTypes }),
+        state,
+        stream,
+      );
     } catch (error) {
       await settleFailure(settler, state, error);
       throw error;

@@ -33,10 +33,14 @@ function guardPlugin(
   return {
     applyToStack(stack) {
       stack.add(cyclesBedrockMiddleware(options), cyclesBedrockMiddlewareOptions);
-      stack.addRelativeTo(
-        cyclesBedrockResponseMiddleware({ shareCallsWithHandler }),
-        cyclesBedrockResponseMiddlewareOptions,
-      );
+      // Only a wrapped request handler needs the deserialize-step companion (it reads each request's
+      // call); every stack entry costs each call microseconds to resolve.
+      if (shareCallsWithHandler) {
+        stack.addRelativeTo(
+          cyclesBedrockResponseMiddleware({ shareCallsWithHandler }),
+          cyclesBedrockResponseMiddlewareOptions,
+        );
+      }
     },
   };
 }

@@ -1,8 +1,6 @@
 import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-bedrock-runtime';
 import { currentBudget, type LlmCall } from '@cycles-guard/core';
 import type {
-  DeserializeHandlerArguments,
-  DeserializeHandlerOutput,
   DeserializeMiddleware,
   HandlerExecutionContext,
   RelativeMiddlewareOptions,
@@ -36,10 +34,11 @@ export const cyclesBedrockResponseMiddlewareOptions: RelativeMiddlewareOptions =
 };
 
 /**
- * Deserialize-step companion: records the raw response (status, usage headers) and ties the call's
- * signal to it. The SDK's `abortSignal` is invisible to middleware, so a cutoff or a budget-context
- * abort destroys the response body (closing the connection) instead. Uses `call.onAbort`, not
- * `call.signal`: creating an AbortSignal per call was a measurable part of the guard's overhead.
+ * Deserialize-step companion: shares each request's call with a request handler wrapped by
+ * `createGuardedBedrockClient` (which adds it for that). Everything else (the raw response, the abort
+ * race, closing a body when the call aborts) is done by the initialize middleware, from the
+ * `response` the SDK hands back up the stack: every middleware in the stack costs each call several
+ * microseconds to resolve, so the plain plugin adds only that one.
  */
 export function cyclesBedrockResponseMiddleware(
   options: {
@@ -51,33 +50,38 @@ export function cyclesBedrockResponseMiddleware(
   } = {},
 ): DeserializeMiddleware<ServiceInputTypes, ServiceOutputTypes> {
   const share = options.shareCallsWithHandler === true;
-  return (next, context) => async (args) => {
+  return (next, context) => (args) => {
     const state = stateOf(context);
-    if (state === undefined) return next(args);
-    const { call } = state;
     const request = asObject(args.request);
-    if (share && request !== undefined) requestCalls.set(request, call);
-    // Before the response only the budget context's signal can abort the call (a cutoff needs a
-    // stream, and the plugin passes no signal of its own): without one, skip the race.
-    const result =
-      currentBudget()?.signal === undefined && !call.aborted
-        ? await next(args)
-        : await raceAbort(next, args, call);
-    const response = asObject(result.response);
-    const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
-    // Headers are read only by InvokeModel settlement: normalized there, not on every call.
-    state.response = { statusCode, rawHeaders: response?.headers, body: response?.body };
-    call.onAbort(() => destroyBody(response?.body));
-    return result;
+    if (share && state !== undefined && request !== undefined) requestCalls.set(request, state.call);
+    return next(args);
   };
 }
 
-/** Rejects as soon as the call aborts (at once if it already has); a late response has its body destroyed. */
-function raceAbort<T extends DeserializeHandlerOutput<ServiceOutputTypes>>(
-  next: (args: DeserializeHandlerArguments<ServiceInputTypes>) => Promise<T>,
-  args: DeserializeHandlerArguments<ServiceInputTypes>,
-  call: LlmCall,
+/**
+ * Sends the request and records the raw response on `state`. Before the response only the budget
+ * context's signal can abort the call (a cutoff needs a stream, and the plugin passes no signal of
+ * its own): without one, no race. A stream's body is destroyed if the call aborts later (closing the
+ * connection stops Bedrock generating); the other commands have read their body by then.
+ */
+export async function sendGuarded<T extends { response: unknown }>(
+  send: () => Promise<T>,
+  state: GuardState,
+  stream: boolean,
 ): Promise<T> {
+  const { call } = state;
+  const result =
+    currentBudget()?.signal === undefined && !call.aborted ? await send() : await raceAbort(send, call);
+  const response = asObject(result.response);
+  const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
+  // Headers are read only by InvokeModel settlement: normalized there, not on every call.
+  state.response = { statusCode, rawHeaders: response?.headers, body: response?.body };
+  if (stream) call.onAbort(() => destroyBody(response?.body));
+  return result;
+}
+
+/** Rejects as soon as the call aborts (at once if it already has); a late response has its body destroyed. */
+function raceAbort<T extends { response: unknown }>(send: () => Promise<T>, call: LlmCall): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let aborted = false;
     const stopWatching = call.onAbort((reason) => {
@@ -85,8 +89,7 @@ function raceAbort<T extends DeserializeHandlerOutput<ServiceOutputTypes>>(
       reject(reason);
     });
     if (aborted) return;
-    const pending = next(args);
-    pending.then(
+    send().then(
       (value) => {
         stopWatching();
         if (aborted) destroyBody(asObject(value.response)?.body);

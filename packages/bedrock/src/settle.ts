@@ -31,24 +31,31 @@ export class CallSettler {
     return this.#settlement !== undefined;
   }
 
+  // Each settles once: the first starts the settlement, later calls get the same one (checked inline,
+  // not through a helper taking a closure: one call settles per request).
+
   /** Commits real usage when known, else the whole hold (bytes may have been billed: never $0). */
   commitOrHold(usage: TokenUsage | undefined): Promise<Settlement> {
-    return this.#once(() => (usage === undefined ? this.call.abort() : this.call.commit(usage)));
+    if (this.#settlement !== undefined) return this.#settlement;
+    return this.#started(usage === undefined ? this.call.abort() : this.call.commit(usage));
   }
 
   /** Commits the usage observed so far (a stream we stopped); the rest of the hold is released. */
   commitObserved(observed: Partial<TokenUsage>): Promise<Settlement> {
-    return this.#once(() => this.call.abort(observed));
+    if (this.#settlement !== undefined) return this.#settlement;
+    return this.#started(this.call.abort(observed));
   }
 
   /** Releases: the request never reached Bedrock or was refused before billing. */
   release(error: unknown): Promise<Settlement> {
-    return this.#once(() => this.call.fail(error, { reachedProvider: false }));
+    if (this.#settlement !== undefined) return this.#settlement;
+    return this.#started(this.call.fail(error, { reachedProvider: false }));
   }
 
-  #once(settle: () => Promise<Settlement>): Promise<Settlement> {
-    this.#settlement ??= settle().then((settlement) => {
-      this.result.charged = settlement.status === 'committed' ? settlement.charged : 0;
+  #started(settling: Promise<Settlement>): Promise<Settlement> {
+    const result = this.result;
+    this.#settlement = settling.then((settlement) => {
+      result.charged = settlement.status === 'committed' ? settlement.charged : 0;
       return settlement;
     });
     return this.#settlement;

@@ -32,18 +32,23 @@ const storage = new AsyncLocalStorage<BudgetContext>();
 
 /** Merges subjects level by level: later ones win; `dimensions` are merged key by key. */
 export function mergeSubjects(...subjects: (Subject | undefined)[]): Subject {
-  const merged: Subject = {};
+  // Indexed loops over Object.keys, not for-of over Object.entries: this runs on every guarded call.
+  const merged: Record<string, unknown> = {};
   let dimensions: Record<string, string> | undefined;
-  for (const subject of subjects) {
+  for (let level = 0; level < subjects.length; level++) {
+    const subject = subjects[level] as Record<string, unknown> | undefined;
     if (subject === undefined) continue;
-    for (const [key, value] of Object.entries(subject)) {
+    const keys = Object.keys(subject);
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as string;
+      const value = subject[key];
       if (value === undefined) continue;
       if (key === 'dimensions') dimensions = { ...dimensions, ...(value as Record<string, string>) };
-      else (merged as Record<string, unknown>)[key] = value;
+      else merged[key] = value;
     }
   }
   if (dimensions !== undefined) merged.dimensions = dimensions;
-  return merged;
+  return merged as Subject;
 }
 
 function combineSignals(

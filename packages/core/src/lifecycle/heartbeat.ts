@@ -1,5 +1,6 @@
-import { ErrorCode } from '../protocol/enums.ts';
+import { ErrorCode, type Unit } from '../protocol/enums.ts';
 import { CyclesError } from '../protocol/errors.ts';
+import type { Action, Subject } from '../protocol/types.ts';
 import { cancelBeat, type ScheduledBeat, scheduleBeat } from './beat-scheduler.ts';
 import { isTransient } from './retry.ts';
 import type { Runtime } from './runtime.ts';
@@ -27,8 +28,10 @@ export interface HeartbeatOptions {
   remainingTtlMs: number;
   /** Round trip of the reserve call, used to pick the lead time. */
   roundTripMs: number;
-  /** Called once when the heartbeat gives up (not when `stop()` is called). */
-  onStop(reason: string, extensions: number): void;
+  /** Who the hold is for, reported by the `heartbeat-stopped` event if the heartbeat gives up. */
+  subject: Subject;
+  action: Action;
+  unit: Unit;
 }
 
 /** A running heartbeat. */
@@ -112,9 +115,20 @@ class HoldHeartbeat implements Heartbeat {
     );
   }
 
+  /** Gives up once (not when `stop()` was called) and emits `heartbeat-stopped`. */
   #giveUp(reason: string): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#options.onStop(reason, this.#extensions);
+    const options = this.#options;
+    this.#runtime.emit({
+      type: 'heartbeat-stopped',
+      timeMs: this.#runtime.clock.now(),
+      subject: options.subject,
+      action: options.action,
+      unit: options.unit,
+      reservationId: options.reservationId,
+      reason,
+      extensions: this.#extensions,
+    });
   }
 }

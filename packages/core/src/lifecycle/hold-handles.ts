@@ -57,24 +57,29 @@ class LiveHold implements Hold {
     return this.#settlement;
   }
 
+  // Settles once: the first commit or release starts the settlement, later calls get the same one.
+  // (Checked inline rather than through a settle-once helper taking a closure: a hot path.)
   commit(actual: number, metrics?: StandardMetrics, metadata?: Metadata): Promise<Settlement> {
     checkAmount('actual', actual);
-    return this.#once(() => commitHold(this.#state, this.#granted, actual, metrics, metadata));
+    if (this.#settlement !== undefined) return this.#settlement;
+    this.#heartbeat?.stop();
+    return this.#started(commitHold(this.#state, this.#granted, actual, metrics, metadata));
   }
 
   release(reason?: string): Promise<Settlement> {
-    return this.#once(() => releaseHold(this.#state, this.#granted, reason));
+    if (this.#settlement !== undefined) return this.#settlement;
+    this.#heartbeat?.stop();
+    return this.#started(releaseHold(this.#state, this.#granted, reason));
   }
 
-  #once(run: () => Promise<Settlement>): Promise<Settlement> {
-    if (this.#settlement === undefined) {
-      this.#heartbeat?.stop();
-      this.#settlement = run();
-      this.#settlement.catch(() => {}); // Callers see the rejection; avoid an unhandled one for duplicates.
-    }
-    return this.#settlement;
+  #started(settlement: Promise<Settlement>): Promise<Settlement> {
+    this.#settlement = settlement;
+    settlement.catch(ignore); // Callers see the rejection; avoid an unhandled one for duplicates.
+    return settlement;
   }
 }
+
+function ignore(): void {}
 
 /** A hold for a call that runs unguarded (fail-open): settles to `unguarded` and charges nothing. */
 export function unguardedHold(state: HoldState): Hold {

@@ -90,11 +90,6 @@ export interface Hold {
   release(reason?: string): Promise<Settlement>;
 }
 
-/** The subject a call runs as: instance default, then budget context, then the call's own. */
-export function effectiveSubject(runtime: Runtime, subject?: Subject): Subject {
-  return mergeSubjects(runtime.config.subject, currentBudget()?.subject, subject);
-}
-
 /**
  * Reserves `estimate` (or at least `minimum`) for the effective subject. Transient failures are retried
  * with the same key. If the authority stays unreachable: AuthorityUnavailableError, or an unguarded
@@ -104,16 +99,17 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   checkAmount('estimate', options.estimate);
   checkAmount('minimum', options.minimum);
   const { config, clock } = runtime;
+  const budget = currentBudget();
+  // The subject a call runs as: instance default, then budget context, then the call's own.
   const state: HoldState = {
     runtime,
     key: randomUUID(),
-    subject: effectiveSubject(runtime, options.subject),
-    action: options.action ?? currentBudget()?.action ?? DEFAULT_ACTION,
+    subject: mergeSubjects(config.subject, budget?.subject, options.subject),
+    action: options.action ?? budget?.action ?? DEFAULT_ACTION,
     unit: options.unit ?? config.unit,
     estimate: options.estimate,
     overagePolicy: options.overagePolicy ?? config.overagePolicy,
   };
-  const base = { subject: state.subject, action: state.action, unit: state.unit };
   const ttlMs = options.ttlMs ?? config.ttlMs;
   const gracePeriodMs = options.gracePeriodMs ?? config.gracePeriodMs;
   const startedAt = clock.now();
@@ -139,7 +135,9 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
       runtime.emit({
         type: 'fail-open',
         timeMs: clock.now(),
-        ...base,
+        subject: state.subject,
+        action: state.action,
+        unit: state.unit,
         estimate: options.estimate,
         code,
         message,
@@ -150,7 +148,9 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
       runtime.emit({
         type: 'denial',
         timeMs: clock.now(),
-        ...base,
+        subject: state.subject,
+        action: state.action,
+        unit: state.unit,
         estimate: options.estimate,
         code,
         message,
@@ -165,7 +165,9 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
     runtime.emit({
       type: 'decision',
       timeMs: clock.now(),
-      ...base,
+      subject: state.subject,
+      action: state.action,
+      unit: state.unit,
       reservationId,
       decision: response.decision,
       estimate: options.estimate,
@@ -181,15 +183,9 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
       ttlMs: ttlMs ?? response.remainingTtlMs,
       remainingTtlMs: response.remainingTtlMs,
       roundTripMs: clock.now() - startedAt,
-      onStop: (reason, extensions) =>
-        runtime.emit({
-          type: 'heartbeat-stopped',
-          timeMs: clock.now(),
-          ...base,
-          reservationId,
-          reason,
-          extensions,
-        }),
+      subject: state.subject,
+      action: state.action,
+      unit: state.unit,
     });
   }
   return liveHold(

@@ -1,6 +1,14 @@
 import type { Decision, OveragePolicy, Unit } from '../protocol/enums.ts';
 import { BudgetExceededError, CyclesError, ReservationExpiredError } from '../protocol/errors.ts';
-import type { Action, Caps, Metadata, StandardMetrics, Subject } from '../protocol/types.ts';
+import type {
+  Action,
+  Caps,
+  CommitRequest,
+  CommitResponse,
+  Metadata,
+  StandardMetrics,
+  Subject,
+} from '../protocol/types.ts';
 import type { Settlement } from './hold.ts';
 import { withRetry } from './retry.ts';
 import type { Runtime } from './runtime.ts';
@@ -38,29 +46,16 @@ export async function commitHold(
   const { runtime } = state;
   const { reservationId, reserved } = granted;
   const idempotencyKey = `${state.key}:commit`;
-  const extras = {
-    ...(metrics === undefined ? {} : { metrics }),
-    ...(metadata === undefined ? {} : { metadata }),
-  };
-  const commit = (key: string, amount: number) =>
-    withRetry(
-      () =>
-        runtime.authority.commit(reservationId, {
-          idempotencyKey: key,
-          actual: { unit: state.unit, amount },
-          ...extras,
-        }),
-      runtime.config.retry,
-    );
   let result: Settlement;
   try {
     try {
-      const response = await commit(idempotencyKey, actual);
+      const response = await commitOnce(state, reservationId, idempotencyKey, actual, metrics, metadata);
       result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
     } catch (error) {
       if (BudgetExceededError.isInstance(error) && actual > reserved) {
         // REJECT overage policy: the overrun is refused but the hold stays; charge what was held.
-        const response = await commit(`${state.key}:commit-capped`, reserved);
+        const key = `${state.key}:commit-capped`;
+        const response = await commitOnce(state, reservationId, key, reserved, metrics, metadata);
         result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
       } else if (ReservationExpiredError.isInstance(error)) {
         // The hold is gone (no spend recorded): post the charge directly, same key (PROTOCOL §2.7).
@@ -72,7 +67,8 @@ export async function commitHold(
               action: state.action,
               actual: { unit: state.unit, amount: actual },
               ...(state.overagePolicy === undefined ? {} : { overagePolicy: state.overagePolicy }),
-              ...extras,
+              ...(metrics === undefined ? {} : { metrics }),
+              ...(metadata === undefined ? {} : { metadata }),
             }),
           runtime.config.retry,
         );
@@ -99,6 +95,22 @@ export async function commitHold(
       viaEvent: result.status === 'committed' && result.viaEvent,
     });
   return result;
+}
+
+/** One commit request (retried with its key); optional fields set only when present. */
+function commitOnce(
+  state: HoldState,
+  reservationId: string,
+  idempotencyKey: string,
+  amount: number,
+  metrics: StandardMetrics | undefined,
+  metadata: Metadata | undefined,
+): Promise<CommitResponse> {
+  const request: CommitRequest = { idempotencyKey, actual: { unit: state.unit, amount } };
+  if (metrics !== undefined) request.metrics = metrics;
+  if (metadata !== undefined) request.metadata = metadata;
+  const { authority, config } = state.runtime;
+  return withRetry(() => authority.commit(reservationId, request), config.retry);
 }
 
 function settled(

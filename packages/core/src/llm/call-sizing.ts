@@ -48,16 +48,20 @@ export function sizeCall(runtime: LlmRuntime, model: ResolvedModel, options: Llm
   const inputCost = tokens
     ? inputTokens
     : tokenCost(inputTokens, Math.max(price.inputPerMillion, price.cacheWritePerMillion ?? 0));
-  const outputCost = (count: number) => (tokens ? count : tokenCost(count, price.outputPerMillion));
   return {
     inputTokens,
     requested,
     minOutput,
     tokens,
     inputCost,
-    estimate: inputCost + outputCost(requested),
-    minimum: inputCost + outputCost(minOutput),
+    estimate: inputCost + outputCost(tokens, requested, price),
+    minimum: inputCost + outputCost(tokens, minOutput, price),
   };
+}
+
+/** Cost of `count` output tokens (a count itself for TOKENS budgets). A function, not a per-call closure. */
+function outputCost(tokens: boolean, count: number, price: ResolvedModel['price']): number {
+  return tokens ? count : tokenCost(count, price.outputPerMillion);
 }
 
 /** Cost of `usage` in the call's unit (cache tokens priced at their own rates). */

@@ -138,7 +138,11 @@ export class GuardedLlmCall implements LlmCall {
   }
 
   commit(usage: TokenUsage): Promise<Settlement> {
-    for (const [key, value] of Object.entries(usage)) checkTokens(key, value as number | undefined);
+    const keys = Object.keys(usage);
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as keyof TokenUsage;
+      checkTokens(key, usage[key]);
+    }
     return this.#commitUsage(usage);
   }
 
