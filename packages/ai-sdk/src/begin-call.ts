@@ -4,6 +4,7 @@ import {
   currentBudget,
   currentCycles,
   type LlmCall,
+  type LlmCallOptions,
   ModelNotPricedError,
   mergeSubjects,
   normalizeModelId,
@@ -61,20 +62,20 @@ export async function beginModelCall(
   }
   const overrides = overridesOf(params);
   const limits = outputLimits(params, model.provider, normalizeModelId(model.modelId).family);
-  const subject = mergeSubjects(options.subject, overrides.subject);
   const action = overrides.action ?? options.action;
-  const call = await cycles.beginLlmCall({
-    model: model.modelId,
-    ...(overrides.inputTokens === undefined
-      ? { input: promptInput(params) }
-      : { inputTokens: overrides.inputTokens }),
-    ...(limits.maxOutputTokens === undefined ? {} : { maxOutputTokens: limits.maxOutputTokens }),
-    ...(limits.reasoningBudgetTokens === undefined
-      ? {}
-      : { reasoningBudgetTokens: limits.reasoningBudgetTokens }),
-    ...(Object.keys(subject).length === 0 ? {} : { subject }),
-    ...(action === undefined ? {} : { action }),
-  });
+  // Optional fields set only when present, without a spread per field (a hot path).
+  const callOptions: LlmCallOptions = { model: model.modelId };
+  if (overrides.inputTokens === undefined) callOptions.input = promptInput(params);
+  else callOptions.inputTokens = overrides.inputTokens;
+  if (limits.maxOutputTokens !== undefined) callOptions.maxOutputTokens = limits.maxOutputTokens;
+  if (limits.reasoningBudgetTokens !== undefined)
+    callOptions.reasoningBudgetTokens = limits.reasoningBudgetTokens;
+  if (options.subject !== undefined || overrides.subject !== undefined) {
+    const subject = mergeSubjects(options.subject, overrides.subject);
+    if (Object.keys(subject).length > 0) callOptions.subject = subject;
+  }
+  if (action !== undefined) callOptions.action = action;
+  const call = await cycles.beginLlmCall(callOptions);
   const reasoning = call.reasoningBudgetTokens;
   const requested = limits.reasoningBudgetTokens;
   // Cut below the minimum the model accepts: refuse now rather than send a request it rejects.

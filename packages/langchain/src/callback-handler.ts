@@ -5,6 +5,7 @@ import {
   currentCycles,
   type EstimateInput,
   InvalidRequestError,
+  type LlmCallOptions,
   ModelNotPricedError,
   type Settlement,
   type Subject,
@@ -189,19 +190,23 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
       const params = asObject(extraParams?.invocation_params);
       const maxTokens = requestedMaxTokens(params);
       const reasoning = reasoningBudget(params);
-      const inputTokens = await this.#options.inputTokens?.(input, modelId);
+      // No await unless something counts: every await is a hop on each call's hot path.
+      const count = this.#options.inputTokens;
+      const inputTokens = count === undefined ? undefined : await count(input, modelId);
       const signal = options?.signal instanceof AbortSignal ? options.signal : undefined;
       const action = this.#options.action ?? { kind: 'llm.completion', name: modelId };
-      const call = await (this.#options.cycles ?? currentCycles()).beginLlmCall({
+      // Optional fields set only when present, without a spread per field (a hot path).
+      const callOptions: LlmCallOptions = {
         model: modelId,
         input,
-        ...(inputTokens === undefined ? {} : { inputTokens }),
-        ...(maxTokens === undefined ? {} : { maxOutputTokens: maxTokens }),
-        ...(reasoning === undefined ? {} : { reasoningBudgetTokens: reasoning }),
-        ...(this.#options.subject === undefined ? {} : { subject: this.#options.subject }),
-        ...(signal === undefined ? {} : { signal }),
         action: turn === undefined ? action : { ...action, tags: [...(action.tags ?? []), `turn:${turn}`] },
-      });
+      };
+      if (inputTokens !== undefined) callOptions.inputTokens = inputTokens;
+      if (maxTokens !== undefined) callOptions.maxOutputTokens = maxTokens;
+      if (reasoning !== undefined) callOptions.reasoningBudgetTokens = reasoning;
+      if (this.#options.subject !== undefined) callOptions.subject = this.#options.subject;
+      if (signal !== undefined) callOptions.signal = signal;
+      const call = await (this.#options.cycles ?? currentCycles()).beginLlmCall(callOptions);
       run.start(call);
       if (run.conflict !== undefined) throw run.conflict;
       // A budget-context abort (e.g. the HTTP client left) then also cancels the request itself.

@@ -16,6 +16,10 @@ const PROFILE_PREFIX = /^(?:us-gov|us|eu|apac|au|ca|jp|global)\./;
 /** Provisioned-throughput context variants, e.g. `anthropic.claude-3-haiku-20240307-v1:0:200k`. */
 const CONTEXT_SUFFIX = /(:\d+):\d+k$/;
 
+/** Most distinct ids whose normalization is remembered. */
+const MAX_NORMALIZED_IDS = 1000;
+const normalized = new Map<string, NormalizedModelId>();
+
 /**
  * Reduces any Bedrock model identifier to the base foundation-model id used as the price key:
  * lower-cases it, takes the resource id out of foundation-model and inference-profile ARNs, strips a
@@ -24,11 +28,19 @@ const CONTEXT_SUFFIX = /(:\d+):\d+k$/;
  * are returned unchanged and will not resolve to a price.
  */
 export function normalizeModelId(id: string): NormalizedModelId {
-  let modelId = id.trim().toLowerCase();
-  const arn = ARN.exec(modelId);
-  if (arn?.[1] !== undefined) modelId = arn[1];
-  modelId = modelId.replace(PROFILE_PREFIX, '').replace(CONTEXT_SUFFIX, '$1');
-  return { modelId, family: familyOf(modelId) };
+  // Adapters normalize the same few ids on every call: remember the answers (a fresh object each time).
+  let known = normalized.get(id);
+  if (known === undefined) {
+    let modelId = id.trim().toLowerCase();
+    const arn = ARN.exec(modelId);
+    if (arn?.[1] !== undefined) modelId = arn[1];
+    modelId = modelId.replace(PROFILE_PREFIX, '').replace(CONTEXT_SUFFIX, '$1');
+    known = { modelId, family: familyOf(modelId) };
+    // Bounded, since ids may come from untrusted requests.
+    if (normalized.size >= MAX_NORMALIZED_IDS) normalized.clear();
+    normalized.set(id, known);
+  }
+  return { modelId: known.modelId, family: known.family };
 }
 
 function familyOf(modelId: string): ModelFamily {
