@@ -75,8 +75,8 @@ if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
 local STATUSES = { ACTIVE = true, FROZEN = true, CLOSED = true }
 if not STATUSES[A(2)] then return reply({ e = 'INVALID_FIELD', field = 'status' }) end
 if row.status == 'CLOSED' and A(2) ~= 'CLOSED' then return reply({ e = 'CLOSED_TERMINAL', scope = row.scope }) end
-redis.call('HSET', row_key(row.id), 'status', A(2))
 row.status = A(2)
+row.dirty = true
 roll(row)
 if NEED_COUNT > 0 then return need_reply() end
 persist_dirty({ row })
@@ -88,16 +88,11 @@ export const UPDATE_LEDGER = `
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
 local changes = cjson.decode(A(2))
-local key = row_key(row.id)
 if changes.limit ~= nil then row.overdraftLimit = tonumber(changes.limit) end
-for _, field in ipairs({ 'caps', 'policy' }) do
+for _, field in ipairs({ 'caps', 'policy', 'hasCaps' }) do
   local value = changes[field]
-  if value ~= nil then
-    if value == '' then redis.call('HDEL', key, field); row[field] = nil
-    else redis.call('HSET', key, field, value); row[field] = value end
-  end
+  if value ~= nil then row[field] = opt(value) end
 end
-if changes.hasCaps ~= nil then redis.call('HSET', key, 'hasCaps', changes.hasCaps) end
 -- As the reference admin plane: the flag is recomputed after every limit update.
 row.over = over_after_reconcile(row)
 row.dirty = true

@@ -33,9 +33,12 @@ end
 
 -- The budgeted rows of a subject's scopes in a unit (template ledgers built, unsaved, on first use).
 local function budgeted_rows(scopes, unit)
+  local ids = {}
+  for i, scope in ipairs(scopes) do ids[i] = scope .. '|' .. unit end
+  local loaded = load_rows(ids)
   local rows = {}
-  for _, scope in ipairs(scopes) do
-    local row = load_row(scope .. '|' .. unit)
+  for i, scope in ipairs(scopes) do
+    local row = loaded[i] or nil
     if row == nil then
       local template = find_template(scope, unit)
       if template ~= nil then

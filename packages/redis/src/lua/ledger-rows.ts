@@ -1,31 +1,56 @@
 // Lua: one budget as a Redis hash: load, window roll (bounds supplied by JavaScript), bounds check,
 // changed-field writes, and the reply form of a row.
 
+// Lua: one budget as one string key holding its fields MessagePack-encoded: load (one MGET for all
+// of a subject's rows), window roll (bounds supplied by JavaScript), bounds check, write-back of the
+// rows that changed (one MSET), and the reply form of a row.
+//
+// Why MessagePack and not a hash of decimal strings: reading a hash converts every field into a Lua
+// string and every counter through strtod, and writing formats each one back; on the reserve/commit
+// hot path that was most of the script's time. cmsgpack keeps integers exact (int64 on the wire,
+// doubles in Lua: exact up to 2^53, which in_bounds enforces).
+
 export const LEDGER_ROWS = `
 local COUNTERS = { 'allocated', 'remaining', 'reserved', 'spent', 'debt', 'overdraftLimit' }
-local NUMERIC = { allocated = true, remaining = true, reserved = true, spent = true, debt = true,
-  overdraftLimit = true, periodStartMs = true, periodEndMs = true }
 
 local function row_key(id) return P .. 'l:' .. id end
 
-local function load_row(id)
-  local flat = redis.call('HGETALL', P .. 'l:' .. id)
-  local count = #flat
-  if count == 0 then return nil end
-  -- Both tables are built with room for a row's usual fields (nil entries size the hash part
-  -- without adding a field), so filling them does not rehash four or five times each.
-  local loaded = { ledgerId = nil, scope = nil, unit = nil, allocated = nil, remaining = nil, reserved = nil,
-    spent = nil, debt = nil, overdraftLimit = nil, over = nil, status = nil, caps = nil, hasCaps = nil,
-    policy = nil, window = nil, periodStartMs = nil, periodEndMs = nil }
-  local row = { id = id, loaded = loaded, ledgerId = nil, scope = nil, unit = nil, allocated = nil,
-    remaining = nil, reserved = nil, spent = nil, debt = nil, overdraftLimit = nil, over = nil, status = nil,
-    caps = nil, hasCaps = nil, policy = nil, window = nil, periodStartMs = nil, periodEndMs = nil }
-  for i = 1, count, 2 do
-    local field, value = flat[i], flat[i + 1]
-    loaded[field] = value
-    if NUMERIC[field] then row[field] = tonumber(value) else row[field] = value end
+-- The stored form: every field in this order (nil where unset).
+local function encode_row(row)
+  return cmsgpack.pack(row.ledgerId, row.scope, row.unit, row.allocated, row.remaining, row.reserved,
+    row.spent, row.debt, row.overdraftLimit, row.over, row.status, row.caps, row.hasCaps, row.policy,
+    row.window, row.periodStartMs, row.periodEndMs)
+end
+
+-- A row table from its stored form; raw is kept to skip the write when nothing changed.
+local function decode_row(id, raw)
+  local ledgerId, scope, unit, allocated, remaining, reserved, spent, debt, overdraftLimit, over, status,
+    caps, hasCaps, policy, window, periodStartMs, periodEndMs = cmsgpack.unpack(raw)
+  return { id = id, raw = raw, ledgerId = ledgerId, scope = scope, unit = unit, allocated = allocated,
+    remaining = remaining, reserved = reserved, spent = spent, debt = debt, overdraftLimit = overdraftLimit,
+    over = over, status = status, caps = caps, hasCaps = hasCaps, policy = policy, window = window,
+    periodStartMs = periodStartMs, periodEndMs = periodEndMs }
+end
+
+-- The rows of ids, in order, with one MGET (false where a row does not exist).
+local function load_rows(ids)
+  local count = #ids
+  if count == 0 then return {} end
+  local keys = {}
+  for i = 1, count do keys[i] = P .. 'l:' .. ids[i] end
+  local raws = redis.call('MGET', unpack(keys))
+  local rows = {}
+  for i = 1, count do
+    local raw = raws[i]
+    if raw then rows[i] = decode_row(ids[i], raw) else rows[i] = false end
   end
-  return row
+  return rows
+end
+
+local function load_row(id)
+  local raw = redis.call('GET', P .. 'l:' .. id)
+  if not raw then return nil end
+  return decode_row(id, raw)
 end
 
 -- The over-limit flag after funding, a limit update or a window roll: debt beyond a positive limit.
@@ -60,61 +85,38 @@ local function in_bounds(row)
   return true
 end
 
-local NEW_ROW_FIELDS = { 'ledgerId', 'scope', 'unit', 'caps', 'hasCaps', 'policy', 'window' }
-
--- Appends field, value to the HSET arguments of a row when value is set and differs from the stored
--- string; returns the new argument count. (Inlined loops, no per-row closure: this runs on every
--- reserve and commit.)
-local function put(args, count, loaded, field, value)
-  if value ~= nil and loaded[field] ~= value then
-    args[count + 1] = field
-    args[count + 2] = value
-    return count + 2
-  end
-  return count
-end
-
--- Writes rows back (only the fields that changed since load); refuses, writing nothing, if any
--- counter left the exact-integer range.
-local function persist(rows)
+-- Writes rows back: one MSET of the rows whose stored form changed, plus key = value when given (a
+-- reservation record: every write command costs a script far more than a read, so a reserve or a
+-- settle writes rows and record together). Refuses, writing nothing, if any counter left the
+-- exact-integer range.
+local function persist(rows, key, value)
   local total = #rows
   for r = 1, total do
     if not in_bounds(rows[r]) then return false end
   end
+  local args, count = {}, 0
+  if key ~= nil then
+    args[1] = key
+    args[2] = value
+    count = 2
+  end
   for r = 1, total do
     local row = rows[r]
-    local loaded = row.loaded or {}
-    local new = row.new
-    local args = { P .. 'l:' .. row.id }
-    local count = 1
-    for i = 1, 6 do
-      -- Compare as numbers first: formatting every counter of every row costs more than the write.
-      local field = COUNTERS[i]
-      local value = row[field]
-      if new or tonumber(loaded[field]) ~= value then count = put(args, count, loaded, field, S(value)) end
+    local raw = encode_row(row)
+    if raw ~= row.raw then
+      args[count + 1] = P .. 'l:' .. row.id
+      args[count + 2] = raw
+      count = count + 2
+      row.raw = raw
     end
-    count = put(args, count, loaded, 'over', row.over)
-    count = put(args, count, loaded, 'status', row.status)
-    if row.periodEndMs ~= nil then
-      count = put(args, count, loaded, 'periodStartMs', S(row.periodStartMs))
-      count = put(args, count, loaded, 'periodEndMs', S(row.periodEndMs))
-    end
-    if new then
-      for i = 1, 7 do
-        local field = NEW_ROW_FIELDS[i]
-        count = put(args, count, loaded, field, row[field])
-      end
-    end
-    if count > 1 then redis.call('HSET', unpack(args)) end
-    if new then
+    if row.new then
       redis.call('SADD', P .. 'ledgers', row.id)
       redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
       row.new = nil
     end
-    for i = 2, count, 2 do loaded[args[i]] = args[i + 1] end
-    row.loaded = loaded
     row.dirty = nil
   end
+  if count > 0 then redis.call('MSET', unpack(args)) end
   return true
 end
 

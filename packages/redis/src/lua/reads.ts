@@ -1,18 +1,13 @@
 // Read scripts: balances, ledger states, reservation reads and the expiry sweep. Reads also run lazy
 // expiry and window rolls first, so what they show is what the next reserve would see.
 
-/** Fields of a reservation a read returns (the accounting fields stay in Lua). */
+/** The fields of a reservation a read returns (the accounting fields stay in Lua), numbers as strings. */
 const RESERVATION_VIEW = `
-local VIEW_FIELDS = { 'tenant', 'status', 'unit', 'estimate', 'createdAtMs', 'expiresAtMs', 'record',
-  'committed', 'finalizedAtMs', 'cmeta' }
-local function rsv_view(id)
-  local values = redis.call('HMGET', rsv_key(id), unpack(VIEW_FIELDS))
-  if not values[2] then return nil end
-  local view = { id = id }
-  for i, field in ipairs(VIEW_FIELDS) do
-    if values[i] then view[field] = values[i] end
-  end
-  return view
+local function rsv_view(rsv)
+  return { id = rsv.id, tenant = rsv.tenant, status = rsv.status, unit = rsv.unit, estimate = S(rsv.estimate),
+    createdAtMs = S(rsv.createdAtMs), expiresAtMs = S(rsv.expiresAtMs), record = rsv.record,
+    committed = rsv.committed and S(rsv.committed), finalizedAtMs = rsv.finalizedAtMs and S(rsv.finalizedAtMs),
+    cmeta = rsv.cmeta }
 end
 `;
 
@@ -79,7 +74,7 @@ expire_due(MAX_LAZY_EXPIRIES)
 local rsv, failure = rsv_for(A(1), A(2))
 if failure then return reply(failure) end
 if rsv.status == 'EXPIRED' then return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) }) end
-return reply({ rsv = rsv_view(rsv.id) })
+return reply({ rsv = rsv_view(rsv) })
 `}`;
 
 /** listReservations: A1 caller tenant ('' = any). Filtering, sorting and paging happen in JavaScript. */
@@ -90,8 +85,8 @@ local list = {}
 -- Every retained reservation is on exactly one index: active ones on expiry, ended ones on ended.
 for _, index in ipairs({ 'expiry', 'ended' }) do
   for _, id in ipairs(redis.call('ZRANGE', P .. index, 0, -1)) do
-    local view = rsv_view(id)
-    if view ~= nil and (caller == '' or view.tenant == caller) then list[#list + 1] = view end
+    local rsv = load_rsv(id)
+    if rsv ~= nil and (caller == '' or rsv.tenant == caller) then list[#list + 1] = rsv_view(rsv) end
   end
 end
 return reply({ list = list })

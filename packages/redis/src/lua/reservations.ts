@@ -1,28 +1,42 @@
 // Lua: reservations as hashes, the expiry index (a sorted set by expiry + grace) and retention.
 
+// Lua: reservations as MessagePack records (as budgets: see ledger-rows.ts), the expiry index (a sorted
+// set by expiry + grace) and retention.
+
 export const RESERVATIONS = String.raw`
 local function rsv_key(id) return P .. 'r:' .. id end
 
--- The fields settle calls read (not the request record, which only reads need).
-local RSV_FIELDS = { 'tenant', 'status', 'unit', 'estimate', 'rows', 'expiresAtMs', 'graceMs', 'policy',
-  'extensions', 'maxExtensions', 'ck', 'cp', 'cr', 'rk', 'rp', 'rr' }
-
-local function load_rsv(id)
-  local values = redis.call('HMGET', rsv_key(id), unpack(RSV_FIELDS))
-  if not values[2] then return nil end
-  local rsv = { id = id }
-  for i, field in ipairs(RSV_FIELDS) do
-    if values[i] then rsv[field] = values[i] end
-  end
-  rsv.estimate = tonumber(rsv.estimate)
-  rsv.expiresAtMs = tonumber(rsv.expiresAtMs)
-  rsv.graceMs = tonumber(rsv.graceMs)
-  return rsv
+-- The stored form of a reservation: these fields in this order (nil where unset). Amounts and times
+-- are numbers; the rest strings. ck/cp/cr and rk/rp/rr: the commit's and the release's idempotency
+-- key, payload fingerprint and stored outcome.
+local function encode_rsv(rsv)
+  return cmsgpack.pack(rsv.tenant, rsv.status, rsv.unit, rsv.estimate, rsv.rows, rsv.createdAtMs,
+    rsv.expiresAtMs, rsv.graceMs, rsv.policy, rsv.extensions, rsv.maxExtensions, rsv.record, rsv.endedAtMs,
+    rsv.finalizedAtMs, rsv.committed, rsv.cmeta, rsv.ck, rsv.cp, rsv.cr, rsv.rk, rsv.rp, rsv.rr)
 end
 
+local function load_rsv(id)
+  local raw = redis.call('GET', rsv_key(id))
+  if not raw then return nil end
+  local tenant, status, unit, estimate, rows, createdAtMs, expiresAtMs, graceMs, policy, extensions,
+    maxExtensions, record, endedAtMs, finalizedAtMs, committed, cmeta, ck, cp, cr, rk, rp, rr = cmsgpack.unpack(raw)
+  return { id = id, tenant = tenant, status = status, unit = unit, estimate = estimate, rows = rows,
+    createdAtMs = createdAtMs, expiresAtMs = expiresAtMs, graceMs = graceMs, policy = policy,
+    extensions = extensions, maxExtensions = maxExtensions, record = record, endedAtMs = endedAtMs,
+    finalizedAtMs = finalizedAtMs, committed = committed, cmeta = cmeta, ck = ck, cp = cp, cr = cr, rk = rk,
+    rp = rp, rr = rr }
+end
+
+local function save_rsv(rsv)
+  redis.call('SET', rsv_key(rsv.id), encode_rsv(rsv))
+end
+
+-- The budget rows a reservation holds on (one MGET; rows never disappear, ledgers are only closed).
 local function rsv_rows(rsv)
   local rows = {}
-  for _, id in ipairs(split(rsv.rows, '\n')) do rows[#rows + 1] = load_row(id) end
+  for _, row in ipairs(load_rows(split(rsv.rows, '\n'))) do
+    if row then rows[#rows + 1] = row end
+  end
   return rows
 end
 
@@ -42,34 +56,34 @@ local function prune_ended()
   end
 end
 
--- Ends a reservation: status (plus any outcome fields given), off the expiry index, onto the
--- retention index (pruned by the sweep).
-local function end_rsv(id, status, extra)
-  local fields = { rsv_key(id), 'status', status, 'endedAtMs', S(NOW) }
-  if status ~= 'EXPIRED' then
-    fields[#fields + 1] = 'finalizedAtMs'
-    fields[#fields + 1] = S(NOW)
-  end
-  for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
-  redis.call('HSET', unpack(fields))
-  redis.call('ZREM', P .. 'expiry', id)
-  redis.call('ZADD', P .. 'ended', S(NOW), id)
+-- Ends a reservation: status and the given outcome fields, written with its rows' new counters (one
+-- MSET), off the expiry index, onto the retention index (pruned by the sweep). False, writing
+-- nothing, if a counter would leave the exact-integer range.
+local function end_rsv(rsv, status, outcome, rows)
+  rsv.status = status
+  rsv.endedAtMs = NOW
+  if status ~= 'EXPIRED' then rsv.finalizedAtMs = NOW end
+  for field, value in pairs(outcome) do rsv[field] = value end
+  if not persist(rows, rsv_key(rsv.id), encode_rsv(rsv)) then return false end
+  redis.call('ZREM', P .. 'expiry', rsv.id)
+  redis.call('ZADD', P .. 'ended', S(NOW), rsv.id)
+  return true
 end
 
 -- Expires one reservation: its hold goes back on every row it was placed on. No window roll is
 -- needed: returning a hold commutes with a roll (remaining is recomputed from the same counters).
 local function expire_one(id)
-  local values = redis.call('HMGET', rsv_key(id), 'status', 'estimate', 'rows')
-  if values[1] ~= 'ACTIVE' then
+  local rsv = load_rsv(id)
+  if rsv == nil or rsv.status ~= 'ACTIVE' then
     redis.call('ZREM', P .. 'expiry', id)
     return 0
   end
-  local estimate = values[2]
-  for _, row in ipairs(split(values[3], '\n')) do
-    redis.call('HINCRBY', row_key(row), 'reserved', S(0 - tonumber(estimate)))
-    redis.call('HINCRBY', row_key(row), 'remaining', estimate)
+  local rows = rsv_rows(rsv)
+  for _, row in ipairs(rows) do
+    row.reserved = row.reserved - rsv.estimate
+    row.remaining = row.remaining + rsv.estimate
   end
-  end_rsv(id, 'EXPIRED')
+  end_rsv(rsv, 'EXPIRED', {}, rows)
   return 1
 end
 

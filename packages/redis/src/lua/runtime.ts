@@ -12,10 +12,8 @@ if mismatch then return reply(mismatch) end
 if replay then
   local stored = cjson.decode(replay)
   local ttl = 0
-  if stored.id then
-    local values = redis.call('HMGET', rsv_key(stored.id), 'status', 'expiresAtMs')
-    if values[1] == 'ACTIVE' then ttl = math.max(0, tonumber(values[2]) - NOW) end
-  end
+  local rsv = stored.id and load_rsv(stored.id)
+  if rsv and rsv.status == 'ACTIVE' then ttl = math.max(0, rsv.expiresAtMs - NOW) end
   return reply({ replay = replay, ttl = S(ttl) })
 end
 local scopes = list_args(14)
@@ -62,16 +60,16 @@ for _, row in ipairs(rows) do
   row.reserved = row.reserved + hold
   row.remaining = row.remaining - hold
 end
-if not persist(rows) then return reply(OVERFLOW) end
 local ttl = math.min(tonumber(A(8)) or settings.ttl or 60000, settings.maxTtl or 3600000)
 local grace = tonumber(A(9)) or 5000
 local id = A(13)
 local row_ids = {}
 for i, row in ipairs(rows) do row_ids[i] = row.id end
-redis.call('HSET', rsv_key(id), 'tenant', tenant, 'status', 'ACTIVE', 'unit', unit, 'estimate', S(hold),
-  'rows', table.concat(row_ids, '\n'), 'createdAtMs', S(NOW), 'expiresAtMs', S(NOW + ttl), 'graceMs', S(grace),
-  'policy', overage_policy(opt(A(10)), rows, settings), 'extensions', '0',
-  'maxExtensions', S(settings.maxExtensions or 10), 'record', A(12))
+local rsv = encode_rsv({ tenant = tenant, status = 'ACTIVE', unit = unit, estimate = hold,
+  rows = table.concat(row_ids, '\n'), createdAtMs = NOW, expiresAtMs = NOW + ttl, graceMs = grace,
+  policy = overage_policy(opt(A(10)), rows, settings), extensions = 0,
+  maxExtensions = settings.maxExtensions or 10, record = A(12) })
+if not persist(rows, rsv_key(id), rsv) then return reply(OVERFLOW) end
 redis.call('ZADD', P .. 'expiry', S(NOW + ttl + grace), id)
 outcome.id = id
 outcome.exp = S(NOW + ttl)
@@ -99,14 +97,13 @@ local rows = rsv_rows(rsv)
 for _, row in ipairs(rows) do roll(row) end
 if NEED_COUNT > 0 then return need_reply() end
 local estimate, actual = rsv.estimate, tonumber(A(6))
-local outcome = { charged = S(actual) }
+local charged = actual
 if actual <= estimate then
   for _, row in ipairs(rows) do
     row.reserved = row.reserved - estimate
     row.remaining = row.remaining + estimate - actual
     row.spent = row.spent + actual
   end
-  if actual < estimate then outcome.released = S(estimate - actual) end
 else
   local overrun = actual - estimate
   if rsv.policy == 'REJECT' then
@@ -124,12 +121,14 @@ else
   end
   for _, row in ipairs(rows) do row.reserved = row.reserved - estimate; row.spent = row.spent + estimate end
   apply_plan(rows, extra, plan)
-  outcome.charged = S(estimate + extra)
+  charged = estimate + extra
 end
-if not persist(rows) then return reply(OVERFLOW) end
+local outcome = { charged = S(charged) }
+if charged < estimate then outcome.released = S(estimate - charged) end
 if A(8) == '1' then outcome.bal = rows_out(rows) end
 local encoded = cjson.encode(outcome)
-end_rsv(rsv.id, 'COMMITTED', { 'committed', outcome.charged, 'cmeta', A(7), 'ck', A(3), 'cp', A(4), 'cr', encoded })
+local stored = { committed = charged, cmeta = A(7), ck = A(3), cp = A(4), cr = encoded }
+if not end_rsv(rsv, 'COMMITTED', stored, rows) then return reply(OVERFLOW) end
 return reply({ outcome = encoded })
 `;
 
@@ -154,11 +153,10 @@ for _, row in ipairs(rows) do
   row.reserved = row.reserved - rsv.estimate
   row.remaining = row.remaining + rsv.estimate
 end
-persist(rows)
 local outcome = { released = S(rsv.estimate), unit = rsv.unit }
 if A(5) == '1' then outcome.bal = rows_out(rows) end
 local encoded = cjson.encode(outcome)
-end_rsv(rsv.id, 'RELEASED', { 'rk', A(3), 'rp', A(4), 'rr', encoded })
+end_rsv(rsv, 'RELEASED', { rk = A(3), rp = A(4), rr = encoded }, rows)
 return reply({ outcome = encoded })
 `;
 
@@ -168,9 +166,8 @@ expire_due(MAX_LAZY_EXPIRIES)
 local rsv, failure = rsv_for(A(1), A(2))
 if failure then return reply(failure) end
 local function ttl_now()
-  local values = redis.call('HMGET', rsv_key(rsv.id), 'status', 'expiresAtMs')
-  if values[1] ~= 'ACTIVE' then return 0 end
-  return math.max(0, tonumber(values[2]) - NOW)
+  if rsv.status ~= 'ACTIVE' then return 0 end
+  return math.max(0, rsv.expiresAtMs - NOW)
 end
 local stored = redis.call('HGET', P .. 'x:' .. rsv.id, A(3))
 if stored then
@@ -181,12 +178,14 @@ end
 failure = guard_open(rsv)
 if failure then return reply(failure) end
 if NOW > rsv.expiresAtMs then return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) }) end
-local extensions, max_extensions = tonumber(rsv.extensions), tonumber(rsv.maxExtensions)
+local extensions, max_extensions = rsv.extensions, rsv.maxExtensions
 if extensions >= max_extensions then
   return reply({ e = 'MAX_EXTENSIONS_EXCEEDED', id = rsv.id, extensions = S(extensions), max = S(max_extensions) })
 end
 local expires = rsv.expiresAtMs + tonumber(A(5))
-redis.call('HSET', rsv_key(rsv.id), 'expiresAtMs', S(expires), 'extensions', S(extensions + 1))
+rsv.expiresAtMs = expires
+rsv.extensions = extensions + 1
+save_rsv(rsv)
 redis.call('ZADD', P .. 'expiry', S(expires + rsv.graceMs), rsv.id)
 local outcome = { exp = S(expires), ttl = S(expires - NOW) }
 if A(6) == '1' then outcome.bal = rows_out(rsv_rows(rsv)) end
