@@ -26,7 +26,7 @@ import {
   turnOf,
   usageOf,
 } from './read-run.ts';
-import { CAPPED_MODEL_METADATA_KEY, linkCallOptions } from './run-link.ts';
+import { CAPPED_MODEL_METADATA_KEY, linkCallOptions, linkedRunId } from './run-link.ts';
 
 type JsonObject = Record<string, unknown>;
 
@@ -78,9 +78,10 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   name = 'CyclesCallbackHandler';
   readonly #options: CyclesCallbackHandlerOptions;
   readonly #runs = new Map<string, GuardedRun>();
-  /** Which run tagged which call-options object (one `generate()` with several prompts shares one). */
-  readonly #claims = new WeakMap<object, GuardedRun>();
   #capped = false;
+  /** Given to every run (one function per handler, not a closure per run). */
+  readonly #onSettling = (run: GuardedRun, settlement: Promise<Settlement>) =>
+    this.#settling(run, settlement);
 
   constructor(options: CyclesCallbackHandlerOptions = {}) {
     // Awaited and raising: the reservation finishes before the request, and a denial reaches the caller.
@@ -175,9 +176,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     const turn = turnOf(metadata);
     const linked = this.#capped && options !== undefined;
     const viaCappedClient = linked && metadata?.[CAPPED_MODEL_METADATA_KEY] === true;
-    const run = new GuardedRun(runId, parentRunId, turn, viaCappedClient, (done, settlement) =>
-      this.#settling(done, settlement),
-    );
+    const run = new GuardedRun(runId, parentRunId, turn, viaCappedClient, this.#onSettling);
     this.#runs.set(runId, run);
     try {
       if (linked) this.#claim(options, run);
@@ -221,9 +220,14 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     }
   }
 
-  /** Tags the call options with the run; a second run on the same options fails both, before sending. */
+  /**
+   * Tags the call options with the run; a second run on the same options fails both, before sending.
+   * The tag itself tells which run claimed the options (one `generate()` with several prompts shares
+   * them, and starts every run before any is sent): no per-call WeakMap entry.
+   */
   #claim(options: JsonObject, run: GuardedRun): void {
-    const other = this.#claims.get(options);
+    const claimedBy = linkedRunId(options);
+    const other = claimedBy === undefined ? undefined : this.#runs.get(claimedBy);
     if (other !== undefined && other.runId !== run.runId) {
       const conflict = new InvalidRequestError(
         'messages: one generate() call with several prompts shares its call options, so the cap cannot ' +
@@ -235,7 +239,6 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
       void other.release(conflict)?.catch(() => {});
       throw conflict;
     }
-    this.#claims.set(options, run);
     linkCallOptions(options, run.runId);
   }
 

@@ -102,20 +102,12 @@ export function turnOf(metadata: JsonObject | undefined): number | undefined {
  * LangChain's `input_tokens` includes cache reads and writes; core prices those apart.
  */
 export function usageOf(output: LLMResult): TokenUsage | undefined {
-  for (const generation of output.generations.flat()) {
-    const usage = asObject(asObject((generation as { message?: unknown }).message)?.usage_metadata);
-    const input = asCount(usage?.input_tokens);
-    const outputTokens = asCount(usage?.output_tokens);
-    if (usage === undefined || input === undefined || outputTokens === undefined) continue;
-    const details = asObject(usage.input_token_details);
-    const cacheRead = asCount(details?.cache_read) ?? 0;
-    const cacheWrite = asCount(details?.cache_creation) ?? 0;
-    return {
-      inputTokens: Math.max(0, input - cacheRead - cacheWrite),
-      outputTokens,
-      ...(cacheRead > 0 ? { cacheReadInputTokens: cacheRead } : {}),
-      ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}),
-    };
+  // Nested loops rather than generations.flat(): this runs at the end of every call.
+  for (const generations of output.generations) {
+    for (const generation of generations) {
+      const usage = generationUsage(generation);
+      if (usage !== undefined) return usage;
+    }
   }
   const tokenUsage = asObject(output.llmOutput?.tokenUsage);
   const prompt = asCount(tokenUsage?.promptTokens);
@@ -123,4 +115,19 @@ export function usageOf(output: LLMResult): TokenUsage | undefined {
   return prompt === undefined || completion === undefined
     ? undefined
     : { inputTokens: prompt, outputTokens: completion };
+}
+
+/** Usage of one generation's message (`usage_metadata`), when complete. */
+function generationUsage(generation: unknown): TokenUsage | undefined {
+  const usage = asObject(asObject(asObject(generation)?.message)?.usage_metadata);
+  const input = asCount(usage?.input_tokens);
+  const outputTokens = asCount(usage?.output_tokens);
+  if (usage === undefined || input === undefined || outputTokens === undefined) return undefined;
+  const details = asObject(usage.input_token_details);
+  const cacheRead = asCount(details?.cache_read) ?? 0;
+  const cacheWrite = asCount(details?.cache_creation) ?? 0;
+  const result: TokenUsage = { inputTokens: Math.max(0, input - cacheRead - cacheWrite), outputTokens };
+  if (cacheRead > 0) result.cacheReadInputTokens = cacheRead;
+  if (cacheWrite > 0) result.cacheWriteInputTokens = cacheWrite;
+  return result;
 }

@@ -22,6 +22,12 @@ export function linkCallOptions(options: JsonObject, runId: string): void {
   options.requestMetadata = { ...asObject(options.requestMetadata), [RUN_LINK_KEY]: runId };
 }
 
+/** The run id a run's call options were tagged with, if any. */
+export function linkedRunId(options: JsonObject): string | undefined {
+  const runId = asObject(options.requestMetadata)?.[RUN_LINK_KEY];
+  return typeof runId === 'string' ? runId : undefined;
+}
+
 /** The run id of a Converse input, and the input without the tag (user metadata kept). */
 export function unlinkRequest(input: JsonObject): { runId: string | undefined; input: JsonObject } {
   const metadata = asObject(input.requestMetadata);
