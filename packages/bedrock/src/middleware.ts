@@ -17,7 +17,15 @@ import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/typ
 import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
 import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
 import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
-import { destroyBody, type GuardState, responseHeaders, STATE, sendGuarded } from './response.ts';
+import {
+  canAbortBeforeResponse,
+  destroyBody,
+  type GuardState,
+  raceAbort,
+  recordResponse,
+  responseHeaders,
+  STATE,
+} from './response.ts';
 import { CallSettler, type CyclesBedrockResult } from './settle.ts';
 import { converseWatch, guardStream, invokeWatch } from './streams.ts';
 
@@ -120,16 +128,14 @@ export function cyclesBedrockMiddleware(
     const stream = command === 'ConverseStreamCommand' || command === 'InvokeModelWithResponseStreamCommand';
 
     let result: Awaited<ReturnType<typeof next>>;
+    const sent = { ...args, input: clamped as unknown as ServiceInputTypes };
     try {
-      result = await sendGuarded(
-        () => next({ ...args, input: clamped as unknown as ServiceInputTypes }),
-        state,
-        stream,
-      );
+      result = await (canAbortBeforeResponse(call) ? raceAbort(() => next(sent), call) : next(sent));
     } catch (error) {
       await settleFailure(settler, state, error);
       throw error;
     }
+    recordResponse(state, result, stream);
     const output = result.output as unknown as JsonObject;
     Object.defineProperty(output, 'cycles', { value: settler.result, enumerable: false, configurable: true });
 

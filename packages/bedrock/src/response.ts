@@ -59,29 +59,31 @@ export function cyclesBedrockResponseMiddleware(
 }
 
 /**
- * Sends the request and records the raw response on `state`. Before the response only the budget
- * context's signal can abort the call (a cutoff needs a stream, and the plugin passes no signal of
- * its own): without one, no race. A stream's body is destroyed if the call aborts later (closing the
- * connection stops Bedrock generating); the other commands have read their body by then.
+ * Before the response only the budget context's signal can abort the call (a cutoff needs a stream,
+ * and the plugin passes no signal of its own): without one, the request needs no abort race.
  */
-export async function sendGuarded<T extends { response: unknown }>(
-  send: () => Promise<T>,
-  state: GuardState,
-  stream: boolean,
-): Promise<T> {
-  const { call } = state;
-  const result =
-    currentBudget()?.signal === undefined && !call.aborted ? await send() : await raceAbort(send, call);
+export function canAbortBeforeResponse(call: LlmCall): boolean {
+  return call.aborted || currentBudget()?.signal !== undefined;
+}
+
+/**
+ * Records the raw response (from the `response` the SDK hands back up the stack) on `state`. A
+ * stream's body is destroyed if the call aborts later (closing the connection stops Bedrock
+ * generating); the other commands have read their body by then.
+ */
+export function recordResponse(state: GuardState, result: { response: unknown }, stream: boolean): void {
   const response = asObject(result.response);
   const statusCode = typeof response?.statusCode === 'number' ? response.statusCode : 0;
   // Headers are read only by InvokeModel settlement: normalized there, not on every call.
   state.response = { statusCode, rawHeaders: response?.headers, body: response?.body };
-  if (stream) call.onAbort(() => destroyBody(response?.body));
-  return result;
+  if (stream) state.call.onAbort(() => destroyBody(response?.body));
 }
 
 /** Rejects as soon as the call aborts (at once if it already has); a late response has its body destroyed. */
-function raceAbort<T extends { response: unknown }>(send: () => Promise<T>, call: LlmCall): Promise<T> {
+export function raceAbort<T extends { response: unknown }>(
+  send: () => Promise<T>,
+  call: LlmCall,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let aborted = false;
     const stopWatching = call.onAbort((reason) => {

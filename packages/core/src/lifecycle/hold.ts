@@ -5,7 +5,7 @@ import type { Action, Caps, Metadata, ReserveRequest, StandardMetrics, Subject }
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { checkAmount, liveHold, unguardedHold } from './hold-handles.ts';
-import { withRetry } from './retry.ts';
+import { isTransient, retryAfter } from './retry.ts';
 import type { Runtime } from './runtime.ts';
 import type { HoldState } from './settle.ts';
 
@@ -127,7 +127,12 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   if (options.metadata !== undefined) request.metadata = options.metadata;
   let response: Awaited<ReturnType<Runtime['authority']['reserve']>>;
   try {
-    response = await withRetry(() => runtime.authority.reserve(request), config.retry);
+    // The first attempt is awaited here, retries (same key) only after it failed: no extra promise.
+    try {
+      response = await runtime.authority.reserve(request);
+    } catch (error) {
+      response = await retryAfter(error, () => runtime.authority.reserve(request), config.retry, isTransient);
+    }
   } catch (error) {
     const code = CyclesError.isInstance(error) ? error.code : 'UNKNOWN';
     const message = error instanceof Error ? error.message : String(error);

@@ -35,7 +35,12 @@ export function withRetry<T>(
   return first.catch((error: unknown) => retryAfter(error, operation, policy, retryable));
 }
 
-async function retryAfter<T>(
+/**
+ * The retries of {@link withRetry} after its first attempt failed with `firstError`: for hot paths
+ * that await the first attempt themselves (no extra promise when it succeeds) and call this from
+ * their `catch`. Rethrows `firstError` when it is not worth retrying.
+ */
+export async function retryAfter<T>(
   firstError: unknown,
   operation: () => Promise<T>,
   policy: Required<RetryOptions>,

@@ -10,7 +10,7 @@ import type {
   Subject,
 } from '../protocol/types.ts';
 import type { Settlement } from './hold.ts';
-import { withRetry } from './retry.ts';
+import { isTransient, retryAfter, withRetry } from './retry.ts';
 import type { Runtime } from './runtime.ts';
 
 // Commit and release of a hold: same-key retries, 410 → event, REJECT overrun → charge the hold.
@@ -44,18 +44,30 @@ export async function commitHold(
   metadata: Metadata | undefined,
 ): Promise<Settlement> {
   const { runtime } = state;
+  const { authority } = runtime;
   const { reservationId, reserved } = granted;
   const idempotencyKey = `${state.key}:commit`;
   let result: Settlement;
   try {
     try {
-      const response = await commitOnce(state, reservationId, idempotencyKey, actual, metrics, metadata);
+      const request = commitRequest(state, idempotencyKey, actual, metrics, metadata);
+      let response: CommitResponse;
+      // The first attempt is awaited here, retries (same key) only after it failed: no extra promise.
+      try {
+        response = await authority.commit(reservationId, request);
+      } catch (error) {
+        const again = () => authority.commit(reservationId, request);
+        response = await retryAfter(error, again, runtime.config.retry, isTransient);
+      }
       result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
     } catch (error) {
       if (BudgetExceededError.isInstance(error) && actual > reserved) {
         // REJECT overage policy: the overrun is refused but the hold stays; charge what was held.
-        const key = `${state.key}:commit-capped`;
-        const response = await commitOnce(state, reservationId, key, reserved, metrics, metadata);
+        const request = commitRequest(state, `${state.key}:commit-capped`, reserved, metrics, metadata);
+        const response = await withRetry(
+          () => authority.commit(reservationId, request),
+          runtime.config.retry,
+        );
         result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
       } else if (ReservationExpiredError.isInstance(error)) {
         // The hold is gone (no spend recorded): post the charge directly, same key (PROTOCOL §2.7).
@@ -97,20 +109,18 @@ export async function commitHold(
   return result;
 }
 
-/** One commit request (retried with its key); optional fields set only when present. */
-function commitOnce(
+/** A commit request; optional fields set only when present (no spread per field: a hot path). */
+function commitRequest(
   state: HoldState,
-  reservationId: string,
   idempotencyKey: string,
   amount: number,
   metrics: StandardMetrics | undefined,
   metadata: Metadata | undefined,
-): Promise<CommitResponse> {
+): CommitRequest {
   const request: CommitRequest = { idempotencyKey, actual: { unit: state.unit, amount } };
   if (metrics !== undefined) request.metrics = metrics;
   if (metadata !== undefined) request.metadata = metadata;
-  const { authority, config } = state.runtime;
-  return withRetry(() => authority.commit(reservationId, request), config.retry);
+  return request;
 }
 
 function settled(

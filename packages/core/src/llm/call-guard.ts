@@ -1,5 +1,5 @@
 import { currentBudget } from '../lifecycle/budget-context.ts';
-import { reserveHold } from '../lifecycle/hold.ts';
+import { type ReserveOptions, reserveHold } from '../lifecycle/hold.ts';
 import { grantOutput, refuseCall, sizeCall } from './call-sizing.ts';
 import { GuardedLlmCall } from './guarded-call.ts';
 import type { LlmCall, LlmCallOptions, LlmRuntime } from './llm-call.ts';
@@ -16,13 +16,15 @@ export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions)
   outerSignal?.throwIfAborted();
   const model = runtime.catalog.resolve(options.model);
   const size = sizeCall(runtime, model, options);
-  const hold = await reserveHold(runtime, {
+  // Optional fields set only when present, without a spread per field (a hot path).
+  const reserve: ReserveOptions = {
     estimate: size.estimate,
     minimum: size.minimum,
     action: options.action ?? { kind: 'llm.completion', name: model.modelId },
-    ...(options.subject === undefined ? {} : { subject: options.subject }),
-    ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
-  });
+  };
+  if (options.subject !== undefined) reserve.subject = options.subject;
+  if (options.metadata !== undefined) reserve.metadata = options.metadata;
+  const hold = await reserveHold(runtime, reserve);
   const { granted, refusal } = grantOutput(runtime, size, model, hold);
   if (refusal !== undefined) return refuseCall(runtime, size, model, hold, { granted, refusal });
   return new GuardedLlmCall(runtime, model, hold, {
