@@ -15,17 +15,22 @@ local COUNTERS = { 'allocated', 'remaining', 'reserved', 'spent', 'debt', 'overd
 
 local function row_key(id) return P .. 'l:' .. id end
 
--- The stored form: every field in this order (nil where unset).
+-- The stored form: these fields in this order. Most budgets have no caps, policy or window: they are
+-- stored without the trailing nils (cmsgpack packs each value separately, so every value costs).
 local function encode_row(row)
+  if row.caps == nil and row.policy == nil and row.window == nil and row.periodEndMs == nil then
+    return cmsgpack.pack(row.ledgerId, row.scope, row.unit, row.allocated, row.remaining, row.reserved,
+      row.spent, row.debt, row.overdraftLimit, row.over, row.status, row.hasCaps)
+  end
   return cmsgpack.pack(row.ledgerId, row.scope, row.unit, row.allocated, row.remaining, row.reserved,
-    row.spent, row.debt, row.overdraftLimit, row.over, row.status, row.caps, row.hasCaps, row.policy,
+    row.spent, row.debt, row.overdraftLimit, row.over, row.status, row.hasCaps, row.caps, row.policy,
     row.window, row.periodStartMs, row.periodEndMs)
 end
 
 -- A row table from its stored form; raw is kept to skip the write when nothing changed.
 local function decode_row(id, raw)
   local ledgerId, scope, unit, allocated, remaining, reserved, spent, debt, overdraftLimit, over, status,
-    caps, hasCaps, policy, window, periodStartMs, periodEndMs = cmsgpack.unpack(raw)
+    hasCaps, caps, policy, window, periodStartMs, periodEndMs = cmsgpack.unpack(raw)
   return { id = id, raw = raw, ledgerId = ledgerId, scope = scope, unit = unit, allocated = allocated,
     remaining = remaining, reserved = reserved, spent = spent, debt = debt, overdraftLimit = overdraftLimit,
     over = over, status = status, caps = caps, hasCaps = hasCaps, policy = policy, window = window,

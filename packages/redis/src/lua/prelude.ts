@@ -23,7 +23,7 @@ local function A(i) return ARGS[6 + i] end
 -- beyond 2^53) keeps %.0f. (Library code cannot cache string.format in a local: a function library
 -- sees no standard globals while it loads.)
 local function S(n)
-  if n == math.floor(n) and n <= MAXSAFE and n >= -MAXSAFE and (n ~= 0 or 1 / n > 0) then
+  if n % 1 == 0 and n <= MAXSAFE and n >= -MAXSAFE and (n ~= 0 or 1 / n > 0) then
     return string.format('%d', n)
   end
   return string.format('%.0f', n)
