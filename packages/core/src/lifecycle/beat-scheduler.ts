@@ -6,7 +6,12 @@
 export interface ScheduledBeat {
   /** Due time on the `performance.now()` scale. */
   readonly at: number;
-  readonly run: () => void;
+  run(): void;
+}
+
+/** A beat object that is scheduled again and again (see {@link scheduleAgain}). */
+export interface ReusableBeat extends ScheduledBeat {
+  at: number;
 }
 
 /** A beat fires when `performance.now()` is within this of its due time (timers round to ms). */
@@ -47,11 +52,20 @@ function fire(): void {
 
 /** Runs `run` after `delayMs` (like an unref'd setTimeout), unless cancelled first. */
 export function scheduleBeat(delayMs: number, run: () => void): ScheduledBeat {
-  const beat: ScheduledBeat = { at: performance.now() + Math.max(0, delayMs), run };
+  const beat: ReusableBeat = { at: 0, run };
+  scheduleAgain(beat, delayMs);
+  return beat;
+}
+
+/**
+ * Runs `beat.run()` after `delayMs`, unless cancelled first: like {@link scheduleBeat}, for an object
+ * that is its own beat (a heartbeat schedules itself, with no closure or beat object per hold).
+ */
+export function scheduleAgain(beat: ReusableBeat, delayMs: number): void {
+  beat.at = performance.now() + Math.max(0, delayMs);
   pending.add(beat);
   // A timer due later than this beat, or armed under other timer functions, is (re)armed.
   if (beat.at < timerAt || armedWith !== setTimeout) arm(beat.at);
-  return beat;
 }
 
 /**

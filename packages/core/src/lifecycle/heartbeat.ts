@@ -1,7 +1,13 @@
 import { ErrorCode, type Unit } from '../protocol/enums.ts';
 import { CyclesError } from '../protocol/errors.ts';
 import type { Action, Subject } from '../protocol/types.ts';
-import { cancelBeat, type ScheduledBeat, scheduleBeat } from './beat-scheduler.ts';
+import {
+  cancelBeat,
+  type ReusableBeat,
+  type ScheduledBeat,
+  scheduleAgain,
+  scheduleBeat,
+} from './beat-scheduler.ts';
 import { isTransient } from './retry.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -54,7 +60,10 @@ export function startHeartbeat(runtime: Runtime, options: HeartbeatOptions): Hea
 
 // A class with prototype methods rather than a bundle of closures: one starts per guarded call, and
 // almost all of them are stopped before their first beat.
-class HoldHeartbeat implements Heartbeat {
+// It is also its own beat (`at`, `run`): scheduling it allocates nothing.
+class HoldHeartbeat implements Heartbeat, ReusableBeat {
+  /** Due time of its next beat (beat-scheduler's scale); only the scheduler reads it. */
+  at = 0;
   #extensions = 0;
   #stopped = false;
   #scheduled: ScheduledBeat | undefined;
@@ -66,9 +75,10 @@ class HoldHeartbeat implements Heartbeat {
   constructor(runtime: Runtime, options: HeartbeatOptions) {
     this.#runtime = runtime;
     this.#options = options;
-    this.#expiresAt = runtime.clock.now() + options.remainingTtlMs;
+    const now = runtime.clock.now();
+    this.#expiresAt = now + options.remainingTtlMs;
     this.#lead = Math.min(Math.floor(options.ttlMs / 2), 2 * options.roundTripMs + SAFETY_MARGIN_MS);
-    this.#next();
+    this.#next(now);
   }
 
   get extensions(): number {
@@ -81,12 +91,13 @@ class HoldHeartbeat implements Heartbeat {
   }
 
   /** Schedules the next beat `lead` before the expiry. */
-  #next(): void {
-    const now = this.#runtime.clock.now();
-    this.#scheduled = scheduleBeat(this.#expiresAt - this.#lead - now, () => this.#due());
+  #next(now: number): void {
+    scheduleAgain(this, this.#expiresAt - this.#lead - now);
+    this.#scheduled = this;
   }
 
-  #due(): void {
+  /** The beat is due (called by the beat scheduler). */
+  run(): void {
     const clock = this.#runtime.clock;
     const key = `${this.#options.idempotencyKey}:extend:${this.#extensions + 1}`;
     const extendByMs = Math.max(1, this.#options.ttlMs - Math.max(0, this.#expiresAt - clock.now()));
@@ -102,7 +113,7 @@ class HoldHeartbeat implements Heartbeat {
         this.#extensions += 1;
         const now = runtime.clock.now();
         this.#expiresAt = now + (response.remainingTtlMs ?? response.expiresAtMs - now);
-        this.#next();
+        this.#next(runtime.clock.now());
       },
       (error: unknown) => {
         if (this.#stopped) return;
