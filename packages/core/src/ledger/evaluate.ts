@@ -13,8 +13,8 @@ import type { LedgerRow } from './ledger-row.ts';
 
 /** Either the amount that can be held, or the first failing scope and why. */
 export type Evaluation =
-  | { ok: true; hold: number; partial: boolean }
-  | { ok: false; reason: ReasonCode; row: LedgerRow; requested: number };
+  | { readonly ok: true; readonly hold: number; readonly partial: boolean }
+  | { readonly ok: false; readonly reason: ReasonCode; readonly row: LedgerRow; readonly requested: number };
 
 /**
  * Walks the budgeted rows in canonical order; the first failure wins, checking per scope: FROZEN,
@@ -38,7 +38,18 @@ export function evaluateRows(rows: readonly LedgerRow[], estimate: number, minim
       if (row.remaining < hold) hold = row.remaining;
     }
   }
-  return { ok: true, hold, partial: hold < estimate };
+  return hold < estimate ? { ok: true, hold, partial: true } : fullHold(estimate);
+}
+
+/** The last full-hold outcome: callers only read an evaluation, and most reserves repeat an estimate. */
+let lastFullHold: Evaluation = Object.freeze({ ok: true, hold: 0, partial: false });
+
+/** `{ ok: true, hold: estimate, partial: false }`, shared while the estimate repeats (no allocation). */
+function fullHold(estimate: number): Evaluation {
+  const last = lastFullHold;
+  if (last.ok && Object.is(last.hold, estimate)) return last;
+  lastFullHold = Object.freeze({ ok: true, hold: estimate, partial: false });
+  return lastFullHold;
 }
 
 /** Milliseconds until the blocking ledger's window resets, when it has one. */
