@@ -34,9 +34,11 @@ export function unlinkRequest(input: JsonObject): { runId: string | undefined; i
   const runId = metadata?.[RUN_LINK_KEY];
   if (metadata === undefined || typeof runId !== 'string') return { runId: undefined, input };
   const { [RUN_LINK_KEY]: _link, ...userMetadata } = metadata;
-  const { requestMetadata: _metadata, ...rest } = input;
+  // Only the tag is taken out: the same keys in the same order as the request LangChain built (an
+  // untagged one has `requestMetadata: undefined`, which is not sent), so the SDK serializes one
+  // object shape whether a request is guarded or not.
   return {
     runId,
-    input: Object.keys(userMetadata).length > 0 ? { ...rest, requestMetadata: userMetadata } : rest,
+    input: { ...input, requestMetadata: Object.keys(userMetadata).length > 0 ? userMetadata : undefined },
   };
 }
