@@ -228,37 +228,24 @@ class MemoryLedger implements Ledger {
       settings?.maxReservationTtlMs ?? DEFAULT_MAX_TTL_MS,
     );
     const id = this.ids.next('rsv_');
-    const reservation: ReservationRow = {
-      id,
-      sequence: this.ids.last,
-      tenant: tenant ?? lower(context?.tenant),
-      status: 'ACTIVE',
-      subject: request.subject.dimensions === undefined ? entry.subject : { ...request.subject },
-      action: request.action,
-      unit,
-      estimate: hold,
-      rows,
-      scopePath: entry.path,
-      affectedScopes: entry.scopes,
-      createdAtMs: now,
-      expiresAtMs: now + ttl,
-      graceMs: request.gracePeriodMs ?? DEFAULT_GRACE_MS,
-      overagePolicy: this.overagePolicy(request.overagePolicy, rows, settings),
-      extensions: 0,
-      maxExtensions: settings?.maxReservationExtensions ?? DEFAULT_MAX_EXTENSIONS,
-      idempotencyKey: request.idempotencyKey,
-      metadata: request.metadata,
-      committed: undefined,
-      finalizedAtMs: undefined,
-      committedMetadata: undefined,
-      settledKey: undefined,
-      settledFingerprint: 0,
-      settledBalances: undefined,
-      extends: undefined,
-      reserveRecord: undefined,
-      activeIndex: -1,
-      endedAtMs: 0,
-    };
+    const reservation = this.reservations.blank();
+    reservation.id = id;
+    reservation.sequence = this.ids.last;
+    reservation.tenant = tenant ?? lower(context?.tenant);
+    reservation.subject = request.subject.dimensions === undefined ? entry.subject : { ...request.subject };
+    reservation.action = request.action;
+    reservation.unit = unit;
+    reservation.estimate = hold;
+    reservation.rows = rows;
+    reservation.scopePath = entry.path;
+    reservation.affectedScopes = entry.scopes;
+    reservation.createdAtMs = now;
+    reservation.expiresAtMs = now + ttl;
+    reservation.graceMs = request.gracePeriodMs ?? DEFAULT_GRACE_MS;
+    reservation.overagePolicy = this.overagePolicy(request.overagePolicy, rows, settings);
+    reservation.maxExtensions = settings?.maxReservationExtensions ?? DEFAULT_MAX_EXTENSIONS;
+    reservation.idempotencyKey = request.idempotencyKey;
+    reservation.metadata = request.metadata;
     this.reservations.add(reservation);
     const live: LiveReserve = {
       live: true,

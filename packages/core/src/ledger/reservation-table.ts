@@ -2,8 +2,11 @@ import { Fifo } from './fifo.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import type { IdSource } from './ids.ts';
 import { rollWindow } from './ledger-row.ts';
-import type { ReservationRow } from './reservations.ts';
+import { blankReservation, type ReservationRow, resetReservation } from './reservations.ts';
 import { SequenceMap } from './sequence-map.ts';
+
+/** Most forgotten rows kept for reuse (a retention batch is 1/64 of the cap: 156 rows by default). */
+const MAX_SPARE = 1024;
 
 /**
  * Every reservation by id: the ACTIVE ones in a swap-remove array (each knows its index, so no hash-table
@@ -22,6 +25,8 @@ export class ReservationTable {
   nextDeadline = Number.POSITIVE_INFINITY;
   /** When the oldest ended reservation passes its retention. */
   private endedDeadlineMs = Number.POSITIVE_INFINITY;
+  /** Forgotten rows, emptied, for new reservations to reuse (see blankReservation). */
+  private readonly spare: ReservationRow[] = [];
 
   constructor(
     private readonly ids: IdSource,
@@ -39,6 +44,11 @@ export class ReservationTable {
   /** Every reservation, in creation order. */
   values(): ReservationRow[] {
     return this.bySequence.values();
+  }
+
+  /** An empty row for a new reservation: a forgotten one when there is one (nothing refers to it any more). */
+  blank(): ReservationRow {
+    return this.spare.pop() ?? blankReservation();
   }
 
   /** Adds a new ACTIVE reservation (its `sequence` is the counter its id was made from). */
@@ -97,6 +107,11 @@ export class ReservationTable {
       if (this.ended.size <= keep && oldest.endedAtMs + this.retentionMs > now) break;
       this.bySequence.delete(oldest);
       this.ended.shift();
+      // Forgotten: no table, queue or record refers to the row now (responses and details are copies).
+      if (this.spare.length < MAX_SPARE) {
+        resetReservation(oldest);
+        this.spare.push(oldest);
+      }
     }
     const front = this.ended.peek();
     this.endedDeadlineMs =

@@ -66,6 +66,84 @@ export interface ReservationRow {
   endedAtMs: number;
 }
 
+const NO_SUBJECT: Subject = Object.freeze({});
+const NO_ACTION: Action = Object.freeze({ kind: '', name: '' });
+const NO_ROWS: LedgerRow[] = [];
+const NO_SCOPES: string[] = [];
+
+/**
+ * A reservation with every field empty, for the memory ledger to open (fill in) as a new one. Rows are
+ * recycled once retention forgets them ({@link resetReservation}): a retained row outlives young-GC
+ * cycles, so each fresh one is copied into the old generation and collected there later.
+ */
+export function blankReservation(): ReservationRow {
+  // A literal (not `{}` filled in by resetReservation) so V8 keeps every field inside the object.
+  return {
+    id: '',
+    sequence: -1,
+    tenant: undefined,
+    status: 'ACTIVE',
+    subject: NO_SUBJECT,
+    action: NO_ACTION,
+    unit: 'USD_MICROCENTS',
+    estimate: 0,
+    rows: NO_ROWS,
+    scopePath: '',
+    affectedScopes: NO_SCOPES,
+    createdAtMs: 0,
+    expiresAtMs: 0,
+    graceMs: 0,
+    overagePolicy: 'ALLOW_IF_AVAILABLE',
+    extensions: 0,
+    maxExtensions: 0,
+    idempotencyKey: '',
+    metadata: undefined,
+    committed: undefined,
+    finalizedAtMs: undefined,
+    committedMetadata: undefined,
+    settledKey: undefined,
+    settledFingerprint: 0,
+    settledBalances: undefined,
+    extends: undefined,
+    reserveRecord: undefined,
+    activeIndex: -1,
+    endedAtMs: 0,
+  };
+}
+
+/** Empties every field of a forgotten row, as {@link blankReservation} builds one. */
+export function resetReservation(row: ReservationRow): void {
+  row.id = '';
+  row.sequence = -1;
+  row.tenant = undefined;
+  row.status = 'ACTIVE';
+  row.subject = NO_SUBJECT;
+  row.action = NO_ACTION;
+  row.unit = 'USD_MICROCENTS';
+  row.estimate = 0;
+  row.rows = NO_ROWS;
+  row.scopePath = '';
+  row.affectedScopes = NO_SCOPES;
+  row.createdAtMs = 0;
+  row.expiresAtMs = 0;
+  row.graceMs = 0;
+  row.overagePolicy = 'ALLOW_IF_AVAILABLE';
+  row.extensions = 0;
+  row.maxExtensions = 0;
+  row.idempotencyKey = '';
+  row.metadata = undefined;
+  row.committed = undefined;
+  row.finalizedAtMs = undefined;
+  row.committedMetadata = undefined;
+  row.settledKey = undefined;
+  row.settledFingerprint = 0;
+  row.settledBalances = undefined;
+  row.extends = undefined;
+  row.reserveRecord = undefined;
+  row.activeIndex = -1;
+  row.endedAtMs = 0;
+}
+
 /** The response of the commit that settled a COMMITTED row, rebuilt exactly as the commit built it. */
 export function commitResponseOf(row: ReservationRow): CommitResponse {
   const unit = row.unit;
