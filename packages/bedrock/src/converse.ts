@@ -1,5 +1,5 @@
 import type { EstimateInput, TokenUsage } from '@cycles-guard/core';
-import { asCount, asObject, type JsonObject, textsOf } from './json.ts';
+import { appendTexts, asCount, asObject, type JsonObject, textsOf } from './json.ts';
 
 /** What the guard reads from a Converse-shaped request (Converse, ConverseStream, Nova bodies). */
 export interface RequestLimits {
@@ -10,9 +10,11 @@ export interface RequestLimits {
 
 /** Estimate input of messages-style requests (`system: [{text}]`, `messages: [{role, content}]`, tools). */
 export function messagesInput(request: JsonObject): EstimateInput {
-  const system = Array.isArray(request.system)
-    ? request.system.flatMap((block) => textsOf([block]))
-    : textsOf(request.system);
+  let system: string[];
+  if (Array.isArray(request.system)) {
+    system = [];
+    for (const block of request.system) appendTexts(system, block);
+  } else system = textsOf(request.system);
   const messages = Array.isArray(request.messages)
     ? request.messages.map((message) => {
         const object = asObject(message) ?? {};
@@ -81,10 +83,8 @@ export function converseUsage(usage: unknown): TokenUsage | undefined {
   if (object === undefined || inputTokens === undefined || outputTokens === undefined) return undefined;
   const cacheRead = asCount(object.cacheReadInputTokens) ?? asCount(object.cacheReadInputTokenCount);
   const cacheWrite = asCount(object.cacheWriteInputTokens) ?? asCount(object.cacheWriteInputTokenCount);
-  return {
-    inputTokens,
-    outputTokens,
-    ...(cacheRead === undefined ? {} : { cacheReadInputTokens: cacheRead }),
-    ...(cacheWrite === undefined ? {} : { cacheWriteInputTokens: cacheWrite }),
-  };
+  const result: TokenUsage = { inputTokens, outputTokens };
+  if (cacheRead !== undefined) result.cacheReadInputTokens = cacheRead;
+  if (cacheWrite !== undefined) result.cacheWriteInputTokens = cacheWrite;
+  return result;
 }

@@ -13,21 +13,27 @@ export function asCount(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
+/** Content-block fields other than `text` that are estimated from their JSON (tool uses/results, reasoning). */
+const JSON_BLOCK_KEYS = ['toolUse', 'toolResult', 'reasoningContent', 'input', 'content'];
+
 /** Texts of a Converse/Nova content array (`[{ text }]`), or a bare string. */
 export function textsOf(content: unknown): string[] {
   if (typeof content === 'string') return [content];
   if (!Array.isArray(content)) return [];
   const texts: string[] = [];
-  for (const block of content) {
-    const object = asObject(block);
-    if (object === undefined) continue;
-    if (typeof object.text === 'string') texts.push(object.text);
-    // Tool uses/results and reasoning count too: estimate their JSON.
-    for (const key of ['toolUse', 'toolResult', 'reasoningContent', 'input', 'content']) {
-      if (key in object && key !== 'text') texts.push(JSON.stringify(object[key]));
-    }
-  }
+  for (const block of content) appendTexts(texts, block);
   return texts;
+}
+
+/** Appends the texts of one content block (see {@link textsOf}). */
+export function appendTexts(texts: string[], block: unknown): void {
+  const object = asObject(block);
+  if (object === undefined) return;
+  if (typeof object.text === 'string') texts.push(object.text);
+  // Tool uses/results and reasoning count too: estimate their JSON.
+  for (const key of JSON_BLOCK_KEYS) {
+    if (key in object) texts.push(JSON.stringify(object[key]));
+  }
 }
 
 const encoder = new TextEncoder();
