@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -9,10 +9,20 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+// Random bytes drawn 4 KiB at a time: one synchronous CSPRNG call per 256 trace ids instead of one per
+// request (it showed in the server's profile under load).
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
 /** A fresh W3C trace id: 16 random bytes as lowercase hex, never all zeros. */
 export function newTraceId(): string {
   for (;;) {
-    const id = randomBytes(16).toString('hex');
+    if (poolOffset === pool.length) {
+      randomFillSync(pool);
+      poolOffset = 0;
+    }
+    const id = pool.toString('hex', poolOffset, poolOffset + 16);
+    poolOffset += 16;
     if (id !== ZERO_TRACE) return id;
   }
 }
