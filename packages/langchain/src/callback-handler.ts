@@ -115,7 +115,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     };
   }
 
-  override async handleChatModelStart(
+  override handleChatModelStart(
     llm: Serialized,
     messages: BaseMessage[][],
     runId: string,
@@ -124,8 +124,14 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     _tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
-    const params = asObject(extraParams?.invocation_params);
-    await this.#begin(llm, messagesInput(messages.flat(), params), runId, parentRunId, extraParams, metadata);
+    let input: EstimateInput;
+    try {
+      input = messagesInput(messages.flat(), asObject(extraParams?.invocation_params));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // #begin's promise is the answer: no async frame of its own on every call's path.
+    return this.#begin(llm, input, runId, parentRunId, extraParams, metadata);
   }
 
   override async handleLLMStart(

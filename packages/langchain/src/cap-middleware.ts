@@ -39,15 +39,16 @@ function asCount(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
-/** The Converse input with the grant applied: `inferenceConfig.maxTokens` and any thinking budget. */
+/**
+ * Applies the grant to the Converse input: `inferenceConfig.maxTokens` and any thinking budget.
+ * `input` is the cap's own copy (made by `unlinkRequest`), so it is written in place; the objects
+ * under it are the caller's and are copied.
+ */
 function applyGrant(input: JsonObject, call: LlmCall): JsonObject {
-  const capped: JsonObject = {
-    ...input,
-    inferenceConfig: { ...asObject(input.inferenceConfig), maxTokens: call.maxOutputTokens },
-  };
+  input.inferenceConfig = { ...asObject(input.inferenceConfig), maxTokens: call.maxOutputTokens };
   const budget = call.reasoningBudgetTokens;
   const fields = asObject(input.additionalModelRequestFields);
-  if (fields === undefined || budget === undefined) return capped;
+  if (fields === undefined || budget === undefined) return input;
   const copy: JsonObject = { ...fields };
   const thinking = asObject(fields.thinking);
   if (thinking !== undefined && 'budget_tokens' in thinking)
@@ -58,7 +59,8 @@ function applyGrant(input: JsonObject, call: LlmCall): JsonObject {
     const field = 'budget_tokens' in reasoning ? 'budget_tokens' : 'budgetTokens';
     if (field in reasoning) copy[key] = { ...reasoning, [field]: budget };
   }
-  return { ...capped, additionalModelRequestFields: copy };
+  input.additionalModelRequestFields = copy;
+  return input;
 }
 
 /** Converse stream `metadata.usage` (camelCase) as core usage. */

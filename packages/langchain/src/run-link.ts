@@ -28,7 +28,7 @@ export function linkedRunId(options: JsonObject): string | undefined {
   return typeof runId === 'string' ? runId : undefined;
 }
 
-/** The run id of a Converse input, and the input without the tag (user metadata kept). */
+/** The run id of a Converse input, and the input without the tag (user metadata kept): a copy when tagged. */
 export function unlinkRequest(input: JsonObject): { runId: string | undefined; input: JsonObject } {
   const metadata = asObject(input.requestMetadata);
   const runId = metadata?.[RUN_LINK_KEY];
