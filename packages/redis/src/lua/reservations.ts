@@ -1,5 +1,3 @@
-// Lua: reservations as hashes, the expiry index (a sorted set by expiry + grace) and retention.
-
 // Lua: reservations as MessagePack records (as budgets: see ledger-rows.ts), the expiry index (a sorted
 // set by expiry + grace) and retention.
 
