@@ -100,3 +100,66 @@ describe('IdempotencyStore under random use (model check)', () => {
     );
   });
 });
+
+describe('IdempotencyStore record reuse', () => {
+  type Step =
+    | { op: 'store'; key: number; kind: 'pinned' | 'replaceable' | 'durable'; ttl: number }
+    | { op: 'unpin'; key: number }
+    | { op: 'lookup'; key: number }
+    | { op: 'advance'; ms: number };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({
+      op: fc.constant('store' as const),
+      key: fc.nat(20),
+      kind: fc.constantFrom('pinned' as const, 'replaceable' as const, 'durable' as const),
+      ttl: fc.integer({ min: 1, max: 60 }),
+    }),
+    fc.record({ op: fc.constant('unpin' as const), key: fc.nat(20) }),
+    fc.record({ op: fc.constant('lookup' as const), key: fc.nat(20) }),
+    fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 30 }) }),
+  );
+
+  it('answers every key with the outcome last stored for it, and hands back only unreachable responses', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(step, { maxLength: 300 }), (cap, steps) => {
+        let now = 0;
+        let serial = 0;
+        // Each stored outcome is a fresh object, so a reused record showing a stale one is caught.
+        const last = new Map<string, { key: string; serial: number }>();
+        const pinned = new Map<number, IdempotencyRecord<{ key: string; serial: number }>>();
+        const store = new IdempotencyStore(cap, (response) => {
+          const outcome = response as { key: string; serial: number };
+          // Handed back only once no lookup can reach it.
+          expect(store.lookup(space, outcome.key, 0, now)?.response).not.toBe(outcome);
+        });
+        const space = store.space('t', 'e');
+        for (const s of steps) {
+          if (s.op === 'advance') now += s.ms;
+          else if (s.op === 'unpin') {
+            const record = pinned.get(s.key);
+            if (record !== undefined) store.unpin(record, now);
+            pinned.delete(s.key);
+          } else {
+            const key = `k${s.key}`;
+            const found = store.lookup<{ key: string; serial: number }>(space, key, 0, now);
+            if (found !== undefined) {
+              expect(found.key).toBe(key);
+              expect(found.response).toBe(last.get(key));
+            } else if (s.op === 'store' && !pinned.has(s.key)) {
+              const outcome = { key, serial: serial++ };
+              last.set(key, outcome);
+              const record = store.store(space, key, 0, outcome, now + s.ttl, s.kind, now);
+              expect(record.response).toBe(outcome);
+              if (s.kind === 'pinned') pinned.set(s.key, record);
+            }
+          }
+          for (const [key, record] of pinned) {
+            expect(store.lookup(space, `k${key}`, 0, now)).toBe(record);
+            expect(record.response).toBe(last.get(`k${key}`));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

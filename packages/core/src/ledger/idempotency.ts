@@ -42,26 +42,37 @@ export interface IdempotencySpace {
   readonly id: number;
 }
 
-/** One stored outcome (a plain object, not a class: literals are the cheapest to build). */
+/**
+ * One stored outcome (a plain object, not a class: literals are the cheapest to build). Fields are
+ * written only by the store, which reuses dropped records for new ones (see {@link IdempotencyStore}).
+ */
 export interface IdempotencyRecord<T> {
-  readonly space: IdempotencySpace;
-  readonly key: string;
-  readonly fingerprint: number;
-  readonly response: T;
-  readonly expiresAtMs: number;
+  space: IdempotencySpace;
+  key: string;
+  fingerprint: number;
+  response: T;
+  expiresAtMs: number;
   /** A live reservation's key: exempt from expiry and the cap until unpinned. */
   pinned: boolean;
   /** False once removed from its space (a queue entry for it is then stale: skipped, never re-read). */
   stored: boolean;
   /** keyHash of its space and key (its place in the store's table). */
-  readonly hash: number;
+  hash: number;
 }
+
+/** Most dropped records kept for reuse (an eviction batch is 1/64 of the cap: 1,562 by default). */
+const MAX_DROPPED = 2048;
 
 /**
  * A bounded store of idempotency records. Each expires after its own retention; beyond `maxRecords`
  * the oldest replaceable records go first, then the oldest durable ones, and pinned ones never, so the
  * cap bounds memory without ever letting a retried reserve hold twice. Queues are in insertion order,
  * which approximates expiry order, so pruning only looks at their fronts.
+ *
+ * A record leaves its queue after it left the table, and nothing else refers to it then, so the next
+ * stores reuse it (and hand its old response to `onDrop`, for the owner to reuse too). Records live for
+ * up to the whole cap of stores, so each fresh one would be copied into the old generation and
+ * collected there: reuse spares the garbage collector most of a reserve's retained bytes.
  */
 export class IdempotencyStore {
   private readonly spaces = new Map<string, Map<string, IdempotencySpace>>();
@@ -80,7 +91,17 @@ export class IdempotencyStore {
   /** No queue front expires before this (so most prunes are one comparison, not a cold-record read). */
   private nextExpiryMs = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly maxRecords: number) {}
+  /** Records out of their queue and table (unreferenced), for {@link store} to reuse. */
+  private readonly dropped: IdempotencyRecord<unknown>[] = [];
+
+  /**
+   * @param onDrop called with the response of a dropped record when the record is reused, so its
+   *   owner may reuse the response object too (nothing else refers to it by then).
+   */
+  constructor(
+    private readonly maxRecords: number,
+    private readonly onDrop?: (response: unknown) => void,
+  ) {}
 
   /** Number of records held (for tests and monitoring). */
   get size(): number {
@@ -151,16 +172,22 @@ export class IdempotencyStore {
     kind: RecordClass,
     nowMs: number,
   ): IdempotencyRecord<T> {
-    const record: IdempotencyRecord<T> = {
-      space,
-      key,
-      fingerprint: print,
-      response,
-      expiresAtMs,
-      pinned: kind === 'pinned',
-      stored: true,
-      hash: this.hashOf(space, key),
-    };
+    const hash = this.hashOf(space, key);
+    const pinned = kind === 'pinned';
+    let record = this.dropped.pop() as IdempotencyRecord<T> | undefined;
+    if (record === undefined) {
+      record = { space, key, fingerprint: print, response, expiresAtMs, pinned, stored: true, hash };
+    } else {
+      this.onDrop?.(record.response);
+      record.space = space;
+      record.key = key;
+      record.fingerprint = print;
+      record.response = response;
+      record.expiresAtMs = expiresAtMs;
+      record.pinned = pinned;
+      record.stored = true;
+      record.hash = hash;
+    }
     this.table.insert(record);
     this.count++;
     if (kind !== 'pinned') this.enqueue(kind === 'replaceable' ? this.replaceable : this.durable, record);
@@ -191,6 +218,7 @@ export class IdempotencyStore {
       if (oldest === undefined) break;
       queue.shift();
       this.forget(oldest);
+      this.drop(oldest);
     }
     this.nextExpiryMs = Math.min(frontExpiry(this.replaceable), frontExpiry(this.durable));
   }
@@ -205,7 +233,16 @@ export class IdempotencyStore {
       if (record.expiresAtMs > nowMs) return;
       this.forget(record);
       queue.shift();
+      this.drop(record);
     }
+  }
+
+  /**
+   * Keeps a record that just left its queue (after leaving the table) for reuse. Only later calls reuse
+   * it, so a record this very call stored and evicted stays intact for the caller.
+   */
+  private drop(record: IdempotencyRecord<unknown>): void {
+    if (this.dropped.length < MAX_DROPPED) this.dropped.push(record);
   }
 
   /** Removes a record from its space (its queue entry, if any, goes stale and is skipped later). */

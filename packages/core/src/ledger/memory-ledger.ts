@@ -61,7 +61,7 @@ import {
 } from './ledger-errors.ts';
 import { balancesPage, guardQueriedTenant } from './ledger-queries.ts';
 import { type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
-import { isLiveReserve, type LiveReserve, liveReserveResponse } from './live-reserve.ts';
+import { isLiveReserve, type LiveReserve, LiveReservePool, liveReserveResponse } from './live-reserve.ts';
 import { count, type MemoryLedgerOptions } from './memory-ledger-options.ts';
 import {
   commitFingerprint,
@@ -131,6 +131,7 @@ class MemoryLedger implements Ledger {
   private readonly subjects = new SubjectCache(MAX_SUBJECT_CACHE);
   private readonly reservations: ReservationTable;
   private readonly idempotency: IdempotencyStore;
+  private readonly lives = new LiveReservePool();
   private readonly idempotencyRetentionMs: number;
   private readonly eventRetentionMs: number;
   private readonly includeBalances: boolean;
@@ -139,7 +140,10 @@ class MemoryLedger implements Ledger {
   constructor(options: MemoryLedgerOptions) {
     this.clock = options.clock ?? systemClock;
     this.catalog = new LedgerCatalog(this.clock, this.ids);
-    this.idempotency = new IdempotencyStore(count(options, 'maxIdempotencyRecords', 100_000, 1));
+    this.idempotency = new IdempotencyStore(
+      count(options, 'maxIdempotencyRecords', 100_000, 1),
+      this.lives.reclaim,
+    );
     this.idempotencyRetentionMs = count(options, 'idempotencyRetentionMs', 86_400_000);
     this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
     const retentionMs = count(options, 'reservationRetentionMs', 3_600_000);
@@ -247,17 +251,15 @@ class MemoryLedger implements Ledger {
     reservation.idempotencyKey = request.idempotencyKey;
     reservation.metadata = request.metadata;
     this.reservations.add(reservation);
-    const live: LiveReserve = {
-      live: true,
-      reservationId: id,
-      entry,
-      unit,
-      amount: hold,
-      expiresAtMs: reservation.expiresAtMs,
-      caps,
-      partial: evaluation.partial,
-      balances: this.includeBalances ? rows.map(toBalance) : undefined,
-    };
+    const live = this.lives.take(entry);
+    live.reservationId = id;
+    live.entry = entry;
+    live.unit = unit;
+    live.amount = hold;
+    live.expiresAtMs = reservation.expiresAtMs;
+    live.caps = caps;
+    live.partial = evaluation.partial;
+    live.balances = this.includeBalances ? rows.map(toBalance) : undefined;
     // The key outlives the hold (Ref keeps max(ttl + grace, 24 h)) and is pinned while the hold is live,
     // so the record cap can never make a retried reserve hold twice.
     const expiresAtMs = now + Math.max(this.idempotencyRetentionMs, ttl + reservation.graceMs);
