@@ -84,7 +84,6 @@ export class ReservationTable {
   /** Ends an ACTIVE reservation (its hold already settled): unpins its reserve key and retains it. */
   end(reservation: ReservationRow, status: 'COMMITTED' | 'RELEASED' | 'EXPIRED', now: number): void {
     reservation.status = status;
-    if (status !== 'EXPIRED') reservation.finalizedAtMs = now;
     this.removeActive(reservation);
     if (reservation.reserveRecord !== undefined) {
       this.idempotency.unpin(reservation.reserveRecord, now);

@@ -46,7 +46,6 @@ export interface ReservationRow {
   idempotencyKey: string;
   metadata: Metadata | undefined;
   committed: number | undefined;
-  finalizedAtMs: number | undefined;
   committedMetadata: Metadata | undefined;
   /**
    * The key and payload fingerprint of the commit or release that settled it. The response itself is
@@ -99,7 +98,6 @@ export function blankReservation(): ReservationRow {
     idempotencyKey: '',
     metadata: undefined,
     committed: undefined,
-    finalizedAtMs: undefined,
     committedMetadata: undefined,
     settledKey: undefined,
     settledFingerprint: 0,
@@ -133,7 +131,6 @@ export function resetReservation(row: ReservationRow): void {
   row.idempotencyKey = '';
   row.metadata = undefined;
   row.committed = undefined;
-  row.finalizedAtMs = undefined;
   row.committedMetadata = undefined;
   row.settledKey = undefined;
   row.settledFingerprint = 0;
@@ -164,6 +161,14 @@ export function releaseResponseOf(row: ReservationRow): ReleaseResponse {
   return response;
 }
 
+/**
+ * When a commit or release finalized the reservation (undefined while ACTIVE and for an expiry). Derived
+ * from `endedAtMs` rather than stored: a stored copy was one more boxed number per reservation.
+ */
+export function finalizedAt(row: ReservationRow): number | undefined {
+  return row.status === 'COMMITTED' || row.status === 'RELEASED' ? row.endedAtMs : undefined;
+}
+
 /** The protocol view of a reservation; `include` projects metadata (both by default). */
 export function toDetail(row: ReservationRow, include?: readonly string[]): ReservationDetail {
   const detail: ReservationDetail = {
@@ -179,7 +184,8 @@ export function toDetail(row: ReservationRow, include?: readonly string[]): Rese
     affectedScopes: row.affectedScopes,
   };
   if (row.committed !== undefined) detail.committed = { unit: row.unit, amount: row.committed };
-  if (row.finalizedAtMs !== undefined) detail.finalizedAtMs = row.finalizedAtMs;
+  const finalizedAtMs = finalizedAt(row);
+  if (finalizedAtMs !== undefined) detail.finalizedAtMs = finalizedAtMs;
   if (row.metadata !== undefined && (include === undefined || include.includes('metadata'))) {
     detail.metadata = row.metadata;
   }
@@ -269,7 +275,7 @@ export function queryReservations(
     if (!ok) continue;
     if (!within(row.createdAtMs, query.fromMs, query.toMs)) continue;
     if (!within(row.expiresAtMs, query.expiresFromMs, query.expiresToMs)) continue;
-    if (!within(row.finalizedAtMs, query.finalizedFromMs, query.finalizedToMs)) continue;
+    if (!within(finalizedAt(row), query.finalizedFromMs, query.finalizedToMs)) continue;
     matches.push(row);
   }
   const sortBy = query.sortBy ?? 'created_at_ms';
