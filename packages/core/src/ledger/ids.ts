@@ -1,6 +1,12 @@
 /** Zero padding by length, so an id costs no padStart allocation. */
 const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
 
+/** `head` + the counter in base 36, padded to 8 digits. */
+function withDigits(head: string, counter: number): string {
+  const digits = counter.toString(36);
+  return head + (digits.length < 8 ? ZEROS[8 - digits.length] + digits : digits);
+}
+
 /**
  * Ids of one ledger instance: a prefix, a random instance tag and a shared base-36 counter padded to 8
  * digits (`rsv_k3j9x0a100000001`), so ids sort by creation within an instance.
@@ -12,8 +18,23 @@ export class IdSource {
 
   next(prefix: 'rsv_' | 'evt_' | 'led_'): string {
     const head = prefix === 'rsv_' ? this.reservationHead : `${prefix}${this.tag}`;
-    const digits = (this.counter++).toString(36);
-    return head + (digits.length < 8 ? ZEROS[8 - digits.length] + digits : digits);
+    return withDigits(head, this.counter++);
+  }
+
+  /** The reservation id `next('rsv_')` returned for `sequence` (built again: rows do not keep it). */
+  reservationId(sequence: number): string {
+    return withDigits(this.reservationHead, sequence);
+  }
+
+  /**
+   * True when `id`, whose digits {@link sequenceOf} read as `sequence`, is exactly the reservation id of
+   * `sequence`: this instance's reservation prefix and no more digits than the padding needs.
+   */
+  isReservationId(id: string, sequence: number): boolean {
+    let digits = 1;
+    for (let rest = sequence; rest >= 36; rest = Math.floor(rest / 36)) digits++;
+    const head = this.reservationHead;
+    return id.length === head.length + Math.max(8, digits) && id.startsWith(head);
   }
 
   /** The counter behind the id the last {@link next} returned. */

@@ -11,7 +11,7 @@ import {
 import type { DecideResponse, ReserveResponse } from '../protocol/types.ts';
 import { type Evaluation, exceeded, retryAfter } from './evaluate.ts';
 import type { LedgerRow } from './ledger-row.ts';
-import type { ReservationRow } from './reservations.ts';
+import { type ReservationRow, reservationIdOf } from './reservations.ts';
 import type { SubjectEntry } from './subject-cache.ts';
 
 /** 409: a ledger already exists for this (scope, unit). Carries the INVALID_REQUEST code, as in the admin spec. */
@@ -69,8 +69,9 @@ export function tenantClosed(tenant: string | undefined): TenantClosedError {
 }
 
 export function expiredError(reservation: ReservationRow): ReservationExpiredError {
-  return new ReservationExpiredError(`Reservation ${reservation.id} has expired`, {
-    details: { reservation_id: reservation.id, expires_at_ms: reservation.expiresAtMs },
+  const id = reservationIdOf(reservation);
+  return new ReservationExpiredError(`Reservation ${id} has expired`, {
+    details: { reservation_id: id, expires_at_ms: reservation.expiresAtMs },
   });
 }
 

@@ -10,7 +10,8 @@ import type { SubjectEntry } from './subject-cache.ts';
 export interface LiveReserve {
   /** Tells it apart from a stored dry_run/DENY response in the same idempotency space. */
   readonly live: true;
-  reservationId: string;
+  /** The reservation's id counter (the id string is rebuilt for a replay, not kept for up to a day). */
+  sequence: number;
   entry: SubjectEntry;
   unit: Unit;
   amount: number;
@@ -41,7 +42,7 @@ export class LiveReservePool {
     return (
       this.spare.pop() ?? {
         live: true,
-        reservationId: '',
+        sequence: -1,
         entry,
         unit: 'USD_MICROCENTS',
         amount: 0,
@@ -62,13 +63,17 @@ export function isLiveReserve(stored: ReserveResponse | LiveReserve): stored is 
 }
 
 /** The reserve response of a live hold; only `remainingTtlMs` differs between the first answer and replays. */
-export function liveReserveResponse(live: LiveReserve, remainingTtlMs: number): ReserveResponse {
+export function liveReserveResponse(
+  live: LiveReserve,
+  reservationId: string,
+  remainingTtlMs: number,
+): ReserveResponse {
   const response: ReserveResponse = {
     decision: live.caps === undefined ? 'ALLOW' : 'ALLOW_WITH_CAPS',
     affectedScopes: live.entry.scopes,
     reserved: { unit: live.unit, amount: live.amount },
     scopePath: live.entry.path,
-    reservationId: live.reservationId,
+    reservationId,
     expiresAtMs: live.expiresAtMs,
     remainingTtlMs,
   };

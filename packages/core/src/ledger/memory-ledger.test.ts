@@ -233,3 +233,33 @@ describe('memory ledger', () => {
     expect(result.current).toMatchObject({ debt: 0, remaining: 20, allocated: 120, isOverLimit: false });
   });
 });
+
+describe('memory ledger reservation ids', () => {
+  it('finds a reservation only by its exact id (found by its counter, never by a look-alike)', async () => {
+    const ledgers = { ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS' as const, allocated: 1000 }] };
+    const ledger = ledgerWith(ledgers);
+    const other = ledgerWith(ledgers);
+    const { reservationId } = await ledger.reserve(reserveRequest(10));
+    const id = reservationId as string;
+    const { reservationId: foreign } = await other.reserve(reserveRequest(10));
+    const digits = id.slice(-8);
+    const lookAlikes = [
+      id.toUpperCase(),
+      `${id.slice(0, -8)}0${digits}`, // an extra leading zero: same counter, not the same id
+      `evt_${id.slice(4)}`, // another prefix
+      `${(foreign as string).slice(0, -8)}${digits}`, // another ledger's prefix with these digits
+      `${id}0`,
+      id.slice(0, -1),
+    ];
+    for (const lookAlike of lookAlikes) {
+      expect(await codeOf(ledger.getReservation(lookAlike))).toBe('NOT_FOUND');
+    }
+    expect((await ledger.getReservation(id)).reservationId).toBe(id);
+    // A copy of the id (another string object with the same characters) is the same id.
+    const copy = [...id].join('');
+    expect(
+      (await ledger.commit(copy, { idempotencyKey: 'c', actual: { unit: 'TOKENS', amount: 5 } })).status,
+    ).toBe('COMMITTED');
+    expect((await ledger.getReservation(id)).reservationId).toBe(id);
+  });
+});

@@ -78,6 +78,7 @@ import {
   queryReservations,
   type ReservationRow,
   releaseResponseOf,
+  reservationIdOf,
   toDetail,
 } from './reservations.ts';
 import { SubjectCache, type SubjectEntry } from './subject-cache.ts';
@@ -233,8 +234,8 @@ class MemoryLedger implements Ledger {
     );
     const id = this.ids.next('rsv_');
     const reservation = this.reservations.blank();
-    reservation.id = id;
     reservation.sequence = this.ids.last;
+    reservation.ids = this.ids;
     reservation.tenant = tenant ?? lower(context?.tenant);
     reservation.subject = request.subject.dimensions === undefined ? entry.subject : { ...request.subject };
     reservation.action = request.action;
@@ -252,7 +253,7 @@ class MemoryLedger implements Ledger {
     reservation.metadata = request.metadata;
     this.reservations.add(reservation);
     const live = this.lives.take(entry);
-    live.reservationId = id;
+    live.sequence = reservation.sequence;
     live.entry = entry;
     live.unit = unit;
     live.amount = hold;
@@ -264,7 +265,7 @@ class MemoryLedger implements Ledger {
     // so the record cap can never make a retried reserve hold twice.
     const expiresAtMs = now + Math.max(this.idempotencyRetentionMs, ttl + reservation.graceMs);
     reservation.reserveRecord = this.idempotency.store(space, key, print, live, expiresAtMs, 'pinned', now);
-    return liveReserveResponse(live, ttl);
+    return liveReserveResponse(live, id, ttl);
   }
 
   async commit(
@@ -395,7 +396,10 @@ class MemoryLedger implements Ledger {
       throw new MaxExtensionsExceededError(
         `Reservation was extended ${reservation.extensions} times already`,
         {
-          details: { reservation_id: reservation.id, max_extensions: reservation.maxExtensions },
+          details: {
+            reservation_id: reservationIdOf(reservation),
+            max_extensions: reservation.maxExtensions,
+          },
         },
       );
     }
@@ -628,7 +632,7 @@ class MemoryLedger implements Ledger {
     if (reservation.status === 'EXPIRED') throw expiredError(reservation);
     if (reservation.status !== 'ACTIVE') {
       throw new ReservationFinalizedError(`Reservation is already ${reservation.status}`, {
-        details: { reservation_id: reservation.id, status: reservation.status },
+        details: { reservation_id: reservationIdOf(reservation), status: reservation.status },
       });
     }
   }
@@ -645,7 +649,12 @@ class MemoryLedger implements Ledger {
 
   private replayReserve(stored: ReserveResponse | LiveReserve, now: number): ReserveResponse {
     if (isLiveReserve(stored)) {
-      return liveReserveResponse(stored, this.remainingTtl(this.reservations.get(stored.reservationId), now));
+      const reservation = this.reservations.getBySequence(stored.sequence);
+      return liveReserveResponse(
+        stored,
+        this.ids.reservationId(stored.sequence),
+        this.remainingTtl(reservation, now),
+      );
     }
     return { ...stored };
   }

@@ -36,9 +36,15 @@ export class ReservationTable {
   ) {}
 
   get(id: string): ReservationRow | undefined {
-    const reservation = this.bySequence.get(this.ids.sequenceOf(id));
-    // The counter only locates a candidate: the id must match exactly (another instance, a mangled id).
-    return reservation !== undefined && reservation.id === id ? reservation : undefined;
+    const sequence = this.ids.sequenceOf(id);
+    const reservation = this.bySequence.get(sequence);
+    // The counter only locates a candidate: the id must be exactly its id (not another instance's).
+    return reservation !== undefined && this.ids.isReservationId(id, sequence) ? reservation : undefined;
+  }
+
+  /** The reservation made with this id counter, while it is kept. */
+  getBySequence(sequence: number): ReservationRow | undefined {
+    return this.bySequence.get(sequence);
   }
 
   /** Every reservation, in creation order. */

@@ -13,6 +13,7 @@ import type {
   Subject,
 } from '../protocol/types.ts';
 import type { IdempotencyRecord } from './idempotency.ts';
+import { IdSource } from './ids.ts';
 import type { LedgerRow } from './ledger-row.ts';
 
 // The reservation record of the memory ledger, its detail view and list-query evaluation.
@@ -25,9 +26,14 @@ export interface StoredExtend {
 
 /** A reservation as the memory ledger keeps it. `rows` are exactly the ledgers the hold was placed on. */
 export interface ReservationRow {
-  id: string;
-  /** The id's counter (IdSource), the table key. */
+  /**
+   * The counter its id was made from (the table key). The id string itself is rebuilt when needed
+   * ({@link reservationIdOf}): a retained row keeping it would keep a young string alive into the old
+   * generation per reservation.
+   */
   sequence: number;
+  /** The ledger's id source, which made the id. */
+  ids: IdSource;
   tenant: string | undefined;
   status: ReservationStatus;
   subject: Subject;
@@ -69,6 +75,12 @@ const NO_SUBJECT: Subject = Object.freeze({});
 const NO_ACTION: Action = Object.freeze({ kind: '', name: '' });
 const NO_ROWS: LedgerRow[] = [];
 const NO_SCOPES: string[] = [];
+const NO_IDS = new IdSource();
+
+/** The reservation's id, as reserve returned it. */
+export function reservationIdOf(row: ReservationRow): string {
+  return row.ids.reservationId(row.sequence);
+}
 
 /**
  * A reservation with every field empty, for the memory ledger to open (fill in) as a new one. Rows are
@@ -78,8 +90,8 @@ const NO_SCOPES: string[] = [];
 export function blankReservation(): ReservationRow {
   // A literal (not `{}` filled in by resetReservation) so V8 keeps every field inside the object.
   return {
-    id: '',
     sequence: -1,
+    ids: NO_IDS,
     tenant: undefined,
     status: 'ACTIVE',
     subject: NO_SUBJECT,
@@ -111,8 +123,8 @@ export function blankReservation(): ReservationRow {
 
 /** Empties every field of a forgotten row, as {@link blankReservation} builds one. */
 export function resetReservation(row: ReservationRow): void {
-  row.id = '';
   row.sequence = -1;
+  row.ids = NO_IDS;
   row.tenant = undefined;
   row.status = 'ACTIVE';
   row.subject = NO_SUBJECT;
@@ -172,7 +184,7 @@ export function finalizedAt(row: ReservationRow): number | undefined {
 /** The protocol view of a reservation; `include` projects metadata (both by default). */
 export function toDetail(row: ReservationRow, include?: readonly string[]): ReservationDetail {
   const detail: ReservationDetail = {
-    reservationId: row.id,
+    reservationId: reservationIdOf(row),
     status: row.status,
     idempotencyKey: row.idempotencyKey,
     subject: row.subject,
@@ -209,7 +221,7 @@ function within(value: number | undefined, from: number | undefined, to: number 
 function sortValue(row: ReservationRow, key: string): string | number {
   switch (key) {
     case 'reservation_id':
-      return row.id;
+      return reservationIdOf(row);
     case 'tenant':
       return row.tenant ?? '';
     case 'scope_path':
@@ -284,7 +296,9 @@ export function queryReservations(
     const left = sortValue(a, sortBy);
     const right = sortValue(b, sortBy);
     if (left !== right) return (left < right ? -1 : 1) * direction;
-    return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * direction;
+    const leftId = reservationIdOf(a);
+    const rightId = reservationIdOf(b);
+    return (leftId < rightId ? -1 : leftId > rightId ? 1 : 0) * direction;
   });
   const result = page(matches, decodeCursor(query.cursor), query.limit ?? 50);
   const response: ListReservationsResponse = {
