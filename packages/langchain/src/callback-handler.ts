@@ -146,18 +146,23 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     await this.#begin(llm, promptsInput(prompts), runId, parentRunId, extraParams, metadata);
   }
 
-  override async handleLLMEnd(
+  // Returns the settlement itself (LangChain awaits it, the value is unused): no async frame of its own.
+  override handleLLMEnd(
     output: LLMResult,
     runId: string,
     _parentRunId?: string,
     _tags?: string[],
     extraParams?: Record<string, unknown>,
-  ): Promise<void> {
+  ): Promise<unknown> {
     const run = this.#runs.get(runId);
-    if (run === undefined) return;
-    // A cache hit never reached the provider.
-    if (extraParams?.cached === true) await run.release('cache hit');
-    else await run.finish(usageOf(output));
+    if (run === undefined) return Promise.resolve();
+    try {
+      // A cache hit never reached the provider.
+      const settling = extraParams?.cached === true ? run.release('cache hit') : run.finish(usageOf(output));
+      return settling ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   override async handleLLMError(error: unknown, runId: string): Promise<void> {
