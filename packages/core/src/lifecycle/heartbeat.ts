@@ -1,6 +1,5 @@
-import { ErrorCode, type Unit } from '../protocol/enums.ts';
+import { ErrorCode } from '../protocol/enums.ts';
 import { CyclesError } from '../protocol/errors.ts';
-import type { Action, Subject } from '../protocol/types.ts';
 import {
   cancelBeat,
   type ReusableBeat,
@@ -10,6 +9,7 @@ import {
 } from './beat-scheduler.ts';
 import { isTransient } from './retry.ts';
 import type { Runtime } from './runtime.ts';
+import type { HoldState } from './settle.ts';
 
 /** Errors after which extending again is pointless (PROTOCOL §2.7). */
 const TERMINAL: ReadonlySet<string> = new Set([
@@ -23,21 +23,15 @@ const TERMINAL: ReadonlySet<string> = new Set([
 /** Margin kept before expiry on top of twice the observed round trip. */
 const SAFETY_MARGIN_MS = 1_000;
 
-/** What the heartbeat keeps alive. */
-export interface HeartbeatOptions {
+/** What the heartbeat keeps alive, besides the hold's own state (key, subject, action, unit). */
+export interface HeartbeatTiming {
   reservationId: string;
-  /** Base idempotency key; beat n uses `${key}:extend:${n}`, the same for every retry of that beat. */
-  idempotencyKey: string;
   /** How far ahead the expiry is kept after each beat. */
   ttlMs: number;
   /** Milliseconds left when the hold was granted (the server's `remainingTtlMs`). */
   remainingTtlMs: number;
   /** Round trip of the reserve call, used to pick the lead time. */
   roundTripMs: number;
-  /** Who the hold is for, reported by the `heartbeat-stopped` event if the heartbeat gives up. */
-  subject: Subject;
-  action: Action;
-  unit: Unit;
 }
 
 /** A running heartbeat. */
@@ -54,8 +48,8 @@ export interface Heartbeat {
  * not matter. Beats share one unref'd timer (`beat-scheduler.ts`): a heartbeat never keeps the
  * process alive.
  */
-export function startHeartbeat(runtime: Runtime, options: HeartbeatOptions): Heartbeat {
-  return new HoldHeartbeat(runtime, options);
+export function startHeartbeat(state: HoldState, timing: HeartbeatTiming): Heartbeat {
+  return new HoldHeartbeat(state, timing);
 }
 
 // A class with prototype methods rather than a bundle of closures: one starts per guarded call, and
@@ -69,15 +63,21 @@ class HoldHeartbeat implements Heartbeat, ReusableBeat {
   #scheduled: ScheduledBeat | undefined;
   #expiresAt: number;
   readonly #lead: number;
+  readonly #ttlMs: number;
+  readonly #reservationId: string;
   readonly #runtime: Runtime;
-  readonly #options: HeartbeatOptions;
+  /** The hold's state: beat keys derive from its key; its subject, action and unit go in the stop event. */
+  readonly #state: HoldState;
 
-  constructor(runtime: Runtime, options: HeartbeatOptions) {
+  constructor(state: HoldState, timing: HeartbeatTiming) {
+    const runtime = state.runtime;
     this.#runtime = runtime;
-    this.#options = options;
+    this.#state = state;
+    this.#reservationId = timing.reservationId;
+    this.#ttlMs = timing.ttlMs;
     const now = runtime.clock.now();
-    this.#expiresAt = now + options.remainingTtlMs;
-    this.#lead = Math.min(Math.floor(options.ttlMs / 2), 2 * options.roundTripMs + SAFETY_MARGIN_MS);
+    this.#expiresAt = now + timing.remainingTtlMs;
+    this.#lead = Math.min(Math.floor(timing.ttlMs / 2), 2 * timing.roundTripMs + SAFETY_MARGIN_MS);
     this.#next(now);
   }
 
@@ -99,15 +99,15 @@ class HoldHeartbeat implements Heartbeat, ReusableBeat {
   /** The beat is due (called by the beat scheduler). */
   run(): void {
     const clock = this.#runtime.clock;
-    const key = `${this.#options.idempotencyKey}:extend:${this.#extensions + 1}`;
-    const extendByMs = Math.max(1, this.#options.ttlMs - Math.max(0, this.#expiresAt - clock.now()));
+    const key = `${this.#state.key}:extend:${this.#extensions + 1}`;
+    const extendByMs = Math.max(1, this.#ttlMs - Math.max(0, this.#expiresAt - clock.now()));
     this.#beat(0, key, extendByMs);
   }
 
   #beat(attempt: number, key: string, extendByMs: number): void {
     if (this.#stopped) return;
     const runtime = this.#runtime;
-    runtime.authority.extend(this.#options.reservationId, { idempotencyKey: key, extendByMs }).then(
+    runtime.authority.extend(this.#reservationId, { idempotencyKey: key, extendByMs }).then(
       (response) => {
         if (this.#stopped) return;
         this.#extensions += 1;
@@ -130,14 +130,14 @@ class HoldHeartbeat implements Heartbeat, ReusableBeat {
   #giveUp(reason: string): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    const options = this.#options;
+    const state = this.#state;
     this.#runtime.emit({
       type: 'heartbeat-stopped',
       timeMs: this.#runtime.clock.now(),
-      subject: options.subject,
-      action: options.action,
-      unit: options.unit,
-      reservationId: options.reservationId,
+      subject: state.subject,
+      action: state.action,
+      unit: state.unit,
+      reservationId: this.#reservationId,
       reason,
       extensions: this.#extensions,
     });

@@ -182,15 +182,11 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
     });
   let heartbeat: Heartbeat | undefined;
   if (config.heartbeat && response.remainingTtlMs !== undefined) {
-    heartbeat = startHeartbeat(runtime, {
+    heartbeat = startHeartbeat(state, {
       reservationId,
-      idempotencyKey: state.key,
       ttlMs: ttlMs ?? response.remainingTtlMs,
       remainingTtlMs: response.remainingTtlMs,
       roundTripMs: clock.now() - startedAt,
-      subject: state.subject,
-      action: state.action,
-      unit: state.unit,
     });
   }
   return liveHold(
