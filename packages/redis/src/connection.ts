@@ -129,8 +129,11 @@ export class LedgerConnection {
         enableOfflineQueue: false,
         autoResendUnfulfilledCommands: false,
         maxRetriesPerRequest: 0,
-        // Many concurrent callers: one write per event-loop tick instead of one per command.
-        enableAutoPipelining: true,
+        // No auto-pipelining: it batches every caller's command into one write per tick, so Redis runs
+        // the whole batch, then sits idle while Node handles all the replies and sends the next batch
+        // (lockstep). Sent as they come, the two overlap: 50 callers, reserve+commit, 3,050 → 5,450
+        // pairs/s on 2 cores (README "Performance").
+        enableAutoPipelining: false,
         retryStrategy: (attempt) => Math.min(50 * attempt, 500),
         connectTimeout: this.timeoutMs,
       });
