@@ -69,13 +69,21 @@ import type {
 
 type Loose<T> = T | null | undefined;
 
-/** Removes keys whose value is `undefined` or `null`. */
+/**
+ * The object without keys whose value is `undefined` or `null`. Copies instead of `delete`, which
+ * turns an object into a slow dictionary for everything that reads it afterwards (the ledger reads
+ * each mapped request many times).
+ */
 function compact<T extends object>(object: T): T {
   const record = object as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (record[key] === undefined || record[key] === null) delete record[key];
+  const keys = Object.keys(record);
+  if (keys.every((key) => record[key] !== undefined && record[key] !== null)) return object;
+  const kept: Record<string, unknown> = {};
+  for (const key of keys) {
+    const value = record[key];
+    if (value !== undefined && value !== null) kept[key] = value;
   }
-  return object;
+  return kept as T;
 }
 
 /*
