@@ -1,8 +1,10 @@
 // `pnpm bench [prefix]`: runs every benchmark whose metric names start with prefix, prints a table
 // against the targets and merges the figures into bench/results.json (with node version and date).
+
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** What a `*.bench.ts` file exports as `benchmarks`. */
 export interface Benchmark {
@@ -11,8 +13,60 @@ export interface Benchmark {
   run(): Promise<Record<string, number>>;
 }
 
-const prefix = process.argv[2] ?? '';
+type Row = { metric: string; value: number; target: string; unit: string; ok: boolean };
+
 const root = process.cwd();
+
+/** Runs one benchmark of one file and answers its rows (the child side of `runIsolated`). */
+async function runOne(file: string, index: number): Promise<Row[]> {
+  const { benchmarks } = (await import(pathToFileURL(join(root, file)).href)) as { benchmarks: Benchmark[] };
+  const benchmark = benchmarks[index] as Benchmark;
+  const results = await benchmark.run();
+  return Object.entries(benchmark.metrics).map(([metric, spec]) => {
+    const value = results[metric];
+    if (value === undefined) throw new Error(`${file} did not report ${metric}`);
+    const ok = spec.better === 'higher' ? value >= spec.target : value <= spec.target;
+    return {
+      metric,
+      value,
+      target: `${spec.better === 'higher' ? '≥' : '≤'} ${spec.target}`,
+      unit: spec.unit,
+      ok,
+    };
+  });
+}
+
+/**
+ * Each benchmark runs in a fresh Node process (same flags as this one): run in one process, the
+ * benchmarks before it leave JIT feedback (shared core code optimised for their shapes) and heap
+ * behind, which moved later figures by up to a third.
+ */
+function runIsolated(file: string, index: number): Row[] {
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--run', file, String(index)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  if (child.status !== 0)
+    throw new Error(`${file} (benchmark ${index}) failed with exit code ${child.status}`);
+  const marker = child.stdout.lastIndexOf(ROWS_MARKER);
+  if (marker === -1) throw new Error(`${file} (benchmark ${index}) reported no figures`);
+  return JSON.parse(child.stdout.slice(marker + ROWS_MARKER.length)) as Row[];
+}
+
+const ROWS_MARKER = '\n@@bench-rows@@';
+
+if (process.argv[2] === '--run') {
+  const rows = await runOne(process.argv[3] as string, Number(process.argv[4]));
+  process.stdout.write(`${ROWS_MARKER}${JSON.stringify(rows)}`);
+  process.exit(0);
+}
+
+const prefix = process.argv[2] ?? '';
 const files = ['packages', 'apps'].flatMap((dir) =>
   existsSync(dir)
     ? readdirSync(dir).flatMap((name) => {
@@ -26,25 +80,14 @@ const files = ['packages', 'apps'].flatMap((dir) =>
     : [],
 );
 
-const rows: { metric: string; value: number; target: string; unit: string; ok: boolean }[] = [];
+const rows: Row[] = [];
 for (const file of files) {
+  // Imported here only to read the metric names; the benchmarks run in their own processes.
   const { benchmarks } = (await import(pathToFileURL(join(root, file)).href)) as { benchmarks: Benchmark[] };
-  for (const benchmark of benchmarks) {
+  for (const [index, benchmark] of benchmarks.entries()) {
     if (!Object.keys(benchmark.metrics).some((metric) => metric.startsWith(prefix))) continue;
     console.error(`running ${relative(root, file)}: ${Object.keys(benchmark.metrics).join(', ')}`);
-    const results = await benchmark.run();
-    for (const [metric, spec] of Object.entries(benchmark.metrics)) {
-      const value = results[metric];
-      if (value === undefined) throw new Error(`${file} did not report ${metric}`);
-      const ok = spec.better === 'higher' ? value >= spec.target : value <= spec.target;
-      rows.push({
-        metric,
-        value,
-        target: `${spec.better === 'higher' ? '≥' : '≤'} ${spec.target}`,
-        unit: spec.unit,
-        ok,
-      });
-    }
+    rows.push(...runIsolated(file, index));
   }
 }
 
