@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ReserveRequest } from '../protocol/types.ts';
+import type { CommitRequest, ReserveRequest } from '../protocol/types.ts';
 import { canonicalJson } from './idempotency.ts';
 import { commitFingerprint, eventFingerprint, reserveFingerprint } from './payloads.ts';
 
@@ -57,6 +57,57 @@ describe('payload fingerprints', () => {
         expect(reserveFingerprint(a) === reserveFingerprint(b)).toBe(canonical(a) === canonical(b));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('commit: equal fingerprints exactly when the canonical payloads are equal (metrics of any shape)', () => {
+    // Standard metrics are hashed field by field, anything else as canonical JSON: the two must agree.
+    // Valid metrics (fingerprints run after validation), with and without non-standard keys.
+    // Tiny domains, so pairs that differ in one field only are frequent.
+    const anyValue = fc.oneof(small<unknown>(undefined, undefined, 1), fc.dictionary(small('a'), small(1)));
+    const metricsArb = fc.record(
+      {
+        tokensInput: maybe(small(0, 2 ** 40)),
+        tokensOutput: maybe(small(0)),
+        latencyMs: maybe(small(0)),
+        modelVersion: maybe(small('')),
+        custom: anyValue,
+        extra: anyValue,
+      },
+      { requiredKeys: [] },
+    );
+    const commitArb = fc.record(
+      {
+        idempotencyKey: small('a', 'b'),
+        actual: fc.record({ unit: small('TOKENS' as const), amount: small(0, 2 ** 33) }),
+        metrics: maybe(metricsArb),
+        metadata: maybe(fc.dictionary(small('a'), small<unknown>(1))),
+      },
+      { requiredKeys: ['idempotencyKey', 'actual'] },
+    ) as fc.Arbitrary<CommitRequest>;
+    const canonicalCommit = ({ idempotencyKey: _key, ...rest }: CommitRequest) => canonicalJson(rest);
+    // Pairs that differ in at most one metrics field, and unrelated pairs.
+    const edit = fc.oneof(
+      fc.tuple(small('tokensInput', 'tokensOutput', 'latencyMs'), small<unknown>(undefined, 0, 1)),
+      fc.tuple(small('modelVersion'), small<unknown>(undefined, '', 'x')),
+      fc.tuple(small('custom', 'extra'), small<unknown>(undefined, 1)),
+    );
+    const edited = fc.tuple(commitArb, edit).map(([a, [key, value]]) => {
+      return [a, { ...a, metrics: { ...a.metrics, [key]: value } }] as [CommitRequest, CommitRequest];
+    });
+    fc.assert(
+      fc.property(fc.oneof(edited, fc.tuple(commitArb, commitArb)), ([a, b]) => {
+        expect(commitFingerprint(a) === commitFingerprint(b)).toBe(canonicalCommit(a) === canonicalCommit(b));
+      }),
+      { numRuns: 3000 },
+    );
+    const commit = { idempotencyKey: 'k', actual: { unit: 'TOKENS' as const, amount: 1 } };
+    const standard = { tokensInput: 3, tokensOutput: 4, modelVersion: 'm' };
+    expect(commitFingerprint({ ...commit, metrics: { ...standard, note: undefined } as never })).toBe(
+      commitFingerprint({ ...commit, metrics: { modelVersion: 'm', tokensOutput: 4, tokensInput: 3 } }),
+    );
+    expect(commitFingerprint({ ...commit, metrics: { ...standard, note: 1 } as never })).not.toBe(
+      commitFingerprint({ ...commit, metrics: standard }),
     );
   });
 

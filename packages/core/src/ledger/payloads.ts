@@ -6,6 +6,7 @@ import type {
   ExtendRequest,
   ReleaseRequest,
   ReserveRequest,
+  StandardMetrics,
   Subject,
 } from '../protocol/types.ts';
 import { finish, lanes, number, resume, start, text } from './fingerprint.ts';
@@ -43,6 +44,36 @@ function code(value: string | undefined): void {
 
 function free(value: unknown): void {
   text(value === undefined ? undefined : canonicalJson(value));
+}
+
+/** The standard metrics fields, hashed one by one; a tag keeps them apart from the canonical-JSON form. */
+const STANDARD_METRICS = -8;
+
+/**
+ * Metrics as their canonical JSON would compare: field by field when every defined key is a standard
+ * one (what guards send on every commit; validated as integers and a string), else the canonical JSON
+ * of the whole object.
+ */
+function metrics(value: StandardMetrics | undefined): void {
+  if (value === undefined || !isStandardShape(value)) {
+    free(value);
+    return;
+  }
+  number(STANDARD_METRICS);
+  number(value.tokensInput);
+  number(value.tokensOutput);
+  number(value.latencyMs);
+  text(value.modelVersion);
+}
+
+/** Whether every key with a value is a standard one (`custom` and unknown keys are not). */
+function isStandardShape(value: StandardMetrics): boolean {
+  for (const key in value) {
+    if ((value as Record<string, unknown>)[key] === undefined) continue;
+    if (key !== 'tokensInput' && key !== 'tokensOutput' && key !== 'latencyMs' && key !== 'modelVersion')
+      return false;
+  }
+  return true;
 }
 
 function subject(value: Subject): void {
@@ -131,7 +162,7 @@ export function commitFingerprint(request: CommitRequest): number {
   start(COMMIT);
   code(request.actual.unit);
   number(request.actual.amount);
-  free(request.metrics);
+  metrics(request.metrics);
   free(request.metadata);
   return finish();
 }
@@ -166,7 +197,7 @@ export function eventFingerprint(request: EventRequest): number {
   code(request.actual.unit);
   number(request.actual.amount);
   code(request.overagePolicy);
-  free(request.metrics);
+  metrics(request.metrics);
   number(request.clientTimeMs);
   free(request.metadata);
   return finish();

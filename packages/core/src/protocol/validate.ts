@@ -126,12 +126,17 @@ function validateOverage(policy: unknown, field: string): void {
   }
 }
 
+/** An optional count: absent, or an integer ≥ 0 (the field name is a literal, built once). */
+function checkCount(value: unknown, field: string): void {
+  if (value !== undefined) checkInt(value, field, 0, Number.MAX_SAFE_INTEGER);
+}
+
 function validateMetrics(metrics: StandardMetrics | undefined): void {
   if (metrics === undefined) return;
   if (!isObject(metrics)) throw invalid('metrics', 'must be an object', 'pass { tokensInput, ... }');
-  for (const name of ['tokensInput', 'tokensOutput', 'latencyMs'] as const) {
-    if (metrics[name] !== undefined) checkInt(metrics[name], `metrics.${name}`, 0, Number.MAX_SAFE_INTEGER);
-  }
+  checkCount(metrics.tokensInput, 'metrics.tokensInput');
+  checkCount(metrics.tokensOutput, 'metrics.tokensOutput');
+  checkCount(metrics.latencyMs, 'metrics.latencyMs');
   if (metrics.modelVersion !== undefined) checkString(metrics.modelVersion, 'metrics.modelVersion', 128, 0);
 }
 
