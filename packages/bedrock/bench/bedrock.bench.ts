@@ -47,12 +47,16 @@ const overhead: Benchmark = {
         messages: [{ role: 'user', content: [{ text: 'Tell me about budgets.' }] }],
         inferenceConfig: { maxTokens: 100 },
       });
-    const { plainP50, overheadP50 } = await measureGuardOverhead(
+    const { plainP50, overheadP50, warmupOverheadP50 } = await measureGuardOverhead(
       () => plain.send(command()),
       () => guarded.send(command()),
-      { warmup: 500, runs: 3000, afterPair: () => emulator.requests.splice(0) },
+      { warmup: 3000, runs: 3000, afterPair: () => emulator.requests.splice(0) },
     );
     await emulator.close();
+    console.error(
+      `bedrock bench: plain p50 ${plainP50.toFixed(0)} µs, added ${overheadP50.toFixed(0)} µs; ` +
+        `added over the 3,000 warm-up pairs ${warmupOverheadP50.toFixed(0)} µs`,
+    );
     return {
       'bedrock.guard_overhead_us_p50': overheadP50,
       'bedrock.guard_overhead_ratio': (plainP50 + overheadP50) / plainP50,
