@@ -55,11 +55,11 @@ export async function measureGuardOverhead(
     options.afterPair?.();
   }
   const differences = guardedTimes.map((time, index) => time - (plainTimes[index] ?? time));
-  const measured = options.warmup;
+  const firstMeasured = options.warmup;
   return {
-    plainP50: median(plainTimes.slice(measured)),
-    guardedP50: median(guardedTimes.slice(measured)),
-    overheadP50: median(differences.slice(measured)),
-    warmupOverheadP50: median(differences.slice(0, measured)),
+    plainP50: median(plainTimes.slice(firstMeasured)),
+    guardedP50: median(guardedTimes.slice(firstMeasured)),
+    overheadP50: median(differences.slice(firstMeasured)),
+    warmupOverheadP50: median(differences.slice(0, firstMeasured)),
   };
 }

@@ -11,10 +11,10 @@ import { openLedger } from './ledger-store.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerRuntimeRoutes } from './routes/runtime.ts';
 
-/** Options of `startCyclesServer`: a config (see `parseServerConfig`) plus test hooks. */
 /** Logger levels at which `info` lines are written. */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
 
+/** Options of `startCyclesServer`: a config (see `parseServerConfig`) plus test hooks. */
 export interface StartServerOptions extends Partial<ServerConfig> {
   /** Serve this ledger instead of opening the configured one (the server does not close it). */
   ledgerInstance?: Ledger;
