@@ -61,9 +61,9 @@ describe('payload fingerprints', () => {
   });
 
   it('commit: equal fingerprints exactly when the canonical payloads are equal (metrics of any shape)', () => {
-    // Standard metrics are hashed field by field, anything else as canonical JSON: the two must agree.
-    // Valid metrics (fingerprints run after validation), with and without non-standard keys.
-    // Tiny domains, so pairs that differ in one field only are frequent.
+    // Standard metrics are hashed field by field, any other shape as canonical JSON: both must agree
+    // with the canonical payloads. Values are valid ones (fingerprints run after validation), and the
+    // domains are tiny, so pairs that differ in a single field are frequent.
     const anyValue = fc.oneof(small<unknown>(undefined, undefined, 1), fc.dictionary(small('a'), small(1)));
     const metricsArb = fc.record(
       {
