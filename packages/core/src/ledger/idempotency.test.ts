@@ -51,21 +51,36 @@ describe('IdempotencyStore', () => {
   });
 });
 
-describe('IdempotencyStore under random use (model check)', () => {
-  type Step =
-    | { op: 'store'; key: number; kind: 'pinned' | 'replaceable' | 'durable'; ttl: number }
-    | { op: 'unpin'; key: number }
-    | { op: 'advance'; ms: number };
-  const step: fc.Arbitrary<Step> = fc.oneof(
+/** Random store / unpin / (lookup) / clock-advance steps for the model checks below. */
+type Step =
+  | { op: 'store'; key: number; kind: 'pinned' | 'replaceable' | 'durable'; ttl: number }
+  | { op: 'unpin'; key: number }
+  | { op: 'lookup'; key: number }
+  | { op: 'advance'; ms: number };
+
+function steps(limits: {
+  maxKey: number;
+  maxTtl: number;
+  maxAdvance: number;
+  lookups: boolean;
+}): fc.Arbitrary<Step> {
+  const key = fc.nat(limits.maxKey);
+  const choices: fc.Arbitrary<Step>[] = [
     fc.record({
       op: fc.constant('store' as const),
-      key: fc.nat(30),
+      key,
       kind: fc.constantFrom('pinned' as const, 'replaceable' as const, 'durable' as const),
-      ttl: fc.integer({ min: 1, max: 100 }),
+      ttl: fc.integer({ min: 1, max: limits.maxTtl }),
     }),
-    fc.record({ op: fc.constant('unpin' as const), key: fc.nat(30) }),
-    fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 40 }) }),
-  );
+    fc.record({ op: fc.constant('unpin' as const), key }),
+    fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: limits.maxAdvance }) }),
+  ];
+  if (limits.lookups) choices.push(fc.record({ op: fc.constant('lookup' as const), key }));
+  return fc.oneof(...choices);
+}
+
+describe('IdempotencyStore under random use (model check)', () => {
+  const step = steps({ maxKey: 30, maxTtl: 100, maxAdvance: 40, lookups: false });
 
   it('never loses a pinned record, never replays an expired one, and stays within the cap', () => {
     fc.assert(
@@ -80,7 +95,11 @@ describe('IdempotencyStore under random use (model check)', () => {
             const record = pinned.get(s.key);
             if (record !== undefined) store.unpin(record, now);
             pinned.delete(s.key);
-          } else if (!pinned.has(s.key) && store.lookup(space, `k${s.key}`, s.key, now) === undefined) {
+          } else if (
+            s.op === 'store' &&
+            !pinned.has(s.key) &&
+            store.lookup(space, `k${s.key}`, s.key, now) === undefined
+          ) {
             const record = store.store(space, `k${s.key}`, s.key, s.key, now + s.ttl, s.kind, now);
             if (s.kind === 'pinned') pinned.set(s.key, record);
           }
@@ -102,22 +121,7 @@ describe('IdempotencyStore under random use (model check)', () => {
 });
 
 describe('IdempotencyStore record reuse', () => {
-  type Step =
-    | { op: 'store'; key: number; kind: 'pinned' | 'replaceable' | 'durable'; ttl: number }
-    | { op: 'unpin'; key: number }
-    | { op: 'lookup'; key: number }
-    | { op: 'advance'; ms: number };
-  const step: fc.Arbitrary<Step> = fc.oneof(
-    fc.record({
-      op: fc.constant('store' as const),
-      key: fc.nat(20),
-      kind: fc.constantFrom('pinned' as const, 'replaceable' as const, 'durable' as const),
-      ttl: fc.integer({ min: 1, max: 60 }),
-    }),
-    fc.record({ op: fc.constant('unpin' as const), key: fc.nat(20) }),
-    fc.record({ op: fc.constant('lookup' as const), key: fc.nat(20) }),
-    fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 30 }) }),
-  );
+  const step = steps({ maxKey: 20, maxTtl: 60, maxAdvance: 30, lookups: true });
 
   it('answers every key with the outcome last stored for it, and hands back only unreachable responses', () => {
     fc.assert(
