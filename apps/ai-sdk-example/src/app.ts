@@ -8,7 +8,8 @@ import { chatTools } from './tools.ts';
 
 /**
  * Budgets created on first use: each tenant gets `daily` per day, and each chat request's agent loop
- * (`tenant:<t>/workflow:<request id>`) at most `run`, whatever its steps do.
+ * (`tenant:<t>/workflow:<request id>`) at most `run`, whatever its steps do (`withRunBudget` removes
+ * that run ledger when the request ends).
  */
 export function createBudgets(dailyMicrocents: number, runMicrocents: number): Cycles {
   return createCycles({

@@ -18,14 +18,16 @@ export interface RunBudgetOptions {
   cycles?: Cycles;
   /**
    * Cap of this run in the instance's unit: creates the run's own ledger, so the run's steps can never
-   * spend more (the enclosing tenant/app budgets still apply). Needs an authority that can create
-   * ledgers (`createMemoryLedger`); otherwise omit it and declare a template such as
-   * `tenant:*\/workflow:*`.
+   * spend more (the enclosing tenant/app budgets still apply), and removes it when the run ends. Needs
+   * an authority that can create ledgers (memory or Redis ledger); otherwise omit it and declare a
+   * template such as `tenant:*\/workflow:*`.
    * @default no ledger is created (templates or existing ledgers decide)
    */
   limit?: number;
   /**
-   * Workflow id of the run, the `workflow` level of its subject.
+   * Workflow id of the run, the `workflow` level of its subject. A run with a generated id (or a
+   * `limit`) has its ledger removed when it ends; a ledger under an id you chose, made by a template,
+   * is kept, so that workflow can go on spending against it.
    * @default a random UUID
    */
   workflow?: string;
@@ -39,7 +41,8 @@ export interface RunBudget {
 }
 
 function isLedgerAdmin(authority: unknown): authority is LedgerAdmin {
-  return typeof (authority as Partial<LedgerAdmin>).createLedger === 'function';
+  const admin = authority as Partial<LedgerAdmin>;
+  return typeof admin.createLedger === 'function' && typeof admin.removeLedger === 'function';
 }
 
 /**
@@ -56,21 +59,31 @@ export async function withRunBudget<T>(
   const workflow = options.workflow ?? randomUUID();
   const subject = mergeSubjects(cycles.config.subject, currentBudget()?.subject, { workflow });
   const scope = scopePath(subject);
+  const unit = cycles.config.unit === 'TOKENS' ? 'TOKENS' : 'USD_MICROCENTS';
+  const admin = isLedgerAdmin(cycles.authority) ? cycles.authority : undefined;
   if (options.limit !== undefined) {
     if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
       throw new InvalidConfigError(`limit must be a non-negative integer, got ${String(options.limit)}`, {
         details: { field: 'limit' },
       });
     }
-    if (!isLedgerAdmin(cycles.authority)) {
+    if (admin === undefined) {
       throw new InvalidConfigError(
-        "limit needs an authority that can create ledgers (createMemoryLedger); for this one omit 'limit' " +
+        "limit needs an authority that can create ledgers (a memory or Redis ledger); for this one omit 'limit' " +
           `and declare a template matching '${scope}' (e.g. 'tenant:*/workflow:*')`,
         { details: { field: 'limit' } },
       );
     }
-    const unit = cycles.config.unit === 'TOKENS' ? 'TOKENS' : 'USD_MICROCENTS';
-    await cycles.authority.createLedger({ scope, unit, allocated: options.limit });
+    await admin.createLedger({ scope, unit, allocated: options.limit });
   }
-  return cycles.run({ subject: { workflow } }, () => fn({ workflow, scope }));
+  try {
+    return await cycles.run({ subject: { workflow } }, () => fn({ workflow, scope }));
+  } finally {
+    // A finished run's own ledger is garbage once nobody can name its scope again (a generated id) or
+    // it was this run's cap (`limit`): removed, so a server does not keep one ledger per request. Best
+    // effort: absent when no step reserved, refused while a stream read outside `fn` still holds.
+    if (admin !== undefined && (options.limit !== undefined || options.workflow === undefined)) {
+      await admin.removeLedger(scope, unit).catch(() => {});
+    }
+  }
 }

@@ -89,13 +89,73 @@ describe('withRunBudget', () => {
     }).catch((error) => error);
     expect(BudgetExceededError.isInstance(failure)).toBe(true);
     expect(steps.length).toBeGreaterThan(2);
-    const run = await current.state(`${SCOPE}/workflow:run-1`);
-    expect(run.spent).toBeLessThanOrEqual(cap);
-    expect(run.spent).toBe(emulatorSpend(current.cycles, HAIKU, current.emulator));
-    expect(run.reserved).toBe(0);
-    // The tenant paid the same, and the run's last allowed steps were capped to what was left.
-    expect((await current.state()).spent).toBe(run.spent);
+    // The run paid what the emulator billed, within its cap; the tenant paid only this run.
+    const tenant = await current.state();
+    expect(tenant.spent).toBeLessThanOrEqual(cap);
+    expect(tenant.spent).toBe(emulatorSpend(current.cycles, HAIKU, current.emulator));
+    expect(tenant.reserved).toBe(0);
+    // The run's last allowed steps were capped to what was left, and its ledger is gone with it.
     expect(current.events.some((event) => event.type === 'capped')).toBe(true);
+    expect(await current.ledger.getLedger(`${SCOPE}/workflow:run-1`, 'USD_MICROCENTS')).toBeUndefined();
+  });
+
+  it('removes the ledger of a run with a generated id when it ends; one under a chosen id stays', async () => {
+    current = await setup(1e12, { emulator: { outputTokens: 40, toolCalls: lookupCalls(1) } });
+    const { cycles, ledger, model } = current;
+    await ledger.addTemplate({ pattern: 'tenant:*/workflow:*', unit: 'USD_MICROCENTS', allocated: 1e9 });
+    const loop = () =>
+      generateText({
+        model,
+        tools,
+        prompt: 'Look a city up.',
+        maxOutputTokens: 256,
+        stopWhen: stepCountIs(5),
+      });
+    const runLedgers = async () =>
+      (await ledger.listLedgers()).filter((state) => state.scope.startsWith(`${SCOPE}/workflow:`));
+
+    let generated = '';
+    await withRunBudget({ cycles }, async (run) => {
+      generated = run.scope;
+      await loop();
+      // While the run is on, its template ledger carries its spend.
+      expect((await current!.state(run.scope)).spent).toBeGreaterThan(0);
+    });
+    expect(generated).toMatch(/^tenant:acme\/workflow:[0-9a-f-]{36}$/);
+    expect(await runLedgers()).toEqual([]);
+    const spentByFirst = (await current.state()).spent;
+    expect(spentByFirst).toBe(emulatorSpend(cycles, HAIKU, current.emulator));
+
+    await withRunBudget({ cycles, workflow: 'nightly' }, loop);
+    expect((await runLedgers()).map((state) => state.scope)).toEqual([`${SCOPE}/workflow:nightly`]);
+    expect((await current.state(`${SCOPE}/workflow:nightly`)).spent).toBe(
+      (await current.state()).spent - spentByFirst,
+    );
+  });
+
+  it("a limit is this run's cap: the same workflow id can run again with a fresh one", async () => {
+    current = await setup(1e12, { emulator: { outputTokens: 40 } });
+    const { cycles, model } = current;
+    for (let round = 0; round < 2; round++) {
+      await withRunBudget({ cycles, limit: 1_000_000, workflow: 'report' }, async (run) => {
+        await generateText({ model, prompt: 'Write the report.', maxOutputTokens: 256 });
+        expect((await current!.state(run.scope)).allocated).toBe(1_000_000);
+      });
+    }
+    expect(await current.ledger.getLedger(`${SCOPE}/workflow:report`, 'USD_MICROCENTS')).toBeUndefined();
+    expect((await current.state()).spent).toBe(emulatorSpend(cycles, HAIKU, current.emulator));
+  });
+
+  it('a failed run is cleaned up too, and the failure is what the caller gets', async () => {
+    current = await setup(1e12);
+    const { cycles, ledger } = current;
+    const failure = new Error('the tool broke');
+    await expect(
+      withRunBudget({ cycles, limit: 1_000_000 }, async () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect((await ledger.listLedgers()).map((state) => state.scope)).toEqual([SCOPE]);
   });
 
   it('refuses a limit it cannot create a ledger for, naming the option and the fix', async () => {

@@ -48,6 +48,7 @@ export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger
 export {
   createMemoryLedger,
   DuplicateLedgerError,
+  LedgerInUseError,
   type MemoryLedgerOptions,
 } from './ledger/memory-ledger.ts';
 export type {

@@ -2,7 +2,15 @@ import { CyclesError, InternalError, windowBounds } from '@cycles-guard/core';
 import { Redis } from 'ioredis';
 import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
 import { amount, asList, type RowReply } from './ledger-views.ts';
-import { ADD_TEMPLATE, CREATE_LEDGER, FUND, SET_STATUS, SET_TENANT, UPDATE_LEDGER } from './lua/admin.ts';
+import {
+  ADD_TEMPLATE,
+  CREATE_LEDGER,
+  FUND,
+  REMOVE_LEDGER,
+  SET_STATUS,
+  SET_TENANT,
+  UPDATE_LEDGER,
+} from './lua/admin.ts';
 import {
   BALANCES,
   GET_LEDGER,
@@ -50,6 +58,7 @@ const OPERATIONS = new LuaOperations({
   fund: FUND,
   setStatus: SET_STATUS,
   updateLedger: UPDATE_LEDGER,
+  removeLedger: REMOVE_LEDGER,
   addTemplate: ADD_TEMPLATE,
   setTenant: SET_TENANT,
 });
@@ -71,6 +80,7 @@ export type OperationName =
   | 'fund'
   | 'setStatus'
   | 'updateLedger'
+  | 'removeLedger'
   | 'addTemplate'
   | 'setTenant';
 

@@ -10,6 +10,7 @@ import {
   IdempotencyMismatchError,
   InternalError,
   InvalidRequestError,
+  LedgerInUseError,
   MaxExtensionsExceededError,
   NotFoundError,
   OverdraftLimitExceededError,
@@ -149,6 +150,11 @@ export function toCyclesError(record: ErrorRecord, context: ErrorContext): Cycle
       const unit = id.slice(bar + 1);
       return new NotFoundError(`No ${unit} budget for ${scope}`, { details: { scope, unit } });
     }
+    case 'LEDGER_IN_USE':
+      return new LedgerInUseError(
+        `The ${text('unit')} budget for ${text('scope')} still holds ${text('reserved')}: settle its reservations first`,
+        { details: { scope: text('scope'), unit: text('unit'), reserved: amount(text('reserved')) } },
+      );
     case 'CLOSED_TERMINAL':
       return new BudgetClosedError(`Budget is closed (terminal): ${text('scope')}`, {
         details: { scope: text('scope') },

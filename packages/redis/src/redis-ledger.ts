@@ -498,6 +498,13 @@ class RedisLedgerImpl implements RedisLedger {
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
+  async removeLedger(scope: string, unit: Unit): Promise<LedgerState> {
+    const path = await checkedScope(scope, unit);
+    const reply = await this.run('removeLedger', [`${path}|${unit}`]);
+    throwIfError(reply);
+    return toState(asList<RowReply>(reply.rows)[0]!);
+  }
+
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
     const path = await checkedScope(scope, unit);
     const reply = await this.run('getLedger', [`${path}|${unit}`]);

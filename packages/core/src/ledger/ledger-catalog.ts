@@ -14,7 +14,7 @@ import {
   validateTenantSettings,
 } from './definitions.ts';
 import type { IdSource } from './ids.ts';
-import { DuplicateLedgerError } from './ledger-errors.ts';
+import { DuplicateLedgerError, LedgerInUseError } from './ledger-errors.ts';
 import {
   capsSet,
   createRow,
@@ -120,6 +120,24 @@ export class LedgerCatalog {
       });
     }
     row.status = status;
+    return toState(row);
+  }
+
+  /** Forgets a ledger that holds nothing; the next use of a templated scope creates it afresh. */
+  remove(scope: string, unit: Unit, now: number): LedgerState {
+    const row = this.adminRow(scope, unit);
+    rollWindow(row, now);
+    if (row.reserved > 0) {
+      throw new LedgerInUseError(
+        `The ${unit} budget for ${row.scope} still holds ${row.reserved}: settle its reservations first`,
+        { details: { scope: row.scope, unit, reserved: row.reserved } },
+      );
+    }
+    this.ledgers.delete(`${row.scope}|${unit}`);
+    const units = this.unitsByScope.get(row.scope);
+    units?.delete(unit);
+    if (units?.size === 0) this.unitsByScope.delete(row.scope);
+    this.generation++;
     return toState(row);
   }
 

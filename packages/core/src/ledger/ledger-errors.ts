@@ -19,6 +19,11 @@ export class DuplicateLedgerError extends InvalidRequestError {
   override readonly status: number = 409;
 }
 
+/** 409: the ledger cannot be removed while a reservation holds on it. Carries the INVALID_REQUEST code. */
+export class LedgerInUseError extends InvalidRequestError {
+  override readonly status: number = 409;
+}
+
 /** 409 IDEMPOTENCY_MISMATCH unless a same-key retry carries the payload of the first use. */
 export function checkReplay(stored: number, print: number): void {
   if (stored !== print) {

@@ -91,7 +91,7 @@ import type {
   TenantSettings,
 } from './types.ts';
 
-export { DuplicateLedgerError } from './ledger-errors.ts';
+export { DuplicateLedgerError, LedgerInUseError } from './ledger-errors.ts';
 export type { MemoryLedgerOptions } from './memory-ledger-options.ts';
 
 const DEFAULT_TTL_MS = 60_000;
@@ -553,6 +553,10 @@ class MemoryLedger implements Ledger {
     changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
   ) {
     return this.catalog.update(scope, unit, changes);
+  }
+
+  async removeLedger(scope: string, unit: Unit) {
+    return this.catalog.remove(scope, unit, this.tick());
   }
 
   async getLedger(scope: string, unit: Unit) {

@@ -78,6 +78,12 @@ export interface LedgerAdmin {
     unit: Unit,
     changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
   ): Promise<LedgerState>;
+  /**
+   * Removes a ledger that holds nothing (reserved 0) and returns its last state; its parents keep what
+   * it spent. 404 if there is none; 409 (`LedgerInUseError`) while a reservation holds on it. A template
+   * ledger comes back fresh on its next use, so remove only scopes nobody will use again (a finished run).
+   */
+  removeLedger(scope: string, unit: Unit): Promise<LedgerState>;
   getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined>;
   listLedgers(): Promise<LedgerState[]>;
   addTemplate(template: LedgerTemplate): Promise<void>;

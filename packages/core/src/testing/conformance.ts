@@ -8,6 +8,7 @@ import { registerLifecycleTests } from './lifecycle.ts';
 import { registerModelPropertyTests } from './model-properties.ts';
 import { registerPropertyTests } from './properties.ts';
 import { registerQueryTests } from './queries.ts';
+import { registerRemovalTests } from './removal.ts';
 import { registerSettlementTests } from './settlement.ts';
 import { registerTenantTests } from './tenants.ts';
 
@@ -29,6 +30,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerFundingTests(options);
     registerTenantTests(options);
     registerExtensionTests(options);
+    registerRemovalTests(options);
     registerPropertyTests(options);
     registerModelPropertyTests(options);
   });

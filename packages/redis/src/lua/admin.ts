@@ -102,6 +102,21 @@ persist({ row })
 return reply({ rows = { row_out(row) } })
 `;
 
+/** removeLedger: A1 ledger id. Refused while a reservation holds on it; a template recreates it fresh. */
+export const REMOVE_LEDGER = `
+local row = load_row(A(1))
+if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
+roll(row)
+if NEED_COUNT > 0 then return need_reply() end
+if row.reserved ~= 0 then
+  return reply({ e = 'LEDGER_IN_USE', scope = row.scope, unit = row.unit, reserved = S(row.reserved) })
+end
+redis.call('DEL', row_key(row.id))
+redis.call('SREM', P .. 'ledgers', row.id)
+redis.call('SREM', P .. 'units:' .. row.scope, row.unit)
+return reply({ rows = { row_out(row) } })
+`;
+
 /** addTemplate: A1 template JSON (amounts as decimal strings). */
 export const ADD_TEMPLATE = `
 redis.call('RPUSH', P .. 'templates', A(1))

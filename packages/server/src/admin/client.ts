@@ -4,8 +4,10 @@ import {
   type FundingRequest,
   type FundingResult,
   fromWireErrorResponse,
+  type InvalidRequestError,
   type LedgerAdmin,
   type LedgerDefinition,
+  LedgerInUseError,
   type LedgerState,
   type LedgerStatus,
   type LedgerTemplate,
@@ -36,7 +38,13 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const root = options.baseUrl.replace(/\/+$/, '');
 
-  async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+  /** `Conflict`: the error class of a 409 INVALID_REQUEST on this path, as the embedded ledger throws it. */
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    Conflict: typeof InvalidRequestError = DuplicateLedgerError,
+  ): Promise<unknown> {
     const headers: Record<string, string> = { 'X-Admin-API-Key': options.adminApiKey };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const response = await fetchImpl(`${root}/v1/admin${path}`, {
@@ -48,12 +56,8 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
     const parsed: unknown = text === '' ? undefined : JSON.parse(text);
     if (response.ok) return parsed;
     const error = fromWireErrorResponse(parsed, response.status);
-    // A duplicate budget is a 409 carrying INVALID_REQUEST, as the embedded ledger throws it.
     if (response.status === 409 && error.code === 'INVALID_REQUEST') {
-      throw new DuplicateLedgerError(
-        error.message,
-        error.details === undefined ? {} : { details: error.details },
-      );
+      throw new Conflict(error.message, error.details === undefined ? {} : { details: error.details });
     }
     throw error;
   }
@@ -97,6 +101,9 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
         if (wire[key] !== undefined) body[key] = wire[key];
       }
       return state(await call('PATCH', `/budgets${budget(scope, unit)}`, body));
+    },
+    async removeLedger(scope: string, unit: Unit): Promise<LedgerState> {
+      return state(await call('DELETE', `/budgets${budget(scope, unit)}`, undefined, LedgerInUseError));
     },
     async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
       try {

@@ -94,7 +94,7 @@ function fundingOf(body: unknown): { funding: FundingOperation; reason?: string;
 }
 
 /**
- * Provisioning under `X-Admin-API-Key`: budgets (create, list, read, fund, freeze, update), templates,
+ * Provisioning under `X-Admin-API-Key`: budgets (create, list, read, fund, freeze, update, remove), templates,
  * tenant settings, runtime API keys, and an on-demand expiry sweep.
  */
 export function registerAdminRoutes(app: FastifyInstance, ledger: Ledger, keys: ApiKeyRegistry): void {
@@ -140,6 +140,11 @@ export function registerAdminRoutes(app: FastifyInstance, ledger: Ledger, keys: 
           );
         }
         return toWireLedgerState(state);
+      });
+
+      admin.delete('/budgets', async (request) => {
+        const { scope, unit } = budgetKey(request);
+        return toWireLedgerState(await ledger.removeLedger(scope, unit));
       });
 
       admin.post('/budgets/fund', async (request) => {

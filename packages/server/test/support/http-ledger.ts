@@ -86,6 +86,7 @@ export async function startHttpLedger(
     fund: (request) => admin.fund(request),
     setLedgerStatus: (scope, unit, status) => admin.setLedgerStatus(scope, unit, status),
     updateLedger: (scope, unit, changes) => admin.updateLedger(scope, unit, changes),
+    removeLedger: (scope, unit) => admin.removeLedger(scope, unit),
     getLedger: (scope, unit) => admin.getLedger(scope, unit),
     listLedgers: () => admin.listLedgers(),
     addTemplate: (template) => admin.addTemplate(template),
