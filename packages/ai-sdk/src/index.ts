@@ -1,4 +1,7 @@
 // @cycles-guard/ai-sdk public API.
+
+// Lives in core (any adapter's agent loop can have a run budget); re-exported where it was first documented.
+export { type RunBudget, type RunBudgetOptions, withRunBudget } from '@cycles-guard/core';
 export type { CyclesCallMetadata } from './call-metadata.ts';
 export { cyclesMiddleware } from './cycles-middleware.ts';
 export {
@@ -6,4 +9,3 @@ export {
   type CyclesCallOptions,
   type CyclesMiddlewareOptions,
 } from './options.ts';
-export { type RunBudget, type RunBudgetOptions, withRunBudget } from './run-budget.ts';

@@ -71,6 +71,7 @@ export {
 } from './lifecycle/budget-context.ts';
 export type { GuardOptions } from './lifecycle/guard.ts';
 export type { Hold, ReserveOptions, Settlement } from './lifecycle/hold.ts';
+export { type RunBudget, type RunBudgetOptions, withRunBudget } from './lifecycle/run-budget.ts';
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './llm/bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';
 export type { LlmCallTracker } from './llm/call-tracker.ts';

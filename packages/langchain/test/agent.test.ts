@@ -1,5 +1,5 @@
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { BudgetExceededError, createCycles } from '@cycles-guard/core';
+import { BudgetExceededError, createCycles, withRunBudget } from '@cycles-guard/core';
 import { tool } from '@langchain/core/tools';
 import { createReactAgent } from '@langchain/langgraph/prebuilt';
 import { createAgent, modelRetryMiddleware } from 'langchain';
@@ -73,6 +73,36 @@ describe('createAgent with tools', () => {
     expect(state.spent).toBe(requests.reduce((sum, r) => sum + priced(setup.cycles, r), 0));
     expect(state.spent).toBeLessThanOrEqual(allocated);
     expect(setup.handler.openRuns).toBe(0);
+  });
+});
+
+describe('one agent run under withRunBudget', () => {
+  it("the run's cap stops the agent between turns; the tenant keeps the spend, the run ledger goes", async () => {
+    const setup = await guardedModel(1e12, { maxTokens: 300 }, {}, { toolCalls: true });
+    emulator = setup.emulator;
+    const cap = room(setup.cycles, 200, 2000); // a few 300-token turns
+    const agent = createAgent({ model: setup.model, tools: [lookup] });
+    let scope = '';
+    const failure = await withRunBudget({ cycles: setup.cycles, limit: cap }, (run) => {
+      scope = run.scope;
+      return agent.invoke(
+        { messages: [{ role: 'user', content: 'Research budgets forever.' }] },
+        { recursionLimit: 500 },
+      );
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(BudgetExceededError.isInstance(failure)).toBe(true);
+    expect(findCyclesError(failure)?.message).toContain(scope);
+    const requests = setup.emulator.requests;
+    expect(requests.length).toBeGreaterThan(1);
+    const tenant = await setup.state();
+    expect(tenant.spent).toBe(requests.reduce((sum, r) => sum + priced(setup.cycles, r), 0));
+    expect(tenant.spent).toBeLessThanOrEqual(cap);
+    expect(tenant.reserved).toBe(0);
+    expect(setup.handler.openRuns).toBe(0);
+    expect(await setup.ledger.getLedger(scope, 'USD_MICROCENTS')).toBeUndefined();
   });
 });
 

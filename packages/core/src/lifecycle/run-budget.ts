@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type Cycles,
-  currentBudget,
-  currentCycles,
-  InvalidConfigError,
-  type LedgerAdmin,
-  mergeSubjects,
-  scopePath,
-} from '@cycles-guard/core';
+import { type Cycles, currentCycles } from '../cycles.ts';
+import type { LedgerAdmin } from '../ledger/types.ts';
+import { InvalidConfigError } from '../protocol/errors.ts';
+import { scopePath } from '../protocol/scopes.ts';
+import { currentBudget, mergeSubjects } from './budget-context.ts';
 
 /** Options of {@link withRunBudget}. */
 export interface RunBudgetOptions {
@@ -46,10 +42,10 @@ function isLedgerAdmin(authority: unknown): authority is LedgerAdmin {
 }
 
 /**
- * Runs an agent loop (one generateText/streamText run with many steps) under its own budget: every
- * model call inside `fn` is charged to `<enclosing subject>/workflow:<id>` as well, so when the run's
- * cap is spent the next step is refused with `BudgetExceededError` and the loop stops. Consume
- * streams inside `fn`: later steps run in the context of whoever reads the stream.
+ * Runs an agent loop (an AI SDK tool loop, a LangChain agent's `invoke`, any guarded calls) under its
+ * own budget: every guarded call inside `fn` is charged to `<enclosing subject>/workflow:<id>` as
+ * well, so when the run's cap is spent the next step is refused with `BudgetExceededError` and the
+ * loop stops. Consume streams inside `fn`: later steps run in the context of whoever reads the stream.
  */
 export async function withRunBudget<T>(
   options: RunBudgetOptions,
