@@ -224,25 +224,31 @@ describe('createHttpAuthority', () => {
     expect(seen[0]?.body).not.toHaveProperty('minimum');
   });
 
-  it('does not retry below the minimum, nor without one', async () => {
-    const balances = json(200, {
-      balances: [
-        { scope: 'tenant:acme', scope_path: 'tenant:acme', remaining: { unit: 'TOKENS', amount: 50 } },
-      ],
-    });
+  it('below the minimum retries once at the minimum, so the server names the refusing scope', async () => {
     const { baseUrl, seen } = await scripted([
       json(409, errorBody('BUDGET_EXCEEDED')),
-      balances,
-      json(409, errorBody('BUDGET_EXCEEDED')),
+      json(200, {
+        balances: [
+          { scope: 'tenant:acme', scope_path: 'tenant:acme', remaining: { unit: 'TOKENS', amount: 50 } },
+        ],
+      }),
+      json(409, errorBody('OVERDRAFT_LIMIT_EXCEEDED')),
     ]);
     const authority = createHttpAuthority({ baseUrl, apiKey: 'k' });
-    await expect(authority.reserve(request(100))).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' });
-    await expect(authority.reserve(request())).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    await expect(authority.reserve(request(100))).rejects.toMatchObject({ code: 'OVERDRAFT_LIMIT_EXCEEDED' });
     expect(seen.map((entry) => entry.url)).toEqual([
       '/v1/reservations',
       '/v1/balances?tenant=acme&limit=200',
       '/v1/reservations',
     ]);
+    expect(seen[2]?.body).toMatchObject({ idempotency_key: 'k-1', estimate: { amount: 100 } });
+  });
+
+  it('without a minimum, a refusal is final', async () => {
+    const { baseUrl, seen } = await scripted([json(409, errorBody('BUDGET_EXCEEDED'))]);
+    const authority = createHttpAuthority({ baseUrl, apiKey: 'k' });
+    await expect(authority.reserve(request())).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    expect(seen.map((entry) => entry.url)).toEqual(['/v1/reservations']);
   });
 
   it('rejects bad options naming the field', () => {

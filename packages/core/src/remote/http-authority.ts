@@ -59,8 +59,8 @@ function withQuery(path: string, params: URLSearchParams): string {
  * - A server that does not answer within `timeoutMs` fails closed with `AuthorityUnavailableError`.
  * - Error bodies become the typed error of their code (`BudgetExceededError`, ...).
  * - Partial holds (`minimum`, our extension) are emulated: on BUDGET_EXCEEDED the balances of the
- *   subject's scopes are read and the reserve is retried once at the smallest remaining, if that is
- *   at least `minimum`; never above it.
+ *   subject's scopes are read and the reserve is retried once at the smallest remaining, or at
+ *   `minimum` when less fits (so the server names the scope that refuses it); never above the estimate.
  */
 export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthority {
   const transport: HttpTransport = createHttpTransport(options);

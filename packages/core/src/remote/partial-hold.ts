@@ -35,8 +35,11 @@ async function largestFit(request: ReserveRequest, authority: BudgetAuthority): 
 /**
  * Emulates the partial-hold extension over a protocol server, which knows only full holds: reserve the
  * estimate; if that is BUDGET_EXCEEDED and the request allows a `minimum`, read what fits and retry
- * once at that amount (never above it, never below `minimum`). The retry reuses the idempotency key:
- * the server stored nothing for the refused attempt, and the caller's key then names the hold it got.
+ * once at that amount (never above the estimate). When less than `minimum` fits, the retry asks for
+ * `minimum`: the server then refuses with the first scope that cannot hold it, in scope order, which
+ * is the error a ledger with partial holds gives (e.g. a deeper scope over its overdraft limit, not
+ * the shallower one short of the full estimate). The retry reuses the idempotency key: the server
+ * stored nothing for the refused attempt, and the caller's key then names the hold it got.
  */
 export async function reserveWithPartialFallback(
   request: ReserveRequest,
@@ -51,8 +54,9 @@ export async function reserveWithPartialFallback(
   } catch (error) {
     if (!partialAllowed || !BudgetExceededError.isInstance(error)) throw error;
     const fit = await largestFit(request, authority);
-    if (fit === undefined || fit < minimum || fit >= request.estimate.amount) throw error;
-    const response = await reserveOnce({ ...request, estimate: { ...request.estimate, amount: fit } });
+    if (fit !== undefined && fit >= request.estimate.amount) throw error;
+    const amount = fit !== undefined && fit > minimum ? fit : minimum;
+    const response = await reserveOnce({ ...request, estimate: { ...request.estimate, amount } });
     return { ...response, partial: true };
   }
 }

@@ -66,6 +66,15 @@ export function registerExtensionTests(options: ConformanceOptions): void {
       const exact = await ledger.reserve(reserveRequest(CHILD, 1000, { minimum: 50 }));
       expect(exact).toMatchObject({ reserved: { amount: 50 }, partial: true });
     });
+
+    it('with a minimum, the first scope that cannot hold the minimum decides the error', async () => {
+      const { ledger } = await harness();
+      await seedBudget(ledger, TENANT, 1);
+      await seedBudget(ledger, CHILD, 0, { status: 'FROZEN' });
+      // The tenant cannot hold the estimate but can hold the minimum; the frozen child then refuses.
+      await expectCyclesError(ledger.reserve(reserveRequest(CHILD, 2, { minimum: 1 })), 'BUDGET_FROZEN');
+      await expectCyclesError(ledger.reserve(reserveRequest(CHILD, 2, { minimum: 2 })), 'BUDGET_EXCEEDED');
+    });
   });
 
   describe('extension: templates', () => {
