@@ -34,6 +34,8 @@ export function registerRemovalTests(options: ConformanceOptions): void {
       expect(await ledger.getLedger(RUN, UNIT)).toBeUndefined();
       expect((await ledger.listLedgers()).map((state) => state.scope)).toEqual([TENANT]);
       expect(await balanceOf(ledger, TENANT)).toMatchObject({ spent: 120, remaining: 880 });
+      // Its finished reservations stay readable.
+      expect(await ledger.getReservation(hold.reservationId!)).toMatchObject({ status: 'COMMITTED' });
       // The scope is now unbudgeted at its own level: only the tenant pays for it.
       await ledger.reserve(reserveRequest(RUN, 500));
       expect(await balanceOf(ledger, TENANT)).toMatchObject({ reserved: 500, remaining: 380 });
