@@ -116,6 +116,14 @@ describe('POST /chat (AI SDK streamText with tools, guarded)', () => {
     const tenant = await app.tenantRow();
     expect(tenant?.spent?.amount).toBeGreaterThan(0);
     expect(app.emulator.requests[0]?.outputTokens).toBeLessThan(1000);
+    // The aborted run's ledger went with it.
+    await vi.waitFor(
+      async () => {
+        const { balances } = await app.cycles.authority.getBalances({ tenant: 'acme' });
+        expect(balances.map((balance) => balance.scopePath)).toEqual(['tenant:acme']);
+      },
+      { timeout: 5_000 },
+    );
   });
 
   it('rejects a request without a tenant (400) or without a prompt (400 naming the field)', async () => {
