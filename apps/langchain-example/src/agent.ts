@@ -37,7 +37,7 @@ export interface ResearchAgentResult {
 
 /**
  * A LangChain agent with a price-lookup tool on Bedrock, every model turn under the budget: the
- * handler reserves before each turn, the cap plugin sends the granted max tokens, the turn's real
+ * handler reserves before each turn, the capped client sends the granted max tokens, the turn's real
  * usage is committed, and a turn the budget cannot pay for stops the agent with BudgetExceededError.
  */
 export async function runResearchAgent(options: ResearchAgentOptions): Promise<ResearchAgentResult> {

@@ -33,7 +33,7 @@ const overhead: Benchmark = {
     });
     const cycles = createCycles({ authority: ledger, subject: { tenant: 'acme' } });
     const plain = model(emulator.url);
-    // The same model class and client setup, plus the handler (reserve, commit) and its cap plugin.
+    // The same model class and client setup, plus the handler (reserve, commit) and its capped client.
     const guarded = guardChatModel(model(emulator.url), new CyclesCallbackHandler({ cycles }));
     const { plainP50, guardedP50, overheadP50, warmupOverheadP50 } = await measureGuardOverhead(
       () => plain.invoke('Tell me about budgets.'),

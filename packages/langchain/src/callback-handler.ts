@@ -14,7 +14,7 @@ import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
-import { CAP_MIDDLEWARE_NAME, type CapPlugin, capMiddleware } from './cap-middleware.ts';
+import { cappedClient, type SdkClient } from './capped-client.ts';
 import { type CyclesRunSettlement, GuardedRun } from './guarded-run.ts';
 import { markNotRetryable } from './not-retryable.ts';
 import {
@@ -71,7 +71,7 @@ function asObject(value: unknown): JsonObject | undefined {
  * Reserves before every LangChain model call (a budget that cannot pay vetoes it before any request
  * leaves), commits the call's `usage_metadata` when it ends and settles errors per the never-$0 rule.
  * Runs are keyed by run id, so parallel, nested and agent runs each settle exactly once. Add
- * {@link CyclesCallbackHandler.capPlugin} to a `ChatBedrockConverse` client so the request carries
+ * {@link CyclesCallbackHandler.capClient} to a `ChatBedrockConverse` client so the request carries
  * the granted max tokens (see `guardChatModel`).
  */
 export class CyclesCallbackHandler extends BaseCallbackHandler {
@@ -79,13 +79,21 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   readonly #options: CyclesCallbackHandlerOptions;
   readonly #runs = new Map<string, GuardedRun>();
   #capped = false;
+  readonly #findRun = (runId: string) => this.#runs.get(runId);
   /** Given to every run (one function per handler, not a closure per run). */
   readonly #onSettling = (run: GuardedRun, settlement: Promise<Settlement>) =>
     this.#settling(run, settlement);
 
   constructor(options: CyclesCallbackHandlerOptions = {}) {
     // Awaited and raising: the reservation finishes before the request, and a denial reaches the caller.
-    super({ raiseError: true });
+    // Model events only: LangChain awaits an awaited handler on every chain and tool event too.
+    super({
+      raiseError: true,
+      ignoreChain: true,
+      ignoreAgent: true,
+      ignoreRetriever: true,
+      ignoreCustomEvent: true,
+    });
     this.awaitHandlers = true;
     this.#options = options;
   }
@@ -96,23 +104,13 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   }
 
   /**
-   * The AWS SDK plugin that applies this handler's grants to a `BedrockRuntimeClient`:
-   * `model.client.middlewareStack.use(handler.capPlugin())`. Converse calls on that client without a
-   * reservation of this handler are refused.
+   * A view of a `BedrockRuntimeClient` whose Converse calls carry this handler's grants:
+   * `new ChatBedrockConverse({ client: handler.capClient(client) })`. The client itself is unchanged.
+   * Converse calls through the view without a reservation of this handler are refused.
    */
-  capPlugin(): CapPlugin {
+  capClient<Client extends SdkClient>(client: Client): Client {
     this.#capped = true;
-    const middleware = capMiddleware((runId) => this.#runs.get(runId));
-    return {
-      applyToStack(stack) {
-        stack.add(middleware, {
-          step: 'initialize',
-          name: CAP_MIDDLEWARE_NAME,
-          override: true,
-          tags: ['CYCLES'],
-        });
-      },
-    };
+    return cappedClient(client, this.#findRun);
   }
 
   override handleChatModelStart(

@@ -20,11 +20,11 @@ export interface CyclesRunSettlement {
 }
 
 /**
- * One guarded model run: its reservation, whether its request left (seen by the cap middleware),
+ * One guarded model run: its reservation, whether its request left (seen by the capped client),
  * and the single settlement whichever path gets there first (end, error, abandoned stream).
  */
 export class GuardedRun {
-  /** True once the cap middleware passed the request on to the SDK. */
+  /** True once the capped client passed the request on to the SDK. */
   sent = false;
   /** True when Bedrock refused the request (4xx, 503) or never answered: nothing was billed. */
   refused = false;
@@ -72,7 +72,7 @@ export class GuardedRun {
 
   /** Settles a failed or abandoned run per the never-$0 rule. */
   fail(error: unknown): Promise<Settlement> | undefined {
-    // Seen by the cap middleware: its outcome decides. Not seen: only a model known to send through a
+    // Seen by the capped client: its outcome decides. Not seen: only a model known to send through a
     // capped client certainly never sent it; otherwise assume it was billed.
     const reachedProvider = this.sent ? !this.refused : !this.viaCappedClient;
     if (reachedProvider) this.chargedUsage ??= this.partialUsage;

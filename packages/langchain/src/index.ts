@@ -1,6 +1,6 @@
 // @cycles-guard/langchain public API.
 export { CyclesCallbackHandler, type CyclesCallbackHandlerOptions } from './callback-handler.ts';
-export { CAP_MIDDLEWARE_NAME, type CapPlugin, type MiddlewareStackLike } from './cap-middleware.ts';
+export type { SdkClient } from './capped-client.ts';
 export { findCyclesError } from './find-cycles-error.ts';
 export { guardChatModel, type ModelWithSdkClient } from './guard-chat-model.ts';
 export type { CyclesRunSettlement } from './guarded-run.ts';

@@ -1,11 +1,11 @@
 // How a Bedrock request is tied to the LangChain run that reserved for it, deterministically under
 // any concurrency: the handler writes the run id into the run's own call options as Converse
-// `requestMetadata` (ChatBedrockConverse copies that option into the request), and the cap
-// middleware reads it back and removes it before the request is signed and sent.
+// `requestMetadata` (ChatBedrockConverse copies that option into the request), and the capped
+// client reads it back and removes it before the request is sent.
 
 type JsonObject = Record<string, unknown>;
 
-/** The `requestMetadata` key carrying the run id between the handler and the cap middleware. */
+/** The `requestMetadata` key carrying the run id between the handler and the capped client. */
 export const RUN_LINK_KEY = 'cycles_guard_run';
 
 function asObject(value: unknown): JsonObject | undefined {
@@ -14,7 +14,7 @@ function asObject(value: unknown): JsonObject | undefined {
     : undefined;
 }
 
-/** Model metadata `guardChatModel` sets: this model's requests go through a client with the cap plugin. */
+/** Model metadata `guardChatModel` sets: this model's requests go through a capped client. */
 export const CAPPED_MODEL_METADATA_KEY = 'cycles_guard_capped';
 
 /** Tags a run's call options (a fresh object per call in LangChain) with its run id. */

@@ -200,7 +200,7 @@ describe('modelRetryMiddleware', () => {
     });
     const handler = new CyclesCallbackHandler({ cycles });
     setup.model.callbacks = [handler];
-    setup.model.client.middlewareStack.use(handler.capPlugin());
+    setup.model.client = handler.capClient(setup.model.client);
     const agent = createAgent({
       model: setup.model,
       tools: [lookup],

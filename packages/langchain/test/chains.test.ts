@@ -24,8 +24,7 @@ async function setupInherited(allocated = 1e12) {
   const b = budget(allocated);
   const settled: CyclesRunSettlement[] = [];
   const handler = new CyclesCallbackHandler({ cycles: b.cycles, onSettled: (s) => settled.push(s) });
-  const client = sdkClient(emulator.url);
-  client.middlewareStack.use(handler.capPlugin());
+  const client = handler.capClient(sdkClient(emulator.url));
   const model = new ChatBedrockConverse({ model: HAIKU, region: 'us-east-1', client, maxTokens: 200 });
   return { ...b, emulator, handler, model, settled };
 }
@@ -66,8 +65,7 @@ describe('nested chains', () => {
 describe('retries', () => {
   it('SDK retries of a throttled request send the run’s grant and settle once', async () => {
     const setup = await setupInherited();
-    const client = sdkClient(setup.emulator.url, 3);
-    client.middlewareStack.use(setup.handler.capPlugin());
+    const client = setup.handler.capClient(sdkClient(setup.emulator.url, 3));
     const model = new ChatBedrockConverse({ model: HAIKU, region: 'us-east-1', client, maxTokens: 200 });
     setup.emulator.faults.push({ kind: 'throttle' });
     await model.invoke('Hi', { callbacks: [setup.handler] });

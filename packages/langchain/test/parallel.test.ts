@@ -21,14 +21,26 @@ afterAll(async () => {
 
 type JsonObject = Record<string, unknown>;
 
-/** Records, per run id, the max tokens of the request as signed and sent (after the cap applied its grant). */
-function recordSentGrants(client: ReturnType<typeof sdkClient>): Map<string, number> {
+/**
+ * Records, per run id, the max tokens of the request as signed and sent: the run id is read from the
+ * link before the model's capped client takes it out, the grant from the input the SDK serializes.
+ */
+function recordSentGrants(model: ChatBedrockConverse, client: ReturnType<typeof sdkClient>) {
   const sent = new Map<string, number>();
+  const runOf = new WeakMap<object, string>();
+  const capped = model.client;
+  model.client = Object.assign(Object.create(capped), {
+    send(command: { input: JsonObject }, options?: unknown) {
+      const metadata = command.input.requestMetadata as JsonObject | undefined;
+      runOf.set(command, metadata?.[RUN_LINK_KEY] as string);
+      return capped.send(command as never, options as never);
+    },
+  });
   const RUN = Symbol('run');
+  // The SDK hands the command itself to the first middleware.
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const metadata = (args.input as JsonObject).requestMetadata as JsonObject | undefined;
-      (context as Record<symbol, unknown>)[RUN] = metadata?.[RUN_LINK_KEY];
+      (context as Record<symbol, unknown>)[RUN] = runOf.get(args);
       return next(args);
     },
     { step: 'initialize', priority: 'high', name: 'testReadRun' },
@@ -53,11 +65,11 @@ async function runBatch(allocatedOutputTokens: number, calls: number, maxTokens:
   const settled: CyclesRunSettlement[] = [];
   const handler = new CyclesCallbackHandler({ cycles: setup.cycles, onSettled: (s) => settled.push(s) });
   const client = sdkClient(emulator.url);
-  const sent = recordSentGrants(client);
   const model = guardChatModel(
     new ChatBedrockConverse({ model: HAIKU, region: 'us-east-1', client, maxTokens }),
     handler,
   );
+  const sent = recordSentGrants(model, client);
   const prompts = Array.from(
     { length: calls },
     (_, index) => `Question ${index}: ${'why '.repeat(index % 7)}budgets?`,

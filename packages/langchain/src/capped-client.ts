@@ -5,27 +5,19 @@ import { unlinkRequest } from './run-link.ts';
 
 type JsonObject = Record<string, unknown>;
 
-/** The slice of an AWS SDK v3 initialize-step middleware this package uses (no SDK dependency). */
-export type CapMiddleware = (
-  next: (args: { input: object }) => Promise<{ output: object }>,
-  context: { commandName?: string },
-) => (args: { input: object }) => Promise<{ output: object }>;
-
-/** The slice of a `BedrockRuntimeClient.middlewareStack` the cap is added to. */
-export interface MiddlewareStackLike {
-  add(
-    middleware: CapMiddleware,
-    options: { step: 'initialize'; name: string; override: boolean; tags: string[] },
-  ): void;
+/** The slice of an AWS SDK v3 client (e.g. `BedrockRuntimeClient`) the cap wraps (no SDK dependency). */
+export interface SdkClient {
+  // biome-ignore lint/suspicious/noExplicitAny: the SDK's overloaded `send` must stay assignable.
+  send(command: any, ...rest: any[]): Promise<any>;
 }
 
-/** A value for `client.middlewareStack.use(...)`. */
-export interface CapPlugin {
-  applyToStack(stack: MiddlewareStackLike): void;
+/** A command as the SDK's `send` takes it: its input is read and replaced by the cap. */
+interface SdkCommand {
+  input: object;
 }
 
-/** Name of the initialize-step middleware (one per client; adding it again replaces it). */
-export const CAP_MIDDLEWARE_NAME = 'cyclesLangchainCap';
+/** The client a capped view sends through (set on the view only). */
+const UNCAPPED = Symbol('cycles-guard.uncapped');
 
 const CONVERSE = new Set(['ConverseCommand', 'ConverseStreamCommand']);
 
@@ -110,39 +102,75 @@ async function* watchStream(stream: AsyncIterable<unknown>, run: GuardedRun): As
   }
 }
 
+function isConverse(command: SdkCommand): boolean {
+  // By class name, and by shape for bundles that rename classes.
+  return CONVERSE.has(command.constructor.name) || Array.isArray((command.input as JsonObject).messages);
+}
+
 /**
- * The initialize-step middleware: finds the run that reserved for this Converse request, sends the
- * granted max tokens, and notes whether the request was refused. A Converse request with no reserved
- * run is refused before it leaves (fail closed).
+ * Sends one command: a Converse request carrying a run's link is sent with that run's grant, and its
+ * outcome is noted on the run. A Converse request no live run covers is refused before it leaves
+ * (fail closed); other commands pass through.
  */
-export function capMiddleware(findRun: (runId: string) => GuardedRun | undefined): CapMiddleware {
-  return (next, context) => async (args) => {
-    if (!CONVERSE.has(context.commandName ?? '')) return next(args);
-    const { runId, input } = unlinkRequest(args.input as JsonObject);
-    const run = runId === undefined ? undefined : findRun(runId);
-    const call = run?.call;
-    if (run === undefined || call === undefined || run.settled) {
-      const error = new InvalidRequestError(
-        'callbacks: this Bedrock client is capped by a CyclesCallbackHandler, but no reservation of that ' +
-          'handler covers this Converse call. Pass `callbacks: [handler]` to the model or the call ' +
-          '(the same handler whose capPlugin() is on this client), or use a client without the cap.',
-        { details: { field: 'callbacks', runId } },
-      );
-      markNotRetryable(error);
-      throw error;
-    }
-    run.sent = true;
-    let result: Awaited<ReturnType<typeof next>>;
-    try {
-      result = await next({ ...args, input: applyGrant(input, call) });
-    } catch (error) {
-      run.refused = refusedByBedrock(error, call);
-      throw error;
-    }
-    const output = result.output as JsonObject;
-    if (context.commandName === 'ConverseStreamCommand' && output.stream !== undefined) {
-      output.stream = watchStream(output.stream as AsyncIterable<unknown>, run);
-    }
-    return result;
+async function sendCapped(
+  client: SdkClient,
+  command: SdkCommand,
+  options: unknown,
+  findRun: (runId: string) => GuardedRun | undefined,
+): Promise<unknown> {
+  const { runId, input } = unlinkRequest(command.input as JsonObject);
+  if (runId === undefined && !isConverse(command)) return client.send(command, options);
+  const run = runId === undefined ? undefined : findRun(runId);
+  const call = run?.call;
+  if (run === undefined || call === undefined || run.settled) {
+    const error = new InvalidRequestError(
+      'callbacks: this Bedrock client is capped by a CyclesCallbackHandler, but no reservation of that ' +
+        'handler covers this Converse call. Pass `callbacks: [handler]` to the model or the call ' +
+        '(the same handler that capped this client), or use a client without the cap.',
+      { details: { field: 'callbacks', runId } },
+    );
+    markNotRetryable(error);
+    throw error;
+  }
+  run.sent = true;
+  // The command was built for this one call: its input is replaced by the capped copy.
+  command.input = applyGrant(input, call);
+  let output: JsonObject;
+  try {
+    output = await client.send(command, options);
+  } catch (error) {
+    run.refused = refusedByBedrock(error, call);
+    throw error;
+  }
+  if (output.stream !== undefined) output.stream = watchStream(output.stream as AsyncIterable<unknown>, run);
+  return output;
+}
+
+/**
+ * A view of `client` whose `send` applies the grants of the runs `findRun` knows. The view inherits
+ * everything else from the client, which stays as it was (other models may share it). A view rather
+ * than an SDK middleware: the SDK resolves its middleware stack again on every send, and one more
+ * entry there costs more than the cap itself.
+ */
+export function cappedClient<Client extends SdkClient>(
+  client: Client,
+  findRun: (runId: string) => GuardedRun | undefined,
+): Client {
+  // Capping a view again replaces its cap (one handler caps a client).
+  const base: SdkClient = (client as { [UNCAPPED]?: SdkClient })[UNCAPPED] ?? client;
+  const view = Object.create(base) as Client & { [UNCAPPED]: SdkClient };
+  view[UNCAPPED] = base;
+  view.send = (command: SdkCommand, optionsOrCallback?: unknown, callback?: unknown) => {
+    const done = typeof optionsOrCallback === 'function' ? optionsOrCallback : callback;
+    const options = typeof optionsOrCallback === 'function' ? undefined : optionsOrCallback;
+    const sent = sendCapped(base, command, options, findRun);
+    if (typeof done !== 'function') return sent;
+    // The SDK's callback form: (error, output).
+    sent.then(
+      (output) => done(null, output),
+      (error: unknown) => done(error),
+    );
+    return undefined as never;
   };
+  return view;
 }
