@@ -16,6 +16,7 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
 import { cappedClient, type SdkClient } from './capped-client.ts';
 import { type CyclesRunSettlement, GuardedRun } from './guarded-run.ts';
+import { asObject, type JsonObject } from './json.ts';
 import { markNotRetryable } from './not-retryable.ts';
 import {
   messagesInput,
@@ -27,8 +28,6 @@ import {
   usageOf,
 } from './read-run.ts';
 import { CAPPED_MODEL_METADATA_KEY, linkCallOptions, linkedRunId } from './run-link.ts';
-
-type JsonObject = Record<string, unknown>;
 
 /** Options of {@link CyclesCallbackHandler}. */
 export interface CyclesCallbackHandlerOptions {
@@ -59,12 +58,6 @@ export interface CyclesCallbackHandlerOptions {
   inputTokens?: (input: EstimateInput, modelId: string) => number | Promise<number>;
   /** Called once per run when it settles (committed or released), e.g. to log spend per agent turn. */
   onSettled?: (settlement: CyclesRunSettlement) => void;
-}
-
-function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as JsonObject)
-    : undefined;
 }
 
 /**

@@ -1,9 +1,8 @@
 import { InvalidRequestError, type LlmCall, type TokenUsage } from '@cycles-guard/core';
 import type { GuardedRun } from './guarded-run.ts';
+import { asCount, asObject, type JsonObject } from './json.ts';
 import { markNotRetryable } from './not-retryable.ts';
 import { unlinkRequest } from './run-link.ts';
-
-type JsonObject = Record<string, unknown>;
 
 /** The slice of an AWS SDK v3 client (e.g. `BedrockRuntimeClient`) the cap wraps (no SDK dependency). */
 export interface SdkClient {
@@ -20,16 +19,6 @@ interface SdkCommand {
 const UNCAPPED = Symbol('cycles-guard.uncapped');
 
 const CONVERSE = new Set(['ConverseCommand', 'ConverseStreamCommand']);
-
-function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as JsonObject)
-    : undefined;
-}
-
-function asCount(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-}
 
 /**
  * Applies the grant to the Converse input: `inferenceConfig.maxTokens` and any thinking budget.

@@ -2,20 +2,9 @@ import type { EstimateInput, TokenUsage } from '@cycles-guard/core';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
+import { asCount, asObject, type JsonObject } from './json.ts';
 
 // Translation only: LangChain's callback arguments to the shapes core's call guard takes.
-
-type JsonObject = Record<string, unknown>;
-
-function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as JsonObject)
-    : undefined;
-}
-
-function asCount(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-}
 
 function contentTexts(content: unknown): string[] {
   if (typeof content === 'string') return [content];

@@ -3,16 +3,10 @@
 // `requestMetadata` (ChatBedrockConverse copies that option into the request), and the capped
 // client reads it back and removes it before the request is sent.
 
-type JsonObject = Record<string, unknown>;
+import { asObject, type JsonObject } from './json.ts';
 
 /** The `requestMetadata` key carrying the run id between the handler and the capped client. */
 export const RUN_LINK_KEY = 'cycles_guard_run';
-
-function asObject(value: unknown): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as JsonObject)
-    : undefined;
-}
 
 /** Model metadata `guardChatModel` sets: this model's requests go through a capped client. */
 export const CAPPED_MODEL_METADATA_KEY = 'cycles_guard_capped';
