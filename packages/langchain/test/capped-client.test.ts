@@ -89,4 +89,26 @@ describe('capped client', () => {
     expect((output as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(200);
     expect(setup.emulator.requests).toHaveLength(1);
   });
+
+  it('refuses the callback-less streamEvents() (no version) before sending; streamEvents v2 is guarded', async () => {
+    const setup = await guardedModel(1e12);
+    emulator = setup.emulator;
+    // Without `version`, streamEvents runs the new content-block protocol, which fires no callbacks.
+    const unversioned = (setup.model as unknown as { streamEvents(input: string): AsyncIterable<unknown> })
+      .streamEvents;
+    const failure = await (async () => {
+      for await (const _event of unversioned.call(setup.model, 'Hi')) {
+        // drained only to surface the error
+      }
+    })().catch((error: unknown) => error);
+    expect(InvalidRequestError.isInstance(failure)).toBe(true);
+    expect(setup.emulator.requests).toHaveLength(0);
+    expect((await setup.state()).reserved).toBe(0);
+    const events: string[] = [];
+    for await (const event of setup.model.streamEvents('Hi', { version: 'v2' })) events.push(event.event);
+    expect(events).toContain('on_chat_model_end');
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(priced(setup.cycles, setup.emulator.requests[0] as never));
+  });
 });
