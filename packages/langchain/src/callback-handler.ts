@@ -1,6 +1,7 @@
 import {
   type Action,
   type Cycles,
+  CyclesError,
   currentBudget,
   currentCycles,
   type EstimateInput,
@@ -147,6 +148,10 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   ): Promise<unknown> {
     const run = this.#runs.get(runId);
     if (run === undefined) return Promise.resolve();
+    if (run.refusal !== undefined) {
+      this.#runs.delete(runId); // refused before any hold (e.g. then answered from LangChain's cache)
+      return Promise.resolve();
+    }
     try {
       // A cache hit never reached the provider.
       const settling = extraParams?.cached === true ? run.release('cache hit') : run.finish(usageOf(output));
@@ -157,11 +162,13 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleLLMError(error: unknown, runId: string): Promise<void> {
+    const run = this.#runs.get(runId);
+    if (run?.refusal !== undefined) {
+      this.#runs.delete(runId); // its capped client refused it: nothing was held
+      return;
+    }
     // The caller gets the model's error; a settlement failure is reported through `onEvent`.
-    await this.#runs
-      .get(runId)
-      ?.fail(error)
-      ?.catch(() => {});
+    await run?.fail(error)?.catch(() => {});
   }
 
   async #begin(
@@ -216,8 +223,20 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
       }
     } catch (error) {
       await run.release(error)?.catch(() => {});
-      this.#runs.delete(runId);
       markNotRetryable(error);
+      // A capped model's run that got no hold: its capped client refuses the request with this error,
+      // so the caller gets it as the model call's error (a raising handler is logged by LangChain with
+      // console.error, and other handlers, e.g. tracers, would never see the run end).
+      if (
+        viaCappedClient &&
+        run.call === undefined &&
+        run.conflict === undefined &&
+        CyclesError.isInstance(error)
+      ) {
+        run.refusal = error;
+        return;
+      }
+      this.#runs.delete(runId);
       throw error;
     }
   }

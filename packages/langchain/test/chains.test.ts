@@ -9,7 +9,7 @@ import { RunnableLambda } from '@langchain/core/runnables';
 import { AsyncCaller } from '@langchain/core/utils/async_caller';
 import { FakeLLM } from '@langchain/core/utils/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CyclesCallbackHandler, type CyclesRunSettlement } from '../src/index.ts';
+import { CyclesCallbackHandler, type CyclesRunSettlement, guardChatModel } from '../src/index.ts';
 import { budget, HAIKU, priced, sdkClient } from './helpers.ts';
 
 let emulator: BedrockEmulator | undefined;
@@ -111,6 +111,31 @@ describe('other LangChain paths', () => {
     const state = await setup.state();
     expect(state.spent).toBe(priced(setup.cycles, setup.emulator.requests[0] as never));
     expect(state.reserved).toBe(0);
+  });
+
+  it('a cache hit of a guarded model is answered even when the budget is spent: it costs nothing', async () => {
+    emulator = await startBedrockEmulator({ port: 0 });
+    const b = budget(1e12);
+    const handler = new CyclesCallbackHandler({ cycles: b.cycles });
+    const model = guardChatModel(
+      new ChatBedrockConverse({
+        model: HAIKU,
+        region: 'us-east-1',
+        client: sdkClient(emulator.url),
+        maxTokens: 200,
+        cache: new InMemoryCache(),
+      }),
+      handler,
+    );
+    const first = await model.invoke('Hi');
+    const rest = await b.cycles.reserve({ estimate: (await b.state()).remaining });
+    await expect(model.invoke('Something else')).rejects.toBeInstanceOf(BudgetExceededError);
+    const cached = await model.invoke('Hi');
+    expect(cached.content).toEqual(first.content);
+    expect(emulator.requests).toHaveLength(1);
+    expect(handler.openRuns).toBe(0);
+    await rest.release();
+    expect((await b.state()).reserved).toBe(0);
   });
 
   it('a text-completion LLM (handleLLMStart) is held and, with no usage reported, charged its hold', async () => {

@@ -1,6 +1,7 @@
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError } from '@cycles-guard/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CyclesRunSettlement } from '../src/index.ts';
 import { guardedModel, priced, room } from './helpers.ts';
 
@@ -48,6 +49,36 @@ describe('invoke', () => {
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(0);
     expect(setup.handler.openRuns).toBe(0);
+  });
+
+  it('a denial is the call’s own error: LangChain logs no handler error, and other handlers see the run fail', async () => {
+    const setup = await guardedModel(10, { maxTokens: 500 });
+    emulator = setup.emulator;
+    const events: string[] = [];
+    const tracer = BaseCallbackHandler.fromMethods({
+      handleChatModelStart: () => void events.push('start'),
+      handleLLMError: (error: unknown) => void events.push(`error:${(error as Error).name}`),
+    });
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const failure = await setup.model
+        .invoke('Hi', { callbacks: [tracer] })
+        .catch((error: unknown) => error);
+      expect(BudgetExceededError.isInstance(failure)).toBe(true);
+      const streamed = await (async () => {
+        for await (const _chunk of await setup.model.stream('Hi')) {
+          // drained only to surface the error
+        }
+      })().catch((error: unknown) => error);
+      expect(BudgetExceededError.isInstance(streamed)).toBe(true);
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
+    expect(events).toEqual(['start', 'error:BudgetExceededError']);
+    expect(setup.emulator.requests).toHaveLength(0);
+    expect(setup.handler.openRuns).toBe(0);
+    expect((await setup.state()).reserved).toBe(0);
   });
 
   it('cuts an extended-thinking budget with the output limit, so both fit the hold', async () => {
