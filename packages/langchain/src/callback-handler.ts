@@ -148,7 +148,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   ): Promise<unknown> {
     const run = this.#runs.get(runId);
     if (run === undefined) return Promise.resolve();
-    if (run.refusal !== undefined) {
+    if (run.veto !== undefined) {
       this.#runs.delete(runId); // refused before any hold (e.g. then answered from LangChain's cache)
       return Promise.resolve();
     }
@@ -163,7 +163,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
 
   override async handleLLMError(error: unknown, runId: string): Promise<void> {
     const run = this.#runs.get(runId);
-    if (run?.refusal !== undefined) {
+    if (run?.veto !== undefined) {
       this.#runs.delete(runId); // its capped client refused it: nothing was held
       return;
     }
@@ -233,7 +233,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
         run.conflict === undefined &&
         CyclesError.isInstance(error)
       ) {
-        run.refusal = error;
+        run.veto = error;
         return;
       }
       this.#runs.delete(runId);

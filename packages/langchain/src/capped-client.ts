@@ -110,7 +110,7 @@ async function sendCapped(
   const { runId, input } = unlinkRequest(command.input as JsonObject);
   if (runId === undefined && !isConverse(command)) return client.send(command, options);
   const run = runId === undefined ? undefined : findRun(runId);
-  if (run?.refusal !== undefined) throw run.refusal;
+  if (run?.veto !== undefined) throw run.veto;
   const call = run?.call;
   if (run === undefined || call === undefined || run.settled) {
     const error = new InvalidRequestError(

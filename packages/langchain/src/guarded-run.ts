@@ -33,10 +33,10 @@ export class GuardedRun {
   /** Set when another run claimed the same call options (one `generate()` with several prompts). */
   conflict: Error | undefined;
   /**
-   * Why the run got no hold (e.g. the budget refused it), when its request goes through the capped
-   * client: that client refuses the request with this error.
+   * Why the handler vetoed the run (it got no hold, e.g. the budget refused it), when its request goes
+   * through the capped client: that client refuses the request with this error.
    */
-  refusal: Error | undefined;
+  veto: Error | undefined;
   /** The usage the settlement charged, when it was known. */
   chargedUsage: TokenUsage | undefined;
   #call: LlmCall | undefined;
