@@ -13,8 +13,9 @@ export interface ModelWithSdkClient {
 
 /**
  * Guards every call of `model`: puts `handler` in the model's callbacks (reserve, veto, commit) and
- * gives the model a capped view of its Bedrock client (the request carries the granted max tokens). Returns the
- * model, so `createAgent({ model: guardChatModel(new ChatBedrockConverse(...), handler) })` reads well.
+ * gives the model a capped view of its Bedrock client (the request carries the granted max tokens).
+ * Returns the model, so `createAgent({ model: guardChatModel(new ChatBedrockConverse(...), handler) })`
+ * reads well.
  */
 export function guardChatModel<Model extends ModelWithSdkClient>(
   model: Model,
