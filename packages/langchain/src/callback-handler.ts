@@ -18,6 +18,7 @@ import type { LLMResult } from '@langchain/core/outputs';
 import { cappedClient, type SdkClient } from './capped-client.ts';
 import { type CyclesRunSettlement, GuardedRun } from './guarded-run.ts';
 import { asObject, type JsonObject } from './json.ts';
+import { addLinkedRun, removeLinkedRun } from './linked-runs.ts';
 import { markNotRetryable } from './not-retryable.ts';
 import {
   messagesInput,
@@ -73,7 +74,6 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   readonly #options: CyclesCallbackHandlerOptions;
   readonly #runs = new Map<string, GuardedRun>();
   #capped = false;
-  readonly #findRun = (runId: string) => this.#runs.get(runId);
   /** Given to every run (one function per handler, not a closure per run). */
   readonly #onSettling = (run: GuardedRun, settlement: Promise<Settlement>) =>
     this.#settling(run, settlement);
@@ -98,13 +98,14 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   }
 
   /**
-   * A view of a `BedrockRuntimeClient` whose Converse calls carry this handler's grants:
+   * A view of a `BedrockRuntimeClient` whose Converse calls carry the grants of this handler (and of
+   * any other handler on the same call: the smallest wins):
    * `new ChatBedrockConverse({ client: handler.capClient(client) })`. The client itself is unchanged.
-   * Converse calls through the view without a reservation of this handler are refused.
+   * Converse calls through the view that no handler reserved for are refused.
    */
   capClient<Client extends SdkClient>(client: Client): Client {
     this.#capped = true;
-    return cappedClient(client, this.#findRun);
+    return cappedClient(client);
   }
 
   override handleChatModelStart(
@@ -149,7 +150,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     const run = this.#runs.get(runId);
     if (run === undefined) return Promise.resolve();
     if (run.veto !== undefined) {
-      this.#runs.delete(runId); // refused before any hold (e.g. then answered from LangChain's cache)
+      this.#forget(run); // refused before any hold (e.g. then answered from LangChain's cache)
       return Promise.resolve();
     }
     try {
@@ -164,7 +165,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   override async handleLLMError(error: unknown, runId: string): Promise<void> {
     const run = this.#runs.get(runId);
     if (run?.veto !== undefined) {
-      this.#runs.delete(runId); // its capped client refused it: nothing was held
+      this.#forget(run); // its capped client refused it: nothing was held
       return;
     }
     // The caller gets the model's error; a settlement failure is reported through `onEvent`.
@@ -183,8 +184,11 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     if (this.#runs.has(runId)) return;
     const options = asObject(extraParams?.options);
     const turn = turnOf(metadata);
-    const linked = this.#capped && options !== undefined;
-    const viaCappedClient = linked && metadata?.[CAPPED_MODEL_METADATA_KEY] === true;
+    // Runs of a guarded model, or of any model once this handler capped a client, are linked to
+    // their requests (the link is taken out before sending, so an uncapped model never sends it).
+    const guardedModel = metadata?.[CAPPED_MODEL_METADATA_KEY] === true;
+    const linked = options !== undefined && (guardedModel || this.#capped);
+    const viaCappedClient = linked && guardedModel;
     const run = new GuardedRun(runId, parentRunId, turn, viaCappedClient, this.#onSettling);
     this.#runs.set(runId, run);
     try {
@@ -236,7 +240,7 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
         run.veto = error;
         return;
       }
-      this.#runs.delete(runId);
+      this.#forget(run);
       throw error;
     }
   }
@@ -261,10 +265,16 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
       throw conflict;
     }
     linkCallOptions(options, run.runId);
+    addLinkedRun(run);
+  }
+
+  #forget(run: GuardedRun): void {
+    this.#runs.delete(run.runId);
+    removeLinkedRun(run);
   }
 
   #settling(run: GuardedRun, settlement: Promise<Settlement>): void {
-    this.#runs.delete(run.runId);
+    this.#forget(run);
     const onSettled = this.#options.onSettled;
     const call = run.call;
     if (onSettled === undefined || call === undefined) return;

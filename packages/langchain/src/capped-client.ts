@@ -1,6 +1,7 @@
 import { InvalidRequestError, type LlmCall, type TokenUsage } from '@cycles-guard/core';
 import type { GuardedRun } from './guarded-run.ts';
 import { asCount, asObject, type JsonObject } from './json.ts';
+import { linkedRuns } from './linked-runs.ts';
 import { markNotRetryable } from './not-retryable.ts';
 import { unlinkRequest } from './run-link.ts';
 
@@ -21,13 +22,20 @@ const UNCAPPED = Symbol('cycles-guard.uncapped');
 const CONVERSE = new Set(['ConverseCommand', 'ConverseStreamCommand']);
 
 /**
- * Applies the grant to the Converse input: `inferenceConfig.maxTokens` and any thinking budget.
- * `input` is the cap's own copy (made by `unlinkRequest`), so it is written in place; the objects
- * under it are the caller's and are copied.
+ * Applies the smallest grant of `runs` to the Converse input: `inferenceConfig.maxTokens` and any
+ * thinking budget. `input` is the cap's own copy (made by `unlinkRequest`), so it is written in place;
+ * the objects under it are the caller's and are copied.
  */
-function applyGrant(input: JsonObject, call: LlmCall): JsonObject {
-  input.inferenceConfig = { ...asObject(input.inferenceConfig), maxTokens: call.maxOutputTokens };
-  const budget = call.reasoningBudgetTokens;
+function applyGrant(input: JsonObject, runs: readonly GuardedRun[]): JsonObject {
+  let maxTokens = Number.POSITIVE_INFINITY;
+  let budget: number | undefined;
+  for (const run of runs) {
+    const call = run.call as LlmCall;
+    maxTokens = Math.min(maxTokens, call.maxOutputTokens);
+    const granted = call.reasoningBudgetTokens;
+    if (granted !== undefined) budget = Math.min(budget ?? granted, granted);
+  }
+  input.inferenceConfig = { ...asObject(input.inferenceConfig), maxTokens };
   const fields = asObject(input.additionalModelRequestFields);
   if (fields === undefined || budget === undefined) return input;
   const copy: JsonObject = { ...fields };
@@ -64,22 +72,25 @@ function streamUsage(event: unknown): TokenUsage | undefined {
  * Bedrock bills nothing for a refused request (4xx such as throttling or validation, 503) or one that
  * got no response at all; anything else, or an abort, may have been billed.
  */
-function refusedByBedrock(error: unknown, call: LlmCall): boolean {
+function refusedByBedrock(error: unknown, run: GuardedRun): boolean {
   const status = asObject(asObject(error)?.$metadata)?.httpStatusCode;
   if (typeof status === 'number') return (status >= 400 && status < 500) || status === 503;
-  return !call.signal.aborted && asObject(error)?.name !== 'AbortError';
+  return run.call?.signal.aborted !== true && asObject(error)?.name !== 'AbortError';
 }
 
 /**
  * Records usage as a stream reports it; a stream abandoned before its end (consumer `break`, early
  * return) is settled here, because LangChain then calls neither handleLLMEnd nor handleLLMError.
  */
-async function* watchStream(stream: AsyncIterable<unknown>, run: GuardedRun): AsyncGenerator<unknown> {
+async function* watchStream(
+  stream: AsyncIterable<unknown>,
+  runs: readonly GuardedRun[],
+): AsyncGenerator<unknown> {
   let ended = false;
   try {
     for await (const event of stream) {
       const usage = streamUsage(event);
-      if (usage !== undefined) run.partialUsage = usage;
+      if (usage !== undefined) for (const run of runs) run.partialUsage = usage;
       yield event;
     }
     ended = true;
@@ -87,7 +98,10 @@ async function* watchStream(stream: AsyncIterable<unknown>, run: GuardedRun): As
     ended = true; // LangChain reports it to handleLLMError, which settles.
     throw error;
   } finally {
-    if (!ended) await run.fail(new Error('stream abandoned before its end'))?.catch(() => {});
+    if (!ended) {
+      const abandoned = new Error('stream abandoned before its end');
+      await Promise.all(runs.map((run) => run.fail(abandoned)?.catch(() => {})));
+    }
   }
 }
 
@@ -96,64 +110,64 @@ function isConverse(command: SdkCommand): boolean {
   return CONVERSE.has(command.constructor.name) || Array.isArray((command.input as JsonObject).messages);
 }
 
+/** The runs a request goes out under (each handler's live hold for it); any veto refuses it. */
+function runsToSend(runs: readonly GuardedRun[] | undefined): GuardedRun[] {
+  const live: GuardedRun[] = [];
+  for (const run of runs ?? []) {
+    if (run.veto !== undefined) throw run.veto;
+    if (run.call !== undefined && !run.settled) live.push(run);
+  }
+  return live;
+}
+
 /**
- * Sends one command: a Converse request carrying a run's link is sent with that run's grant, and its
- * outcome is noted on the run. A Converse request no live run covers is refused before it leaves
- * (fail closed); other commands pass through.
+ * Sends one command: a Converse request carrying a run link is sent with the smallest grant of the
+ * handlers holding for that run, and its outcome is noted on their runs. A Converse request no live
+ * hold covers is refused before it leaves (fail closed); other commands pass through.
  */
-async function sendCapped(
-  client: SdkClient,
-  command: SdkCommand,
-  options: unknown,
-  findRun: (runId: string) => GuardedRun | undefined,
-): Promise<unknown> {
+async function sendCapped(client: SdkClient, command: SdkCommand, options: unknown): Promise<unknown> {
   const { runId, input } = unlinkRequest(command.input as JsonObject);
   if (runId === undefined && !isConverse(command)) return client.send(command, options);
-  const run = runId === undefined ? undefined : findRun(runId);
-  if (run?.veto !== undefined) throw run.veto;
-  const call = run?.call;
-  if (run === undefined || call === undefined || run.settled) {
+  const runs = runsToSend(runId === undefined ? undefined : linkedRuns(runId));
+  if (runs.length === 0) {
     const error = new InvalidRequestError(
-      'callbacks: this Bedrock client is capped by a CyclesCallbackHandler, but no reservation of that ' +
-        'handler covers this Converse call. Pass `callbacks: [handler]` to the model or the call ' +
-        '(the same handler that capped this client), or use a client without the cap.',
+      'callbacks: this Bedrock client is capped, but no CyclesCallbackHandler reservation covers this ' +
+        'Converse call. Pass `callbacks: [handler]` to the model or the call (or guard the model with ' +
+        '`guardChatModel`), or use a client without the cap.',
       { details: { field: 'callbacks', runId } },
     );
     markNotRetryable(error);
     throw error;
   }
-  run.sent = true;
+  for (const run of runs) run.sent = true;
   // The command was built for this one call: its input is replaced by the capped copy.
-  command.input = applyGrant(input, call);
+  command.input = applyGrant(input, runs);
   let output: JsonObject;
   try {
     output = await client.send(command, options);
   } catch (error) {
-    run.refused = refusedByBedrock(error, call);
+    for (const run of runs) run.refused = refusedByBedrock(error, run);
     throw error;
   }
-  if (output.stream !== undefined) output.stream = watchStream(output.stream as AsyncIterable<unknown>, run);
+  if (output.stream !== undefined) output.stream = watchStream(output.stream as AsyncIterable<unknown>, runs);
   return output;
 }
 
 /**
- * A view of `client` whose `send` applies the grants of the runs `findRun` knows. The view inherits
+ * A view of `client` whose `send` applies the grants of the handlers' runs. The view inherits
  * everything else from the client, which stays as it was (other models may share it). A view rather
  * than an SDK middleware: the SDK resolves its middleware stack again on every send, and one more
  * entry there costs more than the cap itself.
  */
-export function cappedClient<Client extends SdkClient>(
-  client: Client,
-  findRun: (runId: string) => GuardedRun | undefined,
-): Client {
-  // Capping a view again replaces its cap (one handler caps a client).
+export function cappedClient<Client extends SdkClient>(client: Client): Client {
+  // Capping a view again gives another view of the same client (never a cap over a cap).
   const base: SdkClient = (client as { [UNCAPPED]?: SdkClient })[UNCAPPED] ?? client;
   const view = Object.create(base) as Client & { [UNCAPPED]: SdkClient };
   view[UNCAPPED] = base;
   view.send = (command: SdkCommand, optionsOrCallback?: unknown, callback?: unknown) => {
     const done = typeof optionsOrCallback === 'function' ? optionsOrCallback : callback;
     const options = typeof optionsOrCallback === 'function' ? undefined : optionsOrCallback;
-    const sent = sendCapped(base, command, options, findRun);
+    const sent = sendCapped(base, command, options);
     if (typeof done !== 'function') return sent;
     // The SDK's callback form: (error, output).
     sent.then(
