@@ -58,7 +58,12 @@ function recordSentGrants(model: ChatBedrockConverse, client: ReturnType<typeof 
   return sent;
 }
 
-async function runBatch(allocatedOutputTokens: number, calls: number, maxTokens: number) {
+async function runBatch(
+  allocatedOutputTokens: number,
+  calls: number,
+  maxTokens: number,
+  callHandler?: CyclesCallbackHandler,
+) {
   emulator.reset();
   const probe = budget(1);
   const setup = budget(room(probe.cycles, 40 * calls, allocatedOutputTokens));
@@ -74,7 +79,11 @@ async function runBatch(allocatedOutputTokens: number, calls: number, maxTokens:
     { length: calls },
     (_, index) => `Question ${index}: ${'why '.repeat(index % 7)}budgets?`,
   );
-  const results = await model.batch(prompts, { maxConcurrency: calls }, { returnExceptions: true });
+  const results = await model.batch(
+    prompts,
+    { maxConcurrency: calls, ...(callHandler === undefined ? {} : { callbacks: [callHandler] }) },
+    { returnExceptions: true },
+  );
   await emulator.waitForIdle();
   return { ...setup, handler, settled, sent, results, allocated: (await setup.state()).allocated };
 }
@@ -112,6 +121,54 @@ describe('parallel runs', () => {
           expect(state.spent).toBe(emulator.requests.reduce((sum, r) => sum + priced(run.cycles, r), 0));
           for (const settlement of run.settled)
             expect(run.sent.get(settlement.runId)).toBe(settlement.grantedMaxTokens);
+          for (const result of run.results) {
+            if (result instanceof Error) expect(BudgetExceededError.isInstance(result)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  }, 120_000);
+
+  it('property: with a second handler on every call, neither budget is overspent and each request carries the smaller grant', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 2000 }),
+        async (modelTokens, callTokens, calls, maxTokens) => {
+          const probe = budget(1);
+          const other = budget(room(probe.cycles, 40 * calls, callTokens));
+          const otherSettled: CyclesRunSettlement[] = [];
+          const callHandler = new CyclesCallbackHandler({
+            cycles: other.cycles,
+            onSettled: (s) => otherSettled.push(s),
+          });
+          const run = await runBatch(modelTokens, calls, maxTokens, callHandler);
+          const cost = emulator.requests.reduce((sum, r) => sum + priced(run.cycles, r), 0);
+          for (const state of [await run.state(), await other.state()]) {
+            expect(state.spent).toBeLessThanOrEqual(state.allocated);
+            expect(state.reserved).toBe(0);
+            expect(state.spent).toBe(cost);
+          }
+          expect([run.handler.openRuns, callHandler.openRuns]).toEqual([0, 0]);
+          // A request went out only when both handlers held for it: both committed it. A hold whose
+          // run the other handler refused was released; each run settled once per handler.
+          const sentRuns = new Set(run.sent.keys());
+          expect(sentRuns.size).toBe(emulator.requests.length);
+          const otherGrant = new Map<string, number>();
+          for (const settlements of [run.settled, otherSettled]) {
+            expect(new Set(settlements.map((s) => s.runId)).size).toBe(settlements.length);
+            for (const s of settlements) {
+              expect(s.settlement.status).toBe(sentRuns.has(s.runId) ? 'committed' : 'released');
+              if (settlements === otherSettled) otherGrant.set(s.runId, s.grantedMaxTokens);
+            }
+          }
+          for (const s of run.settled.filter((s) => sentRuns.has(s.runId))) {
+            const smaller = Math.min(s.grantedMaxTokens, otherGrant.get(s.runId) ?? -1);
+            expect(run.sent.get(s.runId)).toBe(smaller);
+          }
           for (const result of run.results) {
             if (result instanceof Error) expect(BudgetExceededError.isInstance(result)).toBe(true);
           }
