@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Cycles, currentCycles } from '../cycles.ts';
 import type { LedgerAdmin } from '../ledger/types.ts';
-import { InvalidConfigError, NotFoundError } from '../protocol/errors.ts';
+import { InvalidConfigError } from '../protocol/errors.ts';
 import { scopePath } from '../protocol/scopes.ts';
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 
@@ -76,36 +76,10 @@ export async function withRunBudget<T>(
     return await cycles.run({ subject: { workflow } }, () => fn({ workflow, scope }));
   } finally {
     // A finished run's own ledger is garbage once nobody can name its scope again (a generated id) or
-    // it was this run's cap (`limit`): removed, so a server does not keep one ledger per request.
+    // it was this run's cap (`limit`): removed, so a server does not keep one ledger per request. Best
+    // effort: absent when no step reserved, refused while a stream read outside `fn` still holds.
     if (admin !== undefined && (options.limit !== undefined || options.workflow === undefined)) {
-      await removeRunLedger(admin, scope, unit, FIRST_RETRY_MS, 0);
+      await admin.removeLedger(scope, unit).catch(() => {});
     }
-  }
-}
-
-/** First wait before retrying the removal of a run ledger still held when its run ended. */
-const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 60_000;
-/** Retries stop after this much waiting: the longest a hold lives (the protocol's maximum TTL). */
-const GIVE_UP_AFTER_MS = 3_600_000;
-
-/**
- * Removes a run's ledger. Absent (no step reserved): done. Refused, e.g. while a stream read after the
- * run returned still holds: retried in the background, backing off, on an unref'd timer.
- */
-async function removeRunLedger(
-  admin: LedgerAdmin,
-  scope: string,
-  unit: 'TOKENS' | 'USD_MICROCENTS',
-  delayMs: number,
-  waitedMs: number,
-): Promise<void> {
-  try {
-    await admin.removeLedger(scope, unit);
-  } catch (error) {
-    if (NotFoundError.isInstance(error) || waitedMs >= GIVE_UP_AFTER_MS) return;
-    const next = Math.min(delayMs * 2, MAX_RETRY_MS);
-    const retry = () => void removeRunLedger(admin, scope, unit, next, waitedMs + delayMs);
-    setTimeout(retry, delayMs).unref?.();
   }
 }
