@@ -1,6 +1,6 @@
-import { BudgetExceededError } from '@cycles-guard/core';
+import { BudgetExceededError, InvalidRequestError } from '@cycles-guard/core';
 import { generateText, stepCountIs, streamText, tool } from 'ai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { withRunBudget } from '../src/index.ts';
 import { emulatorCost, emulatorSpend, HAIKU, SCOPE, type Setup, setup } from './helpers.ts';
@@ -131,6 +131,69 @@ describe('withRunBudget', () => {
     expect((await current.state(`${SCOPE}/workflow:nightly`)).spent).toBe(
       (await current.state()).spent - spentByFirst,
     );
+  });
+
+  it('a stream returned from the run and read later: run.until keeps every step under the run cap', async () => {
+    current = await setup(1e12, {
+      emulator: { outputTokens: 60, toolCalls: lookupCalls(Number.POSITIVE_INFINITY) },
+    });
+    const { cycles, model } = current;
+    const cap = 200_000;
+    let runScope = '';
+    const result = await withRunBudget({ cycles, limit: cap }, async (run) => {
+      runScope = run.scope;
+      const streamed = streamText({
+        model,
+        tools,
+        prompt: 'Keep looking cities up.',
+        maxOutputTokens: 512,
+        stopWhen: stepCountIs(1_000),
+        onError: () => {},
+      });
+      run.until(streamed.consumeStream());
+      return streamed; // as a route handler returns `toUIMessageStreamResponse()`
+    });
+    let steps = 0;
+    const errors: unknown[] = [];
+    for await (const part of result.fullStream) {
+      if (part.type === 'finish-step') steps++;
+      if (part.type === 'error') errors.push(part.error);
+    }
+    // Steps ran after the callback returned, all charged to the run, until its cap stopped them.
+    expect(steps).toBeGreaterThan(2);
+    expect(errors).toHaveLength(1);
+    expect(BudgetExceededError.isInstance(errors[0])).toBe(true);
+    expect((errors[0] as BudgetExceededError).details).toMatchObject({ scope: runScope });
+    const tenant = await current.state();
+    expect(tenant.spent).toBeLessThanOrEqual(cap);
+    expect(tenant.spent).toBe(emulatorSpend(cycles, HAIKU, current.emulator));
+    await vi.waitFor(async () =>
+      expect((await current!.ledger.listLedgers()).map((state) => state.scope)).toEqual([SCOPE]),
+    );
+  });
+
+  it('a step that starts after its run ended is refused, never left uncapped', async () => {
+    current = await setup(1e12, { emulator: { outputTokens: 40, toolCalls: lookupCalls(3) } });
+    const { cycles, model } = current;
+    const result = await withRunBudget({ cycles, limit: 1_000_000 }, async () =>
+      streamText({
+        model,
+        tools,
+        prompt: 'Look cities up.',
+        maxOutputTokens: 256,
+        stopWhen: stepCountIs(10),
+        onError: () => {},
+      }),
+    );
+    const errors: unknown[] = [];
+    for await (const part of result.fullStream) if (part.type === 'error') errors.push(part.error);
+    expect(errors).toHaveLength(1);
+    expect(InvalidRequestError.isInstance(errors[0])).toBe(true);
+    expect((errors[0] as InvalidRequestError).details).toMatchObject({ field: 'until' });
+    // Whatever ran was charged to the tenant; nothing is held.
+    const tenant = await current.state();
+    expect(tenant.reserved).toBe(0);
+    expect(tenant.spent).toBe(emulatorSpend(cycles, HAIKU, current.emulator));
   });
 
   it("a limit is this run's cap: the same workflow id can run again with a fresh one", async () => {

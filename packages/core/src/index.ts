@@ -67,6 +67,7 @@ export {
   type BudgetContextOptions,
   currentBudget,
   mergeSubjects,
+  type RunScope,
   runWithBudget,
 } from './lifecycle/budget-context.ts';
 export type { GuardOptions } from './lifecycle/guard.ts';

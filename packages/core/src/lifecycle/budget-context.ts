@@ -19,6 +19,14 @@ export interface BudgetContextOptions {
   attributes?: Record<string, unknown>;
 }
 
+/** The `withRunBudget` run a context's calls belong to. */
+export interface RunScope {
+  /** Scope path of the run's own ledger. */
+  readonly scope: string;
+  /** True once the run's ledger was removed: calls that start later are refused, not left uncapped. */
+  ended: boolean;
+}
+
 /** The effective (merged) budget context. */
 export interface BudgetContext {
   cycles: Cycles | undefined;
@@ -26,6 +34,8 @@ export interface BudgetContext {
   signal: AbortSignal | undefined;
   action: Action | undefined;
   attributes: Record<string, unknown>;
+  /** The run (`withRunBudget`) the context is part of, inherited by nested contexts. */
+  run: RunScope | undefined;
 }
 
 const storage = new AsyncLocalStorage<BudgetContext>();
@@ -65,6 +75,11 @@ function combineSignals(
  * attributes are overridden or extended, signals combined. Adapters open one per request.
  */
 export function runWithBudget<T>(options: BudgetContextOptions, fn: () => T): T {
+  return runInContext(options, undefined, fn);
+}
+
+/** {@link runWithBudget}, also opening a run (`withRunBudget`); nested contexts inherit the run. */
+export function runInContext<T>(options: BudgetContextOptions, run: RunScope | undefined, fn: () => T): T {
   const outer = storage.getStore();
   const context: BudgetContext = {
     cycles: options.cycles ?? outer?.cycles,
@@ -72,6 +87,7 @@ export function runWithBudget<T>(options: BudgetContextOptions, fn: () => T): T 
     signal: combineSignals(outer?.signal, options.signal),
     action: options.action ?? outer?.action,
     attributes: { ...outer?.attributes, ...options.attributes },
+    run: run ?? outer?.run,
   };
   return storage.run(context, fn);
 }

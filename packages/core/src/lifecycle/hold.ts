@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Decision, OveragePolicy, Unit } from '../protocol/enums.ts';
-import { AuthorityUnavailableError, CyclesError } from '../protocol/errors.ts';
+import { AuthorityUnavailableError, CyclesError, InvalidRequestError } from '../protocol/errors.ts';
 import type { Action, Caps, Metadata, ReserveRequest, StandardMetrics, Subject } from '../protocol/types.ts';
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
@@ -90,6 +90,16 @@ export interface Hold {
   release(reason?: string): Promise<Settlement>;
 }
 
+/** A call of a `withRunBudget` run that starts after the run's ledger was removed: it would go uncapped. */
+function runEnded(scope: string): InvalidRequestError {
+  return new InvalidRequestError(
+    `until: this call belongs to the run ${scope}, which already ended and lost its ledger (e.g. a ` +
+      'stream read after the withRunBudget callback returned); pass that work to run.until(...) so ' +
+      'the run lasts until it settles',
+    { details: { field: 'until', scope } },
+  );
+}
+
 /**
  * Reserves `estimate` (or at least `minimum`) for the effective subject. Transient failures are retried
  * with the same key. If the authority stays unreachable: AuthorityUnavailableError, or an unguarded
@@ -100,6 +110,7 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   checkAmount('minimum', options.minimum);
   const { config, clock } = runtime;
   const budget = currentBudget();
+  if (budget?.run?.ended === true) throw runEnded(budget.run.scope);
   // The subject a call runs as: instance default, then budget context, then the call's own.
   const state: HoldState = {
     runtime,

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createCycles } from '../cycles.ts';
 import { createMemoryLedger } from '../ledger/memory-ledger.ts';
-import { BudgetExceededError, InvalidConfigError } from '../protocol/errors.ts';
+import { BudgetExceededError, InvalidConfigError, InvalidRequestError } from '../protocol/errors.ts';
 import { withRunBudget } from './run-budget.ts';
 
 const UNIT = 'USD_MICROCENTS';
@@ -26,7 +26,7 @@ describe('withRunBudget', () => {
   it('charges every guarded call to the run scope too, and stops them at its limit', async () => {
     const { cycles, ledger, spend, tenantSpent } = setup();
     const failure = await withRunBudget({ cycles, limit: 250, workflow: 'w1' }, async (run) => {
-      expect(run).toEqual({ workflow: 'w1', scope: 'tenant:acme/workflow:w1' });
+      expect(run).toMatchObject({ workflow: 'w1', scope: 'tenant:acme/workflow:w1' });
       await spend(100);
       await spend(100);
       expect((await ledger.getLedger(run.scope, UNIT))?.spent).toBe(200);
@@ -55,6 +55,53 @@ describe('withRunBudget', () => {
     });
     expect(await scopes()).toEqual(['tenant:acme', result]);
     await open?.commit(40);
+  });
+
+  it('refuses a call of the run that starts after its ledger was removed, instead of leaving it uncapped', async () => {
+    const { cycles, spend, scopes, tenantSpent } = setup();
+    let go: () => void = () => {};
+    let late: Promise<unknown> | undefined;
+    await withRunBudget({ cycles, limit: 500 }, async () => {
+      await spend(10);
+      // Continues in the run's context after the run returned, as a stream's next step does.
+      late = new Promise<void>((resolve) => {
+        go = resolve;
+      }).then(() => spend(20));
+    });
+    expect(await scopes()).toEqual(['tenant:acme']);
+    go();
+    const failure = await late?.catch((error: unknown) => error);
+    expect(InvalidRequestError.isInstance(failure)).toBe(true);
+    expect((failure as InvalidRequestError).details).toMatchObject({ field: 'until' });
+    expect(await tenantSpent()).toBe(10);
+  });
+
+  it('run.until keeps the run and its cap until the work settles, then removes its ledger', async () => {
+    const { cycles, spend, scopes, tenantSpent } = setup();
+    let finish: () => void = () => {};
+    const work = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let steps: Promise<unknown> | undefined;
+    const scope = await withRunBudget({ cycles, limit: 250 }, async (run) => {
+      // Work the callback starts but does not wait for, as a streamed response's later steps.
+      steps = (async () => {
+        await work;
+        await spend(100);
+        await spend(100);
+        return spend(100);
+      })();
+      run.until(steps);
+      return run.scope;
+    });
+    expect(await scopes()).toEqual(['tenant:acme', scope]);
+    finish();
+    const failure = await steps?.catch((error: unknown) => error);
+    // The third step is over the run's cap: the run's ledger was still there to refuse it.
+    expect(BudgetExceededError.isInstance(failure)).toBe(true);
+    expect((failure as BudgetExceededError).details).toMatchObject({ scope });
+    await vi.waitFor(async () => expect(await scopes()).toEqual(['tenant:acme']));
+    expect(await tenantSpent()).toBe(200);
   });
 
   it('refuses a bad limit, or a limit on an authority that cannot create ledgers, naming the option', async () => {

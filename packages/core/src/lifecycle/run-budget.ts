@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type Cycles, currentCycles } from '../cycles.ts';
 import type { LedgerAdmin } from '../ledger/types.ts';
-import { InvalidConfigError } from '../protocol/errors.ts';
+import { InvalidConfigError, NotFoundError } from '../protocol/errors.ts';
 import { scopePath } from '../protocol/scopes.ts';
-import { currentBudget, mergeSubjects } from './budget-context.ts';
+import { currentBudget, mergeSubjects, type RunScope, runInContext } from './budget-context.ts';
 
 /** Options of {@link withRunBudget}. */
 export interface RunBudgetOptions {
@@ -34,6 +34,12 @@ export interface RunBudget {
   workflow: string;
   /** Scope path of the run's ledger, e.g. `tenant:acme/workflow:3f…`. */
   scope: string;
+  /**
+   * Keeps the run going until `work` settles, for work that goes on after the callback returns, e.g.
+   * `run.until(result.consumeStream())` before returning an AI SDK stream response: the run's ledger
+   * is removed after that, so later steps are still capped by it.
+   */
+  until(work: PromiseLike<unknown>): void;
 }
 
 function isLedgerAdmin(authority: unknown): authority is LedgerAdmin {
@@ -45,7 +51,8 @@ function isLedgerAdmin(authority: unknown): authority is LedgerAdmin {
  * Runs an agent loop (an AI SDK tool loop, a LangChain agent's `invoke`, any guarded calls) under its
  * own budget: every guarded call inside `fn` is charged to `<enclosing subject>/workflow:<id>` as
  * well, so when the run's cap is spent the next step is refused with `BudgetExceededError` and the
- * loop stops. Consume streams inside `fn`: later steps run in the context of whoever reads the stream.
+ * loop stops. The run ends when `fn` settles, or later with {@link RunBudget.until}; a call of the run
+ * that starts after its ledger was removed is refused with `InvalidRequestError` (never uncapped).
  */
 export async function withRunBudget<T>(
   options: RunBudgetOptions,
@@ -72,14 +79,38 @@ export async function withRunBudget<T>(
     }
     await admin.createLedger({ scope, unit, allocated: options.limit });
   }
+  const runScope: RunScope = { scope, ended: false };
+  const pending: PromiseLike<unknown>[] = [];
+  const run: RunBudget = { workflow, scope, until: (work) => void pending.push(work) };
   try {
-    return await cycles.run({ subject: { workflow } }, () => fn({ workflow, scope }));
+    return await runInContext({ cycles, subject: { workflow } }, runScope, () => fn(run));
   } finally {
     // A finished run's own ledger is garbage once nobody can name its scope again (a generated id) or
-    // it was this run's cap (`limit`): removed, so a server does not keep one ledger per request. Best
-    // effort: absent when no step reserved, refused while a stream read outside `fn` still holds.
+    // it was this run's cap (`limit`): removed, so a server does not keep one ledger per request.
     if (admin !== undefined && (options.limit !== undefined || options.workflow === undefined)) {
-      await admin.removeLedger(scope, unit).catch(() => {});
+      if (pending.length === 0) await endRun(admin, runScope, unit);
+      else void settled(pending).then(() => endRun(admin, runScope, unit));
     }
+  }
+}
+
+/** Waits for every piece of work, including work added while waiting. */
+async function settled(pending: PromiseLike<unknown>[]): Promise<void> {
+  for (let done = 0; done < pending.length; done = pending.length) {
+    await Promise.allSettled(pending.slice(done));
+  }
+}
+
+/**
+ * Ends a run: its calls that start from now on are refused, and its ledger is removed. Best effort:
+ * absent when no step reserved; refused while a call of the run still holds, and then kept, so the
+ * run's later calls stay capped by it.
+ */
+async function endRun(admin: LedgerAdmin, run: RunScope, unit: 'TOKENS' | 'USD_MICROCENTS'): Promise<void> {
+  run.ended = true;
+  try {
+    await admin.removeLedger(run.scope, unit);
+  } catch (error) {
+    if (!NotFoundError.isInstance(error)) run.ended = false;
   }
 }
