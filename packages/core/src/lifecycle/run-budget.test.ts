@@ -104,6 +104,22 @@ describe('withRunBudget', () => {
     expect(await tenantSpent()).toBe(200);
   });
 
+  it('run.until also waits for work added while the run waits', async () => {
+    const { cycles, scopes } = setup();
+    const gates: (() => void)[] = [];
+    const gate = () => new Promise<void>((resolve) => void gates.push(resolve));
+    const scope = await withRunBudget({ cycles, limit: 100 }, async (run) => {
+      run.until(gate().then(() => run.until(gate())));
+      return run.scope;
+    });
+    gates[0]?.();
+    await vi.waitFor(() => expect(gates).toHaveLength(2));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await scopes()).toEqual(['tenant:acme', scope]); // the second piece of work is still going
+    gates[1]?.();
+    await vi.waitFor(async () => expect(await scopes()).toEqual(['tenant:acme']));
+  });
+
   it('refuses a bad limit, or a limit on an authority that cannot create ledgers, naming the option', async () => {
     const { cycles } = setup();
     await expect(withRunBudget({ cycles, limit: -1 }, async () => 1)).rejects.toThrow(InvalidConfigError);

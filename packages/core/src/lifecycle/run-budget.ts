@@ -96,8 +96,11 @@ export async function withRunBudget<T>(
 
 /** Waits for every piece of work, including work added while waiting. */
 async function settled(pending: PromiseLike<unknown>[]): Promise<void> {
-  for (let done = 0; done < pending.length; done = pending.length) {
-    await Promise.allSettled(pending.slice(done));
+  let done = 0;
+  while (done < pending.length) {
+    const batch = pending.slice(done);
+    done = pending.length;
+    await Promise.allSettled(batch);
   }
 }
 
