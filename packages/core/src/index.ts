@@ -229,6 +229,8 @@ export {
   validateDecide,
   validateEvent,
   validateExtend,
+  validateRelease,
+  validateReservationId,
   validateReserve,
   validateSubject,
 } from './protocol/validate.ts';

@@ -37,6 +37,8 @@ import {
   validateDecide,
   validateEvent,
   validateExtend,
+  validateRelease,
+  validateReservationId,
   validateReserve,
 } from '@cycles-guard/core';
 import type { Redis } from 'ioredis';
@@ -51,7 +53,6 @@ import {
   checkTenantSettings,
   definitionJson,
 } from './provisioning-input.ts';
-import { checkRelease, checkReservationId } from './request-checks.ts';
 import {
   decodeCursor,
   page,
@@ -249,7 +250,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: CommitRequest,
     context?: CallContext,
   ): Promise<CommitResponse> {
-    checkReservationId(reservationId);
+    validateReservationId(reservationId);
     validateCommit(request);
     const reply = await this.run('commit', [
       reservationId,
@@ -278,8 +279,8 @@ class RedisLedgerImpl implements RedisLedger {
     request: ReleaseRequest,
     context?: CallContext,
   ): Promise<ReleaseResponse> {
-    checkReservationId(reservationId);
-    checkRelease(request);
+    validateReservationId(reservationId);
+    validateRelease(request);
     const reply = await this.run('release', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -303,7 +304,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: ExtendRequest,
     context?: CallContext,
   ): Promise<ExtendResponse> {
-    checkReservationId(reservationId);
+    validateReservationId(reservationId);
     validateExtend(request);
     const reply = await this.run('extend', [
       reservationId,
@@ -399,7 +400,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
-    checkReservationId(reservationId);
+    validateReservationId(reservationId);
     const reply = await this.run('getReservation', [reservationId, lower(context?.tenant) ?? '']);
     throwIfError(reply);
     return toDetail(reply.rsv!);

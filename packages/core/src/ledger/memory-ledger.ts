@@ -275,10 +275,12 @@ class MemoryLedger implements Ledger {
   ): Promise<CommitResponse> {
     validateReservationId(reservationId);
     validateCommit(request);
+    // Fingerprinted before anything changes: nothing after the first write may throw on the input.
+    const print = commitFingerprint(request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
     if (reservation.status === 'COMMITTED' && reservation.settledKey === request.idempotencyKey) {
-      checkReplay(reservation.settledFingerprint, commitFingerprint(request));
+      checkReplay(reservation.settledFingerprint, print);
       return commitResponseOf(reservation);
     }
     this.guardOpen(reservation);
@@ -332,7 +334,7 @@ class MemoryLedger implements Ledger {
     reservation.committed = response.charged.amount;
     reservation.committedMetadata = request.metadata;
     reservation.settledKey = request.idempotencyKey;
-    reservation.settledFingerprint = commitFingerprint(request);
+    reservation.settledFingerprint = print;
     this.reservations.end(reservation, 'COMMITTED', now);
     return response;
   }
@@ -344,10 +346,11 @@ class MemoryLedger implements Ledger {
   ): Promise<ReleaseResponse> {
     validateReservationId(reservationId);
     validateRelease(request);
+    const print = releaseFingerprint(request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
     if (reservation.status === 'RELEASED' && reservation.settledKey === request.idempotencyKey) {
-      checkReplay(reservation.settledFingerprint, releaseFingerprint(request));
+      checkReplay(reservation.settledFingerprint, print);
       return releaseResponseOf(reservation);
     }
     this.guardOpen(reservation);
@@ -367,7 +370,7 @@ class MemoryLedger implements Ledger {
       reservation.settledBalances = response.balances;
     }
     reservation.settledKey = request.idempotencyKey;
-    reservation.settledFingerprint = releaseFingerprint(request);
+    reservation.settledFingerprint = print;
     this.reservations.end(reservation, 'RELEASED', now);
     return response;
   }

@@ -39,11 +39,81 @@ function checkString(value: unknown, field: string, max: number, min = 1): void 
   if (value.length < min || value.length > max) {
     throw invalid(field, `must be ${min}–${max} chars (got ${value.length})`, 'shorten or fill it in');
   }
+  checkWellFormed(value, field);
+}
+
+/**
+ * Refuses lone surrogates: UTF-8 stores (Redis, the wire) turn each into U+FFFD, so two distinct keys
+ * would become one. Refused everywhere, so every ledger agrees on what is valid.
+ */
+function checkWellFormed(value: string, field: string): void {
+  if (!(value as WellFormed).isWellFormed()) {
+    throw invalid(field, 'has a lone surrogate (not well-formed UTF-16)', 'send valid Unicode text');
+  }
+}
+
+/** `String.prototype.isWellFormed` (ES2024; Node ≥ 20), not yet in the ES2023 lib this builds with. */
+type WellFormed = string & { isWellFormed(): boolean };
+
+/** Deepest nesting of a free-form JSON field (`metadata`, `metrics.custom`): generous for real metadata. */
+export const MAX_JSON_DEPTH = 32;
+/** Largest free-form JSON field, in characters of its JSON text (approximate: strings count their length). */
+export const MAX_JSON_CHARS = 65_536;
+
+/**
+ * Throws unless `value` is plain JSON (null, booleans, finite numbers, well-formed strings, arrays and
+ * plain objects) at most {@link MAX_JSON_DEPTH} deep and about {@link MAX_JSON_CHARS} characters. Runs
+ * before any state changes, so a cyclic, deep or huge value is refused, never half-applied.
+ */
+export function checkJsonValue(value: unknown, field: string): void {
+  if (jsonSize(value, field, 1, 0) > MAX_JSON_CHARS) tooLarge(field);
+}
+
+function tooLarge(field: string): never {
+  throw invalid(field, `is larger than ${MAX_JSON_CHARS} characters of JSON`, 'send less metadata');
+}
+
+/** The running size after `value`; throws on the first thing that is not plain JSON or is too big. */
+function jsonSize(value: unknown, field: string, depth: number, size: number): number {
+  if (size > MAX_JSON_CHARS) tooLarge(field);
+  switch (typeof value) {
+    case 'string':
+      checkWellFormed(value, field);
+      return size + value.length + 2;
+    case 'boolean':
+      return size + 5;
+    case 'number':
+      if (!Number.isFinite(value)) throw invalid(field, `holds ${value}`, 'send finite numbers only');
+      return size + 8;
+    case 'object':
+      break;
+    default:
+      throw invalid(field, `holds a ${typeof value}`, 'send JSON values only');
+  }
+  if (value === null) return size + 4;
+  if (depth > MAX_JSON_DEPTH) {
+    throw invalid(field, `is nested deeper than ${MAX_JSON_DEPTH} levels (or cyclic)`, 'flatten it');
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) size = jsonSize(item, field, depth + 1, size + 1);
+    return size + 2;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw invalid(field, 'holds an object that is not plain JSON', 'send plain objects, arrays and values');
+  }
+  for (const key in value) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member === undefined) continue;
+    checkWellFormed(key, field);
+    size = jsonSize(member, field, depth + 1, size + key.length + 4);
+  }
+  return size + 2;
 }
 
 function checkInt(value: unknown, field: string, min: number, max: number): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(field, `must be an integer in ${min}–${max}`, `got ${String(value)}`);
+    throw invalid(field, `must be an integer in ${min}–${max}`, `got ${shown(value)}`);
   }
 }
 
@@ -89,8 +159,31 @@ export function validateSubject(subject: unknown, field = 'subject'): asserts su
       throw invalid(`${field}.dimensions`, 'must be an object of strings', 'pass {k: v}');
     const entries = Object.entries(dimensions);
     if (entries.length > 16) throw invalid(`${field}.dimensions`, 'has more than 16 entries', 'keep ≤ 16');
-    for (const [name, value] of entries) checkString(value, `${field}.dimensions.${name}`, 256, 0);
+    for (const [name, value] of entries) {
+      checkString(name, `${field}.dimensions (a key)`, 128);
+      checkString(value, `${field}.dimensions.${name}`, 256, 0);
+    }
   }
+  // Stores keep the subject as given: an unknown member could be anything (cyclic, huge), so refuse it.
+  let members = levels + (dimensions === undefined ? 0 : 1);
+  for (const key in subject) if (subject[key] !== undefined) members--;
+  if (members < 0) throw unknownMember(subject, [...SUBJECT_LEVELS, 'dimensions'], field);
+}
+
+function unknownMember(value: Record<string, unknown>, known: readonly string[], field: string): never {
+  const name = Object.keys(value).find((key) => value[key] !== undefined && !known.includes(key)) ?? '?';
+  throw invalid(`${field}.${shown(name)}`, 'is not a known field', `use only ${known.join(', ')}`);
+}
+
+/** A value for an error message: at most 64 characters, never throwing. */
+function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : String(value);
+  } catch {
+    text = typeof value;
+  }
+  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
 /** Throws unless `action` has kind (≤64), name (≤256) and ≤10 tags of ≤64 chars. */
@@ -105,13 +198,17 @@ export function validateAction(action: unknown, field = 'action'): asserts actio
       checkString(tag, `${field}.tags[${index}]`, 64);
     });
   }
+  for (const key in action) {
+    if (key !== 'kind' && key !== 'name' && key !== 'tags' && action[key] !== undefined)
+      unknownMember(action, ['kind', 'name', 'tags'], field);
+  }
 }
 
 /** Throws unless `amount` is `{ unit, amount }` with a known unit and a non-negative safe integer. */
 export function validateAmount(amount: unknown, field: string): asserts amount is Amount {
   if (!isObject(amount)) throw invalid(field, 'is required', 'pass { unit, amount }');
   if (!UNITS.includes(amount.unit as Amount['unit'])) {
-    throw invalid(`${field}.unit`, `must be one of ${UNITS.join(', ')}`, `got ${String(amount.unit)}`);
+    throw invalid(`${field}.unit`, `must be one of ${UNITS.join(', ')}`, `got ${shown(amount.unit)}`);
   }
   const value = amount.amount;
   // Checked inline so the field name is only built for the error.
@@ -122,7 +219,7 @@ export function validateAmount(amount: unknown, field: string): asserts amount i
 
 function validateOverage(policy: unknown, field: string): void {
   if (policy !== undefined && !OVERAGE_POLICIES.includes(policy as never)) {
-    throw invalid(field, `must be one of ${OVERAGE_POLICIES.join(', ')}`, `got ${String(policy)}`);
+    throw invalid(field, `must be one of ${OVERAGE_POLICIES.join(', ')}`, `got ${shown(policy)}`);
   }
 }
 
@@ -138,11 +235,20 @@ function validateMetrics(metrics: StandardMetrics | undefined): void {
   checkCount(metrics.tokensOutput, 'metrics.tokensOutput');
   checkCount(metrics.latencyMs, 'metrics.latencyMs');
   if (metrics.modelVersion !== undefined) checkString(metrics.modelVersion, 'metrics.modelVersion', 128, 0);
+  for (const key in metrics) {
+    const value = (metrics as Record<string, unknown>)[key];
+    if (value === undefined || STANDARD_METRICS.has(key)) continue;
+    if (key === 'custom') validateMetadata(value, 'metrics.custom');
+    else checkJsonValue(value, 'metrics');
+  }
 }
 
+const STANDARD_METRICS = new Set(['tokensInput', 'tokensOutput', 'latencyMs', 'modelVersion']);
+
 function validateMetadata(metadata: unknown, field: string): void {
-  if (metadata !== undefined && !isObject(metadata))
-    throw invalid(field, 'must be an object', 'pass a plain object');
+  if (metadata === undefined) return;
+  if (!isObject(metadata)) throw invalid(field, 'must be an object', 'pass a plain object');
+  checkJsonValue(metadata, field);
 }
 
 /** Validates a reserve (or dry_run) request. */
@@ -264,17 +370,17 @@ export function validateListQuery(query: ListReservationsQuery): void {
     throw invalid(
       'status',
       `must be one of ${RESERVATION_STATUSES.join(', ')}`,
-      `got ${String(query.status)}`,
+      `got ${shown(query.status)}`,
     );
   }
   checkWindow(query, 'fromMs', 'toMs');
   checkWindow(query, 'expiresFromMs', 'expiresToMs');
   checkWindow(query, 'finalizedFromMs', 'finalizedToMs');
   if (query.sortBy !== undefined && !SORT_KEYS.includes(query.sortBy as string)) {
-    throw invalid('sortBy', `must be one of ${SORT_KEYS.join(', ')}`, `got ${String(query.sortBy)}`);
+    throw invalid('sortBy', `must be one of ${SORT_KEYS.join(', ')}`, `got ${shown(query.sortBy)}`);
   }
   if (query.sortDir !== undefined && query.sortDir !== 'asc' && query.sortDir !== 'desc') {
-    throw invalid('sortDir', 'must be asc or desc', `got ${String(query.sortDir)}`);
+    throw invalid('sortDir', 'must be asc or desc', `got ${shown(query.sortDir)}`);
   }
   validateLimit(query.limit);
 }

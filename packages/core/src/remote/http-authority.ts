@@ -19,7 +19,15 @@ import {
   toWireReserveRequest,
 } from '../protocol/mappers.ts';
 import type { ReserveRequest, ReserveResponse } from '../protocol/types.ts';
-import { validateReservationId } from '../protocol/validate.ts';
+import {
+  validateCommit,
+  validateDecide,
+  validateEvent,
+  validateExtend,
+  validateRelease,
+  validateReservationId,
+  validateReserve,
+} from '../protocol/validate.ts';
 import type {
   WireBalanceResponse,
   WireCommitResponse,
@@ -74,24 +82,34 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
   }
 
   const authority: BudgetAuthority = {
-    reserve: (request) => reserveWithPartialFallback(request, reserveOnce, authority),
+    // Requests are validated as a ledger would before anything is sent, so every authority refuses the
+    // same input the same way (a body JSON cannot carry, or a key no header can, never leaves).
+    reserve(request) {
+      validateReserve(request);
+      return reserveWithPartialFallback(request, reserveOnce, authority);
+    },
     async commit(reservationId, request) {
+      validateCommit(request);
       const body = await post(reservationPath(reservationId, 'commit'), toWireCommitRequest(request));
       return fromWireCommitResponse(body as WireCommitResponse);
     },
     async release(reservationId, request) {
+      validateRelease(request);
       const body = await post(reservationPath(reservationId, 'release'), toWireReleaseRequest(request));
       return fromWireReleaseResponse(body as WireReleaseResponse);
     },
     async extend(reservationId, request) {
+      validateExtend(request);
       const body = await post(reservationPath(reservationId, 'extend'), toWireExtendRequest(request));
       return fromWireExtendResponse(body as WireReservationExtendResponse);
     },
     async decide(request) {
+      validateDecide(request);
       const body = await post('/v1/decide', toWireDecideRequest(request));
       return fromWireDecideResponse(body as WireDecisionResponse);
     },
     async createEvent(request) {
+      validateEvent(request);
       const body = await post('/v1/events', toWireEventRequest(request));
       return fromWireEventResponse(body as WireEventCreateResponse);
     },

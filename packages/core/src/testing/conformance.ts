@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { registerExtensionTests } from './extensions.ts';
 import type { ConformanceOptions } from './fixtures.ts';
 import { registerFundingTests } from './funding.ts';
+import { registerHostileInputTests } from './hostile-input.ts';
 import { registerIdempotencyTests } from './idempotency.ts';
 import { registerIsolationTests } from './isolation.ts';
 import { registerLifecycleTests } from './lifecycle.ts';
@@ -25,6 +26,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerSettlementTests(options);
     registerLifecycleTests(options);
     registerIdempotencyTests(options);
+    registerHostileInputTests(options);
     registerIsolationTests(options);
     registerQueryTests(options);
     registerFundingTests(options);
