@@ -134,7 +134,12 @@ export function validateTenantSettings(input: unknown, field = 'tenant'): Tenant
       'or omit it',
     );
   }
-  for (const name of ['defaultReservationTtlMs', 'maxReservationTtlMs', 'maxReservationExtensions']) {
+  for (const name of [
+    'defaultReservationTtlMs',
+    'maxReservationTtlMs',
+    'maxReservationExtensions',
+    'maxReservations',
+  ]) {
     if (input[name] !== undefined) checkAmount(input[name], `${field}.${name}`);
   }
   return input as TenantSettings;

@@ -25,7 +25,11 @@ export class Fifo<T> {
   shift(): void {
     this.items[this.head] = undefined as T;
     this.head++;
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+    if (this.head === this.items.length) {
+      // Emptied: start over, so many small queues (one per tenant) keep no consumed slots.
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }

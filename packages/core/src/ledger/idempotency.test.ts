@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type IdempotencyRecord, IdempotencyStore } from './idempotency.ts';
+import { type IdempotencyRecord, IdempotencyStore, type RecordClass } from './idempotency.ts';
 
 describe('IdempotencyStore', () => {
   it('replays the same fingerprint and refuses a different one with IDEMPOTENCY_MISMATCH', () => {
-    const store = new IdempotencyStore(10);
+    const store = new IdempotencyStore({ maxPerTenant: 10, replayWindowMs: 0 });
     const space = store.space('acme', 'decide');
     store.store(space, 'k', 42, { decision: 'ALLOW' }, 1000, 'replaceable', 0);
     expect(store.lookup(space, 'k', 42, 999)?.response).toEqual({ decision: 'ALLOW' });
@@ -14,15 +14,15 @@ describe('IdempotencyStore', () => {
   });
 
   it('keeps tenants and endpoints apart', () => {
-    const store = new IdempotencyStore(10);
+    const store = new IdempotencyStore({ maxPerTenant: 10, replayWindowMs: 0 });
     store.store(store.space('acme', 'event'), 'k', 1, 'acme', 1000, 'durable', 0);
     expect(store.lookup(store.space('globex', 'event'), 'k', 2, 0)).toBeUndefined();
     expect(store.lookup(store.space('acme', 'decide'), 'k', 2, 0)).toBeUndefined();
     expect(store.lookup(store.space('acme', 'event'), 'k', 1, 0)?.response).toBe('acme');
   });
 
-  it('evicts replaceable records first, durable ones next, pinned ones never', () => {
-    const store = new IdempotencyStore(2);
+  it('evicts replaceable records first, durable ones next, pinned ones never (nor counted)', () => {
+    const store = new IdempotencyStore({ maxPerTenant: 1, replayWindowMs: 0 });
     const space = store.space('', 'mixed');
     const pinned = store.store(space, 'pinned', 1, 'p', 10, 'pinned', 0);
     store.store(space, 'durable', 1, 'd', 10, 'durable', 0);
@@ -40,7 +40,7 @@ describe('IdempotencyStore', () => {
   });
 
   it('drops expired records from the queue fronts so memory returns to zero', () => {
-    const store = new IdempotencyStore(1000);
+    const store = new IdempotencyStore({ maxPerTenant: 1000, replayWindowMs: 0 });
     const space = store.space('acme', 'decide');
     for (let i = 0; i < 100; i++) store.store(space, `k${i}`, i, i, 100 + i, 'replaceable', i);
     expect(store.size).toBe(100);
@@ -85,7 +85,7 @@ describe('IdempotencyStore under random use (model check)', () => {
   it('never loses a pinned record, never replays an expired one, and stays within the cap', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 200 }), (cap, steps) => {
-        const store = new IdempotencyStore(cap);
+        const store = new IdempotencyStore({ maxPerTenant: cap, replayWindowMs: 0 });
         const space = store.space('t', 'e');
         const pinned = new Map<number, IdempotencyRecord<number>>();
         let now = 0;
@@ -106,8 +106,8 @@ describe('IdempotencyStore under random use (model check)', () => {
           // Pinned records always answer, whatever the cap and the clock.
           for (const key of pinned.keys())
             expect(store.lookup(space, `k${key}`, key, now)?.response).toBe(key);
-          // Beyond the pinned ones, no more than the cap is kept.
-          expect(store.size).toBeLessThanOrEqual(Math.max(cap, pinned.size));
+          // Beyond the pinned ones (bounded by live reservations), no more than the cap is kept.
+          expect(store.size).toBeLessThanOrEqual(cap + pinned.size);
           // Nothing unpinned is answered at or past its expiry.
           for (let key = 0; key <= 30; key++) {
             const record = store.lookup(space, `k${key}`, key, now);
@@ -131,7 +131,7 @@ describe('IdempotencyStore record reuse', () => {
         // Each stored outcome is a fresh object, so a reused record showing a stale one is caught.
         const last = new Map<string, { key: string; serial: number }>();
         const pinned = new Map<number, IdempotencyRecord<{ key: string; serial: number }>>();
-        const store = new IdempotencyStore(cap, (response) => {
+        const store = new IdempotencyStore({ maxPerTenant: cap, replayWindowMs: 0 }, (response) => {
           const outcome = response as { key: string; serial: number };
           // Handed back only once no lookup can reach it.
           expect(store.lookup(space, outcome.key, 0, now)?.response).not.toBe(outcome);
@@ -164,6 +164,33 @@ describe('IdempotencyStore record reuse', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('IdempotencyStore tenants (model check)', () => {
+  it("no amount of one tenant's records ever drops another tenant's unexpired record", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.record({ kind: fc.constantFrom('replaceable', 'durable'), advance: fc.nat(5) }), {
+          maxLength: 300,
+        }),
+        (cap, floods) => {
+          const store = new IdempotencyStore({ maxPerTenant: cap, replayWindowMs: 10 });
+          const quiet = store.space('acme', 'event');
+          const noisy = store.space('beta', 'event');
+          let now = 0;
+          store.store(quiet, 'kept', 1, 'acme', 1_000_000, 'durable', now);
+          for (const [index, flood] of floods.entries()) {
+            now += flood.advance;
+            if (flood.kind === 'durable' && store.roomFor(noisy, now) > 0) continue;
+            store.store(noisy, `k${index}`, index, index, now + 50, flood.kind as RecordClass, now);
+            expect(store.lookup(quiet, 'kept', 1, now)?.response).toBe('acme');
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

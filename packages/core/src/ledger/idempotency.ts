@@ -37,9 +37,21 @@ export function canonicalJson(value: unknown): string {
  */
 export type RecordClass = 'pinned' | 'replaceable' | 'durable';
 
+/** One tenant's records that the cap and retention may drop, oldest first per class. */
+interface TenantRecords {
+  readonly replaceable: Fifo<IdempotencyRecord<unknown>>;
+  readonly durable: Fifo<IdempotencyRecord<unknown>>;
+  /** Queued (not pinned) records of the tenant still stored. */
+  count: number;
+  /** No queue front of the tenant expires before this. */
+  nextExpiryMs: number;
+}
+
 /** One (tenant, endpoint): its records are apart from every other space's, though in one table. */
 export interface IdempotencySpace {
   readonly id: number;
+  /** The tenant's records, which its cap counts (every endpoint of a tenant shares one). */
+  readonly owner: TenantRecords;
 }
 
 /**
@@ -52,6 +64,8 @@ export interface IdempotencyRecord<T> {
   fingerprint: number;
   response: T;
   expiresAtMs: number;
+  /** When it was stored (a durable record is never dropped by the cap before the replay window). */
+  storedAtMs: number;
   /** A live reservation's key: exempt from expiry and the cap until unpinned. */
   pinned: boolean;
   /** False once removed from its space (a queue entry for it is then stale: skipped, never re-read). */
@@ -60,14 +74,25 @@ export interface IdempotencyRecord<T> {
   hash: number;
 }
 
-/** Most dropped records kept for reuse (an eviction batch is 1/64 of the cap: 1,562 by default). */
+/** Most dropped records kept for reuse. */
 const MAX_DROPPED = 2048;
+/** Idle tenants' queues are walked for expired records at most this often. */
+const EXPIRY_SWEEP_MS = 1000;
+
+/** How many records a tenant may keep, and how long a durable one is safe from that cap. */
+export interface IdempotencyBounds {
+  /** Queued records per tenant (pinned ones, a live reservation's key, are bounded by reservations). */
+  maxPerTenant: number;
+  /** A durable record (event, funding) is never dropped by the cap before this age. */
+  replayWindowMs: number;
+}
 
 /**
- * A bounded store of idempotency records. Each expires after its own retention; beyond `maxRecords`
- * the oldest replaceable records go first, then the oldest durable ones, and pinned ones never, so the
- * cap bounds memory without ever letting a retried reserve hold twice. Queues are in insertion order,
- * which approximates expiry order, so pruning only looks at their fronts.
+ * A bounded store of idempotency records. Each expires after its own retention. Each tenant has its own
+ * cap: beyond it, the tenant's own oldest replaceable records go first, then its durable ones past the
+ * replay window, and pinned ones never; {@link roomFor} tells a caller when a durable record cannot be
+ * stored without dropping one inside the window. One tenant's traffic can never drop another's records.
+ * Queues are in insertion order, which approximates expiry order, so pruning only looks at their fronts.
  *
  * A record leaves its queue after it left the table, and nothing else refers to it then, so the next
  * stores reuse it (and hand its old response to `onDrop`, for the owner to reuse too). Records live for
@@ -76,19 +101,18 @@ const MAX_DROPPED = 2048;
  */
 export class IdempotencyStore {
   private readonly spaces = new Map<string, Map<string, IdempotencySpace>>();
+  private readonly owners = new Map<string, TenantRecords>();
   private readonly table = new RecordTable<IdempotencyRecord<unknown>>();
   private spaceCount = 0;
   /** The last key looked up and its hash: a miss is usually followed by a store of the same key. */
   private lastKey = '';
   private lastSpace: IdempotencySpace | undefined;
   private lastHash = 0;
-  private readonly replaceable = new Fifo<IdempotencyRecord<unknown>>();
-  private readonly durable = new Fifo<IdempotencyRecord<unknown>>();
   private count = 0;
   /** The previous tenant's spaces (callers usually repeat a tenant). */
   private lastTenant: string | undefined;
   private lastSpaces: Map<string, IdempotencySpace> | undefined;
-  /** No queue front expires before this (so most prunes are one comparison, not a cold-record read). */
+  /** No tenant's queue front expires before this (stale-early allowed), so most prunes are one compare. */
   private nextExpiryMs = Number.POSITIVE_INFINITY;
 
   /** Records out of their queue and table (unreferenced), for {@link store} to reuse. */
@@ -99,7 +123,7 @@ export class IdempotencyStore {
    *   owner may reuse the response object too (nothing else refers to it by then).
    */
   constructor(
-    private readonly maxRecords: number,
+    private readonly bounds: IdempotencyBounds,
     private readonly onDrop?: (response: unknown) => void,
   ) {}
 
@@ -119,7 +143,12 @@ export class IdempotencyStore {
     this.lastSpaces = byEndpoint;
     let space = byEndpoint.get(endpoint);
     if (space === undefined) {
-      space = { id: this.spaceCount++ };
+      let owner = this.owners.get(tenant);
+      if (owner === undefined) {
+        owner = { replaceable: new Fifo(), durable: new Fifo(), count: 0, nextExpiryMs: Infinity };
+        this.owners.set(tenant, owner);
+      }
+      space = { id: this.spaceCount++, owner };
       byEndpoint.set(endpoint, space);
     }
     return space;
@@ -160,6 +189,20 @@ export class IdempotencyStore {
   }
 
   /**
+   * 0 when a durable record can be stored in this space without dropping any of the tenant's durable
+   * records inside the replay window; else how long until one leaves the window (refuse the work, so a
+   * later retry of it can never apply twice).
+   */
+  roomFor(space: IdempotencySpace, nowMs: number): number {
+    const owner = space.owner;
+    if (owner.count < this.bounds.maxPerTenant) return 0;
+    this.pruneOwner(owner, nowMs, 1);
+    if (owner.count < this.bounds.maxPerTenant) return 0;
+    const oldest = owner.durable.peek();
+    return oldest === undefined ? 1 : Math.max(1, oldest.storedAtMs + this.bounds.replayWindowMs - nowMs);
+  }
+
+  /**
    * Stores an outcome until `expiresAtMs` (pinned ones until unpinned, at least). Only call it after
    * {@link lookup} missed for this key in the same synchronous step, so no live record is replaced.
    */
@@ -176,7 +219,17 @@ export class IdempotencyStore {
     const pinned = kind === 'pinned';
     let record = this.dropped.pop() as IdempotencyRecord<T> | undefined;
     if (record === undefined) {
-      record = { space, key, fingerprint: print, response, expiresAtMs, pinned, stored: true, hash };
+      record = {
+        space,
+        key,
+        fingerprint: print,
+        response,
+        expiresAtMs,
+        storedAtMs: nowMs,
+        pinned,
+        stored: true,
+        hash,
+      };
     } else {
       this.onDrop?.(record.response);
       record.space = space;
@@ -184,14 +237,18 @@ export class IdempotencyStore {
       record.fingerprint = print;
       record.response = response;
       record.expiresAtMs = expiresAtMs;
+      record.storedAtMs = nowMs;
       record.pinned = pinned;
       record.stored = true;
       record.hash = hash;
     }
     this.table.insert(record);
     this.count++;
-    if (kind !== 'pinned') this.enqueue(kind === 'replaceable' ? this.replaceable : this.durable, record);
-    this.prune(nowMs);
+    if (!pinned) {
+      const owner = space.owner;
+      this.enqueue(owner, kind === 'replaceable' ? owner.replaceable : owner.durable, record);
+      this.pruneOwner(owner, nowMs);
+    }
     return record;
   }
 
@@ -200,57 +257,83 @@ export class IdempotencyStore {
     if (!record.pinned) return;
     record.pinned = false;
     if (!record.stored) return;
-    this.enqueue(this.replaceable, record);
-    this.prune(nowMs);
+    const owner = record.space.owner;
+    this.enqueue(owner, owner.replaceable, record);
+    this.pruneOwner(owner, nowMs);
   }
 
-  /** Drops expired records from the queue fronts, then the oldest beyond the cap (replaceable first). */
+  /** Drops every tenant's expired records (walks tenants at most once a second). */
   prune(nowMs: number): void {
-    if (nowMs < this.nextExpiryMs && this.count <= this.maxRecords) return;
-    this.dropExpired(this.replaceable, nowMs);
-    this.dropExpired(this.durable, nowMs);
+    if (nowMs < this.nextExpiryMs) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const owner of this.owners.values()) {
+      this.pruneOwner(owner, nowMs);
+      next = Math.min(next, owner.nextExpiryMs);
+    }
+    this.nextExpiryMs = Math.max(next, nowMs + EXPIRY_SWEEP_MS);
+  }
+
+  private enqueue(
+    owner: TenantRecords,
+    queue: Fifo<IdempotencyRecord<unknown>>,
+    record: IdempotencyRecord<unknown>,
+  ): void {
+    if (queue.size === 0 && record.expiresAtMs < owner.nextExpiryMs) {
+      owner.nextExpiryMs = record.expiresAtMs;
+      if (record.expiresAtMs < this.nextExpiryMs) this.nextExpiryMs = record.expiresAtMs;
+    }
+    queue.push(record);
+    owner.count++;
+  }
+
+  /**
+   * Drops the tenant's expired records from its queue fronts, then (past its cap, less `room`) its
+   * oldest replaceable records, then its durable ones past the replay window.
+   */
+  private pruneOwner(owner: TenantRecords, nowMs: number, room = 0): void {
+    const cap = this.bounds.maxPerTenant - room;
+    if (nowMs < owner.nextExpiryMs && owner.count <= cap) return;
+    this.dropExpired(owner.replaceable, nowMs);
+    this.dropExpired(owner.durable, nowMs);
     // Past the cap, evict a batch (1/64 of it): the oldest records sit together in memory, so one
     // sequential sweep costs far less than one cold eviction per store.
-    const floor = this.count > this.maxRecords ? this.maxRecords - (this.maxRecords >> 6) : this.maxRecords;
-    while (this.count > floor) {
-      const queue = this.replaceable.size > 0 ? this.replaceable : this.durable;
-      const oldest = queue.peek();
-      if (oldest === undefined) break;
-      queue.shift();
-      this.forget(oldest);
-      this.drop(oldest);
+    const floor = owner.count > cap ? cap - (cap >> 6) : cap;
+    while (owner.count > floor) {
+      let queue = owner.replaceable;
+      if (queue.size === 0) {
+        queue = owner.durable;
+        const oldest = queue.peek();
+        if (oldest === undefined || nowMs - oldest.storedAtMs < this.bounds.replayWindowMs) break;
+      }
+      this.dropFront(queue);
     }
-    this.nextExpiryMs = Math.min(frontExpiry(this.replaceable), frontExpiry(this.durable));
-  }
-
-  private enqueue(queue: Fifo<IdempotencyRecord<unknown>>, record: IdempotencyRecord<unknown>): void {
-    if (queue.size === 0 && record.expiresAtMs < this.nextExpiryMs) this.nextExpiryMs = record.expiresAtMs;
-    queue.push(record);
+    owner.nextExpiryMs = Math.min(frontExpiry(owner.replaceable), frontExpiry(owner.durable));
   }
 
   private dropExpired(queue: Fifo<IdempotencyRecord<unknown>>, nowMs: number): void {
     for (let record = queue.peek(); record !== undefined; record = queue.peek()) {
-      if (record.expiresAtMs > nowMs) return;
-      this.forget(record);
-      queue.shift();
-      this.drop(record);
+      if (record.stored && record.expiresAtMs > nowMs) return;
+      this.dropFront(queue);
     }
   }
 
-  /**
-   * Keeps a record that just left its queue (after leaving the table) for reuse. Only later calls reuse
-   * it, so a record this very call stored and evicted stays intact for the caller.
-   */
-  private drop(record: IdempotencyRecord<unknown>): void {
+  /** Removes the front of a queue (an entry a lookup already forgot is just skipped). */
+  private dropFront(queue: Fifo<IdempotencyRecord<unknown>>): void {
+    const record = queue.peek()!;
+    queue.shift();
+    this.forget(record);
+    // Only later calls reuse it, so a record this very call stored and evicted stays intact for the caller.
     if (this.dropped.length < MAX_DROPPED) this.dropped.push(record);
   }
 
-  /** Removes a record from its space (its queue entry, if any, goes stale and is skipped later). */
+  /** Removes a record from the table (a queue entry for it goes stale and is skipped later). */
   private forget(record: IdempotencyRecord<unknown>): void {
     if (!record.stored) return;
     record.stored = false;
     this.table.remove(record);
     this.count--;
+    // Only unpinned records are queued, so only they count against their tenant's cap.
+    if (!record.pinned) record.space.owner.count--;
   }
 }
 

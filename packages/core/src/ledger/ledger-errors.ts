@@ -3,6 +3,7 @@ import {
   BudgetFrozenError,
   IdempotencyMismatchError,
   InvalidRequestError,
+  LimitExceededError,
   NotFoundError,
   OverdraftLimitExceededError,
   ReservationExpiredError,
@@ -71,6 +72,24 @@ export function guardStatus(row: LedgerRow): void {
 
 export function tenantClosed(tenant: string | undefined): TenantClosedError {
   return new TenantClosedError(`Tenant ${tenant} is closed`, { details: { tenant } });
+}
+
+/** 429 for a tenant at its own reservation bound (see MemoryLedgerOptions.maxReservationsPerTenant). */
+export function tooManyReservations(tenant: string | undefined, retryAfterMs: number): LimitExceededError {
+  return new LimitExceededError(
+    `Tenant ${tenant ?? '(none)'} holds as many reservations as its bound allows: settle live ones, wait ` +
+      "for finished ones to pass the replay window, or raise the tenant's maxReservations",
+    { details: { tenant, retry_after_ms: retryAfterMs }, retryAfterMs },
+  );
+}
+
+/** 429 for a tenant whose idempotency records of charges fill its own cap inside the replay window. */
+export function tooManyRecords(tenant: string | undefined, retryAfterMs: number): LimitExceededError {
+  return new LimitExceededError(
+    `Tenant ${tenant ?? '(none)'} posted as many events as its idempotency cap keeps inside the replay ` +
+      'window: retry later, or raise maxIdempotencyRecordsPerTenant',
+    { details: { tenant, retry_after_ms: retryAfterMs }, retryAfterMs },
+  );
 }
 
 export function expiredError(reservation: ReservationRow): ReservationExpiredError {

@@ -24,11 +24,18 @@ export interface MemoryLedgerOptions {
    */
   eventIdempotencyRetentionMs?: number;
   /**
-   * Most idempotency records kept (default 100,000). Reaching it drops the oldest 1/64 of them in one
-   * batch: decide, dry_run and settled reserve records first, then events and funding; a live
-   * reservation's key is never dropped (it is kept until the reservation ends, even beyond the cap).
+   * Most idempotency records one tenant keeps (default 100,000; every tenant has its own, so no tenant's
+   * traffic can drop another's). Reaching it drops the tenant's own oldest 1/64 in one batch: decide,
+   * dry_run and settled reserve records first, then events and funding older than
+   * `eventReplayWindowMs`; when only younger event records are left, the tenant's new events are
+   * refused with LIMIT_EXCEEDED (429) instead. A live reservation's key is never dropped.
    */
-  maxIdempotencyRecords?: number;
+  maxIdempotencyRecordsPerTenant?: number;
+  /**
+   * An event's idempotency record is never dropped by the cap before this age (default 1 h): a
+   * retried event inside it is replayed, never applied twice.
+   */
+  eventReplayWindowMs?: number;
   /**
    * Put a post-write balance snapshot of every budgeted scope on live reserve, commit, release, extend
    * and event responses, replayed verbatim with the response (Ref always sends one). Default false: the
@@ -36,21 +43,34 @@ export interface MemoryLedgerOptions {
    * allocations per response on the hot path. dry_run responses always carry one; getBalances reads any time.
    */
   includeBalances?: boolean;
-  /** How long finalized or expired reservations stay readable (default 1 h). */
+  /**
+   * How long finalized or expired reservations stay readable, and their commit or release replayable
+   * (default 1 h).
+   */
   reservationRetentionMs?: number;
   /**
-   * Most finalized or expired reservations kept (default 10,000: retained rows cost GC time). Reaching it
-   * forgets the oldest 1/64 of them in one batch.
+   * Most reservations one tenant may hold, live and finished-but-retained together (default 50,000; a
+   * tenant's own `maxReservations` setting overrides it). Each tenant has its own: at the bound, the
+   * tenant's own oldest finished reservations past `reservationReplayWindowMs` are forgotten first; when
+   * none is that old, its new reserves are refused with LIMIT_EXCEEDED (429, Retry-After). No tenant's
+   * traffic ever forgets another tenant's reservations.
    */
-  maxRetainedReservations?: number;
+  maxReservationsPerTenant?: number;
+  /**
+   * A finished reservation is kept at least this long, even at its tenant's bound (default 10 min): the
+   * window in which a retried commit or release is guaranteed its replay.
+   */
+  reservationReplayWindowMs?: number;
 }
 
 type CountOption =
-  | 'maxIdempotencyRecords'
+  | 'maxIdempotencyRecordsPerTenant'
+  | 'eventReplayWindowMs'
   | 'idempotencyRetentionMs'
   | 'eventIdempotencyRetentionMs'
   | 'reservationRetentionMs'
-  | 'maxRetainedReservations'
+  | 'maxReservationsPerTenant'
+  | 'reservationReplayWindowMs'
   | 'sweepIntervalMs';
 
 /** A numeric option (or its default), rejected at construction unless an integer ≥ `min`. */

@@ -43,7 +43,7 @@ describe('memory ledger: live keys under a tiny record cap', () => {
           const ledger = createMemoryLedger({
             clock,
             sweepIntervalMs: 0,
-            maxIdempotencyRecords: cap,
+            maxIdempotencyRecordsPerTenant: cap,
             ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1_000_000 }],
           });
           // key → the amount first asked for it (a retry must reuse the payload) and the id it got.

@@ -53,7 +53,7 @@ async function counters(ledger: Ledger) {
 
 describe('memory ledger idempotency retention', () => {
   it('the record cap never drops the key of a live reservation (a retry cannot hold twice)', async () => {
-    const ledger = ledgerWith({ maxIdempotencyRecords: 2 });
+    const ledger = ledgerWith({ maxIdempotencyRecordsPerTenant: 2 });
     const first = await ledger.reserve(reserve('live'));
     // Far more records than the cap: decides, dry runs, and settled reserves.
     for (let i = 0; i < 20; i++) {
@@ -88,7 +88,7 @@ describe('memory ledger idempotency retention', () => {
   });
 
   it('the cap drops decide and dry-run records before event records', async () => {
-    const ledger = ledgerWith({ maxIdempotencyRecords: 3 });
+    const ledger = ledgerWith({ maxIdempotencyRecordsPerTenant: 3 });
     const applied = await ledger.createEvent(event('event-1'));
     for (let i = 0; i < 10; i++) await decide(ledger, `decide-${i}`);
     const replay = await ledger.createEvent(event('event-1'));
@@ -96,13 +96,42 @@ describe('memory ledger idempotency retention', () => {
     expect((await counters(ledger)).spent).toBe(10);
   });
 
-  it('only events can remain: then the oldest event goes first', async () => {
-    const ledger = ledgerWith({ maxIdempotencyRecords: 2 });
+  it('only events inside the replay window remain: new events are refused (429), never one forgotten', async () => {
+    const clock = new ManualClock();
+    const ledger = ledgerWith({ clock, maxIdempotencyRecordsPerTenant: 2 });
     const oldest = await ledger.createEvent(event('e1'));
     await ledger.createEvent(event('e2'));
+    await expect(ledger.createEvent(event('e3'))).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    expect((await ledger.createEvent(event('e1'))).eventId).toBe(oldest.eventId);
+    expect((await counters(ledger)).spent).toBe(20);
+    // Past the window, the tenant's own oldest event record goes first.
+    clock.advance(HOUR);
     const newest = await ledger.createEvent(event('e3'));
     expect((await ledger.createEvent(event('e3'))).eventId).toBe(newest.eventId);
     expect((await ledger.createEvent(event('e1'))).eventId).not.toBe(oldest.eventId);
+  });
+
+  it("one tenant's flood of events never drops another tenant's records", async () => {
+    const ledger = ledgerWith({
+      maxIdempotencyRecordsPerTenant: 50,
+      ledgers: [
+        { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1_000_000 },
+        { scope: 'tenant:beta', unit: 'TOKENS', allocated: 1_000_000 },
+      ],
+    });
+    const applied = await ledger.createEvent(event('acme-event', 500));
+    const held = await ledger.reserve(reserve('acme-hold', 5));
+    let refused = 0;
+    for (let i = 0; i < 500; i++) {
+      await ledger
+        .createEvent({ ...event(`beta-${i}`, 0), subject: { tenant: 'beta' } })
+        .catch(() => refused++);
+      await ledger.decide({ ...reserve(`beta-decide-${i}`), subject: { tenant: 'beta' } });
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect((await ledger.createEvent(event('acme-event', 500))).eventId).toBe(applied.eventId);
+    expect((await ledger.reserve(reserve('acme-hold', 5))).reservationId).toBe(held.reservationId);
+    expect(await counters(ledger)).toEqual({ reserved: 5, spent: 500 });
   });
 
   it('an event replayed after 24 h is not charged again (events keep their key 7 days, as Ref)', async () => {
@@ -152,8 +181,8 @@ describe('memory ledger idempotency retention', () => {
     expect(() => createMemoryLedger({ sweepIntervalMs: 0, eventIdempotencyRetentionMs: -1 })).toThrow(
       /eventIdempotencyRetentionMs/,
     );
-    expect(() => createMemoryLedger({ sweepIntervalMs: 0, maxIdempotencyRecords: 0 })).toThrow(
-      /maxIdempotencyRecords/,
+    expect(() => createMemoryLedger({ sweepIntervalMs: 0, maxIdempotencyRecordsPerTenant: 0 })).toThrow(
+      /maxIdempotencyRecordsPerTenant/,
     );
   });
 });

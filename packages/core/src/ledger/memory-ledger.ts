@@ -58,6 +58,8 @@ import {
   notFound,
   overageError,
   tenantClosed,
+  tooManyRecords,
+  tooManyReservations,
 } from './ledger-errors.ts';
 import { balancesPage, guardQueriedTenant } from './ledger-queries.ts';
 import { type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
@@ -142,14 +144,19 @@ class MemoryLedger implements Ledger {
     this.clock = options.clock ?? systemClock;
     this.catalog = new LedgerCatalog(this.clock, this.ids);
     this.idempotency = new IdempotencyStore(
-      count(options, 'maxIdempotencyRecords', 100_000, 1),
+      {
+        maxPerTenant: count(options, 'maxIdempotencyRecordsPerTenant', 100_000, 1),
+        replayWindowMs: count(options, 'eventReplayWindowMs', 3_600_000),
+      },
       this.lives.reclaim,
     );
     this.idempotencyRetentionMs = count(options, 'idempotencyRetentionMs', 86_400_000);
     this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
-    const retentionMs = count(options, 'reservationRetentionMs', 3_600_000);
-    const maxRetained = count(options, 'maxRetainedReservations', 10_000);
-    this.reservations = new ReservationTable(this.ids, this.idempotency, retentionMs, maxRetained);
+    this.reservations = new ReservationTable(this.ids, this.idempotency, {
+      retentionMs: count(options, 'reservationRetentionMs', 3_600_000),
+      maxPerTenant: count(options, 'maxReservationsPerTenant', 50_000, 1),
+      replayWindowMs: count(options, 'reservationReplayWindowMs', 600_000),
+    });
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {}))
       this.catalog.putTenant(tenant, settings);
@@ -224,6 +231,9 @@ class MemoryLedger implements Ledger {
       return this.storeReserve(space, key, print, now, response);
     }
 
+    const owner = this.reservations.tenant(tenant ?? lower(context?.tenant));
+    const wait = this.reservations.waitForRoom(owner, settings?.maxReservations, now);
+    if (wait > 0) throw tooManyReservations(tenant, wait);
     for (const row of rows) {
       row.reserved += hold;
       row.remaining -= hold;
@@ -251,7 +261,7 @@ class MemoryLedger implements Ledger {
     reservation.maxExtensions = settings?.maxReservationExtensions ?? DEFAULT_MAX_EXTENSIONS;
     reservation.idempotencyKey = request.idempotencyKey;
     reservation.metadata = request.metadata;
-    this.reservations.add(reservation);
+    this.reservations.add(reservation, owner);
     const live = this.lives.take(entry);
     live.sequence = reservation.sequence;
     live.entry = entry;
@@ -461,6 +471,9 @@ class MemoryLedger implements Ledger {
     if (replay !== undefined) return { ...replay.response };
     const settings = this.catalog.settingsOf(tenant);
     if (settings?.status === 'CLOSED') throw tenantClosed(tenant);
+    // A charge's key must outlive any retry of it: at the tenant's cap, refuse rather than forget one.
+    const wait = this.idempotency.roomFor(space, now);
+    if (wait > 0) throw tooManyRecords(tenant, wait);
     const entry = this.subjectEntry(request.subject);
     const unit = request.actual.unit;
     const rows = this.catalog.budgetedRows(entry, unit, now);

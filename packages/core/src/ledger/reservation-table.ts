@@ -2,11 +2,28 @@ import { Fifo } from './fifo.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import type { IdSource } from './ids.ts';
 import { rollWindow } from './ledger-row.ts';
-import { blankReservation, type ReservationRow, resetReservation } from './reservations.ts';
+import {
+  blankReservation,
+  type ReservationRow,
+  resetReservation,
+  type TenantReservations,
+} from './reservations.ts';
 import { SequenceMap } from './sequence-map.ts';
 
-/** Most forgotten rows kept for reuse (a retention batch is 1/64 of the cap: 156 rows by default). */
+/** Most forgotten rows kept for reuse. */
 const MAX_SPARE = 1024;
+/** Tenants' retention queues are walked at most this often for time-based pruning (idle tenants). */
+const RETENTION_SWEEP_MS = 1000;
+
+/** How long reservations are kept, and how many a tenant may hold (see MemoryLedgerOptions). */
+export interface ReservationBounds {
+  /** Finished reservations stay readable (and their settlement replayable) this long. */
+  retentionMs: number;
+  /** A tenant's live + finished reservations; past it, its own oldest past the replay window go. */
+  maxPerTenant: number;
+  /** A finished reservation is never forgotten before this, even at its tenant's bound. */
+  replayWindowMs: number;
+}
 
 /**
  * Every reservation by id: the ACTIVE ones in a swap-remove array (each knows its index, so no hash-table
@@ -19,20 +36,22 @@ const MAX_SPARE = 1024;
 export class ReservationTable {
   private readonly bySequence = new SequenceMap<ReservationRow>();
   private readonly active: ReservationRow[] = [];
-  /** Finalized or expired reservations in the order they ended (for bounded retention). */
-  private readonly ended = new Fifo<ReservationRow>();
+  /**
+   * Finished reservations per tenant, each in end order: a tenant's traffic can only ever push its own
+   * records out, never another tenant's (a shared queue let one tenant flush everyone's replays).
+   */
+  private readonly tenants = new Map<string, TenantReservations>();
   /** Earliest expiry + grace among active reservations (may be stale-early: `expire` then recomputes it). */
   nextDeadline = Number.POSITIVE_INFINITY;
-  /** When the oldest ended reservation passes its retention. */
-  private endedDeadlineMs = Number.POSITIVE_INFINITY;
+  /** No tenant's oldest finished reservation passes its retention before this (stale-early allowed). */
+  private retentionDueMs = Number.POSITIVE_INFINITY;
   /** Forgotten rows, emptied, for new reservations to reuse (see blankReservation). */
   private readonly spare: ReservationRow[] = [];
 
   constructor(
     private readonly ids: IdSource,
     private readonly idempotency: IdempotencyStore,
-    private readonly retentionMs: number,
-    private readonly maxRetained: number,
+    private readonly bounds: ReservationBounds,
   ) {}
 
   get(id: string): ReservationRow | undefined {
@@ -57,9 +76,38 @@ export class ReservationTable {
     return this.spare.pop() ?? blankReservation();
   }
 
+  /** The tenant's reservations (created on first use). */
+  tenant(tenant: string | undefined): TenantReservations {
+    const name = tenant ?? '';
+    let entry = this.tenants.get(name);
+    if (entry === undefined) {
+      entry = { ended: new Fifo(), held: 0 };
+      this.tenants.set(name, entry);
+    }
+    return entry;
+  }
+
+  /**
+   * 0 when the tenant may open one more reservation, else how long until it may: at its bound, its
+   * oldest finished reservations past the replay window are forgotten first; when none is, the tenant's
+   * own new work waits (nothing of any other tenant's is touched).
+   */
+  waitForRoom(owner: TenantReservations, bound: number | undefined, now: number): number {
+    const limit = bound ?? this.bounds.maxPerTenant;
+    if (owner.held < limit) return 0;
+    this.pruneTenant(owner, now, owner.held + 1 - limit);
+    if (owner.held < limit) return 0;
+    const oldest = owner.ended.peek();
+    // Every reservation it holds is live: room comes when one ends (a hold lasts at most its TTL).
+    if (oldest === undefined) return 1000;
+    return Math.max(1, oldest.endedAtMs + this.bounds.replayWindowMs - now);
+  }
+
   /** Adds a new ACTIVE reservation (its `sequence` is the counter its id was made from). */
-  add(reservation: ReservationRow): void {
+  add(reservation: ReservationRow, owner: TenantReservations): void {
     this.bySequence.add(reservation);
+    reservation.owner = owner;
+    owner.held++;
     reservation.activeIndex = this.active.push(reservation) - 1;
     const deadline = reservation.expiresAtMs + reservation.graceMs;
     if (deadline < this.nextDeadline) this.nextDeadline = deadline;
@@ -96,31 +144,46 @@ export class ReservationTable {
       reservation.reserveRecord = undefined;
     }
     reservation.endedAtMs = now;
-    if (this.ended.size === 0) this.endedDeadlineMs = now + this.retentionMs;
-    this.ended.push(reservation);
-    this.prune(now);
+    const owner = reservation.owner!;
+    if (owner.ended.size === 0) {
+      this.retentionDueMs = Math.min(this.retentionDueMs, now + this.bounds.retentionMs);
+    }
+    owner.ended.push(reservation);
+    this.pruneTenant(owner, now);
   }
 
-  /** Forgets finalized or expired reservations past their retention, or beyond the cap (oldest first). */
+  /** Forgets every tenant's finished reservations past their retention (walks tenants at most 1/s). */
   prune(now: number): void {
-    // `ended` is in end order, so nothing is due before the front's deadline: skip the cold read.
-    if (this.ended.size <= this.maxRetained && now < this.endedDeadlineMs) return;
-    // Past the cap, forget a batch (1/64 of it) in one sequential sweep rather than one cold row per end.
-    const keep =
-      this.ended.size > this.maxRetained ? this.maxRetained - (this.maxRetained >> 6) : this.maxRetained;
-    for (let oldest = this.ended.peek(); oldest !== undefined; oldest = this.ended.peek()) {
-      if (this.ended.size <= keep && oldest.endedAtMs + this.retentionMs > now) break;
+    if (now < this.retentionDueMs) return;
+    let due = Number.POSITIVE_INFINITY;
+    for (const [name, owner] of this.tenants) {
+      this.pruneTenant(owner, now);
+      const oldest = owner.ended.peek();
+      if (oldest !== undefined) due = Math.min(due, oldest.endedAtMs + this.bounds.retentionMs);
+      else if (owner.held === 0) this.tenants.delete(name);
+    }
+    this.retentionDueMs = Math.max(due, now + RETENTION_SWEEP_MS);
+  }
+
+  /**
+   * Forgets the tenant's oldest finished reservations past retention, and (oldest first) up to `excess`
+   * more of them that are past the replay window.
+   */
+  private pruneTenant(owner: TenantReservations, now: number, excess = 0): void {
+    const { retentionMs, replayWindowMs } = this.bounds;
+    for (let oldest = owner.ended.peek(); oldest !== undefined; oldest = owner.ended.peek()) {
+      const age = now - oldest.endedAtMs;
+      if (age < retentionMs && (excess <= 0 || age < replayWindowMs)) break;
+      excess--;
       this.bySequence.delete(oldest);
-      this.ended.shift();
+      owner.ended.shift();
+      owner.held--;
       // Forgotten: no table, queue or record refers to the row now (responses and details are copies).
       if (this.spare.length < MAX_SPARE) {
         resetReservation(oldest);
         this.spare.push(oldest);
       }
     }
-    const front = this.ended.peek();
-    this.endedDeadlineMs =
-      front === undefined ? Number.POSITIVE_INFINITY : front.endedAtMs + this.retentionMs;
   }
 
   private removeActive(reservation: ReservationRow): void {

@@ -12,6 +12,7 @@ import type {
   ReservationDetail,
   Subject,
 } from '../protocol/types.ts';
+import type { Fifo } from './fifo.ts';
 import type { IdempotencyRecord } from './idempotency.ts';
 import { IdSource } from './ids.ts';
 import type { LedgerRow } from './ledger-row.ts';
@@ -22,6 +23,13 @@ import type { LedgerRow } from './ledger-row.ts';
 export interface StoredExtend {
   fingerprint: number;
   response: ExtendResponse;
+}
+
+/** One tenant's reservations: finished ones in the order they ended, and how many it holds in all. */
+export interface TenantReservations {
+  readonly ended: Fifo<ReservationRow>;
+  /** Live + retained reservations of the tenant. */
+  held: number;
 }
 
 /** A reservation as the memory ledger keeps it. `rows` are exactly the ledgers the hold was placed on. */
@@ -69,6 +77,8 @@ export interface ReservationRow {
   activeIndex: number;
   /** When it left ACTIVE (for bounded retention); 0 while ACTIVE. */
   endedAtMs: number;
+  /** Its tenant's reservations (whose bound it counts against). */
+  owner: TenantReservations | undefined;
 }
 
 const NO_SUBJECT: Subject = Object.freeze({});
@@ -118,6 +128,7 @@ export function blankReservation(): ReservationRow {
     reserveRecord: undefined,
     activeIndex: -1,
     endedAtMs: 0,
+    owner: undefined,
   };
 }
 
@@ -151,6 +162,7 @@ export function resetReservation(row: ReservationRow): void {
   row.reserveRecord = undefined;
   row.activeIndex = -1;
   row.endedAtMs = 0;
+  row.owner = undefined;
 }
 
 /** The response of the commit that settled a COMMITTED row, rebuilt exactly as the commit built it. */

@@ -44,6 +44,12 @@ export interface TenantSettings {
   maxReservationTtlMs?: number;
   /** Default 10. */
   maxReservationExtensions?: number;
+  /**
+   * Most reservations (live + finished and still retained) the tenant may hold; overrides the ledger's
+   * `maxReservationsPerTenant`. Past it, its own oldest finished ones past the replay window are
+   * forgotten, or its new reserves are refused with LIMIT_EXCEEDED (429). Never anyone else's.
+   */
+  maxReservations?: number;
 }
 
 export type FundingOperation =

@@ -11,6 +11,7 @@ import { registerPropertyTests } from './properties.ts';
 import { registerQueryTests } from './queries.ts';
 import { registerRemovalTests } from './removal.ts';
 import { registerSettlementTests } from './settlement.ts';
+import { registerTenantBoundTests } from './tenant-bounds.ts';
 import { registerTenantTests } from './tenants.ts';
 
 /**
@@ -31,6 +32,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerQueryTests(options);
     registerFundingTests(options);
     registerTenantTests(options);
+    registerTenantBoundTests(options);
     registerExtensionTests(options);
     registerRemovalTests(options);
     registerPropertyTests(options);
