@@ -50,6 +50,7 @@ export {
   DuplicateLedgerError,
   LedgerInUseError,
   type MemoryLedgerOptions,
+  tooManyReservations,
 } from './ledger/memory-ledger.ts';
 export type {
   FundingOperation,

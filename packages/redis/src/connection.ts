@@ -94,7 +94,7 @@ export interface ConnectionOptions {
   timeoutMs: number;
   scriptMode: ScriptMode;
   /** Reservation retention ms, most retained reservations, idempotency retention ms. */
-  header: [string, string, string];
+  header: [string, string, string, string];
 }
 
 /** Who got an error record back and what it means for the message (see errors.ts). */
@@ -116,7 +116,7 @@ export class LedgerConnection {
   private readonly target: string;
   private readonly timeoutMs: number;
   private readonly prefix: string;
-  private readonly header: [string, string, string];
+  private readonly header: [string, string, string, string];
   private mode: ScriptMode;
   private closed = false;
   private whenReady: Promise<void> | undefined;

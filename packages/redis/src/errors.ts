@@ -17,6 +17,7 @@ import {
   ReservationExpiredError,
   ReservationFinalizedError,
   TenantClosedError,
+  tooManyReservations,
   UnitMismatchError,
 } from '@cycles-guard/core';
 import { amount, asList, type RowReply, retryAfter } from './ledger-views.ts';
@@ -116,6 +117,8 @@ export function toCyclesError(record: ErrorRecord, context: ErrorContext): Cycle
       return new NotFoundError(`Reservation not found: ${text('id')}`, {
         details: { reservation_id: text('id') },
       });
+    case 'LIMIT_RESERVATIONS':
+      return tooManyReservations(text('tenant') || undefined, amount(text('retry')));
     case 'FORBIDDEN_RESERVATION':
       return new ForbiddenError('Reservation belongs to another tenant', {
         details: { reservation_id: text('id') },

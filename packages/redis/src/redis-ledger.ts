@@ -83,8 +83,13 @@ export interface RedisLedgerOptions {
   idempotencyRetentionMs?: number;
   /** How long finalized or expired reservations stay readable (default 1 h). */
   reservationRetentionMs?: number;
-  /** Most finalized or expired reservations kept (default 10,000). */
-  maxRetainedReservations?: number;
+  /**
+   * Most reservations one tenant may hold, live and retained (default 50,000; the tenant setting
+   * `maxReservations` overrides it); as the memory ledger's option of the same name.
+   */
+  maxReservationsPerTenant?: number;
+  /** A finished reservation is kept at least this long, even at its tenant's bound (default 10 min). */
+  reservationReplayWindowMs?: number;
   /**
    * `function` (default): the Lua library is loaded once per server with FUNCTION LOAD and each
    * operation is an FCALL (Redis ≥ 7; falls back to `eval` on older servers). `eval`: EVALSHA of the
@@ -164,8 +169,9 @@ class RedisLedgerImpl implements RedisLedger {
       scriptMode: options.scriptMode ?? 'function',
       header: [
         String(options.reservationRetentionMs ?? 3_600_000),
-        String(options.maxRetainedReservations ?? 10_000),
+        String(options.maxReservationsPerTenant ?? 50_000),
         String(options.idempotencyRetentionMs ?? 86_400_000),
+        String(options.reservationReplayWindowMs ?? 600_000),
       ],
     });
     const interval = options.sweepIntervalMs ?? 5000;

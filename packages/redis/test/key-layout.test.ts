@@ -57,6 +57,8 @@ describe('key layout', () => {
       /^x:rsv_.+$/,
       /^expiry$/,
       /^ended$/,
+      /^ended:t:.*$/,
+      /^held:.*$/,
       /^i:.+$/,
       /^seq$/,
     ];

@@ -38,20 +38,39 @@ local function rsv_rows(rsv)
   return rows
 end
 
+-- Per tenant: how many reservations it holds (live + retained) and its ended ones by end time, so a
+-- tenant's bound only ever forgets its own (one shared index let one tenant flush everyone's replays).
+local function held_key(tenant) return P .. 'held:' .. tenant end
+local function ended_key(tenant) return P .. 'ended:t:' .. tenant end
+
 local function forget(id)
+  local rsv = load_rsv(id)
   redis.call('DEL', rsv_key(id), P .. 'x:' .. id)
   redis.call('ZREM', P .. 'ended', id)
+  if rsv ~= nil then
+    redis.call('ZREM', ended_key(rsv.tenant), id)
+    if redis.call('DECR', held_key(rsv.tenant)) <= 0 then redis.call('DEL', held_key(rsv.tenant)) end
+  end
 end
 
--- Forgets ended reservations past their retention, then the oldest beyond the cap.
+-- Forgets ended reservations past their retention (every tenant's, oldest first).
 local function prune_ended()
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ended', '-inf', S(NOW - RETENTION), 'LIMIT', 0, 100)) do
     forget(id)
   end
-  local extra = redis.call('ZCARD', P .. 'ended') - MAX_RETAINED
-  if extra > 0 then
-    for _, id in ipairs(redis.call('ZRANGE', P .. 'ended', 0, extra - 1)) do forget(id) end
-  end
+end
+
+-- 0 when the tenant may hold one more reservation under its bound, forgetting its own oldest ended
+-- ones past the replay window as needed; else how long until one passes the window.
+local function room_for(tenant, limit)
+  local held = tonumber(redis.call('GET', held_key(tenant)) or '0')
+  if held < limit then return 0 end
+  local old = redis.call('ZRANGEBYSCORE', ended_key(tenant), '-inf', S(NOW - WINDOW), 'LIMIT', 0, held + 1 - limit)
+  for _, id in ipairs(old) do forget(id) end
+  if held - #old < limit then return 0 end
+  local oldest = redis.call('ZRANGE', ended_key(tenant), 0, 0, 'WITHSCORES')
+  if #oldest == 0 then return 1000 end
+  return math.max(1, tonumber(oldest[2]) + WINDOW - NOW)
 end
 
 -- Ends a reservation: status and the given outcome fields, written with its rows' new counters (one
@@ -65,6 +84,7 @@ local function end_rsv(rsv, status, outcome, rows)
   if not persist(rows, rsv_key(rsv.id), encode_rsv(rsv)) then return false end
   redis.call('ZREM', P .. 'expiry', rsv.id)
   redis.call('ZADD', P .. 'ended', S(NOW), rsv.id)
+  redis.call('ZADD', ended_key(rsv.tenant), S(NOW), rsv.id)
   return true
 end
 

@@ -56,6 +56,11 @@ if dry then
   outcome.bal = rows_out(rows)
   return store(outcome)
 end
+local wait = room_for(tenant, settings.maxReservations or MAX_PER_TENANT)
+if wait > 0 then
+  persist_dirty(rows)
+  return reply({ e = 'LIMIT_RESERVATIONS', tenant = tenant, retry = S(wait) })
+end
 for _, row in ipairs(rows) do
   row.reserved = row.reserved + hold
   row.remaining = row.remaining - hold
@@ -71,6 +76,7 @@ local rsv = encode_rsv({ tenant = tenant, status = 'ACTIVE', unit = unit, estima
   maxExtensions = settings.maxExtensions or 10, record = A(12) })
 if not persist(rows, rsv_key(id), rsv) then return reply(OVERFLOW) end
 redis.call('ZADD', P .. 'expiry', S(NOW + ttl + grace), id)
+redis.call('INCR', held_key(tenant))
 outcome.id = id
 outcome.exp = S(NOW + ttl)
 outcome.ttl = S(ttl)
