@@ -172,6 +172,7 @@ const TENANT_FIELDS = {
   default_reservation_ttl_ms: 'defaultReservationTtlMs',
   max_reservation_ttl_ms: 'maxReservationTtlMs',
   max_reservation_extensions: 'maxReservationExtensions',
+  max_reservations: 'maxReservations',
 };
 
 export function fromWireTenantSettings(body: unknown): TenantSettings {

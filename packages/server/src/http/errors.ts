@@ -26,5 +26,11 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const protocolError = asProtocolError(error);
   const status = wireErrorStatus(protocolError);
   if (status >= 500) request.log.error({ err: error }, 'request failed');
+  if (status === 429) {
+    // The spec's throttling headers: seconds to wait, and when (epoch seconds) the limit resets.
+    const waitMs = (CyclesError.isInstance(protocolError) ? protocolError.retryAfterMs : undefined) ?? 1000;
+    reply.header('retry-after', String(Math.max(1, Math.ceil(waitMs / 1000))));
+    reply.header('x-ratelimit-reset', String(Math.ceil((Date.now() + waitMs) / 1000)));
+  }
   return reply.code(status).send(toWireErrorResponse(protocolError, request.id, request.traceId));
 }

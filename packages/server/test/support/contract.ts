@@ -91,7 +91,12 @@ export function checkResponse(
   if (!headers.get('x-request-id')) problems.push(`${where}: no X-Request-Id`);
   if (!/^[0-9a-f]{32}$/.test(headers.get('x-cycles-trace-id') ?? ''))
     problems.push(`${where}: no X-Cycles-Trace-Id`);
-  const schema = schemaFor(route.operation, status);
+  // The spec's common rules allow 429 LIMIT_EXCEEDED (throttling) on any operation, with Retry-After
+  // and X-RateLimit-Reset; operations do not list it one by one.
+  const throttled = status === 429 && (body as { error?: string } | undefined)?.error === 'LIMIT_EXCEEDED';
+  if (throttled && (!headers.get('retry-after') || !headers.get('x-ratelimit-reset')))
+    problems.push(`${where}: 429 without Retry-After and X-RateLimit-Reset`);
+  const schema = throttled ? 'ErrorResponse' : schemaFor(route.operation, status);
   if (schema === undefined) {
     problems.push(`${where}: status not declared by ${id}`);
     return problems;
