@@ -93,7 +93,7 @@ export interface ConnectionOptions {
   prefix: string;
   timeoutMs: number;
   scriptMode: ScriptMode;
-  /** Reservation retention ms, most retained reservations, idempotency retention ms. */
+  /** Reservation retention ms, most reservations per tenant, idempotency retention ms, replay window ms. */
   header: [string, string, string, string];
 }
 
