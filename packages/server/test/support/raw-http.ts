@@ -25,7 +25,8 @@ export async function rawRequest(url: string, head: string, body: Buffer | strin
     socket.on('close', () => resolve(Buffer.concat(chunks)));
     socket.on('error', (error) => (chunks.length > 0 ? resolve(Buffer.concat(chunks)) : reject(error)));
     socket.write(`${head}\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n`);
-    socket.end(payload);
+    // Not `end()`: Node's server drops a half-closed connection whose answer is still pending.
+    socket.write(payload);
   });
   const text = bytes.toString('utf8');
   const split = text.indexOf('\r\n\r\n');
