@@ -1,18 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { type Clock, type Ledger, NotFoundError } from '@cycles-guard/core';
+import { AuthorityUnavailableError, type Clock, type Ledger, toWireErrorResponse } from '@cycles-guard/core';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ApiKeyRegistry } from './api-keys.ts';
 import type { ServerConfig } from './config.ts';
-import { sendError } from './http/errors.ts';
+import { answerClientError } from './http/client-error.ts';
+import { HttpRefusal, sendError } from './http/errors.ts';
 import './http/fastify-types.ts';
+import { registerJsonBodyParser } from './http/json-body.ts';
 import { traceIdOf } from './http/trace.ts';
+import { registerUnknownRouteHandler } from './http/unknown-route.ts';
 import { openLedger } from './ledger-store.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerRuntimeRoutes } from './routes/runtime.ts';
 
 /** Logger levels at which `info` lines are written. */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
+
+/** Longest request URI (path and query) answered; longer ones get 414. Node refuses > 16 KiB of headers. */
+export const MAX_URL_LENGTH = 8192;
 
 /** Options of `startCyclesServer`: a config (see `parseServerConfig`) plus test hooks. */
 export interface StartServerOptions extends Partial<ServerConfig> {
@@ -53,7 +59,11 @@ export function buildApp(
     requestIdHeader: false,
     // Fastify's two lines per request are replaced by the one `onResponse` writes.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Refusals of the router and of Node's HTTP parser get the protocol's error body too.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    clientErrorHandler: answerClientError,
+    // Fastify's own 503 body is not the protocol's: the `onRequest` hook below answers while closing.
+    return503OnClosing: false,
   });
   app.decorateRequest('traceId', '');
   app.decorateRequest('tenant', undefined);
@@ -63,6 +73,22 @@ export function buildApp(
     request.traceId = traceIdOf(request.headers);
     reply.header('X-Request-Id', request.id);
     reply.header('X-Cycles-Trace-Id', request.traceId);
+    if (request.url.length > MAX_URL_LENGTH) {
+      throw new HttpRefusal(
+        414,
+        `The request URI is longer than ${MAX_URL_LENGTH} characters: send a shorter one`,
+        {
+          field: 'path',
+        },
+      );
+    }
+    if (closing && request.url !== '/health') {
+      const error = new AuthorityUnavailableError('The server is shutting down: send the request again');
+      return reply
+        .code(503)
+        .header('Connection', 'close')
+        .send(toWireErrorResponse(error, request.id, request.traceId));
+    }
   });
   // One line per request: enough to trace a budget decision back to a caller.
   app.addHook('onResponse', async (request, reply) => {
@@ -81,9 +107,8 @@ export function buildApp(
     );
   });
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
-  );
+  registerJsonBodyParser(app);
+  registerUnknownRouteHandler(app);
   app.addHook('preClose', async () => {
     closing = true;
   });

@@ -295,7 +295,7 @@ describe('request hygiene', () => {
     expect(committed.status).toBe(200);
   });
 
-  it('400 for bad JSON, a non-object body, an oversized body, a wrong media type and a key mismatch', async () => {
+  it('400 for bad JSON, a non-object body and a key mismatch; 413 for an oversized body, 415 for a wrong media type', async () => {
     const badJson = await send('POST', '/v1/reservations', { raw: '{"idempotency_key":' });
     expect([badJson.status, badJson.body.error]).toEqual([400, 'INVALID_REQUEST']);
     const array = await send('POST', '/v1/decide', { raw: '[1,2]' });
@@ -303,13 +303,13 @@ describe('request hygiene', () => {
     const huge = await send('POST', '/v1/reservations', {
       body: reserveBody({ metadata: { blob: 'x'.repeat(10_000) } }),
     });
-    expect([huge.status, huge.body.error]).toEqual([400, 'INVALID_REQUEST']);
+    expect([huge.status, huge.body.error]).toEqual([413, 'INVALID_REQUEST']);
     expect(huge.body.message).toMatch(/larger/);
     const text = await send('POST', '/v1/reservations', {
       raw: 'hello',
       headers: { 'Content-Type': 'text/plain' },
     });
-    expect([text.status, text.body.error]).toEqual([400, 'INVALID_REQUEST']);
+    expect([text.status, text.body.error]).toEqual([415, 'INVALID_REQUEST']);
     const mismatch = await send('POST', '/v1/reservations', {
       body: reserveBody(),
       headers: { 'X-Idempotency-Key': 'something-else' },

@@ -260,6 +260,79 @@ describe('createHttpAuthority', () => {
   });
 });
 
+describe('a body that cannot be serialized', () => {
+  const commit = (metadata: Record<string, unknown>, custom?: Record<string, unknown>) => ({
+    idempotencyKey: 'c-1',
+    actual: { unit: 'TOKENS' as const, amount: 5 },
+    metadata,
+    ...(custom === undefined ? {} : { metrics: { custom } }),
+  });
+  const deep = (levels: number) => {
+    const root: Record<string, unknown> = {};
+    let at = root;
+    for (let level = 0; level < levels; level++) {
+      const next: Record<string, unknown> = {};
+      at.a = next;
+      at = next;
+    }
+    return root;
+  };
+  const cyclic: Record<string, unknown> = { note: 'x' };
+  cyclic.self = cyclic;
+  const throwing = {
+    toJSON: () => {
+      throw new Error('no');
+    },
+  };
+
+  it.each([
+    ['cyclic metadata', commit({ trace: cyclic }), /^metadata\.trace\.self/, /a cycle/],
+    ['a BigInt in custom metrics', commit({}, { tokens: 10n }), /^metrics\.custom\.tokens$/, /BigInt/],
+    ['metadata too deep to serialize', commit(deep(200_000)), /^metadata\.a\.a.*levels\)$/, /too deep/],
+    ['a toJSON that throws', commit({ when: throwing }), /^metadata\.when$/, /toJSON\(\) that throws \(no\)/],
+  ])(
+    '%s is INVALID_REQUEST naming the field, thrown before sending and never retried',
+    async (_label, body, field, message) => {
+      const { baseUrl, seen } = await scripted([json(200, {}), json(200, {}), json(200, {})]);
+      const authority = createHttpAuthority({ baseUrl, apiKey: 'k', retries: 2 });
+      const error = await authority.commit('r-1', body).catch((caught: unknown) => caught);
+      expect(CyclesError.isInstance(error) && error.code).toBe('INVALID_REQUEST');
+      expect((error as CyclesError).details?.field).toMatch(field);
+      expect((error as Error).message).toMatch(message);
+      expect(seen).toHaveLength(0);
+    },
+  );
+
+  it('applies to every operation with a body (reserve, decide, events, release, extend)', async () => {
+    const { baseUrl, seen } = await scripted([]);
+    const authority = createHttpAuthority({ baseUrl, apiKey: 'k' });
+    const metadata = { trace: cyclic };
+    const calls = [
+      authority.reserve({ ...request(), metadata }),
+      authority.decide({ ...request(), metadata }),
+      authority.createEvent({ ...request(), actual: { unit: 'TOKENS', amount: 1 }, metadata }),
+      authority.extend('r-1', { idempotencyKey: 'e', extendByMs: 10, metadata }),
+      authority.release('r-1', { idempotencyKey: 10n as unknown as string }),
+    ];
+    for (const call of calls) await expect(call).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(seen).toHaveLength(0);
+  });
+
+  it('an idempotency key fetch cannot put in a header is sent in the body only', async () => {
+    const { baseUrl, seen } = await scripted([json(200, RESERVED)]);
+    const authority = createHttpAuthority({ baseUrl, apiKey: 'k' });
+    await authority.reserve({ ...request(), idempotencyKey: 'ключ-1' });
+    expect(seen[0]?.headers['x-idempotency-key']).toBeUndefined();
+    expect(seen[0]?.body).toMatchObject({ idempotency_key: 'ключ-1' });
+  });
+
+  it('an API key that is not visible ASCII is a config error, not an outage', () => {
+    expect(() => createHttpAuthority({ baseUrl: 'http://x', apiKey: 'clé\n' })).toThrow(
+      /apiKey must be visible ASCII/,
+    );
+  });
+});
+
 describe('parseRetryAfter', () => {
   it('reads delta-seconds and HTTP dates', () => {
     expect(parseRetryAfter('2')).toBe(2000);

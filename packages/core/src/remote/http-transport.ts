@@ -1,4 +1,9 @@
-import { AuthorityUnavailableError, CyclesError, InvalidConfigError } from '../protocol/errors.ts';
+import {
+  AuthorityUnavailableError,
+  CyclesError,
+  InvalidConfigError,
+  InvalidRequestError,
+} from '../protocol/errors.ts';
 import { fromWireErrorResponse } from '../protocol/mappers.ts';
 
 /** How `createHttpAuthority` reaches a Cycles server. */
@@ -69,6 +74,97 @@ function isProtocolError(body: unknown): boolean {
   return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string';
 }
 
+/** A header value fetch can send as is: visible ASCII and spaces (others make fetch throw). */
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
+
+/** How deep the search for an unsendable value looks once `JSON.stringify` has failed. */
+const MAX_SEARCH_DEPTH = 1000;
+
+interface Visit {
+  value: unknown;
+  key: string;
+  parent: Visit | undefined;
+  depth: number;
+  exit?: true;
+}
+
+function pathOf(visit: Visit): string {
+  const keys: string[] = [];
+  for (let at: Visit | undefined = visit; at?.parent !== undefined; at = at.parent) keys.push(at.key);
+  keys.reverse();
+  return keys.length > 8 ? `${keys.slice(0, 8).join('.')}…(${keys.length} levels)` : keys.join('.') || 'body';
+}
+
+/**
+ * Why a body `JSON.stringify` refused cannot be sent, and where: a cycle, a BigInt, a throwing
+ * `toJSON`, or nesting too deep to serialize. One pass without recursion, mirroring JSON.stringify.
+ */
+function findUnsendable(body: unknown): { field: string; problem: string } | undefined {
+  const onPath = new Set<object>();
+  const stack: Visit[] = [{ value: body, key: '', parent: undefined, depth: 0 }];
+  let tooDeep: Visit | undefined;
+  while (stack.length > 0) {
+    const visit = stack.pop() as Visit;
+    if (visit.exit) {
+      onPath.delete(visit.value as object);
+      continue;
+    }
+    let value = visit.value;
+    const toJSON = (value as { toJSON?: unknown } | null)?.toJSON;
+    if (typeof toJSON === 'function') {
+      try {
+        value = toJSON.call(value, visit.key);
+      } catch (error) {
+        return { field: pathOf(visit), problem: `has a toJSON() that throws (${describe(error)})` };
+      }
+    }
+    if (typeof value === 'bigint') {
+      return {
+        field: pathOf(visit),
+        problem: 'is a BigInt, which JSON cannot hold: send a number or a string',
+      };
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (onPath.has(value)) {
+      return {
+        field: pathOf(visit),
+        problem: 'refers back to an object that contains it (a cycle): send a copy without it',
+      };
+    }
+    if (visit.depth >= MAX_SEARCH_DEPTH) {
+      tooDeep ??= visit;
+      continue;
+    }
+    onPath.add(value);
+    stack.push({ ...visit, value, exit: true });
+    for (const [key, child] of Object.entries(value)) {
+      stack.push({ value: child, key, parent: visit, depth: visit.depth + 1 });
+    }
+  }
+  return tooDeep === undefined
+    ? undefined
+    : { field: pathOf(tooDeep), problem: 'nests too deep to serialize: flatten it' };
+}
+
+/**
+ * The JSON text of a request body. A body that cannot be serialized is the caller's mistake, not an
+ * outage: it is an INVALID_REQUEST naming the field, thrown before anything is sent and never retried.
+ */
+function serializeBody(body: object): string {
+  try {
+    return JSON.stringify(body);
+  } catch (error) {
+    const found = findUnsendable(body) ?? {
+      field: 'body',
+      problem: `cannot be serialized (${describe(error)})`,
+    };
+    throw new InvalidRequestError(`${found.field} ${found.problem}`, {
+      cause: error,
+      details: { field: found.field },
+    });
+  }
+}
+
 /** Sends calls to a Cycles server with auth, idempotency headers, timeouts and retries. */
 export interface HttpTransport {
   send(call: HttpCall): Promise<unknown>;
@@ -94,6 +190,11 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       details: { field: 'apiKey' },
     });
   }
+  if (!HEADER_SAFE.test(options.apiKey)) {
+    throw new InvalidConfigError('apiKey must be visible ASCII (it is sent as the X-Cycles-API-Key header)', {
+      details: { field: 'apiKey' },
+    });
+  }
   const timeoutMs = options.timeoutMs ?? 5000;
   const retries = options.retries ?? 2;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
@@ -111,17 +212,26 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const root = base.href.replace(/\/+$/, '');
 
-  async function attempt(call: HttpCall): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
+  /** The call's headers and body text; throws (typed, nothing sent) when the body cannot be sent. */
+  function prepare(call: HttpCall): { headers: Record<string, string>; payload: string | undefined } {
     const headers: Record<string, string> = {
       'X-Cycles-API-Key': options.apiKey,
       Accept: 'application/json',
     };
-    let payload: string | undefined;
-    if (call.body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      headers['X-Idempotency-Key'] = call.body.idempotency_key;
-      payload = JSON.stringify(call.body);
-    }
+    if (call.body === undefined) return { headers, payload: undefined };
+    headers['Content-Type'] = 'application/json';
+    // The header is optional (the body carries the key): a key fetch cannot put in a header is sent in
+    // the body only, so the server still checks it rather than fetch throwing.
+    const key = call.body.idempotency_key;
+    if (typeof key === 'string' && HEADER_SAFE.test(key)) headers['X-Idempotency-Key'] = key;
+    return { headers, payload: serializeBody(call.body) };
+  }
+
+  async function attempt(
+    call: HttpCall,
+    headers: Record<string, string>,
+    payload: string | undefined,
+  ): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
     const response = await fetchImpl(`${root}${call.path}`, {
       method: call.method,
       headers,
@@ -137,11 +247,12 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
 
   return {
     async send(call) {
+      const { headers, payload } = prepare(call);
       let lastProblem: unknown;
       for (let attemptNumber = 0; attemptNumber <= retries; attemptNumber++) {
         let outcome: Awaited<ReturnType<typeof attempt>>;
         try {
-          outcome = await attempt(call);
+          outcome = await attempt(call, headers, payload);
         } catch (error) {
           // Refused, reset or timed out: the request may or may not have landed; retry replays it.
           lastProblem = error;

@@ -16,6 +16,7 @@ import {
   toWireLedgerState,
 } from '../admin/wire.ts';
 import type { ApiKeyRegistry } from '../api-keys.ts';
+import { checkQuery, queryOf } from '../http/query.ts';
 
 const TENANT = /^[a-zA-Z0-9_.-]{1,128}$/;
 const FUNDING_OPERATIONS = ['CREDIT', 'DEBIT', 'RESET', 'RESET_SPENT', 'REPAY_DEBT'];
@@ -100,7 +101,11 @@ function fundingOf(body: unknown): { funding: FundingOperation; reason?: string;
 export function registerAdminRoutes(app: FastifyInstance, ledger: Ledger, keys: ApiKeyRegistry): void {
   app.register(
     async (admin) => {
-      admin.addHook('onRequest', async (request) => requireAdmin(request, keys));
+      admin.addHook('onRequest', async (request) => {
+        requireAdmin(request, keys);
+        // Our own API: no additive-parameter promise, so any parameter but scope and unit is a mistake.
+        checkQuery(queryOf(request), 'adminBudget', true);
+      });
 
       admin.post('/budgets', async (request, reply) => {
         const state = await ledger.createLedger(fromWireDefinition(request.body));

@@ -24,6 +24,8 @@ import {
 } from '@cycles-guard/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
+import { openCursor, sealCursor } from '../http/cursor.ts';
+import { checkQuery, queryOf } from '../http/query.ts';
 import { assertKnownFields, REQUEST_SHAPES } from '../http/strict-body.ts';
 
 type Shape = (typeof REQUEST_SHAPES)[keyof typeof REQUEST_SHAPES];
@@ -65,9 +67,16 @@ function readBody(request: FastifyRequest, shape: Shape): Record<string, unknown
   return body;
 }
 
-function queryOf(request: FastifyRequest): URLSearchParams {
-  const index = request.url.indexOf('?');
-  return new URLSearchParams(index === -1 ? '' : request.url.slice(index + 1));
+/** Reads a list query: misspelt or repeated parameters refused, the sealed cursor opened. */
+function listQuery<Q extends { cursor?: string }>(
+  params: URLSearchParams,
+  operation: 'listReservations' | 'getBalances',
+  parse: (params: URLSearchParams) => Q,
+): Q {
+  checkQuery(params, operation);
+  const { cursor: _sealed, ...query } = parse(params);
+  const cursor = openCursor(params);
+  return (cursor === undefined ? query : { ...query, cursor }) as Q;
 }
 
 function reply200(reply: FastifyReply, request: FastifyRequest, body: unknown, status = 200): FastifyReply {
@@ -131,14 +140,16 @@ export function registerRuntimeRoutes(
 
   app.get('/v1/reservations', async (request, reply) => {
     const context = authenticate(request, keys, true);
-    const query = fromListReservationsQueryParams(queryOf(request));
+    const params = queryOf(request);
+    const query = listQuery(params, 'listReservations', fromListReservationsQueryParams);
     if (context.tenant === undefined && query.tenant === undefined) {
       throw new InvalidRequestError('tenant is required when listing with the admin key: add ?tenant=<id>', {
         details: { field: 'tenant' },
       });
     }
     const response = await ledger.listReservations(query, context);
-    return reply200(reply, request, toWireListReservationsResponse(response));
+    const nextCursor = sealCursor(response.nextCursor, params);
+    return reply200(reply, request, toWireListReservationsResponse({ ...response, nextCursor }));
   });
 
   app.post('/v1/decide', async (request, reply) => {
@@ -157,8 +168,13 @@ export function registerRuntimeRoutes(
 
   app.get('/v1/balances', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const response = await ledger.getBalances(fromBalancesQueryParams(queryOf(request)), context);
-    return reply200(reply, request, toWireBalancesResponse(response));
+    const params = queryOf(request);
+    const response = await ledger.getBalances(
+      listQuery(params, 'getBalances', fromBalancesQueryParams),
+      context,
+    );
+    const nextCursor = sealCursor(response.nextCursor, params);
+    return reply200(reply, request, toWireBalancesResponse({ ...response, nextCursor }));
   });
 
   // Evidence is optional (MAY): this server signs nothing, so every id is unknown and no JWKS is published.

@@ -50,8 +50,16 @@ const ROUTES = Object.entries(spec.paths).flatMap(([path, methods]) =>
 /** Every operation the spec declares. */
 export const SPEC_OPERATIONS: readonly string[] = ROUTES.map((route) => route.operation.operationId);
 
+/**
+ * Statuses the HTTP layer answers before the protocol sees a request (wrong method, body or URI too
+ * large, wrong media type, headers too large). The spec declares none of them, but their bodies must
+ * still be its ErrorResponse.
+ */
+export const HTTP_LAYER_STATUSES: ReadonlySet<number> = new Set([405, 408, 413, 414, 415, 431]);
+
 /** The schema name a response of `operation` with `status` must match. */
 function schemaFor(operation: Operation, status: number): string | undefined {
+  if (HTTP_LAYER_STATUSES.has(status)) return 'ErrorResponse';
   const response = operation.responses[String(status)];
   if (response === undefined) return undefined;
   const content =
@@ -68,6 +76,18 @@ export interface ContractRecorder {
   readonly checked: number;
   /** A fetch that validates each protocol response it returns. */
   fetch: typeof fetch;
+}
+
+/** The problems of `body` as the spec's `schema` (empty if it conforms). */
+export function schemaProblems(schema: string, body: unknown): string[] {
+  const validate = validatorFor(schema);
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map(
+    (error) =>
+      `${error.instancePath || '/'} ${error.message ?? ''}${
+        error.keyword === 'additionalProperties' ? ` (${String(error.params.additionalProperty)})` : ''
+      }`,
+  );
 }
 
 /** Validates one response; returns the problems (empty if it conforms). */
@@ -101,14 +121,8 @@ export function checkResponse(
     problems.push(`${where}: status not declared by ${id}`);
     return problems;
   }
-  const validate = validatorFor(schema);
-  if (!validate(body)) {
-    const errors = (validate.errors ?? []).map(
-      (error) =>
-        `${error.instancePath || '/'} ${error.message ?? ''}${
-          error.keyword === 'additionalProperties' ? ` (${String(error.params.additionalProperty)})` : ''
-        }`,
-    );
+  const errors = schemaProblems(schema, body);
+  if (errors.length > 0) {
     problems.push(`${where}: not a valid ${schema}: ${errors.join('; ')} in ${JSON.stringify(body)}`);
   }
   if (schema === 'ErrorResponse') {

@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import { HttpRefusal } from './errors.ts';
+import { findTooDeep } from './json-depth.ts';
+
+/**
+ * Deepest nesting a request body may have; the body object is level 1, so `metadata`'s own value may nest
+ * 62 levels below it. Real metadata nests a handful of levels; thousands of levels once crashed the
+ * ledgers' recursive code (500). Defined here until core's shared validation exports a limit of its own.
+ */
+export const MAX_BODY_DEPTH = 64;
+
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The declared charset, lowercased; undefined when none is declared. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  return contentType === undefined ? undefined : CHARSET.exec(contentType)?.[1]?.toLowerCase();
+}
+
+/**
+ * Replaces Fastify's body parsers with one for `application/json` in UTF-8 only (RFC 8259): another
+ * declared charset is 415, bytes that are not UTF-8 are 400, and a body nested deeper than
+ * `MAX_BODY_DEPTH` is 400 naming its top-level field, all before `JSON.parse` runs. The parse itself is
+ * Fastify's (which refuses `__proto__` and `constructor.prototype` keys). Any other media type is 415.
+ */
+export function registerJsonBodyParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    const charset = charsetOf(request.headers['content-type']);
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      done(
+        new HttpRefusal(
+          415,
+          'The body must be UTF-8 JSON: send Content-Type: application/json (charset utf-8)',
+          {
+            field: 'Content-Type',
+          },
+        ),
+      );
+      return;
+    }
+    let text: string;
+    try {
+      text = UTF8.decode(raw as Buffer);
+    } catch {
+      done(new HttpRefusal(400, 'The request body is not valid UTF-8: send UTF-8 JSON', { field: 'body' }));
+      return;
+    }
+    const tooDeep = findTooDeep(text, MAX_BODY_DEPTH);
+    if (tooDeep !== undefined) {
+      done(
+        new HttpRefusal(
+          400,
+          `${tooDeep.field} nests deeper than ${MAX_BODY_DEPTH} levels (the body counts as 1): flatten it`,
+          { field: tooDeep.field, max_depth: MAX_BODY_DEPTH },
+        ),
+      );
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
