@@ -226,6 +226,9 @@ export type {
   Subject,
 } from './protocol/types.ts';
 export {
+  checkJsonValue,
+  MAX_JSON_CHARS,
+  MAX_JSON_DEPTH,
   validateCommit,
   validateDecide,
   validateEvent,

@@ -1,13 +1,14 @@
+import { MAX_JSON_DEPTH } from '@cycles-guard/core';
 import type { FastifyInstance } from 'fastify';
 import { HttpRefusal } from './errors.ts';
 import { findTooDeep } from './json-depth.ts';
 
 /**
- * Deepest nesting a request body may have; the body object is level 1, so `metadata`'s own value may nest
- * 62 levels below it. Real metadata nests a handful of levels; thousands of levels once crashed the
- * ledgers' recursive code (500). Defined here until core's shared validation exports a limit of its own.
+ * Deepest nesting a request body may have: the body object is level 1, so `metadata` may nest as deep
+ * as core's validation allows every ledger (`MAX_JSON_DEPTH`) and no deeper. Checked before parsing, so
+ * thousands of levels (which once crashed recursive code with a 500) never reach a parser.
  */
-export const MAX_BODY_DEPTH = 64;
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 1;
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
