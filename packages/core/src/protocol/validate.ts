@@ -63,50 +63,72 @@ export const MAX_JSON_CHARS = 65_536;
 /**
  * Throws unless `value` is plain JSON (null, booleans, finite numbers, well-formed strings, arrays and
  * plain objects) at most {@link MAX_JSON_DEPTH} deep and about {@link MAX_JSON_CHARS} characters. Runs
- * before any state changes, so a cyclic, deep or huge value is refused, never half-applied.
+ * before any state changes, so a cyclic, deep or huge value is refused, never half-applied. The error
+ * names the path to the offending value (`metadata.trace.self`).
  */
 export function checkJsonValue(value: unknown, field: string): void {
-  if (jsonSize(value, field, 1, 0) > MAX_JSON_CHARS) tooLarge(field);
+  const path = [field];
+  if (jsonSize(value, path, 0) > MAX_JSON_CHARS) {
+    throw invalid(field, `is larger than ${MAX_JSON_CHARS} characters of JSON`, 'send less metadata');
+  }
 }
 
-function tooLarge(field: string): never {
-  throw invalid(field, `is larger than ${MAX_JSON_CHARS} characters of JSON`, 'send less metadata');
+/** `a.b.c`, or its first 8 keys and the depth when deeper (keys shortened: they are the caller's data). */
+function pathText(path: readonly string[]): string {
+  const keys = path.slice(0, 8).map(shown);
+  return path.length > 8 ? `${keys.join('.')}…(${path.length - 1} levels)` : keys.join('.');
 }
 
-/** The running size after `value`; throws on the first thing that is not plain JSON or is too big. */
-function jsonSize(value: unknown, field: string, depth: number, size: number): number {
-  if (size > MAX_JSON_CHARS) tooLarge(field);
+/** The running size after the value at `path`; throws on the first thing that is not plain JSON. */
+function jsonSize(value: unknown, path: string[], size: number): number {
+  if (size > MAX_JSON_CHARS) {
+    throw invalid(path[0]!, `is larger than ${MAX_JSON_CHARS} characters of JSON`, 'send less metadata');
+  }
   switch (typeof value) {
     case 'string':
-      checkWellFormed(value, field);
+      checkWellFormed(value, path.length === 1 ? path[0]! : pathText(path));
       return size + value.length + 2;
     case 'boolean':
       return size + 5;
     case 'number':
-      if (!Number.isFinite(value)) throw invalid(field, `holds ${value}`, 'send finite numbers only');
+      if (!Number.isFinite(value)) throw invalid(pathText(path), `is ${value}`, 'send finite numbers only');
       return size + 8;
     case 'object':
       break;
+    case 'bigint':
+      throw invalid(pathText(path), 'is a BigInt, which JSON cannot hold', 'send a number or a string');
     default:
-      throw invalid(field, `holds a ${typeof value}`, 'send JSON values only');
+      throw invalid(pathText(path), `is a ${typeof value}`, 'send JSON values only');
   }
   if (value === null) return size + 4;
-  if (depth > MAX_JSON_DEPTH) {
-    throw invalid(field, `is nested deeper than ${MAX_JSON_DEPTH} levels (or cyclic)`, 'flatten it');
+  if (path.length > MAX_JSON_DEPTH) {
+    throw invalid(pathText(path), `nests deeper than ${MAX_JSON_DEPTH} levels (or is cyclic)`, 'flatten it');
   }
   if (Array.isArray(value)) {
-    for (const item of value) size = jsonSize(item, field, depth + 1, size + 1);
+    for (let i = 0; i < value.length; i++) {
+      path.push(String(i));
+      size = jsonSize(value[i], path, size + 1);
+      path.pop();
+    }
     return size + 2;
   }
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) {
-    throw invalid(field, 'holds an object that is not plain JSON', 'send plain objects, arrays and values');
+    throw invalid(
+      pathText(path),
+      'is not a plain object (a Date, Map, class instance ...)',
+      'send plain JSON',
+    );
   }
   for (const key in value) {
     const member = (value as Record<string, unknown>)[key];
     if (member === undefined) continue;
-    checkWellFormed(key, field);
-    size = jsonSize(member, field, depth + 1, size + key.length + 4);
+    path.push(key);
+    if (!(key as WellFormed).isWellFormed()) {
+      throw invalid(pathText(path), 'has a key with a lone surrogate', 'send valid Unicode text');
+    }
+    size = jsonSize(member, path, size + key.length + 4);
+    path.pop();
   }
   return size + 2;
 }

@@ -84,7 +84,7 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
   const authority: BudgetAuthority = {
     // Requests are validated as a ledger would before anything is sent, so every authority refuses the
     // same input the same way (a body JSON cannot carry, or a key no header can, never leaves).
-    reserve(request) {
+    async reserve(request) {
       validateReserve(request);
       return reserveWithPartialFallback(request, reserveOnce, authority);
     },
