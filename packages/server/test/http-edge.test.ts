@@ -158,6 +158,33 @@ describe('the HTTP layer', () => {
     expectProtocolError(badLength, 400, 'INVALID_REQUEST');
   });
 
+  it('cuts a long unknown key to 64 chars and any message to 400, so a refusal never returns the body', async () => {
+    const json = { 'X-Cycles-API-Key': API_KEY, 'Content-Type': 'application/json' };
+    const longKey = await send(
+      'POST',
+      '/v1/decide',
+      json,
+      JSON.stringify({ [`${MARKER}${'k'.repeat(5000)}`]: 1 }),
+    );
+    const body = expectProtocolError(longKey, 400, 'INVALID_REQUEST');
+    expect(body.details?.field).toBe(`${MARKER}${'k'.repeat(64 - MARKER.length)}…`);
+    expect(longKey.text.length).toBeLessThan(1024);
+    const longValue = await send(
+      'POST',
+      '/v1/decide',
+      json,
+      JSON.stringify({
+        idempotency_key: 'long-value',
+        subject: { tenant: 'acme' },
+        action: { kind: 'llm.completion', name: 'm' },
+        estimate: { unit: `TOKENS${'x'.repeat(5000)}${MARKER}`, amount: 1 },
+      }),
+    );
+    expect(
+      (expectProtocolError(longValue, 400, 'INVALID_REQUEST', MARKER).message as string).length,
+    ).toBeLessThanOrEqual(401);
+  });
+
   it('keeps X-Request-Id and the caller trace id on refusals that reach Fastify', async () => {
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
     for (const path of ['/v1/nope', `/v1/reservations/${'a'.repeat(600)}`, '/v1/reservations/%ZZ']) {

@@ -65,6 +65,9 @@ function fromFastify(error: Partial<FastifyError>, request: FastifyRequest): Inv
   });
 }
 
+/** Longest error message sent: validators quote the bad value (`got …`), which may be 64 KB of request. */
+const MAX_MESSAGE_CHARS = 400;
+
 function statusOf(error: unknown): number {
   return error instanceof HttpRefusal ? error.httpStatus : wireErrorStatus(error);
 }
@@ -84,5 +87,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     reply.header('X-Request-Id', request.id);
     reply.header('X-Cycles-Trace-Id', request.traceId);
   }
-  return reply.code(status).send(toWireErrorResponse(protocolError, request.id, request.traceId));
+  const body = toWireErrorResponse(protocolError, request.id, request.traceId);
+  if (body.message.length > MAX_MESSAGE_CHARS) body.message = `${body.message.slice(0, MAX_MESSAGE_CHARS)}…`;
+  return reply.code(status).send(body);
 }

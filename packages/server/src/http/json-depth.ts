@@ -1,3 +1,5 @@
+import { shownKey } from './strict-body.ts';
+
 /** Where a JSON text first nests deeper than allowed: the top-level field it is under, and that depth. */
 export interface TooDeep {
   /** The top-level key the deep value sits under (cut to 64 chars), or `body` for a top-level array. */
@@ -20,7 +22,7 @@ function keyName(raw: string): string {
   } catch {
     name = raw;
   }
-  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
+  return shownKey(name);
 }
 
 /**
