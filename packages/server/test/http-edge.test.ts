@@ -61,7 +61,7 @@ describe.each(BODY_ROUTES)('%s %s', (method, path, key) => {
     }
   });
 
-  it('415 for a charset other than UTF-8 or a media type other than JSON', async () => {
+  it('415 for a charset other than UTF-8, a media type other than JSON, or a compressed body', async () => {
     const utf16 = Buffer.from(`{"idempotency_key":"${MARKER}"}`, 'utf16le');
     for (const contentType of ['application/json; charset=utf-16', 'application/json;charset=ISO-8859-1']) {
       const answer = await send(method, path, { ...key, 'Content-Type': contentType }, utf16);
@@ -69,6 +69,10 @@ describe.each(BODY_ROUTES)('%s %s', (method, path, key) => {
         field: 'Content-Type',
       });
     }
+    const gzip = await send(method, path, { ...json, 'Content-Encoding': 'gzip' }, `{"k":"${MARKER}"}`);
+    expect(expectProtocolError(gzip, 415, 'INVALID_REQUEST', MARKER).details).toEqual({
+      field: 'Content-Encoding',
+    });
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
       const answer = await send(method, path, { ...key, 'Content-Type': contentType }, `{"k":"${MARKER}"}`);
       expectProtocolError(answer, 415, 'INVALID_REQUEST', MARKER);
