@@ -2,17 +2,30 @@ import { createHttpAuthority, InvalidRequestError } from '@cycles-guard/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 
-// What the server's HTTP layer refuses reaches a `createHttpAuthority` caller as a typed
-// InvalidRequestError naming the field, sent once (a 4xx is never retried), with no balance moved.
+// What the server refuses at its HTTP edge (a body over its limit, a cursor it never issued) reaches a
+// `createHttpAuthority` caller as one typed InvalidRequestError naming the field: sent once (a 4xx is
+// never retried), no balance moved. The requests are valid for core's own checks, so they do reach it.
 
 const API_KEY = 'acme-key-0001';
 let server: CyclesServer;
+let sent = 0;
+const authority = () =>
+  createHttpAuthority({
+    baseUrl: server.url,
+    apiKey: API_KEY,
+    retries: 2,
+    fetch: (input, init) => {
+      sent++;
+      return fetch(input, init);
+    },
+  });
 
 beforeAll(async () => {
   server = await startCyclesServer({
     port: 0,
     apiKeys: { [API_KEY]: 'acme' },
     ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 10_000 }],
+    bodyLimitBytes: 4096,
     logLevel: 'silent',
   });
 });
@@ -20,43 +33,37 @@ afterAll(async () => {
   await server.close();
 });
 
-function nested(levels: number): unknown {
-  let value: unknown = 'leaf';
-  for (let level = 0; level < levels; level++) value = [value];
-  return value;
+async function refusal(call: () => Promise<unknown>): Promise<{ field: unknown; sent: number }> {
+  sent = 0;
+  const error = await call().catch((caught: unknown) => caught);
+  expect(InvalidRequestError.isInstance(error), String(error)).toBe(true);
+  return { field: (error as InvalidRequestError).details?.field, sent };
 }
 
-describe('createHttpAuthority against the HTTP layer', () => {
-  it.each([
-    ['too deep', 400, 'metadata', { deep: nested(100) }],
-    ['too large', 413, 'body', { blob: 'x'.repeat(70_000) }],
-  ])(
-    'metadata %s (HTTP %i) is InvalidRequestError naming %s, sent once',
-    async (_label, status, field, metadata) => {
-      let sent = 0;
-      const authority = createHttpAuthority({
-        baseUrl: server.url,
-        apiKey: API_KEY,
-        retries: 2,
-        fetch: (input, init) => {
-          sent++;
-          return fetch(input, init);
-        },
-      });
-      const before = await server.ledger.getLedger('tenant:acme', 'TOKENS');
-      const error = await authority
-        .reserve({
-          idempotencyKey: `refused-${status}`,
-          subject: { tenant: 'acme' },
-          action: { kind: 'llm.completion', name: 'm' },
-          estimate: { unit: 'TOKENS', amount: 10 },
-          metadata,
-        })
-        .catch((caught: unknown) => caught);
-      expect(InvalidRequestError.isInstance(error)).toBe(true);
-      expect((error as InvalidRequestError).details?.field).toBe(field);
-      expect(sent).toBe(1);
-      expect(await server.ledger.getLedger('tenant:acme', 'TOKENS')).toEqual(before);
-    },
-  );
+describe('createHttpAuthority against the HTTP edge', () => {
+  it('a body over the server limit (413) is InvalidRequestError naming body, sent once, nothing held', async () => {
+    const before = await server.ledger.getLedger('tenant:acme', 'TOKENS');
+    const outcome = await refusal(() =>
+      authority().reserve({
+        idempotencyKey: 'too-large',
+        subject: { tenant: 'acme' },
+        action: { kind: 'llm.completion', name: 'm' },
+        estimate: { unit: 'TOKENS', amount: 10 },
+        metadata: { blob: 'x'.repeat(5000) },
+      }),
+    );
+    expect(outcome).toEqual({ field: 'body', sent: 1 });
+    expect(await server.ledger.getLedger('tenant:acme', 'TOKENS')).toEqual(before);
+  });
+
+  it('a cursor the server never issued is InvalidRequestError naming cursor, sent once', async () => {
+    expect(await refusal(() => authority().listReservations({ cursor: 'garbage' }))).toEqual({
+      field: 'cursor',
+      sent: 1,
+    });
+    expect(await refusal(() => authority().getBalances({ tenant: 'acme', cursor: 'garbage' }))).toEqual({
+      field: 'cursor',
+      sent: 1,
+    });
+  });
 });
