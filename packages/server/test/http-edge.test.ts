@@ -61,7 +61,7 @@ describe.each(BODY_ROUTES)('%s %s', (method, path, key) => {
     }
   });
 
-  it('415 for a charset other than UTF-8 or a media type other than JSON', async () => {
+  it('415 for a charset other than UTF-8, a media type other than JSON, or a compressed body', async () => {
     const utf16 = Buffer.from(`{"idempotency_key":"${MARKER}"}`, 'utf16le');
     for (const contentType of ['application/json; charset=utf-16', 'application/json;charset=ISO-8859-1']) {
       const answer = await send(method, path, { ...key, 'Content-Type': contentType }, utf16);
@@ -69,6 +69,10 @@ describe.each(BODY_ROUTES)('%s %s', (method, path, key) => {
         field: 'Content-Type',
       });
     }
+    const gzip = await send(method, path, { ...json, 'Content-Encoding': 'gzip' }, `{"k":"${MARKER}"}`);
+    expect(expectProtocolError(gzip, 415, 'INVALID_REQUEST', MARKER).details).toEqual({
+      field: 'Content-Encoding',
+    });
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
       const answer = await send(method, path, { ...key, 'Content-Type': contentType }, `{"k":"${MARKER}"}`);
       expectProtocolError(answer, 415, 'INVALID_REQUEST', MARKER);
@@ -156,6 +160,33 @@ describe('the HTTP layer', () => {
       'POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Length: abc',
     );
     expectProtocolError(badLength, 400, 'INVALID_REQUEST');
+  });
+
+  it('cuts a long unknown key to 64 chars and any message to 400, so a refusal never returns the body', async () => {
+    const json = { 'X-Cycles-API-Key': API_KEY, 'Content-Type': 'application/json' };
+    const longKey = await send(
+      'POST',
+      '/v1/decide',
+      json,
+      JSON.stringify({ [`${MARKER}${'k'.repeat(5000)}`]: 1 }),
+    );
+    const body = expectProtocolError(longKey, 400, 'INVALID_REQUEST');
+    expect(body.details?.field).toBe(`${MARKER}${'k'.repeat(64 - MARKER.length)}…`);
+    expect(longKey.text.length).toBeLessThan(1024);
+    const longValue = await send(
+      'POST',
+      '/v1/decide',
+      json,
+      JSON.stringify({
+        idempotency_key: 'long-value',
+        subject: { tenant: 'acme' },
+        action: { kind: 'llm.completion', name: 'm' },
+        estimate: { unit: `TOKENS${'x'.repeat(5000)}${MARKER}`, amount: 1 },
+      }),
+    );
+    expect(
+      (expectProtocolError(longValue, 400, 'INVALID_REQUEST', MARKER).message as string).length,
+    ).toBeLessThanOrEqual(401);
   });
 
   it('keeps X-Request-Id and the caller trace id on refusals that reach Fastify', async () => {

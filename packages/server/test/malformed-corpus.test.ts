@@ -104,6 +104,8 @@ describe.each(['memory', 'redis'] as const)('malformed requests, %s ledger', (ba
       expect(schemaProblems('ErrorResponse', error), where).toEqual([]);
       expect(error.request_id, where).toBe(answer.headers['x-request-id']);
       expect(error.trace_id, where).toBe(answer.headers['x-cycles-trace-id']);
+      // Refusals name what is wrong; they never send the request's (up to 64 KB of) bytes back.
+      expect(answer.text.length, where).toBeLessThan(1024);
       expect(await balances(server.ledger), `balances changed by a refused request: ${where}`).toBe(before);
     }
     let parsed: unknown;

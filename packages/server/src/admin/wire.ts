@@ -9,6 +9,7 @@ import {
   toWireCaps,
   type WireCaps,
 } from '@cycles-guard/core';
+import { shownKey } from '../http/strict-body.ts';
 
 // The admin API's JSON (snake_case like the protocol; amounts are plain integers in the ledger's unit).
 
@@ -104,9 +105,9 @@ function renameKeys(body: unknown, names: Record<string, string>, what: string):
     const name = names[key];
     if (name === undefined) {
       throw new InvalidRequestError(
-        `${key} is not a field of the ${what}: use ${Object.keys(names).join(', ')}`,
+        `${shownKey(key)} is not a field of the ${what}: use ${Object.keys(names).join(', ')}`,
         {
-          details: { field: key },
+          details: { field: shownKey(key) },
         },
       );
     }

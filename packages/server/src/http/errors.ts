@@ -65,6 +65,16 @@ function fromFastify(error: Partial<FastifyError>, request: FastifyRequest): Inv
   });
 }
 
+/** Longest error message sent: validators quote the bad value (`got …`), which may be 64 KB of request. */
+const MAX_MESSAGE_CHARS = 400;
+
+/** The error with its message cut to `MAX_MESSAGE_CHARS` (same class, code and details). */
+function withShortMessage(error: unknown): unknown {
+  if (!(error instanceof Error) || error.message.length <= MAX_MESSAGE_CHARS) return error;
+  const message = `${error.message.slice(0, MAX_MESSAGE_CHARS)}…`;
+  return Object.create(error, { message: { value: message } });
+}
+
 function statusOf(error: unknown): number {
   return error instanceof HttpRefusal ? error.httpStatus : wireErrorStatus(error);
 }
@@ -74,9 +84,9 @@ function statusOf(error: unknown): number {
  * set here too, for refusals that reach it before the `onRequest` hook ran (bad URL, overlong id).
  */
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const protocolError = CyclesError.isInstance(error)
-    ? error
-    : (fromFastify(error as Partial<FastifyError>, request) ?? error);
+  const protocolError = withShortMessage(
+    CyclesError.isInstance(error) ? error : (fromFastify(error as Partial<FastifyError>, request) ?? error),
+  );
   const status = statusOf(protocolError);
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   if (!request.traceId) {

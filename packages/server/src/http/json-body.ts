@@ -21,13 +21,23 @@ function charsetOf(contentType: string | undefined): string | undefined {
 /**
  * Replaces Fastify's body parsers with one for `application/json` in UTF-8 only (RFC 8259): another
  * declared charset is 415, bytes that are not UTF-8 are 400, and a body nested deeper than
- * `MAX_BODY_DEPTH` is 400 naming its top-level field, all before `JSON.parse` runs. The parse itself is
+ * `MAX_BODY_DEPTH` is 400 naming its top-level field, all before `JSON.parse` runs. A compressed body
+ * (`Content-Encoding`) is 415: nothing here inflates it. The parse itself is
  * Fastify's (which refuses `__proto__` and `constructor.prototype` keys). Any other media type is 415.
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+      done(
+        new HttpRefusal(415, 'Compressed bodies are not accepted: send the JSON without Content-Encoding', {
+          field: 'Content-Encoding',
+        }),
+      );
+      return;
+    }
     const charset = charsetOf(request.headers['content-type']);
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
       done(

@@ -1,3 +1,5 @@
+import { shownKey } from './strict-body.ts';
+
 /** Where a JSON text first nests deeper than allowed: the top-level field it is under, and that depth. */
 export interface TooDeep {
   /** The top-level key the deep value sits under (cut to 64 chars), or `body` for a top-level array. */
@@ -20,7 +22,7 @@ function keyName(raw: string): string {
   } catch {
     name = raw;
   }
-  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
+  return shownKey(name);
 }
 
 /**
@@ -30,6 +32,18 @@ function keyName(raw: string): string {
  * that is not JSON the count may be off, but the parse that follows refuses such text anyway.
  */
 export function findTooDeep(text: string, maxDepth: number): TooDeep | undefined {
+  // Fast path: with no more than `maxDepth` brackets in all, nothing can nest deeper (native search).
+  let brackets = 0;
+  for (const bracket of ['{', '[']) {
+    for (
+      let at = text.indexOf(bracket);
+      at !== -1 && brackets <= maxDepth;
+      at = text.indexOf(bracket, at + 1)
+    ) {
+      brackets++;
+    }
+  }
+  if (brackets <= maxDepth) return undefined;
   let depth = 0;
   let inString = false;
   let stringStart = 0;
@@ -40,13 +54,16 @@ export function findTooDeep(text: string, maxDepth: number): TooDeep | undefined
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
     if (inString) {
-      if (code === BACKSLASH) index++;
-      else if (code === QUOTE) {
-        inString = false;
-        if (expectKey) {
-          topKey = text.slice(stringStart, index);
-          expectKey = false;
-        }
+      // Jump to the next quote natively; it closes the string unless an odd run of backslashes escapes it.
+      index = text.indexOf('"', index);
+      if (index === -1) return undefined;
+      let backslashes = 0;
+      while (text.charCodeAt(index - 1 - backslashes) === BACKSLASH) backslashes++;
+      if (backslashes % 2 === 1) continue;
+      inString = false;
+      if (expectKey) {
+        topKey = text.slice(stringStart, index);
+        expectKey = false;
       }
       continue;
     }

@@ -65,9 +65,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A request key as shown in an error: cut to 64 chars (keys are the caller's bytes, up to the body limit). */
+export function shownKey(key: string): string {
+  return key.length > 64 ? `${key.slice(0, 64)}…` : key;
+}
+
 function check(value: Record<string, unknown>, shape: Shape, path: string): void {
   for (const [key, child] of Object.entries(value)) {
-    const field = path === '' ? key : `${path}.${key}`;
+    const field = path === '' ? shownKey(key) : `${path}.${shownKey(key)}`;
     if (!shape.keys.includes(key)) {
       throw new InvalidRequestError(
         `${field} is not a field of this request: remove it (allowed: ${shape.keys.join(', ')})`,

@@ -17,6 +17,7 @@ import {
 } from '../admin/wire.ts';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { checkQuery, queryOf } from '../http/query.ts';
+import { shownKey } from '../http/strict-body.ts';
 
 const TENANT = /^[a-zA-Z0-9_.-]{1,128}$/;
 const FUNDING_OPERATIONS = ['CREDIT', 'DEBIT', 'RESET', 'RESET_SPENT', 'REPAY_DEBT'];
@@ -66,9 +67,9 @@ function fundingOf(body: unknown): { funding: FundingOperation; reason?: string;
   for (const key of Object.keys(body)) {
     if (!FUNDING_FIELDS.includes(key)) {
       throw new InvalidRequestError(
-        `${key} is not a field of a funding request: use ${FUNDING_FIELDS.join(', ')}`,
+        `${shownKey(key)} is not a field of a funding request: use ${FUNDING_FIELDS.join(', ')}`,
         {
-          details: { field: key },
+          details: { field: shownKey(key) },
         },
       );
     }

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 
 // A generator of malformed requests to every route of cycles-guard-server: valid bodies with one field
@@ -272,6 +273,7 @@ const byteMutation = fc
       'whole',
       'proto',
       'dupKey',
+      'gzip',
     ),
     at: fc.nat(),
     whole: fc.oneof(
@@ -323,6 +325,8 @@ const byteMutation = fc
           ]),
         };
       }
+      case 'gzip':
+        return { ...base, headers: { ...headers, 'Content-Encoding': 'gzip' }, body: gzipSync(text) };
       case 'proto':
         return { ...base, headers, body: Buffer.from(text.replace('{', '{"__proto__":{"polluted":true},')) };
       case 'dupKey':
