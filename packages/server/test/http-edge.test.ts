@@ -98,7 +98,7 @@ describe.each(BODY_ROUTES)('%s %s', (method, path, key) => {
 });
 
 describe('the HTTP layer', () => {
-  it(`accepts a body exactly ${MAX_BODY_DEPTH} levels deep`, async () => {
+  it(`parses a body up to ${MAX_BODY_DEPTH} levels deep; the ledgers bound metadata itself`, async () => {
     const reserve = (levels: number, key: string) =>
       send(
         'POST',
@@ -113,8 +113,21 @@ describe('the HTTP layer', () => {
           metadata: { deep: JSON.parse(nested(levels - 2)) },
         }),
       );
-    expect((await reserve(MAX_BODY_DEPTH, 'deep-ok')).status).toBe(200);
-    expectProtocolError(await reserve(MAX_BODY_DEPTH + 1, 'deep-no'), 400, 'INVALID_REQUEST');
+    // metadata at the ledgers' own limit (MAX_JSON_DEPTH) is accepted; one level more still parses
+    // (room for metrics.custom, one level further down) and gets the ledger's 400 naming its path.
+    expect((await reserve(MAX_BODY_DEPTH - 1, 'deep-ok')).status).toBe(200);
+    const ledgerRefusal = expectProtocolError(
+      await reserve(MAX_BODY_DEPTH, 'deep-ledger'),
+      400,
+      'INVALID_REQUEST',
+    );
+    expect(ledgerRefusal.details?.field).toMatch(/^metadata\.deep\./);
+    const parserRefusal = expectProtocolError(
+      await reserve(MAX_BODY_DEPTH + 1, 'deep-no'),
+      400,
+      'INVALID_REQUEST',
+    );
+    expect(parserRefusal.details).toMatchObject({ field: 'metadata', max_depth: MAX_BODY_DEPTH });
   });
 
   it('404 for an unknown route and 405 with Allow for a known path under another method, echoing neither', async () => {

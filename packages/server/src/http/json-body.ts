@@ -4,11 +4,13 @@ import { HttpRefusal } from './errors.ts';
 import { findTooDeep } from './json-depth.ts';
 
 /**
- * Deepest nesting a request body may have: the body object is level 1, so `metadata` may nest as deep
- * as core's validation allows every ledger (`MAX_JSON_DEPTH`) and no deeper. Checked before parsing, so
- * thousands of levels (which once crashed recursive code with a 500) never reach a parser.
+ * Deepest nesting a request body may have: the body object is level 1 and `metrics` level 2, so
+ * `metrics.custom` (and `metadata`) may nest as deep as core's validation allows every ledger
+ * (`MAX_JSON_DEPTH`); a value just past that limit still reaches the ledger, whose 400 names its path.
+ * Checked before parsing, so thousands of levels (which once crashed recursive code with a 500) never
+ * reach a parser.
  */
-export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 1;
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 2;
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
