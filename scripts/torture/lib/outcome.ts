@@ -18,6 +18,6 @@ export async function answerOf<T>(operation: () => Promise<T>): Promise<Answer<T
 
 /** A short description of an untyped throw (its class and the start of its message). */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.constructor.name}: ${error.message.slice(0, 160)}`;
-  return String(error).slice(0, 160);
+  const text = error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
+  return text.replace(/\s+/g, ' ').slice(0, 160);
 }
