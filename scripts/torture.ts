@@ -15,12 +15,18 @@ interface Arguments {
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const parsed: Arguments = { seed: Math.floor(Math.random() * 2 ** 31), quick: false, filter: [], json: undefined };
+  const parsed: Arguments = {
+    seed: Math.floor(Math.random() * 2 ** 31),
+    quick: false,
+    filter: [],
+    json: undefined,
+  };
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index] as string;
     if (argument === '--quick') parsed.quick = true;
     else if (argument === '--seed' || argument === '--json') {
-      const value = argv[(index += 1)];
+      index += 1;
+      const value = argv[index];
       if (value === undefined) throw new Error(`${argument} needs a value`);
       if (argument === '--json') parsed.json = value;
       else if (!/^\d+$/.test(value)) throw new Error(`--seed must be a non-negative integer, got ${value}`);
@@ -50,13 +56,16 @@ for (const file of files) {
   let module: TortureModule;
   let figures: Record<string, number | string>;
   try {
-    module = ((await import(pathToFileURL(join(directory, file)).href)) as { default: TortureModule }).default;
+    module = ((await import(pathToFileURL(join(directory, file)).href)) as { default: TortureModule })
+      .default;
     if (args.filter.length > 0 && !args.filter.some((name) => module.name.includes(name))) continue;
     console.log(`\n== ${module.name}`);
     figures = await module.run({ seed: args.seed, log: (line) => console.log(line) });
   } catch (error) {
     // A module that cannot load or run is a failure of its own, never a silent skip.
-    console.log(`\n== ${file}: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.log(
+      `\n== ${file}: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     report[file] = { failed: String(error) };
     broken += 1;
     continue;
@@ -65,7 +74,8 @@ for (const file of files) {
   report[module.name] = figures;
   const width = Math.max(...Object.keys(figures).map((name) => name.length));
   for (const name of ['runs', 'operations', 'distinct bad inputs', ...MUST_BE_ZERO]) {
-    if (name in figures) console.log(`  ${name.padEnd(width)}  ${figures[name]}${must.has(name) ? ' (must be 0)' : ''}`);
+    if (name in figures)
+      console.log(`  ${name.padEnd(width)}  ${figures[name]}${must.has(name) ? ' (must be 0)' : ''}`);
   }
   for (const [name, value] of Object.entries(figures)) {
     if (!['runs', 'operations', 'distinct bad inputs'].includes(name) && !must.has(name)) {

@@ -13,8 +13,16 @@ export default {
       open: async () => memoryTarget(),
       replay: `pnpm torture memory --seed ${seed}`,
       sizes: {
-        quick: { runs: 4, steps: 200, flood: { reservations: 10_050, events: 101_000, timeBoundMs: 20_000, concurrency: 1 } },
-        full: { runs: 40, steps: 400, flood: { reservations: 10_050, events: 101_000, timeBoundMs: 60_000, concurrency: 1 } },
+        quick: {
+          runs: 4,
+          steps: 200,
+          flood: { reservations: 10_050, events: 101_000, timeBoundMs: 20_000, concurrency: 1 },
+        },
+        full: {
+          runs: 40,
+          steps: 400,
+          flood: { reservations: 10_050, events: 101_000, timeBoundMs: 60_000, concurrency: 1 },
+        },
       },
     }),
 } satisfies TortureModule;

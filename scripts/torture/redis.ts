@@ -20,9 +20,13 @@ interface WorkerReport {
 
 function runWorker(args: string[], log: (line: string) => void): Promise<WorkerReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@cycles-guard/source', '--import', 'tsx', WORKER, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@cycles-guard/source', '--import', 'tsx', WORKER, ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     child.stdout.on('data', (chunk) => {
       stdout += String(chunk);
@@ -51,8 +55,16 @@ export default {
         open: async () => redisTarget(server.url),
         replay,
         sizes: {
-          quick: { runs: 2, steps: 120, flood: { reservations: 10_050, events: 2000, timeBoundMs: 5000, concurrency: 32 } },
-          full: { runs: 12, steps: 300, flood: { reservations: 10_050, events: 20_000, timeBoundMs: 20_000, concurrency: 32 } },
+          quick: {
+            runs: 2,
+            steps: 120,
+            flood: { reservations: 10_050, events: 2000, timeBoundMs: 5000, concurrency: 32 },
+          },
+          full: {
+            runs: 12,
+            steps: 300,
+            flood: { reservations: 10_050, events: 20_000, timeBoundMs: 20_000, concurrency: 32 },
+          },
         },
       });
       // Several processes, one key prefix.
@@ -65,13 +77,25 @@ export default {
         await provisionCrowd(shared.admin);
         const reports = await Promise.all(
           Array.from({ length: workers }, (_, worker) =>
-            runWorker([server.url, prefix, String(seed), String(worker), quick() ? '80' : '250', quick() ? '300' : '1500', replay], log),
+            runWorker(
+              [
+                server.url,
+                prefix,
+                String(seed),
+                String(worker),
+                quick() ? '80' : '250',
+                quick() ? '300' : '1500',
+                replay,
+              ],
+              log,
+            ),
           ),
         );
         const charged = reports.reduce((sum, report) => sum + report.charged, 0);
         await checkCrowd(shared.admin, tally, charged, replay);
         for (const report of reports) mergeFigures(figures, report.figures);
-        figures.operations = (figures.operations as number) + reports.reduce((sum, report) => sum + report.operations, 0);
+        figures.operations =
+          (figures.operations as number) + reports.reduce((sum, report) => sum + report.operations, 0);
         figures.runs = (figures.runs as number) + workers;
       } finally {
         await shared.close();

@@ -5,6 +5,7 @@ import { runBadInputs } from './bad-inputs.ts';
 import { runCampaign } from './campaign.ts';
 import { Tally } from './figures.ts';
 import { type FloodOptions, runFlood } from './flood.ts';
+import { runHttpProbes } from './http-probes.ts';
 import { runFailCharges } from './llm-fail.ts';
 import { quick } from './mode.ts';
 import { subSeed } from './random.ts';
@@ -13,7 +14,7 @@ import type { Target } from './targets.ts';
 export interface BackendSizes {
   runs: number;
   steps: number;
-  flood: Pick<FloodOptions, 'reservations' | 'events' | 'timeBoundMs' | 'concurrency'>;
+  flood: Pick<FloodOptions, 'reservations' | 'events' | 'timeBoundMs' | 'concurrency' | 'floodInProcess'>;
 }
 
 export interface AttackOptions {
@@ -22,10 +23,15 @@ export interface AttackOptions {
   /** A fresh target (closed after each phase). */
   open: () => Promise<Target>;
   replay: string;
+  /** Also send raw HTTP probes (server targets). */
+  httpProbes?: boolean;
   sizes: { quick: BackendSizes; full: BackendSizes };
 }
 
-async function on<T>(open: () => Promise<Target>, work: (target: Target) => Promise<T>): Promise<[T, number]> {
+async function on<T>(
+  open: () => Promise<Target>,
+  work: (target: Target) => Promise<T>,
+): Promise<[T, number]> {
   const target = await open();
   try {
     return [await work(target), target.serverErrors()];
@@ -49,10 +55,20 @@ export async function attackBackend(options: AttackOptions): Promise<Record<stri
   for (let run = 0; run < sizes.runs; run += 1) {
     const seed = subSeed(options.seed, run);
     await phase(`run ${run} (seed ${seed})`, (target) =>
-      runCampaign(target, tally, { seed, tenantPrefix: `r${run}x`, steps: sizes.steps, tenants: 3, timeSteps: true, replay: options.replay }),
+      runCampaign(target, tally, {
+        seed,
+        tenantPrefix: `r${run}x`,
+        steps: sizes.steps,
+        tenants: 3,
+        timeSteps: true,
+        replay: options.replay,
+      }),
     );
   }
   await phase('bad inputs', (target) => runBadInputs(target, tally, 'malformed', options.replay));
+  if (options.httpProbes === true) {
+    await phase('raw HTTP probes', (target) => runHttpProbes(target, tally, options.replay));
+  }
   await phase('fail() charges', (target) => runFailCharges(target, tally, 'failing', options.replay));
   let floodFigures: Record<string, number> = {};
   await phase('noisy tenant', async (target) => {

@@ -7,8 +7,8 @@ import type { Tally } from './figures.ts';
 import { modelCommit, modelReserve } from './model.ts';
 import { answerOf, describeError } from './outcome.ts';
 import type { BudgetAuthority, ErrorCode } from './packages.ts';
-import { ACTION, type CampaignTenant, checkBalances, provisionTenant, UNIT } from './tenants.ts';
 import type { Target } from './targets.ts';
+import { ACTION, type CampaignTenant, checkBalances, provisionTenant, UNIT } from './tenants.ts';
 
 type Operation = 'reserve' | 'decide' | 'event' | 'commit' | 'release' | 'extend';
 
@@ -60,12 +60,18 @@ const FIELDS: Record<Operation, Record<string, BadValues>> = {
     'metrics.custom': BAD_OBJECTS,
     'metrics.tokensOutput': BAD_NUMBERS,
     'metrics.modelVersion': BAD_TEXTS,
-    reservationId: { 'lone high surrogate': () => 'r-\ud800', '1 MB string': BAD_TEXTS['1 MB string'] as () => unknown },
+    reservationId: {
+      'lone high surrogate': () => 'r-\ud800',
+      '1 MB string': BAD_TEXTS['1 MB string'] as () => unknown,
+    },
   },
   release: {
     idempotencyKey: BAD_TEXTS,
     reason: BAD_TEXTS,
-    reservationId: { 'lone high surrogate': () => 'r-\ud800', '1 MB string': BAD_TEXTS['1 MB string'] as () => unknown },
+    reservationId: {
+      'lone high surrogate': () => 'r-\ud800',
+      '1 MB string': BAD_TEXTS['1 MB string'] as () => unknown,
+    },
   },
   extend: {
     idempotencyKey: BAD_TEXTS,
@@ -103,7 +109,11 @@ interface Context {
 }
 
 /** Sends one bad input (twice, same key) and checks it was refused, typed, and changed nothing. */
-async function tryBadInput(context: Context, input: BadInput, holdId: string): Promise<'refused' | 'accepted'> {
+async function tryBadInput(
+  context: Context,
+  input: BadInput,
+  holdId: string,
+): Promise<'refused' | 'accepted'> {
   const { tenant, tally } = context;
   const authority: BudgetAuthority = tenant.authority;
   const label = `${input.operation} with ${input.field} = ${input.value}`;
@@ -111,9 +121,24 @@ async function tryBadInput(context: Context, input: BadInput, holdId: string): P
   tally.badInputs.add(label);
   const key = context.key('bad');
   const base = {
-    reserve: { idempotencyKey: key, subject: tenant.subject, action: ACTION, estimate: { unit: UNIT, amount: 10 } },
-    decide: { idempotencyKey: key, subject: tenant.subject, action: ACTION, estimate: { unit: UNIT, amount: 10 } },
-    event: { idempotencyKey: key, subject: tenant.subject, action: ACTION, actual: { unit: UNIT, amount: 5 } },
+    reserve: {
+      idempotencyKey: key,
+      subject: tenant.subject,
+      action: ACTION,
+      estimate: { unit: UNIT, amount: 10 },
+    },
+    decide: {
+      idempotencyKey: key,
+      subject: tenant.subject,
+      action: ACTION,
+      estimate: { unit: UNIT, amount: 10 },
+    },
+    event: {
+      idempotencyKey: key,
+      subject: tenant.subject,
+      action: ACTION,
+      actual: { unit: UNIT, amount: 5 },
+    },
     commit: { idempotencyKey: key, actual: { unit: UNIT, amount: 5 } },
     release: { idempotencyKey: key },
     extend: { idempotencyKey: key, extendByMs: 1000 },
@@ -143,17 +168,33 @@ async function tryBadInput(context: Context, input: BadInput, holdId: string): P
     const answer = await answerOf(send);
     if (answer.ok) {
       accepted = true;
-      tally.incident('accepted bad inputs', `${where} (${attempt})`, `answered ${describeAnswer(answer.value)}`);
+      tally.incident(
+        'accepted bad inputs',
+        `${where} (${attempt})`,
+        `answered ${describeAnswer(answer.value)}`,
+      );
       const reservationId = (answer.value as { reservationId?: string }).reservationId;
-      if (reservationId !== undefined) await answerOf(() => authority.release(reservationId, { idempotencyKey: context.key('undo') }));
+      if (reservationId !== undefined)
+        await answerOf(() => authority.release(reservationId, { idempotencyKey: context.key('undo') }));
       break;
     }
     if (answer.code === 'UNTYPED') {
       tally.incident('untyped errors', `${where} (${attempt})`, describeError(answer.error));
+    } else if (answer.status >= 500 && answer.code === 'AUTHORITY_UNAVAILABLE') {
+      // The client refused to send it and called that an outage (it would be retried, fail-closed).
+      tally.incident(
+        'wrong error codes',
+        `${where} (${attempt})`,
+        `${answer.code}: ${answer.error.message.slice(0, 120)}`,
+      );
     } else if (answer.status >= 500) {
       tally.incident('5xx answers', `${where} (${attempt})`, `${answer.status} ${answer.code}`);
     } else if (answer.code !== 'INVALID_REQUEST' && !(input.alsoAccepted ?? []).includes(answer.code)) {
-      tally.incident('wrong error codes', `${where} (${attempt})`, `${answer.code}: ${answer.error.message.slice(0, 120)}`);
+      tally.incident(
+        'wrong error codes',
+        `${where} (${attempt})`,
+        `${answer.code}: ${answer.error.message.slice(0, 120)}`,
+      );
     }
   }
   if (accepted) {
@@ -179,13 +220,27 @@ function describeAnswer(value: unknown): string {
  * Throws the whole catalog at one tenant. Settling operations aim at a live 10-unit hold; after them
  * the hold must still be live and a valid commit must charge exactly once.
  */
-export async function runBadInputs(target: Target, tally: Tally, tenantName: string, replay: string): Promise<number> {
+export async function runBadInputs(
+  target: Target,
+  tally: Tally,
+  tenantName: string,
+  replay: string,
+): Promise<number> {
   const tenant = await provisionTenant(target, tenantName, [
     { allocated: 100_000, overdraftLimit: 0 },
     { allocated: 50_000, overdraftLimit: 0 },
   ]);
   let keys = 0;
-  const context: Context = { target, tally, tenant, key: (kind) => `${tenantName}-${kind}-${(keys += 1)}`, where: replay };
+  const context: Context = {
+    target,
+    tally,
+    tenant,
+    key: (kind) => {
+      keys += 1;
+      return `${tenantName}-${kind}-${keys}`;
+    },
+    where: replay,
+  };
   let operations = 0;
   let hold: { id: string; held: number } | undefined;
   const newHold = async () => {
@@ -219,10 +274,19 @@ export async function runBadInputs(target: Target, tally: Tally, tenantName: str
   }
   if (hold !== undefined) {
     // The hold survived every refusal: settling it now charges exactly its amount, once.
-    const answer = await answerOf(() => tenant.authority.commit(hold!.id, { idempotencyKey: context.key('valid'), actual: { unit: UNIT, amount: 7 } }));
+    const answer = await answerOf(() =>
+      tenant.authority.commit(hold!.id, {
+        idempotencyKey: context.key('valid'),
+        actual: { unit: UNIT, amount: 7 },
+      }),
+    );
     if (answer.ok) modelCommit(tenant.model, hold.held, 7, 'REJECT');
     else {
-      tally.incident('model mismatches', `${target.label} ${replay}: valid commit after the bad inputs`, String(answer.code));
+      tally.incident(
+        'model mismatches',
+        `${target.label} ${replay}: valid commit after the bad inputs`,
+        String(answer.code),
+      );
     }
     await checkBalances(tally, tenant, `${target.label} ${replay}: valid commit after the bad inputs`);
   }
@@ -252,15 +316,25 @@ async function checkSurrogateKeys(
     );
     if (answer.ok && answer.value.reservationId !== undefined) ids.push(answer.value.reservationId);
     else if (!answer.ok && answer.code === 'UNTYPED') {
-      tally.incident('untyped errors', `${target.label} ${replay}: surrogate key`, describeError(answer.error));
+      tally.incident(
+        'untyped errors',
+        `${target.label} ${replay}: surrogate key`,
+        describeError(answer.error),
+      );
     }
   }
   if (new Set(ids).size < ids.length) {
-    tally.incident('merged keys', `${target.label} ${replay}`, `keys differing only in lone surrogates share a reservation: ${ids.join(', ')}`);
+    tally.incident(
+      'merged keys',
+      `${target.label} ${replay}`,
+      `keys differing only in lone surrogates share a reservation: ${ids.join(', ')}`,
+    );
   }
   for (const id of new Set(ids)) {
     await answerOf(() => tenant.authority.release(id, { idempotencyKey: context.key('pair-undo') }));
   }
-  await checkBalances(tally, tenant, `${target.label} ${replay}: after the surrogate-key pair`, { silent: true });
+  await checkBalances(tally, tenant, `${target.label} ${replay}: after the surrogate-key pair`, {
+    silent: true,
+  });
   return 3 + ids.length;
 }

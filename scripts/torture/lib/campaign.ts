@@ -6,8 +6,15 @@ import { type ModelOutcome, modelCommit, modelEvent, modelRelease, modelReserve 
 import { answerOf, describeError } from './outcome.ts';
 import { OVERAGE_POLICIES, type OveragePolicy } from './packages.ts';
 import { createRandom, type Random } from './random.ts';
-import { ACTION, type BudgetShape, type CampaignTenant, checkBalances, provisionTenant, UNIT } from './tenants.ts';
 import type { Target } from './targets.ts';
+import {
+  ACTION,
+  type BudgetShape,
+  type CampaignTenant,
+  checkBalances,
+  provisionTenant,
+  UNIT,
+} from './tenants.ts';
 
 export interface CampaignOptions {
   /** Seed of this run (printed with every incident). */
@@ -74,7 +81,10 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
   const started = target.clock.now();
   let operations = 0;
   let keys = 0;
-  const key = (kind: string) => `${options.tenantPrefix}${kind}-${(keys += 1)}`;
+  const key = (kind: string) => {
+    keys += 1;
+    return `${options.tenantPrefix}${kind}-${keys}`;
+  };
 
   /** Marks every ACTIVE hold past expiry + grace as EXPIRED in the model. */
   const expireInModel = (except?: CampaignHold) => {
@@ -257,7 +267,12 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
           tenant.model.splice(0, tenant.model.length, ...model);
         }
         const value = answer.value;
-        replays.push({ tenant, label, send: async () => JSON.stringify(await send()), expected: JSON.stringify(value) });
+        replays.push({
+          tenant,
+          label,
+          send: async () => JSON.stringify(await send()),
+          expected: JSON.stringify(value),
+        });
       }
     } else if (kind === 'decide') {
       const estimate = random.int(0, 800);
@@ -316,7 +331,11 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
       if (!answer.ok && answer.code !== 'UNTYPED') {
         tally.incident('broken replays', where(step, label), `answered ${answer.code}`);
       } else if (answer.ok && answer.value !== replay.expected) {
-        tally.incident('broken replays', where(step, label), `answered ${answer.value}, first ${replay.expected}`);
+        tally.incident(
+          'broken replays',
+          where(step, label),
+          `answered ${answer.value}, first ${replay.expected}`,
+        );
       }
       await checkBalances(tally, replay.tenant, where(step, label));
     } else if (kind === 'advance') {
@@ -339,7 +358,9 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
       const label = `commit ${amount} at expiry + grace ${late === 0 ? '(last ms)' : '+ 1 ms'} racing the sweeper`;
       const model = structuredClone(tenant.model);
       const expected: ModelOutcome =
-        late === 0 ? modelCommit(model, hold.held, amount, hold.policy) : { ok: false, code: 'RESERVATION_EXPIRED' };
+        late === 0
+          ? modelCommit(model, hold.held, amount, hold.policy)
+          : { ok: false, code: 'RESERVATION_EXPIRED' };
       operations += 1;
       const [answer] = await Promise.all([
         settleAnswer(step, label, () =>
@@ -372,7 +393,10 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
       if (hold === undefined) continue;
       const label = `${tenant.name} commits ${hold.tenant.name}'s hold`;
       const answer = await settleAnswer(step, label, () =>
-        tenant.authority.commit(hold.id, { idempotencyKey: key('trespass'), actual: { unit: UNIT, amount: 1 } }),
+        tenant.authority.commit(hold.id, {
+          idempotencyKey: key('trespass'),
+          actual: { unit: UNIT, amount: 1 },
+        }),
       );
       if (answer.ok) {
         tally.incident('accepted bad inputs', where(step, label), 'another tenant settled the hold');
@@ -396,6 +420,7 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
     }
     hold.status = 'FINALIZED';
   }
-  for (const each of tenants) await checkBalances(tally, each, where(options.steps, 'after releasing every hold'));
+  for (const each of tenants)
+    await checkBalances(tally, each, where(options.steps, 'after releasing every hold'));
   return operations;
 }

@@ -35,21 +35,35 @@ export async function crowdSlice(
       const estimate = random.int(1, 80);
       operations += 1;
       const reserve = await answerOf(() =>
-        authority.reserve({ idempotencyKey: `${key}-r`, subject: CROWD_SUBJECT, action: ACTION, estimate: { unit: UNIT, amount: estimate }, overagePolicy: 'ALLOW_IF_AVAILABLE' }),
+        authority.reserve({
+          idempotencyKey: `${key}-r`,
+          subject: CROWD_SUBJECT,
+          action: ACTION,
+          estimate: { unit: UNIT, amount: estimate },
+          overagePolicy: 'ALLOW_IF_AVAILABLE',
+        }),
       );
       if (!reserve.ok) {
-        if (reserve.code === 'UNTYPED') tally.incident('untyped errors', where(index), describeError(reserve.error));
+        if (reserve.code === 'UNTYPED')
+          tally.incident('untyped errors', where(index), describeError(reserve.error));
         continue;
       }
       const id = reserve.value.reservationId as string;
       const actual = { unit: UNIT, amount: random.int(0, estimate + 20) };
       const settle = random.chance(0.8)
-        ? () => authority.commit(id, { idempotencyKey: `${key}-c`, actual }).then((response) => response.charged.amount)
+        ? () =>
+            authority
+              .commit(id, { idempotencyKey: `${key}-c`, actual })
+              .then((response) => response.charged.amount)
         : () => authority.release(id, { idempotencyKey: `${key}-x` }).then(() => 0);
       operations += 1;
       const first = await answerOf(settle);
       if (!first.ok) {
-        tally.incident(first.code === 'UNTYPED' ? 'untyped errors' : 'model mismatches', where(index), first.code === 'UNTYPED' ? describeError(first.error) : first.code);
+        tally.incident(
+          first.code === 'UNTYPED' ? 'untyped errors' : 'model mismatches',
+          where(index),
+          first.code === 'UNTYPED' ? describeError(first.error) : first.code,
+        );
         continue;
       }
       charged += first.value;
@@ -57,7 +71,11 @@ export async function crowdSlice(
         operations += 1;
         const again = await answerOf(settle);
         if (!again.ok || again.value !== first.value) {
-          tally.incident('broken replays', where(index), `retry answered ${again.ok ? again.value : again.code}, first ${first.value}`);
+          tally.incident(
+            'broken replays',
+            where(index),
+            `retry answered ${again.ok ? again.value : again.code}, first ${first.value}`,
+          );
         }
       }
     }
@@ -67,14 +85,27 @@ export async function crowdSlice(
 }
 
 /** After every worker finished: spent == what they were charged, nothing held, nothing overspent. */
-export async function checkCrowd(admin: Ledger, tally: Tally, charged: number, replay: string): Promise<void> {
+export async function checkCrowd(
+  admin: Ledger,
+  tally: Tally,
+  charged: number,
+  replay: string,
+): Promise<void> {
   for (const path of PATHS) {
     const state = await admin.getLedger(path, UNIT);
     if (state === undefined) continue;
     const where = `crowd ${replay} ${path}`;
-    if (state.spent > charged) tally.incident('double charges', where, `spent ${state.spent}, workers were charged ${charged}`);
-    if (state.spent < charged) tally.incident('lost charges', where, `spent ${state.spent}, workers were charged ${charged}`);
-    if (state.reserved !== 0) tally.incident(state.reserved > 0 ? 'leaked holds' : 'overspend', where, `reserved ${state.reserved} after every hold settled`);
-    if (state.spent > state.allocated) tally.incident('overspend', where, `spent ${state.spent} of ${state.allocated}`);
+    if (state.spent > charged)
+      tally.incident('double charges', where, `spent ${state.spent}, workers were charged ${charged}`);
+    if (state.spent < charged)
+      tally.incident('lost charges', where, `spent ${state.spent}, workers were charged ${charged}`);
+    if (state.reserved !== 0)
+      tally.incident(
+        state.reserved > 0 ? 'leaked holds' : 'overspend',
+        where,
+        `reserved ${state.reserved} after every hold settled`,
+      );
+    if (state.spent > state.allocated)
+      tally.incident('overspend', where, `spent ${state.spent} of ${state.allocated}`);
   }
 }

@@ -29,6 +29,7 @@ export const MUST_BE_ZERO = [
 export type Incident = (typeof MUST_BE_ZERO)[number];
 
 /** Printed incidents per kind; the rest are only counted. */
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a local debugging knob of `pnpm torture`, not a turbo task input
 const PRINTED_PER_KIND = Number(process.env.TORTURE_PRINT ?? 5);
 
 /** Figures of one module: counters, must-be-zero incidents (the first few printed) and the bad inputs tried. */

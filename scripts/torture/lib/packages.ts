@@ -5,4 +5,8 @@
 export * from '../../../packages/core/src/index.ts';
 export { createRedisLedger, type RedisLedger } from '../../../packages/redis/src/index.ts';
 export { type RedisServer, startRedisServer } from '../../../packages/redis/src/testing/index.ts';
-export { createAdminClient, type CyclesServer, startCyclesServer } from '../../../packages/server/src/index.ts';
+export {
+  type CyclesServer,
+  createAdminClient,
+  startCyclesServer,
+} from '../../../packages/server/src/index.ts';

@@ -30,7 +30,9 @@ try {
     replay: replay as string,
   });
   const [operations, slice] = await Promise.all([campaign, crowd]);
-  process.stdout.write(`\n${JSON.stringify({ figures: tally.figures(), operations: operations + slice.operations, charged: slice.charged })}\n`);
+  process.stdout.write(
+    `\n${JSON.stringify({ figures: tally.figures(), operations: operations + slice.operations, charged: slice.charged })}\n`,
+  );
 } finally {
   await target.close();
 }

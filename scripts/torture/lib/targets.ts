@@ -4,11 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import {
   type BudgetAuthority,
+  type CyclesServer,
   createAdminClient,
   createHttpAuthority,
   createMemoryLedger,
   createRedisLedger,
-  type CyclesServer,
   type Ledger,
   ManualClock,
   startCyclesServer,
@@ -33,7 +33,7 @@ export interface Target {
 }
 
 /** Every runtime operation of `ledger`, called with `{ tenant }` as the call context. */
-function asTenant(ledger: Ledger, tenant: string): BudgetAuthority {
+export function asTenant(ledger: Ledger, tenant: string): BudgetAuthority {
   const context = { tenant };
   return {
     reserve: (request) => ledger.reserve(request, context),
@@ -56,8 +56,8 @@ function embedded(label: string, ledger: Ledger, clock: ManualClock): Target {
     clock,
     admin: ledger,
     async authority(tenant) {
-      let view = views.get(tenant);
-      if (view === undefined) views.set(tenant, (view = asTenant(ledger, tenant)));
+      const view = views.get(tenant) ?? asTenant(ledger, tenant);
+      views.set(tenant, view);
       return view;
     },
     serverErrors: () => 0,
@@ -102,8 +102,8 @@ export async function httpTarget(label: string, ledger: Ledger, clock: ManualClo
   const keys = new Map<string, Promise<string>>();
   const authorities = new Map<string, Promise<BudgetAuthority>>();
   const apiKey = (tenant: string) => {
-    let key = keys.get(tenant);
-    if (key === undefined) keys.set(tenant, (key = admin.issueApiKey(tenant)));
+    const key = keys.get(tenant) ?? admin.issueApiKey(tenant);
+    keys.set(tenant, key);
     return key;
   };
   return {
@@ -117,7 +117,13 @@ export async function httpTarget(label: string, ledger: Ledger, clock: ManualClo
       let authority = authorities.get(tenant);
       if (authority === undefined) {
         authority = apiKey(tenant).then((key) =>
-          createHttpAuthority({ baseUrl: server.url, apiKey: key, retries: 0, timeoutMs: 30_000, fetch: counting }),
+          createHttpAuthority({
+            baseUrl: server.url,
+            apiKey: key,
+            retries: 0,
+            timeoutMs: 30_000,
+            fetch: counting,
+          }),
         );
         authorities.set(tenant, authority);
       }

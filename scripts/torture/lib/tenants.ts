@@ -117,7 +117,9 @@ export async function checkBalances(
     if (actual.spent > expected.spent) kinds.add('double charges');
     if (actual.spent < expected.spent) kinds.add('lost charges');
     if (actual.reserved > expected.reserved) kinds.add('leaked holds');
-    const differs = (Object.keys(actual) as (keyof ModelScope)[]).some((name) => actual[name] !== expected[name]);
+    const differs = (Object.keys(actual) as (keyof ModelScope)[]).some(
+      (name) => actual[name] !== expected[name],
+    );
     if (kinds.size === 0 && differs) kinds.add('model mismatches');
     for (const kind of kinds) {
       if (!found.has(kind) && options.silent !== true) tally.incident(kind, where, detail);

@@ -16,7 +16,11 @@ export interface UsdTenant {
 
 /** Provisions `tenant:<name>` with `allocated` µ¢ and a Cycles instance over the target as that tenant. */
 export async function usdTenant(target: Target, name: string, ttlMs = 60_000): Promise<UsdTenant> {
-  await target.admin.createLedger({ scope: `tenant:${name}`, unit: 'USD_MICROCENTS', allocated: 10_000_000_000 });
+  await target.admin.createLedger({
+    scope: `tenant:${name}`,
+    unit: 'USD_MICROCENTS',
+    allocated: 10_000_000_000,
+  });
   const authority = await target.authority(name);
   const cycles = createCycles({
     authority,
