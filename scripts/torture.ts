@@ -48,8 +48,15 @@ const files = readdirSync(directory)
 const must = new Set<string>(MUST_BE_ZERO);
 const report: Record<string, Record<string, number | string>> = {};
 let broken = 0;
+const replayCommand = [
+  'pnpm torture',
+  ...args.filter.map((name) => JSON.stringify(name)),
+  '--seed',
+  String(args.seed),
+];
+if (args.quick) replayCommand.push('--quick');
 console.log(
-  `torture: seed ${args.seed}${args.quick ? ' (quick)' : ''}; replay with pnpm torture ${args.filter.join(' ')} --seed ${args.seed}${args.quick ? ' --quick' : ''}`,
+  `torture: seed ${args.seed}${args.quick ? ' (quick)' : ''}; replay with ${replayCommand.join(' ')}`,
 );
 for (const file of files) {
   const started = performance.now();
@@ -58,7 +65,7 @@ for (const file of files) {
   try {
     module = ((await import(pathToFileURL(join(directory, file)).href)) as { default: TortureModule })
       .default;
-    if (args.filter.length > 0 && !args.filter.some((name) => module.name.includes(name))) continue;
+    if (args.filter.length > 0 && !args.filter.some((name) => module.name.startsWith(name))) continue;
     console.log(`\n== ${module.name}`);
     figures = await module.run({ seed: args.seed, log: (line) => console.log(line) });
   } catch (error) {

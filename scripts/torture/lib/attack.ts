@@ -14,7 +14,10 @@ import type { Target } from './targets.ts';
 export interface BackendSizes {
   runs: number;
   steps: number;
-  flood: Pick<FloodOptions, 'reservations' | 'events' | 'timeBoundMs' | 'concurrency' | 'floodInProcess'>;
+  flood: Pick<
+    FloodOptions,
+    'reservations' | 'events' | 'timeBoundMs' | 'concurrency' | 'floodInProcess' | 'finishBy'
+  >;
 }
 
 export interface AttackOptions {

@@ -10,7 +10,7 @@ import type { BudgetAuthority, ErrorCode } from './packages.ts';
 import type { Target } from './targets.ts';
 import { ACTION, type CampaignTenant, checkBalances, provisionTenant, UNIT } from './tenants.ts';
 
-type Operation = 'reserve' | 'decide' | 'event' | 'commit' | 'release' | 'extend';
+type Operation = 'reserve' | 'decide' | 'event' | 'commit' | 'release' | 'extend' | 'balances' | 'list';
 
 interface BadInput {
   operation: Operation;
@@ -78,6 +78,16 @@ const FIELDS: Record<Operation, Record<string, BadValues>> = {
     extendByMs: { ...BAD_NUMBERS, 0: () => 0 },
     metadata: BAD_OBJECTS,
   },
+  balances: {
+    cursor: { garbage: () => 'garbage', ...BAD_TEXTS },
+    limit: { ...BAD_NUMBERS, 0: () => 0, 100000: () => 100_000 },
+  },
+  list: {
+    cursor: { garbage: () => 'garbage', ...BAD_TEXTS },
+    fromMs: BAD_NUMBERS,
+    status: { 'an unknown status': () => 'BOGUS' },
+    limit: BAD_NUMBERS,
+  },
 };
 
 /** Every (operation, field, value) of the catalog. */
@@ -142,6 +152,8 @@ async function tryBadInput(
     commit: { idempotencyKey: key, actual: { unit: UNIT, amount: 5 } },
     release: { idempotencyKey: key },
     extend: { idempotencyKey: key, extendByMs: 1000 },
+    balances: { tenant: tenant.name },
+    list: { tenant: tenant.name },
   }[input.operation];
   const isId = input.field === 'reservationId';
   const request = isId ? base : withField(base, input.field, input.make());
@@ -160,6 +172,10 @@ async function tryBadInput(
         return authority.release(id, request as never);
       case 'extend':
         return authority.extend(id, request as never);
+      case 'balances':
+        return authority.getBalances(request as never);
+      case 'list':
+        return authority.listReservations(request as never);
     }
   };
   let accepted = false;

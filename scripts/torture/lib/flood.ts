@@ -22,6 +22,11 @@ export interface FloodOptions {
    * HTTP: the quick campaign's way to reach the caps in seconds. The victim always uses the target.
    */
   floodInProcess?: boolean;
+  /**
+   * How the noisy tenant finishes its reservations: `release` (2 calls each) or `expiry` (1 call each,
+   * then the clock passes their TTL and the sweeper expires them all; what HTTP can afford).
+   */
+  finishBy?: 'release' | 'expiry';
   prefix: string;
   replay: string;
 }
@@ -95,6 +100,7 @@ export async function runFlood(
     options.floodInProcess === true ? asTenant(target.admin, noisy.name) : noisy.authority;
   const started = performance.now();
   let floodOperations = 0;
+  const byExpiry = options.finishBy === 'expiry';
   const finished = await pool(
     options.reservations,
     options.concurrency,
@@ -105,11 +111,19 @@ export async function runFlood(
         subject: noisy.subject,
         action: ACTION,
         estimate: { unit: UNIT, amount: 1 },
+        ttlMs: 1000,
+        gracePeriodMs: 0,
       });
+      floodOperations += 1;
+      if (byExpiry) return;
       await noisyAuthority.release(response.reservationId as string, { idempotencyKey: key(`n-x${index}`) });
-      floodOperations += 2;
+      floodOperations += 1;
     },
   );
+  if (byExpiry) {
+    target.clock.advance(1001);
+    await target.admin.sweepExpired();
+  }
   const events = await pool(
     options.events,
     options.concurrency,
