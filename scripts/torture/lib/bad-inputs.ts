@@ -12,7 +12,7 @@ import { ACTION, type CampaignTenant, checkBalances, provisionTenant, UNIT } fro
 
 type Operation = 'reserve' | 'decide' | 'event' | 'commit' | 'release' | 'extend' | 'balances' | 'list';
 
-interface BadInput {
+export interface BadInput {
   operation: Operation;
   field: string;
   value: string;
@@ -110,7 +110,7 @@ export function badInputCatalog(): BadInput[] {
   return inputs;
 }
 
-interface Context {
+export interface BadInputContext {
   target: Target;
   tally: Tally;
   tenant: CampaignTenant;
@@ -119,8 +119,8 @@ interface Context {
 }
 
 /** Sends one bad input (twice, same key) and checks it was refused, typed, and changed nothing. */
-async function tryBadInput(
-  context: Context,
+export async function tryBadInput(
+  context: BadInputContext,
   input: BadInput,
   holdId: string,
 ): Promise<'refused' | 'accepted'> {
@@ -247,7 +247,7 @@ export async function runBadInputs(
     { allocated: 50_000, overdraftLimit: 0 },
   ]);
   let keys = 0;
-  const context: Context = {
+  const context: BadInputContext = {
     target,
     tally,
     tenant,
@@ -315,7 +315,7 @@ async function checkSurrogateKeys(
   target: Target,
   tally: Tally,
   tenant: CampaignTenant,
-  context: Context,
+  context: BadInputContext,
   replay: string,
 ): Promise<number> {
   const stem = context.key('pair');

@@ -1,6 +1,7 @@
 // The randomized, model-based, multi-tenant campaign: every step is checked against the reference
 // model (outcome and, after it, every budgeted scope's allocated/remaining/reserved/spent/debt).
 
+import { badInputCatalog, tryBadInput } from './bad-inputs.ts';
 import type { Tally } from './figures.ts';
 import { type ModelOutcome, modelCommit, modelEvent, modelRelease, modelReserve } from './model.ts';
 import { answerOf, describeError } from './outcome.ts';
@@ -77,6 +78,7 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
     tenants.push(await provisionTenant(target, `${options.tenantPrefix}t${index}`, budgets));
   }
   const holds: CampaignHold[] = [];
+  const catalog = badInputCatalog();
   const replays: Replayable[] = [];
   const started = target.clock.now();
   let operations = 0;
@@ -132,6 +134,7 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
       [options.timeSteps ? 1 : 0, 'advance'],
       [options.timeSteps ? 1 : 0, 'race expiry'],
       [0.3, 'trespass'],
+      [0.5, 'malformed'],
     ] as const);
 
     if (kind === 'reserve') {
@@ -385,6 +388,21 @@ export async function runCampaign(target: Target, tally: Tally, options: Campaig
       } else if (late === 1) {
         modelRelease(tenant.model, hold.held);
         hold.status = 'EXPIRED';
+      }
+    } else if (kind === 'malformed') {
+      // A bad input mixed into the run, aimed at one of this tenant's holds: refused, nothing moves.
+      const input = random.pick(catalog);
+      const live = mine.filter((hold) => hold.status === 'ACTIVE');
+      const hold = live.length === 0 ? undefined : random.pick(live);
+      if (hold === undefined && ['commit', 'release', 'extend'].includes(input.operation)) continue;
+      operations += 2;
+      const outcome = await tryBadInput(
+        { target, tally, tenant, key, where: `${options.replay} (run seed ${options.seed}) step ${step}` },
+        input,
+        hold?.id ?? '',
+      );
+      if (outcome === 'accepted' && hold !== undefined && ['commit', 'release'].includes(input.operation)) {
+        hold.status = 'FINALIZED';
       }
     } else {
       // Trespass: commit another tenant's live hold through this tenant's authority.
