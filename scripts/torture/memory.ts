@@ -19,7 +19,7 @@ export default {
           flood: { reservations: 10_050, events: 101_000, timeBoundMs: 20_000, concurrency: 1 },
         },
         full: {
-          runs: 40,
+          runs: 60,
           steps: 400,
           flood: { reservations: 10_050, events: 101_000, timeBoundMs: 60_000, concurrency: 1 },
         },
