@@ -72,7 +72,9 @@ describe.each([
     expect(Object.keys(report.modules), output).toEqual(expect.arrayContaining(BACKENDS));
     for (const [name, figures] of Object.entries(report.modules)) {
       expect(figures.failed, `module ${name} failed to run`).toBeUndefined();
-      expect(figures.operations, `module ${name} ran no operation`).toBeGreaterThan(0);
+    }
+    for (const backend of BACKENDS) {
+      expect(report.modules[backend]?.operations, `${backend} ran no operation`).toBeGreaterThan(0);
     }
   });
 

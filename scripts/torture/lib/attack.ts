@@ -79,7 +79,8 @@ export async function attackBackend(options: AttackOptions): Promise<Record<stri
     return floodFigures.operations ?? 0;
   });
   const { operations: _counted, ...flood } = floodFigures;
-  // 5xx answers the typed errors did not already count (the HTTP authority sees every answer).
+  // Server 5xx answers the HTTP authority saw but no incident named (e.g. inside a model step, where
+  // the typed error counted as a mismatch): the figure is the larger of the two counts.
   tally.add('5xx answers', Math.max(0, fiveXx - (tally.counts.get('5xx answers') ?? 0)));
   return { runs: sizes.runs, operations, ...tally.figures(), ...flood };
 }
