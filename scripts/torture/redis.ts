@@ -85,14 +85,14 @@ export default {
                 String(worker),
                 quick() ? '80' : '250',
                 quick() ? '300' : '1500',
-                replay,
+                quick() ? `${replay} --quick` : replay,
               ],
               log,
             ),
           ),
         );
         const charged = reports.reduce((sum, report) => sum + report.charged, 0);
-        await checkCrowd(shared.admin, tally, charged, replay);
+        await checkCrowd(shared.admin, tally, charged, quick() ? `${replay} --quick` : replay);
         for (const report of reports) mergeFigures(figures, report.figures);
         figures.operations =
           (figures.operations as number) + reports.reduce((sum, report) => sum + report.operations, 0);

@@ -45,6 +45,7 @@ async function on<T>(
 
 export async function attackBackend(options: AttackOptions): Promise<Record<string, number | string>> {
   const sizes = quick() ? options.sizes.quick : options.sizes.full;
+  const replay = quick() ? `${options.replay} --quick` : options.replay;
   const tally = new Tally(options.log);
   let operations = 0;
   let fiveXx = 0;
@@ -64,18 +65,18 @@ export async function attackBackend(options: AttackOptions): Promise<Record<stri
         steps: sizes.steps,
         tenants: 3,
         timeSteps: true,
-        replay: options.replay,
+        replay: replay,
       }),
     );
   }
-  await phase('bad inputs', (target) => runBadInputs(target, tally, 'malformed', options.replay));
+  await phase('bad inputs', (target) => runBadInputs(target, tally, 'malformed', replay));
   if (options.httpProbes === true) {
-    await phase('raw HTTP probes', (target) => runHttpProbes(target, tally, options.replay));
+    await phase('raw HTTP probes', (target) => runHttpProbes(target, tally, replay));
   }
-  await phase('fail() charges', (target) => runFailCharges(target, tally, 'failing', options.replay));
+  await phase('fail() charges', (target) => runFailCharges(target, tally, 'failing', replay));
   let floodFigures: Record<string, number> = {};
   await phase('noisy tenant', async (target) => {
-    floodFigures = await runFlood(target, tally, { ...sizes.flood, prefix: 'f', replay: options.replay });
+    floodFigures = await runFlood(target, tally, { ...sizes.flood, prefix: 'f', replay: replay });
     return floodFigures.operations ?? 0;
   });
   const { operations: _counted, ...flood } = floodFigures;
