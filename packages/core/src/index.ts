@@ -52,6 +52,7 @@ export {
   type MemoryLedgerOptions,
   tooManyReservations,
 } from './ledger/memory-ledger.ts';
+export { decodeCursor, page } from './ledger/reservations.ts';
 export type {
   FundingOperation,
   FundingRequest,

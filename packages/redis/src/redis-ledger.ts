@@ -10,6 +10,7 @@ import {
   createMemoryLedger,
   type DecideRequest,
   type DecideResponse,
+  decodeCursor,
   type EventRequest,
   type EventResponse,
   type ExtendRequest,
@@ -25,6 +26,7 @@ import {
   type ListReservationsQuery,
   type ListReservationsResponse,
   NotFoundError,
+  page,
   type ReleaseRequest,
   type ReleaseResponse,
   type ReservationDetail,
@@ -53,13 +55,7 @@ import {
   checkTenantSettings,
   definitionJson,
 } from './provisioning-input.ts';
-import {
-  decodeCursor,
-  page,
-  queryReservations,
-  type ReservationView,
-  toDetail,
-} from './reservation-views.ts';
+import { queryReservations, type ReservationView, toDetail } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
 
 /** Options of {@link createRedisLedger}. */

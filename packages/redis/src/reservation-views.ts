@@ -1,8 +1,9 @@
 import {
-  InvalidRequestError,
+  decodeCursor,
   type ListReservationsQuery,
   type ListReservationsResponse,
   type Metadata,
+  page,
   type ReservationDetail,
   type ReservationStatus,
   type Unit,
@@ -66,30 +67,6 @@ export function toDetail(view: ReservationView, include?: readonly string[]): Re
     detail.committedMetadata = JSON.parse(view.cmeta);
   }
   return detail;
-}
-
-/** Decodes an offset cursor; throws 400 on anything this ledger did not issue. */
-export function decodeCursor(cursor: string | undefined): number {
-  if (cursor === undefined || cursor === '') return 0;
-  const offset = Number.parseInt(cursor, 36);
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset.toString(36) !== cursor) {
-    throw new InvalidRequestError(
-      'cursor is not a cursor this ledger issued: pass nextCursor from the previous page',
-      {
-        details: { field: 'cursor' },
-      },
-    );
-  }
-  return offset;
-}
-
-/** One page of `items` from `offset`, with the cursor of the next page. */
-export function page<T>(items: T[], offset: number, limit: number) {
-  const slice = items.slice(offset, offset + limit);
-  const hasMore = offset + limit < items.length;
-  return hasMore
-    ? { items: slice, nextCursor: (offset + limit).toString(36), hasMore }
-    : { items: slice, hasMore };
 }
 
 const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;

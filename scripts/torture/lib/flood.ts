@@ -124,17 +124,24 @@ export async function runFlood(
     target.clock.advance(1001);
     await target.admin.sweepExpired();
   }
+  let refusedEvents = 0;
   const events = await pool(
     options.events,
     options.concurrency,
     performance.now() + options.timeBoundMs,
     async (index) => {
-      await noisyAuthority.createEvent({
-        idempotencyKey: key(`n-e${index}`),
-        subject: noisy.subject,
-        action: ACTION,
-        actual: { unit: UNIT, amount: 0 },
-      });
+      try {
+        await noisyAuthority.createEvent({
+          idempotencyKey: key(`n-e${index}`),
+          subject: noisy.subject,
+          action: ACTION,
+          actual: { unit: UNIT, amount: 0 },
+        });
+      } catch (error) {
+        // The noisy tenant reaching its own cap is the defence working: its own new work waits (429).
+        if ((error as { code?: string }).code !== 'LIMIT_EXCEEDED') throw error;
+        refusedEvents += 1;
+      }
       floodOperations += 1;
     },
   );
@@ -206,6 +213,7 @@ export async function runFlood(
   return {
     'flood: finished reservations': finished,
     'flood: zero-amount events': events,
+    'flood: noisy events refused by its own cap (429)': refusedEvents,
     'flood: seconds': Math.round(floodSeconds * 10) / 10,
     'flood: sent in-process': options.floodInProcess === true ? 1 : 0,
     operations: floodOperations + 12,

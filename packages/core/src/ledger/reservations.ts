@@ -249,11 +249,24 @@ function sortValue(row: ReservationRow, key: string): string | number {
   }
 }
 
-/** Decodes an offset cursor; throws 400 on anything else. */
+/**
+ * A page cursor: the next offset and a check of it (base 36), so a cursor no ledger issued
+ * (`cursor=garbage`) is refused rather than read as some far offset and answered with an empty page.
+ */
+function cursorOf(offset: number): string {
+  return `${offset.toString(36)}-${cursorCheck(offset)}`;
+}
+
+function cursorCheck(offset: number): string {
+  return ((Math.imul(offset ^ 0x5bd1e995, 2654435761) >>> 0) % 1296).toString(36).padStart(2, '0');
+}
+
+/** The offset of a cursor {@link page} issued (0 for none); 400 naming `cursor` for anything else. */
 export function decodeCursor(cursor: string | undefined): number {
   if (cursor === undefined || cursor === '') return 0;
-  const offset = Number.parseInt(cursor, 36);
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset.toString(36) !== cursor) {
+  const dash = cursor.indexOf('-');
+  const offset = dash > 0 && dash <= 11 ? Number.parseInt(cursor.slice(0, dash), 36) : Number.NaN;
+  if (!Number.isSafeInteger(offset) || offset < 0 || cursorOf(offset) !== cursor) {
     throw invalid('cursor', 'is not a cursor this ledger issued', 'pass nextCursor from the previous page');
   }
   return offset;
@@ -268,7 +281,7 @@ export function page<T>(
   const slice = items.slice(offset, offset + limit);
   const hasMore = offset + limit < items.length;
   return hasMore
-    ? { items: slice, nextCursor: (offset + limit).toString(36), hasMore }
+    ? { items: slice, nextCursor: cursorOf(offset + limit), hasMore }
     : { items: slice, hasMore };
 }
 
