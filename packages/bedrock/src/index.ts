@@ -7,5 +7,11 @@ export {
   getCyclesResult,
 } from './middleware.ts';
 export { createGuardedBedrockClient, cyclesBedrockPlugin } from './plugin.ts';
+export {
+  createInferenceProfileResolver,
+  type InferenceProfileClient,
+  type InferenceProfileResolver,
+  type InferenceProfileResolverOptions,
+} from './profiles.ts';
 export { cyclesBedrockResponseMiddleware, cyclesBedrockResponseMiddlewareOptions } from './response.ts';
 export type { CyclesBedrockResult } from './settle.ts';

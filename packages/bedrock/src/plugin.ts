@@ -57,7 +57,9 @@ export function createGuardedBedrockClient(
   const client = new BedrockRuntimeClient(config);
   const handler = client.config.requestHandler as unknown as HandlerLike | undefined;
   const wrapHandler = handler !== undefined && typeof handler.handle === 'function';
-  client.middlewareStack.use(guardPlugin({ client, ...options }, wrapHandler));
+  // A string region prices region-specific rates; a region provider would cost an await per call.
+  const region = typeof config.region === 'string' ? { region: config.region } : {};
+  client.middlewareStack.use(guardPlugin({ client, ...region, ...options }, wrapHandler));
   if (wrapHandler) {
     const original = handler.handle.bind(handler);
     handler.handle = (request, handlerOptions) => {
