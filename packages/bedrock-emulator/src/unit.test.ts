@@ -45,7 +45,10 @@ describe('token rule', () => {
     const oneHour = segments.map((segment) =>
       segment.kind === 'cachePoint' ? { kind: 'cachePoint' as const, ttl: '1h' as const } : segment,
     );
-    expect(cache.account('m2', oneHour)).toMatchObject({ cacheWriteInputTokens: 100, cacheWrite1hInputTokens: 100 });
+    expect(cache.account('m2', oneHour)).toMatchObject({
+      cacheWriteInputTokens: 100,
+      cacheWrite1hInputTokens: 100,
+    });
   });
 });
 
