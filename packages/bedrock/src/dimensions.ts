@@ -3,23 +3,26 @@ import { asObject, type JsonObject } from './json.ts';
 
 // What a Bedrock request sets that changes its price, read the same way for the hold and the commit.
 
-/** True when any cache point of the request asks for a 1-hour TTL (Converse `cachePoint`, Anthropic `cache_control`). */
-function hasOneHourCache(request: JsonObject): boolean {
-  const blocks: unknown[] = [];
-  if (Array.isArray(request.system)) blocks.push(...request.system);
-  const tools = asObject(request.toolConfig)?.tools ?? request.tools;
-  if (Array.isArray(tools)) blocks.push(...tools);
-  if (Array.isArray(request.messages)) {
-    for (const message of request.messages) {
-      const content = asObject(message)?.content;
-      if (Array.isArray(content)) blocks.push(...content);
-    }
-  }
+/** True when a cache point among `blocks` asks for a 1-hour TTL (Converse `cachePoint`, Anthropic `cache_control`). */
+function oneHourIn(blocks: unknown): boolean {
+  if (!Array.isArray(blocks)) return false;
   for (const block of blocks) {
     const object = asObject(block);
     if (object === undefined) continue;
     const marker = asObject(object.cachePoint) ?? asObject(object.cache_control);
     if (marker?.ttl === '1h') return true;
+  }
+  return false;
+}
+
+/** True when any cache point of the request (system, tools, message contents) asks for a 1-hour TTL. */
+function hasOneHourCache(request: JsonObject): boolean {
+  if (oneHourIn(request.system) || oneHourIn(asObject(request.toolConfig)?.tools ?? request.tools))
+    return true;
+  const messages = request.messages;
+  if (!Array.isArray(messages)) return false;
+  for (const message of messages) {
+    if (oneHourIn(asObject(message)?.content)) return true;
   }
   return false;
 }
