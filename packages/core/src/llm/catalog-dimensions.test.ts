@@ -1,10 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { cyclesFromEnv } from '../cycles.ts';
 import { InvalidConfigError, InvalidRequestError, ModelNotPricedError } from '../protocol/errors.ts';
 import { BEDROCK_PRICES, BEDROCK_PRICES_VERSION } from './bedrock-prices.ts';
 import { createPriceCatalog } from './catalog.ts';
+import type { ServiceTier } from './price-dimensions.ts';
 
 const SONNET_46 = 'anthropic.claude-sonnet-4-6';
 const GPT_OSS = 'openai.gpt-oss-120b-1:0';
@@ -237,5 +240,57 @@ describe('catalog: prices file and reload', () => {
   it('defaults to the built-in version', () => {
     expect(createPriceCatalog().version).toBe(BEDROCK_PRICES_VERSION);
     expect(createPriceCatalog({ version: 'mine' }).resolve(GPT_OSS).priceVersion).toBe('mine');
+  });
+});
+
+describe('catalog: every built-in entry under every dimension', () => {
+  const catalog = createPriceCatalog();
+  const ids = Object.keys(BEDROCK_PRICES);
+  const prefixes = ['', 'us.', 'eu.', 'global.', 'arn:aws:bedrock:eu-west-2::foundation-model/'];
+
+  it('property: rates are positive; priority and long context never below standard; only a declared flex or global rate is lower', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ids),
+        fc.constantFrom(...prefixes),
+        fc.constantFrom<ServiceTier>('default', 'priority', 'flex', 'reserved'),
+        (id, prefix, serviceTier) => {
+          const entry = BEDROCK_PRICES[id];
+          if (entry === undefined) throw new Error(id);
+          const model = catalog.resolve(`${prefix}${id}`, { serviceTier });
+          const standard = catalog.resolve(id).rates.rates;
+          const { rates, longContext } = model.rates;
+          for (const value of Object.values(rates)) expect(value).toBeGreaterThan(0);
+          const cheaper =
+            (serviceTier === 'flex' && entry.flexPercent !== undefined && entry.flexPercent < 100) ||
+            (prefix === 'global.' && entry.global !== undefined);
+          if (!cheaper) {
+            expect(rates.inputPerMillion).toBeGreaterThanOrEqual(standard.inputPerMillion);
+            expect(rates.outputPerMillion).toBeGreaterThanOrEqual(standard.outputPerMillion);
+          }
+          if (longContext !== undefined) {
+            expect(longContext.rates.inputPerMillion).toBeGreaterThanOrEqual(rates.inputPerMillion);
+            expect(longContext.rates.outputPerMillion).toBeGreaterThanOrEqual(rates.outputPerMillion);
+          }
+          expect(model.modelId).toBe(id);
+          expect(model.priceVersion).toBe(BEDROCK_PRICES_VERSION);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('catalog: prices file from the environment', () => {
+  it('cyclesFromEnv reads CYCLES_PRICES_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cycles-prices-env-'));
+    const path = join(dir, 'prices.json');
+    writeFileSync(
+      path,
+      JSON.stringify({ version: 'env-v1', models: { [GPT_OSS]: { input: 0.2, output: 0.8 } } }),
+    );
+    const cycles = cyclesFromEnv({ CYCLES_PRICES_FILE: path });
+    expect(cycles.catalog.version).toBe('env-v1');
+    expect(cycles.catalog.resolve(GPT_OSS).rates.rates.outputPerMillion).toBe(80_000_000);
   });
 });
