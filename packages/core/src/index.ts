@@ -96,13 +96,14 @@ export {
 } from './llm/cost.ts';
 export { ESTIMATE_RULE, type EstimateInput, estimateInputTokens } from './llm/estimate-tokens.ts';
 export { type ModelFamily, type NormalizedModelId, normalizeModelId } from './llm/model-id.ts';
-export type {
-  AppliedDimensions,
-  CacheTtl,
-  CallRates,
-  Endpoint,
-  PriceDimensions,
-  ServiceTier,
+export {
+  type AppliedDimensions,
+  AWS_REGION,
+  type CacheTtl,
+  type CallRates,
+  type Endpoint,
+  type PriceDimensions,
+  type ServiceTier,
 } from './llm/price-dimensions.ts';
 export {
   type LoadedPrices,

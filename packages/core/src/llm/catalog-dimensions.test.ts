@@ -106,6 +106,9 @@ describe('catalog: pricing dimensions', () => {
     expect(() => catalog.resolve(GPT_OSS, { serviceTier: 'gold' as never })).toThrow(/serviceTier/);
     expect(() => catalog.resolve(GPT_OSS, { cacheTtl: '2h' as never })).toThrow(/cacheTtl/);
     expect(() => catalog.resolve(GPT_OSS, { region: 'mars' })).toThrow(/region/);
+    for (const region of ['us-gov-west-1', 'eusc-de-east-1', 'ap-southeast-3']) {
+      expect(catalog.resolve(GPT_OSS, { region }).dimensions.region).toBe(region);
+    }
   });
 });
 

@@ -34,6 +34,9 @@ const TTLS: readonly CacheTtl[] = ['5m', '1h'];
 /** Priority's premium when the catalog names none: AWS lists +75 % for the models it publishes. */
 const DEFAULT_PRIORITY_PERCENT = 175;
 
+/** An AWS region name: `us-east-1`, `us-gov-west-1`, `eusc-de-east-1`. */
+export const AWS_REGION = /^[a-z]{2,5}(-[a-z]+)+-\d+$/;
+
 /** Validates request dimensions (they may come from untrusted request bodies). */
 export function checkDimensions(dimensions: PriceDimensions | undefined): void {
   if (dimensions === undefined) return;
@@ -44,7 +47,7 @@ export function checkDimensions(dimensions: PriceDimensions | undefined): void {
   if (cacheTtl !== undefined && !TTLS.includes(cacheTtl)) {
     throw invalid('cacheTtl', `must be '5m' or '1h', got ${String(cacheTtl)}`);
   }
-  if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+  if (region !== undefined && !AWS_REGION.test(region)) {
     throw invalid('region', `must be an AWS region such as us-east-1, got ${String(region)}`);
   }
 }
