@@ -148,6 +148,17 @@ describe('pricing dimensions end to end (BedrockRuntimeClient + plugin + emulato
     expect(s.emulator.requests.at(-1)?.maxTokens).toBe(300);
   });
 
+  it('service tier reserved (Converse): reserved and committed at the standard rate (overflow bills standard)', async () => {
+    const s = await setup();
+    const output = await s.client.send(
+      new ConverseCommand({ modelId: GPT_OSS, messages: hello, serviceTier: { type: 'reserved' } }),
+    );
+    const rates = ratesOf(s.cycles, GPT_OSS, { serviceTier: 'reserved' });
+    expect(rates).toEqual(ratesOf(s.cycles, GPT_OSS));
+    const { metadata } = await expectPricedAt(s, output, rates);
+    expect(metadata).toMatchObject({ service_tier: 'reserved' });
+  });
+
   it('long context (ConverseStream above 200K input): reserved and committed at the long-context rates', async () => {
     const s = await setup();
     const big = 'word '.repeat(170_000); // 850,000 bytes: 212,500 tokens by the emulator's rule
