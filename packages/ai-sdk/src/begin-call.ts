@@ -8,6 +8,7 @@ import {
   ModelNotPricedError,
   mergeSubjects,
   normalizeModelId,
+  type ServiceTier,
 } from '@cycles-guard/core';
 import {
   grantedParams,
@@ -75,6 +76,10 @@ export async function beginModelCall(
     if (Object.keys(subject).length > 0) callOptions.subject = subject;
   }
   if (action !== undefined) callOptions.action = action;
+  // `providerOptions.bedrock.serviceTier` (priority/flex/...) changes the price: hold and commit at it.
+  const serviceTier = params.providerOptions?.bedrock?.serviceTier;
+  if (bedrock && typeof serviceTier === 'string')
+    callOptions.dimensions = { serviceTier: serviceTier as ServiceTier };
   const call = await cycles.beginLlmCall(callOptions);
   const reasoning = call.reasoningBudgetTokens;
   const requested = limits.reasoningBudgetTokens;

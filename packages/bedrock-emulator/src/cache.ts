@@ -11,12 +11,23 @@ export interface InputAccounting {
   cacheReadInputTokens: number;
   /** Tokens of a prefix seen for the first time. */
   cacheWriteInputTokens: number;
+  /** The part of `cacheWriteInputTokens` written with a 1-hour TTL (the last checkpoint's TTL). */
+  cacheWrite1hInputTokens: number;
+}
+
+function lastTtl(segments: readonly PromptSegment[]): '1h' | undefined {
+  for (let index = segments.length - 1; index >= 0; index--) {
+    const segment = segments[index];
+    if (segment?.kind === 'cachePoint') return segment.ttl;
+  }
+  return undefined;
 }
 
 /**
  * The emulator's prompt cache. Rule: the cacheable prefix is everything before the LAST cache checkpoint
  * (`cachePoint` block or `cache_control`); the first request with a given prefix (per resolved model)
- * writes it, later ones read it. There is no TTL; `reset()` forgets everything.
+ * writes it, later ones read it. Entries never expire; `reset()` forgets everything. A write takes the
+ * TTL of the last checkpoint (`ttl: '1h'` on a cachePoint or cache_control), reported per TTL.
  */
 export class PromptCache {
   readonly #seen = new Set<string>();
@@ -32,6 +43,7 @@ export class PromptCache {
         inputTokens: totalInputTokens,
         cacheReadInputTokens: 0,
         cacheWriteInputTokens: 0,
+        cacheWrite1hInputTokens: 0,
       };
     }
     const key = createHash('sha256')
@@ -46,6 +58,7 @@ export class PromptCache {
       inputTokens: totalInputTokens - prefixTokens,
       cacheReadInputTokens: hit ? prefixTokens : 0,
       cacheWriteInputTokens: hit ? 0 : prefixTokens,
+      cacheWrite1hInputTokens: hit || lastTtl(segments) !== '1h' ? 0 : prefixTokens,
     };
   }
 

@@ -27,7 +27,13 @@ export interface EmulatorSettings {
   chunkTokens: number;
   /** Whether Converse answers requests that offer tools with a tool call. */
   toolCalls: ToolCallsOption | undefined;
+  /** Application inference profiles: profile ARN → the model id it runs. */
+  inferenceProfiles: Map<string, string>;
 }
+
+/** Bedrock's processing tiers (`serviceTier`). */
+export type ServiceTier = 'priority' | 'default' | 'flex' | 'reserved';
+export const SERVICE_TIERS: readonly ServiceTier[] = ['priority', 'default', 'flex', 'reserved'];
 
 /** Everything an operation handler needs about the current request. */
 export interface OperationContext {
@@ -42,6 +48,8 @@ export interface OperationContext {
   settings: EmulatorSettings;
   cache: PromptCache;
   requestId: string;
+  /** The tier the request asked for (Converse `serviceTier.type`, InvokeModel header), if any. */
+  serviceTier: ServiceTier | undefined;
 }
 
 /** A prepared stream frame and the cumulative output tokens sent once it has gone out. */

@@ -1,3 +1,4 @@
+import type { InputAccounting } from './cache.ts';
 import type { OperationContext, Reply, StreamFrame } from './context.ts';
 import { reportedLatencyMs } from './context.ts';
 import { validationError } from './errors.ts';
@@ -20,6 +21,16 @@ function converseReasoningBudget(body: unknown, maxTokens: number): number | und
   if (field(reasoningConfig, 'type') !== 'enabled') return undefined;
   const configured = field(reasoningConfig, 'budgetTokens');
   return typeof configured === 'number' ? Math.min(configured, maxTokens) : maxTokens;
+}
+
+/** Converse `usage.cacheDetails`: cache writes by TTL, 1h before 5m, as Bedrock sorts them. */
+export function cacheDetails(accounting: InputAccounting): { ttl: '1h' | '5m'; inputTokens: number }[] {
+  const details: { ttl: '1h' | '5m'; inputTokens: number }[] = [];
+  const oneHour = accounting.cacheWrite1hInputTokens;
+  const fiveMinutes = accounting.cacheWriteInputTokens - oneHour;
+  if (oneHour > 0) details.push({ ttl: '1h', inputTokens: oneHour });
+  if (fiveMinutes > 0) details.push({ ttl: '5m', inputTokens: fiveMinutes });
+  return details;
 }
 
 /** Handle Converse and ConverseStream. */
@@ -60,6 +71,7 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
     inputTokens: accounting.inputTokens,
     cacheReadInputTokens: accounting.cacheReadInputTokens,
     cacheWriteInputTokens: accounting.cacheWriteInputTokens,
+    cacheWrite1hInputTokens: accounting.cacheWrite1hInputTokens,
   });
   const stopReason = toolCall !== undefined ? 'tool_use' : generation.truncated ? 'max_tokens' : 'end_turn';
   const outputTokens = generation.outputTokens + toolTokens;
@@ -77,7 +89,10 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
           cacheWriteInputTokens: accounting.cacheWriteInputTokens,
         }
       : {}),
+    ...(accounting.cacheWriteInputTokens > 0 ? { cacheDetails: cacheDetails(accounting) } : {}),
   };
+  // Bedrock echoes the tier that served the request.
+  const tier = context.serviceTier === undefined ? {} : { serviceTier: { type: context.serviceTier } };
   const hasReasoning = reasoningBudget !== undefined;
 
   if (!stream) {
@@ -103,6 +118,7 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
         stopReason,
         usage,
         metrics: { latencyMs: reportedLatencyMs(settings, 1) },
+        ...tier,
       },
     };
   }
@@ -147,6 +163,10 @@ export function handleConverse(context: OperationContext, stream: boolean): Repl
     push('contentBlockStop', { contentBlockIndex: index });
   }
   push('messageStop', { stopReason });
-  push('metadata', { usage, metrics: { latencyMs: reportedLatencyMs(settings, frames.length + 1) } });
+  push('metadata', {
+    usage,
+    metrics: { latencyMs: reportedLatencyMs(settings, frames.length + 1) },
+    ...tier,
+  });
   return { kind: 'stream', frames };
 }

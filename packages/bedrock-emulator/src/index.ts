@@ -1,5 +1,5 @@
 export { type InputAccounting, PromptCache } from './cache.ts';
-export type { Latency } from './context.ts';
+export type { Latency, ServiceTier } from './context.ts';
 export { BedrockError, type BedrockErrorType, ERROR_STATUS } from './errors.ts';
 export {
   decodeFrame,

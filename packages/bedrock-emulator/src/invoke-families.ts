@@ -47,6 +47,14 @@ export interface FamilyCodec {
   streamChunks(outcome: InvokeOutcome, chunkSize: number): FamilyChunk[];
 }
 
+/** Anthropic's `usage.cache_creation`: cache writes by TTL. */
+function cacheCreation(accounting: InputAccounting): JsonObject {
+  return {
+    ephemeral_5m_input_tokens: accounting.cacheWriteInputTokens - accounting.cacheWrite1hInputTokens,
+    ephemeral_1h_input_tokens: accounting.cacheWrite1hInputTokens,
+  };
+}
+
 function requireKey(body: JsonObject, key: string): void {
   if (body[key] === undefined) throw malformedInput(`#: required key [${key}] not found`);
 }
@@ -117,6 +125,7 @@ const anthropic: FamilyCodec = {
         input_tokens: accounting.inputTokens,
         cache_creation_input_tokens: accounting.cacheWriteInputTokens,
         cache_read_input_tokens: accounting.cacheReadInputTokens,
+        cache_creation: cacheCreation(accounting),
         output_tokens: generation.outputTokens,
       },
     };
@@ -137,6 +146,7 @@ const anthropic: FamilyCodec = {
           input_tokens: accounting.inputTokens,
           cache_creation_input_tokens: accounting.cacheWriteInputTokens,
           cache_read_input_tokens: accounting.cacheReadInputTokens,
+          cache_creation: cacheCreation(accounting),
           output_tokens: 1,
         },
       },
@@ -323,5 +333,62 @@ const titan: FamilyCodec = {
   },
 };
 
+/**
+ * OpenAI chat completions, as Bedrock serves gpt-oss, Qwen3 and DeepSeek V3 on InvokeModel: `messages`,
+ * `max_completion_tokens` (or `max_tokens`), `choices` and an OpenAI `usage` object.
+ */
+const openai: FamilyCodec = {
+  maxTokensPaths: [['max_completion_tokens'], ['max_tokens']],
+  segments: plainPromptSegments,
+  parse(body, model) {
+    requireKey(body, 'messages');
+    return request(body, model, openai.maxTokensPaths, plainPromptSegments(body));
+  },
+  response({ resolvedModelId, requestId, generation, accounting }) {
+    const cached = accounting.cacheReadInputTokens;
+    const prompt = accounting.inputTokens + cached + accounting.cacheWriteInputTokens;
+    return {
+      id: `chatcmpl-${requestId.replaceAll('-', '').slice(0, 24)}`,
+      object: 'chat.completion',
+      model: resolvedModelId,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: generation.text.join('') },
+          finish_reason: generation.truncated ? 'length' : 'stop',
+        },
+      ],
+      usage: {
+        prompt_tokens: prompt,
+        completion_tokens: generation.outputTokens,
+        total_tokens: prompt + generation.outputTokens,
+        ...(cached > 0 ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
+      },
+    };
+  },
+  streamChunks(outcome, chunkSize) {
+    const { generation } = outcome;
+    const full = openai.response(outcome);
+    let sent = 0;
+    const chunks = chunkTokens(generation.text, chunkSize).map((chunk): FamilyChunk => {
+      sent += chunk.tokens;
+      return {
+        json: { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: chunk.text } }] },
+        outputTokens: sent,
+      };
+    });
+    const finish = (full.choices as JsonObject[])[0]?.finish_reason;
+    chunks.push({
+      json: {
+        object: 'chat.completion.chunk',
+        choices: [{ index: 0, delta: {}, finish_reason: finish }],
+        usage: full.usage,
+      },
+      outputTokens: sent,
+    });
+    return chunks;
+  },
+};
+
 /** The body codec of every supported family. */
-export const FAMILIES: Record<ModelFamily, FamilyCodec> = { anthropic, nova, llama, mistral, titan };
+export const FAMILIES: Record<ModelFamily, FamilyCodec> = { anthropic, nova, llama, mistral, titan, openai };

@@ -33,6 +33,7 @@ export function handleInvokeModel(context: OperationContext, stream: boolean): R
     inputTokens: accounting.inputTokens,
     cacheReadInputTokens: accounting.cacheReadInputTokens,
     cacheWriteInputTokens: accounting.cacheWriteInputTokens,
+    cacheWrite1hInputTokens: accounting.cacheWrite1hInputTokens,
   });
   const outcome: InvokeOutcome = {
     resolvedModelId: context.resolvedModelId,
@@ -48,6 +49,7 @@ export function handleInvokeModel(context: OperationContext, stream: boolean): R
       'x-amzn-bedrock-output-token-count': String(generation.outputTokens),
       'x-amzn-bedrock-invocation-latency': String(reportedLatencyMs(settings, 1)),
     };
+    if (context.serviceTier !== undefined) headers['x-amzn-bedrock-service-tier'] = context.serviceTier;
     if (accounting.cacheReadInputTokens > 0 || accounting.cacheWriteInputTokens > 0) {
       headers['x-amzn-bedrock-cache-read-input-token-count'] = String(accounting.cacheReadInputTokens);
       headers['x-amzn-bedrock-cache-write-input-token-count'] = String(accounting.cacheWriteInputTokens);
@@ -76,5 +78,7 @@ export function handleInvokeModel(context: OperationContext, stream: boolean): R
     bytes: encodeChunk(chunk.json),
     outputTokens: chunk.outputTokens,
   }));
-  return { kind: 'stream', frames, headers: { 'x-amzn-bedrock-content-type': 'application/json' } };
+  const headers: Record<string, string> = { 'x-amzn-bedrock-content-type': 'application/json' };
+  if (context.serviceTier !== undefined) headers['x-amzn-bedrock-service-tier'] = context.serviceTier;
+  return { kind: 'stream', frames, headers };
 }

@@ -1,5 +1,8 @@
-/** Model families whose InvokeModel body formats the emulator understands. */
-export type ModelFamily = 'anthropic' | 'nova' | 'llama' | 'mistral' | 'titan';
+/**
+ * Model families whose InvokeModel body formats the emulator understands (`openai`: OpenAI chat
+ * completions, as gpt-oss, Qwen3, DeepSeek and the other open-weight chat models speak it).
+ */
+export type ModelFamily = 'anthropic' | 'nova' | 'llama' | 'mistral' | 'titan' | 'openai';
 
 /** What the emulator knows about one base model. */
 export interface ModelInfo {
@@ -15,6 +18,7 @@ export interface ModelInfo {
 export type ModelTable = Record<string, ModelInfo>;
 
 const claude = (maxOutputTokens: number): ModelInfo => ({ family: 'anthropic', maxOutputTokens });
+const chat = (maxOutputTokens: number): ModelInfo => ({ family: 'openai', maxOutputTokens });
 
 /**
  * Built-in base models. Output limits follow the Bedrock model cards as best known; they matter only for
@@ -34,6 +38,39 @@ export const BUILTIN_MODELS: ModelTable = {
   'anthropic.claude-sonnet-4-5-20250929-v1:0': claude(64000),
   'anthropic.claude-haiku-4-5-20251001-v1:0': claude(64000),
   'anthropic.claude-opus-4-5-20251101-v1:0': claude(64000),
+  'anthropic.claude-opus-4-6-v1': claude(64000),
+  'anthropic.claude-sonnet-4-6': claude(64000),
+  'anthropic.claude-opus-4-7': claude(128000),
+  'anthropic.claude-opus-4-8': claude(128000),
+  'anthropic.claude-sonnet-5': claude(128000),
+  'anthropic.claude-sonnet-5-5': claude(128000),
+  'anthropic.claude-opus-5': claude(128000),
+  'anthropic.claude-opus-5-5': claude(128000),
+  'anthropic.claude-haiku-5-5': claude(128000),
+  'anthropic.claude-fable-5': claude(128000),
+  'anthropic.claude-fable-5-1': claude(128000),
+  'anthropic.claude-fable-5-2': claude(128000),
+  'amazon.nova-2-lite-v1:0': { family: 'nova', maxOutputTokens: 64000 },
+  'openai.gpt-oss-120b-1:0': chat(32768),
+  'openai.gpt-oss-20b-1:0': chat(32768),
+  'deepseek.r1-v1:0': chat(32768),
+  'deepseek.v3-v1:0': chat(32768),
+  'qwen.qwen3-235b-a22b-2507-v1:0': chat(32768),
+  'qwen.qwen3-coder-480b-a35b-v1:0': chat(32768),
+  'qwen.qwen3-32b-v1:0': chat(16384),
+  'qwen.qwen3-coder-30b-a3b-v1:0': chat(32768),
+  'google.gemma-3-4b-it': chat(8192),
+  'google.gemma-3-12b-it': chat(8192),
+  'google.gemma-3-27b-it': chat(8192),
+  'mistral.pixtral-large-2502-v1:0': { family: 'mistral', maxOutputTokens: 8192 },
+  'cohere.command-r-v1:0': chat(4096),
+  'cohere.command-r-plus-v1:0': chat(4096),
+  'ai21.jamba-1-5-large-v1:0': chat(4096),
+  'ai21.jamba-1-5-mini-v1:0': chat(4096),
+  'writer.palmyra-x4-v1:0': chat(8192),
+  'writer.palmyra-x5-v1:0': chat(8192),
+  'moonshot.kimi-k2-thinking': chat(16384),
+  'minimax.minimax-m2': chat(16384),
   'amazon.nova-micro-v1:0': { family: 'nova', maxOutputTokens: 10000 },
   'amazon.nova-lite-v1:0': { family: 'nova', maxOutputTokens: 10000 },
   'amazon.nova-pro-v1:0': { family: 'nova', maxOutputTokens: 10000 },
@@ -45,6 +82,8 @@ export const BUILTIN_MODELS: ModelTable = {
   'meta.llama3-1-405b-instruct-v1:0': { family: 'llama', maxOutputTokens: 2048 },
   'meta.llama3-2-1b-instruct-v1:0': { family: 'llama', maxOutputTokens: 2048 },
   'meta.llama3-2-3b-instruct-v1:0': { family: 'llama', maxOutputTokens: 2048 },
+  'meta.llama3-2-11b-instruct-v1:0': { family: 'llama', maxOutputTokens: 2048 },
+  'meta.llama3-2-90b-instruct-v1:0': { family: 'llama', maxOutputTokens: 2048 },
   'meta.llama3-3-70b-instruct-v1:0': { family: 'llama', maxOutputTokens: 2048 },
   'meta.llama4-scout-17b-instruct-v1:0': { family: 'llama', maxOutputTokens: 8192 },
   'meta.llama4-maverick-17b-instruct-v1:0': { family: 'llama', maxOutputTokens: 8192 },

@@ -1,11 +1,16 @@
 import { arrayOf, field, isObject } from './json.ts';
 import type { PromptSegment } from './tokens.ts';
 
+/** A checkpoint segment; `ttl: '1h'` when the cache point or cache_control asks for a 1-hour TTL. */
+function checkpoint(marker: unknown): PromptSegment {
+  return field(marker, 'ttl') === '1h' ? { kind: 'cachePoint', ttl: '1h' } : { kind: 'cachePoint' };
+}
+
 /** Segments of one Converse / Nova content block (text, tool use/result as JSON, cachePoint). */
 function converseBlock(block: unknown, out: PromptSegment[]): void {
   if (!isObject(block)) return;
   if (typeof block.text === 'string') out.push({ kind: 'text', text: block.text });
-  if (block.cachePoint !== undefined) out.push({ kind: 'cachePoint' });
+  if (block.cachePoint !== undefined) out.push(checkpoint(block.cachePoint));
   const toolUse = block.toolUse;
   if (isObject(toolUse))
     out.push({ kind: 'text', text: JSON.stringify({ name: toolUse.name, input: toolUse.input }) });
@@ -33,7 +38,7 @@ export function converseSegments(body: unknown): PromptSegment[] {
   for (const tool of arrayOf(field(field(body, 'toolConfig'), 'tools'))) {
     if (field(tool, 'toolSpec') !== undefined)
       out.push({ kind: 'text', text: JSON.stringify(field(tool, 'toolSpec')) });
-    if (field(tool, 'cachePoint') !== undefined) out.push({ kind: 'cachePoint' });
+    if (field(tool, 'cachePoint') !== undefined) out.push(checkpoint(field(tool, 'cachePoint')));
   }
   for (const block of arrayOf(field(body, 'system'))) converseBlock(block, out);
   for (const message of arrayOf(field(body, 'messages'))) {
@@ -59,7 +64,7 @@ function anthropicBlock(block: unknown, out: PromptSegment[]): void {
     if (typeof content === 'string') out.push({ kind: 'text', text: content });
     else for (const part of arrayOf(content)) anthropicBlock(part, out);
   }
-  if (block.cache_control !== undefined) out.push({ kind: 'cachePoint' });
+  if (block.cache_control !== undefined) out.push(checkpoint(block.cache_control));
 }
 
 /** Prompt segments of an Anthropic Messages body: tools, system, messages. */
@@ -69,7 +74,7 @@ export function anthropicSegments(body: unknown): PromptSegment[] {
     if (!isObject(tool)) continue;
     const { cache_control: cacheControl, ...spec } = tool;
     out.push({ kind: 'text', text: JSON.stringify(spec) });
-    if (cacheControl !== undefined) out.push({ kind: 'cachePoint' });
+    if (cacheControl !== undefined) out.push(checkpoint(cacheControl));
   }
   const system = field(body, 'system');
   if (typeof system === 'string') out.push({ kind: 'text', text: system });

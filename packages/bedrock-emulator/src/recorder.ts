@@ -23,6 +23,10 @@ export interface RecordedRequest {
   cacheReadInputTokens: number;
   /** Input tokens written to the emulated prompt cache. */
   cacheWriteInputTokens: number;
+  /** Input tokens written to the cache with a 1-hour TTL (part of `cacheWriteInputTokens`). */
+  cacheWrite1hInputTokens: number;
+  /** The service tier the request asked for, if any. */
+  serviceTier: string | undefined;
   /** Whether this was a streaming operation. */
   stream: boolean;
   /** The client closed the connection before the response finished. */
@@ -62,6 +66,8 @@ export class Recorder {
       outputTokens: 0,
       cacheReadInputTokens: 0,
       cacheWriteInputTokens: 0,
+      cacheWrite1hInputTokens: 0,
+      serviceTier: undefined,
       stream,
       aborted: false,
       status: 0,

@@ -11,6 +11,14 @@ import type { OutputTokensOption } from './generator.ts';
 import { handleInvokeModel } from './invoke-model.ts';
 import { BUILTIN_MODELS, type ModelTable, resolveModel } from './models.ts';
 import { isStreamOperation } from './operations.ts';
+import {
+  findProfile,
+  inferenceProfileBody,
+  matchProfileRoute,
+  profileNotFound,
+  profileTable,
+  readServiceTier,
+} from './profiles.ts';
 import { type RecordedRequest, Recorder } from './recorder.ts';
 import { type Exchange, sendError, sendReply } from './respond.ts';
 import { matchRoute } from './routes.ts';
@@ -39,6 +47,12 @@ export interface BedrockEmulatorOptions {
    * @default false: always a text answer
    */
   toolCalls?: boolean | ToolCallsOption;
+  /**
+   * Application inference profiles the emulator knows: profile ARN (or bare id, given a us-east-1 ARN)
+   * → model id. Runtime calls accept the profile ARN as `modelId`, and `GET /inference-profiles/{id}`
+   * (the control plane's GetInferenceProfile) answers with the profile's foundation-model ARN.
+   */
+  inferenceProfiles?: Record<string, string>;
 }
 
 /** A running emulator. */
@@ -93,6 +107,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     latency: { ...options.latency },
     chunkTokens: Math.min(64, Math.max(1, options.chunkTokens ?? 16)),
     toolCalls: options.toolCalls === true ? {} : options.toolCalls || undefined,
+    inferenceProfiles: profileTable(options.inferenceProfiles),
   };
   const recorder = new Recorder();
   const cache = new PromptCache();
@@ -100,6 +115,11 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = randomUUID();
+    const profileId = matchProfileRoute(request.method, request.url);
+    if (profileId !== undefined) {
+      answerProfile(request, response, profileId, requestId);
+      return;
+    }
     const route = matchRoute(request.method, request.url);
     const record = recorder.begin(
       route?.modelId ?? '',
@@ -123,7 +143,11 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         }
       }
       record.body = body;
-      const resolution = resolveModel(route.modelId, settings.models);
+      const profile = findProfile(settings.inferenceProfiles, route.modelId);
+      const resolution = resolveModel(
+        profile === undefined ? route.modelId : (settings.inferenceProfiles.get(profile) ?? ''),
+        settings.models,
+      );
       if (!resolution.ok) {
         throw resolution.reason === 'invalid'
           ? validationError('The provided model identifier is invalid.')
@@ -133,6 +157,13 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
             );
       }
       record.resolvedModelId = resolution.resolvedModelId;
+      const serviceTier = readServiceTier(
+        body,
+        route.operation.startsWith('Invoke')
+          ? (request.headers['x-amzn-bedrock-service-tier'] as string | undefined)
+          : undefined,
+      );
+      record.serviceTier = serviceTier;
       const fault =
         parseFaultHeader(request.headers[FAULT_HEADER] as string | undefined) ??
         takeFault(faults, route.operation, [route.modelId, resolution.resolvedModelId]);
@@ -152,6 +183,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         settings: exchange.settings,
         cache,
         requestId,
+        serviceTier,
       });
       await sendReply(exchange, reply, fault);
     } catch (error) {
@@ -164,6 +196,30 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
             );
       await sendError(exchange, bedrockError);
     }
+  }
+
+  function answerProfile(
+    request: IncomingMessage,
+    response: ServerResponse,
+    identifier: string,
+    requestId: string,
+  ): void {
+    request.resume();
+    const arn = findProfile(settings.inferenceProfiles, identifier);
+    const error = arn === undefined ? profileNotFound(identifier) : undefined;
+    const body = JSON.stringify(
+      error === undefined
+        ? inferenceProfileBody(arn as string, settings.inferenceProfiles.get(arn as string) ?? '')
+        : { message: error.message },
+    );
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-amzn-requestid': requestId,
+    };
+    if (error !== undefined) headers['x-amzn-errortype'] = error.type;
+    response.writeHead(error?.status ?? 200, headers);
+    response.end(body);
   }
 
   const server = createServer((request, response) => {

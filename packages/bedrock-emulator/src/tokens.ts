@@ -13,8 +13,8 @@ export const TOKENS_PER_MESSAGE = 4;
 export type PromptSegment =
   | { kind: 'text'; text: string }
   | { kind: 'message' }
-  /** A cache checkpoint: everything before it is a cacheable prefix. */
-  | { kind: 'cachePoint' };
+  /** A cache checkpoint: everything before it is a cacheable prefix, kept for `ttl` (5m unless 1h). */
+  | { kind: 'cachePoint'; ttl?: '1h' };
 
 /** Tokens of one text string under {@link TOKEN_RULE}. */
 export function countTextTokens(text: string): number {

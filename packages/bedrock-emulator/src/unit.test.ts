@@ -39,8 +39,16 @@ describe('token rule', () => {
       inputTokens: 5,
       cacheReadInputTokens: 0,
       cacheWriteInputTokens: 100,
+      cacheWrite1hInputTokens: 0,
     });
     expect(cache.account('m', segments).cacheReadInputTokens).toBe(100);
+    const oneHour = segments.map((segment) =>
+      segment.kind === 'cachePoint' ? { kind: 'cachePoint' as const, ttl: '1h' as const } : segment,
+    );
+    expect(cache.account('m2', oneHour)).toMatchObject({
+      cacheWriteInputTokens: 100,
+      cacheWrite1hInputTokens: 100,
+    });
   });
 });
 

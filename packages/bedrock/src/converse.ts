@@ -86,5 +86,14 @@ export function converseUsage(usage: unknown): TokenUsage | undefined {
   const result: TokenUsage = { inputTokens, outputTokens };
   if (cacheRead !== undefined) result.cacheReadInputTokens = cacheRead;
   if (cacheWrite !== undefined) result.cacheWriteInputTokens = cacheWrite;
+  // `cacheDetails` splits cache writes by TTL: the 1-hour ones bill at the 1-hour write rate.
+  if (Array.isArray(object.cacheDetails)) {
+    let oneHour = 0;
+    for (const detail of object.cacheDetails) {
+      const entry = asObject(detail);
+      if (entry?.ttl === '1h') oneHour += asCount(entry.inputTokens) ?? 0;
+    }
+    result.cacheWrite1hInputTokens = oneHour;
+  }
   return result;
 }

@@ -7,5 +7,20 @@ export {
   getCyclesResult,
 } from './middleware.ts';
 export { createGuardedBedrockClient, cyclesBedrockPlugin } from './plugin.ts';
+export { fetchBedrockPriceList, type PricingClientLike } from './prices/fetch-price-list.ts';
+export {
+  PRICE_LIST_MODEL_NAMES,
+  type PriceListConversion,
+  type PriceListOptions,
+  type PriceListRate,
+  pricesFromPriceList,
+  readPriceListEntry,
+} from './prices/price-list.ts';
+export {
+  createInferenceProfileResolver,
+  type InferenceProfileClient,
+  type InferenceProfileResolver,
+  type InferenceProfileResolverOptions,
+} from './profiles.ts';
 export { cyclesBedrockResponseMiddleware, cyclesBedrockResponseMiddlewareOptions } from './response.ts';
 export type { CyclesBedrockResult } from './settle.ts';

@@ -36,6 +36,21 @@ export function readInvokeBody(family: ModelFamily, body: JsonObject): RequestLi
         maxTokens: asCount(asObject(body.textGenerationConfig)?.maxTokenCount),
         reasoningBudgetTokens: undefined,
       };
+    case 'openai':
+    case 'qwen':
+    case 'deepseek':
+      if (Array.isArray(body.messages)) {
+        return {
+          input: messagesInput(body),
+          maxTokens: asCount(body.max_completion_tokens) ?? asCount(body.max_tokens),
+          reasoningBudgetTokens: undefined,
+        };
+      }
+      return {
+        input: textInput(body.prompt),
+        maxTokens: asCount(body.max_tokens),
+        reasoningBudgetTokens: undefined,
+      };
     default:
       // Unknown body shapes: count every string in it, keep any common max-tokens field.
       return {
@@ -80,6 +95,13 @@ export function clampInvokeBody(
         ...body,
         textGenerationConfig: { ...asObject(body.textGenerationConfig), maxTokenCount: maxTokens },
       };
+    case 'openai':
+    case 'qwen':
+    case 'deepseek':
+      // OpenAI bodies take either field; clamp the one sent (max_completion_tokens when neither is).
+      return 'max_tokens' in body && !('max_completion_tokens' in body)
+        ? { ...body, max_tokens: maxTokens }
+        : { ...body, max_completion_tokens: maxTokens };
     default:
       return { ...body, max_tokens: maxTokens };
   }
@@ -109,8 +131,20 @@ export function invokeBodyUsage(family: ModelFamily, body: JsonObject | undefine
       return { inputTokens, outputTokens: counts.reduce<number>((sum, count) => sum + (count ?? 0), 0) };
     }
     default:
-      return undefined;
+      return openaiUsage(body.usage);
   }
+}
+
+/** OpenAI chat-completions `usage` (gpt-oss, Qwen3, DeepSeek V3): `prompt_tokens` includes cached ones. */
+export function openaiUsage(usage: unknown): TokenUsage | undefined {
+  const object = asObject(usage);
+  const prompt = asCount(object?.prompt_tokens);
+  const outputTokens = asCount(object?.completion_tokens);
+  if (prompt === undefined || outputTokens === undefined) return undefined;
+  const cached = Math.min(prompt, asCount(asObject(object?.prompt_tokens_details)?.cached_tokens) ?? 0);
+  return cached > 0
+    ? { inputTokens: prompt - cached, outputTokens, cacheReadInputTokens: cached }
+    : { inputTokens: prompt, outputTokens };
 }
 
 /** Anthropic `usage` (snake_case, cache fields optional). */
@@ -121,11 +155,14 @@ export function anthropicUsage(usage: unknown): TokenUsage | undefined {
   if (object === undefined || inputTokens === undefined || outputTokens === undefined) return undefined;
   const cacheRead = asCount(object.cache_read_input_tokens);
   const cacheWrite = asCount(object.cache_creation_input_tokens);
+  // `cache_creation` splits the writes by TTL.
+  const oneHour = asCount(asObject(object.cache_creation)?.ephemeral_1h_input_tokens);
   return {
     inputTokens,
     outputTokens,
     ...(cacheRead === undefined ? {} : { cacheReadInputTokens: cacheRead }),
     ...(cacheWrite === undefined ? {} : { cacheWriteInputTokens: cacheWrite }),
+    ...(oneHour === undefined ? {} : { cacheWrite1hInputTokens: oneHour }),
   };
 }
 

@@ -11,10 +11,12 @@ import {
   currentCycles,
   type EstimateInput,
   type LlmCallOptions,
+  normalizeModelId,
   type Subject,
 } from '@cycles-guard/core';
 import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/types';
 import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
+import { requestDimensions } from './dimensions.ts';
 import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
 import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
 import {
@@ -67,6 +69,19 @@ export interface CyclesBedrockOptions {
    * @default `{ kind: 'llm.completion', name: <model id> }`
    */
   action?: Action;
+  /**
+   * Source region of the client's requests, for region-specific prices (a foundation-model ARN's
+   * region wins). `createGuardedBedrockClient` sets it from a string `region` in the client config.
+   * @default undefined (the catalog's default, us-east-1, rates)
+   */
+  region?: string;
+  /**
+   * Maps an application inference profile ARN (whose model is not in the id) to the model it runs,
+   * e.g. `createInferenceProfileResolver()`. Without it such ARNs must be mapped with
+   * `createCycles({ inferenceProfiles })`, or they are refused (MODEL_NOT_PRICED).
+   * @default undefined
+   */
+  resolveInferenceProfile?: (profileArn: string) => string | Promise<string>;
 }
 
 const GUARDED = new Set([
@@ -93,11 +108,16 @@ export function cyclesBedrockMiddleware(
     if (!GUARDED.has(command)) return next(args);
     const input = args.input as unknown as JsonObject;
     const cycles = options.cycles ?? currentCycles();
-    const modelId = String(input.modelId ?? '');
-    // Unknown models throw ModelNotPricedError here, before any byte leaves.
-    const model = cycles.catalog.resolve(modelId);
+    const requestedId = String(input.modelId ?? '');
+    const modelId =
+      options.resolveInferenceProfile !== undefined && normalizeModelId(requestedId).applicationProfile
+        ? await options.resolveInferenceProfile(requestedId)
+        : requestedId;
     const converse = command.startsWith('Converse');
     const body = converse ? undefined : parseJsonObject(input.body);
+    const dimensions = requestDimensions(input, body, options.region);
+    // Unknown models throw ModelNotPricedError here, before any byte leaves.
+    const model = cycles.catalog.resolve(modelId, dimensions);
     const limits: RequestLimits = converse ? readConverse(input) : readInvokeBody(model.family, body ?? {});
     // No await unless something counts: every await is a hop on each call's hot path.
     const inputTokens =
@@ -112,6 +132,7 @@ export function cyclesBedrockMiddleware(
       callOptions.reasoningBudgetTokens = limits.reasoningBudgetTokens;
     if (options.subject !== undefined) callOptions.subject = options.subject;
     if (options.action !== undefined) callOptions.action = options.action;
+    if (dimensions !== undefined) callOptions.dimensions = dimensions;
     const call = await cycles.beginLlmCall(callOptions);
     const settler = new CallSettler(call);
     const granted = call.maxOutputTokens;

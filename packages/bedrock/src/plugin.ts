@@ -4,6 +4,7 @@ import {
   type ServiceInputTypes,
   type ServiceOutputTypes,
 } from '@aws-sdk/client-bedrock-runtime';
+import { AWS_REGION } from '@cycles-guard/core';
 import type { Pluggable } from '@smithy/types';
 import {
   type CyclesBedrockOptions,
@@ -57,7 +58,11 @@ export function createGuardedBedrockClient(
   const client = new BedrockRuntimeClient(config);
   const handler = client.config.requestHandler as unknown as HandlerLike | undefined;
   const wrapHandler = handler !== undefined && typeof handler.handle === 'function';
-  client.middlewareStack.use(guardPlugin({ client, ...options }, wrapHandler));
+  // A string region prices region-specific rates (a region provider would cost an await per call;
+  // a name that is no AWS region, e.g. a local test endpoint's, is left out rather than refused).
+  const region =
+    typeof config.region === 'string' && AWS_REGION.test(config.region) ? { region: config.region } : {};
+  client.middlewareStack.use(guardPlugin({ client, ...region, ...options }, wrapHandler));
   if (wrapHandler) {
     const original = handler.handle.bind(handler);
     handler.handle = (request, handlerOptions) => {

@@ -9,6 +9,8 @@ export interface CyclesBedrockResult {
   requestedMaxTokens: number;
   /** True when the grant is below the request. */
   capped: boolean;
+  /** Version of the prices the call was reserved and committed at. */
+  priceVersion: string;
   /** Amount charged, once settled (for streams: after the stream ends). */
   charged?: number;
 }
@@ -24,6 +26,7 @@ export class CallSettler {
       grantedMaxTokens: call.maxOutputTokens,
       requestedMaxTokens: call.requestedMaxOutputTokens,
       capped: call.capped,
+      priceVersion: call.model.priceVersion,
     };
   }
 

@@ -2,7 +2,7 @@ import type { BudgetAuthority } from './authority.ts';
 import type { Clock } from './clock.ts';
 import type { CyclesEventHandler } from './events.ts';
 import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './ledger/types.ts';
-import type { PriceOverride } from './llm/catalog.ts';
+import type { PriceOverride, UnknownModelPolicy } from './llm/catalog.ts';
 import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
 import type { Subject } from './protocol/types.ts';
@@ -48,6 +48,19 @@ export interface CyclesOptions {
    * the built-in Bedrock prices (see `createPriceCatalog`).
    */
   prices?: Record<string, PriceOverride>;
+  /**
+   * A prices file (JSON, `prices.schema.json`; build one with `cycles-guard-prices` from
+   * `@cycles-guard/bedrock`) laid over the built-in prices; `cycles.catalog.reload()` re-reads it.
+   * @default the `CYCLES_PRICES_FILE` variable in `cyclesFromEnv`, else none
+   */
+  pricesFile?: string;
+  /** Application inference profile ARNs → the model each runs (they cannot be priced otherwise). */
+  inferenceProfiles?: Record<string, string>;
+  /**
+   * Models with no price are refused unless this prices them, like a named model or at stated
+   * maximum rates (never $0). @default 'refuse'
+   */
+  unknownModels?: UnknownModelPolicy;
   /**
    * Unit LLM calls are budgeted in.
    * @default 'USD_MICROCENTS'
@@ -187,7 +200,7 @@ function envBoolean(env: Record<string, string | undefined>, variable: string): 
 
 /**
  * Reads `CYCLES_*` variables into options, validating each and naming the variable on error:
- * `CYCLES_BUDGETS_FILE`, `CYCLES_TENANT`, `CYCLES_WORKSPACE`, `CYCLES_APP`, `CYCLES_UNIT`,
+ * `CYCLES_BUDGETS_FILE`, `CYCLES_PRICES_FILE`, `CYCLES_TENANT`, `CYCLES_WORKSPACE`, `CYCLES_APP`, `CYCLES_UNIT`,
  * `CYCLES_FAIL_MODE`, `CYCLES_TTL_MS`, `CYCLES_GRACE_PERIOD_MS`, `CYCLES_OVERAGE_POLICY`,
  * `CYCLES_MIN_OUTPUT_TOKENS`, `CYCLES_RETRY_ATTEMPTS`, `CYCLES_RETRY_BASE_DELAY_MS`, `CYCLES_HEARTBEAT`.
  *
@@ -203,6 +216,8 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
   };
   const file = text('CYCLES_BUDGETS_FILE');
   if (file !== undefined) options.configFile = file;
+  const pricesFile = text('CYCLES_PRICES_FILE');
+  if (pricesFile !== undefined) options.pricesFile = pricesFile;
   const authority = authorityFromEnv(env, text);
   if (authority !== undefined) {
     if (file !== undefined) {

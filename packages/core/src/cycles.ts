@@ -7,7 +7,7 @@ import { type BudgetContextOptions, currentBudget, runWithBudget } from './lifec
 import { type GuardOptions, guard } from './lifecycle/guard.ts';
 import { type Hold, type ReserveOptions, reserveHold } from './lifecycle/hold.ts';
 import { beginLlmCall, type LlmCall, type LlmCallOptions, type LlmRuntime } from './llm/call-guard.ts';
-import { createPriceCatalog, type PriceCatalog } from './llm/catalog.ts';
+import { createPriceCatalog, type PriceCatalog, type PriceCatalogOptions } from './llm/catalog.ts';
 
 /** The entry object: budgets, price catalog and the guarded operations, sharing one configuration. */
 export interface Cycles {
@@ -29,6 +29,15 @@ export interface Cycles {
   close(): Promise<void>;
 }
 
+function catalogOptions(options: CyclesOptions): PriceCatalogOptions {
+  const result: PriceCatalogOptions = {};
+  if (options.prices !== undefined) result.prices = options.prices;
+  if (options.pricesFile !== undefined) result.pricesFile = options.pricesFile;
+  if (options.inferenceProfiles !== undefined) result.inferenceProfiles = options.inferenceProfiles;
+  if (options.unknownModels !== undefined) result.unknownModels = options.unknownModels;
+  return result;
+}
+
 function defaultAuthority(options: CyclesOptions, clock: Clock): BudgetAuthority {
   const file = options.configFile === undefined ? undefined : loadLedgerConfig(options.configFile);
   return createMemoryLedger({
@@ -47,7 +56,7 @@ function defaultAuthority(options: CyclesOptions, clock: Clock): BudgetAuthority
 export function createCycles(options: CyclesOptions = {}): Cycles {
   const config = resolveConfig(options);
   const clock = options.clock ?? systemClock;
-  const catalog = createPriceCatalog(options.prices === undefined ? {} : { prices: options.prices });
+  const catalog = createPriceCatalog(catalogOptions(options));
   const authority = options.authority ?? defaultAuthority(options, clock);
   const onEvent = options.onEvent;
   const runtime: LlmRuntime = {

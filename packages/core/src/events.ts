@@ -32,6 +32,8 @@ export interface DenialEvent extends EventBase {
   message: string;
   /** Set when a hold was taken and then returned (e.g. too little left for the minimum output). */
   reservationId?: string;
+  /** Version of the prices an LLM call was sized with, when one was refused. */
+  priceVersion?: string;
 }
 
 /** A hold was settled with a charge. */
@@ -74,6 +76,8 @@ export interface CappedEvent extends EventBase {
   grantedMaxOutputTokens: number;
   /** `budget`: only part of the worst case fitted; `caps`: the authority's `maxTokens` cap. */
   reason: 'budget' | 'caps';
+  /** Version of the prices the call was sized with. */
+  priceVersion?: string;
 }
 
 /** A running LLM call was told to stop because its next token would pass the hold. */
@@ -85,6 +89,8 @@ export interface CutoffEvent extends EventBase {
   /** Cost of the usage observed so far. */
   cost: number;
   outputTokens: number;
+  /** Version of the prices the cost was computed with. */
+  priceVersion?: string;
 }
 
 /** The authority could not be reached and the call ran unguarded because `failMode` is `open`. */

@@ -75,7 +75,7 @@ export {
 export type { GuardOptions } from './lifecycle/guard.ts';
 export type { Hold, ReserveOptions, Settlement } from './lifecycle/hold.ts';
 export { type RunBudget, type RunBudgetOptions, withRunBudget } from './lifecycle/run-budget.ts';
-export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './llm/bedrock-prices.ts';
+export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE, BEDROCK_PRICES_VERSION } from './llm/bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';
 export type { LlmCallTracker } from './llm/call-tracker.ts';
 export {
@@ -84,10 +84,13 @@ export {
   type PriceCatalogOptions,
   type PriceOverride,
   type ResolvedModel,
+  type UnknownModelPolicy,
 } from './llm/catalog.ts';
 export {
+  type LongContextRates,
   type ModelPrice,
   maxAffordableOutputTokens,
+  type TokenRates,
   type TokenUsage,
   tokenCost,
   usageCost,
@@ -95,6 +98,23 @@ export {
 } from './llm/cost.ts';
 export { ESTIMATE_RULE, type EstimateInput, estimateInputTokens } from './llm/estimate-tokens.ts';
 export { type ModelFamily, type NormalizedModelId, normalizeModelId } from './llm/model-id.ts';
+export {
+  type AppliedDimensions,
+  AWS_REGION,
+  type CacheTtl,
+  type CallRates,
+  type Endpoint,
+  type PriceDimensions,
+  type ServiceTier,
+} from './llm/price-dimensions.ts';
+export {
+  type LoadedPrices,
+  type PricesFile,
+  type PricesFileModel,
+  type PricesFileRates,
+  parsePricesFile,
+  readPricesFile,
+} from './llm/prices-file.ts';
 export {
   Decision,
   ErrorCode,

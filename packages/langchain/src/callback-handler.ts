@@ -8,6 +8,7 @@ import {
   InvalidRequestError,
   type LlmCallOptions,
   ModelNotPricedError,
+  type ServiceTier,
   type Settlement,
   type Subject,
 } from '@cycles-guard/core';
@@ -218,6 +219,10 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
       if (reasoning !== undefined) callOptions.reasoningBudgetTokens = reasoning;
       if (this.#options.subject !== undefined) callOptions.subject = this.#options.subject;
       if (signal !== undefined) callOptions.signal = signal;
+      // ChatBedrockConverse's `serviceTier` (priority/flex/...) changes the price: hold and commit at it.
+      const serviceTier = asObject(params?.serviceTier)?.type;
+      if (typeof serviceTier === 'string')
+        callOptions.dimensions = { serviceTier: serviceTier as ServiceTier };
       const call = await (this.#options.cycles ?? currentCycles()).beginLlmCall(callOptions);
       run.start(call);
       if (run.conflict !== undefined) throw run.conflict;

@@ -14,7 +14,7 @@ export type { LlmCall, LlmCallFailure, LlmCallOptions, LlmRuntime } from './llm-
 export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions): Promise<LlmCall> {
   const outerSignal = options.signal ?? currentBudget()?.signal;
   outerSignal?.throwIfAborted();
-  const model = runtime.catalog.resolve(options.model);
+  const model = runtime.catalog.resolve(options.model, options.dimensions);
   const size = sizeCall(runtime, model, options);
   // Optional fields set only when present, without a spread per field (a hot path).
   const reserve: ReserveOptions = {

@@ -1,7 +1,14 @@
 import type { Hold } from '../lifecycle/hold.ts';
 import { BudgetExceededError, invalid } from '../protocol/errors.ts';
 import type { ResolvedModel } from './catalog.ts';
-import { maxAffordableOutputTokens, type TokenUsage, tokenCost, usageCost, usageTokens } from './cost.ts';
+import {
+  maxAffordableOutputTokens,
+  type TokenRates,
+  type TokenUsage,
+  tokenCost,
+  usageCost,
+  usageTokens,
+} from './cost.ts';
 import { estimateInputTokens } from './estimate-tokens.ts';
 import type { LlmCallOptions, LlmRuntime } from './llm-call.ts';
 
@@ -16,6 +23,8 @@ export interface CallSize {
   minOutput: number;
   /** True for TOKENS budgets (amounts are token counts, not money). */
   tokens: boolean;
+  /** Rates of the hold: the call's, at long-context rates when the input passes the threshold. */
+  rates: TokenRates;
   /** Cost of the input at the dearer of the input and cache-write prices. */
   inputCost: number;
   /** Input plus `requested` output: the full hold. */
@@ -44,29 +53,60 @@ export function sizeCall(runtime: LlmRuntime, model: ResolvedModel, options: Llm
   const requested = Math.min(options.maxOutputTokens ?? price.maxOutputTokens, price.maxOutputTokens);
   const minOutput = Math.min(runtime.config.minOutputTokens, requested);
   const tokens = runtime.config.unit === 'TOKENS';
-  // Input may be written to the prompt cache, which can cost more than plain input: hold the dearer.
+  const rates = ratesFor(model, inputTokens);
+  // Input may be written to the prompt cache (at the request's TTL), which can cost more than plain
+  // input: hold the dearer.
   const inputCost = tokens
     ? inputTokens
-    : tokenCost(inputTokens, Math.max(price.inputPerMillion, price.cacheWritePerMillion ?? 0));
+    : tokenCost(inputTokens, Math.max(rates.inputPerMillion, writeRate(model, rates)));
   return {
     inputTokens,
     requested,
     minOutput,
     tokens,
+    rates,
     inputCost,
-    estimate: inputCost + outputCost(tokens, requested, price),
-    minimum: inputCost + outputCost(tokens, minOutput, price),
+    estimate: inputCost + outputCost(tokens, requested, rates),
+    minimum: inputCost + outputCost(tokens, minOutput, rates),
   };
 }
 
-/** Cost of `count` output tokens (a count itself for TOKENS budgets). A function, not a per-call closure. */
-function outputCost(tokens: boolean, count: number, price: ResolvedModel['price']): number {
-  return tokens ? count : tokenCost(count, price.outputPerMillion);
+/** The call's rates for `inputTokens` of input: long-context rates above the model's threshold. */
+function ratesFor(model: ResolvedModel, inputTokens: number): TokenRates {
+  const long = model.rates.longContext;
+  return long !== undefined && inputTokens > long.aboveInputTokens ? long.rates : model.rates.rates;
 }
 
-/** Cost of `usage` in the call's unit (cache tokens priced at their own rates). */
+/** Cache-write rate at the request's TTL. */
+function writeRate(model: ResolvedModel, rates: TokenRates): number {
+  const fiveMinutes = rates.cacheWritePerMillion ?? 0;
+  return model.dimensions.cacheTtl === '1h'
+    ? Math.max(fiveMinutes, rates.cacheWrite1hPerMillion ?? 0)
+    : fiveMinutes;
+}
+
+/** Cost of `count` output tokens (a count itself for TOKENS budgets). A function, not a per-call closure. */
+function outputCost(tokens: boolean, count: number, rates: TokenRates): number {
+  return tokens ? count : tokenCost(count, rates.outputPerMillion);
+}
+
+/**
+ * Cost of `usage` in the call's unit, at the same dimensions the hold was sized with: long-context
+ * rates when all of its input passes the threshold, and cache writes of a 1-hour request at the
+ * 1-hour rate unless the usage says how many were (Converse `cacheDetails`).
+ */
 export function usageAmount(size: CallSize, model: ResolvedModel, usage: TokenUsage): number {
-  return size.tokens ? usageTokens(usage) : usageCost(usage, model.price);
+  if (size.tokens) return usageTokens(usage);
+  const input = usage.inputTokens + (usage.cacheReadInputTokens ?? 0) + (usage.cacheWriteInputTokens ?? 0);
+  const rates = ratesFor(model, input);
+  if (
+    model.dimensions.cacheTtl === '1h' &&
+    usage.cacheWrite1hInputTokens === undefined &&
+    usage.cacheWriteInputTokens
+  ) {
+    return usageCost({ ...usage, cacheWrite1hInputTokens: usage.cacheWriteInputTokens }, rates);
+  }
+  return usageCost(usage, rates);
 }
 
 /**
@@ -83,7 +123,7 @@ export function grantOutput(
   if (!hold.guarded) return { granted: requested };
   const affordable = size.tokens
     ? Math.max(0, hold.reserved - size.inputTokens)
-    : maxAffordableOutputTokens(hold.reserved, size.inputCost, model.price);
+    : maxAffordableOutputTokens(hold.reserved, size.inputCost, size.rates);
   let granted = Math.min(requested, affordable);
   const capTokens = hold.caps?.maxTokens;
   const cappedByCaps = capTokens !== undefined && capTokens < granted;
@@ -107,6 +147,7 @@ export function grantOutput(
       requestedMaxOutputTokens: requested,
       grantedMaxOutputTokens: granted,
       reason: cappedByCaps ? 'caps' : 'budget',
+      priceVersion: model.priceVersion,
     });
   }
   return { granted };
@@ -131,6 +172,7 @@ export async function refuseCall(
     code: 'BUDGET_EXCEEDED',
     message: grant.refusal,
     reservationId: hold.reservationId,
+    priceVersion: model.priceVersion,
   });
   throw new BudgetExceededError(grant.refusal, {
     details: { model: model.modelId, grantedOutputTokens: grant.granted, minOutputTokens: size.minOutput },

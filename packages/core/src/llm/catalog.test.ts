@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CyclesError, InvalidConfigError, ModelNotPricedError } from '../protocol/errors.ts';
-import { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './bedrock-prices.ts';
+import { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE, BEDROCK_PRICES_VERSION } from './bedrock-prices.ts';
 import { createPriceCatalog } from './catalog.ts';
 import { normalizeModelId } from './model-id.ts';
 
@@ -44,22 +44,56 @@ describe('BEDROCK_PRICES', () => {
     'amazon.titan-text-express-v1',
     'amazon.titan-text-premier-v1:0',
   ];
+  /** Models added 2026-12-06 (the issue's list: Claude 4.5+, Nova 2, DeepSeek, gpt-oss, Qwen, Gemma, ...). */
+  const CURRENT = [
+    'anthropic.claude-sonnet-4-6',
+    'anthropic.claude-opus-4-6-v1',
+    'anthropic.claude-opus-4-5-20251101-v1:0',
+    'anthropic.claude-opus-4-7',
+    'anthropic.claude-sonnet-5-5',
+    'anthropic.claude-opus-5-5',
+    'amazon.nova-2-lite-v1:0',
+    'deepseek.r1-v1:0',
+    'deepseek.v3-v1:0',
+    'openai.gpt-oss-120b-1:0',
+    'openai.gpt-oss-20b-1:0',
+    'qwen.qwen3-235b-a22b-2507-v1:0',
+    'google.gemma-3-27b-it',
+    'mistral.pixtral-large-2502-v1:0',
+    'cohere.command-r-plus-v1:0',
+  ];
 
-  it('covers every listed Bedrock text model', () => {
-    expect(Object.keys(BEDROCK_PRICES).sort()).toEqual([...REQUIRED].sort());
+  it('covers every listed Bedrock text model, and the current ones', () => {
+    const keys = Object.keys(BEDROCK_PRICES);
+    for (const id of REQUIRED) expect(keys).toContain(id);
+    for (const id of CURRENT) expect(keys).toContain(id);
   });
 
   it.each(Object.entries(BEDROCK_PRICES))(
-    '%s has positive integer prices under a normalized key',
+    '%s has positive integer prices under a normalized key, a source and a date',
     (id, price) => {
       expect(normalizeModelId(id).modelId).toBe(id);
-      for (const value of Object.values(price)) {
-        expect(Number.isSafeInteger(value) && value > 0).toBe(true);
+      const numbers = [
+        price.inputPerMillion,
+        price.outputPerMillion,
+        price.cacheReadPerMillion,
+        price.cacheWritePerMillion,
+        price.cacheWrite1hPerMillion,
+        price.maxOutputTokens,
+        price.contextWindow,
+        ...Object.values(price.global ?? {}),
+      ].filter((value) => value !== undefined);
+      for (const value of numbers) expect(Number.isSafeInteger(value) && (value as number) > 0).toBe(true);
+      // Llama 3.3 70B: the higher of two published input prices ($2.65) is above its output price.
+      if (id !== 'meta.llama3-3-70b-instruct-v1:0') {
+        expect(price.outputPerMillion).toBeGreaterThanOrEqual(price.inputPerMillion);
       }
-      expect(price.outputPerMillion).toBeGreaterThanOrEqual(price.inputPerMillion);
       if (price.cacheReadPerMillion !== undefined) {
         expect(price.cacheReadPerMillion).toBeLessThan(price.inputPerMillion);
       }
+      expect(price.source).toMatch(/^https:\/\//);
+      expect(price.asOf).toMatch(/^2026-\d{2}-\d{2}$/);
+      expect(typeof price.verified).toBe('boolean');
       expect(Object.isFrozen(price)).toBe(true);
     },
   );
@@ -83,6 +117,7 @@ describe('BEDROCK_PRICES', () => {
   it('is frozen and carries a dated source note', () => {
     expect(Object.isFrozen(BEDROCK_PRICES)).toBe(true);
     expect(BEDROCK_PRICES_SOURCE).toMatch(/as of \d{4}-\d{2}-\d{2}, us-east-1 on-demand/);
+    expect(BEDROCK_PRICES_VERSION).toBe('builtin-2026-12-06');
   });
 });
 
@@ -102,11 +137,13 @@ describe('createPriceCatalog', () => {
 
   it('resolves base ids, inference profiles and ARNs to the same price', () => {
     const base = catalog.resolve(SONNET_4);
-    expect(base).toEqual({
+    expect(base).toMatchObject({
       requestedId: SONNET_4,
       modelId: SONNET_4,
       family: 'anthropic',
       price: BEDROCK_PRICES[SONNET_4],
+      dimensions: { endpoint: 'in-region', serviceTier: 'default', cacheTtl: '5m', region: undefined },
+      priceVersion: BEDROCK_PRICES_VERSION,
     });
     for (const id of [
       `us.${SONNET_4}`,

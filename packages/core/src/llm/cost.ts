@@ -1,19 +1,54 @@
 import { invalid } from '../protocol/errors.ts';
 
-/** Prices in USD_MICROCENTS per 1,000,000 tokens (1 USD = 100,000,000 microcents; $3.00/M = 300,000,000). */
-export interface ModelPrice {
+/** Per-token rates in USD_MICROCENTS per 1,000,000 tokens (1 USD = 100,000,000 microcents; $3.00/M = 300,000,000). */
+export interface TokenRates {
   /** Price of 1M non-cached input tokens. */
   inputPerMillion: number;
   /** Price of 1M output tokens. */
   outputPerMillion: number;
   /** Price of 1M tokens read from the prompt cache; the input price when absent. */
   cacheReadPerMillion?: number;
-  /** Price of 1M tokens written to the prompt cache; the input price when absent. */
+  /** Price of 1M tokens written to the prompt cache with the default 5-minute TTL; the input price when absent. */
   cacheWritePerMillion?: number;
+  /** Price of 1M tokens written to the prompt cache with a 1-hour TTL; the 5-minute write price when absent. */
+  cacheWrite1hPerMillion?: number;
+}
+
+/** Input above `aboveInputTokens` (all input of the call, cached included) bills every token at a higher rate. */
+export interface LongContextRates {
+  /** Threshold in input tokens (e.g. 200,000); a call with more input is billed at the long-context rates. */
+  aboveInputTokens: number;
+  /** Input and cache rates as a percentage of the standard ones (e.g. 200 = twice). */
+  inputPercent: number;
+  /** Output rate as a percentage of the standard one (e.g. 150). */
+  outputPercent: number;
+}
+
+/**
+ * A model's prices: standard-tier rates of an in-region or geo (cross-region) call, plus the dimensions
+ * that change them. Rates in USD_MICROCENTS per 1M tokens ($3.00/M = 300,000,000).
+ */
+export interface ModelPrice extends TokenRates {
   /** The model's own output ceiling (what Bedrock holds when no limit is sent). */
   maxOutputTokens: number;
   /** Input context window in tokens, when known. */
   contextWindow?: number;
+  /** Rates of a `global.` inference profile, where they differ (e.g. ~10 % below geo for recent Claude). */
+  global?: Partial<TokenRates>;
+  /** Rates of in-region and geo calls from a source region that prices differently (key: `eu-west-2`). */
+  regions?: Record<string, Partial<TokenRates>>;
+  /** Priority tier as a percentage of the standard rates. @default 175 (over-reserves models priced lower) */
+  priorityPercent?: number;
+  /** Flex tier as a percentage of the standard rates. @default 100 (no discount unless one is known) */
+  flexPercent?: number;
+  /** Long-context rates, for models that bill large inputs higher. */
+  longContext?: LongContextRates;
+  /** Where the figures come from (a page or the Price List API). */
+  source?: string;
+  /** The date the figures were read, `YYYY-MM-DD`. */
+  asOf?: string;
+  /** True when the figures were checked against a source on `asOf`; false for best-known list prices. */
+  verified?: boolean;
 }
 
 /** Token counts of one call, as Bedrock reports them. */
@@ -22,7 +57,10 @@ export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
   cacheReadInputTokens?: number;
+  /** All tokens written to the prompt cache, whatever their TTL. */
   cacheWriteInputTokens?: number;
+  /** The part of `cacheWriteInputTokens` written with a 1-hour TTL (priced at the 1-hour write rate). */
+  cacheWrite1hInputTokens?: number;
 }
 
 const MILLION = 1_000_000;
@@ -64,12 +102,17 @@ export function tokenCost(tokens: number, perMillion: number): number {
  * Cost of one call's usage: each component rounded up separately and summed. Cache reads and writes
  * are priced at their own prices, or at the input price when the model has none (never at $0).
  */
-export function usageCost(usage: TokenUsage, price: ModelPrice): number {
+export function usageCost(usage: TokenUsage, price: TokenRates): number {
+  const writes = usage.cacheWriteInputTokens ?? 0;
+  // A 1-hour count above the total is inconsistent: charge it all at the 1-hour rate (never under).
+  const writes1h = usage.cacheWrite1hInputTokens ?? 0;
+  const writeRate = price.cacheWritePerMillion ?? price.inputPerMillion;
   const total =
     tokenCost(usage.inputTokens, price.inputPerMillion) +
     tokenCost(usage.outputTokens, price.outputPerMillion) +
     tokenCost(usage.cacheReadInputTokens ?? 0, price.cacheReadPerMillion ?? price.inputPerMillion) +
-    tokenCost(usage.cacheWriteInputTokens ?? 0, price.cacheWritePerMillion ?? price.inputPerMillion);
+    tokenCost(Math.max(0, writes - writes1h), writeRate) +
+    tokenCost(writes1h, price.cacheWrite1hPerMillion ?? writeRate);
   return checkResult('cost', total);
 }
 
@@ -95,7 +138,7 @@ export function usageTokens(usage: TokenUsage): number {
  * `Number.MAX_SAFE_INTEGER` when output is free or the answer would not be a safe integer. It does not
  * apply `price.maxOutputTokens`: take the minimum with it.
  */
-export function maxAffordableOutputTokens(budget: number, inputCost: number, price: ModelPrice): number {
+export function maxAffordableOutputTokens(budget: number, inputCost: number, price: TokenRates): number {
   if (!Number.isSafeInteger(budget)) throw invalid('budget', `must be a safe integer, got ${String(budget)}`);
   checkCount('inputCost', inputCost);
   const perMillion = price.outputPerMillion;

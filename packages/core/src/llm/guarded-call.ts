@@ -7,6 +7,7 @@ import { type LlmCallTracker, trackLlmCall } from './call-tracker.ts';
 import type { ResolvedModel } from './catalog.ts';
 import type { TokenUsage } from './cost.ts';
 import type { LlmCall, LlmCallFailure, LlmRuntime } from './llm-call.ts';
+import { priceMetadata } from './price-metadata.ts';
 
 // One granted LLM call: watches usage for a cutoff, forwards aborts, and settles its hold once.
 // A class, not a closure bundle: a call is made per request, so its methods live on the prototype.
@@ -130,6 +131,7 @@ export class GuardedLlmCall implements LlmCall {
       reserved: hold.reserved,
       cost,
       outputTokens: observed.outputTokens,
+      priceVersion: this.model.priceVersion,
     });
     this.#abort(
       new BudgetExceededError(`Budget cutoff: ${this.model.modelId} reached its hold of ${hold.reserved}`),
@@ -205,7 +207,9 @@ export class GuardedLlmCall implements LlmCall {
       tokensOutput: usage.outputTokens,
       modelVersion: this.model.modelId.slice(0, 128),
     };
-    return this.#settling(this.hold.commit(usageAmount(this.#size, this.model, usage), metrics));
+    return this.#settling(
+      this.hold.commit(usageAmount(this.#size, this.model, usage), metrics, priceMetadata(this.model)),
+    );
   }
 
   #settleFailure(
@@ -217,6 +221,8 @@ export class GuardedLlmCall implements LlmCall {
     if (!reachedProvider) return this.#settling(hold.release('not sent'));
     if (partialUsage !== undefined) return this.#commitUsage(this.#fill(partialUsage));
     // Usage unknown: the provider may have billed up to the worst case, which is what was held.
-    return this.#settling(hold.commit(hold.guarded ? hold.reserved : 0));
+    return this.#settling(
+      hold.commit(hold.guarded ? hold.reserved : 0, undefined, priceMetadata(this.model)),
+    );
   }
 }

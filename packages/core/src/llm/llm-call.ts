@@ -6,6 +6,7 @@ import type { LlmCallTracker } from './call-tracker.ts';
 import type { PriceCatalog, ResolvedModel } from './catalog.ts';
 import type { TokenUsage } from './cost.ts';
 import type { EstimateInput } from './estimate-tokens.ts';
+import type { PriceDimensions } from './price-dimensions.ts';
 
 // The public shape of a guarded LLM call (`cycles.beginLlmCall`); adapters build on it, so changes
 // here are additive only.
@@ -25,6 +26,11 @@ export interface LlmCallOptions {
   maxOutputTokens?: number;
   /** Extended-thinking budget requested; it is part of the output and is cut with it. */
   reasoningBudgetTokens?: number;
+  /**
+   * What the request sets that changes its price (service tier, cache-write TTL, source region); the
+   * hold and the commit are both priced with them.
+   */
+  dimensions?: PriceDimensions;
   /** Merged over the instance's and the budget context's subject. */
   subject?: Subject;
   /** @default `{ kind: 'llm.completion', name: <model id> }` */
