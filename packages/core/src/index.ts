@@ -30,6 +30,9 @@ export type {
   HeartbeatStoppedEvent,
   ReleaseEvent,
   SettleErrorEvent,
+  SettlementDroppedEvent,
+  SettlementQueuedEvent,
+  SettlementReplayedEvent,
 } from './events.ts';
 export {
   type BudgetErrorBody,
@@ -72,6 +75,15 @@ export {
 } from './lifecycle/budget-context.ts';
 export type { GuardOptions } from './lifecycle/guard.ts';
 export type { Hold, ReserveOptions, Settlement } from './lifecycle/hold.ts';
+export type { OutboxOptions } from './lifecycle/outbox/create-outbox.ts';
+export {
+  isEntryKey as isOutboxKey,
+  type OutboxEntry,
+  parseEntry as parseOutboxEntry,
+} from './lifecycle/outbox/entry.ts';
+export { createFileJournal } from './lifecycle/outbox/file-journal.ts';
+export type { FlushResult } from './lifecycle/outbox/settlement-outbox.ts';
+export type { SettlementStore } from './lifecycle/outbox/store.ts';
 export { type RunBudget, type RunBudgetOptions, withRunBudget } from './lifecycle/run-budget.ts';
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE } from './llm/bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';

@@ -1,0 +1,79 @@
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BudgetAuthority } from '../../authority.ts';
+import type { CyclesEvent } from '../../events.ts';
+import { createFileJournal, journalDirectory } from './file-journal.ts';
+import { SettlementOutbox } from './settlement-outbox.ts';
+import type { SettlementStore } from './store.ts';
+
+/** Options of the settlement outbox (`CyclesOptions.outbox`). */
+export interface OutboxOptions {
+  /**
+   * `false` turns the outbox off: a settlement that fails after its retries is then only reported
+   * (`settle-error`) and its hold expires uncharged.
+   * @default true for an authority with an `identity` (Redis, HTTP); the embedded ledger never needs one
+   */
+  enabled?: boolean;
+  /**
+   * Root folder of the file journal; each authority identity gets a sub-folder.
+   * @default `~/.cycles-guard/outbox`, or `<tmpdir>/cycles-guard-outbox` when there is no home folder
+   */
+  directory?: string;
+  /** Names the authority when it has no `identity` of its own (a custom `BudgetAuthority`). */
+  identity?: string;
+  /** Your own store instead of the file journal (or the authority's own). */
+  store?: SettlementStore;
+  /**
+   * Write a small intent file per granted hold, removed when it settles, so a process killed before it
+   * settles has its hold charged by the next process. Costs one background file write and unlink per call.
+   * @default true
+   */
+  intents?: boolean;
+  /**
+   * First replay delay after a failure; doubles while the authority keeps failing, up to 60 s.
+   * @default 1000
+   */
+  replayIntervalMs?: number;
+  /**
+   * How long the ledger keeps settled reservations readable; a NOT_FOUND later than this after the
+   * first attempt is flagged `possibleDuplicate` (see `SettlementReplayedEvent`).
+   * @default 3,600,000 (the memory and Redis ledgers' default)
+   */
+  reservationRetentionMs?: number;
+}
+
+function defaultRoot(): string {
+  let home = '';
+  try {
+    home = homedir();
+  } catch {
+    // no home folder (some serverless sandboxes)
+  }
+  return home === '' || home === '/'
+    ? join(tmpdir(), 'cycles-guard-outbox')
+    : join(home, '.cycles-guard', 'outbox');
+}
+
+/** The outbox of an instance, or undefined when it has none (embedded ledger, or turned off). */
+export function createOutbox(
+  authority: BudgetAuthority,
+  emit: (event: CyclesEvent) => void,
+  options: OutboxOptions = {},
+): SettlementOutbox | undefined {
+  const identity = options.identity ?? authority.identity;
+  if (options.enabled === false || (identity === undefined && options.store === undefined)) return undefined;
+  const journal =
+    identity === undefined
+      ? undefined
+      : createFileJournal(journalDirectory(options.directory ?? defaultRoot(), identity));
+  const own = options.store ?? authority.createSettlementStore?.();
+  const store = own ?? journal;
+  if (store === undefined) return undefined;
+  return new SettlementOutbox(authority, emit, {
+    store,
+    intents: options.intents === false ? undefined : journal,
+    fallback: store === journal ? undefined : journal,
+    replayIntervalMs: options.replayIntervalMs ?? 1_000,
+    reservationRetentionMs: options.reservationRetentionMs ?? 3_600_000,
+  });
+}
