@@ -275,3 +275,4 @@ export type {
 } from './protocol/wire.ts';
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
+export { redisIdentity } from './remote/redis-from-env.ts';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BudgetAuthority } from '../authority.ts';
 import {
   fromWireBalancesResponse,
@@ -74,6 +75,8 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
   }
 
   const authority: BudgetAuthority = {
+    // One outbox journal per server and key (a key is a tenant); the key itself only as a digest.
+    identity: `http ${options.baseUrl} ${createHash('sha256').update(options.apiKey).digest('hex').slice(0, 16)}`,
     reserve: (request) => reserveWithPartialFallback(request, reserveOnce, authority),
     async commit(reservationId, request) {
       const body = await post(reservationPath(reservationId, 'commit'), toWireCommitRequest(request));

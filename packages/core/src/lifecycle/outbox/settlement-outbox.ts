@@ -177,14 +177,14 @@ export class SettlementOutbox {
 
   async #replayOnce(): Promise<number> {
     let pending = 0;
-    for (const [store, entry] of await this.#entries()) {
+    for (const [stores, entry] of await this.#entries()) {
       const now = Date.now();
       const outcome = await replayEntry(this.#authority, entry, this.#settings.reservationRetentionMs, now);
       if (outcome.result === 'pending') {
         pending++;
         continue;
       }
-      await store.remove(entry.key).catch(() => {});
+      for (const store of stores) await store.remove(entry.key).catch(() => {});
       if (outcome.result === 'confirmed') {
         this.#emit({
           type: 'settlement-replayed',
@@ -210,10 +210,13 @@ export class SettlementOutbox {
     return pending;
   }
 
-  /** Replayable entries of every store: queued ones, and intents whose process is gone. */
-  async #entries(): Promise<[SettlementStore, OutboxEntry][]> {
+  /**
+   * Replayable entries of every store: queued ones, and intents whose process is gone. An entry in two
+   * stores (a Redis write that timed out, then ran, beside its journal copy) is replayed once.
+   */
+  async #entries(): Promise<[SettlementStore[], OutboxEntry][]> {
     const stores = new Set([this.#settings.store, this.#settings.fallback, this.#settings.intents]);
-    const found: [SettlementStore, OutboxEntry][] = [];
+    const found = new Map<string, [SettlementStore[], OutboxEntry]>();
     const now = Date.now();
     for (const store of stores) {
       if (store === undefined) continue;
@@ -224,10 +227,17 @@ export class SettlementOutbox {
         continue; // e.g. Redis down: the next pass tries again
       }
       for (const entry of entries) {
-        if (entry.state === 'queued' || orphaned(entry, now)) found.push([store, entry]);
+        if (entry.state !== 'queued' && !orphaned(entry, now)) continue;
+        const seen = found.get(entry.key);
+        // A queued entry wins over an intent of the same hold (it knows the real usage).
+        if (seen === undefined) found.set(entry.key, [[store], entry]);
+        else {
+          seen[0].push(store);
+          if (seen[1].state === 'intent' && entry.state === 'queued') seen[1] = entry;
+        }
       }
     }
-    return found;
+    return [...found.values()];
   }
 
   async #countPending(): Promise<number> {
