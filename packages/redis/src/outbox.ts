@@ -46,7 +46,7 @@ export function createRedisOutbox(client: Redis, options: RedisOutboxOptions): S
           continue;
         }
         // Kept aside for inspection, never replayed nor deleted.
-        await bounded(
+        await bounded(() =>
           client.multi().hset(quarantine, `${Date.now()}-${field}`, text).hdel(key, field).exec(),
         );
       }
