@@ -10,13 +10,14 @@ import {
   type Cycles,
   currentCycles,
   type EstimateInput,
+  InvalidRequestError,
   type LlmCallOptions,
   type Subject,
 } from '@cycles-guard/core';
 import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/types';
 import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
 import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
-import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
+import { asObject, encodeLike, type JsonObject, parseJsonObject, typeName } from './json.ts';
 import {
   canAbortBeforeResponse,
   destroyBody,
@@ -93,7 +94,12 @@ export function cyclesBedrockMiddleware(
     if (!GUARDED.has(command)) return next(args);
     const input = args.input as unknown as JsonObject;
     const cycles = options.cycles ?? currentCycles();
-    const modelId = String(input.modelId ?? '');
+    if (typeof input.modelId !== 'string' || input.modelId === '') {
+      throw new InvalidRequestError(`modelId must be a non-empty string, got ${typeName(input.modelId)}`, {
+        details: { field: 'modelId' },
+      });
+    }
+    const modelId = input.modelId;
     // Unknown models throw ModelNotPricedError here, before any byte leaves.
     const model = cycles.catalog.resolve(modelId);
     const converse = command.startsWith('Converse');
