@@ -79,7 +79,7 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
     run: (contextOptions, fn) => runWithBudget({ ...contextOptions, cycles }, fn),
     flushSettlements: async (timeoutMs = 5_000) => (await outbox?.flush(timeoutMs)) ?? { pending: 0 },
     close: async () => {
-      outbox?.close();
+      await outbox?.close();
       await authority.close?.();
     },
   };

@@ -24,8 +24,8 @@ export interface OutboxOptions {
   /** Your own store instead of the file journal (or the authority's own). */
   store?: SettlementStore;
   /**
-   * Write a small intent file per granted hold, removed when it settles, so a process killed before it
-   * settles has its hold charged by the next process. Costs one background file write and unlink per call.
+   * Log a write-ahead intent per granted hold (and a `done` line once it settles), so a process killed
+   * before it settles has its hold charged by the next process. One append per tick for all calls.
    * @default true
    */
   intents?: boolean;
@@ -62,16 +62,18 @@ export function createOutbox(
 ): SettlementOutbox | undefined {
   const identity = options.identity ?? authority.identity;
   if (options.enabled === false || (identity === undefined && options.store === undefined)) return undefined;
-  const journal =
-    identity === undefined
-      ? undefined
-      : createFileJournal(journalDirectory(options.directory ?? defaultRoot(), identity));
+  const directory =
+    identity === undefined ? undefined : journalDirectory(options.directory ?? defaultRoot(), identity);
+  const journal = directory === undefined ? undefined : createFileJournal(directory);
   const own = options.store ?? authority.createSettlementStore?.();
   const store = own ?? journal;
   if (store === undefined) return undefined;
   return new SettlementOutbox(authority, emit, {
     store,
-    intents: options.intents === false ? undefined : journal,
+    intents:
+      options.intents === false || journal === undefined || directory === undefined
+        ? undefined
+        : { journal, directory },
     fallback: store === journal ? undefined : journal,
     replayIntervalMs: options.replayIntervalMs ?? 1_000,
     reservationRetentionMs: options.reservationRetentionMs ?? 3_600_000,

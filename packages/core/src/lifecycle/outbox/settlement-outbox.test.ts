@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -144,7 +144,7 @@ describe('settlement outbox', () => {
     await cycles.close();
   });
 
-  it('writes an intent per hold and removes it once the hold settles', async () => {
+  it('logs an intent per hold and a done line once it settles, appending once per tick', async () => {
     const clock = new ManualClock();
     const ledger = createMemoryLedger({
       clock,
@@ -152,13 +152,78 @@ describe('settlement outbox', () => {
       ledgers: [{ scope: SCOPE, unit: UNIT, allocated: 100_000 }],
     });
     const root = await mkdtemp(join(tmpdir(), 'cycles-outbox-'));
-    const { cycles, files } = withLedger(ledger, clock, {}, root, true);
-    const hold = await cycles.reserve({ estimate: 3_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await files()).toHaveLength(1);
-    await hold.commit(10);
+    const { cycles, directory } = withLedger(ledger, clock, {}, root, true);
+    const holds = await Promise.all([1, 2, 3].map(() => cycles.reserve({ estimate: 3_000 })));
     await cycles.flushSettlements(1_000);
-    expect(await files()).toHaveLength(0);
+    const logs = await readdir(join(directory, 'intents'));
+    expect(logs).toEqual([expect.stringMatching(new RegExp(`^${process.pid}-[0-9a-f-]+-0\\.log$`))]);
+    const log = () => readFile(join(directory, 'intents', logs[0] ?? ''), 'utf8');
+    expect((await log()).trim().split('\n')).toHaveLength(3);
+    expect((await stat(join(directory, 'intents', logs[0] ?? ''))).mode & 0o777).toBe(0o600);
+    await Promise.all(holds.map((hold) => hold.commit(10)));
+    await cycles.flushSettlements(1_000);
+    const lines = (await log())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { done?: string });
+    expect(lines.filter((line) => line.done !== undefined)).toHaveLength(3);
+    await cycles.close();
+  });
+
+  it('adopts the intent log of a dead process: charges each unsettled hold once, skips settled ones, quarantines a torn log', async () => {
+    const clock = new ManualClock();
+    const ledger = createMemoryLedger({
+      clock,
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: SCOPE, unit: UNIT, allocated: 100_000 }],
+    });
+    const root = await mkdtemp(join(tmpdir(), 'cycles-outbox-'));
+    const directory = journalDirectory(root, IDENTITY);
+    const intent = async (key: string): Promise<OutboxEntry> => {
+      const reserved = await ledger.reserve({
+        idempotencyKey: key,
+        subject: { tenant: 'acme' },
+        action: { kind: 'custom', name: 'x' },
+        estimate: { unit: UNIT, amount: 1_000 },
+      });
+      return {
+        version: 1,
+        key,
+        state: 'intent',
+        operation: 'commit',
+        reservationId: reserved.reservationId ?? '',
+        idempotencyKey: `${key}:commit`,
+        subject: { tenant: 'acme' },
+        action: { kind: 'custom', name: 'x' },
+        unit: UNIT,
+        amount: 1_000,
+        reserved: 1_000,
+        firstAttemptAtMs: Date.now(),
+        owner: '2147483646:dead',
+      };
+    };
+    const unsettled = await intent('unsettled');
+    const settled = await intent('settled');
+    await ledger.commit(settled.reservationId, {
+      idempotencyKey: 'settled:commit',
+      actual: { unit: UNIT, amount: 400 },
+    });
+    await mkdir(join(directory, 'intents'), { recursive: true });
+    const lines = [{ intent: unsettled }, { intent: settled }, { done: 'settled' }].map((line) =>
+      JSON.stringify(line),
+    );
+    await writeFile(
+      join(directory, 'intents', '2147483646-dead-0.log'),
+      `${lines.join('\n')}\n{"intent":{"ver`,
+    );
+    const { cycles, events } = withLedger(ledger, clock, {}, root, true);
+    expect(await cycles.flushSettlements(2_000)).toEqual({ pending: 0 });
+    expect(await ledger.getLedger(SCOPE, UNIT)).toMatchObject({ spent: 1_400, reserved: 0 });
+    expect(events.filter((event) => event.type === 'settlement-replayed')).toHaveLength(1);
+    expect(await readdir(join(directory, 'intents'))).toEqual([]);
+    expect(await readdir(join(directory, 'quarantine'))).toEqual([
+      expect.stringMatching(/2147483646-dead-0\.log$/),
+    ]);
     await cycles.close();
   });
 

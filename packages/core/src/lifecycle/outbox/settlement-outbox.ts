@@ -3,6 +3,7 @@ import type { BudgetAuthority } from '../../authority.ts';
 import type { CyclesEvent } from '../../events.ts';
 import { CyclesError } from '../../protocol/errors.ts';
 import type { OutboxEntry } from './entry.ts';
+import { adoptIntents, IntentLog } from './intent-log.ts';
 import { replayEntry } from './replay.ts';
 import type { SettlementStore } from './store.ts';
 
@@ -20,8 +21,8 @@ const MAX_BACKOFF_MS = 60_000;
 export interface OutboxSettings {
   /** Where failed settlements go. */
   store: SettlementStore;
-  /** Where intents go (a local file journal); undefined: no intents. */
-  intents: SettlementStore | undefined;
+  /** The local file journal (and its folder) intents are logged beside; undefined: no intents. */
+  intents: { journal: SettlementStore; directory: string } | undefined;
   /** Where a failed settlement goes when `store` cannot take it (the file journal under a Redis store). */
   fallback: SettlementStore | undefined;
   /** First replay delay after a failure; doubles while the authority keeps failing (to 60 s). */
@@ -42,8 +43,8 @@ export class SettlementOutbox {
   readonly #settings: OutboxSettings;
   /** Settlements in progress and intent writes/removals, awaited by `flush`. */
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Intent writes of this process's live holds, by hold key. */
-  readonly #intents = new Map<string, Promise<void>>();
+  /** This process's intent log (when intents are on). */
+  readonly #intents: IntentLog | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #delayMs: number;
   #pass: Promise<number> | undefined;
@@ -54,31 +55,25 @@ export class SettlementOutbox {
     this.#emit = emit;
     this.#settings = settings;
     this.#delayMs = settings.replayIntervalMs;
+    this.#intents =
+      settings.intents === undefined ? undefined : new IntentLog(settings.intents.directory, BOOT);
     // Start-up replay: whatever an earlier process left behind.
     this.#schedule(0);
   }
 
   /** True when each granted hold writes a write-ahead intent. */
   get intents(): boolean {
-    return this.#settings.intents !== undefined;
+    return this.#intents !== undefined;
   }
 
-  /** Writes the intent of a granted hold in the background (a crash before it settles charges the hold). */
+  /** Logs the intent of a granted hold in the background (a crash before it settles charges the hold). */
   writeIntent(entry: OutboxEntry): void {
-    const store = this.#settings.intents;
-    if (store === undefined) return;
-    const write = store.put({ ...entry, owner: BOOT }, false).catch(() => {});
-    this.#intents.set(entry.key, write);
-    this.#track(write);
+    this.#intents?.add({ ...entry, owner: BOOT });
   }
 
-  /** The hold of `key` settled (or failed for good): its intent goes. */
+  /** The hold of `key` settled (or failed for good): its intent is done. */
   settled(key: string): void {
-    const write = this.#intents.get(key);
-    const store = this.#settings.intents;
-    if (write === undefined || store === undefined) return;
-    this.#intents.delete(key);
-    this.#track(write.then(() => store.remove(key)).catch(() => {}));
+    this.#intents?.done(key);
   }
 
   /** Counts a settlement in progress, so `flush` waits for it. */
@@ -92,7 +87,7 @@ export class SettlementOutbox {
    * Throws when no store could take it (the caller rethrows the settlement's own error).
    */
   async queue(entry: OutboxEntry, error: unknown): Promise<void> {
-    const { store, fallback, intents } = this.#settings;
+    const { store, fallback } = this.#settings;
     let used = store;
     try {
       await store.put(entry, true);
@@ -101,12 +96,9 @@ export class SettlementOutbox {
       used = fallback;
       await fallback.put(entry, true);
     }
-    // The queued entry replaces the intent (same key in the same journal, or a removal elsewhere).
-    const write = this.#intents.get(entry.key);
-    this.#intents.delete(entry.key);
-    if (write !== undefined && intents !== undefined && intents !== used) {
-      this.#track(write.then(() => intents.remove(entry.key)).catch(() => {}));
-    }
+    // The queued entry supersedes the intent (written first: a crash in between leaves both, and
+    // the replay prefers the queued one).
+    this.#intents?.done(entry.key);
     this.#emit({
       type: 'settlement-queued',
       timeMs: Date.now(),
@@ -127,6 +119,7 @@ export class SettlementOutbox {
     const deadline = Date.now() + timeoutMs;
     const left = () => Math.max(0, deadline - Date.now());
     await within(Promise.allSettled([...this.#inFlight]), left());
+    await within(this.#intents?.flushed() ?? Promise.resolve(), left());
     let pending = await within(this.#replay(), left());
     while (pending !== undefined && pending > 0 && left() > 0) {
       await sleep(Math.min(200, left()));
@@ -135,11 +128,12 @@ export class SettlementOutbox {
     return { pending: pending ?? (await this.#countPending()) };
   }
 
-  /** Stops the timer (entries stay in the store for the next process). */
-  close(): void {
+  /** Stops the timer and closes the intent log (entries stay in the store for the next process). */
+  async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.#intents?.close().catch(() => {});
   }
 
   #track(promise: Promise<unknown>): void {
@@ -215,7 +209,16 @@ export class SettlementOutbox {
    * stores (a Redis write that timed out, then ran, beside its journal copy) is replayed once.
    */
   async #entries(): Promise<[SettlementStore[], OutboxEntry][]> {
-    const stores = new Set([this.#settings.store, this.#settings.fallback, this.#settings.intents]);
+    const { intents } = this.#settings;
+    if (intents !== undefined) {
+      // Intents of processes that are gone become journal entries first.
+      await adoptIntents(
+        intents.directory,
+        (owner) => ownerGone(owner, 0),
+        (entry) => intents.journal.put(entry, true),
+      ).catch(() => {});
+    }
+    const stores = new Set([this.#settings.store, this.#settings.fallback, intents?.journal]);
     const found = new Map<string, [SettlementStore[], OutboxEntry]>();
     const now = Date.now();
     for (const store of stores) {
@@ -247,9 +250,13 @@ export class SettlementOutbox {
 
 /** True for an intent left by a process that is gone (or too old to belong to a live hold). */
 function orphaned(entry: OutboxEntry, now: number): boolean {
-  const owner = entry.owner ?? '';
+  return ownerGone(entry.owner ?? '', now - entry.firstAttemptAtMs);
+}
+
+/** True when the `<pid>:<boot id>` owner is no longer running (or `ageMs` is past any live hold). */
+function ownerGone(owner: string, ageMs: number): boolean {
   if (owner === BOOT) return false;
-  if (now - entry.firstAttemptAtMs > INTENT_MAX_AGE_MS) return true;
+  if (ageMs > INTENT_MAX_AGE_MS) return true;
   const pid = Number(owner.split(':')[0]);
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return true; // this pid, earlier life
   try {

@@ -1,0 +1,177 @@
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type OutboxEntry, parseEntry } from './entry.ts';
+
+// The write-ahead intents of one process: an append-only log (`<pid>-<boot id>-<n>.log`) of `intent`
+// and `done` lines. What is written in one tick goes out in one append, so a guarded call costs a
+// share of a write instead of a file of its own (open, write, close, rename, unlink). A later process
+// adopts the log of a process that is gone: its intents without a `done` line become journal entries.
+
+const FOLDER = 'intents';
+/** Past this many bytes the log starts a new file holding only the live intents. */
+const ROTATE_BYTES = 4 * 1024 * 1024;
+
+export class IntentLog {
+  readonly #directory: string;
+  readonly #owner: string;
+  /** Intents written and not yet done, kept to start a rotated file with. */
+  readonly #live = new Map<string, OutboxEntry>();
+  #buffer: string[] = [];
+  #scheduled = false;
+  #writing: Promise<void> = Promise.resolve();
+  #handle: Promise<FileHandle> | undefined;
+  #file = 0;
+  #bytes = 0;
+
+  /** `owner`: `<pid>:<boot id>` of this process. */
+  constructor(journalDirectory: string, owner: string) {
+    this.#directory = join(journalDirectory, FOLDER);
+    this.#owner = owner.replace(':', '-');
+  }
+
+  add(entry: OutboxEntry): void {
+    this.#live.set(entry.key, entry);
+    this.#append(JSON.stringify({ intent: entry }));
+  }
+
+  done(key: string): void {
+    if (!this.#live.delete(key)) return;
+    this.#append(JSON.stringify({ done: key }));
+  }
+
+  /** Resolves once everything added so far is written. */
+  async flushed(): Promise<void> {
+    if (this.#buffer.length > 0) this.#write();
+    await this.#writing;
+  }
+
+  /** Writes what is buffered and closes the file (the log stays for this process's next `add`). */
+  async close(): Promise<void> {
+    await this.flushed();
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await (await handle?.catch(() => undefined))?.close();
+  }
+
+  #append(line: string): void {
+    this.#buffer.push(line);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#write());
+  }
+
+  #write(): void {
+    this.#scheduled = false;
+    if (this.#buffer.length === 0) return; // already written by `flushed`
+    const text = `${this.#buffer.join('\n')}\n`;
+    this.#buffer = [];
+    this.#writing = this.#writing.then(() => this.#appendText(text)).catch(() => {});
+  }
+
+  async #appendText(text: string): Promise<void> {
+    if (this.#bytes > ROTATE_BYTES) await this.#rotate();
+    const handle = await this.#open();
+    await handle.write(text);
+    this.#bytes += text.length;
+  }
+
+  #open(): Promise<FileHandle> {
+    this.#handle ??= mkdir(this.#directory, { recursive: true, mode: 0o700 }).then(() =>
+      open(join(this.#directory, `${this.#owner}-${this.#file}.log`), 'a', 0o600),
+    );
+    this.#handle.catch(() => {
+      this.#handle = undefined;
+    });
+    return this.#handle;
+  }
+
+  /** A new file starting with the live intents, then the old one goes (adoption reads both if not). */
+  async #rotate(): Promise<void> {
+    const old = this.#handle;
+    const oldPath = join(this.#directory, `${this.#owner}-${this.#file}.log`);
+    this.#file++;
+    this.#handle = undefined;
+    this.#bytes = 0;
+    const lines = [...this.#live.values()].map((entry) => JSON.stringify({ intent: entry }));
+    if (lines.length > 0) {
+      const handle = await this.#open();
+      const text = `${lines.join('\n')}\n`;
+      await handle.write(text);
+      this.#bytes = text.length;
+    }
+    await (await old)?.close();
+    await unlink(oldPath).catch(() => {});
+  }
+}
+
+/**
+ * Turns the logs of processes that are gone into journal entries (`put`), then deletes the logs.
+ * `gone(owner)` says whether the `<pid>:<boot id>` owner is dead. Lines that do not parse (a torn last
+ * write) are skipped; the log is copied to `quarantine/` first so nothing is lost unseen.
+ */
+export async function adoptIntents(
+  journalDirectory: string,
+  gone: (owner: string) => boolean,
+  put: (entry: OutboxEntry) => Promise<void>,
+): Promise<void> {
+  const directory = join(journalDirectory, FOLDER);
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return;
+  }
+  const byOwner = new Map<string, string[]>();
+  for (const name of names) {
+    const match = /^(\d+)-([A-Za-z0-9-]+)-\d+\.log$/.exec(name);
+    if (match === null) continue;
+    const owner = `${match[1]}:${match[2]}`;
+    byOwner.set(owner, [...(byOwner.get(owner) ?? []), name]);
+  }
+  for (const [owner, files] of byOwner) {
+    if (!gone(owner)) continue;
+    const live = new Map<string, OutboxEntry>();
+    const done = new Set<string>();
+    for (const file of files) {
+      let torn = false;
+      const text = await readFile(join(directory, file), 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        const parsed = parseLine(line);
+        if (parsed === undefined) torn = true;
+        else if (typeof parsed === 'string') done.add(parsed);
+        else live.set(parsed.key, parsed);
+      }
+      if (torn) await quarantineCopy(journalDirectory, directory, file);
+    }
+    for (const [key, entry] of live) if (!done.has(key)) await put(entry);
+    for (const file of files) await unlink(join(directory, file)).catch(() => {});
+  }
+}
+
+/** An intent entry, a done key, or undefined for a line that does not parse. */
+function parseLine(line: string): OutboxEntry | string | undefined {
+  try {
+    const value = JSON.parse(line) as { intent?: unknown; done?: unknown };
+    if (typeof value.done === 'string') return value.done;
+    const entry = parseEntry(JSON.stringify(value.intent));
+    return entry?.state === 'intent' ? entry : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function quarantineCopy(journalDirectory: string, directory: string, file: string): Promise<void> {
+  const target = join(journalDirectory, 'quarantine');
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  const text = await readFile(join(directory, file));
+  const temporary = join(target, `.${file}.tmp`);
+  const handle = await open(temporary, 'w', 0o600);
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, join(target, `${Date.now()}-${file}`));
+}
