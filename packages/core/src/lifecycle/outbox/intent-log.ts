@@ -4,21 +4,26 @@ import { join } from 'node:path';
 import { type OutboxEntry, parseEntry } from './entry.ts';
 
 // The write-ahead intents of one process: an append-only log (`<pid>-<boot id>-<n>.log`) of `intent`
-// and `done` lines. What is written in one tick goes out in one append, so a guarded call costs a
-// share of a write instead of a file of its own (open, write, close, rename, unlink). A later process
-// adopts the log of a process that is gone: its intents without a `done` line become journal entries.
+// and `done` lines, written in batches every BATCH_MS: a guarded call costs a share of one append
+// instead of a file of its own (open, write, close, rename, unlink), and a hold that settles within
+// the batch window is never written at all. A provider call takes far longer than the window, so the
+// intent is on disk before the answer it protects. A later process adopts the log of a process that
+// is gone: its intents without a `done` line become journal entries.
 
 const FOLDER = 'intents';
 /** Past this many bytes the log starts a new file holding only the live intents. */
 const ROTATE_BYTES = 4 * 1024 * 1024;
+/** How long lines wait to be appended together. */
+const BATCH_MS = 10;
 
 export class IntentLog {
   readonly #directory: string;
   readonly #owner: string;
   /** Intents written and not yet done, kept to start a rotated file with. */
   readonly #live = new Map<string, OutboxEntry>();
-  #buffer: string[] = [];
-  #scheduled = false;
+  /** Lines to append: intents by hold key (so a `done` before the write cancels it), and `done` lines. */
+  #buffer = new Map<string, string>();
+  #scheduled: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #handle: Promise<FileHandle> | undefined;
   #file = 0;
@@ -32,17 +37,19 @@ export class IntentLog {
 
   add(entry: OutboxEntry): void {
     this.#live.set(entry.key, entry);
-    this.#append(JSON.stringify({ intent: entry }));
+    this.#append(entry.key, JSON.stringify({ intent: entry }));
   }
 
   done(key: string): void {
     if (!this.#live.delete(key)) return;
-    this.#append(JSON.stringify({ done: key }));
+    // Settled before its intent was written: there is nothing left to protect.
+    if (this.#buffer.delete(key)) return;
+    this.#append(`done ${key}`, JSON.stringify({ done: key }));
   }
 
   /** Resolves once everything added so far is written. */
   async flushed(): Promise<void> {
-    if (this.#buffer.length > 0) this.#write();
+    this.#write();
     await this.#writing;
   }
 
@@ -54,18 +61,19 @@ export class IntentLog {
     await (await handle?.catch(() => undefined))?.close();
   }
 
-  #append(line: string): void {
-    this.#buffer.push(line);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => this.#write());
+  #append(id: string, line: string): void {
+    this.#buffer.set(id, line);
+    if (this.#scheduled !== undefined) return;
+    this.#scheduled = setTimeout(() => this.#write(), BATCH_MS);
+    this.#scheduled.unref?.(); // `flushSettlements` and `close` write what is left
   }
 
   #write(): void {
-    this.#scheduled = false;
-    if (this.#buffer.length === 0) return; // already written by `flushed`
-    const text = `${this.#buffer.join('\n')}\n`;
-    this.#buffer = [];
+    clearTimeout(this.#scheduled);
+    this.#scheduled = undefined;
+    if (this.#buffer.size === 0) return;
+    const text = `${[...this.#buffer.values()].join('\n')}\n`;
+    this.#buffer = new Map();
     this.#writing = this.#writing.then(() => this.#appendText(text)).catch(() => {});
   }
 
