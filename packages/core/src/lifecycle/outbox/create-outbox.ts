@@ -16,7 +16,7 @@ export interface OutboxOptions {
   enabled?: boolean;
   /**
    * Root folder of the file journal; each authority identity gets a sub-folder.
-   * @default `~/.cycles-guard/outbox`, or `<tmpdir>/cycles-guard-outbox` when there is no home folder
+   * @default `$CYCLES_OUTBOX_DIR`, else `~/.cycles-guard/outbox`, else `<tmpdir>/cycles-guard-outbox`
    */
   directory?: string;
   /** Names the authority when it has no `identity` of its own (a custom `BudgetAuthority`). */
@@ -43,6 +43,8 @@ export interface OutboxOptions {
 }
 
 function defaultRoot(): string {
+  const fromEnv = process.env.CYCLES_OUTBOX_DIR?.trim();
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   let home = '';
   try {
     home = homedir();

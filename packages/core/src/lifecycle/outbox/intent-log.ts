@@ -53,12 +53,15 @@ export class IntentLog {
     await this.#writing;
   }
 
-  /** Writes what is buffered and closes the file (the log stays for this process's next `add`). */
+  /** Writes what is buffered and closes the file; deletes it when no intent is open any more. */
   async close(): Promise<void> {
     await this.flushed();
     const handle = this.#handle;
     this.#handle = undefined;
     await (await handle?.catch(() => undefined))?.close();
+    if (handle !== undefined && this.#live.size === 0) {
+      await unlink(join(this.#directory, `${this.#owner}-${this.#file}.log`)).catch(() => {});
+    }
   }
 
   #append(id: string, line: string): void {
