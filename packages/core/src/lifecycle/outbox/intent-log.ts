@@ -1,20 +1,28 @@
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type OutboxEntry, parseEntry } from './entry.ts';
 
-// The write-ahead intents of one process: an append-only log (`<pid>-<boot id>-<n>.log`) of `intent`
+// The write-ahead intents of one process: an append-only log (`<host>-<pid>-<boot id>-<n>.log`) of `intent`
 // and `done` lines, written in batches every BATCH_MS: a guarded call costs a share of one append
 // instead of a file of its own (open, write, close, rename, unlink), and a hold that settles within
 // the batch window is never written at all. A provider call takes far longer than the window, so the
 // intent is on disk before the answer it protects. A later process adopts the log of a process that
-// is gone: its intents without a `done` line become journal entries.
+// is gone: its intents without a `done` line become journal entries. On this host a process is gone
+// when its pid is; a log of another host (a journal on a shared volume) when its lease lapsed: a
+// process with open intents touches its log every LEASE_MS / 4.
 
 const FOLDER = 'intents';
 /** Past this many bytes the log starts a new file holding only the live intents. */
 const ROTATE_BYTES = 4 * 1024 * 1024;
 /** How long lines wait to be appended together. */
 const BATCH_MS = 10;
+/** A log of another host untouched this long belongs to a process that is gone. */
+export const LEASE_MS = 120_000;
+/** This host, as a short digest (host names may hold dashes, and need not be shown). */
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
 export class IntentLog {
   readonly #directory: string;
@@ -28,15 +36,17 @@ export class IntentLog {
   #handle: Promise<FileHandle> | undefined;
   #file = 0;
   #bytes = 0;
+  #lease: ReturnType<typeof setInterval> | undefined;
 
   /** `owner`: `<pid>:<boot id>` of this process. */
   constructor(journalDirectory: string, owner: string) {
     this.#directory = join(journalDirectory, FOLDER);
-    this.#owner = owner.replace(':', '-');
+    this.#owner = `${HOST}-${owner.replace(':', '-')}`;
   }
 
   add(entry: OutboxEntry): void {
     this.#live.set(entry.key, entry);
+    this.#renewLease();
     this.#append(entry.key, JSON.stringify({ intent: entry }));
   }
 
@@ -56,12 +66,33 @@ export class IntentLog {
   /** Writes what is buffered and closes the file; deletes it when no intent is open any more. */
   async close(): Promise<void> {
     await this.flushed();
+    clearInterval(this.#lease);
+    this.#lease = undefined;
     const handle = this.#handle;
     this.#handle = undefined;
     await (await handle?.catch(() => undefined))?.close();
     if (handle !== undefined && this.#live.size === 0) {
-      await unlink(join(this.#directory, `${this.#owner}-${this.#file}.log`)).catch(() => {});
+      await unlink(this.#path()).catch(() => {});
     }
+  }
+
+  #path(): string {
+    return join(this.#directory, `${this.#owner}-${this.#file}.log`);
+  }
+
+  /** While intents are open, keeps the log's mtime fresh (the lease other hosts judge it by). */
+  #renewLease(): void {
+    if (this.#lease !== undefined) return;
+    this.#lease = setInterval(() => {
+      if (this.#live.size === 0) {
+        clearInterval(this.#lease);
+        this.#lease = undefined;
+        return;
+      }
+      const now = new Date();
+      utimes(this.#path(), now, now).catch(() => {});
+    }, LEASE_MS / 4);
+    this.#lease.unref?.();
   }
 
   #append(id: string, line: string): void {
@@ -89,7 +120,7 @@ export class IntentLog {
 
   #open(): Promise<FileHandle> {
     this.#handle ??= mkdir(this.#directory, { recursive: true, mode: 0o700 }).then(() =>
-      open(join(this.#directory, `${this.#owner}-${this.#file}.log`), 'a', 0o600),
+      open(this.#path(), 'a', 0o600),
     );
     this.#handle.catch(() => {
       this.#handle = undefined;
@@ -100,7 +131,7 @@ export class IntentLog {
   /** A new file starting with the live intents, then the old one goes (adoption reads both if not). */
   async #rotate(): Promise<void> {
     const old = this.#handle;
-    const oldPath = join(this.#directory, `${this.#owner}-${this.#file}.log`);
+    const oldPath = this.#path();
     this.#file++;
     this.#handle = undefined;
     this.#bytes = 0;
@@ -117,9 +148,10 @@ export class IntentLog {
 }
 
 /**
- * Turns the logs of processes that are gone into journal entries (`put`), then deletes the logs.
- * `gone(owner)` says whether the `<pid>:<boot id>` owner is dead. Lines that do not parse (a torn last
- * write) are skipped; the log is copied to `quarantine/` first so nothing is lost unseen.
+ * Turns the logs of processes that are gone into journal entries (`put`, owner cleared), then deletes
+ * the logs. On this host `gone(owner)` says whether the `<pid>:<boot id>` owner is dead; another host's
+ * log is gone once its lease lapsed. Lines that do not parse (a torn last write) are skipped; the log
+ * is copied to `quarantine/` first so nothing is lost unseen.
  */
 export async function adoptIntents(
   journalDirectory: string,
@@ -133,15 +165,19 @@ export async function adoptIntents(
   } catch {
     return;
   }
-  const byOwner = new Map<string, string[]>();
+  const byOwner = new Map<string, { host: string; files: string[] }>();
   for (const name of names) {
-    const match = /^(\d+)-([A-Za-z0-9-]+)-\d+\.log$/.exec(name);
+    const match = /^([0-9a-f]{8})-(\d+)-([A-Za-z0-9-]+)-\d+\.log$/.exec(name);
     if (match === null) continue;
-    const owner = `${match[1]}:${match[2]}`;
-    byOwner.set(owner, [...(byOwner.get(owner) ?? []), name]);
+    const owner = `${match[2]}:${match[3]}`;
+    const group = byOwner.get(`${match[1]}/${owner}`) ?? { host: match[1] ?? '', files: [] };
+    group.files.push(name);
+    byOwner.set(`${match[1]}/${owner}`, group);
   }
-  for (const [owner, files] of byOwner) {
-    if (!gone(owner)) continue;
+  for (const [id, { host, files }] of byOwner) {
+    const owner = id.slice(id.indexOf('/') + 1);
+    const dead = host === HOST ? gone(owner) : await leaseLapsed(directory, files);
+    if (!dead) continue;
     const live = new Map<string, OutboxEntry>();
     const done = new Set<string>();
     for (const file of files) {
@@ -156,9 +192,24 @@ export async function adoptIntents(
       }
       if (torn) await quarantineCopy(journalDirectory, directory, file);
     }
-    for (const [key, entry] of live) if (!done.has(key)) await put(entry);
+    for (const [key, entry] of live) {
+      // Adopted: its owner is gone, whatever pid the owner had (it may be a live pid here).
+      if (!done.has(key)) await put({ ...entry, owner: '' });
+    }
     for (const file of files) await unlink(join(directory, file)).catch(() => {});
   }
+}
+
+async function leaseLapsed(directory: string, files: string[]): Promise<boolean> {
+  const now = Date.now();
+  for (const file of files) {
+    const modified = await stat(join(directory, file)).then(
+      (stats) => stats.mtimeMs,
+      () => 0,
+    );
+    if (now - modified < LEASE_MS) return false;
+  }
+  return true;
 }
 
 /** An intent entry, a done key, or undefined for a line that does not parse. */

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../clock.ts';
@@ -10,6 +11,9 @@ import { createMemoryLedger } from '../../ledger/memory-ledger.ts';
 import { flakyAuthority } from '../__fixtures__/flaky-authority.ts';
 import type { OutboxEntry } from './entry.ts';
 import { createFileJournal, journalDirectory } from './file-journal.ts';
+import { LEASE_MS } from './intent-log.ts';
+
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
 // The outbox against a real memory ledger behind an authority that fails on purpose (an outage).
 
@@ -156,7 +160,7 @@ describe('settlement outbox', () => {
     const holds = await Promise.all([1, 2, 3].map(() => cycles.reserve({ estimate: 3_000 })));
     await cycles.flushSettlements(1_000);
     const logs = await readdir(join(directory, 'intents'));
-    expect(logs).toEqual([expect.stringMatching(new RegExp(`^${process.pid}-[0-9a-f-]+-0\\.log$`))]);
+    expect(logs).toEqual([expect.stringMatching(new RegExp(`^${HOST}-${process.pid}-[0-9a-f-]+-0\\.log$`))]);
     const log = () => readFile(join(directory, 'intents', logs[0] ?? ''), 'utf8');
     expect((await log()).trim().split('\n')).toHaveLength(3);
     expect((await stat(join(directory, 'intents', logs[0] ?? ''))).mode & 0o777).toBe(0o600);
@@ -213,7 +217,7 @@ describe('settlement outbox', () => {
       JSON.stringify(line),
     );
     await writeFile(
-      join(directory, 'intents', '2147483646-dead-0.log'),
+      join(directory, 'intents', `${HOST}-2147483646-dead-0.log`),
       `${lines.join('\n')}\n{"intent":{"ver`,
     );
     const { cycles, events } = withLedger(ledger, clock, {}, root, true);
@@ -224,6 +228,51 @@ describe('settlement outbox', () => {
     expect(await readdir(join(directory, 'quarantine'))).toEqual([
       expect.stringMatching(/2147483646-dead-0\.log$/),
     ]);
+    await cycles.close();
+  });
+
+  it("adopts another host's log (shared volume) only once its lease lapsed", async () => {
+    const clock = new ManualClock();
+    const ledger = createMemoryLedger({
+      clock,
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: SCOPE, unit: UNIT, allocated: 100_000 }],
+    });
+    const root = await mkdtemp(join(tmpdir(), 'cycles-outbox-'));
+    const directory = journalDirectory(root, IDENTITY);
+    const reserved = await ledger.reserve({
+      idempotencyKey: 'remote',
+      subject: { tenant: 'acme' },
+      action: { kind: 'custom', name: 'x' },
+      estimate: { unit: UNIT, amount: 1_000 },
+    });
+    const entry: OutboxEntry = {
+      version: 1,
+      key: 'remote',
+      state: 'intent',
+      operation: 'commit',
+      reservationId: reserved.reservationId ?? '',
+      idempotencyKey: 'remote:commit',
+      subject: { tenant: 'acme' },
+      action: { kind: 'custom', name: 'x' },
+      unit: UNIT,
+      amount: 1_000,
+      reserved: 1_000,
+      firstAttemptAtMs: Date.now(),
+      // A pid that is alive here: another host's pids say nothing about this one.
+      owner: `${process.pid}:other-host`,
+    };
+    const other = HOST === 'ffffffff' ? 'eeeeeeee' : 'ffffffff';
+    const log = join(directory, 'intents', `${other}-${process.pid}-other-host-0.log`);
+    await mkdir(join(directory, 'intents'), { recursive: true });
+    await writeFile(log, `${JSON.stringify({ intent: entry })}\n`);
+    const { cycles } = withLedger(ledger, clock, {}, root, true);
+    await cycles.flushSettlements(1_000);
+    expect((await ledger.getLedger(SCOPE, UNIT))?.spent).toBe(0);
+    const lapsed = new Date(Date.now() - LEASE_MS - 1_000);
+    await utimes(log, lapsed, lapsed);
+    expect(await cycles.flushSettlements(2_000)).toEqual({ pending: 0 });
+    expect(await ledger.getLedger(SCOPE, UNIT)).toMatchObject({ spent: 1_000, reserved: 0 });
     await cycles.close();
   });
 

@@ -253,7 +253,10 @@ function orphaned(entry: OutboxEntry, now: number): boolean {
   return ownerGone(entry.owner ?? '', now - entry.firstAttemptAtMs);
 }
 
-/** True when the `<pid>:<boot id>` owner is no longer running (or `ageMs` is past any live hold). */
+/**
+ * True when the `<pid>:<boot id>` owner on this host is no longer running (or `ageMs` is past any live
+ * hold). An empty owner is an adopted intent, whose owner is known to be gone.
+ */
 function ownerGone(owner: string, ageMs: number): boolean {
   if (owner === BOOT) return false;
   if (ageMs > INTENT_MAX_AGE_MS) return true;
