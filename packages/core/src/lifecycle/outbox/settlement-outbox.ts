@@ -16,6 +16,8 @@ const BOOT = `${process.pid}:${randomUUID()}`;
 /** An intent older than this is replayed whoever owns it (its hold cannot be alive any more). */
 const INTENT_MAX_AGE_MS = 26 * 3_600_000;
 const MAX_BACKOFF_MS = 60_000;
+/** Between passes while nothing is pending. */
+const IDLE_PASS_MS = 60_000;
 
 /** The settled options of the outbox (see `CyclesOptions.outbox`). */
 export interface OutboxSettings {
@@ -155,7 +157,11 @@ export class SettlementOutbox {
       };
       this.#replay().then((pending) => {
         if (pending > 0) backOff();
-        else this.#delayMs = this.#settings.replayIntervalMs;
+        else {
+          // Idle: look again now and then for what another process on this journal left behind.
+          this.#delayMs = this.#settings.replayIntervalMs;
+          this.#schedule(IDLE_PASS_MS);
+        }
       }, backOff);
     }, delayMs);
     this.#timer.unref?.();
