@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ViteUserConfig } from 'vitest/config';
 
 /** Settings every package's vitest config shares: source-first resolution and a JSON report for CI. */
@@ -17,6 +19,8 @@ export function projectDefaults(
       hookTimeout: 60_000,
       expect: { poll: { timeout: 10_000 } },
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      // Settlement outbox journals of test authorities (HTTP, Redis) stay out of the home folder.
+      env: { CYCLES_OUTBOX_DIR: join(tmpdir(), 'cycles-guard-test-outbox') },
       reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
       ...overrides,
     },

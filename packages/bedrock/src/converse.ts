@@ -13,12 +13,16 @@ export function messagesInput(request: JsonObject): EstimateInput {
   let system: string[];
   if (Array.isArray(request.system)) {
     system = [];
-    for (const block of request.system) appendTexts(system, block);
-  } else system = textsOf(request.system);
+    for (let index = 0; index < request.system.length; index++)
+      appendTexts(system, request.system[index], `system[${index}]`);
+  } else system = textsOf(request.system, 'system');
   const messages = Array.isArray(request.messages)
-    ? request.messages.map((message) => {
+    ? request.messages.map((message, index) => {
         const object = asObject(message) ?? {};
-        return { role: String(object.role ?? 'user'), content: textsOf(object.content) };
+        return {
+          role: String(object.role ?? 'user'),
+          content: textsOf(object.content, `messages[${index}].content`),
+        };
       })
     : [];
   const toolConfig = asObject(request.toolConfig);

@@ -1,3 +1,4 @@
+import { InvalidRequestError } from '@cycles-guard/core';
 /** A plain JSON object, narrowed from `unknown`. */
 export type JsonObject = Record<string, unknown>;
 
@@ -16,24 +17,38 @@ export function asCount(value: unknown): number | undefined {
 /** Content-block fields other than `text` that are estimated from their JSON (tool uses/results, reasoning). */
 const JSON_BLOCK_KEYS = ['toolUse', 'toolResult', 'reasoningContent', 'input', 'content'];
 
-/** Texts of a Converse/Nova content array (`[{ text }]`), or a bare string. */
-export function textsOf(content: unknown): string[] {
+/** Texts of a Converse/Nova content array (`[{ text }]`), or a bare string; `field` names it in errors. */
+export function textsOf(content: unknown, field = 'content'): string[] {
   if (typeof content === 'string') return [content];
   if (!Array.isArray(content)) return [];
   const texts: string[] = [];
-  for (const block of content) appendTexts(texts, block);
+  for (let index = 0; index < content.length; index++)
+    appendTexts(texts, content[index], `${field}[${index}]`);
   return texts;
 }
 
-/** Appends the texts of one content block (see {@link textsOf}). */
-export function appendTexts(texts: string[], block: unknown): void {
+/**
+ * Appends the texts of one content block (see {@link textsOf}). A `text` that is not a string would be
+ * counted as nothing (a hold too small): INVALID_REQUEST naming it, before any hold is taken.
+ */
+export function appendTexts(texts: string[], block: unknown, field = 'content'): void {
   const object = asObject(block);
   if (object === undefined) return;
   if (typeof object.text === 'string') texts.push(object.text);
+  else if (object.text !== undefined) {
+    throw new InvalidRequestError(`${field}.text must be a string, got ${typeName(object.text)}`, {
+      details: { field: `${field}.text` },
+    });
+  }
   // Tool uses/results and reasoning count too: estimate their JSON.
   for (const key of JSON_BLOCK_KEYS) {
     if (key in object) texts.push(JSON.stringify(object[key]));
   }
+}
+
+/** The type of a wrong value, never its content. */
+export function typeName(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
 
 const encoder = new TextEncoder();

@@ -10,6 +10,7 @@ import {
   type Cycles,
   currentCycles,
   type EstimateInput,
+  InvalidRequestError,
   type LlmCallOptions,
   normalizeModelId,
   type Subject,
@@ -18,7 +19,7 @@ import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/typ
 import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
 import { requestDimensions } from './dimensions.ts';
 import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
-import { asObject, encodeLike, type JsonObject, parseJsonObject } from './json.ts';
+import { asObject, encodeLike, type JsonObject, parseJsonObject, typeName } from './json.ts';
 import {
   canAbortBeforeResponse,
   destroyBody,
@@ -108,7 +109,12 @@ export function cyclesBedrockMiddleware(
     if (!GUARDED.has(command)) return next(args);
     const input = args.input as unknown as JsonObject;
     const cycles = options.cycles ?? currentCycles();
-    const requestedId = String(input.modelId ?? '');
+    if (typeof input.modelId !== 'string' || input.modelId === '') {
+      throw new InvalidRequestError(`modelId must be a non-empty string, got ${typeName(input.modelId)}`, {
+        details: { field: 'modelId' },
+      });
+    }
+    const requestedId = input.modelId;
     const modelId =
       options.resolveInferenceProfile !== undefined && normalizeModelId(requestedId).applicationProfile
         ? await options.resolveInferenceProfile(requestedId)

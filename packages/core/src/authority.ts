@@ -1,3 +1,4 @@
+import type { SettlementStore } from './lifecycle/outbox/store.ts';
 import type {
   BalancesQuery,
   BalancesResponse,
@@ -46,6 +47,13 @@ export interface BudgetAuthority {
   getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse>;
   getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail>;
   listReservations(query: ListReservationsQuery, context?: CallContext): Promise<ListReservationsResponse>;
+  /**
+   * Who this authority is, for the settlement outbox (one journal per identity; no secrets in clear).
+   * Absent for an in-process ledger: it dies with its caller, so there is nothing to replay.
+   */
+  readonly identity?: string;
+  /** A durable outbox store of the authority's own (the Redis ledger keeps it in Redis). */
+  createSettlementStore?(): SettlementStore;
   /** Stops background work (sweepers, sockets). Idempotent. */
   close?(): Promise<void>;
 }

@@ -101,3 +101,26 @@ describe('optionsFromEnv', () => {
     expect(options.configFile).toBeUndefined();
   });
 });
+
+describe('settlement outbox options', () => {
+  it('reads CYCLES_OUTBOX, CYCLES_OUTBOX_DIR and CYCLES_OUTBOX_INTENTS', () => {
+    expect(optionsFromEnv({ CYCLES_OUTBOX: 'false' }).outbox).toEqual({ enabled: false });
+    expect(
+      optionsFromEnv({ CYCLES_OUTBOX_DIR: '/var/lib/app/outbox', CYCLES_OUTBOX_INTENTS: 'off' }).outbox,
+    ).toEqual({
+      directory: '/var/lib/app/outbox',
+      intents: false,
+    });
+    expect(optionsFromEnv({}).outbox).toBeUndefined();
+    expect(fieldOf(() => optionsFromEnv({ CYCLES_OUTBOX: 'maybe' }))).toBe('CYCLES_OUTBOX');
+  });
+
+  it('rejects invalid outbox options naming them', () => {
+    expect(fieldOf(() => resolveConfig({ outbox: { replayIntervalMs: 5 } }))).toBe('outbox.replayIntervalMs');
+    expect(fieldOf(() => resolveConfig({ outbox: { directory: '' } }))).toBe('outbox.directory');
+    expect(fieldOf(() => resolveConfig({ outbox: { enabled: 'no' as unknown as boolean } }))).toBe(
+      'outbox.enabled',
+    );
+    expect(resolveConfig({ outbox: { intents: false } }).outbox).toEqual({ intents: false });
+  });
+});

@@ -2,6 +2,7 @@ import type { BudgetAuthority } from './authority.ts';
 import type { Clock } from './clock.ts';
 import type { CyclesEventHandler } from './events.ts';
 import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './ledger/types.ts';
+import type { OutboxOptions } from './lifecycle/outbox/create-outbox.ts';
 import type { PriceOverride, UnknownModelPolicy } from './llm/catalog.ts';
 import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
@@ -99,6 +100,12 @@ export interface CyclesOptions {
    * @default true
    */
   heartbeat?: boolean;
+  /**
+   * The durable settlement outbox: settlements the authority cannot confirm after their retries are
+   * journaled and replayed (same idempotency key) until confirmed or definitively refused.
+   * @default on for Redis and HTTP authorities (file journal; Redis keeps it in Redis), off for the embedded ledger
+   */
+  outbox?: OutboxOptions;
   /** Receives every decision, commit, release, denial, cutoff, cap, fail-open and heartbeat stop. */
   onEvent?: CyclesEventHandler;
   /**
@@ -119,6 +126,7 @@ export interface ResolvedCyclesConfig {
   minOutputTokens: number;
   retry: Required<RetryOptions>;
   heartbeat: boolean;
+  outbox: OutboxOptions;
 }
 
 /** Default minimum output tokens below which an LLM call is refused. */
@@ -139,7 +147,17 @@ function integerIn(field: string, value: number | undefined, min: number, max: n
 /** Validates options; `names` maps option names to what to call them in errors (e.g. env variables). */
 export function resolveConfig(
   options: CyclesOptions,
-  names: Partial<Record<keyof CyclesOptions | 'retry.attempts' | 'retry.baseDelayMs', string>> = {},
+  names: Partial<
+    Record<
+      | keyof CyclesOptions
+      | 'retry.attempts'
+      | 'retry.baseDelayMs'
+      | 'outbox.enabled'
+      | 'outbox.directory'
+      | 'outbox.intents',
+      string
+    >
+  > = {},
 ): ResolvedCyclesConfig {
   const name = (key: keyof typeof names) => names[key] ?? key;
   const unit = options.unit ?? 'USD_MICROCENTS';
@@ -167,7 +185,25 @@ export function resolveConfig(
       baseDelayMs: integerIn(name('retry.baseDelayMs'), options.retry?.baseDelayMs, 0, 60_000) ?? 100,
     },
     heartbeat: options.heartbeat ?? true,
+    outbox: resolveOutbox(options.outbox),
   };
+}
+
+function resolveOutbox(outbox: OutboxOptions | undefined): OutboxOptions {
+  if (outbox === undefined) return {};
+  if (typeof outbox !== 'object' || outbox === null) fail('outbox', 'must be an object');
+  for (const key of ['enabled', 'intents'] as const) {
+    if (outbox[key] !== undefined && typeof outbox[key] !== 'boolean')
+      fail(`outbox.${key}`, 'must be true or false');
+  }
+  for (const key of ['directory', 'identity'] as const) {
+    const value = outbox[key];
+    if (value !== undefined && (typeof value !== 'string' || value.trim() === ''))
+      fail(`outbox.${key}`, 'must be a non-empty string');
+  }
+  integerIn('outbox.replayIntervalMs', outbox.replayIntervalMs, 10, 600_000);
+  integerIn('outbox.reservationRetentionMs', outbox.reservationRetentionMs, 1_000, 2_592_000_000);
+  return { ...outbox };
 }
 
 /** Which `CYCLES_*` variable sets which option (used to name the variable in errors). */
@@ -181,6 +217,9 @@ const ENV_NAMES = {
   'retry.attempts': 'CYCLES_RETRY_ATTEMPTS',
   'retry.baseDelayMs': 'CYCLES_RETRY_BASE_DELAY_MS',
   heartbeat: 'CYCLES_HEARTBEAT',
+  'outbox.enabled': 'CYCLES_OUTBOX',
+  'outbox.directory': 'CYCLES_OUTBOX_DIR',
+  'outbox.intents': 'CYCLES_OUTBOX_INTENTS',
 } as const;
 
 function envInteger(env: Record<string, string | undefined>, variable: string): number | undefined {
@@ -202,7 +241,8 @@ function envBoolean(env: Record<string, string | undefined>, variable: string): 
  * Reads `CYCLES_*` variables into options, validating each and naming the variable on error:
  * `CYCLES_BUDGETS_FILE`, `CYCLES_PRICES_FILE`, `CYCLES_TENANT`, `CYCLES_WORKSPACE`, `CYCLES_APP`, `CYCLES_UNIT`,
  * `CYCLES_FAIL_MODE`, `CYCLES_TTL_MS`, `CYCLES_GRACE_PERIOD_MS`, `CYCLES_OVERAGE_POLICY`,
- * `CYCLES_MIN_OUTPUT_TOKENS`, `CYCLES_RETRY_ATTEMPTS`, `CYCLES_RETRY_BASE_DELAY_MS`, `CYCLES_HEARTBEAT`.
+ * `CYCLES_MIN_OUTPUT_TOKENS`, `CYCLES_RETRY_ATTEMPTS`, `CYCLES_RETRY_BASE_DELAY_MS`, `CYCLES_HEARTBEAT`,
+ * `CYCLES_OUTBOX` (false turns the settlement outbox off), `CYCLES_OUTBOX_DIR`, `CYCLES_OUTBOX_INTENTS`.
  *
  * The authority: `CYCLES_BASE_URL` + `CYCLES_API_KEY` (+ `CYCLES_TIMEOUT_MS`) select a remote Cycles
  * server (`createHttpAuthority`); `CYCLES_REDIS_URL` (+ `CYCLES_REDIS_KEY_PREFIX`) selects the Redis
@@ -263,6 +303,14 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
   }
   const heartbeat = envBoolean(env, ENV_NAMES.heartbeat);
   if (heartbeat !== undefined) options.heartbeat = heartbeat;
+  const outbox: OutboxOptions = {};
+  const outboxOn = envBoolean(env, ENV_NAMES['outbox.enabled']);
+  if (outboxOn !== undefined) outbox.enabled = outboxOn;
+  const outboxDirectory = text(ENV_NAMES['outbox.directory']);
+  if (outboxDirectory !== undefined) outbox.directory = outboxDirectory;
+  const intents = envBoolean(env, ENV_NAMES['outbox.intents']);
+  if (intents !== undefined) outbox.intents = intents;
+  if (Object.keys(outbox).length > 0) options.outbox = outbox;
   // Validate now so a bad value fails at start-up naming its variable, not at the first call.
   resolveConfig(options, ENV_NAMES);
   return options;

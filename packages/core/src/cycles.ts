@@ -6,6 +6,8 @@ import { createMemoryLedger, loadLedgerConfig } from './ledger/memory-ledger.ts'
 import { type BudgetContextOptions, currentBudget, runWithBudget } from './lifecycle/budget-context.ts';
 import { type GuardOptions, guard } from './lifecycle/guard.ts';
 import { type Hold, type ReserveOptions, reserveHold } from './lifecycle/hold.ts';
+import { createOutbox } from './lifecycle/outbox/create-outbox.ts';
+import type { FlushResult } from './lifecycle/outbox/settlement-outbox.ts';
 import { beginLlmCall, type LlmCall, type LlmCallOptions, type LlmRuntime } from './llm/call-guard.ts';
 import { createPriceCatalog, type PriceCatalog, type PriceCatalogOptions } from './llm/catalog.ts';
 
@@ -25,7 +27,13 @@ export interface Cycles {
   beginLlmCall(options: LlmCallOptions): Promise<LlmCall>;
   /** `runWithBudget` bound to this instance. */
   run<T>(options: Omit<BudgetContextOptions, 'cycles'>, fn: () => T): T;
-  /** Stops background work of the authority it created (or was given). */
+  /**
+   * Waits for settlements in progress and replays the settlement outbox until it is empty or
+   * `timeoutMs` passed: call it before a serverless handler returns and on graceful shutdown.
+   * Answers how many settlements are still pending (they stay journaled for a later process).
+   */
+  flushSettlements(timeoutMs?: number): Promise<FlushResult>;
+  /** Stops background work of the authority it created (or was given) and the outbox's timer. */
   close(): Promise<void>;
 }
 
@@ -59,13 +67,16 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
   const catalog = createPriceCatalog(catalogOptions(options));
   const authority = options.authority ?? defaultAuthority(options, clock);
   const onEvent = options.onEvent;
+  const emit: LlmRuntime['emit'] = (event) => emitSafely(onEvent, event);
+  const outbox = createOutbox(authority, emit, config.outbox);
   const runtime: LlmRuntime = {
     authority,
     config,
     clock,
     catalog,
-    emit: (event) => emitSafely(onEvent, event),
+    emit,
     listening: onEvent !== undefined,
+    outbox,
   };
   const cycles: Cycles = {
     authority,
@@ -75,7 +86,9 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
     guard: (guardOptions, fn) => guard(runtime, cycles, guardOptions, fn),
     beginLlmCall: (callOptions) => beginLlmCall(runtime, callOptions),
     run: (contextOptions, fn) => runWithBudget({ ...contextOptions, cycles }, fn),
+    flushSettlements: async (timeoutMs = 5_000) => (await outbox?.flush(timeoutMs)) ?? { pending: 0 },
     close: async () => {
+      await outbox?.close();
       await authority.close?.();
     },
   };

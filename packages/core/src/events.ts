@@ -56,13 +56,60 @@ export interface ReleaseEvent extends EventBase {
   reason?: string;
 }
 
-/** Settlement failed after every retry: the hold will expire on its own and nothing is charged. */
+/**
+ * Settlement failed after every retry. With the settlement outbox on, a `settlement-queued` event
+ * follows when the failure was transient (the outbox replays it); otherwise the hold expires on its
+ * own and nothing is charged.
+ */
 export interface SettleErrorEvent extends EventBase {
   type: 'settle-error';
   reservationId: string;
   operation: 'commit' | 'release';
   /** The amount that could not be charged (0 for a release). */
   actual: number;
+  code: string;
+  message: string;
+}
+
+/** Fields of the settlement outbox's events. */
+interface SettlementEventBase extends EventBase {
+  reservationId: string;
+  operation: 'commit' | 'release';
+  /** The amount to charge (0 for a release). */
+  amount: number;
+}
+
+/** A settlement the authority could not confirm was written to the durable outbox, to be replayed. */
+export interface SettlementQueuedEvent extends SettlementEventBase {
+  type: 'settlement-queued';
+  /** The error of the last attempt. */
+  code: string;
+  message: string;
+  /** The outbox store it went to (a directory, or Redis). */
+  store: string;
+}
+
+/** An outbox entry was confirmed by the authority (replayed with its original idempotency key). */
+export interface SettlementReplayedEvent extends SettlementEventBase {
+  type: 'settlement-replayed';
+  /** What the authority charged. */
+  charged: number;
+  /** True when the hold had expired or aged out and the charge was posted as an event. */
+  viaEvent: boolean;
+  /** True for the write-ahead intent of a process that died before settling (charges the whole hold). */
+  fromIntent: boolean;
+  /**
+   * True when the charge was posted as an event after a NOT_FOUND that came longer than the ledger's
+   * reservation retention after the first attempt: that attempt may have landed too. Reconcile it.
+   */
+  possibleDuplicate: boolean;
+  /** Time from the first attempt to the confirmation. */
+  ageMs: number;
+}
+
+/** The authority definitively refused an outbox entry (not a transient failure): it is removed. */
+export interface SettlementDroppedEvent extends SettlementEventBase {
+  type: 'settlement-dropped';
   code: string;
   message: string;
 }
@@ -117,6 +164,9 @@ export type CyclesEvent =
   | CommitEvent
   | ReleaseEvent
   | SettleErrorEvent
+  | SettlementQueuedEvent
+  | SettlementReplayedEvent
+  | SettlementDroppedEvent
   | CappedEvent
   | CutoffEvent
   | FailOpenEvent

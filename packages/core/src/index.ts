@@ -30,6 +30,9 @@ export type {
   HeartbeatStoppedEvent,
   ReleaseEvent,
   SettleErrorEvent,
+  SettlementDroppedEvent,
+  SettlementQueuedEvent,
+  SettlementReplayedEvent,
 } from './events.ts';
 export {
   type BudgetErrorBody,
@@ -74,6 +77,15 @@ export {
 } from './lifecycle/budget-context.ts';
 export type { GuardOptions } from './lifecycle/guard.ts';
 export type { Hold, ReserveOptions, Settlement } from './lifecycle/hold.ts';
+export type { OutboxOptions } from './lifecycle/outbox/create-outbox.ts';
+export {
+  isEntryKey as isOutboxKey,
+  type OutboxEntry,
+  parseEntry as parseOutboxEntry,
+} from './lifecycle/outbox/entry.ts';
+export { createFileJournal } from './lifecycle/outbox/file-journal.ts';
+export type { FlushResult } from './lifecycle/outbox/settlement-outbox.ts';
+export type { SettlementStore } from './lifecycle/outbox/store.ts';
 export { type RunBudget, type RunBudgetOptions, withRunBudget } from './lifecycle/run-budget.ts';
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE, BEDROCK_PRICES_VERSION } from './llm/bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';
@@ -290,3 +302,4 @@ export type {
 } from './protocol/wire.ts';
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
+export { redisIdentity } from './remote/redis-from-env.ts';

@@ -46,6 +46,7 @@ import {
 import type { Redis } from 'ioredis';
 import { LedgerConnection, type OperationName, type Reply, throwIfError } from './connection.ts';
 import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';
+import { redisOutboxWiring } from './outbox.ts';
 import { canonicalJson, commitPayload, decidePayload, eventPayload, reservePayload } from './payloads.ts';
 import {
   capsSet,
@@ -142,7 +143,9 @@ function text(value: number | undefined): string {
  * number of processes sharing the Redis (and key prefix) share one budget exactly.
  */
 export function createRedisLedger(options: RedisLedgerOptions = {}): RedisLedger {
-  return new RedisLedgerImpl(options);
+  const ledger = new RedisLedgerImpl(options);
+  // Core's settlement outbox keeps unconfirmed settlements in this Redis (outbox.ts).
+  return Object.assign(ledger, redisOutboxWiring(ledger.client, options));
 }
 
 class RedisLedgerImpl implements RedisLedger {

@@ -74,6 +74,7 @@ class LiveHold implements Hold {
 
   #started(settlement: Promise<Settlement>): Promise<Settlement> {
     this.#settlement = settlement;
+    this.#state.runtime.outbox?.track(settlement); // `flushSettlements` waits for it
     settlement.catch(ignore); // Callers see the rejection; avoid an unhandled one for duplicates.
     return settlement;
   }

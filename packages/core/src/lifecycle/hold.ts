@@ -5,6 +5,7 @@ import type { Action, Caps, Metadata, ReserveRequest, StandardMetrics, Subject }
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { checkAmount, liveHold, unguardedHold } from './hold-handles.ts';
+import type { SettlementOutbox } from './outbox/settlement-outbox.ts';
 import { isTransient, retryAfter } from './retry.ts';
 import type { Runtime } from './runtime.ts';
 import type { HoldState } from './settle.ts';
@@ -191,6 +192,7 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
       partial,
       ...(response.caps === undefined ? {} : { caps: response.caps }),
     });
+  if (runtime.outbox?.intents === true) writeIntent(runtime.outbox, state, reservationId, reserved);
   let heartbeat: Heartbeat | undefined;
   if (config.heartbeat && response.remainingTtlMs !== undefined) {
     heartbeat = startHeartbeat(state, {
@@ -205,4 +207,33 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
     { reservationId, reserved, partial, decision: response.decision, caps: response.caps },
     heartbeat,
   );
+}
+
+/**
+ * The write-ahead intent of a granted hold (remote authorities): if this process dies before the hold
+ * settles (e.g. killed between the provider's answer and the commit), a later process finds it and
+ * charges the whole hold, the never-$0 rule for unknown usage. Written in the background.
+ */
+function writeIntent(
+  outbox: SettlementOutbox,
+  state: HoldState,
+  reservationId: string,
+  reserved: number,
+): void {
+  state.intent = true;
+  outbox.writeIntent({
+    version: 1,
+    key: state.key,
+    state: 'intent',
+    operation: 'commit',
+    reservationId,
+    idempotencyKey: `${state.key}:commit`,
+    subject: state.subject,
+    action: state.action,
+    unit: state.unit,
+    amount: reserved,
+    reserved,
+    firstAttemptAtMs: Date.now(),
+    ...(state.overagePolicy === undefined ? {} : { overagePolicy: state.overagePolicy }),
+  });
 }

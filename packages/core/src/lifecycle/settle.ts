@@ -1,5 +1,10 @@
 import type { Decision, OveragePolicy, Unit } from '../protocol/enums.ts';
-import { BudgetExceededError, CyclesError, ReservationExpiredError } from '../protocol/errors.ts';
+import {
+  BudgetExceededError,
+  CyclesError,
+  NotFoundError,
+  ReservationExpiredError,
+} from '../protocol/errors.ts';
 import type {
   Action,
   Caps,
@@ -10,10 +15,12 @@ import type {
   Subject,
 } from '../protocol/types.ts';
 import type { Settlement } from './hold.ts';
+import type { OutboxEntry } from './outbox/entry.ts';
 import { isTransient, retryAfter, withRetry } from './retry.ts';
 import type { Runtime } from './runtime.ts';
 
-// Commit and release of a hold: same-key retries, 410 → event, REJECT overrun → charge the hold.
+// Commit and release of a hold: same-key retries, 410 or 404 → event, REJECT overrun → charge the
+// hold; a transient failure after the retries goes to the settlement outbox before it is given up.
 
 /** What a live hold remembers of its reservation request (internal). */
 export interface HoldState {
@@ -24,6 +31,8 @@ export interface HoldState {
   unit: Unit;
   estimate: number;
   overagePolicy: OveragePolicy | undefined;
+  /** True when a write-ahead intent was written for this hold (removed once it settles). */
+  intent?: boolean;
 }
 
 /** What the authority granted (internal). */
@@ -47,6 +56,7 @@ export async function commitHold(
   const { authority } = runtime;
   const { reservationId, reserved } = granted;
   const idempotencyKey = `${state.key}:commit`;
+  const sentAtMs = runtime.outbox === undefined ? 0 : Date.now();
   let result: Settlement;
   try {
     try {
@@ -69,8 +79,10 @@ export async function commitHold(
           runtime.config.retry,
         );
         result = settled(reservationId, actual, response.charged.amount, response.released?.amount, false);
-      } else if (ReservationExpiredError.isInstance(error)) {
-        // The hold is gone (no spend recorded): post the charge directly, same key (PROTOCOL §2.7).
+      } else if (ReservationExpiredError.isInstance(error) || NotFoundError.isInstance(error)) {
+        // The hold expired (no spend recorded) or aged out of retention: post the charge directly, same
+        // key (PROTOCOL §2.7). A 404 within a retry sequence cannot follow a landed attempt: a committed
+        // reservation stays readable for the ledger's retention (an hour by default), far longer.
         const response = await withRetry(
           () =>
             runtime.authority.createEvent({
@@ -91,8 +103,11 @@ export async function commitHold(
     }
   } catch (error) {
     emitSettleError(state, reservationId, 'commit', actual, error);
+    const entry = { operation: 'commit', idempotencyKey, amount: actual, reserved } as const;
+    await giveUp(state, reservationId, { ...entry, firstAttemptAtMs: sentAtMs, metrics, metadata }, error);
     throw error;
   }
+  if (state.intent === true) runtime.outbox?.settled(state.key);
   if (runtime.listening)
     runtime.emit({
       type: 'commit',
@@ -141,6 +156,7 @@ export async function releaseHold(
 ): Promise<Settlement> {
   const { runtime } = state;
   const { reservationId } = granted;
+  const sentAtMs = runtime.outbox === undefined ? 0 : Date.now();
   let result: Settlement;
   try {
     const response = await withRetry(
@@ -158,9 +174,17 @@ export async function releaseHold(
       result = { status: 'released', reservationId, released: 0, expired: true };
     } else {
       emitSettleError(state, reservationId, 'release', 0, error);
+      const entry = { operation: 'release', idempotencyKey: `${state.key}:release`, amount: 0 } as const;
+      await giveUp(
+        state,
+        reservationId,
+        { ...entry, reserved: granted.reserved, firstAttemptAtMs: sentAtMs, reason },
+        error,
+      );
       throw error;
     }
   }
+  if (state.intent === true) runtime.outbox?.settled(state.key);
   if (runtime.listening)
     runtime.emit({
       type: 'release',
@@ -173,6 +197,56 @@ export async function releaseHold(
       ...(reason === undefined ? {} : { reason }),
     });
   return result;
+}
+
+/** The parts of an outbox entry a settlement knows. */
+interface Unconfirmed {
+  operation: 'commit' | 'release';
+  idempotencyKey: string;
+  amount: number;
+  reserved: number;
+  firstAttemptAtMs: number;
+  metrics?: StandardMetrics | undefined;
+  metadata?: Metadata | undefined;
+  reason?: string | undefined;
+}
+
+/**
+ * A settlement failed after its retries: a transient failure goes to the outbox (written before the
+ * caller sees the error); a definitive one removes the hold's intent (replaying it would charge).
+ */
+async function giveUp(
+  state: HoldState,
+  reservationId: string,
+  failed: Unconfirmed,
+  error: unknown,
+): Promise<void> {
+  const { outbox } = state.runtime;
+  if (outbox === undefined) return;
+  if (!isTransient(error)) {
+    if (state.intent === true) outbox.settled(state.key);
+    return;
+  }
+  const entry: OutboxEntry = {
+    version: 1,
+    key: state.key,
+    state: 'queued',
+    operation: failed.operation,
+    reservationId,
+    idempotencyKey: failed.idempotencyKey,
+    subject: state.subject,
+    action: state.action,
+    unit: state.unit,
+    amount: failed.amount,
+    reserved: failed.reserved,
+    firstAttemptAtMs: failed.firstAttemptAtMs,
+  };
+  if (state.overagePolicy !== undefined) entry.overagePolicy = state.overagePolicy;
+  if (failed.metrics !== undefined) entry.metrics = failed.metrics;
+  if (failed.metadata !== undefined) entry.metadata = failed.metadata;
+  if (failed.reason !== undefined) entry.reason = failed.reason.slice(0, 256);
+  // If no store takes it, the caller still gets the settlement's own error (and `settle-error`).
+  await outbox.queue(entry, error).catch(() => {});
 }
 
 function emitSettleError(

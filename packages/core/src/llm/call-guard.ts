@@ -1,5 +1,6 @@
 import { currentBudget } from '../lifecycle/budget-context.ts';
 import { type ReserveOptions, reserveHold } from '../lifecycle/hold.ts';
+import { checkCallInput } from './call-input.ts';
 import { grantOutput, refuseCall, sizeCall } from './call-sizing.ts';
 import { GuardedLlmCall } from './guarded-call.ts';
 import type { LlmCall, LlmCallOptions, LlmRuntime } from './llm-call.ts';
@@ -9,9 +10,10 @@ export type { LlmCall, LlmCallFailure, LlmCallOptions, LlmRuntime } from './llm-
 /**
  * Prices the call, reserves its worst case (or, with a partial hold, at least the input plus
  * `minOutputTokens`), and cuts the output limit so the worst case fits what was held and the caps.
- * Throws ModelNotPricedError, BudgetExceededError (nothing is left held) or the authority's error.
+ * Throws InvalidRequestError (naming the field) for a wrong-typed model or input, ModelNotPricedError, BudgetExceededError (nothing is left held) or the authority's error.
  */
 export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions): Promise<LlmCall> {
+  checkCallInput(options);
   const outerSignal = options.signal ?? currentBudget()?.signal;
   outerSignal?.throwIfAborted();
   const model = runtime.catalog.resolve(options.model, options.dimensions);

@@ -47,7 +47,7 @@ export function trackLlmCall(call: LlmCall): LlmCallTracker {
     error(error, options) {
       const last = known();
       return call.fail(error, {
-        reachedProvider: options?.reachedProvider ?? true,
+        reachedProvider: options?.reachedProvider !== false,
         ...(last === undefined ? {} : { partialUsage: last }),
       });
     },

@@ -148,12 +148,14 @@ export class GuardedLlmCall implements LlmCall {
     return this.#commitUsage(usage);
   }
 
-  fail(_error: unknown, failure: LlmCallFailure): Promise<Settlement> {
-    return this.#settleFailure(failure.partialUsage, failure.reachedProvider);
+  // Only an explicit `reachedProvider: false` releases: `{}`, a missing argument (JavaScript) or any
+  // other value may have been billed, so it charges (never $0).
+  fail(_error: unknown, failure?: LlmCallFailure): Promise<Settlement> {
+    return this.#settleFailure(failure?.partialUsage, failure?.reachedProvider !== false);
   }
 
   abort(partialUsage?: Partial<TokenUsage>, options?: { reachedProvider?: boolean }): Promise<Settlement> {
-    return this.#settleFailure(partialUsage, options?.reachedProvider ?? true);
+    return this.#settleFailure(partialUsage, options?.reachedProvider !== false);
   }
 
   track(): LlmCallTracker {

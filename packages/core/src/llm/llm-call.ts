@@ -46,8 +46,12 @@ export interface LlmCallOptions {
 
 /** Whether the provider may have billed, and what is known of the usage, when a call fails. */
 export interface LlmCallFailure {
-  /** True once any byte of the request may have reached the provider. Only false releases the hold. */
-  reachedProvider: boolean;
+  /**
+   * False only when the request provably never left (nothing can have been billed): the one case that
+   * releases the hold. Omitted or anything else charges.
+   * @default true
+   */
+  reachedProvider?: boolean;
   /** Usage reported before the failure; missing fields are filled from what was observed. */
   partialUsage?: Partial<TokenUsage>;
 }
@@ -93,11 +97,12 @@ export interface LlmCall {
   /** Commits the real usage (priced, cache tokens included), even above the hold. */
   commit(usage: TokenUsage): Promise<Settlement>;
   /**
-   * Settles a failed call, never at $0 if it may have been billed: releases only when it never reached
-   * the provider; otherwise commits `partialUsage` if given, else the whole hold.
+   * Settles a failed call, never at $0 if it may have been billed: releases only when `failure` says
+   * `reachedProvider: false`; otherwise (also `{}` or no `failure`) commits `partialUsage` if given,
+   * else the whole hold.
    */
-  fail(error: unknown, failure: LlmCallFailure): Promise<Settlement>;
-  /** Settles an aborted call: like `fail` with `reachedProvider` (default true). */
+  fail(error: unknown, failure?: LlmCallFailure): Promise<Settlement>;
+  /** Settles an aborted call: like `fail`; only `reachedProvider: false` releases. */
   abort(partialUsage?: Partial<TokenUsage>, options?: { reachedProvider?: boolean }): Promise<Settlement>;
   /** A settle-once handle for a streamed response (usage updates + one terminal). */
   track(): LlmCallTracker;

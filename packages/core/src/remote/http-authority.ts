@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BudgetAuthority } from '../authority.ts';
 import {
   fromWireBalancesResponse,
@@ -82,6 +83,8 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
   }
 
   const authority: BudgetAuthority = {
+    // One outbox journal per server and key (a key is a tenant); the key itself only as a digest.
+    identity: `http ${options.baseUrl} ${createHash('sha256').update(options.apiKey).digest('hex').slice(0, 16)}`,
     // Requests are validated as a ledger would before anything is sent, so every authority refuses the
     // same input the same way (a body JSON cannot carry, or a key no header can, never leaves).
     async reserve(request) {

@@ -1,4 +1,5 @@
 import type { BudgetAuthority } from '../authority.ts';
+import type { SettlementStore } from '../lifecycle/outbox/store.ts';
 
 /**
  * An authority whose real implementation is loaded on first use (e.g. an optional package imported
@@ -23,6 +24,28 @@ export function createLazyAuthority(load: () => Promise<BudgetAuthority>): Budge
     getBalances: async (query, context) => (await get()).getBalances(query, context),
     getReservation: async (id, context) => (await get()).getReservation(id, context),
     listReservations: async (query, context) => (await get()).listReservations(query, context),
+    // The loaded authority's own outbox store, if it has one (else every call throws and the outbox
+    // keeps to its file journal).
+    createSettlementStore() {
+      let store: Promise<SettlementStore> | undefined;
+      const real = () => {
+        store ??= get().then((authority) => {
+          const own = authority.createSettlementStore?.();
+          if (own === undefined) throw new Error('this authority has no outbox store of its own');
+          return own;
+        });
+        store.catch(() => {
+          store = undefined;
+        });
+        return store;
+      };
+      return {
+        name: "the authority's outbox",
+        put: async (entry, durable) => (await real()).put(entry, durable),
+        remove: async (key) => (await real()).remove(key),
+        list: async () => (await real()).list(),
+      };
+    },
     async close() {
       if (pending === undefined) return;
       const authority = await pending.catch(() => undefined);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -92,5 +93,12 @@ export function createRedisAuthorityFromUrl(
   if (load === undefined && resolveRedisPackage() === undefined) throw notInstalled();
   const loader = load ?? importRedisPackage;
   const options = keyPrefix === undefined ? { url } : { url, keyPrefix };
-  return createLazyAuthority(async () => (await loader()).createRedisLedger(options));
+  const authority = createLazyAuthority(async () => (await loader()).createRedisLedger(options));
+  // The same identity the Redis ledger gives itself, so its outbox journal is found either way.
+  return { ...authority, identity: redisIdentity(url, keyPrefix ?? 'cycles:') };
+}
+
+/** The outbox identity of a Redis ledger: its URL and key prefix, as a digest (the URL may hold a password). */
+export function redisIdentity(url: string, keyPrefix: string): string {
+  return `redis ${createHash('sha256').update(`${url}\n${keyPrefix}`).digest('hex').slice(0, 24)}`;
 }
