@@ -59,6 +59,7 @@ export type {
   LedgerAdmin,
   LedgerDefinition,
   LedgerTemplate,
+  TemplateLedgerCounts,
   TenantSettings,
 } from './ledger/types.ts';
 export { windowBounds } from './ledger/windows.ts';

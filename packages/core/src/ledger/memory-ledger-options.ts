@@ -43,6 +43,18 @@ export interface MemoryLedgerOptions {
    * forgets the oldest 1/64 of them in one batch.
    */
   maxRetainedReservations?: number;
+  // ---- template bounds (template-census.ts) ----
+  /**
+   * Most live template ledgers in all (default 100,000, about 60 MB: see the README). A subject needing
+   * one more is refused with LIMIT_EXCEEDED; one whose window is over, holding and owing nothing, is
+   * dropped and no longer counts. Ledgers inside a live window are never evicted to make room.
+   */
+  maxTemplateLedgers?: number;
+  /**
+   * Most live template ledgers one tenant may hold (default 1,000; a tenant's `maxTemplateLedgers` setting
+   * overrides it). Counted against the subject's tenant, else the caller's.
+   */
+  maxTemplateLedgersPerTenant?: number;
 }
 
 type CountOption =
@@ -51,7 +63,9 @@ type CountOption =
   | 'eventIdempotencyRetentionMs'
   | 'reservationRetentionMs'
   | 'maxRetainedReservations'
-  | 'sweepIntervalMs';
+  | 'sweepIntervalMs'
+  | 'maxTemplateLedgers'
+  | 'maxTemplateLedgersPerTenant';
 
 /** A numeric option (or its default), rejected at construction unless an integer ≥ `min`. */
 export function count(options: MemoryLedgerOptions, name: CountOption, fallback: number, min = 0): number {

@@ -10,6 +10,7 @@ import { registerPropertyTests } from './properties.ts';
 import { registerQueryTests } from './queries.ts';
 import { registerRemovalTests } from './removal.ts';
 import { registerSettlementTests } from './settlement.ts';
+import { registerTemplateBoundTests } from './template-bounds.ts';
 import { registerTenantTests } from './tenants.ts';
 
 /**
@@ -31,6 +32,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerTenantTests(options);
     registerExtensionTests(options);
     registerRemovalTests(options);
+    registerTemplateBoundTests(options);
     registerPropertyTests(options);
     registerModelPropertyTests(options);
   });
