@@ -45,7 +45,7 @@ export interface MemoryLedgerOptions {
   maxRetainedReservations?: number;
   // ---- template bounds (template-census.ts) ----
   /**
-   * Most live template ledgers in all (default 100,000, about 60 MB: see the README). A subject needing
+   * Most live template ledgers in all (default 50,000: about 30 MB, see the README). A subject needing
    * one more is refused with LIMIT_EXCEEDED; one whose window is over, holding and owing nothing, is
    * dropped and no longer counts. Ledgers inside a live window are never evicted to make room.
    */
