@@ -51,6 +51,7 @@ export {
   LedgerInUseError,
   type MemoryLedgerOptions,
 } from './ledger/memory-ledger.ts';
+export { type TemplateLimit, templateLimitError } from './ledger/template-census.ts';
 export type {
   FundingOperation,
   FundingRequest,

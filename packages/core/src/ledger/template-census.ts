@@ -49,14 +49,7 @@ export class TemplateCensus {
    */
   admit(plans: readonly TemplatePlan[], settingsOf: (tenant: string) => TenantSettings | undefined): void {
     if (this.rows.size + plans.length > this.limit) {
-      const plan = plans[0]!;
-      throw refusal(
-        `The ledger holds ${this.rows.size} template ledgers, its maxTemplateLedgers (${this.limit}): ${plan.scope} was not created`,
-        'maxTemplateLedgers',
-        this.limit,
-        plan,
-        'raise the maxTemplateLedgers option, give templates a window (ended ones are dropped), or derive subjects from authenticated identities only',
-      );
+      throw refusal('maxTemplateLedgers', this.limit, this.rows.size, plans[0]!);
     }
     for (let i = 0; i < plans.length; i++) {
       const plan = plans[i]!;
@@ -69,24 +62,12 @@ export class TemplateCensus {
       const tenantLimit = settingsOf(plan.tenant)?.maxTemplateLedgers ?? this.perTenantLimit;
       const tenantCount = this.byTenant.get(plan.tenant) ?? 0;
       if (tenantCount + sameTenant > tenantLimit) {
-        throw refusal(
-          `Tenant "${plan.tenant}" holds ${tenantCount} template ledgers, its bound (${tenantLimit}): ${plan.scope} was not created`,
-          'maxTemplateLedgersPerTenant',
-          tenantLimit,
-          plan,
-          "raise the tenant's maxTemplateLedgers setting or the maxTemplateLedgersPerTenant option, or give templates a window",
-        );
+        throw refusal('maxTemplateLedgersPerTenant', tenantLimit, tenantCount, plan);
       }
       const templateLimit = plan.template.maxLedgers;
       const templateCount = this.byTemplate.get(plan.template) ?? 0;
       if (templateLimit !== undefined && templateCount + sameTemplate > templateLimit) {
-        throw refusal(
-          `Template ${plan.template.pattern} (${plan.template.unit}) holds ${templateCount} ledgers, its maxLedgers (${templateLimit}): ${plan.scope} was not created`,
-          'template.maxLedgers',
-          templateLimit,
-          plan,
-          "raise the template's maxLedgers, or give it a window",
-        );
+        throw refusal('template.maxLedgers', templateLimit, templateCount, plan);
       }
     }
   }
@@ -153,21 +134,63 @@ function bump<K>(counts: Map<K, number>, key: K, by: number): void {
   else counts.set(key, next);
 }
 
-function refusal(
-  message: string,
-  bound: string,
-  limit: number,
-  plan: TemplatePlan,
-  fix: string,
-): LimitExceededError {
-  return new LimitExceededError(`${message}; ${fix}`, {
-    details: {
-      bound,
-      limit,
-      scope: plan.scope,
-      tenant: plan.tenant,
-      template: plan.template.pattern,
-      unit: plan.template.unit,
-    },
+function refusal(bound: TemplateBound, limit: number, count: number, plan: TemplatePlan) {
+  return templateLimitError({
+    bound,
+    limit,
+    count,
+    scope: plan.scope,
+    tenant: plan.tenant,
+    template: plan.template.pattern,
+    unit: plan.template.unit,
   });
+}
+
+/** The bound a new template ledger would pass. */
+export type TemplateBound = 'maxTemplateLedgers' | 'maxTemplateLedgersPerTenant' | 'template.maxLedgers';
+
+/** What a template bound refusal names. */
+export interface TemplateLimit {
+  bound: TemplateBound;
+  limit: number;
+  /** Template ledgers already counted against the bound. */
+  count: number;
+  scope: string;
+  tenant: string;
+  template: string;
+  unit: string;
+}
+
+const FIXES: Record<TemplateBound, string> = {
+  maxTemplateLedgers:
+    'raise the maxTemplateLedgers option, give templates a window (ended ones are dropped), or take subjects from authenticated identities only',
+  maxTemplateLedgersPerTenant:
+    "raise the tenant's maxTemplateLedgers setting or the maxTemplateLedgersPerTenant option, or give templates a window",
+  'template.maxLedgers': "raise the template's maxLedgers, or give it a window",
+};
+
+/**
+ * 429 LIMIT_EXCEEDED: a template ledger was not created because a bound is full. The same error from
+ * every ledger (the Redis ledger builds it from its script's reply).
+ */
+export function templateLimitError(limit: TemplateLimit): LimitExceededError {
+  const holder =
+    limit.bound === 'maxTemplateLedgers'
+      ? 'The ledger holds'
+      : limit.bound === 'maxTemplateLedgersPerTenant'
+        ? `Tenant "${limit.tenant}" holds`
+        : `Template ${limit.template} (${limit.unit}) holds`;
+  return new LimitExceededError(
+    `${holder} ${limit.count} template ledgers, its ${limit.bound} bound (${limit.limit}): ${limit.scope} was not created; ${FIXES[limit.bound]}`,
+    {
+      details: {
+        bound: limit.bound,
+        limit: limit.limit,
+        scope: limit.scope,
+        tenant: limit.tenant,
+        template: limit.template,
+        unit: limit.unit,
+      },
+    },
+  );
 }
