@@ -37,7 +37,7 @@ async function flood(ledger: Ledger, from: number, count: number): Promise<numbe
         actual: { unit: 'USD_MICROCENTS', amount: 700 },
       });
     } catch (error) {
-      if (!(CyclesError.isInstance(error) && error.code === 'LIMIT_EXCEEDED')) throw error;
+      if (!(CyclesError.isInstance(error) && error.code === 'INVALID_REQUEST')) throw error;
       refused++;
     }
   }

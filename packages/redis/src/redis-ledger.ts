@@ -95,7 +95,7 @@ export interface RedisLedgerOptions {
   /** Put a balance snapshot on live reserve, commit, release, extend and event responses (default false). */
   includeBalances?: boolean;
   // ---- template bounds (as the memory ledger's; see README "A flood of new subjects") ----
-  /** Most live template ledgers in all (default 50,000); a new one past it is refused with LIMIT_EXCEEDED. */
+  /** Most live template ledgers in all (default 50,000); a new one past it is refused with INVALID_REQUEST. */
   maxTemplateLedgers?: number;
   /** Most live template ledgers per tenant (default 1,000; a tenant's `maxTemplateLedgers` setting wins). */
   maxTemplateLedgersPerTenant?: number;

@@ -42,7 +42,7 @@ async function flood(ledger: RedisLedger, tenants: string[]) {
       });
       held++;
     } catch (error) {
-      if (!CyclesError.isInstance(error) || error.code !== 'LIMIT_EXCEEDED') throw error;
+      if (!CyclesError.isInstance(error) || error.code !== 'INVALID_REQUEST') throw error;
       const bound = String(error.details?.bound);
       refusals[bound] = (refusals[bound] ?? 0) + 1;
     }

@@ -57,7 +57,7 @@ export class LedgerCatalog {
 
   /**
    * The ledgers of the subject's scopes in `unit`, creating template ledgers on first use (counted against
-   * `tenant`, the caller's; all or none, LIMIT_EXCEEDED past a bound); windows rolled.
+   * `tenant`, the caller's; all or none, INVALID_REQUEST past a bound); windows rolled.
    */
   budgetedRows(entry: SubjectEntry, unit: Unit, now: number, tenant: string | undefined): LedgerRow[] {
     let cached = entry.byUnit.get(unit);

@@ -46,7 +46,7 @@ export interface MemoryLedgerOptions {
   // ---- template bounds (template-census.ts) ----
   /**
    * Most live template ledgers in all (default 50,000: about 30 MB, see the README). A subject needing
-   * one more is refused with LIMIT_EXCEEDED; one whose window is over, holding and owing nothing, is
+   * one more is refused with INVALID_REQUEST; one whose window is over, holding and owing nothing, is
    * dropped and no longer counts. Ledgers inside a live window are never evicted to make room.
    */
   maxTemplateLedgers?: number;

@@ -1,11 +1,11 @@
-import { LimitExceededError } from '../protocol/errors.ts';
+import { InvalidRequestError } from '../protocol/errors.ts';
 import { type LedgerRow, rollWindow } from './ledger-row.ts';
 import type { LedgerTemplate, TemplateLedgerCounts, TenantSettings } from './types.ts';
 
 // Bounds on what templates create. A template makes a ledger the first time a scope uses it, so an
 // unbounded set of subjects (a tenant id from a request header, random app names) would otherwise grow
 // memory without end and hand each new scope a full budget. Every template ledger is counted in all,
-// per tenant and per template; a new one past a bound is refused, never made room for by evicting a
+// per tenant and per template; a new one past a bound is refused (400 INVALID_REQUEST naming the bound), never made room for by evicting a
 // ledger whose window is live (that would forget its spend). A ledger whose window is over, holding
 // nothing and owing nothing, is equal to the fresh one its next use would create: it is dropped.
 
@@ -44,7 +44,7 @@ export class TemplateCensus {
   }
 
   /**
-   * Throws LimitExceededError, changing nothing, unless all of `plans` fit under every bound.
+   * Throws the bound's InvalidRequestError, changing nothing, unless all of `plans` fit under every bound.
    * `settingsOf` gives a tenant's own bound, if set.
    */
   admit(plans: readonly TemplatePlan[], settingsOf: (tenant: string) => TenantSettings | undefined): void {
@@ -170,20 +170,23 @@ const FIXES: Record<TemplateBound, string> = {
 };
 
 /**
- * 429 LIMIT_EXCEEDED: a template ledger was not created because a bound is full. The same error from
- * every ledger (the Redis ledger builds it from its script's reply).
+ * 400 INVALID_REQUEST naming the bound: a template ledger was not created because a bound is full. Not
+ * LIMIT_EXCEEDED: the protocol keeps 429 for throttling, and this refusal holds until an operator raises
+ * the bound or windows end, so retrying at once is pointless. The same error from every ledger (the
+ * Redis ledger builds it from its script's reply).
  */
-export function templateLimitError(limit: TemplateLimit): LimitExceededError {
+export function templateLimitError(limit: TemplateLimit): InvalidRequestError {
   const holder =
     limit.bound === 'maxTemplateLedgers'
       ? 'The ledger holds'
       : limit.bound === 'maxTemplateLedgersPerTenant'
         ? `Tenant "${limit.tenant}" holds`
         : `Template ${limit.template} (${limit.unit}) holds`;
-  return new LimitExceededError(
+  return new InvalidRequestError(
     `${holder} ${limit.count} template ledgers, its ${limit.bound} bound (${limit.limit}): ${limit.scope} was not created; ${FIXES[limit.bound]}`,
     {
       details: {
+        field: 'subject',
         bound: limit.bound,
         limit: limit.limit,
         scope: limit.scope,

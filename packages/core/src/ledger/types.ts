@@ -34,7 +34,7 @@ export interface LedgerTemplate {
   window?: BudgetWindow;
   /**
    * Most live ledgers this template may hold at once (default: only the ledger-wide bounds apply). A new
-   * scope past it is refused with LIMIT_EXCEEDED; a ledger leaves the count when its window ends.
+   * scope past it is refused with INVALID_REQUEST; a ledger leaves the count when its window ends.
    */
   maxLedgers?: number;
 }

@@ -19,7 +19,7 @@ const DAY = 86_400_000;
 const DAILY = { period: 'day' } as const;
 
 /**
- * Extension: bounds on what templates create. A flood of new subjects is refused with LIMIT_EXCEEDED
+ * Extension: bounds on what templates create. A flood of new subjects is refused with INVALID_REQUEST
  * (naming the bound) once a template, a tenant or the ledger holds its most template ledgers; nothing is
  * evicted inside a live window, and a ledger whose window is over (holding and owing nothing) is dropped.
  */
@@ -37,7 +37,7 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
       expect(outcomes.slice(0, 5)).toEqual([undefined, undefined, undefined, undefined, undefined]);
       for (const error of outcomes.slice(5)) {
         expect(error).toMatchObject({
-          code: 'LIMIT_EXCEEDED',
+          code: 'INVALID_REQUEST',
           details: { bound: 'template.maxLedgers', limit: 5, template: 'tenant:*' },
         });
         expect(error?.message).toContain('maxLedgers');
@@ -49,7 +49,7 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
       expect(counts.total).toBe(5);
       expect(Object.values(counts.byTenant)).toEqual([1, 1, 1, 1, 1]);
       // Decide and events are bounded the same way; a known scope still works.
-      await expectCyclesError(ledger.decide(reserveRequest('tenant:flood99', 1)), 'LIMIT_EXCEEDED');
+      await expectCyclesError(ledger.decide(reserveRequest('tenant:flood99', 1)), 'INVALID_REQUEST');
       await ledger.reserve(reserveRequest('tenant:flood0', 10));
       await checkIdentity(ledger);
     });
@@ -64,7 +64,7 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
       const before = await snapshotLedgers(ledger);
       const error = await cyclesErrorOf(ledger.reserve(reserveRequest('tenant:acme/app:a3', 10)));
       expect(error).toMatchObject({
-        code: 'LIMIT_EXCEEDED',
+        code: 'INVALID_REQUEST',
         details: {
           bound: 'maxTemplateLedgersPerTenant',
           limit: 3,
@@ -98,7 +98,7 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
         idempotencyKey: freshKey('commit'),
         actual: { unit: UNIT, amount: 70 },
       });
-      await expectCyclesError(ledger.reserve(reserveRequest('tenant:third', 10)), 'LIMIT_EXCEEDED');
+      await expectCyclesError(ledger.reserve(reserveRequest('tenant:third', 10)), 'INVALID_REQUEST');
       // Inside the window nothing is dropped: tenant:spent keeps what it spent.
       expect(await ledger.getLedger('tenant:spent', UNIT)).toMatchObject({ spent: 70, remaining: 30 });
 
@@ -108,7 +108,7 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
       expect(await ledger.getLedger('tenant:spent', UNIT)).toBeUndefined();
       // The held ledger stays, still counted, with its hold; committing it records the charge.
       expect(await ledger.getLedger('tenant:held', UNIT)).toMatchObject({ reserved: 60 });
-      await expectCyclesError(ledger.reserve(reserveRequest('tenant:fourth', 10)), 'LIMIT_EXCEEDED');
+      await expectCyclesError(ledger.reserve(reserveRequest('tenant:fourth', 10)), 'INVALID_REQUEST');
       await ledger.commit(held.reservationId!, {
         idempotencyKey: freshKey('commit'),
         actual: { unit: UNIT, amount: 55 },
@@ -129,7 +129,7 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
       expect((await ledger.templateLedgerCounts()).byTenant).toEqual({ one: 1, two: 1 });
       clock.advance(3 * DAY);
       await ledger.sweepExpired();
-      await expectCyclesError(ledger.reserve(reserveRequest('tenant:three', 10)), 'LIMIT_EXCEEDED');
+      await expectCyclesError(ledger.reserve(reserveRequest('tenant:three', 10)), 'INVALID_REQUEST');
       expect(await ledger.getLedger('tenant:one', UNIT)).toMatchObject({ allocated: 100 });
       expect(await ledger.getLedger('tenant:two/app:x', UNIT)).toMatchObject({ status: 'FROZEN' });
       // An adopted ledger frees its slot.
@@ -189,7 +189,7 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
                   amount: response.reserved!.amount,
                   deadline: clock.now() + 20 * MINUTE + 5000,
                 });
-              } else expect(['BUDGET_EXCEEDED', 'LIMIT_EXCEEDED']).toContain(error?.code);
+              } else expect(['BUDGET_EXCEEDED', 'INVALID_REQUEST']).toContain(error?.code);
             } else if (next.kind === 'settle' && holds.length > 0) {
               const [hold] = holds.splice(next.pick % holds.length, 1);
               const settled = next.commit
