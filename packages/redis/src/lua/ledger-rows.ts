@@ -141,7 +141,7 @@ local function persist(rows, key, value)
     args[2] = value
     count = 2
   end
-  local idle = {}
+  local idle
   for r = 1, total do
     local row = rows[r]
     local raw = encode_row(row)
@@ -151,6 +151,7 @@ local function persist(rows, key, value)
       count = count + 2
       row.raw = raw
       if row.tpl ~= nil and row.periodEndMs ~= nil and row.reserved == 0 and row.debt == 0 then
+        idle = idle or {}
         idle[#idle + 1] = row
       end
     end
@@ -167,8 +168,10 @@ local function persist(rows, key, value)
   end
   if count > 0 then redis.call('MSET', unpack(args)) end
   -- Relative to the script's now (the clock option's, else Redis TIME's), as every other deadline here.
-  for _, row in ipairs(idle) do
-    redis.call('PEXPIRE', P .. 'l:' .. row.id, S(math.max(1000, row.periodEndMs + TL_RETENTION - NOW)))
+  if idle ~= nil then
+    for _, row in ipairs(idle) do
+      redis.call('PEXPIRE', P .. 'l:' .. row.id, S(math.max(1000, row.periodEndMs + TL_RETENTION - NOW)))
+    end
   end
   return true
 end
