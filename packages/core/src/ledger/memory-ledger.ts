@@ -546,8 +546,8 @@ class MemoryLedger implements Ledger {
       const replay = this.idempotency.lookup<FundingResult>(space, key, print, now);
       if (replay !== undefined) return replay.response;
     }
-    this.catalog.adopt(row);
     const result = applyFunding(row, funding, now);
+    this.catalog.adopt(row);
     if (key !== undefined) this.remember(space, key, print, result, 'durable', now);
     return result;
   }

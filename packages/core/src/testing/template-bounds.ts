@@ -139,6 +139,21 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
       await checkIdentity(ledger);
     });
 
+    it('a funded template ledger keeps its credit past its window end (funding adopts it)', async () => {
+      const { ledger, clock } = await harness();
+      clock.set(Date.UTC(2026, 0, 1, 12));
+      await ledger.addTemplate({ pattern: 'tenant:*', unit: UNIT, allocated: 100, window: DAILY });
+      await ledger.reserve(reserveRequest('tenant:funded', 10, { dryRun: true }));
+      await ledger.reserve(reserveRequest('tenant:plain', 10, { dryRun: true }));
+      await ledger.fund({ scope: 'tenant:funded', unit: UNIT, funding: { operation: 'CREDIT', amount: 50 } });
+      expect((await ledger.templateLedgerCounts()).byTenant).toEqual({ plain: 1 });
+      clock.advance(2 * DAY);
+      await ledger.sweepExpired();
+      expect(await ledger.getLedger('tenant:funded', UNIT)).toMatchObject({ allocated: 150, remaining: 150 });
+      expect(await ledger.getLedger('tenant:plain', UNIT)).toBeUndefined();
+      expect(await ledger.templateLedgerCounts()).toMatchObject({ total: 0, byTenant: {} });
+    });
+
     it('random floods never pass a bound, drop a held ledger or forget spend inside a live window', async () => {
       const step = fc.oneof(
         fc.record({
