@@ -57,12 +57,20 @@ export class LedgerCatalog {
 
   /**
    * The ledgers of the subject's scopes in `unit`, creating template ledgers on first use (counted against
-   * `tenant`, the caller's; all or none, INVALID_REQUEST past a bound); windows rolled.
+   * `tenant`, the caller's; all or none, INVALID_REQUEST past a bound unless `bounded` is false); windows
+   * rolled. Events pass `bounded: false`: they record spend that already happened (a commit's fallback
+   * after its ledger's window ended and it was dropped), and refusing one would lose a billed charge.
    */
-  budgetedRows(entry: SubjectEntry, unit: Unit, now: number, tenant: string | undefined): LedgerRow[] {
+  budgetedRows(
+    entry: SubjectEntry,
+    unit: Unit,
+    now: number,
+    tenant: string | undefined,
+    bounded = true,
+  ): LedgerRow[] {
     let cached = entry.byUnit.get(unit);
     if (cached === undefined || cached.generation !== this.generation) {
-      const rows = this.rowsOf(entry.scopes, unit, now, tenant ?? '');
+      const rows = this.rowsOf(entry.scopes, unit, now, tenant ?? '', bounded);
       cached = { generation: this.generation, rows };
       entry.byUnit.set(unit, cached);
     }
@@ -71,14 +79,20 @@ export class LedgerCatalog {
     return rows;
   }
 
-  private rowsOf(scopes: readonly string[], unit: Unit, now: number, tenant: string): LedgerRow[] {
+  private rowsOf(
+    scopes: readonly string[],
+    unit: Unit,
+    now: number,
+    tenant: string,
+    bounded: boolean,
+  ): LedgerRow[] {
     const plans: TemplatePlan[] = [];
     for (const scope of scopes) {
       if (this.ledgers.has(`${scope}|${unit}`)) continue;
       const template = findTemplate(this.templates, scope, unit);
       if (template !== undefined) plans.push({ scope, template, tenant });
     }
-    if (plans.length > 0) this.admitTemplates(plans, now);
+    if (plans.length > 0 && bounded) this.admitTemplates(plans, now);
     const rows: LedgerRow[] = [];
     let next = 0;
     for (const scope of scopes) {

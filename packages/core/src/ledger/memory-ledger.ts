@@ -468,7 +468,7 @@ class MemoryLedger implements Ledger {
     if (settings?.status === 'CLOSED') throw tenantClosed(tenant);
     const entry = this.subjectEntry(request.subject);
     const unit = request.actual.unit;
-    const rows = this.catalog.budgetedRows(entry, unit, now, tenant);
+    const rows = this.catalog.budgetedRows(entry, unit, now, tenant, false);
     if (rows.length === 0) throw this.catalog.unitMismatch(entry, unit) ?? notFound(entry);
     // Events are blocked only by ledger status: debt and the over-limit flag do not block them.
     for (const row of rows) guardStatus(row);

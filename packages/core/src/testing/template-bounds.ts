@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../ledger/types.ts';
 import type { LedgerState } from '../protocol/types.ts';
 import {
+  ACTION,
   type ConformanceOptions,
   checkIdentity,
   cyclesErrorOf,
@@ -51,6 +52,17 @@ export function registerTemplateBoundTests(options: ConformanceOptions): void {
       // Decide and events are bounded the same way; a known scope still works.
       await expectCyclesError(ledger.decide(reserveRequest('tenant:flood99', 1)), 'INVALID_REQUEST');
       await ledger.reserve(reserveRequest('tenant:flood0', 10));
+      // An event records spend that already happened (e.g. a late commit's fallback after its ledger's
+      // window ended): a bound never refuses it; its ledger is counted.
+      await ledger.createEvent({
+        idempotencyKey: freshKey('event'),
+        subject: { tenant: 'late' },
+        action: ACTION,
+        actual: { unit: UNIT, amount: 30 },
+      });
+      expect(await ledger.getLedger('tenant:late', UNIT)).toMatchObject({ spent: 30, remaining: 70 });
+      expect((await ledger.templateLedgerCounts()).total).toBe(6);
+      await expectCyclesError(ledger.reserve(reserveRequest('tenant:flood98', 1)), 'INVALID_REQUEST');
       await checkIdentity(ledger);
     });
 

@@ -98,8 +98,9 @@ local function tl_admit(fresh, tenant)
 end
 
 -- The budgeted rows of a subject's scopes in a unit (template ledgers built, unsaved, on first use,
--- counted against tenant), and an error record when a template bound refuses the new ones.
-local function budgeted_rows(scopes, unit, tenant)
+-- counted against tenant), and an error record when a template bound refuses the new ones (never for
+-- events, unbounded: they record spend that already happened; see core's LedgerCatalog.budgetedRows).
+local function budgeted_rows(scopes, unit, tenant, unbounded)
   local ids = {}
   for i, scope in ipairs(scopes) do ids[i] = scope .. '|' .. unit end
   local loaded = load_rows(ids)
@@ -123,7 +124,7 @@ local function budgeted_rows(scopes, unit, tenant)
     end
     if row ~= nil then rows[#rows + 1] = row end
   end
-  if #fresh > 0 and NEED_COUNT == 0 then return rows, tl_admit(fresh, tenant) end
+  if #fresh > 0 and NEED_COUNT == 0 and not unbounded then return rows, tl_admit(fresh, tenant) end
   return rows
 end
 

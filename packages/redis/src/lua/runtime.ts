@@ -245,9 +245,9 @@ local settings = tenant_settings(tenant)
 if settings.status == 'CLOSED' then return reply({ e = 'TENANT_CLOSED', tenant = tenant }) end
 local scopes = list_args(8)
 local unit, actual = A(4), tonumber(A(5))
-local rows, refused = budgeted_rows(scopes, unit, tenant)
+-- Unbounded: an event records spend that already happened (a template bound never refuses it).
+local rows = budgeted_rows(scopes, unit, tenant, true)
 if NEED_COUNT > 0 then return need_reply() end
-if refused then return reply(refused) end
 if #rows == 0 then
   return reply(unit_mismatch(scopes, unit) or { e = 'NOT_FOUND_BUDGET', scope = scopes[#scopes] })
 end
