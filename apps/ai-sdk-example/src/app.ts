@@ -3,6 +3,7 @@ import { type Cycles, createCycles, currentBudget } from '@cycles-guard/core';
 import { cyclesErrorHandler, cyclesMiddleware } from '@cycles-guard/express';
 import { type LanguageModel, type ModelMessage, stepCountIs, streamText } from 'ai';
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { authenticate, tenantOf } from './api-keys.ts';
 import { writeChatEvents } from './sse-chat.ts';
 import { chatTools } from './tools.ts';
 
@@ -56,12 +57,22 @@ const answerBadRequests: ErrorRequestHandler = (error, _request, response, next)
 
 /**
  * `POST /chat` streams an agent loop with tools as server-sent events; `GET /balances` shows the
- * tenant's budget. The tenant comes from the `x-tenant` header.
+ * tenant's budget. The tenant is the one behind the request's API key (`x-api-key`), never a value the
+ * client chooses: each new tenant would get a fresh template budget.
  */
-export function createChatApp({ cycles, model }: { cycles: Cycles; model: LanguageModel }): Express {
+export function createChatApp({
+  cycles,
+  model,
+  apiKeys,
+}: {
+  cycles: Cycles;
+  model: LanguageModel;
+  apiKeys: ReadonlyMap<string, string>;
+}): Express {
   const app = express();
   app.use(express.json());
-  app.use(cyclesMiddleware({ cycles, subject: (request) => ({ tenant: request.get('x-tenant') }) }));
+  app.use(authenticate(apiKeys));
+  app.use(cyclesMiddleware({ cycles, subject: (request) => ({ tenant: tenantOf(request) }) }));
 
   app.post('/chat', async (request, response) => {
     const messages = parseMessages(request.body);
@@ -81,7 +92,7 @@ export function createChatApp({ cycles, model }: { cycles: Cycles; model: Langua
   });
 
   app.get('/balances', async (request, response) => {
-    const tenant = request.get('x-tenant') ?? '';
+    const tenant = tenantOf(request)!;
     const { balances } = await cycles.authority.getBalances({ tenant });
     response.json({
       tenant,

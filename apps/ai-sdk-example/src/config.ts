@@ -13,7 +13,11 @@ export interface ExampleConfig {
   modelId: string;
   /** Emulator only: how many steps the emulator answers with a getWeather call. */
   emulatorToolCalls: number;
+  /** API key → tenant: the tenant of a request is its key's, never a value the client picks. */
+  apiKeys: ReadonlyMap<string, string>;
 }
+
+const DEFAULT_API_KEYS = 'demo-key-acme:acme,demo-key-globex:globex';
 
 const MICROCENTS_PER_USD = 100_000_000;
 /** Claude 3.5 Haiku; on real Bedrock through its US cross-region inference profile. */
@@ -38,9 +42,22 @@ function count(env: Record<string, string | undefined>, variable: string, fallba
   return Number(raw);
 }
 
+function apiKeys(env: Record<string, string | undefined>): Map<string, string> {
+  const raw = env.API_KEYS?.trim() || DEFAULT_API_KEYS;
+  const keys = new Map<string, string>();
+  for (const entry of raw.split(',')) {
+    const [key, tenant, extra] = entry.trim().split(':');
+    if (!key || !tenant || extra !== undefined || !/^[a-zA-Z0-9_.-]+$/.test(tenant)) {
+      invalid('API_KEYS', `must be comma-separated key:tenant pairs, got "${entry}"`);
+    }
+    keys.set(key, tenant);
+  }
+  return keys;
+}
+
 /**
- * Reads `PORT`, `HOST`, `DAILY_BUDGET_USD`, `RUN_BUDGET_USD`, `BEDROCK_MODEL_ID`, `EMULATOR_TOOL_CALLS`
- * and the AWS selection:
+ * Reads `PORT`, `HOST`, `DAILY_BUDGET_USD`, `RUN_BUDGET_USD`, `API_KEYS`, `BEDROCK_MODEL_ID`,
+ * `EMULATOR_TOOL_CALLS` and the AWS selection:
  * `AWS_REGION` (or `AWS_DEFAULT_REGION`) means real Bedrock with credentials from the `AWS_*`
  * variables, unless `BEDROCK_EMULATOR=1` forces the in-process emulator. Invalid values throw naming
  * the variable.
@@ -62,5 +79,6 @@ export function readConfig(env: Record<string, string | undefined>, defaultPort 
     awsRegion,
     modelId: env.BEDROCK_MODEL_ID?.trim() || (awsRegion === undefined ? EMULATOR_MODEL : AWS_MODEL),
     emulatorToolCalls: count(env, 'EMULATOR_TOOL_CALLS', 1),
+    apiKeys: apiKeys(env),
   };
 }

@@ -9,12 +9,14 @@ const connection = await connectModel({
   emulatorToolCalls: config.emulatorToolCalls,
 });
 const cycles = createBudgets(config.dailyBudgetMicrocents, config.runBudgetMicrocents);
-const server = createChatApp({ cycles, model: connection.model }).listen(config.port, config.host, () => {
+const app = createChatApp({ cycles, model: connection.model, apiKeys: config.apiKeys });
+const server = app.listen(config.port, config.host, () => {
   const url = `http://${config.host}:${config.port}`;
   console.log(`ai-sdk-example on ${url} (model ${config.modelId}, Bedrock: ${connection.target})`);
-  console.log(`  curl -N ${url}/chat -H 'x-tenant: acme' -H 'content-type: application/json' \\`);
+  const [key] = config.apiKeys.keys();
+  console.log(`  curl -N ${url}/chat -H 'x-api-key: ${key}' -H 'content-type: application/json' \\`);
   console.log(`    -d '{"prompt":"What is the weather in Lisbon?"}'`);
-  console.log(`  curl ${url}/balances -H 'x-tenant: acme'`);
+  console.log(`  curl ${url}/balances -H 'x-api-key: ${key}'`);
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -6,6 +6,8 @@ import { readConfig } from '../src/config.ts';
 import { type ChatModel, connectModel } from '../src/model.ts';
 
 const MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+const ACME_KEY = 'test-key-acme';
+const API_KEYS = new Map([[ACME_KEY, 'acme']]);
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
   for (const resource of open.splice(0)) await resource.close();
@@ -21,16 +23,16 @@ async function start(
     emulatorToolCalls: options.toolCalls ?? 1,
   });
   const cycles = createBudgets(options.daily ?? 5_000_000, options.run ?? 1_000_000);
-  const server = createChatApp({ cycles, model: connection.model }).listen(0, '127.0.0.1');
+  const server = createChatApp({ cycles, model: connection.model, apiKeys: API_KEYS }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   open.push(connection, { close: () => new Promise((resolve) => server.close(resolve)) });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const emulator = connection.emulator!;
-  const chat = (body: unknown, tenant: string | null = 'acme', signal?: AbortSignal) =>
+  const chat = (body: unknown, key: string | null = ACME_KEY, signal?: AbortSignal) =>
     fetch(`${url}/chat`, {
       method: 'POST',
       signal,
-      headers: { 'content-type': 'application/json', ...(tenant === null ? {} : { 'x-tenant': tenant }) },
+      headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'x-api-key': key }) },
       body: JSON.stringify(body),
     });
   const tenantRow = async (scope = 'tenant:acme') => {
@@ -105,7 +107,7 @@ describe('POST /chat (AI SDK streamText with tools, guarded)', () => {
       emulator: { outputTokens: 1000, chunkTokens: 4, latency: { perChunkMs: 5 } },
     });
     const client = new AbortController();
-    const reply = await app.chat({ prompt: 'Write a long essay.' }, 'acme', client.signal);
+    const reply = await app.chat({ prompt: 'Write a long essay.' }, ACME_KEY, client.signal);
     const reader = reply.body!.getReader();
     await reader.read(); // the first event arrived: Bedrock is streaming
     client.abort();
@@ -126,9 +128,12 @@ describe('POST /chat (AI SDK streamText with tools, guarded)', () => {
     );
   });
 
-  it('rejects a request without a tenant (400) or without a prompt (400 naming the field)', async () => {
+  it('rejects a request without a known API key (401, no budget touched) or without a prompt (400)', async () => {
     const app = await start();
-    expect((await app.chat({ prompt: 'Hi' }, null)).status).toBe(400);
+    expect((await app.chat({ prompt: 'Hi' }, null)).status).toBe(401);
+    // A key nobody issued gets no tenant, so it can never create a template budget.
+    expect((await app.chat({ prompt: 'Hi' }, 'made-up-key')).status).toBe(401);
+    expect(await app.cycles.authority.getBalances({ tenant: 'acme' })).toMatchObject({ balances: [] });
     const reply = await app.chat({ nothing: true });
     expect(reply.status).toBe(400);
     expect(await reply.json()).toMatchObject({ error: 'INVALID_REQUEST', field: 'prompt' });
@@ -138,7 +143,7 @@ describe('POST /chat (AI SDK streamText with tools, guarded)', () => {
     const app = await start();
     await (await app.chat({ prompt: 'Hi' })).text();
     const scopes = async () => {
-      const reply = await fetch(`${app.url}/balances`, { headers: { 'x-tenant': 'acme' } });
+      const reply = await fetch(`${app.url}/balances`, { headers: { 'x-api-key': ACME_KEY } });
       return ((await reply.json()) as { balances: { scope: string }[] }).balances.map((row) => row.scope);
     };
     // The run ledger goes when the request's handler returns, just after the last byte was sent.
@@ -154,6 +159,11 @@ describe('readConfig', () => {
       modelId: MODEL,
       runBudgetMicrocents: 1_000_000,
     });
+    expect([...readConfig({ API_KEYS: 'k1:acme, k2:globex' }).apiKeys]).toEqual([
+      ['k1', 'acme'],
+      ['k2', 'globex'],
+    ]);
+    expect(() => readConfig({ API_KEYS: 'no-tenant' })).toThrow(/API_KEYS/);
     expect(readConfig({ AWS_REGION: 'us-west-2' }).modelId).toBe(`us.${MODEL}`);
     expect(readConfig({ AWS_REGION: 'us-west-2', BEDROCK_EMULATOR: '1' }).awsRegion).toBeUndefined();
     expect(() => readConfig({ RUN_BUDGET_USD: 'lots' })).toThrow(/RUN_BUDGET_USD/);

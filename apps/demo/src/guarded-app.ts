@@ -2,7 +2,7 @@ import { type BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/clien
 import { getCyclesResult } from '@cycles-guard/bedrock';
 import type { Cycles } from '@cycles-guard/core';
 import { cyclesErrorHandler, cyclesMiddleware } from '@cycles-guard/express';
-import express, { type Express } from 'express';
+import express, { type Express, type Request } from 'express';
 
 /** Body of `POST /agent/step`: one model call the agent wants to make. */
 export interface StepRequest {
@@ -54,11 +54,24 @@ async function converse(
   };
 }
 
-/** The agent's backend: an Express app guarded per tenant (header `x-tenant`) by cycles-guard. */
+/** The agent's API key (the demo's only tenant is `acme`). */
+export const DEMO_API_KEY = 'demo-agent-key';
+const TENANT_BY_KEY: ReadonlyMap<string, string> = new Map([[DEMO_API_KEY, 'acme']]);
+
+/**
+ * The agent's backend: an Express app guarded per tenant by cycles-guard. The tenant is the one behind
+ * the `x-api-key` header (401 otherwise), never a value the client picks: each new value would get a
+ * fresh template budget.
+ */
 export function createGuardedApp(cycles: Cycles, client: BedrockRuntimeClient, model: string): Express {
   const app = express();
   app.use(express.json({ limit: '1mb' }));
-  app.use(cyclesMiddleware({ cycles, subject: (request) => ({ tenant: request.get('x-tenant') }) }));
+  const tenantOf = (request: Request) => TENANT_BY_KEY.get(request.get('x-api-key') ?? '');
+  app.use((request, response, next) => {
+    if (tenantOf(request) === undefined) response.status(401).json({ error: 'UNAUTHORIZED' });
+    else next();
+  });
+  app.use(cyclesMiddleware({ cycles, subject: (request) => ({ tenant: tenantOf(request) }) }));
   app.post('/agent/step', async (request, response) => {
     response.json(await converse(client, model, request.body as StepRequest));
   });

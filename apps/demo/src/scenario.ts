@@ -4,7 +4,7 @@ import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { createCycles } from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createGuardedApp, type StepResponse } from './guarded-app.ts';
+import { createGuardedApp, DEMO_API_KEY, type StepResponse } from './guarded-app.ts';
 import { projectUnguarded } from './projection.ts';
 
 /** Claude Sonnet 4, priced from core's catalog ($3 / $15 per million tokens). */
@@ -154,7 +154,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       const callStarted = performance.now();
       const reply = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-tenant': 'acme' },
+        headers: { 'content-type': 'application/json', 'x-api-key': DEMO_API_KEY },
         body: JSON.stringify({ prompt, maxTokens }),
       });
       const durationMs = performance.now() - callStarted;

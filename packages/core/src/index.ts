@@ -56,6 +56,7 @@ export {
   tooManyReservations,
 } from './ledger/memory-ledger.ts';
 export { decodeCursor, page } from './ledger/reservations.ts';
+export { type TemplateLimit, templateLimitError } from './ledger/template-census.ts';
 export type {
   FundingOperation,
   FundingRequest,
@@ -64,6 +65,7 @@ export type {
   LedgerAdmin,
   LedgerDefinition,
   LedgerTemplate,
+  TemplateLedgerCounts,
   TenantSettings,
 } from './ledger/types.ts';
 export { windowBounds } from './ledger/windows.ts';

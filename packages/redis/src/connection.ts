@@ -18,6 +18,7 @@ import {
   LIST_LEDGERS,
   LIST_RESERVATIONS,
   SWEEP,
+  TEMPLATE_COUNTS,
 } from './lua/reads.ts';
 import { COMMIT, DECIDE, EVENT, EXTEND, RELEASE, RESERVE } from './lua/runtime.ts';
 import type { ReservationView } from './reservation-views.ts';
@@ -61,6 +62,7 @@ const OPERATIONS = new LuaOperations({
   removeLedger: REMOVE_LEDGER,
   addTemplate: ADD_TEMPLATE,
   setTenant: SET_TENANT,
+  templateCounts: TEMPLATE_COUNTS,
 });
 
 export type OperationName =
@@ -82,7 +84,8 @@ export type OperationName =
   | 'updateLedger'
   | 'removeLedger'
   | 'addTemplate'
-  | 'setTenant';
+  | 'setTenant'
+  | 'templateCounts';
 
 const MAX_WINDOW_ROUNDS = 4;
 
@@ -93,8 +96,11 @@ export interface ConnectionOptions {
   prefix: string;
   timeoutMs: number;
   scriptMode: ScriptMode;
-  /** Reservation retention ms, most reservations per tenant, idempotency retention ms, replay window ms. */
-  header: [string, string, string, string];
+  /**
+   * Reservation retention ms, most reservations per tenant, idempotency retention ms, reservation replay
+   * window ms, most template ledgers, most per tenant, template ledger retention ms.
+   */
+  header: [string, string, string, string, string, string, string];
 }
 
 /** Who got an error record back and what it means for the message (see errors.ts). */
@@ -116,7 +122,11 @@ export class LedgerConnection {
   private readonly target: string;
   private readonly timeoutMs: number;
   private readonly prefix: string;
-  private readonly header: [string, string, string, string];
+  /**
+   * Reservation retention ms, most reservations per tenant, idempotency retention ms, reservation replay
+   * window ms, most template ledgers, most per tenant, template ledger retention ms.
+   */
+  header: [string, string, string, string, string, string, string];
   private mode: ScriptMode;
   private closed = false;
   private whenReady: Promise<void> | undefined;

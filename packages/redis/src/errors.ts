@@ -16,7 +16,9 @@ import {
   OverdraftLimitExceededError,
   ReservationExpiredError,
   ReservationFinalizedError,
+  type TemplateLimit,
   TenantClosedError,
+  templateLimitError,
   tooManyReservations,
   UnitMismatchError,
 } from '@cycles-guard/core';
@@ -165,6 +167,16 @@ export function toCyclesError(record: ErrorRecord, context: ErrorContext): Cycle
     case 'INVALID_FIELD':
       return new InvalidRequestError(FUNDING_MESSAGES[text('field')] ?? `${text('field')} is invalid`, {
         details: { field: text('field') },
+      });
+    case 'TEMPLATE_LIMIT':
+      return templateLimitError({
+        bound: text('bound') as TemplateLimit['bound'],
+        limit: amount(text('limit')),
+        count: amount(text('count')),
+        scope: text('scope'),
+        tenant: text('tenant'),
+        template: text('template'),
+        unit: text('unit'),
       });
     case 'OVERFLOW':
       return new InvalidRequestError(

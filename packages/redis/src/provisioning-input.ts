@@ -77,5 +77,9 @@ export function definitionJson(definition: LedgerDefinition | (LedgerTemplate & 
     policy: definition.commitOveragePolicy,
     window: definition.window === undefined ? undefined : canonicalJson(definition.window),
     status: 'status' in definition ? definition.status : undefined,
+    maxLedgers:
+      'maxLedgers' in definition && definition.maxLedgers !== undefined
+        ? String(definition.maxLedgers)
+        : undefined,
   });
 }

@@ -18,6 +18,7 @@ import {
   ForbiddenError,
   type FundingRequest,
   type FundingResult,
+  InvalidRequestError,
   type Ledger,
   type LedgerDefinition,
   type LedgerState,
@@ -33,6 +34,7 @@ import {
   type ReserveRequest,
   type ReserveResponse,
   type Subject,
+  type TemplateLedgerCounts,
   type TenantSettings,
   type Unit,
   validateCommit,
@@ -95,6 +97,16 @@ export interface RedisLedgerOptions {
   scriptMode?: ScriptMode;
   /** Put a balance snapshot on live reserve, commit, release, extend and event responses (default false). */
   includeBalances?: boolean;
+  // ---- template bounds (as the memory ledger's; see README "A flood of new subjects") ----
+  /** Most live template ledgers in all (default 50,000); a new one past it is refused with INVALID_REQUEST. */
+  maxTemplateLedgers?: number;
+  /** Most live template ledgers per tenant (default 1,000; a tenant's `maxTemplateLedgers` setting wins). */
+  maxTemplateLedgersPerTenant?: number;
+  /**
+   * How long past its window end an idle template ledger's key lives (default 1 h): its TTL, set whenever
+   * it is written holding and owing nothing. A margin for clocks, since the next use starts afresh anyway.
+   */
+  templateLedgerRetentionMs?: number;
 }
 
 /** The Redis ledger: core's `Ledger` (runtime protocol + provisioning) plus `close()`. */
@@ -156,9 +168,11 @@ class RedisLedgerImpl implements RedisLedger {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly instanceId = randomBytes(6).toString('base64url');
   private idCounter = 0;
+  private readonly templateBounds: { limit: number; perTenantLimit: number };
 
   constructor(options: RedisLedgerOptions) {
     this.clock = options.clock;
+    this.templateBounds = checkedTemplateBounds(options);
     this.includeBalances = options.includeBalances === true;
     this.connection = new LedgerConnection({
       ...(options.url === undefined ? {} : { url: options.url }),
@@ -171,6 +185,9 @@ class RedisLedgerImpl implements RedisLedger {
         String(options.maxReservationsPerTenant ?? 50_000),
         String(options.idempotencyRetentionMs ?? 86_400_000),
         String(options.reservationReplayWindowMs ?? 600_000),
+        String(this.templateBounds.limit),
+        String(this.templateBounds.perTenantLimit),
+        String(options.templateLedgerRetentionMs ?? 3_600_000),
       ],
     });
     const interval = options.sweepIntervalMs ?? 5000;
@@ -537,6 +554,14 @@ class RedisLedgerImpl implements RedisLedger {
     await this.run('setTenant', [tenant.toLowerCase(), ...fields]);
   }
 
+  async templateLedgerCounts(): Promise<TemplateLedgerCounts> {
+    const reply = await this.run('templateCounts', []);
+    const byTenant: Record<string, number> = {};
+    const list = asList<[string, string]>(reply.list).sort(([a], [b]) => compare(a, b));
+    for (const [tenant, count] of list) byTenant[tenant] = amount(count);
+    return { total: amount(reply.count!), ...this.templateBounds, byTenant };
+  }
+
   async sweepExpired(): Promise<number> {
     const now = this.clock?.now();
     let total = 0;
@@ -570,6 +595,28 @@ class RedisLedgerImpl implements RedisLedger {
     }
     return tenant ?? lower(caller);
   }
+}
+
+/**
+ * The template bounds, checked with core's rules (a scratch memory ledger refuses bad ones); the defaults
+ * are the memory ledger's (a test compares them).
+ */
+function checkedTemplateBounds(options: RedisLedgerOptions): { limit: number; perTenantLimit: number } {
+  const limit = options.maxTemplateLedgers ?? 50_000;
+  const perTenantLimit = options.maxTemplateLedgersPerTenant ?? 1_000;
+  createMemoryLedger({
+    sweepIntervalMs: 0,
+    maxTemplateLedgers: limit,
+    maxTemplateLedgersPerTenant: perTenantLimit,
+  });
+  const retention = options.templateLedgerRetentionMs;
+  if (retention !== undefined && !(Number.isSafeInteger(retention) && retention >= 0)) {
+    throw new InvalidRequestError(
+      `templateLedgerRetentionMs must be an integer ≥ 0 (got ${String(retention)}): fix the templateLedgerRetentionMs option`,
+      { details: { field: 'templateLedgerRetentionMs' } },
+    );
+  }
+  return { limit, perTenantLimit };
 }
 
 function compare(a: string, b: string): number {

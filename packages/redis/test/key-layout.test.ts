@@ -61,6 +61,9 @@ describe('key layout', () => {
       /^held:.*$/,
       /^i:.+$/,
       /^seq$/,
+      /^tl$/,
+      /^tl:t:.*$/,
+      /^tl:p:\d+$/,
     ];
     for (const key of keys)
       expect(
@@ -81,6 +84,9 @@ describe('key layout', () => {
         'i:acme|reserve|layout-1',
         'i:acme|event|layout-event',
         'i:fund|tenant:acme|TOKENS|f1',
+        'tl',
+        'tl:t:acme',
+        'tl:p:1',
       ]),
     );
   });

@@ -27,7 +27,17 @@ export interface ServerConfig extends LedgerConfig {
   bodyLimitBytes: number;
   /** pino level of the request log. @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Most live template ledgers in all (the ledger's default, 50,000, when unset). */
+  maxTemplateLedgers?: number;
+  /**
+   * Most live template ledgers per tenant key (default 1,000): a tenant's `max_template_ledgers` setting
+   * overrides it.
+   */
+  maxTemplateLedgersPerTenant?: number;
 }
+
+/** The template bounds of a config, to pass to the ledger. */
+export type TemplateBounds = Pick<ServerConfig, 'maxTemplateLedgers' | 'maxTemplateLedgersPerTenant'>;
 
 const LEDGER_KEYS = ['ledgers', 'templates', 'tenants'];
 const SERVER_KEYS = [
@@ -39,6 +49,8 @@ const SERVER_KEYS = [
   'adminApiKey',
   'bodyLimitBytes',
   'logLevel',
+  'maxTemplateLedgers',
+  'maxTemplateLedgersPerTenant',
 ];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -132,6 +144,9 @@ export function parseServerConfig(json: unknown, source?: string): ServerConfig 
     logLevel: (json.logLevel as ServerConfig['logLevel'] | undefined) ?? 'info',
   };
   if (json.adminApiKey !== undefined) config.adminApiKey = json.adminApiKey as string;
+  for (const name of ['maxTemplateLedgers', 'maxTemplateLedgersPerTenant'] as const) {
+    if (json[name] !== undefined) config[name] = integerIn(json[name], name, 0, 100_000_000, source);
+  }
   return config;
 }
 
@@ -155,7 +170,8 @@ export function loadServerConfig(path: string): ServerConfig {
 /**
  * Applies the environment over a config: `CYCLES_SERVER_HOST`, `CYCLES_SERVER_PORT`,
  * `CYCLES_REDIS_URL` (selects the Redis ledger), `CYCLES_REDIS_KEY_PREFIX`, `CYCLES_ADMIN_API_KEY`,
- * `CYCLES_SERVER_API_KEYS` (`key=tenant,key2=tenant2`, added to the file's), `CYCLES_LOG_LEVEL`.
+ * `CYCLES_SERVER_API_KEYS` (`key=tenant,key2=tenant2`, added to the file's), `CYCLES_LOG_LEVEL`,
+ * `CYCLES_MAX_TEMPLATE_LEDGERS`, `CYCLES_MAX_TEMPLATE_LEDGERS_PER_TENANT`.
  */
 export function applyServerEnv(
   config: ServerConfig,
@@ -204,6 +220,16 @@ export function applyServerEnv(
   if (level !== undefined) {
     if (!LOG_LEVELS.includes(level)) fail('CYCLES_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
     next.logLevel = level as ServerConfig['logLevel'];
+  }
+  const bounds = {
+    maxTemplateLedgers: 'CYCLES_MAX_TEMPLATE_LEDGERS',
+    maxTemplateLedgersPerTenant: 'CYCLES_MAX_TEMPLATE_LEDGERS_PER_TENANT',
+  } as const;
+  for (const [name, variable] of Object.entries(bounds) as Array<[keyof typeof bounds, string]>) {
+    const value = text(variable);
+    if (value === undefined) continue;
+    if (!/^\d+$/.test(value)) fail(variable, `must be a whole number, got "${value}"`);
+    next[name] = integerIn(Number(value), variable, 0, 100_000_000);
   }
   return next;
 }

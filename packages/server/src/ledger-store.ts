@@ -6,21 +6,30 @@ import {
   type LedgerConfig,
 } from '@cycles-guard/core';
 import { createRedisLedger } from '@cycles-guard/redis';
-import type { LedgerStoreConfig } from './config.ts';
+import type { LedgerStoreConfig, TemplateBounds } from './config.ts';
 
 /**
  * Opens the configured ledger: in memory, or the shared Redis ledger (seeded from the config). `clock`
  * drives either (tests); without it the memory ledger uses the system clock and Redis its own `TIME`.
+ * Template bounds apply per tenant key (a runtime call's tenant is its key's).
  */
 export async function openLedger(
   store: LedgerStoreConfig,
   budgets: LedgerConfig,
   clock?: Clock,
+  bounds: TemplateBounds = {},
 ): Promise<Ledger> {
+  const limits = {
+    ...(bounds.maxTemplateLedgers === undefined ? {} : { maxTemplateLedgers: bounds.maxTemplateLedgers }),
+    ...(bounds.maxTemplateLedgersPerTenant === undefined
+      ? {}
+      : { maxTemplateLedgersPerTenant: bounds.maxTemplateLedgersPerTenant }),
+  };
   if (store.type === 'memory') {
-    return createMemoryLedger({ ...budgets, ...(clock === undefined ? {} : { clock }) });
+    return createMemoryLedger({ ...budgets, ...limits, ...(clock === undefined ? {} : { clock }) });
   }
   const ledger = createRedisLedger({
+    ...limits,
     url: store.url,
     ...(store.keyPrefix === undefined ? {} : { keyPrefix: store.keyPrefix }),
     ...(clock === undefined ? {} : { clock }),

@@ -134,7 +134,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     tenants: options.tenants ?? {},
   };
   const ownsLedger = options.ledgerInstance === undefined;
-  const ledger = options.ledgerInstance ?? (await openLedger(store, budgets, options.clock));
+  const ledger = options.ledgerInstance ?? (await openLedger(store, budgets, options.clock, options));
   const keys = new ApiKeyRegistry(options.apiKeys ?? {}, options.adminApiKey);
   const app = buildApp(ledger, keys, { ...options, ledgerType: store.type });
   try {

@@ -115,6 +115,7 @@ export function validateTemplate(input: unknown, field = 'template'): LedgerTemp
   if (!isObject(input)) throw invalid(field, 'must be an object', 'pass { pattern, unit, allocated }');
   const pattern = normalizeScope(input.pattern, `${field}.pattern`, true);
   checkCommon(input, field);
+  if (input.maxLedgers !== undefined) checkAmount(input.maxLedgers, `${field}.maxLedgers`);
   return { ...(input as unknown as LedgerTemplate), pattern };
 }
 
@@ -139,6 +140,7 @@ export function validateTenantSettings(input: unknown, field = 'tenant'): Tenant
     'maxReservationTtlMs',
     'maxReservationExtensions',
     'maxReservations',
+    'maxTemplateLedgers',
   ]) {
     if (input[name] !== undefined) checkAmount(input[name], `${field}.${name}`);
   }

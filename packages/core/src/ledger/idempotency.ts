@@ -37,14 +37,24 @@ export function canonicalJson(value: unknown): string {
  */
 export type RecordClass = 'pinned' | 'replaceable' | 'durable';
 
-/** One tenant's records that the cap and retention may drop, oldest first per class. */
+/**
+ * One tenant's records that the cap and retention may drop, oldest first per class, and its spaces. It is
+ * kept by the store only while it holds a record: a tenant whose every record is gone is forgotten, so a
+ * flood of tenants that were refused (or long idle) costs nothing.
+ */
 interface TenantRecords {
+  readonly tenant: string;
+  readonly spaces: Map<string, IdempotencySpace>;
   readonly replaceable: Fifo<IdempotencyRecord<unknown>>;
   readonly durable: Fifo<IdempotencyRecord<unknown>>;
   /** Queued (not pinned) records of the tenant still stored. */
   count: number;
+  /** Pinned records of the tenant (live reservations' keys). */
+  pinned: number;
   /** No queue front of the tenant expires before this. */
   nextExpiryMs: number;
+  /** Whether the store holds it (from its first stored record until its last one is gone). */
+  kept: boolean;
 }
 
 /** One (tenant, endpoint): its records are apart from every other space's, though in one table. */
@@ -100,7 +110,6 @@ export interface IdempotencyBounds {
  * collected there: reuse spares the garbage collector most of a reserve's retained bytes.
  */
 export class IdempotencyStore {
-  private readonly spaces = new Map<string, Map<string, IdempotencySpace>>();
   private readonly owners = new Map<string, TenantRecords>();
   private readonly table = new RecordTable<IdempotencyRecord<unknown>>();
   private spaceCount = 0;
@@ -109,9 +118,8 @@ export class IdempotencyStore {
   private lastSpace: IdempotencySpace | undefined;
   private lastHash = 0;
   private count = 0;
-  /** The previous tenant's spaces (callers usually repeat a tenant). */
-  private lastTenant: string | undefined;
-  private lastSpaces: Map<string, IdempotencySpace> | undefined;
+  /** The previous tenant's records (callers usually repeat a tenant). */
+  private lastOwner: TenantRecords | undefined;
   /** No tenant's queue front expires before this (stale-early allowed), so most prunes are one compare. */
   private nextExpiryMs = Number.POSITIVE_INFINITY;
 
@@ -132,24 +140,29 @@ export class IdempotencyStore {
     return this.count;
   }
 
-  /** The records of one tenant's endpoint (created on first use; cached, so no key string is built). */
+  /**
+   * The records of one tenant's endpoint (cached, so no key string is built). A tenant with no record
+   * gets a space the store does not keep until something is stored in it: looking up costs nothing.
+   */
   space(tenant: string, endpoint: string): IdempotencySpace {
-    let byEndpoint = tenant === this.lastTenant ? this.lastSpaces : this.spaces.get(tenant);
-    if (byEndpoint === undefined) {
-      byEndpoint = new Map();
-      this.spaces.set(tenant, byEndpoint);
+    let owner = this.lastOwner;
+    if (owner === undefined || owner.tenant !== tenant) {
+      owner = this.owners.get(tenant) ?? {
+        tenant,
+        spaces: new Map(),
+        replaceable: new Fifo(),
+        durable: new Fifo(),
+        count: 0,
+        pinned: 0,
+        nextExpiryMs: Number.POSITIVE_INFINITY,
+        kept: false,
+      };
+      this.lastOwner = owner;
     }
-    this.lastTenant = tenant;
-    this.lastSpaces = byEndpoint;
-    let space = byEndpoint.get(endpoint);
+    let space = owner.spaces.get(endpoint);
     if (space === undefined) {
-      let owner = this.owners.get(tenant);
-      if (owner === undefined) {
-        owner = { replaceable: new Fifo(), durable: new Fifo(), count: 0, nextExpiryMs: Infinity };
-        this.owners.set(tenant, owner);
-      }
       space = { id: this.spaceCount++, owner };
-      byEndpoint.set(endpoint, space);
+      owner.spaces.set(endpoint, space);
     }
     return space;
   }
@@ -244,8 +257,13 @@ export class IdempotencyStore {
     }
     this.table.insert(record);
     this.count++;
-    if (!pinned) {
-      const owner = space.owner;
+    const owner = space.owner;
+    if (!owner.kept) {
+      owner.kept = true;
+      this.owners.set(owner.tenant, owner);
+    }
+    if (pinned) owner.pinned++;
+    else {
       this.enqueue(owner, kind === 'replaceable' ? owner.replaceable : owner.durable, record);
       this.pruneOwner(owner, nowMs);
     }
@@ -256,8 +274,9 @@ export class IdempotencyStore {
   unpin(record: IdempotencyRecord<unknown>, nowMs: number): void {
     if (!record.pinned) return;
     record.pinned = false;
-    if (!record.stored) return;
     const owner = record.space.owner;
+    owner.pinned--;
+    if (!record.stored) return;
     this.enqueue(owner, owner.replaceable, record);
     this.pruneOwner(owner, nowMs);
   }
@@ -308,6 +327,11 @@ export class IdempotencyStore {
       this.dropFront(queue);
     }
     owner.nextExpiryMs = Math.min(frontExpiry(owner.replaceable), frontExpiry(owner.durable));
+    if (owner.count === 0 && owner.pinned === 0 && owner.kept) {
+      // Its last record is gone: forget the tenant (a later store keeps it again).
+      owner.kept = false;
+      this.owners.delete(owner.tenant);
+    }
   }
 
   private dropExpired(queue: Fifo<IdempotencyRecord<unknown>>, nowMs: number): void {

@@ -24,50 +24,110 @@ import {
   toState,
 } from './ledger-row.ts';
 import type { SubjectEntry } from './subject-cache.ts';
+import { TemplateCensus, type TemplatePlan } from './template-census.ts';
 import { findTemplate } from './templates.ts';
-import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './types.ts';
+import type { LedgerDefinition, LedgerTemplate, TemplateLedgerCounts, TenantSettings } from './types.ts';
 
 /**
  * What is provisioned: the ledgers by (scope, unit), the templates and the tenant settings, plus the admin
- * operations on them. `generation` changes whenever a ledger or template is added, which invalidates the
- * budgeted rows cached per subject.
+ * operations on them. `generation` changes whenever a ledger or template is added or a ledger goes, which
+ * invalidates the budgeted rows cached per subject.
  */
 export class LedgerCatalog {
   readonly ledgers = new Map<string, LedgerRow>();
+  /** Units of provisioned ledgers by scope (template ledgers' units are their templates'). */
   private readonly unitsByScope = new Map<string, Set<Unit>>();
   private readonly templates: LedgerTemplate[] = [];
   readonly tenants = new Map<string, TenantSettings>();
+  private readonly census: TemplateCensus;
   generation = 0;
 
   constructor(
     private readonly clock: Clock,
     private readonly ids: IdSource,
-  ) {}
+    bounds: { maxTemplateLedgers: number; maxTemplateLedgersPerTenant: number },
+  ) {
+    this.census = new TemplateCensus(bounds.maxTemplateLedgers, bounds.maxTemplateLedgersPerTenant);
+  }
 
   /** The tenant's settings (most embedded ledgers have none: skip the lookup). */
   settingsOf(tenant: string | undefined): TenantSettings | undefined {
     return tenant === undefined || this.tenants.size === 0 ? undefined : this.tenants.get(tenant);
   }
 
-  /** The ledgers of the subject's scopes in `unit`, creating template ledgers on first use; windows rolled. */
-  budgetedRows(entry: SubjectEntry, unit: Unit, now: number): LedgerRow[] {
+  /**
+   * The ledgers of the subject's scopes in `unit`, creating template ledgers on first use (counted against
+   * `tenant`, the caller's; all or none, INVALID_REQUEST past a bound unless `bounded` is false); windows
+   * rolled. Events pass `bounded: false`: they record spend that already happened (a commit's fallback
+   * after its ledger's window ended and it was dropped), and refusing one would lose a billed charge.
+   */
+  budgetedRows(
+    entry: SubjectEntry,
+    unit: Unit,
+    now: number,
+    tenant: string | undefined,
+    bounded = true,
+  ): LedgerRow[] {
     let cached = entry.byUnit.get(unit);
     if (cached === undefined || cached.generation !== this.generation) {
-      const rows: LedgerRow[] = [];
-      for (const scope of entry.scopes) {
-        let row = this.ledgers.get(`${scope}|${unit}`);
-        if (row === undefined) {
-          const template = findTemplate(this.templates, scope, unit);
-          if (template !== undefined) row = this.putLedger({ ...template, scope });
-        }
-        if (row !== undefined) rows.push(row);
-      }
+      const rows = this.rowsOf(entry.scopes, unit, now, tenant ?? '', bounded);
       cached = { generation: this.generation, rows };
       entry.byUnit.set(unit, cached);
     }
     const rows = cached.rows;
     for (let i = 0; i < rows.length; i++) rollWindow(rows[i]!, now);
     return rows;
+  }
+
+  private rowsOf(
+    scopes: readonly string[],
+    unit: Unit,
+    now: number,
+    tenant: string,
+    bounded: boolean,
+  ): LedgerRow[] {
+    const plans: TemplatePlan[] = [];
+    for (const scope of scopes) {
+      if (this.ledgers.has(`${scope}|${unit}`)) continue;
+      const template = findTemplate(this.templates, scope, unit);
+      if (template !== undefined) plans.push({ scope, template, tenant });
+    }
+    if (plans.length > 0 && bounded) this.admitTemplates(plans, now);
+    const rows: LedgerRow[] = [];
+    let next = 0;
+    for (const scope of scopes) {
+      let row = this.ledgers.get(`${scope}|${unit}`);
+      const plan = plans[next];
+      if (row === undefined && plan?.scope === scope) {
+        row = this.putLedger({ ...plan.template, scope }, false);
+        this.census.add(row, { template: plan.template, tenant });
+        next++;
+      }
+      if (row !== undefined) rows.push(row);
+    }
+    return rows;
+  }
+
+  /** Admits new template ledgers, dropping ended ones first when a bound would refuse them. */
+  private admitTemplates(plans: readonly TemplatePlan[], now: number): void {
+    const settingsOf = (tenant: string) => this.settingsOf(tenant);
+    try {
+      this.census.admit(plans, settingsOf);
+    } catch (error) {
+      if (this.dropEnded(now) === 0) throw error;
+      this.census.admit(plans, settingsOf);
+    }
+  }
+
+  /** Drops the template ledgers whose window is over and that hold and owe nothing; returns how many. */
+  dropEnded(now: number): number {
+    const dropped = this.census.dropEnded(now, (row) => this.ledgers.delete(`${row.scope}|${row.unit}`));
+    if (dropped > 0) this.generation++;
+    return dropped;
+  }
+
+  templateLedgerCounts(): TemplateLedgerCounts {
+    return this.census.counts();
   }
 
   /** 400 UNIT_MISMATCH when a scope of the subject is budgeted (or templated) in another unit only. */
@@ -106,6 +166,15 @@ export class LedgerCatalog {
     return row;
   }
 
+  /**
+   * Called before an admin change (funding, status, limits) to a ledger: a template ledger it changes
+   * becomes a provisioned one, no longer counted against the template bounds and never dropped at a window
+   * end (that would undo the change).
+   */
+  adopt(row: LedgerRow): void {
+    this.census.forget(row);
+  }
+
   /** ACTIVE ↔ FROZEN; CLOSED is terminal. */
   setStatus(scope: string, unit: Unit, status: LedgerStatus): LedgerState {
     const row = this.adminRow(scope, unit);
@@ -119,6 +188,7 @@ export class LedgerCatalog {
         details: { scope: row.scope },
       });
     }
+    this.adopt(row);
     row.status = status;
     return toState(row);
   }
@@ -134,6 +204,7 @@ export class LedgerCatalog {
       );
     }
     this.ledgers.delete(`${row.scope}|${unit}`);
+    this.census.forget(row);
     const units = this.unitsByScope.get(row.scope);
     units?.delete(unit);
     if (units?.size === 0) this.unitsByScope.delete(row.scope);
@@ -151,6 +222,7 @@ export class LedgerCatalog {
       { scope: row.scope, unit, allocated: row.allocated, ...changes },
       'changes',
     );
+    this.adopt(row);
     if ('overdraftLimit' in changes) row.overdraftLimit = checked.overdraftLimit ?? 0;
     if ('caps' in changes) {
       row.caps = checked.caps;
@@ -169,7 +241,8 @@ export class LedgerCatalog {
     return rows.map(toState);
   }
 
-  putLedger(input: LedgerDefinition): LedgerRow {
+  /** Adds a ledger; `provisioned` false for a template's (its unit is the template's, not recorded per scope). */
+  putLedger(input: LedgerDefinition, provisioned = true): LedgerRow {
     const definition = validateDefinition(input);
     const key = `${definition.scope}|${definition.unit}`;
     if (this.ledgers.has(key)) {
@@ -179,12 +252,14 @@ export class LedgerCatalog {
     }
     const row = createRow(this.ids.next('led_'), definition, this.clock.now());
     this.ledgers.set(key, row);
-    let units = this.unitsByScope.get(definition.scope);
-    if (units === undefined) {
-      units = new Set();
-      this.unitsByScope.set(definition.scope, units);
+    if (provisioned) {
+      let units = this.unitsByScope.get(definition.scope);
+      if (units === undefined) {
+        units = new Set();
+        this.unitsByScope.set(definition.scope, units);
+      }
+      units.add(definition.unit);
     }
-    units.add(definition.unit);
     this.generation++;
     return row;
   }

@@ -1,6 +1,7 @@
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
 import { leafSegment } from '../protocol/scopes.ts';
 import type { Balance, BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
+import type { TemplateOrigin } from './template-census.ts';
 import type { LedgerDefinition } from './types.ts';
 import { windowBounds } from './windows.ts';
 
@@ -26,6 +27,8 @@ export interface LedgerRow {
   window: BudgetWindow | undefined;
   periodStartMs: number | undefined;
   periodEndMs: number | undefined;
+  /** Set while a template-made ledger is counted against the template bounds (see template-census.ts). */
+  template: TemplateOrigin | undefined;
 }
 
 /** True if a caps object sets anything. */
@@ -53,6 +56,7 @@ export function createRow(ledgerId: string, definition: LedgerDefinition, nowMs:
     window: definition.window,
     periodStartMs: undefined,
     periodEndMs: undefined,
+    template: undefined,
   };
   if (row.window !== undefined) {
     const bounds = windowBounds(row.window, nowMs);

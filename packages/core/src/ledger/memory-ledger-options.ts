@@ -61,6 +61,18 @@ export interface MemoryLedgerOptions {
    * window in which a retried commit or release is guaranteed its replay.
    */
   reservationReplayWindowMs?: number;
+  // ---- template bounds (template-census.ts) ----
+  /**
+   * Most live template ledgers in all (default 50,000: about 30 MB, see the README). A subject needing
+   * one more is refused with INVALID_REQUEST; one whose window is over, holding and owing nothing, is
+   * dropped and no longer counts. Ledgers inside a live window are never evicted to make room.
+   */
+  maxTemplateLedgers?: number;
+  /**
+   * Most live template ledgers one tenant may hold (default 1,000; a tenant's `maxTemplateLedgers` setting
+   * overrides it). Counted against the subject's tenant, else the caller's.
+   */
+  maxTemplateLedgersPerTenant?: number;
 }
 
 type CountOption =
@@ -71,7 +83,9 @@ type CountOption =
   | 'reservationRetentionMs'
   | 'maxReservationsPerTenant'
   | 'reservationReplayWindowMs'
-  | 'sweepIntervalMs';
+  | 'sweepIntervalMs'
+  | 'maxTemplateLedgers'
+  | 'maxTemplateLedgersPerTenant';
 
 /** A numeric option (or its default), rejected at construction unless an integer ≥ `min`. */
 export function count(options: MemoryLedgerOptions, name: CountOption, fallback: number, min = 0): number {

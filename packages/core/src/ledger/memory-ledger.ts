@@ -84,6 +84,7 @@ import {
   toDetail,
 } from './reservations.ts';
 import { SubjectCache, type SubjectEntry } from './subject-cache.ts';
+import { DEFAULT_MAX_TEMPLATE_LEDGERS, DEFAULT_MAX_TEMPLATE_LEDGERS_PER_TENANT } from './template-census.ts';
 import type {
   FundingRequest,
   FundingResult,
@@ -146,7 +147,14 @@ class MemoryLedger implements Ledger {
 
   constructor(options: MemoryLedgerOptions) {
     this.clock = options.clock ?? systemClock;
-    this.catalog = new LedgerCatalog(this.clock, this.ids);
+    this.catalog = new LedgerCatalog(this.clock, this.ids, {
+      maxTemplateLedgers: count(options, 'maxTemplateLedgers', DEFAULT_MAX_TEMPLATE_LEDGERS),
+      maxTemplateLedgersPerTenant: count(
+        options,
+        'maxTemplateLedgersPerTenant',
+        DEFAULT_MAX_TEMPLATE_LEDGERS_PER_TENANT,
+      ),
+    });
     this.idempotency = new IdempotencyStore(
       {
         maxPerTenant: count(options, 'maxIdempotencyRecordsPerTenant', 100_000, 1),
@@ -198,7 +206,7 @@ class MemoryLedger implements Ledger {
         reasonCode: 'TENANT_CLOSED',
       });
     }
-    const rows = this.catalog.budgetedRows(entry, unit, now);
+    const rows = this.catalog.budgetedRows(entry, unit, now, tenant);
     if (rows.length === 0) {
       const mismatch = this.catalog.unitMismatch(entry, unit);
       if (mismatch !== undefined || !dryRun) throw mismatch ?? notFound(entry);
@@ -447,7 +455,7 @@ class MemoryLedger implements Ledger {
     if (tenant !== undefined && this.catalog.tenants.get(tenant)?.status === 'CLOSED') {
       response = { decision: 'DENY', reasonCode: 'TENANT_CLOSED', affectedScopes: entry.scopes };
     } else {
-      const rows = this.catalog.budgetedRows(entry, request.estimate.unit, now);
+      const rows = this.catalog.budgetedRows(entry, request.estimate.unit, now, tenant);
       if (rows.length === 0) {
         const mismatch = this.catalog.unitMismatch(entry, request.estimate.unit);
         if (mismatch !== undefined) throw mismatch;
@@ -480,7 +488,7 @@ class MemoryLedger implements Ledger {
     if (wait > 0) throw tooManyRecords(tenant, wait);
     const entry = this.subjectEntry(request.subject);
     const unit = request.actual.unit;
-    const rows = this.catalog.budgetedRows(entry, unit, now);
+    const rows = this.catalog.budgetedRows(entry, unit, now, tenant, false);
     if (rows.length === 0) throw this.catalog.unitMismatch(entry, unit) ?? notFound(entry);
     // Events are blocked only by ledger status: debt and the over-limit flag do not block them.
     for (const row of rows) guardStatus(row);
@@ -559,6 +567,7 @@ class MemoryLedger implements Ledger {
       if (replay !== undefined) return replay.response;
     }
     const result = applyFunding(row, funding, now);
+    this.catalog.adopt(row);
     if (key !== undefined) this.remember(space, key, print, result, 'durable', now);
     return result;
   }
@@ -598,6 +607,11 @@ class MemoryLedger implements Ledger {
     this.catalog.putTenant(tenant, settings);
   }
 
+  async templateLedgerCounts() {
+    this.catalog.dropEnded(this.tick());
+    return this.catalog.templateLedgerCounts();
+  }
+
   async sweepExpired(): Promise<number> {
     return this.sweep(this.clock.now());
   }
@@ -615,6 +629,7 @@ class MemoryLedger implements Ledger {
     const expired = this.reservations.expire(now);
     this.idempotency.prune(now);
     this.reservations.prune(now);
+    this.catalog.dropEnded(now);
     return expired;
   }
 

@@ -32,6 +32,11 @@ export interface LedgerTemplate {
   caps?: Caps;
   commitOveragePolicy?: OveragePolicy;
   window?: BudgetWindow;
+  /**
+   * Most live ledgers this template may hold at once (default: only the ledger-wide bounds apply). A new
+   * scope past it is refused with INVALID_REQUEST; a ledger leaves the count when its window ends.
+   */
+  maxLedgers?: number;
 }
 
 /** Tenant settings the runtime reads (governance plane, simplified). */
@@ -50,6 +55,19 @@ export interface TenantSettings {
    * forgotten, or its new reserves are refused with LIMIT_EXCEEDED (429). Never anyone else's.
    */
   maxReservations?: number;
+  /** Most live template ledgers this tenant may hold (default: the ledger's `maxTemplateLedgersPerTenant`). */
+  maxTemplateLedgers?: number;
+}
+
+/** How many live template ledgers a ledger holds, in all and per tenant (the scope's or caller's tenant). */
+export interface TemplateLedgerCounts {
+  total: number;
+  /** The ledger-wide bound (`maxTemplateLedgers`). */
+  limit: number;
+  /** The default per-tenant bound (`maxTemplateLedgersPerTenant`; a tenant's settings may override it). */
+  perTenantLimit: number;
+  /** Tenant → live template ledgers it holds (tenants holding none are absent; '' = no tenant). */
+  byTenant: Record<string, number>;
 }
 
 export type FundingOperation =
@@ -94,6 +112,8 @@ export interface LedgerAdmin {
   listLedgers(): Promise<LedgerState[]>;
   addTemplate(template: LedgerTemplate): Promise<void>;
   setTenant(tenant: string, settings: TenantSettings): Promise<void>;
+  /** How many live template ledgers exist, in all and per tenant, with the bounds that apply. */
+  templateLedgerCounts(): Promise<TemplateLedgerCounts>;
   /** Expires every reservation past expiry + grace now; returns how many. The sweeper calls this. */
   sweepExpired(): Promise<number>;
 }

@@ -11,6 +11,7 @@ import { registerPropertyTests } from './properties.ts';
 import { registerQueryTests } from './queries.ts';
 import { registerRemovalTests } from './removal.ts';
 import { registerSettlementTests } from './settlement.ts';
+import { registerTemplateBoundTests } from './template-bounds.ts';
 import { registerTenantBoundTests } from './tenant-bounds.ts';
 import { registerTenantTests } from './tenants.ts';
 
@@ -35,6 +36,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerTenantBoundTests(options);
     registerExtensionTests(options);
     registerRemovalTests(options);
+    registerTemplateBoundTests(options);
     registerPropertyTests(options);
     registerModelPropertyTests(options);
   });

@@ -62,6 +62,7 @@ else
   return reply({ e = 'INVALID_FIELD', field = 'funding.operation' })
 end
 row.over = over_after_reconcile(row)
+adopt(row)
 if not persist({ row }) then return reply(OVERFLOW) end
 local encoded = cjson.encode({ previous = previous, current = row_out(row) })
 if has_key then idem_put(A(2), A(3), encoded) end
@@ -79,6 +80,7 @@ row.status = A(2)
 row.dirty = true
 roll(row)
 if NEED_COUNT > 0 then return need_reply() end
+adopt(row)
 persist_dirty({ row })
 return reply({ rows = { row_out(row) } })
 `;
@@ -98,6 +100,7 @@ row.over = over_after_reconcile(row)
 row.dirty = true
 roll(row)
 if NEED_COUNT > 0 then return need_reply() end
+adopt(row)
 persist({ row })
 return reply({ rows = { row_out(row) } })
 `;
@@ -112,6 +115,7 @@ if row.reserved ~= 0 then
   return reply({ e = 'LEDGER_IN_USE', scope = row.scope, unit = row.unit, reserved = S(row.reserved) })
 end
 redis.call('DEL', row_key(row.id))
+if row.tpl ~= nil then tl_forget(row.tpl) end
 redis.call('SREM', P .. 'ledgers', row.id)
 redis.call('SREM', P .. 'units:' .. row.scope, row.unit)
 return reply({ rows = { row_out(row) } })

@@ -25,32 +25,106 @@ local function matches(pattern, scope)
 end
 
 local function find_template(scope, unit)
-  for _, template in ipairs(templates()) do
-    if template.unit == unit and matches(template.pattern, scope) then return template end
+  for index, template in ipairs(templates()) do
+    if template.unit == unit and matches(template.pattern, scope) then return template, index end
   end
   return nil
 end
 
--- The budgeted rows of a subject's scopes in a unit (template ledgers built, unsaved, on first use).
-local function budgeted_rows(scopes, unit)
+-- Looks at up to limit members of a template set whose window ended: forgets gone (expired, removed,
+-- adopted) ledgers, drops those holding and owing nothing (equal to the fresh one their next use would
+-- create), re-scores the rest. Returns how many it looked at.
+local function tl_trim(key, limit)
+  local members = redis.call('ZRANGEBYSCORE', key, '-inf', S(NOW), 'LIMIT', 0, limit)
+  for _, member in ipairs(members) do
+    local _, _, _, id = tl_keys(member)
+    local row = load_row(id)
+    if row == nil or row.tpl ~= member then
+      tl_forget(member)
+    elseif row.periodEndMs ~= nil and row.periodEndMs > NOW then
+      tl_add(member, S(row.periodEndMs))
+    elseif row.reserved == 0 and row.debt == 0 then
+      redis.call('DEL', row_key(id))
+      tl_forget(member)
+    else
+      tl_add(member, S(NOW + 60000))
+    end
+  end
+  return #members
+end
+
+-- The live template ledgers of a set, once its ended members are trimmed (bounded work per call).
+local function tl_count(key)
+  for _ = 1, 20 do
+    if tl_trim(key, 100) < 100 then break end
+  end
+  return redis.call('ZCARD', key)
+end
+
+local function tl_refusal(bound, limit, count, row, tenant)
+  return { e = 'TEMPLATE_LIMIT', bound = bound, limit = S(limit), count = S(count), scope = row.scope,
+    tenant = tenant, template = row.template.pattern, unit = row.unit }
+end
+
+-- The error record if the new template ledgers do not all fit under every bound (core's
+-- TemplateCensus.admit, in the same order), else nil.
+local function tl_admit(fresh, tenant)
+  local total = tl_count(P .. 'tl')
+  if total + #fresh > MAX_TL then return tl_refusal('maxTemplateLedgers', MAX_TL, total, fresh[1], tenant) end
+  local tenant_limit = MAX_TL_TENANT
+  if tenant ~= '' then
+    tenant_limit = tonumber(redis.call('HGET', P .. 'tenant:' .. tenant, 'maxTemplateLedgers') or '') or MAX_TL_TENANT
+  end
+  local tenant_count = tl_count(P .. 'tl:t:' .. tenant)
+  local per_template = {}
+  for i, row in ipairs(fresh) do
+    if tenant_count + i > tenant_limit then
+      return tl_refusal('maxTemplateLedgersPerTenant', tenant_limit, tenant_count, row, tenant)
+    end
+    local max = tonumber(row.template.maxLedgers or '')
+    if max ~= nil then
+      local counted = per_template[row.index]
+      if counted == nil then
+        counted = { base = tl_count(P .. 'tl:p:' .. row.index), added = 0 }
+        per_template[row.index] = counted
+      end
+      counted.added = counted.added + 1
+      if counted.base + counted.added > max then
+        return tl_refusal('template.maxLedgers', max, counted.base, row, tenant)
+      end
+    end
+  end
+  return nil
+end
+
+-- The budgeted rows of a subject's scopes in a unit (template ledgers built, unsaved, on first use,
+-- counted against tenant), and an error record when a template bound refuses the new ones (never for
+-- events, unbounded: they record spend that already happened; see core's LedgerCatalog.budgetedRows).
+local function budgeted_rows(scopes, unit, tenant, unbounded)
   local ids = {}
   for i, scope in ipairs(scopes) do ids[i] = scope .. '|' .. unit end
   local loaded = load_rows(ids)
   local rows = {}
+  local fresh = {}
   for i, scope in ipairs(scopes) do
     local row = loaded[i] or nil
     if row == nil then
-      local template = find_template(scope, unit)
+      local template, index = find_template(scope, unit)
       if template ~= nil then
         row = new_row({ scope = scope, unit = unit, allocated = template.allocated,
           overdraftLimit = template.overdraftLimit, caps = template.caps, hasCaps = template.hasCaps,
           policy = template.policy, window = template.window })
+        row.tpl = index .. '|' .. scope .. '|' .. unit .. '|' .. tenant
+        row.template = template
+        row.index = index
+        fresh[#fresh + 1] = row
       end
     else
       roll(row)
     end
     if row ~= nil then rows[#rows + 1] = row end
   end
+  if #fresh > 0 and NEED_COUNT == 0 and not unbounded then return rows, tl_admit(fresh, tenant) end
   return rows
 end
 

@@ -18,23 +18,23 @@ local function row_key(id) return P .. 'l:' .. id end
 -- The stored form: these fields in this order. Most budgets have no caps, policy or window: they are
 -- stored without the trailing nils (cmsgpack packs each value separately, so every value costs).
 local function encode_row(row)
-  if row.caps == nil and row.policy == nil and row.window == nil and row.periodEndMs == nil then
+  if row.caps == nil and row.policy == nil and row.window == nil and row.periodEndMs == nil and row.tpl == nil then
     return cmsgpack.pack(row.ledgerId, row.scope, row.unit, row.allocated, row.remaining, row.reserved,
       row.spent, row.debt, row.overdraftLimit, row.over, row.status, row.hasCaps)
   end
   return cmsgpack.pack(row.ledgerId, row.scope, row.unit, row.allocated, row.remaining, row.reserved,
     row.spent, row.debt, row.overdraftLimit, row.over, row.status, row.hasCaps, row.caps, row.policy,
-    row.window, row.periodStartMs, row.periodEndMs)
+    row.window, row.periodStartMs, row.periodEndMs, row.tpl)
 end
 
 -- A row table from its stored form; raw is kept to skip the write when nothing changed.
 local function decode_row(id, raw)
   local ledgerId, scope, unit, allocated, remaining, reserved, spent, debt, overdraftLimit, over, status,
-    hasCaps, caps, policy, window, periodStartMs, periodEndMs = cmsgpack.unpack(raw)
+    hasCaps, caps, policy, window, periodStartMs, periodEndMs, tpl = cmsgpack.unpack(raw)
   return { id = id, raw = raw, ledgerId = ledgerId, scope = scope, unit = unit, allocated = allocated,
     remaining = remaining, reserved = reserved, spent = spent, debt = debt, overdraftLimit = overdraftLimit,
     over = over, status = status, caps = caps, hasCaps = hasCaps, policy = policy, window = window,
-    periodStartMs = periodStartMs, periodEndMs = periodEndMs }
+    periodStartMs = periodStartMs, periodEndMs = periodEndMs, tpl = tpl }
 end
 
 -- The rows of ids, in order, with one MGET (false where a row does not exist).
@@ -82,6 +82,42 @@ local function roll(row)
   row.dirty = true
 end
 
+-- ---- template ledgers (bounds and expiry; see README "A flood of new subjects") -------------------
+-- A template-made ledger carries tpl = 'index|scope|unit|tenant' (its template's place in the list and
+-- the tenant it counts against), its member in three sorted sets scored by its window end (+inf without
+-- a window): tl (all), tl:t:<tenant> and tl:p:<index>. Its key gets a TTL of window end + retention
+-- whenever it is written holding and owing nothing (a write clears any TTL), so an idle ledger goes
+-- even if no instance runs; members past their window end are trimmed before counting.
+
+local function tl_keys(member)
+  local index, scope, unit, tenant = string.match(member, '^(%d+)|([^|]*)|([^|]*)|(.*)$')
+  return P .. 'tl', P .. 'tl:t:' .. tenant, P .. 'tl:p:' .. index, scope .. '|' .. unit
+end
+
+local function tl_add(member, score)
+  local all, by_tenant, by_template = tl_keys(member)
+  redis.call('ZADD', all, score, member)
+  redis.call('ZADD', by_tenant, score, member)
+  redis.call('ZADD', by_template, score, member)
+end
+
+local function tl_forget(member)
+  local all, by_tenant, by_template = tl_keys(member)
+  redis.call('ZREM', all, member)
+  redis.call('ZREM', by_tenant, member)
+  redis.call('ZREM', by_template, member)
+end
+
+-- An admin change makes a template ledger provisioned: uncounted, listed, never expired.
+local function adopt(row)
+  if row.tpl == nil then return end
+  tl_forget(row.tpl)
+  row.tpl = nil
+  row.dirty = true
+  redis.call('SADD', P .. 'ledgers', row.id)
+  redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
+end
+
 local function in_bounds(row)
   for i = 1, 6 do
     local value = row[COUNTERS[i]]
@@ -105,6 +141,7 @@ local function persist(rows, key, value)
     args[2] = value
     count = 2
   end
+  local idle
   for r = 1, total do
     local row = rows[r]
     local raw = encode_row(row)
@@ -113,15 +150,29 @@ local function persist(rows, key, value)
       args[count + 2] = raw
       count = count + 2
       row.raw = raw
+      if row.tpl ~= nil and row.periodEndMs ~= nil and row.reserved == 0 and row.debt == 0 then
+        idle = idle or {}
+        idle[#idle + 1] = row
+      end
     end
     if row.new then
-      redis.call('SADD', P .. 'ledgers', row.id)
-      redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
+      if row.tpl ~= nil then
+        tl_add(row.tpl, row.periodEndMs and S(row.periodEndMs) or '+inf')
+      else
+        redis.call('SADD', P .. 'ledgers', row.id)
+        redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
+      end
       row.new = nil
     end
     row.dirty = nil
   end
   if count > 0 then redis.call('MSET', unpack(args)) end
+  -- Relative to the script's now (the clock option's, else Redis TIME's), as every other deadline here.
+  if idle ~= nil then
+    for _, row in ipairs(idle) do
+      redis.call('PEXPIRE', P .. 'l:' .. row.id, S(math.max(1000, row.periodEndMs + TL_RETENTION - NOW)))
+    end
+  end
   return true
 end
 

@@ -4,7 +4,8 @@
 // Argument header of every call (no KEYS: every key lives under the prefix, see README):
 //   ARGV[1] key prefix · ARGV[2] now in ms ('' = Redis TIME) · ARGV[3] window-bound hints (JSON) ·
 //   ARGV[4] reservation retention ms · ARGV[5] most reservations per tenant · ARGV[6] idempotency ms ·
-//   ARGV[7] reservation replay window ms. Operation arguments follow; A(i) reads ARGV[7 + i].
+//   ARGV[7] reservation replay window ms · ARGV[8] most template ledgers · ARGV[9] most per tenant ·
+//   ARGV[10] template ledger retention ms. Operation arguments follow; A(i) reads ARGV[10 + i].
 //
 // Amounts: Lua numbers are doubles, exact for integers up to 2^53 − 1. Counters are stored as decimal
 // strings written with %.0f (never tostring, which rounds to 14 digits), and replies carry them as
@@ -15,9 +16,10 @@ local MAXSAFE = 9007199254740991
 -- Per-call state, set by begin(): the library is loaded once (as a Redis function library) and its
 -- functions are reused, so nothing here may read ARGV at load time.
 local ARGS, P, RETENTION, MAX_PER_TENANT, IDEM_MS, WINDOW, NOW
+local MAX_TL, MAX_TL_TENANT, TL_RETENTION
 local HINTS, NEEDS, NEED_COUNT, TEMPLATES
 
-local function A(i) return ARGS[7 + i] end
+local function A(i) return ARGS[10 + i] end
 -- %d (a C long) prints an integer within ±2^53 exactly as %.0f does, at a fraction of the cost (%.0f
 -- goes through glibc's multi-precision float printing). Anything else (fractions, -0, NaN, ±inf,
 -- beyond 2^53) keeps %.0f. (Library code cannot cache string.format in a local: a function library
@@ -37,6 +39,9 @@ local function begin(args)
   MAX_PER_TENANT = tonumber(args[5])
   IDEM_MS = tonumber(args[6])
   WINDOW = tonumber(args[7])
+  MAX_TL = tonumber(args[8])
+  MAX_TL_TENANT = tonumber(args[9])
+  TL_RETENTION = tonumber(args[10])
   if args[2] ~= '' then
     NOW = tonumber(args[2])
   else

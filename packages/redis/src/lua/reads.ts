@@ -11,13 +11,32 @@ local function rsv_view(rsv)
 end
 `;
 
+/** Every ledger id: provisioned ones, then template ones (deduplicated: a stale member may remain). */
+const LEDGER_IDS = `
+local function ledger_ids()
+  local ids, seen = {}, {}
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'ledgers')) do
+    ids[#ids + 1] = id
+    seen[id] = true
+  end
+  for _, member in ipairs(redis.call('ZRANGE', P .. 'tl', 0, -1)) do
+    local _, _, _, id = tl_keys(member)
+    if not seen[id] then
+      ids[#ids + 1] = id
+      seen[id] = true
+    end
+  end
+  return ids
+end
+`;
+
 /** getBalances: A1 caller tenant ('' = any), A2.. wanted `level:value` segments. */
-export const BALANCES = `
+export const BALANCES = `${LEDGER_IDS}${`
 expire_due(MAX_LAZY_EXPIRIES)
 local caller = A(1)
 local wanted = list_args(2)
 local rows = {}
-for _, id in ipairs(redis.call('SMEMBERS', P .. 'ledgers')) do
+for _, id in ipairs(ledger_ids()) do
   local row = load_row(id)
   local keep = row ~= nil
   if keep and caller ~= '' then
@@ -39,13 +58,13 @@ end
 if NEED_COUNT > 0 then return need_reply() end
 persist_dirty(rows)
 return reply({ rows = rows_out(rows) })
-`;
+`}`;
 
 /** listLedgers: every ledger, windows rolled. */
-export const LIST_LEDGERS = `
+export const LIST_LEDGERS = `${LEDGER_IDS}${`
 expire_due(MAX_LAZY_EXPIRIES)
 local rows = {}
-for _, id in ipairs(redis.call('SMEMBERS', P .. 'ledgers')) do
+for _, id in ipairs(ledger_ids()) do
   local row = load_row(id)
   if row ~= nil then
     roll(row)
@@ -55,7 +74,7 @@ end
 if NEED_COUNT > 0 then return need_reply() end
 persist_dirty(rows)
 return reply({ rows = rows_out(rows) })
-`;
+`}`;
 
 /** getLedger: A1 ledger id (scope|unit). */
 export const GET_LEDGER = `
@@ -96,5 +115,19 @@ return reply({ list = list })
 export const SWEEP = `
 local count = expire_due(tonumber(A(1)))
 prune_ended()
+tl_count(P .. 'tl')
 return reply({ count = S(count) })
+`;
+
+/** templateCounts: the live template ledgers in all and per tenant (ended ones trimmed first). */
+export const TEMPLATE_COUNTS = `
+local total = tl_count(P .. 'tl')
+local by_tenant = {}
+for _, member in ipairs(redis.call('ZRANGE', P .. 'tl', 0, -1)) do
+  local tenant = string.match(member, '^%d+|[^|]*|[^|]*|(.*)$')
+  by_tenant[tenant] = (by_tenant[tenant] or 0) + 1
+end
+local list = {}
+for tenant, count in pairs(by_tenant) do list[#list + 1] = { tenant, S(count) } end
+return reply({ count = S(total), list = list })
 `;

@@ -28,8 +28,9 @@ if settings.status == 'CLOSED' then
   if not dry then return reply({ e = 'TENANT_CLOSED', tenant = tenant }) end
   return store({ d = 'DENY', reason = 'TENANT_CLOSED' })
 end
-local rows = budgeted_rows(scopes, unit)
+local rows, refused = budgeted_rows(scopes, unit, tenant)
 if NEED_COUNT > 0 then return need_reply() end
+if refused then return reply(refused) end
 if #rows == 0 then
   local wrong = unit_mismatch(scopes, unit)
   if wrong then return reply(wrong) end
@@ -213,8 +214,9 @@ local outcome
 if tenant_closed(tenant) then
   outcome = { d = 'DENY', reason = 'TENANT_CLOSED' }
 else
-  local rows = budgeted_rows(scopes, unit)
+  local rows, refused = budgeted_rows(scopes, unit, tenant)
   if NEED_COUNT > 0 then return need_reply() end
+  if refused then return reply(refused) end
   if #rows == 0 then
     local wrong = unit_mismatch(scopes, unit)
     if wrong then return reply(wrong) end
@@ -249,7 +251,8 @@ local settings = tenant_settings(tenant)
 if settings.status == 'CLOSED' then return reply({ e = 'TENANT_CLOSED', tenant = tenant }) end
 local scopes = list_args(8)
 local unit, actual = A(4), tonumber(A(5))
-local rows = budgeted_rows(scopes, unit)
+-- Unbounded: an event records spend that already happened (a template bound never refuses it).
+local rows = budgeted_rows(scopes, unit, tenant, true)
 if NEED_COUNT > 0 then return need_reply() end
 if #rows == 0 then
   return reply(unit_mismatch(scopes, unit) or { e = 'NOT_FOUND_BUDGET', scope = scopes[#scopes] })

@@ -11,10 +11,18 @@ import {
   type LedgerState,
   type LedgerStatus,
   type LedgerTemplate,
+  type TemplateLedgerCounts,
   type TenantSettings,
   type Unit,
 } from '@cycles-guard/core';
-import { fromWireLedgerState, toWireDefinition, toWireTenantSettings, type WireLedgerState } from './wire.ts';
+import {
+  fromWireLedgerState,
+  fromWireTemplateLedgerCounts,
+  toWireDefinition,
+  type toWireTemplateLedgerCounts,
+  toWireTenantSettings,
+  type WireLedgerState,
+} from './wire.ts';
 
 /** Options of `createAdminClient`. */
 export interface AdminClientOptions {
@@ -118,15 +126,23 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
       return wire.ledgers.map(fromWireLedgerState);
     },
     async addTemplate(template: LedgerTemplate): Promise<void> {
-      const { pattern, ...rest } = template;
+      const { pattern, maxLedgers, ...rest } = template;
       const { scope: _scope, ...wire } = toWireDefinition({ scope: '', ...rest });
-      await call('POST', '/templates', { pattern, ...wire });
+      await call('POST', '/templates', {
+        pattern,
+        ...wire,
+        ...(maxLedgers === undefined ? {} : { max_ledgers: maxLedgers }),
+      });
     },
     async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
       await call('PUT', `/tenants/${encodeURIComponent(tenant)}`, toWireTenantSettings(settings));
     },
     async sweepExpired(): Promise<number> {
       return ((await call('POST', '/sweep')) as { expired: number }).expired;
+    },
+    async templateLedgerCounts(): Promise<TemplateLedgerCounts> {
+      const wire = await call('GET', '/template-ledgers');
+      return fromWireTemplateLedgerCounts(wire as ReturnType<typeof toWireTemplateLedgerCounts>);
     },
     async issueApiKey(tenant: string): Promise<string> {
       return ((await call('POST', '/api-keys', { tenant })) as { api_key: string }).api_key;

@@ -5,6 +5,7 @@ import {
   type LedgerDefinition,
   type LedgerState,
   type LedgerTemplate,
+  type TemplateLedgerCounts,
   type TenantSettings,
   toWireCaps,
   type WireCaps,
@@ -161,6 +162,7 @@ const TEMPLATE_FIELDS = {
   caps: 'caps',
   commit_overage_policy: 'commitOveragePolicy',
   window: 'window',
+  max_ledgers: 'maxLedgers',
 };
 
 export function fromWireTemplate(body: unknown): LedgerTemplate {
@@ -174,6 +176,7 @@ const TENANT_FIELDS = {
   max_reservation_ttl_ms: 'maxReservationTtlMs',
   max_reservation_extensions: 'maxReservationExtensions',
   max_reservations: 'maxReservations',
+  max_template_ledgers: 'maxTemplateLedgers',
 };
 
 export function fromWireTenantSettings(body: unknown): TenantSettings {
@@ -203,4 +206,23 @@ export function fromWireLedgerUpdate(body: unknown): {
 } {
   const { status, ...changes } = mapNested(renameKeys(body, UPDATE_FIELDS, 'budget update'));
   return status === undefined ? { changes } : { status: status as LedgerState['status'], changes };
+}
+
+/** `GET /v1/admin/template-ledgers`: the live template ledgers, in all and per tenant, and the bounds. */
+export function toWireTemplateLedgerCounts(counts: TemplateLedgerCounts) {
+  return {
+    total: counts.total,
+    limit: counts.limit,
+    per_tenant_limit: counts.perTenantLimit,
+    by_tenant: counts.byTenant,
+  };
+}
+
+export function fromWireTemplateLedgerCounts(wire: ReturnType<typeof toWireTemplateLedgerCounts>) {
+  return {
+    total: wire.total,
+    limit: wire.limit,
+    perTenantLimit: wire.per_tenant_limit,
+    byTenant: wire.by_tenant,
+  } satisfies TemplateLedgerCounts;
 }

@@ -14,6 +14,7 @@ import {
   fromWireTemplate,
   fromWireTenantSettings,
   toWireLedgerState,
+  toWireTemplateLedgerCounts,
 } from '../admin/wire.ts';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { checkQuery, queryOf } from '../http/query.ts';
@@ -97,7 +98,7 @@ function fundingOf(body: unknown): { funding: FundingOperation; reason?: string;
 
 /**
  * Provisioning under `X-Admin-API-Key`: budgets (create, list, read, fund, freeze, update, remove), templates,
- * tenant settings, runtime API keys, and an on-demand expiry sweep.
+ * tenant settings, runtime API keys, an on-demand expiry sweep, and the template ledgers per tenant.
  */
 export function registerAdminRoutes(app: FastifyInstance, ledger: Ledger, keys: ApiKeyRegistry): void {
   app.register(
@@ -208,6 +209,11 @@ export function registerAdminRoutes(app: FastifyInstance, ledger: Ledger, keys: 
       });
 
       admin.post('/sweep', async () => ({ expired: await ledger.sweepExpired() }));
+
+      // How many template ledgers each tenant holds, against the bounds (a flood shows up here first).
+      admin.get('/template-ledgers', async () =>
+        toWireTemplateLedgerCounts(await ledger.templateLedgerCounts()),
+      );
     },
     { prefix: '/v1/admin' },
   );

@@ -92,6 +92,7 @@ export async function startHttpLedger(
     addTemplate: (template) => admin.addTemplate(template),
     setTenant: (tenant, settings) => admin.setTenant(tenant, settings),
     sweepExpired: () => admin.sweepExpired(),
+    templateLedgerCounts: () => admin.templateLedgerCounts(),
     close: () => server.close(),
   };
 }
