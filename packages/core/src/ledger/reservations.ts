@@ -262,8 +262,9 @@ function cursorCheck(offset: number): string {
 }
 
 /** The offset of a cursor {@link page} issued (0 for none); 400 naming `cursor` for anything else. */
-export function decodeCursor(cursor: string | undefined): number {
+export function decodeCursor(cursor: unknown): number {
   if (cursor === undefined || cursor === '') return 0;
+  if (typeof cursor !== 'string') throw invalid('cursor', 'must be a string', 'pass nextCursor as given');
   const dash = cursor.indexOf('-');
   const offset = dash > 0 && dash <= 11 ? Number.parseInt(cursor.slice(0, dash), 36) : Number.NaN;
   if (!Number.isSafeInteger(offset) || offset < 0 || cursorOf(offset) !== cursor) {

@@ -21,10 +21,12 @@ import {
 } from '../protocol/mappers.ts';
 import type { ReserveRequest, ReserveResponse } from '../protocol/types.ts';
 import {
+  validateBalancesQuery,
   validateCommit,
   validateDecide,
   validateEvent,
   validateExtend,
+  validateListQuery,
   validateRelease,
   validateReservationId,
   validateReserve,
@@ -117,6 +119,7 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
       return fromWireEventResponse(body as WireEventCreateResponse);
     },
     async getBalances(query) {
+      validateBalancesQuery(query);
       const body = await transport.send({
         method: 'GET',
         path: withQuery('/v1/balances', toBalancesQueryParams(query)),
@@ -128,6 +131,7 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
       return fromWireReservationDetail(body as WireReservationDetail);
     },
     async listReservations(query) {
+      validateListQuery(query);
       const body = await transport.send({
         method: 'GET',
         path: withQuery('/v1/reservations', toListReservationsQueryParams(query)),
