@@ -1,8 +1,8 @@
-import { tool } from 'ai';
+import { type ToolSet, tool } from 'ai';
 import { z } from 'zod';
 
 /** The chat's tools: deterministic stand-ins, so runs are repeatable. */
-export const chatTools = {
+export const chatTools: ToolSet = {
   getWeather: tool({
     description: 'Current weather of a city.',
     inputSchema: z.object({ city: z.string().describe('City name, e.g. Lisbon') }),

@@ -4,7 +4,7 @@ import { createCycles, createMemoryLedger } from '@cycles-guard/core';
 import { generateText, type LanguageModel, wrapLanguageModel } from 'ai';
 import type { Benchmark } from '../../../scripts/bench.ts';
 import { measureGuardOverhead } from '../../../scripts/bench-stats.ts';
-import { cyclesMiddleware } from '../src/index.ts';
+import { cyclesModelMiddleware } from '../src/index.ts';
 
 delete process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
 delete process.env.AWS_ENDPOINT_URL;
@@ -33,7 +33,7 @@ const overhead: Benchmark = {
     const plain = bedrock(MODEL);
     const guarded = wrapLanguageModel({
       model: plain,
-      middleware: cyclesMiddleware({ cycles: benchCycles() }),
+      middleware: cyclesModelMiddleware({ cycles: benchCycles() }),
     });
     const call = (model: LanguageModel) => () =>
       generateText({ model, prompt: 'Tell me about budgets.', maxOutputTokens: 100 });

@@ -1,5 +1,5 @@
 import type { JSONObject, LanguageModelV3CallOptions, LanguageModelV3Message } from '@ai-sdk/provider';
-import type { EstimateInput, ModelFamily } from '@cycles-guard/core';
+import { type EstimateInput, InvalidRequestError, type ModelFamily } from '@cycles-guard/core';
 
 type Part = Exclude<LanguageModelV3Message, { role: 'system' }>['content'][number];
 
@@ -39,22 +39,27 @@ export const MIN_THINKING_BUDGET_TOKENS = 1024;
 
 /**
  * Where a provider takes Anthropic's thinking budget, which it adds to `maxOutputTokens` on the wire:
- * Converse (`amazon-bedrock`) reads `providerOptions.bedrock.reasoningConfig` and adds 4096 text tokens
- * when `maxOutputTokens` is unset; the Messages API providers (`bedrock.anthropic.messages`,
+ * Converse (`amazon-bedrock`) reads `providerOptions.amazonBedrock.reasoningConfig` (bedrock@5; else
+ * `providerOptions.bedrock`, the only key of bedrock@4) and adds 4096 text tokens when
+ * `maxOutputTokens` is unset; the Messages API providers (`bedrock.anthropic.messages`,
  * `anthropic.messages`) read `providerOptions.anthropic.thinking` (budget 1024 when omitted) and use
  * the model maximum.
  */
 interface ThinkingOption {
-  providerKey: 'bedrock' | 'anthropic';
+  /** Keys the provider reads, in its order of preference. */
+  providerKeys: readonly string[];
   configKey: 'reasoningConfig' | 'thinking';
   defaultBudget: number | undefined;
   defaultTextTokens: number | undefined;
 }
 
+/** A thinking option as one call sets it: the key it was found under (where the grant goes back). */
+export type ThinkingConfig = Omit<ThinkingOption, 'providerKeys'> & { providerKey: string };
+
 function thinkingOption(provider: string, family: ModelFamily): ThinkingOption | undefined {
   if (provider.includes('anthropic')) {
     return {
-      providerKey: 'anthropic',
+      providerKeys: ['anthropic'],
       configKey: 'thinking',
       defaultBudget: 1024,
       defaultTextTokens: undefined,
@@ -62,7 +67,7 @@ function thinkingOption(provider: string, family: ModelFamily): ThinkingOption |
   }
   if (provider.includes('bedrock') && family === 'anthropic') {
     return {
-      providerKey: 'bedrock',
+      providerKeys: ['amazonBedrock', 'bedrock'],
       configKey: 'reasoningConfig',
       defaultBudget: undefined,
       defaultTextTokens: 4096,
@@ -71,9 +76,46 @@ function thinkingOption(provider: string, family: ModelFamily): ThinkingOption |
   return undefined;
 }
 
-function configOf(params: LanguageModelV3CallOptions, option: ThinkingOption): JSONObject | undefined {
-  const config = params.providerOptions?.[option.providerKey]?.[option.configKey];
-  return typeof config === 'object' && config !== null && !Array.isArray(config) ? config : undefined;
+function configUnder(
+  params: LanguageModelV3CallOptions,
+  providerKey: string,
+  configKey: string,
+): JSONObject | undefined {
+  const config = params.providerOptions?.[providerKey]?.[configKey];
+  return typeof config === 'object' && config !== null && !Array.isArray(config)
+    ? (config as JSONObject) // provider@4 types it readonly
+    : undefined;
+}
+
+function findConfig(
+  params: LanguageModelV3CallOptions,
+  option: ThinkingOption,
+): { thinking: ThinkingConfig; config: JSONObject } | undefined {
+  for (const providerKey of option.providerKeys) {
+    const config = configUnder(params, providerKey, option.configKey);
+    if (config !== undefined) {
+      const { providerKeys: _, ...rest } = option;
+      return { thinking: { ...rest, providerKey }, config };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * ai@7's portable `reasoning` setting lets the provider choose a thinking budget from its own model
+ * table and add it to `maxOutputTokens` on the wire, out of the guard's sight: refused unless the
+ * provider's explicit thinking option (which the provider lets win) sets the budget.
+ */
+function portableReasoningProblem(params: LanguageModelV3CallOptions, option: ThinkingOption) {
+  const reasoning = (params as { reasoning?: unknown }).reasoning;
+  if (reasoning === undefined || reasoning === 'provider-default' || reasoning === 'none') return;
+  const where = `providerOptions.${option.providerKeys[0]}.${option.configKey}`;
+  throw new InvalidRequestError(
+    `reasoning: '${String(reasoning)}' lets the provider pick a thinking budget the budget guard cannot ` +
+      `see: set ${where}: { type: 'enabled', budgetTokens } (it wins over \`reasoning\`), so the ` +
+      'thinking budget is held and capped',
+    { details: { field: 'reasoning' } },
+  );
 }
 
 /** The output the provider may bill: text limit plus, for Anthropic thinking, the thinking budget. */
@@ -82,7 +124,7 @@ export interface OutputLimits {
   maxOutputTokens: number | undefined;
   reasoningBudgetTokens: number | undefined;
   /** Where the thinking budget goes back when the grant is applied. */
-  thinking: ThinkingOption | undefined;
+  thinking: ThinkingConfig | undefined;
 }
 
 /** Reads the output bound of a call to `provider`: text tokens, plus the thinking budget it adds. */
@@ -92,16 +134,18 @@ export function outputLimits(
   family: ModelFamily,
 ): OutputLimits {
   const option = thinkingOption(provider, family);
-  const config = option === undefined ? undefined : configOf(params, option);
+  const found = option === undefined ? undefined : findConfig(params, option);
+  if (option !== undefined && found === undefined) portableReasoningProblem(params, option);
+  const config = found?.config;
   const budget = config?.type === 'enabled' ? (config.budgetTokens ?? option?.defaultBudget) : undefined;
-  if (typeof budget !== 'number') {
+  if (found === undefined || typeof budget !== 'number') {
     return { maxOutputTokens: params.maxOutputTokens, reasoningBudgetTokens: undefined, thinking: undefined };
   }
   const text = params.maxOutputTokens ?? option?.defaultTextTokens;
   return {
     maxOutputTokens: text === undefined ? undefined : text + budget,
     reasoningBudgetTokens: budget,
-    thinking: option,
+    thinking: found.thinking,
   };
 }
 
@@ -128,7 +172,10 @@ export function grantedParams(
       ...params.providerOptions,
       [option.providerKey]: {
         ...params.providerOptions?.[option.providerKey],
-        [option.configKey]: { ...configOf(params, option), budgetTokens: reasoningBudgetTokens },
+        [option.configKey]: {
+          ...configUnder(params, option.providerKey, option.configKey),
+          budgetTokens: reasoningBudgetTokens,
+        },
       },
     },
   };

@@ -1,4 +1,5 @@
 import type { LanguageModelV3, LanguageModelV3Middleware } from '@ai-sdk/provider';
+import type { LanguageModelMiddleware } from 'ai';
 import { beginModelCall } from './begin-call.ts';
 import { metadata, withMetadata } from './call-metadata.ts';
 import { settleThrown } from './failure.ts';
@@ -11,9 +12,13 @@ import { tokenUsage } from './usage.ts';
  * its worst case before the request leaves, sends `maxOutputTokens` cut to what the hold pays for, and
  * settles exactly once from the reported usage. Use with `wrapLanguageModel({ model, middleware })`.
  * A denial throws `BudgetExceededError`, which the AI SDK does not retry.
+ *
+ * The return type is the installed `ai`'s own `LanguageModelMiddleware`, so one package serves ai@6
+ * (spec v3) and ai@7 (spec v4): the hooks have the same shapes in both, ai@7 accepts any
+ * `specificationVersion`, and the guard reads only fields both versions share.
  */
-export function cyclesMiddleware(options: CyclesMiddlewareOptions = {}): LanguageModelV3Middleware {
-  return {
+export function cyclesModelMiddleware(options: CyclesMiddlewareOptions = {}): LanguageModelMiddleware {
+  const middleware: LanguageModelV3Middleware = {
     specificationVersion: 'v3',
     async wrapGenerate({ params, model }) {
       const { call, sent } = await beginModelCall(options, params, model);
@@ -48,4 +53,11 @@ export function cyclesMiddleware(options: CyclesMiddlewareOptions = {}): Languag
       return { ...result, stream };
     },
   };
+  return middleware as unknown as LanguageModelMiddleware;
 }
+
+/**
+ * @deprecated Renamed {@link cyclesModelMiddleware}: `@cycles-guard/express` exports a
+ * `cyclesMiddleware` too, and an app using both needed an alias.
+ */
+export const cyclesMiddleware = cyclesModelMiddleware;

@@ -3,9 +3,10 @@
 // Lives in core (any adapter's agent loop can have a run budget); re-exported where it was first documented.
 export { type RunBudget, type RunBudgetOptions, withRunBudget } from '@cycles-guard/core';
 export type { CyclesCallMetadata } from './call-metadata.ts';
-export { cyclesMiddleware } from './cycles-middleware.ts';
+export { cyclesMiddleware, cyclesModelMiddleware } from './cycles-middleware.ts';
 export {
   CYCLES_PROVIDER_OPTIONS_KEY,
   type CyclesCallOptions,
   type CyclesMiddlewareOptions,
 } from './options.ts';
+export { budgetDeniedResponse, cyclesErrorText, type StreamTextLike, streamStarted } from './stream-start.ts';

@@ -1,6 +1,6 @@
 import type { Action, Cycles, Subject } from '@cycles-guard/core';
 
-/** Options of `cyclesMiddleware`. */
+/** Options of `cyclesModelMiddleware`. */
 export interface CyclesMiddlewareOptions {
   /**
    * The Cycles instance that prices and holds each model call.

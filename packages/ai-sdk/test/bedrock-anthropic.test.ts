@@ -2,7 +2,7 @@ import { createBedrockAnthropic } from '@ai-sdk/amazon-bedrock/anthropic';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { describe, expect, it } from 'vitest';
-import { cyclesMiddleware } from '../src/index.ts';
+import { cyclesModelMiddleware } from '../src/index.ts';
 import { budget, cyclesMetadata, emulatorSpend, SONNET_4 } from './helpers.ts';
 
 /** `@ai-sdk/amazon-bedrock/anthropic`: the Anthropic Messages API over InvokeModel, on the emulator. */
@@ -17,7 +17,7 @@ async function bedrockAnthropic(allocated: number) {
   });
   const model = wrapLanguageModel({
     model: provider(SONNET_4),
-    middleware: cyclesMiddleware({ cycles: b.cycles }),
+    middleware: cyclesModelMiddleware({ cycles: b.cycles }),
   });
   return { emulator, model, ...b };
 }

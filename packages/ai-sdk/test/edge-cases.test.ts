@@ -3,7 +3,7 @@ import { BudgetExceededError, createCycles, ModelNotPricedError, usageCost } fro
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { MockLanguageModelV3, simulateReadableStream } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cyclesMiddleware } from '../src/index.ts';
+import { cyclesModelMiddleware } from '../src/index.ts';
 import { budget, cyclesMetadata, HAIKU, SCOPE, type Setup, SONNET_4, setup } from './helpers.ts';
 
 const usage = (input: number, output: number, cacheRead = 0, cacheWrite = 0): LanguageModelV3Usage => ({
@@ -41,7 +41,7 @@ describe('usage shapes (MockLanguageModelV3)', () => {
         warnings: [],
       },
     });
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles: b.cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles: b.cycles }) });
     await generateText({ model, prompt: 'x' });
     const price = b.cycles.catalog.resolve(HAIKU).price;
     expect(price.cacheReadPerMillion).toBeLessThan(price.inputPerMillion);
@@ -62,7 +62,7 @@ describe('usage shapes (MockLanguageModelV3)', () => {
         warnings: [],
       },
     });
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles: b.cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles: b.cycles }) });
     await generateText({ model, prompt: 'x', maxOutputTokens: 100 });
     const decision = b.events.find((event) => event.type === 'decision');
     expect((await b.state()).spent).toBe(decision?.type === 'decision' ? decision.reserved : -1);
@@ -79,7 +79,7 @@ describe('usage shapes (MockLanguageModelV3)', () => {
         { type: 'finish', finishReason: stop, usage: noUsage },
       ]),
     });
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles: b.cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles: b.cycles }) });
     await streamText({ model, prompt: 'x', maxOutputTokens: 1000 }).consumeStream();
     expect(b.sequence()).toEqual(['decision', 'commit']);
     const commit = b.events.find((event) => event.type === 'commit');
@@ -94,7 +94,7 @@ describe('denials and refusals (MockLanguageModelV3)', () => {
   it('a denial reaches the caller as BudgetExceededError and the model is never called', async () => {
     const b = budget(10);
     const mock = bedrockMock({});
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles: b.cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles: b.cycles }) });
     await expect(generateText({ model, prompt: 'x', maxRetries: 5 })).rejects.toSatisfy(
       BudgetExceededError.isInstance,
     );
@@ -112,7 +112,7 @@ describe('denials and refusals (MockLanguageModelV3)', () => {
   it('a non-Bedrock model must be priced in createCycles({ prices }), else ModelNotPricedError names the option', async () => {
     const b = budget(1e12);
     const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o' });
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles: b.cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles: b.cycles }) });
     const failure = await generateText({ model, prompt: 'x' }).catch((error) => error);
     expect(ModelNotPricedError.isInstance(failure)).toBe(true);
     expect(failure.message).toMatch(/createCycles\(\{ prices: \{ 'gpt-4o'/);
@@ -142,7 +142,7 @@ describe('denials and refusals (MockLanguageModelV3)', () => {
         warnings: [],
       },
     });
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles }) });
     await generateText({ model, prompt: 'x', maxOutputTokens: 50 });
     expect(mock.doGenerateCalls[0]?.maxOutputTokens).toBe(50);
     expect((await ledger.getLedger(SCOPE, 'USD_MICROCENTS'))?.spent).toBe(25_000 + 10_000);
@@ -166,7 +166,7 @@ describe('denials and refusals (MockLanguageModelV3)', () => {
     });
     const cycles = createCycles({ authority, subject: { tenant: 'acme' } });
     const mock = bedrockMock({});
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles }) });
     await expect(
       generateText({ model, prompt: 'x', abortSignal: controller.signal, maxRetries: 0 }),
     ).rejects.toThrow();
@@ -179,7 +179,7 @@ describe('denials and refusals (MockLanguageModelV3)', () => {
   it('an already aborted call reserves nothing', async () => {
     const b = budget(1e12);
     const mock = bedrockMock({});
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles: b.cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles: b.cycles }) });
     await expect(generateText({ model, prompt: 'x', abortSignal: AbortSignal.abort() })).rejects.toThrow();
     expect(b.events).toHaveLength(0);
   });
@@ -196,7 +196,7 @@ describe('per-call overrides', () => {
         warnings: [],
       },
     });
-    const model = wrapLanguageModel({ model: mock, middleware: cyclesMiddleware({ cycles: b.cycles }) });
+    const model = wrapLanguageModel({ model: mock, middleware: cyclesModelMiddleware({ cycles: b.cycles }) });
     await generateText({
       model,
       prompt: 'x',

@@ -1,6 +1,5 @@
-import type { LanguageModelV3Middleware } from '@ai-sdk/provider';
 import { BudgetExceededError, ModelNotPricedError } from '@cycles-guard/core';
-import { generateObject, generateText } from 'ai';
+import { generateObject, generateText, type LanguageModelMiddleware } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { cyclesMetadata, emulatorCost, HAIKU, type Setup, setup } from './helpers.ts';
@@ -133,7 +132,7 @@ describe('retries and failures', () => {
 describe('generateObject', () => {
   it('holds for the schema too, caps and commits the emulator cost of the JSON answer', async () => {
     // The emulator writes filler words; this inner middleware makes its answer the JSON object asked for.
-    const jsonAnswer: LanguageModelV3Middleware = {
+    const jsonAnswer: LanguageModelMiddleware = {
       specificationVersion: 'v3',
       async wrapGenerate({ doGenerate }) {
         const result = await doGenerate();
@@ -159,12 +158,14 @@ describe('generateObject', () => {
 describe('prompt cache', () => {
   it('commits cache writes and reads at their own prices, as the emulator reports them', async () => {
     current = await setup(1e12);
+    // A cache point on a user message (ai@7 takes no system messages in `messages`).
     const messages = [
       {
-        role: 'system' as const,
+        role: 'user' as const,
         content: 'You are a careful budget analyst. '.repeat(80),
         providerOptions: { bedrock: { cachePoint: { type: 'default' } } },
       },
+      { role: 'assistant' as const, content: 'Ready.' },
       { role: 'user' as const, content: 'Summarise.' },
     ];
     await generateText({ model: current.model, messages, maxOutputTokens: 100 });

@@ -1,5 +1,4 @@
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
-import type { LanguageModelV3Middleware } from '@ai-sdk/provider';
 import {
   type BedrockEmulator,
   type BedrockEmulatorOptions,
@@ -14,8 +13,12 @@ import {
   type Ledger,
   usageCost,
 } from '@cycles-guard/core';
-import { wrapLanguageModel } from 'ai';
-import { type CyclesCallMetadata, type CyclesMiddlewareOptions, cyclesMiddleware } from '../src/index.ts';
+import { type LanguageModelMiddleware, wrapLanguageModel } from 'ai';
+import {
+  type CyclesCallMetadata,
+  type CyclesMiddlewareOptions,
+  cyclesModelMiddleware,
+} from '../src/index.ts';
 
 // The provider prefers these over `baseURL`; a developer's shell must not send tests to AWS.
 delete process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
@@ -90,7 +93,7 @@ export function guardedModel(
   url: string,
   model: string,
   options: CyclesMiddlewareOptions,
-  inner: LanguageModelV3Middleware[] = [],
+  inner: LanguageModelMiddleware[] = [],
 ) {
   const bedrock = createAmazonBedrock({
     region: 'us-east-1',
@@ -99,7 +102,7 @@ export function guardedModel(
     secretAccessKey: 'test',
     fetch: fastRetryFetch,
   });
-  return wrapLanguageModel({ model: bedrock(model), middleware: [cyclesMiddleware(options), ...inner] });
+  return wrapLanguageModel({ model: bedrock(model), middleware: [cyclesModelMiddleware(options), ...inner] });
 }
 
 /** Emulator + a real `@ai-sdk/amazon-bedrock` model wrapped with the guard. */
@@ -115,7 +118,7 @@ export async function setup(
     model?: string;
     emulator?: BedrockEmulatorOptions;
     middleware?: CyclesMiddlewareOptions;
-    inner?: LanguageModelV3Middleware[];
+    inner?: LanguageModelMiddleware[];
     minOutputTokens?: number;
   } = {},
 ) {

@@ -1,7 +1,7 @@
 import { BudgetExceededError } from '@cycles-guard/core';
 import { generateText, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cyclesMiddleware } from '../src/index.ts';
+import { cyclesModelMiddleware } from '../src/index.ts';
 import { budget, emulatorCost, HAIKU, type Setup, setup } from './helpers.ts';
 
 let current: Setup | undefined;
@@ -17,12 +17,12 @@ function room(cycles: Setup['cycles'], input: number, output: number): number {
   return Math.ceil((input * inputRate + output * price.outputPerMillion) / 1e6);
 }
 
-// Two guards on one model (`middleware: [cyclesMiddleware(app), cyclesMiddleware(tenant)]`): each holds
+// Two guards on one model (`middleware: [cyclesModelMiddleware(app), cyclesModelMiddleware(tenant)]`): each holds
 // against its own budget; the inner one sees the outer one's cut, so the smaller grant is sent.
-describe('two cyclesMiddleware guards on one model', () => {
+describe('two cyclesModelMiddleware guards on one model', () => {
   it('a denial by the inner guard releases the outer hold: nothing sent, nothing charged', async () => {
     const inner = budget(10);
-    current = await setup(1e12, { inner: [cyclesMiddleware({ cycles: inner.cycles })] });
+    current = await setup(1e12, { inner: [cyclesModelMiddleware({ cycles: inner.cycles })] });
     await expect(
       generateText({ model: current.model, prompt: 'Hi', maxOutputTokens: 500, maxRetries: 0 }),
     ).rejects.toBeInstanceOf(BudgetExceededError);
@@ -34,7 +34,7 @@ describe('two cyclesMiddleware guards on one model', () => {
   it('the smaller grant is sent and both commit the same usage, streaming or not', async () => {
     const probe = budget(1);
     const inner = budget(room(probe.cycles, 60, 300) * 2);
-    current = await setup(1e12, { inner: [cyclesMiddleware({ cycles: inner.cycles })] });
+    current = await setup(1e12, { inner: [cyclesModelMiddleware({ cycles: inner.cycles })] });
     await generateText({ model: current.model, prompt: 'Hi', maxOutputTokens: 4000 });
     const streamed = streamText({ model: current.model, prompt: 'Hi', maxOutputTokens: 4000 });
     await streamed.consumeStream();

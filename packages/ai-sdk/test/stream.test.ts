@@ -1,6 +1,5 @@
-import type { LanguageModelV3Middleware, LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import { runWithBudget } from '@cycles-guard/core';
-import { streamObject, streamText } from 'ai';
+import { type LanguageModelMiddleware, streamObject, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { emulatorCost, HAIKU, type Setup, setup } from './helpers.ts';
@@ -146,15 +145,16 @@ describe('streamText through @ai-sdk/amazon-bedrock and the emulator', () => {
 describe('streamObject', () => {
   it('is held, capped and committed like any stream', async () => {
     // The emulator writes filler words; this inner middleware streams the JSON object asked for instead.
-    const jsonStream: LanguageModelV3Middleware = {
+    const jsonStream: LanguageModelMiddleware = {
       specificationVersion: 'v3',
       async wrapStream({ doStream }) {
         const result = await doStream();
+        type Part = typeof result.stream extends ReadableStream<infer P> ? P : never;
         const json = '{"city":"Lisbon","days":3}';
         return {
           ...result,
           stream: result.stream.pipeThrough(
-            new TransformStream<LanguageModelV3StreamPart, LanguageModelV3StreamPart>({
+            new TransformStream<Part, Part>({
               transform(part, controller) {
                 if (part.type === 'text-delta') return;
                 if (part.type === 'text-end')

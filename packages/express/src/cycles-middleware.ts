@@ -31,6 +31,12 @@ export interface CyclesMiddlewareOptions {
   budgetHeaders?: boolean;
   /** Extra budget-context attributes for hooks and adapters further down. */
   attributes?: (request: Request) => Record<string, unknown>;
+  /**
+   * Requests that need no budget (health checks, static files): no subject is resolved and no budget
+   * context is opened for them. An error thrown by `skip` goes to `next(error)`.
+   * @default none skipped
+   */
+  skip?: (request: Request) => boolean;
 }
 
 /** Sets the remaining-budget headers of the subject's tightest scope; a failed read only skips them. */
@@ -56,6 +62,7 @@ export function cyclesMiddleware(options: CyclesMiddlewareOptions): RequestHandl
   return async (request, response, next) => {
     let subject: Subject;
     try {
+      if (options.skip?.(request) === true) return next();
       subject = await options.subject(request);
       validateSubject(subject);
     } catch (error) {

@@ -2,7 +2,11 @@ import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+} from '@aws-sdk/client-bedrock-runtime';
 import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import {
@@ -17,7 +21,7 @@ import express5, { type Express, type Request } from 'express';
 import express4 from 'express4';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cyclesErrorHandler, cyclesMiddleware, cyclesRoute } from '../src/index.ts';
+import { asyncHandler, cyclesErrorHandler, cyclesMiddleware, cyclesRoute } from '../src/index.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const SONNET = 'anthropic.claude-sonnet-4-20250514-v1:0';
@@ -122,6 +126,97 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
       expect(invalid.body.message).toMatch(/subject.tenant has characters outside/);
       expect(handler).not.toHaveBeenCalled();
       expect(reserve).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('skip', () => {
+    it('lets skipped requests through with no subject and no budget context; others are still checked', async () => {
+      const cycles = createCycles({ ledgers: [tenantLedger(1_000)] });
+      const app = express();
+      app.use(cyclesMiddleware({ cycles, subject: tenantOf, skip: (request) => request.path === '/health' }));
+      app.get('/health', (_request, response) => {
+        response.json({ ok: true, context: currentBudget() !== undefined });
+      });
+      app.get('/work', (_request, response) => {
+        response.json({ tenant: currentBudget()?.subject.tenant });
+      });
+      app.use(cyclesErrorHandler());
+      const health = await request(app).get('/health');
+      expect(health.status).toBe(200);
+      expect(health.body).toEqual({ ok: true, context: false });
+      expect(health.headers['x-cycles-budget-remaining']).toBeUndefined();
+      expect((await request(app).get('/work')).status).toBe(400);
+      expect((await request(app).get('/work').set('x-tenant', 'acme')).body).toEqual({ tenant: 'acme' });
+    });
+
+    it('sends an error thrown by skip to the error handlers', async () => {
+      const cycles = createCycles({ ledgers: [tenantLedger(1_000)] });
+      const app = express();
+      app.use(
+        cyclesMiddleware({
+          cycles,
+          subject: tenantOf,
+          skip: () => {
+            throw new Error('skip failed');
+          },
+        }),
+      );
+      app.get('/work', (_request, response) => {
+        response.json({});
+      });
+      app.use((error: Error, _request: Request, response: express5.Response, _next: unknown) => {
+        response.status(500).json({ message: error.message });
+      });
+      const failed = await request(app).get('/work').set('x-tenant', 'acme');
+      expect(failed.status).toBe(500);
+      expect(failed.body).toEqual({ message: 'skip failed' });
+    });
+  });
+
+  describe('the README quick start on this major', () => {
+    let emulator: BedrockEmulator | undefined;
+    afterEach(async () => {
+      await emulator?.close();
+    });
+
+    it('asyncHandler: a denied Bedrock call in an async route answers 429 and the app keeps serving', async () => {
+      emulator = await startBedrockEmulator({ port: 0 });
+      const client = new BedrockRuntimeClient({
+        region: 'us-east-1',
+        endpoint: emulator.url,
+        credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+        requestHandler: new NodeHttpHandler(),
+        maxAttempts: 1,
+      });
+      client.middlewareStack.use(cyclesBedrockPlugin());
+      const cycles = createCycles({ ledgers: [tenantLedger(1_000)] }); // too small for any Sonnet call
+      const unhandled = vi.fn();
+      process.on('unhandledRejection', unhandled);
+      try {
+        const app = appWith(cycles, (app) =>
+          app.post(
+            '/chat',
+            asyncHandler(async (_request, response) => {
+              const output = await client.send(
+                new ConverseCommand({
+                  modelId: SONNET,
+                  messages: [{ role: 'user', content: [{ text: 'hello' }] }],
+                  inferenceConfig: { maxTokens: 4_096 },
+                }),
+              );
+              response.json(output.output);
+            }),
+          ),
+        );
+        const denied = await request(app).post('/chat').set('x-tenant', 'acme');
+        expect(denied.status).toBe(429);
+        expect(denied.body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: 'tenant:acme' });
+        expect(emulator.requests).toHaveLength(0);
+        expect((await request(app).post('/chat').set('x-tenant', 'acme')).status).toBe(429);
+        expect(unhandled).not.toHaveBeenCalled();
+      } finally {
+        process.off('unhandledRejection', unhandled);
+      }
     });
   });
 

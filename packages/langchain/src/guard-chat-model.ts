@@ -11,23 +11,30 @@ export interface ModelWithSdkClient {
   metadata?: Record<string, unknown>;
 }
 
+type Callbacks = CallbackHandlerMethods[] | CallbackManager | undefined;
+
+/** The model's callbacks plus `handler`, as a new list or manager (the model's own stay as they were). */
+function withHandler(callbacks: Callbacks, handler: CyclesCallbackHandler): Callbacks {
+  if (callbacks === undefined) return [handler];
+  if (Array.isArray(callbacks)) return callbacks.includes(handler) ? callbacks : [...callbacks, handler];
+  return callbacks.handlers.includes(handler) ? callbacks : callbacks.copy([handler], false);
+}
+
 /**
- * Guards every call of `model`: puts `handler` in the model's callbacks (reserve, veto, commit) and
- * gives the model a capped view of its Bedrock client (the request carries the granted max tokens).
- * Returns the model, so `createAgent({ model: guardChatModel(new ChatBedrockConverse(...), handler) })`
- * reads well.
+ * A guarded model: a new instance of `model`'s class (it inherits every field and method from
+ * `model`) with `handler` in its callbacks (reserve, veto, commit) and a capped view of the Bedrock
+ * client (the request carries the granted max tokens). `model` itself is left as it was, as
+ * LangChain's own wrappers (`withConfig`, `bindTools`) leave theirs, so it can still be used unguarded
+ * or guarded by another handler. `createAgent({ model: guardChatModel(new ChatBedrockConverse(...), handler) })`.
  */
 export function guardChatModel<Model extends ModelWithSdkClient>(
   model: Model,
   handler: CyclesCallbackHandler,
 ): Model {
-  model.client = handler.capClient(model.client);
+  const guarded = Object.create(model) as Model;
+  guarded.client = handler.capClient(model.client);
   // Lets the handler know a failed run of this model that the cap never saw was never sent.
-  model.metadata = { ...model.metadata, [CAPPED_MODEL_METADATA_KEY]: true };
-  const callbacks = model.callbacks as CallbackHandlerMethods[] | CallbackManager | undefined;
-  if (callbacks === undefined) model.callbacks = [handler];
-  else if (Array.isArray(callbacks)) {
-    if (!callbacks.includes(handler)) model.callbacks = [...callbacks, handler];
-  } else callbacks.addHandler(handler, false);
-  return model;
+  guarded.metadata = { ...model.metadata, [CAPPED_MODEL_METADATA_KEY]: true };
+  guarded.callbacks = withHandler(model.callbacks as Callbacks, handler);
+  return guarded;
 }

@@ -40,15 +40,56 @@ describe('capped client', () => {
     const setup = await guardedModel(allocated, { maxTokens: 4000 });
     emulator = setup.emulator;
     const client = setup.model.client;
-    guardChatModel(setup.model, setup.handler);
-    expect(Object.getPrototypeOf(setup.model.client)).toBe(Object.getPrototypeOf(client));
-    await setup.model.invoke('Tell me about budgets.');
+    const again = guardChatModel(setup.model, setup.handler);
+    expect(Object.getPrototypeOf(again.client)).toBe(Object.getPrototypeOf(client));
+    await again.invoke('Tell me about budgets.');
     const [request] = setup.emulator.requests;
     expect(setup.emulator.requests).toHaveLength(1);
     expect(request?.maxTokens).toBeLessThan(4000);
     const state = await setup.state();
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(priced(setup.cycles, request as never));
+  });
+
+  it('returns a new model and leaves the original untouched: client, callbacks, metadata', async () => {
+    emulator = await startBedrockEmulator({ port: 0 });
+    const setup = budget(1e12);
+    const client = sdkClient(emulator.url);
+    const other = new CyclesCallbackHandler({ cycles: budget(1e12).cycles });
+    const original = new ChatBedrockConverse({
+      model: HAIKU,
+      region: 'us-east-1',
+      client,
+      maxTokens: 100,
+      callbacks: [other],
+      metadata: { team: 'search' },
+    });
+    const handler = new CyclesCallbackHandler({ cycles: setup.cycles });
+    const metadataBefore = structuredClone(original.metadata);
+    const guarded = guardChatModel(original, handler);
+    expect(guarded).not.toBe(original);
+    expect(guarded).toBeInstanceOf(ChatBedrockConverse);
+    expect(guarded.model).toBe(HAIKU);
+    expect(original.client).toBe(client);
+    expect(original.callbacks).toEqual([other]);
+    expect(original.metadata).toEqual(metadataBefore);
+    expect(guarded.callbacks).toEqual([other, handler]);
+    expect(guarded.metadata).toMatchObject({ team: 'search' });
+    // The original still runs unguarded; the guarded one holds and commits.
+    await original.invoke('Hi');
+    expect((await setup.state()).spent).toBe(0);
+    await guarded.invoke('Hi');
+    expect((await setup.state()).spent).toBe(priced(setup.cycles, emulator.requests[1] as never));
+    // bindTools on the guarded model keeps the guard (it binds `this`, the new model).
+    const withTools = guarded.bindTools([
+      { name: 'lookup', description: 'Looks up.', schema: { type: 'object', properties: {} } },
+    ]);
+    await withTools.invoke('Hi');
+    expect(emulator.requests).toHaveLength(3);
+    expect((await setup.state()).spent).toBe(
+      priced(setup.cycles, emulator.requests[1] as never) +
+        priced(setup.cycles, emulator.requests[2] as never),
+    );
   });
 
   it('passes commands other than Converse through, unguarded and uncapped', async () => {

@@ -1,7 +1,7 @@
 import { type Action, mergeSubjects, type Subject } from '@cycles-guard/core';
 import { Reflector } from '@nestjs/core';
 
-/** Options of the `@Cycles()` decorator; on a handler they merge over the controller's. */
+/** Options of the `@CyclesBudget()` decorator; on a handler they merge over the controller's. */
 export interface CyclesDecoratorOptions {
   /** Subject parts merged over the request's subject, e.g. `{ app: 'chat' }`. */
   subject?: Subject;
@@ -24,7 +24,13 @@ export interface CyclesDecoratorOptions {
 }
 
 /** Sets the budget subject parts, action, `estimate` or `skip` of a controller or handler. */
-export const Cycles = Reflector.createDecorator<CyclesDecoratorOptions>();
+export const CyclesBudget = Reflector.createDecorator<CyclesDecoratorOptions>();
+
+/**
+ * @deprecated Renamed {@link CyclesBudget}: `Cycles` is also the name of core's instance type, so
+ * importing both failed with TS2300 (duplicate identifier).
+ */
+export const Cycles = CyclesBudget;
 
 /** Merges class-level then method-level options (later wins; subjects merge level by level). */
 export function mergeDecoratorOptions(

@@ -18,8 +18,12 @@ import {
 import { Reflector } from '@nestjs/core';
 import { Observable, type Subscription } from 'rxjs';
 import { type HeaderTarget, setBudgetHeaders } from './budget-headers.ts';
-import { Cycles, type CyclesDecoratorOptions, mergeDecoratorOptions } from './cycles.decorator.ts';
-import { CYCLES_MODULE_OPTIONS, type CyclesModuleOptions } from './cycles.module-definition.ts';
+import { CyclesBudget, type CyclesDecoratorOptions, mergeDecoratorOptions } from './cycles.decorator.ts';
+import {
+  CYCLES_MODULE_OPTIONS,
+  type CyclesHttpRequest,
+  type CyclesModuleOptions,
+} from './cycles.module-definition.ts';
 
 /** The Node response under Express (`response`) or Fastify (`reply.raw`). */
 interface RawResponse extends HeaderTarget {
@@ -43,9 +47,9 @@ function actionFor(context: ExecutionContext, options: CyclesDecoratorOptions): 
 }
 
 /**
- * Runs every HTTP handler inside a budget context: the request's subject merged with `@Cycles` parts,
+ * Runs every HTTP handler inside a budget context: the request's subject merged with `@CyclesBudget` parts,
  * the module's Cycles instance, and an AbortSignal that fires when the client disconnects or the
- * response Observable is unsubscribed (SSE client gone). Reserves and settles `@Cycles({ estimate })`.
+ * response Observable is unsubscribed (SSE client gone). Reserves and settles `@CyclesBudget({ estimate })`.
  */
 @Injectable()
 export class CyclesInterceptor implements NestInterceptor {
@@ -57,7 +61,7 @@ export class CyclesInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler<unknown>): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const decorated = mergeDecoratorOptions(
-      this.reflector.getAll(Cycles, [context.getClass(), context.getHandler()]),
+      this.reflector.getAll(CyclesBudget, [context.getClass(), context.getHandler()]),
     );
     if (decorated.skip === true) return next.handle();
     const http = context.switchToHttp();
@@ -128,7 +132,11 @@ export class CyclesInterceptor implements NestInterceptor {
   ): Promise<BudgetContextOptions> {
     let subject: Subject | undefined = decorated.subject;
     if (this.options.subject !== undefined) {
-      subject = mergeSubjects(await this.options.subject(request), decorated.subject);
+      const fromRequest = await this.options.subject(request as CyclesHttpRequest);
+      // Checked alone first, as the Express middleware does: a missing tenant is a 400, not a
+      // reservation at the decorator's `app:chat` scope (404 "budget not found").
+      validateSubject(fromRequest);
+      subject = mergeSubjects(fromRequest, decorated.subject);
       validateSubject(subject);
     }
     const action = actionFor(context, decorated);

@@ -1,6 +1,14 @@
 import type { Cycles, Subject } from '@cycles-guard/core';
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 
+/**
+ * The HTTP request a subject is read from. The platform's own type (Express `Request`, Fastify
+ * `FastifyRequest`, or one with your auth guard's `user`) can annotate the callback's parameter.
+ */
+export interface CyclesHttpRequest {
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+
 /** Options of `CyclesModule.forRoot` (and what the `forRootAsync` factory returns). */
 export interface CyclesModuleOptions {
   /**
@@ -9,11 +17,13 @@ export interface CyclesModuleOptions {
    */
   cycles?: Cycles;
   /**
-   * Who pays for a request (e.g. the tenant behind an API key). Merged under `@Cycles({ subject })`.
-   * An invalid result is answered 400 and nothing is reserved.
-   * @default no request subject: the instance's default subject and `@Cycles` parts only
+   * Who pays for a request (e.g. the tenant behind an API key). Merged under `@CyclesBudget({ subject })`.
+   * A result without a valid standard level (e.g. a missing tenant) is answered 400, checked before
+   * the decorator's parts are merged, and nothing is reserved.
+   * @default no request subject: the instance's default subject and `@CyclesBudget` parts only
    */
-  subject?: (request: unknown) => Subject | Promise<Subject>;
+  // A method signature, so a callback may annotate its parameter with the platform's request type.
+  subject?(request: CyclesHttpRequest): Subject | Promise<Subject>;
   /**
    * Status of budget denials: `429 Too Many Requests` or `402 Payment Required`.
    * @default 429

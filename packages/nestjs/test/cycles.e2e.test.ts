@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import {
   AuthorityUnavailableError,
   type Balance,
@@ -22,8 +23,15 @@ import {
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { delay, map, Observable, of } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Cycles, CyclesModule, type CyclesModuleOptions, CyclesService } from '../src/index.ts';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  Cycles,
+  CyclesBudget,
+  type CyclesHttpRequest,
+  CyclesModule,
+  type CyclesModuleOptions,
+  CyclesService,
+} from '../src/index.ts';
 
 const UNIT = 'USD_MICROCENTS';
 
@@ -49,7 +57,7 @@ const sseProbe: { signal: AbortSignal | undefined; abortReason: unknown; ticks: 
   ticks: 0,
 };
 
-@Cycles({ subject: { app: 'chat' } })
+@CyclesBudget({ subject: { app: 'chat' } })
 @Controller()
 class BudgetController {
   constructor(@Inject(CyclesService) private readonly cyclesService: CyclesService) {}
@@ -60,13 +68,13 @@ class BudgetController {
     return { subject: currentBudget()?.subject, action: currentBudget()?.action ?? null };
   }
 
-  @Cycles({ subject: { agent: 'bot' }, action: { kind: 'tool', name: 'search' } })
+  @CyclesBudget({ subject: { agent: 'bot' }, action: { kind: 'tool', name: 'search' } })
   @Get('merged')
   merged(): unknown {
     return { subject: currentBudget()?.subject, action: currentBudget()?.action };
   }
 
-  @Cycles({ skip: true })
+  @CyclesBudget({ skip: true })
   @Get('skipped')
   skipped(): unknown {
     return { context: currentBudget() === undefined ? 'none' : 'open' };
@@ -80,21 +88,21 @@ class BudgetController {
     );
   }
 
-  @Cycles({ estimate: 100 })
+  @CyclesBudget({ estimate: 100 })
   @Get('work')
   async work(): Promise<unknown> {
     await new Promise((resolve) => setTimeout(resolve, 5));
     return { done: true };
   }
 
-  @Cycles({ estimate: 100 })
+  @CyclesBudget({ estimate: 100 })
   @Get('fail')
   async fail(): Promise<unknown> {
     await new Promise((resolve) => setTimeout(resolve, 5));
     throw new Error('handler failed');
   }
 
-  @Cycles({ estimate: 10_000 })
+  @CyclesBudget({ estimate: 10_000 })
   @Get('expensive')
   expensive(): unknown {
     return { done: true };
@@ -132,7 +140,7 @@ class BudgetController {
     return { done: true };
   }
 
-  @Cycles({ estimate: 200 })
+  @CyclesBudget({ estimate: 200 })
   @Sse('held-stream')
   heldStream(): Observable<MessageEvent> {
     return this.stream();
@@ -157,7 +165,7 @@ class BudgetController {
   }
 }
 
-@Cycles({ skip: true })
+@CyclesBudget({ skip: true })
 @Controller('quiet')
 class QuietController {
   @Get()
@@ -165,7 +173,7 @@ class QuietController {
     return { context: currentBudget() === undefined ? 'none' : 'open' };
   }
 
-  @Cycles({ skip: false, subject: { app: 'loud' } })
+  @CyclesBudget({ skip: false, subject: { app: 'loud' } })
   @Get('loud')
   loud(): unknown {
     return { subject: currentBudget()?.subject };
@@ -227,6 +235,24 @@ async function ledger(cycles: CyclesInstance, tenant: string): Promise<{ spent: 
   const balance = balances.find((candidate) => candidate.scopePath === `tenant:${tenant}`);
   return { spent: balance?.spent?.amount ?? 0, reserved: balance?.reserved?.amount ?? 0 };
 }
+
+describe('names and types', () => {
+  it('keeps @Cycles as the deprecated name of @CyclesBudget (core exports a `Cycles` type)', () => {
+    expect(Cycles).toBe(CyclesBudget);
+  });
+
+  it('types the subject callback: headers without a cast, or the platform request it annotates', () => {
+    interface AuthenticatedRequest extends IncomingMessage {
+      user?: { tenantId: string };
+    }
+    const fromUser = (request: AuthenticatedRequest) => ({ tenant: request.user?.tenantId });
+    const fromHeader: CyclesModuleOptions['subject'] = (request) => ({
+      tenant: String(request.headers['x-tenant']),
+    });
+    expectTypeOf(CyclesModule.forRoot).toBeCallableWith({ subject: fromUser });
+    expectTypeOf(CyclesModule.forRoot).toBeCallableWith({ subject: fromHeader });
+  });
+});
 
 describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s', (platform) => {
   let app: INestApplication | undefined;
@@ -324,6 +350,19 @@ describe.each([['express' as const], ['fastify' as const]])('CyclesModule on %s'
     expect(statuses.filter((status) => status === 200)).toHaveLength(10);
     expect(statuses.filter((status) => status === 429)).toHaveLength(90);
     await expect.poll(() => ledger(cycles, 'acme')).toEqual({ spent: 1_000, reserved: 0 });
+  });
+
+  it('answers a missing tenant with 400 like Express, not 404 for the decorator-only scope', async () => {
+    const headerOnly = (request: CyclesHttpRequest) => ({ tenant: request.headers['x-tenant'] as string });
+    const { url, cycles } = await forRoot({ subject: headerOnly });
+    const response = await fetch(`${url}/work`);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: 'INVALID_REQUEST',
+      message: expect.stringMatching(/standard field/),
+    });
+    expect(await ledger(cycles, 'acme')).toEqual({ spent: 0, reserved: 0 });
+    expect((await fetch(`${url}/work`, { headers: { 'x-tenant': 'acme' } })).status).toBe(200);
   });
 
   it('answers an invalid subject with 400', async () => {

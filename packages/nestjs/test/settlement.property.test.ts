@@ -6,7 +6,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Cycles, CyclesModule } from '../src/index.ts';
+import { CyclesBudget, CyclesModule } from '../src/index.ts';
 
 const BUDGET = 200;
 type Outcome = 'ok' | 'bad-request' | 'throws';
@@ -22,19 +22,19 @@ async function work(outcome: string, delay: string): Promise<unknown> {
 
 @Controller('work')
 class WorkController {
-  @Cycles({ estimate: 10 })
+  @CyclesBudget({ estimate: 10 })
   @Get('10')
   small(@Query('outcome') outcome: string, @Query('delay') delay: string): Promise<unknown> {
     return work(outcome, delay);
   }
 
-  @Cycles({ estimate: 35 })
+  @CyclesBudget({ estimate: 35 })
   @Get('35')
   medium(@Query('outcome') outcome: string, @Query('delay') delay: string): Promise<unknown> {
     return work(outcome, delay);
   }
 
-  @Cycles({ estimate: 80 })
+  @CyclesBudget({ estimate: 80 })
   @Get('80')
   large(@Query('outcome') outcome: string, @Query('delay') delay: string): Promise<unknown> {
     return work(outcome, delay);
