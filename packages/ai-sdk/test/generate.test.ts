@@ -120,6 +120,17 @@ describe('retries and failures', () => {
     expect(state.spent).toBe(decision?.type === 'decision' ? decision.reserved : -1);
   });
 
+  it('commits the whole hold when the connection drops after the request was sent (it may have billed)', async () => {
+    current = await setup(1e12);
+    current.emulator.faults.push({ kind: 'resetAfterRequest' });
+    await expect(generateText({ model: current.model, prompt: 'Hi', maxRetries: 0 })).rejects.toThrow();
+    const decision = current.events.find((event) => event.type === 'decision');
+    const state = await current.state();
+    expect(current.emulator.requests).toHaveLength(1);
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBe(decision?.type === 'decision' ? decision.reserved : -1);
+  });
+
   it('releases when the request never reached Bedrock (connection refused)', async () => {
     const closed = await setup(1e12);
     await closed.emulator.close();

@@ -2,9 +2,14 @@ import type { Latency } from './context.ts';
 import type { BedrockErrorType } from './errors.ts';
 import { isStreamOperation, type Operation } from './operations.ts';
 
-/** What a fault does. Mid-stream kinds only apply to streaming operations; `latency` only slows the request. */
+/**
+ * What a fault does. Mid-stream kinds only apply to streaming operations; `latency` only slows the
+ * request; `resetAfterRequest` reads the whole request (Bedrock would have run and billed it), then drops
+ * the connection without an answer.
+ */
 export type FaultKind =
   | 'latency'
+  | 'resetAfterRequest'
   | 'throttle'
   | 'validation'
   | 'internal'
@@ -53,6 +58,7 @@ export const UPFRONT_FAULTS: Record<string, { type: BedrockErrorType; message: s
 
 const KINDS: readonly FaultKind[] = [
   'latency',
+  'resetAfterRequest',
   'throttle',
   'validation',
   'internal',

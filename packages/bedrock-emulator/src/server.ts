@@ -168,6 +168,10 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
         parseFaultHeader(request.headers[FAULT_HEADER] as string | undefined) ??
         takeFault(faults, route.operation, [route.modelId, resolution.resolvedModelId]);
       if (fault) record.fault = fault.kind;
+      if (fault?.kind === 'resetAfterRequest') {
+        request.socket.destroy();
+        return;
+      }
       if (fault?.latency) {
         exchange.settings = { ...settings, latency: { ...settings.latency, ...fault.latency } };
       }

@@ -11,6 +11,7 @@ import {
   currentCycles,
   type EstimateInput,
   InvalidRequestError,
+  isUnbilledFailure,
   type LlmCallOptions,
   normalizeModelId,
   type Subject,
@@ -190,14 +191,13 @@ export function cyclesBedrockMiddleware(
 
 /**
  * Settles a call whose send threw. Bedrock bills nothing for refused requests (4xx such as 429
- * throttling and 400 validation, 503) or requests that never got a response (connection refused);
- * anything else, or our own abort, may have been billed: commit the hold.
+ * throttling and 400 validation, 503) or requests that never connected (connection refused); anything
+ * else (a reset after the request was written, a 5xx, our own abort) may have been billed: commit.
  */
 async function settleFailure(settler: CallSettler, state: GuardState, error: unknown): Promise<void> {
   const status = state.response?.statusCode ?? statusOf(error);
-  const refused = status !== undefined && ((status >= 400 && status < 500) || status === 503);
-  const neverSent = status === undefined && !state.call.aborted;
-  await (refused || neverSent ? settler.release(error) : settler.commitOrHold(undefined)).catch(() => {});
+  const unbilled = !state.call.aborted && isUnbilledFailure(status, error);
+  await (unbilled ? settler.release(error) : settler.commitOrHold(undefined)).catch(() => {});
 }
 
 function statusOf(error: unknown): number | undefined {

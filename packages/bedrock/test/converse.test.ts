@@ -111,6 +111,17 @@ describe('Converse', () => {
     expect(state).toMatchObject({ spent: 0, reserved: 0 });
   });
 
+  it('commits the whole hold when the connection drops after the request was sent (it may have billed)', async () => {
+    const setup = await guardedSetup(1e12);
+    emulator = setup.emulator;
+    setup.emulator.faults.push({ kind: 'resetAfterRequest', times: Number.POSITIVE_INFINITY });
+    await expect(setup.client.send(new ConverseCommand({ modelId: HAIKU, messages }))).rejects.toThrow();
+    expect(setup.emulator.requests.length).toBeGreaterThan(0);
+    const state = await setup.state();
+    expect(state.reserved).toBe(0);
+    expect(state.spent).toBeGreaterThan(0);
+  });
+
   it('releases when the connection is refused', async () => {
     const { cycles, state } = budget(1e12);
     const client = sdkClient('http://127.0.0.1:1');

@@ -129,6 +129,7 @@ export {
   parsePricesFile,
   readPricesFile,
 } from './llm/prices-file.ts';
+export { failedBeforeConnecting, isUnbilledFailure } from './llm/unbilled.ts';
 export {
   Decision,
   ErrorCode,

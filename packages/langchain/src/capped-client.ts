@@ -1,4 +1,4 @@
-import { InvalidRequestError, type LlmCall, type TokenUsage } from '@cycles-guard/core';
+import { InvalidRequestError, isUnbilledFailure, type LlmCall, type TokenUsage } from '@cycles-guard/core';
 import type { GuardedRun } from './guarded-run.ts';
 import { asCount, asObject, type JsonObject } from './json.ts';
 import { linkedRuns } from './linked-runs.ts';
@@ -70,12 +70,13 @@ function streamUsage(event: unknown): TokenUsage | undefined {
 
 /**
  * Bedrock bills nothing for a refused request (4xx such as throttling or validation, 503) or one that
- * got no response at all; anything else, or an abort, may have been billed.
+ * never connected; anything else (a reset after the request was written, a 5xx, an abort) may have
+ * been billed.
  */
 function refusedByBedrock(error: unknown, run: GuardedRun): boolean {
+  if (run.call?.signal.aborted === true || asObject(error)?.name === 'AbortError') return false;
   const status = asObject(asObject(error)?.$metadata)?.httpStatusCode;
-  if (typeof status === 'number') return (status >= 400 && status < 500) || status === 503;
-  return run.call?.signal.aborted !== true && asObject(error)?.name !== 'AbortError';
+  return isUnbilledFailure(typeof status === 'number' ? status : undefined, error);
 }
 
 /**

@@ -42,6 +42,16 @@ describe('errors and aborts settle exactly once', () => {
     expect(state.reserved).toBe(0);
   });
 
+  it('a connection dropped after the request was sent commits the whole hold (never $0)', async () => {
+    const setup = await withSettlements();
+    setup.emulator.faults.push({ kind: 'resetAfterRequest', times: Number.POSITIVE_INFINITY });
+    await expect(setup.model.invoke('Hi')).rejects.toThrow();
+    expect(setup.settled).toHaveLength(1);
+    const state = await setup.state();
+    expect(state.spent).toBe(setup.settled[0]?.reserved);
+    expect(state.reserved).toBe(0);
+  });
+
   it('an exception mid-stream commits the hold once (usage never arrived)', async () => {
     const setup = await withSettlements();
     setup.emulator.faults.push({ kind: 'exceptionMidStream', afterChunks: 3 });
