@@ -172,9 +172,8 @@ describe('guarded calls: dimensions at reserve and commit', () => {
             rates,
           );
           expect(charged).toBe(expected);
-          // The hold rounds the input up once, the commit each of its (up to 4) input parts: the charge
-          // may pass the hold by under 1 microcent per part (pre-existing; see the package README).
-          expect(charged).toBeLessThanOrEqual(call.reserved + 3);
+          // Hold and commit each round up once: the charge never passes the hold.
+          expect(charged).toBeLessThanOrEqual(call.reserved);
         },
       ),
       { numRuns: 150 },

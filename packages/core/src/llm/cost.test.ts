@@ -69,15 +69,18 @@ describe('usageCost', () => {
     cacheWritePerMillion: 375_000_000,
   });
 
-  it('sums per-component ceilings at each component price', () => {
+  it('sums every component at its price and rounds the total up once', () => {
     const cost = usageCost(
       { inputTokens: 1000, outputTokens: 500, cacheReadInputTokens: 2000, cacheWriteInputTokens: 100 },
       claude,
     );
     expect(cost).toBe(300_000 + 750_000 + 60_000 + 37_500);
-    expect(usageCost({ inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 1 }, price(3))).toBe(
-      300 + 1 + 300,
-    );
+    // 300 + 0.000003 + 300 microcents: one ceiling (601), not one per component.
+    expect(usageCost({ inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 1 }, price(3))).toBe(601);
+    const tiny = price(1, { inputPerMillion: 1, cacheReadPerMillion: 1, cacheWritePerMillion: 1 });
+    expect(
+      usageCost({ inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 1, cacheWriteInputTokens: 1 }, tiny),
+    ).toBe(1);
   });
 
   it('prices cache tokens at the input price when the model has no cache price', () => {

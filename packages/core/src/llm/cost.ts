@@ -99,7 +99,8 @@ export function tokenCost(tokens: number, perMillion: number): number {
 }
 
 /**
- * Cost of one call's usage: each component rounded up separately and summed. Cache reads and writes
+ * Cost of one call's usage: the exact sum of every component at its price, rounded up once (so a
+ * commit never passes a hold rounded the same way by a microcent per component). Cache reads and writes
  * are priced at their own prices, or at the input price when the model has none (never at $0).
  */
 export function usageCost(usage: TokenUsage, price: TokenRates): number {
@@ -107,13 +108,30 @@ export function usageCost(usage: TokenUsage, price: TokenRates): number {
   // A 1-hour count above the total is inconsistent: charge it all at the 1-hour rate (never under).
   const writes1h = usage.cacheWrite1hInputTokens ?? 0;
   const writeRate = price.cacheWritePerMillion ?? price.inputPerMillion;
-  const total =
-    tokenCost(usage.inputTokens, price.inputPerMillion) +
-    tokenCost(usage.outputTokens, price.outputPerMillion) +
-    tokenCost(usage.cacheReadInputTokens ?? 0, price.cacheReadPerMillion ?? price.inputPerMillion) +
-    tokenCost(Math.max(0, writes - writes1h), writeRate) +
-    tokenCost(writes1h, price.cacheWrite1hPerMillion ?? writeRate);
-  return checkResult('cost', total);
+  const parts: [number, number][] = [
+    [usage.inputTokens, price.inputPerMillion],
+    [usage.outputTokens, price.outputPerMillion],
+    [usage.cacheReadInputTokens ?? 0, price.cacheReadPerMillion ?? price.inputPerMillion],
+    [Math.max(0, writes - writes1h), writeRate],
+    [writes1h, price.cacheWrite1hPerMillion ?? writeRate],
+  ];
+  let millionths = 0;
+  for (const [tokens, perMillion] of parts) {
+    checkCount('tokens', tokens);
+    checkCount('perMillion', perMillion);
+    if (tokens !== 0 && perMillion > Math.floor(Number.MAX_SAFE_INTEGER / tokens)) return bigUsageCost(parts);
+    millionths += tokens * perMillion;
+    if (millionths > Number.MAX_SAFE_INTEGER) return bigUsageCost(parts);
+  }
+  const remainder = millionths % MILLION;
+  return checkResult('cost', (millionths - remainder) / MILLION + (remainder > 0 ? 1 : 0));
+}
+
+/** {@link usageCost} when a product or the sum leaves the safe-integer range. */
+function bigUsageCost(parts: readonly [number, number][]): number {
+  let millionths = 0n;
+  for (const [tokens, perMillion] of parts) millionths += BigInt(tokens) * BigInt(perMillion);
+  return checkResult('cost', Number((millionths + BIG_MILLION - 1n) / BIG_MILLION));
 }
 
 /** Total tokens of one call (all input including cache reads and writes, plus output), for TOKENS budgets. */
