@@ -87,7 +87,7 @@ export interface RedisLedgerOptions {
    * `maxReservations` overrides it); as the memory ledger's option of the same name.
    */
   maxReservationsPerTenant?: number;
-  /** A finished reservation is kept at least this long, even at its tenant's bound (default 10 min). */
+  /** A finished reservation is kept at least this long, even at its tenant's bound (default 1 min). */
   reservationReplayWindowMs?: number;
   /**
    * `function` (default): the Lua library is loaded once per server with FUNCTION LOAD and each
@@ -184,7 +184,7 @@ class RedisLedgerImpl implements RedisLedger {
         String(options.reservationRetentionMs ?? 3_600_000),
         String(options.maxReservationsPerTenant ?? 50_000),
         String(options.idempotencyRetentionMs ?? 86_400_000),
-        String(options.reservationReplayWindowMs ?? 600_000),
+        String(options.reservationReplayWindowMs ?? 60_000),
         String(this.templateBounds.limit),
         String(this.templateBounds.perTenantLimit),
         String(options.templateLedgerRetentionMs ?? 3_600_000),

@@ -38,6 +38,8 @@ async function startServer(redisUrl: string): Promise<{ url: string; child: Chil
       logLevel: 'warn',
       ledger: { type: 'redis', url: redisUrl, keyPrefix: `bench:${Date.now()}:` },
       apiKeys: { [API_KEY]: 'acme' },
+      // The load holds every reserve it makes (~150,000 live at once): past the default per-tenant bound.
+      tenants: { acme: { maxReservations: 10_000_000 } },
       ledgers: [
         { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e15 },
         { scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e15 },

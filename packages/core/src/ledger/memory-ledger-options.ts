@@ -57,8 +57,10 @@ export interface MemoryLedgerOptions {
    */
   maxReservationsPerTenant?: number;
   /**
-   * A finished reservation is kept at least this long, even at its tenant's bound (default 10 min): the
-   * window in which a retried commit or release is guaranteed its replay.
+   * A finished reservation is kept at least this long, even at its tenant's bound (default 1 min): the
+   * window in which a retried commit or release is guaranteed its replay. It covers the guard's own
+   * retries (about 2 s) many times over; at the default bound a tenant is refused only past 50,000
+   * finished reservations a minute. Below the bound they are kept for `reservationRetentionMs`.
    */
   reservationReplayWindowMs?: number;
   // ---- template bounds (template-census.ts) ----

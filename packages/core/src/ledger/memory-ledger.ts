@@ -167,7 +167,7 @@ class MemoryLedger implements Ledger {
     this.reservations = new ReservationTable(this.ids, this.idempotency, {
       retentionMs: count(options, 'reservationRetentionMs', 3_600_000),
       maxPerTenant: count(options, 'maxReservationsPerTenant', 50_000, 1),
-      replayWindowMs: count(options, 'reservationReplayWindowMs', 600_000),
+      replayWindowMs: count(options, 'reservationReplayWindowMs', 60_000),
     });
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {}))

@@ -98,7 +98,11 @@ function jsonSize(value: unknown, path: string[], size: number): number {
     case 'bigint':
       throw invalid(pathText(path), 'is a BigInt, which JSON cannot hold', 'send a number or a string');
     default:
-      throw invalid(pathText(path), `is a ${typeof value}`, 'send JSON values only');
+      throw invalid(
+        pathText(path),
+        `is ${value === undefined ? 'undefined' : `a ${typeof value}`}`,
+        'send JSON values only',
+      );
   }
   if (value === null) return size + 4;
   if (path.length > MAX_JSON_DEPTH) {

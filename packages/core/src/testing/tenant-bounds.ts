@@ -4,7 +4,7 @@ import type { ReserveResponse } from '../protocol/types.ts';
 import { expectCyclesError, freshKey, reserveRequest, seedBudget, UNIT } from './fixtures.ts';
 import { harnessFactory } from './harness.ts';
 
-const REPLAY_WINDOW_MS = 600_000;
+const REPLAY_WINDOW_MS = 60_000;
 
 /**
  * Per-tenant capacity: a tenant's own bound on reservations (`maxReservations`) is never reached by
