@@ -60,14 +60,16 @@ local function prune_ended()
   end
 end
 
--- 0 when the tenant may hold one more reservation under its bound, forgetting its own oldest ended
--- ones past the replay window as needed; else how long until one passes the window.
-local function room_for(tenant, limit)
-  local held = tonumber(redis.call('GET', held_key(tenant)) or '0')
-  if held < limit then return 0 end
-  local old = redis.call('ZRANGEBYSCORE', ended_key(tenant), '-inf', S(NOW - WINDOW), 'LIMIT', 0, held + 1 - limit)
+-- Counts one more reservation against the tenant's bound (one INCR on the hot path): 0 when it fits,
+-- forgetting the tenant's own oldest ended ones past the replay window as needed; else the count is
+-- taken back and the answer is how long until one passes the window.
+local function take_room(tenant, limit)
+  local held = redis.call('INCR', held_key(tenant))
+  if held <= limit then return 0 end
+  local old = redis.call('ZRANGEBYSCORE', ended_key(tenant), '-inf', S(NOW - WINDOW), 'LIMIT', 0, held - limit)
   for _, id in ipairs(old) do forget(id) end
-  if held - #old < limit then return 0 end
+  if held - #old <= limit then return 0 end
+  redis.call('DECR', held_key(tenant))
   local oldest = redis.call('ZRANGE', ended_key(tenant), 0, 0, 'WITHSCORES')
   if #oldest == 0 then return 1000 end
   return math.max(1, tonumber(oldest[2]) + WINDOW - NOW)

@@ -57,7 +57,7 @@ if dry then
   outcome.bal = rows_out(rows)
   return store(outcome)
 end
-local wait = room_for(tenant, settings.maxReservations or MAX_PER_TENANT)
+local wait = take_room(tenant, settings.maxReservations or MAX_PER_TENANT)
 if wait > 0 then
   persist_dirty(rows)
   return reply({ e = 'LIMIT_RESERVATIONS', tenant = tenant, retry = S(wait) })
@@ -75,9 +75,11 @@ local rsv = encode_rsv({ tenant = tenant, status = 'ACTIVE', unit = unit, estima
   rows = table.concat(row_ids, '\n'), createdAtMs = NOW, expiresAtMs = NOW + ttl, graceMs = grace,
   policy = overage_policy(opt(A(10)), rows, settings), extensions = 0,
   maxExtensions = settings.maxExtensions or 10, record = A(12) })
-if not persist(rows, rsv_key(id), rsv) then return reply(OVERFLOW) end
+if not persist(rows, rsv_key(id), rsv) then
+  redis.call('DECR', held_key(tenant))
+  return reply(OVERFLOW)
+end
 redis.call('ZADD', P .. 'expiry', S(NOW + ttl + grace), id)
-redis.call('INCR', held_key(tenant))
 outcome.id = id
 outcome.exp = S(NOW + ttl)
 outcome.ttl = S(ttl)
