@@ -39,6 +39,7 @@ export interface Reply {
   rsv?: ReservationView;
   list?: ReservationView[];
   count?: string;
+  pruned?: string;
   [field: string]: unknown;
 }
 

@@ -569,7 +569,8 @@ class RedisLedgerImpl implements RedisLedger {
       const reply = await this.connection.exec('sweep', [String(SWEEP_BATCH)], now);
       const count = amount(reply.count!);
       total += count;
-      if (count < SWEEP_BATCH) return total;
+      // Retention is pruned in the same batches: go on while either batch was full.
+      if (count < SWEEP_BATCH && amount(reply.pruned!) < SWEEP_BATCH) return total;
     }
   }
 

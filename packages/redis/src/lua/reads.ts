@@ -111,12 +111,15 @@ end
 return reply({ list = list })
 `}`;
 
-/** sweep: A1 most reservations to expire in this call (the caller loops while it gets the limit back). */
+/**
+ * sweep: A1 most reservations to expire, and most past retention to forget, in this call (the caller
+ * loops while it gets either limit back).
+ */
 export const SWEEP = `
 local count = expire_due(tonumber(A(1)))
-prune_ended()
+local pruned = prune_ended(tonumber(A(1)))
 tl_count(P .. 'tl')
-return reply({ count = S(count) })
+return reply({ count = S(count), pruned = S(pruned) })
 `;
 
 /** templateCounts: the live template ledgers in all and per tenant (ended ones trimmed first). */

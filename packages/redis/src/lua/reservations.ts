@@ -53,11 +53,12 @@ local function forget(id)
   end
 end
 
--- Forgets ended reservations past their retention (every tenant's, oldest first).
-local function prune_ended()
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ended', '-inf', S(NOW - RETENTION), 'LIMIT', 0, 100)) do
-    forget(id)
-  end
+-- Forgets up to limit ended reservations past their retention (every tenant's, oldest first); returns
+-- how many, so the sweep goes on while a batch was full.
+local function prune_ended(limit)
+  local due = redis.call('ZRANGEBYSCORE', P .. 'ended', '-inf', S(NOW - RETENTION), 'LIMIT', 0, limit)
+  for _, id in ipairs(due) do forget(id) end
+  return #due
 end
 
 -- Counts one more reservation against the tenant's bound (one INCR on the hot path): 0 when it fits,
