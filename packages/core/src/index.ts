@@ -53,9 +53,7 @@ export {
   DuplicateLedgerError,
   LedgerInUseError,
   type MemoryLedgerOptions,
-  tooManyReservations,
 } from './ledger/memory-ledger.ts';
-export { decodeCursor, page } from './ledger/reservations.ts';
 export { type TemplateLimit, templateLimitError } from './ledger/template-census.ts';
 export type {
   FundingOperation,
@@ -262,9 +260,6 @@ export type {
   Subject,
 } from './protocol/types.ts';
 export {
-  checkJsonValue,
-  MAX_JSON_CHARS,
-  MAX_JSON_DEPTH,
   validateCommit,
   validateDecide,
   validateEvent,

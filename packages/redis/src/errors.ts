@@ -19,9 +19,9 @@ import {
   type TemplateLimit,
   TenantClosedError,
   templateLimitError,
-  tooManyReservations,
   UnitMismatchError,
 } from '@cycles-guard/core';
+import { tooManyReservations } from '@cycles-guard/core/ledger-kit';
 import { amount, asList, type RowReply, retryAfter } from './ledger-views.ts';
 
 // Turns a script's error record ({ e: CODE, ... }) into the typed error the memory ledger throws for the

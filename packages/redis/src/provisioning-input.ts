@@ -1,62 +1,31 @@
+import type { LedgerDefinition, LedgerTemplate, TenantSettings } from '@cycles-guard/core';
 import {
-  CyclesError,
-  createMemoryLedger,
-  errorForCode,
-  type LedgerDefinition,
-  type LedgerTemplate,
-  type TenantSettings,
-  type Unit,
-} from '@cycles-guard/core';
+  normalizeScope,
+  validateDefinition,
+  validateTemplate,
+  validateTenantSettings,
+} from '@cycles-guard/core/ledger-kit';
 import { canonicalJson } from './payloads.ts';
 
-// Provisioning input is checked with core's own rules, through a throwaway memory ledger (core keeps
-// its validators private), so both ledgers accept and refuse exactly the same definitions.
-
-function scratch() {
-  return createMemoryLedger({ sweepIntervalMs: 0 });
-}
-
-/** Lower-cases a scope's or pattern's values, as core normalizes them. */
-export function normalizePath(path: string): string {
-  return path
-    .split('/')
-    .map((segment) => {
-      const colon = segment.indexOf(':');
-      return colon === -1 ? segment : `${segment.slice(0, colon)}:${segment.slice(colon + 1).toLowerCase()}`;
-    })
-    .join('/');
-}
+// Provisioning input is checked with core's own rules (the ledger kit), so both ledgers accept and
+// refuse exactly the same definitions.
 
 /** Validates a scope path (400 naming `scope` otherwise) and returns it normalized. */
-export async function checkedScope(scope: string, unit: Unit): Promise<string> {
-  await scratch().getLedger(scope, unit);
-  return normalizePath(scope);
+export function checkedScope(scope: string): string {
+  return normalizeScope(scope, 'scope');
 }
 
-/** Validates a definition and returns it with the scope normalized. */
-export async function checkedDefinition(
-  definition: LedgerDefinition,
-  field?: string,
-): Promise<LedgerDefinition> {
-  try {
-    const state = await scratch().createLedger(definition);
-    return { ...definition, scope: state.scope };
-  } catch (error) {
-    if (field === undefined || !CyclesError.isInstance(error) || error.details === undefined) throw error;
-    // Name the caller's field (e.g. `changes.overdraftLimit`) rather than the scratch definition's.
-    const rename = (text: string) => text.replace(/^ledger\b/, field);
-    const details = { ...error.details, field: rename(String(error.details.field ?? '')) };
-    throw errorForCode(error.code, rename(error.message), { details });
-  }
+/** Validates a definition (errors name `field`, e.g. `changes.overdraftLimit`) with the scope normalized. */
+export function checkedDefinition(definition: LedgerDefinition, field = 'ledger'): LedgerDefinition {
+  return validateDefinition(definition, field);
 }
 
-export async function checkTemplate(template: LedgerTemplate): Promise<LedgerTemplate> {
-  await scratch().addTemplate(template);
-  return { ...template, pattern: normalizePath(template.pattern) };
+export function checkTemplate(template: LedgerTemplate): LedgerTemplate {
+  return validateTemplate(template);
 }
 
-export async function checkTenantSettings(tenant: string, settings: TenantSettings): Promise<void> {
-  await scratch().setTenant(tenant, settings);
+export function checkTenantSettings(_tenant: string, settings: TenantSettings): void {
+  validateTenantSettings(settings);
 }
 
 /** True when a caps object sets anything (ALLOW_WITH_CAPS is only answered then). */

@@ -10,7 +10,6 @@ import {
   createMemoryLedger,
   type DecideRequest,
   type DecideResponse,
-  decodeCursor,
   type EventRequest,
   type EventResponse,
   type ExtendRequest,
@@ -27,7 +26,6 @@ import {
   type ListReservationsQuery,
   type ListReservationsResponse,
   NotFoundError,
-  page,
   type ReleaseRequest,
   type ReleaseResponse,
   type ReservationDetail,
@@ -45,6 +43,7 @@ import {
   validateReservationId,
   validateReserve,
 } from '@cycles-guard/core';
+import { decodeCursor, page, validateBalancesQuery, validateListQuery } from '@cycles-guard/core/ledger-kit';
 import type { Redis } from 'ioredis';
 import { LedgerConnection, type OperationName, type Reply, throwIfError } from './connection.ts';
 import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';
@@ -164,7 +163,6 @@ class RedisLedgerImpl implements RedisLedger {
   private readonly connection: LedgerConnection;
   private readonly clock: Clock | undefined;
   private readonly includeBalances: boolean;
-  private readonly validator = createMemoryLedger({ sweepIntervalMs: 0 });
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly instanceId = randomBytes(6).toString('base64url');
   private idCounter = 0;
@@ -397,7 +395,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
-    await this.validator.getBalances(query);
+    validateBalancesQuery(query);
     const tenant = lower(context?.tenant);
     if (
       tenant !== undefined &&
@@ -432,7 +430,7 @@ class RedisLedgerImpl implements RedisLedger {
     query: ListReservationsQuery,
     context?: CallContext,
   ): Promise<ListReservationsResponse> {
-    await this.validator.listReservations(query);
+    validateListQuery(query);
     const tenant = lower(context?.tenant);
     if (
       tenant !== undefined &&
@@ -455,14 +453,14 @@ class RedisLedgerImpl implements RedisLedger {
   // ---- provisioning -----------------------------------------------------------------------------
 
   async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
-    const checked = await checkedDefinition(definition);
+    const checked = checkedDefinition(definition);
     const reply = await this.run('createLedger', [definitionJson(checked)]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async fund(request: FundingRequest): Promise<FundingResult> {
-    const scope = await checkedScope(request.scope, request.unit);
+    const scope = checkedScope(request.scope);
     const funding = request.funding;
     const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
     const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
@@ -491,7 +489,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
-    const path = await checkedScope(scope, unit);
+    const path = checkedScope(scope);
     const changed = await this.run('setStatus', [`${path}|${unit}`, status]);
     throwIfError(changed);
     return toState(asList<RowReply>(changed.rows)[0]!);
@@ -502,10 +500,10 @@ class RedisLedgerImpl implements RedisLedger {
     unit: Unit,
     changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
   ): Promise<LedgerState> {
-    const path = await checkedScope(scope, unit);
+    const path = checkedScope(scope);
     const current = await this.getLedger(path, unit);
     if (current === undefined) throw noLedger(path, unit);
-    const checked = await checkedDefinition(
+    const checked = checkedDefinition(
       { scope: path, unit, allocated: Math.max(0, current.allocated), ...changes },
       'changes',
     );
@@ -522,14 +520,14 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async removeLedger(scope: string, unit: Unit): Promise<LedgerState> {
-    const path = await checkedScope(scope, unit);
+    const path = checkedScope(scope);
     const reply = await this.run('removeLedger', [`${path}|${unit}`]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
-    const path = await checkedScope(scope, unit);
+    const path = checkedScope(scope);
     const reply = await this.run('getLedger', [`${path}|${unit}`]);
     const row = asList<RowReply>(reply.rows)[0];
     return row === undefined ? undefined : toState(row);
@@ -541,12 +539,12 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async addTemplate(template: LedgerTemplate): Promise<void> {
-    const checked = await checkTemplate(template);
+    const checked = checkTemplate(template);
     await this.run('addTemplate', [definitionJson(checked)]);
   }
 
   async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
-    await checkTenantSettings(tenant, settings);
+    checkTenantSettings(tenant, settings);
     const fields: string[] = [];
     for (const [name, value] of Object.entries(settings)) {
       if (value !== undefined) fields.push(name, String(value));

@@ -1,13 +1,12 @@
-import {
-  decodeCursor,
-  type ListReservationsQuery,
-  type ListReservationsResponse,
-  type Metadata,
-  page,
-  type ReservationDetail,
-  type ReservationStatus,
-  type Unit,
+import type {
+  ListReservationsQuery,
+  ListReservationsResponse,
+  Metadata,
+  ReservationDetail,
+  ReservationStatus,
+  Unit,
 } from '@cycles-guard/core';
+import { decodeCursor, page } from '@cycles-guard/core/ledger-kit';
 import { amount } from './ledger-views.ts';
 
 // Reservation reads: the detail view of a stored reservation, and list filtering, sorting and paging

@@ -94,11 +94,7 @@ import type {
   TenantSettings,
 } from './types.ts';
 
-export {
-  DuplicateLedgerError,
-  LedgerInUseError,
-  tooManyReservations,
-} from './ledger-errors.ts';
+export { DuplicateLedgerError, LedgerInUseError } from './ledger-errors.ts';
 export type { MemoryLedgerOptions } from './memory-ledger-options.ts';
 
 const DEFAULT_TTL_MS = 60_000;

@@ -1,4 +1,4 @@
-import { MAX_JSON_DEPTH } from '@cycles-guard/core';
+import { MAX_JSON_DEPTH } from '@cycles-guard/core/ledger-kit';
 import type { FastifyInstance } from 'fastify';
 import { HttpRefusal } from './errors.ts';
 import { findTooDeep } from './json-depth.ts';
