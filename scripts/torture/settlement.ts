@@ -194,7 +194,8 @@ async function sigkilledCallers(redis: RedisServer, seed: number, log: Log) {
         '--conditions=@cycles-guard/source',
         '--import',
         'tsx',
-        join(here, 'support/settlement-child.ts'),
+        // The Redis package's own kill-before-commit child (its outbox test runs it too).
+        join(here, '../../packages/redis/test/support/die-before-commit.ts'),
         redis.url,
         prefix,
         directory,

@@ -138,19 +138,19 @@ describe('settlement outbox on Redis', () => {
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const reserved = await new Promise<number[]>((resolve, reject) => {
+    const answered = await new Promise<[string, number][]>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (chunk) => {
         out += String(chunk);
         const line = /answered (\[.*\])\n/.exec(out);
-        if (line?.[1] !== undefined) resolve(JSON.parse(line[1]) as number[]);
+        if (line?.[1] !== undefined) resolve(JSON.parse(line[1]) as [string, number][]);
       });
       child.once('exit', (code) => reject(new Error(`child exited with ${code} before answering`)));
     });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
-    const held = reserved.reduce((total, amount) => total + amount, 0);
+    const held = answered.reduce((total, [, amount]) => total + amount, 0);
     expect((await admin.getLedger('tenant:acme', 'USD_MICROCENTS'))?.reserved).toBe(held);
     const events: CyclesEvent[] = [];
     const restarted = guarded(server.url, directory, events);

@@ -1,5 +1,6 @@
-// A child process of the outbox test: takes CALLS guarded LLM calls on the Redis ledger with a file
-// journal, "gets the provider's answer", prints `answered` and waits to be SIGKILLed before it commits.
+// A child process of the outbox test and the settlement torture scenario: takes CALLS guarded LLM calls on
+// the Redis ledger with a file journal, "gets the provider's answer", prints `answered [[id, reserved]...]`
+// and waits to be SIGKILLed before it commits anything.
 import { createCycles } from '@cycles-guard/core';
 import { createRedisLedger } from '../../src/index.ts';
 
@@ -26,5 +27,5 @@ const held = await Promise.all(
 );
 // The provider call: long enough for the background intent writes to land, as a real one would be.
 await new Promise((resolve) => setTimeout(resolve, 200));
-process.stdout.write(`answered ${JSON.stringify(held.map((call) => call.reserved))}\n`);
+process.stdout.write(`answered ${JSON.stringify(held.map((call) => [call.reservationId, call.reserved]))}\n`);
 setInterval(() => {}, 1_000); // wait for SIGKILL, never commit
