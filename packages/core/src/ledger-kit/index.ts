@@ -1,19 +1,62 @@
-// @cycles-guard/core/ledger-kit: what a second ledger implementation (Redis, a server) needs to accept
-// and refuse exactly what the memory ledger does: one validation path, one cursor codec, one set of
-// typed refusals. Apps do not need it.
+// @cycles-guard/core/ledger-kit: what a second ledger implementation (Redis, a server) needs to accept,
+// refuse and answer exactly as the memory ledger does, which runs the same functions: one validation
+// path, one payload fingerprint per operation, one set of query, paging and balance rules, one tenant
+// guard, one set of option defaults and typed refusals. Apps do not need it.
 
+// ---- validation (before anything changes) ----
 export {
   normalizeScope,
   validateDefinition,
   validateTemplate,
   validateTenantSettings,
 } from '../ledger/definitions.ts';
+// ---- idempotency: canonical payloads and their fingerprints ----
+export { canonicalJson } from '../ledger/idempotency.ts';
 export { tooManyReservations } from '../ledger/ledger-errors.ts';
-export { decodeCursor, page } from '../ledger/reservations.ts';
+export { capsSet } from '../ledger/ledger-row.ts';
+export {
+  commitFingerprint,
+  decideFingerprint,
+  eventFingerprint,
+  extendFingerprint,
+  fundingFingerprint,
+  releaseFingerprint,
+  reserveFingerprint,
+} from '../ledger/payloads.ts';
+export { windowBounds } from '../ledger/windows.ts';
+// ---- scopes, windows, caps ----
+export { affectedScopes, leafSegment, scopeTenant } from '../protocol/scopes.ts';
 export {
   checkJsonValue,
   MAX_JSON_CHARS,
   MAX_JSON_DEPTH,
   validateBalancesQuery,
+  validateCommit,
+  validateDecide,
+  validateEvent,
+  validateExtend,
   validateListQuery,
+  validateRelease,
+  validateReservationId,
+  validateReserve,
 } from '../protocol/validate.ts';
+// ---- reads: balances, reservations, paging ----
+export {
+  type BalanceCounters,
+  balanceSelected,
+  balancesPage,
+  toBalance,
+  wantedSegments,
+} from './balances.ts';
+export { countOption, LEDGER_DEFAULTS, type TemplateBounds, templateBounds } from './options.ts';
+export { compareText, decodeCursor, page } from './paging.ts';
+export {
+  queryReservations,
+  type ReservationFields,
+  type ReservationNaming,
+  reservationDetail,
+  type StoredReservation,
+  storedNaming,
+} from './reservation-query.ts';
+// ---- tenancy, options, refusals ----
+export { guardQueriedTenant, guardSubject } from './tenant-guard.ts';

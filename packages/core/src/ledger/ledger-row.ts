@@ -1,6 +1,5 @@
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
-import { leafSegment } from '../protocol/scopes.ts';
-import type { Balance, BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
+import type { BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
 import type { TemplateOrigin } from './template-census.ts';
 import type { LedgerDefinition } from './types.ts';
 import { windowBounds } from './windows.ts';
@@ -114,21 +113,4 @@ export function toState(row: LedgerRow): LedgerState {
     state.periodEndMs = row.periodEndMs!;
   }
   return state;
-}
-
-/** The protocol Balance of a row, as Ref shapes it (leaf `scope`; zero debt/limit and false flag omitted). */
-export function toBalance(row: LedgerRow): Balance {
-  const unit = row.unit;
-  const balance: Balance = {
-    scope: leafSegment(row.scope),
-    scopePath: row.scope,
-    remaining: { unit, amount: row.remaining },
-    reserved: { unit, amount: row.reserved },
-    spent: { unit, amount: row.spent },
-    allocated: { unit, amount: row.allocated },
-  };
-  if (row.debt > 0) balance.debt = { unit, amount: row.debt };
-  if (row.overdraftLimit > 0) balance.overdraftLimit = { unit, amount: row.overdraftLimit };
-  if (row.isOverLimit) balance.isOverLimit = true;
-  return balance;
 }

@@ -1,5 +1,4 @@
 import type { Clock } from '../clock.ts';
-import { invalid } from '../protocol/errors.ts';
 import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './types.ts';
 
 /** Options of `createMemoryLedger` (memory-ledger.ts). */
@@ -75,25 +74,4 @@ export interface MemoryLedgerOptions {
    * overrides it). Counted against the subject's tenant, else the caller's.
    */
   maxTemplateLedgersPerTenant?: number;
-}
-
-type CountOption =
-  | 'maxIdempotencyRecordsPerTenant'
-  | 'eventReplayWindowMs'
-  | 'idempotencyRetentionMs'
-  | 'eventIdempotencyRetentionMs'
-  | 'reservationRetentionMs'
-  | 'maxReservationsPerTenant'
-  | 'reservationReplayWindowMs'
-  | 'sweepIntervalMs'
-  | 'maxTemplateLedgers'
-  | 'maxTemplateLedgersPerTenant';
-
-/** A numeric option (or its default), rejected at construction unless an integer ≥ `min`. */
-export function count(options: MemoryLedgerOptions, name: CountOption, fallback: number, min = 0): number {
-  const value = options[name] ?? fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw invalid(name, `must be an integer ≥ ${min} (got ${String(value)})`, `fix the ${name} option`);
-  }
-  return value;
 }

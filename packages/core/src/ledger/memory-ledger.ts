@@ -1,5 +1,9 @@
 import type { CallContext } from '../authority.ts';
 import { type Clock, systemClock } from '../clock.ts';
+import { toBalance } from '../ledger-kit/balances.ts';
+import { countOption as count, LEDGER_DEFAULTS, templateBounds } from '../ledger-kit/options.ts';
+import { queryReservations } from '../ledger-kit/reservation-query.ts';
+import { guardQueriedTenant, guardSubject } from '../ledger-kit/tenant-guard.ts';
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
 import {
   ForbiddenError,
@@ -61,10 +65,10 @@ import {
   tooManyRecords,
   tooManyReservations,
 } from './ledger-errors.ts';
-import { balancesPage, guardQueriedTenant } from './ledger-queries.ts';
-import { type LedgerRow, rollWindow, toBalance, toState } from './ledger-row.ts';
+import { memoryBalancesPage } from './ledger-queries.ts';
+import { type LedgerRow, rollWindow, toState } from './ledger-row.ts';
 import { isLiveReserve, type LiveReserve, LiveReservePool, liveReserveResponse } from './live-reserve.ts';
-import { count, type MemoryLedgerOptions } from './memory-ledger-options.ts';
+import type { MemoryLedgerOptions } from './memory-ledger-options.ts';
 import {
   commitFingerprint,
   decideFingerprint,
@@ -77,14 +81,13 @@ import {
 import { ReservationTable } from './reservation-table.ts';
 import {
   commitResponseOf,
-  queryReservations,
   type ReservationRow,
   releaseResponseOf,
   reservationIdOf,
+  rowNaming,
   toDetail,
 } from './reservations.ts';
 import { SubjectCache, type SubjectEntry } from './subject-cache.ts';
-import { DEFAULT_MAX_TEMPLATE_LEDGERS, DEFAULT_MAX_TEMPLATE_LEDGERS_PER_TENANT } from './template-census.ts';
 import type {
   FundingRequest,
   FundingResult,
@@ -143,13 +146,10 @@ class MemoryLedger implements Ledger {
 
   constructor(options: MemoryLedgerOptions) {
     this.clock = options.clock ?? systemClock;
+    const bounds = templateBounds(options);
     this.catalog = new LedgerCatalog(this.clock, this.ids, {
-      maxTemplateLedgers: count(options, 'maxTemplateLedgers', DEFAULT_MAX_TEMPLATE_LEDGERS),
-      maxTemplateLedgersPerTenant: count(
-        options,
-        'maxTemplateLedgersPerTenant',
-        DEFAULT_MAX_TEMPLATE_LEDGERS_PER_TENANT,
-      ),
+      maxTemplateLedgers: bounds.limit,
+      maxTemplateLedgersPerTenant: bounds.perTenantLimit,
     });
     this.idempotency = new IdempotencyStore(
       {
@@ -158,19 +158,23 @@ class MemoryLedger implements Ledger {
       },
       this.lives.reclaim,
     );
-    this.idempotencyRetentionMs = count(options, 'idempotencyRetentionMs', 86_400_000);
+    this.idempotencyRetentionMs = count(
+      options,
+      'idempotencyRetentionMs',
+      LEDGER_DEFAULTS.idempotencyRetentionMs,
+    );
     this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
     this.reservations = new ReservationTable(this.ids, this.idempotency, {
-      retentionMs: count(options, 'reservationRetentionMs', 3_600_000),
-      maxPerTenant: count(options, 'maxReservationsPerTenant', 50_000, 1),
-      replayWindowMs: count(options, 'reservationReplayWindowMs', 60_000),
+      retentionMs: count(options, 'reservationRetentionMs', LEDGER_DEFAULTS.reservationRetentionMs),
+      maxPerTenant: count(options, 'maxReservationsPerTenant', LEDGER_DEFAULTS.maxReservationsPerTenant, 1),
+      replayWindowMs: count(options, 'reservationReplayWindowMs', LEDGER_DEFAULTS.reservationReplayWindowMs),
     });
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {}))
       this.catalog.putTenant(tenant, settings);
     for (const template of options.templates ?? []) this.catalog.putTemplate(template);
     for (const definition of options.ledgers ?? []) this.catalog.putLedger(definition);
-    const interval = count(options, 'sweepIntervalMs', 5000);
+    const interval = count(options, 'sweepIntervalMs', LEDGER_DEFAULTS.sweepIntervalMs);
     if (interval > 0) {
       this.timer = setInterval(() => this.sweep(this.clock.now()), interval);
       this.timer.unref?.();
@@ -182,7 +186,7 @@ class MemoryLedger implements Ledger {
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
     validateReserve(request);
     const now = this.tick();
-    const tenant = this.guardSubject(request.subject, context);
+    const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'reserve');
     const key = request.idempotencyKey;
     const dryRun = request.dryRun === true;
@@ -440,7 +444,7 @@ class MemoryLedger implements Ledger {
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
     validateDecide(request);
     const now = this.tick();
-    const tenant = this.guardSubject(request.subject, context);
+    const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'decide');
     const print = decideFingerprint(request);
     const replay = this.idempotency.lookup<DecideResponse>(space, request.idempotencyKey, print, now);
@@ -472,7 +476,7 @@ class MemoryLedger implements Ledger {
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
     validateEvent(request);
     const now = this.tick();
-    const tenant = this.guardSubject(request.subject, context);
+    const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'event');
     const print = eventFingerprint(request);
     const replay = this.idempotency.lookup<EventResponse>(space, request.idempotencyKey, print, now);
@@ -517,7 +521,7 @@ class MemoryLedger implements Ledger {
     const now = this.tick();
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Balances');
-    return balancesPage(this.catalog.ledgers.values(), query, tenant, now);
+    return memoryBalancesPage(this.catalog.ledgers.values(), query, tenant, now);
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
@@ -536,7 +540,7 @@ class MemoryLedger implements Ledger {
     this.tick();
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Reservations');
-    return queryReservations(this.reservations.values(), query, tenant);
+    return queryReservations(this.reservations.values(), query, tenant, rowNaming);
   }
 
   async close(): Promise<void> {
@@ -627,18 +631,6 @@ class MemoryLedger implements Ledger {
     this.reservations.prune(now);
     this.catalog.dropEnded(now);
     return expired;
-  }
-
-  /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */
-  private guardSubject(subject: Subject, context: CallContext | undefined): string | undefined {
-    const tenant = lower(subject.tenant);
-    const caller = context?.tenant;
-    if (caller !== undefined && tenant !== undefined && tenant !== caller.toLowerCase()) {
-      throw new ForbiddenError(`Subject tenant ${subject.tenant} is not the caller's tenant`, {
-        details: { tenant: subject.tenant },
-      });
-    }
-    return tenant ?? lower(caller);
   }
 
   /** 404 for an unknown id, 403 for another tenant's reservation. */

@@ -1,12 +1,14 @@
+import {
+  type ReservationFields,
+  type ReservationNaming,
+  reservationDetail,
+} from '../ledger-kit/reservation-query.ts';
 import type { OveragePolicy, ReservationStatus, Unit } from '../protocol/enums.ts';
-import { invalid } from '../protocol/errors.ts';
 import type {
   Action,
   Balance,
   CommitResponse,
   ExtendResponse,
-  ListReservationsQuery,
-  ListReservationsResponse,
   Metadata,
   ReleaseResponse,
   ReservationDetail,
@@ -17,7 +19,7 @@ import type { IdempotencyRecord } from './idempotency.ts';
 import { IdSource } from './ids.ts';
 import type { LedgerRow } from './ledger-row.ts';
 
-// The reservation record of the memory ledger, its detail view and list-query evaluation.
+// The reservation record of the memory ledger and its detail view (list queries: ledger-kit).
 
 /** A stored extend outcome on a reservation: replayed verbatim for the same key. */
 export interface StoredExtend {
@@ -33,7 +35,7 @@ export interface TenantReservations {
 }
 
 /** A reservation as the memory ledger keeps it. `rows` are exactly the ledgers the hold was placed on. */
-export interface ReservationRow {
+export interface ReservationRow extends ReservationFields {
   /**
    * The counter its id was made from (the table key). The id string itself is rebuilt when needed
    * ({@link reservationIdOf}): a retained row keeping it would keep a young string alive into the old
@@ -193,144 +195,10 @@ export function finalizedAt(row: ReservationRow): number | undefined {
   return row.status === 'COMMITTED' || row.status === 'RELEASED' ? row.endedAtMs : undefined;
 }
 
+/** How the memory ledger names a row: the id rebuilt from its sequence, finalization from endedAtMs. */
+export const rowNaming: ReservationNaming<ReservationRow> = { id: reservationIdOf, finalizedAt };
+
 /** The protocol view of a reservation; `include` projects metadata (both by default). */
 export function toDetail(row: ReservationRow, include?: readonly string[]): ReservationDetail {
-  const detail: ReservationDetail = {
-    reservationId: reservationIdOf(row),
-    status: row.status,
-    idempotencyKey: row.idempotencyKey,
-    subject: row.subject,
-    action: row.action,
-    reserved: { unit: row.unit, amount: row.estimate },
-    createdAtMs: row.createdAtMs,
-    expiresAtMs: row.expiresAtMs,
-    scopePath: row.scopePath,
-    affectedScopes: row.affectedScopes,
-  };
-  if (row.committed !== undefined) detail.committed = { unit: row.unit, amount: row.committed };
-  const finalizedAtMs = finalizedAt(row);
-  if (finalizedAtMs !== undefined) detail.finalizedAtMs = finalizedAtMs;
-  if (row.metadata !== undefined && (include === undefined || include.includes('metadata'))) {
-    detail.metadata = row.metadata;
-  }
-  if (
-    row.committedMetadata !== undefined &&
-    (include === undefined || include.includes('committed_metadata'))
-  ) {
-    detail.committedMetadata = row.committedMetadata;
-  }
-  return detail;
-}
-
-const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
-
-function within(value: number | undefined, from: number | undefined, to: number | undefined): boolean {
-  if (from === undefined && to === undefined) return true;
-  if (value === undefined) return false;
-  return (from === undefined || value >= from) && (to === undefined || value <= to);
-}
-
-function sortValue(row: ReservationRow, key: string): string | number {
-  switch (key) {
-    case 'reservation_id':
-      return reservationIdOf(row);
-    case 'tenant':
-      return row.tenant ?? '';
-    case 'scope_path':
-      return row.scopePath;
-    case 'status':
-      return row.status;
-    case 'reserved':
-      return row.estimate;
-    case 'expires_at_ms':
-      return row.expiresAtMs;
-    default:
-      return row.createdAtMs;
-  }
-}
-
-/**
- * A page cursor: the next offset and a check of it (base 36), so a cursor no ledger issued
- * (`cursor=garbage`) is refused rather than read as some far offset and answered with an empty page.
- */
-function cursorOf(offset: number): string {
-  return `${offset.toString(36)}-${cursorCheck(offset)}`;
-}
-
-function cursorCheck(offset: number): string {
-  return ((Math.imul(offset ^ 0x5bd1e995, 2654435761) >>> 0) % 1296).toString(36).padStart(2, '0');
-}
-
-/** The offset of a cursor {@link page} issued (0 for none); 400 naming `cursor` for anything else. */
-export function decodeCursor(cursor: unknown): number {
-  if (cursor === undefined || cursor === '') return 0;
-  if (typeof cursor !== 'string') throw invalid('cursor', 'must be a string', 'pass nextCursor as given');
-  const dash = cursor.indexOf('-');
-  const offset = dash > 0 && dash <= 11 ? Number.parseInt(cursor.slice(0, dash), 36) : Number.NaN;
-  if (!Number.isSafeInteger(offset) || offset < 0 || cursorOf(offset) !== cursor) {
-    throw invalid('cursor', 'is not a cursor this ledger issued', 'pass nextCursor from the previous page');
-  }
-  return offset;
-}
-
-/** One page of `items` from `offset`, with the cursor of the next page. */
-export function page<T>(
-  items: T[],
-  offset: number,
-  limit: number,
-): { items: T[]; nextCursor?: string; hasMore: boolean } {
-  const slice = items.slice(offset, offset + limit);
-  const hasMore = offset + limit < items.length;
-  return hasMore
-    ? { items: slice, nextCursor: cursorOf(offset + limit), hasMore }
-    : { items: slice, hasMore };
-}
-
-/** Filters, sorts and pages reservations for listReservations (all filters ANDed; blank = unset). */
-export function queryReservations(
-  rows: Iterable<ReservationRow>,
-  query: ListReservationsQuery,
-  tenant: string | undefined,
-): ListReservationsResponse {
-  const matches: ReservationRow[] = [];
-  const key = query.idempotencyKey === '' ? undefined : query.idempotencyKey;
-  for (const row of rows) {
-    if (tenant !== undefined && row.tenant !== tenant) continue;
-    if (key !== undefined && row.idempotencyKey !== key) continue;
-    if (query.status !== undefined && row.status !== query.status) continue;
-    let ok = true;
-    for (const level of LEVELS) {
-      const wanted = query[level];
-      if (
-        wanted !== undefined &&
-        wanted !== '' &&
-        row.subject[level]?.toLowerCase() !== wanted.toLowerCase()
-      ) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
-    if (!within(row.createdAtMs, query.fromMs, query.toMs)) continue;
-    if (!within(row.expiresAtMs, query.expiresFromMs, query.expiresToMs)) continue;
-    if (!within(finalizedAt(row), query.finalizedFromMs, query.finalizedToMs)) continue;
-    matches.push(row);
-  }
-  const sortBy = query.sortBy ?? 'created_at_ms';
-  const direction = query.sortDir === 'asc' ? 1 : -1;
-  matches.sort((a, b) => {
-    const left = sortValue(a, sortBy);
-    const right = sortValue(b, sortBy);
-    if (left !== right) return (left < right ? -1 : 1) * direction;
-    const leftId = reservationIdOf(a);
-    const rightId = reservationIdOf(b);
-    return (leftId < rightId ? -1 : leftId > rightId ? 1 : 0) * direction;
-  });
-  const result = page(matches, decodeCursor(query.cursor), query.limit ?? 50);
-  const response: ListReservationsResponse = {
-    reservations: result.items.map((row) => toDetail(row, query.include ?? [])),
-    hasMore: result.hasMore,
-  };
-  if (result.nextCursor !== undefined) response.nextCursor = result.nextCursor;
-  return response;
+  return reservationDetail(row, rowNaming, include);
 }

@@ -23,9 +23,6 @@ export interface TemplatePlan {
   tenant: string;
 }
 
-export const DEFAULT_MAX_TEMPLATE_LEDGERS = 50_000;
-export const DEFAULT_MAX_TEMPLATE_LEDGERS_PER_TENANT = 1_000;
-
 /** The live template ledgers, counted in all, per tenant and per template. */
 export class TemplateCensus {
   private readonly rows = new Set<LedgerRow>();
