@@ -1,7 +1,8 @@
-import { type Balance, type LedgerState, leafSegment, type Unit } from '@cycles-guard/core';
+import type { Balance, LedgerState, Unit } from '@cycles-guard/core';
+import { toBalance } from '@cycles-guard/core/ledger-kit';
 
 // Script replies carry a ledger row as an array of strings (amounts never travel as JSON numbers);
-// these turn one into the protocol's views.
+// these decode one (the ledger kit shapes the protocol views).
 
 /** A row as a script returns it (see row_out in lua/library.ts). */
 export type RowReply = string[];
@@ -43,22 +44,9 @@ export function toState(row: RowReply): LedgerState {
   return state;
 }
 
-/** The protocol Balance of a row, shaped as the memory ledger shapes it. */
-export function toBalance(row: RowReply): Balance {
-  const state = toState(row);
-  const unit = state.unit;
-  const balance: Balance = {
-    scope: leafSegment(state.scope),
-    scopePath: state.scope,
-    remaining: { unit, amount: state.remaining },
-    reserved: { unit, amount: state.reserved },
-    spent: { unit, amount: state.spent },
-    allocated: { unit, amount: state.allocated },
-  };
-  if (state.debt > 0) balance.debt = { unit, amount: state.debt };
-  if (state.overdraftLimit > 0) balance.overdraftLimit = { unit, amount: state.overdraftLimit };
-  if (state.isOverLimit) balance.isOverLimit = true;
-  return balance;
+/** The protocol Balances of the rows a script returned (shaped by the ledger kit, as the memory ledger's). */
+export function balancesOf(rows: unknown): Balance[] {
+  return asList<RowReply>(rows).map((row) => toBalance(toState(row)));
 }
 
 /** Milliseconds until a windowed row's period ends, when it has one. */

@@ -1,63 +1,84 @@
 import { randomBytes } from 'node:crypto';
+import type {
+  BalancesQuery,
+  BalancesResponse,
+  CallContext,
+  Clock,
+  CommitRequest,
+  CommitResponse,
+  DecideRequest,
+  DecideResponse,
+  EventRequest,
+  EventResponse,
+  ExtendRequest,
+  ExtendResponse,
+  FundingRequest,
+  FundingResult,
+  Ledger,
+  LedgerDefinition,
+  LedgerState,
+  LedgerStatus,
+  LedgerTemplate,
+  ListReservationsQuery,
+  ListReservationsResponse,
+  ReleaseRequest,
+  ReleaseResponse,
+  ReservationDetail,
+  ReserveRequest,
+  ReserveResponse,
+  TemplateLedgerCounts,
+  TenantSettings,
+  Unit,
+} from '@cycles-guard/core';
+import { NotFoundError } from '@cycles-guard/core';
 import {
   affectedScopes,
-  type BalancesQuery,
-  type BalancesResponse,
-  type CallContext,
-  type Clock,
-  type CommitRequest,
-  type CommitResponse,
-  createMemoryLedger,
-  type DecideRequest,
-  type DecideResponse,
-  type EventRequest,
-  type EventResponse,
-  type ExtendRequest,
-  type ExtendResponse,
-  ForbiddenError,
-  type FundingRequest,
-  type FundingResult,
-  InvalidRequestError,
-  type Ledger,
-  type LedgerDefinition,
-  type LedgerState,
-  type LedgerStatus,
-  type LedgerTemplate,
-  type ListReservationsQuery,
-  type ListReservationsResponse,
-  NotFoundError,
-  type ReleaseRequest,
-  type ReleaseResponse,
-  type ReservationDetail,
-  type ReserveRequest,
-  type ReserveResponse,
-  type Subject,
-  type TemplateLedgerCounts,
-  type TenantSettings,
-  type Unit,
+  balancesPage,
+  capsSet,
+  commitFingerprint,
+  compareText,
+  countOption,
+  decideFingerprint,
+  eventFingerprint,
+  extendFingerprint,
+  fundingFingerprint,
+  guardQueriedTenant,
+  guardSubject,
+  LEDGER_DEFAULTS,
+  normalizeScope,
+  queryReservations,
+  releaseFingerprint,
+  reservationDetail,
+  reserveFingerprint,
+  storedNaming,
+  type TemplateBounds,
+  templateBounds,
+  validateBalancesQuery,
   validateCommit,
   validateDecide,
+  validateDefinition,
   validateEvent,
   validateExtend,
+  validateListQuery,
   validateRelease,
   validateReservationId,
   validateReserve,
-} from '@cycles-guard/core';
-import { decodeCursor, page, validateBalancesQuery, validateListQuery } from '@cycles-guard/core/ledger-kit';
+  validateTemplate,
+  validateTenantSettings,
+  wantedSegments,
+} from '@cycles-guard/core/ledger-kit';
 import type { Redis } from 'ioredis';
-import { LedgerConnection, type OperationName, type Reply, throwIfError } from './connection.ts';
-import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';
-import { redisOutboxWiring } from './outbox.ts';
-import { canonicalJson, commitPayload, decidePayload, eventPayload, reservePayload } from './payloads.ts';
 import {
-  capsSet,
-  checkedDefinition,
-  checkedScope,
-  checkTemplate,
-  checkTenantSettings,
-  definitionJson,
-} from './provisioning-input.ts';
-import { queryReservations, type ReservationView, toDetail } from './reservation-views.ts';
+  type ConnectionOptions,
+  LedgerConnection,
+  type OperationName,
+  type Reply,
+  throwIfError,
+} from './connection.ts';
+import { definitionJson } from './definition-json.ts';
+import { amount, asList, balancesOf, type RowReply, toState } from './ledger-views.ts';
+import { redisOutboxWiring } from './outbox.ts';
+import { type ReservationView, toStored } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
 
 /** Options of {@link createRedisLedger}. */
@@ -135,7 +156,6 @@ interface Outcome {
 }
 
 const SWEEP_BATCH = 500;
-const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
 
 function lower(value: string | undefined): string | undefined {
   return value === undefined ? undefined : value.toLowerCase();
@@ -166,29 +186,22 @@ class RedisLedgerImpl implements RedisLedger {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly instanceId = randomBytes(6).toString('base64url');
   private idCounter = 0;
-  private readonly templateBounds: { limit: number; perTenantLimit: number };
+  private readonly templateBounds: TemplateBounds;
 
   constructor(options: RedisLedgerOptions) {
+    // Every option is checked (400 naming it) before anything connects, shared ones as the memory ledger.
     this.clock = options.clock;
-    this.templateBounds = checkedTemplateBounds(options);
+    this.templateBounds = templateBounds(options);
+    const interval = countOption(options, 'sweepIntervalMs', LEDGER_DEFAULTS.sweepIntervalMs);
     this.includeBalances = options.includeBalances === true;
     this.connection = new LedgerConnection({
       ...(options.url === undefined ? {} : { url: options.url }),
       ...(options.client === undefined ? {} : { client: options.client }),
       prefix: options.keyPrefix ?? 'cycles:',
-      timeoutMs: options.operationTimeoutMs ?? 2000,
+      timeoutMs: countOption(options, 'operationTimeoutMs', 2000, 1),
       scriptMode: options.scriptMode ?? 'function',
-      header: [
-        String(options.reservationRetentionMs ?? 3_600_000),
-        String(options.maxReservationsPerTenant ?? 50_000),
-        String(options.idempotencyRetentionMs ?? 86_400_000),
-        String(options.reservationReplayWindowMs ?? 60_000),
-        String(this.templateBounds.limit),
-        String(this.templateBounds.perTenantLimit),
-        String(options.templateLedgerRetentionMs ?? 3_600_000),
-      ],
+      header: scriptHeader(options, this.templateBounds),
     });
-    const interval = options.sweepIntervalMs ?? 5000;
     if (interval > 0) {
       this.timer = setInterval(() => {
         this.sweepExpired().catch(() => {});
@@ -210,7 +223,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
     validateReserve(request);
-    const tenant = this.guardSubject(request.subject, context);
+    const tenant = guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
     const scopePath = scopes[scopes.length - 1]!;
@@ -224,7 +237,7 @@ class RedisLedgerImpl implements RedisLedger {
     });
     const reply = await this.run('reserve', [
       namespace,
-      reservePayload(request),
+      String(reserveFingerprint(request)),
       tenant ?? '',
       flag(request.dryRun === true),
       request.estimate.unit,
@@ -249,14 +262,14 @@ class RedisLedgerImpl implements RedisLedger {
       response.scopePath = scopePath;
       response.reasonCode = outcome.reason as ReserveResponse['reasonCode'];
       if (outcome.retry !== undefined) response.retryAfterMs = amount(outcome.retry);
-      if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+      if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
       return response;
     }
     response.reserved = { unit, amount: amount(outcome.hold!) };
     response.scopePath = scopePath;
     if (outcome.caps !== undefined) response.caps = JSON.parse(outcome.caps);
     if (outcome.partial === true) response.partial = true;
-    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
     if (outcome.id !== undefined) {
       response.reservationId = outcome.id;
       response.expiresAtMs = amount(outcome.exp!);
@@ -276,7 +289,7 @@ class RedisLedgerImpl implements RedisLedger {
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
-      commitPayload(request),
+      String(commitFingerprint(request)),
       request.actual.unit,
       String(request.actual.amount),
       request.metadata === undefined ? '' : JSON.stringify(request.metadata),
@@ -290,7 +303,7 @@ class RedisLedgerImpl implements RedisLedger {
       charged: { unit, amount: amount(outcome.charged!) },
     };
     if (outcome.released !== undefined) response.released = { unit, amount: amount(outcome.released) };
-    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
     return response;
   }
 
@@ -305,17 +318,16 @@ class RedisLedgerImpl implements RedisLedger {
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
-      canonicalJson([request.reason]),
+      String(releaseFingerprint(request)),
       flag(this.includeBalances),
     ]);
     throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
-    const rows = asList<RowReply>(outcome.bal);
     const response: ReleaseResponse = {
       status: 'RELEASED',
       released: { unit: outcome.unit as Unit, amount: amount(outcome.released!) },
     };
-    if (outcome.bal !== undefined) response.balances = rows.map(toBalance);
+    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
     return response;
   }
 
@@ -330,7 +342,7 @@ class RedisLedgerImpl implements RedisLedger {
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
-      canonicalJson([request.extendByMs, request.metadata]),
+      String(extendFingerprint(request)),
       String(request.extendByMs),
       flag(this.includeBalances),
     ]);
@@ -341,18 +353,18 @@ class RedisLedgerImpl implements RedisLedger {
       expiresAtMs: amount(outcome.exp!),
       remainingTtlMs: amount(reply.replay === undefined ? outcome.ttl! : reply.ttl!),
     };
-    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
     return response;
   }
 
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
     validateDecide(request);
-    const tenant = this.guardSubject(request.subject, context);
+    const tenant = guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
     const reply = await this.run('decide', [
       namespace,
-      decidePayload(request),
+      String(decideFingerprint(request)),
       tenant ?? '',
       request.estimate.unit,
       String(request.estimate.amount),
@@ -372,11 +384,11 @@ class RedisLedgerImpl implements RedisLedger {
 
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
     validateEvent(request);
-    const tenant = this.guardSubject(request.subject, context);
+    const tenant = guardSubject(request.subject, context);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
     const reply = await this.run('event', [
       namespace,
-      eventPayload(request),
+      String(eventFingerprint(request)),
       tenant ?? '',
       request.actual.unit,
       String(request.actual.amount),
@@ -387,7 +399,7 @@ class RedisLedgerImpl implements RedisLedger {
     throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
-    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
     if (outcome.charged !== undefined) {
       response.charged = { unit: request.actual.unit, amount: amount(outcome.charged) };
     }
@@ -397,33 +409,16 @@ class RedisLedgerImpl implements RedisLedger {
   async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
     validateBalancesQuery(query);
     const tenant = lower(context?.tenant);
-    if (
-      tenant !== undefined &&
-      query.tenant !== undefined &&
-      query.tenant !== '' &&
-      query.tenant.toLowerCase() !== tenant
-    ) {
-      throw new ForbiddenError('Balances of another tenant', { details: { tenant: query.tenant } });
-    }
-    const wanted: string[] = [];
-    for (const level of LEVELS) {
-      const value = query[level];
-      if (value !== undefined && value !== '') wanted.push(`${level}:${value.toLowerCase()}`);
-    }
-    const reply = await this.run('balances', [tenant ?? '', ...wanted]);
-    const rows = asList<RowReply>(reply.rows);
-    rows.sort((a, b) => (a[1] === b[1] ? compare(a[2]!, b[2]!) : compare(a[1]!, b[1]!)));
-    const result = page(rows, decodeCursor(query.cursor), query.limit ?? 50);
-    const response: BalancesResponse = { balances: result.items.map(toBalance), hasMore: result.hasMore };
-    if (result.nextCursor !== undefined) response.nextCursor = result.nextCursor;
-    return response;
+    guardQueriedTenant(tenant, query.tenant, 'Balances');
+    const reply = await this.run('balances', [tenant ?? '', ...wantedSegments(query)]);
+    return balancesPage(asList<RowReply>(reply.rows).map(toState), query);
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
     validateReservationId(reservationId);
     const reply = await this.run('getReservation', [reservationId, lower(context?.tenant) ?? '']);
     throwIfError(reply);
-    return toDetail(reply.rsv!);
+    return reservationDetail(toStored(reply.rsv!), storedNaming);
   }
 
   async listReservations(
@@ -432,16 +427,10 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ListReservationsResponse> {
     validateListQuery(query);
     const tenant = lower(context?.tenant);
-    if (
-      tenant !== undefined &&
-      query.tenant !== undefined &&
-      query.tenant !== '' &&
-      query.tenant.toLowerCase() !== tenant
-    ) {
-      throw new ForbiddenError('Reservations of another tenant', { details: { tenant: query.tenant } });
-    }
+    guardQueriedTenant(tenant, query.tenant, 'Reservations');
     const reply = await this.run('listReservations', [tenant ?? '']);
-    return queryReservations(asList<ReservationView>(reply.list), query);
+    const stored = asList<ReservationView>(reply.list).map(toStored);
+    return queryReservations(stored, query, tenant, storedNaming);
   }
 
   async close(): Promise<void> {
@@ -453,14 +442,14 @@ class RedisLedgerImpl implements RedisLedger {
   // ---- provisioning -----------------------------------------------------------------------------
 
   async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
-    const checked = checkedDefinition(definition);
+    const checked = validateDefinition(definition, 'ledger');
     const reply = await this.run('createLedger', [definitionJson(checked)]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async fund(request: FundingRequest): Promise<FundingResult> {
-    const scope = checkedScope(request.scope);
+    const scope = normalizeScope(request.scope, 'scope');
     const funding = request.funding;
     const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
     const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
@@ -468,7 +457,7 @@ class RedisLedgerImpl implements RedisLedger {
     const reply = await this.run('fund', [
       `${scope}|${request.unit}`,
       `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
-      canonicalJson([funding, request.reason]),
+      String(fundingFingerprint(funding, request.reason)),
       flag(request.idempotencyKey !== undefined),
       String(funding?.operation ?? ''),
       amountOk ? String(funding.amount) : '0',
@@ -489,7 +478,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
-    const path = checkedScope(scope);
+    const path = normalizeScope(scope, 'scope');
     const changed = await this.run('setStatus', [`${path}|${unit}`, status]);
     throwIfError(changed);
     return toState(asList<RowReply>(changed.rows)[0]!);
@@ -500,10 +489,10 @@ class RedisLedgerImpl implements RedisLedger {
     unit: Unit,
     changes: Partial<Pick<LedgerDefinition, 'overdraftLimit' | 'caps' | 'commitOveragePolicy'>>,
   ): Promise<LedgerState> {
-    const path = checkedScope(scope);
+    const path = normalizeScope(scope, 'scope');
     const current = await this.getLedger(path, unit);
     if (current === undefined) throw noLedger(path, unit);
-    const checked = checkedDefinition(
+    const checked = validateDefinition(
       { scope: path, unit, allocated: Math.max(0, current.allocated), ...changes },
       'changes',
     );
@@ -520,14 +509,14 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async removeLedger(scope: string, unit: Unit): Promise<LedgerState> {
-    const path = checkedScope(scope);
+    const path = normalizeScope(scope, 'scope');
     const reply = await this.run('removeLedger', [`${path}|${unit}`]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
-    const path = checkedScope(scope);
+    const path = normalizeScope(scope, 'scope');
     const reply = await this.run('getLedger', [`${path}|${unit}`]);
     const row = asList<RowReply>(reply.rows)[0];
     return row === undefined ? undefined : toState(row);
@@ -539,12 +528,12 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async addTemplate(template: LedgerTemplate): Promise<void> {
-    const checked = checkTemplate(template);
+    const checked = validateTemplate(template);
     await this.run('addTemplate', [definitionJson(checked)]);
   }
 
   async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
-    checkTenantSettings(tenant, settings);
+    validateTenantSettings(settings);
     const fields: string[] = [];
     for (const [name, value] of Object.entries(settings)) {
       if (value !== undefined) fields.push(name, String(value));
@@ -555,7 +544,7 @@ class RedisLedgerImpl implements RedisLedger {
   async templateLedgerCounts(): Promise<TemplateLedgerCounts> {
     const reply = await this.run('templateCounts', []);
     const byTenant: Record<string, number> = {};
-    const list = asList<[string, string]>(reply.list).sort(([a], [b]) => compare(a, b));
+    const list = asList<[string, string]>(reply.list).sort(([a], [b]) => compareText(a, b));
     for (const [tenant, count] of list) byTenant[tenant] = amount(count);
     return { total: amount(reply.count!), ...this.templateBounds, byTenant };
   }
@@ -582,44 +571,20 @@ class RedisLedgerImpl implements RedisLedger {
     this.idCounter += 1;
     return `rsv_${this.instanceId}${this.idCounter.toString(36).padStart(10, '0')}`;
   }
-
-  /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */
-  private guardSubject(subject: Subject, context: CallContext | undefined): string | undefined {
-    const tenant = lower(subject.tenant);
-    const caller = context?.tenant;
-    if (caller !== undefined && tenant !== undefined && tenant !== caller.toLowerCase()) {
-      throw new ForbiddenError(`Subject tenant ${subject.tenant} is not the caller's tenant`, {
-        details: { tenant: subject.tenant },
-      });
-    }
-    return tenant ?? lower(caller);
-  }
 }
 
-/**
- * The template bounds, checked with core's rules (a scratch memory ledger refuses bad ones); the defaults
- * are the memory ledger's (a test compares them).
- */
-function checkedTemplateBounds(options: RedisLedgerOptions): { limit: number; perTenantLimit: number } {
-  const limit = options.maxTemplateLedgers ?? 50_000;
-  const perTenantLimit = options.maxTemplateLedgersPerTenant ?? 1_000;
-  createMemoryLedger({
-    sweepIntervalMs: 0,
-    maxTemplateLedgers: limit,
-    maxTemplateLedgersPerTenant: perTenantLimit,
-  });
-  const retention = options.templateLedgerRetentionMs;
-  if (retention !== undefined && !(Number.isSafeInteger(retention) && retention >= 0)) {
-    throw new InvalidRequestError(
-      `templateLedgerRetentionMs must be an integer ≥ 0 (got ${String(retention)}): fix the templateLedgerRetentionMs option`,
-      { details: { field: 'templateLedgerRetentionMs' } },
-    );
-  }
-  return { limit, perTenantLimit };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** The options every script reads first, in the prelude's order, each checked as the memory ledger does. */
+function scriptHeader(options: RedisLedgerOptions, bounds: TemplateBounds): ConnectionOptions['header'] {
+  const defaults = LEDGER_DEFAULTS;
+  return [
+    String(countOption(options, 'reservationRetentionMs', defaults.reservationRetentionMs)),
+    String(countOption(options, 'maxReservationsPerTenant', defaults.maxReservationsPerTenant, 1)),
+    String(countOption(options, 'idempotencyRetentionMs', defaults.idempotencyRetentionMs)),
+    String(countOption(options, 'reservationReplayWindowMs', defaults.reservationReplayWindowMs)),
+    String(bounds.limit),
+    String(bounds.perTenantLimit),
+    String(countOption(options, 'templateLedgerRetentionMs', 3_600_000)),
+  ];
 }
 
 function noLedger(scope: string, unit: Unit): NotFoundError {
