@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CommitRequest, ReserveRequest } from '../protocol/types.ts';
 import { canonicalJson } from './idempotency.ts';
-import { commitFingerprint, eventFingerprint, reserveFingerprint } from './payloads.ts';
+import {
+  commitFingerprint,
+  decideFingerprint,
+  eventFingerprint,
+  extendFingerprint,
+  fundingFingerprint,
+  releaseFingerprint,
+  reserveFingerprint,
+} from './payloads.ts';
 
 // Fingerprints must match exactly when the canonical JSON of the payload (key excluded) matches.
 
@@ -145,6 +153,65 @@ describe('payload fingerprints', () => {
     expect(commitFingerprint({ ...commit, metadata: {} })).not.toBe(commitFingerprint(commit));
     expect(commitFingerprint({ ...commit, actual: { unit: 'TOKENS', amount: 2 ** 32 + 1 } })).not.toBe(
       commitFingerprint(commit),
+    );
+  });
+});
+
+describe('payload fingerprints of release, extend, decide and funding (the Redis ledger stores them too)', () => {
+  const small = <T>(...values: T[]) => fc.constantFrom(...values);
+  const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+  const free = maybe(fc.dictionary(small('a', 'b'), small<unknown>(1, '1', null, [1])));
+  /** Equal fingerprints exactly when the canonical JSON of what is fingerprinted is equal. */
+  const agrees = <T>(arb: fc.Arbitrary<T>, print: (value: T) => number, canonical: (value: T) => unknown) =>
+    fc.assert(
+      fc.property(arb, arb, (a, b) => {
+        expect(print(a) === print(b)).toBe(canonicalJson(canonical(a)) === canonicalJson(canonical(b)));
+      }),
+      { numRuns: 2000 },
+    );
+
+  it('release', () => {
+    const arb = fc.record({ idempotencyKey: small('k'), reason: maybe(small('', 'done', 'don')) });
+    agrees(arb, releaseFingerprint, ({ reason }) => ({ reason }));
+  });
+
+  it('extend', () => {
+    const arb = fc.record({
+      idempotencyKey: small('k'),
+      extendByMs: small(1, 1000, 2 ** 40),
+      metadata: free,
+    });
+    agrees(arb, extendFingerprint, ({ idempotencyKey: _key, ...rest }) => rest);
+  });
+
+  it('decide', () => {
+    const arb = fc.record({
+      idempotencyKey: small('k'),
+      subject: fc.record(
+        { tenant: small('acme', 'acm'), app: maybe(small('e', 'chat')) },
+        { requiredKeys: [] },
+      ),
+      action: fc.record({ kind: small('llm'), name: small('m', 'm2'), tags: maybe(fc.array(small('x'))) }),
+      estimate: fc.record({
+        unit: small('TOKENS' as const, 'CREDITS' as const),
+        amount: small(0, 1, 2 ** 33),
+      }),
+      metadata: free,
+    });
+    agrees(arb, decideFingerprint, ({ idempotencyKey: _key, ...rest }) => rest);
+  });
+
+  it('funding (any shape: Redis fingerprints it before its script checks the amounts)', () => {
+    const funding = fc.oneof(
+      fc.record({ operation: small('CREDIT', 'DEBIT'), amount: small(0, 1, -1, 1.5) }),
+      fc.record({ operation: small('RESET_SPENT'), amount: small(0), spent: maybe(small(0, 1)) }),
+      small<unknown>(undefined, null, 'CREDIT', { amount: 1 }),
+    );
+    const arb = fc.tuple(funding, maybe(small('', 'top-up')));
+    agrees(
+      arb,
+      ([value, reason]) => fundingFingerprint(value, reason),
+      ([value, reason]) => ({ funding: value, reason }),
     );
   });
 });
