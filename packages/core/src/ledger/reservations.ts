@@ -3,13 +3,12 @@ import {
   type ReservationNaming,
   reservationDetail,
 } from '../ledger-kit/reservation-query.ts';
-import type { OveragePolicy, ReservationStatus, Unit } from '../protocol/enums.ts';
+import type { OveragePolicy } from '../protocol/enums.ts';
 import type {
   Action,
   Balance,
   CommitResponse,
   ExtendResponse,
-  Metadata,
   ReleaseResponse,
   ReservationDetail,
   Subject,
@@ -34,7 +33,10 @@ export interface TenantReservations {
   held: number;
 }
 
-/** A reservation as the memory ledger keeps it. `rows` are exactly the ledgers the hold was placed on. */
+/**
+ * A reservation as the memory ledger keeps it: the kit's fields (what reads show) plus the accounting.
+ * `rows` are exactly the ledgers the hold was placed on.
+ */
 export interface ReservationRow extends ReservationFields {
   /**
    * The counter its id was made from (the table key). The id string itself is rebuilt when needed
@@ -44,25 +46,11 @@ export interface ReservationRow extends ReservationFields {
   sequence: number;
   /** The ledger's id source, which made the id. */
   ids: IdSource;
-  tenant: string | undefined;
-  status: ReservationStatus;
-  subject: Subject;
-  action: Action;
-  unit: Unit;
-  estimate: number;
   rows: LedgerRow[];
-  scopePath: string;
-  affectedScopes: string[];
-  createdAtMs: number;
-  expiresAtMs: number;
   graceMs: number;
   overagePolicy: OveragePolicy;
   extensions: number;
   maxExtensions: number;
-  idempotencyKey: string;
-  metadata: Metadata | undefined;
-  committed: number | undefined;
-  committedMetadata: Metadata | undefined;
   /**
    * The key and payload fingerprint of the commit or release that settled it. The response itself is
    * rebuilt from the row on replay (it is a pure function of status, estimate and committed), so a
