@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { IdSource } from '../ledger/ids.ts';
 import { blankReservation, type ReservationRow, rowNaming } from '../ledger/reservations.ts';
 import type { ReservationStatus } from '../protocol/enums.ts';
-import type { ListReservationsQuery, ListReservationsResponse } from '../protocol/types.ts';
+import type {
+  ListReservationsQuery,
+  ListReservationsResponse,
+  ReservationSortKey,
+} from '../protocol/types.ts';
 import { queryReservations, type StoredReservation, storedNaming } from './reservation-query.ts';
 
 // List queries are the kit's: the memory ledger runs them over its rows, the Redis ledger over what its
@@ -12,15 +16,17 @@ import { queryReservations, type StoredReservation, storedNaming } from './reser
 
 const small = <T>(...values: T[]) => fc.constantFrom(...values);
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
-const SORT_KEYS = [
-  'reservation_id',
-  'tenant',
-  'scope_path',
-  'status',
-  'reserved',
-  'created_at_ms',
-  'expires_at_ms',
-] as const;
+
+/** What each sort key orders by (a Record, so the compiler lists every key of the protocol). */
+const SORT_VALUES: Record<ReservationSortKey, (row: StoredReservation) => string | number> = {
+  reservation_id: (row) => row.reservationId,
+  tenant: (row) => row.tenant ?? '',
+  scope_path: (row) => row.scopePath,
+  status: (row) => row.status,
+  reserved: (row) => row.estimate,
+  created_at_ms: (row) => row.createdAtMs,
+  expires_at_ms: (row) => row.expiresAtMs,
+};
 
 /** Reservations without ids (given in order below); tiny domains, so ties and matches are frequent. */
 const reservationArb = fc.record({
@@ -52,7 +58,7 @@ const queryArb: fc.Arbitrary<ListReservationsQuery> = fc.record(
     toMs: small(10, 20),
     expiresFromMs: small(35),
     finalizedToMs: small(55),
-    sortBy: small(...SORT_KEYS),
+    sortBy: small(...(Object.keys(SORT_VALUES) as ReservationSortKey[])),
     sortDir: small<'asc' | 'desc'>('asc', 'desc'),
     include: fc.subarray(['metadata', 'committed_metadata']),
     limit: fc.integer({ min: 1, max: 4 }),
@@ -120,16 +126,7 @@ function model(stored: StoredReservation[], query: ListReservationsQuery, tenant
       inRange(row.expiresAtMs, query.expiresFromMs, query.expiresToMs) &&
       inRange(row.finalizedAtMs, query.finalizedFromMs, query.finalizedToMs),
   );
-  const keyOf = (row: StoredReservation): string | number =>
-    ({
-      reservation_id: row.reservationId,
-      tenant: row.tenant ?? '',
-      scope_path: row.scopePath,
-      status: row.status,
-      reserved: row.estimate,
-      created_at_ms: row.createdAtMs,
-      expires_at_ms: row.expiresAtMs,
-    })[query.sortBy ?? 'created_at_ms'];
+  const keyOf = (row: StoredReservation) => SORT_VALUES[query.sortBy ?? 'created_at_ms'](row);
   const sign = query.sortDir === 'asc' ? 1 : -1;
   return kept.sort((a, b) => {
     const [left, right] = [keyOf(a), keyOf(b)];
