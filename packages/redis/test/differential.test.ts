@@ -1,7 +1,9 @@
 import {
+  type BalancesQuery,
   CyclesError,
   createMemoryLedger,
   type Ledger,
+  type ListReservationsQuery,
   ManualClock,
   type OveragePolicy,
 } from '@cycles-guard/core';
@@ -154,6 +156,7 @@ async function apply(
           ...(POLICIES[current.policy] === undefined ? {} : { overagePolicy: POLICIES[current.policy] }),
           ...(current.minimum ? { minimum: Math.ceil(current.amount / 3) } : {}),
           ...(current.dryRun ? { dryRun: true } : {}),
+          ...(current.amount % 2 === 0 ? { metadata: { step: index } } : {}),
         });
         if (response.reservationId !== undefined && !ids.includes(response.reservationId))
           ids.push(response.reservationId);
@@ -164,6 +167,7 @@ async function apply(
         ledger.commit(hold(current.hold), {
           idempotencyKey: key('commit'),
           actual: { unit: UNIT, amount: current.amount },
+          ...(current.amount % 2 === 0 ? { metadata: { committed: current.amount } } : {}),
         }),
       );
     case 'release':
@@ -208,6 +212,51 @@ async function apply(
   }
 }
 
+const listQuery: fc.Arbitrary<ListReservationsQuery> = fc.record(
+  {
+    tenant: fc.constantFrom('acme', 'ACME'),
+    status: fc.constantFrom('ACTIVE', 'COMMITTED', 'RELEASED', 'EXPIRED'),
+    app: fc.constantFrom('', 'chat', 'CHAT', 'search'),
+    agent: fc.constantFrom('bot'),
+    sortBy: fc.constantFrom(
+      'reservation_id',
+      'scope_path',
+      'status',
+      'reserved',
+      'created_at_ms',
+      'expires_at_ms',
+    ),
+    sortDir: fc.constantFrom('asc', 'desc'),
+    include: fc.subarray(['metadata', 'committed_metadata']),
+    limit: fc.integer({ min: 1, max: 4 }),
+  },
+  { requiredKeys: ['tenant'] },
+) as fc.Arbitrary<ListReservationsQuery>;
+
+const balancesQuery: fc.Arbitrary<BalancesQuery> = fc.record(
+  {
+    tenant: fc.constantFrom('acme', 'Acme'),
+    app: fc.constantFrom('', 'chat', 'search'),
+    agent: fc.constantFrom('bot'),
+    limit: fc.integer({ min: 1, max: 3 }),
+  },
+  { requiredKeys: ['tenant'] },
+);
+
+/** Every page of a paged read, following nextCursor. */
+async function allPages<T extends { hasMore?: boolean; nextCursor?: string }>(
+  read: (cursor: string | undefined) => Promise<T>,
+): Promise<T[]> {
+  const pages: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const answer = await read(cursor);
+    pages.push(answer);
+    cursor = answer.nextCursor;
+  } while (cursor !== undefined && pages.length < 50);
+  return pages;
+}
+
 function normalizeText(text: string, ids: string[]): string {
   return text.replace(/(rsv|evt|led)_[A-Za-z0-9_-]+/g, (id) =>
     ids.includes(id) ? `#${ids.indexOf(id)}` : id.slice(0, 4),
@@ -226,37 +275,55 @@ function normalize(value: unknown, ids: string[]): unknown {
 describe('differential: Redis ledger vs memory ledger', () => {
   it('answers every random operation exactly as the memory ledger does (balances on)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 40 }), async (steps) => {
-        const memoryClock = new ManualClock();
-        const redisClock = new ManualClock();
-        const memory = createMemoryLedger({ clock: memoryClock, sweepIntervalMs: 0, includeBalances: true });
-        const ledger = redis.ledger({ clock: redisClock, includeBalances: true });
-        await provision(memory);
-        await provision(ledger);
-        const memoryIds: string[] = [];
-        const redisIds: string[] = [];
-        for (let index = 0; index < steps.length; index++) {
-          // A replay repeats an earlier step with that step's keys (same body: the stored answer).
-          let current = steps[index]!;
-          let keyIndex = index;
-          if (current.kind === 'replay') {
-            keyIndex = current.step % Math.max(index, 1);
-            current = steps[keyIndex]!;
-            if (keyIndex >= index || current.kind === 'advance' || current.kind === 'replay') continue;
+      fc.asyncProperty(
+        fc.array(step, { minLength: 5, maxLength: 40 }),
+        listQuery,
+        balancesQuery,
+        async (steps, query, balances) => {
+          const memoryClock = new ManualClock();
+          const redisClock = new ManualClock();
+          const memory = createMemoryLedger({
+            clock: memoryClock,
+            sweepIntervalMs: 0,
+            includeBalances: true,
+          });
+          const ledger = redis.ledger({ clock: redisClock, includeBalances: true });
+          await provision(memory);
+          await provision(ledger);
+          const memoryIds: string[] = [];
+          const redisIds: string[] = [];
+          for (let index = 0; index < steps.length; index++) {
+            // A replay repeats an earlier step with that step's keys (same body: the stored answer).
+            let current = steps[index]!;
+            let keyIndex = index;
+            if (current.kind === 'replay') {
+              keyIndex = current.step % Math.max(index, 1);
+              current = steps[keyIndex]!;
+              if (keyIndex >= index || current.kind === 'advance' || current.kind === 'replay') continue;
+            }
+            const expected = await apply(memory, memoryIds, current, keyIndex, memoryClock);
+            const actual = await apply(ledger, redisIds, current, keyIndex, redisClock);
+            expect(actual, `step ${index}: ${JSON.stringify(steps[index])}`).toEqual(expected);
           }
-          const expected = await apply(memory, memoryIds, current, keyIndex, memoryClock);
-          const actual = await apply(ledger, redisIds, current, keyIndex, redisClock);
-          expect(actual, `step ${index}: ${JSON.stringify(steps[index])}`).toEqual(expected);
-        }
-        const strip = (states: Awaited<ReturnType<Ledger['listLedgers']>>) =>
-          states.map(({ ledgerId: _id, ...state }) => state).sort((a, b) => a.scope.localeCompare(b.scope));
-        expect(strip(await ledger.listLedgers())).toEqual(strip(await memory.listLedgers()));
-        const list = { tenant: 'acme', limit: 200, sortDir: 'asc' as const };
-        expect(normalize((await ledger.listReservations(list)).reservations, redisIds)).toEqual(
-          normalize((await memory.listReservations(list)).reservations, memoryIds),
-        );
-        await memory.close?.();
-      }),
+          const strip = (states: Awaited<ReturnType<Ledger['listLedgers']>>) =>
+            states.map(({ ledgerId: _id, ...state }) => state).sort((a, b) => a.scope.localeCompare(b.scope));
+          expect(strip(await ledger.listLedgers())).toEqual(strip(await memory.listLedgers()));
+          const list = { tenant: 'acme', limit: 200, sortDir: 'asc' as const };
+          expect(normalize((await ledger.listReservations(list)).reservations, redisIds)).toEqual(
+            normalize((await memory.listReservations(list)).reservations, memoryIds),
+          );
+          // A random query through every page: the kit answers on both ledgers, from their own storage.
+          expect(
+            normalize(await allPages((cursor) => ledger.listReservations({ ...query, cursor })), redisIds),
+          ).toEqual(
+            normalize(await allPages((cursor) => memory.listReservations({ ...query, cursor })), memoryIds),
+          );
+          expect(await allPages((cursor) => ledger.getBalances({ ...balances, cursor }))).toEqual(
+            await allPages((cursor) => memory.getBalances({ ...balances, cursor })),
+          );
+          await memory.close?.();
+        },
+      ),
       { numRuns: 100 },
     );
   }, 300_000);
