@@ -5,7 +5,8 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-function isAbortError(error: unknown): boolean {
+/** An abort of the request (the caller's signal, a timeout), as fetch and the AI SDK raise it. */
+export function isAbortError(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
   return name === 'AbortError' || name === 'TimeoutError';
 }

@@ -89,7 +89,8 @@ export type { SettlementStore } from './lifecycle/outbox/store.ts';
 export { type RunBudget, type RunBudgetOptions, withRunBudget } from './lifecycle/run-budget.ts';
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE, BEDROCK_PRICES_VERSION } from './llm/bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';
-export type { LlmCallTracker } from './llm/call-tracker.ts';
+export { chargedBy, type LlmCallOutcome, llmCallOutcome } from './llm/call-outcome.ts';
+export { StreamSettler, type StreamSettlerOptions } from './llm/stream-settler.ts';
 export {
   createPriceCatalog,
   type PriceCatalog,
