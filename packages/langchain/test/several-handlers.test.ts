@@ -35,7 +35,7 @@ describe('several handlers on one model call', () => {
     const granted: number[] = [];
     const caller = new CyclesCallbackHandler({
       cycles: tight.cycles,
-      onSettled: (settlement) => granted.push(settlement.grantedMaxTokens),
+      onSettled: (settlement) => granted.push(settlement.grantedMaxOutputTokens),
     });
     await setup.model.invoke('Tell me about budgets.', { callbacks: [caller] });
     const [request] = setup.emulator.requests;

@@ -93,7 +93,7 @@ function expectedCharge(
     }
   }
   if (end === 'unbilled' || end === 'release') return { charged: 0, read };
-  if (end === 'finishWithUsage' && !cutoff) final ??= endUsage;
+  if (end === 'finishWithUsage' && !cutoff) final = endUsage;
   if (final !== undefined) return { charged: cost(final.inputTokens, final.outputTokens), read };
   const stopped = cutoff ? 'abort' : end;
   if (cutoff || stopped === 'error') return { charged: hold, read };

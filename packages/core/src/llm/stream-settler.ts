@@ -111,9 +111,9 @@ export class StreamSettler {
     return reported.outputTokens === undefined ? { ...reported, outputTokens: estimate } : reported;
   }
 
-  /** The stream ended normally; `usage` is the final usage when it came with the end. */
+  /** The stream ended normally; `usage`, when the end came with it, is the final usage. */
   finish(usage?: TokenUsage): Promise<Settlement> {
-    if (usage !== undefined) this.#final ??= usage;
+    if (usage !== undefined && this.#settlement === undefined) this.#final = usage;
     return this.#settle('finished');
   }
 
