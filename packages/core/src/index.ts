@@ -46,6 +46,7 @@ export {
   subjectBalances,
   tightestBalance,
 } from './http/remaining-budget.ts';
+export { readSubjectBalances } from './http/subject-balances.ts';
 export { planOverage } from './ledger/commit-math.ts';
 export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
 export {
