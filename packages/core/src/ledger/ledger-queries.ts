@@ -1,10 +1,9 @@
+import { SUBJECT_LEVELS as LEVELS } from '../protocol/enums.ts';
 import { ForbiddenError } from '../protocol/errors.ts';
 import { scopeTenant } from '../protocol/scopes.ts';
 import type { BalancesQuery, BalancesResponse } from '../protocol/types.ts';
 import { type LedgerRow, rollWindow, toBalance } from './ledger-row.ts';
 import { decodeCursor, page } from './reservations.ts';
-
-const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
 
 /** 403 when a tenant-bound caller asks about another tenant (`what` names the resource in the message). */
 export function guardQueriedTenant(

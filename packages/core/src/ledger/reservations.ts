@@ -1,4 +1,9 @@
-import type { OveragePolicy, ReservationStatus, Unit } from '../protocol/enums.ts';
+import {
+  SUBJECT_LEVELS as LEVELS,
+  type OveragePolicy,
+  type ReservationStatus,
+  type Unit,
+} from '../protocol/enums.ts';
 import { invalid } from '../protocol/errors.ts';
 import type {
   Action,
@@ -221,8 +226,6 @@ export function toDetail(row: ReservationRow, include?: readonly string[]): Rese
   }
   return detail;
 }
-
-const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
 
 function within(value: number | undefined, from: number | undefined, to: number | undefined): boolean {
   if (from === undefined && to === undefined) return true;
