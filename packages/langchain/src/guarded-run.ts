@@ -27,7 +27,7 @@ export interface CyclesRunSettlement extends LlmCallOutcome {
 export class GuardedRun {
   /** True once the capped client passed the request on to the SDK. */
   sent = false;
-  /** True when Bedrock refused the request (4xx, 503) or never answered: nothing was billed. */
+  /** True when the request failed unbilled (`unbilledBedrockFailure`): nothing to charge. */
   refused = false;
   /** Set when another run claimed the same call options (one `generate()` with several prompts). */
   conflict: Error | undefined;
