@@ -91,7 +91,6 @@ export { type RunBudget, type RunBudgetOptions, withRunBudget } from './lifecycl
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE, BEDROCK_PRICES_VERSION } from './llm/bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';
 export { chargedBy, type LlmCallOutcome, llmCallOutcome } from './llm/call-outcome.ts';
-export { StreamSettler, type StreamSettlerOptions } from './llm/stream-settler.ts';
 export {
   createPriceCatalog,
   type PriceCatalog,
@@ -129,6 +128,7 @@ export {
   parsePricesFile,
   readPricesFile,
 } from './llm/prices-file.ts';
+export { StreamSettler, type StreamSettlerOptions } from './llm/stream-settler.ts';
 export { failedBeforeConnecting, isUnbilledFailure } from './llm/unbilled.ts';
 export {
   Decision,
