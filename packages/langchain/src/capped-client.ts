@@ -64,8 +64,7 @@ async function* watchStream(
     throw error;
   } finally {
     if (!ended) {
-      const abandoned = new Error('stream abandoned before its end');
-      await Promise.all(runs.map((run) => run.fail(abandoned)?.catch(() => {})));
+      await Promise.all(runs.map((run) => run.abandon()?.catch(() => {})));
     }
   }
 }

@@ -80,7 +80,15 @@ export class GuardedRun {
     return this.#once((settler) => settler.release(reason));
   }
 
-  /** Settles a failed or abandoned run per the never-$0 rule. */
+  /**
+   * Its stream was left before the end (consumer `break`): our stop, so the reported usage if it
+   * arrived, else (no deltas are seen here) the whole hold.
+   */
+  abandon(): Promise<Settlement> | undefined {
+    return this.#once((settler) => settler.abort());
+  }
+
+  /** Settles a failed run per the never-$0 rule. */
   fail(error: unknown): Promise<Settlement> | undefined {
     // Seen by the capped client: its outcome decides. Not seen: only a model known to send through a
     // capped client certainly never sent it; otherwise assume it was billed.
