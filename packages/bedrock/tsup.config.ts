@@ -1,7 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'prices-cli': 'src/prices/prices-cli.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'wire/index': 'src/wire/index.ts',
+    'prices-cli': 'src/prices/prices-cli.ts',
+  },
   format: ['esm', 'cjs'],
   dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
   // No source maps: dist is not minified, so a stack trace into it reads as is, and maps would point

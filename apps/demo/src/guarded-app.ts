@@ -46,8 +46,8 @@ async function converse(
   }
   const guard = getCyclesResult(output);
   return {
-    requestedMaxTokens: guard?.requestedMaxTokens ?? step.maxTokens,
-    grantedMaxTokens: guard?.grantedMaxTokens ?? step.maxTokens,
+    requestedMaxTokens: guard?.requestedMaxOutputTokens ?? step.maxTokens,
+    grantedMaxTokens: guard?.grantedMaxOutputTokens ?? step.maxTokens,
     capped: guard?.capped ?? false,
     ...usage,
     costMicrocents: guard?.charged ?? -1,

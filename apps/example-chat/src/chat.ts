@@ -71,8 +71,8 @@ function budgetOf(output: unknown): ChatResult['budget'] {
   const guard = getCyclesResult(output);
   return {
     chargedMicrocents: guard?.charged,
-    requestedMaxTokens: guard?.requestedMaxTokens,
-    grantedMaxTokens: guard?.grantedMaxTokens,
+    requestedMaxTokens: guard?.requestedMaxOutputTokens,
+    grantedMaxTokens: guard?.grantedMaxOutputTokens,
     capped: guard?.capped ?? false,
   };
 }

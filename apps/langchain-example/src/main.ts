@@ -41,7 +41,7 @@ try {
       turnCount += 1;
       const charged = turn.settlement.status === 'committed' ? turn.settlement.charged : 0;
       console.log(
-        `turn ${turnCount} (graph step ${turn.turn ?? '-'}): maxTokens ${turn.grantedMaxTokens}${turn.capped ? ` (cut from ${turn.requestedMaxTokens})` : ''}, held ${dollars(turn.reserved)}, ${turn.settlement.status} ${dollars(charged)}${turn.usage === undefined ? '' : ` (${turn.usage.inputTokens} in / ${turn.usage.outputTokens} out)`}`,
+        `turn ${turnCount} (graph step ${turn.turn ?? '-'}): maxTokens ${turn.grantedMaxOutputTokens}${turn.capped ? ` (cut from ${turn.requestedMaxOutputTokens})` : ''}, held ${dollars(turn.reserved)}, ${turn.settlement.status} ${dollars(charged)}${turn.usage === undefined ? '' : ` (${turn.usage.inputTokens} in / ${turn.usage.outputTokens} out)`}`,
       );
     },
   });

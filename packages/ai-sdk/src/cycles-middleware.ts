@@ -1,4 +1,5 @@
 import type { LanguageModelV3, LanguageModelV3Middleware } from '@ai-sdk/provider';
+import { StreamSettler } from '@cycles-guard/core';
 import type { LanguageModelMiddleware } from 'ai';
 import { beginModelCall } from './begin-call.ts';
 import { metadata, withMetadata } from './call-metadata.ts';
@@ -29,9 +30,8 @@ export function cyclesModelMiddleware(options: CyclesMiddlewareOptions = {}): La
         await settleThrown(call, error, sent.abortSignal);
         throw error;
       }
-      const usage = tokenUsage(result.usage);
-      // No usage from an answered call: it was billed, so the whole hold is charged (never $0).
-      const settlement = await (usage === undefined ? call.abort() : call.commit(usage));
+      // No usage from an answered call: core's settler charges the whole hold (never $0).
+      const settlement = await new StreamSettler(call).finish(tokenUsage(result.usage));
       return {
         ...result,
         providerMetadata: withMetadata(result.providerMetadata, metadata(call, settlement)),

@@ -5,17 +5,17 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-function isAbortError(error: unknown): boolean {
+/** An abort of the request (the caller's signal, a timeout), as fetch and the AI SDK raise it. */
+export function isAbortError(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
   return name === 'AbortError' || name === 'TimeoutError';
 }
 
 /**
- * Settles a call whose doGenerate/doStream threw. A refused request (4xx such as 429 throttling or
- * 400 validation, or 503), one that never connected (connection refused), and one an inner guard
- * refused before sending (a CyclesError: a stacked guard's denial) were not billed: release. Anything
- * else (a 5xx, a reset after the request was written, an abort) may have been: commit the whole hold
- * (never $0).
+ * Settles a call whose doGenerate/doStream threw: released when core's `isUnbilledFailure` says the
+ * provider's answer or the missing connection billed nothing, or when an inner guard refused it before
+ * sending (a CyclesError: a stacked guard's denial); anything else, an abort included, commits the
+ * whole hold (never $0).
  */
 export async function settleThrown(
   call: LlmCall,

@@ -1,45 +1,39 @@
 import type { LanguageModelV3StreamPart } from '@ai-sdk/provider';
-import type { LlmCall, Settlement } from '@cycles-guard/core';
+import { type LlmCall, type Settlement, StreamSettler } from '@cycles-guard/core';
+import { isAbortError } from './failure.ts';
 import { tokenUsage } from './usage.ts';
-
-/**
- * Conservative output estimate of streamed deltas: ceil(utf8 bytes / 3), capped at the grant (the
- * model cannot write more). It is what an aborted or failed stream commits when no usage arrived.
- */
-const BYTES_PER_TOKEN = 3;
-const encoder = new TextEncoder();
-
-function deltaTokens(part: LanguageModelV3StreamPart): number {
-  const text =
-    part.type === 'text-delta' || part.type === 'reasoning-delta' || part.type === 'tool-input-delta'
-      ? part.delta
-      : '';
-  return text.length === 0 ? 0 : Math.ceil(encoder.encode(text).length / BYTES_PER_TOKEN);
-}
 
 const ignore = () => {};
 
 type FinishPart = Extract<LanguageModelV3StreamPart, { type: 'finish' }>;
 
+/** Output text of a part, for the settler's estimate. */
+function deltaText(part: LanguageModelV3StreamPart): string | undefined {
+  return part.type === 'text-delta' || part.type === 'reasoning-delta' || part.type === 'tool-input-delta'
+    ? part.delta
+    : undefined;
+}
+
 /**
- * Passes the provider's stream through and settles the call exactly once: the `finish` part's usage
- * (before `finish` is passed on, so the ledger is settled when the caller sees the end); an error, an
- * abort or a `finish` without usage commit what was seen, else the whole hold (never $0); a reader
- * that cancels (consumer abort) stops the provider stream and settles the same way. `annotateFinish`
- * may add what was charged to the `finish` part.
+ * Passes the provider's stream through, feeding core's `StreamSettler` (which decides what is
+ * charged) and settling exactly once: at the `finish` part (before it is passed on, so the ledger is
+ * settled when the caller sees the end), when the read fails (our abort, or the provider's failure),
+ * or when the reader cancels (consumer abort; the provider stream is stopped too). A budget cutoff
+ * needs no branch: core aborts the call's signal, which this request carries, and the read then
+ * fails. `annotateFinish` may add what was charged to the `finish` part.
  */
 export function guardStream(
   source: ReadableStream<LanguageModelV3StreamPart>,
   call: LlmCall,
   annotateFinish: (part: FinishPart, settlement: Settlement | undefined) => FinishPart,
 ): ReadableStream<LanguageModelV3StreamPart> {
-  const tracker = call.track();
+  // Every part of the provider's stream passes here from its first byte.
+  const settler = new StreamSettler(call, { seesEveryDelta: true });
   const reader = source.getReader();
-  let estimated = 0;
-  let streamError: unknown;
+  let providerError: { error: unknown } | undefined;
   let settlement: Settlement | undefined;
   const settle = async (settling: () => Promise<Settlement>) => {
-    if (tracker.settled) return;
+    if (settler.settled) return;
     settlement = await settling().catch(() => undefined);
   };
   return new ReadableStream<LanguageModelV3StreamPart>({
@@ -48,36 +42,42 @@ export function guardStream(
       try {
         next = await reader.read();
       } catch (error) {
-        await settle(() => tracker.error(error));
+        // After our abort (cutoff, client disconnect, the caller's signal) the failure is our stop.
+        const stopped = call.aborted || isAbortError(error);
+        await settle(() => (stopped ? settler.abort() : settler.error(error)));
         controller.error(error);
         return;
       }
       if (next.done) {
-        await settle(() => tracker.finish());
+        await settle(() =>
+          providerError === undefined ? settler.finish() : settler.error(providerError.error),
+        );
         controller.close();
         return;
       }
       const part = next.value;
-      if (part.type === 'error') streamError = part.error;
+      if (part.type === 'error') providerError = { error: part.error };
       if (part.type === 'finish') {
         const usage = tokenUsage(part.usage);
         // After a provider error the finish part carries no usage: settle it as the failure it was.
-        await settle(() => (usage === undefined ? tracker.error(streamError) : tracker.finish(usage)));
+        await settle(() =>
+          usage === undefined && providerError !== undefined
+            ? settler.error(providerError.error)
+            : settler.finish(usage),
+        );
         controller.enqueue(annotateFinish(part, settlement));
         return;
       }
-      const added = deltaTokens(part);
-      if (added > 0) {
-        estimated += added;
-        // Recorded for an abort or error before `finish`. A budget cutoff needs no branch here: core
-        // aborts the call's signal, which this request carries, and the read above then fails.
-        tracker.usage({ outputTokens: Math.min(estimated, call.maxOutputTokens) });
+      const text = deltaText(part);
+      if (text !== undefined) {
+        settler.text(text);
+        settler.check();
       }
       controller.enqueue(part);
     },
     async cancel(reason) {
       await reader.cancel(reason).catch(ignore);
-      await settle(() => tracker.abort());
+      await settle(() => settler.abort());
     },
   });
 }

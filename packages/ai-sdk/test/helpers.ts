@@ -14,11 +14,7 @@ import {
   usageCost,
 } from '@cycles-guard/core';
 import { type LanguageModelMiddleware, wrapLanguageModel } from 'ai';
-import {
-  type CyclesCallMetadata,
-  type CyclesMiddlewareOptions,
-  cyclesModelMiddleware,
-} from '../src/index.ts';
+import { type CyclesMiddlewareOptions, cyclesModelMiddleware, type LlmCallOutcome } from '../src/index.ts';
 
 // The provider prefers these over `baseURL`; a developer's shell must not send tests to AWS.
 delete process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME;
@@ -131,8 +127,8 @@ export async function setup(
 export type Setup = Awaited<ReturnType<typeof setup>>;
 
 /** The guard's `providerMetadata.cycles` of a result; fails the test when it is missing. */
-export function cyclesMetadata(providerMetadata: Record<string, unknown> | undefined): CyclesCallMetadata {
+export function cyclesMetadata(providerMetadata: Record<string, unknown> | undefined): LlmCallOutcome {
   const value = providerMetadata?.cycles;
   if (value === undefined) throw new Error('no providerMetadata.cycles');
-  return value as CyclesCallMetadata;
+  return value as LlmCallOutcome;
 }

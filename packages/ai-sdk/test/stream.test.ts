@@ -142,6 +142,25 @@ describe('streamText through @ai-sdk/amazon-bedrock and the emulator', () => {
   });
 });
 
+// The settler's rules, pinned here as in the Bedrock plugin's tests (core's StreamSettler decides both).
+describe('streamText: what a stream that ends early is charged', () => {
+  it('an exception frame after text commits the whole hold: what Bedrock generated past it is unknown', async () => {
+    current = await setup(1e12, { emulator: { outputTokens: 200 } });
+    current.emulator.faults.push({ kind: 'exceptionMidStream', afterChunks: 4 });
+    const result = streamText({
+      model: current.model,
+      prompt: 'Hi',
+      maxOutputTokens: 200,
+      onError: () => {},
+    });
+    await result.consumeStream();
+    expect(settlements(current)).toEqual(['commit']);
+    const commit = current.events.find((event) => event.type === 'commit');
+    expect(commit?.type === 'commit' && commit.actual).toBe(commit?.type === 'commit' && commit.reserved);
+    expect((await current.state()).reserved).toBe(0);
+  });
+});
+
 describe('streamObject', () => {
   it('is held, capped and committed like any stream', async () => {
     // The emulator writes filler words; this inner middleware streams the JSON object asked for instead.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { converseUsage } from './converse.ts';
 import { requestDimensions } from './dimensions.ts';
-import { anthropicUsage, clampInvokeBody, openaiUsage, readInvokeBody } from './invoke-bodies.ts';
+import { converseUsage } from './wire/converse.ts';
+import { anthropicUsage, clampInvokeBody, openaiUsage, readInvokeBody } from './wire/invoke-bodies.ts';
 
 describe('requestDimensions', () => {
   it('reads the Converse tier object, the InvokeModel tier string, 1-hour cache points and the region', () => {

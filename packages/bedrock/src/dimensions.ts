@@ -1,5 +1,5 @@
 import type { PriceDimensions, ServiceTier } from '@cycles-guard/core';
-import { asObject, type JsonObject } from './json.ts';
+import { asObject, type JsonObject } from './wire/json.ts';
 
 // What a Bedrock request sets that changes its price, read the same way for the hold and the commit.
 

@@ -1,4 +1,6 @@
 // @cycles-guard/bedrock public API.
+
+export type { LlmCallOutcome } from '@cycles-guard/core';
 export {
   type CountTokensSender,
   type CyclesBedrockOptions,
@@ -23,4 +25,3 @@ export {
   type InferenceProfileResolverOptions,
 } from './profiles.ts';
 export { cyclesBedrockResponseMiddleware, cyclesBedrockResponseMiddlewareOptions } from './response.ts';
-export type { CyclesBedrockResult } from './settle.ts';

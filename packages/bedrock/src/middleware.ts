@@ -11,16 +11,15 @@ import {
   currentCycles,
   type EstimateInput,
   InvalidRequestError,
-  isUnbilledFailure,
   type LlmCallOptions,
+  type LlmCallOutcome,
+  llmCallOutcome,
   normalizeModelId,
+  StreamSettler,
   type Subject,
 } from '@cycles-guard/core';
 import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/types';
-import { clampConverse, converseUsage, type RequestLimits, readConverse } from './converse.ts';
 import { requestDimensions } from './dimensions.ts';
-import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './invoke-bodies.ts';
-import { asObject, encodeLike, type JsonObject, parseJsonObject, typeName } from './json.ts';
 import {
   canAbortBeforeResponse,
   destroyBody,
@@ -30,8 +29,12 @@ import {
   responseHeaders,
   STATE,
 } from './response.ts';
-import { CallSettler, type CyclesBedrockResult } from './settle.ts';
-import { converseWatch, guardStream, invokeWatch } from './streams.ts';
+import { guardStream, recordCharge } from './streams.ts';
+import { unbilledBedrockFailure } from './wire/billing.ts';
+import { clampConverse, converseUsage, type RequestLimits, readConverse } from './wire/converse.ts';
+import { clampInvokeBody, headerUsage, invokeBodyUsage, readInvokeBody } from './wire/invoke-bodies.ts';
+import { asObject, encodeLike, type JsonObject, parseJsonObject, typeName } from './wire/json.ts';
+import { feedConverseEvent, feedInvokeChunk } from './wire/stream-events.ts';
 
 /** Sends CountTokens; a `BedrockRuntimeClient` fits. */
 export interface CountTokensSender {
@@ -141,7 +144,10 @@ export function cyclesBedrockMiddleware(
     if (options.action !== undefined) callOptions.action = options.action;
     if (dimensions !== undefined) callOptions.dimensions = dimensions;
     const call = await cycles.beginLlmCall(callOptions);
-    const settler = new CallSettler(call);
+    const stream = command === 'ConverseStreamCommand' || command === 'InvokeModelWithResponseStreamCommand';
+    // A stream is read by guardStream from its first byte: every output delta passes through it.
+    const settler = new StreamSettler(call, { seesEveryDelta: stream });
+    const outcome = llmCallOutcome(call);
     const granted = call.maxOutputTokens;
     const reasoning = call.reasoningBudgetTokens;
     // Always send the grant: with no limit Bedrock would allow the model's maximum.
@@ -153,56 +159,50 @@ export function cyclesBedrockMiddleware(
         };
     const state: GuardState = { call };
     context[STATE] = state;
-    const stream = command === 'ConverseStreamCommand' || command === 'InvokeModelWithResponseStreamCommand';
 
     let result: Awaited<ReturnType<typeof next>>;
     const sent = { ...args, input: clamped as unknown as ServiceInputTypes };
     try {
       result = await (canAbortBeforeResponse(call) ? raceAbort(() => next(sent), call) : next(sent));
     } catch (error) {
-      await settleFailure(settler, state, error);
+      await settleFailure(settler, outcome, state, error);
       throw error;
     }
     recordResponse(state, result, stream);
     const output = result.output as unknown as JsonObject;
-    Object.defineProperty(output, 'cycles', { value: settler.result, enumerable: false, configurable: true });
+    Object.defineProperty(output, 'cycles', { value: outcome, enumerable: false, configurable: true });
+    const close = () => destroyBody(state.response?.body);
 
     if (command === 'ConverseStreamCommand' && isAsyncIterable(output.stream)) {
-      output.stream = guardStream(output.stream, settler, converseWatch(granted), () =>
-        destroyBody(state.response?.body),
-      );
+      output.stream = guardStream(output.stream, settler, feedConverseEvent, close, outcome);
     } else if (command === 'InvokeModelWithResponseStreamCommand' && isAsyncIterable(output.body)) {
-      output.body = guardStream(output.body, settler, invokeWatch(model.family, granted), () =>
-        destroyBody(state.response?.body),
-      );
+      const family = model.family;
+      const feed = (target: StreamSettler, event: unknown) => feedInvokeChunk(family, target, event);
+      output.body = guardStream(output.body, settler, feed, close, outcome);
     } else if (command === 'ConverseCommand') {
-      await settler.commitOrHold(converseUsage(output.usage));
+      await recordCharge(outcome, settler.finish(converseUsage(output.usage)));
     } else if (command === 'InvokeModelCommand') {
       const usage =
         invokeBodyUsage(model.family, parseJsonObject(blobBytes(output.body))) ??
         headerUsage(responseHeaders(state));
-      await settler.commitOrHold(usage);
+      await recordCharge(outcome, settler.finish(usage));
     } else {
-      await settler.commitOrHold(undefined); // a stream without a body: bytes flowed, usage unknown
+      // A stream without a body: bytes flowed, usage unknown (the hold).
+      await recordCharge(outcome, settler.error(new Error(`${command} answered without a stream`)));
     }
     return result;
   };
 }
 
-/**
- * Settles a call whose send threw. Bedrock bills nothing for refused requests (4xx such as 429
- * throttling and 400 validation, 503) or requests that never connected (connection refused); anything
- * else (a reset after the request was written, a 5xx, our own abort) may have been billed: commit.
- */
-async function settleFailure(settler: CallSettler, state: GuardState, error: unknown): Promise<void> {
-  const status = state.response?.statusCode ?? statusOf(error);
-  const unbilled = !state.call.aborted && isUnbilledFailure(status, error);
-  await (unbilled ? settler.release(error) : settler.commitOrHold(undefined)).catch(() => {});
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = asObject(asObject(error)?.$metadata)?.httpStatusCode;
-  return typeof status === 'number' ? status : undefined;
+/** Settles a call whose send threw: released only when certainly unbilled (and not our own abort). */
+async function settleFailure(
+  settler: StreamSettler,
+  outcome: LlmCallOutcome,
+  state: GuardState,
+  error: unknown,
+): Promise<void> {
+  const unbilled = !state.call.aborted && unbilledBedrockFailure(error, state.response?.statusCode);
+  await recordCharge(outcome, settler.error(error, { reachedProvider: !unbilled })).catch(() => {});
 }
 
 async function countInput(
@@ -245,7 +245,7 @@ function blobBytes(body: unknown): Uint8Array | undefined {
 }
 
 /** What the guard did to a call, from a command's output (undefined when the call was not guarded). */
-export function getCyclesResult(output: unknown): CyclesBedrockResult | undefined {
+export function getCyclesResult(output: unknown): LlmCallOutcome | undefined {
   const value = asObject(output)?.cycles;
-  return asObject(value) === undefined ? undefined : (value as CyclesBedrockResult);
+  return asObject(value) === undefined ? undefined : (value as LlmCallOutcome);
 }

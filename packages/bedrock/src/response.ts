@@ -5,7 +5,7 @@ import type {
   HandlerExecutionContext,
   RelativeMiddlewareOptions,
 } from '@smithy/types';
-import { asObject } from './json.ts';
+import { asObject } from './wire/json.ts';
 
 /** Per-send state shared by the initialize middleware and its deserialize companion. */
 export interface GuardState {

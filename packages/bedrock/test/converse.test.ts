@@ -52,8 +52,8 @@ describe('Converse', () => {
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(expectedCost(setup.cycles, HAIKU, request as never));
     expect(getCyclesResult(output)).toMatchObject({
-      grantedMaxTokens: 500,
-      requestedMaxTokens: 500,
+      grantedMaxOutputTokens: 500,
+      requestedMaxOutputTokens: 500,
       capped: false,
       charged: state.spent,
     });
@@ -74,8 +74,8 @@ describe('Converse', () => {
     );
     const result = getCyclesResult(output);
     expect(result?.capped).toBe(true);
-    expect(setup.emulator.requests[0]?.maxTokens).toBe(result?.grantedMaxTokens);
-    expect(result?.grantedMaxTokens).toBeLessThan(4000);
+    expect(setup.emulator.requests[0]?.maxTokens).toBe(result?.grantedMaxOutputTokens);
+    expect(result?.grantedMaxOutputTokens).toBeLessThan(4000);
     const state = await setup.state();
     expect(state.spent).toBeLessThanOrEqual(allocated);
     expect(state.reserved).toBe(0);

@@ -95,7 +95,7 @@ describe.each(FAMILIES)('InvokeModel $name', ({ model, body }) => {
     );
     const result = getCyclesResult(output);
     expect(result?.capped).toBe(true);
-    expect(setup.emulator.requests[0]?.maxTokens).toBe(result?.grantedMaxTokens);
+    expect(setup.emulator.requests[0]?.maxTokens).toBe(result?.grantedMaxOutputTokens);
     const state = await setup.state();
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(cost(setup.cycles, model, setup.emulator.requests[0]));

@@ -95,7 +95,7 @@ async function expectPricedAt(
   const counted = sent.inputTokens + sent.cacheReadInputTokens + sent.cacheWriteInputTokens;
   const detail = await ledger.getReservation(result.reservationId);
   expect(detail.reserved.amount).toBe(
-    tokenCost(counted, inputRate) + tokenCost(result.grantedMaxTokens, rates.outputPerMillion),
+    tokenCost(counted, inputRate) + tokenCost(result.grantedMaxOutputTokens, rates.outputPerMillion),
   );
   const charge = usageCost(
     {

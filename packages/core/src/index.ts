@@ -46,6 +46,7 @@ export {
   subjectBalances,
   tightestBalance,
 } from './http/remaining-budget.ts';
+export { readSubjectBalances } from './http/subject-balances.ts';
 export { planOverage } from './ledger/commit-math.ts';
 export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
 export {
@@ -89,7 +90,7 @@ export type { SettlementStore } from './lifecycle/outbox/store.ts';
 export { type RunBudget, type RunBudgetOptions, withRunBudget } from './lifecycle/run-budget.ts';
 export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE, BEDROCK_PRICES_VERSION } from './llm/bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './llm/call-guard.ts';
-export type { LlmCallTracker } from './llm/call-tracker.ts';
+export { chargedBy, type LlmCallOutcome, llmCallOutcome } from './llm/call-outcome.ts';
 export {
   createPriceCatalog,
   type PriceCatalog,
@@ -127,6 +128,7 @@ export {
   parsePricesFile,
   readPricesFile,
 } from './llm/prices-file.ts';
+export { StreamSettler, type StreamSettlerOptions } from './llm/stream-settler.ts';
 export { failedBeforeConnecting, isUnbilledFailure } from './llm/unbilled.ts';
 export {
   Decision,

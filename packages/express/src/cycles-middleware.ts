@@ -3,11 +3,11 @@ import {
   budgetErrorResponse,
   type Cycles,
   currentCycles,
+  mergeSubjects,
+  readSubjectBalances,
   remainingBudgetHeaders,
   runWithBudget,
-  SUBJECT_LEVELS,
   type Subject,
-  subjectBalances,
   validateSubject,
 } from '@cycles-guard/core';
 import type { Request, RequestHandler, Response } from 'express';
@@ -39,14 +39,18 @@ export interface CyclesMiddlewareOptions {
   skip?: (request: Request) => boolean;
 }
 
-/** Sets the remaining-budget headers of the subject's tightest scope; a failed read only skips them. */
+/**
+ * Sets the remaining-budget headers of the tightest scope the request is charged to: its subject merged
+ * over the instance's (`cycles.config.subject`), as every guarded call merges it. A failed read only
+ * skips them.
+ */
 async function setBudgetHeaders(cycles: Cycles, subject: Subject, response: Response): Promise<void> {
   try {
-    // Query by the top level only: the ledger returns scopes containing every queried level, not ancestors.
-    const level = SUBJECT_LEVELS.find((name) => subject[name] !== undefined);
-    if (level === undefined) return;
-    const { balances } = await cycles.authority.getBalances({ [level]: subject[level], limit: 200 });
-    if (!response.headersSent) response.set(remainingBudgetHeaders(subjectBalances(balances, subject)));
+    const balances = await readSubjectBalances(
+      cycles.authority,
+      mergeSubjects(cycles.config.subject, subject),
+    );
+    if (!response.headersSent) response.set(remainingBudgetHeaders(balances));
   } catch {
     // Informational headers: an unreachable authority must not fail the request here.
   }

@@ -108,6 +108,33 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
       expect(globex.headers['x-cycles-budget-remaining']).toBe('2000');
     });
 
+    it('reports the scope a call is charged to: the request subject merged over the instance subject', async () => {
+      const cycles = createCycles({
+        subject: { tenant: 'acme' },
+        ledgers: [
+          tenantLedger(1_000_000),
+          { scope: 'tenant:acme/app:chat', unit: 'USD_MICROCENTS', allocated: 500 },
+        ],
+      });
+      const app = express();
+      // The request names only the app: the tenant comes from the instance, as for every guarded call.
+      app.use(cyclesMiddleware({ cycles, subject: () => ({ app: 'chat' }) }));
+      app.get('/spend', async (_request, response) => {
+        await cycles.guard({ estimate: 100 }, () => 'done');
+        response.json({ subject: currentBudget()?.subject });
+      });
+      const first = await request(app).get('/spend');
+      expect(first.status).toBe(200);
+      expect(first.headers['x-cycles-budget-scope']).toBe('tenant:acme/app:chat');
+      expect(first.headers['x-cycles-budget-remaining']).toBe('500');
+      // The guarded call charged exactly that scope, so the next request reports it spent.
+      const charged = await cycles.authority.getBalances({ tenant: 'acme', app: 'chat', limit: 10 });
+      expect(charged.balances.find((b) => b.scopePath === 'tenant:acme/app:chat')?.spent?.amount).toBe(100);
+      const second = await request(app).get('/spend');
+      expect(second.headers['x-cycles-budget-scope']).toBe('tenant:acme/app:chat');
+      expect(second.headers['x-cycles-budget-remaining']).toBe('400');
+    });
+
     it('answers a bad subject with 400 and reserves nothing', async () => {
       const cycles = createCycles({
         templates: [{ pattern: 'tenant:*', unit: 'USD_MICROCENTS', allocated: 100 }],

@@ -1,3 +1,4 @@
+import { asObject, type JsonObject } from '@cycles-guard/bedrock/wire';
 import {
   type Action,
   type Cycles,
@@ -7,6 +8,7 @@ import {
   type EstimateInput,
   InvalidRequestError,
   type LlmCallOptions,
+  llmCallOutcome,
   ModelNotPricedError,
   type ServiceTier,
   type Settlement,
@@ -18,7 +20,6 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
 import { cappedClient, type SdkClient } from './capped-client.ts';
 import { type CyclesRunSettlement, GuardedRun } from './guarded-run.ts';
-import { asObject, type JsonObject } from './json.ts';
 import { addLinkedRun, removeLinkedRun } from './linked-runs.ts';
 import { markNotRetryable } from './not-retryable.ts';
 import {
@@ -286,14 +287,10 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
     settlement.then(
       (result) =>
         onSettled({
+          ...llmCallOutcome(call, result),
           runId: run.runId,
           parentRunId: run.parentRunId,
           turn: run.turn,
-          reservationId: call.reservationId,
-          reserved: call.reserved,
-          grantedMaxTokens: call.maxOutputTokens,
-          requestedMaxTokens: call.requestedMaxOutputTokens,
-          capped: call.capped,
           usage: result.status === 'committed' ? run.chargedUsage : undefined,
           settlement: result,
         }),

@@ -1,6 +1,12 @@
-import { InvalidRequestError, isUnbilledFailure, type LlmCall, type TokenUsage } from '@cycles-guard/core';
+import {
+  asObject,
+  clampConverse,
+  converseUsage,
+  type JsonObject,
+  unbilledBedrockFailure,
+} from '@cycles-guard/bedrock/wire';
+import { InvalidRequestError, type LlmCall } from '@cycles-guard/core';
 import type { GuardedRun } from './guarded-run.ts';
-import { asCount, asObject, type JsonObject } from './json.ts';
 import { linkedRuns } from './linked-runs.ts';
 import { markNotRetryable } from './not-retryable.ts';
 import { unlinkRequest } from './run-link.ts';
@@ -22,9 +28,8 @@ const UNCAPPED = Symbol('cycles-guard.uncapped');
 const CONVERSE = new Set(['ConverseCommand', 'ConverseStreamCommand']);
 
 /**
- * Applies the smallest grant of `runs` to the Converse input: `inferenceConfig.maxTokens` and any
- * thinking budget. `input` is the cap's own copy (made by `unlinkRequest`), so it is written in place;
- * the objects under it are the caller's and are copied.
+ * The Converse input with the smallest grant of `runs` applied (`inferenceConfig.maxTokens` and any
+ * thinking budget), by the bedrock package's own clamp.
  */
 function applyGrant(input: JsonObject, runs: readonly GuardedRun[]): JsonObject {
   let maxTokens = Number.POSITIVE_INFINITY;
@@ -35,48 +40,7 @@ function applyGrant(input: JsonObject, runs: readonly GuardedRun[]): JsonObject 
     const granted = call.reasoningBudgetTokens;
     if (granted !== undefined) budget = Math.min(budget ?? granted, granted);
   }
-  input.inferenceConfig = { ...asObject(input.inferenceConfig), maxTokens };
-  const fields = asObject(input.additionalModelRequestFields);
-  if (fields === undefined || budget === undefined) return input;
-  const copy: JsonObject = { ...fields };
-  const thinking = asObject(fields.thinking);
-  if (thinking !== undefined && 'budget_tokens' in thinking)
-    copy.thinking = { ...thinking, budget_tokens: budget };
-  for (const key of ['reasoning_config', 'reasoningConfig']) {
-    const reasoning = asObject(fields[key]);
-    if (reasoning === undefined) continue;
-    const field = 'budget_tokens' in reasoning ? 'budget_tokens' : 'budgetTokens';
-    if (field in reasoning) copy[key] = { ...reasoning, [field]: budget };
-  }
-  input.additionalModelRequestFields = copy;
-  return input;
-}
-
-/** Converse stream `metadata.usage` (camelCase) as core usage. */
-function streamUsage(event: unknown): TokenUsage | undefined {
-  const usage = asObject(asObject(asObject(event)?.metadata)?.usage);
-  const inputTokens = asCount(usage?.inputTokens);
-  const outputTokens = asCount(usage?.outputTokens);
-  if (inputTokens === undefined || outputTokens === undefined) return undefined;
-  const cacheRead = asCount(usage?.cacheReadInputTokens);
-  const cacheWrite = asCount(usage?.cacheWriteInputTokens);
-  return {
-    inputTokens,
-    outputTokens,
-    ...(cacheRead === undefined ? {} : { cacheReadInputTokens: cacheRead }),
-    ...(cacheWrite === undefined ? {} : { cacheWriteInputTokens: cacheWrite }),
-  };
-}
-
-/**
- * Bedrock bills nothing for a refused request (4xx such as throttling or validation, 503) or one that
- * never connected; anything else (a reset after the request was written, a 5xx, an abort) may have
- * been billed.
- */
-function refusedByBedrock(error: unknown, run: GuardedRun): boolean {
-  if (run.call?.signal.aborted === true || asObject(error)?.name === 'AbortError') return false;
-  const status = asObject(asObject(error)?.$metadata)?.httpStatusCode;
-  return isUnbilledFailure(typeof status === 'number' ? status : undefined, error);
+  return clampConverse(input, maxTokens, budget);
 }
 
 /**
@@ -90,8 +54,8 @@ async function* watchStream(
   let ended = false;
   try {
     for await (const event of stream) {
-      const usage = streamUsage(event);
-      if (usage !== undefined) for (const run of runs) run.partialUsage = usage;
+      const usage = converseUsage(asObject(asObject(event)?.metadata)?.usage);
+      if (usage !== undefined) for (const run of runs) run.reported(usage);
       yield event;
     }
     ended = true;
@@ -100,8 +64,7 @@ async function* watchStream(
     throw error;
   } finally {
     if (!ended) {
-      const abandoned = new Error('stream abandoned before its end');
-      await Promise.all(runs.map((run) => run.fail(abandoned)?.catch(() => {})));
+      await Promise.all(runs.map((run) => run.abandon()?.catch(() => {})));
     }
   }
 }
@@ -147,7 +110,8 @@ async function sendCapped(client: SdkClient, command: SdkCommand, options: unkno
   try {
     output = await client.send(command, options);
   } catch (error) {
-    for (const run of runs) run.refused = refusedByBedrock(error, run);
+    // Not billed (Bedrock's answer or no connection), unless our own abort stopped it in flight.
+    for (const run of runs) run.refused = run.call?.aborted !== true && unbilledBedrockFailure(error);
     throw error;
   }
   if (output.stream !== undefined) output.stream = watchStream(output.stream as AsyncIterable<unknown>, runs);

@@ -1,35 +1,34 @@
-import type { LlmCall, Settlement, TokenUsage } from '@cycles-guard/core';
+import {
+  type LlmCall,
+  type LlmCallOutcome,
+  type Settlement,
+  StreamSettler,
+  type TokenUsage,
+} from '@cycles-guard/core';
 
-/** How a run ended, passed to `onSettled`. */
-export interface CyclesRunSettlement {
+/** How a run ended, passed to `onSettled`: core's per-call outcome plus the LangChain run. */
+export interface CyclesRunSettlement extends LlmCallOutcome {
   /** LangChain's run id of the model call. */
   runId: string;
   parentRunId: string | undefined;
   /** LangGraph superstep of an agent turn, when the call ran inside a graph. */
   turn: number | undefined;
-  reservationId: string;
-  /** Amount held for the call. */
-  reserved: number;
-  /** Max output tokens granted (what the cap sends). */
-  grantedMaxTokens: number;
-  requestedMaxTokens: number;
-  capped: boolean;
   /** The usage committed; undefined when the whole hold was charged (usage unknown) or released. */
   usage: TokenUsage | undefined;
   settlement: Settlement;
 }
 
 /**
- * One guarded model run: its reservation, whether its request left (seen by the capped client),
- * and the single settlement whichever path gets there first (end, error, abandoned stream).
+ * One guarded model run: its reservation, whether its request left (seen by the capped client), and
+ * core's `StreamSettler`, which settles it once whichever path gets there first (end, error, abandoned
+ * stream) and decides what is charged. It sees reported usage only (no deltas): a run that ends
+ * without usage is charged the whole hold.
  */
 export class GuardedRun {
   /** True once the capped client passed the request on to the SDK. */
   sent = false;
-  /** True when Bedrock refused the request (4xx, 503) or never answered: nothing was billed. */
+  /** True when the request failed unbilled (`unbilledBedrockFailure`): nothing to charge. */
   refused = false;
-  /** Usage reported by a stream before it stopped. */
-  partialUsage: TokenUsage | undefined;
   /** Set when another run claimed the same call options (one `generate()` with several prompts). */
   conflict: Error | undefined;
   /**
@@ -37,10 +36,7 @@ export class GuardedRun {
    * through the capped client: that client refuses the request with this error.
    */
   veto: Error | undefined;
-  /** The usage the settlement charged, when it was known. */
-  chargedUsage: TokenUsage | undefined;
-  #call: LlmCall | undefined;
-  #settlement: Promise<Settlement> | undefined;
+  #settler: StreamSettler | undefined;
 
   constructor(
     readonly runId: string,
@@ -53,49 +49,59 @@ export class GuardedRun {
   ) {}
 
   get call(): LlmCall | undefined {
-    return this.#call;
+    return this.#settler?.call;
   }
 
   get settled(): boolean {
-    return this.#settlement !== undefined;
+    return this.#settler?.settled === true;
+  }
+
+  /** The usage the settlement charged, when it was known. */
+  get chargedUsage(): TokenUsage | undefined {
+    return this.#settler?.finalUsage;
   }
 
   start(call: LlmCall): void {
-    this.#call = call;
+    this.#settler = new StreamSettler(call);
   }
 
-  /** Commits real usage; missing usage commits the whole hold (the call may have been billed). */
+  /** Records the final usage a stream reported (Converse `metadata.usage`) before it ended. */
+  reported(usage: TokenUsage): void {
+    this.#settler?.final(usage);
+  }
+
+  /** The run ended: commits its usage; without usage, the whole hold (the call may have been billed). */
   finish(usage: TokenUsage | undefined): Promise<Settlement> | undefined {
-    this.chargedUsage ??= usage;
-    return this.#once((call) => (usage === undefined ? call.abort() : call.commit(usage)));
+    return this.#once((settler) => settler.finish(usage));
   }
 
   /** Releases a run whose request never reached the provider (cache hit, conflict, refused before sending). */
   release(reason: unknown): Promise<Settlement> | undefined {
-    return this.#once((call) => call.fail(reason, { reachedProvider: false }));
+    return this.#once((settler) => settler.release(reason));
   }
 
-  /** Settles a failed or abandoned run per the never-$0 rule. */
+  /**
+   * Its stream was left before the end (consumer `break`): our stop, so the reported usage if it
+   * arrived, else (no deltas are seen here) the whole hold.
+   */
+  abandon(): Promise<Settlement> | undefined {
+    return this.#once((settler) => settler.abort());
+  }
+
+  /** Settles a failed run per the never-$0 rule. */
   fail(error: unknown): Promise<Settlement> | undefined {
     // Seen by the capped client: its outcome decides. Not seen: only a model known to send through a
     // capped client certainly never sent it; otherwise assume it was billed.
     const reachedProvider = this.sent ? !this.refused : !this.viaCappedClient;
-    if (reachedProvider) this.chargedUsage ??= this.partialUsage;
-    return this.#once((call) =>
-      call.fail(error, {
-        reachedProvider,
-        ...(this.partialUsage === undefined ? {} : { partialUsage: this.partialUsage }),
-      }),
-    );
+    return this.#once((settler) => settler.error(error, { reachedProvider }));
   }
 
-  #once(settle: (call: LlmCall) => Promise<Settlement>): Promise<Settlement> | undefined {
-    const call = this.#call;
-    if (call === undefined) return undefined;
-    if (this.#settlement === undefined) {
-      this.#settlement = settle(call);
-      this.onSettling(this, this.#settlement);
-    }
-    return this.#settlement;
+  #once(settle: (settler: StreamSettler) => Promise<Settlement>): Promise<Settlement> | undefined {
+    const settler = this.#settler;
+    if (settler === undefined) return undefined;
+    if (settler.settled) return settler.settlement;
+    const settlement = settle(settler);
+    this.onSettling(this, settlement);
+    return settlement;
   }
 }

@@ -1,9 +1,17 @@
 import type { GuardedRun } from './guarded-run.ts';
 
-// Every handler's runs whose call options carry a run link, by LangChain run id. One model call can
-// be guarded by several handlers (the model's own, and one passed with the call or by a parent
-// chain): each holds for the same run id, and a capped client must honour them all, whichever
-// handler capped it.
+// Every handler's runs whose call options carry a run link, by LangChain run id.
+//
+// Process-wide on purpose (the one module-level state of this package): a request carries only the
+// run id (a string in Converse `requestMetadata`), and one model call can be guarded by several
+// handlers (the model's own, plus one passed with the call or by a parent chain) while only one of
+// them capped the client. The capped client must find every handler's hold for that run, whichever
+// handler capped it, so the lookup cannot live in one handler.
+//
+// Why it is safe: run ids are LangChain's per-run UUIDs, so handlers never collide; an entry is added
+// when a handler reserves for a run and removed by that same handler when the run settles or is
+// vetoed, so the map holds only runs in flight (its size is bounded by the open runs of all handlers);
+// each handler removes only its own run objects.
 const runs = new Map<string, GuardedRun[]>();
 
 /** Records a run whose request a capped client will see. */
@@ -25,4 +33,9 @@ export function removeLinkedRun(run: GuardedRun): void {
 /** Every handler's run for a LangChain run id. */
 export function linkedRuns(runId: string): readonly GuardedRun[] | undefined {
   return runs.get(runId);
+}
+
+/** Run ids with a linked run in flight, across handlers (0 once every run settled). */
+export function linkedRunCount(): number {
+  return runs.size;
 }

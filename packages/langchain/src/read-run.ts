@@ -1,8 +1,8 @@
+import { asCount, asObject, type JsonObject } from '@cycles-guard/bedrock/wire';
 import type { EstimateInput, TokenUsage } from '@cycles-guard/core';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
-import { asCount, asObject, type JsonObject } from './json.ts';
 
 // Translation only: LangChain's callback arguments to the shapes core's call guard takes.
 

@@ -3,7 +3,7 @@
 // `requestMetadata` (ChatBedrockConverse copies that option into the request), and the capped
 // client reads it back and removes it before the request is sent.
 
-import { asObject, type JsonObject } from './json.ts';
+import { asObject, type JsonObject } from '@cycles-guard/bedrock/wire';
 
 /** The `requestMetadata` key carrying the run id between the handler and the capped client. */
 export const RUN_LINK_KEY = 'cycles_guard_run';

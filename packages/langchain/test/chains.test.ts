@@ -72,7 +72,7 @@ describe('retries', () => {
     const [refused, answered] = setup.emulator.requests;
     expect(refused?.status).toBe(429);
     expect(answered?.status).toBe(200);
-    expect(answered?.maxTokens).toBe(setup.settled[0]?.grantedMaxTokens);
+    expect(answered?.maxTokens).toBe(setup.settled[0]?.grantedMaxOutputTokens);
     expect(setup.settled).toHaveLength(1);
     const state = await setup.state();
     expect(state.spent).toBe(priced(setup.cycles, answered as never));

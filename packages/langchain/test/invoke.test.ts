@@ -102,7 +102,7 @@ describe('invoke', () => {
       | undefined;
     const thinking = body?.additionalModelRequestFields?.thinking;
     expect(request?.status).toBe(200);
-    expect(request?.maxTokens).toBe(settled[0]?.grantedMaxTokens);
+    expect(request?.maxTokens).toBe(settled[0]?.grantedMaxOutputTokens);
     expect(request?.maxTokens).toBeLessThan(8000);
     expect(thinking?.budget_tokens).toBeLessThan(request?.maxTokens ?? 0);
     expect(thinking?.budget_tokens).toBeLessThan(6000);

@@ -98,7 +98,7 @@ describe('parallel runs', () => {
     expect(run.settled).toHaveLength(emulator.requests.length);
     expect(new Set(run.settled.map((s) => s.runId)).size).toBe(run.settled.length);
     for (const settlement of run.settled)
-      expect(run.sent.get(settlement.runId)).toBe(settlement.grantedMaxTokens);
+      expect(run.sent.get(settlement.runId)).toBe(settlement.grantedMaxOutputTokens);
     const state = await run.state();
     expect(state.reserved).toBe(0);
     expect(state.spent).toBe(emulator.requests.reduce((sum, r) => sum + priced(run.cycles, r), 0));
@@ -120,7 +120,7 @@ describe('parallel runs', () => {
           expect(run.settled).toHaveLength(emulator.requests.length);
           expect(state.spent).toBe(emulator.requests.reduce((sum, r) => sum + priced(run.cycles, r), 0));
           for (const settlement of run.settled)
-            expect(run.sent.get(settlement.runId)).toBe(settlement.grantedMaxTokens);
+            expect(run.sent.get(settlement.runId)).toBe(settlement.grantedMaxOutputTokens);
           for (const result of run.results) {
             if (result instanceof Error) expect(BudgetExceededError.isInstance(result)).toBe(true);
           }
@@ -162,11 +162,11 @@ describe('parallel runs', () => {
             expect(new Set(settlements.map((s) => s.runId)).size).toBe(settlements.length);
             for (const s of settlements) {
               expect(s.settlement.status).toBe(sentRuns.has(s.runId) ? 'committed' : 'released');
-              if (settlements === otherSettled) otherGrant.set(s.runId, s.grantedMaxTokens);
+              if (settlements === otherSettled) otherGrant.set(s.runId, s.grantedMaxOutputTokens);
             }
           }
           for (const s of run.settled.filter((s) => sentRuns.has(s.runId))) {
-            const smaller = Math.min(s.grantedMaxTokens, otherGrant.get(s.runId) ?? -1);
+            const smaller = Math.min(s.grantedMaxOutputTokens, otherGrant.get(s.runId) ?? -1);
             expect(run.sent.get(s.runId)).toBe(smaller);
           }
           for (const result of run.results) {

@@ -1,8 +1,10 @@
-import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError } from '@cycles-guard/core';
+import { ChatBedrockConverse } from '@langchain/aws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CyclesCallbackHandler } from '../src/index.ts';
-import { budget, guardedModel, priced, room } from './helpers.ts';
+import { CyclesCallbackHandler, guardChatModel } from '../src/index.ts';
+import { linkedRunCount } from '../src/linked-runs.ts';
+import { budget, guardedModel, HAIKU, priced, room, sdkClient } from './helpers.ts';
 
 let emulator: BedrockEmulator | undefined;
 afterEach(async () => {
@@ -35,7 +37,7 @@ describe('several handlers on one model call', () => {
     const granted: number[] = [];
     const caller = new CyclesCallbackHandler({
       cycles: tight.cycles,
-      onSettled: (settlement) => granted.push(settlement.grantedMaxTokens),
+      onSettled: (settlement) => granted.push(settlement.grantedMaxOutputTokens),
     });
     await setup.model.invoke('Tell me about budgets.', { callbacks: [caller] });
     const [request] = setup.emulator.requests;
@@ -64,5 +66,53 @@ describe('several handlers on one model call', () => {
     expect(mine.reserved).toBe(0);
     expect(mine.spent).toBeGreaterThan(0);
     expect(theirs).toMatchObject({ reserved: 0, spent: mine.spent });
+  });
+});
+
+// The run registry the capped clients read is process-wide (see linked-runs.ts): two independent
+// handlers, each capping its own model on one shared SDK client, must never see each other's grants
+// and must leave nothing behind.
+describe('two independent handlers on one SDK client', () => {
+  it('each request carries its own handler grant, each budget pays its own calls, nothing stays linked', async () => {
+    emulator = await startBedrockEmulator({ port: 0 });
+    const client = sdkClient(emulator.url);
+    const long = budget(1e12);
+    const short = budget(1e12);
+    const grants = { long: [] as number[], short: [] as number[] };
+    const longHandler = new CyclesCallbackHandler({
+      cycles: long.cycles,
+      onSettled: (settlement) => grants.long.push(settlement.grantedMaxOutputTokens),
+    });
+    const shortHandler = new CyclesCallbackHandler({
+      cycles: short.cycles,
+      onSettled: (settlement) => grants.short.push(settlement.grantedMaxOutputTokens),
+    });
+    // Each model asks for its own limit, so a grant applied to the other handler's request would show.
+    const model = (handler: CyclesCallbackHandler, maxTokens: number) =>
+      guardChatModel(
+        new ChatBedrockConverse({ model: HAIKU, region: 'us-east-1', client, maxTokens }),
+        handler,
+      );
+    const [longModel, shortModel] = [model(longHandler, 4000), model(shortHandler, 300)];
+    await Promise.all(
+      Array.from({ length: 4 }, (_, index) => [
+        longModel.invoke(`Long question ${index}`),
+        shortModel.invoke(`Short question ${index}`),
+      ]).flat(),
+    );
+    const requests = emulator.requests;
+    expect(requests).toHaveLength(8);
+    expect(grants.long).toEqual([4000, 4000, 4000, 4000]);
+    expect(grants.short).toEqual([300, 300, 300, 300]);
+    // Every request went out with the grant of the handler that reserved for it.
+    const sent = requests.map((request) => request.maxTokens ?? -1).sort((a, b) => a - b);
+    expect(sent).toEqual([...grants.short, ...grants.long].sort((a, b) => a - b));
+    const cost = (wanted: (maxTokens: number | undefined) => boolean) =>
+      requests
+        .filter((request) => wanted(request.maxTokens))
+        .reduce((sum, request) => sum + priced(long.cycles, request as never), 0);
+    expect(await long.state()).toMatchObject({ reserved: 0, spent: cost((max) => max === 4000) });
+    expect(await short.state()).toMatchObject({ reserved: 0, spent: cost((max) => max === 300) });
+    expect([longHandler.openRuns, shortHandler.openRuns, linkedRunCount()]).toEqual([0, 0, 0]);
   });
 });

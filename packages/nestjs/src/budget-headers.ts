@@ -1,5 +1,10 @@
-import { type Cycles, mergeSubjects, remainingBudgetHeaders, type Subject } from '@cycles-guard/core';
-import { balancesOf } from './subject-balances.ts';
+import {
+  type Cycles,
+  mergeSubjects,
+  readSubjectBalances,
+  remainingBudgetHeaders,
+  type Subject,
+} from '@cycles-guard/core';
 
 /** The Node response Nest writes to on both platforms (Express `response`, Fastify `reply.raw`). */
 export interface HeaderTarget {
@@ -18,7 +23,10 @@ export async function setBudgetHeaders(
   response: HeaderTarget,
 ): Promise<void> {
   try {
-    const balances = await balancesOf(cycles, mergeSubjects(cycles.config.subject, subject));
+    const balances = await readSubjectBalances(
+      cycles.authority,
+      mergeSubjects(cycles.config.subject, subject),
+    );
     if (response.headersSent) return;
     for (const [name, value] of Object.entries(remainingBudgetHeaders(balances))) {
       response.setHeader(name, value);

@@ -8,11 +8,11 @@ import {
   type LlmCall,
   type LlmCallOptions,
   mergeSubjects,
+  readSubjectBalances,
   type Subject,
 } from '@cycles-guard/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { CYCLES_MODULE_OPTIONS, type CyclesModuleOptions } from './cycles.module-definition.ts';
-import { balancesOf } from './subject-balances.ts';
 
 /** Balances and manual guards on the current request's Cycles instance. */
 @Injectable()
@@ -30,7 +30,10 @@ export class CyclesService {
    */
   async getBalances(subject?: Subject): Promise<Balance[]> {
     const cycles = this.cycles;
-    return balancesOf(cycles, subject ?? mergeSubjects(cycles.config.subject, currentBudget()?.subject));
+    return readSubjectBalances(
+      cycles.authority,
+      subject ?? mergeSubjects(cycles.config.subject, currentBudget()?.subject),
+    );
   }
 
   /** Reserve → run `fn` → commit (release on throw), on the current instance. See `Cycles.guard`. */

@@ -109,8 +109,8 @@ describe('Bedrock through the Cycles server', () => {
     );
     const result = getCyclesResult(output);
     expect(result?.capped).toBe(true);
-    expect(result?.grantedMaxTokens).toBeLessThan(4000);
-    expect(emulator.requests[0]?.maxTokens).toBe(result?.grantedMaxTokens);
+    expect(result?.grantedMaxOutputTokens).toBeLessThan(4000);
+    expect(emulator.requests[0]?.maxTokens).toBe(result?.grantedMaxOutputTokens);
     const row = await state('tenant:acme/app:chat');
     expect(row.spent).toBeLessThanOrEqual(leaf);
     expect(row.reserved).toBe(0);

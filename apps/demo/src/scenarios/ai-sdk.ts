@@ -1,5 +1,5 @@
 import { createAmazonBedrock } from '@ai-sdk/amazon-bedrock';
-import { type CyclesCallMetadata, cyclesMiddleware } from '@cycles-guard/ai-sdk';
+import { cyclesMiddleware, type LlmCallOutcome } from '@cycles-guard/ai-sdk';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { BudgetExceededError, createCycles, createMemoryLedger } from '@cycles-guard/core';
 import { stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
@@ -67,13 +67,13 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
     execute: async ({ topic }) => `Found 3 more sources on ${topic}; keep digging.`,
   });
 
-  const steps: CyclesCallMetadata[] = [];
+  const steps: LlmCallOutcome[] = [];
   let denied = 0;
   let stoppedAtMs: number | undefined;
   let stopReason: string | undefined;
   let retryAfterSeconds: number | undefined;
   const started = performance.now();
-  const spent = () => steps.reduce((sum, step) => sum + step.charged, 0);
+  const spent = () => steps.reduce((sum, step) => sum + (step.charged ?? 0), 0);
   const line = () =>
     `[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] steps ${steps.length + denied}` +
     `  allowed ${steps.length}  capped ${steps.filter((step) => step.capped).length}  denied ${denied}` +
@@ -91,7 +91,7 @@ export async function runAiSdkScenario(options: AiSdkScenarioOptions = {}): Prom
       stopWhen: stepCountIs(10_000),
       abortSignal: deadline,
       onStepFinish: (step) => {
-        const metadata = step.providerMetadata?.cycles as CyclesCallMetadata | undefined;
+        const metadata = step.providerMetadata?.cycles as LlmCallOutcome | undefined;
         if (metadata !== undefined) steps.push(metadata);
       },
       onError: ({ error }) => {

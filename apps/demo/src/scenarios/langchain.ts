@@ -130,7 +130,7 @@ export async function runLangchainScenario(options: LangchainScenarioOptions = {
     spentMicrocents: state.spent,
     reservedMicrocents: state.reserved,
     budgetMicrocents,
-    cappedGrantedMaxTokens: turns.filter((turn) => turn.capped).map((turn) => turn.grantedMaxTokens),
+    cappedGrantedMaxTokens: turns.filter((turn) => turn.capped).map((turn) => turn.grantedMaxOutputTokens),
     ...projection,
     stoppedAtMs: stoppedAtMs === undefined ? undefined : Math.round(stoppedAtMs),
     stopReason,

@@ -1,3 +1,4 @@
+import { SUBJECT_LEVELS } from '../protocol/enums.ts';
 import type { Balance, Subject } from '../protocol/types.ts';
 
 /** Header names reporting the remaining budget of the subject's tightest scope. */
@@ -22,7 +23,7 @@ export function tightestBalance(balances: readonly Balance[]): Balance | undefin
  */
 export function subjectBalances(balances: readonly Balance[], subject: Subject): Balance[] {
   const segments: string[] = [];
-  for (const level of ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const) {
+  for (const level of SUBJECT_LEVELS) {
     const value = subject[level];
     if (value !== undefined && value !== '') segments.push(`${level}:${value.toLowerCase()}`);
   }

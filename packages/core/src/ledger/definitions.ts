@@ -1,6 +1,7 @@
 import { LedgerStatus, OVERAGE_POLICIES, SUBJECT_LEVELS, UNITS } from '../protocol/enums.ts';
 import { invalid } from '../protocol/errors.ts';
 import type { BudgetWindow, Caps } from '../protocol/types.ts';
+import { isObject } from '../protocol/validate.ts';
 import { normalizePattern } from './templates.ts';
 import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './types.ts';
 import { checkTimeZone } from './windows.ts';
@@ -10,10 +11,6 @@ import { checkTimeZone } from './windows.ts';
 
 const SEGMENT = /^[a-zA-Z0-9_.-]+$/;
 const PERIODS = ['hour', 'day', 'week', 'month'];
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkAmount(value: unknown, field: string): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {

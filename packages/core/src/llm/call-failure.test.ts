@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCycles } from '../cycles.ts';
 import { createMemoryLedger } from '../ledger/memory-ledger.ts';
 import type { LlmCallFailure } from './llm-call.ts';
+import { StreamSettler } from './stream-settler.ts';
 
 // `fail()` charges unless the caller says, explicitly, that the request never reached the provider.
 
@@ -91,11 +92,11 @@ describe('LlmCall.fail', () => {
     expect(await spent()).toBe(charged);
   });
 
-  it('the stream tracker charges on error() unless told reachedProvider: false', async () => {
+  it('the stream settler charges on error() unless told reachedProvider: false', async () => {
     const { cycles, spent } = setup();
-    const tracked = (await begin(cycles)).track();
+    const tracked = new StreamSettler(await begin(cycles));
     expect(await tracked.error(new Error('x'), {})).toMatchObject({ status: 'committed', charged: 4_100 });
-    const refused = (await begin(cycles)).track();
+    const refused = new StreamSettler(await begin(cycles));
     expect(await refused.error(new Error('x'), { reachedProvider: false })).toMatchObject({
       status: 'released',
     });

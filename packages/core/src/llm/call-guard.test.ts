@@ -9,6 +9,7 @@ import type { LedgerDefinition } from '../ledger/types.ts';
 import { flakyAuthority } from '../lifecycle/__fixtures__/flaky-authority.ts';
 import { AuthorityUnavailableError, BudgetExceededError, ModelNotPricedError } from '../protocol/errors.ts';
 import type { Caps } from '../protocol/types.ts';
+import { StreamSettler } from './stream-settler.ts';
 
 const MODEL = 'test.model-v1';
 /** 1 µ¢ per input token, 4 µ¢ per output token, 1000 output tokens at most. */
@@ -312,7 +313,7 @@ describe('beginLlmCall: settlement never at $0', () => {
   });
 });
 
-describe('beginLlmCall: observe and stream tracking', () => {
+describe('beginLlmCall: observe and stream settling', () => {
   it('says stop once the next output token would pass the hold', async () => {
     const { cycles, events } = setup();
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
@@ -330,44 +331,44 @@ describe('beginLlmCall: observe and stream tracking', () => {
     expect(call.observe({ outputTokens: 500 })).toBe('continue');
   });
 
-  it('tracker: finish with usage commits it; without usage commits the hold', async () => {
+  it('settler: finish with usage commits it; without usage commits the hold', async () => {
     const { cycles, state } = setup();
-    const first = (
-      await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 })
-    ).track();
+    const first = new StreamSettler(
+      await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 }),
+    );
     first.usage({ outputTokens: 10 });
     await first.finish({ inputTokens: 100, outputTokens: 20 });
     expect((await state()).spent).toBe(180);
-    const second = (
-      await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 })
-    ).track();
+    const second = new StreamSettler(
+      await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 }),
+    );
     await second.finish();
     expect((await state()).spent).toBe(180 + 2100);
     expect(second.settled).toBe(true);
   });
 
-  it('tracker.wrap settles when the consumer breaks early', async () => {
+  it('settler.wrap settles when the consumer breaks early', async () => {
     const { cycles, state } = setup();
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
     async function* provider() {
       for (let index = 1; index <= 10; index++)
         yield { text: 'x', usage: index === 10 ? { outputTokens: 10 } : undefined };
     }
-    for await (const chunk of call.track().wrap(provider(), (chunk) => chunk.usage)) {
+    for await (const chunk of new StreamSettler(call).wrap(provider(), (chunk) => chunk.usage)) {
       if (chunk.text === 'x') break;
     }
     await call.hold.settlement;
     expect((await state()).spent).toBe(2100);
   });
 
-  it('tracker.wrap commits the final usage on completion and settles on a provider error', async () => {
+  it('settler.wrap commits the final usage on completion and settles on a provider error', async () => {
     const { cycles, state } = setup();
     const ok = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
     async function* finished() {
       yield { usage: undefined };
       yield { usage: { inputTokens: 100, outputTokens: 5 } };
     }
-    for await (const _chunk of ok.track().wrap(finished(), (chunk) => chunk.usage)) {
+    for await (const _chunk of new StreamSettler(ok).wrap(finished(), (chunk) => chunk.usage)) {
       // consume
     }
     expect((await state()).spent).toBe(120);
@@ -377,14 +378,14 @@ describe('beginLlmCall: observe and stream tracking', () => {
       throw new Error('stream reset');
     }
     await expect(async () => {
-      for await (const _chunk of broken.track().wrap(failing(), (chunk) => chunk.usage)) {
+      for await (const _chunk of new StreamSettler(broken).wrap(failing(), (chunk) => chunk.usage)) {
         // consume
       }
     }).rejects.toThrow('stream reset');
     expect((await state()).spent).toBe(120 + 2100);
   });
 
-  it('tracker.wrap stops reading at a cutoff and charges the hold', async () => {
+  it('settler.wrap stops reading at a cutoff and charges the hold', async () => {
     const { cycles, state } = setup();
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
     let read = 0;
@@ -394,7 +395,7 @@ describe('beginLlmCall: observe and stream tracking', () => {
         yield { usage: { inputTokens: 300, outputTokens: output } };
       }
     }
-    for await (const _chunk of call.track().wrap(provider(), (chunk) => chunk.usage)) {
+    for await (const _chunk of new StreamSettler(call).wrap(provider(), (chunk) => chunk.usage)) {
       // consume
     }
     expect(read).toBe(5); // 300 + 4 × 500 > 2100

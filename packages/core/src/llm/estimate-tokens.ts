@@ -8,8 +8,11 @@ export interface EstimateInput {
   tools?: string[];
 }
 
-/** Bytes of UTF-8 per estimated token (real tokenizers average ~3.5–4 English chars, ~1 CJK char per token). */
-const BYTES_PER_TOKEN = 3;
+/**
+ * Bytes of UTF-8 per estimated token (real tokenizers average ~3.5–4 English chars, ~1 CJK char per
+ * token): the input estimate and the streamed-output estimate both count with it.
+ */
+export const BYTES_PER_TOKEN = 3;
 /** Role and turn markers of one message. */
 export const MESSAGE_OVERHEAD_TOKENS = 4;
 /** Tool-use system prompt the provider injects when tools are present (Claude's is ~350 tokens). */
@@ -42,7 +45,8 @@ export function utf8ByteLength(text: string): number {
   return bytes;
 }
 
-function textTokens(text: string): number {
+/** Conservative token estimate of one text: ceil(utf8 bytes / {@link BYTES_PER_TOKEN}). */
+export function textTokens(text: string): number {
   return Math.ceil(utf8ByteLength(text) / BYTES_PER_TOKEN);
 }
 

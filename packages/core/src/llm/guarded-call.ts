@@ -3,7 +3,6 @@ import type { Unit } from '../protocol/enums.ts';
 import { BudgetExceededError } from '../protocol/errors.ts';
 import type { Caps } from '../protocol/types.ts';
 import { type CallSize, checkTokens, usageAmount } from './call-sizing.ts';
-import { type LlmCallTracker, trackLlmCall } from './call-tracker.ts';
 import type { ResolvedModel } from './catalog.ts';
 import type { TokenUsage } from './cost.ts';
 import type { LlmCall, LlmCallFailure, LlmRuntime } from './llm-call.ts';
@@ -156,10 +155,6 @@ export class GuardedLlmCall implements LlmCall {
 
   abort(partialUsage?: Partial<TokenUsage>, options?: { reachedProvider?: boolean }): Promise<Settlement> {
     return this.#settleFailure(partialUsage, options?.reachedProvider !== false);
-  }
-
-  track(): LlmCallTracker {
-    return trackLlmCall(this);
   }
 
   /** Aborts once: the signal (if created) and the `onAbort` listeners get `reason`. */

@@ -2,7 +2,6 @@ import type { Hold, Settlement } from '../lifecycle/hold.ts';
 import type { Runtime } from '../lifecycle/runtime.ts';
 import type { Unit } from '../protocol/enums.ts';
 import type { Action, Caps, Metadata, Subject } from '../protocol/types.ts';
-import type { LlmCallTracker } from './call-tracker.ts';
 import type { PriceCatalog, ResolvedModel } from './catalog.ts';
 import type { TokenUsage } from './cost.ts';
 import type { EstimateInput } from './estimate-tokens.ts';
@@ -104,8 +103,6 @@ export interface LlmCall {
   fail(error: unknown, failure?: LlmCallFailure): Promise<Settlement>;
   /** Settles an aborted call: like `fail`; only `reachedProvider: false` releases. */
   abort(partialUsage?: Partial<TokenUsage>, options?: { reachedProvider?: boolean }): Promise<Settlement>;
-  /** A settle-once handle for a streamed response (usage updates + one terminal). */
-  track(): LlmCallTracker;
 }
 
 /** Everything `beginLlmCall` needs from the instance (internal). */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from '../protocol/errors.ts';
+import { isObject } from '../protocol/validate.ts';
 import type { PriceOverride } from './catalog.ts';
 import type { LongContextRates, TokenRates } from './cost.ts';
 
@@ -71,10 +72,6 @@ export const MODEL_KEYS: ReadonlySet<string> = new Set([
 
 function fail(where: string, field: string, problem: string): never {
   throw new InvalidConfigError(`${where}: ${field} ${problem}`, { details: { field } });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** USD per 1M tokens → microcents, exactly (at most 8 decimals; never 0 or negative). */

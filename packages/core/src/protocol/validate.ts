@@ -29,7 +29,8 @@ const SORT_KEYS = [
   'expires_at_ms',
 ];
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A plain object (not null, not an array): the one definition core's validators share. */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -1,11 +1,10 @@
 import fc, { type Arbitrary } from 'fast-check';
-import { OVERAGE_POLICIES, type OveragePolicy } from '../protocol/enums.ts';
+import { SUBJECT_LEVELS as LEVELS, OVERAGE_POLICIES, type OveragePolicy } from '../protocol/enums.ts';
 import type { Subject } from '../protocol/types.ts';
 
 // Random operation sequences shared by the property suites (properties.ts: invariants under concurrent
 // batches; model-properties.ts: step-by-step agreement with the settlement model), over 1–6 scope levels.
 
-const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as const;
 const VALUES = ['acme', 'ws', 'app', 'flow', 'agent', 'tools'] as const;
 
 /** The canonical scope path of the first `depth` levels, e.g. `tenant:acme/workspace:ws`. */

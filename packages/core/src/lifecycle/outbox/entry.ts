@@ -1,5 +1,6 @@
 import { OVERAGE_POLICIES, type OveragePolicy, UNITS, type Unit } from '../../protocol/enums.ts';
 import type { Action, Metadata, StandardMetrics, Subject } from '../../protocol/types.ts';
+import { isObject } from '../../protocol/validate.ts';
 
 // One settlement the outbox keeps until the authority confirms or definitively refuses it.
 
@@ -39,8 +40,6 @@ export interface OutboxEntry {
   owner?: string;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 const isAmount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
 /** Parses a stored entry; undefined when it is corrupt (wrong JSON or shape). */

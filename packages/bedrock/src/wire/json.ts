@@ -54,11 +54,6 @@ export function typeName(value: unknown): string {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** UTF-8 bytes of a string. */
-export function utf8Bytes(text: string): number {
-  return encoder.encode(text).length;
-}
-
 /** Decodes JSON from a string or bytes; undefined when it is not a JSON object. */
 export function parseJsonObject(body: unknown): JsonObject | undefined {
   try {
