@@ -128,6 +128,7 @@ export {
   readPricesFile,
 } from './llm/prices-file.ts';
 export { failedBeforeConnecting, isUnbilledFailure } from './llm/unbilled.ts';
+export type { DenyDetail } from './protocol/deny-detail.ts';
 export {
   Decision,
   ErrorCode,
@@ -226,6 +227,8 @@ export {
   toWireSubject,
   wireErrorStatus,
 } from './protocol/mappers.ts';
+export { fromWireObserveMode, toWireObserveMode, type WireObserveMode } from './protocol/observe-mode.ts';
+export type { ActionPolicyKeys } from './protocol/policy-keys.ts';
 export { affectedScopes, leafSegment, scopePath } from './protocol/scopes.ts';
 export type {
   Action,

@@ -35,7 +35,9 @@ function subjectText(subject: Subject): string {
 }
 
 function actionText(action: Action): string {
-  return `${JSON.stringify(action.kind)}|${JSON.stringify(action.name)}|${optionalText(action.tags)}`;
+  // policy_keys (v0.1.26) only when sent, so the payloads of earlier records stay byte-identical.
+  const keys = action.policyKeys === undefined ? '' : `|${canonicalJson(action.policyKeys)}`;
+  return `${JSON.stringify(action.kind)}|${JSON.stringify(action.name)}|${optionalText(action.tags)}${keys}`;
 }
 
 export function reservePayload(request: ReserveRequest): string {
@@ -44,7 +46,7 @@ export function reservePayload(request: ReserveRequest): string {
     request.ttlMs ?? ''
   }|${request.gracePeriodMs ?? ''}|${request.overagePolicy ?? ''}|${request.dryRun === true ? 1 : 0}|${
     request.minimum ?? ''
-  }|${optionalText(request.metadata)}`;
+  }|${optionalText(request.metadata)}${request.observeMode === undefined ? '' : `|observe=${request.observeMode}`}`;
 }
 
 export function commitPayload(request: CommitRequest): string {

@@ -10,6 +10,7 @@ import {
   createMemoryLedger,
   type DecideRequest,
   type DecideResponse,
+  type DenyDetail,
   type EventRequest,
   type EventResponse,
   type ExtendRequest,
@@ -43,7 +44,13 @@ import {
   validateReservationId,
   validateReserve,
 } from '@cycles-guard/core';
-import { decodeCursor, page, validateBalancesQuery, validateListQuery } from '@cycles-guard/core/ledger-kit';
+import {
+  decodeCursor,
+  denyDetailOf,
+  page,
+  validateBalancesQuery,
+  validateListQuery,
+} from '@cycles-guard/core/ledger-kit';
 import type { Redis } from 'ioredis';
 import { LedgerConnection, type OperationName, type Reply, throwIfError } from './connection.ts';
 import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';
@@ -128,6 +135,10 @@ interface Outcome {
   ttl?: string;
   bal?: RowReply[];
   unit?: string;
+  /** DENY: the blocking scope, its remaining and what was asked of it. */
+  at?: string;
+  rem?: string;
+  req?: string;
   charged?: string;
   released?: string;
   previous?: string[];
@@ -139,6 +150,21 @@ const LEVELS = ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset'] as
 
 function lower(value: string | undefined): string | undefined {
   return value === undefined ? undefined : value.toLowerCase();
+}
+
+/** The `DenyDetail` of a stored DENY outcome (the same facts the memory ledger reports). */
+function denialDetail(outcome: Outcome, scopePath: string, unit: Unit): DenyDetail {
+  const reason = outcome.reason!;
+  if (outcome.at === undefined) {
+    return denyDetailOf(reason === 'BUDGET_NOT_FOUND' ? { reason, scope: scopePath, unit } : { reason });
+  }
+  return denyDetailOf({
+    reason,
+    scope: outcome.at,
+    remaining: amount(outcome.rem!),
+    requested: amount(outcome.req!),
+    unit,
+  });
 }
 
 function flag(value: boolean): string {
@@ -226,7 +252,11 @@ class RedisLedgerImpl implements RedisLedger {
       namespace,
       reservePayload(request),
       tenant ?? '',
-      flag(request.dryRun === true),
+      request.dryRun === true || request.observeMode === true
+        ? '1'
+        : request.observeMode === false
+          ? '0'
+          : '',
       request.estimate.unit,
       String(request.estimate.amount),
       text(request.minimum),
@@ -248,6 +278,7 @@ class RedisLedgerImpl implements RedisLedger {
     if (outcome.d === 'DENY') {
       response.scopePath = scopePath;
       response.reasonCode = outcome.reason as ReserveResponse['reasonCode'];
+      response.denyDetail = denialDetail(outcome, scopePath, unit);
       if (outcome.retry !== undefined) response.retryAfterMs = amount(outcome.retry);
       if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
       return response;
@@ -365,6 +396,8 @@ class RedisLedgerImpl implements RedisLedger {
       affectedScopes: scopes,
     };
     if (outcome.reason !== undefined) response.reasonCode = outcome.reason as DecideResponse['reasonCode'];
+    if (outcome.d === 'DENY')
+      response.denyDetail = denialDetail(outcome, scopes.at(-1)!, request.estimate.unit);
     if (outcome.retry !== undefined) response.retryAfterMs = amount(outcome.retry);
     if (outcome.caps !== undefined) response.caps = JSON.parse(outcome.caps);
     return response;

@@ -10,6 +10,7 @@ export {
 } from '../ledger/definitions.ts';
 export { tooManyReservations } from '../ledger/ledger-errors.ts';
 export { decodeCursor, page } from '../ledger/reservations.ts';
+export { denyDetailOf } from '../protocol/deny-detail.ts';
 export {
   checkJsonValue,
   MAX_JSON_CHARS,

@@ -14,7 +14,15 @@ const SUBJECT: Shape = {
   keys: ['tenant', 'workspace', 'app', 'workflow', 'agent', 'toolset', 'dimensions'],
   nested: { dimensions: 'OPEN' },
 };
-const ACTION: Shape = { keys: ['kind', 'name', 'tags'] };
+const ACTION: Shape = {
+  keys: ['kind', 'name', 'tags', 'policy_keys'],
+  nested: {
+    policy_keys: {
+      keys: ['host', 'recipient_domain', 'resource_type', 'path_prefix', 'custom'],
+      nested: { custom: 'OPEN' },
+    },
+  },
+};
 const METRICS: Shape = {
   keys: ['tokens_input', 'tokens_output', 'latency_ms', 'model_version', 'custom'],
   nested: { custom: 'OPEN' },
@@ -32,6 +40,7 @@ export const REQUEST_SHAPES = {
       'grace_period_ms',
       'overage_policy',
       'dry_run',
+      'observe_mode',
       'metadata',
     ],
     nested: { subject: SUBJECT, action: ACTION, estimate: AMOUNT, metadata: 'OPEN' },
