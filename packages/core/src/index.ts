@@ -28,6 +28,7 @@ export type {
   DenialEvent,
   FailOpenEvent,
   HeartbeatStoppedEvent,
+  ObservedEvent,
   ReleaseEvent,
   SettleErrorEvent,
   SettlementDroppedEvent,
