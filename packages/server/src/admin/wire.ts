@@ -12,7 +12,7 @@ import {
   toWireObserveMode,
   type WireCaps,
 } from '@cycles-guard/core';
-import { shownKey } from '../http/strict-body.ts';
+import { shownKey } from '../http/shown-key.ts';
 
 // The admin API's JSON (snake_case like the protocol; amounts are plain integers in the ledger's unit).
 
