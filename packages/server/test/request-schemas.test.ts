@@ -164,6 +164,9 @@ describe('over HTTP', () => {
       expect(body.details.field).toBe(field);
       expect(body.message.startsWith(field)).toBe(true);
     }
+    // A client's own misspelling is named as sent, not renamed.
+    const misspelt = await reserve({ ttlMs: 60_000 });
+    expect([misspelt.status, misspelt.body.details.field]).toEqual([400, 'ttlMs']);
     const extend = await post('/v1/reservations/rsv_x/extend', { idempotency_key: 'e', extend_by_ms: 0 });
     expect([extend.status, extend.body.details.field]).toEqual([400, 'extend_by_ms']);
   });

@@ -60,7 +60,7 @@ import type {
   WireStandardMetrics,
   WireSubject,
 } from './wire.ts';
-import { toWireField, toWireMessage } from './wire-names.ts';
+import { namesApiField, toWireField, toWireMessage } from './wire-names.ts';
 
 /*
  * Conversions between the camelCase API types and the snake_case wire types.
@@ -714,7 +714,7 @@ export function toWireErrorResponse(error: unknown, requestId: string, traceId?:
   let details =
     wireCode === error.code ? opt(error.details, copyMap) : { ...error.details, code: error.code as string };
   // Core names fields as its API does (camelCase); the wire names them as the protocol does.
-  const field = details?.field;
+  const field = namesApiField(error) ? details?.field : undefined;
   const wireField = typeof field === 'string' ? toWireField(field) : undefined;
   if (wireField !== undefined && wireField !== field) details = { ...details, field: wireField };
   const denyDetail = denyDetailOfError(error.code, error.details);

@@ -71,6 +71,15 @@ describe('wire names in errors', () => {
     );
   });
 
+  it("keeps a field a server named from the wire request (a client's own misspelling)", () => {
+    const misspelt = new InvalidRequestError('ttlMs is not a field of this request', {
+      details: { field: 'ttlMs' },
+    });
+    const body = toWireErrorResponse(misspelt, 'req');
+    expect(body.details?.field).toBe('ttlMs');
+    expect(body.message).toBe('ttlMs is not a field of this request');
+  });
+
   it('leaves messages that do not start with their field alone', () => {
     expect(toWireMessage('Budget ttlMs', 'ttlMs')).toBe('Budget ttlMs');
     expect(toWireField('action.tags[2]')).toBe('action.tags[2]');

@@ -1,6 +1,16 @@
 // Core's errors name fields as its API does (`ttlMs`, `metrics.tokensInput`); over HTTP they must carry
 // the protocol's names (`ttl_ms`, `metrics.tokens_input`). The one mapping, applied where an error
 // becomes an `ErrorResponse` (`toWireErrorResponse`), so embedded users keep the names they pass.
+// Only errors of core's validators are renamed (`invalid()` marks them): a field a server names from
+// the wire request, e.g. a client's misspelt `ttlMs` or `?sortBy=`, is what the client sent.
+
+/** Marks an error whose `details.field` is an API (camelCase) path. */
+export const API_FIELD: unique symbol = Symbol.for('cycles-guard.error.apiField');
+
+/** Whether `error` names its field by core's API path (and so needs the wire name over HTTP). */
+export function namesApiField(error: object): boolean {
+  return (error as { [API_FIELD]?: boolean })[API_FIELD] === true;
+}
 
 /** Every API field name whose wire name differs. User keys (metadata, dimensions, custom) never are. */
 const WIRE_NAMES: Readonly<Record<string, string>> = {
