@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TENANT_KEY_PERMISSIONS, tenantCapabilities } from '../src/auth/capabilities.ts';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
@@ -105,5 +107,67 @@ describe('actuator health', () => {
       expect(await response.json()).toEqual({ status: 'UP' });
     }
     expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok', ledger: 'memory' });
+  });
+});
+
+describe('actuator health while shutting down', () => {
+  /** A raw connection with a GET half sent (so close() keeps it open); `finish()` resolves to status and body. */
+  async function halfSent(url: string, path: string) {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    await new Promise((resolve) => socket.on('connect', resolve));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n`);
+    return async () => {
+      socket.write('Connection: close\r\n\r\n');
+      await closed;
+      const [head = '', body = ''] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+      return { status: Number(head.split(' ')[1]), body: JSON.parse(body) as unknown };
+    };
+  }
+
+  it('readiness says OUT_OF_SERVICE (503) so balancers drain; liveness stays UP', async () => {
+    const inner = createMemoryLedger({ ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 }] });
+    let entered: () => void = () => {};
+    const reserveEntered = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    // A slow reserve keeps the server draining while the probes finish their requests.
+    const slow: Ledger = Object.create(inner, {
+      reserve: {
+        value: async (...args: Parameters<Ledger['reserve']>) => {
+          entered();
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          return inner.reserve(...args);
+        },
+      },
+    });
+    const draining = await startCyclesServer({
+      port: 0,
+      ledgerInstance: slow,
+      apiKeys: { [ACME_KEY]: 'acme' },
+      logLevel: 'silent',
+    });
+    const readiness = await halfSent(draining.url, '/actuator/health/readiness');
+    const liveness = await halfSent(draining.url, '/actuator/health/liveness');
+    const inFlight = fetch(`${draining.url}/v1/reservations`, {
+      method: 'POST',
+      headers: { 'X-Cycles-API-Key': ACME_KEY, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        idempotency_key: 'k',
+        subject: { tenant: 'acme' },
+        action: { kind: 'k', name: 'n' },
+        estimate: { unit: 'TOKENS', amount: 10 },
+      }),
+    });
+    await reserveEntered;
+    const closed = draining.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await readiness()).toEqual({ status: 503, body: { status: 'OUT_OF_SERVICE' } });
+    expect(await liveness()).toEqual({ status: 200, body: { status: 'UP' } });
+    expect((await inFlight).status).toBe(200);
+    await closed;
+    await inner.close?.();
   });
 });
