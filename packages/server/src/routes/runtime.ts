@@ -24,6 +24,7 @@ import {
 } from '@cycles-guard/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
+import { withTenantIdFilter } from '../http/balances-tenant.ts';
 import { openCursor, sealCursor } from '../http/cursor.ts';
 import { checkQuery, queryOf } from '../http/query.ts';
 import { assertValidBody, type BodyOperation } from '../http/request-body.ts';
@@ -166,7 +167,7 @@ export function registerRuntimeRoutes(
 
   app.get('/v1/balances', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const params = queryOf(request);
+    const params = withTenantIdFilter(queryOf(request));
     const response = await ledger.getBalances(
       listQuery(params, 'getBalances', fromBalancesQueryParams),
       context,
