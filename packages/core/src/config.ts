@@ -74,6 +74,13 @@ export interface CyclesOptions {
    */
   failMode?: 'closed' | 'open';
   /**
+   * `observe` rolls a budget out in shadow: every call is evaluated as usual but nothing is held, no
+   * output is capped and no call is refused; an `observed` event tells what enforcement would have
+   * decided, and actual costs are still recorded. Switch to `enforce` once the events look right.
+   * @default 'enforce'
+   */
+  mode?: 'enforce' | 'observe';
+  /**
    * Reservation TTL, 1,000–86,400,000 ms.
    * @default the authority's default (60,000 for the memory ledger)
    */
@@ -120,6 +127,7 @@ export interface ResolvedCyclesConfig {
   subject: Subject;
   unit: CyclesUnit;
   failMode: 'closed' | 'open';
+  mode: 'enforce' | 'observe';
   ttlMs: number | undefined;
   gracePeriodMs: number | undefined;
   overagePolicy: OveragePolicy | undefined;
@@ -168,6 +176,9 @@ export function resolveConfig(
   if (failMode !== 'closed' && failMode !== 'open') {
     fail(name('failMode'), `must be closed or open, got ${String(failMode)}`);
   }
+  const mode = options.mode ?? 'enforce';
+  if (mode !== 'enforce' && mode !== 'observe')
+    fail(name('mode'), `must be enforce or observe, got ${String(mode)}`);
   if (options.overagePolicy !== undefined && !OVERAGE_POLICIES.includes(options.overagePolicy)) {
     fail(name('overagePolicy'), `must be one of ${OVERAGE_POLICIES.join(', ')}`);
   }
@@ -175,6 +186,7 @@ export function resolveConfig(
     subject: { ...options.subject },
     unit,
     failMode,
+    mode,
     ttlMs: integerIn(name('ttlMs'), options.ttlMs, 1_000, 86_400_000),
     gracePeriodMs: integerIn(name('gracePeriodMs'), options.gracePeriodMs, 0, 60_000),
     overagePolicy: options.overagePolicy,
@@ -210,6 +222,7 @@ function resolveOutbox(outbox: OutboxOptions | undefined): OutboxOptions {
 const ENV_NAMES = {
   unit: 'CYCLES_UNIT',
   failMode: 'CYCLES_FAIL_MODE',
+  mode: 'CYCLES_MODE',
   ttlMs: 'CYCLES_TTL_MS',
   gracePeriodMs: 'CYCLES_GRACE_PERIOD_MS',
   overagePolicy: 'CYCLES_OVERAGE_POLICY',
@@ -285,6 +298,8 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
   if (unit !== undefined) options.unit = unit as CyclesUnit;
   const failMode = text(ENV_NAMES.failMode);
   if (failMode !== undefined) options.failMode = failMode as 'closed' | 'open';
+  const mode = text(ENV_NAMES.mode);
+  if (mode !== undefined) options.mode = mode as 'enforce' | 'observe';
   const policy = text(ENV_NAMES.overagePolicy);
   if (policy !== undefined) options.overagePolicy = policy as OveragePolicy;
   const ttlMs = envInteger(env, ENV_NAMES.ttlMs);

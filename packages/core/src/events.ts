@@ -1,3 +1,4 @@
+import type { DenyDetail } from './protocol/deny-detail.ts';
 import type { Decision, Unit } from './protocol/enums.ts';
 import type { Action, Caps, Subject } from './protocol/types.ts';
 
@@ -170,7 +171,25 @@ export type CyclesEvent =
   | CappedEvent
   | CutoffEvent
   | FailOpenEvent
-  | HeartbeatStoppedEvent;
+  | HeartbeatStoppedEvent
+  | ObservedEvent;
+
+/** What enforcement would have decided for one call (observe mode). */
+export interface ObservedEvent extends EventBase {
+  type: 'observed';
+  estimate: number;
+  decision: Decision;
+  /** True when enforcement would have refused the call (decision DENY). */
+  wouldDeny: boolean;
+  /** Why, when it would have been refused (e.g. BUDGET_EXCEEDED). */
+  reasonCode?: string;
+  /** Where and what would fix it, when it would have been refused. */
+  denyDetail?: DenyDetail;
+  /** What a live hold would have held (below `estimate` for a partial hold), when allowed. */
+  wouldReserve?: number;
+  /** Limits enforcement would have applied (ALLOW_WITH_CAPS); not applied in observe mode. */
+  caps?: Caps;
+}
 
 /** The subscriber type: may be async; its errors and rejections are swallowed. */
 export type CyclesEventHandler = (event: CyclesEvent) => void | Promise<void>;

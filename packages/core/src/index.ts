@@ -28,6 +28,7 @@ export type {
   DenialEvent,
   FailOpenEvent,
   HeartbeatStoppedEvent,
+  ObservedEvent,
   ReleaseEvent,
   SettleErrorEvent,
   SettlementDroppedEvent,
@@ -130,6 +131,7 @@ export {
 } from './llm/prices-file.ts';
 export { StreamSettler, type StreamSettlerOptions } from './llm/stream-settler.ts';
 export { failedBeforeConnecting, isUnbilledFailure } from './llm/unbilled.ts';
+export type { DenyDetail } from './protocol/deny-detail.ts';
 export {
   Decision,
   ErrorCode,
@@ -228,6 +230,8 @@ export {
   toWireSubject,
   wireErrorStatus,
 } from './protocol/mappers.ts';
+export { fromWireObserveMode, toWireObserveMode, type WireObserveMode } from './protocol/observe-mode.ts';
+export type { ActionPolicyKeys } from './protocol/policy-keys.ts';
 export { affectedScopes, leafSegment, scopePath } from './protocol/scopes.ts';
 export type {
   Action,

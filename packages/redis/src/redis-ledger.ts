@@ -8,6 +8,7 @@ import type {
   CommitResponse,
   DecideRequest,
   DecideResponse,
+  DenyDetail,
   EventRequest,
   EventResponse,
   ExtendRequest,
@@ -26,6 +27,7 @@ import type {
   ReservationDetail,
   ReserveRequest,
   ReserveResponse,
+  Subject,
   TemplateLedgerCounts,
   TenantSettings,
   Unit,
@@ -39,6 +41,7 @@ import {
   compareText,
   countOption,
   decideFingerprint,
+  denyDetailOf,
   eventFingerprint,
   extendFingerprint,
   fundingFingerprint,
@@ -149,6 +152,10 @@ interface Outcome {
   ttl?: string;
   bal?: RowReply[];
   unit?: string;
+  /** DENY: the blocking scope, its remaining and what was asked of it. */
+  at?: string;
+  rem?: string;
+  req?: string;
   charged?: string;
   released?: string;
   previous?: string[];
@@ -159,6 +166,21 @@ const SWEEP_BATCH = 500;
 
 function lower(value: string | undefined): string | undefined {
   return value === undefined ? undefined : value.toLowerCase();
+}
+
+/** The `DenyDetail` of a stored DENY outcome (the same facts the memory ledger reports). */
+function denialDetail(outcome: Outcome, scopePath: string, unit: Unit): DenyDetail {
+  const reason = outcome.reason!;
+  if (outcome.at === undefined) {
+    return denyDetailOf(reason === 'BUDGET_NOT_FOUND' ? { reason, scope: scopePath, unit } : { reason });
+  }
+  return denyDetailOf({
+    reason,
+    scope: outcome.at,
+    remaining: amount(outcome.rem!),
+    requested: amount(outcome.req!),
+    unit,
+  });
 }
 
 function flag(value: boolean): string {
@@ -239,7 +261,11 @@ class RedisLedgerImpl implements RedisLedger {
       namespace,
       String(reserveFingerprint(request)),
       tenant ?? '',
-      flag(request.dryRun === true),
+      request.dryRun === true || request.observeMode === true
+        ? '1'
+        : request.observeMode === false
+          ? '0'
+          : '',
       request.estimate.unit,
       String(request.estimate.amount),
       text(request.minimum),
@@ -261,6 +287,7 @@ class RedisLedgerImpl implements RedisLedger {
     if (outcome.d === 'DENY') {
       response.scopePath = scopePath;
       response.reasonCode = outcome.reason as ReserveResponse['reasonCode'];
+      response.denyDetail = denialDetail(outcome, scopePath, unit);
       if (outcome.retry !== undefined) response.retryAfterMs = amount(outcome.retry);
       if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
       return response;
@@ -377,6 +404,8 @@ class RedisLedgerImpl implements RedisLedger {
       affectedScopes: scopes,
     };
     if (outcome.reason !== undefined) response.reasonCode = outcome.reason as DecideResponse['reasonCode'];
+    if (outcome.d === 'DENY')
+      response.denyDetail = denialDetail(outcome, scopes.at(-1)!, request.estimate.unit);
     if (outcome.retry !== undefined) response.retryAfterMs = amount(outcome.retry);
     if (outcome.caps !== undefined) response.caps = JSON.parse(outcome.caps);
     return response;

@@ -12,6 +12,8 @@ import { traceIdOf } from './http/trace.ts';
 import { registerUnknownRouteHandler } from './http/unknown-route.ts';
 import { openLedger } from './ledger-store.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { HEALTH_PATHS, registerHealthRoutes } from './routes/health.ts';
+import { registerIntrospectRoute } from './routes/introspect.ts';
 import { registerRuntimeRoutes } from './routes/runtime.ts';
 
 /** Logger levels at which `info` lines are written. */
@@ -82,7 +84,7 @@ export function buildApp(
         },
       );
     }
-    if (closing && request.url !== '/health') {
+    if (closing && !HEALTH_PATHS.has(request.url)) {
       const error = new AuthorityUnavailableError('The server is shutting down: send the request again');
       return reply
         .code(503)
@@ -117,11 +119,10 @@ export function buildApp(
     if (closing) reply.header('Connection', 'close');
   });
 
-  app.get('/health', async (_request, reply) =>
-    reply.code(closing ? 503 : 200).send({ status: closing ? 'closing' : 'ok', ledger: options.ledgerType }),
-  );
+  registerHealthRoutes(app, () => closing, options.ledgerType);
   registerRuntimeRoutes(app, ledger, keys);
   registerAdminRoutes(app, ledger, keys);
+  registerIntrospectRoute(app, keys);
   return app;
 }
 

@@ -273,7 +273,11 @@ describe('request hygiene', () => {
       { estimate: { unit: 'TOKENS', amount: 1, currency: 'x' } },
       'estimate.currency',
     ],
-    ['an unknown action field', { action: { kind: 'k', name: 'n', policy_keys: [] } }, 'action.policy_keys'],
+    [
+      'a policy_keys that is not an object',
+      { action: { kind: 'k', name: 'n', policy_keys: [] } },
+      'action.policy_keys',
+    ],
   ])('400 INVALID_REQUEST for %s, naming it', async (_label, extra, field) => {
     const response = await send('POST', '/v1/reservations', { body: reserveBody(extra) });
     expect(response.status).toBe(400);

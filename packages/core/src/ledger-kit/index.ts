@@ -24,6 +24,7 @@ export {
   reserveFingerprint,
 } from '../ledger/payloads.ts';
 export { windowBounds } from '../ledger/windows.ts';
+export { denyDetailOf } from '../protocol/deny-detail.ts';
 // ---- scopes, windows, caps ----
 export { affectedScopes, leafSegment, scopeTenant } from '../protocol/scopes.ts';
 export {

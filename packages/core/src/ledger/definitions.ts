@@ -141,5 +141,8 @@ export function validateTenantSettings(input: unknown, field = 'tenant'): Tenant
   ]) {
     if (input[name] !== undefined) checkAmount(input[name], `${field}.${name}`);
   }
+  if (input.observeMode !== undefined && typeof input.observeMode !== 'boolean') {
+    throw invalid(`${field}.observeMode`, 'must be a boolean', 'true observes every reserve by default');
+  }
   return input as TenantSettings;
 }

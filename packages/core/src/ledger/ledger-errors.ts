@@ -1,3 +1,4 @@
+import { denyDetailOf } from '../protocol/deny-detail.ts';
 import {
   BudgetClosedError,
   BudgetFrozenError,
@@ -43,6 +44,13 @@ export function denial(
     decision: 'DENY',
     affectedScopes: [],
     reasonCode: failure.reason,
+    denyDetail: denyDetailOf({
+      reason: failure.reason,
+      scope: failure.row.scope,
+      remaining: failure.row.remaining,
+      requested: failure.requested,
+      unit: failure.row.unit,
+    }),
   };
   const retryAfterMs = failure.reason === 'BUDGET_EXCEEDED' ? retryAfter(failure.row, now) : undefined;
   if (retryAfterMs !== undefined) response.retryAfterMs = retryAfterMs;

@@ -4,6 +4,7 @@ import { toBalance } from '../ledger-kit/balances.ts';
 import { countOption as count, LEDGER_DEFAULTS, templateBounds } from '../ledger-kit/options.ts';
 import { queryReservations } from '../ledger-kit/reservation-query.ts';
 import { guardQueriedTenant, guardSubject } from '../ledger-kit/tenant-guard.ts';
+import { denyDetailOf } from '../protocol/deny-detail.ts';
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
 import {
   ForbiddenError,
@@ -189,7 +190,6 @@ class MemoryLedger implements Ledger {
     const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'reserve');
     const key = request.idempotencyKey;
-    const dryRun = request.dryRun === true;
     const print = reserveFingerprint(request);
     const replay = this.idempotency.lookup<ReserveResponse | LiveReserve>(space, key, print, now);
     if (replay !== undefined) return this.replayReserve(replay.response, now);
@@ -197,6 +197,8 @@ class MemoryLedger implements Ledger {
     const entry = this.subjectEntry(request.subject);
     const unit = request.estimate.unit;
     const settings = this.catalog.settingsOf(tenant);
+    // Observe mode (v0.1.26): the request's choice, else the tenant's default; answered as a dry run.
+    const dryRun = request.dryRun === true || (request.observeMode ?? settings?.observeMode === true);
     if (settings?.status === 'CLOSED') {
       if (!dryRun) throw tenantClosed(tenant);
       return this.storeReserve(space, key, print, now, {
@@ -204,6 +206,7 @@ class MemoryLedger implements Ledger {
         affectedScopes: entry.scopes,
         scopePath: entry.path,
         reasonCode: 'TENANT_CLOSED',
+        denyDetail: denyDetailOf({ reason: 'TENANT_CLOSED' }),
       });
     }
     const rows = this.catalog.budgetedRows(entry, unit, now, tenant);
@@ -215,6 +218,7 @@ class MemoryLedger implements Ledger {
         affectedScopes: entry.scopes,
         scopePath: entry.path,
         reasonCode: 'BUDGET_NOT_FOUND',
+        denyDetail: denyDetailOf({ reason: 'BUDGET_NOT_FOUND', scope: entry.path, unit }),
       });
     }
     const evaluation = evaluateRows(rows, request.estimate.amount, request.minimum);
@@ -453,13 +457,27 @@ class MemoryLedger implements Ledger {
     const entry = this.subjectEntry(request.subject);
     let response: DecideResponse;
     if (tenant !== undefined && this.catalog.tenants.get(tenant)?.status === 'CLOSED') {
-      response = { decision: 'DENY', reasonCode: 'TENANT_CLOSED', affectedScopes: entry.scopes };
+      response = {
+        decision: 'DENY',
+        reasonCode: 'TENANT_CLOSED',
+        affectedScopes: entry.scopes,
+        denyDetail: denyDetailOf({ reason: 'TENANT_CLOSED' }),
+      };
     } else {
       const rows = this.catalog.budgetedRows(entry, request.estimate.unit, now, tenant);
       if (rows.length === 0) {
         const mismatch = this.catalog.unitMismatch(entry, request.estimate.unit);
         if (mismatch !== undefined) throw mismatch;
-        response = { decision: 'DENY', reasonCode: 'BUDGET_NOT_FOUND', affectedScopes: entry.scopes };
+        response = {
+          decision: 'DENY',
+          reasonCode: 'BUDGET_NOT_FOUND',
+          affectedScopes: entry.scopes,
+          denyDetail: denyDetailOf({
+            reason: 'BUDGET_NOT_FOUND',
+            scope: entry.path,
+            unit: request.estimate.unit,
+          }),
+        };
       } else {
         const evaluation = evaluateRows(rows, request.estimate.amount);
         const leaf = rows[rows.length - 1]!;

@@ -90,6 +90,7 @@ function action(value: Action): void {
   text(value.kind);
   text(value.name);
   free(value.tags);
+  if (value.policyKeys !== undefined) free(value.policyKeys);
 }
 
 /** The last subject + action prefix hashed without free-form parts, and the lanes after it. */
@@ -111,7 +112,7 @@ const prefix = {
  * action, so a prefix without dimensions or tags is memoized by value and resumed instead of re-hashed.
  */
 function startWith(domain: number, value: Subject, act: Action): void {
-  const plain = value.dimensions === undefined && act.tags === undefined;
+  const plain = value.dimensions === undefined && act.tags === undefined && act.policyKeys === undefined;
   if (
     plain &&
     prefix.domain === domain &&
@@ -153,6 +154,7 @@ export function reserveFingerprint(request: ReserveRequest): number {
   code(request.overagePolicy);
   number(request.dryRun === true ? 1 : 0);
   number(request.minimum);
+  number(request.observeMode === undefined ? undefined : request.observeMode ? 1 : 0);
   free(request.metadata);
   return finish();
 }

@@ -57,6 +57,11 @@ export interface TenantSettings {
   maxReservations?: number;
   /** Most live template ledgers this tenant may hold (default: the ledger's `maxTemplateLedgersPerTenant`). */
   maxTemplateLedgers?: number;
+  /**
+   * **v0.1.26 observe mode.** true: reserves that do not choose a mode are observed (evaluated, nothing
+   * held, answered as a dry run). Default false (ENFORCE).
+   */
+  observeMode?: boolean;
 }
 
 /** How many live template ledgers a ledger holds, in all and per tenant (the scope's or caller's tenant). */

@@ -5,6 +5,7 @@ import type { Action, Caps, Metadata, ReserveRequest, StandardMetrics, Subject }
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { checkAmount, liveHold, unguardedHold } from './hold-handles.ts';
+import { isObservation, observedEvent, observedHold } from './observed-hold.ts';
 import type { SettlementOutbox } from './outbox/settlement-outbox.ts';
 import { isTransient, retryAfter } from './retry.ts';
 import type { Runtime } from './runtime.ts';
@@ -137,6 +138,8 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   if (state.overagePolicy !== undefined) request.overagePolicy = state.overagePolicy;
   if (options.minimum !== undefined && options.minimum < options.estimate) request.minimum = options.minimum;
   if (options.metadata !== undefined) request.metadata = options.metadata;
+  const observe = config.mode === 'observe';
+  if (observe) request.observeMode = true;
   let response: Awaited<ReturnType<Runtime['authority']['reserve']>>;
   try {
     // The first attempt is awaited here, retries (same key) only after it failed: no extra promise.
@@ -174,6 +177,15 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
       });
     }
     throw error;
+  }
+  if (isObservation(response, observe)) {
+    runtime.emit(observedEvent(state, response, clock.now()));
+    // A server that ignores observe_mode granted a real hold: give it back, the call runs observed.
+    if (response.reservationId !== undefined) {
+      const releaseKey = `${state.key}:release`;
+      runtime.authority.release(response.reservationId, { idempotencyKey: releaseKey }).catch(() => {});
+    }
+    return observedHold(state, response.decision);
   }
   const reservationId = response.reservationId ?? '';
   const reserved = response.reserved?.amount ?? options.estimate;

@@ -1,4 +1,5 @@
 import { ErrorCode } from './enums.ts';
+import { API_FIELD } from './wire-names.ts';
 
 const BRAND = Symbol.for('cycles-guard.error');
 
@@ -146,5 +147,9 @@ export function errorForCode(code: ErrorCode, message: string, options?: CyclesE
 
 /** Shorthand for a validation failure naming the field and the fix. */
 export function invalid(field: string, problem: string, fix?: string): InvalidRequestError {
-  return new InvalidRequestError(`${field} ${problem}${fix ? `: ${fix}` : ''}`, { details: { field } });
+  const error = new InvalidRequestError(`${field} ${problem}${fix ? `: ${fix}` : ''}`, {
+    details: { field },
+  });
+  (error as { [API_FIELD]?: boolean })[API_FIELD] = true; // over HTTP: the wire name (wire-names.ts)
+  return error;
 }

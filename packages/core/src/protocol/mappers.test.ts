@@ -374,7 +374,14 @@ describe('errors', () => {
       message: 'no budget',
       request_id: 'req_1',
       trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
-      details: { scope: 'tenant:acme' },
+      details: {
+        scope: 'tenant:acme',
+        deny_detail: {
+          reason_code: 'BUDGET_EXCEEDED',
+          blocked_by_scope: 'tenant:acme',
+          suggested_fix: 'Fund tenant:acme or lower the estimate',
+        },
+      },
     });
     expect(wireErrorStatus(error)).toBe(409);
   });

@@ -1,5 +1,8 @@
+import { denyDetailOfError, fromWireDenyDetail, toWireDenyDetail } from './deny-detail.ts';
 import { ErrorCode, PROTOCOL_ERROR_CODES, RESERVATION_STATUSES, type ReservationStatus } from './enums.ts';
 import { CyclesError, ERROR_STATUS, errorForCode, InternalError, invalid } from './errors.ts';
+import { fromWireObserveMode, toWireObserveMode } from './observe-mode.ts';
+import { fromWirePolicyKeys, toWirePolicyKeys } from './policy-keys.ts';
 import type {
   Action,
   Amount,
@@ -57,6 +60,7 @@ import type {
   WireStandardMetrics,
   WireSubject,
 } from './wire.ts';
+import { namesApiField, toWireField, toWireMessage } from './wire-names.ts';
 
 /*
  * Conversions between the camelCase API types and the snake_case wire types.
@@ -156,12 +160,22 @@ export function fromWireSubject(wire: WireSubject): Subject {
 
 /** API `Action` → wire `Action`. */
 export function toWireAction(action: Action): WireAction {
-  return compact({ kind: action.kind, name: action.name, tags: opt(action.tags, copyList) });
+  return compact({
+    kind: action.kind,
+    name: action.name,
+    tags: opt(action.tags, copyList),
+    policy_keys: opt(action.policyKeys, toWirePolicyKeys),
+  });
 }
 
 /** Wire `Action` → API `Action`. */
 export function fromWireAction(wire: WireAction): Action {
-  return toWireAction(wire);
+  return compact({
+    kind: wire.kind,
+    name: wire.name,
+    tags: opt(wire.tags, copyList),
+    policyKeys: opt(wire.policy_keys, fromWirePolicyKeys),
+  });
 }
 
 /** API `Caps` → wire `Caps`. */
@@ -268,6 +282,7 @@ export function toWireReserveRequest(request: ReserveRequest): WireReservationCr
     grace_period_ms: request.gracePeriodMs,
     overage_policy: request.overagePolicy,
     dry_run: request.dryRun,
+    observe_mode: toWireObserveMode(request.observeMode),
     metadata: opt(request.metadata, copyMap),
   });
 }
@@ -283,6 +298,7 @@ export function fromWireReserveRequest(wire: WireReservationCreateRequest): Rese
     gracePeriodMs: wire.grace_period_ms,
     overagePolicy: wire.overage_policy,
     dryRun: wire.dry_run,
+    observeMode: fromWireObserveMode(wire.observe_mode),
     metadata: opt(wire.metadata, copyMap),
   });
 }
@@ -302,6 +318,7 @@ export function toWireReserveResponse(response: ReserveResponse): WireReservatio
     reason_code: response.reasonCode,
     retry_after_ms: response.retryAfterMs,
     cycles_evidence: opt(response.cyclesEvidence, toWireEvidenceRef),
+    deny_detail: opt(response.denyDetail, toWireDenyDetail),
   });
 }
 
@@ -321,6 +338,7 @@ export function fromWireReserveResponse(wire: WireReservationCreateResponse): Re
     reasonCode: wire.reason_code,
     retryAfterMs: wire.retry_after_ms,
     cyclesEvidence: opt(wire.cycles_evidence, fromWireEvidenceRef),
+    denyDetail: opt(wire.deny_detail, fromWireDenyDetail),
   });
 }
 
@@ -469,6 +487,7 @@ export function toWireDecideResponse(response: DecideResponse): WireDecisionResp
     retry_after_ms: response.retryAfterMs,
     affected_scopes: opt(response.affectedScopes, copyList),
     cycles_evidence: opt(response.cyclesEvidence, toWireEvidenceRef),
+    deny_detail: opt(response.denyDetail, toWireDenyDetail),
   });
 }
 
@@ -481,6 +500,7 @@ export function fromWireDecideResponse(wire: WireDecisionResponse): DecideRespon
     retryAfterMs: wire.retry_after_ms,
     affectedScopes: opt(wire.affected_scopes, copyList),
     cyclesEvidence: opt(wire.cycles_evidence, fromWireEvidenceRef),
+    denyDetail: opt(wire.deny_detail, fromWireDenyDetail),
   });
 }
 
@@ -691,11 +711,17 @@ export function toWireErrorResponse(error: unknown, requestId: string, traceId?:
     });
   }
   const wireCode = wireCodeFor(error.code);
-  const details =
+  let details =
     wireCode === error.code ? opt(error.details, copyMap) : { ...error.details, code: error.code as string };
+  // Core names fields as its API does (camelCase); the wire names them as the protocol does.
+  const field = namesApiField(error) ? details?.field : undefined;
+  const wireField = typeof field === 'string' ? toWireField(field) : undefined;
+  if (wireField !== undefined && wireField !== field) details = { ...details, field: wireField };
+  const denyDetail = denyDetailOfError(error.code, error.details);
+  if (denyDetail !== undefined) details = { ...details, deny_detail: denyDetail };
   return compact({
     error: wireCode,
-    message: error.message,
+    message: typeof field === 'string' ? toWireMessage(error.message, field) : error.message,
     request_id: requestId,
     trace_id: traceField,
     details,

@@ -1,4 +1,6 @@
+import type { DenyDetail } from './deny-detail.ts';
 import type { Decision, LedgerStatus, OveragePolicy, ReasonCode, ReservationStatus, Unit } from './enums.ts';
+import type { ActionPolicyKeys } from './policy-keys.ts';
 
 /**
  * The API (camelCase) form of every object of the Cycles protocol v0.1.25 runtime surface.
@@ -34,6 +36,8 @@ export interface Action {
   /** e.g. the model id (≤ 256 chars). */
   name: string;
   tags?: string[];
+  /** **v0.1.26.** Policy routing dimensions; validated, not evaluated yet (no action-kind policies). */
+  policyKeys?: ActionPolicyKeys;
 }
 
 /** Soft limits returned with ALLOW_WITH_CAPS. The authority never enforces them; callers do. */
@@ -80,6 +84,11 @@ export interface ReserveRequest {
   gracePeriodMs?: number;
   overagePolicy?: OveragePolicy;
   dryRun?: boolean;
+  /**
+   * **v0.1.26 observe mode.** true: evaluate as usual but hold and change nothing, answered like a dry
+   * run (OBSERVE); false: enforce even when the tenant's default is to observe. Absent: the tenant's default.
+   */
+  observeMode?: boolean;
   metadata?: Metadata;
   /**
    * **Extension (partial holds).** If the full estimate does not fit but this minimum does, hold the largest
@@ -107,6 +116,8 @@ export interface ReserveResponse {
   reasonCode?: ReasonCode;
   retryAfterMs?: number;
   cyclesEvidence?: EvidenceRef;
+  /** **v0.1.26.** On every DENY: why, where, and what would fix it. */
+  denyDetail?: DenyDetail;
   /** **Extension.** True when a partial hold held less than the estimate. Not on the wire. */
   partial?: boolean;
 }
@@ -167,6 +178,8 @@ export interface DecideResponse {
   retryAfterMs?: number;
   affectedScopes?: string[];
   cyclesEvidence?: EvidenceRef;
+  /** **v0.1.26.** On every DENY: why, where, and what would fix it. */
+  denyDetail?: DenyDetail;
 }
 
 export interface EventRequest {

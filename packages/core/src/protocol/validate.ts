@@ -1,5 +1,7 @@
 import { OVERAGE_POLICIES, RESERVATION_STATUSES, SUBJECT_LEVELS, UNITS } from './enums.ts';
 import { invalid } from './errors.ts';
+import { validateObserveMode } from './observe-mode.ts';
+import { validatePolicyKeys } from './policy-keys.ts';
 import type {
   Action,
   Amount,
@@ -225,9 +227,16 @@ export function validateAction(action: unknown, field = 'action'): asserts actio
       checkString(tag, `${field}.tags[${index}]`, 64);
     });
   }
+  if (action.policyKeys !== undefined) validatePolicyKeys(action.policyKeys, `${field}.policyKeys`);
   for (const key in action) {
-    if (key !== 'kind' && key !== 'name' && key !== 'tags' && action[key] !== undefined)
-      unknownMember(action, ['kind', 'name', 'tags'], field);
+    if (
+      key !== 'kind' &&
+      key !== 'name' &&
+      key !== 'tags' &&
+      key !== 'policyKeys' &&
+      action[key] !== undefined
+    )
+      unknownMember(action, ['kind', 'name', 'tags', 'policyKeys'], field);
   }
 }
 
@@ -291,6 +300,7 @@ export function validateReserve(request: ReserveRequest): void {
   if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') {
     throw invalid('dryRun', 'must be a boolean', 'pass true or false');
   }
+  validateObserveMode(request.observeMode, 'observeMode');
   validateMetadata(request.metadata, 'metadata');
   if (request.minimum !== undefined) {
     checkInt(request.minimum, 'minimum', 0, request.estimate.amount);

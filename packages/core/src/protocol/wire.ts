@@ -1,4 +1,7 @@
+import type { WireDenyDetail } from './deny-detail.ts';
 import type { Decision, ErrorCode, OveragePolicy, ReasonCode, ReservationStatus, Unit } from './enums.ts';
+import type { WireObserveMode } from './observe-mode.ts';
+import type { WireActionPolicyKeys } from './policy-keys.ts';
 
 /**
  * The wire (snake_case JSON) form of the Cycles protocol v0.1.25 runtime objects, one interface per
@@ -35,6 +38,8 @@ export interface WireAction {
   kind: string;
   name: string;
   tags?: string[];
+  /** v0.1.26 (`ActionPolicyKeys`). */
+  policy_keys?: WireActionPolicyKeys;
 }
 
 /** `Caps`: soft limits returned with ALLOW_WITH_CAPS. */
@@ -94,6 +99,8 @@ export interface WireReservationCreateRequest {
   grace_period_ms?: number;
   overage_policy?: OveragePolicy;
   dry_run?: boolean;
+  /** v0.1.26 (`ObserveModeEnum`). */
+  observe_mode?: WireObserveMode;
   metadata?: Record<string, unknown>;
 }
 
@@ -111,6 +118,8 @@ export interface WireReservationCreateResponse {
   reason_code?: ReasonCode;
   retry_after_ms?: number;
   cycles_evidence?: WireCyclesEvidenceRef;
+  /** v0.1.26: on every DENY. */
+  deny_detail?: WireDenyDetail;
 }
 
 /** `CommitRequest` (`POST /v1/reservations/{id}/commit`). */
@@ -176,6 +185,8 @@ export interface WireDecisionResponse {
   retry_after_ms?: number;
   affected_scopes?: string[];
   cycles_evidence?: WireCyclesEvidenceRef;
+  /** v0.1.26: on every DENY. */
+  deny_detail?: WireDenyDetail;
 }
 
 /** `EventCreateRequest` (`POST /v1/events`, answered with 201). */

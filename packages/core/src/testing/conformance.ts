@@ -7,6 +7,7 @@ import { registerIdempotencyTests } from './idempotency.ts';
 import { registerIsolationTests } from './isolation.ts';
 import { registerLifecycleTests } from './lifecycle.ts';
 import { registerModelPropertyTests } from './model-properties.ts';
+import { registerObserveModeTests } from './observe-mode.ts';
 import { registerPropertyTests } from './properties.ts';
 import { registerQueryTests } from './queries.ts';
 import { registerRemovalTests } from './removal.ts';
@@ -35,6 +36,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerTenantTests(options);
     registerTenantBoundTests(options);
     registerExtensionTests(options);
+    registerObserveModeTests(options);
     registerRemovalTests(options);
     registerTemplateBoundTests(options);
     registerPropertyTests(options);

@@ -63,6 +63,7 @@ import type {
   ReserveResponse,
 } from '../../src/protocol/types.ts';
 import type { WireErrorResponse } from '../../src/protocol/wire.ts';
+import { toWireField } from '../../src/protocol/wire-names.ts';
 import { assertValidAgainstSpec, validateQueryAgainstSpec } from './spec.ts';
 
 /*
@@ -176,14 +177,26 @@ async function expectWireError(
   const status = wireErrorStatus(error);
   expect(status).toBe(error.status);
   const back = fromWireErrorResponse(body, status);
-  expect({ code: back.code, message: back.message, details: back.details }).toEqual({
-    code: error.code,
-    message: error.message,
-    details: error.details === undefined ? undefined : json(error.details),
-  });
+  const { field, deny_detail: denyDetail, ...rest } = (back.details ?? {}) as Record<string, unknown>;
+  const { field: apiField, ...apiRest } = (error.details ?? {}) as Record<string, unknown>;
+  expect({ code: back.code, details: rest }).toEqual({ code: error.code, details: json(apiRest) });
+  // Over the wire, fields carry the protocol's names and a denial its deny_detail (v0.1.26).
+  if (apiField !== undefined) expect(field).toBe(toWireField(String(apiField)));
+  else expect(back.message).toBe(error.message);
+  if (DENIALS.includes(code)) {
+    expect(denyDetail).toMatchObject({ reason_code: code, blocked_by_scope: error.details?.scope });
+    assertValidAgainstSpec('DenyDetail', denyDetail);
+  } else expect(denyDetail).toBeUndefined();
   return body;
 }
 
+const DENIALS: readonly ErrorCode[] = [
+  'BUDGET_EXCEEDED',
+  'BUDGET_FROZEN',
+  'BUDGET_CLOSED',
+  'OVERDRAFT_LIMIT_EXCEEDED',
+  'DEBT_OUTSTANDING',
+];
 const USD = 'USD_MICROCENTS' as const;
 const usd = (amount: number) => ({ unit: USD, amount });
 const action = { kind: 'llm.completion', name: 'anthropic.claude-sonnet', tags: ['prod'] };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsPlugin from 'ajv-formats';
 import { parse } from 'yaml';
+import { composeRuntimeSpec } from '../../../../scripts/compose-spec.ts';
 
 /**
  * Loads the normative OpenAPI 3.1 spec (a vendored copy of `cycles-protocol-v0.yaml`, v0.1.25.16) and
@@ -41,7 +42,10 @@ export const spec = parse(readFileSync(SPEC_PATH, 'utf8')) as OpenApiDocument;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 // ajv-formats is CommonJS: under NodeNext its default import is `module.exports`, whose `.default` is the plugin.
 formatsPlugin.default(ajv);
-ajv.addSchema({ $id: SPEC_ID, components: spec.components });
+// Responses may carry the v0.1.26 extension fields every implementation must accept (deny_detail,
+// observe_mode, policy_keys): validated against the spec with them merged in (scripts/compose-spec.ts).
+const composed = composeRuntimeSpec(parse);
+ajv.addSchema({ $id: SPEC_ID, components: composed.components });
 
 const compiled = new Map<string, ValidateFunction>();
 
@@ -70,7 +74,7 @@ export interface SpecValidation {
 
 /** Validates `value` against `#/components/schemas/<schemaName>`, with every other component resolvable. */
 export function validateAgainstSpec(schemaName: string, value: unknown): SpecValidation {
-  if (spec.components.schemas[schemaName] === undefined)
+  if (composed.components.schemas[schemaName] === undefined)
     throw new Error(`No schema ${schemaName} in the spec`);
   const validate = validatorFor(`/components/schemas/${schemaName}`);
   const valid = validate(value) as boolean;

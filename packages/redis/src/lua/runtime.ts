@@ -1,12 +1,13 @@
 // One Lua script per runtime operation. Each runs atomically on the server: lazy expiry first, then
 // every check, then every write, so no interleaving of callers can overspend a scope.
 
-/** reserve: A1 namespace, A2 payload, A3 tenant, A4 dry run, A5 unit, A6 estimate, A7 minimum,
+/** reserve: A1 namespace, A2 payload, A3 tenant, A4 dry run ('1' dry run or observe, '0' enforce,
+ * '' the tenant's observe default), A5 unit, A6 estimate, A7 minimum,
  * A8 ttl, A9 grace, A10 policy, A11 include balances, A12 record JSON, A13 new reservation id,
  * A14.. scopes. */
 export const RESERVE = String.raw`
 expire_due(MAX_LAZY_EXPIRIES)
-local namespace, payload, tenant, dry = A(1), A(2), A(3), A(4) == '1'
+local namespace, payload, tenant = A(1), A(2), A(3)
 local replay, mismatch = idem_get(namespace, payload)
 if mismatch then return reply(mismatch) end
 if replay then
@@ -19,6 +20,7 @@ end
 local scopes = list_args(14)
 local unit, estimate, minimum = A(5), tonumber(A(6)), tonumber(A(7))
 local settings = tenant_settings(tenant)
+local dry = A(4) == '1' or (A(4) == '' and settings.observe)
 local function store(outcome, hold_ms)
   local encoded = cjson.encode(outcome)
   idem_put(namespace, payload, encoded, hold_ms)
@@ -42,7 +44,8 @@ if hold == nil then
   save_new_rows(rows)
   persist_dirty(rows)
   if not dry then return reply(row_error(reason, rows[index], requested)) end
-  return store({ d = 'DENY', reason = reason, retry = retry_after(reason, rows[index]), bal = rows_out(rows) })
+  return store({ d = 'DENY', reason = reason, retry = retry_after(reason, rows[index]), bal = rows_out(rows),
+    at = rows[index].scope, rem = S(rows[index].remaining), req = S(requested) })
 end
 local leaf = rows[#rows]
 local outcome = { d = 'ALLOW', hold = S(hold) }
@@ -226,10 +229,11 @@ else
   else
     save_new_rows(rows)
     persist_dirty(rows)
-    local hold, reason, index = evaluate(rows, estimate, nil)
+    local hold, reason, index, requested = evaluate(rows, estimate, nil)
     local leaf = rows[#rows]
     if hold == nil then
-      outcome = { d = 'DENY', reason = reason, retry = retry_after(reason, rows[index]) }
+      outcome = { d = 'DENY', reason = reason, retry = retry_after(reason, rows[index]),
+        at = rows[index].scope, rem = S(rows[index].remaining), req = S(requested) }
     elseif leaf.scope == scopes[#scopes] and leaf.hasCaps == '1' then
       outcome = { d = 'ALLOW_WITH_CAPS', caps = leaf.caps }
     else

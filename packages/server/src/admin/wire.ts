@@ -1,6 +1,7 @@
 import {
   type BudgetWindow,
   fromWireCaps,
+  fromWireObserveMode,
   InvalidRequestError,
   type LedgerDefinition,
   type LedgerState,
@@ -8,9 +9,10 @@ import {
   type TemplateLedgerCounts,
   type TenantSettings,
   toWireCaps,
+  toWireObserveMode,
   type WireCaps,
 } from '@cycles-guard/core';
-import { shownKey } from '../http/strict-body.ts';
+import { shownKey } from '../http/shown-key.ts';
 
 // The admin API's JSON (snake_case like the protocol; amounts are plain integers in the ledger's unit).
 
@@ -177,16 +179,23 @@ const TENANT_FIELDS = {
   max_reservation_extensions: 'maxReservationExtensions',
   max_reservations: 'maxReservations',
   max_template_ledgers: 'maxTemplateLedgers',
+  observe_mode: 'observeMode',
 };
 
+/** Tenant settings body → core settings; `observe_mode` is the protocol's enum (OBSERVE|ENFORCE|DISABLED). */
 export function fromWireTenantSettings(body: unknown): TenantSettings {
-  return renameKeys(body, TENANT_FIELDS, 'tenant settings') as TenantSettings;
+  const settings = renameKeys(body, TENANT_FIELDS, 'tenant settings');
+  if (settings.observeMode !== undefined) settings.observeMode = fromWireObserveMode(settings.observeMode);
+  return settings as TenantSettings;
 }
 
 export function toWireTenantSettings(settings: TenantSettings): Record<string, unknown> {
   const wire: Record<string, unknown> = {};
   for (const [wireName, name] of Object.entries(TENANT_FIELDS)) {
-    const value = (settings as Record<string, unknown>)[name];
+    const value =
+      name === 'observeMode'
+        ? toWireObserveMode(settings.observeMode)
+        : (settings as Record<string, unknown>)[name];
     if (value !== undefined) wire[wireName] = value;
   }
   return wire;

@@ -1,4 +1,4 @@
-import { shownKey } from './strict-body.ts';
+import { shownKey } from './shown-key.ts';
 
 /** Where a JSON text first nests deeper than allowed: the top-level field it is under, and that depth. */
 export interface TooDeep {

@@ -18,7 +18,7 @@ import {
 } from '../admin/wire.ts';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { checkQuery, queryOf } from '../http/query.ts';
-import { shownKey } from '../http/strict-body.ts';
+import { shownKey } from '../http/shown-key.ts';
 
 const TENANT = /^[a-zA-Z0-9_.-]{1,128}$/;
 const FUNDING_OPERATIONS = ['CREDIT', 'DEBIT', 'RESET', 'RESET_SPENT', 'REPAY_DEBT'];

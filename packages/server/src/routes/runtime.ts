@@ -24,11 +24,10 @@ import {
 } from '@cycles-guard/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
+import { withTenantIdFilter } from '../http/balances-tenant.ts';
 import { openCursor, sealCursor } from '../http/cursor.ts';
 import { checkQuery, queryOf } from '../http/query.ts';
-import { assertKnownFields, REQUEST_SHAPES } from '../http/strict-body.ts';
-
-type Shape = (typeof REQUEST_SHAPES)[keyof typeof REQUEST_SHAPES];
+import { assertValidBody, type BodyOperation } from '../http/request-body.ts';
 
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
@@ -51,10 +50,10 @@ function authenticate(request: FastifyRequest, keys: ApiKeyRegistry, adminAllowe
   });
 }
 
-/** Checks the body's fields and that `X-Idempotency-Key`, when sent, equals the body's key. */
-function readBody(request: FastifyRequest, shape: Shape): Record<string, unknown> {
+/** Checks the body against the spec's schema and that `X-Idempotency-Key`, when sent, equals its key. */
+function readBody(request: FastifyRequest, operation: BodyOperation): Record<string, unknown> {
   const body = request.body;
-  assertKnownFields(body, shape);
+  assertValidBody(operation, body);
   const headerKey = header(request, 'x-idempotency-key');
   if (headerKey !== undefined && headerKey !== body.idempotency_key) {
     throw new InvalidRequestError(
@@ -94,14 +93,14 @@ export function registerRuntimeRoutes(
 ): void {
   app.post('/v1/reservations', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const body = readBody(request, REQUEST_SHAPES.reserve);
+    const body = readBody(request, 'reserve');
     const response = await ledger.reserve(fromWireReserveRequest(body as never), context);
     return reply200(reply, request, toWireReserveResponse(response));
   });
 
   app.post<IdParams>('/v1/reservations/:reservation_id/commit', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const body = readBody(request, REQUEST_SHAPES.commit);
+    const body = readBody(request, 'commit');
     const response = await ledger.commit(
       request.params.reservation_id,
       fromWireCommitRequest(body as never),
@@ -112,7 +111,7 @@ export function registerRuntimeRoutes(
 
   app.post<IdParams>('/v1/reservations/:reservation_id/release', async (request, reply) => {
     const context = authenticate(request, keys, true);
-    const body = readBody(request, REQUEST_SHAPES.release);
+    const body = readBody(request, 'release');
     const response = await ledger.release(
       request.params.reservation_id,
       fromWireReleaseRequest(body as never),
@@ -123,7 +122,7 @@ export function registerRuntimeRoutes(
 
   app.post<IdParams>('/v1/reservations/:reservation_id/extend', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const body = readBody(request, REQUEST_SHAPES.extend);
+    const body = readBody(request, 'extend');
     const response = await ledger.extend(
       request.params.reservation_id,
       fromWireExtendRequest(body as never),
@@ -154,21 +153,21 @@ export function registerRuntimeRoutes(
 
   app.post('/v1/decide', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const body = readBody(request, REQUEST_SHAPES.decide);
+    const body = readBody(request, 'decide');
     const response = await ledger.decide(fromWireDecideRequest(body as never), context);
     return reply200(reply, request, toWireDecideResponse(response));
   });
 
   app.post('/v1/events', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const body = readBody(request, REQUEST_SHAPES.event);
+    const body = readBody(request, 'event');
     const response = await ledger.createEvent(fromWireEventRequest(body as never), context);
     return reply200(reply, request, toWireEventResponse(response), 201);
   });
 
   app.get('/v1/balances', async (request, reply) => {
     const context = authenticate(request, keys, false);
-    const params = queryOf(request);
+    const params = withTenantIdFilter(queryOf(request));
     const response = await ledger.getBalances(
       listQuery(params, 'getBalances', fromBalancesQueryParams),
       context,

@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsPlugin from 'ajv-formats';
 import { parse } from 'yaml';
+import { composeRuntimeSpec } from '../../../../scripts/compose-spec.ts';
 
-// Validates every response the server sends in a test against the normative OpenAPI spec (the copy core
-// pins in packages/core/test/contract), and records which spec operations were exercised.
+// Validates every response the server sends in a test against the normative OpenAPI spec (the repo's
+// spec/ copy, with the v0.1.26 extensions it must accept merged in: deny_detail, observe_mode,
+// policy_keys), and records which spec operations were exercised.
 
-const SPEC_URL = new URL('../../../core/test/contract/cycles-protocol-v0.yaml', import.meta.url);
 const SPEC_ID = 'https://cycles-guard.invalid/cycles-protocol-v0.yaml';
 
 interface Operation {
@@ -22,7 +22,7 @@ interface Spec {
   };
 }
 
-const spec = parse(readFileSync(SPEC_URL, 'utf8')) as Spec;
+const spec = composeRuntimeSpec(parse) as unknown as Spec;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 formatsPlugin.default(ajv);
 ajv.addSchema({ $id: SPEC_ID, components: spec.components });
