@@ -1,6 +1,7 @@
 import { CyclesError, InternalError, windowBounds } from '@cycles-guard/core';
-import { Redis } from 'ioredis';
+import { Cluster, type ClusterNode, Redis } from 'ioredis';
 import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
+import { partitionPrefix } from './keys.ts';
 import { amount, asList, type RowReply } from './ledger-views.ts';
 import {
   ADD_TEMPLATE,
@@ -9,6 +10,7 @@ import {
   REMOVE_LEDGER,
   SET_STATUS,
   SET_TENANT,
+  SYNC_TEMPLATES,
   UPDATE_LEDGER,
 } from './lua/admin.ts';
 import {
@@ -64,6 +66,7 @@ const OPERATIONS = new LuaOperations({
   addTemplate: ADD_TEMPLATE,
   setTenant: SET_TENANT,
   templateCounts: TEMPLATE_COUNTS,
+  syncTemplates: SYNC_TEMPLATES,
 });
 
 export type OperationName =
@@ -86,14 +89,17 @@ export type OperationName =
   | 'removeLedger'
   | 'addTemplate'
   | 'setTenant'
-  | 'templateCounts';
+  | 'templateCounts'
+  | 'syncTemplates';
 
 const MAX_WINDOW_ROUNDS = 4;
 
 /** How to reach Redis and what every call sends besides its own arguments. */
 export interface ConnectionOptions {
   url?: string;
-  client?: Redis;
+  /** Redis Cluster seed nodes: every key then carries its tenant's hash tag (keys.ts). */
+  cluster?: ClusterNode[];
+  client?: Redis | Cluster;
   prefix: string;
   timeoutMs: number;
   scriptMode: ScriptMode;
@@ -118,7 +124,9 @@ export function throwIfError(reply: Reply, context: FailureContext = {}): void {
 }
 
 export class LedgerConnection {
-  readonly client: Redis;
+  readonly client: Redis | Cluster;
+  /** On Redis Cluster: each call runs under one hash tag's prefix and names a key of it for routing. */
+  readonly clustered: boolean;
   private readonly ownsClient: boolean;
   private readonly target: string;
   private readonly timeoutMs: number;
@@ -140,7 +148,29 @@ export class LedgerConnection {
     if (options.client !== undefined) {
       this.client = options.client;
       this.ownsClient = false;
-      this.target = `${options.client.options.host}:${options.client.options.port}`;
+      this.target = describeTarget(options.client);
+    } else if (options.cluster !== undefined) {
+      this.client = new Cluster(options.cluster, {
+        // As below: nothing queued while the cluster is not ready, nothing re-sent behind a caller's
+        // back. MOVED, ASK and TRYAGAIN are followed (the command did not run); a command whose
+        // connection closed (its master died) may have run, so it is not re-sent: it fails, and the
+        // caller's retry with the same idempotency key (or the settlement outbox) settles it once.
+        enableOfflineQueue: false,
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 0,
+        // Reads see every acknowledged write only on masters.
+        scaleReads: 'master',
+        slotsRefreshTimeout: this.timeoutMs,
+        clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 500),
+        redisOptions: {
+          autoResendUnfulfilledCommands: false,
+          maxRetriesPerRequest: 0,
+          enableAutoPipelining: false,
+          connectTimeout: this.timeoutMs,
+        },
+      });
+      this.ownsClient = true;
+      this.target = `cluster ${options.cluster.map(nodeName).join(',')}`;
     } else {
       const url = options.url ?? 'redis://127.0.0.1:6379';
       this.client = new Redis(url, {
@@ -161,6 +191,7 @@ export class LedgerConnection {
       this.ownsClient = true;
       this.target = url;
     }
+    this.clustered = this.client.isCluster;
     // Connection errors surface through the operations (fail closed); keep them off the default logger.
     this.client.on('error', () => {});
   }
@@ -170,12 +201,22 @@ export class LedgerConnection {
    * asks for the period containing its `now` (IANA zones need Intl) and is run again with it, writing
    * nothing the first time. Happens once per ledger per period.
    */
-  async exec(operation: OperationName, args: string[], now?: number): Promise<Reply> {
+  async exec(operation: OperationName, args: string[], now?: number, tag?: string): Promise<Reply> {
+    const prefix = partitionPrefix(this.prefix, this.clustered ? tag : undefined);
+    const routingKey = this.clustered ? `${prefix}seq` : undefined;
     const hints = new Map<string, [string, string, string]>();
     for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
       const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
       const nowText = now === undefined ? '' : String(now);
-      const reply = await this.call(operation, [this.prefix, nowText, hintText, ...this.header, ...args]);
+      const reply = await this.call(operation, () =>
+        OPERATIONS.run(
+          this.client,
+          this.mode,
+          operation,
+          [prefix, nowText, hintText, ...this.header, ...args],
+          routingKey,
+        ),
+      );
       if (reply.need === undefined) return reply;
       const at = amount(reply.now);
       for (const window of asList<string>(reply.need)) {
@@ -194,21 +235,29 @@ export class LedgerConnection {
     }
   }
 
-  private async runOperation(
-    operation: OperationName,
-    args: string[],
-    deadline: { passed: boolean },
-  ): Promise<string> {
+  /**
+   * Runs plain commands (the cluster's tag registry, the template list) within the operation timeout;
+   * transport failures become AuthorityUnavailableError.
+   */
+  async command<T>(name: string, send: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    return this.withinTimeout(name, async (deadline) => {
+      if (this.ownsClient && this.client.status !== 'ready') await this.ready();
+      if (deadline.passed) throw new Error('abandoned after the operation timeout');
+      return send(this.client);
+    });
+  }
+
+  private async runOperation(send: () => Promise<string>, deadline: { passed: boolean }): Promise<string> {
     if (this.ownsClient && this.client.status !== 'ready') await this.ready();
     // The caller already got AuthorityUnavailableError: sending now would act behind its back.
     if (deadline.passed) throw new Error('abandoned after the operation timeout');
     try {
-      return await OPERATIONS.run(this.client, this.mode, operation, args);
+      return await send();
     } catch (error) {
       // Redis < 7 has no functions: use EVALSHA from now on.
       if (this.mode === 'function' && error instanceof Error && /unknown command/i.test(error.message)) {
         this.mode = 'eval';
-        return OPERATIONS.run(this.client, this.mode, operation, args);
+        return send();
       }
       throw error;
     }
@@ -229,7 +278,15 @@ export class LedgerConnection {
   }
 
   /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
-  private async call(operation: OperationName, args: string[]): Promise<Reply> {
+  private async call(operation: OperationName, send: () => Promise<string>): Promise<Reply> {
+    const raw = await this.withinTimeout(operation, (deadline) => this.runOperation(send, deadline));
+    return JSON.parse(raw) as Reply;
+  }
+
+  private async withinTimeout<T>(
+    operation: string,
+    work: (deadline: { passed: boolean }) => Promise<T>,
+  ): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = { passed: false };
     const timeout = new Promise<never>((_, reject) => {
@@ -239,14 +296,13 @@ export class LedgerConnection {
       }, this.timeoutMs);
     });
     try {
-      const raw = await Promise.race([this.runOperation(operation, args, deadline), timeout]);
-      return JSON.parse(raw) as Reply;
+      return await Promise.race([work(deadline), timeout]);
     } catch (error) {
       if (CyclesError.isInstance(error)) throw error;
       if (
         error instanceof Error &&
         error.name === 'ReplyError' &&
-        !/^(LOADING|BUSY|MASTERDOWN)/.test(error.message)
+        !/^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|READONLY)/.test(error.message)
       ) {
         throw new InternalError(`Redis ledger operation ${operation} failed: ${error.message}`, {
           cause: error,
@@ -257,4 +313,21 @@ export class LedgerConnection {
       clearTimeout(timer);
     }
   }
+}
+
+/** `host:port` of a node given as a string or an object. */
+function nodeName(node: ClusterNode): string {
+  return typeof node === 'object' ? `${node.host ?? '127.0.0.1'}:${node.port ?? 6379}` : String(node);
+}
+
+/** What a given client is connected to, for error messages. */
+function describeTarget(client: Redis | Cluster): string {
+  if (client.isCluster) {
+    const masters = (client as Cluster)
+      .nodes('master')
+      .map((node) => `${node.options.host}:${node.options.port}`);
+    return `cluster ${masters.join(',') || '(given client)'}`;
+  }
+  const { host, port } = (client as Redis).options;
+  return `${host}:${port}`;
 }

@@ -44,10 +44,12 @@ import {
   validateReserve,
 } from '@cycles-guard/core';
 import { decodeCursor, page, validateBalancesQuery, validateListQuery } from '@cycles-guard/core/ledger-kit';
-import type { Redis } from 'ioredis';
+import type { Cluster, ClusterNode, Redis } from 'ioredis';
 import { LedgerConnection, type OperationName, type Reply, throwIfError } from './connection.ts';
+import { checkClusterKeyPrefix, reservationTag, scopeTenant } from './keys.ts';
 import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';
 import { redisOutboxWiring } from './outbox.ts';
+import { Partitions } from './partitions.ts';
 import { canonicalJson, commitPayload, decidePayload, eventPayload, reservePayload } from './payloads.ts';
 import {
   capsSet,
@@ -64,8 +66,13 @@ import type { ScriptMode } from './script.ts';
 export interface RedisLedgerOptions {
   /** Redis URL (default `redis://127.0.0.1:6379`); ignored when `client` is given. */
   url?: string;
-  /** An ioredis client to use (not closed by `close()`). */
-  client?: Redis;
+  /**
+   * Redis Cluster seed nodes (`'host:port'` or `{ host, port }`): the ledger opens an ioredis `Cluster`
+   * and gives every key its tenant's hash tag (README "Redis Cluster"). Ignored when `client` is given.
+   */
+  cluster?: ClusterNode[];
+  /** An ioredis client (`Redis`, or `Cluster` for cluster mode) to use (not closed by `close()`). */
+  client?: Redis | Cluster;
   /** Prefix of every key (default `cycles:`). Instances sharing a budget must share the prefix. */
   keyPrefix?: string;
   /**
@@ -111,8 +118,8 @@ export interface RedisLedgerOptions {
 /** The Redis ledger: core's `Ledger` (runtime protocol + provisioning) plus `close()`. */
 export interface RedisLedger extends Ledger {
   close(): Promise<void>;
-  /** The ioredis client in use (for health checks). */
-  readonly client: Redis;
+  /** The ioredis client in use (for health checks): a `Cluster` in cluster mode. */
+  readonly client: Redis | Cluster;
 }
 
 /** What the runtime scripts store and replay (numbers as decimal strings). */
@@ -161,6 +168,7 @@ export function createRedisLedger(options: RedisLedgerOptions = {}): RedisLedger
 
 class RedisLedgerImpl implements RedisLedger {
   private readonly connection: LedgerConnection;
+  private readonly partitions: Partitions;
   private readonly clock: Clock | undefined;
   private readonly includeBalances: boolean;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -172,10 +180,14 @@ class RedisLedgerImpl implements RedisLedger {
     this.clock = options.clock;
     this.templateBounds = checkedTemplateBounds(options);
     this.includeBalances = options.includeBalances === true;
+    const keyPrefix = options.keyPrefix ?? 'cycles:';
+    const clustered = options.client?.isCluster ?? options.cluster !== undefined;
+    if (clustered) checkClusterKeyPrefix(keyPrefix);
     this.connection = new LedgerConnection({
       ...(options.url === undefined ? {} : { url: options.url }),
+      ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
       ...(options.client === undefined ? {} : { client: options.client }),
-      prefix: options.keyPrefix ?? 'cycles:',
+      prefix: keyPrefix,
       timeoutMs: options.operationTimeoutMs ?? 2000,
       scriptMode: options.scriptMode ?? 'function',
       header: [
@@ -188,6 +200,7 @@ class RedisLedgerImpl implements RedisLedger {
         String(options.templateLedgerRetentionMs ?? 3_600_000),
       ],
     });
+    this.partitions = new Partitions(this.connection, keyPrefix);
     const interval = options.sweepIntervalMs ?? 5000;
     if (interval > 0) {
       this.timer = setInterval(() => {
@@ -197,13 +210,26 @@ class RedisLedgerImpl implements RedisLedger {
     }
   }
 
-  get client(): Redis {
+  get client(): Redis | Cluster {
     return this.connection.client;
   }
 
-  /** Runs an operation at the clock's now (undefined: the script reads Redis TIME). */
-  private run(operation: OperationName, args: string[]): Promise<Reply> {
-    return this.connection.exec(operation, args, this.clock?.now());
+  /**
+   * Runs an operation at the clock's now (undefined: the script reads Redis TIME), under a hash tag on
+   * Redis Cluster (`undefined` on one Redis).
+   */
+  private run(operation: OperationName, args: string[], tag: string | undefined): Promise<Reply> {
+    return this.partitions.exec(operation, args, this.clock?.now(), tag);
+  }
+
+  /** The tag of a scope's keys: its tenant's. */
+  private scopeTag(scope: string): string | undefined {
+    return this.partitions.ofTenant(scopeTenant(scope));
+  }
+
+  /** The tag of a reservation's keys, carried by its id. */
+  private reservationTag(reservationId: string): string | undefined {
+    return this.partitions.clustered ? reservationTag(reservationId) : undefined;
   }
 
   // ---- runtime protocol -------------------------------------------------------------------------
@@ -211,6 +237,7 @@ class RedisLedgerImpl implements RedisLedger {
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
     validateReserve(request);
     const tenant = this.guardSubject(request.subject, context);
+    const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
     const scopePath = scopes[scopes.length - 1]!;
@@ -222,22 +249,26 @@ class RedisLedgerImpl implements RedisLedger {
       scopePath,
       affectedScopes: scopes,
     });
-    const reply = await this.run('reserve', [
-      namespace,
-      reservePayload(request),
-      tenant ?? '',
-      flag(request.dryRun === true),
-      request.estimate.unit,
-      String(request.estimate.amount),
-      text(request.minimum),
-      text(request.ttlMs),
-      text(request.gracePeriodMs),
-      request.overagePolicy ?? '',
-      flag(this.includeBalances),
-      record,
-      this.nextReservationId(),
-      ...scopes,
-    ]);
+    const reply = await this.run(
+      'reserve',
+      [
+        namespace,
+        reservePayload(request),
+        tenant ?? '',
+        flag(request.dryRun === true),
+        request.estimate.unit,
+        String(request.estimate.amount),
+        text(request.minimum),
+        text(request.ttlMs),
+        text(request.gracePeriodMs),
+        request.overagePolicy ?? '',
+        flag(this.includeBalances),
+        record,
+        this.nextReservationId(tag),
+        ...scopes,
+      ],
+      tag,
+    );
     throwIfError(reply, { idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const unit = request.estimate.unit;
@@ -272,16 +303,20 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<CommitResponse> {
     validateReservationId(reservationId);
     validateCommit(request);
-    const reply = await this.run('commit', [
-      reservationId,
-      lower(context?.tenant) ?? '',
-      request.idempotencyKey,
-      commitPayload(request),
-      request.actual.unit,
-      String(request.actual.amount),
-      request.metadata === undefined ? '' : JSON.stringify(request.metadata),
-      flag(this.includeBalances),
-    ]);
+    const reply = await this.run(
+      'commit',
+      [
+        reservationId,
+        lower(context?.tenant) ?? '',
+        request.idempotencyKey,
+        commitPayload(request),
+        request.actual.unit,
+        String(request.actual.amount),
+        request.metadata === undefined ? '' : JSON.stringify(request.metadata),
+        flag(this.includeBalances),
+      ],
+      this.reservationTag(reservationId),
+    );
     throwIfError(reply, { overage: true });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const unit = request.actual.unit;
@@ -301,13 +336,17 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ReleaseResponse> {
     validateReservationId(reservationId);
     validateRelease(request);
-    const reply = await this.run('release', [
-      reservationId,
-      lower(context?.tenant) ?? '',
-      request.idempotencyKey,
-      canonicalJson([request.reason]),
-      flag(this.includeBalances),
-    ]);
+    const reply = await this.run(
+      'release',
+      [
+        reservationId,
+        lower(context?.tenant) ?? '',
+        request.idempotencyKey,
+        canonicalJson([request.reason]),
+        flag(this.includeBalances),
+      ],
+      this.reservationTag(reservationId),
+    );
     throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const rows = asList<RowReply>(outcome.bal);
@@ -326,14 +365,18 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ExtendResponse> {
     validateReservationId(reservationId);
     validateExtend(request);
-    const reply = await this.run('extend', [
-      reservationId,
-      lower(context?.tenant) ?? '',
-      request.idempotencyKey,
-      canonicalJson([request.extendByMs, request.metadata]),
-      String(request.extendByMs),
-      flag(this.includeBalances),
-    ]);
+    const reply = await this.run(
+      'extend',
+      [
+        reservationId,
+        lower(context?.tenant) ?? '',
+        request.idempotencyKey,
+        canonicalJson([request.extendByMs, request.metadata]),
+        String(request.extendByMs),
+        flag(this.includeBalances),
+      ],
+      this.reservationTag(reservationId),
+    );
     throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: ExtendResponse = {
@@ -348,16 +391,21 @@ class RedisLedgerImpl implements RedisLedger {
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
     validateDecide(request);
     const tenant = this.guardSubject(request.subject, context);
+    const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
-    const reply = await this.run('decide', [
-      namespace,
-      decidePayload(request),
-      tenant ?? '',
-      request.estimate.unit,
-      String(request.estimate.amount),
-      ...scopes,
-    ]);
+    const reply = await this.run(
+      'decide',
+      [
+        namespace,
+        decidePayload(request),
+        tenant ?? '',
+        request.estimate.unit,
+        String(request.estimate.amount),
+        ...scopes,
+      ],
+      tag,
+    );
     throwIfError(reply, { idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: DecideResponse = {
@@ -373,17 +421,22 @@ class RedisLedgerImpl implements RedisLedger {
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
     validateEvent(request);
     const tenant = this.guardSubject(request.subject, context);
+    const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const reply = await this.run('event', [
-      namespace,
-      eventPayload(request),
-      tenant ?? '',
-      request.actual.unit,
-      String(request.actual.amount),
-      request.overagePolicy ?? '',
-      flag(this.includeBalances),
-      ...affectedScopes(request.subject),
-    ]);
+    const reply = await this.run(
+      'event',
+      [
+        namespace,
+        eventPayload(request),
+        tenant ?? '',
+        request.actual.unit,
+        String(request.actual.amount),
+        request.overagePolicy ?? '',
+        flag(this.includeBalances),
+        ...affectedScopes(request.subject),
+      ],
+      tag,
+    );
     throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
@@ -410,8 +463,8 @@ class RedisLedgerImpl implements RedisLedger {
       const value = query[level];
       if (value !== undefined && value !== '') wanted.push(`${level}:${value.toLowerCase()}`);
     }
-    const reply = await this.run('balances', [tenant ?? '', ...wanted]);
-    const rows = asList<RowReply>(reply.rows);
+    const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));
+    const rows = await this.rowsOf('balances', [tenant ?? '', ...wanted], only);
     rows.sort((a, b) => (a[1] === b[1] ? compare(a[2]!, b[2]!) : compare(a[1]!, b[1]!)));
     const result = page(rows, decodeCursor(query.cursor), query.limit ?? 50);
     const response: BalancesResponse = { balances: result.items.map(toBalance), hasMore: result.hasMore };
@@ -421,7 +474,11 @@ class RedisLedgerImpl implements RedisLedger {
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
     validateReservationId(reservationId);
-    const reply = await this.run('getReservation', [reservationId, lower(context?.tenant) ?? '']);
+    const reply = await this.run(
+      'getReservation',
+      [reservationId, lower(context?.tenant) ?? ''],
+      this.reservationTag(reservationId),
+    );
     throwIfError(reply);
     return toDetail(reply.rsv!);
   }
@@ -440,8 +497,15 @@ class RedisLedgerImpl implements RedisLedger {
     ) {
       throw new ForbiddenError('Reservations of another tenant', { details: { tenant: query.tenant } });
     }
-    const reply = await this.run('listReservations', [tenant ?? '']);
-    return queryReservations(asList<ReservationView>(reply.list), query);
+    const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));
+    const replies =
+      only === undefined
+        ? await this.partitions.everywhere('listReservations', [tenant ?? ''], this.clock?.now())
+        : [await this.run('listReservations', [tenant ?? ''], this.partitions.ofTenant(only))];
+    return queryReservations(
+      replies.flatMap((reply) => asList<ReservationView>(reply.list)),
+      query,
+    );
   }
 
   async close(): Promise<void> {
@@ -454,7 +518,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
     const checked = checkedDefinition(definition);
-    const reply = await this.run('createLedger', [definitionJson(checked)]);
+    const reply = await this.run('createLedger', [definitionJson(checked)], this.scopeTag(checked.scope));
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
@@ -465,17 +529,21 @@ class RedisLedgerImpl implements RedisLedger {
     const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
     const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
     const spentOk = spent === undefined || (Number.isSafeInteger(spent) && spent >= 0);
-    const reply = await this.run('fund', [
-      `${scope}|${request.unit}`,
-      `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
-      canonicalJson([funding, request.reason]),
-      flag(request.idempotencyKey !== undefined),
-      String(funding?.operation ?? ''),
-      amountOk ? String(funding.amount) : '0',
-      spentOk && spent !== undefined ? String(spent) : '',
-      flag(amountOk),
-      flag(spentOk),
-    ]);
+    const reply = await this.run(
+      'fund',
+      [
+        `${scope}|${request.unit}`,
+        `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
+        canonicalJson([funding, request.reason]),
+        flag(request.idempotencyKey !== undefined),
+        String(funding?.operation ?? ''),
+        amountOk ? String(funding.amount) : '0',
+        spentOk && spent !== undefined ? String(spent) : '',
+        flag(amountOk),
+        flag(spentOk),
+      ],
+      this.scopeTag(scope),
+    );
     throwIfError(
       reply,
       request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey },
@@ -490,7 +558,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
     const path = checkedScope(scope);
-    const changed = await this.run('setStatus', [`${path}|${unit}`, status]);
+    const changed = await this.run('setStatus', [`${path}|${unit}`, status], this.scopeTag(path));
     throwIfError(changed);
     return toState(asList<RowReply>(changed.rows)[0]!);
   }
@@ -514,33 +582,36 @@ class RedisLedgerImpl implements RedisLedger {
       update.hasCaps = flag(capsSet(checked.caps));
     }
     if ('commitOveragePolicy' in changes) update.policy = checked.commitOveragePolicy ?? '';
-    const reply = await this.run('updateLedger', [`${path}|${unit}`, JSON.stringify(update)]);
+    const reply = await this.run(
+      'updateLedger',
+      [`${path}|${unit}`, JSON.stringify(update)],
+      this.scopeTag(path),
+    );
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async removeLedger(scope: string, unit: Unit): Promise<LedgerState> {
     const path = checkedScope(scope);
-    const reply = await this.run('removeLedger', [`${path}|${unit}`]);
+    const reply = await this.run('removeLedger', [`${path}|${unit}`], this.scopeTag(path));
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
     const path = checkedScope(scope);
-    const reply = await this.run('getLedger', [`${path}|${unit}`]);
+    const reply = await this.run('getLedger', [`${path}|${unit}`], this.scopeTag(path));
     const row = asList<RowReply>(reply.rows)[0];
     return row === undefined ? undefined : toState(row);
   }
 
   async listLedgers(): Promise<LedgerState[]> {
-    const reply = await this.run('listLedgers', []);
-    return asList<RowReply>(reply.rows).map(toState);
+    return (await this.rowsOf('listLedgers', [], undefined)).map(toState);
   }
 
   async addTemplate(template: LedgerTemplate): Promise<void> {
     const checked = checkTemplate(template);
-    await this.run('addTemplate', [definitionJson(checked)]);
+    await this.partitions.addTemplate(definitionJson(checked), this.clock?.now());
   }
 
   async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
@@ -549,26 +620,30 @@ class RedisLedgerImpl implements RedisLedger {
     for (const [name, value] of Object.entries(settings)) {
       if (value !== undefined) fields.push(name, String(value));
     }
-    await this.run('setTenant', [tenant.toLowerCase(), ...fields]);
+    await this.run('setTenant', [tenant.toLowerCase(), ...fields], this.partitions.ofTenant(tenant));
   }
 
   async templateLedgerCounts(): Promise<TemplateLedgerCounts> {
-    const reply = await this.run('templateCounts', []);
+    const replies = await this.partitions.everywhere('templateCounts', [], this.clock?.now());
     const byTenant: Record<string, number> = {};
-    const list = asList<[string, string]>(reply.list).sort(([a], [b]) => compare(a, b));
-    for (const [tenant, count] of list) byTenant[tenant] = amount(count);
-    return { total: amount(reply.count!), ...this.templateBounds, byTenant };
+    const list = replies.flatMap((reply) => asList<[string, string]>(reply.list));
+    for (const [tenant, count] of list.sort(([a], [b]) => compare(a, b))) byTenant[tenant] = amount(count);
+    const total = replies.reduce((sum, reply) => sum + amount(reply.count!), 0);
+    return { total, ...this.templateBounds, byTenant };
   }
 
   async sweepExpired(): Promise<number> {
     const now = this.clock?.now();
     let total = 0;
     for (;;) {
-      const reply = await this.connection.exec('sweep', [String(SWEEP_BATCH)], now);
-      const count = amount(reply.count!);
-      total += count;
-      // Retention is pruned in the same batches: go on while either batch was full.
-      if (count < SWEEP_BATCH && amount(reply.pruned!) < SWEEP_BATCH) return total;
+      let more = false;
+      for (const reply of await this.partitions.everywhere('sweep', [String(SWEEP_BATCH)], now)) {
+        const count = amount(reply.count!);
+        total += count;
+        // Retention is pruned in the same batches: go on while either batch was full.
+        if (count >= SWEEP_BATCH || amount(reply.pruned!) >= SWEEP_BATCH) more = true;
+      }
+      if (!more) return total;
     }
   }
 
@@ -578,9 +653,36 @@ class RedisLedgerImpl implements RedisLedger {
    * A reservation id, unique across instances (random instance part) and increasing within one
    * instance, made here to save the script a round trip to a shared counter. Unused on a replay.
    */
-  private nextReservationId(): string {
+  private nextReservationId(tag: string | undefined): string {
     this.idCounter += 1;
-    return `rsv_${this.instanceId}${this.idCounter.toString(36).padStart(10, '0')}`;
+    // On Redis Cluster the id carries its tag, so commit, release, extend and reads find its slot.
+    const tagged = tag === undefined ? '' : `${tag}.`;
+    return `rsv_${tagged}${this.instanceId}${this.idCounter.toString(36).padStart(10, '0')}`;
+  }
+
+  /** Rows of a read: under one tenant's tag, or under every tag when it is across tenants. */
+  private async rowsOf(operation: OperationName, args: string[], tenant: string | undefined) {
+    const replies =
+      tenant === undefined
+        ? await this.partitions.everywhere(operation, args, this.clock?.now())
+        : [await this.run(operation, args, this.partitions.ofTenant(tenant))];
+    return replies.flatMap((reply) => asList<RowReply>(reply.rows));
+  }
+
+  /**
+   * The tag of a subject's keys. On Redis Cluster, scopes without a tenant live under the global tag
+   * and a tenant's settings and counts under its own: a caller's tenant with a subject naming none
+   * would need both in one script, so it is refused before anything is sent.
+   */
+  private subjectTag(subject: Subject, tenant: string | undefined): string | undefined {
+    if (!this.partitions.clustered) return undefined;
+    if (subject.tenant === undefined && tenant !== undefined) {
+      throw new InvalidRequestError(
+        `subject.tenant is missing: on Redis Cluster a caller with a tenant (${tenant}) must name it in the subject, since scopes without a tenant live in another slot than its settings; fix: set subject.tenant`,
+        { details: { field: 'subject.tenant' } },
+      );
+    }
+    return this.partitions.ofTenant(tenant);
   }
 
   /** 403 when the caller's tenant differs from the subject's; returns the (lower-cased) subject tenant. */

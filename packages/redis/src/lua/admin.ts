@@ -135,3 +135,15 @@ local pairs_list = list_args(2)
 if #pairs_list > 0 then redis.call('HSET', key, unpack(pairs_list)) end
 return reply({})
 `;
+
+/**
+ * syncTemplates (Redis Cluster): A1.. the template list of the global tag, in order. Templates are only
+ * ever appended, so a tag's copy is a prefix of it: append what the copy lacks (idempotent, and an older
+ * list never undoes a newer one).
+ */
+export const SYNC_TEMPLATES = `
+local given = list_args(1)
+local have = redis.call('LLEN', P .. 'templates')
+for i = have + 1, #given do redis.call('RPUSH', P .. 'templates', given[i]) end
+return reply({})
+`;

@@ -64,7 +64,10 @@ local function pad(n)
   return s
 end
 
+-- On Redis Cluster each hash tag counts on its own: its ids carry the tag (led_<tag>.0000000001).
 local function next_id(kind)
+  local tag = string.match(P, '{([^}]*)}$')
+  if tag ~= nil then kind = kind .. tag .. '.' end
   return kind .. pad(redis.call('INCR', P .. 'seq'))
 end
 
