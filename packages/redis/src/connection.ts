@@ -23,6 +23,7 @@ import {
   TEMPLATE_COUNTS,
 } from './lua/reads.ts';
 import { COMMIT, DECIDE, EVENT, EXTEND, RELEASE, RESERVE } from './lua/runtime.ts';
+import type { ReplicaWait } from './replica-wait.ts';
 import type { ReservationView } from './reservation-views.ts';
 import { LuaOperations, type ScriptMode } from './script.ts';
 
@@ -94,6 +95,17 @@ export type OperationName =
 
 const MAX_WINDOW_ROUNDS = 4;
 
+/** Operations that only read (their lazy-expiry writes need no replica before the answer). */
+const READS = new Set<OperationName>([
+  'balances',
+  'listLedgers',
+  'getLedger',
+  'getReservation',
+  'listReservations',
+  'templateCounts',
+  'sweep',
+]);
+
 /** How to reach Redis and what every call sends besides its own arguments. */
 export interface ConnectionOptions {
   url?: string;
@@ -103,6 +115,8 @@ export interface ConnectionOptions {
   prefix: string;
   timeoutMs: number;
   scriptMode: ScriptMode;
+  /** Replicas that must hold each write before it is confirmed (0: the master's answer is enough). */
+  waitForReplicas?: number;
   /**
    * Reservation retention ms, most reservations per tenant, idempotency retention ms, reservation replay
    * window ms, most template ledgers, most per tenant, template ledger retention ms.
@@ -137,6 +151,7 @@ export class LedgerConnection {
    */
   header: [string, string, string, string, string, string, string];
   private mode: ScriptMode;
+  private readonly wait: ReplicaWait | undefined;
   private closed = false;
   private whenReady: Promise<void> | undefined;
 
@@ -145,6 +160,10 @@ export class LedgerConnection {
     this.prefix = options.prefix;
     this.header = options.header;
     this.mode = options.scriptMode;
+    const replicas = options.waitForReplicas ?? 0;
+    // Half the operation's time for the replicas, so a lagging one is reported as such, not as a timeout.
+    this.wait =
+      replicas > 0 ? { replicas, timeoutMs: Math.max(1, Math.floor(options.timeoutMs / 2)) } : undefined;
     if (options.client !== undefined) {
       this.client = options.client;
       this.ownsClient = false;
@@ -204,6 +223,7 @@ export class LedgerConnection {
   async exec(operation: OperationName, args: string[], now?: number, tag?: string): Promise<Reply> {
     const prefix = partitionPrefix(this.prefix, this.clustered ? tag : undefined);
     const routingKey = this.clustered ? `${prefix}seq` : undefined;
+    const wait = READS.has(operation) ? undefined : this.wait;
     const hints = new Map<string, [string, string, string]>();
     for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
       const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
@@ -215,6 +235,7 @@ export class LedgerConnection {
           operation,
           [prefix, nowText, hintText, ...this.header, ...args],
           routingKey,
+          wait,
         ),
       );
       if (reply.need === undefined) return reply;
@@ -308,6 +329,9 @@ export class LedgerConnection {
           cause: error,
         });
       }
+      // A cluster node that stopped answering may have been failed over: learn the slots' new owners
+      // now rather than at the next periodic refresh (ioredis runs one refresh at a time).
+      if (this.clustered) (this.client as Cluster).refreshSlotsCache();
       throw unavailable(error, this.target, this.timeoutMs);
     } finally {
       clearTimeout(timer);

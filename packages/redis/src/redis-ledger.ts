@@ -101,6 +101,14 @@ export interface RedisLedgerOptions {
    * library plus the operation body on every call. Both run each operation as one atomic Lua call.
    */
   scriptMode?: ScriptMode;
+  /**
+   * Replicas that must hold each write before the ledger confirms it (default 0: the master's answer).
+   * With 1, a reserve or commit a master acknowledged cannot be lost when it dies and its replica takes
+   * over: after each write script the ledger sends WAIT on the same connection, and too few
+   * acknowledgements within half of `operationTimeoutMs` answer AuthorityUnavailableError (retry with the same
+   * idempotency key). README "Redis Cluster" has what it costs.
+   */
+  waitForReplicas?: number;
   /** Put a balance snapshot on live reserve, commit, release, extend and event responses (default false). */
   includeBalances?: boolean;
   // ---- template bounds (as the memory ledger's; see README "A flood of new subjects") ----
@@ -190,6 +198,7 @@ class RedisLedgerImpl implements RedisLedger {
       prefix: keyPrefix,
       timeoutMs: options.operationTimeoutMs ?? 2000,
       scriptMode: options.scriptMode ?? 'function',
+      waitForReplicas: checkedReplicaCount(options.waitForReplicas),
       header: [
         String(options.reservationRetentionMs ?? 3_600_000),
         String(options.maxReservationsPerTenant ?? 50_000),
@@ -718,6 +727,17 @@ function checkedTemplateBounds(options: RedisLedgerOptions): { limit: number; pe
     );
   }
   return { limit, perTenantLimit };
+}
+
+function checkedReplicaCount(replicas: number | undefined): number {
+  if (replicas === undefined) return 0;
+  if (!(Number.isSafeInteger(replicas) && replicas >= 0 && replicas <= 16)) {
+    throw new InvalidRequestError(
+      `waitForReplicas must be an integer from 0 to 16 (got ${String(replicas)}): fix the waitForReplicas option`,
+      { details: { field: 'waitForReplicas' } },
+    );
+  }
+  return replicas;
 }
 
 function compare(a: string, b: string): number {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LIBRARY } from './lua/library.ts';
+import { callAndWait, type ReplicaWait } from './replica-wait.ts';
 
 /** How operations reach Redis: a loaded function library (Redis ≥ 7) or EVALSHA scripts (any Redis). */
 export type ScriptMode = 'function' | 'eval';
@@ -59,26 +60,33 @@ export class LuaOperations {
     name: string,
     args: readonly string[],
     routingKey?: string,
+    wait?: ReplicaWait,
   ): Promise<string> {
     const operation = this.operations.get(name);
     if (operation === undefined) throw new Error(`unknown ledger operation ${name}`);
     const keys = routingKey === undefined ? [0] : [1, routingKey];
+    const send = async (command: string, script: string) => {
+      const full = [script, ...keys, ...args];
+      const reply =
+        wait === undefined ? client.call(command, ...full) : callAndWait(client, wait, command, full);
+      return (await reply) as string;
+    };
     if (mode === 'function') {
       try {
-        return (await client.call('FCALL', operation.functionName, ...keys, ...args)) as string;
+        return await send('FCALL', operation.functionName);
       } catch (error) {
         if (!(error instanceof Error) || !/Function not found/i.test(error.message)) throw error;
         // First use on this server, or a server whose functions were flushed: (re)load, then call.
         await this.load(client);
-        return (await client.call('FCALL', operation.functionName, ...keys, ...args)) as string;
+        return await send('FCALL', operation.functionName);
       }
     }
     try {
-      return (await client.call('EVALSHA', operation.sha, ...keys, ...args)) as string;
+      return await send('EVALSHA', operation.sha);
     } catch (error) {
       // NOSCRIPT: this node (a new or restarted one, on a cluster) has not seen it yet.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await client.call('EVAL', operation.source, ...keys, ...args)) as string;
+      return await send('EVAL', operation.source);
     }
   }
 

@@ -150,3 +150,24 @@ describe('redis cluster: key layout and routing', () => {
     await Promise.all([ledger.close(), evalLedger.close()]);
   });
 });
+
+describe('redis cluster: waitForReplicas', () => {
+  it('confirms a write once a replica holds it, and fails closed when too few can', async () => {
+    const confirmed = fresh({ waitForReplicas: 1 });
+    await confirmed.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
+    await confirmed.reserve(request('acme', 'w1'));
+    // Each master has one replica: two can never acknowledge. The write happened on the master; the
+    // caller is told the outcome is unconfirmed (a retry with the same key replays it).
+    const unconfirmed = fresh({
+      waitForReplicas: 2,
+      keyPrefix: `layout:${ledgers}:`,
+      operationTimeoutMs: 300,
+    });
+    const error = await unconfirmed.reserve(request('acme', 'w2')).catch((caught) => caught);
+    expect(error).toMatchObject({ code: 'AUTHORITY_UNAVAILABLE' });
+    expect(error.message).toContain('acknowledged by 1 of 2 replicas');
+    expect(await confirmed.getLedger('tenant:acme', 'TOKENS')).toMatchObject({ reserved: 20 });
+    expect(() => fresh({ waitForReplicas: -1 })).toThrowError(/waitForReplicas/);
+    await Promise.all([confirmed.close(), unconfirmed.close()]);
+  });
+});

@@ -18,8 +18,15 @@ export interface RedisClusterHandle {
    * others see it down (node timeout), not on request.
    */
   crash(node: string): Promise<void>;
-  /** Resolves once every slot is served by a live master again and the cluster says `ok`. */
+  /** Starts a crashed node again on its port and data: it rejoins (a failed-over master as a replica). */
+  restart(node: string): Promise<void>;
+  /**
+   * Resolves once every shard has a live master again (after a crash: its replica was promoted), every
+   * live node says `cluster_state:ok` and all slots are served.
+   */
   healthy(timeoutMs?: number): Promise<void>;
+  /** Resolves once healthy and every master has all its replicas attached and in sync (`state=online`). */
+  replicated(timeoutMs?: number): Promise<void>;
   /** Stops every node and deletes their data directories. */
   remove(): Promise<void>;
 }
@@ -62,6 +69,9 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
             'nodes.conf',
             '--cluster-node-timeout',
             String(options.nodeTimeoutMs ?? 1000),
+            // A replica (re)joining syncs at once, not after Redis 7's 5 s wait for more replicas.
+            '--repl-diskless-sync-delay',
+            '0',
           ],
         }),
       ),
@@ -110,10 +120,35 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         if (server === undefined) throw new Error(`${node} is not a node of this cluster`);
         await server.crash();
       },
-      healthy: (timeoutMs = 20_000) => healthy(servers, timeoutMs),
+      restart: async (node) => {
+        const server = servers.get(node);
+        if (server === undefined) throw new Error(`${node} is not a node of this cluster`);
+        await server.restart();
+      },
+      healthy: async (timeoutMs = 20_000) => {
+        const deadline = Date.now() + timeoutMs;
+        while ((await handle.masters()).length < masters) {
+          if (Date.now() > deadline) throw new Error(`no replica was promoted within ${timeoutMs} ms`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        await healthy(servers, Math.max(0, deadline - Date.now()));
+      },
+      replicated: async (timeoutMs = 20_000) => {
+        const deadline = Date.now() + timeoutMs;
+        await handle.healthy(timeoutMs);
+        for (;;) {
+          const current = await handle.masters();
+          const infos = await Promise.all(current.map((node) => ask(servers, node, ['INFO', 'replication'])));
+          const online = infos.map((info) => (String(info).match(/state=online/g) ?? []).length);
+          if (online.every((count) => count >= replicas)) return;
+          if (Date.now() > deadline) throw new Error(`replicas not in sync after ${timeoutMs} ms`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      },
       remove,
     };
-    await handle.healthy();
+    // A replica that never synced is too stale to be promoted: start only once all are in sync.
+    await handle.replicated();
     return handle;
   } catch (error) {
     await remove();
