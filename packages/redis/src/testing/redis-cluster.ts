@@ -39,6 +39,8 @@ export interface RedisClusterOptions {
   replicasPerMaster?: number;
   /** `cluster-node-timeout`: how long a silent node takes to be failed over. @default 1000 */
   nodeTimeoutMs?: number;
+  /** The redis-cli binary (default `REDIS_CLI_BIN`, else `redis-cli` on PATH). */
+  cli?: string;
   /** `appendfsync` of every node. @default 'everysec' */
   appendfsync?: 'always' | 'everysec' | 'no';
 }
@@ -52,7 +54,7 @@ export interface RedisClusterOptions {
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisClusterHandle> {
   const masters = options.masters ?? 3;
   const replicas = options.replicasPerMaster ?? 1;
-  const cli = process.env.REDIS_CLI_BIN ?? 'redis-cli';
+  const cli = options.cli ?? process.env.REDIS_CLI_BIN ?? 'redis-cli';
   const servers = new Map<string, RedisServer>();
   const remove = async () => {
     await Promise.all([...servers.values()].map((server) => server.remove()));
