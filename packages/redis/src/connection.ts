@@ -13,6 +13,7 @@ import {
   SYNC_TEMPLATES,
   UPDATE_LEDGER,
 } from './lua/admin.ts';
+import { CENSUS_ADMIT, CENSUS_CHECK, CENSUS_DUE, CENSUS_RESOLVE } from './lua/census.ts';
 import {
   BALANCES,
   GET_LEDGER,
@@ -30,6 +31,13 @@ import { LuaOperations, type ScriptMode } from './script.ts';
 // The ledger's link to Redis: runs one Lua operation per call within the operation timeout, answers
 // the scripts' window-bound requests, and turns transport failures into AuthorityUnavailableError.
 
+/** What a call asks the census (Redis Cluster) to admit: see lua/census.ts. */
+export interface CensusRequest {
+  tenant: string;
+  unbounded: string;
+  rows: Array<{ m: string; scope: string; unit: string; pattern: string; index: string; max: string }>;
+}
+
 /** A script's reply (numbers as decimal strings). */
 export interface Reply {
   now: string;
@@ -43,6 +51,10 @@ export interface Reply {
   list?: ReservationView[];
   count?: string;
   pruned?: string;
+  /** Redis Cluster: template ledgers the census must admit before the call can create them. */
+  admit?: CensusRequest;
+  /** Redis Cluster: a template ledger that stopped counting (adopted or removed). */
+  adopted?: string;
   [field: string]: unknown;
 }
 
@@ -68,6 +80,10 @@ const OPERATIONS = new LuaOperations({
   setTenant: SET_TENANT,
   templateCounts: TEMPLATE_COUNTS,
   syncTemplates: SYNC_TEMPLATES,
+  censusAdmit: CENSUS_ADMIT,
+  censusDue: CENSUS_DUE,
+  censusCheck: CENSUS_CHECK,
+  censusResolve: CENSUS_RESOLVE,
 });
 
 export type OperationName =
@@ -91,7 +107,11 @@ export type OperationName =
   | 'addTemplate'
   | 'setTenant'
   | 'templateCounts'
-  | 'syncTemplates';
+  | 'syncTemplates'
+  | 'censusAdmit'
+  | 'censusDue'
+  | 'censusCheck'
+  | 'censusResolve';
 
 const MAX_WINDOW_ROUNDS = 4;
 
@@ -104,6 +124,7 @@ const READS = new Set<OperationName>([
   'listReservations',
   'templateCounts',
   'sweep',
+  'censusDue',
 ]);
 
 /** How to reach Redis and what every call sends besides its own arguments. */
@@ -220,13 +241,20 @@ export class LedgerConnection {
    * asks for the period containing its `now` (IANA zones need Intl) and is run again with it, writing
    * nothing the first time. Happens once per ledger per period.
    */
-  async exec(operation: OperationName, args: string[], now?: number, tag?: string): Promise<Reply> {
+  async exec(
+    operation: OperationName,
+    args: string[],
+    now?: number,
+    tag?: string,
+    admitted: Array<[string, string, string]> = [],
+  ): Promise<Reply> {
     const prefix = partitionPrefix(this.prefix, this.clustered ? tag : undefined);
     const routingKey = this.clustered ? `${prefix}seq` : undefined;
     const wait = READS.has(operation) ? undefined : this.wait;
     const hints = new Map<string, [string, string, string]>();
     for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
-      const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
+      const all = [...admitted, ...hints.values()];
+      const hintText = all.length === 0 ? '' : JSON.stringify(all);
       const nowText = now === undefined ? '' : String(now);
       const reply = await this.call(operation, () =>
         OPERATIONS.run(
@@ -238,7 +266,8 @@ export class LedgerConnection {
           wait,
         ),
       );
-      if (reply.need === undefined) return reply;
+      // The census's admission is the caller's to get (it runs under another tag).
+      if (reply.need === undefined || reply.admit !== undefined) return reply;
       const at = amount(reply.now);
       for (const window of asList<string>(reply.need)) {
         const bounds = windowBounds(JSON.parse(window), at);

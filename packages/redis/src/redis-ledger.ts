@@ -637,7 +637,9 @@ class RedisLedgerImpl implements RedisLedger {
     const byTenant: Record<string, number> = {};
     const list = replies.flatMap((reply) => asList<[string, string]>(reply.list));
     for (const [tenant, count] of list.sort(([a], [b]) => compare(a, b))) byTenant[tenant] = amount(count);
-    const total = replies.reduce((sum, reply) => sum + amount(reply.count!), 0);
+    const total = this.partitions.clustered
+      ? await this.partitions.censusCount(this.clock?.now())
+      : replies.reduce((sum, reply) => sum + amount(reply.count!), 0);
     return { total, ...this.templateBounds, byTenant };
   }
 
@@ -652,7 +654,11 @@ class RedisLedgerImpl implements RedisLedger {
         // Retention is pruned in the same batches: go on while either batch was full.
         if (count >= SWEEP_BATCH || amount(reply.pruned!) >= SWEEP_BATCH) more = true;
       }
-      if (!more) return total;
+      if (!more) {
+        // Redis Cluster: ledgers dropped at their window end leave the census too.
+        if (this.partitions.clustered) await this.partitions.censusCount(now);
+        return total;
+      }
     }
   }
 

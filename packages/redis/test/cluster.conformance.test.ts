@@ -7,9 +7,8 @@ import { GLOBAL_TAG, tenantTag } from '../src/keys.ts';
 import { type RedisClusterHandle, startRedisCluster } from '../src/testing/index.ts';
 
 // The memory ledger's conformance suite, unchanged, on a real Redis Cluster (3 masters + 3 replicas on
-// loopback): each test gets a fresh key prefix, and its tenants' tags spread over the three masters.
-// Bounds across tenants hold per hash tag there (README "Redis Cluster"): their four tests are
-// reported as skipped, and the per-tag behaviour is asserted below instead.
+// loopback): each test gets a fresh key prefix, and its tenants' tags spread over the three masters
+// (the template bounds across tenants included: the census under the global tag counts them).
 
 let cluster: RedisClusterHandle;
 let ledgers = 0;
@@ -33,7 +32,6 @@ describeLedgerConformance('redis cluster', {
     });
   },
   expiresLazily: true,
-  templateBoundsAcrossTenants: false,
 });
 
 function fresh(extra: Parameters<typeof createRedisLedger>[0] = {}) {
@@ -76,7 +74,12 @@ describe('redis cluster: key layout and routing', () => {
     const tenantKeys = keys.filter((key) => key.startsWith(`${prefix}{${tag}}`));
     const globalKeys = keys.filter((key) => key.startsWith(`${prefix}{${GLOBAL_TAG}}`));
     expect(tenantKeys.length + globalKeys.length).toBe(keys.length);
-    expect(globalKeys).toEqual([`${prefix}{_}tags`, `${prefix}{_}templates`]);
+    expect(globalKeys).toEqual([
+      `${prefix}{_}census`,
+      `${prefix}{_}census:p:1`,
+      `${prefix}{_}tags`,
+      `${prefix}{_}templates`,
+    ]);
     for (const name of [
       'l:tenant:acme|TOKENS',
       'l:tenant:acme/app:chat|TOKENS',
@@ -114,22 +117,31 @@ describe('redis cluster: key layout and routing', () => {
     expect(() => fresh({ keyPrefix: 'cycles:{x}:' })).toThrowError(/keyPrefix/);
   });
 
-  it('bounds across tenants hold per tag: tenants sharing a tag share the bound', async () => {
-    const ledger = fresh({ maxTemplateLedgers: 1 });
-    const byTag = new Map<string, string[]>();
-    for (let i = 0; byTag.size === 0 || ![...byTag.values()].some((list) => list.length >= 2); i++) {
-      const tenant = `t${i}`;
-      byTag.set(tenantTag(tenant), [...(byTag.get(tenantTag(tenant)) ?? []), tenant]);
+  it('bounds across tenants hold over the whole cluster: tenants on different masters share them', async () => {
+    const ledger = fresh({ maxTemplateLedgers: 2 });
+    const prefix = `layout:${ledgers}:`;
+    const tenants: string[] = [];
+    const masters = new Set<string>();
+    for (let i = 0; tenants.length < 3; i++) {
+      const master = await cluster.masterOf(`${prefix}{${tenantTag(`m${i}`)}}seq`);
+      if (!masters.has(master)) {
+        masters.add(master);
+        tenants.push(`m${i}`);
+      }
     }
-    const [first, second] = [...byTag.values()].find((list) => list.length >= 2)!;
-    const other = [...byTag.entries()].find(([tag]) => tag !== tenantTag(first!))![1][0]!;
     await ledger.addTemplate({ pattern: 'tenant:*', unit: 'TOKENS', allocated: 100 });
-    await ledger.reserve(request(first, 'b1'));
-    await expect(ledger.reserve(request(second, 'b2'))).rejects.toMatchObject({
+    await ledger.reserve(request(tenants[0], 'b1'));
+    await ledger.reserve(request(tenants[1], 'b2'));
+    await expect(ledger.reserve(request(tenants[2], 'b3'))).rejects.toMatchObject({
       code: 'INVALID_REQUEST',
-      details: { bound: 'maxTemplateLedgers', limit: 1 },
+      details: { bound: 'maxTemplateLedgers', limit: 2 },
     });
-    await ledger.reserve(request(other, 'b3'));
+    expect(await ledger.getLedger(`tenant:${tenants[2]}`, 'TOKENS')).toBeUndefined();
+    // Removing one (it holds nothing once released) frees its place at once.
+    const held = await ledger.listReservations({ tenant: tenants[0] });
+    await ledger.release(held.reservations[0]!.reservationId, { idempotencyKey: 'b1-release' });
+    await ledger.removeLedger(`tenant:${tenants[0]}`, 'TOKENS');
+    await ledger.reserve(request(tenants[2], 'b4'));
     expect((await ledger.templateLedgerCounts()).total).toBe(2);
     await ledger.close();
   });

@@ -22,13 +22,6 @@ export interface ConformanceOptions {
    * @default false
    */
   expiresLazily?: boolean;
-  /**
-   * Whether `maxTemplateLedgers` and a template's `maxLedgers` bound the whole ledger across tenants.
-   * The Redis ledger on Redis Cluster enforces them per hash tag (its README, "Redis Cluster"): with
-   * `false` the four tests of those bounds across tenants are reported as skipped, never silently.
-   * @default true
-   */
-  templateBoundsAcrossTenants?: boolean;
 }
 
 /** The default unit of every fixture. */

@@ -115,7 +115,10 @@ if row.reserved ~= 0 then
   return reply({ e = 'LEDGER_IN_USE', scope = row.scope, unit = row.unit, reserved = S(row.reserved) })
 end
 redis.call('DEL', row_key(row.id))
-if row.tpl ~= nil then tl_forget(row.tpl) end
+if row.tpl ~= nil then
+  tl_forget(row.tpl)
+  ADOPTED = row.tpl
+end
 redis.call('SREM', P .. 'ledgers', row.id)
 redis.call('SREM', P .. 'units:' .. row.scope, row.unit)
 return reply({ rows = { row_out(row) } })

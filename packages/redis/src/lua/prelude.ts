@@ -18,6 +18,10 @@ local MAXSAFE = 9007199254740991
 local ARGS, P, RETENTION, MAX_PER_TENANT, IDEM_MS, WINDOW, NOW
 local MAX_TL, MAX_TL_TENANT, TL_RETENTION
 local HINTS, NEEDS, NEED_COUNT, TEMPLATES
+-- Redis Cluster (P carries a hash tag): template ledgers are admitted by the global tag's census
+-- (census.ts). ADMITTED: member -> when the census admitted it; ADMIT: members this call still needs
+-- admitted (answered with the window needs, before writing); ADOPTED: members that stopped counting.
+local CLUSTER, ADMITTED, ADMIT, ADOPTED
 
 local function A(i) return ARGS[10 + i] end
 -- %d (a C long) prints an integer within ±2^53 exactly as %.0f does, at a fraction of the cost (%.0f
@@ -50,12 +54,21 @@ local function begin(args)
   end
   -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
   -- and the script answers {need = [...]} before writing anything; the caller retries with bounds.
-  HINTS = {}
+  -- A hint whose name starts with @ is a census admission (a window is a JSON object: starts with {).
+  HINTS, ADMITTED = {}, {}
   if args[3] ~= '' then
-    for _, hint in ipairs(cjson.decode(args[3])) do HINTS[hint[1]] = { tonumber(hint[2]), tonumber(hint[3]) } end
+    for _, hint in ipairs(cjson.decode(args[3])) do
+      if string.sub(hint[1], 1, 1) == '@' then
+        ADMITTED[string.sub(hint[1], 2)] = tonumber(hint[2])
+      else
+        HINTS[hint[1]] = { tonumber(hint[2]), tonumber(hint[3]) }
+      end
+    end
   end
   NEEDS, NEED_COUNT = {}, 0
   TEMPLATES = nil
+  CLUSTER = string.find(P, '{', 1, true) ~= nil
+  ADMIT, ADOPTED = nil, nil
 end
 
 local function pad(n)
@@ -80,11 +93,12 @@ end
 local function need_reply()
   local list = {}
   for window in pairs(NEEDS) do list[#list + 1] = window end
-  return cjson.encode({ need = list, now = S(NOW) })
+  return cjson.encode({ need = list, admit = ADMIT, now = S(NOW) })
 end
 
 local function reply(outcome)
   outcome.now = S(NOW)
+  outcome.adopted = ADOPTED
   return cjson.encode(outcome)
 end
 
