@@ -92,6 +92,30 @@ describe('redis cluster: key layout and routing', () => {
     await ledger.close();
   });
 
+  it('a template added by one instance binds the tags another instance already uses, at once', async () => {
+    const first = fresh();
+    const prefix = `layout:${ledgers}:`;
+    const second = createRedisLedger({ cluster: cluster.nodes, keyPrefix: prefix, sweepIntervalMs: 0 });
+    await first.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1000 });
+    await first.reserve(request('acme', 's1'));
+    // While both instances reserve on acme's tag, the other instance adds templates.
+    const racing = Array.from({ length: 20 }, (_, i) =>
+      first.reserve({ ...request('acme', `s-race-${i}`), subject: { tenant: 'acme' } }),
+    );
+    await second.addTemplate({ pattern: 'tenant:*/app:*', unit: 'TOKENS', allocated: 25 });
+    await Promise.all(racing);
+    const held = await first.reserve({ ...request('acme', 's2'), estimate: { unit: 'TOKENS', amount: 20 } });
+    expect(held.decision).toBe('ALLOW');
+    expect(await first.getLedger('tenant:acme/app:chat', 'TOKENS')).toMatchObject({
+      allocated: 25,
+      reserved: 20,
+    });
+    await expect(
+      first.reserve({ ...request('acme', 's3'), estimate: { unit: 'TOKENS', amount: 10 } }),
+    ).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    await Promise.all([first.close(), second.close()]);
+  });
+
   it('tenants spread over every master', async () => {
     const masters = new Set<string>();
     for (let i = 0; i < 30; i++) masters.add(await cluster.masterOf(`x:{${tenantTag(`tenant-${i}`)}}seq`));
