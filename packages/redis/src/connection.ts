@@ -261,7 +261,7 @@ export class LedgerConnection {
           this.client,
           this.mode,
           operation,
-          [prefix, nowText, hintText, ...this.header, ...args],
+          [prefix, nowText, hintText, this.header.join(','), ...args],
           routingKey,
           wait,
         ),
