@@ -170,9 +170,11 @@ export class LedgerConnection {
    * Reservation retention ms, most reservations per tenant, idempotency retention ms, reservation replay
    * window ms, most template ledgers, most per tenant, template ledger retention ms.
    */
-  header: [string, string, string, string, string, string, string];
+  private readonly header: [string, string, string, string, string, string, string];
   private mode: ScriptMode;
   private readonly wait: ReplicaWait | undefined;
+  /** The header's settings and the mode, as the one argument every script reads (lua/prelude.ts). */
+  private readonly settings: string;
   private closed = false;
   private whenReady: Promise<void> | undefined;
 
@@ -232,6 +234,7 @@ export class LedgerConnection {
       this.target = url;
     }
     this.clustered = this.client.isCluster;
+    this.settings = [...this.header, this.clustered ? '1' : '0'].join(',');
     // Connection errors surface through the operations (fail closed); keep them off the default logger.
     this.client.on('error', () => {});
   }
@@ -261,7 +264,7 @@ export class LedgerConnection {
           this.client,
           this.mode,
           operation,
-          [prefix, nowText, hintText, this.header.join(','), ...args],
+          [prefix, nowText, hintText, this.settings, ...args],
           routingKey,
           wait,
         ),

@@ -6,7 +6,8 @@
 //   ARGV[1] key prefix · ARGV[2] now in ms ('' = Redis TIME) · ARGV[3] window-bound hints (JSON) ·
 //   ARGV[4] the ledger's settings, comma-separated: reservation retention ms, most reservations per
 //   tenant, idempotency ms, reservation replay window ms, most template ledgers, most per tenant,
-//   template ledger retention ms (one argument: each costs an FCALL ~1,500 instructions).
+//   template ledger retention ms, Redis Cluster (1) or one Redis (0) (one argument, parsed only when
+//   it changes).
 //   Operation arguments follow; A(i) reads ARGV[4 + i].
 //
 // Amounts: Lua numbers are doubles, exact for integers up to 2^53 − 1. Counters are stored as decimal
@@ -45,8 +46,8 @@ local function begin(args)
   -- strings are interned, so the comparison is one pointer check.
   if args[4] ~= SETTINGS then
     SETTINGS = args[4]
-    local retention, per_tenant, idem, window, max_tl, max_tl_tenant, tl_retention =
-      string.match(SETTINGS, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
+    local retention, per_tenant, idem, window, max_tl, max_tl_tenant, tl_retention, cluster =
+      string.match(SETTINGS, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),([01])$')
     RETENTION = tonumber(retention)
     MAX_PER_TENANT = tonumber(per_tenant)
     IDEM_MS = tonumber(idem)
@@ -54,6 +55,7 @@ local function begin(args)
     MAX_TL = tonumber(max_tl)
     MAX_TL_TENANT = tonumber(max_tl_tenant)
     TL_RETENTION = tonumber(tl_retention)
+    CLUSTER = cluster == '1'
   end
   if args[2] ~= '' then
     NOW = tonumber(args[2])
@@ -76,7 +78,6 @@ local function begin(args)
   end
   NEEDS, NEED_COUNT = {}, 0
   TEMPLATES = nil
-  CLUSTER = string.find(P, '{', 1, true) ~= nil
   ADMIT, ADOPTED = nil, nil
 end
 
@@ -88,8 +89,7 @@ end
 
 -- On Redis Cluster each hash tag counts on its own: its ids carry the tag (led_<tag>.0000000001).
 local function next_id(kind)
-  local tag = string.match(P, '{([^}]*)}$')
-  if tag ~= nil then kind = kind .. tag .. '.' end
+  if CLUSTER then kind = kind .. string.match(P, '{([^}]*)}$') .. '.' end
   return kind .. pad(redis.call('INCR', P .. 'seq'))
 end
 
