@@ -227,7 +227,7 @@ class RedisLedgerImpl implements RedisLedger {
    * Runs an operation at the clock's now (undefined: the script reads Redis TIME), under a hash tag on
    * Redis Cluster (`undefined` on one Redis).
    */
-  private run(operation: OperationName, args: string[], tag: string | undefined): Promise<Reply> {
+  private run(tag: string | undefined, operation: OperationName, args: string[]): Promise<Reply> {
     return this.partitions.exec(operation, args, this.clock?.now(), tag);
   }
 
@@ -258,26 +258,22 @@ class RedisLedgerImpl implements RedisLedger {
       scopePath,
       affectedScopes: scopes,
     });
-    const reply = await this.run(
-      'reserve',
-      [
-        namespace,
-        reservePayload(request),
-        tenant ?? '',
-        flag(request.dryRun === true),
-        request.estimate.unit,
-        String(request.estimate.amount),
-        text(request.minimum),
-        text(request.ttlMs),
-        text(request.gracePeriodMs),
-        request.overagePolicy ?? '',
-        flag(this.includeBalances),
-        record,
-        this.nextReservationId(tag),
-        ...scopes,
-      ],
-      tag,
-    );
+    const reply = await this.run(tag, 'reserve', [
+      namespace,
+      reservePayload(request),
+      tenant ?? '',
+      flag(request.dryRun === true),
+      request.estimate.unit,
+      String(request.estimate.amount),
+      text(request.minimum),
+      text(request.ttlMs),
+      text(request.gracePeriodMs),
+      request.overagePolicy ?? '',
+      flag(this.includeBalances),
+      record,
+      this.nextReservationId(tag),
+      ...scopes,
+    ]);
     throwIfError(reply, { idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const unit = request.estimate.unit;
@@ -312,20 +308,16 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<CommitResponse> {
     validateReservationId(reservationId);
     validateCommit(request);
-    const reply = await this.run(
-      'commit',
-      [
-        reservationId,
-        lower(context?.tenant) ?? '',
-        request.idempotencyKey,
-        commitPayload(request),
-        request.actual.unit,
-        String(request.actual.amount),
-        request.metadata === undefined ? '' : JSON.stringify(request.metadata),
-        flag(this.includeBalances),
-      ],
-      this.reservationTag(reservationId),
-    );
+    const reply = await this.run(this.reservationTag(reservationId), 'commit', [
+      reservationId,
+      lower(context?.tenant) ?? '',
+      request.idempotencyKey,
+      commitPayload(request),
+      request.actual.unit,
+      String(request.actual.amount),
+      request.metadata === undefined ? '' : JSON.stringify(request.metadata),
+      flag(this.includeBalances),
+    ]);
     throwIfError(reply, { overage: true });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const unit = request.actual.unit;
@@ -345,17 +337,13 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ReleaseResponse> {
     validateReservationId(reservationId);
     validateRelease(request);
-    const reply = await this.run(
-      'release',
-      [
-        reservationId,
-        lower(context?.tenant) ?? '',
-        request.idempotencyKey,
-        canonicalJson([request.reason]),
-        flag(this.includeBalances),
-      ],
-      this.reservationTag(reservationId),
-    );
+    const reply = await this.run(this.reservationTag(reservationId), 'release', [
+      reservationId,
+      lower(context?.tenant) ?? '',
+      request.idempotencyKey,
+      canonicalJson([request.reason]),
+      flag(this.includeBalances),
+    ]);
     throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const rows = asList<RowReply>(outcome.bal);
@@ -374,18 +362,14 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ExtendResponse> {
     validateReservationId(reservationId);
     validateExtend(request);
-    const reply = await this.run(
-      'extend',
-      [
-        reservationId,
-        lower(context?.tenant) ?? '',
-        request.idempotencyKey,
-        canonicalJson([request.extendByMs, request.metadata]),
-        String(request.extendByMs),
-        flag(this.includeBalances),
-      ],
-      this.reservationTag(reservationId),
-    );
+    const reply = await this.run(this.reservationTag(reservationId), 'extend', [
+      reservationId,
+      lower(context?.tenant) ?? '',
+      request.idempotencyKey,
+      canonicalJson([request.extendByMs, request.metadata]),
+      String(request.extendByMs),
+      flag(this.includeBalances),
+    ]);
     throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: ExtendResponse = {
@@ -403,18 +387,14 @@ class RedisLedgerImpl implements RedisLedger {
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
-    const reply = await this.run(
-      'decide',
-      [
-        namespace,
-        decidePayload(request),
-        tenant ?? '',
-        request.estimate.unit,
-        String(request.estimate.amount),
-        ...scopes,
-      ],
-      tag,
-    );
+    const reply = await this.run(tag, 'decide', [
+      namespace,
+      decidePayload(request),
+      tenant ?? '',
+      request.estimate.unit,
+      String(request.estimate.amount),
+      ...scopes,
+    ]);
     throwIfError(reply, { idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: DecideResponse = {
@@ -432,20 +412,16 @@ class RedisLedgerImpl implements RedisLedger {
     const tenant = this.guardSubject(request.subject, context);
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const reply = await this.run(
-      'event',
-      [
-        namespace,
-        eventPayload(request),
-        tenant ?? '',
-        request.actual.unit,
-        String(request.actual.amount),
-        request.overagePolicy ?? '',
-        flag(this.includeBalances),
-        ...affectedScopes(request.subject),
-      ],
-      tag,
-    );
+    const reply = await this.run(tag, 'event', [
+      namespace,
+      eventPayload(request),
+      tenant ?? '',
+      request.actual.unit,
+      String(request.actual.amount),
+      request.overagePolicy ?? '',
+      flag(this.includeBalances),
+      ...affectedScopes(request.subject),
+    ]);
     throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
@@ -483,11 +459,10 @@ class RedisLedgerImpl implements RedisLedger {
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
     validateReservationId(reservationId);
-    const reply = await this.run(
-      'getReservation',
-      [reservationId, lower(context?.tenant) ?? ''],
-      this.reservationTag(reservationId),
-    );
+    const reply = await this.run(this.reservationTag(reservationId), 'getReservation', [
+      reservationId,
+      lower(context?.tenant) ?? '',
+    ]);
     throwIfError(reply);
     return toDetail(reply.rsv!);
   }
@@ -510,7 +485,7 @@ class RedisLedgerImpl implements RedisLedger {
     const replies =
       only === undefined
         ? await this.partitions.everywhere('listReservations', [tenant ?? ''], this.clock?.now())
-        : [await this.run('listReservations', [tenant ?? ''], this.partitions.ofTenant(only))];
+        : [await this.run(this.partitions.ofTenant(only), 'listReservations', [tenant ?? ''])];
     return queryReservations(
       replies.flatMap((reply) => asList<ReservationView>(reply.list)),
       query,
@@ -527,7 +502,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
     const checked = checkedDefinition(definition);
-    const reply = await this.run('createLedger', [definitionJson(checked)], this.scopeTag(checked.scope));
+    const reply = await this.run(this.scopeTag(checked.scope), 'createLedger', [definitionJson(checked)]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
@@ -538,21 +513,17 @@ class RedisLedgerImpl implements RedisLedger {
     const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
     const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
     const spentOk = spent === undefined || (Number.isSafeInteger(spent) && spent >= 0);
-    const reply = await this.run(
-      'fund',
-      [
-        `${scope}|${request.unit}`,
-        `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
-        canonicalJson([funding, request.reason]),
-        flag(request.idempotencyKey !== undefined),
-        String(funding?.operation ?? ''),
-        amountOk ? String(funding.amount) : '0',
-        spentOk && spent !== undefined ? String(spent) : '',
-        flag(amountOk),
-        flag(spentOk),
-      ],
-      this.scopeTag(scope),
-    );
+    const reply = await this.run(this.scopeTag(scope), 'fund', [
+      `${scope}|${request.unit}`,
+      `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
+      canonicalJson([funding, request.reason]),
+      flag(request.idempotencyKey !== undefined),
+      String(funding?.operation ?? ''),
+      amountOk ? String(funding.amount) : '0',
+      spentOk && spent !== undefined ? String(spent) : '',
+      flag(amountOk),
+      flag(spentOk),
+    ]);
     throwIfError(
       reply,
       request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey },
@@ -567,7 +538,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
     const path = checkedScope(scope);
-    const changed = await this.run('setStatus', [`${path}|${unit}`, status], this.scopeTag(path));
+    const changed = await this.run(this.scopeTag(path), 'setStatus', [`${path}|${unit}`, status]);
     throwIfError(changed);
     return toState(asList<RowReply>(changed.rows)[0]!);
   }
@@ -591,25 +562,24 @@ class RedisLedgerImpl implements RedisLedger {
       update.hasCaps = flag(capsSet(checked.caps));
     }
     if ('commitOveragePolicy' in changes) update.policy = checked.commitOveragePolicy ?? '';
-    const reply = await this.run(
-      'updateLedger',
-      [`${path}|${unit}`, JSON.stringify(update)],
-      this.scopeTag(path),
-    );
+    const reply = await this.run(this.scopeTag(path), 'updateLedger', [
+      `${path}|${unit}`,
+      JSON.stringify(update),
+    ]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async removeLedger(scope: string, unit: Unit): Promise<LedgerState> {
     const path = checkedScope(scope);
-    const reply = await this.run('removeLedger', [`${path}|${unit}`], this.scopeTag(path));
+    const reply = await this.run(this.scopeTag(path), 'removeLedger', [`${path}|${unit}`]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
     const path = checkedScope(scope);
-    const reply = await this.run('getLedger', [`${path}|${unit}`], this.scopeTag(path));
+    const reply = await this.run(this.scopeTag(path), 'getLedger', [`${path}|${unit}`]);
     const row = asList<RowReply>(reply.rows)[0];
     return row === undefined ? undefined : toState(row);
   }
@@ -629,7 +599,7 @@ class RedisLedgerImpl implements RedisLedger {
     for (const [name, value] of Object.entries(settings)) {
       if (value !== undefined) fields.push(name, String(value));
     }
-    await this.run('setTenant', [tenant.toLowerCase(), ...fields], this.partitions.ofTenant(tenant));
+    await this.run(this.partitions.ofTenant(tenant), 'setTenant', [tenant.toLowerCase(), ...fields]);
   }
 
   async templateLedgerCounts(): Promise<TemplateLedgerCounts> {
@@ -680,7 +650,7 @@ class RedisLedgerImpl implements RedisLedger {
     const replies =
       tenant === undefined
         ? await this.partitions.everywhere(operation, args, this.clock?.now())
-        : [await this.run(operation, args, this.partitions.ofTenant(tenant))];
+        : [await this.run(this.partitions.ofTenant(tenant), operation, args)];
     return replies.flatMap((reply) => asList<RowReply>(reply.rows));
   }
 
