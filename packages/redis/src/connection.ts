@@ -1,5 +1,6 @@
 import { CyclesError, InternalError, windowBounds } from '@cycles-guard/core';
-import { Cluster, type ClusterNode, Redis } from 'ioredis';
+import { type Cluster, type ClusterNode, Redis } from 'ioredis';
+import { describeTarget, nodeName, openCluster } from './cluster-client.ts';
 import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
 import { partitionPrefix } from './keys.ts';
 import { amount, asList, type RowReply } from './ledger-views.ts';
@@ -192,25 +193,7 @@ export class LedgerConnection {
       this.ownsClient = false;
       this.target = describeTarget(options.client);
     } else if (options.cluster !== undefined) {
-      this.client = new Cluster(options.cluster, {
-        // As below: nothing queued while the cluster is not ready, nothing re-sent behind a caller's
-        // back. MOVED, ASK and TRYAGAIN are followed (the command did not run); a command whose
-        // connection closed (its master died) may have run, so it is not re-sent: it fails, and the
-        // caller's retry with the same idempotency key (or the settlement outbox) settles it once.
-        enableOfflineQueue: false,
-        retryDelayOnFailover: 0,
-        retryDelayOnClusterDown: 0,
-        // Reads see every acknowledged write only on masters.
-        scaleReads: 'master',
-        slotsRefreshTimeout: this.timeoutMs,
-        clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 500),
-        redisOptions: {
-          autoResendUnfulfilledCommands: false,
-          maxRetriesPerRequest: 0,
-          enableAutoPipelining: false,
-          connectTimeout: this.timeoutMs,
-        },
-      });
+      this.client = openCluster(options.cluster, this.timeoutMs);
       this.ownsClient = true;
       this.target = `cluster ${options.cluster.map(nodeName).join(',')}`;
     } else {
@@ -369,21 +352,4 @@ export class LedgerConnection {
       clearTimeout(timer);
     }
   }
-}
-
-/** `host:port` of a node given as a string or an object. */
-function nodeName(node: ClusterNode): string {
-  return typeof node === 'object' ? `${node.host ?? '127.0.0.1'}:${node.port ?? 6379}` : String(node);
-}
-
-/** What a given client is connected to, for error messages. */
-function describeTarget(client: Redis | Cluster): string {
-  if (client.isCluster) {
-    const masters = (client as Cluster)
-      .nodes('master')
-      .map((node) => `${node.options.host}:${node.options.port}`);
-    return `cluster ${masters.join(',') || '(given client)'}`;
-  }
-  const { host, port } = (client as Redis).options;
-  return `${host}:${port}`;
 }
