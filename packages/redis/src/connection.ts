@@ -1,6 +1,8 @@
 import { CyclesError, InternalError, windowBounds } from '@cycles-guard/core';
-import { Redis } from 'ioredis';
+import { type Cluster, type ClusterNode, Redis } from 'ioredis';
+import { describeTarget, nodeName, openCluster } from './cluster-client.ts';
 import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
+import { partitionPrefix } from './keys.ts';
 import { amount, asList, type RowReply } from './ledger-views.ts';
 import {
   ADD_TEMPLATE,
@@ -9,8 +11,10 @@ import {
   REMOVE_LEDGER,
   SET_STATUS,
   SET_TENANT,
+  SYNC_TEMPLATES,
   UPDATE_LEDGER,
 } from './lua/admin.ts';
+import { CENSUS_ADMIT, CENSUS_CHECK, CENSUS_DUE, CENSUS_RESOLVE } from './lua/census.ts';
 import {
   BALANCES,
   GET_LEDGER,
@@ -21,11 +25,19 @@ import {
   TEMPLATE_COUNTS,
 } from './lua/reads.ts';
 import { COMMIT, DECIDE, EVENT, EXTEND, RELEASE, RESERVE } from './lua/runtime.ts';
+import type { ReplicaWait } from './replica-wait.ts';
 import type { ReservationView } from './reservation-views.ts';
 import { LuaOperations, type ScriptMode } from './script.ts';
 
 // The ledger's link to Redis: runs one Lua operation per call within the operation timeout, answers
 // the scripts' window-bound requests, and turns transport failures into AuthorityUnavailableError.
+
+/** What a call asks the census (Redis Cluster) to admit: see lua/census.ts. */
+export interface CensusRequest {
+  tenant: string;
+  unbounded: string;
+  rows: Array<{ m: string; scope: string; unit: string; pattern: string; index: string; max: string }>;
+}
 
 /** A script's reply (numbers as decimal strings). */
 export interface Reply {
@@ -40,6 +52,10 @@ export interface Reply {
   list?: ReservationView[];
   count?: string;
   pruned?: string;
+  /** Redis Cluster: template ledgers the census must admit before the call can create them. */
+  admit?: CensusRequest;
+  /** Redis Cluster: a template ledger that stopped counting (adopted or removed). */
+  adopted?: string;
   [field: string]: unknown;
 }
 
@@ -64,6 +80,11 @@ const OPERATIONS = new LuaOperations({
   addTemplate: ADD_TEMPLATE,
   setTenant: SET_TENANT,
   templateCounts: TEMPLATE_COUNTS,
+  syncTemplates: SYNC_TEMPLATES,
+  censusAdmit: CENSUS_ADMIT,
+  censusDue: CENSUS_DUE,
+  censusCheck: CENSUS_CHECK,
+  censusResolve: CENSUS_RESOLVE,
 });
 
 export type OperationName =
@@ -86,17 +107,38 @@ export type OperationName =
   | 'removeLedger'
   | 'addTemplate'
   | 'setTenant'
-  | 'templateCounts';
+  | 'templateCounts'
+  | 'syncTemplates'
+  | 'censusAdmit'
+  | 'censusDue'
+  | 'censusCheck'
+  | 'censusResolve';
 
 const MAX_WINDOW_ROUNDS = 4;
+
+/** Operations that only read (their lazy-expiry writes need no replica before the answer). */
+const READS = new Set<OperationName>([
+  'balances',
+  'listLedgers',
+  'getLedger',
+  'getReservation',
+  'listReservations',
+  'templateCounts',
+  'sweep',
+  'censusDue',
+]);
 
 /** How to reach Redis and what every call sends besides its own arguments. */
 export interface ConnectionOptions {
   url?: string;
-  client?: Redis;
+  /** Redis Cluster seed nodes: every key then carries its tenant's hash tag (keys.ts). */
+  cluster?: ClusterNode[];
+  client?: Redis | Cluster;
   prefix: string;
   timeoutMs: number;
   scriptMode: ScriptMode;
+  /** Replicas that must hold each write before it is confirmed (0: the master's answer is enough). */
+  waitForReplicas?: number;
   /**
    * Reservation retention ms, most reservations per tenant, idempotency retention ms, reservation replay
    * window ms, most template ledgers, most per tenant, template ledger retention ms.
@@ -118,7 +160,9 @@ export function throwIfError(reply: Reply, context: FailureContext = {}): void {
 }
 
 export class LedgerConnection {
-  readonly client: Redis;
+  readonly client: Redis | Cluster;
+  /** On Redis Cluster: each call runs under one hash tag's prefix and names a key of it for routing. */
+  readonly clustered: boolean;
   private readonly ownsClient: boolean;
   private readonly target: string;
   private readonly timeoutMs: number;
@@ -127,8 +171,11 @@ export class LedgerConnection {
    * Reservation retention ms, most reservations per tenant, idempotency retention ms, reservation replay
    * window ms, most template ledgers, most per tenant, template ledger retention ms.
    */
-  header: [string, string, string, string, string, string, string];
+  private readonly header: [string, string, string, string, string, string, string];
   private mode: ScriptMode;
+  private readonly wait: ReplicaWait | undefined;
+  /** The header's settings and the mode, as the one argument every script reads (lua/prelude.ts). */
+  private readonly settings: string;
   private closed = false;
   private whenReady: Promise<void> | undefined;
 
@@ -137,10 +184,18 @@ export class LedgerConnection {
     this.prefix = options.prefix;
     this.header = options.header;
     this.mode = options.scriptMode;
+    const replicas = options.waitForReplicas ?? 0;
+    // Half the operation's time for the replicas, so a lagging one is reported as such, not as a timeout.
+    this.wait =
+      replicas > 0 ? { replicas, timeoutMs: Math.max(1, Math.floor(options.timeoutMs / 2)) } : undefined;
     if (options.client !== undefined) {
       this.client = options.client;
       this.ownsClient = false;
-      this.target = `${options.client.options.host}:${options.client.options.port}`;
+      this.target = describeTarget(options.client);
+    } else if (options.cluster !== undefined) {
+      this.client = openCluster(options.cluster, this.timeoutMs);
+      this.ownsClient = true;
+      this.target = `cluster ${options.cluster.map(nodeName).join(',')}`;
     } else {
       const url = options.url ?? 'redis://127.0.0.1:6379';
       this.client = new Redis(url, {
@@ -161,6 +216,8 @@ export class LedgerConnection {
       this.ownsClient = true;
       this.target = url;
     }
+    this.clustered = this.client.isCluster;
+    this.settings = [...this.header, this.clustered ? '1' : '0'].join(',');
     // Connection errors surface through the operations (fail closed); keep them off the default logger.
     this.client.on('error', () => {});
   }
@@ -170,13 +227,33 @@ export class LedgerConnection {
    * asks for the period containing its `now` (IANA zones need Intl) and is run again with it, writing
    * nothing the first time. Happens once per ledger per period.
    */
-  async exec(operation: OperationName, args: string[], now?: number): Promise<Reply> {
+  async exec(
+    operation: OperationName,
+    args: string[],
+    now?: number,
+    tag?: string,
+    admitted: Array<[string, string, string]> = [],
+  ): Promise<Reply> {
+    const prefix = partitionPrefix(this.prefix, this.clustered ? tag : undefined);
+    const routingKey = this.clustered ? `${prefix}seq` : undefined;
+    const wait = READS.has(operation) ? undefined : this.wait;
     const hints = new Map<string, [string, string, string]>();
     for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
-      const hintText = hints.size === 0 ? '' : JSON.stringify([...hints.values()]);
+      const all = [...admitted, ...hints.values()];
+      const hintText = all.length === 0 ? '' : JSON.stringify(all);
       const nowText = now === undefined ? '' : String(now);
-      const reply = await this.call(operation, [this.prefix, nowText, hintText, ...this.header, ...args]);
-      if (reply.need === undefined) return reply;
+      const reply = await this.call(operation, () =>
+        OPERATIONS.run(
+          this.client,
+          this.mode,
+          operation,
+          [prefix, nowText, hintText, this.settings, ...args],
+          routingKey,
+          wait,
+        ),
+      );
+      // The census's admission is the caller's to get (it runs under another tag).
+      if (reply.need === undefined || reply.admit !== undefined) return reply;
       const at = amount(reply.now);
       for (const window of asList<string>(reply.need)) {
         const bounds = windowBounds(JSON.parse(window), at);
@@ -194,21 +271,29 @@ export class LedgerConnection {
     }
   }
 
-  private async runOperation(
-    operation: OperationName,
-    args: string[],
-    deadline: { passed: boolean },
-  ): Promise<string> {
+  /**
+   * Runs plain commands (the cluster's tag registry, the template list) within the operation timeout;
+   * transport failures become AuthorityUnavailableError.
+   */
+  async command<T>(name: string, send: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    return this.withinTimeout(name, async (deadline) => {
+      if (this.ownsClient && this.client.status !== 'ready') await this.ready();
+      if (deadline.passed) throw new Error('abandoned after the operation timeout');
+      return send(this.client);
+    });
+  }
+
+  private async runOperation(send: () => Promise<string>, deadline: { passed: boolean }): Promise<string> {
     if (this.ownsClient && this.client.status !== 'ready') await this.ready();
     // The caller already got AuthorityUnavailableError: sending now would act behind its back.
     if (deadline.passed) throw new Error('abandoned after the operation timeout');
     try {
-      return await OPERATIONS.run(this.client, this.mode, operation, args);
+      return await send();
     } catch (error) {
       // Redis < 7 has no functions: use EVALSHA from now on.
       if (this.mode === 'function' && error instanceof Error && /unknown command/i.test(error.message)) {
         this.mode = 'eval';
-        return OPERATIONS.run(this.client, this.mode, operation, args);
+        return send();
       }
       throw error;
     }
@@ -229,7 +314,15 @@ export class LedgerConnection {
   }
 
   /** Runs a script within the operation timeout; transport failures become AuthorityUnavailableError. */
-  private async call(operation: OperationName, args: string[]): Promise<Reply> {
+  private async call(operation: OperationName, send: () => Promise<string>): Promise<Reply> {
+    const raw = await this.withinTimeout(operation, (deadline) => this.runOperation(send, deadline));
+    return JSON.parse(raw) as Reply;
+  }
+
+  private async withinTimeout<T>(
+    operation: string,
+    work: (deadline: { passed: boolean }) => Promise<T>,
+  ): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = { passed: false };
     const timeout = new Promise<never>((_, reject) => {
@@ -239,19 +332,21 @@ export class LedgerConnection {
       }, this.timeoutMs);
     });
     try {
-      const raw = await Promise.race([this.runOperation(operation, args, deadline), timeout]);
-      return JSON.parse(raw) as Reply;
+      return await Promise.race([work(deadline), timeout]);
     } catch (error) {
       if (CyclesError.isInstance(error)) throw error;
       if (
         error instanceof Error &&
         error.name === 'ReplyError' &&
-        !/^(LOADING|BUSY|MASTERDOWN)/.test(error.message)
+        !/^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|READONLY)/.test(error.message)
       ) {
         throw new InternalError(`Redis ledger operation ${operation} failed: ${error.message}`, {
           cause: error,
         });
       }
+      // A cluster node that stopped answering may have been failed over: learn the slots' new owners
+      // now rather than at the next periodic refresh (ioredis runs one refresh at a time).
+      if (this.clustered) (this.client as Cluster).refreshSlotsCache();
       throw unavailable(error, this.target, this.timeoutMs);
     } finally {
       clearTimeout(timer);

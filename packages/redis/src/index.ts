@@ -1,4 +1,5 @@
 // @cycles-guard/redis public API.
 
+export { GLOBAL_TAG, partitionPrefix, tenantTag } from './keys.ts';
 export { createRedisOutbox, type RedisOutboxOptions } from './outbox.ts';
 export { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from './redis-ledger.ts';

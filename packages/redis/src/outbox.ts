@@ -5,7 +5,8 @@ import {
   redisIdentity,
   type SettlementStore,
 } from '@cycles-guard/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, ClusterNode, Redis } from 'ioredis';
+import { GLOBAL_TAG, partitionPrefix } from './keys.ts';
 
 // The settlement outbox in the ledger's own Redis: any instance sharing the Redis (and key prefix)
 // replays what another instance could not settle, even if that instance never comes back. When Redis
@@ -13,16 +14,18 @@ import type { Redis } from 'ioredis';
 
 /** Options of {@link createRedisOutbox}. */
 export interface RedisOutboxOptions {
-  /** The ledger's key prefix: entries live in the hash `<prefix>outbox`. */
+  /** The ledger's key prefix: entries live in the hash `<prefix>outbox` (`<prefix>{_}outbox` on a cluster). */
   keyPrefix: string;
   /** Longest wait for Redis (a stopped server answers nothing): past it the call throws. */
   timeoutMs: number;
 }
 
 /** An outbox store on `client` (one hash of JSON entries; corrupt ones move to `<prefix>outbox:quarantine`). */
-export function createRedisOutbox(client: Redis, options: RedisOutboxOptions): SettlementStore {
-  const key = `${options.keyPrefix}outbox`;
-  const quarantine = `${options.keyPrefix}outbox:quarantine`;
+export function createRedisOutbox(client: Redis | Cluster, options: RedisOutboxOptions): SettlementStore {
+  // On a cluster both hashes carry the global tag: one slot, so the quarantine MULTI is allowed.
+  const prefix = partitionPrefix(options.keyPrefix, client.isCluster ? GLOBAL_TAG : undefined);
+  const key = `${prefix}outbox`;
+  const quarantine = `${prefix}outbox:quarantine`;
   // The ledger's client sends nothing while disconnected (no offline queue): wait for it to be ready.
   const bounded = <T>(command: () => Promise<T>) =>
     withTimeout(ready(client).then(command), options.timeoutMs);
@@ -57,14 +60,17 @@ export function createRedisOutbox(client: Redis, options: RedisOutboxOptions): S
 
 /** The identity and outbox store a Redis ledger gives core's settlement outbox. */
 export function redisOutboxWiring(
-  client: Redis,
-  options: { url?: string; keyPrefix?: string; operationTimeoutMs?: number; client?: Redis },
+  client: Redis | Cluster,
+  options: {
+    url?: string;
+    cluster?: ClusterNode[];
+    keyPrefix?: string;
+    operationTimeoutMs?: number;
+    client?: Redis | Cluster;
+  },
 ): { identity: string; createSettlementStore(): SettlementStore } {
   const keyPrefix = options.keyPrefix ?? 'cycles:';
-  const url =
-    options.client === undefined
-      ? (options.url ?? 'redis://127.0.0.1:6379')
-      : `redis://${options.client.options.host}:${options.client.options.port}`;
+  const url = storeUrl(options);
   return {
     identity: redisIdentity(url, keyPrefix),
     createSettlementStore: () =>
@@ -72,7 +78,29 @@ export function redisOutboxWiring(
   };
 }
 
-function ready(client: Redis): Promise<void> {
+/** A URL naming where the ledger's data lives (the outbox identity; a cluster by its seed nodes). */
+function storeUrl(options: { url?: string; cluster?: ClusterNode[]; client?: Redis | Cluster }): string {
+  const { client, cluster } = options;
+  if (client?.isCluster === true) {
+    const masters = (client as Cluster)
+      .nodes('master')
+      .map((node) => `${node.options.host}:${node.options.port}`);
+    return `redis-cluster://${masters.sort().join(',')}`;
+  }
+  if (client !== undefined) {
+    const { host, port } = (client as Redis).options;
+    return `redis://${host}:${port}`;
+  }
+  if (cluster !== undefined) {
+    const nodes = cluster.map((node) =>
+      typeof node === 'object' ? `${node.host}:${node.port}` : String(node),
+    );
+    return `redis-cluster://${nodes.sort().join(',')}`;
+  }
+  return options.url ?? 'redis://127.0.0.1:6379';
+}
+
+function ready(client: Redis | Cluster): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   if (client.status === 'wait') client.connect().catch(() => {});
   if (client.status === 'end') return Promise.reject(new Error('the Redis client was closed'));

@@ -32,7 +32,7 @@ import type {
   TenantSettings,
   Unit,
 } from '@cycles-guard/core';
-import { NotFoundError } from '@cycles-guard/core';
+import { InvalidRequestError, NotFoundError } from '@cycles-guard/core';
 import {
   affectedScopes,
   balancesPage,
@@ -53,6 +53,7 @@ import {
   releaseFingerprint,
   reservationDetail,
   reserveFingerprint,
+  scopeTenant,
   storedNaming,
   type TemplateBounds,
   templateBounds,
@@ -70,7 +71,7 @@ import {
   validateTenantSettings,
   wantedSegments,
 } from '@cycles-guard/core/ledger-kit';
-import type { Redis } from 'ioredis';
+import type { Cluster, ClusterNode, Redis } from 'ioredis';
 import {
   type ConnectionOptions,
   LedgerConnection,
@@ -79,8 +80,10 @@ import {
   throwIfError,
 } from './connection.ts';
 import { definitionJson } from './definition-json.ts';
+import { checkClusterKeyPrefix, reservationTag } from './keys.ts';
 import { amount, asList, balancesOf, type RowReply, toState } from './ledger-views.ts';
 import { redisOutboxWiring } from './outbox.ts';
+import { Partitions } from './partitions.ts';
 import { type ReservationView, toStored } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
 
@@ -88,8 +91,13 @@ import type { ScriptMode } from './script.ts';
 export interface RedisLedgerOptions {
   /** Redis URL (default `redis://127.0.0.1:6379`); ignored when `client` is given. */
   url?: string;
-  /** An ioredis client to use (not closed by `close()`). */
-  client?: Redis;
+  /**
+   * Redis Cluster seed nodes (`'host:port'` or `{ host, port }`): the ledger opens an ioredis `Cluster`
+   * and gives every key its tenant's hash tag (README "Redis Cluster"). Ignored when `client` is given.
+   */
+  cluster?: ClusterNode[];
+  /** An ioredis client (`Redis`, or `Cluster` for cluster mode) to use (not closed by `close()`). */
+  client?: Redis | Cluster;
   /** Prefix of every key (default `cycles:`). Instances sharing a budget must share the prefix. */
   keyPrefix?: string;
   /**
@@ -118,6 +126,14 @@ export interface RedisLedgerOptions {
    * library plus the operation body on every call. Both run each operation as one atomic Lua call.
    */
   scriptMode?: ScriptMode;
+  /**
+   * Replicas that must hold each write before the ledger confirms it (default 0: the master's answer).
+   * With 1, a reserve or commit a master acknowledged cannot be lost when it dies and its replica takes
+   * over: after each write script the ledger sends WAIT on the same connection, and too few
+   * acknowledgements within half of `operationTimeoutMs` answer AuthorityUnavailableError (retry with the same
+   * idempotency key). README "Redis Cluster" has what it costs.
+   */
+  waitForReplicas?: number;
   /** Put a balance snapshot on live reserve, commit, release, extend and event responses (default false). */
   includeBalances?: boolean;
   // ---- template bounds (as the memory ledger's; see README "A flood of new subjects") ----
@@ -135,8 +151,8 @@ export interface RedisLedgerOptions {
 /** The Redis ledger: core's `Ledger` (runtime protocol + provisioning) plus `close()`. */
 export interface RedisLedger extends Ledger {
   close(): Promise<void>;
-  /** The ioredis client in use (for health checks). */
-  readonly client: Redis;
+  /** The ioredis client in use (for health checks): a `Cluster` in cluster mode. */
+  readonly client: Redis | Cluster;
 }
 
 /** What the runtime scripts store and replay (numbers as decimal strings). */
@@ -203,6 +219,7 @@ export function createRedisLedger(options: RedisLedgerOptions = {}): RedisLedger
 
 class RedisLedgerImpl implements RedisLedger {
   private readonly connection: LedgerConnection;
+  private readonly partitions: Partitions;
   private readonly clock: Clock | undefined;
   private readonly includeBalances: boolean;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -216,14 +233,20 @@ class RedisLedgerImpl implements RedisLedger {
     this.templateBounds = templateBounds(options);
     const interval = countOption(options, 'sweepIntervalMs', LEDGER_DEFAULTS.sweepIntervalMs);
     this.includeBalances = options.includeBalances === true;
+    const keyPrefix = options.keyPrefix ?? 'cycles:';
+    const clustered = options.client?.isCluster ?? options.cluster !== undefined;
+    if (clustered) checkClusterKeyPrefix(keyPrefix);
     this.connection = new LedgerConnection({
       ...(options.url === undefined ? {} : { url: options.url }),
+      ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
       ...(options.client === undefined ? {} : { client: options.client }),
-      prefix: options.keyPrefix ?? 'cycles:',
+      prefix: keyPrefix,
       timeoutMs: countOption(options, 'operationTimeoutMs', 2000, 1),
       scriptMode: options.scriptMode ?? 'function',
+      waitForReplicas: checkedReplicaCount(options.waitForReplicas),
       header: scriptHeader(options, this.templateBounds),
     });
+    this.partitions = new Partitions(this.connection, keyPrefix);
     if (interval > 0) {
       this.timer = setInterval(() => {
         this.sweepExpired().catch(() => {});
@@ -232,13 +255,26 @@ class RedisLedgerImpl implements RedisLedger {
     }
   }
 
-  get client(): Redis {
+  get client(): Redis | Cluster {
     return this.connection.client;
   }
 
-  /** Runs an operation at the clock's now (undefined: the script reads Redis TIME). */
-  private run(operation: OperationName, args: string[]): Promise<Reply> {
-    return this.connection.exec(operation, args, this.clock?.now());
+  /**
+   * Runs an operation at the clock's now (undefined: the script reads Redis TIME), under a hash tag on
+   * Redis Cluster (`undefined` on one Redis).
+   */
+  private run(tag: string | undefined, operation: OperationName, args: string[]): Promise<Reply> {
+    return this.partitions.exec(operation, args, this.clock?.now(), tag);
+  }
+
+  /** The tag of a scope's keys: its tenant's. */
+  private scopeTag(scope: string): string | undefined {
+    return this.partitions.ofTenant(scopeTenant(scope));
+  }
+
+  /** The tag of a reservation's keys, carried by its id. */
+  private reservationTag(reservationId: string): string | undefined {
+    return this.partitions.clustered ? reservationTag(reservationId) : undefined;
   }
 
   // ---- runtime protocol -------------------------------------------------------------------------
@@ -246,6 +282,7 @@ class RedisLedgerImpl implements RedisLedger {
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
     validateReserve(request);
     const tenant = guardSubject(request.subject, context);
+    const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
     const scopePath = scopes[scopes.length - 1]!;
@@ -257,7 +294,7 @@ class RedisLedgerImpl implements RedisLedger {
       scopePath,
       affectedScopes: scopes,
     });
-    const reply = await this.run('reserve', [
+    const reply = await this.run(tag, 'reserve', [
       namespace,
       String(reserveFingerprint(request)),
       tenant ?? '',
@@ -274,7 +311,7 @@ class RedisLedgerImpl implements RedisLedger {
       request.overagePolicy ?? '',
       flag(this.includeBalances),
       record,
-      this.nextReservationId(),
+      this.nextReservationId(tag),
       ...scopes,
     ]);
     throwIfError(reply, { idempotencyKey: request.idempotencyKey });
@@ -312,7 +349,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<CommitResponse> {
     validateReservationId(reservationId);
     validateCommit(request);
-    const reply = await this.run('commit', [
+    const reply = await this.run(this.reservationTag(reservationId), 'commit', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -341,7 +378,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ReleaseResponse> {
     validateReservationId(reservationId);
     validateRelease(request);
-    const reply = await this.run('release', [
+    const reply = await this.run(this.reservationTag(reservationId), 'release', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -365,7 +402,7 @@ class RedisLedgerImpl implements RedisLedger {
   ): Promise<ExtendResponse> {
     validateReservationId(reservationId);
     validateExtend(request);
-    const reply = await this.run('extend', [
+    const reply = await this.run(this.reservationTag(reservationId), 'extend', [
       reservationId,
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
@@ -387,9 +424,10 @@ class RedisLedgerImpl implements RedisLedger {
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
     validateDecide(request);
     const tenant = guardSubject(request.subject, context);
+    const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
-    const reply = await this.run('decide', [
+    const reply = await this.run(tag, 'decide', [
       namespace,
       String(decideFingerprint(request)),
       tenant ?? '',
@@ -414,8 +452,9 @@ class RedisLedgerImpl implements RedisLedger {
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
     validateEvent(request);
     const tenant = guardSubject(request.subject, context);
+    const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
-    const reply = await this.run('event', [
+    const reply = await this.run(tag, 'event', [
       namespace,
       String(eventFingerprint(request)),
       tenant ?? '',
@@ -439,13 +478,17 @@ class RedisLedgerImpl implements RedisLedger {
     validateBalancesQuery(query);
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Balances');
-    const reply = await this.run('balances', [tenant ?? '', ...wantedSegments(query)]);
-    return balancesPage(asList<RowReply>(reply.rows).map(toState), query);
+    const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));
+    const rows = await this.rowsOf('balances', [tenant ?? '', ...wantedSegments(query)], only);
+    return balancesPage(rows.map(toState), query);
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
     validateReservationId(reservationId);
-    const reply = await this.run('getReservation', [reservationId, lower(context?.tenant) ?? '']);
+    const reply = await this.run(this.reservationTag(reservationId), 'getReservation', [
+      reservationId,
+      lower(context?.tenant) ?? '',
+    ]);
     throwIfError(reply);
     return reservationDetail(toStored(reply.rsv!), storedNaming);
   }
@@ -457,8 +500,12 @@ class RedisLedgerImpl implements RedisLedger {
     validateListQuery(query);
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Reservations');
-    const reply = await this.run('listReservations', [tenant ?? '']);
-    const stored = asList<ReservationView>(reply.list).map(toStored);
+    const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));
+    const replies =
+      only === undefined
+        ? await this.partitions.everywhere('listReservations', [tenant ?? ''], this.clock?.now())
+        : [await this.run(this.partitions.ofTenant(only), 'listReservations', [tenant ?? ''])];
+    const stored = replies.flatMap((reply) => asList<ReservationView>(reply.list)).map(toStored);
     return queryReservations(stored, query, tenant, storedNaming);
   }
 
@@ -472,7 +519,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async createLedger(definition: LedgerDefinition): Promise<LedgerState> {
     const checked = validateDefinition(definition, 'ledger');
-    const reply = await this.run('createLedger', [definitionJson(checked)]);
+    const reply = await this.run(this.scopeTag(checked.scope), 'createLedger', [definitionJson(checked)]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
@@ -483,7 +530,7 @@ class RedisLedgerImpl implements RedisLedger {
     const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
     const spent = funding?.operation === 'RESET_SPENT' ? funding.spent : undefined;
     const spentOk = spent === undefined || (Number.isSafeInteger(spent) && spent >= 0);
-    const reply = await this.run('fund', [
+    const reply = await this.run(this.scopeTag(scope), 'fund', [
       `${scope}|${request.unit}`,
       `fund|${scope}|${request.unit}|${request.idempotencyKey ?? ''}`,
       String(fundingFingerprint(funding, request.reason)),
@@ -508,7 +555,7 @@ class RedisLedgerImpl implements RedisLedger {
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
     const path = normalizeScope(scope, 'scope');
-    const changed = await this.run('setStatus', [`${path}|${unit}`, status]);
+    const changed = await this.run(this.scopeTag(path), 'setStatus', [`${path}|${unit}`, status]);
     throwIfError(changed);
     return toState(asList<RowReply>(changed.rows)[0]!);
   }
@@ -532,33 +579,35 @@ class RedisLedgerImpl implements RedisLedger {
       update.hasCaps = flag(capsSet(checked.caps));
     }
     if ('commitOveragePolicy' in changes) update.policy = checked.commitOveragePolicy ?? '';
-    const reply = await this.run('updateLedger', [`${path}|${unit}`, JSON.stringify(update)]);
+    const reply = await this.run(this.scopeTag(path), 'updateLedger', [
+      `${path}|${unit}`,
+      JSON.stringify(update),
+    ]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async removeLedger(scope: string, unit: Unit): Promise<LedgerState> {
     const path = normalizeScope(scope, 'scope');
-    const reply = await this.run('removeLedger', [`${path}|${unit}`]);
+    const reply = await this.run(this.scopeTag(path), 'removeLedger', [`${path}|${unit}`]);
     throwIfError(reply);
     return toState(asList<RowReply>(reply.rows)[0]!);
   }
 
   async getLedger(scope: string, unit: Unit): Promise<LedgerState | undefined> {
     const path = normalizeScope(scope, 'scope');
-    const reply = await this.run('getLedger', [`${path}|${unit}`]);
+    const reply = await this.run(this.scopeTag(path), 'getLedger', [`${path}|${unit}`]);
     const row = asList<RowReply>(reply.rows)[0];
     return row === undefined ? undefined : toState(row);
   }
 
   async listLedgers(): Promise<LedgerState[]> {
-    const reply = await this.run('listLedgers', []);
-    return asList<RowReply>(reply.rows).map(toState);
+    return (await this.rowsOf('listLedgers', [], undefined)).map(toState);
   }
 
   async addTemplate(template: LedgerTemplate): Promise<void> {
     const checked = validateTemplate(template);
-    await this.run('addTemplate', [definitionJson(checked)]);
+    await this.partitions.addTemplate(definitionJson(checked), this.clock?.now());
   }
 
   async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
@@ -567,26 +616,37 @@ class RedisLedgerImpl implements RedisLedger {
     for (const [name, value] of Object.entries(settings)) {
       if (value !== undefined) fields.push(name, String(value));
     }
-    await this.run('setTenant', [tenant.toLowerCase(), ...fields]);
+    await this.run(this.partitions.ofTenant(tenant), 'setTenant', [tenant.toLowerCase(), ...fields]);
   }
 
   async templateLedgerCounts(): Promise<TemplateLedgerCounts> {
-    const reply = await this.run('templateCounts', []);
+    const replies = await this.partitions.everywhere('templateCounts', [], this.clock?.now());
     const byTenant: Record<string, number> = {};
-    const list = asList<[string, string]>(reply.list).sort(([a], [b]) => compareText(a, b));
-    for (const [tenant, count] of list) byTenant[tenant] = amount(count);
-    return { total: amount(reply.count!), ...this.templateBounds, byTenant };
+    const list = replies.flatMap((reply) => asList<[string, string]>(reply.list));
+    for (const [tenant, count] of list.sort(([a], [b]) => compareText(a, b)))
+      byTenant[tenant] = amount(count);
+    const total = this.partitions.clustered
+      ? await this.partitions.censusCount(this.clock?.now())
+      : replies.reduce((sum, reply) => sum + amount(reply.count!), 0);
+    return { total, ...this.templateBounds, byTenant };
   }
 
   async sweepExpired(): Promise<number> {
     const now = this.clock?.now();
     let total = 0;
     for (;;) {
-      const reply = await this.connection.exec('sweep', [String(SWEEP_BATCH)], now);
-      const count = amount(reply.count!);
-      total += count;
-      // Retention is pruned in the same batches: go on while either batch was full.
-      if (count < SWEEP_BATCH && amount(reply.pruned!) < SWEEP_BATCH) return total;
+      let more = false;
+      for (const reply of await this.partitions.everywhere('sweep', [String(SWEEP_BATCH)], now)) {
+        const count = amount(reply.count!);
+        total += count;
+        // Retention is pruned in the same batches: go on while either batch was full.
+        if (count >= SWEEP_BATCH || amount(reply.pruned!) >= SWEEP_BATCH) more = true;
+      }
+      if (!more) {
+        // Redis Cluster: ledgers dropped at their window end leave the census too.
+        if (this.partitions.clustered) await this.partitions.censusCount(now);
+        return total;
+      }
     }
   }
 
@@ -596,9 +656,36 @@ class RedisLedgerImpl implements RedisLedger {
    * A reservation id, unique across instances (random instance part) and increasing within one
    * instance, made here to save the script a round trip to a shared counter. Unused on a replay.
    */
-  private nextReservationId(): string {
+  private nextReservationId(tag: string | undefined): string {
     this.idCounter += 1;
-    return `rsv_${this.instanceId}${this.idCounter.toString(36).padStart(10, '0')}`;
+    // On Redis Cluster the id carries its tag, so commit, release, extend and reads find its slot.
+    const tagged = tag === undefined ? '' : `${tag}.`;
+    return `rsv_${tagged}${this.instanceId}${this.idCounter.toString(36).padStart(10, '0')}`;
+  }
+
+  /** Rows of a read: under one tenant's tag, or under every tag when it is across tenants. */
+  private async rowsOf(operation: OperationName, args: string[], tenant: string | undefined) {
+    const replies =
+      tenant === undefined
+        ? await this.partitions.everywhere(operation, args, this.clock?.now())
+        : [await this.run(this.partitions.ofTenant(tenant), operation, args)];
+    return replies.flatMap((reply) => asList<RowReply>(reply.rows));
+  }
+
+  /**
+   * The tag of a subject's keys. On Redis Cluster, scopes without a tenant live under the global tag
+   * and a tenant's settings and counts under its own: a caller's tenant with a subject naming none
+   * would need both in one script, so it is refused before anything is sent.
+   */
+  private subjectTag(subject: Subject, tenant: string | undefined): string | undefined {
+    if (!this.partitions.clustered) return undefined;
+    if (subject.tenant === undefined && tenant !== undefined) {
+      throw new InvalidRequestError(
+        `subject.tenant is missing: on Redis Cluster a caller with a tenant (${tenant}) must name it in the subject, since scopes without a tenant live in another slot than its settings; fix: set subject.tenant`,
+        { details: { field: 'subject.tenant' } },
+      );
+    }
+    return this.partitions.ofTenant(tenant);
   }
 }
 
@@ -614,6 +701,17 @@ function scriptHeader(options: RedisLedgerOptions, bounds: TemplateBounds): Conn
     String(bounds.perTenantLimit),
     String(countOption(options, 'templateLedgerRetentionMs', 3_600_000)),
   ];
+}
+
+function checkedReplicaCount(replicas: number | undefined): number {
+  if (replicas === undefined) return 0;
+  if (!(Number.isSafeInteger(replicas) && replicas >= 0 && replicas <= 16)) {
+    throw new InvalidRequestError(
+      `waitForReplicas must be an integer from 0 to 16 (got ${String(replicas)}): fix the waitForReplicas option`,
+      { details: { field: 'waitForReplicas' } },
+    );
+  }
+  return replicas;
 }
 
 function noLedger(scope: string, unit: Unit): NotFoundError {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { LIBRARY } from './lua/library.ts';
+import { callAndWait, type ReplicaWait } from './replica-wait.ts';
 
 /** How operations reach Redis: a loaded function library (Redis ≥ 7) or EVALSHA scripts (any Redis). */
 export type ScriptMode = 'function' | 'eval';
@@ -23,7 +24,7 @@ export class LuaOperations {
   private readonly operations = new Map<string, Operation>();
   private readonly library: string;
   /** One FUNCTION LOAD in flight per client, however many calls found the library missing at once. */
-  private readonly loading = new WeakMap<Redis, Promise<unknown>>();
+  private readonly loading = new WeakMap<Redis | Cluster, Promise<unknown>>();
 
   constructor(bodies: Record<string, string>) {
     const version = createHash('sha1')
@@ -48,32 +49,53 @@ export class LuaOperations {
     this.library = `#!lua name=cycles_guard_${version}\n${LIBRARY}\n${registrations.join('\n')}`;
   }
 
-  /** Runs one operation; loads the library (or script) when the server does not know it yet. */
-  async run(client: Redis, mode: ScriptMode, name: string, args: readonly string[]): Promise<string> {
+  /**
+   * Runs one operation; loads the library (or script) when the server does not know it yet. On a
+   * cluster, `routingKey` (a key of the operation's hash tag, declared as KEYS[1]) sends it to the node
+   * serving that slot; the script's other keys share the tag, so Redis accepts them as local.
+   */
+  async run(
+    client: Redis | Cluster,
+    mode: ScriptMode,
+    name: string,
+    args: readonly string[],
+    routingKey?: string,
+    wait?: ReplicaWait,
+  ): Promise<string> {
     const operation = this.operations.get(name);
     if (operation === undefined) throw new Error(`unknown ledger operation ${name}`);
+    const keys = routingKey === undefined ? [0] : [1, routingKey];
+    const send = async (command: string, script: string) => {
+      const full = [script, ...keys, ...args];
+      const reply =
+        wait === undefined ? client.call(command, ...full) : callAndWait(client, wait, command, full);
+      return (await reply) as string;
+    };
     if (mode === 'function') {
       try {
-        return (await client.call('FCALL', operation.functionName, 0, ...args)) as string;
+        return await send('FCALL', operation.functionName);
       } catch (error) {
         if (!(error instanceof Error) || !/Function not found/i.test(error.message)) throw error;
         // First use on this server, or a server whose functions were flushed: (re)load, then call.
         await this.load(client);
-        return (await client.call('FCALL', operation.functionName, 0, ...args)) as string;
+        return await send('FCALL', operation.functionName);
       }
     }
     try {
-      return (await client.evalsha(operation.sha, 0, ...args)) as string;
+      return await send('EVALSHA', operation.sha);
     } catch (error) {
+      // NOSCRIPT: this node (a new or restarted one, on a cluster) has not seen it yet.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await client.eval(operation.source, 0, ...args)) as string;
+      return await send('EVAL', operation.source);
     }
   }
 
-  private async load(client: Redis): Promise<void> {
+  private async load(client: Redis | Cluster): Promise<void> {
     let pending = this.loading.get(client);
     if (pending === undefined) {
-      pending = client.call('FUNCTION', 'LOAD', 'REPLACE', this.library);
+      // A cluster: every master (replicas get it through replication), since any may serve the call.
+      const targets = client.isCluster ? (client as Cluster).nodes('master') : [client];
+      pending = Promise.all(targets.map((node) => node.call('FUNCTION', 'LOAD', 'REPLACE', this.library)));
       this.loading.set(client, pending);
       pending.then(
         () => this.loading.delete(client),

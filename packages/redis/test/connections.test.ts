@@ -25,6 +25,24 @@ describe('connections', () => {
     client.disconnect();
   });
 
+  it('on one Redis, braces in the key prefix are only characters: no tags, no census', async () => {
+    const keyPrefix = `{one}${redis.prefix()}`;
+    const ledger = createRedisLedger({ url: redis.server.url, keyPrefix, sweepIntervalMs: 0 });
+    await ledger.addTemplate({ pattern: 'tenant:*', unit: 'TOKENS', allocated: 100 });
+    const hold = await ledger.reserve({
+      idempotencyKey: 'braced-prefix',
+      subject: { tenant: 'acme' },
+      action: ACTION,
+      estimate: { unit: 'TOKENS', amount: 60 },
+    });
+    expect(hold.reservationId).toMatch(/^rsv_[^.]+$/);
+    expect((await ledger.getLedger('tenant:acme', 'TOKENS'))?.ledgerId).toMatch(/^led_\d{10}$/);
+    const client = new Redis(redis.server.url);
+    expect((await client.keys(`${keyPrefix}*`)).some((key) => key.includes('census'))).toBe(false);
+    client.disconnect();
+    await ledger.close();
+  });
+
   it('falls back to EVALSHA scripts on a server without Redis functions', async () => {
     // Redis 6 has no FCALL: renaming the command away gives the same "unknown command" answer.
     const server = await startRedisServer({ extraArgs: ['--rename-command', 'FCALL', ''] });

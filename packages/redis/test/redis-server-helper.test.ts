@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { startRedisServer } from '../src/testing/index.ts';
+import { startRedisCluster, startRedisServer } from '../src/testing/index.ts';
 
 describe('startRedisServer', () => {
   it('fails (never skips) when redis-server is missing, naming the fix', async () => {
@@ -24,5 +24,13 @@ describe('startRedisServer', () => {
     } finally {
       await server.remove();
     }
+  });
+});
+
+describe('startRedisCluster', () => {
+  it('fails (never skips) when redis-cli is missing, naming the fix', async () => {
+    await expect(startRedisCluster({ cli: '/nonexistent/redis-cli' })).rejects.toThrow(
+      /apt-get install redis-tools\) or set REDIS_CLI_BIN/,
+    );
   });
 });

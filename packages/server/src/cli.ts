@@ -9,7 +9,8 @@ const USAGE = `Usage: cycles-guard-server [--config cycles.json]
 Serves the Cycles protocol over a memory or Redis ledger.
   --config <file>   JSON config: host, port, ledger, apiKeys, adminApiKey, ledgers, templates, tenants
                     (default: $CYCLES_SERVER_CONFIG)
-Environment (overrides the file): CYCLES_SERVER_HOST, CYCLES_SERVER_PORT, CYCLES_REDIS_URL, CYCLES_REDIS_KEY_PREFIX,
+Environment (overrides the file): CYCLES_SERVER_HOST, CYCLES_SERVER_PORT, CYCLES_REDIS_URL,
+  CYCLES_REDIS_CLUSTER_NODES (host:port,...), CYCLES_REDIS_KEY_PREFIX,
   CYCLES_ADMIN_API_KEY, CYCLES_SERVER_API_KEYS (key=tenant,...), CYCLES_LOG_LEVEL`;
 
 async function main(): Promise<void> {

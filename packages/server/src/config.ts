@@ -10,6 +10,12 @@ export type LedgerStoreConfig =
       url: string;
       /** Prefix of every key the ledger writes (several servers may share one Redis). */
       keyPrefix?: string;
+    }
+  | {
+      type: 'redis';
+      /** Redis Cluster seed nodes, `host:port` each (`@cycles-guard/redis` README, "Redis Cluster"). */
+      cluster: string[];
+      keyPrefix?: string;
     };
 
 /** The server's configuration: a `cycles.json` file, the environment, or both (env wins). */
@@ -71,19 +77,31 @@ function checkRedisUrl(url: unknown, field: string, source?: string): string {
   return url;
 }
 
+function checkClusterNodes(nodes: unknown, field: string, source?: string): string[] {
+  const valid =
+    Array.isArray(nodes) &&
+    nodes.length > 0 &&
+    nodes.every((node) => typeof node === 'string' && /^[^\s:,]+:\d{1,5}$/.test(node));
+  if (!valid)
+    fail(field, 'must list the cluster\'s seed nodes as "host:port", e.g. ["10.0.0.1:6379"]', source);
+  return nodes as string[];
+}
+
 function checkLedger(value: unknown, source?: string): LedgerStoreConfig {
   if (value === undefined) return { type: 'memory' };
   if (!isObject(value))
     fail('ledger', 'must be { "type": "memory" } or { "type": "redis", "url": ... }', source);
   if (value.type === 'memory') return { type: 'memory' };
   if (value.type !== 'redis') fail('ledger.type', 'must be "memory" or "redis"', source);
-  const url = checkRedisUrl(value.url, 'ledger.url', source);
   if (value.keyPrefix !== undefined && typeof value.keyPrefix !== 'string') {
     fail('ledger.keyPrefix', 'must be a string', source);
   }
-  return value.keyPrefix === undefined
-    ? { type: 'redis', url }
-    : { type: 'redis', url, keyPrefix: value.keyPrefix };
+  const prefix = value.keyPrefix === undefined ? {} : { keyPrefix: value.keyPrefix };
+  if (value.cluster !== undefined) {
+    if (value.url !== undefined) fail('ledger.url', 'and ledger.cluster exclude each other: set one', source);
+    return { type: 'redis', cluster: checkClusterNodes(value.cluster, 'ledger.cluster', source), ...prefix };
+  }
+  return { type: 'redis', url: checkRedisUrl(value.url, 'ledger.url', source), ...prefix };
 }
 
 function checkApiKeys(value: unknown, source?: string): Record<string, string> {
@@ -169,7 +187,8 @@ export function loadServerConfig(path: string): ServerConfig {
 
 /**
  * Applies the environment over a config: `CYCLES_SERVER_HOST`, `CYCLES_SERVER_PORT`,
- * `CYCLES_REDIS_URL` (selects the Redis ledger), `CYCLES_REDIS_KEY_PREFIX`, `CYCLES_ADMIN_API_KEY`,
+ * `CYCLES_REDIS_URL` (selects the Redis ledger), `CYCLES_REDIS_CLUSTER_NODES` (`host:port,host:port`: the
+ * Redis ledger on Redis Cluster), `CYCLES_REDIS_KEY_PREFIX`, `CYCLES_ADMIN_API_KEY`,
  * `CYCLES_SERVER_API_KEYS` (`key=tenant,key2=tenant2`, added to the file's), `CYCLES_LOG_LEVEL`,
  * `CYCLES_MAX_TEMPLATE_LEDGERS`, `CYCLES_MAX_TEMPLATE_LEDGERS_PER_TENANT`.
  */
@@ -190,13 +209,30 @@ export function applyServerEnv(
     next.port = integerIn(Number(port), 'CYCLES_SERVER_PORT', 0, 65_535);
   }
   const redisUrl = text('CYCLES_REDIS_URL');
+  const clusterNodes = text('CYCLES_REDIS_CLUSTER_NODES');
+  if (redisUrl !== undefined && clusterNodes !== undefined) {
+    fail('CYCLES_REDIS_CLUSTER_NODES', 'and CYCLES_REDIS_URL exclude each other: set one');
+  }
+  const keptPrefix = next.ledger.type === 'redis' && next.ledger.keyPrefix !== undefined;
+  const prefix = keptPrefix ? { keyPrefix: (next.ledger as { keyPrefix: string }).keyPrefix } : {};
   if (redisUrl !== undefined) {
-    next.ledger = { ...next.ledger, type: 'redis', url: checkRedisUrl(redisUrl, 'CYCLES_REDIS_URL') };
+    next.ledger = { type: 'redis', url: checkRedisUrl(redisUrl, 'CYCLES_REDIS_URL'), ...prefix };
+  }
+  if (clusterNodes !== undefined) {
+    const nodes = clusterNodes.split(',').map((node) => node.trim());
+    next.ledger = {
+      type: 'redis',
+      cluster: checkClusterNodes(nodes, 'CYCLES_REDIS_CLUSTER_NODES'),
+      ...prefix,
+    };
   }
   const keyPrefix = text('CYCLES_REDIS_KEY_PREFIX');
   if (keyPrefix !== undefined) {
     if (next.ledger.type !== 'redis')
-      fail('CYCLES_REDIS_KEY_PREFIX', 'applies to the Redis ledger only: set CYCLES_REDIS_URL too');
+      fail(
+        'CYCLES_REDIS_KEY_PREFIX',
+        'applies to the Redis ledger only: set CYCLES_REDIS_URL or CYCLES_REDIS_CLUSTER_NODES too',
+      );
     next.ledger = { ...next.ledger, keyPrefix };
   }
   const adminKey = text('CYCLES_ADMIN_API_KEY');

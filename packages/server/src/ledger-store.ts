@@ -30,7 +30,7 @@ export async function openLedger(
   }
   const ledger = createRedisLedger({
     ...limits,
-    url: store.url,
+    ...('cluster' in store ? { cluster: store.cluster } : { url: store.url }),
     ...(store.keyPrefix === undefined ? {} : { keyPrefix: store.keyPrefix }),
     ...(clock === undefined ? {} : { clock }),
   });

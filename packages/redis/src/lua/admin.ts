@@ -115,7 +115,10 @@ if row.reserved ~= 0 then
   return reply({ e = 'LEDGER_IN_USE', scope = row.scope, unit = row.unit, reserved = S(row.reserved) })
 end
 redis.call('DEL', row_key(row.id))
-if row.tpl ~= nil then tl_forget(row.tpl) end
+if row.tpl ~= nil then
+  tl_forget(row.tpl)
+  ADOPTED = row.tpl
+end
 redis.call('SREM', P .. 'ledgers', row.id)
 redis.call('SREM', P .. 'units:' .. row.scope, row.unit)
 return reply({ rows = { row_out(row) } })
@@ -133,5 +136,17 @@ local key = P .. 'tenant:' .. A(1)
 redis.call('DEL', key)
 local pairs_list = list_args(2)
 if #pairs_list > 0 then redis.call('HSET', key, unpack(pairs_list)) end
+return reply({})
+`;
+
+/**
+ * syncTemplates (Redis Cluster): A1.. the template list of the global tag, in order. Templates are only
+ * ever appended, so a tag's copy is a prefix of it: append what the copy lacks (idempotent, and an older
+ * list never undoes a newer one).
+ */
+export const SYNC_TEMPLATES = `
+local given = list_args(1)
+local have = redis.call('LLEN', P .. 'templates')
+for i = have + 1, #given do redis.call('RPUSH', P .. 'templates', given[i]) end
 return reply({})
 `;

@@ -97,6 +97,37 @@ local function tl_admit(fresh, tenant)
   return nil
 end
 
+-- On Redis Cluster: the tenant's bound here (exact: its keys are all in this slot); the bounds across
+-- tenants by the global tag's census. A fresh row not admitted by it within half the census lease is
+-- asked for (answered with the window needs, before anything is written); events are admitted without
+-- a bound check but still counted.
+local CENSUS_LEASE_MS = 30000
+local function tl_admit_cluster(fresh, tenant, unbounded)
+  if not unbounded then
+    local tenant_limit = MAX_TL_TENANT
+    if tenant ~= '' then
+      tenant_limit = tonumber(redis.call('HGET', P .. 'tenant:' .. tenant, 'maxTemplateLedgers') or '') or MAX_TL_TENANT
+    end
+    local tenant_count = tl_count(P .. 'tl:t:' .. tenant)
+    if tenant_count + #fresh > tenant_limit then
+      return tl_refusal('maxTemplateLedgersPerTenant', tenant_limit, tenant_count, fresh[math.max(1, tenant_limit - tenant_count + 1)], tenant)
+    end
+  end
+  local missing = {}
+  for _, row in ipairs(fresh) do
+    local at = ADMITTED[row.tpl]
+    if at == nil or NOW >= at + CENSUS_LEASE_MS / 2 then
+      missing[#missing + 1] = { m = row.tpl, scope = row.scope, unit = row.unit, pattern = row.template.pattern,
+        index = S(row.index), max = row.template.maxLedgers or '' }
+    end
+  end
+  if #missing > 0 then
+    ADMIT = { tenant = tenant, unbounded = unbounded and '1' or '0', rows = missing }
+    NEED_COUNT = NEED_COUNT + 1
+  end
+  return nil
+end
+
 -- The budgeted rows of a subject's scopes in a unit (template ledgers built, unsaved, on first use,
 -- counted against tenant), and an error record when a template bound refuses the new ones (never for
 -- events, unbounded: they record spend that already happened; see core's LedgerCatalog.budgetedRows).
@@ -124,7 +155,10 @@ local function budgeted_rows(scopes, unit, tenant, unbounded)
     end
     if row ~= nil then rows[#rows + 1] = row end
   end
-  if #fresh > 0 and NEED_COUNT == 0 and not unbounded then return rows, tl_admit(fresh, tenant) end
+  if #fresh > 0 and NEED_COUNT == 0 then
+    if CLUSTER then return rows, tl_admit_cluster(fresh, tenant, unbounded) end
+    if not unbounded then return rows, tl_admit(fresh, tenant) end
+  end
   return rows
 end
 

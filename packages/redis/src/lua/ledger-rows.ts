@@ -112,6 +112,7 @@ end
 local function adopt(row)
   if row.tpl == nil then return end
   tl_forget(row.tpl)
+  ADOPTED = row.tpl
   row.tpl = nil
   row.dirty = true
   redis.call('SADD', P .. 'ledgers', row.id)

@@ -1,11 +1,14 @@
 // Lua prelude of every operation: per-call state (prefix, now, window-bound hints), exact-integer
 // formatting, ids and the reply encoding.
 //
-// Argument header of every call (no KEYS: every key lives under the prefix, see README):
+// Argument header of every call (no KEYS: every key lives under the prefix, see README; on Redis
+// Cluster KEYS[1] names a key of the call's hash tag, for routing only):
 //   ARGV[1] key prefix · ARGV[2] now in ms ('' = Redis TIME) · ARGV[3] window-bound hints (JSON) ·
-//   ARGV[4] reservation retention ms · ARGV[5] most reservations per tenant · ARGV[6] idempotency ms ·
-//   ARGV[7] reservation replay window ms · ARGV[8] most template ledgers · ARGV[9] most per tenant ·
-//   ARGV[10] template ledger retention ms. Operation arguments follow; A(i) reads ARGV[10 + i].
+//   ARGV[4] the ledger's settings, comma-separated: reservation retention ms, most reservations per
+//   tenant, idempotency ms, reservation replay window ms, most template ledgers, most per tenant,
+//   template ledger retention ms, Redis Cluster (1) or one Redis (0) (one argument, parsed only when
+//   it changes).
+//   Operation arguments follow; A(i) reads ARGV[4 + i].
 //
 // Amounts: Lua numbers are doubles, exact for integers up to 2^53 − 1. Counters are stored as decimal
 // strings written with %.0f (never tostring, which rounds to 14 digits), and replies carry them as
@@ -15,11 +18,15 @@ export const PRELUDE = `
 local MAXSAFE = 9007199254740991
 -- Per-call state, set by begin(): the library is loaded once (as a Redis function library) and its
 -- functions are reused, so nothing here may read ARGV at load time.
-local ARGS, P, RETENTION, MAX_PER_TENANT, IDEM_MS, WINDOW, NOW
+local ARGS, P, SETTINGS, RETENTION, MAX_PER_TENANT, IDEM_MS, WINDOW, NOW
 local MAX_TL, MAX_TL_TENANT, TL_RETENTION
 local HINTS, NEEDS, NEED_COUNT, TEMPLATES
+-- Redis Cluster (P carries a hash tag): template ledgers are admitted by the global tag's census
+-- (census.ts). ADMITTED: member -> when the census admitted it; ADMIT: members this call still needs
+-- admitted (answered with the window needs, before writing); ADOPTED: members that stopped counting.
+local CLUSTER, ADMITTED, ADMIT, ADOPTED
 
-local function A(i) return ARGS[10 + i] end
+local function A(i) return ARGS[4 + i] end
 -- %d (a C long) prints an integer within ±2^53 exactly as %.0f does, at a fraction of the cost (%.0f
 -- goes through glibc's multi-precision float printing). Anything else (fractions, -0, NaN, ±inf,
 -- beyond 2^53) keeps %.0f. (Library code cannot cache string.format in a local: a function library
@@ -35,13 +42,21 @@ local function opt(value) if value == nil or value == '' then return nil end ret
 local function begin(args)
   ARGS = args
   P = args[1]
-  RETENTION = tonumber(args[4])
-  MAX_PER_TENANT = tonumber(args[5])
-  IDEM_MS = tonumber(args[6])
-  WINDOW = tonumber(args[7])
-  MAX_TL = tonumber(args[8])
-  MAX_TL_TENANT = tonumber(args[9])
-  TL_RETENTION = tonumber(args[10])
+  -- Parsed once per settings text: a function library keeps its locals between calls, and Lua
+  -- strings are interned, so the comparison is one pointer check.
+  if args[4] ~= SETTINGS then
+    SETTINGS = args[4]
+    local retention, per_tenant, idem, window, max_tl, max_tl_tenant, tl_retention, cluster =
+      string.match(SETTINGS, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),([01])$')
+    RETENTION = tonumber(retention)
+    MAX_PER_TENANT = tonumber(per_tenant)
+    IDEM_MS = tonumber(idem)
+    WINDOW = tonumber(window)
+    MAX_TL = tonumber(max_tl)
+    MAX_TL_TENANT = tonumber(max_tl_tenant)
+    TL_RETENTION = tonumber(tl_retention)
+    CLUSTER = cluster == '1'
+  end
   if args[2] ~= '' then
     NOW = tonumber(args[2])
   else
@@ -50,12 +65,20 @@ local function begin(args)
   end
   -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
   -- and the script answers {need = [...]} before writing anything; the caller retries with bounds.
-  HINTS = {}
+  -- A hint whose name starts with @ is a census admission (a window is a JSON object: starts with {).
+  HINTS, ADMITTED = {}, {}
   if args[3] ~= '' then
-    for _, hint in ipairs(cjson.decode(args[3])) do HINTS[hint[1]] = { tonumber(hint[2]), tonumber(hint[3]) } end
+    for _, hint in ipairs(cjson.decode(args[3])) do
+      if string.sub(hint[1], 1, 1) == '@' then
+        ADMITTED[string.sub(hint[1], 2)] = tonumber(hint[2])
+      else
+        HINTS[hint[1]] = { tonumber(hint[2]), tonumber(hint[3]) }
+      end
+    end
   end
   NEEDS, NEED_COUNT = {}, 0
   TEMPLATES = nil
+  ADMIT, ADOPTED = nil, nil
 end
 
 local function pad(n)
@@ -64,7 +87,9 @@ local function pad(n)
   return s
 end
 
+-- On Redis Cluster each hash tag counts on its own: its ids carry the tag (led_<tag>.0000000001).
 local function next_id(kind)
+  if CLUSTER then kind = kind .. string.match(P, '{([^}]*)}$') .. '.' end
   return kind .. pad(redis.call('INCR', P .. 'seq'))
 end
 
@@ -77,11 +102,12 @@ end
 local function need_reply()
   local list = {}
   for window in pairs(NEEDS) do list[#list + 1] = window end
-  return cjson.encode({ need = list, now = S(NOW) })
+  return cjson.encode({ need = list, admit = ADMIT, now = S(NOW) })
 end
 
 local function reply(outcome)
   outcome.now = S(NOW)
+  outcome.adopted = ADOPTED
   return cjson.encode(outcome)
 end
 

@@ -1,0 +1,29 @@
+// The client side of callgrind-pairs.sh: `<port> <pairs>` reserve → commit pairs from one caller.
+import { createRedisLedger } from '../src/index.ts';
+
+const [port, pairs] = process.argv.slice(2).map(Number);
+const ledger = createRedisLedger({
+  url: `redis://127.0.0.1:${port}`,
+  keyPrefix: 'callgrind:',
+  sweepIntervalMs: 0,
+  operationTimeoutMs: 60_000,
+  reservationReplayWindowMs: 0,
+});
+const subject = { tenant: 'acme', workspace: 'prod', app: 'chat' };
+for (const scope of ['tenant:acme', 'tenant:acme/workspace:prod', 'tenant:acme/workspace:prod/app:chat']) {
+  await ledger.createLedger({ scope, unit: 'USD_MICROCENTS', allocated: 1e15 }).catch(() => {});
+}
+const run = `${Date.now()}`;
+for (let i = 0; i < (pairs ?? 0); i++) {
+  const { reservationId } = await ledger.reserve({
+    idempotencyKey: `${run}-r${i}`,
+    subject,
+    action: { kind: 'llm.completion', name: 'callgrind' },
+    estimate: { unit: 'USD_MICROCENTS', amount: 1000 },
+  });
+  await ledger.commit(reservationId as string, {
+    idempotencyKey: `${run}-c${i}`,
+    actual: { unit: 'USD_MICROCENTS', amount: 700 },
+  });
+}
+await ledger.close();
