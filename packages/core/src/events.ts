@@ -1,5 +1,5 @@
 import type { Decision, Unit } from './protocol/enums.ts';
-import type { Action, Caps, Subject } from './protocol/types.ts';
+import type { Action, Caps, StandardMetrics, Subject } from './protocol/types.ts';
 
 /** Fields every event carries. */
 interface EventBase {
@@ -46,6 +46,8 @@ export interface CommitEvent extends EventBase {
   charged: number;
   /** True when the hold had expired and the charge was posted as a direct-debit event. */
   viaEvent: boolean;
+  /** The commit's metrics (tokens, model) when it sent any. */
+  metrics?: StandardMetrics;
 }
 
 /** A hold was returned unused. */

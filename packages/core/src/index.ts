@@ -301,3 +301,11 @@ export type {
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
 export { redisIdentity } from './remote/redis-from-env.ts';
+export {
+  GEN_AI_ATTRIBUTES,
+  type OtelApi,
+  TELEMETRY_ATTRIBUTES,
+  TELEMETRY_METRICS,
+  TELEMETRY_SCOPE,
+  type TelemetryOptions,
+} from './telemetry/index.ts';
