@@ -1,0 +1,56 @@
+import { CyclesError, type Ledger } from '@cycles-guard/core';
+import type { RecentActivity } from './recent-activity.ts';
+import type { ServerMetrics } from './server-metrics.ts';
+
+/** Runtime operations measured (provisioning is rare and not on a request's budget path). */
+const MEASURED = new Set([
+  'reserve',
+  'commit',
+  'release',
+  'extend',
+  'decide',
+  'createEvent',
+  'getBalances',
+  'getReservation',
+  'listReservations',
+]);
+
+/**
+ * The ledger as the routes see it: each runtime operation timed and counted, reserve refusals and
+ * partial holds noted for the dashboard. The ledger's own methods are bound once (private fields).
+ */
+export function observeLedger<L extends Ledger>(
+  ledger: L,
+  metrics: ServerMetrics,
+  activity: RecentActivity,
+): L {
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(ledger, {
+    get(target, property) {
+      const cached = bound.get(property);
+      if (cached !== undefined) return cached;
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      const operation = String(property);
+      const wrapped = MEASURED.has(operation)
+        ? async (...args: unknown[]) => {
+            const started = performance.now();
+            try {
+              const result = await method.apply(target, args);
+              metrics.ledgerOperation(operation, 'ok', (performance.now() - started) / 1000);
+              if (operation === 'reserve') activity.reserved(args[0], result);
+              return result;
+            } catch (error) {
+              const code = CyclesError.isInstance(error) ? error.code : 'INTERNAL_ERROR';
+              metrics.ledgerOperation(operation, code, (performance.now() - started) / 1000);
+              if (operation === 'reserve') activity.refused(args[0], code, error);
+              throw error;
+            }
+          }
+        : method.bind(target);
+      bound.set(property, wrapped);
+      return wrapped;
+    },
+  });
+}
