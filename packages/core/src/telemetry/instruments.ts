@@ -8,21 +8,23 @@ export interface Instruments {
   capCuts: OtelCounter;
   tokensRequested: OtelCounter;
   tokensGranted: OtelCounter;
-  liveHolds: OtelCounter;
   ledgerDuration: OtelHistogram;
   outboxDepth: OtelCounter;
-  tokenUsage: OtelHistogram;
 }
-
-/** Token-count buckets of the GenAI conventions: 1, 4, 16, … 67,108,864. */
-const TOKEN_BUCKETS = Array.from({ length: 14 }, (_, index) => 4 ** index);
 
 /** Ledger round trips: 50 µs to 5 s. */
 const LATENCY_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
-export function createInstruments(meter: OtelMeter): Instruments {
+/** Creates the instruments; `liveHolds` is read at collection time (no cost per call). */
+export function createInstruments(meter: OtelMeter, liveHolds: () => number): Instruments {
+  meter
+    .createObservableGauge(METRICS.liveHolds, {
+      description: 'Reservations granted and not yet settled, that this process holds',
+      unit: '{reservation}',
+    })
+    .addCallback((result) => result.observe(liveHolds()));
   return {
     spend: meter.createCounter(METRICS.spend, {
       description: 'Amount charged by committed holds and events, in the unit named by cycles.unit',
@@ -44,10 +46,6 @@ export function createInstruments(meter: OtelMeter): Instruments {
       description: 'Output-token limits LLM calls were sent with (after the budget cut)',
       unit: '{token}',
     }),
-    liveHolds: meter.createUpDownCounter(METRICS.liveHolds, {
-      description: 'Reservations granted and not yet settled by this process',
-      unit: '{reservation}',
-    }),
     ledgerDuration: meter.createHistogram(METRICS.ledgerDuration, {
       description: 'Round trip of one ledger operation (reserve, commit, release, extend, event)',
       unit: 's',
@@ -57,11 +55,6 @@ export function createInstruments(meter: OtelMeter): Instruments {
       description:
         'Settlements queued in the durable outbox and not yet confirmed (since this process started)',
       unit: '{settlement}',
-    }),
-    tokenUsage: meter.createHistogram(METRICS.tokenUsage, {
-      description: 'Tokens used per LLM call, as committed',
-      unit: '{token}',
-      advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
     }),
   };
 }

@@ -9,7 +9,6 @@ export const GEN_AI = {
   requestMaxTokens: 'gen_ai.request.max_tokens',
   inputTokens: 'gen_ai.usage.input_tokens',
   outputTokens: 'gen_ai.usage.output_tokens',
-  tokenType: 'gen_ai.token.type',
   errorType: 'error.type',
 } as const;
 
@@ -26,8 +25,6 @@ export const CYCLES = {
   reserved: 'cycles.reserved',
   partial: 'cycles.partial',
   maxTokensRequested: 'cycles.max_tokens.requested',
-  maxTokensGranted: 'cycles.max_tokens.granted',
-  inputTokensExact: 'cycles.input_tokens.exact',
   capReason: 'cycles.cap.reason',
   actual: 'cycles.actual',
   charged: 'cycles.charged',
@@ -51,7 +48,6 @@ export const METRICS = {
   liveHolds: 'cycles.holds.live',
   ledgerDuration: 'cycles.ledger.duration',
   outboxDepth: 'cycles.settlement.outbox.depth',
-  tokenUsage: 'gen_ai.client.token.usage',
 } as const;
 
 /** `gen_ai.provider.name` of Bedrock. */

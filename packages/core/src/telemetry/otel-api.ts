@@ -10,10 +10,7 @@ export type OtelAttributeValue = string | number | boolean | string[];
 export type OtelAttributes = Record<string, OtelAttributeValue | undefined>;
 
 export interface OtelSpan {
-  setAttribute(key: string, value: OtelAttributeValue): unknown;
-  setAttributes(attributes: OtelAttributes): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
-  updateName(name: string): unknown;
   end(endTime?: number): void;
 }
 
@@ -36,6 +33,10 @@ export interface OtelHistogram {
 export interface OtelMeter {
   createCounter(name: string, options?: { description?: string; unit?: string }): OtelCounter;
   createUpDownCounter(name: string, options?: { description?: string; unit?: string }): OtelCounter;
+  createObservableGauge(
+    name: string,
+    options?: { description?: string; unit?: string },
+  ): { addCallback(callback: (result: { observe(value: number): void }) => void): void };
   createHistogram(
     name: string,
     options?: { description?: string; unit?: string; advice?: { explicitBucketBoundaries?: number[] } },

@@ -24,7 +24,6 @@ export class CyclesTelemetry {
 
   constructor(options: ResolvedTelemetryOptions) {
     const { api } = options;
-    this.#instruments = createInstruments(api.metrics.getMeter(TELEMETRY_SCOPE));
     this.#spans = new CallSpans(
       api,
       api.trace.getTracer(TELEMETRY_SCOPE),
@@ -32,6 +31,7 @@ export class CyclesTelemetry {
       options.maxOpenSpans,
     );
     this.#scopeLevels = options.scopeLevels;
+    this.#instruments = createInstruments(api.metrics.getMeter(TELEMETRY_SCOPE), () => this.#spans.openCount);
   }
 
   /** Spans of holds not settled yet. */
@@ -70,7 +70,6 @@ export class CyclesTelemetry {
     switch (event.type) {
       case 'decision':
         this.#spans.decision(event);
-        instruments.liveHolds.add(1, { [CYCLES.unit]: event.unit });
         return;
       case 'capped':
         this.#spans.capped(event);
@@ -81,26 +80,14 @@ export class CyclesTelemetry {
         return;
       case 'commit': {
         this.#spans.commit(event);
-        instruments.liveHolds.add(-1, { [CYCLES.unit]: event.unit });
-        const model = event.metrics?.modelVersion ?? modelOf(event);
-        this.#spend(event.subject, event.unit, model, event.charged);
-        const usage = { [GEN_AI.requestModel]: model ?? '' };
-        if (event.metrics?.tokensInput !== undefined)
-          instruments.tokenUsage.record(event.metrics.tokensInput, { ...usage, [GEN_AI.tokenType]: 'input' });
-        if (event.metrics?.tokensOutput !== undefined)
-          instruments.tokenUsage.record(event.metrics.tokensOutput, {
-            ...usage,
-            [GEN_AI.tokenType]: 'output',
-          });
+        this.#spend(event.subject, event.unit, event.metrics?.modelVersion ?? modelOf(event), event.charged);
         return;
       }
       case 'release':
         this.#spans.release(event);
-        instruments.liveHolds.add(-1, { [CYCLES.unit]: event.unit });
         return;
       case 'settle-error':
         this.#spans.settleError(event);
-        instruments.liveHolds.add(-1, { [CYCLES.unit]: event.unit });
         return;
       case 'denial':
         this.#spans.denial(event);
