@@ -11,3 +11,4 @@ export {
 } from './config.ts';
 export { seedLedger } from './ledger-store.ts';
 export { buildApp, type CyclesServer, type StartServerOptions, startCyclesServer } from './server.ts';
+export { type ActivityItem, RecentActivity } from './observe/recent-activity.ts';
