@@ -34,7 +34,9 @@ afterAll(async () => {
 /** A page whose tab already holds the admin key, counting every byte it receives. */
 async function signedInPage(): Promise<{ page: Page; bytes: () => Promise<number> }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await context.addInitScript((key) => sessionStorage.setItem('cycles-admin-key', key), ADMIN_KEY);
+  await context.addInitScript({
+    content: `sessionStorage.setItem('cycles-admin-key', ${JSON.stringify(ADMIN_KEY)})`,
+  });
   const page = await context.newPage();
   const sizes: Promise<number>[] = [];
   page.on('requestfinished', (request) => {
@@ -64,9 +66,7 @@ describe('dashboard in Chromium', () => {
     const started = performance.now();
     await page.goto(`${seeded.server.url}/dashboard`);
     await page.waitForSelector('body[data-updated]');
-    const firstRenderMs = await page.evaluate(
-      () => (window as unknown as { firstRenderMs: number }).firstRenderMs,
-    );
+    const firstRenderMs = Number(await page.evaluate('window.firstRenderMs'));
     const loadedBytes = await bytes();
     console.log(
       `dashboard first load: ${loadedBytes} bytes; first render ${firstRenderMs.toFixed(0)} ms after navigation ` +
@@ -92,14 +92,9 @@ describe('dashboard in Chromium', () => {
     }).rejects.toThrow();
     const after = await expectedPercent('tenant:globex');
     expect(after).toBeGreaterThan(before);
-    await page.waitForFunction(
-      ([scope, value]) =>
-        document
-          .querySelector(`tr[data-scope="${scope}"] [role=progressbar]`)
-          ?.getAttribute('aria-valuenow') === String(value),
-      ['tenant:globex', after] as const,
-      { timeout: 10_000 },
-    );
+    await page
+      .locator(`tr[data-scope="tenant:globex"] [role=progressbar][aria-valuenow="${after}"]`)
+      .waitFor({ timeout: 10_000 });
     await page.locator('#activity .kind.denial').first().waitFor({ timeout: 10_000 });
     await expect(page.locator('#activity li').first().textContent()).resolves.toContain('tenant:globex');
     await page.screenshot({ path: `${ARTIFACTS}dashboard-after-spend.png`, fullPage: true });
@@ -109,10 +104,10 @@ describe('dashboard in Chromium', () => {
   it('signs in with the keyboard and refuses a wrong key with a message', async () => {
     const page = await browser.newPage();
     await page.goto(`${seeded.server.url}/dashboard`);
-    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('key');
+    await expect(page.evaluate('document.activeElement.id')).resolves.toBe('key');
     await page.keyboard.type('not-the-admin-key-000');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => document.querySelector('#login-error')?.textContent !== '');
+    await page.waitForFunction("document.querySelector('#login-error').textContent !== ''");
     await expect(page.locator('#login-error').textContent()).resolves.toContain('refused');
     await page.keyboard.type(ADMIN_KEY);
     await page.keyboard.press('Enter');

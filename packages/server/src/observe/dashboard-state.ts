@@ -16,6 +16,14 @@ export interface DashboardSource {
 const CHART_MS = 60 * 60_000;
 const MAX_BUDGETS = 500;
 const MAX_RESERVATIONS = 50;
+/** Live reservations are listed per tenant (what every ledger supports), for this many tenants. */
+const MAX_TENANTS_LISTED = 20;
+
+/** The tenants the budgets name, in scope order. */
+function tenantsOf(ledgers: LedgerState[]): string[] {
+  const tenants = ledgers.map((row) => /^tenant:([^/]+)/.exec(row.scope)?.[1]);
+  return [...new Set(tenants.filter((tenant) => tenant !== undefined))];
+}
 
 function budgetOf(row: LedgerState) {
   const total = row.allocated + row.overdraftLimit;
@@ -57,11 +65,15 @@ function reservationOf(reservation: ReservationDetail) {
 
 /** Everything the dashboard shows, in one read-only snapshot. */
 export async function dashboardState(source: DashboardSource, nowMs = Date.now()) {
-  const [ledgers, live, activity] = await Promise.all([
-    source.ledger.listLedgers(),
-    source.ledger.listReservations({ status: 'ACTIVE', limit: MAX_RESERVATIONS }, {}),
-    source.activity(),
-  ]);
+  const [ledgers, activity] = await Promise.all([source.ledger.listLedgers(), source.activity()]);
+  const lists = await Promise.all(
+    tenantsOf(ledgers)
+      .slice(0, MAX_TENANTS_LISTED)
+      .map((tenant) =>
+        source.ledger.listReservations({ status: 'ACTIVE', tenant, limit: MAX_RESERVATIONS }, { tenant }),
+      ),
+  );
+  const live = lists.flatMap((list) => list.reservations).slice(0, MAX_RESERVATIONS);
   const window = { fromMs: nowMs - CHART_MS, toMs: nowMs + 1, interval: 'minute' as const };
   return {
     now: new Date(nowMs).toISOString(),
@@ -75,7 +87,7 @@ export async function dashboardState(source: DashboardSource, nowMs = Date.now()
       by_tenant: seriesOf(spendReport(source.spendLog, { ...window, groupBy: ['tenant'] }).rows, 'tenant'),
       by_model: seriesOf(spendReport(source.spendLog, { ...window, groupBy: ['model'] }).rows, 'model'),
     },
-    reservations: live.reservations.map(reservationOf),
+    reservations: live.map(reservationOf),
     activity: activity.slice(0, 50).map((item) => ({ ...item, time: new Date(item.timeMs).toISOString() })),
   };
 }

@@ -42,5 +42,6 @@ export function setUpObservability(
   registerMetricsRoutes(app, metrics, keys);
   registerReportRoutes(app, spendLog, keys);
   registerDashboardRoutes(app, { ledger, spendLog, activity: () => activity.list() }, keys);
-  return recordSpend(observeLedger(ledger, metrics, activity), spendLog);
+  // Spend is recorded on the ledger itself, so its read-backs do not count as requests' operations.
+  return observeLedger(recordSpend(ledger, spendLog), metrics, activity);
 }
