@@ -62,8 +62,12 @@ export function recordSpend<A extends BudgetAuthority>(authority: A, log: SpendL
     ['commit', commit],
     ['createEvent', createEvent],
   ]);
-  return new Proxy(authority, {
-    get(target, property) {
+  const target = authority;
+  // The proxy's own target is an empty shadow: a ledger's frozen own methods (e.g. one built with
+  // Object.create) would otherwise forbid answering a wrapped or bound one (a Proxy invariant).
+  return new Proxy(Object.create(null) as typeof authority, {
+    has: (_shadow, property) => property in target,
+    get(_shadow, property) {
       const cached = bound.get(property);
       if (cached !== undefined) return cached;
       const value = Reflect.get(target, property, target) as unknown;

@@ -166,4 +166,27 @@ describe('recordSpend: a ledger that records its charges', () => {
     ]);
     expect((await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent).toBe(65);
   });
+
+  it('wraps a ledger whose methods are frozen own properties (Object.create)', async () => {
+    const log = new SpendLog();
+    const inner = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 }],
+    });
+    const ledger = recordSpend(Object.create(inner, { commit: { value: inner.commit.bind(inner) } }), log);
+    const subject = { tenant: 'acme' };
+    const action = { kind: 'tool', name: 'search' };
+    const held = await ledger.reserve({
+      idempotencyKey: 'k',
+      subject,
+      action,
+      estimate: { unit: 'TOKENS', amount: 9 },
+    });
+    await ledger.commit(held.reservationId ?? '', {
+      idempotencyKey: 'k:c',
+      actual: { unit: 'TOKENS', amount: 7 },
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(spendReport(log).rows).toEqual([{ unit: 'TOKENS', amount: 7, count: 1 }]);
+  });
 });

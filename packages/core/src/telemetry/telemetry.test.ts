@@ -201,6 +201,24 @@ describe('telemetry: never in the way', () => {
     expect((await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent).toBe(140);
   });
 
+  it('wraps a ledger whose methods are frozen own properties (Object.create), as a proxy may not', async () => {
+    sdk = otelSdk();
+    const inner = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1_000 }],
+    });
+    const frozen = Object.create(inner, { reserve: { value: inner.reserve.bind(inner) } });
+    const cycles = createCycles({
+      authority: frozen,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      telemetry: { api: sdk.otel },
+    });
+    await cycles.guard({ estimate: 10 }, () => 'done');
+    expect(sdk.spans()[0]?.attributes[CYCLES.charged]).toBe(10);
+    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'reserve' })).toBe(1);
+  });
+
   it('counts the settlement outbox depth from its events', async () => {
     sdk = otelSdk();
     const telemetry = new CyclesTelemetry({ api: sdk.otel, scopeLevels: 1, maxOpenSpans: 10 });

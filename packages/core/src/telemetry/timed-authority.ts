@@ -51,8 +51,12 @@ export function timeAuthority(
   latencies: LedgerLatencies,
 ): BudgetAuthority {
   const cache = new Map<PropertyKey, unknown>();
-  return new Proxy(authority, {
-    get(target, property) {
+  const target = authority;
+  // The proxy's own target is an empty shadow: a ledger's frozen own methods (e.g. one built with
+  // Object.create) would otherwise forbid answering a wrapped or bound one (a Proxy invariant).
+  return new Proxy(Object.create(null) as typeof authority, {
+    has: (_shadow, property) => property in target,
+    get(_shadow, property) {
       const value = Reflect.get(target, property, target) as unknown;
       if (typeof value !== 'function') return value;
       let bound = cache.get(property);

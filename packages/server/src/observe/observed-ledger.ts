@@ -25,8 +25,12 @@ export function observeLedger<L extends Ledger>(
   activity: RecentActivity,
 ): L {
   const bound = new Map<PropertyKey, unknown>();
-  return new Proxy(ledger, {
-    get(target, property) {
+  const target = ledger;
+  // The proxy's own target is an empty shadow: a ledger's frozen own methods (e.g. one built with
+  // Object.create) would otherwise forbid answering a wrapped or bound one (a Proxy invariant).
+  return new Proxy(Object.create(null) as typeof ledger, {
+    has: (_shadow, property) => property in target,
+    get(_shadow, property) {
       const cached = bound.get(property);
       if (cached !== undefined) return cached;
       const value = Reflect.get(target, property, target) as unknown;
