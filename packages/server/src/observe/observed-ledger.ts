@@ -15,6 +15,15 @@ const MEASURED = new Set([
   'listReservations',
 ]);
 
+/** Notes an outcome for the dashboard; a request too malformed to describe is not noted, never a 500. */
+function noting(note: () => void): void {
+  try {
+    note();
+  } catch {
+    // The ledger's own answer (its 400 naming the field) is what the caller gets.
+  }
+}
+
 /**
  * The ledger as the routes see it: each runtime operation timed and counted, reserve refusals and
  * partial holds noted for the dashboard. The ledger's own methods are bound once (private fields).
@@ -43,12 +52,12 @@ export function observeLedger<L extends Ledger>(
             try {
               const result = await method.apply(target, args);
               metrics.ledgerOperation(operation, 'ok', (performance.now() - started) / 1000);
-              if (operation === 'reserve') activity.reserved(args[0], result);
+              if (operation === 'reserve') noting(() => activity.reserved(args[0], result));
               return result;
             } catch (error) {
               const code = CyclesError.isInstance(error) ? error.code : 'INTERNAL_ERROR';
               metrics.ledgerOperation(operation, code, (performance.now() - started) / 1000);
-              if (operation === 'reserve') activity.refused(args[0], code, error);
+              if (operation === 'reserve') noting(() => activity.refused(args[0], code, error));
               throw error;
             }
           }
