@@ -2,6 +2,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { parseArgs } from 'node:util';
+import { DemoDashboard } from './dashboard.ts';
 import { type DemoResult, MICROCENTS_PER_DOLLAR } from './scenario.ts';
 import { SCENARIOS } from './scenarios.ts';
 
@@ -43,13 +44,13 @@ export function summary(result: DemoResult, real: boolean, title = SCENARIOS.exp
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nUsage: pnpm demo [-- --scenario ${Object.keys(SCENARIOS).join('|')}] [--json] [--real]\n`,
+    `${message}\nUsage: pnpm demo [-- --scenario ${Object.keys(SCENARIOS).join('|')}] [--json] [--real] [--dashboard [--port N]]\n`,
   );
   process.exit(2);
 }
 
 async function main(): Promise<void> {
-  let values: { json?: boolean; real?: boolean; scenario?: string };
+  let values: { json?: boolean; real?: boolean; scenario?: string; dashboard?: boolean; port?: string };
   try {
     ({ values } = parseArgs({
       // `pnpm demo -- --json` passes the `--` through; it is not an end-of-options marker here.
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
         json: { type: 'boolean' },
         real: { type: 'boolean' },
         scenario: { type: 'string', default: 'express' },
+        dashboard: { type: 'boolean' },
+        port: { type: 'string', default: '7879' },
       },
     }));
   } catch (error) {
@@ -72,12 +75,34 @@ async function main(): Promise<void> {
     usage('--real needs AWS_REGION (and AWS credentials); running on the emulator needs neither.');
   }
   const real = values.real === true;
+  const port = Number(values.port);
+  if (values.dashboard === true && name !== 'express') usage('--dashboard runs with the express scenario.');
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    usage(`--port must be a port number, got '${values.port}'.`);
+  const dashboard = values.dashboard === true ? new DemoDashboard(port) : undefined;
   const result = await scenario.run({
     ...(real && region !== undefined ? { realRegion: region } : {}),
     onProgress: (line) => process.stderr.write(`${line}\n`),
+    ...(dashboard === undefined
+      ? {}
+      : {
+          onEvent: dashboard.onEvent,
+          onCycles: async (cycles) => {
+            const url = await dashboard.start(cycles);
+            process.stderr.write(
+              `Dashboard: ${url}  (admin key ${dashboard.adminKey}); the loop starts in 5 s\n`,
+            );
+            await new Promise((resolve) => setTimeout(resolve, 5_000));
+          },
+        }),
   });
   process.stderr.write(`${summary(result, real, scenario.title)}\n`);
   if (values.json === true) process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (dashboard !== undefined) {
+    process.stderr.write('The dashboard stays up: Ctrl-C to stop.\n');
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+    await dashboard.close();
+  }
 }
 
 await main();

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { createCycles } from '@cycles-guard/core';
+import { type Cycles, type CyclesEventHandler, createCycles } from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createGuardedApp, DEMO_API_KEY, type StepResponse } from './guarded-app.ts';
 import { projectUnguarded } from './projection.ts';
@@ -36,6 +36,10 @@ export interface DemoOptions {
   model?: string;
   /** Progress lines (stderr in the CLI). */
   onProgress?: (line: string) => void;
+  /** Receives the guard's events (the dashboard records spend and denials from them). */
+  onEvent?: CyclesEventHandler;
+  /** Called with the guard once it exists, before the loop starts (the dashboard reads its ledger). */
+  onCycles?: (cycles: Cycles) => Promise<void> | void;
 }
 
 /** What the run did, and what the same loop would have cost without the guard. */
@@ -129,7 +133,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     templates: [
       { pattern: 'tenant:*', unit: 'USD_MICROCENTS', allocated: budgetMicrocents, window: { period: 'day' } },
     ],
+    ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
   });
+  await options.onCycles?.(cycles);
   const server = createGuardedApp(cycles, client, model).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent/step`;

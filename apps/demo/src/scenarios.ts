@@ -1,10 +1,11 @@
-import { type DemoResult, runDemo } from './scenario.ts';
+import { type DemoOptions, type DemoResult, runDemo } from './scenario.ts';
 
 /** One way of running the runaway agent; every scenario reports the same `DemoResult`. */
 export interface Scenario {
   /** How the agent calls Bedrock, for the summary's title. */
   title: string;
-  run(options: { realRegion?: string; onProgress?: (line: string) => void }): Promise<DemoResult>;
+  /** `onEvent` and `onCycles` (the dashboard) are honoured by the express scenario. */
+  run(options: Pick<DemoOptions, 'realRegion' | 'onProgress' | 'onEvent' | 'onCycles'>): Promise<DemoResult>;
   /** Whether `--real` is supported (the scenario can call real Bedrock). */
   supportsReal: boolean;
 }

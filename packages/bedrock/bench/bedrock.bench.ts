@@ -4,7 +4,15 @@ import {
   InvokeModelWithResponseStreamCommand,
 } from '@aws-sdk/client-bedrock-runtime';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { createCycles, createMemoryLedger } from '@cycles-guard/core';
+import { createCycles, createMemoryLedger, type TelemetryOptions } from '@cycles-guard/core';
+import * as api from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Benchmark } from '../../../scripts/bench.ts';
 import { measureGuardOverhead } from '../../../scripts/bench-stats.ts';
@@ -23,12 +31,16 @@ function client(url: string): BedrockRuntimeClient {
   });
 }
 
-function benchCycles() {
+function benchCycles(telemetry?: TelemetryOptions) {
   const ledger = createMemoryLedger({
     sweepIntervalMs: 0,
     ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1e15 }],
   });
-  return createCycles({ authority: ledger, subject: { tenant: 'acme' } });
+  return createCycles({
+    authority: ledger,
+    subject: { tenant: 'acme' },
+    ...(telemetry === undefined ? {} : { telemetry }),
+  });
 }
 
 const overhead: Benchmark = {
@@ -112,5 +124,53 @@ const cutoff: Benchmark = {
   },
 };
 
-/** Guard overhead per Converse call and how far a stream runs past its hold. */
-export const benchmarks: Benchmark[] = [overhead, cutoff];
+const telemetry: Benchmark = {
+  metrics: {
+    'bedrock.otel_overhead_us_p50': { target: 15, better: 'lower', unit: 'µs' },
+  },
+  async run() {
+    const emulator = await startBedrockEmulator({ port: 0, outputTokens: 20 });
+    // The OTel SDK as an application runs it (batched span export, as in production), exporting to
+    // memory (emptied between pairs).
+    const spans = new InMemorySpanExporter();
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const otel = {
+      trace: new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(spans)] }),
+      metrics: new MeterProvider({ readers: [reader] }),
+      context: api.context,
+    };
+    const off = client(emulator.url);
+    off.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles() }));
+    const on = client(emulator.url);
+    on.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles({ api: otel }) }));
+    const command = () =>
+      new ConverseCommand({
+        modelId: MODEL,
+        messages: [{ role: 'user', content: [{ text: 'Tell me about budgets.' }] }],
+        inferenceConfig: { maxTokens: 100 },
+      });
+    const { plainP50, overheadP50 } = await measureGuardOverhead(
+      () => off.send(command()),
+      () => on.send(command()),
+      {
+        warmup: 3000,
+        runs: 3000,
+        afterPair: () => {
+          emulator.requests.splice(0);
+          spans.reset();
+        },
+      },
+    );
+    await emulator.close();
+    console.error(
+      `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs`,
+    );
+    return { 'bedrock.otel_overhead_us_p50': overheadP50 };
+  },
+};
+
+/** Guard overhead per Converse call, what telemetry adds to it, and how far a stream runs past its hold. */
+export const benchmarks: Benchmark[] = [overhead, telemetry, cutoff];

@@ -9,6 +9,7 @@ import { InvalidConfigError } from './protocol/errors.ts';
 import type { Subject } from './protocol/types.ts';
 import { createHttpAuthority } from './remote/http-authority.ts';
 import { createRedisAuthorityFromUrl } from './remote/redis-from-env.ts';
+import type { TelemetryOptions } from './telemetry/options.ts';
 
 /** Units a Cycles instance can budget LLM calls in. */
 export type CyclesUnit = 'USD_MICROCENTS' | 'TOKENS';
@@ -115,6 +116,12 @@ export interface CyclesOptions {
   outbox?: OutboxOptions;
   /** Receives every decision, commit, release, denial, cutoff, cap, fail-open and heartbeat stop. */
   onEvent?: CyclesEventHandler;
+  /**
+   * OpenTelemetry spans and metrics for every guarded call (`@opentelemetry/api`, an optional peer
+   * dependency, is loaded only when this is on). See the README's Telemetry section.
+   * @default off
+   */
+  telemetry?: boolean | TelemetryOptions;
   /**
    * Time source for the default memory ledger and the heartbeat.
    * @default systemClock

@@ -10,6 +10,7 @@ import { createOutbox } from './lifecycle/outbox/create-outbox.ts';
 import type { FlushResult } from './lifecycle/outbox/settlement-outbox.ts';
 import { beginLlmCall, type LlmCall, type LlmCallOptions, type LlmRuntime } from './llm/call-guard.ts';
 import { createPriceCatalog, type PriceCatalog, type PriceCatalogOptions } from './llm/catalog.ts';
+import { createTelemetry } from './telemetry/create-telemetry.ts';
 
 /** The entry object: budgets, price catalog and the guarded operations, sharing one configuration. */
 export interface Cycles {
@@ -66,11 +67,12 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
   const clock = options.clock ?? systemClock;
   const catalog = createPriceCatalog(catalogOptions(options));
   const authority = options.authority ?? defaultAuthority(options, clock);
-  const onEvent = options.onEvent;
+  const telemetry = createTelemetry(options.telemetry);
+  const onEvent = telemetry?.withHandler(options.onEvent) ?? options.onEvent;
   const emit: LlmRuntime['emit'] = (event) => emitSafely(onEvent, event);
   const outbox = createOutbox(authority, emit, config.outbox);
   const runtime: LlmRuntime = {
-    authority,
+    authority: telemetry?.timeAuthority(authority) ?? authority,
     config,
     clock,
     catalog,
@@ -84,7 +86,14 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
     catalog,
     reserve: (reserveOptions) => reserveHold(runtime, reserveOptions),
     guard: (guardOptions, fn) => guard(runtime, cycles, guardOptions, fn),
-    beginLlmCall: (callOptions) => beginLlmCall(runtime, callOptions),
+    beginLlmCall:
+      telemetry === undefined
+        ? (callOptions) => beginLlmCall(runtime, callOptions)
+        : async (callOptions) => {
+            const call = await beginLlmCall(runtime, callOptions);
+            telemetry.llmCall(call);
+            return call;
+          },
     run: (contextOptions, fn) => runWithBudget({ ...contextOptions, cycles }, fn),
     flushSettlements: async (timeoutMs = 5_000) => (await outbox?.flush(timeoutMs)) ?? { pending: 0 },
     close: async () => {

@@ -1,6 +1,6 @@
 import type { DenyDetail } from './protocol/deny-detail.ts';
 import type { Decision, Unit } from './protocol/enums.ts';
-import type { Action, Caps, Subject } from './protocol/types.ts';
+import type { Action, Caps, StandardMetrics, Subject } from './protocol/types.ts';
 
 /** Fields every event carries. */
 interface EventBase {
@@ -47,6 +47,8 @@ export interface CommitEvent extends EventBase {
   charged: number;
   /** True when the hold had expired and the charge was posted as a direct-debit event. */
   viaEvent: boolean;
+  /** The commit's metrics (tokens, model) when it sent any. */
+  metrics?: StandardMetrics;
 }
 
 /** A hold was returned unused. */

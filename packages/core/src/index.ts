@@ -307,3 +307,26 @@ export type {
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
 export { redisIdentity } from './remote/redis-from-env.ts';
+export {
+  parseSpendReportQuery,
+  recordSpend,
+  SPEND_GROUPS,
+  type SpendBucket,
+  type SpendGroup,
+  type SpendInterval,
+  SpendLog,
+  type SpendLogOptions,
+  type SpendReport,
+  type SpendReportQuery,
+  type SpendReportRow,
+  spendReport,
+  spendReportCsv,
+} from './reports/index.ts';
+export {
+  GEN_AI_ATTRIBUTES,
+  type OtelApi,
+  TELEMETRY_ATTRIBUTES,
+  TELEMETRY_METRICS,
+  TELEMETRY_SCOPE,
+  type TelemetryOptions,
+} from './telemetry/index.ts';

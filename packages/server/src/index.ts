@@ -10,4 +10,5 @@ export {
   type ServerConfig,
 } from './config.ts';
 export { seedLedger } from './ledger-store.ts';
+export { type ActivityItem, RecentActivity } from './observe/recent-activity.ts';
 export { buildApp, type CyclesServer, type StartServerOptions, startCyclesServer } from './server.ts';

@@ -11,6 +11,7 @@ import { registerJsonBodyParser } from './http/json-body.ts';
 import { traceIdOf } from './http/trace.ts';
 import { registerUnknownRouteHandler } from './http/unknown-route.ts';
 import { openLedger } from './ledger-store.ts';
+import { type ObservabilityOptions, setUpObservability } from './observe/observability.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { HEALTH_PATHS, registerHealthRoutes } from './routes/health.ts';
 import { registerIntrospectRoute } from './routes/introspect.ts';
@@ -23,7 +24,7 @@ const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
 export const MAX_URL_LENGTH = 8192;
 
 /** Options of `startCyclesServer`: a config (see `parseServerConfig`) plus test hooks. */
-export interface StartServerOptions extends Partial<ServerConfig> {
+export interface StartServerOptions extends Partial<ServerConfig>, ObservabilityOptions {
   /** Serve this ledger instead of opening the configured one (the server does not close it). */
   ledgerInstance?: Ledger;
   /** Clock of the memory ledger the server opens (tests pass a ManualClock). */
@@ -47,7 +48,8 @@ export interface CyclesServer {
 export function buildApp(
   ledger: Ledger,
   keys: ApiKeyRegistry,
-  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> & { ledgerType: string },
+  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> &
+    ObservabilityOptions & { ledgerType: string },
 ): FastifyInstance {
   const app = Fastify({
     logger: {
@@ -120,7 +122,7 @@ export function buildApp(
   });
 
   registerHealthRoutes(app, () => closing, options.ledgerType);
-  registerRuntimeRoutes(app, ledger, keys);
+  registerRuntimeRoutes(app, setUpObservability(app, ledger, keys, options), keys);
   registerAdminRoutes(app, ledger, keys);
   registerIntrospectRoute(app, keys);
   return app;

@@ -120,6 +120,7 @@ export async function commitHold(
       actual,
       charged: result.status === 'committed' ? result.charged : 0,
       viaEvent: result.status === 'committed' && result.viaEvent,
+      ...(metrics === undefined ? {} : { metrics }),
     });
   return result;
 }

@@ -1,0 +1,283 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../clock.ts';
+import { createCycles } from '../cycles.ts';
+import type { CyclesEvent } from '../events.ts';
+import { createMemoryLedger } from '../ledger/memory-ledger.ts';
+import { BudgetExceededError, InvalidConfigError } from '../protocol/errors.ts';
+import { otelSdk } from './__fixtures__/otel-sdk.ts';
+import { CYCLES, GEN_AI, METRICS } from './names.ts';
+import type { OtelApi } from './otel-api.ts';
+import { CyclesTelemetry } from './telemetry.ts';
+
+const MODEL = 'test.model-v1';
+/** 1 µ¢ per input token, 4 µ¢ per output token, 1000 output tokens at most. */
+const PRICES = {
+  [MODEL]: { inputPerMillion: 1_000_000, outputPerMillion: 4_000_000, maxOutputTokens: 1000 },
+};
+const SPAN_STATUS_ERROR = 2;
+
+let sdk: ReturnType<typeof otelSdk>;
+afterEach(async () => {
+  await sdk?.shutdown();
+});
+
+function setup(allocated = 100_000, otel?: OtelApi) {
+  sdk = otelSdk();
+  const clock = new ManualClock();
+  const ledger = createMemoryLedger({
+    clock,
+    sweepIntervalMs: 0,
+    ledgers: [
+      { scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated },
+      { scope: 'tenant:acme/app:chat', unit: 'USD_MICROCENTS', allocated },
+    ],
+  });
+  const events: CyclesEvent[] = [];
+  const cycles = createCycles({
+    authority: ledger,
+    clock,
+    prices: PRICES,
+    subject: { tenant: 'acme', app: 'chat' },
+    heartbeat: false,
+    retry: { attempts: 1, baseDelayMs: 0 },
+    telemetry: { api: otel ?? sdk.otel },
+    onEvent: (event) => {
+      events.push(event);
+    },
+  });
+  return { ledger, cycles, events };
+}
+
+/** A turn of the event loop: a released hold's span ends on the next one. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('telemetry: one span per guarded call', () => {
+  it('records the budget outcome and GenAI attributes of a committed LLM call', async () => {
+    const { cycles } = setup();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
+    await call.commit({ inputTokens: 100, outputTokens: 40 });
+    const [span, ...others] = sdk.spans();
+    expect(others).toHaveLength(0);
+    expect(span?.name).toBe(`cycles.guard ${MODEL}`);
+    expect(span?.attributes).toMatchObject({
+      [GEN_AI.operation]: 'chat',
+      [GEN_AI.provider]: 'aws.bedrock',
+      [GEN_AI.requestModel]: MODEL,
+      [GEN_AI.requestMaxTokens]: 500,
+      [GEN_AI.inputTokens]: 100,
+      [GEN_AI.outputTokens]: 40,
+      [CYCLES.scopes]: ['tenant:acme', 'tenant:acme/app:chat'],
+      [CYCLES.decision]: 'ALLOW',
+      [CYCLES.unit]: 'USD_MICROCENTS',
+      [CYCLES.estimate]: 100 + 500 * 4,
+      [CYCLES.reserved]: 100 + 500 * 4,
+      [CYCLES.maxTokensRequested]: 500,
+      [CYCLES.actual]: 100 + 40 * 4,
+      [CYCLES.charged]: 100 + 40 * 4,
+      [CYCLES.settlement]: 'committed',
+      [CYCLES.reservationId]: call.reservationId,
+    });
+    expect(span?.attributes[CYCLES.reserveMs]).toBeGreaterThanOrEqual(0);
+    expect(span?.attributes[CYCLES.settleMs]).toBeGreaterThanOrEqual(0);
+    expect(
+      await sdk.sum(METRICS.spend, { [CYCLES.scope]: 'tenant:acme', [GEN_AI.requestModel]: MODEL }),
+    ).toBe(260);
+    expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
+    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'reserve' })).toBe(1);
+    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'commit' })).toBe(1);
+  });
+
+  it('marks a call cut to fit the budget, and counts asked against granted tokens', async () => {
+    const { cycles } = setup(1_100);
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 1000 });
+    expect(call.maxOutputTokens).toBe(250);
+    await call.commit({ inputTokens: 100, outputTokens: 250 });
+    expect(sdk.spans()[0]?.attributes).toMatchObject({
+      [CYCLES.capReason]: 'budget',
+      [CYCLES.maxTokensRequested]: 1000,
+      [GEN_AI.requestMaxTokens]: 250,
+      [CYCLES.partial]: true,
+    });
+    expect(await sdk.sum(METRICS.capCuts, { [CYCLES.reason]: 'budget' })).toBe(1);
+    expect(await sdk.sum(METRICS.tokensRequested)).toBe(1000);
+    expect(await sdk.sum(METRICS.tokensGranted)).toBe(250);
+  });
+
+  it('records a refusal as an error span and a denial by reason', async () => {
+    const { cycles } = setup(50);
+    await expect(
+      cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 10 }),
+    ).rejects.toThrow(BudgetExceededError);
+    await nextTurn();
+    const [span] = sdk.spans();
+    expect(span?.status.code).toBe(SPAN_STATUS_ERROR);
+    expect(span?.attributes).toMatchObject({
+      [CYCLES.decision]: 'DENY',
+      [CYCLES.denialCode]: 'BUDGET_EXCEEDED',
+    });
+    expect(await sdk.sum(METRICS.denials, { [CYCLES.reason]: 'BUDGET_EXCEEDED' })).toBe(1);
+    expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
+  });
+
+  it('ends a released hold as released', async () => {
+    const { cycles } = setup();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 });
+    await call.fail(new Error('refused'), { reachedProvider: false });
+    await nextTurn();
+    expect(sdk.spans()[0]?.attributes[CYCLES.settlement]).toBe('released');
+    expect(await sdk.sum(METRICS.spend)).toBe(0);
+  });
+
+  it('spans cycles.guard too, and the application still gets every event', async () => {
+    const { cycles, events } = setup();
+    await cycles.guard({ estimate: 70, action: { kind: 'tool.call', name: 'search' } }, () => 'done');
+    expect(sdk.spans()[0]?.name).toBe('cycles.guard search');
+    expect(sdk.spans()[0]?.attributes[CYCLES.charged]).toBe(70);
+    expect(events.map((event) => event.type)).toEqual(['decision', 'commit']);
+  });
+
+  it('spend, spans and live holds agree with the ledger over random calls (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 500, max: 20_000 }),
+        fc.array(
+          fc.record({
+            maxOutputTokens: fc.integer({ min: 1, max: 1000 }),
+            used: fc.integer({ min: 0, max: 1000 }),
+            ending: fc.constantFrom('commit', 'fail', 'release'),
+          }),
+          { maxLength: 12 },
+        ),
+        async (allocated, calls) => {
+          const { cycles, ledger } = setup(allocated);
+          let started = 0;
+          await Promise.all(
+            calls.map(async ({ maxOutputTokens, used, ending }) => {
+              let call: Awaited<ReturnType<typeof cycles.beginLlmCall>>;
+              try {
+                call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 20, maxOutputTokens });
+              } catch {
+                return;
+              }
+              started++;
+              if (ending === 'commit')
+                await call.commit({ inputTokens: 20, outputTokens: Math.min(used, call.maxOutputTokens) });
+              else if (ending === 'fail') await call.fail(new Error('dropped'));
+              else await call.fail(new Error('not sent'), { reachedProvider: false });
+            }),
+          );
+          await nextTurn();
+          const spent = (await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent ?? 0;
+          expect(await sdk.sum(METRICS.spend)).toBe(spent);
+          expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
+          expect(sdk.spans()).toHaveLength(calls.length);
+          expect(await sdk.sum(METRICS.denials)).toBe(calls.length - started);
+          await sdk.shutdown();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('telemetry: never in the way', () => {
+  it('a tracer that throws changes no outcome and no event', async () => {
+    const broken: OtelApi = {
+      trace: {
+        getTracer: () => ({
+          startSpan: () => {
+            throw new Error('exporter down');
+          },
+        }),
+      },
+      metrics: otelSdk().otel.metrics,
+      context: otelSdk().otel.context,
+    };
+    const { cycles, events, ledger } = setup(100_000, broken);
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
+    await call.commit({ inputTokens: 100, outputTokens: 10 });
+    expect(events.map((event) => event.type)).toEqual(['decision', 'commit']);
+    expect((await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent).toBe(140);
+  });
+
+  it('wraps a ledger whose methods are frozen own properties (Object.create), as a proxy may not', async () => {
+    sdk = otelSdk();
+    const inner = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1_000 }],
+    });
+    const frozen = Object.create(inner, { reserve: { value: inner.reserve.bind(inner) } });
+    const cycles = createCycles({
+      authority: frozen,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      telemetry: { api: sdk.otel },
+    });
+    await cycles.guard({ estimate: 10 }, () => 'done');
+    expect(sdk.spans()[0]?.attributes[CYCLES.charged]).toBe(10);
+    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'reserve' })).toBe(1);
+  });
+
+  it('counts the settlement outbox depth from its events', async () => {
+    sdk = otelSdk();
+    const telemetry = new CyclesTelemetry({ api: sdk.otel, scopeLevels: 1, maxOpenSpans: 10 });
+    const base = {
+      timeMs: 0,
+      subject: { tenant: 'acme' },
+      action: { kind: 'llm.completion', name: MODEL },
+      unit: 'USD_MICROCENTS',
+      reservationId: 'r',
+      operation: 'commit',
+      amount: 9,
+    } as const;
+    telemetry.record({ ...base, type: 'settlement-queued', code: 'UNAVAILABLE', message: '', store: 'dir' });
+    telemetry.record({ ...base, type: 'settlement-queued', code: 'UNAVAILABLE', message: '', store: 'dir' });
+    expect(await sdk.sum(METRICS.outboxDepth)).toBe(2);
+    telemetry.record({
+      ...base,
+      type: 'settlement-replayed',
+      charged: 9,
+      viaEvent: false,
+      fromIntent: false,
+      possibleDuplicate: false,
+      ageMs: 5,
+    });
+    telemetry.record({ ...base, type: 'settlement-dropped', code: 'NOT_FOUND', message: '' });
+    expect(await sdk.sum(METRICS.outboxDepth)).toBe(0);
+    expect(await sdk.sum(METRICS.spend, { [GEN_AI.requestModel]: MODEL })).toBe(9);
+  });
+
+  it('keeps at most maxOpenSpans spans of unsettled holds', async () => {
+    sdk = otelSdk();
+    const ledger = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1_000_000 }],
+    });
+    const cycles = createCycles({
+      authority: ledger,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      telemetry: { api: sdk.otel, maxOpenSpans: 2 },
+    });
+    const holds = [];
+    for (let index = 0; index < 2; index++) holds.push(await cycles.reserve({ estimate: 10 }));
+    expect(await sdk.sum(METRICS.liveHolds)).toBe(2);
+    for (let index = 0; index < 3; index++) await cycles.reserve({ estimate: 10 });
+    expect(sdk.spans().map((span) => span.attributes[CYCLES.settlement])).toEqual([
+      'untracked',
+      'untracked',
+      'untracked',
+    ]);
+  });
+
+  it('refuses bad options naming the field', () => {
+    const attempt = (telemetry: unknown) => () =>
+      createCycles({ telemetry: telemetry as never, ledgers: [], heartbeat: false });
+    expect(attempt({ scopeLevels: 0 })).toThrow(InvalidConfigError);
+    expect(attempt({ scopeLevels: 0 })).toThrow(/telemetry\.scopeLevels must be an integer from 1 to 16/);
+    expect(attempt({ maxOpenSpans: 1.5 })).toThrow(/telemetry\.maxOpenSpans/);
+    expect(attempt({ api: {} })).toThrow(/telemetry\.api is not the @opentelemetry\/api module/);
+    expect(attempt('yes')).toThrow(/telemetry must be true, false or an options object/);
+  });
+});
