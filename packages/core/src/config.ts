@@ -3,6 +3,7 @@ import type { Clock } from './clock.ts';
 import type { CyclesEventHandler } from './events.ts';
 import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './ledger/types.ts';
 import type { OutboxOptions } from './lifecycle/outbox/create-outbox.ts';
+import type { RetryOptions } from './lifecycle/retry.ts';
 import type { PriceOverride, UnknownModelPolicy } from './llm/catalog.ts';
 import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
@@ -10,22 +11,10 @@ import type { Subject } from './protocol/types.ts';
 import { createHttpAuthority } from './remote/http-authority.ts';
 import { createRedisAuthorityFromUrl } from './remote/redis-from-env.ts';
 
+export type { RetryOptions } from './lifecycle/retry.ts';
+
 /** Units a Cycles instance can budget LLM calls in. */
 export type CyclesUnit = 'USD_MICROCENTS' | 'TOKENS';
-
-/** Settlement retry policy (commit, release, events). */
-export interface RetryOptions {
-  /**
-   * Total attempts, the first included.
-   * @default 4
-   */
-  attempts?: number;
-  /**
-   * Delay before the first retry; doubles each time.
-   * @default 100
-   */
-  baseDelayMs?: number;
-}
 
 /** Options of `createCycles`. Every field is optional. */
 export interface CyclesOptions {

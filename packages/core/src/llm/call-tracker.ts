@@ -1,30 +1,7 @@
-import type { Settlement } from '../lifecycle/hold.ts';
 import type { TokenUsage } from './cost.ts';
-import type { LlmCall } from './llm-call.ts';
+import type { LlmCall, LlmCallTracker } from './llm-call.ts';
 
-/**
- * A settle-once handle for a streamed LLM response. Adapters feed it usage updates and exactly one of
- * the terminals; whichever terminal fires first settles the call, the rest get the same outcome.
- */
-export interface LlmCallTracker {
-  /** Cumulative usage reported by the stream; `stop` means stop reading (budget cutoff). */
-  usage(usageSoFar: Partial<TokenUsage>): 'continue' | 'stop';
-  /** The stream ended normally: commits `usage`, else the last reported usage, else the whole hold. */
-  finish(usage?: TokenUsage): Promise<Settlement>;
-  /**
-   * The stream failed: commits the last reported usage, else the whole hold; releases only when
-   * `reachedProvider` is false.
-   */
-  error(error: unknown, options?: { reachedProvider?: boolean }): Promise<Settlement>;
-  /** The stream was abandoned (abort, client disconnect, consumer break, cutoff): like `error`. */
-  abort(): Promise<Settlement>;
-  /**
-   * Wraps an async iterable of provider events: reports `usageOf(chunk)`, stops reading at a cutoff,
-   * and settles on completion, error or early return.
-   */
-  wrap<T>(source: AsyncIterable<T>, usageOf: (chunk: T) => Partial<TokenUsage> | undefined): AsyncIterable<T>;
-  readonly settled: boolean;
-}
+export type { LlmCallTracker } from './llm-call.ts';
 
 /** Builds the tracker of `call` (see `LlmCall.track`). */
 export function trackLlmCall(call: LlmCall): LlmCallTracker {
