@@ -1,6 +1,8 @@
-// @cycles-guard/core public API. Explicit named exports only; anything not listed here is private.
+// @cycles-guard/core public API: what an application imports. Explicit named exports only; anything not
+// listed here is private. Wire codecs, validators and protocol types for ledgers and servers are on
+// `@cycles-guard/core/protocol`; ledger implementers' tools on `./ledger-kit`.
 
-export type { BudgetAuthority, CallContext } from './authority.ts';
+export type { BudgetAuthority } from './authority.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export {
   type CyclesOptions,
@@ -55,17 +57,7 @@ export {
   type MemoryLedgerOptions,
 } from './ledger/memory-ledger.ts';
 export { type TemplateLimit, templateLimitError } from './ledger/template-census.ts';
-export type {
-  FundingOperation,
-  FundingRequest,
-  FundingResult,
-  Ledger,
-  LedgerAdmin,
-  LedgerDefinition,
-  LedgerTemplate,
-  TemplateLedgerCounts,
-  TenantSettings,
-} from './ledger/types.ts';
+export type { Ledger, LedgerDefinition, LedgerTemplate, TenantSettings } from './ledger/types.ts';
 export { windowBounds } from './ledger/windows.ts';
 export {
   type BudgetContext,
@@ -128,21 +120,7 @@ export {
   readPricesFile,
 } from './llm/prices-file.ts';
 export { failedBeforeConnecting, isUnbilledFailure } from './llm/unbilled.ts';
-export {
-  Decision,
-  ErrorCode,
-  LedgerStatus,
-  OVERAGE_POLICIES,
-  OveragePolicy,
-  PROTOCOL_ERROR_CODES,
-  RESERVATION_STATUSES,
-  ReasonCode,
-  ReservationStatus,
-  SUBJECT_LEVELS,
-  type SubjectLevel,
-  UNITS,
-  Unit,
-} from './protocol/enums.ts';
+export { ErrorCode } from './protocol/enums.ts';
 export {
   AuthorityUnavailableError,
   BudgetClosedError,
@@ -151,8 +129,6 @@ export {
   CyclesError,
   type CyclesErrorOptions,
   DebtOutstandingError,
-  ERROR_STATUS,
-  errorForCode,
   ForbiddenError,
   IdempotencyMismatchError,
   InternalError,
@@ -169,135 +145,16 @@ export {
   UnauthorizedError,
   UnitMismatchError,
 } from './protocol/errors.ts';
-export {
-  fromBalancesQueryParams,
-  fromListReservationsQueryParams,
-  fromWireAction,
-  fromWireAmount,
-  fromWireBalance,
-  fromWireBalancesResponse,
-  fromWireCaps,
-  fromWireCommitRequest,
-  fromWireCommitResponse,
-  fromWireDecideRequest,
-  fromWireDecideResponse,
-  fromWireErrorResponse,
-  fromWireEventRequest,
-  fromWireEventResponse,
-  fromWireEvidenceRef,
-  fromWireExtendRequest,
-  fromWireExtendResponse,
-  fromWireListReservationsResponse,
-  fromWireReleaseRequest,
-  fromWireReleaseResponse,
-  fromWireReservationDetail,
-  fromWireReservationSummary,
-  fromWireReserveRequest,
-  fromWireReserveResponse,
-  fromWireSignedAmount,
-  fromWireStandardMetrics,
-  fromWireSubject,
-  toBalancesQueryParams,
-  toListReservationsQueryParams,
-  toWireAction,
-  toWireAmount,
-  toWireBalance,
-  toWireBalancesResponse,
-  toWireCaps,
-  toWireCommitRequest,
-  toWireCommitResponse,
-  toWireDecideRequest,
-  toWireDecideResponse,
-  toWireErrorResponse,
-  toWireEventRequest,
-  toWireEventResponse,
-  toWireEvidenceRef,
-  toWireExtendRequest,
-  toWireExtendResponse,
-  toWireListReservationsResponse,
-  toWireReleaseRequest,
-  toWireReleaseResponse,
-  toWireReservationDetail,
-  toWireReservationSummary,
-  toWireReserveRequest,
-  toWireReserveResponse,
-  toWireSignedAmount,
-  toWireStandardMetrics,
-  toWireSubject,
-  wireErrorStatus,
-} from './protocol/mappers.ts';
-export { affectedScopes, leafSegment, scopePath } from './protocol/scopes.ts';
 export type {
   Action,
-  Amount,
   Balance,
-  BalancesQuery,
-  BalancesResponse,
   BudgetWindow,
   Caps,
-  CommitRequest,
-  CommitResponse,
-  DecideRequest,
-  DecideResponse,
-  EventRequest,
-  EventResponse,
-  EvidenceRef,
-  ExtendRequest,
-  ExtendResponse,
   LedgerState,
-  ListReservationsQuery,
-  ListReservationsResponse,
   Metadata,
-  ReleaseRequest,
-  ReleaseResponse,
-  ReservationDetail,
-  ReservationSortKey,
-  ReservationSummary,
-  ReserveRequest,
-  ReserveResponse,
-  SignedAmount,
   StandardMetrics,
   Subject,
 } from './protocol/types.ts';
-export {
-  validateCommit,
-  validateDecide,
-  validateEvent,
-  validateExtend,
-  validateRelease,
-  validateReservationId,
-  validateReserve,
-  validateSubject,
-} from './protocol/validate.ts';
-export type {
-  WireAction,
-  WireAmount,
-  WireBalance,
-  WireBalanceResponse,
-  WireCaps,
-  WireCommitRequest,
-  WireCommitResponse,
-  WireCyclesEvidenceRef,
-  WireDecisionRequest,
-  WireDecisionResponse,
-  WireErrorCode,
-  WireErrorResponse,
-  WireEventCreateRequest,
-  WireEventCreateResponse,
-  WireReleaseRequest,
-  WireReleaseResponse,
-  WireReservationCreateRequest,
-  WireReservationCreateResponse,
-  WireReservationDetail,
-  WireReservationEvidence,
-  WireReservationExtendRequest,
-  WireReservationExtendResponse,
-  WireReservationListResponse,
-  WireReservationSummary,
-  WireSignedAmount,
-  WireStandardMetrics,
-  WireSubject,
-} from './protocol/wire.ts';
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
 export { redisIdentity } from './remote/redis-from-env.ts';

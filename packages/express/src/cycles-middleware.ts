@@ -5,11 +5,10 @@ import {
   currentCycles,
   remainingBudgetHeaders,
   runWithBudget,
-  SUBJECT_LEVELS,
   type Subject,
   subjectBalances,
-  validateSubject,
 } from '@cycles-guard/core';
+import { SUBJECT_LEVELS, validateSubject } from '@cycles-guard/core/protocol';
 import type { Request, RequestHandler, Response } from 'express';
 
 /** Options of `cyclesMiddleware`. */

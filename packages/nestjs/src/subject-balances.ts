@@ -1,4 +1,5 @@
-import { type Balance, type Cycles, SUBJECT_LEVELS, type Subject, subjectBalances } from '@cycles-guard/core';
+import { type Balance, type Cycles, type Subject, subjectBalances } from '@cycles-guard/core';
+import { SUBJECT_LEVELS } from '@cycles-guard/core/protocol';
 
 /** Balances of the scopes `subject` spends from (its path and ancestors), read from `cycles`' authority. */
 export async function balancesOf(cycles: Cycles, subject: Subject): Promise<Balance[]> {

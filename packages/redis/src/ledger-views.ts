@@ -1,4 +1,5 @@
-import { type Balance, type LedgerState, leafSegment, type Unit } from '@cycles-guard/core';
+import type { Balance, LedgerState } from '@cycles-guard/core';
+import { leafSegment, type Unit } from '@cycles-guard/core/protocol';
 
 // Script replies carry a ledger row as an array of strings (amounts never travel as JSON numbers);
 // these turn one into the protocol's views.

@@ -1,11 +1,5 @@
-import type {
-  Action,
-  CommitRequest,
-  DecideRequest,
-  EventRequest,
-  ReserveRequest,
-  Subject,
-} from '@cycles-guard/core';
+import type { Action, Subject } from '@cycles-guard/core';
+import type { CommitRequest, DecideRequest, EventRequest, ReserveRequest } from '@cycles-guard/core/protocol';
 
 // Canonical idempotency payloads, the same strings the memory ledger compares (core keeps these
 // private; this copy must stay byte-identical so a key means the same thing on either ledger).

@@ -1,39 +1,42 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type Clock,
+  createMemoryLedger,
+  ForbiddenError,
+  InvalidRequestError,
+  type Ledger,
+  type LedgerDefinition,
+  type LedgerState,
+  type LedgerTemplate,
+  NotFoundError,
+  type Subject,
+  type TenantSettings,
+} from '@cycles-guard/core';
+import { decodeCursor, page, validateBalancesQuery, validateListQuery } from '@cycles-guard/core/ledger-kit';
+import {
   affectedScopes,
   type BalancesQuery,
   type BalancesResponse,
   type CallContext,
-  type Clock,
   type CommitRequest,
   type CommitResponse,
-  createMemoryLedger,
   type DecideRequest,
   type DecideResponse,
   type EventRequest,
   type EventResponse,
   type ExtendRequest,
   type ExtendResponse,
-  ForbiddenError,
   type FundingRequest,
   type FundingResult,
-  InvalidRequestError,
-  type Ledger,
-  type LedgerDefinition,
-  type LedgerState,
   type LedgerStatus,
-  type LedgerTemplate,
   type ListReservationsQuery,
   type ListReservationsResponse,
-  NotFoundError,
   type ReleaseRequest,
   type ReleaseResponse,
   type ReservationDetail,
   type ReserveRequest,
   type ReserveResponse,
-  type Subject,
   type TemplateLedgerCounts,
-  type TenantSettings,
   type Unit,
   validateCommit,
   validateDecide,
@@ -42,8 +45,7 @@ import {
   validateRelease,
   validateReservationId,
   validateReserve,
-} from '@cycles-guard/core';
-import { decodeCursor, page, validateBalancesQuery, validateListQuery } from '@cycles-guard/core/ledger-kit';
+} from '@cycles-guard/core/protocol';
 import type { Redis } from 'ioredis';
 import { LedgerConnection, type OperationName, type Reply, throwIfError } from './connection.ts';
 import { amount, asList, type RowReply, toBalance, toState } from './ledger-views.ts';

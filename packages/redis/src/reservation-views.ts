@@ -1,12 +1,12 @@
+import type { Metadata } from '@cycles-guard/core';
+import { decodeCursor, page } from '@cycles-guard/core/ledger-kit';
 import type {
   ListReservationsQuery,
   ListReservationsResponse,
-  Metadata,
   ReservationDetail,
   ReservationStatus,
   Unit,
-} from '@cycles-guard/core';
-import { decodeCursor, page } from '@cycles-guard/core/ledger-kit';
+} from '@cycles-guard/core/protocol';
 import { amount } from './ledger-views.ts';
 
 // Reservation reads: the detail view of a stored reservation, and list filtering, sorting and paging

@@ -1,15 +1,17 @@
 import {
   type BudgetWindow,
-  fromWireCaps,
   InvalidRequestError,
   type LedgerDefinition,
   type LedgerState,
   type LedgerTemplate,
-  type TemplateLedgerCounts,
   type TenantSettings,
+} from '@cycles-guard/core';
+import {
+  fromWireCaps,
+  type TemplateLedgerCounts,
   toWireCaps,
   type WireCaps,
-} from '@cycles-guard/core';
+} from '@cycles-guard/core/protocol';
 import { shownKey } from '../http/strict-body.ts';
 
 // The admin API's JSON (snake_case like the protocol; amounts are plain integers in the ledger's unit).
