@@ -9,7 +9,7 @@ import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
 import type { Subject } from './protocol/types.ts';
 import { createHttpAuthority } from './remote/http-authority.ts';
-import { createRedisAuthorityFromUrl } from './remote/redis-from-env.ts';
+import { ledgerFromUrl } from './remote/ledger-schemes.ts';
 
 export type { RetryOptions } from './lifecycle/retry.ts';
 
@@ -320,7 +320,12 @@ function authorityFromEnv(
     if (!/^rediss?:\/\//.test(redisUrl))
       fail('CYCLES_REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
     // Every instance sharing a budget must use the same prefix (the server's `ledger.keyPrefix`).
-    return createRedisAuthorityFromUrl(redisUrl, undefined, text('CYCLES_REDIS_KEY_PREFIX'));
+    return ledgerFromUrl(redisUrl, {
+      keyPrefix: text('CYCLES_REDIS_KEY_PREFIX'),
+      variable: 'CYCLES_REDIS_URL',
+      // Registers redis:// and rediss:// when imported; named here only to tell the user what to import.
+      provider: '@cycles-guard/redis',
+    });
   }
   if (baseUrl === undefined && apiKey === undefined) return undefined;
   if (baseUrl === undefined)

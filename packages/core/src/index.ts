@@ -157,4 +157,4 @@ export type {
 } from './protocol/types.ts';
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
-export { redisIdentity } from './remote/redis-from-env.ts';
+export { type LedgerScheme, registerLedgerScheme } from './remote/ledger-schemes.ts';

@@ -1,4 +1,6 @@
 // @cycles-guard/redis public API.
 
+import './register-scheme.ts';
+
 export { createRedisOutbox, type RedisOutboxOptions } from './outbox.ts';
 export { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from './redis-ledger.ts';
