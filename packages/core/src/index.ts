@@ -49,7 +49,12 @@ export {
   tightestBalance,
 } from './http/remaining-budget.ts';
 export { planOverage } from './ledger/commit-math.ts';
-export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
+export {
+  type LedgerConfig,
+  loadLedgerConfig,
+  parseLedgerConfig,
+  readConfigFile,
+} from './ledger/config-file.ts';
 export {
   createMemoryLedger,
   DuplicateLedgerError,
