@@ -1,17 +1,13 @@
 import type { PromptCache } from './cache.ts';
+import type { Latency } from './faults.ts';
 import type { OutputTokensOption } from './generator.ts';
 import type { ModelInfo, ModelTable } from './models.ts';
 import type { Operation } from './operations.ts';
 import type { RecordedRequest } from './recorder.ts';
-import type { ToolCallsOption } from './tool-calls.ts';
 
-/** Simulated latency. */
-export interface Latency {
-  /** Delay before the response starts (status line and headers). @default 0 */
-  firstByteMs?: number;
-  /** Delay before each stream frame after the first. @default 0 */
-  perChunkMs?: number;
-}
+export type { Latency } from './faults.ts';
+
+import type { ToolCallsOption } from './tool-calls.ts';
 
 /** Live emulator settings, shared by every request handler. */
 export interface EmulatorSettings {

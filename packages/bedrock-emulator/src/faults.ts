@@ -1,6 +1,13 @@
-import type { Latency } from './context.ts';
 import type { BedrockErrorType } from './errors.ts';
 import { isStreamOperation, type Operation } from './operations.ts';
+
+/** Simulated latency. */
+export interface Latency {
+  /** Delay before the response starts (status line and headers). @default 0 */
+  firstByteMs?: number;
+  /** Delay before each stream frame after the first. @default 0 */
+  perChunkMs?: number;
+}
 
 /**
  * What a fault does. Mid-stream kinds only apply to streaming operations; `latency` only slows the

@@ -3,30 +3,19 @@ import type { Clock } from './clock.ts';
 import type { CyclesEventHandler } from './events.ts';
 import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './ledger/types.ts';
 import type { OutboxOptions } from './lifecycle/outbox/create-outbox.ts';
+import type { RetryOptions } from './lifecycle/retry.ts';
 import type { PriceOverride, UnknownModelPolicy } from './llm/catalog.ts';
 import { OVERAGE_POLICIES, type OveragePolicy } from './protocol/enums.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
 import type { Subject } from './protocol/types.ts';
 import { createHttpAuthority } from './remote/http-authority.ts';
-import { createRedisAuthorityFromUrl } from './remote/redis-from-env.ts';
+import { ledgerFromUrl } from './remote/ledger-schemes.ts';
 import type { TelemetryOptions } from './telemetry/options.ts';
+
+export type { RetryOptions } from './lifecycle/retry.ts';
 
 /** Units a Cycles instance can budget LLM calls in. */
 export type CyclesUnit = 'USD_MICROCENTS' | 'TOKENS';
-
-/** Settlement retry policy (commit, release, events). */
-export interface RetryOptions {
-  /**
-   * Total attempts, the first included.
-   * @default 4
-   */
-  attempts?: number;
-  /**
-   * Delay before the first retry; doubles each time.
-   * @default 100
-   */
-  baseDelayMs?: number;
-}
 
 /** Options of `createCycles`. Every field is optional. */
 export interface CyclesOptions {
@@ -353,7 +342,12 @@ function authorityFromEnv(
     if (!/^rediss?:\/\//.test(redisUrl))
       fail('CYCLES_REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
     // Every instance sharing a budget must use the same prefix (the server's `ledger.keyPrefix`).
-    return createRedisAuthorityFromUrl(redisUrl, undefined, text('CYCLES_REDIS_KEY_PREFIX'));
+    return ledgerFromUrl(redisUrl, {
+      keyPrefix: text('CYCLES_REDIS_KEY_PREFIX'),
+      variable: 'CYCLES_REDIS_URL',
+      // Registers redis:// and rediss:// when imported; named here only to tell the user what to import.
+      provider: '@cycles-guard/redis',
+    });
   }
   if (baseUrl === undefined && apiKey === undefined) return undefined;
   if (baseUrl === undefined)

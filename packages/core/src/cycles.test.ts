@@ -43,6 +43,14 @@ describe('createCycles', () => {
     expect(() => cyclesFromEnv({ CYCLES_REDIS_URL: 'localhost:6379' })).toThrow(/CYCLES_REDIS_URL/);
   });
 
+  it('CYCLES_REDIS_URL with no Redis ledger registered (the package never imported): InvalidConfigError naming the fix', () => {
+    const attempt = () => cyclesFromEnv({ CYCLES_REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(attempt).toThrow(InvalidConfigError);
+    expect(attempt).toThrow(
+      /CYCLES_REDIS_URL is set but no ledger is registered for redis: URLs: import '@cycles-guard\/redis'/,
+    );
+  });
+
   it('has a lazily created, replaceable process default used outside any context', () => {
     const first = getDefaultCycles();
     expect(getDefaultCycles()).toBe(first);

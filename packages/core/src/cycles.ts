@@ -1,42 +1,18 @@
 import type { BudgetAuthority } from './authority.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { type CyclesOptions, optionsFromEnv, type ResolvedCyclesConfig, resolveConfig } from './config.ts';
+import { type CyclesOptions, optionsFromEnv, resolveConfig } from './config.ts';
+import type { Cycles } from './cycles-types.ts';
 import { emitSafely } from './events.ts';
 import { createMemoryLedger, loadLedgerConfig } from './ledger/memory-ledger.ts';
-import { type BudgetContextOptions, currentBudget, runWithBudget } from './lifecycle/budget-context.ts';
-import { type GuardOptions, guard } from './lifecycle/guard.ts';
-import { type Hold, type ReserveOptions, reserveHold } from './lifecycle/hold.ts';
+import { currentBudget, runWithBudget } from './lifecycle/budget-context.ts';
+import { guard } from './lifecycle/guard.ts';
+import { reserveHold } from './lifecycle/hold.ts';
 import { createOutbox } from './lifecycle/outbox/create-outbox.ts';
-import type { FlushResult } from './lifecycle/outbox/settlement-outbox.ts';
-import { beginLlmCall, type LlmCall, type LlmCallOptions, type LlmRuntime } from './llm/call-guard.ts';
-import { createPriceCatalog, type PriceCatalog, type PriceCatalogOptions } from './llm/catalog.ts';
+import { beginLlmCall, type LlmRuntime } from './llm/call-guard.ts';
+import { createPriceCatalog, type PriceCatalogOptions } from './llm/catalog.ts';
 import { createTelemetry } from './telemetry/create-telemetry.ts';
 
-/** The entry object: budgets, price catalog and the guarded operations, sharing one configuration. */
-export interface Cycles {
-  /** Who answers reserve/commit/release. */
-  readonly authority: BudgetAuthority;
-  /** The validated configuration. */
-  readonly config: ResolvedCyclesConfig;
-  /** Model prices used by `beginLlmCall`. */
-  readonly catalog: PriceCatalog;
-  /** Reserves `estimate` (or at least `minimum`) for the effective subject. */
-  reserve(options: ReserveOptions): Promise<Hold>;
-  /** Reserve → run `fn` inside a budget context → commit (or release on throw). */
-  guard<T>(options: GuardOptions<T>, fn: (hold: Hold) => Promise<T> | T): Promise<T>;
-  /** Prices, reserves and caps one LLM call; the adapter applies `maxOutputTokens` and settles it. */
-  beginLlmCall(options: LlmCallOptions): Promise<LlmCall>;
-  /** `runWithBudget` bound to this instance. */
-  run<T>(options: Omit<BudgetContextOptions, 'cycles'>, fn: () => T): T;
-  /**
-   * Waits for settlements in progress and replays the settlement outbox until it is empty or
-   * `timeoutMs` passed: call it before a serverless handler returns and on graceful shutdown.
-   * Answers how many settlements are still pending (they stay journaled for a later process).
-   */
-  flushSettlements(timeoutMs?: number): Promise<FlushResult>;
-  /** Stops background work of the authority it created (or was given) and the outbox's timer. */
-  close(): Promise<void>;
-}
+export type { Cycles } from './cycles-types.ts';
 
 function catalogOptions(options: CyclesOptions): PriceCatalogOptions {
   const result: PriceCatalogOptions = {};

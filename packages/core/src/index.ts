@@ -1,6 +1,8 @@
-// @cycles-guard/core public API. Explicit named exports only; anything not listed here is private.
+// @cycles-guard/core public API: what an application imports. Explicit named exports only; anything not
+// listed here is private. Wire codecs, validators and protocol types for ledgers and servers are on
+// `@cycles-guard/core/protocol`; ledger implementers' tools on `./ledger-kit`.
 
-export type { BudgetAuthority, CallContext } from './authority.ts';
+export type { BudgetAuthority } from './authority.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export {
   type CyclesOptions,
@@ -49,7 +51,12 @@ export {
 } from './http/remaining-budget.ts';
 export { readSubjectBalances } from './http/subject-balances.ts';
 export { planOverage } from './ledger/commit-math.ts';
-export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
+export {
+  type LedgerConfig,
+  loadLedgerConfig,
+  parseLedgerConfig,
+  readConfigFile,
+} from './ledger/config-file.ts';
 export {
   createMemoryLedger,
   DuplicateLedgerError,
@@ -57,17 +64,7 @@ export {
   type MemoryLedgerOptions,
 } from './ledger/memory-ledger.ts';
 export { type TemplateLimit, templateLimitError } from './ledger/template-census.ts';
-export type {
-  FundingOperation,
-  FundingRequest,
-  FundingResult,
-  Ledger,
-  LedgerAdmin,
-  LedgerDefinition,
-  LedgerTemplate,
-  TemplateLedgerCounts,
-  TenantSettings,
-} from './ledger/types.ts';
+export type { Ledger, LedgerDefinition, LedgerTemplate, TenantSettings } from './ledger/types.ts';
 export { windowBounds } from './ledger/windows.ts';
 export {
   type BudgetContext,
@@ -132,21 +129,7 @@ export {
 export { StreamSettler, type StreamSettlerOptions } from './llm/stream-settler.ts';
 export { failedBeforeConnecting, isUnbilledFailure } from './llm/unbilled.ts';
 export type { DenyDetail } from './protocol/deny-detail.ts';
-export {
-  Decision,
-  ErrorCode,
-  LedgerStatus,
-  OVERAGE_POLICIES,
-  OveragePolicy,
-  PROTOCOL_ERROR_CODES,
-  RESERVATION_STATUSES,
-  ReasonCode,
-  ReservationStatus,
-  SUBJECT_LEVELS,
-  type SubjectLevel,
-  UNITS,
-  Unit,
-} from './protocol/enums.ts';
+export { ErrorCode } from './protocol/enums.ts';
 export {
   AuthorityUnavailableError,
   BudgetClosedError,
@@ -155,8 +138,6 @@ export {
   CyclesError,
   type CyclesErrorOptions,
   DebtOutstandingError,
-  ERROR_STATUS,
-  errorForCode,
   ForbiddenError,
   IdempotencyMismatchError,
   InternalError,
@@ -173,140 +154,19 @@ export {
   UnauthorizedError,
   UnitMismatchError,
 } from './protocol/errors.ts';
-export {
-  fromBalancesQueryParams,
-  fromListReservationsQueryParams,
-  fromWireAction,
-  fromWireAmount,
-  fromWireBalance,
-  fromWireBalancesResponse,
-  fromWireCaps,
-  fromWireCommitRequest,
-  fromWireCommitResponse,
-  fromWireDecideRequest,
-  fromWireDecideResponse,
-  fromWireErrorResponse,
-  fromWireEventRequest,
-  fromWireEventResponse,
-  fromWireEvidenceRef,
-  fromWireExtendRequest,
-  fromWireExtendResponse,
-  fromWireListReservationsResponse,
-  fromWireReleaseRequest,
-  fromWireReleaseResponse,
-  fromWireReservationDetail,
-  fromWireReservationSummary,
-  fromWireReserveRequest,
-  fromWireReserveResponse,
-  fromWireSignedAmount,
-  fromWireStandardMetrics,
-  fromWireSubject,
-  toBalancesQueryParams,
-  toListReservationsQueryParams,
-  toWireAction,
-  toWireAmount,
-  toWireBalance,
-  toWireBalancesResponse,
-  toWireCaps,
-  toWireCommitRequest,
-  toWireCommitResponse,
-  toWireDecideRequest,
-  toWireDecideResponse,
-  toWireErrorResponse,
-  toWireEventRequest,
-  toWireEventResponse,
-  toWireEvidenceRef,
-  toWireExtendRequest,
-  toWireExtendResponse,
-  toWireListReservationsResponse,
-  toWireReleaseRequest,
-  toWireReleaseResponse,
-  toWireReservationDetail,
-  toWireReservationSummary,
-  toWireReserveRequest,
-  toWireReserveResponse,
-  toWireSignedAmount,
-  toWireStandardMetrics,
-  toWireSubject,
-  wireErrorStatus,
-} from './protocol/mappers.ts';
-export { fromWireObserveMode, toWireObserveMode, type WireObserveMode } from './protocol/observe-mode.ts';
-export type { ActionPolicyKeys } from './protocol/policy-keys.ts';
-export { affectedScopes, leafSegment, scopePath } from './protocol/scopes.ts';
 export type {
   Action,
-  Amount,
   Balance,
-  BalancesQuery,
-  BalancesResponse,
   BudgetWindow,
   Caps,
-  CommitRequest,
-  CommitResponse,
-  DecideRequest,
-  DecideResponse,
-  EventRequest,
-  EventResponse,
-  EvidenceRef,
-  ExtendRequest,
-  ExtendResponse,
   LedgerState,
-  ListReservationsQuery,
-  ListReservationsResponse,
   Metadata,
-  ReleaseRequest,
-  ReleaseResponse,
-  ReservationDetail,
-  ReservationSortKey,
-  ReservationSummary,
-  ReserveRequest,
-  ReserveResponse,
-  SignedAmount,
   StandardMetrics,
   Subject,
 } from './protocol/types.ts';
-export {
-  validateCommit,
-  validateDecide,
-  validateEvent,
-  validateExtend,
-  validateRelease,
-  validateReservationId,
-  validateReserve,
-  validateSubject,
-} from './protocol/validate.ts';
-export type {
-  WireAction,
-  WireAmount,
-  WireBalance,
-  WireBalanceResponse,
-  WireCaps,
-  WireCommitRequest,
-  WireCommitResponse,
-  WireCyclesEvidenceRef,
-  WireDecisionRequest,
-  WireDecisionResponse,
-  WireErrorCode,
-  WireErrorResponse,
-  WireEventCreateRequest,
-  WireEventCreateResponse,
-  WireReleaseRequest,
-  WireReleaseResponse,
-  WireReservationCreateRequest,
-  WireReservationCreateResponse,
-  WireReservationDetail,
-  WireReservationEvidence,
-  WireReservationExtendRequest,
-  WireReservationExtendResponse,
-  WireReservationListResponse,
-  WireReservationSummary,
-  WireSignedAmount,
-  WireStandardMetrics,
-  WireSubject,
-} from './protocol/wire.ts';
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
-export { redisIdentity } from './remote/redis-from-env.ts';
+export { type LedgerScheme, registerLedgerScheme } from './remote/ledger-schemes.ts';
 export {
   parseSpendReportQuery,
   recordSpend,

@@ -8,8 +8,8 @@ import {
   remainingBudgetHeaders,
   runWithBudget,
   type Subject,
-  validateSubject,
 } from '@cycles-guard/core';
+import { validateSubject } from '@cycles-guard/core/protocol';
 import type { Request, RequestHandler, Response } from 'express';
 
 /** Options of `cyclesMiddleware`. */

@@ -6,8 +6,8 @@ import {
   mergeSubjects,
   runWithBudget,
   type Subject,
-  validateSubject,
 } from '@cycles-guard/core';
+import { validateSubject } from '@cycles-guard/core/protocol';
 import {
   type CallHandler,
   type ExecutionContext,

@@ -1,5 +1,6 @@
-import type { Balance, LedgerState, Unit } from '@cycles-guard/core';
+import type { Balance, LedgerState } from '@cycles-guard/core';
 import { toBalance } from '@cycles-guard/core/ledger-kit';
+import type { Unit } from '@cycles-guard/core/protocol';
 
 // Script replies carry a ledger row as an array of strings (amounts never travel as JSON numbers);
 // these decode one (the ledger kit shapes the protocol views).

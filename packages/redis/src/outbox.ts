@@ -1,10 +1,5 @@
-import {
-  isOutboxKey,
-  type OutboxEntry,
-  parseOutboxEntry,
-  redisIdentity,
-  type SettlementStore,
-} from '@cycles-guard/core';
+import { createHash } from 'node:crypto';
+import { isOutboxKey, type OutboxEntry, parseOutboxEntry, type SettlementStore } from '@cycles-guard/core';
 import type { Cluster, ClusterNode, Redis } from 'ioredis';
 import { GLOBAL_TAG, partitionPrefix } from './keys.ts';
 
@@ -56,6 +51,11 @@ export function createRedisOutbox(client: Redis | Cluster, options: RedisOutboxO
       return entries;
     },
   };
+}
+
+/** The outbox identity of a Redis ledger: its URL and key prefix, as a digest (the URL may hold a password). */
+export function redisIdentity(url: string, keyPrefix: string): string {
+  return `redis ${createHash('sha256').update(`${url}\n${keyPrefix}`).digest('hex').slice(0, 24)}`;
 }
 
 /** The identity and outbox store a Redis ledger gives core's settlement outbox. */

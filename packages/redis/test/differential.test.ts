@@ -1,12 +1,5 @@
-import {
-  type BalancesQuery,
-  CyclesError,
-  createMemoryLedger,
-  type Ledger,
-  type ListReservationsQuery,
-  ManualClock,
-  type OveragePolicy,
-} from '@cycles-guard/core';
+import { CyclesError, createMemoryLedger, type Ledger, ManualClock } from '@cycles-guard/core';
+import type { BalancesQuery, ListReservationsQuery, OveragePolicy } from '@cycles-guard/core/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { useRedis } from './support/server.ts';

@@ -1,4 +1,5 @@
-import { AuthorityUnavailableError, type ReserveRequest } from '@cycles-guard/core';
+import { AuthorityUnavailableError } from '@cycles-guard/core';
+import type { ReserveRequest } from '@cycles-guard/core/protocol';
 import { balanceOf, checkIdentity } from '@cycles-guard/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisLedger, type RedisLedger } from '../src/index.ts';

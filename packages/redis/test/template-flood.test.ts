@@ -1,4 +1,5 @@
-import { CyclesError, createMemoryLedger, ManualClock, type ReserveRequest } from '@cycles-guard/core';
+import { CyclesError, createMemoryLedger, ManualClock } from '@cycles-guard/core';
+import type { ReserveRequest } from '@cycles-guard/core/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';

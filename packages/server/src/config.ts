@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { InvalidConfigError, type LedgerConfig, parseLedgerConfig } from '@cycles-guard/core';
+import { InvalidConfigError, type LedgerConfig, parseLedgerConfig, readConfigFile } from '@cycles-guard/core';
 
 /** Where the budgets live. */
 export type LedgerStoreConfig =
@@ -168,21 +167,9 @@ export function parseServerConfig(json: unknown, source?: string): ServerConfig 
   return config;
 }
 
-/** Reads and validates a config file. */
+/** Reads and validates a config file (read and parsed as core reads a ledger config file). */
 export function loadServerConfig(path: string): ServerConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    fail('$', `cannot be read (${(error as Error).message})`, path);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    fail('$', `is not valid JSON (${(error as Error).message})`, path);
-  }
-  return parseServerConfig(json, path);
+  return parseServerConfig(readConfigFile(path), path);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { AuthorityUnavailableError, type Clock, type Ledger, toWireErrorResponse } from '@cycles-guard/core';
+import { AuthorityUnavailableError, type Clock, type Ledger } from '@cycles-guard/core';
+import { toWireErrorResponse } from '@cycles-guard/core/protocol';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ApiKeyRegistry } from './api-keys.ts';
 import type { ServerConfig } from './config.ts';

@@ -68,8 +68,15 @@ describe('server config', () => {
     expect(fieldOf(() => parseServerConfig(json))).toBe(field);
   });
 
-  it('names the file on a read or parse error', () => {
-    expect(() => loadServerConfig('/nonexistent/cycles.json')).toThrow(/\/nonexistent\/cycles.json/);
+  it('names the file on a read or parse error (read as core reads a ledger config file)', () => {
+    expect(() => loadServerConfig('/nonexistent/cycles.json')).toThrow(
+      /^\/nonexistent\/cycles.json: cannot be read/,
+    );
+    expect(fieldOf(() => loadServerConfig('/nonexistent/cycles.json'))).toBe('$');
+    const file = join(mkdtempSync(join(tmpdir(), 'cycles-server-')), 'cycles.json');
+    writeFileSync(file, '{ "port": ');
+    expect(() => loadServerConfig(file)).toThrow(InvalidConfigError);
+    expect(() => loadServerConfig(file)).toThrow(/cycles.json: is not valid JSON/);
   });
 
   it('lets the environment override the file', () => {

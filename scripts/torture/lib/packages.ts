@@ -3,6 +3,7 @@
 // declares no workspace dependencies, so the root scripts reach the packages by path, in this file only.
 
 export * from '../../../packages/core/src/index.ts';
+export * from '../../../packages/core/src/protocol/index.ts';
 export { createRedisLedger, type RedisLedger } from '../../../packages/redis/src/index.ts';
 export { type RedisServer, startRedisServer } from '../../../packages/redis/src/testing/index.ts';
 export {

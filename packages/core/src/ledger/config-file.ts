@@ -24,16 +24,17 @@ function rethrow(error: unknown, source: string | undefined): never {
   throw error;
 }
 
+function parseJson(text: string, source: string | undefined): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    fail(`is not valid JSON (${(error as Error).message})`, '$', source);
+  }
+}
+
 /** Validates parsed JSON (or a JSON string) as a ledger config. */
 export function parseLedgerConfig(json: unknown, source?: string): LedgerConfig {
-  let value = json;
-  if (typeof json === 'string') {
-    try {
-      value = JSON.parse(json);
-    } catch (error) {
-      fail(`is not valid JSON (${(error as Error).message})`, '$', source);
-    }
-  }
+  const value = typeof json === 'string' ? parseJson(json, source) : json;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail('must be a JSON object with "ledgers", "templates" and/or "tenants"', '$', source);
   }
@@ -74,13 +75,21 @@ export function parseLedgerConfig(json: unknown, source?: string): LedgerConfig 
   return config;
 }
 
-/** Reads and validates a ledger config file (synchronously: it runs once at startup). */
-export function loadLedgerConfig(path: string): LedgerConfig {
+/**
+ * Reads and parses a JSON config file (synchronously: it runs once at startup). InvalidConfigError
+ * naming the file when it cannot be read or is not JSON. Shared with the server's `cycles.json`.
+ */
+export function readConfigFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     fail(`cannot be read (${(error as Error).message})`, '$', path);
   }
-  return parseLedgerConfig(text, path);
+  return parseJson(text, path);
+}
+
+/** Reads and validates a ledger config file. */
+export function loadLedgerConfig(path: string): LedgerConfig {
+  return parseLedgerConfig(readConfigFile(path), path);
 }

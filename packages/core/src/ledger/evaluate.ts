@@ -41,6 +41,7 @@ export function evaluateRows(rows: readonly LedgerRow[], estimate: number, minim
   return hold < estimate ? { ok: true, hold, partial: true } : fullHold(estimate);
 }
 
+// Module-level, safe: one frozen object, handed out only for an identical estimate.
 /** The last full-hold outcome: callers only read an evaluation, and most reserves repeat an estimate. */
 let lastFullHold: Evaluation = Object.freeze({ ok: true, hold: 0, partial: false });
 

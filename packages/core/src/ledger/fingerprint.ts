@@ -2,7 +2,8 @@
 // every part is written with a tag or its length first, so two different part sequences never encode
 // to the same stream, and equal fingerprints mean equal payloads up to a ~2^-53 collision chance.
 // Parts are hashed as they are read from the request, so no payload string is built on the hot path.
-// State is module-level: each fingerprint runs start → finish synchronously, with no await inside.
+// State is module-level, and safe so: two numbers, reset by every `start`, and each fingerprint runs
+// start → finish synchronously with no await inside, so no two callers (or tenants) ever interleave.
 
 let h1 = 0;
 let h2 = 0;

@@ -1,10 +1,16 @@
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
 import type { BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
-import type { TemplateOrigin } from './template-census.ts';
-import type { LedgerDefinition } from './types.ts';
+import type { LedgerDefinition, LedgerTemplate } from './types.ts';
 import { windowBounds } from './windows.ts';
 
 // The mutable in-memory record of one (scope, unit) budget and its read-only views.
+
+/** Where a template ledger came from: what it is counted against. */
+export interface TemplateOrigin {
+  template: LedgerTemplate;
+  /** The tenant it is counted against: the scope's tenant, else the caller's, else ''. */
+  tenant: string;
+}
 
 /** One budget's counters. Mutated in place by the memory ledger, always inside one synchronous step. */
 export interface LedgerRow {

@@ -110,6 +110,8 @@ const MAX_SUBJECT_CACHE = 10_000;
 let lastRaw = '';
 let lastLower = '';
 
+// Module-level memo, safe: one string pair per process, reused only for an identical input, so a
+// caller never gets another tenant's result; it saves toLowerCase's allocation on repeat tenants.
 /** Lower-cases a tenant; memoizes the last one (toLowerCase allocates even when nothing changes). */
 function lower(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;

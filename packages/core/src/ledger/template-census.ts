@@ -1,5 +1,8 @@
 import { InvalidRequestError } from '../protocol/errors.ts';
-import { type LedgerRow, rollWindow } from './ledger-row.ts';
+import { type LedgerRow, rollWindow, type TemplateOrigin } from './ledger-row.ts';
+
+export type { TemplateOrigin } from './ledger-row.ts';
+
 import type { LedgerTemplate, TemplateLedgerCounts, TenantSettings } from './types.ts';
 
 // Bounds on what templates create. A template makes a ledger the first time a scope uses it, so an
@@ -8,13 +11,6 @@ import type { LedgerTemplate, TemplateLedgerCounts, TenantSettings } from './typ
 // per tenant and per template; a new one past a bound is refused (400 INVALID_REQUEST naming the bound), never made room for by evicting a
 // ledger whose window is live (that would forget its spend). A ledger whose window is over, holding
 // nothing and owing nothing, is equal to the fresh one its next use would create: it is dropped.
-
-/** Where a template ledger came from: what it is counted against. */
-export interface TemplateOrigin {
-  template: LedgerTemplate;
-  /** The tenant it is counted against: the scope's tenant, else the caller's, else ''. */
-  tenant: string;
-}
 
 /** A template ledger to create: its template and the tenant it will count against. */
 export interface TemplatePlan {

@@ -1,42 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Cycles } from '../cycles.ts';
-import type { Action, Subject } from '../protocol/types.ts';
+import type { BudgetContext, BudgetContextOptions, RunScope } from '../cycles-types.ts';
+import type { Subject } from '../protocol/types.ts';
 
-/** What a request (or any unit of work) runs under: who pays, how to stop, which Cycles instance. */
-export interface BudgetContextOptions {
-  /**
-   * The Cycles instance calls in this context use.
-   * @default the enclosing context's, else the process default (`getDefaultCycles()`)
-   */
-  cycles?: Cycles;
-  /** Subject fields; merged over the enclosing context's (these win, dimensions are merged). */
-  subject?: Subject;
-  /** Aborts the work (e.g. client disconnect); combined with the enclosing context's signal. */
-  signal?: AbortSignal;
-  /** Default action of guarded calls in this context. */
-  action?: Action;
-  /** Free-form values for adapters and hooks (merged over the enclosing context's). */
-  attributes?: Record<string, unknown>;
-}
-
-/** The `withRunBudget` run a context's calls belong to. */
-export interface RunScope {
-  /** Scope path of the run's own ledger. */
-  readonly scope: string;
-  /** True once the run's ledger was removed: calls that start later are refused, not left uncapped. */
-  ended: boolean;
-}
-
-/** The effective (merged) budget context. */
-export interface BudgetContext {
-  cycles: Cycles | undefined;
-  subject: Subject;
-  signal: AbortSignal | undefined;
-  action: Action | undefined;
-  attributes: Record<string, unknown>;
-  /** The run (`withRunBudget`) the context is part of, inherited by nested contexts. */
-  run: RunScope | undefined;
-}
+export type { BudgetContext, BudgetContextOptions, RunScope } from '../cycles-types.ts';
 
 const storage = new AsyncLocalStorage<BudgetContext>();
 

@@ -1,21 +1,11 @@
-import type { Cycles } from '../cycles.ts';
+import type { Cycles } from '../cycles-types.ts';
 import { currentBudget, runWithBudget } from './budget-context.ts';
-import { type Hold, type ReserveOptions, reserveHold } from './hold.ts';
-import type { Runtime } from './runtime.ts';
+import { reserveHold } from './hold.ts';
+import type { GuardOptions, Hold } from './hold-types.ts';
 
-/** Options of `cycles.guard`: what to reserve, plus how to price the result. */
-export interface GuardOptions<T> extends ReserveOptions {
-  /**
-   * The real cost, computed from the result.
-   * @default what was held (the estimate, or less for a partial hold)
-   */
-  actual?: (result: T, hold: Hold) => number;
-  /**
-   * Refuses to start when already aborted.
-   * @default the budget context's signal
-   */
-  signal?: AbortSignal;
-}
+export type { GuardOptions } from './hold-types.ts';
+
+import type { Runtime } from './runtime.ts';
 
 /**
  * Reserves, runs `fn` inside a budget context for the hold's subject and action, then settles: commits

@@ -2,7 +2,7 @@ import { Decision, type Unit } from '../protocol/enums.ts';
 import { invalid } from '../protocol/errors.ts';
 import type { Action, Caps, Metadata, StandardMetrics, Subject } from '../protocol/types.ts';
 import type { Heartbeat } from './heartbeat.ts';
-import type { Hold, Settlement } from './hold.ts';
+import type { Hold, Settlement } from './hold-types.ts';
 import { commitHold, type Granted, type HoldState, releaseHold } from './settle.ts';
 
 // The settle-once handles `reserveHold` returns: a granted hold, or an unguarded (fail-open) one.

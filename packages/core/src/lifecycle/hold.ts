@@ -1,96 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { Decision, OveragePolicy, Unit } from '../protocol/enums.ts';
 import { AuthorityUnavailableError, CyclesError, InvalidRequestError } from '../protocol/errors.ts';
-import type { Action, Caps, Metadata, ReserveRequest, StandardMetrics, Subject } from '../protocol/types.ts';
+import type { Action, ReserveRequest } from '../protocol/types.ts';
 import { currentBudget, mergeSubjects } from './budget-context.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { checkAmount, liveHold, unguardedHold } from './hold-handles.ts';
+import type { Hold, ReserveOptions } from './hold-types.ts';
 import { isObservation, observedEvent, observedHold } from './observed-hold.ts';
 import type { SettlementOutbox } from './outbox/settlement-outbox.ts';
 import { isTransient, retryAfter } from './retry.ts';
 import type { Runtime } from './runtime.ts';
 import type { HoldState } from './settle.ts';
 
+export type { Hold, ReserveOptions, Settlement } from './hold-types.ts';
+
 /** Action used when neither the call nor the budget context names one. */
 export const DEFAULT_ACTION: Action = { kind: 'custom', name: 'guarded' };
-
-/** What to reserve. */
-export interface ReserveOptions {
-  /** Merged over the instance's default subject and the budget context's subject. */
-  subject?: Subject;
-  /**
-   * What is being paid for.
-   * @default the budget context's action, else `{ kind: 'custom', name: 'guarded' }`
-   */
-  action?: Action;
-  /** Worst-case cost, in `unit`. */
-  estimate: number;
-  /**
-   * **Partial hold.** If `estimate` does not fit but this does, hold the largest amount that fits.
-   * @default no partial hold: the full estimate or BudgetExceededError
-   */
-  minimum?: number;
-  /**
-   * Unit of `estimate`.
-   * @default the instance's unit
-   */
-  unit?: Unit;
-  /** @default the instance's `ttlMs` */
-  ttlMs?: number;
-  /** @default the instance's `gracePeriodMs` */
-  gracePeriodMs?: number;
-  /** @default the instance's `overagePolicy` */
-  overagePolicy?: OveragePolicy;
-  /** Stored with the reservation. */
-  metadata?: Metadata;
-}
-
-/** How a hold ended. */
-export type Settlement =
-  | {
-      status: 'committed';
-      reservationId: string;
-      actual: number;
-      /** What the authority charged (below `actual` only if an overrun was capped). */
-      charged: number;
-      /** What went back to the budget. */
-      released: number;
-      /** True when the hold had expired and the charge was posted as an event. */
-      viaEvent: boolean;
-    }
-  | { status: 'released'; reservationId: string; released: number; expired: boolean }
-  /** A fail-open hold: nothing was reserved, so nothing is charged. */
-  | { status: 'unguarded'; reservationId: ''; actual: number };
-
-/** A live reservation. Settles exactly once: later or concurrent calls get the first outcome. */
-export interface Hold {
-  /** `''` for an unguarded (fail-open) hold. */
-  readonly reservationId: string;
-  /** False when the authority was unreachable and `failMode` is `open`. */
-  readonly guarded: boolean;
-  readonly subject: Subject;
-  readonly action: Action;
-  readonly unit: Unit;
-  /** What was asked for. */
-  readonly estimate: number;
-  /** What is held (less than `estimate` for a partial hold; 0 when unguarded). */
-  readonly reserved: number;
-  readonly partial: boolean;
-  readonly decision: Decision;
-  /** Soft limits from ALLOW_WITH_CAPS: the caller must apply them. */
-  readonly caps: Caps | undefined;
-  /** True once commit or release was called. */
-  readonly settled: boolean;
-  /** The settlement in progress or done, once one was started. */
-  readonly settlement: Promise<Settlement> | undefined;
-  /**
-   * Charges `actual` (may exceed the hold; the overage policy decides). Retries transient failures with
-   * the same key; if the hold expired (410) posts the charge as an event with the same key.
-   */
-  commit(actual: number, metrics?: StandardMetrics, metadata?: Metadata): Promise<Settlement>;
-  /** Returns the hold unused. Only for work that certainly cost nothing. */
-  release(reason?: string): Promise<Settlement>;
-}
 
 /** A call of a `withRunBudget` run that starts after the run's ledger was removed: it would go uncapped. */
 function runEnded(scope: string): InvalidRequestError {

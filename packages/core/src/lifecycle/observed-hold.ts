@@ -1,7 +1,7 @@
 import type { ObservedEvent } from '../events.ts';
 import { Decision } from '../protocol/enums.ts';
 import type { Metadata, ReserveResponse, StandardMetrics } from '../protocol/types.ts';
-import type { Hold, Settlement } from './hold.ts';
+import type { Hold, Settlement } from './hold-types.ts';
 import { withRetry } from './retry.ts';
 import type { HoldState } from './settle.ts';
 

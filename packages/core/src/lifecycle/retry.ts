@@ -1,6 +1,19 @@
-import type { RetryOptions } from '../config.ts';
 import { ErrorCode } from '../protocol/enums.ts';
 import { CyclesError } from '../protocol/errors.ts';
+
+/** Settlement retry policy (commit, release, events). */
+export interface RetryOptions {
+  /**
+   * Total attempts, the first included.
+   * @default 4
+   */
+  attempts?: number;
+  /**
+   * Delay before the first retry; doubles each time.
+   * @default 100
+   */
+  baseDelayMs?: number;
+}
 
 const TRANSIENT: ReadonlySet<string> = new Set([
   ErrorCode.AUTHORITY_UNAVAILABLE,

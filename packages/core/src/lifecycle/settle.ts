@@ -14,7 +14,7 @@ import type {
   StandardMetrics,
   Subject,
 } from '../protocol/types.ts';
-import type { Settlement } from './hold.ts';
+import type { Settlement } from './hold-types.ts';
 import type { OutboxEntry } from './outbox/entry.ts';
 import { isTransient, retryAfter, withRetry } from './retry.ts';
 import type { Runtime } from './runtime.ts';

@@ -1,4 +1,4 @@
-import type { Hold } from '../lifecycle/hold.ts';
+import type { Hold } from '../lifecycle/hold-types.ts';
 import { BudgetExceededError, invalid } from '../protocol/errors.ts';
 import type { ResolvedModel } from './catalog.ts';
 import {

@@ -9,10 +9,11 @@ import {
   checkDimensions,
   type PriceDimensions,
 } from './price-dimensions.ts';
-import { readPricesFile } from './prices-file.ts';
+import { type PriceOverride, readPricesFile } from './prices-file.ts';
 
 export type { ModelPrice } from './cost.ts';
 export type { ModelFamily } from './model-id.ts';
+export type { PriceOverride } from './prices-file.ts';
 
 /** A model id resolved to its canonical base id, family, price and the rates of this call. */
 export interface ResolvedModel {
@@ -51,9 +52,6 @@ export interface PriceCatalog {
    */
   reload(pricesFile?: string): string;
 }
-
-/** A user-supplied price: input and output are required; other fields default from the catalog's existing entry. */
-export type PriceOverride = Partial<ModelPrice> & Pick<ModelPrice, 'inputPerMillion' | 'outputPerMillion'>;
 
 /**
  * What to do with a model the catalog has no price for. Refused by default; never priced at $0.

@@ -1,4 +1,4 @@
-import type { Hold, Settlement } from '../lifecycle/hold.ts';
+import type { Hold, Settlement } from '../lifecycle/hold-types.ts';
 import type { Unit } from '../protocol/enums.ts';
 import { BudgetExceededError } from '../protocol/errors.ts';
 import type { Caps } from '../protocol/types.ts';

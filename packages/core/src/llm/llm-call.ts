@@ -1,4 +1,4 @@
-import type { Hold, Settlement } from '../lifecycle/hold.ts';
+import type { Hold, Settlement } from '../lifecycle/hold-types.ts';
 import type { Runtime } from '../lifecycle/runtime.ts';
 import type { Unit } from '../protocol/enums.ts';
 import type { Action, Caps, Metadata, Subject } from '../protocol/types.ts';
@@ -108,4 +108,28 @@ export interface LlmCall {
 /** Everything `beginLlmCall` needs from the instance (internal). */
 export interface LlmRuntime extends Runtime {
   catalog: PriceCatalog;
+}
+
+/**
+ * A settle-once handle for a streamed LLM response. Adapters feed it usage updates and exactly one of
+ * the terminals; whichever terminal fires first settles the call, the rest get the same outcome.
+ */
+export interface LlmCallTracker {
+  /** Cumulative usage reported by the stream; `stop` means stop reading (budget cutoff). */
+  usage(usageSoFar: Partial<TokenUsage>): 'continue' | 'stop';
+  /** The stream ended normally: commits `usage`, else the last reported usage, else the whole hold. */
+  finish(usage?: TokenUsage): Promise<Settlement>;
+  /**
+   * The stream failed: commits the last reported usage, else the whole hold; releases only when
+   * `reachedProvider` is false.
+   */
+  error(error: unknown, options?: { reachedProvider?: boolean }): Promise<Settlement>;
+  /** The stream was abandoned (abort, client disconnect, consumer break, cutoff): like `error`. */
+  abort(): Promise<Settlement>;
+  /**
+   * Wraps an async iterable of provider events: reports `usageOf(chunk)`, stops reading at a cutoff,
+   * and settles on completion, error or early return.
+   */
+  wrap<T>(source: AsyncIterable<T>, usageOf: (chunk: T) => Partial<TokenUsage> | undefined): AsyncIterable<T>;
+  readonly settled: boolean;
 }

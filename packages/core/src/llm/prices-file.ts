@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from '../protocol/errors.ts';
 import { isObject } from '../protocol/validate.ts';
-import type { PriceOverride } from './catalog.ts';
-import type { LongContextRates, TokenRates } from './cost.ts';
+import type { LongContextRates, ModelPrice, TokenRates } from './cost.ts';
+
+/** A user-supplied price: input and output are required; other fields default from the catalog's existing entry. */
+export type PriceOverride = Partial<ModelPrice> & Pick<ModelPrice, 'inputPerMillion' | 'outputPerMillion'>;
 
 // The prices file: a JSON document (schema in `prices.schema.json`) that replaces or extends the
 // built-in table without a release. Prices in it are USD per 1M tokens, as AWS publishes them.

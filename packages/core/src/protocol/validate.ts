@@ -156,6 +156,8 @@ const SUBJECT_FIELDS: Record<string, string> = Object.fromEntries(
   SUBJECT_LEVELS.map((level) => [level, `subject.${level}`]),
 );
 
+// Module-level, safe: six strings at most (one per level), and whether a string is valid depends on the
+// string alone, so skipping the check for an identical one gives every caller (and tenant) the same answer.
 /** The last valid value seen per level (callers repeat subjects: skip the regex for a repeat). */
 const lastValid: Record<string, string> = {};
 

@@ -1,20 +1,22 @@
 import {
   CyclesError,
   DuplicateLedgerError,
-  type FundingRequest,
-  type FundingResult,
-  fromWireErrorResponse,
   type InvalidRequestError,
-  type LedgerAdmin,
   type LedgerDefinition,
   LedgerInUseError,
   type LedgerState,
-  type LedgerStatus,
   type LedgerTemplate,
-  type TemplateLedgerCounts,
   type TenantSettings,
-  type Unit,
 } from '@cycles-guard/core';
+import {
+  type FundingRequest,
+  type FundingResult,
+  fromWireErrorResponse,
+  type LedgerAdmin,
+  type LedgerStatus,
+  type TemplateLedgerCounts,
+  type Unit,
+} from '@cycles-guard/core/protocol';
 import {
   fromWireLedgerState,
   fromWireTemplateLedgerCounts,

@@ -1,17 +1,19 @@
 import {
   type BudgetWindow,
-  fromWireCaps,
-  fromWireObserveMode,
   InvalidRequestError,
   type LedgerDefinition,
   type LedgerState,
   type LedgerTemplate,
-  type TemplateLedgerCounts,
   type TenantSettings,
+} from '@cycles-guard/core';
+import {
+  fromWireCaps,
+  fromWireObserveMode,
+  type TemplateLedgerCounts,
   toWireCaps,
   toWireObserveMode,
   type WireCaps,
-} from '@cycles-guard/core';
+} from '@cycles-guard/core/protocol';
 import { shownKey } from '../http/shown-key.ts';
 
 // The admin API's JSON (snake_case like the protocol; amounts are plain integers in the ledger's unit).

@@ -1,4 +1,5 @@
-import { CyclesError, InvalidRequestError, toWireErrorResponse, wireErrorStatus } from '@cycles-guard/core';
+import { CyclesError, InvalidRequestError } from '@cycles-guard/core';
+import { toWireErrorResponse, wireErrorStatus } from '@cycles-guard/core/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { traceIdOf } from './trace.ts';
 

@@ -1,5 +1,6 @@
-import type { Ledger, LedgerState, ReservationDetail, SpendLog, SpendReportRow } from '@cycles-guard/core';
+import type { Ledger, LedgerState, SpendLog, SpendReportRow } from '@cycles-guard/core';
 import { spendReport } from '@cycles-guard/core';
+import type { ReservationDetail } from '@cycles-guard/core/protocol';
 import type { ActivityItem } from './recent-activity.ts';
 
 /**

@@ -1,4 +1,5 @@
-import { type CyclesEvent, type ReserveRequest, type ReserveResponse, scopePath } from '@cycles-guard/core';
+import type { CyclesEvent } from '@cycles-guard/core';
+import { type ReserveRequest, type ReserveResponse, scopePath } from '@cycles-guard/core/protocol';
 
 /** One line of the dashboard's activity panel. */
 export interface ActivityItem {

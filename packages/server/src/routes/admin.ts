@@ -1,12 +1,5 @@
-import {
-  type FundingOperation,
-  InvalidRequestError,
-  type Ledger,
-  NotFoundError,
-  UNITS,
-  UnauthorizedError,
-  type Unit,
-} from '@cycles-guard/core';
+import { InvalidRequestError, type Ledger, NotFoundError, UnauthorizedError } from '@cycles-guard/core';
+import { type FundingOperation, UNITS, type Unit } from '@cycles-guard/core/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   fromWireDefinition,

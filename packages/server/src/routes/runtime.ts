@@ -1,5 +1,10 @@
 import {
   type BudgetAuthority,
+  InvalidRequestError,
+  NotFoundError,
+  UnauthorizedError,
+} from '@cycles-guard/core';
+import {
   type CallContext,
   fromBalancesQueryParams,
   fromListReservationsQueryParams,
@@ -9,8 +14,6 @@ import {
   fromWireExtendRequest,
   fromWireReleaseRequest,
   fromWireReserveRequest,
-  InvalidRequestError,
-  NotFoundError,
   toWireBalancesResponse,
   toWireCommitResponse,
   toWireDecideResponse,
@@ -20,8 +23,7 @@ import {
   toWireReleaseResponse,
   toWireReservationDetail,
   toWireReserveResponse,
-  UnauthorizedError,
-} from '@cycles-guard/core';
+} from '@cycles-guard/core/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { withTenantIdFilter } from '../http/balances-tenant.ts';

@@ -1,10 +1,5 @@
-import {
-  type BudgetAuthority,
-  type CallContext,
-  type Clock,
-  createHttpAuthority,
-  type Ledger,
-} from '@cycles-guard/core';
+import { type BudgetAuthority, type Clock, createHttpAuthority, type Ledger } from '@cycles-guard/core';
+import type { CallContext } from '@cycles-guard/core/protocol';
 import { createAdminClient } from '../../src/admin/client.ts';
 import type { LedgerStoreConfig } from '../../src/config.ts';
 import { type CyclesServer, startCyclesServer } from '../../src/server.ts';

@@ -8,6 +8,7 @@ import type { SettlementStore } from './store.ts';
 // Written to a temporary file then renamed over the entry (atomic on POSIX), files 0600, folders 0700.
 
 const QUARANTINE = 'quarantine';
+// Module-level counter, safe: it only makes temporary file names unique within this process.
 let sequence = 0;
 
 /** The journal's directory for an authority identity (a digest: the identity may name a host or key). */
