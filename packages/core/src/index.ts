@@ -48,6 +48,16 @@ export {
 } from './http/remaining-budget.ts';
 export { planOverage } from './ledger/commit-math.ts';
 export { type LedgerConfig, loadLedgerConfig, parseLedgerConfig } from './ledger/config-file.ts';
+export type {
+  LedgerEvents,
+  LedgerEventsOptions,
+  ProtocolEventListener,
+  ThresholdRule,
+} from './ledger/events/event-log.ts';
+export type { EventPage, EventQuery } from './ledger/events/event-query.ts';
+export type { EventStore } from './ledger/events/event-store.ts';
+export type { EventCategory, EventType, ProtocolEvent } from './ledger/events/event-types.ts';
+export { MemoryEventStore, type MemoryEventStoreOptions } from './ledger/events/memory-event-store.ts';
 export {
   createMemoryLedger,
   DuplicateLedgerError,
@@ -301,3 +311,6 @@ export type {
 export { createHttpAuthority, type HttpAuthorityOptions } from './remote/http-authority.ts';
 export { createLazyAuthority } from './remote/lazy-authority.ts';
 export { redisIdentity } from './remote/redis-from-env.ts';
+export type { WebhookRetryPolicy } from './webhooks/retry-policy.ts';
+export { signWebhookBody, verifyWebhookSignature } from './webhooks/signature.ts';
+export { createWebhookSink, type WebhookSink, type WebhookSinkOptions } from './webhooks/webhook-sink.ts';

@@ -87,6 +87,8 @@ export interface ReserveRequest {
    * `partial` is true. Never sent to a protocol server (see the HTTP authority).
    */
   minimum?: number;
+  /** v0.1.26 observe mode (wire `observe_mode`): evaluate and report, hold nothing. */
+  observeMode?: boolean;
 }
 
 export interface EvidenceRef {

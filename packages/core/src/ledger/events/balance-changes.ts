@@ -1,0 +1,58 @@
+import {
+  type BalanceCause,
+  deriveBalanceEvents,
+  type ScopeBalance,
+  type ScopeEventState,
+} from './balance-events.ts';
+import type { LedgerEventLog } from './event-log.ts';
+import type { EventDraft, EventOrigin } from './event-types.ts';
+
+/** Where a ledger remembers each scope's event state (a WeakMap on rows in memory, keyed on Redis). */
+export interface ScopeStates<K> {
+  get(key: K): ScopeEventState | undefined;
+  set(key: K, state: ScopeEventState): void;
+}
+
+/** One scope's change: its balances before and after, and the key its state is remembered under. */
+export interface BalanceChange<K> {
+  key: K;
+  before: ScopeBalance;
+  after: ScopeBalance;
+}
+
+/**
+ * Derives the budget events of a set of changed scopes (one operation), remembers each scope's new
+ * state, and returns the drafts, in scope order. The caller publishes them with the operation's other
+ * events, so one operation's events are stored together and in order.
+ */
+export function balanceChangeDrafts<K>(
+  log: LedgerEventLog,
+  states: ScopeStates<K>,
+  changes: readonly BalanceChange<K>[],
+  cause?: BalanceCause,
+): EventDraft[] {
+  const drafts: EventDraft[] = [];
+  for (const change of changes) {
+    const derived = deriveBalanceEvents(
+      change.before,
+      change.after,
+      states.get(change.key),
+      log.thresholdsOf(change.after.scope),
+      cause,
+    );
+    states.set(change.key, derived.state);
+    drafts.push(...derived.drafts);
+  }
+  return drafts;
+}
+
+/** Derives and publishes in one step. */
+export function publishBalanceChanges<K>(
+  log: LedgerEventLog,
+  states: ScopeStates<K>,
+  changes: readonly BalanceChange<K>[],
+  cause: BalanceCause | undefined,
+  origin: EventOrigin,
+): void {
+  log.publish(balanceChangeDrafts(log, states, changes, cause), origin);
+}
