@@ -12,7 +12,12 @@ import { traceIdOf } from './http/trace.ts';
 import { registerUnknownRouteHandler } from './http/unknown-route.ts';
 import { openLedger } from './ledger-store.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerEventRoutes } from './routes/events.ts';
 import { registerRuntimeRoutes } from './routes/runtime.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
+import { registerAdminEvents } from './webhooks/admin-events.ts';
+import { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { MemoryWebhookStore } from './webhooks/webhook-store.ts';
 
 /** Logger levels at which `info` lines are written. */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
@@ -37,6 +42,8 @@ export interface CyclesServer {
   readonly app: FastifyInstance;
   readonly ledger: Ledger;
   readonly apiKeys: ApiKeyRegistry;
+  /** Delivers the ledger's events to webhook subscriptions (absent when the ledger keeps no events). */
+  readonly webhooks: WebhookDispatcher | undefined;
   /** Stops accepting requests, lets in-flight ones finish, then closes the ledger it opened. Idempotent. */
   close(): Promise<void>;
 }
@@ -45,7 +52,10 @@ export interface CyclesServer {
 export function buildApp(
   ledger: Ledger,
   keys: ApiKeyRegistry,
-  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> & { ledgerType: string },
+  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream' | 'webhookAllowHttp'> & {
+    ledgerType: string;
+    webhooks?: WebhookDispatcher;
+  },
 ): FastifyInstance {
   const app = Fastify({
     logger: {
@@ -122,6 +132,12 @@ export function buildApp(
   );
   registerRuntimeRoutes(app, ledger, keys);
   registerAdminRoutes(app, ledger, keys);
+  registerEventRoutes(app, ledger, keys);
+  registerAdminEvents(app, ledger);
+  if (options.webhooks !== undefined) {
+    const allowHttp = options.webhookAllowHttp === true;
+    registerWebhookRoutes(app, ledger, options.webhooks, keys, { allowHttp, now: () => Date.now() });
+  }
   return app;
 }
 
@@ -136,10 +152,18 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
   const ownsLedger = options.ledgerInstance === undefined;
   const ledger = options.ledgerInstance ?? (await openLedger(store, budgets, options.clock, options));
   const keys = new ApiKeyRegistry(options.apiKeys ?? {}, options.adminApiKey);
-  const app = buildApp(ledger, keys, { ...options, ledgerType: store.type });
+  const webhooks =
+    ledger.events === undefined ? undefined : new WebhookDispatcher(ledger.events, new MemoryWebhookStore());
+  await webhooks?.start();
+  const app = buildApp(ledger, keys, {
+    ...options,
+    ledgerType: store.type,
+    ...(webhooks ? { webhooks } : {}),
+  });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
   } catch (error) {
+    await webhooks?.close();
     if (ownsLedger) await ledger.close?.();
     throw error;
   }
@@ -151,9 +175,11 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     app,
     ledger,
     apiKeys: keys,
+    webhooks,
     close() {
       closed ??= (async () => {
         await app.close();
+        await webhooks?.close();
         if (ownsLedger) await ledger.close?.();
       })();
       return closed;
