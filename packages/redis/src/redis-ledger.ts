@@ -20,6 +20,8 @@ import {
   InvalidRequestError,
   type Ledger,
   type LedgerDefinition,
+  type LedgerEvents,
+  type LedgerEventsOptions,
   type LedgerState,
   type LedgerStatus,
   type LedgerTemplate,
@@ -57,6 +59,7 @@ import {
   checkTenantSettings,
   definitionJson,
 } from './provisioning-input.ts';
+import { RedisLedgerEvents } from './redis-ledger-events.ts';
 import { queryReservations, type ReservationView, toDetail } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
 
@@ -106,6 +109,11 @@ export interface RedisLedgerOptions {
    * it is written holding and owing nothing. A margin for clocks, since the next use starts afresh anyway.
    */
   templateLedgerRetentionMs?: number;
+  /**
+   * Protocol events (as the memory ledger's option): kept in this Redis, 10,000 per tenant, so every
+   * server on it lists the same ones. `false` turns them off.
+   */
+  events?: LedgerEventsOptions | false;
 }
 
 /** The Redis ledger: core's `Ledger` (runtime protocol + provisioning) plus `close()`. */
@@ -167,6 +175,11 @@ class RedisLedgerImpl implements RedisLedger {
   private readonly instanceId = randomBytes(6).toString('base64url');
   private idCounter = 0;
   private readonly templateBounds: { limit: number; perTenantLimit: number };
+  private readonly hooks: RedisLedgerEvents | undefined;
+  /** Protocol events; `events: false` turns them off. */
+  readonly events: LedgerEvents | undefined;
+  /** Ask the scripts for balances: the caller wants them, or events are derived from them. */
+  private readonly wantBalances: boolean;
 
   constructor(options: RedisLedgerOptions) {
     this.clock = options.clock;
@@ -188,6 +201,12 @@ class RedisLedgerImpl implements RedisLedger {
         String(options.templateLedgerRetentionMs ?? 3_600_000),
       ],
     });
+    if (options.events !== false) {
+      const prefix = options.keyPrefix ?? 'cycles:';
+      this.hooks = new RedisLedgerEvents(this.connection.client, prefix, options.events ?? {}, options.clock);
+      this.events = this.hooks.log;
+    }
+    this.wantBalances = this.includeBalances || this.hooks !== undefined;
     const interval = options.sweepIntervalMs ?? 5000;
     if (interval > 0) {
       this.timer = setInterval(() => {
@@ -233,13 +252,29 @@ class RedisLedgerImpl implements RedisLedger {
       text(request.ttlMs),
       text(request.gracePeriodMs),
       request.overagePolicy ?? '',
-      flag(this.includeBalances),
+      flag(this.wantBalances),
       record,
       this.nextReservationId(),
       ...scopes,
     ]);
-    throwIfError(reply, { idempotencyKey: request.idempotencyKey });
+    try {
+      throwIfError(reply, { idempotencyKey: request.idempotencyKey });
+    } catch (error) {
+      if (reply.replay === undefined) this.hooks?.denied(error, request, tenant, scopePath, context);
+      throw error;
+    }
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    if (reply.replay === undefined && request.observeMode === true && outcome.id === undefined) {
+      this.hooks?.observed(
+        request,
+        tenant,
+        scopePath,
+        outcome.d!,
+        outcome.reason,
+        amount(outcome.hold ?? '0'),
+        context,
+      );
+    }
     const unit = request.estimate.unit;
     const response: ReserveResponse = {
       decision: outcome.d as ReserveResponse['decision'],
@@ -256,7 +291,21 @@ class RedisLedgerImpl implements RedisLedger {
     response.scopePath = scopePath;
     if (outcome.caps !== undefined) response.caps = JSON.parse(outcome.caps);
     if (outcome.partial === true) response.partial = true;
-    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    const live = outcome.id !== undefined;
+    if (outcome.bal !== undefined && (!live || this.includeBalances)) {
+      response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    }
+    if (live && reply.replay === undefined) {
+      this.hooks?.reserved(
+        outcome.id!,
+        amount(outcome.hold!),
+        request,
+        tenant,
+        scopePath,
+        outcome.bal,
+        context,
+      );
+    }
     if (outcome.id !== undefined) {
       response.reservationId = outcome.id;
       response.expiresAtMs = amount(outcome.exp!);
@@ -280,7 +329,7 @@ class RedisLedgerImpl implements RedisLedger {
       request.actual.unit,
       String(request.actual.amount),
       request.metadata === undefined ? '' : JSON.stringify(request.metadata),
-      flag(this.includeBalances),
+      flag(this.wantBalances),
     ]);
     throwIfError(reply, { overage: true });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
@@ -290,7 +339,19 @@ class RedisLedgerImpl implements RedisLedger {
       charged: { unit, amount: amount(outcome.charged!) },
     };
     if (outcome.released !== undefined) response.released = { unit, amount: amount(outcome.released) };
-    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.bal !== undefined && this.includeBalances) {
+      response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    }
+    if (reply.replay === undefined) {
+      this.hooks?.committed(
+        reservationId,
+        request,
+        response.charged.amount,
+        response.released?.amount,
+        outcome.bal,
+        context,
+      );
+    }
     return response;
   }
 
@@ -306,7 +367,7 @@ class RedisLedgerImpl implements RedisLedger {
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
       canonicalJson([request.reason]),
-      flag(this.includeBalances),
+      flag(this.wantBalances),
     ]);
     throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
@@ -315,7 +376,9 @@ class RedisLedgerImpl implements RedisLedger {
       status: 'RELEASED',
       released: { unit: outcome.unit as Unit, amount: amount(outcome.released!) },
     };
-    if (outcome.bal !== undefined) response.balances = rows.map(toBalance);
+    if (outcome.bal !== undefined && this.includeBalances) response.balances = rows.map(toBalance);
+    if (reply.replay === undefined)
+      this.hooks?.released(reservationId, response.released.amount, outcome.bal, context);
     return response;
   }
 
@@ -381,15 +444,20 @@ class RedisLedgerImpl implements RedisLedger {
       request.actual.unit,
       String(request.actual.amount),
       request.overagePolicy ?? '',
-      flag(this.includeBalances),
+      flag(this.wantBalances),
       ...affectedScopes(request.subject),
     ]);
     throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
-    if (outcome.bal !== undefined) response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    if (outcome.bal !== undefined && this.includeBalances) {
+      response.balances = asList<RowReply>(outcome.bal).map(toBalance);
+    }
     if (outcome.charged !== undefined) {
       response.charged = { unit: request.actual.unit, amount: amount(outcome.charged) };
+    }
+    if (reply.replay === undefined) {
+      this.hooks?.debited(response.charged?.amount ?? request.actual.amount, outcome.bal, context);
     }
     return response;
   }

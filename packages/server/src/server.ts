@@ -17,7 +17,7 @@ import { registerRuntimeRoutes } from './routes/runtime.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerAdminEvents } from './webhooks/admin-events.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
-import { MemoryWebhookStore } from './webhooks/webhook-store.ts';
+import { openWebhookStore } from './webhooks/open-webhook-store.ts';
 
 /** Logger levels at which `info` lines are written. */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
@@ -153,7 +153,9 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
   const ledger = options.ledgerInstance ?? (await openLedger(store, budgets, options.clock, options));
   const keys = new ApiKeyRegistry(options.apiKeys ?? {}, options.adminApiKey);
   const webhooks =
-    ledger.events === undefined ? undefined : new WebhookDispatcher(ledger.events, new MemoryWebhookStore());
+    ledger.events === undefined
+      ? undefined
+      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store));
   await webhooks?.start();
   const app = buildApp(ledger, keys, {
     ...options,

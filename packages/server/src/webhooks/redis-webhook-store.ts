@@ -1,0 +1,95 @@
+import type { RedisLedger } from '@cycles-guard/redis';
+import { type DeliveryPage, type DeliveryQuery, type DeliveryRecord, pageOfDeliveries } from './delivery.ts';
+import type { SubscriptionRecord } from './subscription.ts';
+import { sharedWebhookKey, subscriptionKey } from './webhook-keys.ts';
+import { MAX_FINISHED_PER_SUBSCRIPTION, type WebhookStore } from './webhook-store.ts';
+
+type Client = RedisLedger['client'];
+
+/**
+ * Subscriptions and deliveries in the ledger's Redis: a delivery still PENDING or RETRYING is in the
+ * `pending` set until it ends, so a restarted server (or another one) picks it up again. Each
+ * subscription keeps its newest deliveries only.
+ */
+export class RedisWebhookStore implements WebhookStore {
+  constructor(
+    private readonly client: Client,
+    private readonly prefix: string,
+  ) {}
+
+  async saveSubscription(record: SubscriptionRecord): Promise<void> {
+    await this.client.hset(
+      sharedWebhookKey(this.prefix, 'subs'),
+      record.subscription_id,
+      JSON.stringify(record),
+    );
+  }
+
+  async deleteSubscription(subscriptionId: string): Promise<void> {
+    await this.client
+      .pipeline()
+      .hdel(sharedWebhookKey(this.prefix, 'subs'), subscriptionId)
+      .del(subscriptionKey(this.prefix, subscriptionId, 'order'))
+      .del(subscriptionKey(this.prefix, subscriptionId, 'records'))
+      .exec();
+  }
+
+  async subscriptions(): Promise<SubscriptionRecord[]> {
+    const all = await this.client.hvals(sharedWebhookKey(this.prefix, 'subs'));
+    return all.map((json) => JSON.parse(json) as SubscriptionRecord);
+  }
+
+  async saveDelivery(record: DeliveryRecord): Promise<void> {
+    const order = subscriptionKey(this.prefix, record.subscription_id, 'order');
+    const records = subscriptionKey(this.prefix, record.subscription_id, 'records');
+    const pendingKey = `${record.subscription_id}|${record.delivery_id}`;
+    const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
+    const pipeline = this.client
+      .pipeline()
+      .hset(records, record.delivery_id, JSON.stringify(record))
+      .zadd(order, record.sequence, record.delivery_id);
+    if (finished) pipeline.srem(sharedWebhookKey(this.prefix, 'pending'), pendingKey);
+    else pipeline.sadd(sharedWebhookKey(this.prefix, 'pending'), pendingKey);
+    await pipeline.exec();
+    if (finished && record.sequence % 64 === 0) await this.trim(record.subscription_id);
+  }
+
+  /** Forgets a subscription's oldest deliveries past the bound (now and then, not on every write). */
+  private async trim(subscriptionId: string): Promise<void> {
+    const order = subscriptionKey(this.prefix, subscriptionId, 'order');
+    const old = await this.client.zrange(order, '0', String(-(MAX_FINISHED_PER_SUBSCRIPTION + 1)));
+    if (old.length === 0) return;
+    await this.client
+      .pipeline()
+      .zrem(order, ...old)
+      .hdel(subscriptionKey(this.prefix, subscriptionId, 'records'), ...old)
+      .exec();
+  }
+
+  async deliveries(subscriptionId: string, query: DeliveryQuery): Promise<DeliveryPage> {
+    const all = await this.client.hvals(subscriptionKey(this.prefix, subscriptionId, 'records'));
+    const records = all
+      .map((json) => JSON.parse(json) as DeliveryRecord)
+      .sort((a, b) => a.sequence - b.sequence);
+    return pageOfDeliveries(records, query);
+  }
+
+  async unfinished(): Promise<DeliveryRecord[]> {
+    const pending = await this.client.smembers(sharedWebhookKey(this.prefix, 'pending'));
+    const found: DeliveryRecord[] = [];
+    for (const entry of pending) {
+      const [subscriptionId, deliveryId] = entry.split('|') as [string, string];
+      const json = await this.client.hget(
+        subscriptionKey(this.prefix, subscriptionId, 'records'),
+        deliveryId,
+      );
+      if (json === null) await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), entry);
+      else found.push(JSON.parse(json) as DeliveryRecord);
+    }
+    return found;
+  }
+
+  async nextSequence(): Promise<number> {
+    return this.client.incr(sharedWebhookKey(this.prefix, 'seq'));
+  }
+}
