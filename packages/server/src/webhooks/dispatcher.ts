@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock, LedgerEvents, ProtocolEvent } from '@cycles-guard/core';
 import { type EventDraft, retryDelayMs, SYSTEM_TENANT, webhookRequest } from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
+import { postJson } from './http-post.ts';
 import { type SubscriptionRecord, selects } from './subscription.ts';
 import type { WebhookStore } from './webhook-store.ts';
 
@@ -113,8 +114,10 @@ export class WebhookDispatcher {
           for (const subscription of this.subscriptions.values()) {
             if (subscription.status !== 'ACTIVE' || !selects(subscription, event)) continue;
             subscription.last_triggered_at = event.timestamp;
-            const delivery = await this.newDelivery(subscription, event);
-            void this.attempt(delivery);
+            // Not awaited one by one: the stores answer in the order asked (one Redis connection), so
+            // first attempts still start in event order.
+            const stored = this.newDelivery(subscription, event).then((delivery) => this.attempt(delivery));
+            this.track(stored);
           }
         }
       }
@@ -133,7 +136,7 @@ export class WebhookDispatcher {
       status: 'PENDING',
       attempted_at: new Date(now).toISOString(),
       attempts: 0,
-      sequence: await this.store.nextSequence(),
+      sequence: this.nextSequence(now),
       createdMs: now,
       dueMs: now,
       event,
@@ -144,6 +147,14 @@ export class WebhookDispatcher {
     }
     await this.store.saveDelivery(delivery);
     return delivery;
+  }
+
+  private lastSequence = 0;
+
+  /** Increasing per instance, and by time across instances (µs since the epoch): orders the listing. */
+  private nextSequence(now: number): number {
+    this.lastSequence = Math.max(this.lastSequence + 1, now * 1000);
+    return this.lastSequence;
   }
 
   private schedule(delivery: DeliveryRecord): void {
@@ -158,7 +169,12 @@ export class WebhookDispatcher {
   }
 
   private attempt(delivery: DeliveryRecord): Promise<void> {
-    const running = this.post(delivery).finally(() => this.inFlight.delete(running));
+    return this.track(this.post(delivery));
+  }
+
+  /** Keeps a delivery step in the in-flight set until it settles (close and idle wait for them). */
+  private track(work: Promise<void>): Promise<void> {
+    const running = work.catch(() => {}).finally(() => this.inFlight.delete(running));
     this.inFlight.add(running);
     return running;
   }
@@ -181,16 +197,8 @@ export class WebhookDispatcher {
     let status: number | undefined;
     let error: string | undefined;
     try {
-      const response = await fetch(subscription.url, {
-        method: 'POST',
-        headers: request.headers,
-        body: request.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      status = response.status;
-      await response.body?.cancel();
-      if (!response.ok) error = `HTTP ${response.status}`;
+      status = await postJson(subscription.url, request.body, request.headers, this.timeoutMs);
+      if (status < 200 || status > 299) error = `HTTP ${status}`;
     } catch (caught) {
       error = caught instanceof Error ? caught.message : String(caught);
     }
@@ -201,10 +209,12 @@ export class WebhookDispatcher {
     if (status === undefined) delete delivery.response_status;
     else delivery.response_status = status;
     if (error === undefined) {
+      // Stored only when a failure streak ends: a success per delivery would cost a write per event.
+      const streak = subscription.consecutive_failures > 0;
       subscription.consecutive_failures = 0;
       subscription.last_success_at = delivery.attempted_at;
       await this.finish(delivery, 'SUCCESS');
-      await this.store.saveSubscription(subscription);
+      if (streak) await this.store.saveSubscription(subscription);
       return;
     }
     subscription.consecutive_failures++;

@@ -12,6 +12,8 @@ type Client = RedisLedger['client'];
  * subscription keeps its newest deliveries only.
  */
 export class RedisWebhookStore implements WebhookStore {
+  private writes = 0;
+
   constructor(
     private readonly client: Client,
     private readonly prefix: string,
@@ -51,7 +53,7 @@ export class RedisWebhookStore implements WebhookStore {
     if (finished) pipeline.srem(sharedWebhookKey(this.prefix, 'pending'), pendingKey);
     else pipeline.sadd(sharedWebhookKey(this.prefix, 'pending'), pendingKey);
     await pipeline.exec();
-    if (finished && record.sequence % 64 === 0) await this.trim(record.subscription_id);
+    if (finished && ++this.writes % 64 === 0) await this.trim(record.subscription_id);
   }
 
   /** Forgets a subscription's oldest deliveries past the bound (now and then, not on every write). */
@@ -87,9 +89,5 @@ export class RedisWebhookStore implements WebhookStore {
       else found.push(JSON.parse(json) as DeliveryRecord);
     }
     return found;
-  }
-
-  async nextSequence(): Promise<number> {
-    return this.client.incr(sharedWebhookKey(this.prefix, 'seq'));
   }
 }

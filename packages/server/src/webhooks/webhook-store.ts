@@ -15,8 +15,6 @@ export interface WebhookStore {
   deliveries(subscriptionId: string, query: DeliveryQuery): Promise<DeliveryPage>;
   /** Every PENDING or RETRYING delivery (to resume after a restart). */
   unfinished(): Promise<DeliveryRecord[]>;
-  /** The next delivery sequence number. */
-  nextSequence(): Promise<number>;
 }
 
 /** Finished deliveries kept per subscription (the newest). */
@@ -26,7 +24,6 @@ export const MAX_FINISHED_PER_SUBSCRIPTION = 1000;
 export class MemoryWebhookStore implements WebhookStore {
   private readonly subs = new Map<string, SubscriptionRecord>();
   private readonly bySubscription = new Map<string, DeliveryRecord[]>();
-  private sequence = 0;
 
   async saveSubscription(record: SubscriptionRecord): Promise<void> {
     this.subs.set(record.subscription_id, record);
@@ -66,9 +63,5 @@ export class MemoryWebhookStore implements WebhookStore {
     return [...this.bySubscription.values()]
       .flat()
       .filter((d) => d.status === 'PENDING' || d.status === 'RETRYING');
-  }
-
-  async nextSequence(): Promise<number> {
-    return ++this.sequence;
   }
 }
