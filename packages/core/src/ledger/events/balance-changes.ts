@@ -1,6 +1,8 @@
 import {
   type BalanceCause,
   deriveBalanceEvents,
+  initialState,
+  mayEmit,
   type ScopeBalance,
   type ScopeEventState,
 } from './balance-events.ts';
@@ -16,8 +18,8 @@ export interface ScopeStates<K> {
 /** One scope's change: its balances before and after, and the key its state is remembered under. */
 export interface BalanceChange<K> {
   key: K;
-  before: ScopeBalance;
-  after: ScopeBalance;
+  before: Readonly<ScopeBalance>;
+  after: Readonly<ScopeBalance>;
 }
 
 /**
@@ -29,17 +31,24 @@ export function balanceChangeDrafts<K>(
   log: LedgerEventLog,
   states: ScopeStates<K>,
   changes: readonly BalanceChange<K>[],
-  cause?: BalanceCause,
+  cause?: BalanceCause | (() => BalanceCause),
 ): EventDraft[] {
   const drafts: EventDraft[] = [];
   for (const change of changes) {
-    const derived = deriveBalanceEvents(
-      change.before,
-      change.after,
-      states.get(change.key),
-      log.thresholdsOf(change.after.scope),
-      cause,
-    );
+    const state = states.get(change.key);
+    const thresholds = log.thresholdsOf(change.after.scope);
+    if (!mayEmit(change.before, change.after, state, thresholds)) {
+      // Nothing fires: remember the counters in place (no allocation on the hot path).
+      if (state === undefined) states.set(change.key, initialState(change.after));
+      else {
+        state.spent = change.after.spent;
+        state.reserved = change.after.reserved;
+        state.periodStartMs = change.after.periodStartMs;
+      }
+      continue;
+    }
+    const why = typeof cause === 'function' ? cause() : cause;
+    const derived = deriveBalanceEvents(change.before, change.after, state, thresholds, why);
     states.set(change.key, derived.state);
     drafts.push(...derived.drafts);
   }
@@ -51,7 +60,7 @@ export function publishBalanceChanges<K>(
   log: LedgerEventLog,
   states: ScopeStates<K>,
   changes: readonly BalanceChange<K>[],
-  cause: BalanceCause | undefined,
+  cause: BalanceCause | (() => BalanceCause) | undefined,
   origin: EventOrigin,
 ): void {
   log.publish(balanceChangeDrafts(log, states, changes, cause), origin);

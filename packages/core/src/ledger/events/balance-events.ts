@@ -16,7 +16,7 @@ export interface ScopeBalance {
   overdraftLimit: number;
   isOverLimit: boolean;
   /** Start of the budget window the counters belong to (windowed ledgers only). */
-  periodStartMs?: number;
+  periodStartMs?: number | undefined;
 }
 
 /**
@@ -42,11 +42,11 @@ export interface BalanceCause {
 export const DEFAULT_THRESHOLDS: readonly number[] = [0.8, 0.95];
 
 /** (spent + reserved) / allocated, or undefined for a budget with nothing allocated. */
-export function utilizationOf(balance: ScopeBalance): number | undefined {
+export function utilizationOf(balance: Readonly<ScopeBalance>): number | undefined {
   return balance.allocated > 0 ? (balance.spent + balance.reserved) / balance.allocated : undefined;
 }
 
-function thresholdData(balance: ScopeBalance, threshold: number, direction: 'rising' | 'falling') {
+function thresholdData(balance: Readonly<ScopeBalance>, threshold: number, direction: 'rising' | 'falling') {
   return {
     scope: balance.scope,
     unit: balance.unit,
@@ -60,7 +60,7 @@ function thresholdData(balance: ScopeBalance, threshold: number, direction: 'ris
   };
 }
 
-function overLimitData(balance: ScopeBalance) {
+function overLimitData(balance: Readonly<ScopeBalance>) {
   return {
     scope: balance.scope,
     unit: balance.unit,
@@ -71,8 +71,38 @@ function overLimitData(balance: ScopeBalance) {
   };
 }
 
+/**
+ * False when a change can yield no event at all (the common case): no window roll, no threshold
+ * between the two utilizations, no exhaustion, no over-limit flip, no new debt. Lets a ledger skip the
+ * derivation, and its allocations, on most operations. Never false when `deriveBalanceEvents` would
+ * yield something.
+ */
+export function mayEmit(
+  before: Readonly<ScopeBalance>,
+  after: Readonly<ScopeBalance>,
+  state: ScopeEventState | undefined,
+  thresholds: readonly number[],
+): boolean {
+  if (
+    state !== undefined &&
+    before.periodStartMs !== undefined &&
+    state.periodStartMs !== before.periodStartMs
+  ) {
+    return true;
+  }
+  if (before.isOverLimit !== after.isOverLimit || after.debt > before.debt) return true;
+  if (before.remaining > 0 && after.remaining <= 0) return true;
+  if (before.allocated <= 0 || after.allocated <= 0) return false;
+  const was = (before.spent + before.reserved) / before.allocated;
+  const now = (after.spent + after.reserved) / after.allocated;
+  const low = Math.min(was, now);
+  const high = Math.max(was, now);
+  for (const threshold of thresholds) if (low < threshold && threshold <= high) return true;
+  return false;
+}
+
 /** A fresh state for a scope first seen with `balance` (nothing fired yet). */
-export function initialState(balance: ScopeBalance): ScopeEventState {
+export function initialState(balance: Readonly<ScopeBalance>): ScopeEventState {
   return {
     periodStartMs: balance.periodStartMs,
     spent: balance.spent,
@@ -87,8 +117,8 @@ export function initialState(balance: ScopeBalance): ScopeEventState {
  * rolled since then yields `budget.reset_spent` (reported by the first change in the new window).
  */
 export function deriveBalanceEvents(
-  before: ScopeBalance,
-  after: ScopeBalance,
+  before: Readonly<ScopeBalance>,
+  after: Readonly<ScopeBalance>,
   state: ScopeEventState | undefined,
   thresholds: readonly number[],
   cause: BalanceCause = {},

@@ -112,9 +112,18 @@ export class LedgerEventLog implements LedgerEvents {
 
   /** The thresholds of a scope's budgets (its rule's, else the ledger's). */
   thresholdsOf(scope: string): readonly number[] {
-    for (const rule of this.rules) if (matchesPattern(rule.pattern, scope)) return rule.thresholds;
-    return this.thresholds;
+    if (this.rules.length === 0) return this.thresholds;
+    let found = this.ruleCache.get(scope);
+    if (found === undefined) {
+      found = this.rules.find((rule) => matchesPattern(rule.pattern, scope))?.thresholds ?? this.thresholds;
+      if (this.ruleCache.size >= 100_000) this.ruleCache.clear();
+      this.ruleCache.set(scope, found);
+    }
+    return found;
   }
+
+  /** Scope → its thresholds (patterns are matched once per scope, not per operation). */
+  private readonly ruleCache = new Map<string, readonly number[]>();
 
   async list(query: EventQuery): Promise<EventPage> {
     validateEventQuery(query);

@@ -3,7 +3,7 @@ import type { Decision, OveragePolicy } from '../../protocol/enums.ts';
 import type { Caps, ReserveRequest } from '../../protocol/types.ts';
 import type { LedgerRow } from '../ledger-row.ts';
 import { type ReservationRow, reservationIdOf } from '../reservations.ts';
-import { balanceChangeDrafts } from './balance-changes.ts';
+import { type BalanceChange, balanceChangeDrafts } from './balance-changes.ts';
 import type { BalanceCause, ScopeBalance, ScopeEventState } from './balance-events.ts';
 import type { LedgerEventLog } from './event-log.ts';
 import type { EventDraft, EventOrigin } from './event-types.ts';
@@ -22,6 +22,8 @@ export interface Refusal {
   row?: LedgerRow;
   requested: number;
 }
+
+const NONE: readonly EventDraft[] = Object.freeze([]);
 
 /** The balances of a memory ledger row, as the derivation reads them. */
 export function balanceOfRow(row: LedgerRow): ScopeBalance {
@@ -58,8 +60,31 @@ export class MemoryLedgerEvents {
 
   constructor(readonly log: LedgerEventLog) {}
 
-  snapshot(rows: readonly LedgerRow[]): ScopeBalance[] {
-    return rows.map(balanceOfRow);
+  /** Reused snapshots: the ledger takes one, changes its rows and reports, all in one synchronous step. */
+  private readonly scratch: ScopeBalance[] = [];
+
+  /** The rows' balances before a change (valid until the next snapshot). */
+  snapshot(rows: readonly LedgerRow[]): readonly ScopeBalance[] {
+    const scratch = this.scratch;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const copy = scratch[i];
+      if (copy === undefined) {
+        scratch[i] = balanceOfRow(row);
+        continue;
+      }
+      copy.scope = row.scope;
+      copy.unit = row.unit;
+      copy.allocated = row.allocated;
+      copy.remaining = row.remaining;
+      copy.reserved = row.reserved;
+      copy.spent = row.spent;
+      copy.debt = row.debt;
+      copy.overdraftLimit = row.overdraftLimit;
+      copy.isOverLimit = row.isOverLimit;
+      copy.periodStartMs = row.periodStartMs;
+    }
+    return scratch;
   }
 
   /** Budget events of `rows` changed from `before`, plus `extra` drafts, published together. */
@@ -67,17 +92,27 @@ export class MemoryLedgerEvents {
     before: readonly ScopeBalance[],
     rows: readonly LedgerRow[],
     context: CallContext | undefined,
-    cause?: BalanceCause,
-    extra: readonly EventDraft[] = [],
+    cause?: BalanceCause | (() => BalanceCause),
+    extra: readonly EventDraft[] = NONE,
   ): void {
-    const changes = rows.map((row, index) => ({
-      key: row,
-      before: before[index]!,
-      after: balanceOfRow(row),
-    }));
+    // A row is its own balance view (same fields), so the common no-event case allocates nothing.
+    const changes = this.changes;
+    changes.length = rows.length;
+    for (let i = 0; i < rows.length; i++) {
+      const change = changes[i];
+      if (change === undefined) changes[i] = { key: rows[i]!, before: before[i]!, after: rows[i]! };
+      else {
+        change.key = rows[i]!;
+        change.before = before[i]!;
+        change.after = rows[i]!;
+      }
+    }
     const drafts = balanceChangeDrafts(this.log, this.states, changes, cause);
+    if (drafts.length === 0 && extra.length === 0) return;
     this.log.publish(extra.length === 0 ? drafts : [...extra, ...drafts], originOf(context));
   }
+
+  private readonly changes: BalanceChange<LedgerRow>[] = [];
 
   /** A commit's events: `reservation.commit_overage` when actual passed the estimate, and balance events. */
   committed(
@@ -86,17 +121,18 @@ export class MemoryLedgerEvents {
     actual: number,
     context: CallContext | undefined,
   ): void {
-    const reservationId = reservationIdOf(reservation);
     const policy: OveragePolicy = reservation.overagePolicy;
-    const extra: EventDraft[] = [];
+    let extra = NONE;
     if (actual > reservation.estimate) {
       let debt = 0;
       reservation.rows.forEach((row, index) => {
         debt = Math.max(debt, row.debt - before[index]!.debt);
       });
-      extra.push(overageDraft(this.factsOf(reservation, reservationId), actual, policy, debt));
+      extra = [overageDraft(this.factsOf(reservation, reservationIdOf(reservation)), actual, policy, debt)];
     }
-    this.changed(before, reservation.rows, context, { reservationId, overagePolicy: policy }, extra);
+    // The cause (with the reservation id, built from its counter) only when an event needs it.
+    const cause = () => ({ reservationId: reservationIdOf(reservation), overagePolicy: policy });
+    this.changed(before, reservation.rows, context, cause, extra);
   }
 
   /** Called by the reservation table after it returned an expired hold (rows already updated). */
