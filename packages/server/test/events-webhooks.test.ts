@@ -426,4 +426,34 @@ describe('webhooks', () => {
     expect(noFrom.status).toBe(400);
     expect(noFrom.body.details.field).toBe('from');
   });
+
+  it('refuses a second replay to a subscription while the first is still sending (409)', async () => {
+    for (let i = 0; i < 2; i++) await reserve(5000);
+    const slow = await receiver(() => 204);
+    const endpoint = receivers.at(-1)!;
+    endpoint.removeAllListeners('request');
+    endpoint.on('request', (_request, response) => {
+      setTimeout(() => response.writeHead(204).end(), 500);
+    });
+    const created = await send('POST', '/v1/admin/webhooks?tenant_id=acme', {
+      admin: true,
+      body: { url: slow.url, event_types: ['reservation.denied'] },
+    });
+    const id = created.body.subscription.subscription_id;
+    const window = {
+      from: new Date(Date.now() - 60_000).toISOString(),
+      to: new Date(Date.now() + 1000).toISOString(),
+    };
+    expect(
+      (await send('POST', `/v1/admin/webhooks/${id}/replay`, { admin: true, body: window })).status,
+    ).toBe(202);
+    const again = await send('POST', `/v1/admin/webhooks/${id}/replay`, { admin: true, body: window });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toBe('REPLAY_IN_PROGRESS');
+    await server.webhooks!.idle();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(
+      (await send('POST', `/v1/admin/webhooks/${id}/replay`, { admin: true, body: window })).status,
+    ).toBe(202);
+  });
 });
