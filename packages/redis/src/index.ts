@@ -2,3 +2,4 @@
 
 export { createRedisOutbox, type RedisOutboxOptions } from './outbox.ts';
 export { createRedisLedger, type RedisLedger, type RedisLedgerOptions } from './redis-ledger.ts';
+export { whenConnected } from './when-connected.ts';

@@ -7,6 +7,7 @@ import {
 } from '@cycles-guard/core/ledger-kit';
 import type { Redis } from 'ioredis';
 import { sharedEventKey, tenantEventKey } from './event-keys.ts';
+import { whenConnected } from './when-connected.ts';
 
 /** Bounds of the Redis event store. */
 export interface RedisEventStoreOptions {
@@ -35,17 +36,8 @@ export class RedisEventStore implements EventStore {
     this.retentionMs = options.retentionMs ?? 7 * 86_400_000;
   }
 
-  /** Waits for the client's connection (the ledger connects lazily, on its first operation). */
-  private async connected(): Promise<void> {
-    if (this.client.status === 'ready') return;
-    if (this.client.status === 'wait') this.client.connect().catch(() => {});
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('Redis is not reachable')), 2000);
-      this.client.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  private connected(): Promise<void> {
+    return whenConnected(this.client);
   }
 
   async append(events: readonly ProtocolEvent[]): Promise<void> {

@@ -156,7 +156,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     ledger.events === undefined
       ? undefined
       : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store));
-  await webhooks?.start();
+  webhooks?.start();
   const app = buildApp(ledger, keys, {
     ...options,
     ledgerType: store.type,

@@ -59,7 +59,8 @@ export function registerWebhookRoutes(
   const events = ledger.events!;
   const replaying = new Set<string>();
 
-  const owned = (subscriptionId: string, tenant: string | undefined): SubscriptionRecord => {
+  const owned = async (subscriptionId: string, tenant: string | undefined): Promise<SubscriptionRecord> => {
+    await dispatcher.ready();
     const record = dispatcher.get(subscriptionId);
     if (record === undefined || (tenant !== undefined && record.tenant_id !== tenant))
       throw notFound(subscriptionId);
@@ -67,6 +68,7 @@ export function registerWebhookRoutes(
   };
 
   const create = async (request: FastifyRequest, reply: FastifyReply, tenant: string, admin: boolean) => {
+    await dispatcher.ready();
     if (
       tenant !== SYSTEM_TENANT &&
       dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT
@@ -183,6 +185,7 @@ export function registerWebhookRoutes(
   });
   app.get('/v1/admin/webhooks', async (request) => {
     requireAdmin(request, keys);
+    await dispatcher.ready();
     const params = queryOf(request);
     const tenant = param(params, 'tenant_id');
     const status = param(params, 'status');
@@ -199,23 +202,23 @@ export function registerWebhookRoutes(
   });
   app.get<IdParams>('/v1/admin/webhooks/:subscription_id', async (request) => {
     requireAdmin(request, keys);
-    return toWireSubscription(owned(request.params.subscription_id, undefined));
+    return toWireSubscription(await owned(request.params.subscription_id, undefined));
   });
   app.patch<IdParams>('/v1/admin/webhooks/:subscription_id', async (request) => {
     requireAdmin(request, keys);
-    return update(request, owned(request.params.subscription_id, undefined), true);
+    return update(request, await owned(request.params.subscription_id, undefined), true);
   });
   app.delete<IdParams>('/v1/admin/webhooks/:subscription_id', async (request, reply) => {
     requireAdmin(request, keys);
-    return remove(request, reply, owned(request.params.subscription_id, undefined));
+    return remove(request, reply, await owned(request.params.subscription_id, undefined));
   });
   app.get<IdParams>('/v1/admin/webhooks/:subscription_id/deliveries', async (request) => {
     requireAdmin(request, keys);
-    return deliveries(request, owned(request.params.subscription_id, undefined));
+    return deliveries(request, await owned(request.params.subscription_id, undefined));
   });
   app.post<IdParams>('/v1/admin/webhooks/:subscription_id/replay', async (request, reply) => {
     requireAdmin(request, keys);
-    const record = owned(request.params.subscription_id, undefined);
+    const record = await owned(request.params.subscription_id, undefined);
     const { fromMs, toMs, types, maxEvents } = replayRequest(request.body);
     if (replaying.has(record.subscription_id)) {
       return reply.code(409).send({
@@ -277,21 +280,22 @@ export function registerWebhookRoutes(
   app.post('/v1/webhooks', async (request, reply) => create(request, reply, tenantOf(request, keys), false));
   app.get('/v1/webhooks', async (request) => {
     const tenant = tenantOf(request, keys);
+    await dispatcher.ready();
     const mine = dispatcher.list().filter((s) => s.tenant_id === tenant);
     return { subscriptions: mine.map(toWireSubscription), has_more: false };
   });
   app.get<IdParams>('/v1/webhooks/:subscription_id', async (request) =>
-    toWireSubscription(owned(request.params.subscription_id, tenantOf(request, keys))),
+    toWireSubscription(await owned(request.params.subscription_id, tenantOf(request, keys))),
   );
   app.patch<IdParams>('/v1/webhooks/:subscription_id', async (request) =>
-    update(request, owned(request.params.subscription_id, tenantOf(request, keys)), false),
+    update(request, await owned(request.params.subscription_id, tenantOf(request, keys)), false),
   );
   app.delete<IdParams>('/v1/webhooks/:subscription_id', async (request, reply) =>
-    remove(request, reply, owned(request.params.subscription_id, tenantOf(request, keys))),
+    remove(request, reply, await owned(request.params.subscription_id, tenantOf(request, keys))),
   );
   app.get<IdParams>('/v1/webhooks/:subscription_id/deliveries', async (request) => {
     const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
-    return deliveries(request, owned(request.params.subscription_id, tenant));
+    return deliveries(request, await owned(request.params.subscription_id, tenant));
   });
 }
 

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock, LedgerEvents, ProtocolEvent } from '@cycles-guard/core';
+import {
+  AuthorityUnavailableError,
+  type Clock,
+  type LedgerEvents,
+  type ProtocolEvent,
+} from '@cycles-guard/core';
 import { type EventDraft, retryDelayMs, SYSTEM_TENANT, webhookRequest } from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
 import { postJson } from './http-post.ts';
@@ -42,12 +47,53 @@ export class WebhookDispatcher {
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  /** Loads subscriptions, resumes deliveries left pending (a restart on a durable store), listens. */
-  async start(): Promise<void> {
-    for (const record of await this.store.subscriptions())
-      this.subscriptions.set(record.subscription_id, record);
-    for (const delivery of await this.store.unfinished()) this.schedule(delivery);
+  /**
+   * Listens, then loads subscriptions and resumes deliveries left pending (a restart on a durable
+   * store) in the background, retrying while the store is unreachable: a server starts (and answers
+   * 503 from its ledger) whether or not Redis is up. Events that come first wait in the inbox.
+   */
+  start(): void {
     this.unsubscribe = this.events.subscribe((event) => this.enqueue(event));
+    this.loading = this.load();
+  }
+
+  /** Resolves once subscriptions are loaded (routes wait for it); 503 while the store is unreachable. */
+  async ready(): Promise<void> {
+    if (this.loaded) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const unavailable = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AuthorityUnavailableError('Webhook subscriptions cannot be read yet: try again')),
+        2000,
+      );
+    });
+    try {
+      await Promise.race([this.loading, unavailable]);
+      this.loaded = true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private loading: Promise<void> = Promise.resolve();
+
+  private async load(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        for (const record of await this.store.subscriptions()) {
+          if (!this.subscriptions.has(record.subscription_id))
+            this.subscriptions.set(record.subscription_id, record);
+        }
+        for (const delivery of await this.store.unfinished()) this.schedule(delivery);
+        if (this.inbox.length > 0 && !this.draining) {
+          this.draining = true;
+          setImmediate(() => void this.drain());
+        }
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt)).unref?.());
+      }
+    }
   }
 
   get(subscriptionId: string): SubscriptionRecord | undefined {
@@ -97,7 +143,7 @@ export class WebhookDispatcher {
   }
 
   private enqueue(event: ProtocolEvent): void {
-    if (this.closed || this.subscriptions.size === 0) return;
+    if (this.closed || (this.subscriptions.size === 0 && this.loaded)) return;
     this.inbox.push(event);
     if (!this.draining) {
       this.draining = true;
@@ -105,8 +151,12 @@ export class WebhookDispatcher {
     }
   }
 
+  private loaded = false;
+
   private async drain(): Promise<void> {
     try {
+      await this.loading;
+      this.loaded = true;
       while (this.inbox.length > 0) {
         const batch = this.inbox;
         this.inbox = [];

@@ -1,4 +1,4 @@
-import type { RedisLedger } from '@cycles-guard/redis';
+import { type RedisLedger, whenConnected } from '@cycles-guard/redis';
 import { type DeliveryPage, type DeliveryQuery, type DeliveryRecord, pageOfDeliveries } from './delivery.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import { sharedWebhookKey, subscriptionKey } from './webhook-keys.ts';
@@ -20,6 +20,7 @@ export class RedisWebhookStore implements WebhookStore {
   ) {}
 
   async saveSubscription(record: SubscriptionRecord): Promise<void> {
+    await whenConnected(this.client);
     await this.client.hset(
       sharedWebhookKey(this.prefix, 'subs'),
       record.subscription_id,
@@ -28,6 +29,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async deleteSubscription(subscriptionId: string): Promise<void> {
+    await whenConnected(this.client);
     await this.client
       .pipeline()
       .hdel(sharedWebhookKey(this.prefix, 'subs'), subscriptionId)
@@ -37,11 +39,13 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async subscriptions(): Promise<SubscriptionRecord[]> {
+    await whenConnected(this.client);
     const all = await this.client.hvals(sharedWebhookKey(this.prefix, 'subs'));
     return all.map((json) => JSON.parse(json) as SubscriptionRecord);
   }
 
   async saveDelivery(record: DeliveryRecord): Promise<void> {
+    await whenConnected(this.client);
     const order = subscriptionKey(this.prefix, record.subscription_id, 'order');
     const records = subscriptionKey(this.prefix, record.subscription_id, 'records');
     const pendingKey = `${record.subscription_id}|${record.delivery_id}`;
@@ -69,6 +73,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async deliveries(subscriptionId: string, query: DeliveryQuery): Promise<DeliveryPage> {
+    await whenConnected(this.client);
     const all = await this.client.hvals(subscriptionKey(this.prefix, subscriptionId, 'records'));
     const records = all
       .map((json) => JSON.parse(json) as DeliveryRecord)
@@ -77,6 +82,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async unfinished(): Promise<DeliveryRecord[]> {
+    await whenConnected(this.client);
     const pending = await this.client.smembers(sharedWebhookKey(this.prefix, 'pending'));
     const found: DeliveryRecord[] = [];
     for (const entry of pending) {
