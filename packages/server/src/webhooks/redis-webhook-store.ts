@@ -44,20 +44,54 @@ export class RedisWebhookStore implements WebhookStore {
     return all.map((json) => JSON.parse(json) as SubscriptionRecord);
   }
 
-  async saveDelivery(record: DeliveryRecord): Promise<void> {
-    await whenConnected(this.client);
-    const order = subscriptionKey(this.prefix, record.subscription_id, 'order');
-    const records = subscriptionKey(this.prefix, record.subscription_id, 'records');
-    const pendingKey = `${record.subscription_id}|${record.delivery_id}`;
-    const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
-    const pipeline = this.client
-      .pipeline()
-      .hset(records, record.delivery_id, JSON.stringify(record))
-      .zadd(order, record.sequence, record.delivery_id);
-    if (finished) pipeline.srem(sharedWebhookKey(this.prefix, 'pending'), pendingKey);
-    else pipeline.sadd(sharedWebhookKey(this.prefix, 'pending'), pendingKey);
-    await pipeline.exec();
-    if (finished && ++this.writes % 64 === 0) await this.trim(record.subscription_id);
+  /** Delivery writes of this event-loop turn, sent as one pipeline (one socket write, not one each). */
+  private queued: {
+    record: DeliveryRecord;
+    json: string;
+    done: () => void;
+    failed: (error: unknown) => void;
+  }[] = [];
+
+  saveDelivery(record: DeliveryRecord): Promise<void> {
+    // Serialized now: the dispatcher goes on changing the record after this call.
+    const json = JSON.stringify(record);
+    return new Promise<void>((done, failed) => {
+      this.queued.push({ record, json, done, failed });
+      if (this.queued.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queued;
+    this.queued = [];
+    try {
+      await whenConnected(this.client);
+      const pipeline = this.client.pipeline();
+      const pending = sharedWebhookKey(this.prefix, 'pending');
+      for (const { record, json } of batch) {
+        const member = `${record.subscription_id}|${record.delivery_id}`;
+        pipeline
+          .hset(subscriptionKey(this.prefix, record.subscription_id, 'records'), record.delivery_id, json)
+          .zadd(
+            subscriptionKey(this.prefix, record.subscription_id, 'order'),
+            record.sequence,
+            record.delivery_id,
+          );
+        if (record.status === 'SUCCESS' || record.status === 'FAILED') pipeline.srem(pending, member);
+        else pipeline.sadd(pending, member);
+      }
+      const results = await pipeline.exec();
+      const error = results?.find(([failure]) => failure !== null)?.[0];
+      if (error) throw error;
+      for (const { done } of batch) done();
+    } catch (error) {
+      for (const { failed } of batch) failed(error);
+      return;
+    }
+    for (const { record } of batch) {
+      const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
+      if (finished && ++this.writes % 64 === 0) await this.trim(record.subscription_id).catch(() => {});
+    }
   }
 
   /** Forgets a subscription's oldest deliveries past the bound (now and then, not on every write). */
