@@ -1,4 +1,4 @@
-import { type Balance, type Cycles, subjectBalances, windowBounds } from '@cycles-guard/core';
+import { type Balance, type Cycles, type Ledger, subjectBalances, windowBounds } from '@cycles-guard/core';
 
 /** One budget of a tenant, as the balances endpoint reports it. */
 export interface BalanceView {
@@ -33,4 +33,31 @@ export async function tenantBalances(cycles: Cycles, tenant: string): Promise<Ba
   const { balances } = await cycles.authority.getBalances({ tenant, limit: 200 });
   const now = Date.now();
   return subjectBalances(balances, { tenant }).map((balance) => toBalanceView(balance, now));
+}
+
+/** A budget alert as the alerts endpoint reports it. */
+export interface AlertView {
+  type: string;
+  at: string;
+  scope: string | undefined;
+  threshold: number | undefined;
+  utilization: number | undefined;
+}
+
+/** The tenant's budget alerts (thresholds crossed, exhaustion), newest first, from the ledger's events. */
+export async function tenantAlerts(cycles: Cycles, tenant: string): Promise<AlertView[]> {
+  const events = (cycles.authority as Partial<Ledger>).events;
+  if (events === undefined) return [];
+  const page = await events.list({ tenant, category: 'budget', limit: 50 });
+  return page.events
+    .filter(
+      (event) => event.event_type === 'budget.threshold_crossed' || event.event_type === 'budget.exhausted',
+    )
+    .map((event) => ({
+      type: event.event_type,
+      at: event.timestamp,
+      scope: event.scope,
+      threshold: event.data?.threshold as number | undefined,
+      utilization: event.data?.utilization as number | undefined,
+    }));
 }

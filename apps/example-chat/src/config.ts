@@ -11,6 +11,8 @@ export interface ExampleConfig {
   /** Real Bedrock in this region; undefined runs the in-process emulator. */
   awsRegion: string | undefined;
   modelId: string;
+  /** Where budget alerts (80 %, 95 %, exhausted) are posted, signed; none when unset. */
+  alertWebhook?: { url: string; secret: string; allowHttp: boolean };
 }
 
 const MICROCENTS_PER_USD = 100_000_000;
@@ -58,14 +60,15 @@ function apiKeys(env: Record<string, string | undefined>): Map<string, string> {
 /**
  * Reads `PORT`, `HOST`, `DAILY_BUDGET_USD`, `API_KEYS`, `BEDROCK_MODEL_ID`, and the AWS selection:
  * `AWS_REGION` (or `AWS_DEFAULT_REGION`) means real Bedrock with the SDK's default credentials, unless
- * `BEDROCK_EMULATOR=1` forces the in-process emulator. Invalid values throw naming the variable.
+ * `BEDROCK_EMULATOR=1` forces the in-process emulator; `ALERT_WEBHOOK_URL` + `ALERT_WEBHOOK_SECRET` post
+ * the budget alerts. Invalid values throw naming the variable.
  */
 export function readConfig(env: Record<string, string | undefined>, defaultPort: number): ExampleConfig {
   const forceEmulator = env.BEDROCK_EMULATOR === '1' || env.BEDROCK_EMULATOR === 'true';
   const awsRegion = forceEmulator
     ? undefined
     : env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
-  return {
+  const config: ExampleConfig = {
     port: port(env, defaultPort),
     host: env.HOST?.trim() || '127.0.0.1',
     dailyBudgetMicrocents: dailyBudget(env),
@@ -73,4 +76,23 @@ export function readConfig(env: Record<string, string | undefined>, defaultPort:
     awsRegion,
     modelId: env.BEDROCK_MODEL_ID?.trim() || (awsRegion === undefined ? EMULATOR_MODEL : AWS_MODEL),
   };
+  const alertUrl = env.ALERT_WEBHOOK_URL?.trim();
+  if (alertUrl) {
+    const secret = env.ALERT_WEBHOOK_SECRET?.trim();
+    if (!secret)
+      invalid('ALERT_WEBHOOK_SECRET', 'is required with ALERT_WEBHOOK_URL: the receiver verifies with it');
+    let url: URL | undefined;
+    try {
+      url = new URL(alertUrl);
+    } catch {
+      invalid('ALERT_WEBHOOK_URL', `must be an http(s) URL, got "${alertUrl}"`);
+    }
+    // Plain http only to this machine (a local receiver); anything else must be https.
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+      invalid('ALERT_WEBHOOK_URL', `must be https (http only to localhost), got "${alertUrl}"`);
+    }
+    config.alertWebhook = { url: alertUrl, secret, allowHttp: url.protocol === 'http:' };
+  }
+  return config;
 }

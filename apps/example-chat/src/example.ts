@@ -44,7 +44,7 @@ export async function startExample(
 ): Promise<RunningExample> {
   const config = readConfig(env, defaultPort);
   const bedrock = await connectBedrock(config.awsRegion, emulatorOptions);
-  const cycles = createTenantBudgets(config.dailyBudgetMicrocents);
+  const cycles = createTenantBudgets(config.dailyBudgetMicrocents, config.alertWebhook);
   let app: ListeningApp;
   try {
     app = await listen({ cycles, client: bedrock.client, config });

@@ -1,6 +1,6 @@
-export { type BalanceView, tenantBalances, toBalanceView } from './balances.ts';
+export { type AlertView, type BalanceView, tenantAlerts, tenantBalances, toBalanceView } from './balances.ts';
 export { type BedrockConnection, connectBedrock } from './bedrock.ts';
-export { createTenantBudgets } from './budgets.ts';
+export { type BudgetAlertWebhook, createTenantBudgets } from './budgets.ts';
 export {
   type ChatRequest,
   ChatRequestError,

@@ -8,7 +8,7 @@ import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import type { Cycles } from '@cycles-guard/core';
 import { type BedrockConnection, connectBedrock } from './bedrock.ts';
-import { createTenantBudgets } from './budgets.ts';
+import { type BudgetAlertWebhook, createTenantBudgets } from './budgets.ts';
 
 /** The emulator's default model, Claude 3.5 Haiku. */
 export const MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
@@ -50,8 +50,8 @@ export class ChatTestBed {
   }
 
   /** Template budgets for the current test, closed by `reset`. */
-  budgets(dailyBudgetMicrocents: number): Cycles {
-    this.#cycles = createTenantBudgets(dailyBudgetMicrocents);
+  budgets(dailyBudgetMicrocents: number, alerts?: BudgetAlertWebhook): Cycles {
+    this.#cycles = createTenantBudgets(dailyBudgetMicrocents, alerts);
     return this.#cycles;
   }
 

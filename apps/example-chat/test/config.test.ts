@@ -50,4 +50,22 @@ describe('readConfig', () => {
     );
     expect((failure({ API_KEYS: 'k:bad tenant' }) as Error).message).toMatch(/^API_KEYS/);
   });
+
+  it('reads the alert webhook: https anywhere, http only to localhost, always with a secret', () => {
+    expect(readConfig({}, 3000).alertWebhook).toBeUndefined();
+    expect(
+      readConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example.com/x', ALERT_WEBHOOK_SECRET: 's3cret' }, 3000)
+        .alertWebhook,
+    ).toEqual({ url: 'https://hooks.example.com/x', secret: 's3cret', allowHttp: false });
+    expect(
+      readConfig({ ALERT_WEBHOOK_URL: 'http://127.0.0.1:9000/a', ALERT_WEBHOOK_SECRET: 's' }, 3000)
+        .alertWebhook?.allowHttp,
+    ).toBe(true);
+    const refuse = (env: Record<string, string>) => () => readConfig(env, 3000);
+    expect(refuse({ ALERT_WEBHOOK_URL: 'https://x.example/a' })).toThrow(/^ALERT_WEBHOOK_SECRET is required/);
+    expect(refuse({ ALERT_WEBHOOK_URL: 'http://x.example/a', ALERT_WEBHOOK_SECRET: 's' })).toThrow(
+      /^ALERT_WEBHOOK_URL must be https/,
+    );
+    expect(refuse({ ALERT_WEBHOOK_URL: 'nope', ALERT_WEBHOOK_SECRET: 's' })).toThrow(InvalidConfigError);
+  });
 });

@@ -5,6 +5,7 @@ import {
   chat,
   parseChatRequest,
   startChatStream,
+  tenantAlerts,
   tenantBalances,
 } from '@cycles-guard/example-chat';
 import { cyclesErrorHandler, cyclesMiddleware } from '@cycles-guard/express';
@@ -27,7 +28,7 @@ const answerBadRequests: ErrorRequestHandler = (error, _request, response, next)
 };
 
 /**
- * The chat API: `POST /chat` (JSON), `GET /chat/stream` (SSE) and `GET /balances`. Each request runs in
+ * The chat API: `POST /chat` (JSON), `GET /chat/stream` (SSE), `GET /balances` and `GET /alerts`. Each request runs in
  * the budget of the tenant behind its API key, so the Bedrock plugin charges that tenant.
  */
 export function createChatApp({ cycles, bedrock, modelId, apiKeys }: ChatAppOptions): Express {
@@ -60,6 +61,12 @@ export function createChatApp({ cycles, bedrock, modelId, apiKeys }: ChatAppOpti
   app.get('/balances', async (request, response) => {
     const tenant = tenantOf(request)!;
     response.json({ tenant, balances: await tenantBalances(cycles, tenant) });
+  });
+
+  // The budget alerts (80 %, 95 %, exhausted) the ledger raised for this tenant, newest first.
+  app.get('/alerts', async (request, response) => {
+    const tenant = tenantOf(request)!;
+    response.json({ tenant, alerts: await tenantAlerts(cycles, tenant) });
   });
 
   app.use(answerBadRequests);

@@ -26,6 +26,10 @@ import type {
  */
 export interface CallContext {
   tenant?: string;
+  /** The HTTP request behind the call (a server sets it; events record it as `request_id`). */
+  requestId?: string;
+  /** Its W3C trace id (32 lowercase hex; events record it as `trace_id`). */
+  traceId?: string;
 }
 
 /**

@@ -57,6 +57,16 @@ export {
   parseLedgerConfig,
   readConfigFile,
 } from './ledger/config-file.ts';
+export type {
+  LedgerEvents,
+  LedgerEventsOptions,
+  ProtocolEventListener,
+  ThresholdRule,
+} from './ledger/events/event-log.ts';
+export type { EventPage, EventQuery } from './ledger/events/event-query.ts';
+export type { EventStore } from './ledger/events/event-store.ts';
+export type { EventCategory, EventType, ProtocolEvent } from './ledger/events/event-types.ts';
+export { MemoryEventStore, type MemoryEventStoreOptions } from './ledger/events/memory-event-store.ts';
 export {
   createMemoryLedger,
   DuplicateLedgerError,
@@ -190,3 +200,6 @@ export {
   TELEMETRY_SCOPE,
   type TelemetryOptions,
 } from './telemetry/index.ts';
+export type { WebhookRetryPolicy } from './webhooks/retry-policy.ts';
+export { signWebhookBody, verifyWebhookSignature } from './webhooks/signature.ts';
+export { createWebhookSink, type WebhookSink, type WebhookSinkOptions } from './webhooks/webhook-sink.ts';

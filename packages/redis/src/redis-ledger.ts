@@ -3,6 +3,8 @@ import type {
   Clock,
   Ledger,
   LedgerDefinition,
+  LedgerEvents,
+  LedgerEventsOptions,
   LedgerState,
   LedgerTemplate,
   Subject,
@@ -86,6 +88,7 @@ import { checkClusterKeyPrefix, reservationTag } from './keys.ts';
 import { amount, asList, balancesOf, type RowReply, toState } from './ledger-views.ts';
 import { redisOutboxWiring } from './outbox.ts';
 import { Partitions } from './partitions.ts';
+import { RedisLedgerEvents } from './redis-ledger-events.ts';
 import { type ReservationView, toStored } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
 
@@ -148,6 +151,11 @@ export interface RedisLedgerOptions {
    * it is written holding and owing nothing. A margin for clocks, since the next use starts afresh anyway.
    */
   templateLedgerRetentionMs?: number;
+  /**
+   * Protocol events (as the memory ledger's option): kept in this Redis, 10,000 per tenant, so every
+   * server on it lists the same ones. `false` turns them off.
+   */
+  events?: LedgerEventsOptions | false;
 }
 
 /** The Redis ledger: core's `Ledger` (runtime protocol + provisioning) plus `close()`. */
@@ -228,6 +236,11 @@ class RedisLedgerImpl implements RedisLedger {
   private readonly instanceId = randomBytes(6).toString('base64url');
   private idCounter = 0;
   private readonly templateBounds: TemplateBounds;
+  private readonly hooks: RedisLedgerEvents | undefined;
+  /** Protocol events; `events: false` turns them off. */
+  readonly events: LedgerEvents | undefined;
+  /** Ask the scripts for balances: the caller wants them, or events are derived from them. */
+  private readonly wantBalances: boolean;
 
   constructor(options: RedisLedgerOptions) {
     // Every option is checked (400 naming it) before anything connects, shared ones as the memory ledger.
@@ -249,6 +262,16 @@ class RedisLedgerImpl implements RedisLedger {
       header: scriptHeader(options, this.templateBounds),
     });
     this.partitions = new Partitions(this.connection, keyPrefix);
+    if (options.events !== false) {
+      this.hooks = new RedisLedgerEvents(
+        this.connection.client,
+        keyPrefix,
+        options.events ?? {},
+        options.clock,
+      );
+      this.events = this.hooks.log;
+    }
+    this.wantBalances = this.includeBalances || this.hooks !== undefined;
     if (interval > 0) {
       this.timer = setInterval(() => {
         this.sweepExpired().catch(() => {});
@@ -311,13 +334,29 @@ class RedisLedgerImpl implements RedisLedger {
       text(request.ttlMs),
       text(request.gracePeriodMs),
       request.overagePolicy ?? '',
-      flag(this.includeBalances),
+      flag(this.wantBalances),
       record,
       this.nextReservationId(tag),
       ...scopes,
     ]);
-    throwIfError(reply, { idempotencyKey: request.idempotencyKey });
+    try {
+      throwIfError(reply, { idempotencyKey: request.idempotencyKey });
+    } catch (error) {
+      if (reply.replay === undefined) this.hooks?.denied(error, request, tenant, scopePath, context);
+      throw error;
+    }
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    if (reply.replay === undefined && request.observeMode === true && outcome.id === undefined) {
+      this.hooks?.observed(
+        request,
+        tenant,
+        scopePath,
+        outcome.d!,
+        outcome.reason,
+        amount(outcome.hold ?? '0'),
+        context,
+      );
+    }
     const unit = request.estimate.unit;
     const response: ReserveResponse = {
       decision: outcome.d as ReserveResponse['decision'],
@@ -335,7 +374,21 @@ class RedisLedgerImpl implements RedisLedger {
     response.scopePath = scopePath;
     if (outcome.caps !== undefined) response.caps = JSON.parse(outcome.caps);
     if (outcome.partial === true) response.partial = true;
-    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
+    const live = outcome.id !== undefined;
+    if (outcome.bal !== undefined && (!live || this.includeBalances)) {
+      response.balances = balancesOf(outcome.bal);
+    }
+    if (live && reply.replay === undefined) {
+      this.hooks?.reserved(
+        outcome.id!,
+        amount(outcome.hold!),
+        request,
+        tenant,
+        scopePath,
+        outcome.bal,
+        context,
+      );
+    }
     if (outcome.id !== undefined) {
       response.reservationId = outcome.id;
       response.expiresAtMs = amount(outcome.exp!);
@@ -359,7 +412,7 @@ class RedisLedgerImpl implements RedisLedger {
       request.actual.unit,
       String(request.actual.amount),
       request.metadata === undefined ? '' : JSON.stringify(request.metadata),
-      flag(this.includeBalances),
+      flag(this.wantBalances),
     ]);
     throwIfError(reply, { overage: true });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
@@ -369,7 +422,19 @@ class RedisLedgerImpl implements RedisLedger {
       charged: { unit, amount: amount(outcome.charged!) },
     };
     if (outcome.released !== undefined) response.released = { unit, amount: amount(outcome.released) };
-    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
+    if (outcome.bal !== undefined && this.includeBalances) {
+      response.balances = balancesOf(outcome.bal);
+    }
+    if (reply.replay === undefined) {
+      this.hooks?.committed(
+        reservationId,
+        request,
+        response.charged.amount,
+        response.released?.amount,
+        outcome.bal,
+        context,
+      );
+    }
     return response;
   }
 
@@ -385,7 +450,7 @@ class RedisLedgerImpl implements RedisLedger {
       lower(context?.tenant) ?? '',
       request.idempotencyKey,
       String(releaseFingerprint(request)),
-      flag(this.includeBalances),
+      flag(this.wantBalances),
     ]);
     throwIfError(reply);
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
@@ -393,7 +458,9 @@ class RedisLedgerImpl implements RedisLedger {
       status: 'RELEASED',
       released: { unit: outcome.unit as Unit, amount: amount(outcome.released!) },
     };
-    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
+    if (outcome.bal !== undefined && this.includeBalances) response.balances = balancesOf(outcome.bal);
+    if (reply.replay === undefined)
+      this.hooks?.released(reservationId, response.released.amount, outcome.bal, context);
     return response;
   }
 
@@ -463,15 +530,20 @@ class RedisLedgerImpl implements RedisLedger {
       request.actual.unit,
       String(request.actual.amount),
       request.overagePolicy ?? '',
-      flag(this.includeBalances),
+      flag(this.wantBalances),
       ...affectedScopes(request.subject),
     ]);
     throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
-    if (outcome.bal !== undefined) response.balances = balancesOf(outcome.bal);
+    if (outcome.bal !== undefined && this.includeBalances) {
+      response.balances = balancesOf(outcome.bal);
+    }
     if (outcome.charged !== undefined) {
       response.charged = { unit: request.actual.unit, amount: amount(outcome.charged) };
+    }
+    if (reply.replay === undefined) {
+      this.hooks?.debited(response.charged?.amount ?? request.actual.amount, outcome.bal, context);
     }
     return response;
   }

@@ -1,68 +1,25 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startRedisServer } from '@cycles-guard/redis/testing';
 import { Pool } from 'undici';
 import type { Benchmark } from '../../../scripts/bench.ts';
 import { percentile } from '../../../scripts/bench-stats.ts';
+import { type ServerProcess, startServerProcess } from './server-process.ts';
 
 // HTTP reserves against cycles-guard-server on the Redis ledger. The server runs as its own process (the
 // real bin, from source via tsx) so the load generator does not share its event loop; request logging
 // is at `warn` (one JSON line per request would measure pino, not the server).
 
 const API_KEY = 'bench-key-000001';
-const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
+async function startServer(redisUrl: string): Promise<ServerProcess> {
+  return startServerProcess({
+    ledger: { type: 'redis', url: redisUrl, keyPrefix: `bench:${Date.now()}:` },
+    apiKeys: { [API_KEY]: 'acme' },
+    // The load holds every reserve it makes (~150,000 live at once): past the default per-tenant bound.
+    tenants: { acme: { maxReservations: 10_000_000 } },
+    ledgers: [
+      { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e15 },
+      { scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e15 },
+    ],
   });
-}
-
-async function startServer(redisUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const config = join(mkdtempSync(join(tmpdir(), 'cg-bench-')), 'cycles.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      port,
-      logLevel: 'warn',
-      ledger: { type: 'redis', url: redisUrl, keyPrefix: `bench:${Date.now()}:` },
-      apiKeys: { [API_KEY]: 'acme' },
-      // The load holds every reserve it makes (~150,000 live at once): past the default per-tenant bound.
-      tenants: { acme: { maxReservations: 10_000_000 } },
-      ledgers: [
-        { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e15 },
-        { scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e15 },
-      ],
-    }),
-  );
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@cycles-guard/source', '--import', 'tsx', CLI, '--config', config],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  // Logs are at `warn`, so readiness is polled on /health rather than read from the log.
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) return { url, child };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('cycles-guard-server did not start within 30 s');
 }
 
 let counter = 0;
@@ -133,8 +90,7 @@ const reserves: Benchmark = {
         'server.reserve_p99_ms_c1': percentile(c1.latencies, 0.99),
       };
     } finally {
-      server.child.kill('SIGTERM');
-      await new Promise((resolve) => server.child.once('exit', resolve));
+      await server.stop();
       await redis.remove();
     }
   },

@@ -39,6 +39,8 @@ export interface ServerConfig extends LedgerConfig {
    * overrides it.
    */
   maxTemplateLedgersPerTenant?: number;
+  /** Accept `http://` webhook URLs (development only; the spec requires HTTPS otherwise). @default false */
+  webhookAllowHttp?: boolean;
 }
 
 /** The template bounds of a config, to pass to the ledger. */
@@ -56,6 +58,7 @@ const SERVER_KEYS = [
   'logLevel',
   'maxTemplateLedgers',
   'maxTemplateLedgersPerTenant',
+  'webhookAllowHttp',
 ];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -161,6 +164,10 @@ export function parseServerConfig(json: unknown, source?: string): ServerConfig 
     logLevel: (json.logLevel as ServerConfig['logLevel'] | undefined) ?? 'info',
   };
   if (json.adminApiKey !== undefined) config.adminApiKey = json.adminApiKey as string;
+  if (json.webhookAllowHttp !== undefined) {
+    if (typeof json.webhookAllowHttp !== 'boolean') fail('webhookAllowHttp', 'must be true or false', source);
+    config.webhookAllowHttp = json.webhookAllowHttp;
+  }
   for (const name of ['maxTemplateLedgers', 'maxTemplateLedgersPerTenant'] as const) {
     if (json[name] !== undefined) config[name] = integerIn(json[name], name, 0, 100_000_000, source);
   }

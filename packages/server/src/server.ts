@@ -16,7 +16,12 @@ import { type ObservabilityOptions, setUpObservability } from './observe/observa
 import { registerAdminRoutes } from './routes/admin.ts';
 import { HEALTH_PATHS, registerHealthRoutes } from './routes/health.ts';
 import { registerIntrospectRoute } from './routes/introspect.ts';
+import { registerEventRoutes } from './routes/events.ts';
 import { registerRuntimeRoutes } from './routes/runtime.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
+import { registerAdminEvents } from './webhooks/admin-events.ts';
+import { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { openWebhookStore } from './webhooks/open-webhook-store.ts';
 
 /** Logger levels at which `info` lines are written. */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
@@ -41,6 +46,8 @@ export interface CyclesServer {
   readonly app: FastifyInstance;
   readonly ledger: Ledger;
   readonly apiKeys: ApiKeyRegistry;
+  /** Delivers the ledger's events to webhook subscriptions (absent when the ledger keeps no events). */
+  readonly webhooks: WebhookDispatcher | undefined;
   /** Stops accepting requests, lets in-flight ones finish, then closes the ledger it opened. Idempotent. */
   close(): Promise<void>;
 }
@@ -49,8 +56,8 @@ export interface CyclesServer {
 export function buildApp(
   ledger: Ledger,
   keys: ApiKeyRegistry,
-  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> &
-    ObservabilityOptions & { ledgerType: string },
+  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream' | 'webhookAllowHttp'> &
+    ObservabilityOptions & { ledgerType: string; webhooks?: WebhookDispatcher },
 ): FastifyInstance {
   const app = Fastify({
     logger: {
@@ -126,6 +133,12 @@ export function buildApp(
   registerRuntimeRoutes(app, setUpObservability(app, ledger, keys, options), keys);
   registerAdminRoutes(app, ledger, keys);
   registerIntrospectRoute(app, keys);
+  registerEventRoutes(app, ledger, keys);
+  registerAdminEvents(app, ledger);
+  if (options.webhooks !== undefined) {
+    const allowHttp = options.webhookAllowHttp === true;
+    registerWebhookRoutes(app, ledger, options.webhooks, keys, { allowHttp, now: () => Date.now() });
+  }
   return app;
 }
 
@@ -140,10 +153,20 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
   const ownsLedger = options.ledgerInstance === undefined;
   const ledger = options.ledgerInstance ?? (await openLedger(store, budgets, options.clock, options));
   const keys = new ApiKeyRegistry(options.apiKeys ?? {}, options.adminApiKey);
-  const app = buildApp(ledger, keys, { ...options, ledgerType: store.type });
+  const webhooks =
+    ledger.events === undefined
+      ? undefined
+      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store));
+  webhooks?.start();
+  const app = buildApp(ledger, keys, {
+    ...options,
+    ledgerType: store.type,
+    ...(webhooks ? { webhooks } : {}),
+  });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
   } catch (error) {
+    await webhooks?.close();
     if (ownsLedger) await ledger.close?.();
     throw error;
   }
@@ -155,9 +178,11 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     app,
     ledger,
     apiKeys: keys,
+    webhooks,
     close() {
       closed ??= (async () => {
         await app.close();
+        await webhooks?.close();
         if (ownsLedger) await ledger.close?.();
       })();
       return closed;

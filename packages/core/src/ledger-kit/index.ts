@@ -10,6 +10,52 @@ export {
   validateTemplate,
   validateTenantSettings,
 } from '../ledger/definitions.ts';
+export {
+  type BalanceChange,
+  balanceChangeDrafts,
+  publishBalanceChanges,
+  type ScopeStates,
+} from '../ledger/events/balance-changes.ts';
+// Protocol events: one derivation and one pipeline for every ledger, plus the webhook wire format.
+export {
+  type BalanceCause,
+  DEFAULT_THRESHOLDS,
+  deriveBalanceEvents,
+  initialState,
+  type ScopeBalance,
+  type ScopeEventState,
+  utilizationOf,
+} from '../ledger/events/balance-events.ts';
+export { LedgerEventLog } from '../ledger/events/event-log.ts';
+export {
+  decodeEventCursor,
+  encodeEventCursor,
+  matchesEventQuery,
+  pageOfEvents,
+  type StoredEvent,
+  validateEventQuery,
+} from '../ledger/events/event-query.ts';
+export {
+  categoryOf,
+  EVENT_CATEGORIES,
+  EVENT_TYPES,
+  type EventActor,
+  type EventDraft,
+  type EventOrigin,
+  SYSTEM_TENANT,
+  TENANT_CATEGORIES,
+  tenantOfScope,
+} from '../ledger/events/event-types.ts';
+export { originOf } from '../ledger/events/memory-ledger-events.ts';
+export {
+  type DenialFacts,
+  deniedDraft,
+  expiredDraft,
+  observedAllowedDraft,
+  observedDeniedDraft,
+  overageDraft,
+  type ReservationFacts,
+} from '../ledger/events/reservation-events.ts';
 // ---- idempotency: canonical payloads and their fingerprints ----
 export { canonicalJson } from '../ledger/idempotency.ts';
 export { tooManyReservations } from '../ledger/ledger-errors.ts';
@@ -41,6 +87,8 @@ export {
   validateReservationId,
   validateReserve,
 } from '../protocol/validate.ts';
+export { type WebhookRequest, webhookRequest } from '../webhooks/delivery-request.ts';
+export { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyOf } from '../webhooks/retry-policy.ts';
 // ---- reads: balances, reservations, paging ----
 export {
   type BalanceCounters,

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.ts';
+import type { LedgerEventsOptions } from './events/event-log.ts';
 import type { LedgerDefinition, LedgerTemplate, TenantSettings } from './types.ts';
 
 /** Options of `createMemoryLedger` (memory-ledger.ts). */
@@ -74,4 +75,11 @@ export interface MemoryLedgerOptions {
    * overrides it). Counted against the subject's tenant, else the caller's.
    */
   maxTemplateLedgersPerTenant?: number;
+  /**
+   * Protocol events (GOV `Event`): thresholds crossed (80 %, 95 % by default), exhausted, over limit,
+   * debt, window reset, denials, expiry, overage, observe mode. Kept in memory (10,000 per tenant, 7
+   * days) and listed with `ledger.events.list()`; `onEvent` gets each one (e.g. `createWebhookSink`).
+   * `false` turns them off.
+   */
+  events?: LedgerEventsOptions | false;
 }

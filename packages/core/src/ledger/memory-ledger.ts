@@ -46,6 +46,8 @@ import {
 } from '../protocol/validate.ts';
 import { planOverage } from './commit-math.ts';
 import { evaluateRows, evaluationError, exceeded } from './evaluate.ts';
+import { LedgerEventLog, type LedgerEvents } from './events/event-log.ts';
+import { MemoryLedgerEvents } from './events/memory-ledger-events.ts';
 import { applyFunding, checkFundingAmount } from './funding.ts';
 import {
   type IdempotencyRecord,
@@ -145,6 +147,9 @@ class MemoryLedger implements Ledger {
   private readonly idempotencyRetentionMs: number;
   private readonly eventRetentionMs: number;
   private readonly includeBalances: boolean;
+  /** Protocol events (thresholds, denials, expiry, ...): `events: false` turns them off. */
+  readonly events: LedgerEvents | undefined;
+  private readonly hooks: MemoryLedgerEvents | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryLedgerOptions) {
@@ -167,11 +172,25 @@ class MemoryLedger implements Ledger {
       LEDGER_DEFAULTS.idempotencyRetentionMs,
     );
     this.eventRetentionMs = count(options, 'eventIdempotencyRetentionMs', 7 * 86_400_000);
-    this.reservations = new ReservationTable(this.ids, this.idempotency, {
-      retentionMs: count(options, 'reservationRetentionMs', LEDGER_DEFAULTS.reservationRetentionMs),
-      maxPerTenant: count(options, 'maxReservationsPerTenant', LEDGER_DEFAULTS.maxReservationsPerTenant, 1),
-      replayWindowMs: count(options, 'reservationReplayWindowMs', LEDGER_DEFAULTS.reservationReplayWindowMs),
-    });
+    if (options.events !== false) {
+      const log = new LedgerEventLog(options.events, this.clock);
+      this.events = log;
+      this.hooks = new MemoryLedgerEvents(log);
+    }
+    this.reservations = new ReservationTable(
+      this.ids,
+      this.idempotency,
+      {
+        retentionMs: count(options, 'reservationRetentionMs', LEDGER_DEFAULTS.reservationRetentionMs),
+        maxPerTenant: count(options, 'maxReservationsPerTenant', LEDGER_DEFAULTS.maxReservationsPerTenant, 1),
+        replayWindowMs: count(
+          options,
+          'reservationReplayWindowMs',
+          LEDGER_DEFAULTS.reservationReplayWindowMs,
+        ),
+      },
+      this.hooks?.expired,
+    );
     this.includeBalances = options.includeBalances === true;
     for (const [tenant, settings] of Object.entries(options.tenants ?? {}))
       this.catalog.putTenant(tenant, settings);
@@ -202,6 +221,15 @@ class MemoryLedger implements Ledger {
     // Observe mode (v0.1.26): the request's choice, else the tenant's default; answered as a dry run.
     const dryRun = request.dryRun === true || (request.observeMode ?? settings?.observeMode === true);
     if (settings?.status === 'CLOSED') {
+      if (!dryRun || request.observeMode === true) {
+        this.hooks?.denied(
+          { reason: 'TENANT_CLOSED', requested: request.estimate.amount },
+          entry.path,
+          tenant,
+          request,
+          context,
+        );
+      }
       if (!dryRun) throw tenantClosed(tenant);
       return this.storeReserve(space, key, print, now, {
         decision: 'DENY',
@@ -225,6 +253,8 @@ class MemoryLedger implements Ledger {
     }
     const evaluation = evaluateRows(rows, request.estimate.amount, request.minimum);
     if (!evaluation.ok) {
+      if (!dryRun || request.observeMode === true)
+        this.hooks?.denied(evaluation, entry.path, tenant, request, context);
       if (!dryRun) throw evaluationError(evaluation, now);
       return this.storeReserve(space, key, print, now, {
         ...denial(evaluation, now),
@@ -246,16 +276,21 @@ class MemoryLedger implements Ledger {
       if (caps !== undefined) response.caps = caps;
       if (evaluation.partial) response.partial = true;
       response.balances = rows.map(toBalance);
+      if (request.observeMode === true) {
+        this.hooks?.observedAllowed(entry.path, tenant, request, response.decision, hold, caps, context);
+      }
       return this.storeReserve(space, key, print, now, response);
     }
 
     const owner = this.reservations.tenant(tenant ?? lower(context?.tenant));
     const wait = this.reservations.waitForRoom(owner, settings?.maxReservations, now);
     if (wait > 0) throw tooManyReservations(tenant, wait);
+    const before = this.hooks?.snapshot(rows);
     for (const row of rows) {
       row.reserved += hold;
       row.remaining -= hold;
     }
+    if (before !== undefined) this.hooks!.reserved(before, rows, tenant, context);
     const ttl = Math.min(
       request.ttlMs ?? settings?.defaultReservationTtlMs ?? DEFAULT_TTL_MS,
       settings?.maxReservationTtlMs ?? DEFAULT_MAX_TTL_MS,
@@ -325,6 +360,7 @@ class MemoryLedger implements Ledger {
 
     const rows = reservation.rows;
     for (const row of rows) rollWindow(row, now);
+    const before = this.hooks?.snapshot(rows);
     const estimate = reservation.estimate;
     const actual = request.actual.amount;
     const response: CommitResponse = { status: 'COMMITTED', charged: { unit, amount: actual } };
@@ -359,6 +395,7 @@ class MemoryLedger implements Ledger {
       response.balances = rows.map(toBalance);
       reservation.settledBalances = response.balances;
     }
+    if (before !== undefined) this.hooks!.committed(before, reservation, actual, context);
     reservation.committed = response.charged.amount;
     reservation.committedMetadata = request.metadata;
     reservation.settledKey = request.idempotencyKey;
@@ -384,11 +421,13 @@ class MemoryLedger implements Ledger {
     this.guardOpen(reservation);
     this.guardGrace(reservation, now);
     const estimate = reservation.estimate;
+    for (const row of reservation.rows) rollWindow(row, now);
+    const before = this.hooks?.snapshot(reservation.rows);
     for (const row of reservation.rows) {
-      rollWindow(row, now);
       row.reserved -= estimate;
       row.remaining += estimate;
     }
+    if (before !== undefined) this.hooks!.changed(before, reservation.rows, context);
     const response: ReleaseResponse = {
       status: 'RELEASED',
       released: { unit: reservation.unit, amount: estimate },
@@ -516,6 +555,7 @@ class MemoryLedger implements Ledger {
     const policy = this.overagePolicy(request.overagePolicy, rows, settings);
     const plan = planOverage(rows, actual, policy);
     if (!plan.ok) throw overageError(plan.code, rows[plan.index]!, actual, now);
+    const before = this.hooks?.snapshot(rows);
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       const scope = plan.scopes[i]!;
@@ -524,6 +564,7 @@ class MemoryLedger implements Ledger {
       row.debt += scope.debt;
       if (scope.flag) row.isOverLimit = true;
     }
+    if (before !== undefined) this.hooks!.changed(before, rows, context, { overagePolicy: policy });
     const response: EventResponse = {
       status: 'APPLIED',
       eventId: this.ids.next('evt_'),
@@ -586,7 +627,10 @@ class MemoryLedger implements Ledger {
       const replay = this.idempotency.lookup<FundingResult>(space, key, print, now);
       if (replay !== undefined) return replay.response;
     }
+    rollWindow(row, now);
+    const before = this.hooks?.snapshot([row]);
     const result = applyFunding(row, funding, now);
+    if (before !== undefined) this.hooks!.changed(before, [row], undefined);
     this.catalog.adopt(row);
     if (key !== undefined) this.remember(space, key, print, result, 'durable', now);
     return result;

@@ -52,6 +52,8 @@ export class ReservationTable {
     private readonly ids: IdSource,
     private readonly idempotency: IdempotencyStore,
     private readonly bounds: ReservationBounds,
+    /** Told of each expiry after its hold was returned (the ledger's events). */
+    private readonly onExpired?: (reservation: ReservationRow, now: number) => void,
   ) {}
 
   get(id: string): ReservationRow | undefined {
@@ -127,6 +129,8 @@ export class ReservationTable {
           row.reserved -= reservation.estimate;
           row.remaining += reservation.estimate;
         }
+        // Before end(): a reservation past a zero retention is recycled inside it.
+        this.onExpired?.(reservation, now);
         this.end(reservation, 'EXPIRED', now);
         expired++;
       } else if (deadline < next) next = deadline;

@@ -1,6 +1,7 @@
 import type { BudgetAuthority, CallContext } from '../authority.ts';
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
 import type { BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
+import type { LedgerEvents } from './events/ledger-events-types.ts';
 
 /** Declares one budget. `scope` is a canonical path such as `tenant:acme/app:chat`. */
 export interface LedgerDefinition {
@@ -124,6 +125,9 @@ export interface LedgerAdmin {
 }
 
 /** A ledger: the runtime protocol plus provisioning. Both the memory and Redis ledgers implement it. */
-export interface Ledger extends BudgetAuthority, LedgerAdmin {}
+export interface Ledger extends BudgetAuthority, LedgerAdmin {
+  /** The protocol events the ledger emits (thresholds, denials, expiry, ...), when it keeps any. */
+  readonly events?: LedgerEvents;
+}
 
 export type { CallContext };

@@ -36,6 +36,23 @@ export const QUERY_PARAMS = {
     'cursor',
   ],
   adminBudget: ['scope', 'unit'],
+  listEvents: [
+    'tenant_id',
+    'event_type',
+    'category',
+    'scope',
+    'correlation_id',
+    'trace_id',
+    'request_id',
+    'from',
+    'to',
+    'search',
+    'sort_by',
+    'sort_dir',
+    'limit',
+    'cursor',
+  ],
+  listWebhookDeliveries: ['status', 'from', 'to', 'limit', 'cursor'],
 } as const;
 
 /** Parameters that may repeat (`include=a&include=b`, the exploded form). */

@@ -21,7 +21,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function requireAdmin(request: FastifyRequest, keys: ApiKeyRegistry): void {
+export function requireAdmin(request: FastifyRequest, keys: ApiKeyRegistry): void {
   if (!keys.adminEnabled) {
     throw new UnauthorizedError(
       'The admin API is disabled: start the server with adminApiKey (or CYCLES_ADMIN_API_KEY)',

@@ -44,7 +44,7 @@ function authenticate(request: FastifyRequest, keys: ApiKeyRegistry, adminAllowe
   const tenant = keys.tenantOf(header(request, 'x-cycles-api-key'));
   if (tenant !== undefined) {
     request.tenant = tenant;
-    return { tenant };
+    return { tenant, requestId: request.id, traceId: request.traceId };
   }
   if (adminAllowed && keys.isAdmin(header(request, 'x-admin-api-key'))) return {};
   throw new UnauthorizedError('Missing or unknown X-Cycles-API-Key: send the key issued for your tenant', {

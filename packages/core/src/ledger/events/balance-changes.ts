@@ -1,0 +1,67 @@
+import {
+  type BalanceCause,
+  deriveBalanceEvents,
+  initialState,
+  mayEmit,
+  type ScopeBalance,
+  type ScopeEventState,
+} from './balance-events.ts';
+import type { LedgerEventLog } from './event-log.ts';
+import type { EventDraft, EventOrigin } from './event-types.ts';
+
+/** Where a ledger remembers each scope's event state (a WeakMap on rows in memory, keyed on Redis). */
+export interface ScopeStates<K> {
+  get(key: K): ScopeEventState | undefined;
+  set(key: K, state: ScopeEventState): void;
+}
+
+/** One scope's change: its balances before and after, and the key its state is remembered under. */
+export interface BalanceChange<K> {
+  key: K;
+  before: Readonly<ScopeBalance>;
+  after: Readonly<ScopeBalance>;
+}
+
+/**
+ * Derives the budget events of a set of changed scopes (one operation), remembers each scope's new
+ * state, and returns the drafts, in scope order. The caller publishes them with the operation's other
+ * events, so one operation's events are stored together and in order.
+ */
+export function balanceChangeDrafts<K>(
+  log: LedgerEventLog,
+  states: ScopeStates<K>,
+  changes: readonly BalanceChange<K>[],
+  cause?: BalanceCause | (() => BalanceCause),
+): EventDraft[] {
+  const drafts: EventDraft[] = [];
+  for (const change of changes) {
+    const state = states.get(change.key);
+    const thresholds = log.thresholdsOf(change.after.scope);
+    if (!mayEmit(change.before, change.after, state, thresholds)) {
+      // Nothing fires: remember the counters in place (no allocation on the hot path).
+      if (state === undefined) states.set(change.key, initialState(change.after));
+      else {
+        state.spent = change.after.spent;
+        state.reserved = change.after.reserved;
+        state.periodStartMs = change.after.periodStartMs;
+      }
+      continue;
+    }
+    const why = typeof cause === 'function' ? cause() : cause;
+    const derived = deriveBalanceEvents(change.before, change.after, state, thresholds, why);
+    states.set(change.key, derived.state);
+    drafts.push(...derived.drafts);
+  }
+  return drafts;
+}
+
+/** Derives and publishes in one step. */
+export function publishBalanceChanges<K>(
+  log: LedgerEventLog,
+  states: ScopeStates<K>,
+  changes: readonly BalanceChange<K>[],
+  cause: BalanceCause | (() => BalanceCause) | undefined,
+  origin: EventOrigin,
+): void {
+  log.publish(balanceChangeDrafts(log, states, changes, cause), origin);
+}

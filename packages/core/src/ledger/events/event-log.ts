@@ -1,0 +1,184 @@
+import { type Clock, systemClock } from '../../clock.ts';
+import { invalid } from '../../protocol/errors.ts';
+import { matchesPattern, normalizePattern } from '../templates.ts';
+import { DEFAULT_THRESHOLDS } from './balance-events.ts';
+import { type EventPage, type EventQuery, validateEventQuery } from './event-query.ts';
+import type { EventStore } from './event-store.ts';
+import {
+  categoryOf,
+  type EventDraft,
+  type EventOrigin,
+  type ProtocolEvent,
+  SYSTEM_TENANT,
+} from './event-types.ts';
+import type { LedgerEvents, LedgerEventsOptions, ProtocolEventListener } from './ledger-events-types.ts';
+import { MemoryEventStore } from './memory-event-store.ts';
+
+export type {
+  LedgerEvents,
+  LedgerEventsOptions,
+  ProtocolEventListener,
+  ThresholdRule,
+} from './ledger-events-types.ts';
+
+function checkThresholds(field: string, thresholds: readonly number[]): number[] {
+  if (!Array.isArray(thresholds) || thresholds.some((t) => typeof t !== 'number' || !(t > 0 && t <= 1))) {
+    throw invalid(field, 'must be an array of numbers in (0, 1]', 'use utilizations such as [0.8, 0.95]');
+  }
+  return [...new Set(thresholds)].sort((a, b) => a - b);
+}
+
+interface RateWindow {
+  start: number;
+  total: number;
+  denied: number;
+  fired: boolean;
+}
+
+/**
+ * The one event pipeline every ledger uses: stamps drafts (id, time, source, request ids), stores them,
+ * announces them to listeners, and holds the derivation settings (thresholds, denial-rate spike).
+ */
+export class LedgerEventLog implements LedgerEvents {
+  readonly store: EventStore;
+  private readonly listeners = new Set<ProtocolEventListener>();
+  private readonly thresholds: readonly number[];
+  private readonly rules: { pattern: string; thresholds: number[] }[];
+  private readonly source: string;
+  private readonly tag = Math.random().toString(36).slice(2, 8);
+  private counter = 0;
+  private readonly rate: { threshold: number; windowMs: number; minSamples: number };
+  private readonly rates = new Map<string, RateWindow>();
+
+  constructor(
+    options: LedgerEventsOptions = {},
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.thresholds = checkThresholds('thresholds', options.thresholds ?? [...DEFAULT_THRESHOLDS]);
+    this.rules = (options.thresholdRules ?? []).map((rule, index) => {
+      if (typeof rule?.pattern !== 'string' || rule.pattern === '') {
+        throw invalid(
+          `thresholdRules[${index}].pattern`,
+          'must be a scope or template pattern',
+          'e.g. tenant:*',
+        );
+      }
+      return {
+        pattern: normalizePattern(rule.pattern),
+        thresholds: checkThresholds(`thresholdRules[${index}].thresholds`, rule.thresholds),
+      };
+    });
+    this.store = options.store ?? new MemoryEventStore({ clock });
+    this.source = options.source ?? 'cycles-guard';
+    const rate = options.denialRate ?? {};
+    this.rate = {
+      threshold: rate.threshold ?? 0.1,
+      windowMs: rate.windowMs ?? 300_000,
+      minSamples: rate.minSamples ?? 20,
+    };
+    if (options.onEvent !== undefined) this.listeners.add(options.onEvent);
+  }
+
+  /** The thresholds of a scope's budgets (its rule's, else the ledger's). */
+  thresholdsOf(scope: string): readonly number[] {
+    if (this.rules.length === 0) return this.thresholds;
+    let found = this.ruleCache.get(scope);
+    if (found === undefined) {
+      found = this.rules.find((rule) => matchesPattern(rule.pattern, scope))?.thresholds ?? this.thresholds;
+      if (this.ruleCache.size >= 100_000) this.ruleCache.clear();
+      this.ruleCache.set(scope, found);
+    }
+    return found;
+  }
+
+  /** Scope → its thresholds (patterns are matched once per scope, not per operation). */
+  private readonly ruleCache = new Map<string, readonly number[]>();
+
+  async list(query: EventQuery): Promise<EventPage> {
+    validateEventQuery(query);
+    return this.store.list(query);
+  }
+
+  get(eventId: string): Promise<ProtocolEvent | undefined> {
+    return this.store.get(eventId);
+  }
+
+  subscribe(listener: ProtocolEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish(drafts: readonly EventDraft[], origin: EventOrigin = {}): ProtocolEvent[] {
+    if (drafts.length === 0) return [];
+    const now = this.clock.now();
+    const timestamp = new Date(now).toISOString();
+    const events = drafts.map((draft) => this.stamp(draft, origin, now, timestamp));
+    if (this.store instanceof MemoryEventStore) for (const event of events) this.store.add(event);
+    else this.store.append(events).catch(() => {});
+    for (const event of events) for (const listener of this.listeners) announce(listener, event);
+    return events;
+  }
+
+  /**
+   * Counts one live reserve of a tenant (denied or not); returns the `reservation.denial_rate_spike`
+   * draft the first time in a window the denied fraction reaches the threshold.
+   */
+  countReserve(tenant: string | undefined, denied: boolean): EventDraft | undefined {
+    const key = tenant ?? SYSTEM_TENANT;
+    const now = this.clock.now();
+    const start = now - (now % this.rate.windowMs);
+    let window = this.rates.get(key);
+    if (window === undefined || window.start !== start) {
+      if (window === undefined && this.rates.size >= 100_000) this.rates.clear();
+      window = { start, total: 0, denied: 0, fired: false };
+      this.rates.set(key, window);
+    }
+    window.total++;
+    if (denied) window.denied++;
+    const { threshold, windowMs, minSamples } = this.rate;
+    if (!denied || window.fired || window.total < minSamples || window.denied / window.total < threshold)
+      return undefined;
+    window.fired = true;
+    return {
+      type: 'reservation.denial_rate_spike',
+      tenant,
+      correlationId: `denial_rate:${key}:${start}`,
+      data: {
+        metric: 'denial_rate',
+        current_rate: window.denied / ((now - start) / 60_000 || 1 / 60),
+        threshold_rate: threshold,
+        window_seconds: Math.round(windowMs / 1000),
+        sample_count: window.total,
+      },
+    };
+  }
+
+  private stamp(draft: EventDraft, origin: EventOrigin, now: number, timestamp: string): ProtocolEvent {
+    const event: ProtocolEvent = {
+      event_id: `evt_${now.toString(36)}${this.tag}${(this.counter++).toString(36).padStart(6, '0')}`,
+      event_type: draft.type,
+      category: categoryOf(draft.type),
+      timestamp,
+      tenant_id: draft.tenant ?? SYSTEM_TENANT,
+      source: this.source,
+    };
+    if (draft.scope !== undefined) event.scope = draft.scope;
+    if (origin.actor !== undefined) event.actor = origin.actor;
+    if (draft.data !== undefined) event.data = draft.data;
+    if (draft.correlationId !== undefined) event.correlation_id = draft.correlationId;
+    if (origin.requestId !== undefined) event.request_id = origin.requestId;
+    if (origin.traceId !== undefined) event.trace_id = origin.traceId;
+    return event;
+  }
+}
+
+function announce(listener: ProtocolEventListener, event: ProtocolEvent): void {
+  try {
+    const result = listener(event);
+    if (result !== undefined && typeof (result as Promise<void>).catch === 'function') {
+      (result as Promise<void>).catch(() => {});
+    }
+  } catch {
+    // A listener must never break the operation that produced the event.
+  }
+}

@@ -1,0 +1,239 @@
+import type { CallContext } from '../../authority.ts';
+import type { Decision, OveragePolicy } from '../../protocol/enums.ts';
+import type { Caps, ReserveRequest } from '../../protocol/types.ts';
+import type { LedgerRow } from '../ledger-row.ts';
+import { type ReservationRow, reservationIdOf } from '../reservations.ts';
+import { type BalanceChange, balanceChangeDrafts } from './balance-changes.ts';
+import type { BalanceCause, ScopeBalance, ScopeEventState } from './balance-events.ts';
+import type { LedgerEventLog } from './event-log.ts';
+import type { EventDraft, EventOrigin } from './event-types.ts';
+import {
+  type DenialFacts,
+  deniedDraft,
+  expiredDraft,
+  observedAllowedDraft,
+  observedDeniedDraft,
+  overageDraft,
+} from './reservation-events.ts';
+
+/** A refused evaluation: why, and the row that refused (none for a closed tenant). */
+export interface Refusal {
+  reason: string;
+  row?: LedgerRow;
+  requested: number;
+}
+
+const NONE: readonly EventDraft[] = Object.freeze([]);
+
+/** The balances of a memory ledger row, as the derivation reads them. */
+export function balanceOfRow(row: LedgerRow): ScopeBalance {
+  const balance: ScopeBalance = {
+    scope: row.scope,
+    unit: row.unit,
+    allocated: row.allocated,
+    remaining: row.remaining,
+    reserved: row.reserved,
+    spent: row.spent,
+    debt: row.debt,
+    overdraftLimit: row.overdraftLimit,
+    isOverLimit: row.isOverLimit,
+  };
+  if (row.periodStartMs !== undefined) balance.periodStartMs = row.periodStartMs;
+  return balance;
+}
+
+/** The request an operation came from, as events record it. */
+export function originOf(context: CallContext | undefined): EventOrigin {
+  const origin: EventOrigin = {};
+  if (context?.requestId !== undefined) origin.requestId = context.requestId;
+  if (context?.traceId !== undefined) origin.traceId = context.traceId;
+  if (context?.tenant !== undefined) origin.actor = { type: 'api_key' };
+  return origin;
+}
+
+/**
+ * The memory ledger's side of the event pipeline: snapshots rows before a change, derives and publishes
+ * after it. Each scope's event state lives in a WeakMap on its row, so it goes when the row goes.
+ */
+export class MemoryLedgerEvents {
+  private readonly states = new WeakMap<LedgerRow, ScopeEventState>();
+
+  constructor(readonly log: LedgerEventLog) {}
+
+  /** Reused snapshots: the ledger takes one, changes its rows and reports, all in one synchronous step. */
+  private readonly scratch: ScopeBalance[] = [];
+
+  /** The rows' balances before a change (valid until the next snapshot). */
+  snapshot(rows: readonly LedgerRow[]): readonly ScopeBalance[] {
+    const scratch = this.scratch;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const copy = scratch[i];
+      if (copy === undefined) {
+        scratch[i] = balanceOfRow(row);
+        continue;
+      }
+      copy.scope = row.scope;
+      copy.unit = row.unit;
+      copy.allocated = row.allocated;
+      copy.remaining = row.remaining;
+      copy.reserved = row.reserved;
+      copy.spent = row.spent;
+      copy.debt = row.debt;
+      copy.overdraftLimit = row.overdraftLimit;
+      copy.isOverLimit = row.isOverLimit;
+      copy.periodStartMs = row.periodStartMs;
+    }
+    return scratch;
+  }
+
+  /** Budget events of `rows` changed from `before`, plus `extra` drafts, published together. */
+  changed(
+    before: readonly ScopeBalance[],
+    rows: readonly LedgerRow[],
+    context: CallContext | undefined,
+    cause?: BalanceCause | (() => BalanceCause),
+    extra: readonly EventDraft[] = NONE,
+  ): void {
+    // A row is its own balance view (same fields), so the common no-event case allocates nothing.
+    const changes = this.changes;
+    changes.length = rows.length;
+    for (let i = 0; i < rows.length; i++) {
+      const change = changes[i];
+      if (change === undefined) changes[i] = { key: rows[i]!, before: before[i]!, after: rows[i]! };
+      else {
+        change.key = rows[i]!;
+        change.before = before[i]!;
+        change.after = rows[i]!;
+      }
+    }
+    const drafts = balanceChangeDrafts(this.log, this.states, changes, cause);
+    if (drafts.length === 0 && extra.length === 0) return;
+    this.log.publish(extra.length === 0 ? drafts : [...extra, ...drafts], originOf(context));
+  }
+
+  private readonly changes: BalanceChange<LedgerRow>[] = [];
+
+  /** A commit's events: `reservation.commit_overage` when actual passed the estimate, and balance events. */
+  committed(
+    before: readonly ScopeBalance[],
+    reservation: ReservationRow,
+    actual: number,
+    context: CallContext | undefined,
+  ): void {
+    const policy: OveragePolicy = reservation.overagePolicy;
+    let extra = NONE;
+    if (actual > reservation.estimate) {
+      let debt = 0;
+      reservation.rows.forEach((row, index) => {
+        debt = Math.max(debt, row.debt - before[index]!.debt);
+      });
+      extra = [overageDraft(this.factsOf(reservation, reservationIdOf(reservation)), actual, policy, debt)];
+    }
+    // The cause (with the reservation id, built from its counter) only when an event needs it.
+    const cause = () => ({ reservationId: reservationIdOf(reservation), overagePolicy: policy });
+    this.changed(before, reservation.rows, context, cause, extra);
+  }
+
+  /** Called by the reservation table after it returned an expired hold (rows already updated). */
+  expired = (reservation: ReservationRow, nowMs: number): void => {
+    const before = reservation.rows.map((row) => {
+      const balance = balanceOfRow(row);
+      balance.reserved += reservation.estimate;
+      balance.remaining -= reservation.estimate;
+      return balance;
+    });
+    const reservationId = reservationIdOf(reservation);
+    const draft = expiredDraft(
+      {
+        ...this.factsOf(reservation, reservationId),
+        createdAtMs: reservation.createdAtMs,
+        expiresAtMs: reservation.expiresAtMs,
+        extensions: reservation.extensions,
+      },
+      nowMs,
+    );
+    this.changed(before, reservation.rows, undefined, { reservationId }, [draft]);
+  };
+
+  /**
+   * A live reserve's outcome for the denial-rate spike, and on refusal `reservation.denied` (with its
+   * `deny_detail`). An observe-mode evaluation reports `reservation.observed_denied` instead.
+   */
+  denied(
+    refusal: Refusal,
+    scopePath: string,
+    tenant: string | undefined,
+    request: ReserveRequest,
+    context: CallContext | undefined,
+  ): void {
+    const facts: DenialFacts = {
+      tenant,
+      scope: scopePath,
+      unit: request.estimate.unit,
+      reasonCode: refusal.reason,
+      requested: refusal.requested,
+      subject: request.subject,
+      action: request.action,
+    };
+    if (refusal.row !== undefined) {
+      facts.blockedByScope = refusal.row.scope;
+      facts.remaining = refusal.row.remaining;
+      facts.windowKey = String(refusal.row.periodStartMs ?? 0);
+    }
+    if (request.observeMode === true) {
+      this.log.publish([observedDeniedDraft(facts)], originOf(context));
+      return;
+    }
+    const drafts = [deniedDraft(facts)];
+    const spike = this.log.countReserve(tenant, true);
+    if (spike !== undefined) drafts.push(spike);
+    this.log.publish(drafts, originOf(context));
+  }
+
+  /** An observe-mode evaluation that would have been allowed. */
+  observedAllowed(
+    scopePath: string,
+    tenant: string | undefined,
+    request: ReserveRequest,
+    decision: Decision,
+    estimated: number,
+    caps: Caps | undefined,
+    context: CallContext | undefined,
+  ): void {
+    const facts = {
+      tenant,
+      scope: scopePath,
+      unit: request.estimate.unit,
+      decision,
+      estimated,
+      subject: request.subject,
+      action: request.action,
+    };
+    this.log.publish(
+      [observedAllowedDraft(caps === undefined ? facts : { ...facts, caps })],
+      originOf(context),
+    );
+  }
+
+  /** A granted live reserve: counts it for the denial rate, publishes its balance events. */
+  reserved(
+    before: readonly ScopeBalance[],
+    rows: readonly LedgerRow[],
+    tenant: string | undefined,
+    context: CallContext | undefined,
+  ): void {
+    this.log.countReserve(tenant, false);
+    this.changed(before, rows, context);
+  }
+
+  private factsOf(reservation: ReservationRow, reservationId: string) {
+    return {
+      reservationId,
+      tenant: reservation.tenant,
+      scope: reservation.scopePath,
+      unit: reservation.unit,
+      estimate: reservation.estimate,
+    };
+  }
+}

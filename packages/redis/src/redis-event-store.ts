@@ -1,0 +1,120 @@
+import type { EventPage, EventQuery, EventStore, ProtocolEvent } from '@cycles-guard/core';
+import {
+  decodeEventCursor,
+  matchesEventQuery,
+  pageOfEvents,
+  type StoredEvent,
+} from '@cycles-guard/core/ledger-kit';
+import type { Cluster, Redis } from 'ioredis';
+import { sharedEventKey, tenantEventKey } from './event-keys.ts';
+import { whenConnected } from './when-connected.ts';
+
+/** Bounds of the Redis event store. */
+export interface RedisEventStoreOptions {
+  /** Events kept per tenant (its own oldest go first). Default 10,000. */
+  maxPerTenant?: number;
+  /** A tenant's events expire this long after its last one, and each event's id entry after this. Default 7 days. */
+  retentionMs?: number;
+}
+
+const SCAN_BATCH = 200;
+
+/**
+ * Events on Redis: one sorted set per tenant (scored by a shared sequence, so pages are stable), bounded
+ * per tenant, so every server on the same Redis lists the same events.
+ */
+export class RedisEventStore implements EventStore {
+  private readonly maxPerTenant: number;
+  private readonly retentionMs: number;
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly prefix: string,
+    options: RedisEventStoreOptions = {},
+  ) {
+    this.maxPerTenant = options.maxPerTenant ?? 10_000;
+    this.retentionMs = options.retentionMs ?? 7 * 86_400_000;
+  }
+
+  private connected(): Promise<void> {
+    return whenConnected(this.client);
+  }
+
+  async append(events: readonly ProtocolEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.connected();
+    const last = await this.client.incrby(sharedEventKey(this.prefix, 'seq'), events.length);
+    const commands = events.flatMap((event, index): (string | number)[][] => {
+      const sequence = last - events.length + 1 + index;
+      const log = tenantEventKey(this.prefix, event.tenant_id, 'log');
+      const id = sharedEventKey(this.prefix, `id:${event.event_id}`);
+      return [
+        ['zadd', log, sequence, JSON.stringify(event)],
+        ['zremrangebyrank', log, 0, -(this.maxPerTenant + 1)],
+        ['pexpire', log, this.retentionMs],
+        ['sadd', sharedEventKey(this.prefix, 'tenants'), event.tenant_id],
+        ['set', id, `${sequence}|${event.tenant_id}`, 'PX', this.retentionMs],
+      ];
+    });
+    // One pipeline on one Redis. On Redis Cluster a batch's keys live in several slots (a tenant's log,
+    // the shared index), which one pipeline cannot span: each write is routed on its own.
+    if (this.client.isCluster) {
+      await Promise.all(commands.map(([name, ...args]) => this.client.call(String(name), ...args)));
+    } else {
+      await this.client.pipeline(commands).exec();
+    }
+  }
+
+  async get(eventId: string): Promise<ProtocolEvent | undefined> {
+    await this.connected();
+    const where = await this.client.get(sharedEventKey(this.prefix, `id:${eventId}`));
+    if (where === null) return undefined;
+    const bar = where.indexOf('|');
+    const sequence = where.slice(0, bar);
+    const log = tenantEventKey(this.prefix, where.slice(bar + 1), 'log');
+    const [member] = await this.client.zrangebyscore(log, sequence, sequence);
+    return member === undefined ? undefined : (JSON.parse(member) as ProtocolEvent);
+  }
+
+  async list(query: EventQuery): Promise<EventPage> {
+    await this.connected();
+    const tenants =
+      query.tenant === undefined
+        ? await this.client.smembers(sharedEventKey(this.prefix, 'tenants'))
+        : [query.tenant];
+    const wanted = (query.limit ?? 50) + 1;
+    const candidates: StoredEvent[] = [];
+    for (const tenant of tenants) candidates.push(...(await this.scan(tenant, query, wanted)));
+    candidates.sort((a, b) => a.sequence - b.sequence);
+    return pageOfEvents(candidates, query);
+  }
+
+  /** Up to `wanted` of a tenant's events matching the query, in its order, after its cursor. */
+  private async scan(tenant: string, query: EventQuery, wanted: number): Promise<StoredEvent[]> {
+    const log = tenantEventKey(this.prefix, tenant, 'log');
+    const descending = query.sortDir !== 'asc';
+    const after = query.cursor === undefined ? undefined : decodeEventCursor(query.cursor);
+    const found: StoredEvent[] = [];
+    let bound = after === undefined ? (descending ? '+inf' : '-inf') : `(${after}`;
+    for (;;) {
+      const reply = descending
+        ? await this.client.zrevrangebyscore(log, bound, '-inf', 'WITHSCORES', 'LIMIT', 0, SCAN_BATCH)
+        : await this.client.zrangebyscore(log, bound, '+inf', 'WITHSCORES', 'LIMIT', 0, SCAN_BATCH);
+      for (let i = 0; i < reply.length; i += 2) {
+        const event = JSON.parse(reply[i]!) as ProtocolEvent;
+        const stored = { sequence: Number(reply[i + 1]), timeMs: Date.parse(event.timestamp), event };
+        if (matchesEventQuery(event, stored.timeMs, query)) found.push(stored);
+        if (found.length === wanted) return found;
+      }
+      if (reply.length < 2 * SCAN_BATCH) return found;
+      bound = `(${reply[reply.length - 1]}`;
+    }
+  }
+
+  /** Claims a fired-once alert (`budget.threshold_crossed` per window and direction) for every server. */
+  async claim(tenant: string, alert: string, ttlMs: number): Promise<boolean> {
+    await this.connected();
+    const key = tenantEventKey(this.prefix, tenant, `once:${alert}`);
+    return (await this.client.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+}

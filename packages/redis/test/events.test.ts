@@ -1,0 +1,135 @@
+import type { ProtocolEvent } from '@cycles-guard/core';
+import type { ReserveRequest } from '@cycles-guard/core/protocol';
+import { describe, expect, it } from 'vitest';
+import type { RedisLedger } from '../src/index.ts';
+import { useRedis } from './support/server.ts';
+
+// The Redis ledger's events, on a real redis-server: the same derivation as the memory ledger, stored in
+// Redis (every instance lists them), alerts fired once across instances, replays emitting nothing.
+
+const redis = useRedis();
+let keys = 0;
+
+function reserveRequest(amount: number, extra: Partial<ReserveRequest> = {}): ReserveRequest {
+  return {
+    idempotencyKey: `k${++keys}`,
+    subject: { tenant: 'acme' },
+    action: { kind: 'llm.completion', name: 'm' },
+    estimate: { unit: 'TOKENS', amount },
+    ...extra,
+  };
+}
+
+/** Every stored event, oldest first, once the fire-and-forget appends have landed. */
+async function stored(ledger: RedisLedger, expected?: number): Promise<ProtocolEvent[]> {
+  for (let waited = 0; ; waited += 20) {
+    const page = await ledger.events!.list({ sortDir: 'asc', limit: 100 });
+    if (expected === undefined ? waited >= 200 : page.events.length >= expected || waited >= 3000)
+      return page.events;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const types = (events: ProtocolEvent[]) => events.map((event) => event.event_type);
+
+describe('Redis ledger events', () => {
+  it('reports thresholds, exhaustion, denial with deny_detail and overage, stored in Redis', async () => {
+    const prefix = redis.prefix();
+    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100, overdraftLimit: 50 });
+    const hold = await ledger.reserve(reserveRequest(100, { overagePolicy: 'ALLOW_WITH_OVERDRAFT' }), {
+      tenant: 'acme',
+      requestId: 'req-9',
+      traceId: 'c'.repeat(32),
+    });
+    expect(hold.balances).toBeUndefined();
+    await expect(ledger.reserve(reserveRequest(1))).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    await ledger.commit(hold.reservationId!, {
+      idempotencyKey: 'c',
+      actual: { unit: 'TOKENS', amount: 120 },
+    });
+    const events = await stored(ledger, 6);
+    expect(types(events)).toEqual(
+      [
+        'budget.threshold_crossed',
+        'budget.threshold_crossed',
+        'budget.exhausted',
+        'reservation.denied',
+        'reservation.commit_overage',
+        'budget.debt_incurred',
+      ].slice(0, events.length),
+    );
+    expect(events.length).toBe(6);
+    expect(events[0]).toMatchObject({
+      request_id: 'req-9',
+      trace_id: 'c'.repeat(32),
+      data: { threshold: 0.8 },
+    });
+    expect(events[3]!.data).toMatchObject({
+      deny_detail: { reason_code: 'BUDGET_EXCEEDED', blocked_by_scope: 'tenant:acme' },
+    });
+    expect(events[4]!.data).toMatchObject({
+      estimated_amount: 100,
+      actual_amount: 120,
+      overage: 20,
+      debt_incurred: 20,
+    });
+    expect(events[5]!.data).toMatchObject({
+      debt_incurred: 20,
+      total_debt: 20,
+      reservation_id: hold.reservationId,
+    });
+    // Another instance on the same Redis lists the same events and reads one by id.
+    const other = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    expect((await other.events!.list({ sortDir: 'asc' })).events).toEqual(events);
+    expect(await other.events!.get(events[3]!.event_id)).toEqual(events[3]);
+  });
+
+  it('emits nothing new for replayed reserves, commits and releases', async () => {
+    const prefix = redis.prefix();
+    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
+    const first = reserveRequest(90);
+    const hold = await ledger.reserve(first);
+    const second = reserveRequest(5);
+    const small = await ledger.reserve(second);
+    await ledger.release(small.reservationId!, { idempotencyKey: 'r' });
+    await ledger.commit(hold.reservationId!, { idempotencyKey: 'c', actual: { unit: 'TOKENS', amount: 90 } });
+    const before = await stored(ledger);
+    expect(before.length).toBeGreaterThan(0);
+    await ledger.reserve(first);
+    await ledger.reserve(second);
+    await ledger.release(small.reservationId!, { idempotencyKey: 'r' });
+    await ledger.commit(hold.reservationId!, { idempotencyKey: 'c', actual: { unit: 'TOKENS', amount: 90 } });
+    expect(await stored(ledger)).toEqual(before);
+  });
+
+  it('fires a threshold once across two instances sharing the budget', async () => {
+    const prefix = redis.prefix();
+    const a = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    const b = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    await a.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
+    // a crosses 80 % and releases; b crosses it again in the same window: one rising alert in all.
+    const hold = await a.reserve(reserveRequest(85));
+    await a.release(hold.reservationId!, { idempotencyKey: 'x' });
+    await b.reserve(reserveRequest(85));
+    const rising = (await stored(a)).filter(
+      (event) =>
+        event.event_type === 'budget.threshold_crossed' &&
+        event.data!.direction === 'rising' &&
+        event.data!.threshold === 0.8,
+    );
+    expect(rising).toHaveLength(1);
+  });
+
+  it('keeps each tenant’s events in its own bounded, tenant-keyed log', async () => {
+    const prefix = redis.prefix();
+    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0, events: { thresholds: [0.5] } });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 10 });
+    await ledger.reserve(reserveRequest(6));
+    await stored(ledger, 1);
+    const keysFound = await ledger.client.keys(`${prefix}events:*`);
+    expect(keysFound).toContain(`${prefix}events:{acme}:log`);
+    expect(await ledger.events!.list({ tenant: 'other' })).toEqual({ events: [], hasMore: false });
+  });
+});

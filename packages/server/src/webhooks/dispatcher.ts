@@ -1,0 +1,364 @@
+import { randomBytes } from 'node:crypto';
+import {
+  AuthorityUnavailableError,
+  type Clock,
+  type LedgerEvents,
+  type ProtocolEvent,
+} from '@cycles-guard/core';
+import { type EventDraft, retryDelayMs, SYSTEM_TENANT, webhookRequest } from '@cycles-guard/core/ledger-kit';
+import type { DeliveryRecord } from './delivery.ts';
+import { postJson } from './http-post.ts';
+import { type SubscriptionRecord, selects } from './subscription.ts';
+import type { WebhookStore } from './webhook-store.ts';
+
+/** Options of the dispatcher. */
+export interface DispatcherOptions {
+  clock?: Clock;
+  /** Per-attempt timeout (the spec leaves it open). Default 10,000 ms. */
+  timeoutMs?: number;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * Delivers a ledger's events to the subscriptions that select them, at least once: each event becomes
+ * one delivery per subscription, POSTed signed, retried with the subscription's backoff, and the
+ * subscription is disabled (`webhook.disabled`) once its consecutive failed attempts exceed its
+ * threshold. Runs off the request path: events are only queued when they happen and matched and sent
+ * on a later turn of the event loop, so a reserve never waits for a webhook.
+ */
+export class WebhookDispatcher {
+  private readonly subscriptions = new Map<string, SubscriptionRecord>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private inbox: ProtocolEvent[] = [];
+  private draining = false;
+  private closed = false;
+  private unsubscribe: (() => void) | undefined;
+  private readonly clock: Clock;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly events: LedgerEvents,
+    readonly store: WebhookStore,
+    options: DispatcherOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /**
+   * Listens, then loads subscriptions and resumes deliveries left pending (a restart on a durable
+   * store) in the background, retrying while the store is unreachable: a server starts (and answers
+   * 503 from its ledger) whether or not Redis is up. Events that come first wait in the inbox.
+   */
+  start(): void {
+    this.unsubscribe = this.events.subscribe((event) => this.enqueue(event));
+    this.loading = this.load();
+  }
+
+  /** Resolves once subscriptions are loaded (routes wait for it); 503 while the store is unreachable. */
+  async ready(): Promise<void> {
+    if (this.loaded) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const unavailable = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AuthorityUnavailableError('Webhook subscriptions cannot be read yet: try again')),
+        2000,
+      );
+    });
+    try {
+      await Promise.race([this.loading, unavailable]);
+      this.loaded = true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private loading: Promise<void> = Promise.resolve();
+
+  private async load(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        for (const record of await this.store.subscriptions()) {
+          if (!this.subscriptions.has(record.subscription_id))
+            this.subscriptions.set(record.subscription_id, record);
+        }
+        for (const delivery of await this.store.unfinished()) this.schedule(delivery);
+        if (this.inbox.length > 0 && !this.draining) {
+          this.draining = true;
+          setImmediate(() => void this.drain());
+        }
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt)).unref?.());
+      }
+    }
+  }
+
+  get(subscriptionId: string): SubscriptionRecord | undefined {
+    return this.subscriptions.get(subscriptionId);
+  }
+
+  list(): SubscriptionRecord[] {
+    return [...this.subscriptions.values()];
+  }
+
+  async save(record: SubscriptionRecord): Promise<void> {
+    this.subscriptions.set(record.subscription_id, record);
+    await this.store.saveSubscription(record);
+  }
+
+  async remove(subscriptionId: string): Promise<void> {
+    this.subscriptions.delete(subscriptionId);
+    await this.store.deleteSubscription(subscriptionId);
+  }
+
+  /** Queues `events` as new deliveries to one subscription (replay); returns how many were queued. */
+  async replay(subscription: SubscriptionRecord, events: readonly ProtocolEvent[]): Promise<Promise<void>[]> {
+    const sent: Promise<void>[] = [];
+    for (const event of events) {
+      if (subscription.status !== 'ACTIVE' || !this.subscriptions.has(subscription.subscription_id)) break;
+      const delivery = await this.newDelivery(subscription, event);
+      sent.push(this.attempt(delivery));
+    }
+    return sent;
+  }
+
+  /** Stops listening and retrying; waits for attempts in flight. Pending deliveries stay in the store. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Settles when every attempt started so far has finished (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0 || this.inbox.length > 0 || this.draining) {
+      await Promise.allSettled([...this.inFlight]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private enqueue(event: ProtocolEvent): void {
+    if (this.closed || (this.subscriptions.size === 0 && this.loaded)) return;
+    this.inbox.push(event);
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  private loaded = false;
+
+  private async drain(): Promise<void> {
+    try {
+      await this.loading;
+      this.loaded = true;
+      while (this.inbox.length > 0) {
+        const batch = this.inbox;
+        this.inbox = [];
+        for (const event of batch) {
+          for (const subscription of this.subscriptions.values()) {
+            if (subscription.status !== 'ACTIVE' || !selects(subscription, event)) continue;
+            subscription.last_triggered_at = event.timestamp;
+            // Not awaited one by one: the stores answer in the order asked (one Redis connection), so
+            // first attempts still start in event order.
+            const stored = this.newDelivery(subscription, event).then((delivery) => this.attempt(delivery));
+            this.track(stored);
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async newDelivery(subscription: SubscriptionRecord, event: ProtocolEvent): Promise<DeliveryRecord> {
+    const now = this.clock.now();
+    const delivery: DeliveryRecord = {
+      delivery_id: `whdel_${randomBytes(10).toString('hex')}`,
+      subscription_id: subscription.subscription_id,
+      event_id: event.event_id,
+      event_type: event.event_type,
+      status: 'PENDING',
+      attempted_at: new Date(now).toISOString(),
+      attempts: 0,
+      sequence: this.nextSequence(now),
+      createdMs: now,
+      dueMs: now,
+      event,
+    };
+    if (event.trace_id !== undefined) {
+      delivery.trace_id = event.trace_id;
+      delivery.trace_flags = '01';
+    }
+    await this.store.saveDelivery(delivery);
+    return delivery;
+  }
+
+  private lastSequence = 0;
+
+  /** Increasing per instance, and by time across instances (µs since the epoch): orders the listing. */
+  private nextSequence(now: number): number {
+    this.lastSequence = Math.max(this.lastSequence + 1, now * 1000);
+    return this.lastSequence;
+  }
+
+  private schedule(delivery: DeliveryRecord): void {
+    if (this.closed) return;
+    const wait = Math.max(0, delivery.dueMs - this.clock.now());
+    const timer = setTimeout(() => {
+      this.timers.delete(delivery.delivery_id);
+      void this.attempt(delivery);
+    }, wait);
+    timer.unref?.();
+    this.timers.set(delivery.delivery_id, timer);
+  }
+
+  private attempt(delivery: DeliveryRecord): Promise<void> {
+    return this.track(this.post(delivery));
+  }
+
+  /** Keeps a delivery step in the in-flight set until it settles (close and idle wait for them). */
+  private track(work: Promise<void>): Promise<void> {
+    const running = work.catch(() => {}).finally(() => this.inFlight.delete(running));
+    this.inFlight.add(running);
+    return running;
+  }
+
+  private async post(delivery: DeliveryRecord): Promise<void> {
+    const subscription = this.subscriptions.get(delivery.subscription_id);
+    if (subscription === undefined) return;
+    if (subscription.status !== 'ACTIVE') {
+      // Paused or disabled: events are dropped, not queued (GOV), and so are retries still pending.
+      await this.finish(delivery, 'FAILED', `subscription is ${subscription.status}`);
+      return;
+    }
+    const request = webhookRequest(
+      delivery.event,
+      subscription.signing_secret,
+      subscription.headers,
+      delivery.trace_flags,
+    );
+    const started = performance.now();
+    let status: number | undefined;
+    let error: string | undefined;
+    try {
+      status = await postJson(subscription.url, request.body, request.headers, this.timeoutMs);
+      if (status < 200 || status > 299) error = `HTTP ${status}`;
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught);
+    }
+    const now = this.clock.now();
+    delivery.attempts++;
+    delivery.attempted_at = new Date(now).toISOString();
+    delivery.response_time_ms = Math.round(performance.now() - started);
+    if (status === undefined) delete delivery.response_status;
+    else delivery.response_status = status;
+    if (error === undefined) {
+      // Stored only when a failure streak ends: a success per delivery would cost a write per event.
+      const streak = subscription.consecutive_failures > 0;
+      subscription.consecutive_failures = 0;
+      subscription.last_success_at = delivery.attempted_at;
+      await this.finish(delivery, 'SUCCESS');
+      if (streak) await this.store.saveSubscription(subscription);
+      return;
+    }
+    subscription.consecutive_failures++;
+    subscription.last_failure_at = delivery.attempted_at;
+    if (subscription.consecutive_failures > subscription.disable_after_failures)
+      await this.disable(subscription);
+    await this.store.saveSubscription(subscription);
+    if (delivery.attempts > subscription.retry_policy.max_retries || subscription.status !== 'ACTIVE') {
+      await this.finish(delivery, 'FAILED', error);
+      this.events.publish([
+        {
+          type: 'system.webhook_delivery_failed',
+          tenant: SYSTEM_TENANT,
+          correlationId: delivery.event_id,
+          data: {
+            component: 'webhook_dispatcher',
+            message: `delivery ${delivery.delivery_id} of ${delivery.event_id} to ${subscription.subscription_id} failed after ${delivery.attempts} attempts: ${error}`,
+          },
+        },
+      ]);
+      return;
+    }
+    const policy = subscription.retry_policy;
+    const delay = retryDelayMs(
+      {
+        maxRetries: policy.max_retries,
+        initialDelayMs: policy.initial_delay_ms,
+        backoffMultiplier: policy.backoff_multiplier,
+        maxDelayMs: policy.max_delay_ms,
+      },
+      delivery.attempts,
+    );
+    delivery.status = 'RETRYING';
+    delivery.error_message = error;
+    delivery.dueMs = now + delay;
+    delivery.next_retry_at = new Date(delivery.dueMs).toISOString();
+    await this.store.saveDelivery(delivery);
+    this.schedule(delivery);
+  }
+
+  private async finish(
+    delivery: DeliveryRecord,
+    status: 'SUCCESS' | 'FAILED',
+    error?: string,
+  ): Promise<void> {
+    delivery.status = status;
+    delivery.completed_at = new Date(this.clock.now()).toISOString();
+    delete delivery.next_retry_at;
+    if (error === undefined) delete delivery.error_message;
+    else delivery.error_message = error.slice(0, 512);
+    await this.store.saveDelivery(delivery);
+  }
+
+  private async disable(subscription: SubscriptionRecord): Promise<void> {
+    if (subscription.status === 'DISABLED') return;
+    const previous = subscription.status;
+    subscription.status = 'DISABLED';
+    subscription.updated_at = new Date(this.clock.now()).toISOString();
+    this.events.publish([
+      webhookLifecycle(
+        'webhook.disabled',
+        subscription,
+        previous,
+        {
+          disable_reason: 'consecutive_failures_exceeded_threshold',
+        },
+        `webhook_auto_disable:${subscription.subscription_id}:${subscription.last_failure_at ?? ''}`,
+      ),
+    ]);
+  }
+}
+
+/** A `webhook.*` event (GOV `EventDataWebhookLifecycle`), kept under `__system__`: tenants never list them. */
+export function webhookLifecycle(
+  type:
+    | 'webhook.created'
+    | 'webhook.updated'
+    | 'webhook.paused'
+    | 'webhook.resumed'
+    | 'webhook.disabled'
+    | 'webhook.deleted',
+  subscription: SubscriptionRecord,
+  previous: SubscriptionRecord['status'] | undefined,
+  extra: Record<string, unknown> = {},
+  correlationId?: string,
+): EventDraft {
+  const data: Record<string, unknown> = {
+    subscription_id: subscription.subscription_id,
+    tenant_id: subscription.tenant_id,
+    ...extra,
+  };
+  if (previous !== undefined) data.previous_status = previous;
+  if (type !== 'webhook.deleted') data.new_status = subscription.status;
+  const draft: EventDraft = { type, tenant: SYSTEM_TENANT, data };
+  if (correlationId !== undefined) draft.correlationId = correlationId;
+  return draft;
+}
