@@ -168,6 +168,8 @@ export interface RedisLedger extends Ledger {
 /** What the runtime scripts store and replay (numbers as decimal strings). */
 interface Outcome {
   d?: string;
+  /** 1: observed by the tenant's default (the request did not choose). */
+  obs?: number;
   reason?: string;
   retry?: string;
   hold?: string;
@@ -346,7 +348,8 @@ class RedisLedgerImpl implements RedisLedger {
       throw error;
     }
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
-    if (reply.replay === undefined && request.observeMode === true && outcome.id === undefined) {
+    const observed = request.observeMode === true || outcome.obs === 1;
+    if (reply.replay === undefined && observed && outcome.id === undefined) {
       this.hooks?.observed(
         request,
         tenant,

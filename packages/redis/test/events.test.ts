@@ -85,6 +85,22 @@ describe('Redis ledger events', () => {
     expect(await other.events!.get(events[3]!.event_id)).toEqual(events[3]);
   });
 
+  it("reports observed evaluations, by the request's choice or the tenant's default", async () => {
+    const prefix = redis.prefix();
+    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
+    await ledger.reserve(reserveRequest(500, { observeMode: true }));
+    await ledger.setTenant('acme', { observeMode: true });
+    const allowed = await ledger.reserve(reserveRequest(50));
+    const denied = await ledger.reserve(reserveRequest(500));
+    expect([allowed.reservationId, denied.decision]).toEqual([undefined, 'DENY']);
+    expect(types(await stored(ledger, 3))).toEqual([
+      'reservation.observed_denied',
+      'reservation.observed_allowed',
+      'reservation.observed_denied',
+    ]);
+  });
+
   it('emits nothing new for replayed reserves, commits and releases', async () => {
     const prefix = redis.prefix();
     const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });

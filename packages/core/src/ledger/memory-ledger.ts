@@ -219,14 +219,16 @@ class MemoryLedger implements Ledger {
     const unit = request.estimate.unit;
     const settings = this.catalog.settingsOf(tenant);
     // Observe mode (v0.1.26): the request's choice, else the tenant's default; answered as a dry run.
-    const dryRun = request.dryRun === true || (request.observeMode ?? settings?.observeMode === true);
+    const observed = request.observeMode ?? settings?.observeMode === true;
+    const dryRun = request.dryRun === true || observed;
     if (settings?.status === 'CLOSED') {
-      if (!dryRun || request.observeMode === true) {
+      if (!dryRun || observed) {
         this.hooks?.denied(
           { reason: 'TENANT_CLOSED', requested: request.estimate.amount },
           entry.path,
           tenant,
           request,
+          observed,
           context,
         );
       }
@@ -253,8 +255,7 @@ class MemoryLedger implements Ledger {
     }
     const evaluation = evaluateRows(rows, request.estimate.amount, request.minimum);
     if (!evaluation.ok) {
-      if (!dryRun || request.observeMode === true)
-        this.hooks?.denied(evaluation, entry.path, tenant, request, context);
+      if (!dryRun || observed) this.hooks?.denied(evaluation, entry.path, tenant, request, observed, context);
       if (!dryRun) throw evaluationError(evaluation, now);
       return this.storeReserve(space, key, print, now, {
         ...denial(evaluation, now),
@@ -276,7 +277,7 @@ class MemoryLedger implements Ledger {
       if (caps !== undefined) response.caps = caps;
       if (evaluation.partial) response.partial = true;
       response.balances = rows.map(toBalance);
-      if (request.observeMode === true) {
+      if (observed) {
         this.hooks?.observedAllowed(entry.path, tenant, request, response.decision, hold, caps, context);
       }
       return this.storeReserve(space, key, print, now, response);

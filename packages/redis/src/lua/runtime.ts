@@ -22,6 +22,8 @@ local unit, estimate, minimum = A(5), tonumber(A(6)), tonumber(A(7))
 local settings = tenant_settings(tenant)
 local dry = A(4) == '1' or (A(4) == '' and settings.observe)
 local function store(outcome, hold_ms)
+  -- Observed by the tenant's default (the request did not choose): the ledger's caller emits its event.
+  if A(4) == '' and settings.observe then outcome.obs = 1 end
   local encoded = cjson.encode(outcome)
   idem_put(namespace, payload, encoded, hold_ms)
   return reply({ outcome = encoded })

@@ -229,6 +229,22 @@ describe('memory ledger events', () => {
     expect((await all(ledger)).length).toBe(3);
   });
 
+  it("reports the tenant's default observe mode too, and a request's ENFORCE holds without an event", async () => {
+    const ledger = ledgerWith({
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 }],
+      tenants: { acme: { observeMode: true } },
+    });
+    const allowed = await ledger.reserve(reserveRequest(50));
+    const denied = await ledger.reserve(reserveRequest(500));
+    expect([allowed.reservationId, denied.decision]).toEqual([undefined, 'DENY']);
+    expect(types(await all(ledger))).toEqual(['reservation.observed_allowed', 'reservation.observed_denied']);
+    const held = await ledger.reserve(reserveRequest(10, { observeMode: false }));
+    expect(held.reservationId).toBeDefined();
+    expect(types(await all(ledger)).filter((type) => type.startsWith('reservation.observed'))).toHaveLength(
+      2,
+    );
+  });
+
   it('fires a denial-rate spike once per window', async () => {
     const ledger = ledgerWith({
       ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 10 }],

@@ -158,13 +158,15 @@ export class MemoryLedgerEvents {
 
   /**
    * A live reserve's outcome for the denial-rate spike, and on refusal `reservation.denied` (with its
-   * `deny_detail`). An observe-mode evaluation reports `reservation.observed_denied` instead.
+   * `deny_detail`). An observed evaluation (the request's or the tenant's observe mode) reports
+   * `reservation.observed_denied` instead.
    */
   denied(
     refusal: Refusal,
     scopePath: string,
     tenant: string | undefined,
     request: ReserveRequest,
+    observed: boolean,
     context: CallContext | undefined,
   ): void {
     const facts: DenialFacts = {
@@ -181,7 +183,7 @@ export class MemoryLedgerEvents {
       facts.remaining = refusal.row.remaining;
       facts.windowKey = String(refusal.row.periodStartMs ?? 0);
     }
-    if (request.observeMode === true) {
+    if (observed) {
       this.log.publish([observedDeniedDraft(facts)], originOf(context));
       return;
     }
