@@ -4,10 +4,12 @@ import { mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { BudgetAuthority } from '../../authority.ts';
 import { ManualClock } from '../../clock.ts';
 import { createCycles } from '../../cycles.ts';
 import type { CyclesEvent } from '../../events.ts';
 import { createMemoryLedger } from '../../ledger/memory-ledger.ts';
+import { AuthorityUnavailableError } from '../../protocol/errors.ts';
 import { flakyAuthority } from '../__fixtures__/flaky-authority.ts';
 import type { OutboxEntry } from './entry.ts';
 import { createFileJournal, journalDirectory } from './file-journal.ts';
@@ -86,6 +88,68 @@ describe('settlement outbox', () => {
     await expect(hold.commit(900)).rejects.toMatchObject({ code: 'AUTHORITY_UNAVAILABLE' });
     expect(await cycles.flushSettlements(5_000)).toEqual({ pending: 0 });
     expect(await state()).toMatchObject({ spent: 900, reserved: 0 });
+    await cycles.close();
+  });
+
+  it('flush replays what was queued while a replay pass was already running', async () => {
+    const clock = new ManualClock();
+    const ledger = createMemoryLedger({
+      clock,
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: SCOPE, unit: UNIT, allocated: 100_000 }],
+    });
+    let down = true;
+    let gate: Promise<void> | undefined;
+    let entered!: () => void;
+    const inPass = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const authority: BudgetAuthority = {
+      reserve: (request, context) => ledger.reserve(request, context),
+      commit: async (id, request, context) => {
+        if (down) throw new AuthorityUnavailableError('down (test)');
+        if (gate !== undefined) {
+          entered();
+          await gate;
+        }
+        return ledger.commit(id, request, context);
+      },
+      release: (id, request, context) => ledger.release(id, request, context),
+      extend: (id, request, context) => ledger.extend(id, request, context),
+      createEvent: (request, context) => ledger.createEvent(request, context),
+      decide: (request, context) => ledger.decide(request, context),
+      getBalances: (query, context) => ledger.getBalances(query, context),
+      getReservation: (id, context) => ledger.getReservation(id, context),
+      listReservations: (query, context) => ledger.listReservations(query, context),
+    };
+    const cycles = createCycles({
+      authority,
+      clock,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      retry: { attempts: 1, baseDelayMs: 0 },
+      outbox: {
+        identity: IDENTITY,
+        directory: await mkdtemp(join(tmpdir(), 'cycles-outbox-')),
+        replayIntervalMs: 10,
+      },
+    });
+    const first = await cycles.reserve({ estimate: 500 });
+    const second = await cycles.reserve({ estimate: 500 });
+    await expect(first.commit(100)).rejects.toMatchObject({ code: 'AUTHORITY_UNAVAILABLE' });
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    down = false;
+    await inPass; // the timer's pass holds the first entry, and read the store before the second existed
+    down = true;
+    await expect(second.commit(200)).rejects.toMatchObject({ code: 'AUTHORITY_UNAVAILABLE' });
+    down = false;
+    gate = undefined;
+    open();
+    expect(await cycles.flushSettlements(5_000)).toEqual({ pending: 0 });
+    expect(await ledger.getLedger(SCOPE, UNIT)).toMatchObject({ spent: 300, reserved: 0 });
     await cycles.close();
   });
 

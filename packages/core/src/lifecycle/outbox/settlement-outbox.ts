@@ -122,10 +122,10 @@ export class SettlementOutbox {
     const left = () => Math.max(0, deadline - Date.now());
     await within(Promise.allSettled([...this.#inFlight]), left());
     await within(this.#intents?.flushed() ?? Promise.resolve(), left());
-    let pending = await within(this.#replay(), left());
+    let pending = await within(this.#freshReplay(), left());
     while (pending !== undefined && pending > 0 && left() > 0) {
       await sleep(Math.min(200, left()));
-      pending = await within(this.#replay(), left());
+      pending = await within(this.#freshReplay(), left());
     }
     return { pending: pending ?? (await this.#countPending()) };
   }
@@ -165,6 +165,15 @@ export class SettlementOutbox {
       }, backOff);
     }, delayMs);
     this.#timer.unref?.();
+  }
+
+  /**
+   * A pass that reads the store after this call: a timer's pass already running read its entries before
+   * what was queued since, so answering with its count would report a queued settlement as flushed.
+   */
+  async #freshReplay(): Promise<number> {
+    await this.#pass?.catch(() => {});
+    return this.#replay();
   }
 
   /** One replay pass (one at a time); answers how many entries are still pending. */
