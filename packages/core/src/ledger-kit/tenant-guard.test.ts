@@ -34,4 +34,10 @@ describe('ledger kit: tenant guard', () => {
     expect(() => guardQueriedTenant(undefined, 'globex', 'Balances')).not.toThrow();
     expect(() => guardQueriedTenant('acme', '', 'Balances')).not.toThrow();
   });
+
+  it('echoes at most 128 characters of a queried tenant (a query parameter has no length bound)', () => {
+    expect(() => guardQueriedTenant('acme', 'x'.repeat(60_000), 'Balances')).toThrow(
+      expect.objectContaining({ details: { tenant: `${'x'.repeat(128)}…` } }),
+    );
+  });
 });

@@ -30,6 +30,11 @@ export function guardQueriedTenant(
   what: 'Balances' | 'Reservations',
 ): void {
   if (tenant !== undefined && queried !== undefined && queried !== '' && queried.toLowerCase() !== tenant) {
-    throw new ForbiddenError(`${what} of another tenant`, { details: { tenant: queried } });
+    throw new ForbiddenError(`${what} of another tenant`, { details: { tenant: shown(queried) } });
   }
+}
+
+/** A queried name as echoed in a refusal: a query parameter has no length bound, a refusal body has. */
+function shown(value: string): string {
+  return value.length <= 128 ? value : `${value.slice(0, 128)}…`;
 }
