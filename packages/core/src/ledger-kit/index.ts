@@ -89,6 +89,8 @@ export {
 } from '../protocol/validate.ts';
 export { type WebhookRequest, webhookRequest } from '../webhooks/delivery-request.ts';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyOf } from '../webhooks/retry-policy.ts';
+// ---- wrappers (metrics, recording) around a ledger ----
+export { type BoundMethod, wrapMethods } from '../wrap-methods.ts';
 // ---- reads: balances, reservations, paging ----
 export {
   type BalanceCounters,

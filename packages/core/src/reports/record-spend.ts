@@ -1,5 +1,6 @@
 import type { BudgetAuthority, CallContext } from '../authority.ts';
 import type { CommitRequest, EventRequest } from '../protocol/types.ts';
+import { type BoundMethod, wrapMethods } from '../wrap-methods.ts';
 import { modelOfCharge, type SpendLog } from './spend-log.ts';
 
 /** Reservations and events recently recorded: a replayed commit or event (same key) is not counted twice. */
@@ -57,24 +58,9 @@ export function recordSpend<A extends BudgetAuthority>(authority: A, log: SpendL
     }
     return response;
   };
-  // Methods bound once (class ledgers keep private fields), so a call through the proxy costs no bind.
-  const bound = new Map<PropertyKey, unknown>([
-    ['commit', commit],
-    ['createEvent', createEvent],
+  const replaced = new Map<string, BoundMethod>([
+    ['commit', commit as BoundMethod],
+    ['createEvent', createEvent as BoundMethod],
   ]);
-  const target = authority;
-  // The proxy's own target is an empty shadow: a ledger's frozen own methods (e.g. one built with
-  // Object.create) would otherwise forbid answering a wrapped or bound one (a Proxy invariant).
-  return new Proxy(Object.create(null) as typeof authority, {
-    has: (_shadow, property) => property in target,
-    get(_shadow, property) {
-      const cached = bound.get(property);
-      if (cached !== undefined) return cached;
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      const method = value.bind(target);
-      bound.set(property, method);
-      return method;
-    },
-  });
+  return wrapMethods(authority, (name) => replaced.get(name));
 }

@@ -1,4 +1,5 @@
 import type { BudgetAuthority } from '../authority.ts';
+import { wrapMethods } from '../wrap-methods.ts';
 import type { Instruments } from './instruments.ts';
 import { CYCLES } from './names.ts';
 
@@ -50,43 +51,27 @@ export function timeAuthority(
   instruments: Instruments,
   latencies: LedgerLatencies,
 ): BudgetAuthority {
-  const cache = new Map<PropertyKey, unknown>();
-  const target = authority;
-  // The proxy's own target is an empty shadow: a ledger's frozen own methods (e.g. one built with
-  // Object.create) would otherwise forbid answering a wrapped or bound one (a Proxy invariant).
-  return new Proxy(Object.create(null) as typeof authority, {
-    has: (_shadow, property) => property in target,
-    get(_shadow, property) {
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      let bound = cache.get(property);
-      if (bound === undefined) {
-        const method = value as (...args: unknown[]) => unknown;
-        const operation = String(property);
-        bound = TIMED.has(operation)
-          ? async (...args: unknown[]) => {
-              const started = performance.now();
-              let outcome = 'error';
-              try {
-                const result = await method.apply(target, args);
-                outcome = 'ok';
-                latencies.record(
-                  operation,
-                  reservationIdOf(operation, args, result),
-                  performance.now() - started,
-                );
-                return result;
-              } finally {
-                instruments.ledgerDuration.record((performance.now() - started) / 1000, {
-                  [CYCLES.operation]: operation,
-                  [CYCLES.outcome]: outcome,
-                });
-              }
-            }
-          : method.bind(target);
-        cache.set(property, bound);
-      }
-      return bound;
-    },
-  });
+  return wrapMethods(authority, (operation, method) =>
+    TIMED.has(operation)
+      ? async (...args: unknown[]) => {
+          const started = performance.now();
+          let outcome = 'error';
+          try {
+            const result = await method(...args);
+            outcome = 'ok';
+            latencies.record(
+              operation,
+              reservationIdOf(operation, args, result),
+              performance.now() - started,
+            );
+            return result;
+          } finally {
+            instruments.ledgerDuration.record((performance.now() - started) / 1000, {
+              [CYCLES.operation]: operation,
+              [CYCLES.outcome]: outcome,
+            });
+          }
+        }
+      : undefined,
+  );
 }

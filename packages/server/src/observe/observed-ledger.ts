@@ -1,4 +1,5 @@
 import { CyclesError, type Ledger } from '@cycles-guard/core';
+import { wrapMethods } from '@cycles-guard/core/ledger-kit';
 import type { RecentActivity } from './recent-activity.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 
@@ -33,37 +34,22 @@ export function observeLedger<L extends Ledger>(
   metrics: ServerMetrics,
   activity: RecentActivity,
 ): L {
-  const bound = new Map<PropertyKey, unknown>();
-  const target = ledger;
-  // The proxy's own target is an empty shadow: a ledger's frozen own methods (e.g. one built with
-  // Object.create) would otherwise forbid answering a wrapped or bound one (a Proxy invariant).
-  return new Proxy(Object.create(null) as typeof ledger, {
-    has: (_shadow, property) => property in target,
-    get(_shadow, property) {
-      const cached = bound.get(property);
-      if (cached !== undefined) return cached;
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => Promise<unknown>;
-      const operation = String(property);
-      const wrapped = MEASURED.has(operation)
-        ? async (...args: unknown[]) => {
-            const started = performance.now();
-            try {
-              const result = await method.apply(target, args);
-              metrics.ledgerOperation(operation, 'ok', (performance.now() - started) / 1000);
-              if (operation === 'reserve') noting(() => activity.reserved(args[0], result));
-              return result;
-            } catch (error) {
-              const code = CyclesError.isInstance(error) ? error.code : 'INTERNAL_ERROR';
-              metrics.ledgerOperation(operation, code, (performance.now() - started) / 1000);
-              if (operation === 'reserve') noting(() => activity.refused(args[0], code, error));
-              throw error;
-            }
+  return wrapMethods(ledger, (operation, method) =>
+    MEASURED.has(operation)
+      ? async (...args: unknown[]) => {
+          const started = performance.now();
+          try {
+            const result = await method(...args);
+            metrics.ledgerOperation(operation, 'ok', (performance.now() - started) / 1000);
+            if (operation === 'reserve') noting(() => activity.reserved(args[0], result));
+            return result;
+          } catch (error) {
+            const code = CyclesError.isInstance(error) ? error.code : 'INTERNAL_ERROR';
+            metrics.ledgerOperation(operation, code, (performance.now() - started) / 1000);
+            if (operation === 'reserve') noting(() => activity.refused(args[0], code, error));
+            throw error;
           }
-        : method.bind(target);
-      bound.set(property, wrapped);
-      return wrapped;
-    },
-  });
+        }
+      : undefined,
+  );
 }
