@@ -44,7 +44,8 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 formatsPlugin.default(ajv);
 // Responses may carry the v0.1.26 extension fields every implementation must accept (deny_detail,
 // observe_mode, policy_keys): validated against the spec with them merged in (scripts/compose-spec.ts).
-const composed = composeRuntimeSpec(parse);
+/** The runtime spec with the v0.1.26 protocol extensions merged in (what the wire types implement). */
+export const composed = composeRuntimeSpec(parse) as unknown as OpenApiDocument;
 ajv.addSchema({ $id: SPEC_ID, components: composed.components });
 
 const compiled = new Map<string, ValidateFunction>();
