@@ -35,7 +35,7 @@ const types = (events: ProtocolEvent[]) => events.map((event) => event.event_typ
 describe('Redis ledger events', () => {
   it('reports thresholds, exhaustion, denial with deny_detail and overage, stored in Redis', async () => {
     const prefix = redis.prefix();
-    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
     await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100, overdraftLimit: 50 });
     const hold = await ledger.reserve(reserveRequest(100, { overagePolicy: 'ALLOW_WITH_OVERDRAFT' }), {
       tenant: 'acme',
@@ -80,14 +80,14 @@ describe('Redis ledger events', () => {
       reservation_id: hold.reservationId,
     });
     // Another instance on the same Redis lists the same events and reads one by id.
-    const other = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    const other = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
     expect((await other.events!.list({ sortDir: 'asc' })).events).toEqual(events);
     expect(await other.events!.get(events[3]!.event_id)).toEqual(events[3]);
   });
 
   it("reports observed evaluations, by the request's choice or the tenant's default", async () => {
     const prefix = redis.prefix();
-    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
     await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
     await ledger.reserve(reserveRequest(500, { observeMode: true }));
     await ledger.setTenant('acme', { observeMode: true });
@@ -101,9 +101,13 @@ describe('Redis ledger events', () => {
     ]);
   });
 
+  it('are off unless the events option asks for them (they cost CPU on every operation)', () => {
+    expect(redis.ledger({ keyPrefix: redis.prefix(), sweepIntervalMs: 0 }).events).toBeUndefined();
+  });
+
   it('emits nothing new for replayed reserves, commits and releases', async () => {
     const prefix = redis.prefix();
-    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    const ledger = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
     await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
     const first = reserveRequest(90);
     const hold = await ledger.reserve(first);
@@ -122,8 +126,8 @@ describe('Redis ledger events', () => {
 
   it('fires a threshold once across two instances sharing the budget', async () => {
     const prefix = redis.prefix();
-    const a = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
-    const b = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0 });
+    const a = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
+    const b = redis.ledger({ keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
     await a.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
     // a crosses 80 % and releases; b crosses it again in the same window: one rising alert in all.
     const hold = await a.reserve(reserveRequest(85));

@@ -30,6 +30,7 @@ export async function openLedger(
   }
   const ledger = createRedisLedger({
     ...limits,
+    events: {}, // the server lists events and sends webhooks (the library leaves them off by default)
     ...('cluster' in store ? { cluster: store.cluster } : { url: store.url }),
     ...(store.keyPrefix === undefined ? {} : { keyPrefix: store.keyPrefix }),
     ...(clock === undefined ? {} : { clock }),
