@@ -82,7 +82,6 @@ export {
   BudgetExceededError,
   BudgetFrozenError,
   CyclesError,
-  type CyclesErrorOptions,
   DebtOutstandingError,
   ForbiddenError,
   IdempotencyMismatchError,
