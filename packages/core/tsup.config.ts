@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'ledger-kit/index': 'src/ledger-kit/index.ts',
+    'llm/index': 'src/llm/index.ts',
     'protocol/index': 'src/protocol/index.ts',
     'testing/index': 'src/testing/index.ts',
   },

@@ -1,5 +1,5 @@
 import type { RecordedRequest } from '@cycles-guard/bedrock-emulator';
-import { type ModelPrice, usageCost } from '@cycles-guard/core';
+import { type ModelPrice, usageCost } from '@cycles-guard/core/llm';
 import type { DemoResult } from './scenario.ts';
 
 /** One call the guarded loop made without being capped: what an unguarded loop makes every time. */

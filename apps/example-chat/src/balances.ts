@@ -1,4 +1,5 @@
-import { type Balance, type Cycles, type Ledger, subjectBalances, windowBounds } from '@cycles-guard/core';
+import { type Balance, type Cycles, type Ledger, subjectBalances } from '@cycles-guard/core';
+import { windowBounds } from '@cycles-guard/core/ledger-kit';
 
 /** One budget of a tenant, as the balances endpoint reports it. */
 export interface BalanceView {

@@ -1,4 +1,5 @@
-import { createCycles, createMemoryLedger, usageCost } from '@cycles-guard/core';
+import { createCycles, createMemoryLedger } from '@cycles-guard/core';
+import { usageCost } from '@cycles-guard/core/llm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runResearchAgent } from '../src/agent.ts';
 import { type BedrockTarget, emulatedBedrock } from '../src/bedrock.ts';

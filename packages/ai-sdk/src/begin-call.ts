@@ -1,15 +1,12 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions } from '@ai-sdk/provider';
+import { BudgetExceededError, currentBudget, currentCycles, ModelNotPricedError } from '@cycles-guard/core';
 import {
-  BudgetExceededError,
-  currentBudget,
-  currentCycles,
   type LlmCall,
   type LlmCallOptions,
-  ModelNotPricedError,
   mergeSubjects,
   normalizeModelId,
   type ServiceTier,
-} from '@cycles-guard/core';
+} from '@cycles-guard/core/llm';
 import {
   grantedParams,
   MIN_THINKING_BUDGET_TOKENS,

@@ -1,5 +1,6 @@
 import type { JSONObject, SharedV3ProviderMetadata } from '@ai-sdk/provider';
-import { type LlmCall, type LlmCallOutcome, llmCallOutcome, type Settlement } from '@cycles-guard/core';
+import type { LlmCallOutcome, Settlement } from '@cycles-guard/core';
+import { type LlmCall, llmCallOutcome } from '@cycles-guard/core/llm';
 import { CYCLES_PROVIDER_OPTIONS_KEY } from './options.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { JSONObject, LanguageModelV3CallOptions, LanguageModelV3Message } from '@ai-sdk/provider';
-import { type EstimateInput, InvalidRequestError, type ModelFamily } from '@cycles-guard/core';
+import { InvalidRequestError } from '@cycles-guard/core';
+import type { EstimateInput, ModelFamily } from '@cycles-guard/core/llm';
 
 type Part = Exclude<LanguageModelV3Message, { role: 'system' }>['content'][number];
 

@@ -1,5 +1,5 @@
 import type { LanguageModelV3, LanguageModelV3Middleware } from '@ai-sdk/provider';
-import { StreamSettler } from '@cycles-guard/core';
+import { StreamSettler } from '@cycles-guard/core/llm';
 import type { LanguageModelMiddleware } from 'ai';
 import { beginModelCall } from './begin-call.ts';
 import { metadata, withMetadata } from './call-metadata.ts';

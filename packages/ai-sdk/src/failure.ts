@@ -1,4 +1,5 @@
-import { CyclesError, isUnbilledFailure, type LlmCall } from '@cycles-guard/core';
+import { CyclesError } from '@cycles-guard/core';
+import { isUnbilledFailure, type LlmCall } from '@cycles-guard/core/llm';
 
 function statusOf(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null)?.statusCode;

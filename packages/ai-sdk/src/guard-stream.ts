@@ -1,5 +1,6 @@
 import type { LanguageModelV3StreamPart } from '@ai-sdk/provider';
-import { type LlmCall, type Settlement, StreamSettler } from '@cycles-guard/core';
+import type { Settlement } from '@cycles-guard/core';
+import { type LlmCall, StreamSettler } from '@cycles-guard/core/llm';
 import { isAbortError } from './failure.ts';
 import { tokenUsage } from './usage.ts';
 

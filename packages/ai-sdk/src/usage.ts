@@ -1,5 +1,5 @@
 import type { LanguageModelV3Usage } from '@ai-sdk/provider';
-import type { TokenUsage } from '@cycles-guard/core';
+import type { TokenUsage } from '@cycles-guard/core/llm';
 
 /**
  * Core usage from the AI SDK's (v3 = v4) usage: non-cached input, output, cache reads and writes.

@@ -1,5 +1,6 @@
 import type { LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
-import { BudgetExceededError, createCycles, ModelNotPricedError, usageCost } from '@cycles-guard/core';
+import { BudgetExceededError, createCycles, ModelNotPricedError } from '@cycles-guard/core';
+import { usageCost } from '@cycles-guard/core/llm';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { MockLanguageModelV3, simulateReadableStream } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -11,8 +11,8 @@ import {
   createCycles,
   createMemoryLedger,
   type Ledger,
-  usageCost,
 } from '@cycles-guard/core';
+import { usageCost } from '@cycles-guard/core/llm';
 import { type LanguageModelMiddleware, wrapLanguageModel } from 'ai';
 import { type CyclesMiddlewareOptions, cyclesModelMiddleware, type LlmCallOutcome } from '../src/index.ts';
 

@@ -1,5 +1,5 @@
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { tokenCost, usageCost } from '@cycles-guard/core';
+import { tokenCost, usageCost } from '@cycles-guard/core/llm';
 import { generateText } from 'ai';
 import { describe, expect, it } from 'vitest';
 import { budget, cyclesMetadata, guardedModel } from './helpers.ts';

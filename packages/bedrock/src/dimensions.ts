@@ -1,4 +1,4 @@
-import type { PriceDimensions, ServiceTier } from '@cycles-guard/core';
+import type { PriceDimensions, ServiceTier } from '@cycles-guard/core/llm';
 import { asObject, type JsonObject } from './wire/json.ts';
 
 // What a Bedrock request sets that changes its price, read the same way for the hold and the commit.

@@ -9,15 +9,17 @@ import {
   type Action,
   type Cycles,
   currentCycles,
-  type EstimateInput,
   InvalidRequestError,
-  type LlmCallOptions,
   type LlmCallOutcome,
+  type Subject,
+} from '@cycles-guard/core';
+import {
+  type EstimateInput,
+  type LlmCallOptions,
   llmCallOutcome,
   normalizeModelId,
   StreamSettler,
-  type Subject,
-} from '@cycles-guard/core';
+} from '@cycles-guard/core/llm';
 import type { InitializeHandlerOptions, InitializeMiddleware } from '@smithy/types';
 import { requestDimensions } from './dimensions.ts';
 import {

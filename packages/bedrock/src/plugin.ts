@@ -4,7 +4,7 @@ import {
   type ServiceInputTypes,
   type ServiceOutputTypes,
 } from '@aws-sdk/client-bedrock-runtime';
-import { AWS_REGION } from '@cycles-guard/core';
+import { AWS_REGION } from '@cycles-guard/core/llm';
 import type { Pluggable } from '@smithy/types';
 import {
   type CyclesBedrockOptions,

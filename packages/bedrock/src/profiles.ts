@@ -1,4 +1,4 @@
-import { normalizeModelId } from '@cycles-guard/core';
+import { normalizeModelId } from '@cycles-guard/core/llm';
 
 /** Sends a `GetInferenceProfileCommand`; a `BedrockClient` of `@aws-sdk/client-bedrock` fits. */
 export interface InferenceProfileClient {

@@ -1,5 +1,6 @@
 import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-bedrock-runtime';
-import { currentBudget, type LlmCall } from '@cycles-guard/core';
+import { currentBudget } from '@cycles-guard/core';
+import type { LlmCall } from '@cycles-guard/core/llm';
 import type {
   DeserializeMiddleware,
   HandlerExecutionContext,

@@ -1,11 +1,5 @@
-import {
-  createCycles,
-  createMemoryLedger,
-  llmCallOutcome,
-  StreamSettler,
-  type TokenUsage,
-  usageCost,
-} from '@cycles-guard/core';
+import { createCycles, createMemoryLedger } from '@cycles-guard/core';
+import { llmCallOutcome, StreamSettler, type TokenUsage, usageCost } from '@cycles-guard/core/llm';
 import { describe, expect, it } from 'vitest';
 import { guardStream } from './streams.ts';
 import { feedConverseEvent } from './wire/stream-events.ts';

@@ -1,4 +1,5 @@
-import { chargedBy, type LlmCallOutcome, type Settlement, type StreamSettler } from '@cycles-guard/core';
+import type { LlmCallOutcome, Settlement } from '@cycles-guard/core';
+import { chargedBy, type StreamSettler } from '@cycles-guard/core/llm';
 
 /** Records what a settlement charged on the call's outcome (`getCyclesResult(output).charged`). */
 export async function recordCharge(outcome: LlmCallOutcome, settling: Promise<Settlement>): Promise<void> {

@@ -5,7 +5,8 @@ import {
   ListAsyncInvokesCommand,
 } from '@aws-sdk/client-bedrock-runtime';
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { BudgetExceededError, ModelNotPricedError, runWithBudget, usageCost } from '@cycles-guard/core';
+import { BudgetExceededError, ModelNotPricedError, runWithBudget } from '@cycles-guard/core';
+import { usageCost } from '@cycles-guard/core/llm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getCyclesResult } from '../src/index.ts';
 import { budget, guardedSetup, SCOPE, sdkClient } from './helpers.ts';

@@ -4,7 +4,8 @@ import {
   InvokeModelWithResponseStreamCommand,
 } from '@aws-sdk/client-bedrock-runtime';
 import type { BedrockEmulator, RecordedRequest } from '@cycles-guard/bedrock-emulator';
-import { type Cycles, createCycles, usageCost } from '@cycles-guard/core';
+import { type Cycles, createCycles } from '@cycles-guard/core';
+import { usageCost } from '@cycles-guard/core/llm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cyclesBedrockPlugin, getCyclesResult } from '../src/index.ts';
 import { budget, guardedSetup, sdkClient } from './helpers.ts';

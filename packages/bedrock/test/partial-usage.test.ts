@@ -1,6 +1,7 @@
 import { ConverseStreamCommand, InvokeModelWithResponseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import type { BedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { estimateInputTokens, runWithBudget, type TokenUsage, usageCost } from '@cycles-guard/core';
+import { runWithBudget } from '@cycles-guard/core';
+import { estimateInputTokens, type TokenUsage, usageCost } from '@cycles-guard/core/llm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getCyclesResult } from '../src/index.ts';
 import { guardedSetup } from './helpers.ts';

@@ -13,11 +13,8 @@ import {
   createMemoryLedger,
   type Ledger,
   type PriceCatalogOptions,
-  type PriceDimensions,
-  type TokenRates,
-  tokenCost,
-  usageCost,
 } from '@cycles-guard/core';
+import { type PriceDimensions, type TokenRates, tokenCost, usageCost } from '@cycles-guard/core/llm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it } from 'vitest';
 import {

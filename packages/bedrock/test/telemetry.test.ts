@@ -1,12 +1,7 @@
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import {
-  createCycles,
-  createMemoryLedger,
-  GEN_AI_ATTRIBUTES,
-  TELEMETRY_ATTRIBUTES,
-  TELEMETRY_METRICS,
-} from '@cycles-guard/core';
+import { createCycles, createMemoryLedger } from '@cycles-guard/core';
+import { GEN_AI_ATTRIBUTES, TELEMETRY_ATTRIBUTES, TELEMETRY_METRICS } from '@cycles-guard/core/llm';
 import * as api from '@opentelemetry/api';
 import {
   AggregationTemporality,

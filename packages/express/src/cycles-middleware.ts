@@ -3,12 +3,11 @@ import {
   budgetErrorResponse,
   type Cycles,
   currentCycles,
-  mergeSubjects,
-  readSubjectBalances,
   remainingBudgetHeaders,
   runWithBudget,
   type Subject,
 } from '@cycles-guard/core';
+import { mergeSubjects, readSubjectBalances } from '@cycles-guard/core/llm';
 import { validateSubject } from '@cycles-guard/core/protocol';
 import type { Request, RequestHandler, Response } from 'express';
 

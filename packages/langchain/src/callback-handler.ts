@@ -5,15 +5,17 @@ import {
   CyclesError,
   currentBudget,
   currentCycles,
-  type EstimateInput,
   InvalidRequestError,
-  type LlmCallOptions,
-  llmCallOutcome,
   ModelNotPricedError,
-  type ServiceTier,
   type Settlement,
   type Subject,
 } from '@cycles-guard/core';
+import {
+  type EstimateInput,
+  type LlmCallOptions,
+  llmCallOutcome,
+  type ServiceTier,
+} from '@cycles-guard/core/llm';
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { BaseMessage } from '@langchain/core/messages';

@@ -5,7 +5,8 @@ import {
   type JsonObject,
   unbilledBedrockFailure,
 } from '@cycles-guard/bedrock/wire';
-import { InvalidRequestError, type LlmCall } from '@cycles-guard/core';
+import { InvalidRequestError } from '@cycles-guard/core';
+import type { LlmCall } from '@cycles-guard/core/llm';
 import type { GuardedRun } from './guarded-run.ts';
 import { linkedRuns } from './linked-runs.ts';
 import { markNotRetryable } from './not-retryable.ts';

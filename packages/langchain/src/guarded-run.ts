@@ -1,10 +1,5 @@
-import {
-  type LlmCall,
-  type LlmCallOutcome,
-  type Settlement,
-  StreamSettler,
-  type TokenUsage,
-} from '@cycles-guard/core';
+import type { LlmCallOutcome, Settlement } from '@cycles-guard/core';
+import { type LlmCall, StreamSettler, type TokenUsage } from '@cycles-guard/core/llm';
 
 /** How a run ended, passed to `onSettled`: core's per-call outcome plus the LangChain run. */
 export interface CyclesRunSettlement extends LlmCallOutcome {

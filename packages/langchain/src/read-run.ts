@@ -1,5 +1,5 @@
 import { asCount, asObject, type JsonObject } from '@cycles-guard/bedrock/wire';
-import type { EstimateInput, TokenUsage } from '@cycles-guard/core';
+import type { EstimateInput, TokenUsage } from '@cycles-guard/core/llm';
 import type { Serialized } from '@langchain/core/load/serializable';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';

@@ -1,6 +1,7 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { type BedrockEmulatorOptions, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { type Cycles, createCycles, createMemoryLedger, type Ledger, usageCost } from '@cycles-guard/core';
+import { type Cycles, createCycles, createMemoryLedger, type Ledger } from '@cycles-guard/core';
+import { usageCost } from '@cycles-guard/core/llm';
 import { ChatBedrockConverse } from '@langchain/aws';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CyclesCallbackHandler, type CyclesCallbackHandlerOptions, guardChatModel } from '../src/index.ts';

@@ -1,4 +1,4 @@
-import { tokenCost, usageCost } from '@cycles-guard/core';
+import { tokenCost, usageCost } from '@cycles-guard/core/llm';
 import { describe, expect, it } from 'vitest';
 import { guardedModel } from './helpers.ts';
 

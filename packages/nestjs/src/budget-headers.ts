@@ -1,10 +1,5 @@
-import {
-  type Cycles,
-  mergeSubjects,
-  readSubjectBalances,
-  remainingBudgetHeaders,
-  type Subject,
-} from '@cycles-guard/core';
+import { type Cycles, remainingBudgetHeaders, type Subject } from '@cycles-guard/core';
+import { mergeSubjects, readSubjectBalances } from '@cycles-guard/core/llm';
 
 /** The Node response Nest writes to on both platforms (Express `response`, Fastify `reply.raw`). */
 export interface HeaderTarget {

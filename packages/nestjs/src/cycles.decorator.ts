@@ -1,4 +1,5 @@
-import { type Action, mergeSubjects, type Subject } from '@cycles-guard/core';
+import type { Action, Subject } from '@cycles-guard/core';
+import { mergeSubjects } from '@cycles-guard/core/llm';
 import { Reflector } from '@nestjs/core';
 
 /** Options of the `@CyclesBudget()` decorator; on a handler they merge over the controller's. */

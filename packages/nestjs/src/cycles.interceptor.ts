@@ -3,10 +3,10 @@ import {
   type BudgetContextOptions,
   currentCycles,
   type Hold,
-  mergeSubjects,
   runWithBudget,
   type Subject,
 } from '@cycles-guard/core';
+import { mergeSubjects } from '@cycles-guard/core/llm';
 import { validateSubject } from '@cycles-guard/core/protocol';
 import {
   type CallHandler,

@@ -5,12 +5,14 @@ import {
   type GuardOptions,
   getDefaultCycles,
   type Hold,
+  type Subject,
+} from '@cycles-guard/core';
+import {
   type LlmCall,
   type LlmCallOptions,
   mergeSubjects,
   readSubjectBalances,
-  type Subject,
-} from '@cycles-guard/core';
+} from '@cycles-guard/core/llm';
 import { Inject, Injectable } from '@nestjs/common';
 import { CYCLES_MODULE_OPTIONS, type CyclesModuleOptions } from './cycles.module-definition.ts';
 

@@ -1,4 +1,5 @@
-import { CyclesError, InternalError, windowBounds } from '@cycles-guard/core';
+import { CyclesError, InternalError } from '@cycles-guard/core';
+import { windowBounds } from '@cycles-guard/core/ledger-kit';
 import { type Cluster, type ClusterNode, Redis } from 'ioredis';
 import { describeTarget, nodeName, openCluster } from './cluster-client.ts';
 import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';

@@ -16,12 +16,10 @@ import {
   OverdraftLimitExceededError,
   ReservationExpiredError,
   ReservationFinalizedError,
-  type TemplateLimit,
   TenantClosedError,
-  templateLimitError,
   UnitMismatchError,
 } from '@cycles-guard/core';
-import { tooManyReservations } from '@cycles-guard/core/ledger-kit';
+import { type TemplateLimit, templateLimitError, tooManyReservations } from '@cycles-guard/core/ledger-kit';
 import { amount, asList, type RowReply, retryAfter } from './ledger-views.ts';
 
 // Turns a script's error record ({ e: CODE, ... }) into the typed error the memory ledger throws for the

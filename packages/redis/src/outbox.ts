@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { isOutboxKey, type OutboxEntry, parseOutboxEntry, type SettlementStore } from '@cycles-guard/core';
+import {
+  isOutboxKey,
+  type OutboxEntry,
+  parseOutboxEntry,
+  type SettlementStore,
+} from '@cycles-guard/core/ledger-kit';
 import type { Cluster, ClusterNode, Redis } from 'ioredis';
 import { GLOBAL_TAG, partitionPrefix } from './keys.ts';
 

@@ -1,4 +1,5 @@
-import type { EventPage, EventQuery, EventStore, ProtocolEvent } from '@cycles-guard/core';
+import type { ProtocolEvent } from '@cycles-guard/core';
+import type { EventPage, EventQuery, EventStore } from '@cycles-guard/core/ledger-kit';
 import {
   decodeEventCursor,
   matchesEventQuery,

@@ -3,7 +3,6 @@ import type {
   Clock,
   Ledger,
   LedgerDefinition,
-  LedgerEvents,
   LedgerEventsOptions,
   LedgerState,
   LedgerTemplate,
@@ -11,6 +10,7 @@ import type {
   TenantSettings,
 } from '@cycles-guard/core';
 import { InvalidRequestError, NotFoundError } from '@cycles-guard/core';
+import type { LedgerEvents } from '@cycles-guard/core/ledger-kit';
 import {
   affectedScopes,
   balancesPage,

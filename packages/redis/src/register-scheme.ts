@@ -1,4 +1,4 @@
-import { registerLedgerScheme } from '@cycles-guard/core';
+import { registerLedgerScheme } from '@cycles-guard/core/ledger-kit';
 import { redisIdentity } from './outbox.ts';
 import { createRedisLedger } from './redis-ledger.ts';
 

@@ -1,5 +1,6 @@
-import { CyclesError, createMemoryLedger, type Ledger, ManualClock } from '@cycles-guard/core';
+import { CyclesError, createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import type { BalancesQuery, ListReservationsQuery, OveragePolicy } from '@cycles-guard/core/protocol';
+import { ManualClock } from '@cycles-guard/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { useRedis } from './support/server.ts';

@@ -1,4 +1,4 @@
-import { ManualClock } from '@cycles-guard/core';
+import { ManualClock } from '@cycles-guard/core/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { useRedis } from './support/server.ts';

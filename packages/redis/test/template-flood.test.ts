@@ -1,5 +1,6 @@
-import { CyclesError, createMemoryLedger, ManualClock } from '@cycles-guard/core';
+import { CyclesError, createMemoryLedger } from '@cycles-guard/core';
 import type { ReserveRequest } from '@cycles-guard/core/protocol';
+import { ManualClock } from '@cycles-guard/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';

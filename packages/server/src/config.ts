@@ -1,4 +1,5 @@
-import { InvalidConfigError, type LedgerConfig, parseLedgerConfig, readConfigFile } from '@cycles-guard/core';
+import { InvalidConfigError, type LedgerConfig } from '@cycles-guard/core';
+import { parseLedgerConfig, readConfigFile } from '@cycles-guard/core/ledger-kit';
 
 /** Where the budgets live. */
 export type LedgerStoreConfig =

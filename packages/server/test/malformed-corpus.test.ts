@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type Ledger, ManualClock } from '@cycles-guard/core';
+import type { Ledger } from '@cycles-guard/core';
+import { ManualClock } from '@cycles-guard/core/testing';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,10 +1,10 @@
+import { BEDROCK_PRICES } from '@cycles-guard/core';
 import {
-  BEDROCK_PRICES,
   normalizeModelId,
   type PricesFile,
   type PricesFileModel,
   type PricesFileRates,
-} from '@cycles-guard/core';
+} from '@cycles-guard/core/llm';
 
 // Turns AWS Price List API products (GetProducts, service code AmazonBedrock, format aws_v1) into a
 // cycles-guard prices file. Each PriceList entry is a JSON string:

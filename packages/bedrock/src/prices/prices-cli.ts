@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parsePricesFile } from '@cycles-guard/core';
+import { parsePricesFile } from '@cycles-guard/core/llm';
 import { fetchBedrockPriceList, loadPricing } from './fetch-price-list.ts';
 import { pricesFromPriceList } from './price-list.ts';
 

@@ -1,4 +1,4 @@
-import { isUnbilledFailure } from '@cycles-guard/core';
+import { isUnbilledFailure } from '@cycles-guard/core/llm';
 import { asObject } from './json.ts';
 
 /** The HTTP status of an AWS SDK error (`$metadata.httpStatusCode`), when Bedrock answered one. */

@@ -1,4 +1,4 @@
-import type { EstimateInput, TokenUsage } from '@cycles-guard/core';
+import type { EstimateInput, TokenUsage } from '@cycles-guard/core/llm';
 import { appendTexts, asCount, asObject, type JsonObject, textsOf } from './json.ts';
 
 /** What the guard reads from a Converse-shaped request (Converse, ConverseStream, Nova bodies). */

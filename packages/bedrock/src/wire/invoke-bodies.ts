@@ -1,4 +1,4 @@
-import type { ModelFamily, TokenUsage } from '@cycles-guard/core';
+import type { ModelFamily, TokenUsage } from '@cycles-guard/core/llm';
 import { converseUsage, messagesInput, type RequestLimits, readConverse } from './converse.ts';
 import { asCount, asObject, type JsonObject } from './json.ts';
 

@@ -1,4 +1,4 @@
-import type { ModelFamily, StreamSettler } from '@cycles-guard/core';
+import type { ModelFamily, StreamSettler } from '@cycles-guard/core/llm';
 import { converseUsage } from './converse.ts';
 import { anthropicUsage, invocationMetricsUsage } from './invoke-bodies.ts';
 import { asCount, asObject, type JsonObject, parseJsonObject } from './json.ts';

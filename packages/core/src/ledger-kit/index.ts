@@ -3,6 +3,9 @@
 // path, one payload fingerprint per operation, one set of query, paging and balance rules, one tenant
 // guard, one set of option defaults and typed refusals. Apps do not need it.
 
+// ---- clock, config files, remote ledgers ----
+export { systemClock } from '../clock.ts';
+export { parseLedgerConfig, readConfigFile } from '../ledger/config-file.ts';
 // ---- validation (before anything changes) ----
 export {
   normalizeScope,
@@ -26,7 +29,10 @@ export {
   type ScopeEventState,
   utilizationOf,
 } from '../ledger/events/balance-events.ts';
+// ---- event store ----
+export type { LedgerEvents, ProtocolEventListener } from '../ledger/events/event-log.ts';
 export { LedgerEventLog } from '../ledger/events/event-log.ts';
+export type { EventPage, EventQuery } from '../ledger/events/event-query.ts';
 export {
   decodeEventCursor,
   encodeEventCursor,
@@ -35,6 +41,7 @@ export {
   type StoredEvent,
   validateEventQuery,
 } from '../ledger/events/event-query.ts';
+export type { EventStore } from '../ledger/events/event-store.ts';
 export {
   categoryOf,
   EVENT_CATEGORIES,
@@ -46,6 +53,7 @@ export {
   TENANT_CATEGORIES,
   tenantOfScope,
 } from '../ledger/events/event-types.ts';
+export { MemoryEventStore, type MemoryEventStoreOptions } from '../ledger/events/memory-event-store.ts';
 export { originOf } from '../ledger/events/memory-ledger-events.ts';
 export {
   type DenialFacts,
@@ -69,7 +77,16 @@ export {
   releaseFingerprint,
   reserveFingerprint,
 } from '../ledger/payloads.ts';
+export { type TemplateLimit, templateLimitError } from '../ledger/template-census.ts';
 export { windowBounds } from '../ledger/windows.ts';
+// ---- settlement outbox: entry codec and stores ----
+export {
+  isEntryKey as isOutboxKey,
+  type OutboxEntry,
+  parseEntry as parseOutboxEntry,
+} from '../lifecycle/outbox/entry.ts';
+export { createFileJournal } from '../lifecycle/outbox/file-journal.ts';
+export type { SettlementStore } from '../lifecycle/outbox/store.ts';
 export { denyDetailOf } from '../protocol/deny-detail.ts';
 // ---- scopes, windows, caps ----
 export { affectedScopes, leafSegment, scopeTenant } from '../protocol/scopes.ts';
@@ -87,6 +104,10 @@ export {
   validateReservationId,
   validateReserve,
 } from '../protocol/validate.ts';
+export { createLazyAuthority } from '../remote/lazy-authority.ts';
+export { type LedgerScheme, registerLedgerScheme } from '../remote/ledger-schemes.ts';
+// ---- spend reports over HTTP ----
+export { parseSpendReportQuery, SPEND_GROUPS, type SpendBucket } from '../reports/index.ts';
 export { type WebhookRequest, webhookRequest } from '../webhooks/delivery-request.ts';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, retryPolicyOf } from '../webhooks/retry-policy.ts';
 // ---- wrappers (metrics, recording) around a ledger ----

@@ -26,7 +26,7 @@ export {
   UNITS,
   Unit,
 } from './enums.ts';
-export { ERROR_STATUS, errorForCode } from './errors.ts';
+export { type CyclesErrorOptions, ERROR_STATUS, errorForCode } from './errors.ts';
 export {
   fromBalancesQueryParams,
   fromListReservationsQueryParams,

@@ -1,5 +1,6 @@
 // @cycles-guard/core/testing: the ledger conformance suite. Requires the optional peers vitest and fast-check.
 
+export { ManualClock } from '../clock.ts';
 export { describeLedgerConformance } from './conformance.ts';
 export {
   ACTION,

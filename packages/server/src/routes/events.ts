@@ -1,10 +1,5 @@
-import {
-  type EventQuery,
-  type Ledger,
-  type LedgerEvents,
-  NotFoundError,
-  UnauthorizedError,
-} from '@cycles-guard/core';
+import { type Ledger, NotFoundError, UnauthorizedError } from '@cycles-guard/core';
+import type { EventQuery, LedgerEvents } from '@cycles-guard/core/ledger-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { openCursor, sealCursor } from '../http/cursor.ts';

@@ -1,10 +1,5 @@
-import {
-  InvalidRequestError,
-  parseSpendReportQuery,
-  type SpendLog,
-  spendReport,
-  spendReportCsv,
-} from '@cycles-guard/core';
+import { InvalidRequestError, type SpendLog, spendReport, spendReportCsv } from '@cycles-guard/core';
+import { parseSpendReportQuery } from '@cycles-guard/core/ledger-kit';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { readerOf } from '../observe/admin-key.ts';

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { AuthorityUnavailableError, type Clock, type ProtocolEvent } from '@cycles-guard/core';
 import {
-  AuthorityUnavailableError,
-  type Clock,
+  type EventDraft,
   type LedgerEvents,
-  type ProtocolEvent,
-} from '@cycles-guard/core';
-import { type EventDraft, retryDelayMs, SYSTEM_TENANT, webhookRequest } from '@cycles-guard/core/ledger-kit';
+  retryDelayMs,
+  SYSTEM_TENANT,
+  webhookRequest,
+} from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
 import { postJson } from './http-post.ts';
 import { type SubscriptionRecord, selects } from './subscription.ts';
