@@ -3,7 +3,9 @@
 // declares no workspace dependencies, so the root scripts reach the packages by path, in this file only.
 
 export * from '../../../packages/core/src/index.ts';
+export type { LlmCallFailure } from '../../../packages/core/src/llm/index.ts';
 export * from '../../../packages/core/src/protocol/index.ts';
+export { ManualClock } from '../../../packages/core/src/testing/index.ts';
 export { createRedisLedger, type RedisLedger } from '../../../packages/redis/src/index.ts';
 export { type RedisServer, startRedisServer } from '../../../packages/redis/src/testing/index.ts';
 export {
