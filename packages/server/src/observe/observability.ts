@@ -42,6 +42,12 @@ export function setUpObservability(
   registerMetricsRoutes(app, metrics, keys);
   registerReportRoutes(app, spendLog, keys);
   registerDashboardRoutes(app, { ledger, spendLog, activity: () => activity.list() }, keys);
+  // The ledger's protocol events: counted on /metrics, budget alerts shown on the dashboard.
+  const unsubscribe = ledger.events?.subscribe((event) => {
+    metrics.eventEmitted(event.event_type);
+    activity.onProtocolEvent(event);
+  });
+  if (unsubscribe !== undefined) app.addHook('onClose', async () => unsubscribe());
   // Spend is recorded on the ledger itself, so its read-backs do not count as requests' operations.
   return observeLedger(recordSpend(ledger, spendLog), metrics, activity);
 }

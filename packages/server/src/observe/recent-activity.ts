@@ -1,11 +1,22 @@
-import type { CyclesEvent } from '@cycles-guard/core';
+import type { CyclesEvent, ProtocolEvent } from '@cycles-guard/core';
 import { type ReserveRequest, type ReserveResponse, scopePath } from '@cycles-guard/core/protocol';
+
+/** The protocol events the activity panel shows as alerts. */
+const ALERTS: ReadonlySet<string> = new Set([
+  'budget.threshold_crossed',
+  'budget.exhausted',
+  'budget.over_limit_entered',
+  'budget.debt_incurred',
+]);
 
 /** One line of the dashboard's activity panel. */
 export interface ActivityItem {
   timeMs: number;
-  /** `denial`, `partial` (a hold cut to what fitted), `capped` (an output limit cut), `cutoff`. */
-  kind: 'denial' | 'partial' | 'capped' | 'cutoff';
+  /**
+   * `denial`, `partial` (a hold cut to what fitted), `capped` (an output limit cut), `cutoff`, or `alert`
+   * (a budget's protocol event: a threshold crossed, exhausted, over its limit, debt).
+   */
+  kind: 'denial' | 'partial' | 'capped' | 'cutoff' | 'alert';
   scope: string;
   /** Error code, or why a limit was cut. */
   reason: string;
@@ -61,6 +72,23 @@ export class RecentActivity {
       detail: error instanceof Error ? error.message.slice(0, 200) : String(error),
     });
   }
+
+  /** Records a ledger's budget alerts (pass it to `ledger.events.subscribe`). */
+  readonly onProtocolEvent = (event: ProtocolEvent): void => {
+    if (!ALERTS.has(event.event_type)) return;
+    const data = (event.data ?? {}) as Record<string, unknown>;
+    const utilization =
+      typeof data.utilization === 'number' ? `${Math.round(data.utilization * 100)} % used` : '';
+    const threshold =
+      typeof data.threshold === 'number' ? ` (threshold ${Math.round(data.threshold * 100)} %)` : '';
+    this.add({
+      timeMs: Date.parse(event.timestamp),
+      kind: 'alert',
+      scope: event.scope ?? String(data.scope ?? ''),
+      reason: event.event_type,
+      detail: `${utilization}${threshold}`,
+    });
+  };
 
   /** Records an embedded Cycles instance's denials, cuts and cutoffs (pass it to `onEvent`). */
   readonly onEvent = (event: CyclesEvent): void => {
