@@ -57,6 +57,8 @@ export interface Reply {
   admit?: CensusRequest;
   /** Redis Cluster: a template ledger that stopped counting (adopted or removed). */
   adopted?: string;
+  /** With ledger events on: the reservations this call's lazy expiry or sweep expired. */
+  expired?: ExpiredHold[];
   [field: string]: unknown;
 }
 
@@ -145,6 +147,26 @@ export interface ConnectionOptions {
    * window ms, most template ledgers, most per tenant, template ledger retention ms.
    */
   header: [string, string, string, string, string, string, string];
+  /**
+   * Ledger events on: every reservation a script expires (lazily, or in the sweep) is handed here once,
+   * with the script's now. Unset: the scripts keep nothing about expiries.
+   */
+  onExpired?: (expired: ExpiredHold[], nowMs: number) => void;
+}
+
+/** A reservation a script expired, as `reservation.expired` needs it (numbers as decimal strings). */
+export interface ExpiredHold {
+  id: string;
+  tenant: string;
+  unit: string;
+  estimate: string;
+  createdAtMs: string;
+  expiresAtMs: string;
+  extensions: string;
+  /** The reserve's record JSON (subject, action, scopePath...). */
+  record: string;
+  /** Every scope the hold was on, after its release. */
+  bal: RowReply[];
 }
 
 /** Who got an error record back and what it means for the message (see errors.ts). */
@@ -158,6 +180,10 @@ export function throwIfError(reply: Reply, context: FailureContext = {}): void {
   if (reply.e !== undefined) {
     throw toCyclesError(reply as ErrorRecord, { nowMs: amount(reply.now), ...context });
   }
+}
+
+function flag(value: boolean): string {
+  return value ? '1' : '0';
 }
 
 export class LedgerConnection {
@@ -177,6 +203,7 @@ export class LedgerConnection {
   private readonly wait: ReplicaWait | undefined;
   /** The header's settings and the mode, as the one argument every script reads (lua/prelude.ts). */
   private readonly settings: string;
+  private readonly onExpired: ((expired: ExpiredHold[], nowMs: number) => void) | undefined;
   private closed = false;
   private whenReady: Promise<void> | undefined;
 
@@ -218,7 +245,8 @@ export class LedgerConnection {
       this.target = url;
     }
     this.clustered = this.client.isCluster;
-    this.settings = [...this.header, this.clustered ? '1' : '0'].join(',');
+    this.onExpired = options.onExpired;
+    this.settings = [...this.header, flag(this.clustered), flag(this.onExpired !== undefined)].join(',');
     // Connection errors surface through the operations (fail closed); keep them off the default logger.
     this.client.on('error', () => {});
   }
@@ -253,6 +281,9 @@ export class LedgerConnection {
           wait,
         ),
       );
+      // Expiries are written even when the script then asks for window bounds: report each round's.
+      if (reply.expired !== undefined)
+        this.onExpired?.(asList<ExpiredHold>(reply.expired), amount(reply.now));
       // The census's admission is the caller's to get (it runs under another tag).
       if (reply.need === undefined || reply.admit !== undefined) return reply;
       const at = amount(reply.now);

@@ -4,6 +4,7 @@ import {
   balanceChangeDrafts,
   deniedDraft,
   type EventDraft,
+  expiredDraft,
   LedgerEventLog,
   observedAllowedDraft,
   observedDeniedDraft,
@@ -21,7 +22,8 @@ import type {
   Unit,
 } from '@cycles-guard/core/protocol';
 import type { Cluster, Redis } from 'ioredis';
-import { asList, type RowReply, toState } from './ledger-views.ts';
+import type { ExpiredHold } from './connection.ts';
+import { amount, asList, type RowReply, toState } from './ledger-views.ts';
 import { RedisEventStore } from './redis-event-store.ts';
 
 // The Redis ledger's side of core's event pipeline. The scripts answer with each budgeted scope's
@@ -173,6 +175,32 @@ export class RedisLedgerEvents {
       extra,
       context,
     );
+  }
+
+  /** Holds a script expired (lazily or in the sweep): one `reservation.expired` each, with its balance events. */
+  expired(holds: ExpiredHold[], nowMs: number): void {
+    for (const hold of holds) {
+      this.holds.delete(hold.id);
+      const estimate = amount(hold.estimate);
+      const { scopePath } = JSON.parse(hold.record) as { scopePath: string };
+      const facts = {
+        reservationId: hold.id,
+        tenant: hold.tenant === '' ? undefined : hold.tenant,
+        scope: scopePath,
+        unit: hold.unit as Unit,
+        estimate,
+        createdAtMs: amount(hold.createdAtMs),
+        expiresAtMs: amount(hold.expiresAtMs),
+        extensions: amount(hold.extensions),
+      };
+      this.changed(
+        hold.bal,
+        (b) => ({ ...b, reserved: b.reserved + estimate, remaining: b.remaining - estimate }),
+        { reservationId: hold.id },
+        [expiredDraft(facts, nowMs)],
+        undefined,
+      );
+    }
   }
 
   /** A direct debit (`POST /v1/events`) of `charged`. */

@@ -255,6 +255,7 @@ class RedisLedgerImpl implements RedisLedger {
     const keyPrefix = options.keyPrefix ?? 'cycles:';
     const clustered = options.client?.isCluster ?? options.cluster !== undefined;
     if (clustered) checkClusterKeyPrefix(keyPrefix);
+    const eventsOn = options.events !== undefined && options.events !== false;
     this.connection = new LedgerConnection({
       ...(options.url === undefined ? {} : { url: options.url }),
       ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
@@ -264,6 +265,8 @@ class RedisLedgerImpl implements RedisLedger {
       scriptMode: options.scriptMode ?? 'function',
       waitForReplicas: checkedReplicaCount(options.waitForReplicas),
       header: scriptHeader(options, this.templateBounds),
+      // Set only with events on: otherwise the scripts keep nothing about the holds they expire.
+      ...(eventsOn ? { onExpired: (expired, nowMs) => this.hooks?.expired(expired, nowMs) } : {}),
     });
     this.partitions = new Partitions(this.connection, keyPrefix);
     if (options.events !== undefined && options.events !== false) {

@@ -6,8 +6,8 @@
 //   ARGV[1] key prefix · ARGV[2] now in ms ('' = Redis TIME) · ARGV[3] window-bound hints (JSON) ·
 //   ARGV[4] the ledger's settings, comma-separated: reservation retention ms, most reservations per
 //   tenant, idempotency ms, reservation replay window ms, most template ledgers, most per tenant,
-//   template ledger retention ms, Redis Cluster (1) or one Redis (0) (one argument, parsed only when
-//   it changes).
+//   template ledger retention ms, Redis Cluster (1) or one Redis (0), ledger events on (1) or off (0)
+//   (one argument, parsed only when it changes).
 //   Operation arguments follow; A(i) reads ARGV[4 + i].
 //
 // Amounts: Lua numbers are doubles, exact for integers up to 2^53 − 1. Counters are stored as decimal
@@ -25,6 +25,9 @@ local HINTS, NEEDS, NEED_COUNT, TEMPLATES
 -- (census.ts). ADMITTED: member -> when the census admitted it; ADMIT: members this call still needs
 -- admitted (answered with the window needs, before writing); ADOPTED: members that stopped counting.
 local CLUSTER, ADMITTED, ADMIT, ADOPTED
+-- Ledger events on: the reservations this call expired go back in its reply (EXPIRED, see
+-- reservations.ts expire_one), so the caller emits one reservation.expired each. Off: nothing is kept.
+local EVENTS, EXPIRED
 
 local function A(i) return ARGS[4 + i] end
 -- %d (a C long) prints an integer within ±2^53 exactly as %.0f does, at a fraction of the cost (%.0f
@@ -46,8 +49,8 @@ local function begin(args)
   -- strings are interned, so the comparison is one pointer check.
   if args[4] ~= SETTINGS then
     SETTINGS = args[4]
-    local retention, per_tenant, idem, window, max_tl, max_tl_tenant, tl_retention, cluster =
-      string.match(SETTINGS, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),([01])$')
+    local retention, per_tenant, idem, window, max_tl, max_tl_tenant, tl_retention, cluster, events =
+      string.match(SETTINGS, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),([01]),([01])$')
     RETENTION = tonumber(retention)
     MAX_PER_TENANT = tonumber(per_tenant)
     IDEM_MS = tonumber(idem)
@@ -56,6 +59,7 @@ local function begin(args)
     MAX_TL_TENANT = tonumber(max_tl_tenant)
     TL_RETENTION = tonumber(tl_retention)
     CLUSTER = cluster == '1'
+    EVENTS = events == '1'
   end
   if args[2] ~= '' then
     NOW = tonumber(args[2])
@@ -79,6 +83,7 @@ local function begin(args)
   NEEDS, NEED_COUNT = {}, 0
   TEMPLATES = nil
   ADMIT, ADOPTED = nil, nil
+  EXPIRED = nil
 end
 
 local function pad(n)
@@ -102,12 +107,13 @@ end
 local function need_reply()
   local list = {}
   for window in pairs(NEEDS) do list[#list + 1] = window end
-  return cjson.encode({ need = list, admit = ADMIT, now = S(NOW) })
+  return cjson.encode({ need = list, admit = ADMIT, now = S(NOW), expired = EXPIRED })
 end
 
 local function reply(outcome)
   outcome.now = S(NOW)
   outcome.adopted = ADOPTED
+  outcome.expired = EXPIRED
   return cjson.encode(outcome)
 end
 

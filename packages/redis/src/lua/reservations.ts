@@ -105,6 +105,12 @@ local function expire_one(id)
     row.remaining = row.remaining + rsv.estimate
   end
   end_rsv(rsv, 'EXPIRED', {}, rows)
+  if EVENTS then
+    EXPIRED = EXPIRED or {}
+    EXPIRED[#EXPIRED + 1] = { id = id, tenant = rsv.tenant, unit = rsv.unit, estimate = S(rsv.estimate),
+      createdAtMs = S(rsv.createdAtMs), expiresAtMs = S(rsv.expiresAtMs), extensions = S(rsv.extensions),
+      record = rsv.record, bal = rows_out(rows) }
+  end
   return 1
 end
 
