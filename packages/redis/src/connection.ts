@@ -246,7 +246,14 @@ export class LedgerConnection {
     }
     this.clustered = this.client.isCluster;
     this.onExpired = options.onExpired;
-    this.settings = [...this.header, flag(this.clustered), flag(this.onExpired !== undefined)].join(',');
+    // The database too: one Lua state serves all of a server's databases (lua/prelude.ts NEXT_DUE).
+    const database = this.clustered ? 0 : ((this.client as Redis).options?.db ?? 0);
+    this.settings = [
+      ...this.header,
+      flag(this.clustered),
+      flag(this.onExpired !== undefined),
+      String(database),
+    ].join(',');
     // Connection errors surface through the operations (fail closed); keep them off the default logger.
     this.client.on('error', () => {});
   }

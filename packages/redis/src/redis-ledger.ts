@@ -716,8 +716,8 @@ class RedisLedgerImpl implements RedisLedger {
       for (const reply of await this.partitions.everywhere('sweep', [String(SWEEP_BATCH)], now)) {
         const count = amount(reply.count!);
         total += count;
-        // Retention is pruned in the same batches: go on while either batch was full.
-        if (count >= SWEEP_BATCH || amount(reply.pruned!) >= SWEEP_BATCH) more = true;
+        // Retention is pruned in the same batches (one due index): go on while a batch was full.
+        if (count + amount(reply.pruned!) >= SWEEP_BATCH) more = true;
       }
       if (!more) {
         // Redis Cluster: ledgers dropped at their window end leave the census too.

@@ -6,8 +6,8 @@
 //   ARGV[1] key prefix · ARGV[2] now in ms ('' = Redis TIME) · ARGV[3] window-bound hints (JSON) ·
 //   ARGV[4] the ledger's settings, comma-separated: reservation retention ms, most reservations per
 //   tenant, idempotency ms, reservation replay window ms, most template ledgers, most per tenant,
-//   template ledger retention ms, Redis Cluster (1) or one Redis (0), ledger events on (1) or off (0)
-//   (one argument, parsed only when it changes).
+//   template ledger retention ms, Redis Cluster (1) or one Redis (0), ledger events on (1) or off (0),
+//   the connection's database number (one argument, parsed only when it changes).
 //   Operation arguments follow; A(i) reads ARGV[4 + i].
 //
 // Amounts: Lua numbers are doubles, exact for integers up to 2^53 − 1. Counters are stored as decimal
@@ -28,6 +28,9 @@ local CLUSTER, ADMITTED, ADMIT, ADOPTED
 -- Ledger events on: the reservations this call expired go back in its reply (EXPIRED, see
 -- reservations.ts expire_one), so the caller emits one reservation.expired each. Off: nothing is kept.
 local EVENTS, EXPIRED
+-- Per database, per key prefix: no member of the prefix's due set scores before this (see due_at in
+-- reservations.ts). One Lua state serves every database of the server, so the database is part of it.
+local NEXT_DUE_BY_DB, NEXT_DUE, DB = {}, nil, nil
 
 local function A(i) return ARGS[4 + i] end
 -- %d (a C long) prints an integer within ±2^53 exactly as %.0f does, at a fraction of the cost (%.0f
@@ -49,8 +52,8 @@ local function begin(args)
   -- strings are interned, so the comparison is one pointer check.
   if args[4] ~= SETTINGS then
     SETTINGS = args[4]
-    local retention, per_tenant, idem, window, max_tl, max_tl_tenant, tl_retention, cluster, events =
-      string.match(SETTINGS, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),([01]),([01])$')
+    local retention, per_tenant, idem, window, max_tl, max_tl_tenant, tl_retention, cluster, events, db =
+      string.match(SETTINGS, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),([01]),([01]),(%d+)$')
     RETENTION = tonumber(retention)
     MAX_PER_TENANT = tonumber(per_tenant)
     IDEM_MS = tonumber(idem)
@@ -60,6 +63,9 @@ local function begin(args)
     TL_RETENTION = tonumber(tl_retention)
     CLUSTER = cluster == '1'
     EVENTS = events == '1'
+    DB = db
+    NEXT_DUE = NEXT_DUE_BY_DB[DB] or {}
+    NEXT_DUE_BY_DB[DB] = NEXT_DUE
   end
   if args[2] ~= '' then
     NOW = tonumber(args[2])

@@ -101,12 +101,10 @@ export const LIST_RESERVATIONS = `${RESERVATION_VIEW}${`
 expire_due(MAX_LAZY_EXPIRIES)
 local caller = A(1)
 local list = {}
--- Every retained reservation is on exactly one index: active ones on expiry, ended ones on ended.
-for _, index in ipairs({ 'expiry', 'ended' }) do
-  for _, id in ipairs(redis.call('ZRANGE', P .. index, 0, -1)) do
-    local rsv = load_rsv(id)
-    if rsv ~= nil and (caller == '' or rsv.tenant == caller) then list[#list + 1] = rsv_view(rsv) end
-  end
+-- Every retained reservation is on the due index (active and ended alike).
+for _, id in ipairs(redis.call('ZRANGE', P .. 'due', 0, -1)) do
+  local rsv = load_rsv(id)
+  if rsv ~= nil and (caller == '' or rsv.tenant == caller) then list[#list + 1] = rsv_view(rsv) end
 end
 return reply({ list = list })
 `}`;
@@ -116,8 +114,7 @@ return reply({ list = list })
  * loops while it gets either limit back).
  */
 export const SWEEP = `
-local count = expire_due(tonumber(A(1)))
-local pruned = prune_ended(tonumber(A(1)))
+local count, pruned = expire_due(tonumber(A(1)), true)
 tl_count(P .. 'tl')
 return reply({ count = S(count), pruned = S(pruned) })
 `;

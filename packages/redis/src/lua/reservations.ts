@@ -1,8 +1,35 @@
-// Lua: reservations as MessagePack records (as budgets: see ledger-rows.ts), the expiry index (a sorted
-// set by expiry + grace) and retention.
+// Lua: reservations as MessagePack records (as budgets: see ledger-rows.ts) and the one index of what
+// falls due: a sorted set scored by when the sweep must next look at a reservation (an active one at
+// its expiry + grace, to expire it; an ended one at the end of its retention, to forget it).
 
 export const RESERVATIONS = String.raw`
 local function rsv_key(id) return P .. 'r:' .. id end
+
+-- NEXT_DUE[P] (prelude.ts): no member of the prefix's due set scores before it (a lower bound, possibly
+-- stale-early). A function library keeps its locals between calls, and every write to a due set goes
+-- through due_at, so lazy expiry skips the set while nothing can be due (one table lookup instead of a
+-- Redis read on every operation; the memory ledger's nextDeadline). A fresh library (a restart, a
+-- promoted replica, eval mode) starts with none known and reads the set.
+local NEXT_DUE_COUNT = 0
+
+local function due_at(id, score)
+  redis.call('ZADD', P .. 'due', S(score), id)
+  local next_due = NEXT_DUE[P]
+  if next_due ~= nil and score < next_due then NEXT_DUE[P] = score end
+end
+
+local function learn_next_due()
+  local first = redis.call('ZRANGE', P .. 'due', 0, 0, 'WITHSCORES')
+  if NEXT_DUE[P] == nil then
+    -- Bounded: many prefixes (tests, a cluster's tags) only cost a re-read after a reset.
+    if NEXT_DUE_COUNT >= 10000 then
+      NEXT_DUE_BY_DB, NEXT_DUE, NEXT_DUE_COUNT = {}, {}, 0
+      NEXT_DUE_BY_DB[DB] = NEXT_DUE
+    end
+    NEXT_DUE_COUNT = NEXT_DUE_COUNT + 1
+  end
+  NEXT_DUE[P] = first[2] and tonumber(first[2]) or math.huge
+end
 
 -- The stored form of a reservation: these fields in this order (nil where unset). Amounts and times
 -- are numbers; the rest strings. ck/cp/cr and rk/rp/rr: the commit's and the release's idempotency
@@ -43,22 +70,14 @@ end
 local function held_key(tenant) return P .. 'held:' .. tenant end
 local function ended_key(tenant) return P .. 'ended:t:' .. tenant end
 
-local function forget(id)
-  local rsv = load_rsv(id)
+-- Forgets an ended reservation (rsv: its loaded record, or nil when already gone).
+local function forget(id, rsv)
   redis.call('DEL', rsv_key(id), P .. 'x:' .. id)
-  redis.call('ZREM', P .. 'ended', id)
+  redis.call('ZREM', P .. 'due', id)
   if rsv ~= nil then
     redis.call('ZREM', ended_key(rsv.tenant), id)
     if redis.call('DECR', held_key(rsv.tenant)) <= 0 then redis.call('DEL', held_key(rsv.tenant)) end
   end
-end
-
--- Forgets up to limit ended reservations past their retention (every tenant's, oldest first); returns
--- how many, so the sweep goes on while a batch was full.
-local function prune_ended(limit)
-  local due = redis.call('ZRANGEBYSCORE', P .. 'ended', '-inf', S(NOW - RETENTION), 'LIMIT', 0, limit)
-  for _, id in ipairs(due) do forget(id) end
-  return #due
 end
 
 -- Counts one more reservation against the tenant's bound (one INCR on the hot path): 0 when it fits,
@@ -68,7 +87,7 @@ local function take_room(tenant, limit)
   local held = redis.call('INCR', held_key(tenant))
   if held <= limit then return 0 end
   local old = redis.call('ZRANGEBYSCORE', ended_key(tenant), '-inf', S(NOW - WINDOW), 'LIMIT', 0, held - limit)
-  for _, id in ipairs(old) do forget(id) end
+  for _, id in ipairs(old) do forget(id, load_rsv(id)) end
   if held - #old <= limit then return 0 end
   redis.call('DECR', held_key(tenant))
   local oldest = redis.call('ZRANGE', ended_key(tenant), 0, 0, 'WITHSCORES')
@@ -77,28 +96,24 @@ local function take_room(tenant, limit)
 end
 
 -- Ends a reservation: status and the given outcome fields, written with its rows' new counters (one
--- MSET), off the expiry index, onto the retention index (pruned by the sweep). False, writing
--- nothing, if a counter would leave the exact-integer range.
+-- MSET); due again at the end of its retention (then forgotten), and on its tenant's ended index. False,
+-- writing nothing, if a counter would leave the exact-integer range.
 local function end_rsv(rsv, status, outcome, rows)
   rsv.status = status
   rsv.endedAtMs = NOW
   if status ~= 'EXPIRED' then rsv.finalizedAtMs = NOW end
   for field, value in pairs(outcome) do rsv[field] = value end
   if not persist(rows, rsv_key(rsv.id), encode_rsv(rsv)) then return false end
-  redis.call('ZREM', P .. 'expiry', rsv.id)
-  redis.call('ZADD', P .. 'ended', S(NOW), rsv.id)
+  -- Forgotten once now >= ended + retention, i.e. once its score (one ms less) is before now.
+  due_at(rsv.id, NOW + RETENTION - 1)
   redis.call('ZADD', ended_key(rsv.tenant), S(NOW), rsv.id)
   return true
 end
 
 -- Expires one reservation: its hold goes back on every row it was placed on. No window roll is
 -- needed: returning a hold commutes with a roll (remaining is recomputed from the same counters).
-local function expire_one(id)
-  local rsv = load_rsv(id)
-  if rsv == nil or rsv.status ~= 'ACTIVE' then
-    redis.call('ZREM', P .. 'expiry', id)
-    return 0
-  end
+local function expire_one(rsv)
+  local id = rsv.id
   local rows = rsv_rows(rsv)
   for _, row in ipairs(rows) do
     row.reserved = row.reserved - rsv.estimate
@@ -111,16 +126,29 @@ local function expire_one(id)
       createdAtMs = S(rsv.createdAtMs), expiresAtMs = S(rsv.expiresAtMs), extensions = S(rsv.extensions),
       record = rsv.record, bal = rows_out(rows) }
   end
-  return 1
 end
 
--- Expires up to limit reservations whose expiry + grace is before now (the sorted set's score).
-local function expire_due(limit)
-  local count = 0
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'expiry', '-inf', '(' .. S(NOW), 'LIMIT', 0, limit)) do
-    count = count + expire_one(id)
+-- Looks at up to limit reservations due before now: expires active ones, forgets ended ones past their
+-- retention. Returns how many it expired and how many it forgot (the sweep goes on while a batch was
+-- full). sweep: read the set even when nothing is known to be due (the periodic sweep refreshes the
+-- lower bound, so a writer that bypassed it, e.g. another library version, is caught within one period).
+local function expire_due(limit, sweep)
+  local next_due = NEXT_DUE[P]
+  if not sweep and next_due ~= nil and NOW <= next_due then return 0, 0 end
+  local due = redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', '(' .. S(NOW), 'LIMIT', 0, limit)
+  local expired, forgotten = 0, 0
+  for _, id in ipairs(due) do
+    local rsv = load_rsv(id)
+    if rsv ~= nil and rsv.status == 'ACTIVE' then
+      expire_one(rsv)
+      expired = expired + 1
+    else
+      forget(id, rsv)
+      forgotten = forgotten + 1
+    end
   end
-  return count
+  if #due < limit then learn_next_due() else NEXT_DUE[P] = nil end
+  return expired, forgotten
 end
 
 local function tenant_closed(tenant)

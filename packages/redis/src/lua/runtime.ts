@@ -84,7 +84,7 @@ if not persist(rows, rsv_key(id), rsv) then
   redis.call('DECR', held_key(tenant))
   return reply(OVERFLOW)
 end
-redis.call('ZADD', P .. 'expiry', S(NOW + ttl + grace), id)
+due_at(id, NOW + ttl + grace)
 outcome.id = id
 outcome.exp = S(NOW + ttl)
 outcome.ttl = S(ttl)
@@ -200,7 +200,7 @@ local expires = rsv.expiresAtMs + tonumber(A(5))
 rsv.expiresAtMs = expires
 rsv.extensions = extensions + 1
 save_rsv(rsv)
-redis.call('ZADD', P .. 'expiry', S(expires + rsv.graceMs), rsv.id)
+due_at(rsv.id, expires + rsv.graceMs)
 local outcome = { exp = S(expires), ttl = S(expires - NOW) }
 if A(6) == '1' then outcome.bal = rows_out(rsv_rows(rsv)) end
 local encoded = cjson.encode(outcome)
