@@ -25,6 +25,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { ExpiredHold } from './connection.ts';
 import { amount, asList, type RowReply, toState } from './ledger-views.ts';
 import { RedisEventStore } from './redis-event-store.ts';
+import { decodeRecord } from './reservation-views.ts';
 
 // The Redis ledger's side of core's event pipeline. The scripts answer with each budgeted scope's
 // balances after the operation; the balances before are those minus the operation's own change (exact,
@@ -182,7 +183,7 @@ export class RedisLedgerEvents {
     for (const hold of holds) {
       this.holds.delete(hold.id);
       const estimate = amount(hold.estimate);
-      const { scopePath } = JSON.parse(hold.record) as { scopePath: string };
+      const { scopePath } = decodeRecord(hold.record);
       const facts = {
         reservationId: hold.id,
         tenant: hold.tenant === '' ? undefined : hold.tenant,

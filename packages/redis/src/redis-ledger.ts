@@ -89,7 +89,7 @@ import { amount, asList, balancesOf, type RowReply, toState } from './ledger-vie
 import { redisOutboxWiring } from './outbox.ts';
 import { Partitions } from './partitions.ts';
 import { RedisLedgerEvents } from './redis-ledger-events.ts';
-import { type ReservationView, toStored } from './reservation-views.ts';
+import { encodeRecord, type ReservationView, toStored } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
 
 /** Options of {@link createRedisLedger}. */
@@ -313,13 +313,11 @@ class RedisLedgerImpl implements RedisLedger {
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
     const scopes = affectedScopes(request.subject);
     const scopePath = scopes[scopes.length - 1]!;
-    const record = JSON.stringify({
+    const record = encodeRecord({
       subject: { ...request.subject },
       action: request.action,
       idempotencyKey: request.idempotencyKey,
       metadata: request.metadata,
-      scopePath,
-      affectedScopes: scopes,
     });
     const reply = await this.run(tag, 'reserve', [
       namespace,
