@@ -32,6 +32,9 @@ local EVENTS, EXPIRED
 -- reservations.ts). One Lua state serves every database of the server, so the database is part of it.
 local NEXT_DUE_BY_DB, NEXT_DUE, DB = {}, nil, nil
 
+-- Shared by calls without hints (most): never written, so no call pays for empty tables.
+local NONE = {}
+
 local function A(i) return ARGS[4 + i] end
 -- %d (a C long) prints an integer within ±2^53 exactly as %.0f does, at a fraction of the cost (%.0f
 -- goes through glibc's multi-precision float printing). Anything else (fractions, -0, NaN, ±inf,
@@ -76,8 +79,9 @@ local function begin(args)
   -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
   -- and the script answers {need = [...]} before writing anything; the caller retries with bounds.
   -- A hint whose name starts with @ is a census admission (a window is a JSON object: starts with {).
-  HINTS, ADMITTED = {}, {}
+  HINTS, ADMITTED = NONE, NONE
   if args[3] ~= '' then
+    HINTS, ADMITTED = {}, {}
     for _, hint in ipairs(cjson.decode(args[3])) do
       if string.sub(hint[1], 1, 1) == '@' then
         ADMITTED[string.sub(hint[1], 2)] = tonumber(hint[2])
@@ -86,7 +90,7 @@ local function begin(args)
       end
     end
   end
-  NEEDS, NEED_COUNT = {}, 0
+  NEEDS, NEED_COUNT = nil, 0
   TEMPLATES = nil
   ADMIT, ADOPTED = nil, nil
   EXPIRED = nil
@@ -107,12 +111,13 @@ end
 local function bounds(window)
   local hint = HINTS[window]
   if hint ~= nil and hint[1] <= NOW and NOW < hint[2] then return hint[1], hint[2] end
+  NEEDS = NEEDS or {}
   if not NEEDS[window] then NEEDS[window] = true; NEED_COUNT = NEED_COUNT + 1 end
   return nil
 end
 local function need_reply()
   local list = {}
-  for window in pairs(NEEDS) do list[#list + 1] = window end
+  for window in pairs(NEEDS or NONE) do list[#list + 1] = window end
   return cjson.encode({ need = list, admit = ADMIT, now = S(NOW), expired = EXPIRED })
 end
 
