@@ -64,6 +64,30 @@ describe('the due index', () => {
     expect(await reservedOf(ledger)).toBe(10);
   });
 
+  it('moves the indexes of the earlier layout (expiry, ended) onto the due index at the next sweep', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 5, 12));
+    const prefix = redis.prefix();
+    const ledger = redis.ledger({ keyPrefix: prefix, clock, reservationRetentionMs: 5000 });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
+    const live = await hold(ledger, 'live', 10, 1000);
+    const ended = await hold(ledger, 'ended', 10, 60_000);
+    await ledger.release(ended.reservationId!, { idempotencyKey: 'r' });
+    // As an earlier version left them: the live hold on expiry (expiry + grace), the ended one on ended.
+    const client = new Redis(redis.server.url);
+    try {
+      await client.zrem(`${prefix}due`, live.reservationId!, ended.reservationId!);
+      await client.zadd(`${prefix}expiry`, clock.now() + 1000, live.reservationId!);
+      await client.zadd(`${prefix}ended`, clock.now(), ended.reservationId!);
+      clock.advance(6000);
+      expect(await ledger.sweepExpired()).toBe(1);
+      expect(await reservedOf(ledger)).toBe(0);
+      await expect(ledger.getReservation(ended.reservationId!)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await client.exists(`${prefix}expiry`, `${prefix}ended`)).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('forgets an ended reservation once its retention is over, at the next operation', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 5, 12));
     const ledger = redis.ledger({ clock, reservationRetentionMs: 5000 });

@@ -114,6 +114,18 @@ return reply({ list = list })
  * loops while it gets either limit back).
  */
 export const SWEEP = `
+-- The indexes of the layout before the due index (until 2026-12-07: active holds on expiry by expiry +
+-- grace, ended ones on ended by end time) are moved onto it, a batch per sweep, so no hold they carry
+-- is left unexpired after an upgrade.
+for _, old in ipairs({ { 'expiry', 0 }, { 'ended', RETENTION - 1 } }) do
+  local members = redis.call('ZRANGE', P .. old[1], 0, 9999, 'WITHSCORES')
+  local ids = {}
+  for i = 1, #members, 2 do
+    due_at(members[i], tonumber(members[i + 1]) + old[2])
+    ids[#ids + 1] = members[i]
+  end
+  if #ids > 0 then redis.call('ZREM', P .. old[1], unpack(ids)) end
+end
 local count, pruned = expire_due(tonumber(A(1)), true)
 tl_count(P .. 'tl')
 return reply({ count = S(count), pruned = S(pruned) })
