@@ -31,6 +31,9 @@ local EVENTS, EXPIRED
 -- Per database, per key prefix: no member of the prefix's due set scores before this (see due_at in
 -- reservations.ts). One Lua state serves every database of the server, so the database is part of it.
 local NEXT_DUE_BY_DB, NEXT_DUE, DB = {}, nil, nil
+-- Calls this copy of the library has run: 1 on every call in eval mode (the library is part of each
+-- script), where remembering anything between calls is pointless.
+local CALLS = 0
 
 -- Shared by calls without hints (most): never written, so no call pays for empty tables.
 local NONE = {}
@@ -49,6 +52,7 @@ end
 local function opt(value) if value == nil or value == '' then return nil end return value end
 
 local function begin(args)
+  CALLS = CALLS + 1
   ARGS = args
   P = args[1]
   -- Parsed once per settings text: a function library keeps its locals between calls, and Lua

@@ -118,6 +118,7 @@ export const SWEEP = `
 -- grace, ended ones on ended by end time) are moved onto it, a batch per sweep, so no hold they carry
 -- is left unexpired after an upgrade.
 for _, old in ipairs({ { 'expiry', 0 }, { 'ended', RETENTION - 1 } }) do
+  if redis.call('EXISTS', P .. 'expiry', P .. 'ended') == 0 then break end
   local members = redis.call('ZRANGE', P .. old[1], 0, 9999, 'WITHSCORES')
   local ids = {}
   for i = 1, #members, 2 do

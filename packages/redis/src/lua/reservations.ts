@@ -19,6 +19,7 @@ local function due_at(id, score)
 end
 
 local function learn_next_due()
+  if CALLS < 2 then return end
   local first = redis.call('ZRANGE', P .. 'due', 0, 0, 'WITHSCORES')
   if NEXT_DUE[P] == nil then
     -- Bounded: many prefixes (tests, a cluster's tags) only cost a re-read after a reset.
