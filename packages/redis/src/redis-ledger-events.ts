@@ -21,8 +21,10 @@ import type {
   Unit,
 } from '@cycles-guard/core/protocol';
 import type { Cluster, Redis } from 'ioredis';
+import { partitionPrefix, tenantTag } from './keys.ts';
 import { asList, type RowReply, toState } from './ledger-views.ts';
 import { RedisEventStore } from './redis-event-store.ts';
+import { whenConnected } from './when-connected.ts';
 
 // The Redis ledger's side of core's event pipeline. The scripts answer with each budgeted scope's
 // balances after the operation; the balances before are those minus the operation's own change (exact,
@@ -75,8 +77,8 @@ export class RedisLedgerEvents {
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
-    client: Redis | Cluster,
-    prefix: string,
+    private readonly client: Redis | Cluster,
+    private readonly prefix: string,
     options: LedgerEventsOptions,
     clock: Clock | undefined,
   ) {
@@ -101,7 +103,7 @@ export class RedisLedgerEvents {
       tenant,
       overagePolicy: request.overagePolicy,
     });
-    this.log.countReserve(tenant, false);
+    this.log.countGranted(tenant);
     this.changed(
       bal,
       (b) => ({ ...b, reserved: b.reserved - hold, remaining: b.remaining + hold }),
@@ -207,14 +209,45 @@ export class RedisLedgerEvents {
       ...(typeof details.scope === 'string' ? { blockedByScope: details.scope } : {}),
       ...(typeof details.remaining === 'number' ? { remaining: details.remaining } : {}),
     };
-    const drafts = [request.observeMode === true ? observedDeniedDraft(facts) : deniedDraft(facts)];
-    const spike = request.observeMode === true ? undefined : this.log.countReserve(tenant, true);
-    if (spike !== undefined) drafts.push(spike);
-    this.emit(drafts, context);
+    this.emit([request.observeMode === true ? observedDeniedDraft(facts) : deniedDraft(facts)], context);
   }
 
-  /** An observe-mode dry run's answer. */
-  observed(
+  /**
+   * A dry run's answer: reported when observed, by the request's choice or the tenant's default. A dry
+   * run that does not choose (`observeMode` unset) is sent to the script as a plain dry run, which then
+   * never reads the tenant's default, so that is read here, off the request's path, before reporting.
+   */
+  dryRun(
+    request: ReserveRequest,
+    tenant: string | undefined,
+    scopePath: string,
+    decision: string,
+    reason: string | undefined,
+    hold: number,
+    observedByScript: boolean,
+    context?: CallContext,
+  ): void {
+    if (request.observeMode === false) return;
+    if (request.observeMode === true || observedByScript) {
+      this.observed(request, tenant, scopePath, decision, reason, hold, context);
+      return;
+    }
+    if (tenant === undefined) return;
+    const observing = this.observesByDefault(tenant).catch(() => false);
+    this.tail = this.tail.then(async () => {
+      if (await observing) this.observed(request, tenant, scopePath, decision, reason, hold, context);
+    });
+  }
+
+  /** Whether the tenant's settings observe reserves by default (where the scripts read them). */
+  private async observesByDefault(tenant: string): Promise<boolean> {
+    await whenConnected(this.client);
+    const prefix = partitionPrefix(this.prefix, this.client.isCluster ? tenantTag(tenant) : undefined);
+    return (await this.client.hget(`${prefix}tenant:${tenant}`, 'observeMode')) === 'true';
+  }
+
+  /** An observed evaluation's answer: `reservation.observed_denied` or `reservation.observed_allowed`. */
+  private observed(
     request: ReserveRequest,
     tenant: string | undefined,
     scopePath: string,
@@ -257,7 +290,9 @@ export class RedisLedgerEvents {
     if (drafts.length > 0) this.emit(drafts, context);
   }
 
-  private emit(drafts: EventDraft[], context: CallContext | undefined): void {
+  private emit(made: EventDraft[], context: CallContext | undefined): void {
+    // Rates are counted now, in operation order, at the clock's time of the operation.
+    const drafts = this.log.withRateSpikes(made);
     const origin = originOf(context);
     this.tail = this.tail
       .then(() => this.claimed(drafts))

@@ -345,15 +345,15 @@ class RedisLedgerImpl implements RedisLedger {
       throw error;
     }
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
-    const observed = request.observeMode === true || outcome.obs === 1;
-    if (reply.replay === undefined && observed && outcome.id === undefined) {
-      this.hooks?.observed(
+    if (reply.replay === undefined && outcome.id === undefined) {
+      this.hooks?.dryRun(
         request,
         tenant,
         scopePath,
         outcome.d!,
         outcome.reason,
         amount(outcome.hold ?? '0'),
+        outcome.obs === 1,
         context,
       );
     }
