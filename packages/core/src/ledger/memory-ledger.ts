@@ -672,6 +672,11 @@ class MemoryLedger implements Ledger {
     this.catalog.putTenant(tenant, settings);
   }
 
+  async getTenant(tenant: string) {
+    const settings = this.catalog.settingsOf(tenant.toLowerCase());
+    return settings === undefined ? undefined : { ...settings };
+  }
+
   async templateLedgerCounts() {
     this.catalog.dropEnded(this.tick());
     return this.catalog.templateLedgerCounts();
