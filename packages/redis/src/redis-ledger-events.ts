@@ -21,10 +21,9 @@ import type {
   Unit,
 } from '@cycles-guard/core/protocol';
 import type { Cluster, Redis } from 'ioredis';
-import { partitionPrefix, tenantTag } from './keys.ts';
 import { asList, type RowReply, toState } from './ledger-views.ts';
 import { RedisEventStore } from './redis-event-store.ts';
-import { whenConnected } from './when-connected.ts';
+import { readTenantHash } from './tenant-settings.ts';
 
 // The Redis ledger's side of core's event pipeline. The scripts answer with each budgeted scope's
 // balances after the operation; the balances before are those minus the operation's own change (exact,
@@ -241,9 +240,7 @@ export class RedisLedgerEvents {
 
   /** Whether the tenant's settings observe reserves by default (where the scripts read them). */
   private async observesByDefault(tenant: string): Promise<boolean> {
-    await whenConnected(this.client);
-    const prefix = partitionPrefix(this.prefix, this.client.isCluster ? tenantTag(tenant) : undefined);
-    return (await this.client.hget(`${prefix}tenant:${tenant}`, 'observeMode')) === 'true';
+    return (await readTenantHash(this.client, this.prefix, tenant))?.observeMode === 'true';
   }
 
   /** An observed evaluation's answer: `reservation.observed_denied` or `reservation.observed_allowed`. */

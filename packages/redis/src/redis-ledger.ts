@@ -91,6 +91,7 @@ import { Partitions } from './partitions.ts';
 import { RedisLedgerEvents } from './redis-ledger-events.ts';
 import { type ReservationView, toStored } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
+import { readTenantHash, tenantSettingsOf } from './tenant-settings.ts';
 
 /** Options of {@link createRedisLedger}. */
 export interface RedisLedgerOptions {
@@ -241,6 +242,7 @@ class RedisLedgerImpl implements RedisLedger {
   private idCounter = 0;
   private readonly templateBounds: TemplateBounds;
   private readonly hooks: RedisLedgerEvents | undefined;
+  private readonly keyPrefix: string;
   /** Protocol events, when the `events` option turned them on. */
   readonly events: LedgerEvents | undefined;
   /** Ask the scripts for balances: the caller wants them, or events are derived from them. */
@@ -253,6 +255,7 @@ class RedisLedgerImpl implements RedisLedger {
     const interval = countOption(options, 'sweepIntervalMs', LEDGER_DEFAULTS.sweepIntervalMs);
     this.includeBalances = options.includeBalances === true;
     const keyPrefix = options.keyPrefix ?? 'cycles:';
+    this.keyPrefix = keyPrefix;
     const clustered = options.client?.isCluster ?? options.cluster !== undefined;
     if (clustered) checkClusterKeyPrefix(keyPrefix);
     this.connection = new LedgerConnection({
@@ -691,6 +694,11 @@ class RedisLedgerImpl implements RedisLedger {
       if (value !== undefined) fields.push(name, String(value));
     }
     await this.run(this.partitions.ofTenant(tenant), 'setTenant', [tenant.toLowerCase(), ...fields]);
+  }
+
+  async getTenant(tenant: string): Promise<TenantSettings | undefined> {
+    const stored = await readTenantHash(this.client, this.keyPrefix, tenant);
+    return stored === undefined ? undefined : tenantSettingsOf(stored);
   }
 
   async templateLedgerCounts(): Promise<TemplateLedgerCounts> {
