@@ -1,4 +1,4 @@
-import type { Clock, LedgerEventsOptions } from '@cycles-guard/core';
+import type { Clock, LedgerEventsOptions, LedgerState } from '@cycles-guard/core';
 import { CyclesError } from '@cycles-guard/core';
 import {
   balanceChangeDrafts,
@@ -59,6 +59,32 @@ function balanceOf(row: RowReply): ScopeBalance {
   return balance;
 }
 
+/**
+ * The debt a settlement of `charged` against a hold of `estimate` booked on a scope, from its balance
+ * after: as core's overage plan books it, the charge beyond the hold (`extra`) takes what the scope had
+ * left first and the shortfall becomes debt; remaining drops by `extra` either way.
+ */
+function debtTaken(after: ScopeBalance, charged: number, estimate: number): number {
+  const extra = charged - estimate;
+  if (extra <= 0) return 0;
+  const remainingBefore = after.remaining + extra;
+  return Math.max(0, extra - Math.max(remainingBefore, 0));
+}
+
+/** A scope's balance before a settlement (commit, or a direct debit with estimate 0), from the one after. */
+function beforeSettling(after: ScopeBalance, charged: number, estimate: number): ScopeBalance {
+  const debt = debtTaken(after, charged, estimate);
+  return {
+    ...after,
+    reserved: after.reserved + estimate,
+    spent: after.spent - charged + debt,
+    remaining: after.remaining + charged - estimate,
+    debt: after.debt - debt,
+    // The flag's own earlier value is known only to publishChanges (what this instance last saw).
+    isOverLimit: after.isOverLimit && !(debt > 0 && after.debt - debt <= after.overdraftLimit),
+  };
+}
+
 /** A bounded Map: cleared when full (a forgotten entry costs one lookup or a later alert, never money). */
 class Bounded<K, V> extends Map<K, V> {
   override set(key: K, value: V): this {
@@ -72,6 +98,8 @@ export class RedisLedgerEvents {
   readonly store: RedisEventStore;
   private readonly states = new Bounded<string, ScopeEventState>();
   private readonly holds = new Bounded<string, Hold>();
+  /** Each scope's over-limit flag as this instance last saw it. */
+  private readonly overLimit = new Bounded<string, boolean>();
   /** Publications in operation order (an alert's claim must not let a later event overtake it). */
   private tail: Promise<void> = Promise.resolve();
 
@@ -126,8 +154,8 @@ export class RedisLedgerEvents {
   /**
    * A commit: `charged` and `released` from the script. The estimate is charged + released when some
    * was released; else this instance's record of the hold (a hold made elsewhere, committed exactly,
-   * is charged = estimate). On an overage the debt each scope took is not in the reply: it is taken as
-   * the overage beyond what the scope had left, exact for one budgeted scope.
+   * is charged = estimate). The debt each scope took is not in the reply: it is worked out per scope
+   * from its remaining after (`debtTaken`).
    */
   committed(
     id: string,
@@ -142,11 +170,9 @@ export class RedisLedgerEvents {
     const estimate = released !== undefined ? charged + released : (hold?.estimate ?? charged);
     const extra: EventDraft[] = [];
     const actual = request.actual.amount;
-    const overrun = Math.max(0, charged - estimate);
-    const debtOf = (b: ScopeBalance) => Math.min(b.debt, overrun);
     if (actual > estimate && hold !== undefined) {
       const rows = asList<RowReply>(bal).map(balanceOf);
-      const debt = rows.reduce((most, b) => Math.max(most, debtOf(b)), 0);
+      const debt = rows.reduce((most, b) => Math.max(most, debtTaken(b, charged, estimate)), 0);
       const policy = hold.overagePolicy ?? 'ALLOW_IF_AVAILABLE';
       extra.push(
         overageDraft(
@@ -157,34 +183,12 @@ export class RedisLedgerEvents {
         ),
       );
     }
-    this.changed(
-      bal,
-      (b) => {
-        const debt = debtOf(b);
-        return {
-          ...b,
-          reserved: b.reserved + estimate,
-          spent: b.spent - charged + debt,
-          remaining: b.remaining + charged - estimate,
-          debt: b.debt - debt,
-          isOverLimit: b.isOverLimit && !(debt > 0 && b.debt - debt <= b.overdraftLimit),
-        };
-      },
-      { reservationId: id },
-      extra,
-      context,
-    );
+    this.changed(bal, (b) => beforeSettling(b, charged, estimate), { reservationId: id }, extra, context);
   }
 
-  /** A direct debit (`POST /v1/events`) of `charged`. */
+  /** A direct debit (`POST /v1/events`) of `charged`: a settlement of nothing held. */
   debited(charged: number, bal: unknown, context?: CallContext): void {
-    this.changed(
-      bal,
-      (b) => ({ ...b, spent: b.spent - charged, remaining: b.remaining + charged }),
-      {},
-      [],
-      context,
-    );
+    this.changed(bal, (b) => beforeSettling(b, charged, 0), {}, [], context);
   }
 
   /** A live reserve refused with a 409 (or a dry run in observe mode that would have been). */
@@ -283,8 +287,47 @@ export class RedisLedgerEvents {
       const after = balanceOf(row);
       return { key: `${after.scope}|${after.unit}`, before: undo(after), after };
     });
+    this.publishChanges(changes, cause, extra, context);
+  }
+
+  /**
+   * Derives and emits. The over-limit flag before a change is the one this instance last saw (the reply
+   * does not say whether the operation set it, e.g. by capping an overrun), else the undo's guess.
+   */
+  private publishChanges(
+    changes: { key: string; before: ScopeBalance; after: ScopeBalance }[],
+    cause: { reservationId?: string },
+    extra: EventDraft[],
+    context: CallContext | undefined,
+  ): void {
+    for (const { key, before, after } of changes) {
+      const seen = this.overLimit.get(key);
+      if (seen !== undefined) before.isOverLimit = seen;
+      this.overLimit.set(key, after.isOverLimit);
+    }
     const drafts = [...extra, ...balanceChangeDrafts(this.log, this.states, changes, cause)];
     if (drafts.length > 0) this.emit(drafts, context);
+  }
+
+  /** A funding operation (admin): the ledger's counters before (as the script reported them) and after. */
+  funded(
+    previous: Pick<ScopeBalance, 'allocated' | 'remaining' | 'debt' | 'spent'>,
+    current: LedgerState,
+  ): void {
+    const after: ScopeBalance = {
+      scope: current.scope,
+      unit: current.unit,
+      allocated: current.allocated,
+      remaining: current.remaining,
+      reserved: current.reserved,
+      spent: current.spent,
+      debt: current.debt,
+      overdraftLimit: current.overdraftLimit,
+      isOverLimit: current.isOverLimit,
+    };
+    if (current.periodStartMs !== undefined) after.periodStartMs = current.periodStartMs;
+    const before = { ...after, ...previous };
+    this.publishChanges([{ key: `${after.scope}|${after.unit}`, before, after }], {}, [], undefined);
   }
 
   private emit(made: EventDraft[], context: CallContext | undefined): void {

@@ -624,10 +624,12 @@ class RedisLedgerImpl implements RedisLedger {
     );
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const [allocated, remaining, debt, spentBefore] = outcome.previous!.map(amount);
-    return {
+    const result = {
       previous: { allocated: allocated!, remaining: remaining!, debt: debt!, spent: spentBefore! },
       current: toState(outcome.current!),
     };
+    if (reply.replay === undefined) this.hooks?.funded(result.previous, result.current);
+    return result;
   }
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
