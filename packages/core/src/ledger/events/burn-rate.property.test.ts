@@ -4,7 +4,7 @@ import { ManualClock } from '../../clock.ts';
 import { expectedBurnAnomalies, type ModelSpend } from '../../testing/burn-rate-model.ts';
 import { createMemoryLedger } from '../memory-ledger.ts';
 import type { Ledger } from '../types.ts';
-import { BurnRates, burnSettings } from './burn-rate.ts';
+import { BurnRates, type BurnState, burnSettings } from './burn-rate.ts';
 
 // The burn-rate anomaly against its rule written out plainly (core ./testing): random spends (commits and
 // direct debits) on random scopes at random times, on a ManualClock, fire exactly the anomalies the rule
@@ -138,8 +138,12 @@ describe('budget.burn_rate_anomaly', () => {
       burnSettings({ windowMs: 60_000, baselineWindows: 1, multiplier: 2, maxScopesPerTenant: 3 }),
       clock,
     );
-    const spend = (scope: string, amount: number) =>
-      rates.spent({ scope, unit: 'TOKENS', amount, remaining: 1e9 });
+    // Each scope's event state caches its burn state, as the ledgers' derivation does.
+    const holders = new Map<string, { burn?: BurnState | undefined }>();
+    const spend = (scope: string, amount: number) => {
+      if (!holders.has(scope)) holders.set(scope, {});
+      return rates.spent({ scope, unit: 'TOKENS', amount, remaining: 1e9 }, holders.get(scope));
+    };
     spend('tenant:good/app:a', 10);
     for (let i = 0; i < 10; i++) spend(`tenant:bad/app:${i}`, 10);
     clock.advance(60_000);
@@ -152,6 +156,9 @@ describe('budget.burn_rate_anomaly', () => {
     spend('tenant:bad/app:9', 10);
     clock.advance(60_000);
     expect(spend('tenant:bad/app:9', 100)?.type).toBe('budget.burn_rate_anomaly');
+    // A forgotten scope's cached state is dropped too: it comes back as new (no baseline yet).
+    expect(holders.get('tenant:bad/app:1')!.burn?.forgotten).toBe(true);
+    expect(spend('tenant:bad/app:1', 1000)).toBeUndefined();
   });
 
   it('refuses bad settings naming the option, and is off with burnRate: false', () => {

@@ -32,7 +32,9 @@ export interface BurnRateOptions {
 }
 
 /** What one scope's burn rate remembers: its window ring and the current window's spend. */
-interface BurnState {
+export interface BurnState {
+  /** Dropped by the bounds: a holder caching it must ask again. */
+  forgotten: boolean;
   /** Spend of the `baselineWindows` windows before `window`, at index `w % baselineWindows`. */
   history: number[];
   /** Windows of history (at most `baselineWindows`). */
@@ -93,12 +95,19 @@ export class BurnRates {
     private readonly clock: Clock,
   ) {}
 
-  /** Counts a spend; returns the anomaly when this spend is the one that brings the window over. */
-  spent(spend: BurnSpend): EventDraft | undefined {
+  /**
+   * Counts a spend; returns the anomaly when this spend is the one that brings the window over. `holder`
+   * (the scope's event state) caches the scope's burn state, sparing the lookups on the hot path.
+   */
+  spent(spend: BurnSpend, holder?: { burn?: BurnState | undefined }): EventDraft | undefined {
     if (!(spend.amount > 0)) return undefined;
     const window = Math.floor(this.clock.now() / this.settings.windowMs);
-    const state = this.stateOf(spend, window);
-    if (state === undefined) return undefined;
+    let state = holder?.burn;
+    if (state === undefined || state.forgotten) {
+      state = this.stateOf(spend, window);
+      if (holder !== undefined) holder.burn = state;
+      if (state === undefined) return undefined;
+    }
     if (state.window !== window) this.roll(state, window);
     state.spent += spend.amount;
     if (state.spent < state.fireAt) return undefined;
@@ -159,7 +168,15 @@ export class BurnRates {
     let state = scopes.get(key);
     if (state !== undefined) return state;
     if (scopes.size >= this.settings.maxScopesPerTenant && !this.forgetIdle(scopes, window)) return undefined;
-    state = { history: [], depth: 0, window, spent: 0, fireAt: Number.POSITIVE_INFINITY, baseline: 0 };
+    state = {
+      forgotten: false,
+      history: [],
+      depth: 0,
+      window,
+      spent: 0,
+      fireAt: Number.POSITIVE_INFINITY,
+      baseline: 0,
+    };
     scopes.set(key, state);
     return state;
   }
@@ -171,7 +188,11 @@ export class BurnRates {
 
   private forgetIdle(scopes: Map<string, BurnState>, window: number): boolean {
     const size = scopes.size;
-    for (const [key, state] of scopes) if (this.isIdle(state, window)) scopes.delete(key);
+    for (const [key, state] of scopes) {
+      if (!this.isIdle(state, window)) continue;
+      state.forgotten = true;
+      scopes.delete(key);
+    }
     return scopes.size < size;
   }
 
