@@ -59,7 +59,7 @@ async function listed(type: string, count: number): Promise<Json[]> {
   const url = `${server.url}/v1/events?event_type=${type}`;
   for (let waited = 0; ; waited += 20) {
     const response = await fetch(url, { headers: { 'X-Cycles-API-Key': KEY } });
-    const body = await response.json();
+    const body = (await response.json()) as Json;
     expect(checkGovResponse('GET', url, response.status, body).problems).toEqual([]);
     if (body.events.length >= count || waited > 3000) return body.events;
     await new Promise((resolve) => setTimeout(resolve, 20));
