@@ -245,6 +245,9 @@ class MemoryLedger implements Ledger {
     if (rows.length === 0) {
       const mismatch = this.catalog.unitMismatch(entry, unit);
       if (mismatch !== undefined || !dryRun) throw mismatch ?? notFound(entry);
+      // Observed, it is a DENY like any other (PEXT: observed_denied on DENY), as on Redis.
+      const refusal = { reason: 'BUDGET_NOT_FOUND', requested: request.estimate.amount };
+      if (observed) this.hooks?.denied(refusal, entry.path, tenant, request, true, context);
       return this.storeReserve(space, key, print, now, {
         decision: 'DENY',
         affectedScopes: entry.scopes,
