@@ -2,6 +2,7 @@ import type { Clock, LedgerEventsOptions, LedgerState } from '@cycles-guard/core
 import { CyclesError } from '@cycles-guard/core';
 import {
   balanceChangeDrafts,
+  type DenialFacts,
   deniedDraft,
   type EventDraft,
   LedgerEventLog,
@@ -83,6 +84,52 @@ function beforeSettling(after: ScopeBalance, charged: number, estimate: number):
     // The flag's own earlier value is known only to publishChanges (what this instance last saw).
     isOverLimit: after.isOverLimit && !(debt > 0 && after.debt - debt <= after.overdraftLimit),
   };
+}
+
+/** A dry run's answer, as the reserve script gave it. */
+export interface DryRunAnswer {
+  decision: string;
+  reason?: string | undefined;
+  hold: number;
+  /** DENY by a budget: the blocking scope, its remaining and what was asked of it. */
+  blockedBy?: string | undefined;
+  remaining?: number | undefined;
+  requested?: number | undefined;
+  /** The budgeted scopes' balances (for the blocking scope's window). */
+  bal?: unknown;
+}
+
+/** `reservation.observed_denied` or `reservation.observed_allowed`, with the memory ledger's facts. */
+function observedDraft(
+  request: ReserveRequest,
+  tenant: string | undefined,
+  scopePath: string,
+  answer: DryRunAnswer,
+): EventDraft {
+  const facts = {
+    tenant,
+    scope: scopePath,
+    unit: request.estimate.unit,
+    subject: request.subject,
+    action: request.action,
+  };
+  if (answer.decision !== 'DENY') {
+    return observedAllowedDraft({ ...facts, decision: answer.decision as 'ALLOW', estimated: answer.hold });
+  }
+  const denial: DenialFacts = {
+    ...facts,
+    reasonCode: answer.reason ?? 'BUDGET_EXCEEDED',
+    requested: answer.requested ?? request.estimate.amount,
+  };
+  if (answer.blockedBy !== undefined) {
+    denial.blockedByScope = answer.blockedBy;
+    if (answer.remaining !== undefined) denial.remaining = answer.remaining;
+    const row = asList<RowReply>(answer.bal)
+      .map(balanceOf)
+      .find((balance) => balance.scope === answer.blockedBy);
+    denial.windowKey = String(row?.periodStartMs ?? 0);
+  }
+  return observedDeniedDraft(denial);
 }
 
 /** A bounded Map: cleared when full (a forgotten entry costs one lookup or a later alert, never money). */
@@ -218,61 +265,36 @@ export class RedisLedgerEvents {
   /**
    * A dry run's answer: reported when observed, by the request's choice or the tenant's default. A dry
    * run that does not choose (`observeMode` unset) is sent to the script as a plain dry run, which then
-   * never reads the tenant's default, so that is read here, off the request's path, before reporting.
+   * never reads the tenant's default, so that is read here, off the request's path, before reporting
+   * (in operation order: the report waits in line).
    */
   dryRun(
     request: ReserveRequest,
     tenant: string | undefined,
     scopePath: string,
-    decision: string,
-    reason: string | undefined,
-    hold: number,
+    answer: DryRunAnswer,
     observedByScript: boolean,
     context?: CallContext,
   ): void {
     if (request.observeMode === false) return;
+    const draft = observedDraft(request, tenant, scopePath, answer);
     if (request.observeMode === true || observedByScript) {
-      this.observed(request, tenant, scopePath, decision, reason, hold, context);
+      this.emit([draft], context);
       return;
     }
     if (tenant === undefined) return;
     const observing = this.observesByDefault(tenant).catch(() => false);
-    this.tail = this.tail.then(async () => {
-      if (await observing) this.observed(request, tenant, scopePath, decision, reason, hold, context);
-    });
+    const origin = originOf(context);
+    this.tail = this.tail
+      .then(async () => {
+        if (await observing) this.log.publish([draft], origin);
+      })
+      .catch(() => {});
   }
 
   /** Whether the tenant's settings observe reserves by default (where the scripts read them). */
   private async observesByDefault(tenant: string): Promise<boolean> {
     return (await readTenantHash(this.client, this.prefix, tenant))?.observeMode === 'true';
-  }
-
-  /** An observed evaluation's answer: `reservation.observed_denied` or `reservation.observed_allowed`. */
-  private observed(
-    request: ReserveRequest,
-    tenant: string | undefined,
-    scopePath: string,
-    decision: string,
-    reason: string | undefined,
-    hold: number,
-    context?: CallContext,
-  ): void {
-    const facts = {
-      tenant,
-      scope: scopePath,
-      unit: request.estimate.unit,
-      subject: request.subject,
-      action: request.action,
-    };
-    const draft =
-      decision === 'DENY'
-        ? observedDeniedDraft({
-            ...facts,
-            reasonCode: reason ?? 'BUDGET_EXCEEDED',
-            requested: request.estimate.amount,
-          })
-        : observedAllowedDraft({ ...facts, decision: decision as 'ALLOW', estimated: hold });
-    this.emit([draft], context);
   }
 
   /** Derives the balance events of rows whose state before is `undo(after)`, claims once-alerts, publishes. */

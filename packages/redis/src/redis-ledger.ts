@@ -349,16 +349,16 @@ class RedisLedgerImpl implements RedisLedger {
     }
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     if (reply.replay === undefined && outcome.id === undefined) {
-      this.hooks?.dryRun(
-        request,
-        tenant,
-        scopePath,
-        outcome.d!,
-        outcome.reason,
-        amount(outcome.hold ?? '0'),
-        outcome.obs === 1,
-        context,
-      );
+      const answer = {
+        decision: outcome.d!,
+        reason: outcome.reason,
+        hold: amount(outcome.hold ?? '0'),
+        blockedBy: outcome.at,
+        remaining: outcome.rem === undefined ? undefined : amount(outcome.rem),
+        requested: outcome.req === undefined ? undefined : amount(outcome.req),
+        bal: outcome.bal,
+      };
+      this.hooks?.dryRun(request, tenant, scopePath, answer, outcome.obs === 1, context);
     }
     const unit = request.estimate.unit;
     const response: ReserveResponse = {

@@ -20,7 +20,13 @@ import { settledEvents } from './support/settled-events.ts';
 const redis = useRedis();
 const UNIT = 'TOKENS' as const;
 const ACTION = { kind: 'llm.completion', name: 'events-differential' };
-const SUBJECTS = [{ tenant: 'acme' }, { tenant: 'acme', app: 'chat' }, { tenant: 'beta' }];
+// gamma has no budget: its observed reserves are BUDGET_NOT_FOUND denials.
+const SUBJECTS = [
+  { tenant: 'acme' },
+  { tenant: 'acme', app: 'chat' },
+  { tenant: 'beta' },
+  { tenant: 'gamma' },
+];
 const SCOPES = ['tenant:acme', 'tenant:acme/app:chat', 'tenant:beta'];
 const POLICIES: (OveragePolicy | undefined)[] = [undefined, 'ALLOW_IF_AVAILABLE', 'ALLOW_WITH_OVERDRAFT'];
 const NOT_ON_REDIS_YET = new Set(['reservation.expired', 'reservation.expiry_rate_spike']);
@@ -165,10 +171,16 @@ async function apply(ledger: Ledger, holds: string[], current: Step, index: numb
   }
 }
 
-const comparable = (events: { event_type: string; tenant_id: string; scope?: string }[]) =>
+/** Type, tenant, scope, and the correlation id where it names no reservation (those ids differ). */
+const comparable = (
+  events: { event_type: string; tenant_id: string; scope?: string; correlation_id?: string }[],
+) =>
   events
     .filter((event) => !NOT_ON_REDIS_YET.has(event.event_type))
-    .map((event) => `${event.event_type} ${event.tenant_id} ${event.scope ?? ''}`);
+    .map((event) => {
+      const correlation = event.correlation_id?.includes('rsv_') ? 'rsv' : (event.correlation_id ?? '');
+      return `${event.event_type} ${event.tenant_id} ${event.scope ?? ''} ${correlation}`;
+    });
 
 describe('events: memory ledger vs Redis ledger', () => {
   it('emit the same event types in the same order for the same random operations', async () => {
