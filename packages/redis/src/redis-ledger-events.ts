@@ -1,7 +1,8 @@
-import type { Clock, LedgerEventsOptions } from '@cycles-guard/core';
+import type { Clock, LedgerEventsOptions, LedgerState } from '@cycles-guard/core';
 import { CyclesError } from '@cycles-guard/core';
 import {
   balanceChangeDrafts,
+  type DenialFacts,
   deniedDraft,
   type EventDraft,
   expiredDraft,
@@ -26,6 +27,7 @@ import type { ExpiredHold } from './connection.ts';
 import { amount, asList, type RowReply, toState } from './ledger-views.ts';
 import { RedisEventStore } from './redis-event-store.ts';
 import { decodeRecord } from './reservation-views.ts';
+import { readTenantHash } from './tenant-settings.ts';
 
 // The Redis ledger's side of core's event pipeline. The scripts answer with each budgeted scope's
 // balances after the operation; the balances before are those minus the operation's own change (exact,
@@ -61,6 +63,78 @@ function balanceOf(row: RowReply): ScopeBalance {
   return balance;
 }
 
+/**
+ * The debt a settlement of `charged` against a hold of `estimate` booked on a scope, from its balance
+ * after: as core's overage plan books it, the charge beyond the hold (`extra`) takes what the scope had
+ * left first and the shortfall becomes debt; remaining drops by `extra` either way.
+ */
+function debtTaken(after: ScopeBalance, charged: number, estimate: number): number {
+  const extra = charged - estimate;
+  if (extra <= 0) return 0;
+  const remainingBefore = after.remaining + extra;
+  return Math.max(0, extra - Math.max(remainingBefore, 0));
+}
+
+/** A scope's balance before a settlement (commit, or a direct debit with estimate 0), from the one after. */
+function beforeSettling(after: ScopeBalance, charged: number, estimate: number): ScopeBalance {
+  const debt = debtTaken(after, charged, estimate);
+  return {
+    ...after,
+    reserved: after.reserved + estimate,
+    spent: after.spent - charged + debt,
+    remaining: after.remaining + charged - estimate,
+    debt: after.debt - debt,
+    // The flag's own earlier value is known only to publishChanges (what this instance last saw).
+    isOverLimit: after.isOverLimit && !(debt > 0 && after.debt - debt <= after.overdraftLimit),
+  };
+}
+
+/** A dry run's answer, as the reserve script gave it. */
+export interface DryRunAnswer {
+  decision: string;
+  reason?: string | undefined;
+  hold: number;
+  /** DENY by a budget: the blocking scope, its remaining and what was asked of it. */
+  blockedBy?: string | undefined;
+  remaining?: number | undefined;
+  requested?: number | undefined;
+  /** The budgeted scopes' balances (for the blocking scope's window). */
+  bal?: unknown;
+}
+
+/** `reservation.observed_denied` or `reservation.observed_allowed`, with the memory ledger's facts. */
+function observedDraft(
+  request: ReserveRequest,
+  tenant: string | undefined,
+  scopePath: string,
+  answer: DryRunAnswer,
+): EventDraft {
+  const facts = {
+    tenant,
+    scope: scopePath,
+    unit: request.estimate.unit,
+    subject: request.subject,
+    action: request.action,
+  };
+  if (answer.decision !== 'DENY') {
+    return observedAllowedDraft({ ...facts, decision: answer.decision as 'ALLOW', estimated: answer.hold });
+  }
+  const denial: DenialFacts = {
+    ...facts,
+    reasonCode: answer.reason ?? 'BUDGET_EXCEEDED',
+    requested: answer.requested ?? request.estimate.amount,
+  };
+  if (answer.blockedBy !== undefined) {
+    denial.blockedByScope = answer.blockedBy;
+    if (answer.remaining !== undefined) denial.remaining = answer.remaining;
+    const row = asList<RowReply>(answer.bal)
+      .map(balanceOf)
+      .find((balance) => balance.scope === answer.blockedBy);
+    denial.windowKey = String(row?.periodStartMs ?? 0);
+  }
+  return observedDeniedDraft(denial);
+}
+
 /** A bounded Map: cleared when full (a forgotten entry costs one lookup or a later alert, never money). */
 class Bounded<K, V> extends Map<K, V> {
   override set(key: K, value: V): this {
@@ -74,12 +148,14 @@ export class RedisLedgerEvents {
   readonly store: RedisEventStore;
   private readonly states = new Bounded<string, ScopeEventState>();
   private readonly holds = new Bounded<string, Hold>();
+  /** Each scope's over-limit flag as this instance last saw it. */
+  private readonly overLimit = new Bounded<string, boolean>();
   /** Publications in operation order (an alert's claim must not let a later event overtake it). */
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
-    client: Redis | Cluster,
-    prefix: string,
+    private readonly client: Redis | Cluster,
+    private readonly prefix: string,
     options: LedgerEventsOptions,
     clock: Clock | undefined,
   ) {
@@ -104,7 +180,7 @@ export class RedisLedgerEvents {
       tenant,
       overagePolicy: request.overagePolicy,
     });
-    this.log.countReserve(tenant, false);
+    this.log.countGranted(tenant);
     this.changed(
       bal,
       (b) => ({ ...b, reserved: b.reserved - hold, remaining: b.remaining + hold }),
@@ -128,8 +204,8 @@ export class RedisLedgerEvents {
   /**
    * A commit: `charged` and `released` from the script. The estimate is charged + released when some
    * was released; else this instance's record of the hold (a hold made elsewhere, committed exactly,
-   * is charged = estimate). On an overage the debt each scope took is not in the reply: it is taken as
-   * the overage beyond what the scope had left, exact for one budgeted scope.
+   * is charged = estimate). The debt each scope took is not in the reply: it is worked out per scope
+   * from its remaining after (`debtTaken`).
    */
   committed(
     id: string,
@@ -144,11 +220,9 @@ export class RedisLedgerEvents {
     const estimate = released !== undefined ? charged + released : (hold?.estimate ?? charged);
     const extra: EventDraft[] = [];
     const actual = request.actual.amount;
-    const overrun = Math.max(0, charged - estimate);
-    const debtOf = (b: ScopeBalance) => Math.min(b.debt, overrun);
     if (actual > estimate && hold !== undefined) {
       const rows = asList<RowReply>(bal).map(balanceOf);
-      const debt = rows.reduce((most, b) => Math.max(most, debtOf(b)), 0);
+      const debt = rows.reduce((most, b) => Math.max(most, debtTaken(b, charged, estimate)), 0);
       const policy = hold.overagePolicy ?? 'ALLOW_IF_AVAILABLE';
       extra.push(
         overageDraft(
@@ -159,23 +233,7 @@ export class RedisLedgerEvents {
         ),
       );
     }
-    this.changed(
-      bal,
-      (b) => {
-        const debt = debtOf(b);
-        return {
-          ...b,
-          reserved: b.reserved + estimate,
-          spent: b.spent - charged + debt,
-          remaining: b.remaining + charged - estimate,
-          debt: b.debt - debt,
-          isOverLimit: b.isOverLimit && !(debt > 0 && b.debt - debt <= b.overdraftLimit),
-        };
-      },
-      { reservationId: id },
-      extra,
-      context,
-    );
+    this.changed(bal, (b) => beforeSettling(b, charged, estimate), { reservationId: id }, extra, context);
   }
 
   /** Holds a script expired (lazily or in the sweep): one `reservation.expired` each, with its balance events. */
@@ -204,15 +262,9 @@ export class RedisLedgerEvents {
     }
   }
 
-  /** A direct debit (`POST /v1/events`) of `charged`. */
+  /** A direct debit (`POST /v1/events`) of `charged`: a settlement of nothing held. */
   debited(charged: number, bal: unknown, context?: CallContext): void {
-    this.changed(
-      bal,
-      (b) => ({ ...b, spent: b.spent - charged, remaining: b.remaining + charged }),
-      {},
-      [],
-      context,
-    );
+    this.changed(bal, (b) => beforeSettling(b, charged, 0), {}, [], context);
   }
 
   /** A live reserve refused with a 409 (or a dry run in observe mode that would have been). */
@@ -236,38 +288,42 @@ export class RedisLedgerEvents {
       ...(typeof details.scope === 'string' ? { blockedByScope: details.scope } : {}),
       ...(typeof details.remaining === 'number' ? { remaining: details.remaining } : {}),
     };
-    const drafts = [request.observeMode === true ? observedDeniedDraft(facts) : deniedDraft(facts)];
-    const spike = request.observeMode === true ? undefined : this.log.countReserve(tenant, true);
-    if (spike !== undefined) drafts.push(spike);
-    this.emit(drafts, context);
+    this.emit([request.observeMode === true ? observedDeniedDraft(facts) : deniedDraft(facts)], context);
   }
 
-  /** An observe-mode dry run's answer. */
-  observed(
+  /**
+   * A dry run's answer: reported when observed, by the request's choice or the tenant's default. A dry
+   * run that does not choose (`observeMode` unset) is sent to the script as a plain dry run, which then
+   * never reads the tenant's default, so that is read here, off the request's path, before reporting
+   * (in operation order: the report waits in line).
+   */
+  dryRun(
     request: ReserveRequest,
     tenant: string | undefined,
     scopePath: string,
-    decision: string,
-    reason: string | undefined,
-    hold: number,
+    answer: DryRunAnswer,
+    observedByScript: boolean,
     context?: CallContext,
   ): void {
-    const facts = {
-      tenant,
-      scope: scopePath,
-      unit: request.estimate.unit,
-      subject: request.subject,
-      action: request.action,
-    };
-    const draft =
-      decision === 'DENY'
-        ? observedDeniedDraft({
-            ...facts,
-            reasonCode: reason ?? 'BUDGET_EXCEEDED',
-            requested: request.estimate.amount,
-          })
-        : observedAllowedDraft({ ...facts, decision: decision as 'ALLOW', estimated: hold });
-    this.emit([draft], context);
+    if (request.observeMode === false) return;
+    const draft = observedDraft(request, tenant, scopePath, answer);
+    if (request.observeMode === true || observedByScript) {
+      this.emit([draft], context);
+      return;
+    }
+    if (tenant === undefined) return;
+    const observing = this.observesByDefault(tenant).catch(() => false);
+    const origin = originOf(context);
+    this.tail = this.tail
+      .then(async () => {
+        if (await observing) this.log.publish([draft], origin);
+      })
+      .catch(() => {});
+  }
+
+  /** Whether the tenant's settings observe reserves by default (where the scripts read them). */
+  private async observesByDefault(tenant: string): Promise<boolean> {
+    return (await readTenantHash(this.client, this.prefix, tenant))?.observeMode === 'true';
   }
 
   /** Derives the balance events of rows whose state before is `undo(after)`, claims once-alerts, publishes. */
@@ -282,11 +338,52 @@ export class RedisLedgerEvents {
       const after = balanceOf(row);
       return { key: `${after.scope}|${after.unit}`, before: undo(after), after };
     });
+    this.publishChanges(changes, cause, extra, context);
+  }
+
+  /**
+   * Derives and emits. The over-limit flag before a change is the one this instance last saw (the reply
+   * does not say whether the operation set it, e.g. by capping an overrun), else the undo's guess.
+   */
+  private publishChanges(
+    changes: { key: string; before: ScopeBalance; after: ScopeBalance }[],
+    cause: { reservationId?: string },
+    extra: EventDraft[],
+    context: CallContext | undefined,
+  ): void {
+    for (const { key, before, after } of changes) {
+      const seen = this.overLimit.get(key);
+      if (seen !== undefined) before.isOverLimit = seen;
+      this.overLimit.set(key, after.isOverLimit);
+    }
     const drafts = [...extra, ...balanceChangeDrafts(this.log, this.states, changes, cause)];
     if (drafts.length > 0) this.emit(drafts, context);
   }
 
-  private emit(drafts: EventDraft[], context: CallContext | undefined): void {
+  /** A funding operation (admin): the ledger's counters before (as the script reported them) and after. */
+  funded(
+    previous: Pick<ScopeBalance, 'allocated' | 'remaining' | 'debt' | 'spent'>,
+    current: LedgerState,
+  ): void {
+    const after: ScopeBalance = {
+      scope: current.scope,
+      unit: current.unit,
+      allocated: current.allocated,
+      remaining: current.remaining,
+      reserved: current.reserved,
+      spent: current.spent,
+      debt: current.debt,
+      overdraftLimit: current.overdraftLimit,
+      isOverLimit: current.isOverLimit,
+    };
+    if (current.periodStartMs !== undefined) after.periodStartMs = current.periodStartMs;
+    const before = { ...after, ...previous };
+    this.publishChanges([{ key: `${after.scope}|${after.unit}`, before, after }], {}, [], undefined);
+  }
+
+  private emit(made: EventDraft[], context: CallContext | undefined): void {
+    // Rates are counted now, in operation order, at the clock's time of the operation.
+    const drafts = this.log.withRateSpikes(made);
     const origin = originOf(context);
     this.tail = this.tail
       .then(() => this.claimed(drafts))

@@ -91,6 +91,7 @@ import { Partitions } from './partitions.ts';
 import { RedisLedgerEvents } from './redis-ledger-events.ts';
 import { encodeRecord, type ReservationView, toStored } from './reservation-views.ts';
 import type { ScriptMode } from './script.ts';
+import { readTenantHash, tenantSettingsOf } from './tenant-settings.ts';
 
 /** Options of {@link createRedisLedger}. */
 export interface RedisLedgerOptions {
@@ -241,6 +242,7 @@ class RedisLedgerImpl implements RedisLedger {
   private idCounter = 0;
   private readonly templateBounds: TemplateBounds;
   private readonly hooks: RedisLedgerEvents | undefined;
+  private readonly keyPrefix: string;
   /** Protocol events, when the `events` option turned them on. */
   readonly events: LedgerEvents | undefined;
   /** Ask the scripts for balances: the caller wants them, or events are derived from them. */
@@ -253,6 +255,7 @@ class RedisLedgerImpl implements RedisLedger {
     const interval = countOption(options, 'sweepIntervalMs', LEDGER_DEFAULTS.sweepIntervalMs);
     this.includeBalances = options.includeBalances === true;
     const keyPrefix = options.keyPrefix ?? 'cycles:';
+    this.keyPrefix = keyPrefix;
     const clustered = options.client?.isCluster ?? options.cluster !== undefined;
     if (clustered) checkClusterKeyPrefix(keyPrefix);
     const eventsOn = options.events !== undefined && options.events !== false;
@@ -346,17 +349,17 @@ class RedisLedgerImpl implements RedisLedger {
       throw error;
     }
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
-    const observed = request.observeMode === true || outcome.obs === 1;
-    if (reply.replay === undefined && observed && outcome.id === undefined) {
-      this.hooks?.observed(
-        request,
-        tenant,
-        scopePath,
-        outcome.d!,
-        outcome.reason,
-        amount(outcome.hold ?? '0'),
-        context,
-      );
+    if (reply.replay === undefined && outcome.id === undefined) {
+      const answer = {
+        decision: outcome.d!,
+        reason: outcome.reason,
+        hold: amount(outcome.hold ?? '0'),
+        blockedBy: outcome.at,
+        remaining: outcome.rem === undefined ? undefined : amount(outcome.rem),
+        requested: outcome.req === undefined ? undefined : amount(outcome.req),
+        bal: outcome.bal,
+      };
+      this.hooks?.dryRun(request, tenant, scopePath, answer, outcome.obs === 1, context);
     }
     const unit = request.estimate.unit;
     const response: ReserveResponse = {
@@ -622,10 +625,12 @@ class RedisLedgerImpl implements RedisLedger {
     );
     const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
     const [allocated, remaining, debt, spentBefore] = outcome.previous!.map(amount);
-    return {
+    const result = {
       previous: { allocated: allocated!, remaining: remaining!, debt: debt!, spent: spentBefore! },
       current: toState(outcome.current!),
     };
+    if (reply.replay === undefined) this.hooks?.funded(result.previous, result.current);
+    return result;
   }
 
   async setLedgerStatus(scope: string, unit: Unit, status: LedgerStatus): Promise<LedgerState> {
@@ -692,6 +697,11 @@ class RedisLedgerImpl implements RedisLedger {
       if (value !== undefined) fields.push(name, String(value));
     }
     await this.run(this.partitions.ofTenant(tenant), 'setTenant', [tenant.toLowerCase(), ...fields]);
+  }
+
+  async getTenant(tenant: string): Promise<TenantSettings | undefined> {
+    const stored = await readTenantHash(this.client, this.keyPrefix, tenant);
+    return stored === undefined ? undefined : tenantSettingsOf(stored);
   }
 
   async templateLedgerCounts(): Promise<TemplateLedgerCounts> {

@@ -1,8 +1,11 @@
 import type { ProtocolEvent } from '@cycles-guard/core';
 import type { ReserveRequest } from '@cycles-guard/core/protocol';
+import { expectedBurnAnomalies, ManualClock, type ModelSpend } from '@cycles-guard/core/testing';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';
 import { useRedis } from './support/server.ts';
+import { settledEvents } from './support/settled-events.ts';
 
 // The Redis ledger's events, on a real redis-server: the same derivation as the memory ledger, stored in
 // Redis (every instance lists them), alerts fired once across instances, replays emitting nothing.
@@ -151,5 +154,96 @@ describe('Redis ledger events', () => {
     const keysFound = await ledger.client.keys(`${prefix}events:*`);
     expect(keysFound).toContain(`${prefix}events:{acme}:log`);
     expect(await ledger.events!.list({ tenant: 'other' })).toEqual({ events: [], hasMore: false });
+  });
+});
+
+describe('Redis ledger derived events', () => {
+  it('reports a dry run of a tenant observing by default as observed, as the memory ledger does', async () => {
+    const ledger = redis.ledger({ sweepIntervalMs: 0, events: {} });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
+    // Enforcing: a plain dry run reports nothing.
+    await ledger.reserve(reserveRequest(500, { dryRun: true }));
+    await ledger.setTenant('acme', { observeMode: true });
+    await ledger.reserve(reserveRequest(500, { dryRun: true }));
+    await ledger.reserve(reserveRequest(50, { dryRun: true }));
+    // The request's own ENFORCE wins over the tenant's default: no event.
+    await ledger.reserve(reserveRequest(500, { dryRun: true, observeMode: false }));
+    const events = await settledEvents(ledger);
+    expect(types(events)).toEqual(['reservation.observed_denied', 'reservation.observed_allowed']);
+    expect(events[0]!.data).toMatchObject({
+      observe_mode: 'OBSERVE',
+      deny_detail: { reason_code: 'BUDGET_EXCEEDED' },
+    });
+  });
+
+  it('fires a denial-rate spike once per window', async () => {
+    const ledger = redis.ledger({
+      sweepIntervalMs: 0,
+      events: { denialRate: { threshold: 0.5, minSamples: 4 } },
+    });
+    await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 10 });
+    for (let i = 0; i < 8; i++) await ledger.reserve(reserveRequest(20)).catch(() => undefined);
+    const spikes = (await stored(ledger, 9)).filter(
+      (event) => event.event_type === 'reservation.denial_rate_spike',
+    );
+    expect(spikes).toHaveLength(1);
+    expect(spikes[0]!.data).toMatchObject({ metric: 'denial_rate', threshold_rate: 0.5, sample_count: 4 });
+  });
+
+  it('fires the burn-rate anomaly exactly when the rule says', async () => {
+    const rule = { multiplier: 2, windowMs: 60_000, baselineWindows: 3 };
+    const step = fc.record({
+      app: fc.boolean(),
+      amount: fc.integer({ min: 1, max: 100 }),
+      viaCommit: fc.boolean(),
+      advanceMs: fc.oneof(fc.integer({ min: 0, max: 30_000 }), fc.integer({ min: 0, max: 6 * 60_000 })),
+    });
+    let seen = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), async (steps) => {
+        const clock = new ManualClock(Date.UTC(2026, 0, 1));
+        const ledger = redis.ledger({
+          sweepIntervalMs: 0,
+          clock,
+          events: { burnRate: rule, thresholds: [1] },
+        });
+        await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e12 });
+        await ledger.createLedger({ scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e12 });
+        const spends: ModelSpend[] = [];
+        for (const { app, amount, viaCommit, advanceMs } of steps) {
+          clock.advance(advanceMs);
+          const subject = app ? { tenant: 'acme', app: 'chat' } : { tenant: 'acme' };
+          if (viaCommit) {
+            const hold = await ledger.reserve(reserveRequest(amount, { subject }));
+            await ledger.commit(hold.reservationId!, {
+              idempotencyKey: `c${keys}`,
+              actual: { unit: 'TOKENS', amount },
+            });
+          } else {
+            await ledger.createEvent({
+              idempotencyKey: `e${++keys}`,
+              subject,
+              action: { kind: 'llm.completion', name: 'm' },
+              actual: { unit: 'TOKENS', amount },
+            });
+          }
+          for (const scope of app ? ['tenant:acme', 'tenant:acme/app:chat'] : ['tenant:acme'])
+            spends.push({ atMs: clock.now(), scope, amount });
+        }
+        const expected = expectedBurnAnomalies(spends, rule);
+        const events = (await settledEvents(ledger)).filter(
+          (event) => event.event_type === 'budget.burn_rate_anomaly',
+        );
+        expect(
+          events.map((event) => ({
+            scope: event.scope,
+            windowStartMs: Number(event.correlation_id!.split(':').at(-1)),
+          })),
+        ).toEqual(expected);
+        seen += expected.length;
+      }),
+      { numRuns: 12 },
+    );
+    expect(seen).toBeGreaterThan(0);
   });
 });

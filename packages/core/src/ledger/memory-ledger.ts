@@ -245,6 +245,9 @@ class MemoryLedger implements Ledger {
     if (rows.length === 0) {
       const mismatch = this.catalog.unitMismatch(entry, unit);
       if (mismatch !== undefined || !dryRun) throw mismatch ?? notFound(entry);
+      // Observed, it is a DENY like any other (PEXT: observed_denied on DENY), as on Redis.
+      const refusal = { reason: 'BUDGET_NOT_FOUND', requested: request.estimate.amount };
+      if (observed) this.hooks?.denied(refusal, entry.path, tenant, request, true, context);
       return this.storeReserve(space, key, print, now, {
         decision: 'DENY',
         affectedScopes: entry.scopes,
@@ -670,6 +673,11 @@ class MemoryLedger implements Ledger {
 
   async setTenant(tenant: string, settings: TenantSettings) {
     this.catalog.putTenant(tenant, settings);
+  }
+
+  async getTenant(tenant: string) {
+    const settings = this.catalog.settingsOf(tenant.toLowerCase());
+    return settings === undefined ? undefined : { ...settings };
   }
 
   async templateLedgerCounts() {

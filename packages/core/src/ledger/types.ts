@@ -118,6 +118,8 @@ export interface LedgerAdmin {
   listLedgers(): Promise<LedgerState[]>;
   addTemplate(template: LedgerTemplate): Promise<void>;
   setTenant(tenant: string, settings: TenantSettings): Promise<void>;
+  /** A tenant's settings as last set, or undefined if none were (the server's tenant events read it). */
+  getTenant?(tenant: string): Promise<TenantSettings | undefined>;
   /** How many live template ledgers exist, in all and per tenant, with the bounds that apply. */
   templateLedgerCounts(): Promise<TemplateLedgerCounts>;
   /** Expires every reservation past expiry + grace now; returns how many. The sweeper calls this. */

@@ -1,6 +1,7 @@
 // @cycles-guard/core/testing: the ledger conformance suite. Requires the optional peers vitest and fast-check.
 
 export { ManualClock } from '../clock.ts';
+export { expectedBurnAnomalies, type ModelSpend } from './burn-rate-model.ts';
 export { describeLedgerConformance } from './conformance.ts';
 export {
   ACTION,

@@ -1,9 +1,12 @@
 import type { Ledger } from '@cycles-guard/core';
 import { type EventDraft, SYSTEM_TENANT, tenantOfScope } from '@cycles-guard/core/ledger-kit';
-import type { FastifyInstance } from 'fastify';
+import type { Unit } from '@cycles-guard/core/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { fromWireTenantSettings, toWireLedgerState, toWireTenantSettings } from '../admin/wire.ts';
 
 // The budget.* and tenant.* lifecycle events the admin API causes, read from each successful admin
-// answer (the ledger's state after the change), so the admin routes themselves stay as they are.
+// answer (the ledger's state after the change) and, for a budget PATCH or a tenant PUT, from the target
+// as it was just before (read in preHandler), so the admin routes themselves stay as they are.
 
 const FUNDING_EVENTS = {
   CREDIT: 'budget.funded',
@@ -42,21 +45,40 @@ function budgetDraft(type: EventDraft['type'], ledger: Body, extra: Body): Event
   };
 }
 
-/** The events of one successful admin call, from its route, request body and answer. */
-function draftsOf(route: string, method: string, request: Body, answer: Body): EventDraft[] {
+/** What an admin call's target was before it ran (read by `preHandler`), for the events' previous state. */
+interface Before {
+  ledger?: Body;
+  /** The tenant's settings in wire form, or undefined for a tenant never set. */
+  tenant?: Body;
+  tenantKnown?: boolean;
+}
+
+/** The events of one successful admin budget call, from its route, request body, answer and prior state. */
+function draftsOf(route: string, method: string, request: Body, answer: Body, before: Before): EventDraft[] {
   if (route === '/v1/admin/budgets' && method === 'POST') {
     return [budgetDraft('budget.created', answer, { operation: 'CREATE', new_state: stateOf(answer) })];
   }
   if (route === '/v1/admin/budgets' && method === 'PATCH') {
     const drafts: EventDraft[] = [];
+    const transition = (operation: string): Body => {
+      const data: Body = { operation, new_state: stateOf(answer) };
+      if (before.ledger !== undefined) data.previous_state = stateOf(before.ledger);
+      return data;
+    };
     const changed = Object.keys(request).filter((key) => key !== 'status');
-    if (changed.length > 0) {
-      drafts.push(budgetDraft('budget.updated', answer, { operation: 'UPDATE', new_state: stateOf(answer) }));
-    }
-    const status = STATUS_EVENTS[request.status as keyof typeof STATUS_EVENTS];
-    if (status !== undefined) {
-      drafts.push(budgetDraft(status, answer, { operation: 'STATUS_CHANGE', new_state: stateOf(answer) }));
-    }
+    if (changed.length > 0) drafts.push(budgetDraft('budget.updated', answer, transition('UPDATE')));
+    const status = request.status as string | undefined;
+    // A status event only for a real transition (unfrozen: from FROZEN, as GOV says).
+    const previous = before.ledger?.status as string | undefined;
+    const type =
+      status === previous
+        ? undefined
+        : status === 'ACTIVE'
+          ? previous === 'FROZEN'
+            ? STATUS_EVENTS.ACTIVE
+            : undefined
+          : STATUS_EVENTS[status as keyof typeof STATUS_EVENTS];
+    if (type !== undefined) drafts.push(budgetDraft(type, answer, transition('STATUS_CHANGE')));
     return drafts;
   }
   if (route === '/v1/admin/budgets/fund' && method === 'POST') {
@@ -80,28 +102,90 @@ function draftsOf(route: string, method: string, request: Body, answer: Body): E
   return [];
 }
 
+/**
+ * The events of a successful `PUT /v1/admin/tenants/:tenant` (GOV `EventDataTenantLifecycle`): the
+ * first time a tenant is set, `tenant.created`; after that `tenant.settings_changed` naming the wire
+ * fields whose value changed (the PUT replaces the settings whole), and a status transition's own event.
+ */
+function tenantDrafts(tenant: string, body: Body, before: Before): EventDraft[] {
+  // Both sides in the same normalized wire form (e.g. observe_mode DISABLED is ENFORCE).
+  const request = toWireTenantSettings(fromWireTenantSettings(body));
+  const status = (request.status as string | undefined) ?? 'ACTIVE';
+  if (before.tenantKnown === false) {
+    return [
+      { type: 'tenant.created', tenant, data: { tenant_id: tenant, new_status: status, changed_fields: [] } },
+    ];
+  }
+  const drafts: EventDraft[] = [];
+  const prior = before.tenant ?? {};
+  const fields = [...new Set([...Object.keys(prior), ...Object.keys(request)])].filter(
+    (field) => field !== 'status' && JSON.stringify(prior[field]) !== JSON.stringify(request[field]),
+  );
+  if (fields.length > 0) {
+    drafts.push({
+      type: 'tenant.settings_changed',
+      tenant,
+      data: { tenant_id: tenant, changed_fields: fields.sort() },
+    });
+  }
+  const previous = (prior.status as string | undefined) ?? 'ACTIVE';
+  const type =
+    status === previous
+      ? undefined
+      : status === 'ACTIVE'
+        ? previous === 'SUSPENDED'
+          ? 'tenant.reactivated'
+          : undefined
+        : TENANT_STATUS_EVENTS[status as keyof typeof TENANT_STATUS_EVENTS];
+  if (type !== undefined) {
+    drafts.push({ type, tenant, data: { tenant_id: tenant, previous_status: previous, new_status: status } });
+  }
+  return drafts;
+}
+
+const TENANT_ROUTE = '/v1/admin/tenants/:tenant';
+
+/** Reads what a budget PATCH or a tenant PUT is about to change (never failing the call). */
+async function readBefore(ledger: Ledger, request: FastifyRequest): Promise<Before | undefined> {
+  const route = request.routeOptions.url ?? '';
+  try {
+    if (route === TENANT_ROUTE && request.method === 'PUT' && ledger.getTenant !== undefined) {
+      const tenant = String((request.params as Body).tenant).toLowerCase();
+      const settings = await ledger.getTenant(tenant);
+      return settings === undefined
+        ? { tenantKnown: false }
+        : { tenantKnown: true, tenant: toWireTenantSettings(settings) };
+    }
+    if (route === '/v1/admin/budgets' && request.method === 'PATCH') {
+      const { scope, unit } = request.query as { scope?: unknown; unit?: unknown };
+      if (typeof scope !== 'string' || typeof unit !== 'string') return undefined;
+      const state = await ledger.getLedger(scope, unit as Unit);
+      return state === undefined ? undefined : { ledger: toWireLedgerState(state) as unknown as Body };
+    }
+  } catch {
+    // A read that fails leaves the previous state out of the events; the call itself goes on.
+  }
+  return undefined;
+}
+
 /** Publishes the lifecycle events of successful admin budget and tenant calls. */
 export function registerAdminEvents(app: FastifyInstance, ledger: Ledger): void {
   const events = ledger.events;
   if (events === undefined) return;
+  const befores = new WeakMap<FastifyRequest, Before>();
+  app.addHook('preHandler', async (request) => {
+    const before = await readBefore(ledger, request);
+    if (before !== undefined) befores.set(request, before);
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url ?? '';
-    if (!route.startsWith('/v1/admin/budgets') && !route.startsWith('/v1/admin/tenants/')) return payload;
+    if (!route.startsWith('/v1/admin/budgets') && route !== TENANT_ROUTE) return payload;
     if (reply.statusCode >= 300) return payload;
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Body;
+    const before = befores.get(request) ?? {};
     let drafts: EventDraft[];
-    if (route === '/v1/admin/tenants/:tenant') {
-      const tenant = String((request.params as Body).tenant).toLowerCase();
-      drafts = [
-        {
-          type: 'tenant.settings_changed',
-          tenant,
-          data: { tenant_id: tenant, changed_fields: Object.keys(body) },
-        },
-      ];
-      const status = TENANT_STATUS_EVENTS[body.status as keyof typeof TENANT_STATUS_EVENTS];
-      if (status !== undefined)
-        drafts.push({ type: status, tenant, data: { tenant_id: tenant, new_status: body.status } });
+    if (route === TENANT_ROUTE) {
+      drafts = tenantDrafts(String((request.params as Body).tenant).toLowerCase(), body, before);
     } else {
       let answer: Body = {};
       try {
@@ -109,7 +193,7 @@ export function registerAdminEvents(app: FastifyInstance, ledger: Ledger): void 
       } catch {
         return payload;
       }
-      drafts = draftsOf(route, request.method, body, answer);
+      drafts = draftsOf(route, request.method, body, answer, before);
     }
     events.publish(drafts, { requestId: request.id, traceId: request.traceId, actor: { type: 'admin' } });
     return payload;

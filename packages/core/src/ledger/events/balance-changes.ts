@@ -35,24 +35,44 @@ export function balanceChangeDrafts<K>(
 ): EventDraft[] {
   const drafts: EventDraft[] = [];
   for (const change of changes) {
-    const state = states.get(change.key);
+    let state = states.get(change.key);
     const thresholds = log.thresholdsOf(change.after.scope);
     if (!mayEmit(change.before, change.after, state, thresholds)) {
       // Nothing fires: remember the counters in place (no allocation on the hot path).
-      if (state === undefined) states.set(change.key, initialState(change.after));
-      else {
+      if (state === undefined) {
+        state = initialState(change.after);
+        states.set(change.key, state);
+      } else {
         state.spent = change.after.spent;
         state.reserved = change.after.reserved;
         state.periodStartMs = change.after.periodStartMs;
       }
-      continue;
+    } else {
+      const why = typeof cause === 'function' ? cause() : cause;
+      const derived = deriveBalanceEvents(change.before, change.after, state, thresholds, why);
+      derived.state.burn = state?.burn;
+      state = derived.state;
+      states.set(change.key, state);
+      drafts.push(...derived.drafts);
     }
-    const why = typeof cause === 'function' ? cause() : cause;
-    const derived = deriveBalanceEvents(change.before, change.after, state, thresholds, why);
-    states.set(change.key, derived.state);
-    drafts.push(...derived.drafts);
+    const burst = burnOf(log, change, state);
+    if (burst !== undefined) drafts.push(burst);
   }
   return drafts;
+}
+
+/** The spend a change made, counted for the burn rate: the anomaly if it set one off. */
+function burnOf<K>(
+  log: LedgerEventLog,
+  change: BalanceChange<K>,
+  state: ScopeEventState,
+): EventDraft | undefined {
+  const { before, after } = change;
+  if (log.burn === undefined || !(after.spent > before.spent)) return undefined;
+  return log.burn.spent(
+    { scope: after.scope, unit: after.unit, amount: after.spent - before.spent, remaining: after.remaining },
+    state,
+  );
 }
 
 /** Derives and publishes in one step. */

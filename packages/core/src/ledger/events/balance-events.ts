@@ -1,4 +1,5 @@
 import type { OveragePolicy, Unit } from '../../protocol/enums.ts';
+import type { BurnState } from './burn-rate.ts';
 import { type EventDraft, tenantOfScope } from './event-types.ts';
 
 // Budget events derived from one scope's balances before and after a change. Pure: both ledgers (and any
@@ -30,6 +31,8 @@ export interface ScopeEventState {
   reserved: number;
   /** `"0.8:rising"`, `"0.8:falling"`, `"exhausted"`. */
   fired: string[];
+  /** The scope's burn-rate state, cached here (owned and bounded by the event log's `BurnRates`). */
+  burn?: BurnState | undefined;
 }
 
 /** Why the balances changed (copied into the payloads that name it). */

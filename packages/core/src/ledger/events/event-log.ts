@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '../../clock.ts';
 import { invalid } from '../../protocol/errors.ts';
 import { matchesPattern, normalizePattern } from '../templates.ts';
 import { DEFAULT_THRESHOLDS } from './balance-events.ts';
+import { BurnRates, burnSettings } from './burn-rate.ts';
 import { type EventPage, type EventQuery, validateEventQuery } from './event-query.ts';
 import type { EventStore } from './event-store.ts';
 import {
@@ -13,6 +14,7 @@ import {
 } from './event-types.ts';
 import type { LedgerEvents, LedgerEventsOptions, ProtocolEventListener } from './ledger-events-types.ts';
 import { MemoryEventStore } from './memory-event-store.ts';
+import { RateSpikes, rateSettings } from './rate-spikes.ts';
 
 export type {
   LedgerEvents,
@@ -28,13 +30,6 @@ function checkThresholds(field: string, thresholds: readonly number[]): number[]
   return [...new Set(thresholds)].sort((a, b) => a - b);
 }
 
-interface RateWindow {
-  start: number;
-  total: number;
-  denied: number;
-  fired: boolean;
-}
-
 /**
  * The one event pipeline every ledger uses: stamps drafts (id, time, source, request ids), stores them,
  * announces them to listeners, and holds the derivation settings (thresholds, denial-rate spike).
@@ -47,8 +42,10 @@ export class LedgerEventLog implements LedgerEvents {
   private readonly source: string;
   private readonly tag = Math.random().toString(36).slice(2, 8);
   private counter = 0;
-  private readonly rate: { threshold: number; windowMs: number; minSamples: number };
-  private readonly rates = new Map<string, RateWindow>();
+  private readonly denials: RateSpikes;
+  private readonly expiries: RateSpikes;
+  /** The burn-rate anomaly's per-scope windows (undefined with `burnRate: false`). */
+  readonly burn: BurnRates | undefined;
 
   constructor(
     options: LedgerEventsOptions = {},
@@ -70,12 +67,19 @@ export class LedgerEventLog implements LedgerEvents {
     });
     this.store = options.store ?? new MemoryEventStore({ clock });
     this.source = options.source ?? 'cycles-guard';
-    const rate = options.denialRate ?? {};
-    this.rate = {
-      threshold: rate.threshold ?? 0.1,
-      windowMs: rate.windowMs ?? 300_000,
-      minSamples: rate.minSamples ?? 20,
-    };
+    this.denials = new RateSpikes(
+      'denial_rate',
+      'reservation.denial_rate_spike',
+      rateSettings('denialRate', options.denialRate, 0.1),
+      clock,
+    );
+    this.expiries = new RateSpikes(
+      'expiry_rate',
+      'reservation.expiry_rate_spike',
+      rateSettings('expiryRate', options.expiryRate, 0.05),
+      clock,
+    );
+    this.burn = options.burnRate === false ? undefined : new BurnRates(burnSettings(options.burnRate), clock);
     if (options.onEvent !== undefined) this.listeners.add(options.onEvent);
   }
 
@@ -119,38 +123,33 @@ export class LedgerEventLog implements LedgerEvents {
     return events;
   }
 
+  /** Counts a granted live hold of a tenant: a sample of both its denial rate and its expiry rate. */
+  countGranted(tenant: string | undefined): void {
+    this.denials.sample(tenant);
+    this.expiries.sample(tenant);
+  }
+
   /**
-   * Counts one live reserve of a tenant (denied or not); returns the `reservation.denial_rate_spike`
-   * draft the first time in a window the denied fraction reaches the threshold.
+   * Counts the denials (`reservation.denied`, a reserve too) and expiries (`reservation.expired`) among
+   * `drafts`; returns them with the rate spikes they set off, each right after its cause. A ledger calls it
+   * once per operation, when the drafts are made (the rates read the clock then).
    */
-  countReserve(tenant: string | undefined, denied: boolean): EventDraft | undefined {
-    const key = tenant ?? SYSTEM_TENANT;
-    const now = this.clock.now();
-    const start = now - (now % this.rate.windowMs);
-    let window = this.rates.get(key);
-    if (window === undefined || window.start !== start) {
-      if (window === undefined && this.rates.size >= 100_000) this.rates.clear();
-      window = { start, total: 0, denied: 0, fired: false };
-      this.rates.set(key, window);
+  withRateSpikes(drafts: EventDraft[]): EventDraft[] {
+    let out: EventDraft[] | undefined;
+    for (let i = 0; i < drafts.length; i++) {
+      const draft = drafts[i]!;
+      const spike =
+        draft.type === 'reservation.denied'
+          ? this.denials.hit(draft.tenant, true)
+          : draft.type === 'reservation.expired'
+            ? this.expiries.hit(draft.tenant, false)
+            : undefined;
+      if (out !== undefined) out.push(draft);
+      if (spike === undefined) continue;
+      out ??= drafts.slice(0, i + 1);
+      out.push(spike);
     }
-    window.total++;
-    if (denied) window.denied++;
-    const { threshold, windowMs, minSamples } = this.rate;
-    if (!denied || window.fired || window.total < minSamples || window.denied / window.total < threshold)
-      return undefined;
-    window.fired = true;
-    return {
-      type: 'reservation.denial_rate_spike',
-      tenant,
-      correlationId: `denial_rate:${key}:${start}`,
-      data: {
-        metric: 'denial_rate',
-        current_rate: window.denied / ((now - start) / 60_000 || 1 / 60),
-        threshold_rate: threshold,
-        window_seconds: Math.round(windowMs / 1000),
-        sample_count: window.total,
-      },
-    };
+    return out ?? drafts;
   }
 
   private stamp(draft: EventDraft, origin: EventOrigin, now: number, timestamp: string): ProtocolEvent {

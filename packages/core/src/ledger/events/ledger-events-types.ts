@@ -1,6 +1,8 @@
+import type { BurnRateOptions } from './burn-rate.ts';
 import type { EventPage, EventQuery } from './event-query.ts';
 import type { EventStore } from './event-store.ts';
 import type { EventDraft, EventOrigin, ProtocolEvent } from './event-types.ts';
+import type { RateSpikeOptions } from './rate-spikes.ts';
 
 // The events API types, apart from the pipeline (event-log.ts), so the ledger interface can name them
 // without importing the pipeline's code.
@@ -30,7 +32,19 @@ export interface LedgerEventsOptions {
    * `reservation.denial_rate_spike` when at least `minSamples` reserves of a tenant in one window were
    * tried and this fraction of them denied (once per window). Default 0.10 over 300 s, 20 samples.
    */
-  denialRate?: { threshold?: number; windowMs?: number; minSamples?: number };
+  denialRate?: RateSpikeOptions;
+  /**
+   * `reservation.expiry_rate_spike` when a tenant's expiries in one window reach this fraction of the
+   * holds it was granted in that window (at least `minSamples` of them; once per window). Default 0.05
+   * over 300 s, 20 samples.
+   */
+  expiryRate?: RateSpikeOptions;
+  /**
+   * `budget.burn_rate_anomaly` when a scope's spend in one window reaches `multiplier` x its mean spend
+   * per window over the `baselineWindows` before (once per window). Default 3.0 over 300 s windows, a
+   * 12-window baseline; bounded per tenant (`maxScopesPerTenant`). `false` turns it off.
+   */
+  burnRate?: BurnRateOptions | false;
 }
 
 /** The events API of a ledger: list, read, subscribe, and publish events caused outside the ledger. */

@@ -175,10 +175,12 @@ describe('memory ledger events', () => {
     clock.advance(3_600_000);
     await charge(85);
     const events = await all(ledger);
+    // 85 in one 5-minute window against a mean of 85 / 12 over the hour before: a burn-rate anomaly too.
     expect(types(events)).toEqual([
       'budget.threshold_crossed',
       'budget.reset_spent',
       'budget.threshold_crossed',
+      'budget.burn_rate_anomaly',
     ]);
     expect(events[1]!.data).toMatchObject({ previous_state: { spent: 85 }, new_state: { spent: 0 } });
   });

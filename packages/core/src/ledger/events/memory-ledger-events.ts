@@ -153,12 +153,12 @@ export class MemoryLedgerEvents {
       },
       nowMs,
     );
-    this.changed(before, reservation.rows, undefined, { reservationId }, [draft]);
+    this.changed(before, reservation.rows, undefined, { reservationId }, this.log.withRateSpikes([draft]));
   };
 
   /**
-   * A live reserve's outcome for the denial-rate spike, and on refusal `reservation.denied` (with its
-   * `deny_detail`). An observed evaluation (the request's or the tenant's observe mode) reports
+   * A refused reserve: `reservation.denied` (with its `deny_detail`), counted for the denial-rate
+   * spike. An observed evaluation (the request's or the tenant's observe mode) reports
    * `reservation.observed_denied` instead.
    */
   denied(
@@ -187,10 +187,7 @@ export class MemoryLedgerEvents {
       this.log.publish([observedDeniedDraft(facts)], originOf(context));
       return;
     }
-    const drafts = [deniedDraft(facts)];
-    const spike = this.log.countReserve(tenant, true);
-    if (spike !== undefined) drafts.push(spike);
-    this.log.publish(drafts, originOf(context));
+    this.log.publish(this.log.withRateSpikes([deniedDraft(facts)]), originOf(context));
   }
 
   /** An observe-mode evaluation that would have been allowed. */
@@ -218,14 +215,14 @@ export class MemoryLedgerEvents {
     );
   }
 
-  /** A granted live reserve: counts it for the denial rate, publishes its balance events. */
+  /** A granted live reserve: counts it for the denial and expiry rates, publishes its balance events. */
   reserved(
     before: readonly ScopeBalance[],
     rows: readonly LedgerRow[],
     tenant: string | undefined,
     context: CallContext | undefined,
   ): void {
-    this.log.countReserve(tenant, false);
+    this.log.countGranted(tenant);
     this.changed(before, rows, context);
   }
 

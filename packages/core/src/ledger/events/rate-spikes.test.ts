@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../clock.ts';
+import type { ReserveRequest } from '../../protocol/types.ts';
+import { createMemoryLedger } from '../memory-ledger.ts';
+import { RateSpikes, rateSettings } from './rate-spikes.ts';
+
+// The one rate-window mechanism behind reservation.denial_rate_spike and reservation.expiry_rate_spike:
+// against its rule on random input, bounded in tenants, and the expiry spike end to end on the memory
+// ledger (the denial spike's is in memory-ledger-events.test.ts).
+
+const SETTINGS = { threshold: 0.3, windowMs: 10_000, minSamples: 4 };
+
+describe('rate spikes', () => {
+  it('fire once per tenant and window, at the first hit that brings hits / samples to the threshold', () => {
+    const op = fc.record({
+      tenant: fc.constantFrom('a', 'b', undefined),
+      kind: fc.constantFrom('sample', 'hit', 'hit-sample'),
+      advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 12_000 })),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const clock = new ManualClock(0);
+        const spikes = new RateSpikes('expiry_rate', 'reservation.expiry_rate_spike', SETTINGS, clock);
+        const model = new Map<string, { window: number; samples: number; hits: number; fired: boolean }>();
+        for (const { tenant, kind, advanceMs } of ops) {
+          clock.advance(advanceMs);
+          const window = Math.floor(clock.now() / SETTINGS.windowMs);
+          const key = tenant ?? '__system__';
+          let counts = model.get(key);
+          if (counts?.window !== window) {
+            counts = { window, samples: 0, hits: 0, fired: false };
+            model.set(key, counts);
+          }
+          if (kind === 'sample') {
+            counts.samples++;
+            spikes.sample(tenant);
+            continue;
+          }
+          counts.hits++;
+          if (kind === 'hit-sample') counts.samples++;
+          const expected =
+            !counts.fired &&
+            counts.samples >= SETTINGS.minSamples &&
+            counts.hits / counts.samples >= SETTINGS.threshold;
+          if (expected) counts.fired = true;
+          const spike = spikes.hit(tenant, kind === 'hit-sample');
+          expect(spike !== undefined).toBe(expected);
+          if (spike !== undefined) {
+            expect(spike).toMatchObject({
+              type: 'reservation.expiry_rate_spike',
+              tenant,
+              data: {
+                metric: 'expiry_rate',
+                threshold_rate: 0.3,
+                window_seconds: 10,
+                sample_count: counts.samples,
+              },
+            });
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('bounds the tenants tracked: ended windows go first, and past the cap a new tenant waits a window', () => {
+    const clock = new ManualClock(0);
+    const spikes = new RateSpikes(
+      'denial_rate',
+      'reservation.denial_rate_spike',
+      { ...SETTINGS, minSamples: 1 },
+      clock,
+      2,
+    );
+    expect(spikes.hit('a', true)).toBeDefined();
+    expect(spikes.hit('b', true)).toBeDefined();
+    // Full with live windows: c is not counted in this window.
+    expect(spikes.hit('c', true)).toBeUndefined();
+    clock.advance(SETTINGS.windowMs);
+    // A new window: the ended ones make room.
+    expect(spikes.hit('c', true)).toBeDefined();
+  });
+
+  it('refuses bad settings naming the option', () => {
+    for (const [options, field] of [
+      [{ threshold: 2 }, 'expiryRate.threshold'],
+      [{ windowMs: 10 }, 'expiryRate.windowMs'],
+      [{ minSamples: 0 }, 'expiryRate.minSamples'],
+    ] as const) {
+      expect(() => rateSettings('expiryRate', options, 0.05)).toThrow(
+        expect.objectContaining({ details: expect.objectContaining({ field }) }),
+      );
+      expect(() => createMemoryLedger({ events: { expiryRate: options } })).toThrow(/expiryRate/);
+    }
+  });
+
+  it('reports reservation.expiry_rate_spike on the memory ledger once expiries reach the threshold', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const ledger = createMemoryLedger({
+      clock,
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e9 }],
+      events: { expiryRate: { threshold: 0.5, minSamples: 4, windowMs: 60_000 }, thresholds: [1] },
+    });
+    const request = (key: string, ttlMs: number): ReserveRequest => ({
+      idempotencyKey: key,
+      subject: { tenant: 'acme' },
+      action: { kind: 'llm.completion', name: 'm' },
+      estimate: { unit: 'TOKENS', amount: 1 },
+      ttlMs,
+      gracePeriodMs: 0,
+    });
+    // Four holds in the window; two are left to expire, two are committed.
+    const holds = [];
+    for (let i = 0; i < 4; i++) holds.push(await ledger.reserve(request(`k${i}`, i < 2 ? 1000 : 30_000)));
+    for (const hold of holds.slice(2)) {
+      await ledger.commit(hold.reservationId!, {
+        idempotencyKey: `c${hold.reservationId}`,
+        actual: { unit: 'TOKENS', amount: 1 },
+      });
+    }
+    clock.advance(1001);
+    await ledger.sweepExpired();
+    const types = (await ledger.events!.list({ sortDir: 'asc' })).events.map((event) => event.event_type);
+    expect(types).toEqual(['reservation.expired', 'reservation.expired', 'reservation.expiry_rate_spike']);
+    const [spike] = (await ledger.events!.list({ eventType: 'reservation.expiry_rate_spike' })).events;
+    expect(spike).toMatchObject({
+      tenant_id: 'acme',
+      category: 'reservation',
+      data: { metric: 'expiry_rate', threshold_rate: 0.5, window_seconds: 60, sample_count: 4 },
+    });
+    // 2 expiries in the 1.001 s gone by: per minute.
+    expect(spike!.data!.current_rate).toBeCloseTo(2 / (1001 / 60_000));
+  });
+});
