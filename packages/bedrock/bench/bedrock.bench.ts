@@ -124,24 +124,31 @@ const cutoff: Benchmark = {
   },
 };
 
+/** Warm-up pairs, then as many measured pairs, of the telemetry bench. */
+const PAIRS = 3000;
+
 const telemetry: Benchmark = {
   metrics: {
     'bedrock.otel_overhead_us_p50': { target: 15, better: 'lower', unit: 'µs' },
   },
   async run() {
     const emulator = await startBedrockEmulator({ port: 0, outputTokens: 20 });
-    // The OTel SDK as an application runs it (batched span export, as in production), exporting to
-    // memory (emptied between pairs).
+    // The OTel SDK as an application runs it in production: a BatchSpanProcessor (spans exported in
+    // the background, 512 at a time; not the SimpleSpanProcessor, which exports each span as it ends)
+    // and a periodic metric reader, exporting to memory. Every span must reach the exporter: counted
+    // between pairs (the exporter is emptied then) and checked at the end.
     const spans = new InMemorySpanExporter();
     const reader = new PeriodicExportingMetricReader({
       exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
       exportIntervalMillis: 3_600_000,
     });
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(spans)] });
     const otel = {
-      trace: new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(spans)] }),
+      trace: tracerProvider,
       metrics: new MeterProvider({ readers: [reader] }),
       context: api.context,
     };
+    let exported = 0;
     const off = client(emulator.url);
     off.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles() }));
     const on = client(emulator.url);
@@ -156,15 +163,20 @@ const telemetry: Benchmark = {
       () => off.send(command()),
       () => on.send(command()),
       {
-        warmup: 3000,
-        runs: 3000,
+        warmup: PAIRS,
+        runs: PAIRS,
         afterPair: () => {
           emulator.requests.splice(0);
+          exported += spans.getFinishedSpans().length;
           spans.reset();
         },
       },
     );
     await emulator.close();
+    await tracerProvider.forceFlush();
+    exported += spans.getFinishedSpans().length;
+    if (exported !== PAIRS * 2)
+      throw new Error(`the exporter received ${exported} spans for ${PAIRS * 2} guarded calls`);
     console.error(
       `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs`,
     );

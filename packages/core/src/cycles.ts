@@ -48,7 +48,7 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
   const emit: LlmRuntime['emit'] = (event) => emitSafely(onEvent, event);
   const outbox = createOutbox(authority, emit, config.outbox);
   const runtime: LlmRuntime = {
-    authority: telemetry?.timeAuthority(authority) ?? authority,
+    authority,
     config,
     clock,
     catalog,

@@ -22,6 +22,8 @@ export interface DecisionEvent extends EventBase {
   reserved: number;
   partial: boolean;
   caps?: Caps;
+  /** Milliseconds the authority took to answer the reserve (retries included). */
+  ledgerMs?: number;
 }
 
 /** A reservation was refused (budget exceeded, frozen, ...) or a call was denied before leaving. */
@@ -35,6 +37,8 @@ export interface DenialEvent extends EventBase {
   reservationId?: string;
   /** Version of the prices an LLM call was sized with, when one was refused. */
   priceVersion?: string;
+  /** Milliseconds the authority took to refuse the reserve, when the authority refused it. */
+  ledgerMs?: number;
 }
 
 /** A hold was settled with a charge. */
@@ -49,6 +53,8 @@ export interface CommitEvent extends EventBase {
   viaEvent: boolean;
   /** The commit's metrics (tokens, model) when it sent any. */
   metrics?: StandardMetrics;
+  /** Milliseconds the authority took to confirm the charge (retries included). */
+  ledgerMs?: number;
 }
 
 /** A hold was returned unused. */
@@ -57,6 +63,8 @@ export interface ReleaseEvent extends EventBase {
   reservationId: string;
   released: number;
   reason?: string;
+  /** Milliseconds the authority took to confirm the release (retries included). */
+  ledgerMs?: number;
 }
 
 /**

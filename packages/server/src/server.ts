@@ -13,6 +13,7 @@ import { traceIdOf } from './http/trace.ts';
 import { registerUnknownRouteHandler } from './http/unknown-route.ts';
 import { openLedger } from './ledger-store.ts';
 import { type ObservabilityOptions, setUpObservability } from './observe/observability.ts';
+import { openSpendStore } from './observe/open-spend-store.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { HEALTH_PATHS, registerHealthRoutes } from './routes/health.ts';
@@ -160,6 +161,10 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
   webhooks?.start();
   const app = buildApp(ledger, keys, {
     ...options,
+    // Spend is shared through the ledger's Redis unless the caller brings its own record.
+    ...(options.spendStore !== undefined || options.spendLog !== undefined
+      ? {}
+      : { spendStore: openSpendStore(ledger, store) }),
     ledgerType: store.type,
     ...(webhooks ? { webhooks } : {}),
   });

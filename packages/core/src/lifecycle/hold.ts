@@ -65,6 +65,8 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
   const observe = config.mode === 'observe';
   if (observe) request.observeMode = true;
   let response: Awaited<ReturnType<Runtime['authority']['reserve']>>;
+  // The ledger's round trip, for telemetry: one clock pair here costs less than timing the authority.
+  const sentAt = performance.now();
   try {
     // The first attempt is awaited here, retries (same key) only after it failed: no extra promise.
     try {
@@ -98,6 +100,7 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
         estimate: options.estimate,
         code,
         message,
+        ledgerMs: performance.now() - sentAt,
       });
     }
     throw error;
@@ -111,6 +114,7 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
     }
     return observedHold(state, response.decision);
   }
+  const ledgerMs = performance.now() - sentAt;
   const reservationId = response.reservationId ?? '';
   const reserved = response.reserved?.amount ?? options.estimate;
   const partial = response.partial === true || reserved < options.estimate;
@@ -127,6 +131,7 @@ export async function reserveHold(runtime: Runtime, options: ReserveOptions): Pr
       reserved,
       partial,
       ...(response.caps === undefined ? {} : { caps: response.caps }),
+      ledgerMs,
     });
   if (runtime.outbox?.intents === true) writeIntent(runtime.outbox, state, reservationId, reserved);
   let heartbeat: Heartbeat | undefined;

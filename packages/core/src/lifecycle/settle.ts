@@ -57,6 +57,7 @@ export async function commitHold(
   const { reservationId, reserved } = granted;
   const idempotencyKey = `${state.key}:commit`;
   const sentAtMs = runtime.outbox === undefined ? 0 : Date.now();
+  const sentAt = performance.now();
   let result: Settlement;
   try {
     try {
@@ -121,6 +122,7 @@ export async function commitHold(
       charged: result.status === 'committed' ? result.charged : 0,
       viaEvent: result.status === 'committed' && result.viaEvent,
       ...(metrics === undefined ? {} : { metrics }),
+      ledgerMs: performance.now() - sentAt,
     });
   return result;
 }
@@ -158,6 +160,7 @@ export async function releaseHold(
   const { runtime } = state;
   const { reservationId } = granted;
   const sentAtMs = runtime.outbox === undefined ? 0 : Date.now();
+  const sentAt = performance.now();
   let result: Settlement;
   try {
     const response = await withRetry(
@@ -196,6 +199,7 @@ export async function releaseHold(
       reservationId,
       released: result.status === 'released' ? result.released : 0,
       ...(reason === undefined ? {} : { reason }),
+      ledgerMs: performance.now() - sentAt,
     });
   return result;
 }

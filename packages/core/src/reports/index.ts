@@ -4,6 +4,7 @@ export {
   parseSpendReportQuery,
   SPEND_GROUPS,
   SPEND_INTERVALS,
+  type SpendBucketSource,
   type SpendGroup,
   type SpendInterval,
   type SpendReport,

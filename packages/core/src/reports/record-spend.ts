@@ -24,7 +24,11 @@ class RecentIds {
  * The authority, recording every charge it confirms (commits and events) in `log`: a server's spend
  * report. A commit's subject is read back from its reservation after the answer, off the request's path.
  */
-export function recordSpend<A extends BudgetAuthority>(authority: A, log: SpendLog, now = Date.now): A {
+export function recordSpend<A extends BudgetAuthority>(
+  authority: A,
+  log: Pick<SpendLog, 'record'>,
+  now = Date.now,
+): A {
   const seen = new RecentIds();
   const commit = async (reservationId: string, request: CommitRequest, context?: CallContext) => {
     const response = await authority.commit(reservationId, request, context);

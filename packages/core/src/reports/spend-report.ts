@@ -1,6 +1,6 @@
 import { UNITS, type Unit } from '../protocol/enums.ts';
 import { invalid } from '../protocol/errors.ts';
-import type { SpendLog } from './spend-log.ts';
+import type { SpendBucket } from './spend-log.ts';
 
 /** What a spend report can be grouped by. */
 export const SPEND_GROUPS = ['tenant', 'model', 'scope'] as const;
@@ -48,11 +48,20 @@ export interface SpendReport {
 
 const DAY_MS = 86_400_000;
 
+/** Where a report reads charges: a `SpendLog`, or buckets a shared store read back. */
+export interface SpendBucketSource {
+  buckets(): Iterable<SpendBucket>;
+}
+
 /**
  * Sums the log's charges between `fromMs` and `toMs` per group. Charges are bucketed (a minute by
  * default), so a bound falls on the bucket it is in: a bucket counts when it starts inside the range.
  */
-export function spendReport(log: SpendLog, query: SpendReportQuery = {}, nowMs = Date.now()): SpendReport {
+export function spendReport(
+  log: SpendBucketSource,
+  query: SpendReportQuery = {},
+  nowMs = Date.now(),
+): SpendReport {
   const toMs = query.toMs ?? nowMs;
   const fromMs = query.fromMs ?? toMs - DAY_MS;
   if (fromMs > toMs) throw invalid('from', 'is after to', 'give a from earlier than to');

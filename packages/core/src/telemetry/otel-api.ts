@@ -10,6 +10,10 @@ export type OtelAttributeValue = string | number | boolean | string[];
 export type OtelAttributes = Record<string, OtelAttributeValue | undefined>;
 
 export interface OtelSpan {
+  /** False for a span the sampler dropped, or with no SDK: then nothing is built for it. */
+  isRecording(): boolean;
+  setAttribute(key: string, value: OtelAttributeValue): unknown;
+  updateName(name: string): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
   end(endTime?: number): void;
 }
@@ -30,13 +34,18 @@ export interface OtelHistogram {
   record(value: number, attributes?: OtelAttributes): void;
 }
 
+/** An observable instrument: its callback reports the current values at collection time. */
+export interface OtelObservable {
+  addCallback(
+    callback: (result: { observe(value: number, attributes?: OtelAttributes): void }) => void,
+  ): void;
+}
+
 export interface OtelMeter {
   createCounter(name: string, options?: { description?: string; unit?: string }): OtelCounter;
   createUpDownCounter(name: string, options?: { description?: string; unit?: string }): OtelCounter;
-  createObservableGauge(
-    name: string,
-    options?: { description?: string; unit?: string },
-  ): { addCallback(callback: (result: { observe(value: number): void }) => void): void };
+  createObservableGauge(name: string, options?: { description?: string; unit?: string }): OtelObservable;
+  createObservableCounter(name: string, options?: { description?: string; unit?: string }): OtelObservable;
   createHistogram(
     name: string,
     options?: { description?: string; unit?: string; advice?: { explicitBucketBoundaries?: number[] } },

@@ -1,3 +1,4 @@
+import { AlwaysOffSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.ts';
@@ -22,8 +23,8 @@ afterEach(async () => {
   await sdk?.shutdown();
 });
 
-function setup(allocated = 100_000, otel?: OtelApi) {
-  sdk = otelSdk();
+function setup(allocated = 100_000, otel?: OtelApi, sampler?: Sampler) {
+  sdk = otelSdk(sampler);
   const clock = new ManualClock();
   const ledger = createMemoryLedger({
     clock,
@@ -201,7 +202,7 @@ describe('telemetry: never in the way', () => {
     expect((await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent).toBe(140);
   });
 
-  it('wraps a ledger whose methods are frozen own properties (Object.create), as a proxy may not', async () => {
+  it('times the ledger from the lifecycle, not by wrapping it (a ledger with frozen own methods works as is)', async () => {
     sdk = otelSdk();
     const inner = createMemoryLedger({
       sweepIntervalMs: 0,
@@ -269,6 +270,32 @@ describe('telemetry: never in the way', () => {
       'untracked',
       'untracked',
     ]);
+  });
+
+  it('times every ledger trip of a call by operation and outcome', async () => {
+    const { cycles } = setup(1_000);
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 });
+    await call.fail(new Error('not sent'), { reachedProvider: false });
+    await expect(cycles.guard({ estimate: 5_000 }, () => 'never')).rejects.toThrow(BudgetExceededError);
+    const trips = (operation: string, outcome: string) =>
+      sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: operation, [CYCLES.outcome]: outcome });
+    expect(await trips('reserve', 'ok')).toBe(1);
+    expect(await trips('release', 'ok')).toBe(1);
+    expect(await trips('reserve', 'error')).toBe(1);
+    expect(await sdk.count(METRICS.ledgerDuration)).toBe(3);
+  });
+
+  it('builds nothing for spans the sampler drops, and still counts spend, tokens and live holds', async () => {
+    const { cycles, ledger } = setup(100_000, undefined, new AlwaysOffSampler());
+    const held = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
+    expect(await sdk.sum(METRICS.liveHolds)).toBe(1);
+    await held.commit({ inputTokens: 100, outputTokens: 40 });
+    await cycles.guard({ estimate: 70, action: { kind: 'tool.call', name: 'search' } }, () => 'done');
+    expect(sdk.spans()).toHaveLength(0);
+    const spent = (await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent;
+    expect(await sdk.sum(METRICS.spend)).toBe(spent);
+    expect(await sdk.sum(METRICS.tokensRequested, { [GEN_AI.requestModel]: MODEL })).toBe(500);
+    expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
   });
 
   it('refuses bad options naming the field', () => {

@@ -1,35 +1,28 @@
-import type { BudgetAuthority } from '../authority.ts';
 import type { CyclesEvent, CyclesEventHandler } from '../events.ts';
 import type { LlmCall } from '../llm/llm-call.ts';
-import { affectedScopes } from '../protocol/scopes.ts';
 import type { Subject } from '../protocol/types.ts';
 import { CallSpans } from './call-spans.ts';
-import { createInstruments, type Instruments } from './instruments.ts';
+import { createInstruments, GRANTED, type Instruments, LEDGER_OPERATIONS, REQUESTED } from './instruments.ts';
 import { CYCLES, GEN_AI, LLM_ACTION_KIND } from './names.ts';
 import type { ResolvedTelemetryOptions } from './options.ts';
-import { LedgerLatencies, timeAuthority } from './timed-authority.ts';
+import type { OtelAttributes } from './otel-api.ts';
+import { scopeAtDepth } from './scope-at-depth.ts';
 
 /** Instrumentation scope name of the tracer and the meter. */
 export const TELEMETRY_SCOPE = '@cycles-guard/core';
 
 /**
- * OpenTelemetry for one Cycles instance: spans and metrics built from the lifecycle's events, ledger
- * round trips timed at the authority. Created only when `telemetry` is on.
+ * OpenTelemetry for one Cycles instance: spans and metrics built from the lifecycle's events (which
+ * carry the ledger's round trips). Created only when `telemetry` is on.
  */
 export class CyclesTelemetry {
   readonly #instruments: Instruments;
-  readonly #latencies = new LedgerLatencies();
   readonly #spans: CallSpans;
   readonly #scopeLevels: number;
 
   constructor(options: ResolvedTelemetryOptions) {
     const { api } = options;
-    this.#spans = new CallSpans(
-      api,
-      api.trace.getTracer(TELEMETRY_SCOPE),
-      this.#latencies,
-      options.maxOpenSpans,
-    );
+    this.#spans = new CallSpans(api, api.trace.getTracer(TELEMETRY_SCOPE), options.maxOpenSpans);
     this.#scopeLevels = options.scopeLevels;
     this.#instruments = createInstruments(api.metrics.getMeter(TELEMETRY_SCOPE), () => this.#spans.openCount);
   }
@@ -37,11 +30,6 @@ export class CyclesTelemetry {
   /** Spans of holds not settled yet. */
   get openSpans(): number {
     return this.#spans.openCount;
-  }
-
-  /** The authority with its round trips measured. */
-  timeAuthority(authority: BudgetAuthority): BudgetAuthority {
-    return timeAuthority(authority, this.#instruments, this.#latencies);
   }
 
   /** Telemetry first (its failures swallowed), then the application's own handler. */
@@ -60,9 +48,9 @@ export class CyclesTelemetry {
   llmCall(call: LlmCall): void {
     if (!call.guarded) return;
     this.#spans.llmCall(call);
-    const attributes = { [GEN_AI.requestModel]: call.model.modelId };
-    this.#instruments.tokensRequested.add(call.requestedMaxOutputTokens, attributes);
-    this.#instruments.tokensGranted.add(call.maxOutputTokens, attributes);
+    const totals = this.#instruments.tokens.cell(call.model.modelId).totals;
+    totals[REQUESTED] = (totals[REQUESTED] as number) + call.requestedMaxOutputTokens;
+    totals[GRANTED] = (totals[GRANTED] as number) + call.maxOutputTokens;
   }
 
   record(event: CyclesEvent): void {
@@ -70,6 +58,7 @@ export class CyclesTelemetry {
     switch (event.type) {
       case 'decision':
         this.#spans.decision(event);
+        this.#ledgerTrip(event.ledgerMs, LEDGER_OPERATIONS.reserve);
         return;
       case 'capped':
         this.#spans.capped(event);
@@ -80,17 +69,21 @@ export class CyclesTelemetry {
         return;
       case 'commit': {
         this.#spans.commit(event);
+        const trip = event.viaEvent ? LEDGER_OPERATIONS.commitViaEvent : LEDGER_OPERATIONS.commit;
+        this.#ledgerTrip(event.ledgerMs, trip);
         this.#spend(event.subject, event.unit, event.metrics?.modelVersion ?? modelOf(event), event.charged);
         return;
       }
       case 'release':
         this.#spans.release(event);
+        this.#ledgerTrip(event.ledgerMs, LEDGER_OPERATIONS.release);
         return;
       case 'settle-error':
         this.#spans.settleError(event);
         return;
       case 'denial':
         this.#spans.denial(event);
+        this.#ledgerTrip(event.ledgerMs, LEDGER_OPERATIONS.reserveRefused);
         instruments.denials.add(1, { [CYCLES.reason]: event.code, [CYCLES.unit]: event.unit });
         return;
       case 'fail-open':
@@ -112,14 +105,14 @@ export class CyclesTelemetry {
     }
   }
 
+  #ledgerTrip(ms: number | undefined, attributes: OtelAttributes): void {
+    if (ms !== undefined) this.#instruments.ledgerDuration.record(ms / 1000, attributes);
+  }
+
   #spend(subject: Subject, unit: string, model: string | undefined, amount: number): void {
     if (amount <= 0) return;
-    const scopes = affectedScopes(subject);
-    this.#instruments.spend.add(amount, {
-      [CYCLES.scope]: scopes[Math.min(this.#scopeLevels, scopes.length) - 1] ?? '',
-      [GEN_AI.requestModel]: model ?? '',
-      [CYCLES.unit]: unit,
-    });
+    const cell = this.#instruments.spend.cell(scopeAtDepth(subject, this.#scopeLevels), model ?? '', unit);
+    cell.totals[0] = (cell.totals[0] as number) + amount;
   }
 }
 

@@ -1,7 +1,8 @@
-import type { Ledger, LedgerState, SpendLog, SpendReportRow } from '@cycles-guard/core';
+import type { Ledger, LedgerState, SpendReportRow } from '@cycles-guard/core';
 import { spendReport } from '@cycles-guard/core';
 import type { ReservationDetail } from '@cycles-guard/core/protocol';
 import type { ActivityItem } from './recent-activity.ts';
+import type { SpendStore } from './spend-store.ts';
 
 /**
  * Where the dashboard reads from. `activity` is a function so it can be pointed at another source (the
@@ -9,7 +10,7 @@ import type { ActivityItem } from './recent-activity.ts';
  */
 export interface DashboardSource {
   ledger: Pick<Ledger, 'listLedgers' | 'listReservations'>;
-  spendLog: SpendLog;
+  spend: Pick<SpendStore, 'buckets'>;
   activity: () => Promise<ActivityItem[]> | ActivityItem[];
 }
 
@@ -76,6 +77,7 @@ export async function dashboardState(source: DashboardSource, nowMs = Date.now()
   );
   const live = lists.flatMap((list) => list.reservations).slice(0, MAX_RESERVATIONS);
   const window = { fromMs: nowMs - CHART_MS, toMs: nowMs + 1, interval: 'minute' as const };
+  const charges = await source.spend.buckets(window.fromMs, window.toMs);
   return {
     now: new Date(nowMs).toISOString(),
     budgets: ledgers
@@ -85,8 +87,8 @@ export async function dashboardState(source: DashboardSource, nowMs = Date.now()
     spend: {
       from: nowMs - CHART_MS,
       step: 60_000,
-      by_tenant: seriesOf(spendReport(source.spendLog, { ...window, groupBy: ['tenant'] }).rows, 'tenant'),
-      by_model: seriesOf(spendReport(source.spendLog, { ...window, groupBy: ['model'] }).rows, 'model'),
+      by_tenant: seriesOf(spendReport(charges, { ...window, groupBy: ['tenant'] }).rows, 'tenant'),
+      by_model: seriesOf(spendReport(charges, { ...window, groupBy: ['model'] }).rows, 'model'),
     },
     reservations: live.map(reservationOf),
     activity: activity.slice(0, 50).map((item) => ({ ...item, time: new Date(item.timeMs).toISOString() })),

@@ -7,6 +7,7 @@ import { registerReportRoutes } from '../routes/reports.ts';
 import { observeLedger } from './observed-ledger.ts';
 import { RecentActivity } from './recent-activity.ts';
 import { type BudgetSeriesOptions, ServerMetrics } from './server-metrics.ts';
+import { MemorySpendStore, type SpendStore } from './spend-store.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,8 +18,13 @@ declare module 'fastify' {
 
 /** What the server's observability reads and records into (the demo passes its own). */
 export interface ObservabilityOptions {
-  /** Charges for spend reports. @default a new log, fed by this server's commits and events */
+  /** Charges for spend reports, kept in this process (`spendStore` wins). @default a new log */
   spendLog?: SpendLog;
+  /**
+   * Where this server records the charges it confirms and reads spend reports from.
+   * @default in the ledger's Redis when the ledger is Redis (shared by every server), else `spendLog`
+   */
+  spendStore?: SpendStore;
   /** Denials and cuts for the dashboard. @default a new one, fed by this server's reserves */
   activity?: RecentActivity;
   /** Which budgets `/metrics` reports utilization for. */
@@ -35,13 +41,14 @@ export function setUpObservability(
   keys: ApiKeyRegistry,
   options: ObservabilityOptions = {},
 ): Ledger {
-  const spendLog = options.spendLog ?? new SpendLog();
+  const spend = options.spendStore ?? new MemorySpendStore(options.spendLog ?? new SpendLog());
   const activity = options.activity ?? new RecentActivity();
   const metrics = new ServerMetrics(ledger, options.budgetSeries);
   app.decorate('cyclesMetrics', metrics);
   registerMetricsRoutes(app, metrics, keys);
-  registerReportRoutes(app, spendLog, keys);
-  registerDashboardRoutes(app, { ledger, spendLog, activity: () => activity.list() }, keys);
+  registerReportRoutes(app, spend, keys);
+  registerDashboardRoutes(app, { ledger, spend, activity: () => activity.list() }, keys);
+  app.addHook('onClose', async () => spend.close());
   // The ledger's protocol events: counted on /metrics, budget alerts shown on the dashboard.
   const unsubscribe = ledger.events?.subscribe((event) => {
     metrics.eventEmitted(event.event_type);
@@ -49,5 +56,5 @@ export function setUpObservability(
   });
   if (unsubscribe !== undefined) app.addHook('onClose', async () => unsubscribe());
   // Spend is recorded on the ledger itself, so its read-backs do not count as requests' operations.
-  return observeLedger(recordSpend(ledger, spendLog), metrics, activity);
+  return observeLedger(recordSpend(ledger, spend), metrics, activity);
 }

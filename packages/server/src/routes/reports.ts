@@ -1,8 +1,9 @@
-import { InvalidRequestError, type SpendLog, spendReport, spendReportCsv } from '@cycles-guard/core';
+import { InvalidRequestError, spendReport, spendReportCsv } from '@cycles-guard/core';
 import { parseSpendReportQuery } from '@cycles-guard/core/ledger-kit';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { readerOf } from '../observe/admin-key.ts';
+import type { SpendStore } from '../observe/spend-store.ts';
 
 const PARAMETERS = ['from', 'to', 'group_by', 'unit', 'interval', 'format'];
 
@@ -15,10 +16,11 @@ function wantsCsv(format: unknown, accept: string | undefined): boolean {
 
 /**
  * `GET /v1/x-cycles-guard/reports/spend?from&to&group_by=tenant,model,scope[&unit&interval&format=csv]`:
- * spend from the charges this server confirmed (JSON, or CSV via `format=csv` / `Accept: text/csv`).
+ * spend from the charges confirmed by this server, or by every server on the same Redis ledger (JSON,
+ * or CSV via `format=csv` / `Accept: text/csv`).
  * The admin key sees every tenant; a tenant key sees its own.
  */
-export function registerReportRoutes(app: FastifyInstance, log: SpendLog, keys: ApiKeyRegistry): void {
+export function registerReportRoutes(app: FastifyInstance, spend: SpendStore, keys: ApiKeyRegistry): void {
   app.get('/v1/x-cycles-guard/reports/spend', async (request, reply) => {
     const reader = readerOf(request, keys, true);
     const query = request.query as Record<string, unknown>;
@@ -33,10 +35,16 @@ export function registerReportRoutes(app: FastifyInstance, log: SpendLog, keys: 
       }
     }
     const csv = wantsCsv(query.format, request.headers.accept);
-    const report = spendReport(log, {
-      ...parseSpendReportQuery(query),
-      ...(reader.tenant === undefined ? {} : { tenant: reader.tenant }),
-    });
+    const nowMs = Date.now();
+    const parsed = parseSpendReportQuery(query);
+    const toMs = parsed.toMs ?? nowMs;
+    const fromMs = parsed.fromMs ?? toMs - 86_400_000;
+    const tenant = reader.tenant;
+    const report = spendReport(
+      await spend.buckets(fromMs, toMs, tenant),
+      { ...parsed, fromMs, toMs, ...(tenant === undefined ? {} : { tenant }) },
+      nowMs,
+    );
     if (csv)
       return reply.code(200).header('Content-Type', 'text/csv; charset=utf-8').send(spendReportCsv(report));
     return reply.code(200).send({

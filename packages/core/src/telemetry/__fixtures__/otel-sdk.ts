@@ -11,14 +11,21 @@ import {
   BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
+  type Sampler,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import type { OtelApi } from '../otel-api.ts';
 
-/** The real OTel SDK with in-memory exporters, handed to telemetry as its `api` (no global state). */
-export function otelSdk() {
+/**
+ * The real OTel SDK with in-memory exporters, handed to telemetry as its `api` (no global state).
+ * Spans are exported as each ends (SimpleSpanProcessor), so a test reads them at once.
+ */
+export function otelSdk(sampler?: Sampler) {
   const spanExporter = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spanExporter)] });
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(spanExporter)],
+    ...(sampler === undefined ? {} : { sampler }),
+  });
   const reader = new PeriodicExportingMetricReader({
     exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
     exportIntervalMillis: 3_600_000,
