@@ -5,12 +5,10 @@ import {
   BudgetFrozenError,
   type CyclesError,
   DebtOutstandingError,
-  DuplicateLedgerError,
   ForbiddenError,
   IdempotencyMismatchError,
   InternalError,
   InvalidRequestError,
-  LedgerInUseError,
   MaxExtensionsExceededError,
   NotFoundError,
   OverdraftLimitExceededError,
@@ -19,7 +17,13 @@ import {
   TenantClosedError,
   UnitMismatchError,
 } from '@cycles-guard/core';
-import { type TemplateLimit, templateLimitError, tooManyReservations } from '@cycles-guard/core/ledger-kit';
+import {
+  DuplicateLedgerError,
+  LedgerInUseError,
+  type TemplateLimit,
+  templateLimitError,
+  tooManyReservations,
+} from '@cycles-guard/core/ledger-kit';
 import { amount, asList, type RowReply, retryAfter } from './ledger-views.ts';
 
 // Turns a script's error record ({ e: CODE, ... }) into the typed error the memory ledger throws for the

@@ -1,5 +1,5 @@
-import type { Clock, LedgerEventsOptions } from '@cycles-guard/core';
 import { CyclesError } from '@cycles-guard/core';
+import type { Clock } from '@cycles-guard/core/ledger-kit';
 import {
   balanceChangeDrafts,
   deniedDraft,
@@ -20,6 +20,7 @@ import type {
   ReserveRequest,
   Unit,
 } from '@cycles-guard/core/protocol';
+import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import type { Cluster, Redis } from 'ioredis';
 import { asList, type RowReply, toState } from './ledger-views.ts';
 import { RedisEventStore } from './redis-event-store.ts';

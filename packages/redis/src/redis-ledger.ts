@@ -1,16 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  Clock,
-  Ledger,
-  LedgerDefinition,
-  LedgerEventsOptions,
-  LedgerState,
-  LedgerTemplate,
-  Subject,
-  TenantSettings,
-} from '@cycles-guard/core';
+import type { Ledger, LedgerState, Subject } from '@cycles-guard/core';
 import { InvalidRequestError, NotFoundError } from '@cycles-guard/core';
-import type { LedgerEvents } from '@cycles-guard/core/ledger-kit';
+import type { Clock, LedgerEvents } from '@cycles-guard/core/ledger-kit';
 import {
   affectedScopes,
   balancesPage,
@@ -64,7 +55,9 @@ import type {
   ExtendResponse,
   FundingRequest,
   FundingResult,
+  LedgerDefinition,
   LedgerStatus,
+  LedgerTemplate,
   ListReservationsQuery,
   ListReservationsResponse,
   ReleaseRequest,
@@ -73,8 +66,10 @@ import type {
   ReserveRequest,
   ReserveResponse,
   TemplateLedgerCounts,
+  TenantSettings,
   Unit,
 } from '@cycles-guard/core/protocol';
+import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import type { Cluster, ClusterNode, Redis } from 'ioredis';
 import {
   type ConnectionOptions,

@@ -1,5 +1,5 @@
-import type { ProtocolEvent } from '@cycles-guard/core';
 import type { ReserveRequest } from '@cycles-guard/core/protocol';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import { describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';
 import { useRedis } from './support/server.ts';

@@ -4,8 +4,8 @@
 // guard, one set of option defaults and typed refusals. Apps do not need it.
 
 // ---- clock, config files, remote ledgers ----
-export { systemClock } from '../clock.ts';
-export { parseLedgerConfig, readConfigFile } from '../ledger/config-file.ts';
+export { type Clock, systemClock } from '../clock.ts';
+export { type LedgerConfig, parseLedgerConfig, readConfigFile } from '../ledger/config-file.ts';
 // ---- validation (before anything changes) ----
 export {
   normalizeScope,
@@ -66,7 +66,7 @@ export {
 } from '../ledger/events/reservation-events.ts';
 // ---- idempotency: canonical payloads and their fingerprints ----
 export { canonicalJson } from '../ledger/idempotency.ts';
-export { tooManyReservations } from '../ledger/ledger-errors.ts';
+export { DuplicateLedgerError, LedgerInUseError, tooManyReservations } from '../ledger/ledger-errors.ts';
 export { capsSet } from '../ledger/ledger-row.ts';
 export {
   commitFingerprint,
