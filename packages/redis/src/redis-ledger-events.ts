@@ -2,6 +2,7 @@ import { CyclesError } from '@cycles-guard/core';
 import type { Clock } from '@cycles-guard/core/ledger-kit';
 import {
   balanceChangeDrafts,
+  balanceOfRow,
   deniedDraft,
   type EventDraft,
   LedgerEventLog,
@@ -42,22 +43,7 @@ interface Hold {
   overagePolicy: OveragePolicy | undefined;
 }
 
-function balanceOf(row: RowReply): ScopeBalance {
-  const state = toState(row);
-  const balance: ScopeBalance = {
-    scope: state.scope,
-    unit: state.unit,
-    allocated: state.allocated,
-    remaining: state.remaining,
-    reserved: state.reserved,
-    spent: state.spent,
-    debt: state.debt,
-    overdraftLimit: state.overdraftLimit,
-    isOverLimit: state.isOverLimit,
-  };
-  if (state.periodStartMs !== undefined) balance.periodStartMs = state.periodStartMs;
-  return balance;
-}
+const balanceOf = (row: RowReply): ScopeBalance => balanceOfRow(toState(row));
 
 /** A bounded Map: cleared when full (a forgotten entry costs one lookup or a later alert, never money). */
 class Bounded<K, V> extends Map<K, V> {

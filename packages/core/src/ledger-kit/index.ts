@@ -54,7 +54,7 @@ export {
   tenantOfScope,
 } from '../ledger/events/event-types.ts';
 export { MemoryEventStore, type MemoryEventStoreOptions } from '../ledger/events/memory-event-store.ts';
-export { originOf } from '../ledger/events/memory-ledger-events.ts';
+export { balanceOfRow, originOf } from '../ledger/events/memory-ledger-events.ts';
 export {
   type DenialFacts,
   deniedDraft,
@@ -66,7 +66,7 @@ export {
 } from '../ledger/events/reservation-events.ts';
 // ---- idempotency: canonical payloads and their fingerprints ----
 export { canonicalJson } from '../ledger/idempotency.ts';
-export { DuplicateLedgerError, LedgerInUseError, tooManyReservations } from '../ledger/ledger-errors.ts';
+export { tooManyReservations } from '../ledger/ledger-errors.ts';
 export { capsSet } from '../ledger/ledger-row.ts';
 export {
   commitFingerprint,
@@ -77,6 +77,9 @@ export {
   releaseFingerprint,
   reserveFingerprint,
 } from '../ledger/payloads.ts';
+export * as refusals from '../ledger/refusals.ts';
+// ---- refusals: every error a ledger throws, worded once (`refusals.budgetExceeded(...)`) ----
+export { DuplicateLedgerError, LedgerInUseError } from '../ledger/refusals.ts';
 export { type TemplateLimit, templateLimitError } from '../ledger/template-census.ts';
 export { windowBounds } from '../ledger/windows.ts';
 // ---- settlement outbox: entry codec and stores ----

@@ -6,13 +6,6 @@ import { queryReservations } from '../ledger-kit/reservation-query.ts';
 import { guardQueriedTenant, guardSubject } from '../ledger-kit/tenant-guard.ts';
 import { denyDetailOf } from '../protocol/deny-detail.ts';
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
-import {
-  ForbiddenError,
-  MaxExtensionsExceededError,
-  NotFoundError,
-  ReservationFinalizedError,
-  UnitMismatchError,
-} from '../protocol/errors.ts';
 import type {
   BalancesQuery,
   BalancesResponse,
@@ -64,7 +57,6 @@ import {
   guardStatus,
   notFound,
   overageError,
-  tenantClosed,
   tooManyRecords,
   tooManyReservations,
 } from './ledger-errors.ts';
@@ -81,6 +73,14 @@ import {
   releaseFingerprint,
   reserveFingerprint,
 } from './payloads.ts';
+import {
+  commitUnitMismatch,
+  maxExtensionsExceeded,
+  reservationFinalized,
+  reservationNotFound,
+  reservationOfAnotherTenant,
+  tenantClosed,
+} from './refusals.ts';
 import { ReservationTable } from './reservation-table.ts';
 import {
   commitResponseOf,
@@ -100,8 +100,8 @@ import type {
   TenantSettings,
 } from './types.ts';
 
-export { DuplicateLedgerError, LedgerInUseError } from './ledger-errors.ts';
 export type { MemoryLedgerOptions } from './memory-ledger-options.ts';
+export { DuplicateLedgerError, LedgerInUseError } from './refusals.ts';
 
 const DEFAULT_TTL_MS = 60_000;
 const DEFAULT_MAX_TTL_MS = 3_600_000;
@@ -350,12 +350,7 @@ class MemoryLedger implements Ledger {
     this.guardOpen(reservation);
     const unit = reservation.unit;
     if (request.actual.unit !== unit) {
-      throw new UnitMismatchError(
-        `Commit unit ${request.actual.unit} differs from the reserved unit ${unit}`,
-        {
-          details: { requested_unit: request.actual.unit, expected_units: [unit] },
-        },
-      );
+      throw commitUnitMismatch(request.actual.unit, unit);
     }
     this.guardGrace(reservation, now);
 
@@ -464,14 +459,10 @@ class MemoryLedger implements Ledger {
     // No grace for extend: past expiry is 410 even while commit is still accepted.
     if (now > reservation.expiresAtMs) throw expiredError(reservation);
     if (reservation.extensions >= reservation.maxExtensions) {
-      throw new MaxExtensionsExceededError(
-        `Reservation was extended ${reservation.extensions} times already`,
-        {
-          details: {
-            reservation_id: reservationIdOf(reservation),
-            max_extensions: reservation.maxExtensions,
-          },
-        },
+      throw maxExtensionsExceeded(
+        reservationIdOf(reservation),
+        reservation.extensions,
+        reservation.maxExtensions,
       );
     }
     reservation.expiresAtMs += request.extendByMs;
@@ -702,16 +693,12 @@ class MemoryLedger implements Ledger {
   private reservationFor(reservationId: string, context: CallContext | undefined): ReservationRow {
     const reservation = this.reservations.get(reservationId);
     if (reservation === undefined) {
-      throw new NotFoundError(`Reservation not found: ${reservationId}`, {
-        details: { reservation_id: reservationId },
-      });
+      throw reservationNotFound(reservationId);
     }
     // Tenancy is checked before same-key replay so another tenant can never read a stored outcome.
     const caller = lower(context?.tenant);
     if (caller !== undefined && reservation.tenant !== caller) {
-      throw new ForbiddenError('Reservation belongs to another tenant', {
-        details: { reservation_id: reservationId },
-      });
+      throw reservationOfAnotherTenant(reservationId);
     }
     return reservation;
   }
@@ -723,9 +710,7 @@ class MemoryLedger implements Ledger {
     }
     if (reservation.status === 'EXPIRED') throw expiredError(reservation);
     if (reservation.status !== 'ACTIVE') {
-      throw new ReservationFinalizedError(`Reservation is already ${reservation.status}`, {
-        details: { reservation_id: reservationIdOf(reservation), status: reservation.status },
-      });
+      throw reservationFinalized(reservationIdOf(reservation), reservation.status);
     }
   }
 
