@@ -26,16 +26,8 @@ import {
   storedNaming,
   type TemplateBounds,
   templateBounds,
-  validateBalancesQuery,
-  validateCommit,
-  validateDecide,
   validateDefinition,
-  validateEvent,
-  validateExtend,
-  validateListQuery,
-  validateRelease,
-  validateReservationId,
-  validateReserve,
+  validateInput,
   validateTemplate,
   validateTenantSettings,
   wantedSegments,
@@ -299,7 +291,7 @@ class RedisLedgerImpl implements RedisLedger {
   // ---- runtime protocol -------------------------------------------------------------------------
 
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
-    validateReserve(request);
+    validateInput.reserve(request);
     const tenant = guardSubject(request.subject, context);
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
@@ -397,8 +389,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: CommitRequest,
     context?: CallContext,
   ): Promise<CommitResponse> {
-    validateReservationId(reservationId);
-    validateCommit(request);
+    validateInput.commit(reservationId, request);
     const reply = await this.run(this.reservationTag(reservationId), 'commit', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -438,8 +429,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: ReleaseRequest,
     context?: CallContext,
   ): Promise<ReleaseResponse> {
-    validateReservationId(reservationId);
-    validateRelease(request);
+    validateInput.release(reservationId, request);
     const reply = await this.run(this.reservationTag(reservationId), 'release', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -464,8 +454,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: ExtendRequest,
     context?: CallContext,
   ): Promise<ExtendResponse> {
-    validateReservationId(reservationId);
-    validateExtend(request);
+    validateInput.extend(reservationId, request);
     const reply = await this.run(this.reservationTag(reservationId), 'extend', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -486,7 +475,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
-    validateDecide(request);
+    validateInput.decide(request);
     const tenant = guardSubject(request.subject, context);
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
@@ -514,7 +503,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
-    validateEvent(request);
+    validateInput.event(request);
     const tenant = guardSubject(request.subject, context);
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
@@ -544,7 +533,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
-    validateBalancesQuery(query);
+    validateInput.balancesQuery(query);
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Balances');
     const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));
@@ -553,7 +542,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
-    validateReservationId(reservationId);
+    validateInput.reservationId(reservationId);
     const reply = await this.run(this.reservationTag(reservationId), 'getReservation', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -566,7 +555,7 @@ class RedisLedgerImpl implements RedisLedger {
     query: ListReservationsQuery,
     context?: CallContext,
   ): Promise<ListReservationsResponse> {
-    validateListQuery(query);
+    validateInput.listQuery(query);
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Reservations');
     const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));

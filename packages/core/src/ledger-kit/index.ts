@@ -107,6 +107,7 @@ export {
   validateReservationId,
   validateReserve,
 } from '../protocol/validate.ts';
+export { validateInput } from '../protocol/validate-input.ts';
 export { createLazyAuthority } from '../remote/lazy-authority.ts';
 export { type LedgerScheme, registerLedgerScheme } from '../remote/ledger-schemes.ts';
 // ---- spend reports over HTTP ----

@@ -26,17 +26,7 @@ import type {
   ReserveResponse,
   Subject,
 } from '../protocol/types.ts';
-import {
-  validateBalancesQuery,
-  validateCommit,
-  validateDecide,
-  validateEvent,
-  validateExtend,
-  validateListQuery,
-  validateRelease,
-  validateReservationId,
-  validateReserve,
-} from '../protocol/validate.ts';
+import { validateInput } from '../protocol/validate-input.ts';
 import { planOverage } from './commit-math.ts';
 import { evaluateRows, evaluationError, exceeded } from './evaluate.ts';
 import { LedgerEventLog, type LedgerEvents } from './events/event-log.ts';
@@ -206,7 +196,7 @@ class MemoryLedger implements Ledger {
   // ---- runtime protocol -------------------------------------------------------------------------
 
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
-    validateReserve(request);
+    validateInput.reserve(request);
     const now = this.tick();
     const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'reserve');
@@ -337,8 +327,7 @@ class MemoryLedger implements Ledger {
     request: CommitRequest,
     context?: CallContext,
   ): Promise<CommitResponse> {
-    validateReservationId(reservationId);
-    validateCommit(request);
+    validateInput.commit(reservationId, request);
     // Fingerprinted before anything changes: nothing after the first write may throw on the input.
     const print = commitFingerprint(request);
     const now = this.tick();
@@ -405,8 +394,7 @@ class MemoryLedger implements Ledger {
     request: ReleaseRequest,
     context?: CallContext,
   ): Promise<ReleaseResponse> {
-    validateReservationId(reservationId);
-    validateRelease(request);
+    validateInput.release(reservationId, request);
     const print = releaseFingerprint(request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
@@ -443,8 +431,7 @@ class MemoryLedger implements Ledger {
     request: ExtendRequest,
     context?: CallContext,
   ): Promise<ExtendResponse> {
-    validateReservationId(reservationId);
-    validateExtend(request);
+    validateInput.extend(reservationId, request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
     const print = extendFingerprint(request);
@@ -479,7 +466,7 @@ class MemoryLedger implements Ledger {
   }
 
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
-    validateDecide(request);
+    validateInput.decide(request);
     const now = this.tick();
     const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'decide');
@@ -525,7 +512,7 @@ class MemoryLedger implements Ledger {
   }
 
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
-    validateEvent(request);
+    validateInput.event(request);
     const now = this.tick();
     const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'event');
@@ -570,7 +557,7 @@ class MemoryLedger implements Ledger {
   }
 
   async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
-    validateBalancesQuery(query);
+    validateInput.balancesQuery(query);
     const now = this.tick();
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Balances');
@@ -578,7 +565,7 @@ class MemoryLedger implements Ledger {
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
-    validateReservationId(reservationId);
+    validateInput.reservationId(reservationId);
     this.tick();
     const reservation = this.reservationFor(reservationId, context);
     if (reservation.status === 'EXPIRED') throw expiredError(reservation);
@@ -589,7 +576,7 @@ class MemoryLedger implements Ledger {
     query: ListReservationsQuery,
     context?: CallContext,
   ): Promise<ListReservationsResponse> {
-    validateListQuery(query);
+    validateInput.listQuery(query);
     this.tick();
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Reservations');
