@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.ts';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
-  // No source maps: dist is not minified, so a stack trace into it reads as is, and maps would point
-  // at src/ files the package does not ship (or carry them: 1.4 MB of core's 2.3 MB tarball).
-  sourcemap: false,
-  clean: true,
-});
+export default packageBuild({ entry: { index: 'src/index.ts' } });

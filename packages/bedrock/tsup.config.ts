@@ -1,16 +1,10 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.ts';
 
-export default defineConfig({
+export default packageBuild({
   entry: {
     index: 'src/index.ts',
     'wire/index': 'src/wire/index.ts',
     'prices-cli': 'src/prices/prices-cli.ts',
   },
-  format: ['esm', 'cjs'],
-  dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
-  // No source maps: dist is not minified, so a stack trace into it reads as is, and maps would point
-  // at src/ files the package does not ship (or carry them: 1.4 MB of core's 2.3 MB tarball).
-  sourcemap: false,
-  clean: true,
   external: ['vitest', 'fast-check'],
 });

@@ -1,11 +1,6 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.ts';
 
-export default defineConfig({
+export default packageBuild({
   entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
-  format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts' }, compilerOptions: { ignoreDeprecations: '6.0' } },
-  // No source maps: dist is not minified, so a stack trace into it reads as is, and maps would point
-  // at src/ files the package does not ship (or carry them: 1.4 MB of core's 2.3 MB tarball).
-  sourcemap: false,
-  clean: true,
+  typedEntry: { index: 'src/index.ts' },
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type Cycles, type CyclesEvent, type Ledger, SpendLog } from '@cycles-guard/core';
+import type { Cycles, CyclesEvent, Ledger } from '@cycles-guard/core';
+import { SpendLog } from '@cycles-guard/core/reports';
 import { type CyclesServer, RecentActivity, startCyclesServer } from '@cycles-guard/server';
 
 /**

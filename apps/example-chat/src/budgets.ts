@@ -1,4 +1,5 @@
-import { type Cycles, createCycles, createMemoryLedger, createWebhookSink } from '@cycles-guard/core';
+import { type Cycles, createCycles, createMemoryLedger } from '@cycles-guard/core';
+import { createWebhookSink } from '@cycles-guard/core/webhooks';
 
 /** Where the 80 % and 95 % budget alerts are posted (signed as a Cycles server signs its webhooks). */
 export interface BudgetAlertWebhook {

@@ -1,4 +1,5 @@
-import { type BudgetErrorResponseOptions, budgetErrorResponse } from '@cycles-guard/core';
+import { budgetErrorResponse } from '@cycles-guard/core';
+import type { BudgetErrorResponseOptions } from '@cycles-guard/core/llm';
 
 /** What these helpers read of a `streamText` result (ai@6 and ai@7 alike). */
 export interface StreamTextLike {

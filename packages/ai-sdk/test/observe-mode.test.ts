@@ -1,5 +1,5 @@
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { type CyclesEvent, createCycles, createMemoryLedger, type ObservedEvent } from '@cycles-guard/core';
+import { type CyclesEvent, createCycles, createMemoryLedger } from '@cycles-guard/core';
 import { generateText, streamText } from 'ai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emulatorSpend, guardedModel, HAIKU, SCOPE } from './helpers.ts';
@@ -29,7 +29,8 @@ async function observing(allocated: number) {
     },
   });
   const model = guardedModel(emulator.url, HAIKU, { cycles });
-  const observed = () => events.filter((event): event is ObservedEvent => event.type === 'observed');
+  const observed = () =>
+    events.filter((event): event is Extract<CyclesEvent, { type: 'observed' }> => event.type === 'observed');
   const spent = async () => (await ledger.getLedger(SCOPE, 'USD_MICROCENTS'))!.spent;
   return { emulator, cycles, model, observed, spent, ledger };
 }

@@ -4,7 +4,7 @@ import {
   InvokeModelWithResponseStreamCommand,
 } from '@aws-sdk/client-bedrock-runtime';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { createCycles, createMemoryLedger, type TelemetryOptions } from '@cycles-guard/core';
+import { type CyclesOptions, createCycles, createMemoryLedger } from '@cycles-guard/core';
 import * as api from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -31,7 +31,7 @@ function client(url: string): BedrockRuntimeClient {
   });
 }
 
-function benchCycles(telemetry?: TelemetryOptions) {
+function benchCycles(telemetry?: CyclesOptions['telemetry']) {
   const ledger = createMemoryLedger({
     sweepIntervalMs: 0,
     ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1e15 }],

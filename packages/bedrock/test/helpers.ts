@@ -4,9 +4,11 @@ import {
   type BedrockEmulatorOptions,
   startBedrockEmulator,
 } from '@cycles-guard/bedrock-emulator';
-import { type CyclesUnit, createCycles, createMemoryLedger, type Ledger } from '@cycles-guard/core';
+import { type CyclesOptions, createCycles, createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { type CyclesBedrockOptions, cyclesBedrockPlugin } from '../src/index.ts';
+
+type CyclesUnit = NonNullable<CyclesOptions['unit']>;
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 

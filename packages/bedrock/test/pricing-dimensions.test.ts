@@ -7,14 +7,14 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import type { BedrockEmulator, RecordedRequest } from '@cycles-guard/bedrock-emulator';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
+import { type Cycles, createCycles, createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import {
-  type Cycles,
-  createCycles,
-  createMemoryLedger,
-  type Ledger,
   type PriceCatalogOptions,
-} from '@cycles-guard/core';
-import { type PriceDimensions, type TokenRates, tokenCost, usageCost } from '@cycles-guard/core/llm';
+  type PriceDimensions,
+  type TokenRates,
+  tokenCost,
+  usageCost,
+} from '@cycles-guard/core/llm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it } from 'vitest';
 import {

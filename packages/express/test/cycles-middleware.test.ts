@@ -9,13 +9,8 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import {
-  AuthorityUnavailableError,
-  type Cycles,
-  createCycles,
-  currentBudget,
-  type LedgerDefinition,
-} from '@cycles-guard/core';
+import { AuthorityUnavailableError, type Cycles, createCycles, currentBudget } from '@cycles-guard/core';
+import type { LedgerDefinition } from '@cycles-guard/core/protocol';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import express5, { type Express, type Request } from 'express';
 import express4 from 'express4';

@@ -1,7 +1,7 @@
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
-import { type CyclesEvent, createCycles, type ObservedEvent } from '@cycles-guard/core';
+import { type CyclesEvent, createCycles } from '@cycles-guard/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import express, { type Request } from 'express';
 import request from 'supertest';
@@ -24,7 +24,8 @@ function observing(allocated: number) {
       events.push(event);
     },
   });
-  const observed = () => events.filter((event): event is ObservedEvent => event.type === 'observed');
+  const observed = () =>
+    events.filter((event): event is Extract<CyclesEvent, { type: 'observed' }> => event.type === 'observed');
   return { cycles, observed };
 }
 

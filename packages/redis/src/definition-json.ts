@@ -1,5 +1,5 @@
-import type { LedgerDefinition, LedgerTemplate } from '@cycles-guard/core';
 import { canonicalJson, capsSet } from '@cycles-guard/core/ledger-kit';
+import type { LedgerDefinition, LedgerTemplate } from '@cycles-guard/core/protocol';
 
 /**
  * The JSON a script decodes for a new ledger or template (validated with the ledger kit first): amounts

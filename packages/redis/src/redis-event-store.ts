@@ -1,4 +1,3 @@
-import type { ProtocolEvent } from '@cycles-guard/core';
 import type { EventPage, EventQuery, EventStore } from '@cycles-guard/core/ledger-kit';
 import {
   decodeEventCursor,
@@ -6,6 +5,7 @@ import {
   pageOfEvents,
   type StoredEvent,
 } from '@cycles-guard/core/ledger-kit';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { Cluster, Redis } from 'ioredis';
 import { sharedEventKey, tenantEventKey } from './event-keys.ts';
 import { whenConnected } from './when-connected.ts';

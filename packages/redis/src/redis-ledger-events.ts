@@ -1,7 +1,9 @@
-import type { Clock, LedgerEventsOptions, LedgerState } from '@cycles-guard/core';
+import type { LedgerState } from '@cycles-guard/core';
 import { CyclesError } from '@cycles-guard/core';
+import type { Clock } from '@cycles-guard/core/ledger-kit';
 import {
   balanceChangeDrafts,
+  balanceOfRow,
   type DenialFacts,
   deniedDraft,
   type EventDraft,
@@ -22,6 +24,7 @@ import type {
   ReserveRequest,
   Unit,
 } from '@cycles-guard/core/protocol';
+import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import type { Cluster, Redis } from 'ioredis';
 import type { ExpiredHold } from './connection.ts';
 import { amount, asList, type RowReply, toState } from './ledger-views.ts';
@@ -46,22 +49,7 @@ interface Hold {
   overagePolicy: OveragePolicy | undefined;
 }
 
-function balanceOf(row: RowReply): ScopeBalance {
-  const state = toState(row);
-  const balance: ScopeBalance = {
-    scope: state.scope,
-    unit: state.unit,
-    allocated: state.allocated,
-    remaining: state.remaining,
-    reserved: state.reserved,
-    spent: state.spent,
-    debt: state.debt,
-    overdraftLimit: state.overdraftLimit,
-    isOverLimit: state.isOverLimit,
-  };
-  if (state.periodStartMs !== undefined) balance.periodStartMs = state.periodStartMs;
-  return balance;
-}
+const balanceOf = (row: RowReply): ScopeBalance => balanceOfRow(toState(row));
 
 /**
  * The debt a settlement of `charged` against a hold of `estimate` booked on a scope, from its balance

@@ -1,16 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  Clock,
-  Ledger,
-  LedgerDefinition,
-  LedgerEventsOptions,
-  LedgerState,
-  LedgerTemplate,
-  Subject,
-  TenantSettings,
-} from '@cycles-guard/core';
+import type { Ledger, LedgerState, Subject } from '@cycles-guard/core';
 import { InvalidRequestError, NotFoundError } from '@cycles-guard/core';
-import type { LedgerEvents } from '@cycles-guard/core/ledger-kit';
+import type { Clock, LedgerEvents } from '@cycles-guard/core/ledger-kit';
 import {
   affectedScopes,
   balancesPage,
@@ -35,16 +26,8 @@ import {
   storedNaming,
   type TemplateBounds,
   templateBounds,
-  validateBalancesQuery,
-  validateCommit,
-  validateDecide,
   validateDefinition,
-  validateEvent,
-  validateExtend,
-  validateListQuery,
-  validateRelease,
-  validateReservationId,
-  validateReserve,
+  validateInput,
   validateTemplate,
   validateTenantSettings,
   wantedSegments,
@@ -64,7 +47,9 @@ import type {
   ExtendResponse,
   FundingRequest,
   FundingResult,
+  LedgerDefinition,
   LedgerStatus,
+  LedgerTemplate,
   ListReservationsQuery,
   ListReservationsResponse,
   ReleaseRequest,
@@ -73,8 +58,10 @@ import type {
   ReserveRequest,
   ReserveResponse,
   TemplateLedgerCounts,
+  TenantSettings,
   Unit,
 } from '@cycles-guard/core/protocol';
+import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import type { Cluster, ClusterNode, Redis } from 'ioredis';
 import {
   type ConnectionOptions,
@@ -310,7 +297,7 @@ class RedisLedgerImpl implements RedisLedger {
   // ---- runtime protocol -------------------------------------------------------------------------
 
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
-    validateReserve(request);
+    validateInput.reserve(request);
     const tenant = guardSubject(request.subject, context);
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|reserve|${request.idempotencyKey}`;
@@ -406,8 +393,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: CommitRequest,
     context?: CallContext,
   ): Promise<CommitResponse> {
-    validateReservationId(reservationId);
-    validateCommit(request);
+    validateInput.commit(reservationId, request);
     const reply = await this.run(this.reservationTag(reservationId), 'commit', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -447,8 +433,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: ReleaseRequest,
     context?: CallContext,
   ): Promise<ReleaseResponse> {
-    validateReservationId(reservationId);
-    validateRelease(request);
+    validateInput.release(reservationId, request);
     const reply = await this.run(this.reservationTag(reservationId), 'release', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -473,8 +458,7 @@ class RedisLedgerImpl implements RedisLedger {
     request: ExtendRequest,
     context?: CallContext,
   ): Promise<ExtendResponse> {
-    validateReservationId(reservationId);
-    validateExtend(request);
+    validateInput.extend(reservationId, request);
     const reply = await this.run(this.reservationTag(reservationId), 'extend', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -495,7 +479,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
-    validateDecide(request);
+    validateInput.decide(request);
     const tenant = guardSubject(request.subject, context);
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|decide|${request.idempotencyKey}`;
@@ -523,7 +507,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
-    validateEvent(request);
+    validateInput.event(request);
     const tenant = guardSubject(request.subject, context);
     const tag = this.subjectTag(request.subject, tenant);
     const namespace = `${lower(context?.tenant) ?? tenant ?? ''}|event|${request.idempotencyKey}`;
@@ -553,7 +537,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
-    validateBalancesQuery(query);
+    validateInput.balancesQuery(query);
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Balances');
     const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));
@@ -562,7 +546,7 @@ class RedisLedgerImpl implements RedisLedger {
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
-    validateReservationId(reservationId);
+    validateInput.reservationId(reservationId);
     const reply = await this.run(this.reservationTag(reservationId), 'getReservation', [
       reservationId,
       lower(context?.tenant) ?? '',
@@ -575,7 +559,7 @@ class RedisLedgerImpl implements RedisLedger {
     query: ListReservationsQuery,
     context?: CallContext,
   ): Promise<ListReservationsResponse> {
-    validateListQuery(query);
+    validateInput.listQuery(query);
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Reservations');
     const only = tenant ?? (query.tenant === '' ? undefined : lower(query.tenant));

@@ -1,6 +1,5 @@
-import type { Metadata } from '@cycles-guard/core';
 import { affectedScopes, type StoredReservation } from '@cycles-guard/core/ledger-kit';
-import type { ReservationDetail, ReservationStatus, Unit } from '@cycles-guard/core/protocol';
+import type { Metadata, ReservationDetail, ReservationStatus, Unit } from '@cycles-guard/core/protocol';
 import { amount } from './ledger-views.ts';
 
 // A reservation as the read scripts return it, decoded into the ledger kit's fields (the kit shapes

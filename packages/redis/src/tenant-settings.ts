@@ -1,4 +1,4 @@
-import type { TenantSettings } from '@cycles-guard/core';
+import type { TenantSettings } from '@cycles-guard/core/protocol';
 import type { Cluster, Redis } from 'ioredis';
 import { partitionPrefix, tenantTag } from './keys.ts';
 import { whenConnected } from './when-connected.ts';

@@ -1,6 +1,7 @@
-import { createMemoryLedger, type Ledger, type LedgerEventsOptions } from '@cycles-guard/core';
+import { createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import type { OveragePolicy } from '@cycles-guard/core/protocol';
 import { ManualClock } from '@cycles-guard/core/testing';
+import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { useRedis } from './support/server.ts';

@@ -1,6 +1,6 @@
-import type { ProtocolEvent } from '@cycles-guard/core';
 import type { ReserveRequest } from '@cycles-guard/core/protocol';
 import { expectedBurnAnomalies, ManualClock, type ModelSpend } from '@cycles-guard/core/testing';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';

@@ -1,5 +1,6 @@
-import { createMemoryLedger, type Ledger, type ProtocolEvent } from '@cycles-guard/core';
+import { createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import { ManualClock } from '@cycles-guard/core/testing';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';

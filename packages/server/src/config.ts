@@ -1,5 +1,5 @@
-import { InvalidConfigError, type LedgerConfig } from '@cycles-guard/core';
-import { parseLedgerConfig, readConfigFile } from '@cycles-guard/core/ledger-kit';
+import { InvalidConfigError } from '@cycles-guard/core';
+import { type LedgerConfig, parseLedgerConfig, readConfigFile } from '@cycles-guard/core/ledger-kit';
 
 /** Where the budgets live. */
 export type LedgerStoreConfig =

@@ -1,10 +1,5 @@
-import {
-  type Clock,
-  CyclesError,
-  createMemoryLedger,
-  type Ledger,
-  type LedgerConfig,
-} from '@cycles-guard/core';
+import { CyclesError, createMemoryLedger, type Ledger } from '@cycles-guard/core';
+import type { Clock, LedgerConfig } from '@cycles-guard/core/ledger-kit';
 import { createRedisLedger } from '@cycles-guard/redis';
 import type { LedgerStoreConfig, TemplateBounds } from './config.ts';
 

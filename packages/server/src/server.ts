@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { AuthorityUnavailableError, type Clock, type Ledger } from '@cycles-guard/core';
+import { AuthorityUnavailableError, type Ledger } from '@cycles-guard/core';
+import type { Clock } from '@cycles-guard/core/ledger-kit';
 import { toWireErrorResponse } from '@cycles-guard/core/protocol';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ApiKeyRegistry } from './api-keys.ts';

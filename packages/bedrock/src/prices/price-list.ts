@@ -1,5 +1,5 @@
-import { BEDROCK_PRICES } from '@cycles-guard/core';
 import {
+  BEDROCK_PRICES,
   normalizeModelId,
   type PricesFile,
   type PricesFileModel,

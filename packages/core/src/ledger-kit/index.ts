@@ -4,8 +4,8 @@
 // guard, one set of option defaults and typed refusals. Apps do not need it.
 
 // ---- clock, config files, remote ledgers ----
-export { systemClock } from '../clock.ts';
-export { parseLedgerConfig, readConfigFile } from '../ledger/config-file.ts';
+export { type Clock, systemClock } from '../clock.ts';
+export { type LedgerConfig, parseLedgerConfig, readConfigFile } from '../ledger/config-file.ts';
 // ---- validation (before anything changes) ----
 export {
   normalizeScope,
@@ -54,7 +54,7 @@ export {
   tenantOfScope,
 } from '../ledger/events/event-types.ts';
 export { MemoryEventStore, type MemoryEventStoreOptions } from '../ledger/events/memory-event-store.ts';
-export { originOf } from '../ledger/events/memory-ledger-events.ts';
+export { balanceOfRow, originOf } from '../ledger/events/memory-ledger-events.ts';
 export {
   type DenialFacts,
   deniedDraft,
@@ -77,6 +77,9 @@ export {
   releaseFingerprint,
   reserveFingerprint,
 } from '../ledger/payloads.ts';
+export * as refusals from '../ledger/refusals.ts';
+// ---- refusals: every error a ledger throws, worded once (`refusals.budgetExceeded(...)`) ----
+export { DuplicateLedgerError, LedgerInUseError } from '../ledger/refusals.ts';
 export { type TemplateLimit, templateLimitError } from '../ledger/template-census.ts';
 export { windowBounds } from '../ledger/windows.ts';
 // ---- settlement outbox: entry codec and stores ----
@@ -104,6 +107,7 @@ export {
   validateReservationId,
   validateReserve,
 } from '../protocol/validate.ts';
+export { validateInput } from '../protocol/validate-input.ts';
 export { createLazyAuthority } from '../remote/lazy-authority.ts';
 export { type LedgerScheme, registerLedgerScheme } from '../remote/ledger-schemes.ts';
 // ---- spend reports over HTTP ----

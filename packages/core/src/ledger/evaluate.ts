@@ -1,13 +1,13 @@
 import type { ReasonCode } from '../protocol/enums.ts';
-import {
-  BudgetClosedError,
-  BudgetExceededError,
-  BudgetFrozenError,
-  type CyclesError,
-  DebtOutstandingError,
-  OverdraftLimitExceededError,
-} from '../protocol/errors.ts';
+import type { BudgetExceededError, CyclesError } from '../protocol/errors.ts';
 import type { LedgerRow } from './ledger-row.ts';
+import {
+  budgetClosed,
+  budgetExceeded,
+  budgetFrozen,
+  debtOutstanding,
+  overdraftLimitExceeded,
+} from './refusals.ts';
 
 // The reserve gates of PROTOCOL.md §2.2 step 4, shared by live reserve, dry_run and decide.
 
@@ -64,17 +64,13 @@ export function evaluationError(failure: Extract<Evaluation, { ok: false }>, now
   const scope = row.scope;
   switch (reason) {
     case 'BUDGET_FROZEN':
-      return new BudgetFrozenError(`Budget is frozen: ${scope}`, { details: { scope } });
+      return budgetFrozen(scope);
     case 'BUDGET_CLOSED':
-      return new BudgetClosedError(`Budget is closed: ${scope}`, { details: { scope } });
+      return budgetClosed(scope);
     case 'OVERDRAFT_LIMIT_EXCEEDED':
-      return new OverdraftLimitExceededError(`Budget is over its overdraft limit: ${scope}`, {
-        details: { scope, debt: row.debt, overdraft_limit: row.overdraftLimit },
-      });
+      return overdraftLimitExceeded(scope, row.debt, row.overdraftLimit);
     case 'DEBT_OUTSTANDING':
-      return new DebtOutstandingError(`Budget has outstanding debt: ${scope}`, {
-        details: { scope, debt: row.debt },
-      });
+      return debtOutstanding(scope, row.debt);
     default:
       return exceeded(row, failure.requested, nowMs);
   }
@@ -82,12 +78,5 @@ export function evaluationError(failure: Extract<Evaluation, { ok: false }>, now
 
 /** 409 BUDGET_EXCEEDED for a scope, with `retryAfterMs` when the ledger is windowed. */
 export function exceeded(row: LedgerRow, requested: number, nowMs: number): BudgetExceededError {
-  const retryAfterMs = retryAfter(row, nowMs);
-  return new BudgetExceededError(
-    `Insufficient budget in ${row.scope}: remaining ${row.remaining}, requested ${requested}`,
-    {
-      details: { scope: row.scope, remaining: row.remaining, requested },
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    },
-  );
+  return budgetExceeded(row.scope, row.remaining, requested, retryAfter(row, nowMs));
 }

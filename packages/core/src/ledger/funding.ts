@@ -1,16 +1,13 @@
-import { InvalidRequestError } from '../protocol/errors.ts';
 import { exceeded } from './evaluate.ts';
 import { guardStatus } from './ledger-errors.ts';
 import { type LedgerRow, overLimitAfterReconcile, rollWindow, toState } from './ledger-row.ts';
+import { invalidAdminField } from './refusals.ts';
 import type { FundingOperation, FundingResult } from './types.ts';
 
 /** 400 unless `funding.amount` is a non-negative integer (checked before any idempotency lookup). */
 export function checkFundingAmount(funding: FundingOperation): void {
   const amountOk = Number.isSafeInteger(funding?.amount) && funding.amount >= 0;
-  if (!amountOk)
-    throw new InvalidRequestError('funding.amount must be a non-negative integer', {
-      details: { field: 'funding.amount' },
-    });
+  if (!amountOk) throw invalidAdminField('funding.amount');
 }
 
 /** Applies one funding operation to a ledger (window rolled, status checked) and returns before and after. */
@@ -37,9 +34,7 @@ export function applyFunding(row: LedgerRow, funding: FundingOperation, now: num
     case 'RESET_SPENT': {
       const spent = funding.spent ?? 0;
       if (!Number.isSafeInteger(spent) || spent < 0) {
-        throw new InvalidRequestError('funding.spent must be a non-negative integer', {
-          details: { field: 'funding.spent' },
-        });
+        throw invalidAdminField('funding.spent');
       }
       row.allocated = amount;
       row.spent = spent;
@@ -54,12 +49,7 @@ export function applyFunding(row: LedgerRow, funding: FundingOperation, now: num
       break;
     }
     default:
-      throw new InvalidRequestError(
-        'funding.operation must be CREDIT, DEBIT, RESET, RESET_SPENT or REPAY_DEBT',
-        {
-          details: { field: 'funding.operation' },
-        },
-      );
+      throw invalidAdminField('funding.operation');
   }
   row.isOverLimit = overLimitAfterReconcile(row);
   return { previous, current: toState(row) };

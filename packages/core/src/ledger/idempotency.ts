@@ -1,6 +1,6 @@
-import { IdempotencyMismatchError } from '../protocol/errors.ts';
 import { Fifo } from './fifo.ts';
 import { keyHash, RecordTable } from './record-table.ts';
+import { idempotencyMismatch } from './refusals.ts';
 
 // Idempotency records per (tenant, endpoint, key). Payloads are compared as fingerprints of their
 // canonical form (see payloads.ts), so a record keeps a number instead of a request-sized string.
@@ -194,9 +194,7 @@ export class IdempotencyStore {
       return undefined;
     }
     if (record.fingerprint !== print) {
-      throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
-        details: { idempotency_key: key },
-      });
+      throw idempotencyMismatch(key);
     }
     return record as IdempotencyRecord<T>;
   }

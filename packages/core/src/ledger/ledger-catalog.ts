@@ -1,11 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { LedgerStatus, Unit } from '../protocol/enums.ts';
-import {
-  BudgetClosedError,
-  InvalidRequestError,
-  NotFoundError,
-  UnitMismatchError,
-} from '../protocol/errors.ts';
+import type { UnitMismatchError } from '../protocol/errors.ts';
 import type { LedgerState } from '../protocol/types.ts';
 import {
   normalizeScope,
@@ -14,7 +9,6 @@ import {
   validateTenantSettings,
 } from './definitions.ts';
 import type { IdSource } from './ids.ts';
-import { DuplicateLedgerError, LedgerInUseError } from './ledger-errors.ts';
 import {
   capsSet,
   createRow,
@@ -23,6 +17,14 @@ import {
   rollWindow,
   toState,
 } from './ledger-row.ts';
+import {
+  budgetClosedForGood,
+  duplicateLedger,
+  invalidAdminField,
+  ledgerInUse,
+  ledgerNotFound,
+  unitNotBudgeted,
+} from './refusals.ts';
 import type { SubjectEntry } from './subject-cache.ts';
 import { TemplateCensus, type TemplatePlan } from './template-census.ts';
 import { findTemplate } from './templates.ts';
@@ -140,12 +142,7 @@ export class LedgerCatalog {
       units.delete(unit);
       if (units.size > 0) {
         const expected = [...units].sort();
-        return new UnitMismatchError(
-          `No ${unit} budget for ${scope}; it is budgeted in ${expected.join(', ')}`,
-          {
-            details: { scope, requested_unit: unit, expected_units: expected },
-          },
-        );
+        return unitNotBudgeted(scope, unit, expected);
       }
     }
     return undefined;
@@ -161,7 +158,7 @@ export class LedgerCatalog {
     const path = normalizeScope(scope, 'scope');
     const row = this.ledgers.get(`${path}|${unit}`);
     if (row === undefined) {
-      throw new NotFoundError(`No ${unit} budget for ${path}`, { details: { scope: path, unit } });
+      throw ledgerNotFound(path, unit);
     }
     return row;
   }
@@ -179,14 +176,10 @@ export class LedgerCatalog {
   setStatus(scope: string, unit: Unit, status: LedgerStatus): LedgerState {
     const row = this.adminRow(scope, unit);
     if (!['ACTIVE', 'FROZEN', 'CLOSED'].includes(status)) {
-      throw new InvalidRequestError('status must be ACTIVE, FROZEN or CLOSED', {
-        details: { field: 'status' },
-      });
+      throw invalidAdminField('status');
     }
     if (row.status === 'CLOSED' && status !== 'CLOSED') {
-      throw new BudgetClosedError(`Budget is closed (terminal): ${row.scope}`, {
-        details: { scope: row.scope },
-      });
+      throw budgetClosedForGood(row.scope);
     }
     this.adopt(row);
     row.status = status;
@@ -198,10 +191,7 @@ export class LedgerCatalog {
     const row = this.adminRow(scope, unit);
     rollWindow(row, now);
     if (row.reserved > 0) {
-      throw new LedgerInUseError(
-        `The ${unit} budget for ${row.scope} still holds ${row.reserved}: settle its reservations first`,
-        { details: { scope: row.scope, unit, reserved: row.reserved } },
-      );
+      throw ledgerInUse(row.scope, unit, row.reserved);
     }
     this.ledgers.delete(`${row.scope}|${unit}`);
     this.census.forget(row);
@@ -246,9 +236,7 @@ export class LedgerCatalog {
     const definition = validateDefinition(input);
     const key = `${definition.scope}|${definition.unit}`;
     if (this.ledgers.has(key)) {
-      throw new DuplicateLedgerError(`A ${definition.unit} budget already exists for ${definition.scope}`, {
-        details: { scope: definition.scope, unit: definition.unit },
-      });
+      throw duplicateLedger(definition.scope, definition.unit);
     }
     const row = createRow(this.ids.next('led_'), definition, this.clock.now());
     this.ledgers.set(key, row);

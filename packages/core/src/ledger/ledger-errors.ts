@@ -1,37 +1,23 @@
 import { denyDetailOf } from '../protocol/deny-detail.ts';
-import {
-  BudgetClosedError,
-  BudgetFrozenError,
-  IdempotencyMismatchError,
-  InvalidRequestError,
-  LimitExceededError,
-  NotFoundError,
-  OverdraftLimitExceededError,
-  ReservationExpiredError,
-  TenantClosedError,
-} from '../protocol/errors.ts';
+import { LimitExceededError, type NotFoundError, type ReservationExpiredError } from '../protocol/errors.ts';
 import type { DecideResponse, ReserveResponse } from '../protocol/types.ts';
 import { type Evaluation, exceeded, retryAfter } from './evaluate.ts';
 import type { LedgerRow } from './ledger-row.ts';
+import {
+  budgetClosed,
+  budgetFrozen,
+  budgetNotFound,
+  idempotencyMismatch,
+  overdraftLimitExceeded,
+  reservationExpired,
+} from './refusals.ts';
 import { type ReservationRow, reservationIdOf } from './reservations.ts';
 import type { SubjectEntry } from './subject-cache.ts';
-
-/** 409: a ledger already exists for this (scope, unit). Carries the INVALID_REQUEST code, as in the admin spec. */
-export class DuplicateLedgerError extends InvalidRequestError {
-  override readonly status: number = 409;
-}
-
-/** 409: the ledger cannot be removed while a reservation holds on it. Carries the INVALID_REQUEST code. */
-export class LedgerInUseError extends InvalidRequestError {
-  override readonly status: number = 409;
-}
 
 /** 409 IDEMPOTENCY_MISMATCH unless a same-key retry carries the payload of the first use. */
 export function checkReplay(stored: number, print: number): void {
   if (stored !== print) {
-    throw new IdempotencyMismatchError('Idempotency key was already used with a different payload', {
-      details: { reason: 'payload differs from the first use of this key' },
-    });
+    throw idempotencyMismatch();
   }
 }
 
@@ -65,21 +51,13 @@ export function overageError(
   now: number,
 ) {
   if (code === 'BUDGET_EXCEEDED') return exceeded(row, requested, now);
-  return new OverdraftLimitExceededError(`Overdraft limit of ${row.scope} would be exceeded`, {
-    details: { scope: row.scope, debt: row.debt, overdraft_limit: row.overdraftLimit, requested },
-  });
+  return overdraftLimitExceeded(row.scope, row.debt, row.overdraftLimit, requested);
 }
 
 /** 409 BUDGET_FROZEN or BUDGET_CLOSED unless the ledger is ACTIVE. */
 export function guardStatus(row: LedgerRow): void {
-  if (row.status === 'FROZEN')
-    throw new BudgetFrozenError(`Budget is frozen: ${row.scope}`, { details: { scope: row.scope } });
-  if (row.status === 'CLOSED')
-    throw new BudgetClosedError(`Budget is closed: ${row.scope}`, { details: { scope: row.scope } });
-}
-
-export function tenantClosed(tenant: string | undefined): TenantClosedError {
-  return new TenantClosedError(`Tenant ${tenant} is closed`, { details: { tenant } });
+  if (row.status === 'FROZEN') throw budgetFrozen(row.scope);
+  if (row.status === 'CLOSED') throw budgetClosed(row.scope);
 }
 
 /** 429 for a tenant at its own reservation bound (see MemoryLedgerOptions.maxReservationsPerTenant). */
@@ -101,14 +79,9 @@ export function tooManyRecords(tenant: string | undefined, retryAfterMs: number)
 }
 
 export function expiredError(reservation: ReservationRow): ReservationExpiredError {
-  const id = reservationIdOf(reservation);
-  return new ReservationExpiredError(`Reservation ${id} has expired`, {
-    details: { reservation_id: id, expires_at_ms: reservation.expiresAtMs },
-  });
+  return reservationExpired(reservationIdOf(reservation), reservation.expiresAtMs);
 }
 
 export function notFound(entry: SubjectEntry): NotFoundError {
-  return new NotFoundError(`Budget not found for provided scope: ${entry.path}`, {
-    details: { scope: entry.path },
-  });
+  return budgetNotFound(entry.path);
 }

@@ -6,13 +6,6 @@ import { queryReservations } from '../ledger-kit/reservation-query.ts';
 import { guardQueriedTenant, guardSubject } from '../ledger-kit/tenant-guard.ts';
 import { denyDetailOf } from '../protocol/deny-detail.ts';
 import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
-import {
-  ForbiddenError,
-  MaxExtensionsExceededError,
-  NotFoundError,
-  ReservationFinalizedError,
-  UnitMismatchError,
-} from '../protocol/errors.ts';
 import type {
   BalancesQuery,
   BalancesResponse,
@@ -33,17 +26,7 @@ import type {
   ReserveResponse,
   Subject,
 } from '../protocol/types.ts';
-import {
-  validateBalancesQuery,
-  validateCommit,
-  validateDecide,
-  validateEvent,
-  validateExtend,
-  validateListQuery,
-  validateRelease,
-  validateReservationId,
-  validateReserve,
-} from '../protocol/validate.ts';
+import { validateInput } from '../protocol/validate-input.ts';
 import { planOverage } from './commit-math.ts';
 import { evaluateRows, evaluationError, exceeded } from './evaluate.ts';
 import { LedgerEventLog, type LedgerEvents } from './events/event-log.ts';
@@ -64,7 +47,6 @@ import {
   guardStatus,
   notFound,
   overageError,
-  tenantClosed,
   tooManyRecords,
   tooManyReservations,
 } from './ledger-errors.ts';
@@ -81,6 +63,14 @@ import {
   releaseFingerprint,
   reserveFingerprint,
 } from './payloads.ts';
+import {
+  commitUnitMismatch,
+  maxExtensionsExceeded,
+  reservationFinalized,
+  reservationNotFound,
+  reservationOfAnotherTenant,
+  tenantClosed,
+} from './refusals.ts';
 import { ReservationTable } from './reservation-table.ts';
 import {
   commitResponseOf,
@@ -100,8 +90,8 @@ import type {
   TenantSettings,
 } from './types.ts';
 
-export { DuplicateLedgerError, LedgerInUseError } from './ledger-errors.ts';
 export type { MemoryLedgerOptions } from './memory-ledger-options.ts';
+export { DuplicateLedgerError, LedgerInUseError } from './refusals.ts';
 
 const DEFAULT_TTL_MS = 60_000;
 const DEFAULT_MAX_TTL_MS = 3_600_000;
@@ -206,7 +196,7 @@ class MemoryLedger implements Ledger {
   // ---- runtime protocol -------------------------------------------------------------------------
 
   async reserve(request: ReserveRequest, context?: CallContext): Promise<ReserveResponse> {
-    validateReserve(request);
+    validateInput.reserve(request);
     const now = this.tick();
     const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'reserve');
@@ -340,8 +330,7 @@ class MemoryLedger implements Ledger {
     request: CommitRequest,
     context?: CallContext,
   ): Promise<CommitResponse> {
-    validateReservationId(reservationId);
-    validateCommit(request);
+    validateInput.commit(reservationId, request);
     // Fingerprinted before anything changes: nothing after the first write may throw on the input.
     const print = commitFingerprint(request);
     const now = this.tick();
@@ -353,12 +342,7 @@ class MemoryLedger implements Ledger {
     this.guardOpen(reservation);
     const unit = reservation.unit;
     if (request.actual.unit !== unit) {
-      throw new UnitMismatchError(
-        `Commit unit ${request.actual.unit} differs from the reserved unit ${unit}`,
-        {
-          details: { requested_unit: request.actual.unit, expected_units: [unit] },
-        },
-      );
+      throw commitUnitMismatch(request.actual.unit, unit);
     }
     this.guardGrace(reservation, now);
 
@@ -413,8 +397,7 @@ class MemoryLedger implements Ledger {
     request: ReleaseRequest,
     context?: CallContext,
   ): Promise<ReleaseResponse> {
-    validateReservationId(reservationId);
-    validateRelease(request);
+    validateInput.release(reservationId, request);
     const print = releaseFingerprint(request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
@@ -451,8 +434,7 @@ class MemoryLedger implements Ledger {
     request: ExtendRequest,
     context?: CallContext,
   ): Promise<ExtendResponse> {
-    validateReservationId(reservationId);
-    validateExtend(request);
+    validateInput.extend(reservationId, request);
     const now = this.tick();
     const reservation = this.reservationFor(reservationId, context);
     const print = extendFingerprint(request);
@@ -467,14 +449,10 @@ class MemoryLedger implements Ledger {
     // No grace for extend: past expiry is 410 even while commit is still accepted.
     if (now > reservation.expiresAtMs) throw expiredError(reservation);
     if (reservation.extensions >= reservation.maxExtensions) {
-      throw new MaxExtensionsExceededError(
-        `Reservation was extended ${reservation.extensions} times already`,
-        {
-          details: {
-            reservation_id: reservationIdOf(reservation),
-            max_extensions: reservation.maxExtensions,
-          },
-        },
+      throw maxExtensionsExceeded(
+        reservationIdOf(reservation),
+        reservation.extensions,
+        reservation.maxExtensions,
       );
     }
     reservation.expiresAtMs += request.extendByMs;
@@ -491,7 +469,7 @@ class MemoryLedger implements Ledger {
   }
 
   async decide(request: DecideRequest, context?: CallContext): Promise<DecideResponse> {
-    validateDecide(request);
+    validateInput.decide(request);
     const now = this.tick();
     const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'decide');
@@ -537,7 +515,7 @@ class MemoryLedger implements Ledger {
   }
 
   async createEvent(request: EventRequest, context?: CallContext): Promise<EventResponse> {
-    validateEvent(request);
+    validateInput.event(request);
     const now = this.tick();
     const tenant = guardSubject(request.subject, context);
     const space = this.idempotency.space(lower(context?.tenant) ?? tenant ?? '', 'event');
@@ -582,7 +560,7 @@ class MemoryLedger implements Ledger {
   }
 
   async getBalances(query: BalancesQuery, context?: CallContext): Promise<BalancesResponse> {
-    validateBalancesQuery(query);
+    validateInput.balancesQuery(query);
     const now = this.tick();
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Balances');
@@ -590,7 +568,7 @@ class MemoryLedger implements Ledger {
   }
 
   async getReservation(reservationId: string, context?: CallContext): Promise<ReservationDetail> {
-    validateReservationId(reservationId);
+    validateInput.reservationId(reservationId);
     this.tick();
     const reservation = this.reservationFor(reservationId, context);
     if (reservation.status === 'EXPIRED') throw expiredError(reservation);
@@ -601,7 +579,7 @@ class MemoryLedger implements Ledger {
     query: ListReservationsQuery,
     context?: CallContext,
   ): Promise<ListReservationsResponse> {
-    validateListQuery(query);
+    validateInput.listQuery(query);
     this.tick();
     const tenant = lower(context?.tenant);
     guardQueriedTenant(tenant, query.tenant, 'Reservations');
@@ -710,16 +688,12 @@ class MemoryLedger implements Ledger {
   private reservationFor(reservationId: string, context: CallContext | undefined): ReservationRow {
     const reservation = this.reservations.get(reservationId);
     if (reservation === undefined) {
-      throw new NotFoundError(`Reservation not found: ${reservationId}`, {
-        details: { reservation_id: reservationId },
-      });
+      throw reservationNotFound(reservationId);
     }
     // Tenancy is checked before same-key replay so another tenant can never read a stored outcome.
     const caller = lower(context?.tenant);
     if (caller !== undefined && reservation.tenant !== caller) {
-      throw new ForbiddenError('Reservation belongs to another tenant', {
-        details: { reservation_id: reservationId },
-      });
+      throw reservationOfAnotherTenant(reservationId);
     }
     return reservation;
   }
@@ -731,9 +705,7 @@ class MemoryLedger implements Ledger {
     }
     if (reservation.status === 'EXPIRED') throw expiredError(reservation);
     if (reservation.status !== 'ACTIVE') {
-      throw new ReservationFinalizedError(`Reservation is already ${reservation.status}`, {
-        details: { reservation_id: reservationIdOf(reservation), status: reservation.status },
-      });
+      throw reservationFinalized(reservationIdOf(reservation), reservation.status);
     }
   }
 

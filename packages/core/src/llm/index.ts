@@ -4,6 +4,11 @@
 // response headers. Apps use the adapters (or `createCycles`) and do not need it.
 
 export { DEFAULT_MIN_OUTPUT_TOKENS } from '../config.ts';
+export type {
+  BudgetErrorBody,
+  BudgetErrorResponse,
+  BudgetErrorResponseOptions,
+} from '../http/budget-error-response.ts';
 export { tightestBalance } from '../http/remaining-budget.ts';
 export { readSubjectBalances } from '../http/subject-balances.ts';
 export { planOverage } from '../ledger/commit-math.ts';
@@ -14,9 +19,16 @@ export {
   TELEMETRY_METRICS,
   TELEMETRY_SCOPE,
 } from '../telemetry/index.ts';
+export { BEDROCK_PRICES, BEDROCK_PRICES_SOURCE, BEDROCK_PRICES_VERSION } from './bedrock-prices.ts';
 export type { LlmCall, LlmCallFailure, LlmCallOptions } from './call-guard.ts';
 export { chargedBy, llmCallOutcome } from './call-outcome.ts';
-export type { ResolvedModel } from './catalog.ts';
+export type {
+  PriceCatalog,
+  PriceCatalogOptions,
+  PriceOverride,
+  ResolvedModel,
+  UnknownModelPolicy,
+} from './catalog.ts';
 export {
   type LongContextRates,
   type ModelPrice,

@@ -9,7 +9,10 @@ export type {
   FundingRequest,
   FundingResult,
   LedgerAdmin,
+  LedgerDefinition,
+  LedgerTemplate,
   TemplateLedgerCounts,
+  TenantSettings,
 } from '../ledger/types.ts';
 export type { DenyDetail } from './deny-detail.ts';
 export {
@@ -91,6 +94,8 @@ export type {
   Amount,
   BalancesQuery,
   BalancesResponse,
+  BudgetWindow,
+  Caps,
   CommitRequest,
   CommitResponse,
   DecideRequest,
@@ -102,6 +107,7 @@ export type {
   ExtendResponse,
   ListReservationsQuery,
   ListReservationsResponse,
+  Metadata,
   ReleaseRequest,
   ReleaseResponse,
   ReservationDetail,
@@ -110,6 +116,7 @@ export type {
   ReserveRequest,
   ReserveResponse,
   SignedAmount,
+  StandardMetrics,
 } from './types.ts';
 export {
   validateCommit,

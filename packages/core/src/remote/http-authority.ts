@@ -20,17 +20,7 @@ import {
   toWireReserveRequest,
 } from '../protocol/mappers.ts';
 import type { ReserveRequest, ReserveResponse } from '../protocol/types.ts';
-import {
-  validateBalancesQuery,
-  validateCommit,
-  validateDecide,
-  validateEvent,
-  validateExtend,
-  validateListQuery,
-  validateRelease,
-  validateReservationId,
-  validateReserve,
-} from '../protocol/validate.ts';
+import { validateInput } from '../protocol/validate-input.ts';
 import type {
   WireBalanceResponse,
   WireCommitResponse,
@@ -49,7 +39,7 @@ import { reserveWithPartialFallback } from './partial-hold.ts';
 export type HttpAuthorityOptions = HttpTransportOptions;
 
 function reservationPath(reservationId: string, action?: string): string {
-  validateReservationId(reservationId);
+  validateInput.reservationId(reservationId);
   const base = `/v1/reservations/${encodeURIComponent(reservationId)}`;
   return action === undefined ? base : `${base}/${action}`;
 }
@@ -90,36 +80,36 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
     // Requests are validated as a ledger would before anything is sent, so every authority refuses the
     // same input the same way (a body JSON cannot carry, or a key no header can, never leaves).
     async reserve(request) {
-      validateReserve(request);
+      validateInput.reserve(request);
       return reserveWithPartialFallback(request, reserveOnce, authority);
     },
     async commit(reservationId, request) {
-      validateCommit(request);
+      validateInput.commit(reservationId, request);
       const body = await post(reservationPath(reservationId, 'commit'), toWireCommitRequest(request));
       return fromWireCommitResponse(body as WireCommitResponse);
     },
     async release(reservationId, request) {
-      validateRelease(request);
+      validateInput.release(reservationId, request);
       const body = await post(reservationPath(reservationId, 'release'), toWireReleaseRequest(request));
       return fromWireReleaseResponse(body as WireReleaseResponse);
     },
     async extend(reservationId, request) {
-      validateExtend(request);
+      validateInput.extend(reservationId, request);
       const body = await post(reservationPath(reservationId, 'extend'), toWireExtendRequest(request));
       return fromWireExtendResponse(body as WireReservationExtendResponse);
     },
     async decide(request) {
-      validateDecide(request);
+      validateInput.decide(request);
       const body = await post('/v1/decide', toWireDecideRequest(request));
       return fromWireDecideResponse(body as WireDecisionResponse);
     },
     async createEvent(request) {
-      validateEvent(request);
+      validateInput.event(request);
       const body = await post('/v1/events', toWireEventRequest(request));
       return fromWireEventResponse(body as WireEventCreateResponse);
     },
     async getBalances(query) {
-      validateBalancesQuery(query);
+      validateInput.balancesQuery(query);
       const body = await transport.send({
         method: 'GET',
         path: withQuery('/v1/balances', toBalancesQueryParams(query)),
@@ -131,7 +121,7 @@ export function createHttpAuthority(options: HttpAuthorityOptions): BudgetAuthor
       return fromWireReservationDetail(body as WireReservationDetail);
     },
     async listReservations(query) {
-      validateListQuery(query);
+      validateInput.listQuery(query);
       const body = await transport.send({
         method: 'GET',
         path: withQuery('/v1/reservations', toListReservationsQueryParams(query)),

@@ -1,4 +1,5 @@
-import type { Ledger, ProtocolEvent } from '@cycles-guard/core';
+import type { Ledger } from '@cycles-guard/core';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 
 // The Redis ledger publishes events off the operation's path, in operation order. To read every event of
 // the operations done so far, a marker event is made last (a denial in a tenant of its own) and awaited:

@@ -1,20 +1,15 @@
-import {
-  CyclesError,
-  DuplicateLedgerError,
-  type InvalidRequestError,
-  type LedgerDefinition,
-  LedgerInUseError,
-  type LedgerState,
-  type LedgerTemplate,
-  type TenantSettings,
-} from '@cycles-guard/core';
+import { CyclesError, type InvalidRequestError, type LedgerState } from '@cycles-guard/core';
+import { DuplicateLedgerError, LedgerInUseError } from '@cycles-guard/core/ledger-kit';
 import {
   type FundingRequest,
   type FundingResult,
   fromWireErrorResponse,
   type LedgerAdmin,
+  type LedgerDefinition,
   type LedgerStatus,
+  type LedgerTemplate,
   type TemplateLedgerCounts,
+  type TenantSettings,
   type Unit,
 } from '@cycles-guard/core/protocol';
 import {

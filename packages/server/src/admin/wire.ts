@@ -1,15 +1,12 @@
+import { InvalidRequestError, type LedgerState } from '@cycles-guard/core';
 import {
   type BudgetWindow,
-  InvalidRequestError,
-  type LedgerDefinition,
-  type LedgerState,
-  type LedgerTemplate,
-  type TenantSettings,
-} from '@cycles-guard/core';
-import {
   fromWireCaps,
   fromWireObserveMode,
+  type LedgerDefinition,
+  type LedgerTemplate,
   type TemplateLedgerCounts,
+  type TenantSettings,
   toWireCaps,
   toWireObserveMode,
   type WireCaps,

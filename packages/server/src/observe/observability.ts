@@ -1,4 +1,5 @@
-import { type Ledger, recordSpend, SpendLog } from '@cycles-guard/core';
+import type { Ledger } from '@cycles-guard/core';
+import { recordSpend, SpendLog } from '@cycles-guard/core/reports';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { registerDashboardRoutes } from '../routes/dashboard.ts';

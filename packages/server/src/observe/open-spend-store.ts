@@ -1,4 +1,5 @@
-import { type Ledger, SpendLog } from '@cycles-guard/core';
+import type { Ledger } from '@cycles-guard/core';
+import { SpendLog } from '@cycles-guard/core/reports';
 import type { RedisLedger } from '@cycles-guard/redis';
 import type { LedgerStoreConfig } from '../config.ts';
 import { RedisSpendStore } from './redis-spend-store.ts';

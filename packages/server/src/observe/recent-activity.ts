@@ -1,5 +1,6 @@
-import type { CyclesEvent, ProtocolEvent } from '@cycles-guard/core';
+import type { CyclesEvent } from '@cycles-guard/core';
 import { type ReserveRequest, type ReserveResponse, scopePath } from '@cycles-guard/core/protocol';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 
 /** The protocol events the activity panel shows as alerts. */
 const ALERTS: ReadonlySet<string> = new Set([

@@ -1,5 +1,5 @@
-import type { SpendLog } from '@cycles-guard/core';
 import type { SpendBucket } from '@cycles-guard/core/ledger-kit';
+import type { SpendLog } from '@cycles-guard/core/reports';
 
 /** The buckets a spend report is computed from (a `SpendLog`, or buckets read back from Redis). */
 export interface SpendBuckets {

@@ -1,5 +1,6 @@
-import { InvalidRequestError, type Ledger, NotFoundError, type ProtocolEvent } from '@cycles-guard/core';
+import { InvalidRequestError, type Ledger, NotFoundError } from '@cycles-guard/core';
 import { EVENT_TYPES, SYSTEM_TENANT } from '@cycles-guard/core/ledger-kit';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { openCursor, sealCursor } from '../http/cursor.ts';

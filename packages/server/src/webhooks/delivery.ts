@@ -1,4 +1,4 @@
-import type { ProtocolEvent } from '@cycles-guard/core';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 
 /** A delivery's GOV status: PENDING (not tried yet), RETRYING, SUCCESS (2xx) or FAILED (retries exhausted). */
 export type DeliveryStatus = 'PENDING' | 'RETRYING' | 'SUCCESS' | 'FAILED';

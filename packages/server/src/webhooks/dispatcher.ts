@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { AuthorityUnavailableError, type Clock, type ProtocolEvent } from '@cycles-guard/core';
+import { AuthorityUnavailableError } from '@cycles-guard/core';
 import {
+  type Clock,
   type EventDraft,
   type LedgerEvents,
   retryDelayMs,
   SYSTEM_TENANT,
   webhookRequest,
 } from '@cycles-guard/core/ledger-kit';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { DeliveryRecord } from './delivery.ts';
 import { postJson } from './http-post.ts';
 import { type SubscriptionRecord, selects } from './subscription.ts';

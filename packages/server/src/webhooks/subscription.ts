@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { InvalidRequestError, type ProtocolEvent } from '@cycles-guard/core';
+import { InvalidRequestError } from '@cycles-guard/core';
 import {
   EVENT_CATEGORIES,
   EVENT_TYPES,
@@ -7,6 +7,7 @@ import {
   SYSTEM_TENANT,
   TENANT_CATEGORIES,
 } from '@cycles-guard/core/ledger-kit';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 
 // GOV `WebhookSubscription`: parsing of create and update requests (both subscription invariants checked
 // on the resulting state, before anything is stored), matching of events, and the masked read shape.

@@ -1,4 +1,5 @@
-import { type BudgetAuthority, type Clock, createHttpAuthority, type Ledger } from '@cycles-guard/core';
+import { type BudgetAuthority, createHttpAuthority, type Ledger } from '@cycles-guard/core';
+import type { Clock } from '@cycles-guard/core/ledger-kit';
 import type { CallContext } from '@cycles-guard/core/protocol';
 import { createAdminClient } from '../../src/admin/client.ts';
 import type { LedgerStoreConfig } from '../../src/config.ts';

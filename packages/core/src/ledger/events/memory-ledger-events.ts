@@ -25,8 +25,8 @@ export interface Refusal {
 
 const NONE: readonly EventDraft[] = Object.freeze([]);
 
-/** The balances of a memory ledger row, as the derivation reads them. */
-export function balanceOfRow(row: LedgerRow): ScopeBalance {
+/** The balances the derivation reads, copied from a memory ledger row or a ledger's state (Redis). */
+export function balanceOfRow(row: ScopeBalance): ScopeBalance {
   const balance: ScopeBalance = {
     scope: row.scope,
     unit: row.unit,
