@@ -1,6 +1,6 @@
 import type { Ledger, LedgerState } from '@cycles-guard/core';
 import type { ReservationDetail } from '@cycles-guard/core/protocol';
-import type { SpendLog, SpendReportRow } from '@cycles-guard/core/reports';
+import type { SpendReportRow } from '@cycles-guard/core/reports';
 import { spendReport } from '@cycles-guard/core/reports';
 import type { ActivityItem } from './recent-activity.ts';
 import type { SpendStore } from './spend-store.ts';

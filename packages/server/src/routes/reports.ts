@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '@cycles-guard/core';
 import { parseSpendReportQuery } from '@cycles-guard/core/ledger-kit';
-import { type SpendLog, spendReport, spendReportCsv } from '@cycles-guard/core/reports';
+import { spendReport, spendReportCsv } from '@cycles-guard/core/reports';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { readerOf } from '../observe/admin-key.ts';
