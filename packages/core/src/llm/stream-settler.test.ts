@@ -64,14 +64,14 @@ const event: fc.Arbitrary<Event> = fc.oneof(
 );
 const ending = fc.constantFrom<Ending>('finish', 'finishWithUsage', 'abort', 'error', 'unbilled', 'release');
 
-/** The rules, written independently of the implementation: the amount charged (0 = released). */
+/** The rules, written independently of the implementation: the amount charged (released only when the call was not billed). */
 function expectedCharge(
   events: Event[],
   end: Ending,
   endUsage: TokenUsage,
   seesEveryDelta: boolean,
   granted: number,
-): { charged: number; read: number } {
+): { charged: number; read: number; released: boolean } {
   const hold = cost(INPUT, granted);
   let estimated = 0;
   let reported: Partial<TokenUsage> | undefined;
@@ -92,15 +92,18 @@ function expectedCharge(
       break;
     }
   }
-  if (end === 'unbilled' || end === 'release') return { charged: 0, read };
+  if (end === 'unbilled' || end === 'release') return { charged: 0, read, released: true };
   if (end === 'finishWithUsage' && !cutoff) final = endUsage;
-  if (final !== undefined) return { charged: cost(final.inputTokens, final.outputTokens), read };
+  // A billed call commits what it cost, even 0 (usage reported as 0 tokens): only an unbilled one is released.
+  if (final !== undefined)
+    return { charged: cost(final.inputTokens, final.outputTokens), read, released: false };
   const stopped = cutoff ? 'abort' : end;
-  if (cutoff || stopped === 'error') return { charged: hold, read };
-  if (reported === undefined && !seesEveryDelta && estimated === 0) return { charged: hold, read };
+  if (cutoff || stopped === 'error') return { charged: hold, read, released: false };
+  if (reported === undefined && !seesEveryDelta && estimated === 0)
+    return { charged: hold, read, released: false };
   const input = reported?.inputTokens ?? INPUT;
   const output = reported?.outputTokens ?? Math.min(estimated, granted);
-  return { charged: cost(input, output), read };
+  return { charged: cost(input, output), read, released: false };
 }
 
 describe('StreamSettler (model-based)', () => {
@@ -160,7 +163,7 @@ describe('StreamSettler (model-based)', () => {
           const row = await state();
           expect(row.reserved).toBe(0);
           expect(row.spent).toBe(expected.charged);
-          if (expected.charged === 0) expect(settlement.status).toBe('released');
+          if (expected.released) expect(settlement.status).toBe('released');
           else expect(settlement).toMatchObject({ status: 'committed', charged: expected.charged });
         },
       ),
