@@ -4,6 +4,7 @@ import { startRedisServer } from '@cycles-guard/redis/testing';
 import { Pool } from 'undici';
 import type { Benchmark } from '../../../scripts/bench.ts';
 import { percentile } from '../../../scripts/bench-stats.ts';
+import { DEFAULT_BLOCKED_CIDR_RANGES } from '../src/webhooks/webhook-security.ts';
 import { startServerProcess } from './server-process.ts';
 
 // Webhooks must never slow the reserve path. 50 clients reserve on the Redis ledger, each reserve for a
@@ -80,7 +81,11 @@ const webhooks: Benchmark = {
       ledger: { type: 'redis', url: redis.url, keyPrefix: `bench-wh:${Date.now()}:` },
       apiKeys: { [API_KEY]: 'acme' },
       adminApiKey: ADMIN_KEY,
-      webhookAllowHttp: true,
+      // The receiver is on loopback: http allowed and 127.0.0.0/8 off the blocked ranges, for this run.
+      webhookSecurity: {
+        allow_http: true,
+        blocked_cidr_ranges: DEFAULT_BLOCKED_CIDR_RANGES.filter((range) => range !== '127.0.0.0/8'),
+      },
       maxTemplateLedgers: 10_000_000,
       maxTemplateLedgersPerTenant: 10_000_000,
       tenants: { acme: { maxReservations: 10_000_000 } },

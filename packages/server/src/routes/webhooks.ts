@@ -39,8 +39,6 @@ function notFound(subscriptionId: string): NotFoundError {
 
 /** Options of the webhook routes. */
 export interface WebhookRouteOptions {
-  /** Allow `http://` subscription URLs (development only; GOV `allow_http`). */
-  allowHttp: boolean;
   now: () => number;
 }
 
@@ -80,7 +78,8 @@ export function registerWebhookRoutes(
         },
       );
     }
-    const record = createSubscription(request.body, tenant, options.allowHttp, options.now());
+    const record = createSubscription(request.body, tenant, dispatcher.guard, options.now());
+    await dispatcher.guard.check(record.url);
     await dispatcher.save(record);
     events.publish(
       [
@@ -104,7 +103,8 @@ export function registerWebhookRoutes(
   };
 
   const update = async (request: FastifyRequest, current: SubscriptionRecord, admin: boolean) => {
-    const next = updateSubscription(current, request.body, options.allowHttp, options.now());
+    const next = updateSubscription(current, request.body, dispatcher.guard, options.now());
+    if (next.url !== current.url) await dispatcher.guard.check(next.url);
     await dispatcher.save(next);
     const changed = Object.keys(request.body as object).filter((key) => key !== 'status');
     const type =

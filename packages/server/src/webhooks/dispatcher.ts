@@ -8,8 +8,10 @@ import {
   webhookRequest,
 } from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
-import { postJson } from './http-post.ts';
+import { WebhookPoster } from './http-post.ts';
 import { type SubscriptionRecord, selects } from './subscription.ts';
+import { WebhookUrlGuard } from './url-guard.ts';
+import { parseWebhookSecurity } from './webhook-security.ts';
 import type { WebhookStore } from './webhook-store.ts';
 
 /** Options of the dispatcher. */
@@ -17,6 +19,8 @@ export interface DispatcherOptions {
   clock?: Clock;
   /** Per-attempt timeout (the spec leaves it open). Default 10,000 ms. */
   timeoutMs?: number;
+  /** Where deliveries may go (default: the spec's blocked ranges, https only). */
+  guard?: WebhookUrlGuard;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -37,7 +41,9 @@ export class WebhookDispatcher {
   private closed = false;
   private unsubscribe: (() => void) | undefined;
   private readonly clock: Clock;
-  private readonly timeoutMs: number;
+  private readonly poster: WebhookPoster;
+  /** The URL policy deliveries and subscription writes obey. */
+  readonly guard: WebhookUrlGuard;
 
   constructor(
     private readonly events: LedgerEvents,
@@ -45,7 +51,8 @@ export class WebhookDispatcher {
     options: DispatcherOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.guard = options.guard ?? new WebhookUrlGuard(parseWebhookSecurity({}));
+    this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
   }
 
   /**
@@ -133,6 +140,7 @@ export class WebhookDispatcher {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
+    this.poster.close();
   }
 
   /** Settles when every attempt started so far has finished (tests, benchmarks). */
@@ -248,7 +256,7 @@ export class WebhookDispatcher {
     let status: number | undefined;
     let error: string | undefined;
     try {
-      status = await postJson(subscription.url, request.body, request.headers, this.timeoutMs);
+      status = await this.poster.post(subscription.url, request.body, request.headers);
       if (status < 200 || status > 299) error = `HTTP ${status}`;
     } catch (caught) {
       error = caught instanceof Error ? caught.message : String(caught);

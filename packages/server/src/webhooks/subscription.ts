@@ -7,6 +7,7 @@ import {
   SYSTEM_TENANT,
   TENANT_CATEGORIES,
 } from '@cycles-guard/core/ledger-kit';
+import type { WebhookUrlGuard } from './url-guard.ts';
 
 // GOV `WebhookSubscription`: parsing of create and update requests (both subscription invariants checked
 // on the resulting state, before anything is stored), matching of events, and the masked read shape.
@@ -85,23 +86,11 @@ function text(body: Record<string, unknown>, field: string, max: number): string
   return value;
 }
 
-function checkUrl(value: unknown, allowHttp: boolean): string {
+function checkUrl(value: unknown, guard: WebhookUrlGuard): string {
   if (typeof value !== 'string' || value.length > 2048)
     fail('url', 'must be a URL of at most 2048 characters');
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail('url', 'is not a URL: send an absolute https:// URL');
-  }
-  if (url.protocol === 'https:') return value;
-  if (url.protocol === 'http:' && allowHttp) return value;
-  fail(
-    'url',
-    allowHttp
-      ? 'must be http(s)'
-      : 'must be https (http only when the server runs with webhookAllowHttp, for development)',
-  );
+  guard.checkForm(value);
+  return value;
 }
 
 function list(value: unknown, field: string, allowed: readonly string[]): string[] | undefined {
@@ -206,7 +195,7 @@ function knownFields(body: unknown, fields: readonly string[]): Record<string, u
 export function createSubscription(
   body: unknown,
   tenant: string,
-  allowHttp: boolean,
+  guard: WebhookUrlGuard,
   nowMs: number,
 ): SubscriptionRecord {
   const request = knownFields(body, CREATE_FIELDS);
@@ -218,7 +207,7 @@ export function createSubscription(
   const record: SubscriptionRecord = {
     subscription_id: `whsub_${randomBytes(12).toString('hex')}`,
     tenant_id: tenant,
-    url: checkUrl(request.url, allowHttp),
+    url: checkUrl(request.url, guard),
     event_types: types,
     signing_secret: secret ?? `whsec_${randomBytes(24).toString('base64url')}`,
     status: 'ACTIVE',
@@ -266,12 +255,12 @@ function applyOptional(record: SubscriptionRecord, request: Record<string, unkno
 export function updateSubscription(
   current: SubscriptionRecord,
   body: unknown,
-  allowHttp: boolean,
+  guard: WebhookUrlGuard,
   nowMs: number,
 ): SubscriptionRecord {
   const request = knownFields(body, UPDATE_FIELDS);
   const next: SubscriptionRecord = { ...current, updated_at: new Date(nowMs).toISOString() };
-  if (request.url !== undefined) next.url = checkUrl(request.url, allowHttp);
+  if (request.url !== undefined) next.url = checkUrl(request.url, guard);
   if (request.event_types !== undefined)
     next.event_types = list(request.event_types, 'event_types', EVENT_TYPES)!;
   if (request.retry_policy !== undefined) next.retry_policy = checkRetry(request.retry_policy);
