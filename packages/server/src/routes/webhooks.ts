@@ -15,6 +15,7 @@ import {
   toWireSubscription,
   updateSubscription,
 } from '../webhooks/subscription.ts';
+import { toWebhookTestResponse, webhookTestEvent } from '../webhooks/test-event.ts';
 import { requireAdmin } from './admin.ts';
 import { tenantOf } from './events.ts';
 
@@ -140,6 +141,16 @@ export function registerWebhookRoutes(
     return reply.code(204).send();
   };
 
+  // One signed attempt of `system.webhook_test`, answered with the endpoint's status and timing.
+  const probe = async (request: FastifyRequest, record: SubscriptionRecord) => {
+    const event = webhookTestEvent(
+      record,
+      { requestId: request.id, traceId: request.traceId },
+      options.now(),
+    );
+    return toWebhookTestResponse(await dispatcher.probe(record, event));
+  };
+
   const deliveries = async (request: FastifyRequest, record: SubscriptionRecord) => {
     const params = queryOf(request);
     checkQuery(params, 'listWebhookDeliveries');
@@ -211,6 +222,10 @@ export function registerWebhookRoutes(
   app.delete<IdParams>('/v1/admin/webhooks/:subscription_id', async (request, reply) => {
     requireAdmin(request, keys);
     return remove(request, reply, await owned(request.params.subscription_id, undefined));
+  });
+  app.post<IdParams>('/v1/admin/webhooks/:subscription_id/test', async (request) => {
+    requireAdmin(request, keys);
+    return probe(request, await owned(request.params.subscription_id, undefined));
   });
   app.get<IdParams>('/v1/admin/webhooks/:subscription_id/deliveries', async (request) => {
     requireAdmin(request, keys);
@@ -293,6 +308,10 @@ export function registerWebhookRoutes(
   app.delete<IdParams>('/v1/webhooks/:subscription_id', async (request, reply) =>
     remove(request, reply, await owned(request.params.subscription_id, tenantOf(request, keys))),
   );
+  app.post<IdParams>('/v1/webhooks/:subscription_id/test', async (request) => {
+    const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
+    return probe(request, await owned(request.params.subscription_id, tenant));
+  });
   app.get<IdParams>('/v1/webhooks/:subscription_id/deliveries', async (request) => {
     const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
     return deliveries(request, await owned(request.params.subscription_id, tenant));

@@ -246,27 +246,7 @@ export class WebhookDispatcher {
       await this.finish(delivery, 'FAILED', `subscription is ${subscription.status}`);
       return;
     }
-    const request = webhookRequest(
-      delivery.event,
-      subscription.signing_secret,
-      subscription.headers,
-      delivery.trace_flags,
-    );
-    const started = performance.now();
-    let status: number | undefined;
-    let error: string | undefined;
-    try {
-      status = await this.poster.post(subscription.url, request.body, request.headers);
-      if (status < 200 || status > 299) error = `HTTP ${status}`;
-    } catch (caught) {
-      error = caught instanceof Error ? caught.message : String(caught);
-    }
-    const now = this.clock.now();
-    delivery.attempts++;
-    delivery.attempted_at = new Date(now).toISOString();
-    delivery.response_time_ms = Math.round(performance.now() - started);
-    if (status === undefined) delete delivery.response_status;
-    else delivery.response_status = status;
+    const { error } = await this.send(subscription, delivery);
     if (error === undefined) {
       // Stored only when a failure streak ends: a success per delivery would cost a write per event.
       const streak = subscription.consecutive_failures > 0;
@@ -308,10 +288,49 @@ export class WebhookDispatcher {
     );
     delivery.status = 'RETRYING';
     delivery.error_message = error;
-    delivery.dueMs = now + delay;
+    delivery.dueMs = this.clock.now() + delay;
     delivery.next_retry_at = new Date(delivery.dueMs).toISOString();
     await this.store.saveDelivery(delivery);
     this.schedule(delivery);
+  }
+
+  /** One signed POST of the delivery's event; the attempt is recorded on the delivery (not stored). */
+  private async send(
+    subscription: SubscriptionRecord,
+    delivery: DeliveryRecord,
+  ): Promise<{ status?: number; error?: string }> {
+    const request = webhookRequest(
+      delivery.event,
+      subscription.signing_secret,
+      subscription.headers,
+      delivery.trace_flags,
+    );
+    const started = performance.now();
+    let status: number | undefined;
+    let error: string | undefined;
+    try {
+      status = await this.poster.post(subscription.url, request.body, request.headers);
+      if (status < 200 || status > 299) error = `HTTP ${status}`;
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught);
+    }
+    delivery.attempts++;
+    delivery.attempted_at = new Date(this.clock.now()).toISOString();
+    delivery.response_time_ms = Math.round(performance.now() - started);
+    if (status === undefined) delete delivery.response_status;
+    else delivery.response_status = status;
+    return status === undefined ? { error: error! } : error === undefined ? { status } : { status, error };
+  }
+
+  /**
+   * The GOV test probe: one attempt of `event` (a `system.webhook_test`), whatever the subscription's
+   * status, recorded as a delivery; no retry, and neither the failure count nor the status changes.
+   */
+  async probe(subscription: SubscriptionRecord, event: ProtocolEvent): Promise<DeliveryRecord> {
+    const delivery = await this.newDelivery(subscription, event);
+    const { error } = await this.send(subscription, delivery);
+    await this.finish(delivery, error === undefined ? 'SUCCESS' : 'FAILED', error);
+    return delivery;
   }
 
   private async finish(
