@@ -11,7 +11,6 @@ import {
   createSubscription,
   inScope,
   type SubscriptionRecord,
-  selects,
   toWireSubscription,
   updateSubscription,
 } from '../webhooks/subscription.ts';
@@ -259,7 +258,7 @@ export function registerWebhookRoutes(
       for (const event of page.events) {
         const chosen =
           types === undefined
-            ? selects(record, event)
+            ? dispatcher.receives(record, event)
             : types.has(event.event_type) && inScope(record, event);
         if (chosen) selected.push(event);
       }

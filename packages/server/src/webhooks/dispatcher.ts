@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AuthorityUnavailableError, type Clock, type ProtocolEvent } from '@cycles-guard/core';
 import {
   type EventDraft,
+  LedgerEventLog,
   type LedgerEvents,
   retryDelayMs,
   SYSTEM_TENANT,
@@ -10,6 +11,7 @@ import {
 import type { DeliveryRecord } from './delivery.ts';
 import { WebhookPoster } from './http-post.ts';
 import { type SubscriptionRecord, selects } from './subscription.ts';
+import { extraThresholds, passesThresholds } from './thresholds.ts';
 import { WebhookUrlGuard } from './url-guard.ts';
 import { parseWebhookSecurity } from './webhook-security.ts';
 import type { WebhookStore } from './webhook-store.ts';
@@ -52,6 +54,8 @@ export class WebhookDispatcher {
   ) {
     this.clock = options.clock ?? systemClock;
     this.guard = options.guard ?? new WebhookUrlGuard(parseWebhookSecurity({}));
+    const log = events instanceof LedgerEventLog ? events : undefined;
+    this.ownThresholdsOf = log === undefined ? undefined : (scope) => log.ownThresholdsOf(scope);
     this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
   }
 
@@ -92,6 +96,7 @@ export class WebhookDispatcher {
           if (!this.subscriptions.has(record.subscription_id))
             this.subscriptions.set(record.subscription_id, record);
         }
+        this.subscriptionsChanged();
         for (const delivery of await this.store.unfinished()) this.schedule(delivery);
         if (this.inbox.length > 0 && !this.draining) {
           this.draining = true;
@@ -114,12 +119,28 @@ export class WebhookDispatcher {
 
   async save(record: SubscriptionRecord): Promise<void> {
     this.subscriptions.set(record.subscription_id, record);
+    this.subscriptionsChanged();
     await this.store.saveSubscription(record);
   }
 
   async remove(subscriptionId: string): Promise<void> {
     this.subscriptions.delete(subscriptionId);
+    this.subscriptionsChanged();
     await this.store.deleteSubscription(subscriptionId);
+  }
+
+  /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
+  receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
+    return selects(subscription, event) && passesThresholds(subscription, event, this.ownThresholdsOf);
+  }
+
+  /** The ledger's configured thresholds of a scope (known when its events are core's event log). */
+  private readonly ownThresholdsOf: ((scope: string) => readonly number[]) | undefined;
+
+  /** Tells the ledger the utilizations active subscriptions ask for, so it emits their crossings. */
+  private subscriptionsChanged(): void {
+    if (this.events instanceof LedgerEventLog)
+      this.events.setExtraThresholds(extraThresholds(this.subscriptions.values()));
   }
 
   /** Queues `events` as new deliveries to one subscription (replay); returns how many were queued. */
@@ -171,7 +192,7 @@ export class WebhookDispatcher {
         this.inbox = [];
         for (const event of batch) {
           for (const subscription of this.subscriptions.values()) {
-            if (subscription.status !== 'ACTIVE' || !selects(subscription, event)) continue;
+            if (subscription.status !== 'ACTIVE' || !this.receives(subscription, event)) continue;
             subscription.last_triggered_at = event.timestamp;
             // Not awaited one by one: the stores answer in the order asked (one Redis connection), so
             // first attempts still start in event order.
@@ -350,6 +371,7 @@ export class WebhookDispatcher {
     if (subscription.status === 'DISABLED') return;
     const previous = subscription.status;
     subscription.status = 'DISABLED';
+    this.subscriptionsChanged();
     subscription.updated_at = new Date(this.clock.now()).toISOString();
     this.events.publish([
       webhookLifecycle(

@@ -7,6 +7,7 @@ import {
   SYSTEM_TENANT,
   TENANT_CATEGORIES,
 } from '@cycles-guard/core/ledger-kit';
+import { checkThresholds, type ThresholdConfig } from './thresholds.ts';
 import type { WebhookUrlGuard } from './url-guard.ts';
 
 // GOV `WebhookSubscription`: parsing of create and update requests (both subscription invariants checked
@@ -22,7 +23,7 @@ export interface SubscriptionRecord {
   event_types: string[];
   event_categories?: string[];
   scope_filter?: string;
-  thresholds?: Record<string, unknown>;
+  thresholds?: ThresholdConfig;
   signing_secret: string;
   headers?: Record<string, string>;
   status: 'ACTIVE' | 'PAUSED' | 'DISABLED';
@@ -139,19 +140,6 @@ function checkRetry(value: unknown): SubscriptionRecord['retry_policy'] {
     backoff_multiplier: policy.backoffMultiplier,
     max_delay_ms: policy.maxDelayMs,
   };
-}
-
-function checkThresholds(value: unknown): Record<string, unknown> | undefined {
-  if (value === undefined) return undefined;
-  if (!isObject(value)) fail('thresholds', 'must be an object (WebhookThresholdConfig)');
-  const utilization = value.budget_utilization;
-  if (
-    utilization !== undefined &&
-    (!Array.isArray(utilization) || utilization.some((t) => typeof t !== 'number' || t < 0 || t > 1))
-  ) {
-    fail('thresholds.budget_utilization', 'must be an array of numbers from 0 to 1');
-  }
-  return value;
 }
 
 /** Both subscription invariants, on the state that would be stored (GOV info.description). */
