@@ -23,6 +23,11 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   /** Where deliveries may go (default: the spec's blocked ranges, https only). */
   guard?: WebhookUrlGuard;
+  /**
+   * How often a shared store's subscription version is polled, so a subscription written on another
+   * server reaches this one. Default 1000 ms.
+   */
+  refreshMs?: number;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -57,6 +62,7 @@ export class WebhookDispatcher {
     const log = events instanceof LedgerEventLog ? events : undefined;
     this.ownThresholdsOf = log === undefined ? undefined : (scope) => log.ownThresholdsOf(scope);
     this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
+    this.refreshMs = options.refreshMs ?? 1000;
   }
 
   /**
@@ -67,6 +73,10 @@ export class WebhookDispatcher {
   start(): void {
     this.unsubscribe = this.events.subscribe((event) => this.enqueue(event));
     this.loading = this.load();
+    if (this.store.version !== undefined) {
+      this.refresher = setInterval(() => void this.refresh(), this.refreshMs);
+      this.refresher.unref?.();
+    }
   }
 
   /** Resolves once subscriptions are loaded (routes wait for it); 503 while the store is unreachable. */
@@ -92,12 +102,14 @@ export class WebhookDispatcher {
   private async load(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
+        this.seenVersion = await this.store.version?.();
         for (const record of await this.store.subscriptions()) {
           if (!this.subscriptions.has(record.subscription_id))
             this.subscriptions.set(record.subscription_id, record);
         }
         this.subscriptionsChanged();
         for (const delivery of await this.store.unfinished()) this.schedule(delivery);
+        this.loaded = true;
         if (this.inbox.length > 0 && !this.draining) {
           this.draining = true;
           setImmediate(() => void this.drain());
@@ -118,15 +130,57 @@ export class WebhookDispatcher {
   }
 
   async save(record: SubscriptionRecord): Promise<void> {
+    this.localWrites++;
     this.subscriptions.set(record.subscription_id, record);
     this.subscriptionsChanged();
     await this.store.saveSubscription(record);
   }
 
   async remove(subscriptionId: string): Promise<void> {
+    this.localWrites++;
     this.subscriptions.delete(subscriptionId);
     this.subscriptionsChanged();
     await this.store.deleteSubscription(subscriptionId);
+  }
+
+  private refresher: ReturnType<typeof setInterval> | undefined;
+  private readonly refreshMs: number;
+  private seenVersion: string | undefined;
+  private refreshing = false;
+  /** Subscription writes of this server (a reload that overlaps one is dropped, not applied stale). */
+  private localWrites = 0;
+
+  /**
+   * Reloads the subscriptions when the shared store's version moved (another server wrote one): a
+   * polled counter rather than pub/sub, so a change made while this server was disconnected is not
+   * lost, and it costs one GET per interval.
+   */
+  async refresh(): Promise<void> {
+    if (this.refreshing || this.closed || this.store.version === undefined || !this.loaded) return;
+    this.refreshing = true;
+    const writes = this.localWrites;
+    try {
+      const version = await this.store.version();
+      if (version === this.seenVersion) return;
+      const records = await this.store.subscriptions();
+      if (writes !== this.localWrites) return; // raced a write here: the next poll reloads
+      this.seenVersion = version;
+      const current = new Map(this.subscriptions);
+      this.subscriptions.clear();
+      for (const record of records) {
+        const mine = current.get(record.subscription_id);
+        // What only this server saw (not stored on every delivery) survives the reload.
+        for (const field of ['last_triggered_at', 'last_success_at', 'last_failure_at'] as const) {
+          if (mine?.[field] !== undefined && (record[field] ?? '') < mine[field]) record[field] = mine[field];
+        }
+        this.subscriptions.set(record.subscription_id, record);
+      }
+      this.subscriptionsChanged();
+    } catch {
+      // The store is unreachable: the next poll tries again.
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
@@ -158,6 +212,7 @@ export class WebhookDispatcher {
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
+    clearInterval(this.refresher);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);

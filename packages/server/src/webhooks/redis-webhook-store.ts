@@ -26,6 +26,9 @@ export class RedisWebhookStore implements WebhookStore {
       record.subscription_id,
       JSON.stringify(record),
     );
+    // After the write (and apart: the two keys may sit on different Cluster slots), so a server that
+    // sees the new version reads the new subscription.
+    await this.client.incr(sharedWebhookKey(this.prefix, 'version'));
   }
 
   async deleteSubscription(subscriptionId: string): Promise<void> {
@@ -36,6 +39,13 @@ export class RedisWebhookStore implements WebhookStore {
       .del(subscriptionKey(this.prefix, subscriptionId, 'order'))
       .del(subscriptionKey(this.prefix, subscriptionId, 'records'))
       .exec();
+    await this.client.incr(sharedWebhookKey(this.prefix, 'version'));
+  }
+
+  /** One GET: the other servers poll it and reload the subscriptions when it moved. */
+  async version(): Promise<string> {
+    await whenConnected(this.client);
+    return (await this.client.get(sharedWebhookKey(this.prefix, 'version'))) ?? '0';
   }
 
   async subscriptions(): Promise<SubscriptionRecord[]> {
