@@ -143,6 +143,7 @@ export function buildApp(
   if (options.webhooks !== undefined) {
     registerWebhookRoutes(app, ledger, options.webhooks, keys, { now: () => Date.now() });
     registerWebhookSecurityRoutes(app, options.webhooks.guard, keys);
+    options.webhooks.onOutcome((outcome) => app.cyclesMetrics.webhookDelivery(outcome));
   }
   return app;
 }

@@ -30,6 +30,9 @@ export interface DispatcherOptions {
   refreshMs?: number;
 }
 
+/** How a delivery attempt ended, as counted on `/metrics`. */
+export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped';
+
 const systemClock: Clock = { now: () => Date.now() };
 
 /**
@@ -183,6 +186,17 @@ export class WebhookDispatcher {
     }
   }
 
+  private outcome: (outcome: DeliveryOutcome) => void = () => {};
+
+  /**
+   * Calls `listener` as each delivery attempt ends (`/metrics`): `delivered`, `retried` (failed, retry
+   * scheduled), `failed` (retries exhausted) or `dropped` (the subscription is paused or disabled).
+   * Test probes are not counted.
+   */
+  onOutcome(listener: (outcome: DeliveryOutcome) => void): void {
+    this.outcome = listener;
+  }
+
   /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
   receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
     return selects(subscription, event) && passesThresholds(subscription, event, this.ownThresholdsOf);
@@ -319,6 +333,7 @@ export class WebhookDispatcher {
     if (subscription === undefined) return;
     if (subscription.status !== 'ACTIVE') {
       // Paused or disabled: events are dropped, not queued (GOV), and so are retries still pending.
+      this.outcome('dropped');
       await this.finish(delivery, 'FAILED', `subscription is ${subscription.status}`);
       return;
     }
@@ -328,6 +343,7 @@ export class WebhookDispatcher {
       const streak = subscription.consecutive_failures > 0;
       subscription.consecutive_failures = 0;
       subscription.last_success_at = delivery.attempted_at;
+      this.outcome('delivered');
       await this.finish(delivery, 'SUCCESS');
       if (streak) await this.store.saveSubscription(subscription);
       return;
@@ -338,6 +354,7 @@ export class WebhookDispatcher {
       await this.disable(subscription);
     await this.store.saveSubscription(subscription);
     if (delivery.attempts > subscription.retry_policy.max_retries || subscription.status !== 'ACTIVE') {
+      this.outcome('failed');
       await this.finish(delivery, 'FAILED', error);
       this.events.publish([
         {
@@ -362,6 +379,7 @@ export class WebhookDispatcher {
       },
       delivery.attempts,
     );
+    this.outcome('retried');
     delivery.status = 'RETRYING';
     delivery.error_message = error;
     delivery.dueMs = this.clock.now() + delay;
