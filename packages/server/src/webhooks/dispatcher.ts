@@ -9,6 +9,7 @@ import {
   webhookRequest,
 } from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
+import { eventJson } from './event-json.ts';
 import { WebhookPoster } from './http-post.ts';
 import { type SubscriptionRecord, selects } from './subscription.ts';
 import { extraThresholds, passesThresholds } from './thresholds.ts';
@@ -263,10 +264,11 @@ export class WebhookDispatcher {
           for (const subscription of this.subscriptions.values()) {
             if (subscription.status !== 'ACTIVE' || !this.receives(subscription, event)) continue;
             subscription.last_triggered_at = event.timestamp;
-            // Not awaited one by one: the stores answer in the order asked (one Redis connection), so
-            // first attempts still start in event order.
-            const stored = this.newDelivery(subscription, event).then((delivery) => this.attempt(delivery));
-            this.track(stored);
+            // First attempts start in event order. Sent at once, stored alongside: the store may write the outcome alone when the attempt
+            // ends before its PENDING record was flushed (one write per delivery instead of two).
+            const delivery = this.draftDelivery(subscription, event);
+            this.store.saveDelivery(delivery).catch(() => {});
+            void this.attempt(delivery);
           }
         }
       }
@@ -276,6 +278,13 @@ export class WebhookDispatcher {
   }
 
   private async newDelivery(subscription: SubscriptionRecord, event: ProtocolEvent): Promise<DeliveryRecord> {
+    const delivery = this.draftDelivery(subscription, event);
+    await this.store.saveDelivery(delivery);
+    return delivery;
+  }
+
+  /** A new PENDING delivery of `event` to `subscription`, not stored yet. */
+  private draftDelivery(subscription: SubscriptionRecord, event: ProtocolEvent): DeliveryRecord {
     const now = this.clock.now();
     const delivery: DeliveryRecord = {
       delivery_id: `whdel_${randomBytes(10).toString('hex')}`,
@@ -294,7 +303,6 @@ export class WebhookDispatcher {
       delivery.trace_id = event.trace_id;
       delivery.trace_flags = '01';
     }
-    await this.store.saveDelivery(delivery);
     return delivery;
   }
 
@@ -398,6 +406,7 @@ export class WebhookDispatcher {
       subscription.signing_secret,
       subscription.headers,
       delivery.trace_flags,
+      eventJson(delivery.event),
     );
     const started = performance.now();
     let status: number | undefined;
