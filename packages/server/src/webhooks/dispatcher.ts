@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { AuthorityUnavailableError, type Clock, type ProtocolEvent } from '@cycles-guard/core';
 import {
   type EventDraft,
-  LedgerEventLog,
   type LedgerEvents,
   retryDelayMs,
   SYSTEM_TENANT,
@@ -11,8 +10,8 @@ import {
 import type { DeliveryRecord } from './delivery.ts';
 import { eventJson } from './event-json.ts';
 import { WebhookPoster } from './http-post.ts';
-import { type SubscriptionRecord, selects } from './subscription.ts';
-import { extraThresholds, passesThresholds } from './thresholds.ts';
+import type { SubscriptionRecord } from './subscription.ts';
+import { SubscriptionSet } from './subscription-set.ts';
 import { WebhookUrlGuard } from './url-guard.ts';
 import { parseWebhookSecurity } from './webhook-security.ts';
 import type { WebhookStore } from './webhook-store.ts';
@@ -44,7 +43,9 @@ const systemClock: Clock = { now: () => Date.now() };
  * on a later turn of the event loop, so a reserve never waits for a webhook.
  */
 export class WebhookDispatcher {
-  private readonly subscriptions = new Map<string, SubscriptionRecord>();
+  private readonly subscriptions: SubscriptionSet;
+  private refresher: ReturnType<typeof setInterval> | undefined;
+  private readonly refreshMs: number;
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly inFlight = new Set<Promise<void>>();
   private inbox: ProtocolEvent[] = [];
@@ -63,8 +64,7 @@ export class WebhookDispatcher {
   ) {
     this.clock = options.clock ?? systemClock;
     this.guard = options.guard ?? new WebhookUrlGuard(parseWebhookSecurity({}));
-    const log = events instanceof LedgerEventLog ? events : undefined;
-    this.ownThresholdsOf = log === undefined ? undefined : (scope) => log.ownThresholdsOf(scope);
+    this.subscriptions = new SubscriptionSet(store, events);
     this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
     this.refreshMs = options.refreshMs ?? 1000;
   }
@@ -106,12 +106,7 @@ export class WebhookDispatcher {
   private async load(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        this.seenVersion = await this.store.version?.();
-        for (const record of await this.store.subscriptions()) {
-          if (!this.subscriptions.has(record.subscription_id))
-            this.subscriptions.set(record.subscription_id, record);
-        }
-        this.subscriptionsChanged();
+        await this.subscriptions.load();
         for (const delivery of await this.store.unfinished()) this.schedule(delivery);
         this.loaded = true;
         if (this.inbox.length > 0 && !this.draining) {
@@ -133,58 +128,22 @@ export class WebhookDispatcher {
     return [...this.subscriptions.values()];
   }
 
-  async save(record: SubscriptionRecord): Promise<void> {
-    this.localWrites++;
-    this.subscriptions.set(record.subscription_id, record);
-    this.subscriptionsChanged();
-    await this.store.saveSubscription(record);
+  save(record: SubscriptionRecord): Promise<void> {
+    return this.subscriptions.save(record);
   }
 
-  async remove(subscriptionId: string): Promise<void> {
-    this.localWrites++;
-    this.subscriptions.delete(subscriptionId);
-    this.subscriptionsChanged();
-    await this.store.deleteSubscription(subscriptionId);
+  remove(subscriptionId: string): Promise<void> {
+    return this.subscriptions.remove(subscriptionId);
   }
 
-  private refresher: ReturnType<typeof setInterval> | undefined;
-  private readonly refreshMs: number;
-  private seenVersion: string | undefined;
-  private refreshing = false;
-  /** Subscription writes of this server (a reload that overlaps one is dropped, not applied stale). */
-  private localWrites = 0;
+  /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
+  receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
+    return this.subscriptions.receives(subscription, event);
+  }
 
-  /**
-   * Reloads the subscriptions when the shared store's version moved (another server wrote one): a
-   * polled counter rather than pub/sub, so a change made while this server was disconnected is not
-   * lost, and it costs one GET per interval.
-   */
+  /** Reloads the subscriptions if another server changed them (polled every `refreshMs`). */
   async refresh(): Promise<void> {
-    if (this.refreshing || this.closed || this.store.version === undefined || !this.loaded) return;
-    this.refreshing = true;
-    const writes = this.localWrites;
-    try {
-      const version = await this.store.version();
-      if (version === this.seenVersion) return;
-      const records = await this.store.subscriptions();
-      if (writes !== this.localWrites) return; // raced a write here: the next poll reloads
-      this.seenVersion = version;
-      const current = new Map(this.subscriptions);
-      this.subscriptions.clear();
-      for (const record of records) {
-        const mine = current.get(record.subscription_id);
-        // What only this server saw (not stored on every delivery) survives the reload.
-        for (const field of ['last_triggered_at', 'last_success_at', 'last_failure_at'] as const) {
-          if (mine?.[field] !== undefined && (record[field] ?? '') < mine[field]) record[field] = mine[field];
-        }
-        this.subscriptions.set(record.subscription_id, record);
-      }
-      this.subscriptionsChanged();
-    } catch {
-      // The store is unreachable: the next poll tries again.
-    } finally {
-      this.refreshing = false;
-    }
+    if (!this.closed && this.loaded) await this.subscriptions.refresh();
   }
 
   private outcome: (outcome: DeliveryOutcome) => void = () => {};
@@ -198,25 +157,15 @@ export class WebhookDispatcher {
     this.outcome = listener;
   }
 
-  /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
-  receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
-    return selects(subscription, event) && passesThresholds(subscription, event, this.ownThresholdsOf);
-  }
-
-  /** The ledger's configured thresholds of a scope (known when its events are core's event log). */
-  private readonly ownThresholdsOf: ((scope: string) => readonly number[]) | undefined;
-
-  /** Tells the ledger the utilizations active subscriptions ask for, so it emits their crossings. */
-  private subscriptionsChanged(): void {
-    if (this.events instanceof LedgerEventLog)
-      this.events.setExtraThresholds(extraThresholds(this.subscriptions.values()));
-  }
-
   /** Queues `events` as new deliveries to one subscription (replay); returns how many were queued. */
   async replay(subscription: SubscriptionRecord, events: readonly ProtocolEvent[]): Promise<Promise<void>[]> {
     const sent: Promise<void>[] = [];
     for (const event of events) {
-      if (subscription.status !== 'ACTIVE' || !this.subscriptions.has(subscription.subscription_id)) break;
+      if (
+        subscription.status !== 'ACTIVE' ||
+        this.subscriptions.get(subscription.subscription_id) === undefined
+      )
+        break;
       const delivery = await this.newDelivery(subscription, event);
       sent.push(this.attempt(delivery));
     }
@@ -453,7 +402,7 @@ export class WebhookDispatcher {
     if (subscription.status === 'DISABLED') return;
     const previous = subscription.status;
     subscription.status = 'DISABLED';
-    this.subscriptionsChanged();
+    this.subscriptions.changed();
     subscription.updated_at = new Date(this.clock.now()).toISOString();
     this.events.publish([
       webhookLifecycle(
