@@ -1,5 +1,6 @@
 import { InvalidConfigError } from '@cycles-guard/core';
 import { type LedgerConfig, parseLedgerConfig, readConfigFile } from '@cycles-guard/core/ledger-kit';
+import { parseWebhookSecurity, type WebhookSecurityConfig } from './webhooks/webhook-security.ts';
 
 /** Where the budgets live. */
 export type LedgerStoreConfig =
@@ -40,8 +41,13 @@ export interface ServerConfig extends LedgerConfig {
    * overrides it.
    */
   maxTemplateLedgersPerTenant?: number;
-  /** Accept `http://` webhook URLs (development only; the spec requires HTTPS otherwise). @default false */
+  /** Accept `http://` webhook URLs (development only): shorthand for `webhookSecurity.allow_http`. */
   webhookAllowHttp?: boolean;
+  /**
+   * Where webhooks may point (GOV `WebhookSecurityConfig`; omitted fields take their defaults: the
+   * spec's blocked private, loopback and link-local ranges, no URL patterns, https only).
+   */
+  webhookSecurity?: WebhookSecurityConfig;
 }
 
 /** The template bounds of a config, to pass to the ledger. */
@@ -60,6 +66,7 @@ const SERVER_KEYS = [
   'maxTemplateLedgers',
   'maxTemplateLedgersPerTenant',
   'webhookAllowHttp',
+  'webhookSecurity',
 ];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -168,6 +175,20 @@ export function parseServerConfig(json: unknown, source?: string): ServerConfig 
   if (json.webhookAllowHttp !== undefined) {
     if (typeof json.webhookAllowHttp !== 'boolean') fail('webhookAllowHttp', 'must be true or false', source);
     config.webhookAllowHttp = json.webhookAllowHttp;
+  }
+  if (json.webhookSecurity !== undefined) {
+    if (json.webhookAllowHttp !== undefined)
+      fail(
+        'webhookAllowHttp',
+        'and webhookSecurity exclude each other: set webhookSecurity.allow_http',
+        source,
+      );
+    try {
+      config.webhookSecurity = parseWebhookSecurity(json.webhookSecurity, 'webhookSecurity.');
+    } catch (error) {
+      const field = (error as { details?: { field?: string } }).details?.field ?? 'webhookSecurity';
+      fail(field, (error as Error).message.slice(field.length + 1), source);
+    }
   }
   for (const name of ['maxTemplateLedgers', 'maxTemplateLedgersPerTenant'] as const) {
     if (json[name] !== undefined) config[name] = integerIn(json[name], name, 0, 100_000_000, source);

@@ -20,10 +20,13 @@ import { registerEventRoutes } from './routes/events.ts';
 import { HEALTH_PATHS, registerHealthRoutes } from './routes/health.ts';
 import { registerIntrospectRoute } from './routes/introspect.ts';
 import { registerRuntimeRoutes } from './routes/runtime.ts';
+import { registerWebhookSecurityRoutes } from './routes/webhook-security.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerAdminEvents } from './webhooks/admin-events.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { openWebhookStore } from './webhooks/open-webhook-store.ts';
+import { type HostResolver, WebhookUrlGuard } from './webhooks/url-guard.ts';
+import { parseWebhookSecurity } from './webhooks/webhook-security.ts';
 
 /** Logger levels at which `info` lines are written. */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
@@ -39,6 +42,8 @@ export interface StartServerOptions extends Partial<ServerConfig>, Observability
   clock?: Clock;
   /** A pino destination for the request log (tests); default stdout. */
   logStream?: { write(line: string): void };
+  /** Resolves webhook hosts (tests simulate DNS answers); default the system resolver. */
+  webhookResolver?: HostResolver;
 }
 
 /** A running server. */
@@ -58,7 +63,7 @@ export interface CyclesServer {
 export function buildApp(
   ledger: Ledger,
   keys: ApiKeyRegistry,
-  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream' | 'webhookAllowHttp'> &
+  options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> &
     ObservabilityOptions & { ledgerType: string; webhooks?: WebhookDispatcher },
 ): FastifyInstance {
   const app = Fastify({
@@ -138,8 +143,9 @@ export function buildApp(
   registerEventRoutes(app, ledger, keys);
   registerAdminEvents(app, ledger);
   if (options.webhooks !== undefined) {
-    const allowHttp = options.webhookAllowHttp === true;
-    registerWebhookRoutes(app, ledger, options.webhooks, keys, { allowHttp, now: () => Date.now() });
+    registerWebhookRoutes(app, ledger, options.webhooks, keys, { now: () => Date.now() });
+    registerWebhookSecurityRoutes(app, options.webhooks.guard, keys);
+    options.webhooks.onOutcome((outcome) => app.cyclesMetrics.webhookDelivery(outcome));
   }
   return app;
 }
@@ -155,10 +161,14 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
   const ownsLedger = options.ledgerInstance === undefined;
   const ledger = options.ledgerInstance ?? (await openLedger(store, budgets, options.clock, options));
   const keys = new ApiKeyRegistry(options.apiKeys ?? {}, options.adminApiKey);
+  const guard = new WebhookUrlGuard(
+    parseWebhookSecurity(options.webhookSecurity ?? { allow_http: options.webhookAllowHttp === true }),
+    options.webhookResolver,
+  );
   const webhooks =
     ledger.events === undefined
       ? undefined
-      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store));
+      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store), { guard });
   webhooks?.start();
   const app = buildApp(ledger, keys, {
     ...options,

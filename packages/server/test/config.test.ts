@@ -107,4 +107,24 @@ describe('server config', () => {
       'CYCLES_SERVER_API_KEYS',
     );
   });
+
+  it('reads webhookSecurity (GOV WebhookSecurityConfig), defaults filled in, bad values naming the field', () => {
+    expect(
+      parseServerConfig({ webhookSecurity: { allow_http: true, blocked_cidr_ranges: ['10.0.0.0/8'] } })
+        .webhookSecurity,
+    ).toEqual({ allow_http: true, blocked_cidr_ranges: ['10.0.0.0/8'], allowed_url_patterns: [] });
+    expect(parseServerConfig({ webhookSecurity: {} }).webhookSecurity?.blocked_cidr_ranges).toContain(
+      '169.254.0.0/16',
+    );
+    expect(fieldOf(() => parseServerConfig({ webhookSecurity: { blocked_cidr_ranges: ['10/8'] } }))).toBe(
+      'webhookSecurity.blocked_cidr_ranges',
+    );
+    expect(fieldOf(() => parseServerConfig({ webhookSecurity: { allowHttp: true } }))).toBe(
+      'webhookSecurity.allowHttp',
+    );
+    expect(fieldOf(() => parseServerConfig({ webhookSecurity: [] }))).toBe('webhookSecurity');
+    expect(
+      fieldOf(() => parseServerConfig({ webhookAllowHttp: true, webhookSecurity: { allow_http: true } })),
+    ).toBe('webhookAllowHttp');
+  });
 });

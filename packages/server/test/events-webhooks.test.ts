@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { checkGovResponse } from './support/gov-contract.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 // Events and webhooks over HTTP, on a real server and a real receiving endpoint. Every GOV response is
 // validated against the spec's schemas; the receiver checks signatures the way the spec tells receivers
@@ -27,7 +28,7 @@ beforeEach(async () => {
       { scope: 'tenant:other', unit: 'TOKENS', allocated: 1000 },
     ],
     logLevel: 'silent',
-    webhookAllowHttp: true,
+    webhookSecurity: LOOPBACK_WEBHOOKS,
   });
 });
 
@@ -326,6 +327,8 @@ describe('webhooks', () => {
       adminApiKey: ADMIN_KEY,
       apiKeys: { [ACME_KEY]: 'acme' },
       logLevel: 'silent',
+      // No DNS on test machines: the host resolves to a documentation address.
+      webhookResolver: async () => [{ address: '203.0.113.10', family: 4 }],
     });
     const refused = await send('POST', '/v1/webhooks', {
       key: ACME_KEY,

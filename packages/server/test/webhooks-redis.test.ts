@@ -4,6 +4,7 @@ import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCyclesServer } from '../src/server.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 // On the Redis ledger a delivery still being retried survives a server restart: the next server on the
 // same Redis resumes it, so an alert whose endpoint was down is still delivered once it is back.
@@ -37,7 +38,7 @@ describe('webhooks on the Redis ledger', () => {
       ledger: { type: 'redis' as const, url: redis.url, keyPrefix: 'wh1:' },
       ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS' as const, allocated: 100 }],
       logLevel: 'silent' as const,
-      webhookAllowHttp: true,
+      webhookSecurity: LOOPBACK_WEBHOOKS,
     };
     const first = await startCyclesServer(config);
     const created = await fetch(`${first.url}/v1/webhooks`, {

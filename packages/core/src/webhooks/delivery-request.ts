@@ -14,15 +14,16 @@ export const WEBHOOK_USER_AGENT = 'cycles-guard-webhooks/1';
  * Builds a delivery (RT §WEBHOOK EVENT GUIDANCE): `Content-Type`, `X-Cycles-Event-Id`,
  * `X-Cycles-Event-Type`, `X-Cycles-Signature`, `X-Cycles-Trace-Id` and `traceparent` (the event's trace
  * with a fresh span id; `traceFlags` kept from the inbound request, else `01`), `User-Agent`, then the
- * subscription's own headers (which cannot replace the signed ones).
+ * subscription's own headers (which cannot replace the signed ones). `body` is the event's JSON when
+ * the caller has it already (one encoding per event, however many deliveries).
  */
 export function webhookRequest(
   event: ProtocolEvent,
   secret: string,
   custom: Record<string, string> = {},
   traceFlags = '01',
+  body: string = JSON.stringify(event),
 ): WebhookRequest {
-  const body = JSON.stringify(event);
   const headers: Record<string, string> = { ...custom };
   headers['Content-Type'] = 'application/json';
   headers['User-Agent'] = WEBHOOK_USER_AGENT;

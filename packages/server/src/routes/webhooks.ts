@@ -12,10 +12,10 @@ import {
   createSubscription,
   inScope,
   type SubscriptionRecord,
-  selects,
   toWireSubscription,
   updateSubscription,
 } from '../webhooks/subscription.ts';
+import { toWebhookTestResponse, webhookTestEvent } from '../webhooks/test-event.ts';
 import { requireAdmin } from './admin.ts';
 import { tenantOf } from './events.ts';
 
@@ -40,8 +40,6 @@ function notFound(subscriptionId: string): NotFoundError {
 
 /** Options of the webhook routes. */
 export interface WebhookRouteOptions {
-  /** Allow `http://` subscription URLs (development only; GOV `allow_http`). */
-  allowHttp: boolean;
   now: () => number;
 }
 
@@ -81,7 +79,8 @@ export function registerWebhookRoutes(
         },
       );
     }
-    const record = createSubscription(request.body, tenant, options.allowHttp, options.now());
+    const record = createSubscription(request.body, tenant, dispatcher.guard, options.now());
+    await dispatcher.guard.check(record.url);
     await dispatcher.save(record);
     events.publish(
       [
@@ -105,7 +104,8 @@ export function registerWebhookRoutes(
   };
 
   const update = async (request: FastifyRequest, current: SubscriptionRecord, admin: boolean) => {
-    const next = updateSubscription(current, request.body, options.allowHttp, options.now());
+    const next = updateSubscription(current, request.body, dispatcher.guard, options.now());
+    if (next.url !== current.url) await dispatcher.guard.check(next.url);
     await dispatcher.save(next);
     const changed = Object.keys(request.body as object).filter((key) => key !== 'status');
     const type =
@@ -139,6 +139,16 @@ export function registerWebhookRoutes(
       traceId: request.traceId,
     });
     return reply.code(204).send();
+  };
+
+  // One signed attempt of `system.webhook_test`, answered with the endpoint's status and timing.
+  const probe = async (request: FastifyRequest, record: SubscriptionRecord) => {
+    const event = webhookTestEvent(
+      record,
+      { requestId: request.id, traceId: request.traceId },
+      options.now(),
+    );
+    return toWebhookTestResponse(await dispatcher.probe(record, event));
   };
 
   const deliveries = async (request: FastifyRequest, record: SubscriptionRecord) => {
@@ -213,6 +223,10 @@ export function registerWebhookRoutes(
     requireAdmin(request, keys);
     return remove(request, reply, await owned(request.params.subscription_id, undefined));
   });
+  app.post<IdParams>('/v1/admin/webhooks/:subscription_id/test', async (request) => {
+    requireAdmin(request, keys);
+    return probe(request, await owned(request.params.subscription_id, undefined));
+  });
   app.get<IdParams>('/v1/admin/webhooks/:subscription_id/deliveries', async (request) => {
     requireAdmin(request, keys);
     return deliveries(request, await owned(request.params.subscription_id, undefined));
@@ -245,7 +259,7 @@ export function registerWebhookRoutes(
       for (const event of page.events) {
         const chosen =
           types === undefined
-            ? selects(record, event)
+            ? dispatcher.receives(record, event)
             : types.has(event.event_type) && inScope(record, event);
         if (chosen) selected.push(event);
       }
@@ -294,6 +308,10 @@ export function registerWebhookRoutes(
   app.delete<IdParams>('/v1/webhooks/:subscription_id', async (request, reply) =>
     remove(request, reply, await owned(request.params.subscription_id, tenantOf(request, keys))),
   );
+  app.post<IdParams>('/v1/webhooks/:subscription_id/test', async (request) => {
+    const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
+    return probe(request, await owned(request.params.subscription_id, tenant));
+  });
   app.get<IdParams>('/v1/webhooks/:subscription_id/deliveries', async (request) => {
     const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
     return deliveries(request, await owned(request.params.subscription_id, tenant));

@@ -10,8 +10,12 @@ import {
 } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { DeliveryRecord } from './delivery.ts';
-import { postJson } from './http-post.ts';
-import { type SubscriptionRecord, selects } from './subscription.ts';
+import { eventJson } from './event-json.ts';
+import { WebhookPoster } from './http-post.ts';
+import type { SubscriptionRecord } from './subscription.ts';
+import { SubscriptionSet } from './subscription-set.ts';
+import { WebhookUrlGuard } from './url-guard.ts';
+import { parseWebhookSecurity } from './webhook-security.ts';
 import type { WebhookStore } from './webhook-store.ts';
 
 /** Options of the dispatcher. */
@@ -19,7 +23,17 @@ export interface DispatcherOptions {
   clock?: Clock;
   /** Per-attempt timeout (the spec leaves it open). Default 10,000 ms. */
   timeoutMs?: number;
+  /** Where deliveries may go (default: the spec's blocked ranges, https only). */
+  guard?: WebhookUrlGuard;
+  /**
+   * How often a shared store's subscription version is polled, so a subscription written on another
+   * server reaches this one. Default 1000 ms.
+   */
+  refreshMs?: number;
 }
+
+/** How a delivery attempt ended, as counted on `/metrics`. */
+export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped';
 
 const systemClock: Clock = { now: () => Date.now() };
 
@@ -31,7 +45,9 @@ const systemClock: Clock = { now: () => Date.now() };
  * on a later turn of the event loop, so a reserve never waits for a webhook.
  */
 export class WebhookDispatcher {
-  private readonly subscriptions = new Map<string, SubscriptionRecord>();
+  private readonly subscriptions: SubscriptionSet;
+  private refresher: ReturnType<typeof setInterval> | undefined;
+  private readonly refreshMs: number;
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly inFlight = new Set<Promise<void>>();
   private inbox: ProtocolEvent[] = [];
@@ -39,7 +55,9 @@ export class WebhookDispatcher {
   private closed = false;
   private unsubscribe: (() => void) | undefined;
   private readonly clock: Clock;
-  private readonly timeoutMs: number;
+  private readonly poster: WebhookPoster;
+  /** The URL policy deliveries and subscription writes obey. */
+  readonly guard: WebhookUrlGuard;
 
   constructor(
     private readonly events: LedgerEvents,
@@ -47,7 +65,10 @@ export class WebhookDispatcher {
     options: DispatcherOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.guard = options.guard ?? new WebhookUrlGuard(parseWebhookSecurity({}));
+    this.subscriptions = new SubscriptionSet(store, events);
+    this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
+    this.refreshMs = options.refreshMs ?? 1000;
   }
 
   /**
@@ -58,6 +79,10 @@ export class WebhookDispatcher {
   start(): void {
     this.unsubscribe = this.events.subscribe((event) => this.enqueue(event));
     this.loading = this.load();
+    if (this.store.version !== undefined) {
+      this.refresher = setInterval(() => void this.refresh(), this.refreshMs);
+      this.refresher.unref?.();
+    }
   }
 
   /** Resolves once subscriptions are loaded (routes wait for it); 503 while the store is unreachable. */
@@ -83,11 +108,9 @@ export class WebhookDispatcher {
   private async load(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        for (const record of await this.store.subscriptions()) {
-          if (!this.subscriptions.has(record.subscription_id))
-            this.subscriptions.set(record.subscription_id, record);
-        }
+        await this.subscriptions.load();
         for (const delivery of await this.store.unfinished()) this.schedule(delivery);
+        this.loaded = true;
         if (this.inbox.length > 0 && !this.draining) {
           this.draining = true;
           setImmediate(() => void this.drain());
@@ -107,21 +130,44 @@ export class WebhookDispatcher {
     return [...this.subscriptions.values()];
   }
 
-  async save(record: SubscriptionRecord): Promise<void> {
-    this.subscriptions.set(record.subscription_id, record);
-    await this.store.saveSubscription(record);
+  save(record: SubscriptionRecord): Promise<void> {
+    return this.subscriptions.save(record);
   }
 
-  async remove(subscriptionId: string): Promise<void> {
-    this.subscriptions.delete(subscriptionId);
-    await this.store.deleteSubscription(subscriptionId);
+  remove(subscriptionId: string): Promise<void> {
+    return this.subscriptions.remove(subscriptionId);
+  }
+
+  /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
+  receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
+    return this.subscriptions.receives(subscription, event);
+  }
+
+  /** Reloads the subscriptions if another server changed them (polled every `refreshMs`). */
+  async refresh(): Promise<void> {
+    if (!this.closed && this.loaded) await this.subscriptions.refresh();
+  }
+
+  private outcome: (outcome: DeliveryOutcome) => void = () => {};
+
+  /**
+   * Calls `listener` as each delivery attempt ends (`/metrics`): `delivered`, `retried` (failed, retry
+   * scheduled), `failed` (retries exhausted) or `dropped` (the subscription is paused or disabled).
+   * Test probes are not counted.
+   */
+  onOutcome(listener: (outcome: DeliveryOutcome) => void): void {
+    this.outcome = listener;
   }
 
   /** Queues `events` as new deliveries to one subscription (replay); returns how many were queued. */
   async replay(subscription: SubscriptionRecord, events: readonly ProtocolEvent[]): Promise<Promise<void>[]> {
     const sent: Promise<void>[] = [];
     for (const event of events) {
-      if (subscription.status !== 'ACTIVE' || !this.subscriptions.has(subscription.subscription_id)) break;
+      if (
+        subscription.status !== 'ACTIVE' ||
+        this.subscriptions.get(subscription.subscription_id) === undefined
+      )
+        break;
       const delivery = await this.newDelivery(subscription, event);
       sent.push(this.attempt(delivery));
     }
@@ -132,9 +178,11 @@ export class WebhookDispatcher {
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
+    clearInterval(this.refresher);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
+    this.poster.close();
   }
 
   /** Settles when every attempt started so far has finished (tests, benchmarks). */
@@ -165,12 +213,13 @@ export class WebhookDispatcher {
         this.inbox = [];
         for (const event of batch) {
           for (const subscription of this.subscriptions.values()) {
-            if (subscription.status !== 'ACTIVE' || !selects(subscription, event)) continue;
+            if (subscription.status !== 'ACTIVE' || !this.receives(subscription, event)) continue;
             subscription.last_triggered_at = event.timestamp;
-            // Not awaited one by one: the stores answer in the order asked (one Redis connection), so
-            // first attempts still start in event order.
-            const stored = this.newDelivery(subscription, event).then((delivery) => this.attempt(delivery));
-            this.track(stored);
+            // First attempts start in event order. Sent at once, stored alongside: the store may write the outcome alone when the attempt
+            // ends before its PENDING record was flushed (one write per delivery instead of two).
+            const delivery = this.draftDelivery(subscription, event);
+            this.store.saveDelivery(delivery).catch(() => {});
+            void this.attempt(delivery);
           }
         }
       }
@@ -180,6 +229,13 @@ export class WebhookDispatcher {
   }
 
   private async newDelivery(subscription: SubscriptionRecord, event: ProtocolEvent): Promise<DeliveryRecord> {
+    const delivery = this.draftDelivery(subscription, event);
+    await this.store.saveDelivery(delivery);
+    return delivery;
+  }
+
+  /** A new PENDING delivery of `event` to `subscription`, not stored yet. */
+  private draftDelivery(subscription: SubscriptionRecord, event: ProtocolEvent): DeliveryRecord {
     const now = this.clock.now();
     const delivery: DeliveryRecord = {
       delivery_id: `whdel_${randomBytes(10).toString('hex')}`,
@@ -198,7 +254,6 @@ export class WebhookDispatcher {
       delivery.trace_id = event.trace_id;
       delivery.trace_flags = '01';
     }
-    await this.store.saveDelivery(delivery);
     return delivery;
   }
 
@@ -237,35 +292,17 @@ export class WebhookDispatcher {
     if (subscription === undefined) return;
     if (subscription.status !== 'ACTIVE') {
       // Paused or disabled: events are dropped, not queued (GOV), and so are retries still pending.
+      this.outcome('dropped');
       await this.finish(delivery, 'FAILED', `subscription is ${subscription.status}`);
       return;
     }
-    const request = webhookRequest(
-      delivery.event,
-      subscription.signing_secret,
-      subscription.headers,
-      delivery.trace_flags,
-    );
-    const started = performance.now();
-    let status: number | undefined;
-    let error: string | undefined;
-    try {
-      status = await postJson(subscription.url, request.body, request.headers, this.timeoutMs);
-      if (status < 200 || status > 299) error = `HTTP ${status}`;
-    } catch (caught) {
-      error = caught instanceof Error ? caught.message : String(caught);
-    }
-    const now = this.clock.now();
-    delivery.attempts++;
-    delivery.attempted_at = new Date(now).toISOString();
-    delivery.response_time_ms = Math.round(performance.now() - started);
-    if (status === undefined) delete delivery.response_status;
-    else delivery.response_status = status;
+    const { error } = await this.send(subscription, delivery);
     if (error === undefined) {
       // Stored only when a failure streak ends: a success per delivery would cost a write per event.
       const streak = subscription.consecutive_failures > 0;
       subscription.consecutive_failures = 0;
       subscription.last_success_at = delivery.attempted_at;
+      this.outcome('delivered');
       await this.finish(delivery, 'SUCCESS');
       if (streak) await this.store.saveSubscription(subscription);
       return;
@@ -276,6 +313,7 @@ export class WebhookDispatcher {
       await this.disable(subscription);
     await this.store.saveSubscription(subscription);
     if (delivery.attempts > subscription.retry_policy.max_retries || subscription.status !== 'ACTIVE') {
+      this.outcome('failed');
       await this.finish(delivery, 'FAILED', error);
       this.events.publish([
         {
@@ -300,12 +338,53 @@ export class WebhookDispatcher {
       },
       delivery.attempts,
     );
+    this.outcome('retried');
     delivery.status = 'RETRYING';
     delivery.error_message = error;
-    delivery.dueMs = now + delay;
+    delivery.dueMs = this.clock.now() + delay;
     delivery.next_retry_at = new Date(delivery.dueMs).toISOString();
     await this.store.saveDelivery(delivery);
     this.schedule(delivery);
+  }
+
+  /** One signed POST of the delivery's event; the attempt is recorded on the delivery (not stored). */
+  private async send(
+    subscription: SubscriptionRecord,
+    delivery: DeliveryRecord,
+  ): Promise<{ status?: number; error?: string }> {
+    const request = webhookRequest(
+      delivery.event,
+      subscription.signing_secret,
+      subscription.headers,
+      delivery.trace_flags,
+      eventJson(delivery.event),
+    );
+    const started = performance.now();
+    let status: number | undefined;
+    let error: string | undefined;
+    try {
+      status = await this.poster.post(subscription.url, request.body, request.headers);
+      if (status < 200 || status > 299) error = `HTTP ${status}`;
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught);
+    }
+    delivery.attempts++;
+    delivery.attempted_at = new Date(this.clock.now()).toISOString();
+    delivery.response_time_ms = Math.round(performance.now() - started);
+    if (status === undefined) delete delivery.response_status;
+    else delivery.response_status = status;
+    return status === undefined ? { error: error! } : error === undefined ? { status } : { status, error };
+  }
+
+  /**
+   * The GOV test probe: one attempt of `event` (a `system.webhook_test`), whatever the subscription's
+   * status, recorded as a delivery; no retry, and neither the failure count nor the status changes.
+   */
+  async probe(subscription: SubscriptionRecord, event: ProtocolEvent): Promise<DeliveryRecord> {
+    const delivery = await this.newDelivery(subscription, event);
+    const { error } = await this.send(subscription, delivery);
+    await this.finish(delivery, error === undefined ? 'SUCCESS' : 'FAILED', error);
+    return delivery;
   }
 
   private async finish(
@@ -325,6 +404,7 @@ export class WebhookDispatcher {
     if (subscription.status === 'DISABLED') return;
     const previous = subscription.status;
     subscription.status = 'DISABLED';
+    this.subscriptions.changed();
     subscription.updated_at = new Date(this.clock.now()).toISOString();
     this.events.publish([
       webhookLifecycle(

@@ -1,39 +1,50 @@
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import { Agent } from 'undici';
+import type { WebhookUrlGuard } from './url-guard.ts';
 
-// One webhook POST over keep-alive connections (a few per endpoint), without fetch's stream machinery:
-// deliveries share the server's event loop with the reserve path, so each one must cost little.
+// Webhook POSTs through undici over keep-alive connections (a few per endpoint): deliveries share the
+// server's event loop with the reserve path, and measured on loopback undici costs ~20–27 µs of CPU per
+// POST where `node:http` costs ~70–107 µs. The connections belong to one dispatcher, so a socket opened
+// under one server's policy never serves another's.
 
-const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
-const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
+/** Posts JSON bodies through a guard: every new connection goes to an address the guard just checked. */
+export class WebhookPoster {
+  private readonly agent: Agent;
 
-/** The endpoint's status, or throws on a transport failure or timeout. Redirects are not followed. */
-export function postJson(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const secure = target.protocol === 'https:';
-    const send = secure ? httpsRequest : httpRequest;
-    const outgoing = send(
-      target,
-      {
-        method: 'POST',
-        headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
-        agent: secure ? httpsAgent : httpAgent,
-        timeout: timeoutMs,
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-        response.on('error', reject);
-      },
-    );
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
+  constructor(
+    readonly guard: WebhookUrlGuard,
+    timeoutMs: number,
+  ) {
+    this.agent = new Agent({
+      connections: 16,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: { lookup: guard.lookup as never, timeout: timeoutMs },
+    });
+  }
+
+  /**
+   * The endpoint's status, or throws on a transport failure, a timeout or a URL the guard refuses.
+   * Redirects are not followed. A host name is resolved and checked by the guard's `lookup`; an IP
+   * literal never reaches `lookup`, so it is checked here.
+   */
+  async post(url: string, body: string, headers: Record<string, string>): Promise<number> {
+    const target = this.guard.checkForm(url);
+    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    if (isIP(host) !== 0) this.guard.checkAddress(host, host);
+    const response = await this.agent.request({
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
+      method: 'POST',
+      headers,
+      body,
+    });
+    await response.body.dump();
+    return response.statusCode;
+  }
+
+  /** Closes the connections. */
+  close(): void {
+    void this.agent.close();
+  }
 }

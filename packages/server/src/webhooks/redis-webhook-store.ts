@@ -1,10 +1,31 @@
 import { type RedisLedger, whenConnected } from '@cycles-guard/redis';
 import { type DeliveryPage, type DeliveryQuery, type DeliveryRecord, pageOfDeliveries } from './delivery.ts';
+import { eventJson } from './event-json.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import { sharedWebhookKey, subscriptionKey } from './webhook-keys.ts';
 import { MAX_FINISHED_PER_SUBSCRIPTION, type WebhookStore } from './webhook-store.ts';
 
 type Client = RedisLedger['client'];
+
+/** How long a delivery write may wait to be batched with others (and overtaken by its outcome). */
+const FLUSH_MS = 10;
+
+interface QueuedWrite {
+  record: DeliveryRecord;
+  json: string;
+  finished: boolean;
+  waiters: { done: () => void; failed: (error: unknown) => void }[];
+}
+
+/**
+ * A delivery as stored: a finished one without its event (the listing never shows it; the event store
+ * keeps it), an unfinished one with it (to resume after a restart), spliced in as already encoded.
+ */
+function serializeDelivery(record: DeliveryRecord, finished: boolean): string {
+  const { event, ...rest } = record;
+  const json = JSON.stringify(rest);
+  return finished ? json : `${json.slice(0, -1)},"event":${eventJson(event)}}`;
+}
 
 /**
  * Subscriptions and deliveries in the ledger's Redis: a delivery still PENDING or RETRYING is in the
@@ -26,9 +47,15 @@ export class RedisWebhookStore implements WebhookStore {
       record.subscription_id,
       JSON.stringify(record),
     );
+    // After the write (and apart: the two keys may sit on different Cluster slots), so a server that
+    // sees the new version reads the new subscription.
+    await this.client.incr(sharedWebhookKey(this.prefix, 'version'));
   }
 
   async deleteSubscription(subscriptionId: string): Promise<void> {
+    for (const [deliveryId, owner] of this.storedUnfinished) {
+      if (owner === subscriptionId) this.storedUnfinished.delete(deliveryId);
+    }
     await whenConnected(this.client);
     await this.client
       .pipeline()
@@ -36,6 +63,13 @@ export class RedisWebhookStore implements WebhookStore {
       .del(subscriptionKey(this.prefix, subscriptionId, 'order'))
       .del(subscriptionKey(this.prefix, subscriptionId, 'records'))
       .exec();
+    await this.client.incr(sharedWebhookKey(this.prefix, 'version'));
+  }
+
+  /** One GET: the other servers poll it and reload the subscriptions when it moved. */
+  async version(): Promise<string> {
+    await whenConnected(this.client);
+    return (await this.client.get(sharedWebhookKey(this.prefix, 'version'))) ?? '0';
   }
 
   async subscriptions(): Promise<SubscriptionRecord[]> {
@@ -44,31 +78,38 @@ export class RedisWebhookStore implements WebhookStore {
     return all.map((json) => JSON.parse(json) as SubscriptionRecord);
   }
 
-  /** Delivery writes of this event-loop turn, sent as one pipeline (one socket write, not one each). */
-  private queued: {
-    record: DeliveryRecord;
-    json: string;
-    done: () => void;
-    failed: (error: unknown) => void;
-  }[] = [];
+  /**
+   * Delivery writes waiting for the next flush (at most FLUSH_MS away), the latest per delivery: a
+   * PENDING record whose outcome comes first is never written, so a delivery answered within the window
+   * costs one write. All go as one pipeline.
+   */
+  private queued = new Map<string, QueuedWrite>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Deliveries whose unfinished record is stored (and in the `pending` set) → their subscription. */
+  private readonly storedUnfinished = new Map<string, string>();
 
   saveDelivery(record: DeliveryRecord): Promise<void> {
     // Serialized now: the dispatcher goes on changing the record after this call.
-    const json = JSON.stringify(record);
+    const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
+    const json = serializeDelivery(record, finished);
     return new Promise<void>((done, failed) => {
-      this.queued.push({ record, json, done, failed });
-      if (this.queued.length === 1) setImmediate(() => void this.flush());
+      const waiters = this.queued.get(record.delivery_id)?.waiters ?? [];
+      waiters.push({ done, failed });
+      this.queued.set(record.delivery_id, { record, json, finished, waiters });
+      this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
     });
   }
 
   private async flush(): Promise<void> {
-    const batch = this.queued;
-    this.queued = [];
+    this.flushTimer = undefined;
+    const batch = [...this.queued.values()];
+    this.queued = new Map();
+    const trims: string[] = [];
     try {
       await whenConnected(this.client);
       const pipeline = this.client.pipeline();
       const pending = sharedWebhookKey(this.prefix, 'pending');
-      for (const { record, json } of batch) {
+      for (const { record, json, finished } of batch) {
         const member = `${record.subscription_id}|${record.delivery_id}`;
         pipeline
           .hset(subscriptionKey(this.prefix, record.subscription_id, 'records'), record.delivery_id, json)
@@ -77,21 +118,23 @@ export class RedisWebhookStore implements WebhookStore {
             record.sequence,
             record.delivery_id,
           );
-        if (record.status === 'SUCCESS' || record.status === 'FAILED') pipeline.srem(pending, member);
-        else pipeline.sadd(pending, member);
+        if (finished) {
+          if (this.storedUnfinished.delete(record.delivery_id)) pipeline.srem(pending, member);
+          if (++this.writes % 64 === 0) trims.push(record.subscription_id);
+        } else if (!this.storedUnfinished.has(record.delivery_id)) {
+          this.storedUnfinished.set(record.delivery_id, record.subscription_id);
+          pipeline.sadd(pending, member);
+        }
       }
       const results = await pipeline.exec();
       const error = results?.find(([failure]) => failure !== null)?.[0];
       if (error) throw error;
-      for (const { done } of batch) done();
+      for (const { waiters } of batch) for (const { done } of waiters) done();
     } catch (error) {
-      for (const { failed } of batch) failed(error);
+      for (const { waiters } of batch) for (const { failed } of waiters) failed(error);
       return;
     }
-    for (const { record } of batch) {
-      const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
-      if (finished && ++this.writes % 64 === 0) await this.trim(record.subscription_id).catch(() => {});
-    }
+    for (const subscriptionId of trims) await this.trim(subscriptionId).catch(() => {});
   }
 
   /** Forgets a subscription's oldest deliveries past the bound (now and then, not on every write). */
@@ -126,7 +169,10 @@ export class RedisWebhookStore implements WebhookStore {
         deliveryId,
       );
       if (json === null) await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), entry);
-      else found.push(JSON.parse(json) as DeliveryRecord);
+      else {
+        this.storedUnfinished.set(deliveryId, subscriptionId);
+        found.push(JSON.parse(json) as DeliveryRecord);
+      }
     }
     return found;
   }

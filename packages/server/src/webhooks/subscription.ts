@@ -8,6 +8,8 @@ import {
   TENANT_CATEGORIES,
 } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
+import { checkThresholds, type ThresholdConfig } from './thresholds.ts';
+import type { WebhookUrlGuard } from './url-guard.ts';
 
 // GOV `WebhookSubscription`: parsing of create and update requests (both subscription invariants checked
 // on the resulting state, before anything is stored), matching of events, and the masked read shape.
@@ -22,7 +24,7 @@ export interface SubscriptionRecord {
   event_types: string[];
   event_categories?: string[];
   scope_filter?: string;
-  thresholds?: Record<string, unknown>;
+  thresholds?: ThresholdConfig;
   signing_secret: string;
   headers?: Record<string, string>;
   status: 'ACTIVE' | 'PAUSED' | 'DISABLED';
@@ -86,23 +88,11 @@ function text(body: Record<string, unknown>, field: string, max: number): string
   return value;
 }
 
-function checkUrl(value: unknown, allowHttp: boolean): string {
+function checkUrl(value: unknown, guard: WebhookUrlGuard): string {
   if (typeof value !== 'string' || value.length > 2048)
     fail('url', 'must be a URL of at most 2048 characters');
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail('url', 'is not a URL: send an absolute https:// URL');
-  }
-  if (url.protocol === 'https:') return value;
-  if (url.protocol === 'http:' && allowHttp) return value;
-  fail(
-    'url',
-    allowHttp
-      ? 'must be http(s)'
-      : 'must be https (http only when the server runs with webhookAllowHttp, for development)',
-  );
+  guard.checkForm(value);
+  return value;
 }
 
 function list(value: unknown, field: string, allowed: readonly string[]): string[] | undefined {
@@ -153,19 +143,6 @@ function checkRetry(value: unknown): SubscriptionRecord['retry_policy'] {
   };
 }
 
-function checkThresholds(value: unknown): Record<string, unknown> | undefined {
-  if (value === undefined) return undefined;
-  if (!isObject(value)) fail('thresholds', 'must be an object (WebhookThresholdConfig)');
-  const utilization = value.budget_utilization;
-  if (
-    utilization !== undefined &&
-    (!Array.isArray(utilization) || utilization.some((t) => typeof t !== 'number' || t < 0 || t > 1))
-  ) {
-    fail('thresholds.budget_utilization', 'must be an array of numbers from 0 to 1');
-  }
-  return value;
-}
-
 /** Both subscription invariants, on the state that would be stored (GOV info.description). */
 function checkInvariants(record: SubscriptionRecord): void {
   const categories = record.event_categories ?? [];
@@ -207,7 +184,7 @@ function knownFields(body: unknown, fields: readonly string[]): Record<string, u
 export function createSubscription(
   body: unknown,
   tenant: string,
-  allowHttp: boolean,
+  guard: WebhookUrlGuard,
   nowMs: number,
 ): SubscriptionRecord {
   const request = knownFields(body, CREATE_FIELDS);
@@ -219,7 +196,7 @@ export function createSubscription(
   const record: SubscriptionRecord = {
     subscription_id: `whsub_${randomBytes(12).toString('hex')}`,
     tenant_id: tenant,
-    url: checkUrl(request.url, allowHttp),
+    url: checkUrl(request.url, guard),
     event_types: types,
     signing_secret: secret ?? `whsec_${randomBytes(24).toString('base64url')}`,
     status: 'ACTIVE',
@@ -267,12 +244,12 @@ function applyOptional(record: SubscriptionRecord, request: Record<string, unkno
 export function updateSubscription(
   current: SubscriptionRecord,
   body: unknown,
-  allowHttp: boolean,
+  guard: WebhookUrlGuard,
   nowMs: number,
 ): SubscriptionRecord {
   const request = knownFields(body, UPDATE_FIELDS);
   const next: SubscriptionRecord = { ...current, updated_at: new Date(nowMs).toISOString() };
-  if (request.url !== undefined) next.url = checkUrl(request.url, allowHttp);
+  if (request.url !== undefined) next.url = checkUrl(request.url, guard);
   if (request.event_types !== undefined)
     next.event_types = list(request.event_types, 'event_types', EVENT_TYPES)!;
   if (request.retry_policy !== undefined) next.retry_policy = checkRetry(request.retry_policy);

@@ -1,8 +1,11 @@
 // Every Redis key of the webhook store, built here and only here. A subscription's deliveries share a
 // hash tag (`{subscription}`), so they stay together on one Cluster slot.
 
-/** A key shared by all subscriptions: `subs` (id → subscription), `pending` (deliveries not yet ended). */
-export function sharedWebhookKey(prefix: string, kind: 'subs' | 'pending'): string {
+/**
+ * A key shared by all subscriptions: `subs` (id → subscription), `pending` (deliveries not yet ended),
+ * `version` (bumped by every subscription write, so other servers know to reload).
+ */
+export function sharedWebhookKey(prefix: string, kind: 'subs' | 'pending' | 'version'): string {
   return `${prefix}webhooks:${kind}`;
 }
 

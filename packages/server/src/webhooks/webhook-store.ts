@@ -15,6 +15,11 @@ export interface WebhookStore {
   deliveries(subscriptionId: string, query: DeliveryQuery): Promise<DeliveryPage>;
   /** Every PENDING or RETRYING delivery (to resume after a restart). */
   unfinished(): Promise<DeliveryRecord[]>;
+  /**
+   * Changes whenever any server writes a subscription, on a store several servers share (Redis);
+   * undefined on a store only this process sees.
+   */
+  version?(): Promise<string>;
 }
 
 /** Finished deliveries kept per subscription (the newest). */

@@ -83,17 +83,38 @@ export class LedgerEventLog implements LedgerEvents {
     if (options.onEvent !== undefined) this.listeners.add(options.onEvent);
   }
 
-  /** The thresholds of a scope's budgets (its rule's, else the ledger's). */
+  /** The thresholds crossings are emitted at for a scope's budgets: its own, plus any extra ones. */
   thresholdsOf(scope: string): readonly number[] {
-    if (this.rules.length === 0) return this.thresholds;
+    if (this.rules.length === 0 && this.extra === undefined) return this.thresholds;
     let found = this.ruleCache.get(scope);
     if (found === undefined) {
-      found = this.rules.find((rule) => matchesPattern(rule.pattern, scope))?.thresholds ?? this.thresholds;
+      const own = this.ownThresholdsOf(scope);
+      const extra = this.extra?.(scope) ?? [];
+      found = extra.length === 0 ? own : [...new Set([...own, ...extra])].sort((a, b) => a - b);
       if (this.ruleCache.size >= 100_000) this.ruleCache.clear();
       this.ruleCache.set(scope, found);
     }
     return found;
   }
+
+  /** The thresholds the ledger's config sets for a scope's budgets (its rule's, else the ledger's). */
+  ownThresholdsOf(scope: string): readonly number[] {
+    return this.rules.find((rule) => matchesPattern(rule.pattern, scope))?.thresholds ?? this.thresholds;
+  }
+
+  /**
+   * Adds thresholds per scope beyond the config's (a server's per-subscription webhook thresholds);
+   * replaces the previous ones. Values outside (0, 1] are ignored.
+   */
+  setExtraThresholds(extra: ((scope: string) => readonly number[]) | undefined): void {
+    this.extra =
+      extra === undefined
+        ? undefined
+        : (scope) => extra(scope).filter((t) => typeof t === 'number' && t > 0 && t <= 1);
+    this.ruleCache.clear();
+  }
+
+  private extra: ((scope: string) => readonly number[]) | undefined;
 
   /** Scope → its thresholds (patterns are matched once per scope, not per operation). */
   private readonly ruleCache = new Map<string, readonly number[]>();
