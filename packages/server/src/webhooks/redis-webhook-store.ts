@@ -6,6 +6,7 @@ import { sharedWebhookKey, subscriptionKey } from './webhook-keys.ts';
 import { MAX_FINISHED_PER_SUBSCRIPTION, type WebhookStore } from './webhook-store.ts';
 
 type Client = RedisLedger['client'];
+type Pipeline = ReturnType<Client['pipeline']>;
 
 /** How long a delivery write may wait to be batched with others (and overtaken by its outcome). */
 const FLUSH_MS = 10;
@@ -57,9 +58,10 @@ export class RedisWebhookStore implements WebhookStore {
       if (owner === subscriptionId) this.storedUnfinished.delete(deliveryId);
     }
     await whenConnected(this.client);
+    // Two writes: the shared list and the subscription's own keys sit on different Cluster slots.
+    await this.client.hdel(sharedWebhookKey(this.prefix, 'subs'), subscriptionId);
     await this.client
       .pipeline()
-      .hdel(sharedWebhookKey(this.prefix, 'subs'), subscriptionId)
       .del(subscriptionKey(this.prefix, subscriptionId, 'order'))
       .del(subscriptionKey(this.prefix, subscriptionId, 'records'))
       .exec();
@@ -107,11 +109,18 @@ export class RedisWebhookStore implements WebhookStore {
     const trims: string[] = [];
     try {
       await whenConnected(this.client);
-      const pipeline = this.client.pipeline();
+      // One pipeline per Cluster slot: each subscription's keys share its hash tag, `pending` is apart
+      // (a Cluster pipeline must not span nodes).
+      const pipelines = new Map<string, Pipeline>();
+      const pipelineOf = (slot: string) => {
+        const pipeline = pipelines.get(slot) ?? this.client.pipeline();
+        pipelines.set(slot, pipeline);
+        return pipeline;
+      };
       const pending = sharedWebhookKey(this.prefix, 'pending');
       for (const { record, json, finished } of batch) {
         const member = `${record.subscription_id}|${record.delivery_id}`;
-        pipeline
+        pipelineOf(record.subscription_id)
           .hset(subscriptionKey(this.prefix, record.subscription_id, 'records'), record.delivery_id, json)
           .zadd(
             subscriptionKey(this.prefix, record.subscription_id, 'order'),
@@ -119,15 +128,17 @@ export class RedisWebhookStore implements WebhookStore {
             record.delivery_id,
           );
         if (finished) {
-          if (this.storedUnfinished.delete(record.delivery_id)) pipeline.srem(pending, member);
+          if (this.storedUnfinished.delete(record.delivery_id)) pipelineOf(pending).srem(pending, member);
           if (++this.writes % 64 === 0) trims.push(record.subscription_id);
         } else if (!this.storedUnfinished.has(record.delivery_id)) {
           this.storedUnfinished.set(record.delivery_id, record.subscription_id);
-          pipeline.sadd(pending, member);
+          pipelineOf(pending).sadd(pending, member);
         }
       }
-      const results = await pipeline.exec();
-      const error = results?.find(([failure]) => failure !== null)?.[0];
+      const results = (await Promise.all([...pipelines.values()].map((pipeline) => pipeline.exec()))).flatMap(
+        (replies) => replies ?? [],
+      );
+      const error = results.find(([failure]) => failure !== null)?.[0];
       if (error) throw error;
       for (const { waiters } of batch) for (const { done } of waiters) done();
     } catch (error) {
