@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { type RedisServer, startRedisServer } from './redis-server.ts';
+import { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.ts';
 
 const run = promisify(execFile);
 
@@ -46,6 +46,21 @@ export interface RedisClusterOptions {
 }
 
 /**
+ * A node listens on a free port and on that port + 10000 (the cluster bus), which may be taken, as may
+ * the free port itself by the time the node binds it (clusters of parallel test files): such a node
+ * exits at once, and is started again on another port.
+ */
+async function startClusterNode(options: RedisServerOptions): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisServer(options);
+    } catch (error) {
+      if (attempt === 5 || !/exited with/.test(String(error))) throw error;
+    }
+  }
+}
+
+/**
  * Starts a Redis Cluster for tests and benchmarks (Debian's `redis-server` and `redis-cli`, or
  * `REDIS_SERVER_BIN` / `REDIS_CLI_BIN`): each node on a free loopback port with its own data directory
  * and AOF, joined with `redis-cli --cluster create`. Throws, naming the fix, when a binary is missing:
@@ -62,7 +77,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   try {
     const started = await Promise.all(
       Array.from({ length: masters * (1 + replicas) }, () =>
-        startRedisServer({
+        startClusterNode({
           ...(options.appendfsync === undefined ? {} : { appendfsync: options.appendfsync }),
           extraArgs: [
             '--cluster-enabled',

@@ -106,7 +106,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     child = undefined;
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    await stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
