@@ -1,5 +1,6 @@
-import type { LedgerStatus, OveragePolicy, Unit } from '../protocol/enums.ts';
+import type { LedgerStatus, OveragePolicy } from '../protocol/enums.ts';
 import type { BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
+import type { ScopeBalance } from './events/balance-events.ts';
 import type { LedgerDefinition, LedgerTemplate } from './types.ts';
 import { windowBounds } from './windows.ts';
 
@@ -13,17 +14,8 @@ export interface TemplateOrigin {
 }
 
 /** One budget's counters. Mutated in place by the memory ledger, always inside one synchronous step. */
-export interface LedgerRow {
+export interface LedgerRow extends ScopeBalance {
   ledgerId: string;
-  scope: string;
-  unit: Unit;
-  allocated: number;
-  remaining: number;
-  reserved: number;
-  spent: number;
-  debt: number;
-  overdraftLimit: number;
-  isOverLimit: boolean;
   status: LedgerStatus;
   caps: Caps | undefined;
   /** True when `caps` has at least one member (checked once, not per reserve). */
