@@ -159,7 +159,7 @@ describe('webhook URLs are checked when a subscription is written', () => {
   });
 
   it('sees through NAT64, 6to4, Teredo and IPv4-compatible addresses to the IPv4 address they carry', async () => {
-    const server = await start({ webhookSecurity: { allow_http: true } });
+    const server = await start({ webhookAllowHttp: true });
     const refused: [string, string][] = [
       ['[64:ff9b::7f00:1]', 'inside blocked range 64:ff9b::/96'], // 127.0.0.1 through NAT64
       ['[64:ff9b:1:7f00:0:100::]', 'inside blocked range 64:ff9b:1::/48'],
