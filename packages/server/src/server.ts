@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { AuthorityUnavailableError, type Ledger } from '@cycles-guard/core';
 import type { Clock } from '@cycles-guard/core/ledger-kit';
 import { toWireErrorResponse } from '@cycles-guard/core/protocol';
+import type { RedisLedger } from '@cycles-guard/redis';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ApiKeyRegistry } from './api-keys.ts';
 import type { ServerConfig } from './config.ts';
@@ -25,6 +26,7 @@ import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerAdminEvents } from './webhooks/admin-events.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { openWebhookStore } from './webhooks/open-webhook-store.ts';
+import { SharedWebhookSecurity } from './webhooks/shared-webhook-security.ts';
 import { type HostResolver, WebhookUrlGuard } from './webhooks/url-guard.ts';
 import { parseWebhookSecurity } from './webhooks/webhook-security.ts';
 
@@ -64,7 +66,12 @@ export function buildApp(
   ledger: Ledger,
   keys: ApiKeyRegistry,
   options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> &
-    ObservabilityOptions & { ledgerType: string; webhooks?: WebhookDispatcher },
+    ObservabilityOptions & {
+      ledgerType: string;
+      webhooks?: WebhookDispatcher;
+      /** The URL policy the webhook routes read and replace (default: the dispatcher's guard, unshared). */
+      webhookPolicy?: SharedWebhookSecurity;
+    },
 ): FastifyInstance {
   const app = Fastify({
     logger: {
@@ -142,10 +149,16 @@ export function buildApp(
   registerIntrospectRoute(app, keys);
   registerEventRoutes(app, ledger, keys);
   registerAdminEvents(app, ledger);
-  if (options.webhooks !== undefined) {
-    registerWebhookRoutes(app, ledger, options.webhooks, keys, { now: () => Date.now() });
-    registerWebhookSecurityRoutes(app, options.webhooks.guard, keys);
-    options.webhooks.onOutcome((outcome) => app.cyclesMetrics.webhookDelivery(outcome));
+  const webhooks = options.webhooks;
+  if (webhooks !== undefined) {
+    registerWebhookRoutes(app, ledger, webhooks, keys, { now: () => Date.now() });
+    registerWebhookSecurityRoutes(
+      app,
+      options.webhookPolicy ?? new SharedWebhookSecurity(webhooks.guard),
+      keys,
+      () => webhooks.ready(),
+    );
+    webhooks.onOutcome((outcome) => app.cyclesMetrics.webhookDelivery(outcome));
   }
   return app;
 }
@@ -165,10 +178,19 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     parseWebhookSecurity(options.webhookSecurity ?? { allow_http: options.webhookAllowHttp === true }),
     options.webhookResolver,
   );
+  const webhookPolicy = new SharedWebhookSecurity(
+    guard,
+    store.type === 'redis' && 'client' in ledger
+      ? { client: (ledger as RedisLedger).client, prefix: store.keyPrefix ?? 'cycles:' }
+      : undefined,
+  );
   const webhooks =
     ledger.events === undefined
       ? undefined
-      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store), { guard });
+      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store), {
+          guard,
+          onSharedChange: () => webhookPolicy.reload(),
+        });
   webhooks?.start();
   const app = buildApp(ledger, keys, {
     ...options,
@@ -177,7 +199,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
       ? {}
       : { spendStore: openSpendStore(ledger, store) }),
     ledgerType: store.type,
-    ...(webhooks ? { webhooks } : {}),
+    ...(webhooks ? { webhooks, webhookPolicy } : {}),
   });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });

@@ -21,6 +21,8 @@ export class SubscriptionSet {
   constructor(
     private readonly store: WebhookStore,
     private readonly events: LedgerEvents,
+    /** Reads the other shared webhook state (the URL policy) whenever the subscriptions are (re)read. */
+    private readonly onShared: () => Promise<void> = async () => {},
   ) {
     const log = events instanceof LedgerEventLog ? events : undefined;
     this.ownThresholdsOf = log === undefined ? undefined : (scope) => log.ownThresholdsOf(scope);
@@ -41,6 +43,7 @@ export class SubscriptionSet {
   /** Reads the store's subscriptions (those this server wrote meanwhile are kept). */
   async load(): Promise<void> {
     this.seenVersion = await this.store.version?.();
+    await this.onShared();
     for (const record of await this.store.subscriptions()) {
       if (!this.records.has(record.subscription_id)) this.records.set(record.subscription_id, record);
     }
@@ -73,6 +76,7 @@ export class SubscriptionSet {
     try {
       const version = await this.store.version();
       if (version === this.seenVersion) return;
+      await this.onShared();
       const records = await this.store.subscriptions();
       if (writes !== this.localWrites) return; // raced a write here: the next poll reloads
       this.seenVersion = version;
