@@ -5,6 +5,11 @@ import type { Clock } from '@cycles-guard/core/ledger-kit';
 import { toWireErrorResponse } from '@cycles-guard/core/protocol';
 import type { RedisLedger } from '@cycles-guard/redis';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import {
+  MemoryTenantCreations,
+  openTenantCreations,
+  type TenantCreations,
+} from './admin/tenant-creations.ts';
 import { ApiKeyRegistry } from './api-keys.ts';
 import type { ServerConfig } from './config.ts';
 import { answerClientError } from './http/client-error.ts';
@@ -71,6 +76,8 @@ export function buildApp(
       webhooks?: WebhookDispatcher;
       /** The URL policy the webhook routes read and replace (default: the dispatcher's guard, unshared). */
       webhookPolicy?: SharedWebhookSecurity;
+      /** Who reports `tenant.created` (default: claimed in this process). */
+      tenantCreations?: TenantCreations;
     },
 ): FastifyInstance {
   const app = Fastify({
@@ -148,7 +155,7 @@ export function buildApp(
   registerAdminRoutes(app, ledger, keys);
   registerIntrospectRoute(app, keys);
   registerEventRoutes(app, ledger, keys);
-  registerAdminEvents(app, ledger);
+  registerAdminEvents(app, ledger, options.tenantCreations ?? new MemoryTenantCreations());
   const webhooks = options.webhooks;
   if (webhooks !== undefined) {
     registerWebhookRoutes(app, ledger, webhooks, keys, { now: () => Date.now() });
@@ -200,6 +207,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
       : { spendStore: openSpendStore(ledger, store) }),
     ledgerType: store.type,
     ...(webhooks ? { webhooks, webhookPolicy } : {}),
+    tenantCreations: openTenantCreations(ledger, store),
   });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
