@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AuthorityUnavailableError, type Ledger } from '@cycles-guard/core';
-import type { Clock } from '@cycles-guard/core/ledger-kit';
+import { type Clock, LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import { toWireErrorResponse } from '@cycles-guard/core/protocol';
 import type { RedisLedger } from '@cycles-guard/redis';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -31,6 +31,8 @@ import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerAdminEvents } from './webhooks/admin-events.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { openWebhookStore } from './webhooks/open-webhook-store.ts';
+import { openRateCounts } from './webhooks/rate-counts.ts';
+import { RateWatch } from './webhooks/rate-watch.ts';
 import { SharedWebhookSecurity } from './webhooks/shared-webhook-security.ts';
 import { type HostResolver, WebhookUrlGuard } from './webhooks/url-guard.ts';
 import { parseWebhookSecurity } from './webhooks/webhook-security.ts';
@@ -62,6 +64,8 @@ export interface CyclesServer {
   readonly apiKeys: ApiKeyRegistry;
   /** Delivers the ledger's events to webhook subscriptions (absent when the ledger keeps no events). */
   readonly webhooks: WebhookDispatcher | undefined;
+  /** Counts the rate spikes' windows (tests await `flush()`); absent when the ledger keeps no events. */
+  readonly rates: RateWatch | undefined;
   /** Stops accepting requests, lets in-flight ones finish, then closes the ledger it opened. Idempotent. */
   close(): Promise<void>;
 }
@@ -199,6 +203,14 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
           onSharedChange: () => webhookPolicy.reload(),
         });
   webhooks?.start();
+  const now = () => options.clock?.now() ?? Date.now();
+  // Rate spikes are counted beside the ledger (shared on Redis), at the pairs subscriptions ask for too.
+  const rates =
+    ledger.events instanceof LedgerEventLog
+      ? new RateWatch(ledger.events, openRateCounts(ledger, store, now), () => webhooks?.list() ?? [], {
+          now,
+        })
+      : undefined;
   const app = buildApp(ledger, keys, {
     ...options,
     // Spend is shared through the ledger's Redis unless the caller brings its own record.
@@ -212,6 +224,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
   } catch (error) {
+    await rates?.close();
     await webhooks?.close();
     if (ownsLedger) await ledger.close?.();
     throw error;
@@ -225,9 +238,11 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     ledger,
     apiKeys: keys,
     webhooks,
+    rates,
     close() {
       closed ??= (async () => {
         await app.close();
+        await rates?.close();
         await webhooks?.close();
         if (ownsLedger) await ledger.close?.();
       })();
