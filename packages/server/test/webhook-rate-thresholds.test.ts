@@ -175,6 +175,47 @@ describe.each(ledgers)('per-subscription rate thresholds (%s ledger)', (_name, l
   });
 });
 
+describe.each(ledgers)('rate options from the server config (%s ledger)', (_name, ledger) => {
+  it('set the spikes a subscription without its own fields receives, and the defaults of one with', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const server = await startCyclesServer({
+      ...config(ledger(), clock),
+      events: { denialRate: { threshold: 0.5, minSamples: 4, windowMs: 60_000 } },
+    });
+    try {
+      const run = `r${++runs}`;
+      for (const [path, thresholds] of [
+        ['/config', {}],
+        ['/quarter', { denial_rate_threshold: 0.25 }],
+      ] as const) {
+        const created = await send(server, 'POST', '/v1/webhooks', {
+          url: `${hookBase}/${run}${path}`,
+          event_types: ['reservation.denial_rate_spike'],
+          thresholds,
+        });
+        expect(created.status).toBe(201);
+      }
+      await server.rates!.flush();
+      for (const deny of [false, false, false, true]) await reserve(server, deny); // 1 of 4: 25 %
+      await settle([server]);
+      expect(received.get(`/${run}/config`)).toBeUndefined();
+      expect(received.get(`/${run}/quarter`)?.map((spike) => spike.data)).toEqual([
+        expect.objectContaining({ threshold_rate: 0.25, window_seconds: 60, sample_count: 4 }),
+      ]);
+      await reserve(server, true);
+      await reserve(server, true); // 3 of 6: 50 %
+      await settle([server]);
+      expect(received.get(`/${run}/config`)?.map((spike) => spike.data)).toEqual([
+        expect.objectContaining({ threshold_rate: 0.5, window_seconds: 60, sample_count: 6 }),
+      ]);
+      expect(received.get(`/${run}/quarter`)).toHaveLength(1);
+      expect(violations.splice(0)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('rate spikes on a Redis ledger shared by two servers', () => {
   it('are judged on the reserves of both, and fire once', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
