@@ -30,6 +30,7 @@ export interface RateCounts {
 export class MemoryRateCounts implements RateCounts {
   private readonly counters = new Map<string, { samples: number; hits: number; until: number }>();
   private readonly claims = new Map<string, number>();
+  private nextSweep = 0;
 
   constructor(private readonly now: () => number) {}
 
@@ -52,7 +53,10 @@ export class MemoryRateCounts implements RateCounts {
     return true;
   }
 
+  /** Drops ended counters and claims, at most once a second (not on every batch). */
   private forgetEnded(now: number): void {
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + 1000;
     for (const [key, counter] of this.counters) if (counter.until <= now) this.counters.delete(key);
     for (const [key, until] of this.claims) if (until <= now) this.claims.delete(key);
   }
