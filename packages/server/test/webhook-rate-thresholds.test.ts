@@ -216,6 +216,68 @@ describe.each(ledgers)('rate options from the server config (%s ledger)', (_name
   });
 });
 
+describe.each(ledgers)('per-subscription expiry-rate thresholds (%s ledger)', (_name, ledger) => {
+  it('send each subscription the expiry spike of its own threshold, once', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const server = await startCyclesServer({
+      ...config(ledger(), clock),
+      events: { expiryRate: { minSamples: 4 } },
+    });
+    try {
+      const run = `r${++runs}`;
+      for (const [path, thresholds] of [
+        ['/expiry-default', {}],
+        ['/expiry-high', { expiry_rate_threshold: 0.75 }],
+      ] as const) {
+        const created = await send(server, 'POST', '/v1/webhooks', {
+          url: `${hookBase}/${run}${path}`,
+          event_types: ['reservation.expiry_rate_spike'],
+          thresholds,
+        });
+        expect(created.status).toBe(201);
+      }
+      await server.rates!.flush();
+      // Four holds: the first three with a 1 s TTL, left to expire one by one.
+      for (let i = 0; i < 4; i++) {
+        const held = await send(server, 'POST', '/v1/reservations', {
+          idempotency_key: `expiring-${++keys}`,
+          subject: { tenant: 'acme' },
+          action: { kind: 'llm.completion', name: 'm' },
+          estimate: { unit: 'TOKENS', amount: 1 },
+          ttl_ms: i < 3 ? 1000 + i * 1000 : 60_000,
+          grace_period_ms: 0,
+        });
+        expect(held.status).toBe(200);
+      }
+      const sweep = async () => {
+        clock.advance(1001);
+        const swept = await fetch(`${server.url}/v1/admin/sweep`, {
+          method: 'POST',
+          headers: { 'X-Admin-API-Key': ADMIN_KEY },
+        });
+        expect(swept.status).toBe(200);
+        await settle([server]);
+      };
+      const spikes = (path: string) => (received.get(`/${run}${path}`) ?? []).map((spike) => spike.data);
+      await sweep(); // 1 of 4 expired: 25 %, past the default 5 %
+      expect(spikes('/expiry-default')).toEqual([
+        expect.objectContaining({ metric: 'expiry_rate', threshold_rate: 0.05, sample_count: 4 }),
+      ]);
+      expect(spikes('/expiry-high')).toEqual([]);
+      await sweep(); // 50 %
+      expect(spikes('/expiry-high')).toEqual([]);
+      await sweep(); // 75 %
+      expect(spikes('/expiry-high')).toEqual([
+        expect.objectContaining({ metric: 'expiry_rate', threshold_rate: 0.75, window_seconds: 300 }),
+      ]);
+      expect(spikes('/expiry-default')).toHaveLength(1);
+      expect(violations.splice(0)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('rate spikes on a Redis ledger shared by two servers', () => {
   it('are judged on the reserves of both, and fire once', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
