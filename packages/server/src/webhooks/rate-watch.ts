@@ -22,10 +22,18 @@ interface Pending {
   start: number;
   samples: number;
   hits: number;
+  /** The thresholds judged on this window. */
+  thresholds: number[];
+  /** Taken by a flush: later counts open a new one. */
+  taken: boolean;
 }
 
-/** Window length → the thresholds judged on it. */
-type Pairs = Map<number, number[]>;
+/** One window length a tenant's metric is counted over, and the counts of its current window. */
+interface Watched {
+  windowMs: number;
+  thresholds: number[];
+  open: Pending | undefined;
+}
 
 export interface RateWatchOptions {
   now: () => number;
@@ -35,9 +43,12 @@ export interface RateWatchOptions {
 
 /** Counts a ledger's rate samples and hits across servers and publishes the spikes. */
 export class RateWatch {
-  private pending = new Map<string, Pending>();
-  /** Per tenant and metric, the pairs watched; rebuilt from the subscriptions at each flush. */
-  private pairs = new Map<string, Pairs>();
+  private pending: Pending[] = [];
+  /** Per metric and tenant, the windows watched; rebuilt from the subscriptions at each flush. */
+  private watched: Record<RateMetric, Map<string, Watched[]>> = {
+    denial_rate: new Map(),
+    expiry_rate: new Map(),
+  };
   private wanted = new Map<string, Selecting[]>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private flushing: Promise<void> | undefined;
@@ -90,27 +101,30 @@ export class RateWatch {
     await this.flush();
   }
 
+  /** On the request path: a few field updates, no lookup by text. */
   private count(metric: RateMetric, tenant: string | undefined, samples: number, hits: number): void {
     const key = tenant ?? SYSTEM_TENANT;
     const now = this.now();
-    for (const windowMs of this.pairsOf(key, metric).keys()) {
-      const start = now - (now % windowMs);
-      const slot = `${key}|${metric}|${windowMs}|${start}`;
-      let pending = this.pending.get(slot);
-      if (pending === undefined) {
-        pending = { tenant: key, metric, windowMs, start, samples: 0, hits: 0 };
-        this.pending.set(slot, pending);
+    for (const watched of this.watchedOf(key, metric)) {
+      const start = now - (now % watched.windowMs);
+      let open = watched.open;
+      if (open === undefined || open.taken || open.start !== start) {
+        const { windowMs, thresholds } = watched;
+        open = { tenant: key, metric, windowMs, start, samples: 0, hits: 0, thresholds, taken: false };
+        watched.open = open;
+        this.pending.push(open);
       }
-      pending.samples += samples;
-      pending.hits += hits;
+      open.samples += samples;
+      open.hits += hits;
     }
   }
 
   private async drain(): Promise<void> {
     this.index();
-    while (this.pending.size > 0) {
-      const batch = [...this.pending.values()];
-      this.pending = new Map();
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      for (const window of batch) window.taken = true;
       try {
         const totals = await this.counts.add(
           batch.map(({ tenant, metric, windowMs, start, samples, hits }) => ({
@@ -134,7 +148,7 @@ export class RateWatch {
   private async judge(window: Pending, total: { samples: number; hits: number }): Promise<void> {
     const { minSamples } = this.log.rateSettingsOf(window.metric);
     if (total.samples < minSamples) return;
-    for (const threshold of this.pairsOf(window.tenant, window.metric).get(window.windowMs) ?? []) {
+    for (const threshold of window.thresholds) {
       if (total.hits / total.samples < threshold) continue;
       const seconds = Math.round(window.windowMs / 1000);
       const id = `${window.metric}:${window.tenant}:${window.start}:${seconds}s:${threshold}`;
@@ -156,10 +170,10 @@ export class RateWatch {
     }
   }
 
-  /** The active subscriptions that receive each spike type, by tenant. */
+  /** The active subscriptions by tenant; the windows watched are worked out again as counts come. */
   private index(): void {
     this.wanted = new Map();
-    this.pairs = new Map();
+    this.watched = { denial_rate: new Map(), expiry_rate: new Map() };
     for (const subscription of this.subscriptions()) {
       if (subscription.status !== 'ACTIVE') continue;
       const list = this.wanted.get(subscription.tenant_id) ?? [];
@@ -168,12 +182,12 @@ export class RateWatch {
     }
   }
 
-  /** The pairs a tenant's metric is watched at: the ledger's, and its and `__system__`'s subscriptions'. */
-  private pairsOf(tenant: string, metric: RateMetric): Pairs {
-    const cached = this.pairs.get(`${metric}|${tenant}`);
+  /** The windows a tenant's metric is watched over: the ledger's pair, and its and `__system__`'s subscriptions'. */
+  private watchedOf(tenant: string, metric: RateMetric): Watched[] {
+    const cached = this.watched[metric].get(tenant);
     if (cached !== undefined) return cached;
     const defaults = this.log.rateSettingsOf(metric);
-    const pairs: Pairs = new Map([[defaults.windowMs, [defaults.threshold]]]);
+    const byWindow = new Map<number, number[]>([[defaults.windowMs, [defaults.threshold]]]);
     const type = SPIKES[metric];
     for (const owner of new Set([tenant, SYSTEM_TENANT])) {
       for (const subscription of this.wanted.get(owner) ?? []) {
@@ -184,12 +198,17 @@ export class RateWatch {
           continue;
         }
         const { threshold, windowMs } = ratePairOf(subscription, metric, defaults);
-        const thresholds = pairs.get(windowMs) ?? [];
+        const thresholds = byWindow.get(windowMs) ?? [];
         if (!thresholds.includes(threshold)) thresholds.push(threshold);
-        pairs.set(windowMs, thresholds);
+        byWindow.set(windowMs, thresholds);
       }
     }
-    this.pairs.set(`${metric}|${tenant}`, pairs);
-    return pairs;
+    const watched = [...byWindow].map(([windowMs, thresholds]) => ({
+      windowMs,
+      thresholds,
+      open: undefined,
+    }));
+    this.watched[metric].set(tenant, watched);
+    return watched;
   }
 }
