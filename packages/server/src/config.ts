@@ -1,5 +1,11 @@
 import { InvalidConfigError } from '@cycles-guard/core';
-import { type LedgerConfig, parseLedgerConfig, readConfigFile } from '@cycles-guard/core/ledger-kit';
+import {
+  type LedgerConfig,
+  LedgerEventLog,
+  parseLedgerConfig,
+  readConfigFile,
+} from '@cycles-guard/core/ledger-kit';
+import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import { parseWebhookSecurity, type WebhookSecurityConfig } from './webhooks/webhook-security.ts';
 
 /** Where the budgets live. */
@@ -48,10 +54,22 @@ export interface ServerConfig extends LedgerConfig {
    * spec's blocked private, loopback and link-local ranges, no URL patterns, https only).
    */
   webhookSecurity?: WebhookSecurityConfig;
+  /**
+   * The ledger's rate events (core `LedgerEventsOptions`): `denialRate` and `expiryRate` (`threshold`,
+   * `windowMs`, `minSamples`), `burnRate` (`multiplier`, `windowMs`, `baselineWindows`, or `false`).
+   * Defaults: GOV `WebhookThresholdConfig`'s (10 %, 5 %, 3x, over 300 s; 20 samples; 12 windows).
+   */
+  events?: RateEventOptions;
 }
 
-/** The template bounds of a config, to pass to the ledger. */
-export type TemplateBounds = Pick<ServerConfig, 'maxTemplateLedgers' | 'maxTemplateLedgersPerTenant'>;
+/** The rate options of the ledger's events the server config sets. */
+export type RateEventOptions = Pick<LedgerEventsOptions, 'denialRate' | 'expiryRate' | 'burnRate'>;
+
+/** What the server config passes to the ledger it opens: template bounds and rate events. */
+export type TemplateBounds = Pick<
+  ServerConfig,
+  'maxTemplateLedgers' | 'maxTemplateLedgersPerTenant' | 'events'
+>;
 
 const LEDGER_KEYS = ['ledgers', 'templates', 'tenants'];
 const SERVER_KEYS = [
@@ -67,7 +85,24 @@ const SERVER_KEYS = [
   'maxTemplateLedgersPerTenant',
   'webhookAllowHttp',
   'webhookSecurity',
+  'events',
 ];
+
+/** The fields of each rate option: its name in `events`, and in the environment (`CYCLES_<PREFIX>_<FIELD>`). */
+const RATE_FIELDS = {
+  denialRate: {
+    env: 'CYCLES_DENIAL_RATE',
+    fields: { threshold: 'THRESHOLD', windowMs: 'WINDOW_MS', minSamples: 'MIN_SAMPLES' },
+  },
+  expiryRate: {
+    env: 'CYCLES_EXPIRY_RATE',
+    fields: { threshold: 'THRESHOLD', windowMs: 'WINDOW_MS', minSamples: 'MIN_SAMPLES' },
+  },
+  burnRate: {
+    env: 'CYCLES_BURN_RATE',
+    fields: { multiplier: 'MULTIPLIER', windowMs: 'WINDOW_MS', baselineWindows: 'BASELINE_WINDOWS' },
+  },
+} as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function fail(field: string, problem: string, source?: string): never {
@@ -137,6 +172,48 @@ function integerIn(value: unknown, field: string, min: number, max: number, sour
   return value;
 }
 
+/**
+ * Checks rate options as the ledger will (its own validation, so the two never disagree), naming the
+ * field under `prefix` (`events.` in a file, the variable in the environment).
+ */
+function checkRateEvents(value: unknown, source?: string): RateEventOptions {
+  if (!isObject(value)) fail('events', 'must be an object: { "denialRate": { "threshold": 0.2 } }', source);
+  for (const [name, option] of Object.entries(value)) {
+    const known = RATE_FIELDS[name as keyof typeof RATE_FIELDS];
+    if (known === undefined) {
+      fail(
+        `events.${name.slice(0, 64)}`,
+        `is not a known key: use ${Object.keys(RATE_FIELDS).join(', ')}`,
+        source,
+      );
+    }
+    if (name === 'burnRate' && option === false) continue;
+    if (!isObject(option)) {
+      fail(
+        `events.${name}`,
+        `must be an object of ${Object.keys(known.fields).join(', ')}${name === 'burnRate' ? ', or false' : ''}`,
+        source,
+      );
+    }
+    for (const field of Object.keys(option)) {
+      if (!(field in known.fields)) {
+        fail(
+          `events.${name}.${field.slice(0, 64)}`,
+          `is not a known key: use ${Object.keys(known.fields).join(', ')}`,
+          source,
+        );
+      }
+    }
+  }
+  try {
+    new LedgerEventLog(value as RateEventOptions);
+  } catch (error) {
+    const field = (error as { details?: { field?: string } }).details?.field ?? '';
+    fail(`events.${field}`, (error as Error).message.replace(/^\S+ /, ''), source);
+  }
+  return value as RateEventOptions;
+}
+
 /** Validates a parsed config object; `source` (a file name) prefixes error messages. */
 export function parseServerConfig(json: unknown, source?: string): ServerConfig {
   if (!isObject(json)) fail('$', 'must be a JSON object', source);
@@ -193,6 +270,7 @@ export function parseServerConfig(json: unknown, source?: string): ServerConfig 
   for (const name of ['maxTemplateLedgers', 'maxTemplateLedgersPerTenant'] as const) {
     if (json[name] !== undefined) config[name] = integerIn(json[name], name, 0, 100_000_000, source);
   }
+  if (json.events !== undefined) config.events = checkRateEvents(json.events, source);
   return config;
 }
 
@@ -206,7 +284,8 @@ export function loadServerConfig(path: string): ServerConfig {
  * `CYCLES_REDIS_URL` (selects the Redis ledger), `CYCLES_REDIS_CLUSTER_NODES` (`host:port,host:port`: the
  * Redis ledger on Redis Cluster), `CYCLES_REDIS_KEY_PREFIX`, `CYCLES_ADMIN_API_KEY`,
  * `CYCLES_SERVER_API_KEYS` (`key=tenant,key2=tenant2`, added to the file's), `CYCLES_LOG_LEVEL`,
- * `CYCLES_MAX_TEMPLATE_LEDGERS`, `CYCLES_MAX_TEMPLATE_LEDGERS_PER_TENANT`.
+ * `CYCLES_MAX_TEMPLATE_LEDGERS`, `CYCLES_MAX_TEMPLATE_LEDGERS_PER_TENANT`, and the rate events' options
+ * (`applyRateEnv`).
  */
 export function applyServerEnv(
   config: ServerConfig,
@@ -283,5 +362,47 @@ export function applyServerEnv(
     if (!/^\d+$/.test(value)) fail(variable, `must be a whole number, got "${value}"`);
     next[name] = integerIn(Number(value), variable, 0, 100_000_000);
   }
+  applyRateEnv(next, text);
   return next;
+}
+
+/**
+ * `CYCLES_DENIAL_RATE_THRESHOLD`, `_WINDOW_MS`, `_MIN_SAMPLES` (and `CYCLES_EXPIRY_RATE_…`),
+ * `CYCLES_BURN_RATE_MULTIPLIER`, `_WINDOW_MS`, `_BASELINE_WINDOWS`, and `CYCLES_BURN_RATE=off`: set over
+ * the file's `events`, checked as the ledger checks them, an error naming the variable.
+ */
+function applyRateEnv(config: ServerConfig, text: (name: string) => string | undefined): void {
+  const events: Record<string, unknown> = { ...config.events };
+  const variables = new Map<string, string>();
+  let set = false;
+  if (text('CYCLES_BURN_RATE') !== undefined) {
+    if (text('CYCLES_BURN_RATE') !== 'off')
+      fail('CYCLES_BURN_RATE', 'may only be "off" (the anomaly events)');
+    events.burnRate = false;
+    variables.set('events.burnRate', 'CYCLES_BURN_RATE');
+    set = true;
+  }
+  for (const [name, { env, fields }] of Object.entries(RATE_FIELDS)) {
+    for (const [field, suffix] of Object.entries(fields)) {
+      const variable = `${env}_${suffix}`;
+      const value = text(variable);
+      if (value === undefined) continue;
+      const number = Number(value);
+      if (!Number.isFinite(number)) fail(variable, `must be a number, got "${value.slice(0, 32)}"`);
+      const current = events[name];
+      if (current === false) fail(variable, 'and CYCLES_BURN_RATE=off exclude each other: set one');
+      events[name] = { ...(current as object | undefined), [field]: number };
+      variables.set(`events.${name}.${field}`, variable);
+      set = true;
+    }
+  }
+  if (!set) return;
+  try {
+    config.events = checkRateEvents(events);
+  } catch (error) {
+    const field = (error as { details?: { field?: string } }).details?.field ?? '';
+    const variable = variables.get(field) ?? variables.get(field.split('.').slice(0, 2).join('.'));
+    if (variable === undefined) throw error;
+    fail(variable, (error as Error).message.slice(field.length + 1));
+  }
 }

@@ -20,12 +20,13 @@ export async function openLedger(
       ? {}
       : { maxTemplateLedgersPerTenant: bounds.maxTemplateLedgersPerTenant }),
   };
+  const events = bounds.events ?? {};
   if (store.type === 'memory') {
-    return createMemoryLedger({ ...budgets, ...limits, ...(clock === undefined ? {} : { clock }) });
+    return createMemoryLedger({ ...budgets, ...limits, events, ...(clock === undefined ? {} : { clock }) });
   }
   const ledger = createRedisLedger({
     ...limits,
-    events: {}, // the server lists events and sends webhooks (the library leaves them off by default)
+    events, // the server lists events and sends webhooks (the library leaves them off by default)
     ...('cluster' in store ? { cluster: store.cluster } : { url: store.url }),
     ...(store.keyPrefix === undefined ? {} : { keyPrefix: store.keyPrefix }),
     ...(clock === undefined ? {} : { clock }),

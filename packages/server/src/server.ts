@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AuthorityUnavailableError, type Ledger } from '@cycles-guard/core';
-import type { Clock } from '@cycles-guard/core/ledger-kit';
+import { type Clock, LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import { toWireErrorResponse } from '@cycles-guard/core/protocol';
+import type { RedisLedger } from '@cycles-guard/redis';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import {
+  MemoryTenantCreations,
+  openTenantCreations,
+  type TenantCreations,
+} from './admin/tenant-creations.ts';
 import { ApiKeyRegistry } from './api-keys.ts';
 import type { ServerConfig } from './config.ts';
 import { answerClientError } from './http/client-error.ts';
@@ -25,6 +31,9 @@ import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerAdminEvents } from './webhooks/admin-events.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { openWebhookStore } from './webhooks/open-webhook-store.ts';
+import { openRateCounts } from './webhooks/rate-counts.ts';
+import { RateWatch } from './webhooks/rate-watch.ts';
+import { SharedWebhookSecurity } from './webhooks/shared-webhook-security.ts';
 import { type HostResolver, WebhookUrlGuard } from './webhooks/url-guard.ts';
 import { parseWebhookSecurity } from './webhooks/webhook-security.ts';
 
@@ -55,6 +64,8 @@ export interface CyclesServer {
   readonly apiKeys: ApiKeyRegistry;
   /** Delivers the ledger's events to webhook subscriptions (absent when the ledger keeps no events). */
   readonly webhooks: WebhookDispatcher | undefined;
+  /** Counts the rate spikes' windows (tests await `flush()`); absent when the ledger keeps no events. */
+  readonly rates: RateWatch | undefined;
   /** Stops accepting requests, lets in-flight ones finish, then closes the ledger it opened. Idempotent. */
   close(): Promise<void>;
 }
@@ -64,7 +75,14 @@ export function buildApp(
   ledger: Ledger,
   keys: ApiKeyRegistry,
   options: Pick<StartServerOptions, 'bodyLimitBytes' | 'logLevel' | 'logStream'> &
-    ObservabilityOptions & { ledgerType: string; webhooks?: WebhookDispatcher },
+    ObservabilityOptions & {
+      ledgerType: string;
+      webhooks?: WebhookDispatcher;
+      /** The URL policy the webhook routes read and replace (default: the dispatcher's guard, unshared). */
+      webhookPolicy?: SharedWebhookSecurity;
+      /** Who reports `tenant.created` (default: claimed in this process). */
+      tenantCreations?: TenantCreations;
+    },
 ): FastifyInstance {
   const app = Fastify({
     logger: {
@@ -141,11 +159,17 @@ export function buildApp(
   registerAdminRoutes(app, ledger, keys);
   registerIntrospectRoute(app, keys);
   registerEventRoutes(app, ledger, keys);
-  registerAdminEvents(app, ledger);
-  if (options.webhooks !== undefined) {
-    registerWebhookRoutes(app, ledger, options.webhooks, keys, { now: () => Date.now() });
-    registerWebhookSecurityRoutes(app, options.webhooks.guard, keys);
-    options.webhooks.onOutcome((outcome) => app.cyclesMetrics.webhookDelivery(outcome));
+  registerAdminEvents(app, ledger, options.tenantCreations ?? new MemoryTenantCreations());
+  const webhooks = options.webhooks;
+  if (webhooks !== undefined) {
+    registerWebhookRoutes(app, ledger, webhooks, keys, { now: () => Date.now() });
+    registerWebhookSecurityRoutes(
+      app,
+      options.webhookPolicy ?? new SharedWebhookSecurity(webhooks.guard),
+      keys,
+      () => webhooks.ready(),
+    );
+    webhooks.onOutcome((outcome) => app.cyclesMetrics.webhookDelivery(outcome));
   }
   return app;
 }
@@ -165,11 +189,28 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     parseWebhookSecurity(options.webhookSecurity ?? { allow_http: options.webhookAllowHttp === true }),
     options.webhookResolver,
   );
+  const webhookPolicy = new SharedWebhookSecurity(
+    guard,
+    store.type === 'redis' && 'client' in ledger
+      ? { client: (ledger as RedisLedger).client, prefix: store.keyPrefix ?? 'cycles:' }
+      : undefined,
+  );
   const webhooks =
     ledger.events === undefined
       ? undefined
-      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store), { guard });
+      : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store), {
+          guard,
+          onSharedChange: () => webhookPolicy.reload(),
+        });
   webhooks?.start();
+  const now = () => options.clock?.now() ?? Date.now();
+  // Rate spikes are counted beside the ledger (shared on Redis), at the pairs subscriptions ask for too.
+  const rates =
+    ledger.events instanceof LedgerEventLog
+      ? new RateWatch(ledger.events, openRateCounts(ledger, store, now), () => webhooks?.list() ?? [], {
+          now,
+        })
+      : undefined;
   const app = buildApp(ledger, keys, {
     ...options,
     // Spend is shared through the ledger's Redis unless the caller brings its own record.
@@ -177,11 +218,13 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
       ? {}
       : { spendStore: openSpendStore(ledger, store) }),
     ledgerType: store.type,
-    ...(webhooks ? { webhooks } : {}),
+    ...(webhooks ? { webhooks, webhookPolicy } : {}),
+    tenantCreations: openTenantCreations(ledger, store),
   });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
   } catch (error) {
+    await rates?.close();
     await webhooks?.close();
     if (ownsLedger) await ledger.close?.();
     throw error;
@@ -195,9 +238,11 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     ledger,
     apiKeys: keys,
     webhooks,
+    rates,
     close() {
       closed ??= (async () => {
         await app.close();
+        await rates?.close();
         await webhooks?.close();
         if (ownsLedger) await ledger.close?.();
       })();

@@ -127,4 +127,60 @@ describe('server config', () => {
       fieldOf(() => parseServerConfig({ webhookAllowHttp: true, webhookSecurity: { allow_http: true } })),
     ).toBe('webhookAllowHttp');
   });
+
+  it('reads the ledger’s rate events from the file and the environment, checked as the ledger checks them', () => {
+    const file = parseServerConfig({
+      events: { denialRate: { threshold: 0.2, minSamples: 5 }, burnRate: false },
+    });
+    expect(file.events).toEqual({ denialRate: { threshold: 0.2, minSamples: 5 }, burnRate: false });
+    const env = applyServerEnv(file, {
+      CYCLES_DENIAL_RATE_WINDOW_MS: '60000',
+      CYCLES_EXPIRY_RATE_THRESHOLD: '0.5',
+    });
+    expect(env.events).toEqual({
+      denialRate: { threshold: 0.2, minSamples: 5, windowMs: 60_000 },
+      expiryRate: { threshold: 0.5 },
+      burnRate: false,
+    });
+    expect(
+      applyServerEnv(parseServerConfig({}), {
+        CYCLES_BURN_RATE_MULTIPLIER: '5',
+        CYCLES_BURN_RATE_WINDOW_MS: '120000',
+      }).events,
+    ).toEqual({ burnRate: { multiplier: 5, windowMs: 120_000 } });
+    expect(applyServerEnv(parseServerConfig({}), { CYCLES_BURN_RATE: 'off' }).events).toEqual({
+      burnRate: false,
+    });
+    expect(applyServerEnv(parseServerConfig({}), {}).events).toBeUndefined();
+    for (const [json, field] of [
+      [{ events: { denialRate: { threshold: 2 } } }, 'events.denialRate.threshold'],
+      [{ events: { expiryRate: { windowMs: 10 } } }, 'events.expiryRate.windowMs'],
+      [{ events: { burnRate: { multiplier: 1 } } }, 'events.burnRate.multiplier'],
+      [{ events: { denialRate: { treshold: 0.2 } } }, 'events.denialRate.treshold'],
+      [{ events: { denialRate: false } }, 'events.denialRate'],
+      [{ events: { thresholds: [0.5] } }, 'events.thresholds'],
+      [{ events: [] }, 'events'],
+    ] as const) {
+      expect(
+        fieldOf(() => parseServerConfig(json)),
+        JSON.stringify(json),
+      ).toBe(field);
+    }
+    expect(() => parseServerConfig({ events: { denialRate: { threshold: 2 } } })).toThrow(
+      'events.denialRate.threshold must be a fraction in [0, 1]',
+    );
+    for (const [env, variable] of [
+      [{ CYCLES_DENIAL_RATE_THRESHOLD: '1.5' }, 'CYCLES_DENIAL_RATE_THRESHOLD'],
+      [{ CYCLES_DENIAL_RATE_THRESHOLD: 'high' }, 'CYCLES_DENIAL_RATE_THRESHOLD'],
+      [{ CYCLES_EXPIRY_RATE_MIN_SAMPLES: '0' }, 'CYCLES_EXPIRY_RATE_MIN_SAMPLES'],
+      [{ CYCLES_BURN_RATE_BASELINE_WINDOWS: '1000' }, 'CYCLES_BURN_RATE_BASELINE_WINDOWS'],
+      [{ CYCLES_BURN_RATE: 'no' }, 'CYCLES_BURN_RATE'],
+      [{ CYCLES_BURN_RATE: 'off', CYCLES_BURN_RATE_MULTIPLIER: '4' }, 'CYCLES_BURN_RATE_MULTIPLIER'],
+    ] as const) {
+      expect(
+        fieldOf(() => applyServerEnv(parseServerConfig({}), env)),
+        JSON.stringify(env),
+      ).toBe(variable);
+    }
+  });
 });

@@ -115,6 +115,8 @@ const INSIDE: Record<string, string> = {
   '0.0.0.0/8': '0.0.0.0',
   '::/128': '[::]',
   'fe80::/10': '[fe80::1]',
+  '64:ff9b::/96': '[64:ff9b::cb00:710a]',
+  '64:ff9b:1::/48': '[64:ff9b:1:cb00:71::a]',
 };
 
 describe('webhook URLs are checked when a subscription is written', () => {
@@ -153,6 +155,32 @@ describe('webhook URLs are checked when a subscription is written', () => {
       const refused = await subscribe(server, `https://${host}:8443/x`);
       expect(refused.status, host).toBe(400);
       expect(refused.body.message, host).toMatch(/inside blocked range/);
+    }
+  });
+
+  it('sees through NAT64, 6to4, Teredo and IPv4-compatible addresses to the IPv4 address they carry', async () => {
+    const server = await start({ webhookAllowHttp: true });
+    const refused: [string, string][] = [
+      ['[64:ff9b::7f00:1]', 'inside blocked range 64:ff9b::/96'], // 127.0.0.1 through NAT64
+      ['[64:ff9b:1:7f00:0:100::]', 'inside blocked range 64:ff9b:1::/48'],
+      ['[2002:7f00:1::1]', 'carries 127.0.0.1 (6to4), inside blocked range 127.0.0.0/8'],
+      ['[2002:a9fe:a9fe:1::5]', 'carries 169.254.169.254 (6to4)'],
+      ['[2001:0:c0a8:101:0:f227:34ff:8ef5]', 'carries 192.168.1.1 (Teredo server)'],
+      [
+        '[2001:0:808:808:0:f227:f5ff:fffe]',
+        'carries 10.0.0.1 (Teredo client), inside blocked range 10.0.0.0/8',
+      ],
+      ['[::7f00:1]', 'carries 127.0.0.1 (IPv4-compatible)'],
+    ];
+    for (const [host, reason] of refused) {
+      const answer = await subscribe(server, `http://${host}/hook`);
+      expect(answer.status, host).toBe(400);
+      expect(answer.body.details.field, host).toBe('url');
+      expect(answer.body.message, host).toContain(reason);
+    }
+    // The same forms carrying public addresses (203.0.113.10, 8.8.8.8) are fine.
+    for (const host of ['[2002:cb00:710a::1]', '[2001:0:808:808:0:f227:34ff:8ef5]']) {
+      expect((await subscribe(server, `http://${host}/hook`)).status, host).toBe(201);
     }
   });
 

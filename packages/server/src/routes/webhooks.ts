@@ -1,4 +1,4 @@
-import { InvalidRequestError, type Ledger, NotFoundError } from '@cycles-guard/core';
+import { InvalidRequestError, type Ledger, NotFoundError, TenantClosedError } from '@cycles-guard/core';
 import { EVENT_TYPES, SYSTEM_TENANT } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -66,8 +66,29 @@ export function registerWebhookRoutes(
     return record;
   };
 
+  // GOV CASCADE Rule 2: a CLOSED tenant's subscriptions can be read, not created, changed, tested or
+  // replayed (409 TENANT_CLOSED, as every other write of a closed tenant answers); nothing is sent.
+  const requireOpenTenant = async (tenant: string): Promise<void> => {
+    if (tenant === SYSTEM_TENANT || ledger.getTenant === undefined) return;
+    if ((await ledger.getTenant(tenant))?.status !== 'CLOSED') return;
+    throw new TenantClosedError(`Tenant ${tenant} is closed: its webhook subscriptions can only be read`, {
+      details: { tenant },
+    });
+  };
+
+  /** A subscription the caller may write: `owned`, and its tenant not CLOSED. */
+  const writable = async (
+    subscriptionId: string,
+    tenant: string | undefined,
+  ): Promise<SubscriptionRecord> => {
+    const record = await owned(subscriptionId, tenant);
+    await requireOpenTenant(record.tenant_id);
+    return record;
+  };
+
   const create = async (request: FastifyRequest, reply: FastifyReply, tenant: string, admin: boolean) => {
     await dispatcher.ready();
+    await requireOpenTenant(tenant);
     if (
       tenant !== SYSTEM_TENANT &&
       dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT
@@ -217,15 +238,15 @@ export function registerWebhookRoutes(
   });
   app.patch<IdParams>('/v1/admin/webhooks/:subscription_id', async (request) => {
     requireAdmin(request, keys);
-    return update(request, await owned(request.params.subscription_id, undefined), true);
+    return update(request, await writable(request.params.subscription_id, undefined), true);
   });
   app.delete<IdParams>('/v1/admin/webhooks/:subscription_id', async (request, reply) => {
     requireAdmin(request, keys);
-    return remove(request, reply, await owned(request.params.subscription_id, undefined));
+    return remove(request, reply, await writable(request.params.subscription_id, undefined));
   });
   app.post<IdParams>('/v1/admin/webhooks/:subscription_id/test', async (request) => {
     requireAdmin(request, keys);
-    return probe(request, await owned(request.params.subscription_id, undefined));
+    return probe(request, await writable(request.params.subscription_id, undefined));
   });
   app.get<IdParams>('/v1/admin/webhooks/:subscription_id/deliveries', async (request) => {
     requireAdmin(request, keys);
@@ -233,7 +254,7 @@ export function registerWebhookRoutes(
   });
   app.post<IdParams>('/v1/admin/webhooks/:subscription_id/replay', async (request, reply) => {
     requireAdmin(request, keys);
-    const record = await owned(request.params.subscription_id, undefined);
+    const record = await writable(request.params.subscription_id, undefined);
     const { fromMs, toMs, types, maxEvents } = replayRequest(request.body);
     if (replaying.has(record.subscription_id)) {
       return reply.code(409).send({
@@ -303,14 +324,14 @@ export function registerWebhookRoutes(
     toWireSubscription(await owned(request.params.subscription_id, tenantOf(request, keys))),
   );
   app.patch<IdParams>('/v1/webhooks/:subscription_id', async (request) =>
-    update(request, await owned(request.params.subscription_id, tenantOf(request, keys)), false),
+    update(request, await writable(request.params.subscription_id, tenantOf(request, keys)), false),
   );
   app.delete<IdParams>('/v1/webhooks/:subscription_id', async (request, reply) =>
-    remove(request, reply, await owned(request.params.subscription_id, tenantOf(request, keys))),
+    remove(request, reply, await writable(request.params.subscription_id, tenantOf(request, keys))),
   );
   app.post<IdParams>('/v1/webhooks/:subscription_id/test', async (request) => {
     const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
-    return probe(request, await owned(request.params.subscription_id, tenant));
+    return probe(request, await writable(request.params.subscription_id, tenant));
   });
   app.get<IdParams>('/v1/webhooks/:subscription_id/deliveries', async (request) => {
     const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);

@@ -2,6 +2,7 @@ import type { Ledger } from '@cycles-guard/core';
 import { type EventDraft, SYSTEM_TENANT, tenantOfScope } from '@cycles-guard/core/ledger-kit';
 import type { Unit } from '@cycles-guard/core/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TenantCreations } from '../admin/tenant-creations.ts';
 import { fromWireTenantSettings, toWireLedgerState, toWireTenantSettings } from '../admin/wire.ts';
 
 // The budget.* and tenant.* lifecycle events the admin API causes, read from each successful admin
@@ -168,8 +169,11 @@ async function readBefore(ledger: Ledger, request: FastifyRequest): Promise<Befo
   return undefined;
 }
 
-/** Publishes the lifecycle events of successful admin budget and tenant calls. */
-export function registerAdminEvents(app: FastifyInstance, ledger: Ledger): void {
+/**
+ * Publishes the lifecycle events of successful admin budget and tenant calls. `tenant.created` goes to
+ * the PUT that wins the tenant's creation claim, so it is reported once across retries and servers.
+ */
+export function registerAdminEvents(app: FastifyInstance, ledger: Ledger, creations: TenantCreations): void {
   const events = ledger.events;
   if (events === undefined) return;
   const befores = new WeakMap<FastifyRequest, Before>();
@@ -185,7 +189,12 @@ export function registerAdminEvents(app: FastifyInstance, ledger: Ledger): void 
     const before = befores.get(request) ?? {};
     let drafts: EventDraft[];
     if (route === TENANT_ROUTE) {
-      drafts = tenantDrafts(String((request.params as Body).tenant).toLowerCase(), body, before);
+      const tenant = String((request.params as Body).tenant).toLowerCase();
+      // Every PUT claims (a tenant known before the claims existed gets marked); when unreachable, no
+      // `tenant.created` rather than a second one.
+      const first = await creations.claim(tenant).catch(() => false);
+      const known = before.tenantKnown === false && !first ? { ...before, tenantKnown: true } : before;
+      drafts = tenantDrafts(tenant, body, known);
     } else {
       let answer: Body = {};
       try {

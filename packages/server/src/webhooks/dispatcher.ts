@@ -30,6 +30,8 @@ export interface DispatcherOptions {
    * server reaches this one. Default 1000 ms.
    */
   refreshMs?: number;
+  /** Reads the other shared webhook state (the URL policy) at load and whenever the version moves. */
+  onSharedChange?: () => Promise<void>;
 }
 
 /** How a delivery attempt ended, as counted on `/metrics`. */
@@ -66,7 +68,7 @@ export class WebhookDispatcher {
   ) {
     this.clock = options.clock ?? systemClock;
     this.guard = options.guard ?? new WebhookUrlGuard(parseWebhookSecurity({}));
-    this.subscriptions = new SubscriptionSet(store, events);
+    this.subscriptions = new SubscriptionSet(store, events, options.onSharedChange);
     this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
     this.refreshMs = options.refreshMs ?? 1000;
   }

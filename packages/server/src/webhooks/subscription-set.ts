@@ -1,7 +1,7 @@
 import { LedgerEventLog, type LedgerEvents } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import { type SubscriptionRecord, selects } from './subscription.ts';
-import { extraThresholds, passesThresholds } from './thresholds.ts';
+import { extraThresholds, passesThresholds, type RateDefaults, type RateMetric } from './thresholds.ts';
 import type { WebhookStore } from './webhook-store.ts';
 
 /**
@@ -13,6 +13,8 @@ export class SubscriptionSet {
   private readonly records = new Map<string, SubscriptionRecord>();
   /** The ledger's configured thresholds of a scope (known when its events are core's event log). */
   private readonly ownThresholdsOf: ((scope: string) => readonly number[]) | undefined;
+  /** The ledger's configured rate-spike (threshold, window) of a metric (likewise). */
+  private readonly rateDefaultsOf: ((metric: RateMetric) => RateDefaults) | undefined;
   private seenVersion: string | undefined;
   private refreshing = false;
   /** Subscription writes of this server (a reload that overlaps one is dropped, not applied stale). */
@@ -21,9 +23,12 @@ export class SubscriptionSet {
   constructor(
     private readonly store: WebhookStore,
     private readonly events: LedgerEvents,
+    /** Reads the other shared webhook state (the URL policy) whenever the subscriptions are (re)read. */
+    private readonly onShared: () => Promise<void> = async () => {},
   ) {
     const log = events instanceof LedgerEventLog ? events : undefined;
     this.ownThresholdsOf = log === undefined ? undefined : (scope) => log.ownThresholdsOf(scope);
+    this.rateDefaultsOf = log === undefined ? undefined : (metric) => log.rateSettingsOf(metric);
   }
 
   get size(): number {
@@ -41,6 +46,7 @@ export class SubscriptionSet {
   /** Reads the store's subscriptions (those this server wrote meanwhile are kept). */
   async load(): Promise<void> {
     this.seenVersion = await this.store.version?.();
+    await this.onShared();
     for (const record of await this.store.subscriptions()) {
       if (!this.records.has(record.subscription_id)) this.records.set(record.subscription_id, record);
     }
@@ -73,6 +79,7 @@ export class SubscriptionSet {
     try {
       const version = await this.store.version();
       if (version === this.seenVersion) return;
+      await this.onShared();
       const records = await this.store.subscriptions();
       if (writes !== this.localWrites) return; // raced a write here: the next poll reloads
       this.seenVersion = version;
@@ -96,7 +103,10 @@ export class SubscriptionSet {
 
   /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
   receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
-    return selects(subscription, event) && passesThresholds(subscription, event, this.ownThresholdsOf);
+    return (
+      selects(subscription, event) &&
+      passesThresholds(subscription, event, this.ownThresholdsOf, this.rateDefaultsOf)
+    );
   }
 
   /** Tells the ledger the utilizations active subscriptions ask for, so it emits their crossings. */

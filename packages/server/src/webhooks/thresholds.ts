@@ -7,8 +7,12 @@ import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 // tenants for `__system__`), and the subscription receives the crossings of its own list only. A
 // subscription without the field receives the crossings the ledger's config sets (80 % and 95 % unless
 // configured). `burn_rate_multiplier` narrows `budget.burn_rate_anomaly` to the anomalies at least that
-// steep (the ledger detects at its own multiplier, so a lower value cannot widen them). The rate
-// thresholds and windows are validated and stored; the ledger's spike detection is per ledger.
+// steep (the ledger detects at its own multiplier, so a lower value cannot widen them). The rate fields
+// (`denial_rate_threshold`, `expiry_rate_threshold`, `rate_window_seconds`) are applied at both ends as
+// well: the server watches the tenant's rates at that (threshold, window) pair too (`rate-watch.ts`),
+// and the subscription receives the spikes of its own pair only, an omitted field taking the ledger's
+// configured value (10 % and 5 % over 300 s unless configured). `burn_rate_window_seconds` is stored
+// only: the ledger's burn-rate windows are per ledger.
 
 /** A stored `WebhookThresholdConfig` (wire names). */
 export interface ThresholdConfig {
@@ -69,11 +73,43 @@ export function checkThresholds(value: unknown): ThresholdConfig | undefined {
   return config;
 }
 
-interface Selecting {
+/** What thresholds read of a subscription. */
+export interface Selecting {
   tenant_id: string;
   status: string;
+  event_types: string[];
+  event_categories?: string[];
   thresholds?: ThresholdConfig;
 }
+
+/** A rate whose spikes the server watches. */
+export type RateMetric = 'denial_rate' | 'expiry_rate';
+
+/** A rate's (threshold, window) as the ledger's config sets it. */
+export interface RateDefaults {
+  threshold: number;
+  windowMs: number;
+}
+
+/** The (threshold, window) a subscription watches a rate at: its own fields, else the defaults. */
+export function ratePairOf(
+  subscription: Selecting,
+  metric: RateMetric,
+  defaults: RateDefaults,
+): RateDefaults {
+  const own = subscription.thresholds;
+  const threshold = metric === 'denial_rate' ? own?.denial_rate_threshold : own?.expiry_rate_threshold;
+  const seconds = own?.rate_window_seconds;
+  return {
+    threshold: threshold ?? defaults.threshold,
+    windowMs: seconds === undefined ? defaults.windowMs : seconds * 1000,
+  };
+}
+
+const SPIKE_METRICS: Record<string, RateMetric> = {
+  'reservation.denial_rate_spike': 'denial_rate',
+  'reservation.expiry_rate_spike': 'expiry_rate',
+};
 
 /**
  * The extra utilizations the ledger should emit crossings at, per scope: those of every active
@@ -97,14 +133,22 @@ export function extraThresholds(
 
 /**
  * Whether a selected event passes the subscription's thresholds. `ownThresholdsOf` gives the ledger's
- * configured thresholds of a scope (what a subscription without `budget_utilization` receives).
+ * configured thresholds of a scope (what a subscription without `budget_utilization` receives), and
+ * `rateDefaultsOf` its rate spikes' (threshold, window) (what one without the rate fields receives).
  */
 export function passesThresholds(
   subscription: Selecting,
   event: ProtocolEvent,
   ownThresholdsOf: ((scope: string) => readonly number[]) | undefined,
+  rateDefaultsOf?: (metric: RateMetric) => RateDefaults,
 ): boolean {
   const data = event.data as Record<string, unknown> | undefined;
+  const metric = SPIKE_METRICS[event.event_type];
+  if (metric !== undefined) {
+    if (rateDefaultsOf === undefined || typeof data?.threshold_rate !== 'number') return true;
+    const { threshold, windowMs } = ratePairOf(subscription, metric, rateDefaultsOf(metric));
+    return data.threshold_rate === threshold && data.window_seconds === Math.round(windowMs / 1000);
+  }
   if (event.event_type === 'budget.threshold_crossed') {
     const threshold = data?.threshold;
     if (typeof threshold !== 'number') return true;

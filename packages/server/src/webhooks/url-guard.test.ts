@@ -60,6 +60,63 @@ describe('WebhookUrlGuard', () => {
     );
   });
 
+  it('refuses an IPv6 address that carries a blocked IPv4 one (6to4, Teredo, NAT64, IPv4-compatible)', async () => {
+    const hex = (value: number) => [Math.floor(value / 65_536), value % 65_536].map((w) => w.toString(16));
+    const PUBLIC = 0x08080808; // 8.8.8.8, the other address of a Teredo one
+    const forms: Record<string, (value: number) => string> = {
+      '6to4': (value) => `2002:${hex(value).join(':')}::1`,
+      'Teredo server': (value) => `2001:0:${hex(value).join(':')}:8000:f227:${hex(~PUBLIC >>> 0).join(':')}`,
+      'Teredo client': (value) => `2001:0:${hex(PUBLIC).join(':')}:0:f227:${hex(~value >>> 0).join(':')}`,
+      'IPv4-compatible': (value) => `::${dotted(value)}`,
+      'NAT64 (prefix taken off the list)': (value) => `64:ff9b::${hex(value).join(':')}`,
+    };
+    const withoutNat64 = new WebhookUrlGuard(
+      parseWebhookSecurity({
+        blocked_cidr_ranges: DEFAULT_BLOCKED_CIDR_RANGES.filter((range) => range !== '64:ff9b::/96'),
+      }),
+    );
+    const refusedBy = async (judge: WebhookUrlGuard, url: string) =>
+      judge.check(url).then(
+        () => false,
+        (error: unknown) => {
+          if (!(error instanceof WebhookUrlRefused)) throw error;
+          return true;
+        },
+      );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          fc.constantFrom(0x7f000001, 0x0a000001, 0xa9fea9fe),
+        ),
+        fc.constantFrom(...Object.keys(forms)),
+        async (value, form) => {
+          const url = `https://[${forms[form]!(value)}]/hook`;
+          expect(await refusedBy(withoutNat64, url), `${form} ${url}`).toBe(blocked(value));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    // By default both NAT64 prefixes are refused whatever they carry; the reason names what was carried.
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 32 - 1 }), async (value) => {
+        expect(await refused(`https://[64:ff9b::${hex(value).join(':')}]/`)).toBe(true);
+        expect(await refused(`https://[64:ff9b:1:${hex(value).join(':')}::1]/`)).toBe(true);
+      }),
+    );
+    const http = new WebhookUrlGuard(parseWebhookSecurity({ allow_http: true }));
+    await expect(http.check('http://[64:ff9b::7f00:1]/')).rejects.toThrow(
+      'inside blocked range 64:ff9b::/96',
+    );
+    await expect(guard.check('https://[2002:7f00:1::1]/')).rejects.toThrow(
+      'which carries 127.0.0.1 (6to4), inside blocked range 127.0.0.0/8',
+    );
+    // Ordinary public IPv6 addresses pass.
+    for (const address of ['2001:db8::1', '2600:1f18::1', '2001:4860:4860::8888', '64:ff9c::7f00:1']) {
+      expect(await refused(`https://[${address}]/`), address).toBe(false);
+    }
+  });
+
   it('answers Node’s lookup with the checked addresses, in the shape each call asks for', async () => {
     const answers = [
       { address: '203.0.113.7', family: 4 },

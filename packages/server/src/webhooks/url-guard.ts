@@ -2,6 +2,7 @@ import type { LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { InvalidRequestError } from '@cycles-guard/core';
+import { embeddedIpv4 } from './embedded-ipv4.ts';
 import { parseCidr, type WebhookSecurityConfig } from './webhook-security.ts';
 
 // SSRF defence: a webhook URL is checked when a subscription is created or changed (its host resolved,
@@ -85,22 +86,39 @@ export class WebhookUrlGuard {
     return url;
   }
 
-  /** Refuses an address in a blocked range, naming the range. */
+  /**
+   * Refuses an address in a blocked range, naming the range; an IPv6 address that carries an IPv4 one
+   * (NAT64, 6to4, Teredo, IPv4-compatible or -mapped: `embedded-ipv4.ts`) is refused when that is.
+   */
   checkAddress(address: string, host: string): void {
     const v = isIP(address);
     if (v === 0)
       throw new WebhookUrlRefused(`host ${host} gave ${address}, not an IP address`, 'use another host');
-    if (!this.blocked.check(address, v === 4 ? 'ipv4' : 'ipv6')) return;
-    const range =
+    const refuse = (inside: string, range: string): never => {
+      throw new WebhookUrlRefused(
+        `resolves to ${address} (${host})${inside}, inside blocked range ${range}`,
+        'point it at a public address (blocked_cidr_ranges of GET /v1/admin/config/webhook-security)',
+      );
+    };
+    const own = this.rangeOf(address, v === 4 ? 'ipv4' : 'ipv6');
+    if (own !== undefined) refuse('', own);
+    if (v === 4) return;
+    for (const embedded of embeddedIpv4(address)) {
+      const range = this.rangeOf(embedded.address, 'ipv4');
+      if (range !== undefined) refuse(`, which carries ${embedded.address} (${embedded.form})`, range);
+    }
+  }
+
+  /** The blocked range holding an address, or undefined. */
+  private rangeOf(address: string, family: 'ipv4' | 'ipv6'): string | undefined {
+    if (!this.blocked.check(address, family)) return undefined;
+    return (
       this.current.blocked_cidr_ranges.find((cidr) => {
         const one = new BlockList();
-        const { address: base, prefix, v: family } = parseCidr(cidr, 'blocked_cidr_ranges');
-        one.addSubnet(base, prefix, family === 4 ? 'ipv4' : 'ipv6');
-        return one.check(address, v === 4 ? 'ipv4' : 'ipv6');
-      }) ?? 'a blocked range';
-    throw new WebhookUrlRefused(
-      `resolves to ${address} (${host}), inside blocked range ${range}`,
-      'point it at a public address (blocked_cidr_ranges of GET /v1/admin/config/webhook-security)',
+        const { address: base, prefix, v } = parseCidr(cidr, 'blocked_cidr_ranges');
+        one.addSubnet(base, prefix, v === 4 ? 'ipv4' : 'ipv6');
+        return one.check(address, family);
+      }) ?? 'a blocked range'
     );
   }
 

@@ -3,9 +3,10 @@
 
 /**
  * A key shared by all subscriptions: `subs` (id → subscription), `pending` (deliveries not yet ended),
- * `version` (bumped by every subscription write, so other servers know to reload).
+ * `version` (bumped by every subscription write, so other servers know to reload), `security` (the
+ * admin's `WebhookSecurityConfig`, bumping `version` too).
  */
-export function sharedWebhookKey(prefix: string, kind: 'subs' | 'pending' | 'version'): string {
+export function sharedWebhookKey(prefix: string, kind: 'subs' | 'pending' | 'version' | 'security'): string {
   return `${prefix}webhooks:${kind}`;
 }
 

@@ -16,8 +16,11 @@ export interface WebhookSecurityConfig {
 
 /**
  * The spec's default ranges (RFC 1918, loopback, IPv4 link-local, IPv6 loopback and unique local) plus
- * the three it leaves out: `0.0.0.0/8` and `::/128` (a connection to the unspecified address reaches
- * this host) and IPv6 link-local `fe80::/10`.
+ * those it leaves out: `0.0.0.0/8` and `::/128` (a connection to the unspecified address reaches this
+ * host), IPv6 link-local `fe80::/10`, and the NAT64 prefixes, which a gateway translates to any IPv4
+ * address: the well-known `64:ff9b::/96` (its IPv4 address is checked too, should it be taken off) and
+ * the local-use `64:ff9b:1::/48`, whose IPv4 address sits where its operator's prefix length puts it.
+ * 6to4 and Teredo addresses are judged by the IPv4 addresses they carry (`embedded-ipv4.ts`).
  */
 export const DEFAULT_BLOCKED_CIDR_RANGES: readonly string[] = [
   '10.0.0.0/8',
@@ -30,6 +33,8 @@ export const DEFAULT_BLOCKED_CIDR_RANGES: readonly string[] = [
   '0.0.0.0/8',
   '::/128',
   'fe80::/10',
+  '64:ff9b::/96',
+  '64:ff9b:1::/48',
 ];
 
 const FIELDS = ['blocked_cidr_ranges', 'allowed_url_patterns', 'allow_http'];

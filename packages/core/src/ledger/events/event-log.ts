@@ -14,7 +14,7 @@ import {
 } from './event-types.ts';
 import type { LedgerEvents, LedgerEventsOptions, ProtocolEventListener } from './ledger-events-types.ts';
 import { MemoryEventStore } from './memory-event-store.ts';
-import { RateSpikes, rateSettings } from './rate-spikes.ts';
+import { type RateSpikeOptions, RateSpikes, rateSettings } from './rate-spikes.ts';
 
 export type {
   LedgerEvents,
@@ -22,6 +22,17 @@ export type {
   ProtocolEventListener,
   ThresholdRule,
 } from './ledger-events-types.ts';
+
+/**
+ * Where a ledger's rate samples and hits go instead of the log's own per-process windows: a server that
+ * counts them for all its instances (in Redis) and publishes the spikes itself.
+ */
+export interface RateCounter {
+  /** One sample of a tenant's rate (`denial_rate`: a reserve tried; `expiry_rate`: a hold granted). */
+  sample(metric: 'denial_rate' | 'expiry_rate', tenant: string | undefined): void;
+  /** One hit (a denial, which is a sample too; an expiry, which is not). */
+  hit(metric: 'denial_rate' | 'expiry_rate', tenant: string | undefined): void;
+}
 
 function checkThresholds(field: string, thresholds: readonly number[]): number[] {
   if (!Array.isArray(thresholds) || thresholds.some((t) => typeof t !== 'number' || !(t > 0 && t <= 1))) {
@@ -144,8 +155,25 @@ export class LedgerEventLog implements LedgerEvents {
     return events;
   }
 
+  private rates: RateCounter | undefined;
+
+  /** The configured settings of a rate spike (`denialRate`, `expiryRate`, defaults filled in). */
+  rateSettingsOf(metric: 'denial_rate' | 'expiry_rate'): Required<RateSpikeOptions> {
+    return (metric === 'denial_rate' ? this.denials : this.expiries).settings;
+  }
+
+  /** Sends the rate samples and hits to `counter` (undefined: back to the log's own windows). */
+  setRateCounter(counter: RateCounter | undefined): void {
+    this.rates = counter;
+  }
+
   /** Counts a granted live hold of a tenant: a sample of both its denial rate and its expiry rate. */
   countGranted(tenant: string | undefined): void {
+    if (this.rates !== undefined) {
+      this.rates.sample('denial_rate', tenant);
+      this.rates.sample('expiry_rate', tenant);
+      return;
+    }
     this.denials.sample(tenant);
     this.expiries.sample(tenant);
   }
@@ -153,9 +181,17 @@ export class LedgerEventLog implements LedgerEvents {
   /**
    * Counts the denials (`reservation.denied`, a reserve too) and expiries (`reservation.expired`) among
    * `drafts`; returns them with the rate spikes they set off, each right after its cause. A ledger calls it
-   * once per operation, when the drafts are made (the rates read the clock then).
+   * once per operation, when the drafts are made (the rates read the clock then). With a rate counter
+   * set, the counter gets them and publishes any spike itself.
    */
   withRateSpikes(drafts: EventDraft[]): EventDraft[] {
+    if (this.rates !== undefined) {
+      for (const draft of drafts) {
+        if (draft.type === 'reservation.denied') this.rates.hit('denial_rate', draft.tenant);
+        else if (draft.type === 'reservation.expired') this.rates.hit('expiry_rate', draft.tenant);
+      }
+      return drafts;
+    }
     let out: EventDraft[] | undefined;
     for (let i = 0; i < drafts.length; i++) {
       const draft = drafts[i]!;

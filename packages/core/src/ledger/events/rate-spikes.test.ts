@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../clock.ts';
 import type { ReserveRequest } from '../../protocol/types.ts';
 import { createMemoryLedger } from '../memory-ledger.ts';
+import type { LedgerEventLog } from './event-log.ts';
 import { RateSpikes, rateSettings } from './rate-spikes.ts';
 
 // The one rate-window mechanism behind reservation.denial_rate_spike and reservation.expiry_rate_spike:
@@ -132,5 +133,43 @@ describe('rate spikes', () => {
     });
     // 2 expiries in the 1.001 s gone by: per minute.
     expect(spike!.data!.current_rate).toBeCloseTo(2 / (1001 / 60_000));
+  });
+
+  it('hands every sample and hit to a rate counter when one is set, and fires no spike itself', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const ledger = createMemoryLedger({
+      clock,
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 10 }],
+      events: { expiryRate: { threshold: 0.5, minSamples: 1, windowMs: 60_000 } },
+    });
+    const log = ledger.events as LedgerEventLog;
+    const counted: string[] = [];
+    log.setRateCounter({
+      sample: (metric, tenant) => counted.push(`sample ${metric} ${tenant}`),
+      hit: (metric, tenant) => counted.push(`hit ${metric} ${tenant}`),
+    });
+    const request = (key: string, amount: number): ReserveRequest => ({
+      idempotencyKey: key,
+      subject: { tenant: 'acme' },
+      action: { kind: 'llm.completion', name: 'm' },
+      estimate: { unit: 'TOKENS', amount },
+      ttlMs: 1000,
+      gracePeriodMs: 0,
+    });
+    await ledger.reserve(request('granted', 1));
+    await expect(ledger.reserve(request('denied', 100))).rejects.toThrow();
+    clock.advance(1001);
+    await ledger.sweepExpired();
+    expect(counted).toEqual([
+      'sample denial_rate acme',
+      'sample expiry_rate acme',
+      'hit denial_rate acme',
+      'hit expiry_rate acme',
+    ]);
+    const types = (await ledger.events!.list({ sortDir: 'asc' })).events.map((event) => event.event_type);
+    expect(types).toEqual(['reservation.denied', 'reservation.expired']);
+    expect(log.rateSettingsOf('expiry_rate')).toEqual({ threshold: 0.5, minSamples: 1, windowMs: 60_000 });
+    expect(log.rateSettingsOf('denial_rate')).toEqual({ threshold: 0.1, minSamples: 20, windowMs: 300_000 });
   });
 });

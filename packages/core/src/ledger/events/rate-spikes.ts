@@ -53,7 +53,7 @@ export class RateSpikes {
   constructor(
     private readonly metric: 'denial_rate' | 'expiry_rate',
     private readonly type: 'reservation.denial_rate_spike' | 'reservation.expiry_rate_spike',
-    private readonly settings: Required<RateSpikeOptions>,
+    readonly settings: Required<RateSpikeOptions>,
     private readonly clock: Clock,
     private readonly maxTenants = MAX_RATE_TENANTS,
   ) {}

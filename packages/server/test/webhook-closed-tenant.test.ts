@@ -1,0 +1,130 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
+import { checkGovResponse } from './support/gov-contract.ts';
+import { ADMIN_KEY } from './support/http-ledger.ts';
+import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+
+// GOV CASCADE Rule 2 on webhooks: once a tenant is CLOSED, its subscriptions can be read but not
+// created, changed, deleted or probed: 409 TENANT_CLOSED, as every other write of a closed tenant
+// answers, and the probe sends nothing. On both ledgers (a real redis-server for Redis).
+
+const KEY = 'acme-key-closed-01';
+let redis: RedisServer;
+let receiver: Server;
+let hook: string;
+let posts = 0;
+let server: CyclesServer | undefined;
+let prefixes = 0;
+const violations: string[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  receiver = createServer((request, response) => {
+    posts++;
+    request.resume();
+    request.on('end', () => {
+      response.statusCode = 204;
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+});
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  expect(violations.splice(0), 'GOV contract violations').toEqual([]);
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => receiver?.close(resolve));
+  await redis?.remove();
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, GOV-checked by send()
+type Json = any;
+
+async function send(method: string, path: string, admin: boolean, body?: unknown) {
+  const headers: Record<string, string> = admin
+    ? { 'X-Admin-API-Key': ADMIN_KEY }
+    : { 'X-Cycles-API-Key': KEY };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(`${server!.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const parsed: Json = text === '' ? undefined : JSON.parse(text);
+  if (path.startsWith('/v1/admin/webhooks') || path.startsWith('/v1/webhooks')) {
+    violations.push(...checkGovResponse(method, `${server!.url}${path}`, response.status, parsed).problems);
+  }
+  return { status: response.status, body: parsed ?? {} };
+}
+
+const ledgers: [string, () => StartServerOptions['ledger']][] = [
+  ['memory', () => ({ type: 'memory' })],
+  ['redis', () => ({ type: 'redis', url: redis.url, keyPrefix: `closed-${++prefixes}:` })],
+];
+
+describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger) => {
+  it('are refused 409 TENANT_CLOSED on every write and probe, send nothing, and can still be read', async () => {
+    posts = 0;
+    server = await startCyclesServer({
+      port: 0,
+      adminApiKey: ADMIN_KEY,
+      apiKeys: { [KEY]: 'acme' },
+      ledger: ledger(),
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1000 }],
+      logLevel: 'silent',
+      webhookSecurity: LOOPBACK_WEBHOOKS,
+    });
+    const created = await send('POST', '/v1/webhooks', false, {
+      url: hook,
+      event_types: ['budget.exhausted'],
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.subscription.subscription_id as string;
+    // Open, the probe goes out.
+    expect((await send('POST', `/v1/webhooks/${id}/test`, false)).body.success).toBe(true);
+    expect(posts).toBe(1);
+
+    expect((await send('PUT', '/v1/admin/tenants/acme', true, { status: 'CLOSED' })).status).toBe(204);
+    posts = 0;
+    const refusals = [
+      await send('POST', `/v1/webhooks/${id}/test`, false),
+      await send('POST', `/v1/admin/webhooks/${id}/test`, true),
+      await send('POST', `/v1/webhooks/${id}/test`, true),
+      await send('PATCH', `/v1/webhooks/${id}`, false, { status: 'PAUSED' }),
+      await send('PATCH', `/v1/admin/webhooks/${id}`, true, { name: 'renamed' }),
+      await send('DELETE', `/v1/webhooks/${id}`, false),
+      await send('DELETE', `/v1/admin/webhooks/${id}`, true),
+      await send('POST', '/v1/webhooks', false, { url: hook, event_types: ['budget.exhausted'] }),
+      await send('POST', '/v1/admin/webhooks?tenant_id=acme', true, {
+        url: hook,
+        event_types: ['budget.exhausted'],
+      }),
+    ];
+    for (const refusal of refusals) {
+      expect(refusal).toMatchObject({
+        status: 409,
+        body: { error: 'TENANT_CLOSED', details: { tenant: 'acme' } },
+      });
+      expect(refusal.body.message).toContain('Tenant acme is closed');
+    }
+    await server.webhooks!.idle();
+    expect(posts).toBe(0);
+
+    // Reads stay open; nothing changed: the subscription is as it was, one (open) probe recorded.
+    const read = await send('GET', `/v1/webhooks/${id}`, false);
+    expect(read).toMatchObject({ status: 200, body: { status: 'ACTIVE' } });
+    expect(read.body).not.toHaveProperty('name');
+    const deliveries = await send('GET', `/v1/admin/webhooks/${id}/deliveries`, true);
+    expect(deliveries.body.deliveries).toHaveLength(1);
+    expect((await send('GET', '/v1/webhooks', false)).body.subscriptions).toHaveLength(1);
+  });
+});
