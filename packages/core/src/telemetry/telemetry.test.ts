@@ -72,21 +72,26 @@ describe('telemetry: one span per guarded call', () => {
       [CYCLES.decision]: 'ALLOW',
       [CYCLES.unit]: 'USD_MICROCENTS',
       [CYCLES.estimate]: 100 + 500 * 4,
-      [CYCLES.reserved]: 100 + 500 * 4,
       [CYCLES.maxTokensRequested]: 500,
       [CYCLES.actual]: 100 + 40 * 4,
-      [CYCLES.charged]: 100 + 40 * 4,
       [CYCLES.settlement]: 'committed',
       [CYCLES.reservationId]: call.reservationId,
     });
-    expect(span?.attributes[CYCLES.reserveMs]).toBeGreaterThanOrEqual(0);
-    expect(span?.attributes[CYCLES.settleMs]).toBeGreaterThanOrEqual(0);
+    // Removed: cycles.reserved (equal to the estimate), cycles.partial, cycles.charged (equal to actual).
+    for (const removed of [CYCLES.reserved, 'cycles.partial', CYCLES.charged])
+      expect(span?.attributes).not.toHaveProperty(removed);
+    expect(span?.attributes[CYCLES.ledgerMs]).toBeGreaterThanOrEqual(0);
+    // Back-dated to the reserve, and timed to the microsecond (not Date.now()'s milliseconds).
+    const [startS = 0, startNs = 0] = span?.startTime ?? [];
+    const [endS = 0, endNs = 0] = span?.endTime ?? [];
+    expect((endS - startS) * 1e9 + (endNs - startNs)).toBeGreaterThan(0);
     expect(
       await sdk.sum(METRICS.spend, { [CYCLES.scope]: 'tenant:acme', [GEN_AI.requestModel]: MODEL }),
     ).toBe(260);
     expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
-    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'reserve' })).toBe(1);
-    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'commit' })).toBe(1);
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(1);
+    expect(await sdk.count(METRICS.commitDuration)).toBe(1);
+    expect(await sdk.count(METRICS.releaseDuration)).toBe(0);
   });
 
   it('marks a call cut to fit the budget, and counts asked against granted tokens', async () => {
@@ -98,7 +103,7 @@ describe('telemetry: one span per guarded call', () => {
       [CYCLES.capReason]: 'budget',
       [CYCLES.maxTokensRequested]: 1000,
       [GEN_AI.requestMaxTokens]: 250,
-      [CYCLES.partial]: true,
+      [CYCLES.reserved]: 1_100,
     });
     expect(await sdk.sum(METRICS.capCuts, { [CYCLES.reason]: 'budget' })).toBe(1);
     expect(await sdk.sum(METRICS.tokensRequested)).toBe(1000);
@@ -134,7 +139,12 @@ describe('telemetry: one span per guarded call', () => {
     const { cycles, events } = setup();
     await cycles.guard({ estimate: 70, action: { kind: 'tool.call', name: 'search' } }, () => 'done');
     expect(sdk.spans()[0]?.name).toBe('cycles.guard search');
-    expect(sdk.spans()[0]?.attributes[CYCLES.charged]).toBe(70);
+    expect(sdk.spans()[0]?.attributes).toMatchObject({
+      [CYCLES.actual]: 70,
+      [CYCLES.actionKind]: 'tool.call',
+      [CYCLES.actionName]: 'search',
+    });
+    expect(sdk.spans()[0]?.attributes).not.toHaveProperty(GEN_AI.operation);
     expect(events.map((event) => event.type)).toEqual(['decision', 'commit']);
   });
 
@@ -216,8 +226,8 @@ describe('telemetry: never in the way', () => {
       telemetry: { api: sdk.otel },
     });
     await cycles.guard({ estimate: 10 }, () => 'done');
-    expect(sdk.spans()[0]?.attributes[CYCLES.charged]).toBe(10);
-    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'reserve' })).toBe(1);
+    expect(sdk.spans()[0]?.attributes[CYCLES.actual]).toBe(10);
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(1);
   });
 
   it('counts the settlement outbox depth from its events', async () => {
@@ -272,17 +282,21 @@ describe('telemetry: never in the way', () => {
     ]);
   });
 
-  it('times every ledger trip of a call by operation and outcome', async () => {
+  it('times every ledger trip of a call, one histogram per operation, refusals included', async () => {
     const { cycles } = setup(1_000);
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 });
     await call.fail(new Error('not sent'), { reachedProvider: false });
     await expect(cycles.guard({ estimate: 5_000 }, () => 'never')).rejects.toThrow(BudgetExceededError);
-    const trips = (operation: string, outcome: string) =>
-      sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: operation, [CYCLES.outcome]: outcome });
-    expect(await trips('reserve', 'ok')).toBe(1);
-    expect(await trips('release', 'ok')).toBe(1);
-    expect(await trips('reserve', 'error')).toBe(1);
-    expect(await sdk.count(METRICS.ledgerDuration)).toBe(3);
+    await cycles.guard({ estimate: 5 }, () => 'done');
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(3);
+    expect(await sdk.count(METRICS.releaseDuration)).toBe(1);
+    expect(await sdk.count(METRICS.commitDuration)).toBe(1);
+    for (const name of [METRICS.reserveDuration, METRICS.releaseDuration, METRICS.commitDuration]) {
+      const [point, ...others] = await sdk.points(name);
+      expect(others).toHaveLength(0);
+      expect(point?.attributes).toEqual({});
+      expect(typeof point?.value === 'number' ? -1 : point?.value.min).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it('builds nothing for spans the sampler drops, and still counts spend, tokens and live holds', async () => {
