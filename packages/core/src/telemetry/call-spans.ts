@@ -160,10 +160,10 @@ export class CallSpans {
     span.setAttribute(CYCLES.decision, decision.decision);
     // What was held, only when it is less than the estimate (a partial hold).
     if (decision.reserved < decision.estimate) span.setAttribute(CYCLES.reserved, decision.reserved);
-    if (open.maxTokens !== undefined) {
-      span.setAttribute(GEN_AI.requestMaxTokens, open.maxTokens);
+    if (open.maxTokens !== undefined) span.setAttribute(GEN_AI.requestMaxTokens, open.maxTokens);
+    // The output limit asked for, only when the budget or a cap lowered it.
+    if (open.requestedMaxTokens !== open.maxTokens)
       span.setAttribute(CYCLES.maxTokensRequested, open.requestedMaxTokens as number);
-    }
     if (open.capReason !== undefined) span.setAttribute(CYCLES.capReason, open.capReason);
     return span;
   }

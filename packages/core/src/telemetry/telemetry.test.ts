@@ -72,13 +72,13 @@ describe('telemetry: one span per guarded call', () => {
       [CYCLES.decision]: 'ALLOW',
       [CYCLES.unit]: 'USD_MICROCENTS',
       [CYCLES.estimate]: 100 + 500 * 4,
-      [CYCLES.maxTokensRequested]: 500,
       [CYCLES.actual]: 100 + 40 * 4,
       [CYCLES.settlement]: 'committed',
       [CYCLES.reservationId]: call.reservationId,
     });
-    // Removed: cycles.reserved (equal to the estimate), cycles.partial, cycles.charged (equal to actual).
-    for (const removed of [CYCLES.reserved, 'cycles.partial', CYCLES.charged])
+    // Set only when they differ: cycles.reserved (from the estimate), cycles.charged (from actual),
+    // cycles.max_tokens.requested (from gen_ai.request.max_tokens). Removed: cycles.partial.
+    for (const removed of [CYCLES.reserved, CYCLES.charged, CYCLES.maxTokensRequested, 'cycles.partial'])
       expect(span?.attributes).not.toHaveProperty(removed);
     expect(span?.attributes[CYCLES.ledgerMs]).toBeGreaterThanOrEqual(0);
     // Back-dated to the reserve, and timed to the microsecond (not Date.now()'s milliseconds).
