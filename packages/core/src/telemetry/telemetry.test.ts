@@ -110,6 +110,21 @@ describe('telemetry: one span per guarded call', () => {
     expect(await sdk.sum(METRICS.tokensGranted)).toBe(250);
   });
 
+  it('marks a call stopped at its hold as cutoff, and still records what it cost', async () => {
+    const { cycles, ledger } = setup();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 10 });
+    expect(call.observe({ outputTokens: 11 })).toBe('stop');
+    await call.commit({ inputTokens: 100, outputTokens: 11 });
+    const spent = (await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent;
+    const [span] = sdk.spans();
+    expect(span?.attributes).toMatchObject({
+      [CYCLES.settlement]: 'cutoff',
+      [CYCLES.actual]: 100 + 11 * 4,
+      [GEN_AI.outputTokens]: 11,
+    });
+    expect(span?.attributes[CYCLES.charged] ?? span?.attributes[CYCLES.actual]).toBe(spent);
+  });
+
   it('records a refusal as an error span and a denial by reason', async () => {
     const { cycles } = setup(50);
     await expect(
