@@ -5,7 +5,12 @@ import { ManualClock } from '../clock.ts';
 import { createCycles } from '../cycles.ts';
 import type { CyclesEvent } from '../events.ts';
 import { createMemoryLedger } from '../ledger/memory-ledger.ts';
-import { BudgetExceededError, InvalidConfigError } from '../protocol/errors.ts';
+import {
+  AuthorityUnavailableError,
+  BudgetExceededError,
+  InvalidConfigError,
+  InvalidRequestError,
+} from '../protocol/errors.ts';
 import { otelSdk } from './__fixtures__/otel-sdk.ts';
 import { CYCLES, GEN_AI, METRICS } from './names.ts';
 import type { OtelApi } from './otel-api.ts';
@@ -272,6 +277,49 @@ describe('telemetry: never in the way', () => {
     telemetry.record({ ...base, type: 'settlement-dropped', code: 'NOT_FOUND', message: '' });
     expect(await sdk.sum(METRICS.outboxDepth)).toBe(0);
     expect(await sdk.sum(METRICS.spend, { [GEN_AI.requestModel]: MODEL })).toBe(9);
+  });
+
+  it('spans a call that ran unguarded (fail-open) and a settlement that failed, with status ERROR', async () => {
+    sdk = otelSdk();
+    const inner = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1_000 }],
+    });
+    // Fault injection on a real ledger: the next reserve is unreachable, every commit is refused.
+    let reachable = false;
+    const faulty = Object.create(inner, {
+      reserve: {
+        value: (request: Parameters<typeof inner.reserve>[0]) =>
+          reachable ? inner.reserve(request) : Promise.reject(new AuthorityUnavailableError('ledger down')),
+      },
+      commit: { value: () => Promise.reject(new InvalidRequestError('commit refused')) },
+    });
+    const cycles = createCycles({
+      authority: faulty,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      failMode: 'open',
+      retry: { attempts: 1, baseDelayMs: 0 },
+      telemetry: { api: sdk.otel },
+    });
+    await cycles.guard({ estimate: 10 }, () => 'ran');
+    reachable = true;
+    const hold = await cycles.reserve({ estimate: 10 });
+    await expect(hold.commit(10)).rejects.toThrow(InvalidRequestError);
+    const [unguarded, failed, ...others] = sdk.spans();
+    expect(others).toHaveLength(0);
+    expect(unguarded?.attributes).toMatchObject({
+      [CYCLES.settlement]: 'unguarded',
+      [CYCLES.denialCode]: 'AUTHORITY_UNAVAILABLE',
+      [CYCLES.estimate]: 10,
+    });
+    expect(failed?.status).toMatchObject({ code: SPAN_STATUS_ERROR, message: 'commit refused' });
+    expect(failed?.attributes).toMatchObject({
+      [CYCLES.settlement]: 'failed',
+      [GEN_AI.errorType]: 'INVALID_REQUEST',
+      [CYCLES.decision]: 'ALLOW',
+    });
+    expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
   });
 
   it('keeps at most maxOpenSpans spans of unsettled holds', async () => {
