@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as api from '@opentelemetry/api';
 import { AlwaysOffSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -113,6 +115,37 @@ describe('telemetry: one span per guarded call', () => {
     expect(await sdk.sum(METRICS.capCuts, { [CYCLES.reason]: 'budget' })).toBe(1);
     expect(await sdk.sum(METRICS.tokensRequested)).toBe(1000);
     expect(await sdk.sum(METRICS.tokensGranted)).toBe(250);
+  });
+
+  it('parents the span under the context the hold was granted in, even when it settles elsewhere', async () => {
+    const { cycles } = setup();
+    const storage = new AsyncLocalStorage<api.Context>();
+    const manager: api.ContextManager = {
+      active: () => storage.getStore() ?? api.ROOT_CONTEXT,
+      with: (context, fn, thisArg, ...args) => storage.run(context, () => fn.apply(thisArg, args)),
+      bind: (_context, target) => target,
+      enable() {
+        return this;
+      },
+      disable() {
+        storage.disable();
+        return this;
+      },
+    };
+    api.context.setGlobalContextManager(manager);
+    try {
+      // The SDK's tracer, typed structurally by core: it returns the API's Span.
+      const request = sdk.otel.trace.getTracer('test').startSpan('request') as unknown as api.Span;
+      const call = await api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, request), () =>
+        cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 }),
+      );
+      await api.context.with(api.ROOT_CONTEXT, () => call.commit({ inputTokens: 10, outputTokens: 5 }));
+      request.end();
+      const span = sdk.spans().find((candidate) => candidate.name === `cycles.guard ${MODEL}`);
+      expect(span?.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    } finally {
+      api.context.disable();
+    }
   });
 
   it('marks a call stopped at its hold as cutoff, and still records what it cost', async () => {
