@@ -5,9 +5,12 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { type CyclesOptions, createCycles, createMemoryLedger } from '@cycles-guard/core';
+import { TELEMETRY_METRICS } from '@cycles-guard/core/llm';
 import * as api from '@opentelemetry/api';
 import {
   AggregationTemporality,
+  type DataPoint,
+  type Histogram,
   InMemoryMetricExporter,
   MeterProvider,
   PeriodicExportingMetricReader,
@@ -177,6 +180,16 @@ const telemetry: Benchmark = {
     exported += spans.getFinishedSpans().length;
     if (exported !== PAIRS * 2)
       throw new Error(`the exporter received ${exported} spans for ${PAIRS * 2} guarded calls`);
+    // And every call's ledger trips reached the metrics: one reserve and one commit each.
+    const { resourceMetrics } = await reader.collect();
+    for (const name of [TELEMETRY_METRICS.reserveDuration, TELEMETRY_METRICS.commitDuration]) {
+      const metric = resourceMetrics.scopeMetrics
+        .flatMap((scope) => scope.metrics)
+        .find((candidate) => candidate.descriptor.name === name);
+      const counted = (metric?.dataPoints as DataPoint<Histogram>[] | undefined)?.[0]?.value.count;
+      if (counted !== PAIRS * 2)
+        throw new Error(`${name} counted ${String(counted)} trips for ${PAIRS * 2} guarded calls`);
+    }
     console.error(
       `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs`,
     );

@@ -55,6 +55,7 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
     emit,
     listening: onEvent !== undefined,
     outbox,
+    onLlmCall: telemetry === undefined ? undefined : (call) => telemetry.llmCall(call),
   };
   const cycles: Cycles = {
     authority,
@@ -62,14 +63,7 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
     catalog,
     reserve: (reserveOptions) => reserveHold(runtime, reserveOptions),
     guard: (guardOptions, fn) => guard(runtime, cycles, guardOptions, fn),
-    beginLlmCall:
-      telemetry === undefined
-        ? (callOptions) => beginLlmCall(runtime, callOptions)
-        : async (callOptions) => {
-            const call = await beginLlmCall(runtime, callOptions);
-            telemetry.llmCall(call);
-            return call;
-          },
+    beginLlmCall: (callOptions) => beginLlmCall(runtime, callOptions),
     run: (contextOptions, fn) => runWithBudget({ ...contextOptions, cycles }, fn),
     flushSettlements: async (timeoutMs = 5_000) => (await outbox?.flush(timeoutMs)) ?? { pending: 0 },
     close: async () => {

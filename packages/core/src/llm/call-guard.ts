@@ -29,7 +29,7 @@ export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions)
   const hold = await reserveHold(runtime, reserve);
   const { granted, refusal } = grantOutput(runtime, size, model, hold);
   if (refusal !== undefined) return refuseCall(runtime, size, model, hold, { granted, refusal });
-  return new GuardedLlmCall(runtime, model, hold, {
+  const call = new GuardedLlmCall(runtime, model, hold, {
     size,
     granted,
     reasoningBudgetTokens:
@@ -39,4 +39,6 @@ export async function beginLlmCall(runtime: LlmRuntime, options: LlmCallOptions)
     inputTokensExact: options.inputTokens !== undefined,
     outerSignal,
   });
+  runtime.onLlmCall?.(call);
+  return call;
 }

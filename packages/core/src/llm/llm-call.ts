@@ -108,6 +108,8 @@ export interface LlmCall {
 /** Everything `beginLlmCall` needs from the instance (internal). */
 export interface LlmRuntime extends Runtime {
   catalog: PriceCatalog;
+  /** Told of each call `beginLlmCall` grants, before it returns it (telemetry). */
+  onLlmCall?: ((call: LlmCall) => void) | undefined;
 }
 
 /**

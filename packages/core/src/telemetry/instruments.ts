@@ -1,11 +1,13 @@
 import { CumulativeSums } from './cumulative-sums.ts';
 import { CYCLES, GEN_AI, METRICS } from './names.ts';
-import type { OtelAttributes, OtelCounter, OtelHistogram, OtelMeter } from './otel-api.ts';
+import type { OtelCounter, OtelHistogram, OtelMeter } from './otel-api.ts';
 
 /**
  * The metric instruments of one Cycles instance. What every guarded call adds (spend, output-token
  * limits) is summed here and read by observable counters at collection time; the synchronous
  * instruments record only what is rarer (denials, cuts, outbox moves) and one latency per ledger trip.
+ * The latencies have no attributes: the SDK hashes a record's attribute set every time (sorted keys,
+ * JSON), which costs several times the record itself, so each operation has its own histogram.
  */
 export interface Instruments {
   /** Spend by scope, model and unit; one column: the amount charged. */
@@ -14,7 +16,10 @@ export interface Instruments {
   tokens: CumulativeSums;
   denials: OtelCounter;
   capCuts: OtelCounter;
-  ledgerDuration: OtelHistogram;
+  /** Ledger round trips, one histogram per operation (see `ledgerHistogram`). */
+  reserveDuration: OtelHistogram;
+  commitDuration: OtelHistogram;
+  releaseDuration: OtelHistogram;
   outboxDepth: OtelCounter;
 }
 
@@ -26,19 +31,6 @@ export const GRANTED = 1;
 const LATENCY_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
-
-/** The attribute sets of `cycles.ledger.duration`, built once (the SDK hashes them per record). */
-export const LEDGER_OPERATIONS = {
-  reserve: ledgerAttributes('reserve', 'ok'),
-  reserveRefused: ledgerAttributes('reserve', 'error'),
-  commit: ledgerAttributes('commit', 'ok'),
-  commitViaEvent: ledgerAttributes('createEvent', 'ok'),
-  release: ledgerAttributes('release', 'ok'),
-} as const;
-
-function ledgerAttributes(operation: string, outcome: string): OtelAttributes {
-  return Object.freeze({ [CYCLES.operation]: operation, [CYCLES.outcome]: outcome });
-}
 
 /** Creates the instruments; `liveHolds` is read at collection time (no cost per call). */
 export function createInstruments(meter: OtelMeter, liveHolds: () => number): Instruments {
@@ -83,15 +75,25 @@ export function createInstruments(meter: OtelMeter, liveHolds: () => number): In
       description: 'LLM calls whose output-token limit was lowered, by reason (budget or caps)',
       unit: '{call}',
     }),
-    ledgerDuration: meter.createHistogram(METRICS.ledgerDuration, {
-      description: 'Round trip of one ledger operation of a guarded call (reserve, commit, release)',
-      unit: 's',
-      advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
-    }),
+    reserveDuration: ledgerHistogram(meter, METRICS.reserveDuration, 'reserve (granted or refused)'),
+    commitDuration: ledgerHistogram(
+      meter,
+      METRICS.commitDuration,
+      'commit (with the event that posts the charge of a hold that expired)',
+    ),
+    releaseDuration: ledgerHistogram(meter, METRICS.releaseDuration, 'release'),
     outboxDepth: meter.createUpDownCounter(METRICS.outboxDepth, {
       description:
         'Settlements queued in the durable outbox and not yet confirmed (since this process started)',
       unit: '{settlement}',
     }),
   };
+}
+
+function ledgerHistogram(meter: OtelMeter, name: string, operation: string): OtelHistogram {
+  return meter.createHistogram(name, {
+    description: `Ledger round trip of a guarded call's ${operation}, retries included`,
+    unit: 's',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
+  });
 }

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as api from '@opentelemetry/api';
 import { AlwaysOffSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -5,7 +7,12 @@ import { ManualClock } from '../clock.ts';
 import { createCycles } from '../cycles.ts';
 import type { CyclesEvent } from '../events.ts';
 import { createMemoryLedger } from '../ledger/memory-ledger.ts';
-import { BudgetExceededError, InvalidConfigError } from '../protocol/errors.ts';
+import {
+  AuthorityUnavailableError,
+  BudgetExceededError,
+  InvalidConfigError,
+  InvalidRequestError,
+} from '../protocol/errors.ts';
 import { otelSdk } from './__fixtures__/otel-sdk.ts';
 import { CYCLES, GEN_AI, METRICS } from './names.ts';
 import type { OtelApi } from './otel-api.ts';
@@ -72,21 +79,26 @@ describe('telemetry: one span per guarded call', () => {
       [CYCLES.decision]: 'ALLOW',
       [CYCLES.unit]: 'USD_MICROCENTS',
       [CYCLES.estimate]: 100 + 500 * 4,
-      [CYCLES.reserved]: 100 + 500 * 4,
-      [CYCLES.maxTokensRequested]: 500,
       [CYCLES.actual]: 100 + 40 * 4,
-      [CYCLES.charged]: 100 + 40 * 4,
       [CYCLES.settlement]: 'committed',
       [CYCLES.reservationId]: call.reservationId,
     });
-    expect(span?.attributes[CYCLES.reserveMs]).toBeGreaterThanOrEqual(0);
-    expect(span?.attributes[CYCLES.settleMs]).toBeGreaterThanOrEqual(0);
+    // Set only when they differ: cycles.reserved (from the estimate), cycles.charged (from actual),
+    // cycles.max_tokens.requested (from gen_ai.request.max_tokens). Removed: cycles.partial.
+    for (const removed of [CYCLES.reserved, CYCLES.charged, CYCLES.maxTokensRequested, 'cycles.partial'])
+      expect(span?.attributes).not.toHaveProperty(removed);
+    expect(span?.attributes[CYCLES.ledgerMs]).toBeGreaterThanOrEqual(0);
+    // Back-dated to the reserve, and timed to the microsecond (not Date.now()'s milliseconds).
+    const [startS = 0, startNs = 0] = span?.startTime ?? [];
+    const [endS = 0, endNs = 0] = span?.endTime ?? [];
+    expect((endS - startS) * 1e9 + (endNs - startNs)).toBeGreaterThan(0);
     expect(
       await sdk.sum(METRICS.spend, { [CYCLES.scope]: 'tenant:acme', [GEN_AI.requestModel]: MODEL }),
     ).toBe(260);
     expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
-    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'reserve' })).toBe(1);
-    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'commit' })).toBe(1);
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(1);
+    expect(await sdk.count(METRICS.commitDuration)).toBe(1);
+    expect(await sdk.count(METRICS.releaseDuration)).toBe(0);
   });
 
   it('marks a call cut to fit the budget, and counts asked against granted tokens', async () => {
@@ -98,11 +110,57 @@ describe('telemetry: one span per guarded call', () => {
       [CYCLES.capReason]: 'budget',
       [CYCLES.maxTokensRequested]: 1000,
       [GEN_AI.requestMaxTokens]: 250,
-      [CYCLES.partial]: true,
+      [CYCLES.reserved]: 1_100,
     });
     expect(await sdk.sum(METRICS.capCuts, { [CYCLES.reason]: 'budget' })).toBe(1);
     expect(await sdk.sum(METRICS.tokensRequested)).toBe(1000);
     expect(await sdk.sum(METRICS.tokensGranted)).toBe(250);
+  });
+
+  it('parents the span under the context the hold was granted in, even when it settles elsewhere', async () => {
+    const { cycles } = setup();
+    const storage = new AsyncLocalStorage<api.Context>();
+    const manager: api.ContextManager = {
+      active: () => storage.getStore() ?? api.ROOT_CONTEXT,
+      with: (context, fn, thisArg, ...args) => storage.run(context, () => fn.apply(thisArg, args)),
+      bind: (_context, target) => target,
+      enable() {
+        return this;
+      },
+      disable() {
+        storage.disable();
+        return this;
+      },
+    };
+    api.context.setGlobalContextManager(manager);
+    try {
+      // The SDK's tracer, typed structurally by core: it returns the API's Span.
+      const request = sdk.otel.trace.getTracer('test').startSpan('request') as unknown as api.Span;
+      const call = await api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, request), () =>
+        cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 }),
+      );
+      await api.context.with(api.ROOT_CONTEXT, () => call.commit({ inputTokens: 10, outputTokens: 5 }));
+      request.end();
+      const span = sdk.spans().find((candidate) => candidate.name === `cycles.guard ${MODEL}`);
+      expect(span?.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    } finally {
+      api.context.disable();
+    }
+  });
+
+  it('marks a call stopped at its hold as cutoff, and still records what it cost', async () => {
+    const { cycles, ledger } = setup();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 10 });
+    expect(call.observe({ outputTokens: 11 })).toBe('stop');
+    await call.commit({ inputTokens: 100, outputTokens: 11 });
+    const spent = (await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent;
+    const [span] = sdk.spans();
+    expect(span?.attributes).toMatchObject({
+      [CYCLES.settlement]: 'cutoff',
+      [CYCLES.actual]: 100 + 11 * 4,
+      [GEN_AI.outputTokens]: 11,
+    });
+    expect(span?.attributes[CYCLES.charged] ?? span?.attributes[CYCLES.actual]).toBe(spent);
   });
 
   it('records a refusal as an error span and a denial by reason', async () => {
@@ -134,7 +192,12 @@ describe('telemetry: one span per guarded call', () => {
     const { cycles, events } = setup();
     await cycles.guard({ estimate: 70, action: { kind: 'tool.call', name: 'search' } }, () => 'done');
     expect(sdk.spans()[0]?.name).toBe('cycles.guard search');
-    expect(sdk.spans()[0]?.attributes[CYCLES.charged]).toBe(70);
+    expect(sdk.spans()[0]?.attributes).toMatchObject({
+      [CYCLES.actual]: 70,
+      [CYCLES.actionKind]: 'tool.call',
+      [CYCLES.actionName]: 'search',
+    });
+    expect(sdk.spans()[0]?.attributes).not.toHaveProperty(GEN_AI.operation);
     expect(events.map((event) => event.type)).toEqual(['decision', 'commit']);
   });
 
@@ -216,8 +279,8 @@ describe('telemetry: never in the way', () => {
       telemetry: { api: sdk.otel },
     });
     await cycles.guard({ estimate: 10 }, () => 'done');
-    expect(sdk.spans()[0]?.attributes[CYCLES.charged]).toBe(10);
-    expect(await sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: 'reserve' })).toBe(1);
+    expect(sdk.spans()[0]?.attributes[CYCLES.actual]).toBe(10);
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(1);
   });
 
   it('counts the settlement outbox depth from its events', async () => {
@@ -249,6 +312,49 @@ describe('telemetry: never in the way', () => {
     expect(await sdk.sum(METRICS.spend, { [GEN_AI.requestModel]: MODEL })).toBe(9);
   });
 
+  it('spans a call that ran unguarded (fail-open) and a settlement that failed, with status ERROR', async () => {
+    sdk = otelSdk();
+    const inner = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1_000 }],
+    });
+    // Fault injection on a real ledger: the next reserve is unreachable, every commit is refused.
+    let reachable = false;
+    const faulty = Object.create(inner, {
+      reserve: {
+        value: (request: Parameters<typeof inner.reserve>[0]) =>
+          reachable ? inner.reserve(request) : Promise.reject(new AuthorityUnavailableError('ledger down')),
+      },
+      commit: { value: () => Promise.reject(new InvalidRequestError('commit refused')) },
+    });
+    const cycles = createCycles({
+      authority: faulty,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      failMode: 'open',
+      retry: { attempts: 1, baseDelayMs: 0 },
+      telemetry: { api: sdk.otel },
+    });
+    await cycles.guard({ estimate: 10 }, () => 'ran');
+    reachable = true;
+    const hold = await cycles.reserve({ estimate: 10 });
+    await expect(hold.commit(10)).rejects.toThrow(InvalidRequestError);
+    const [unguarded, failed, ...others] = sdk.spans();
+    expect(others).toHaveLength(0);
+    expect(unguarded?.attributes).toMatchObject({
+      [CYCLES.settlement]: 'unguarded',
+      [CYCLES.denialCode]: 'AUTHORITY_UNAVAILABLE',
+      [CYCLES.estimate]: 10,
+    });
+    expect(failed?.status).toMatchObject({ code: SPAN_STATUS_ERROR, message: 'commit refused' });
+    expect(failed?.attributes).toMatchObject({
+      [CYCLES.settlement]: 'failed',
+      [GEN_AI.errorType]: 'INVALID_REQUEST',
+      [CYCLES.decision]: 'ALLOW',
+    });
+    expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
+  });
+
   it('keeps at most maxOpenSpans spans of unsettled holds', async () => {
     sdk = otelSdk();
     const ledger = createMemoryLedger({
@@ -272,17 +378,21 @@ describe('telemetry: never in the way', () => {
     ]);
   });
 
-  it('times every ledger trip of a call by operation and outcome', async () => {
+  it('times every ledger trip of a call, one histogram per operation, refusals included', async () => {
     const { cycles } = setup(1_000);
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 });
     await call.fail(new Error('not sent'), { reachedProvider: false });
     await expect(cycles.guard({ estimate: 5_000 }, () => 'never')).rejects.toThrow(BudgetExceededError);
-    const trips = (operation: string, outcome: string) =>
-      sdk.count(METRICS.ledgerDuration, { [CYCLES.operation]: operation, [CYCLES.outcome]: outcome });
-    expect(await trips('reserve', 'ok')).toBe(1);
-    expect(await trips('release', 'ok')).toBe(1);
-    expect(await trips('reserve', 'error')).toBe(1);
-    expect(await sdk.count(METRICS.ledgerDuration)).toBe(3);
+    await cycles.guard({ estimate: 5 }, () => 'done');
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(3);
+    expect(await sdk.count(METRICS.releaseDuration)).toBe(1);
+    expect(await sdk.count(METRICS.commitDuration)).toBe(1);
+    for (const name of [METRICS.reserveDuration, METRICS.releaseDuration, METRICS.commitDuration]) {
+      const [point, ...others] = await sdk.points(name);
+      expect(others).toHaveLength(0);
+      expect(point?.attributes).toEqual({});
+      expect(typeof point?.value === 'number' ? -1 : point?.value.min).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it('builds nothing for spans the sampler drops, and still counts spend, tokens and live holds', async () => {

@@ -2,10 +2,10 @@ import type { CyclesEvent, CyclesEventHandler } from '../events.ts';
 import type { LlmCall } from '../llm/llm-call.ts';
 import type { Subject } from '../protocol/types.ts';
 import { CallSpans } from './call-spans.ts';
-import { createInstruments, GRANTED, type Instruments, LEDGER_OPERATIONS, REQUESTED } from './instruments.ts';
+import { createInstruments, GRANTED, type Instruments, REQUESTED } from './instruments.ts';
 import { CYCLES, GEN_AI, LLM_ACTION_KIND } from './names.ts';
 import type { ResolvedTelemetryOptions } from './options.ts';
-import type { OtelAttributes } from './otel-api.ts';
+import type { OtelHistogram } from './otel-api.ts';
 import { scopeAtDepth } from './scope-at-depth.ts';
 
 /** Instrumentation scope name of the tracer and the meter. */
@@ -44,13 +44,17 @@ export class CyclesTelemetry {
     };
   }
 
-  /** Records what `beginLlmCall` granted (the output limit asked for and sent). */
+  /** Records what `beginLlmCall` granted (the output limit asked for and sent), before it returns. */
   llmCall(call: LlmCall): void {
     if (!call.guarded) return;
-    this.#spans.llmCall(call);
-    const totals = this.#instruments.tokens.cell(call.model.modelId).totals;
-    totals[REQUESTED] = (totals[REQUESTED] as number) + call.requestedMaxOutputTokens;
-    totals[GRANTED] = (totals[GRANTED] as number) + call.maxOutputTokens;
+    try {
+      this.#spans.llmCall(call);
+      const totals = this.#instruments.tokens.cell(call.model.modelId).totals;
+      totals[REQUESTED] = (totals[REQUESTED] as number) + call.requestedMaxOutputTokens;
+      totals[GRANTED] = (totals[GRANTED] as number) + call.maxOutputTokens;
+    } catch {
+      // An observer must never change the outcome of a guarded call.
+    }
   }
 
   record(event: CyclesEvent): void {
@@ -58,7 +62,7 @@ export class CyclesTelemetry {
     switch (event.type) {
       case 'decision':
         this.#spans.decision(event);
-        this.#ledgerTrip(event.ledgerMs, LEDGER_OPERATIONS.reserve);
+        this.#ledgerTrip(instruments.reserveDuration, event.ledgerMs);
         return;
       case 'capped':
         this.#spans.capped(event);
@@ -69,21 +73,20 @@ export class CyclesTelemetry {
         return;
       case 'commit': {
         this.#spans.commit(event);
-        const trip = event.viaEvent ? LEDGER_OPERATIONS.commitViaEvent : LEDGER_OPERATIONS.commit;
-        this.#ledgerTrip(event.ledgerMs, trip);
+        this.#ledgerTrip(instruments.commitDuration, event.ledgerMs);
         this.#spend(event.subject, event.unit, event.metrics?.modelVersion ?? modelOf(event), event.charged);
         return;
       }
       case 'release':
         this.#spans.release(event);
-        this.#ledgerTrip(event.ledgerMs, LEDGER_OPERATIONS.release);
+        this.#ledgerTrip(instruments.releaseDuration, event.ledgerMs);
         return;
       case 'settle-error':
         this.#spans.settleError(event);
         return;
       case 'denial':
         this.#spans.denial(event);
-        this.#ledgerTrip(event.ledgerMs, LEDGER_OPERATIONS.reserveRefused);
+        this.#ledgerTrip(instruments.reserveDuration, event.ledgerMs);
         instruments.denials.add(1, { [CYCLES.reason]: event.code, [CYCLES.unit]: event.unit });
         return;
       case 'fail-open':
@@ -105,8 +108,8 @@ export class CyclesTelemetry {
     }
   }
 
-  #ledgerTrip(ms: number | undefined, attributes: OtelAttributes): void {
-    if (ms !== undefined) this.#instruments.ledgerDuration.record(ms / 1000, attributes);
+  #ledgerTrip(histogram: OtelHistogram, ms: number | undefined): void {
+    if (ms !== undefined) histogram.record(ms / 1000);
   }
 
   #spend(subject: Subject, unit: string, model: string | undefined, amount: number): void {
