@@ -19,7 +19,7 @@ import { startWebhookReceiver } from './webhook-receiver.ts';
 const API_KEY = 'bench-key-webhooks-1';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const RUN_MS = 4000;
-const PAIRS = 5; // odd: the median is one pair's ratio
+const PAIRS = 7; // odd: the median is one pair's ratio
 let counter = 0;
 
 async function reserveOnce(pool: Pool): Promise<void> {
