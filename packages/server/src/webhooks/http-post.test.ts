@@ -83,6 +83,19 @@ describe('WebhookPoster', () => {
     expect(connections()).toBe(1);
   });
 
+  it('keeps its connections when an equal policy is applied again', async () => {
+    const { port, requests, connections } = await receiver();
+    const guard = new WebhookUrlGuard(LOOPBACK_WEBHOOKS, async () => [{ address: '127.0.0.1', family: 4 }]);
+    const post = poster(guard);
+    const url = `http://hooks.invalid:${port}/hook`;
+    expect(await post.post(url, '{"n":1}', JSON_HEADERS)).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    guard.replace(structuredClone(LOOPBACK_WEBHOOKS));
+    expect(await post.post(url, '{"n":2}', JSON_HEADERS)).toBe(204);
+    expect(requests).toEqual(['{"n":1}', '{"n":2}']);
+    expect(connections()).toBe(1);
+  });
+
   it('checks a literal address again under a new policy, and delivers again once it is allowed', async () => {
     const { port, requests } = await receiver();
     const guard = new WebhookUrlGuard(LOOPBACK_WEBHOOKS);

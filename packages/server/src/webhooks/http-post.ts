@@ -67,10 +67,15 @@ export class WebhookPoster {
   /** The URL checked under the guard's current policy (remembered until the policy changes). */
   private targetOf(url: string): Target {
     if (this.guard.config !== this.policy) {
+      // A server on a shared Redis applies the stored policy again whenever the subscriptions' version
+      // moves: an equal policy keeps the connections and the checks.
+      const changed = JSON.stringify(this.guard.config) !== JSON.stringify(this.policy);
       this.policy = this.guard.config;
-      this.targets.clear();
-      void this.agent.close(); // requests in flight finish on their connections; none is reused
-      this.agent = this.newAgent();
+      if (changed) {
+        this.targets.clear();
+        void this.agent.close(); // requests in flight finish on their connections; none is reused
+        this.agent = this.newAgent();
+      }
     }
     let target = this.targets.get(url);
     if (target === undefined) {
