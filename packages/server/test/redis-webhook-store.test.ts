@@ -1,11 +1,13 @@
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { RedisLedger } from '@cycles-guard/redis';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import type { DeliveryRecord } from '../src/webhooks/delivery.ts';
 import { RedisWebhookStore } from '../src/webhooks/redis-webhook-store.ts';
 import type { SubscriptionRecord } from '../src/webhooks/subscription.ts';
+import { MemoryWebhookStore, type WebhookStore } from '../src/webhooks/webhook-store.ts';
 
 // The Redis store batches delivery writes: a delivery whose outcome comes before its PENDING record
 // was flushed is written once, finished, with no `pending` entry; one flushed while unfinished keeps
@@ -87,5 +89,113 @@ describe('RedisWebhookStore', () => {
     await restarted.saveDelivery(resumed!);
     expect(await client.smembers('b:webhooks:pending')).toEqual([]);
     expect(await client.get('b:webhooks:version')).toBe('1');
+  });
+});
+
+type Step = { delivery: number; action: 'retry' | 'succeed' | 'fail' | 'resave'; settle: boolean };
+
+const steps = fc.array(
+  fc.record({
+    delivery: fc.integer({ min: 0, max: 7 }),
+    action: fc.constantFrom('retry', 'succeed', 'fail', 'resave'),
+    settle: fc.boolean(),
+  }) as fc.Arbitrary<Step>,
+  { minLength: 1, maxLength: 30 },
+);
+
+/**
+ * Runs `script` against `store` the way the dispatcher drives it (records changed in place, each change
+ * saved, several within one flush window) and after every settled flush checks what a server started
+ * now would see: every saved delivery listed in its latest state, and exactly the unfinished ones
+ * resumable, with their event (on Redis: exactly those in the `pending` set).
+ */
+async function runScript(
+  store: WebhookStore,
+  script: Step[],
+  restarted: () => WebhookStore,
+  pendingSet?: () => Promise<string[]>,
+): Promise<void> {
+  const records = new Map<number, DeliveryRecord>();
+  let inFlight: Promise<void>[] = [];
+  const check = async () => {
+    await Promise.all(inFlight);
+    inFlight = [];
+    for (const subscription of ['whsub_a', 'whsub_b']) {
+      const expected = [...records.values()]
+        .filter((record) => record.subscription_id === subscription)
+        .sort((a, b) => b.sequence - a.sequence)
+        .map(withoutEvent);
+      const listed = (await store.deliveries(subscription, { limit: 100 })).deliveries;
+      expect(listed.map(withoutEvent)).toEqual(expected); // the listing never shows the event
+    }
+    const unfinished = [...records.values()].filter((record) => !isFinished(record));
+    const resumed = await restarted().unfinished();
+    expect(sortById(resumed)).toEqual(sortById(unfinished.map((record) => structuredClone(record))));
+    if (pendingSet !== undefined) {
+      expect((await pendingSet()).sort()).toEqual(
+        unfinished.map((record) => `${record.subscription_id}|${record.delivery_id}`).sort(),
+      );
+    }
+  };
+  for (const step of script) {
+    let record = records.get(step.delivery);
+    if (record === undefined) {
+      record = {
+        ...delivery(`whdel_${step.delivery}`, records.size + 1), // sequences rise in creation order
+        subscription_id: step.delivery < 4 ? 'whsub_a' : 'whsub_b',
+      };
+      records.set(step.delivery, record);
+      inFlight.push(store.saveDelivery(record));
+    }
+    if (!isFinished(record) && step.action !== 'resave') {
+      record.attempts++;
+      record.status = step.action === 'retry' ? 'RETRYING' : step.action === 'succeed' ? 'SUCCESS' : 'FAILED';
+      if (step.action === 'retry') record.next_retry_at = `2026-01-01T00:00:0${record.attempts % 10}.000Z`;
+      else delete record.next_retry_at;
+    }
+    inFlight.push(store.saveDelivery(record));
+    if (step.settle) await check();
+  }
+  await check();
+}
+
+const isFinished = (record: DeliveryRecord) => record.status === 'SUCCESS' || record.status === 'FAILED';
+const sortById = (list: DeliveryRecord[]) =>
+  [...list].sort((a, b) => a.delivery_id.localeCompare(b.delivery_id));
+function withoutEvent(record: DeliveryRecord): Omit<DeliveryRecord, 'event'> {
+  const { event: _event, ...rest } = structuredClone(record);
+  return rest;
+}
+
+describe('a webhook store under any sequence of delivery writes (model-based)', () => {
+  it('Redis: lists each delivery as last saved and resumes exactly the unfinished ones after any flush', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(steps, async (script) => {
+        const prefix = `model-${run++}:`;
+        const store = new RedisWebhookStore(client, prefix);
+        for (const id of ['whsub_a', 'whsub_b'])
+          await store.saveSubscription({ subscription_id: id } as SubscriptionRecord);
+        await runScript(
+          store,
+          script,
+          () => new RedisWebhookStore(client, prefix),
+          () => client.smembers(`${prefix}webhooks:pending`),
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('memory: the same model', async () => {
+    await fc.assert(
+      fc.asyncProperty(steps, async (script) => {
+        const store = new MemoryWebhookStore();
+        for (const id of ['whsub_a', 'whsub_b'])
+          await store.saveSubscription({ subscription_id: id } as SubscriptionRecord);
+        await runScript(store, script, () => store);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

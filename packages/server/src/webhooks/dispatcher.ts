@@ -240,7 +240,7 @@ export class WebhookDispatcher {
   private draftDelivery(subscription: SubscriptionRecord, event: ProtocolEvent): DeliveryRecord {
     const now = this.clock.now();
     const delivery: DeliveryRecord = {
-      delivery_id: `whdel_${randomBytes(10).toString('hex')}`,
+      delivery_id: this.nextDeliveryId(),
       subscription_id: subscription.subscription_id,
       event_id: event.event_id,
       event_type: event.event_type,
@@ -257,6 +257,15 @@ export class WebhookDispatcher {
       delivery.trace_flags = '01';
     }
     return delivery;
+  }
+
+  /** Random per dispatcher, so ids from other servers and earlier runs never collide. */
+  private readonly idPrefix = `whdel_${randomBytes(6).toString('hex')}`;
+  private deliveries = 0;
+
+  /** A unique delivery id: the instance's random prefix and a counter (20 hex digits until 2^32). */
+  private nextDeliveryId(): string {
+    return `${this.idPrefix}${(this.deliveries++).toString(16).padStart(8, '0')}`;
   }
 
   private lastSequence = 0;

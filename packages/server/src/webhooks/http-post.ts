@@ -1,25 +1,48 @@
 import { isIP } from 'node:net';
 import { Agent } from 'undici';
 import type { WebhookUrlGuard } from './url-guard.ts';
+import type { WebhookSecurityConfig } from './webhook-security.ts';
 
 // Webhook POSTs through undici over keep-alive connections (a few per endpoint): deliveries share the
 // server's event loop with the reserve path, and measured on loopback undici costs ~20–27 µs of CPU per
 // POST where `node:http` costs ~70–107 µs. The connections belong to one dispatcher, so a socket opened
 // under one server's policy never serves another's.
+//
+// SSRF: a pooled connection was checked when it was opened (the guard's `lookup` resolved the name,
+// checked every address and pinned the socket to them), so reusing it sends nothing to an unchecked
+// address. A policy change (the admin PUT) must apply to connections too: the pool opened under the
+// old policy is closed and the next POST opens new ones, checked under the new.
+
+/** A URL as checked under one policy: where to send, and nothing to parse or test again. */
+interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Distinct URLs whose check is remembered (one per subscription in practice). */
+const MAX_TARGETS = 1000;
 
 /** Posts JSON bodies through a guard: every new connection goes to an address the guard just checked. */
 export class WebhookPoster {
-  private readonly agent: Agent;
+  private agent: Agent;
+  /** The policy the agent's connections and the remembered targets were checked under. */
+  private policy: WebhookSecurityConfig;
+  private readonly targets = new Map<string, Target>();
 
   constructor(
     readonly guard: WebhookUrlGuard,
-    timeoutMs: number,
+    private readonly timeoutMs: number,
   ) {
-    this.agent = new Agent({
+    this.policy = guard.config;
+    this.agent = this.newAgent();
+  }
+
+  private newAgent(): Agent {
+    return new Agent({
       connections: 16,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      connect: { lookup: guard.lookup as never, timeout: timeoutMs },
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      connect: { lookup: this.guard.lookup as never, timeout: this.timeoutMs },
     });
   }
 
@@ -29,18 +52,41 @@ export class WebhookPoster {
    * literal never reaches `lookup`, so it is checked here.
    */
   async post(url: string, body: string, headers: Record<string, string>): Promise<number> {
-    const target = this.guard.checkForm(url);
-    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
-    if (isIP(host) !== 0) this.guard.checkAddress(host, host);
+    const target = this.targetOf(url);
     const response = await this.agent.request({
       origin: target.origin,
-      path: `${target.pathname}${target.search}`,
+      path: target.path,
       method: 'POST',
       headers,
       body,
     });
     await response.body.dump();
     return response.statusCode;
+  }
+
+  /** The URL checked under the guard's current policy (remembered until the policy changes). */
+  private targetOf(url: string): Target {
+    if (this.guard.config !== this.policy) {
+      // A server on a shared Redis applies the stored policy again whenever the subscriptions' version
+      // moves: an equal policy keeps the connections and the checks.
+      const changed = JSON.stringify(this.guard.config) !== JSON.stringify(this.policy);
+      this.policy = this.guard.config;
+      if (changed) {
+        this.targets.clear();
+        void this.agent.close(); // requests in flight finish on their connections; none is reused
+        this.agent = this.newAgent();
+      }
+    }
+    let target = this.targets.get(url);
+    if (target === undefined) {
+      const checked = this.guard.checkForm(url);
+      const host = checked.hostname.startsWith('[') ? checked.hostname.slice(1, -1) : checked.hostname;
+      if (isIP(host) !== 0) this.guard.checkAddress(host, host);
+      target = { origin: checked.origin, path: `${checked.pathname}${checked.search}` };
+      if (this.targets.size >= MAX_TARGETS) this.targets.clear();
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   /** Closes the connections. */

@@ -13,8 +13,6 @@ const FLUSH_MS = 10;
 
 interface QueuedWrite {
   record: DeliveryRecord;
-  json: string;
-  finished: boolean;
   waiters: { done: () => void; failed: (error: unknown) => void }[];
 }
 
@@ -81,9 +79,9 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   /**
-   * Delivery writes waiting for the next flush (at most FLUSH_MS away), the latest per delivery: a
+   * Deliveries waiting for the next flush (at most FLUSH_MS away), each written once, as it is then: a
    * PENDING record whose outcome comes first is never written, so a delivery answered within the window
-   * costs one write. All go as one pipeline.
+   * costs one write.
    */
   private queued = new Map<string, QueuedWrite>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -91,13 +89,10 @@ export class RedisWebhookStore implements WebhookStore {
   private readonly storedUnfinished = new Map<string, string>();
 
   saveDelivery(record: DeliveryRecord): Promise<void> {
-    // Serialized now: the dispatcher goes on changing the record after this call.
-    const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
-    const json = serializeDelivery(record, finished);
     return new Promise<void>((done, failed) => {
-      const waiters = this.queued.get(record.delivery_id)?.waiters ?? [];
-      waiters.push({ done, failed });
-      this.queued.set(record.delivery_id, { record, json, finished, waiters });
+      const queued = this.queued.get(record.delivery_id);
+      if (queued === undefined) this.queued.set(record.delivery_id, { record, waiters: [{ done, failed }] });
+      else queued.waiters.push({ done, failed });
       this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
     });
   }
@@ -109,33 +104,51 @@ export class RedisWebhookStore implements WebhookStore {
     const trims: string[] = [];
     try {
       await whenConnected(this.client);
-      // One pipeline per Cluster slot: each subscription's keys share its hash tag, `pending` is apart
-      // (a Cluster pipeline must not span nodes).
-      const pipelines = new Map<string, Pipeline>();
-      const pipelineOf = (slot: string) => {
-        const pipeline = pipelines.get(slot) ?? this.client.pipeline();
-        pipelines.set(slot, pipeline);
-        return pipeline;
-      };
-      const pending = sharedWebhookKey(this.prefix, 'pending');
-      for (const { record, json, finished } of batch) {
+      // A Cluster pipeline must not span nodes: each subscription's keys share its hash tag, `pending`
+      // is apart. Within a flush each subscription gets one HSET and one ZADD, whatever its number of
+      // deliveries (a command per delivery cost more CPU than the bytes it carried).
+      const bySubscription = new Map<string, { fields: string[]; order: (string | number)[] }>();
+      const added: string[] = [];
+      const removed: string[] = [];
+      for (const { record } of batch) {
+        // Serialized as it is now, not as it was when saved: the dispatcher updates its records in place
+        // and only between awaits, so this is a state it reached (never older than the one saved), and a
+        // PENDING record overtaken by its outcome is never encoded at all.
+        const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
+        const json = serializeDelivery(record, finished);
+        let writes = bySubscription.get(record.subscription_id);
+        if (writes === undefined) {
+          writes = { fields: [], order: [] };
+          bySubscription.set(record.subscription_id, writes);
+        }
+        writes.fields.push(record.delivery_id, json);
+        writes.order.push(record.sequence, record.delivery_id);
         const member = `${record.subscription_id}|${record.delivery_id}`;
-        pipelineOf(record.subscription_id)
-          .hset(subscriptionKey(this.prefix, record.subscription_id, 'records'), record.delivery_id, json)
-          .zadd(
-            subscriptionKey(this.prefix, record.subscription_id, 'order'),
-            record.sequence,
-            record.delivery_id,
-          );
         if (finished) {
-          if (this.storedUnfinished.delete(record.delivery_id)) pipelineOf(pending).srem(pending, member);
+          if (this.storedUnfinished.delete(record.delivery_id)) removed.push(member);
           if (++this.writes % 64 === 0) trims.push(record.subscription_id);
         } else if (!this.storedUnfinished.has(record.delivery_id)) {
           this.storedUnfinished.set(record.delivery_id, record.subscription_id);
-          pipelineOf(pending).sadd(pending, member);
+          added.push(member);
         }
       }
-      const results = (await Promise.all([...pipelines.values()].map((pipeline) => pipeline.exec()))).flatMap(
+      const pipelines: Pipeline[] = [];
+      for (const [subscriptionId, { fields, order }] of bySubscription) {
+        pipelines.push(
+          this.client
+            .pipeline()
+            .hset(subscriptionKey(this.prefix, subscriptionId, 'records'), ...fields)
+            .zadd(subscriptionKey(this.prefix, subscriptionId, 'order'), ...order),
+        );
+      }
+      const pending = sharedWebhookKey(this.prefix, 'pending');
+      if (added.length > 0 || removed.length > 0) {
+        const shared = this.client.pipeline();
+        if (added.length > 0) shared.sadd(pending, ...added);
+        if (removed.length > 0) shared.srem(pending, ...removed);
+        pipelines.push(shared);
+      }
+      const results = (await Promise.all(pipelines.map((pipeline) => pipeline.exec()))).flatMap(
         (replies) => replies ?? [],
       );
       const error = results.find(([failure]) => failure !== null)?.[0];
