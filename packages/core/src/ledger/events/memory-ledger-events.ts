@@ -94,6 +94,7 @@ export class MemoryLedgerEvents {
     context: CallContext | undefined,
     cause?: BalanceCause | (() => BalanceCause),
     extra: readonly EventDraft[] = NONE,
+    nowMs?: number,
   ): void {
     // A row is its own balance view (same fields), so the common no-event case allocates nothing.
     const changes = this.changes;
@@ -107,7 +108,7 @@ export class MemoryLedgerEvents {
         change.after = rows[i]!;
       }
     }
-    const drafts = balanceChangeDrafts(this.log, this.states, changes, cause);
+    const drafts = balanceChangeDrafts(this.log, this.states, changes, cause, nowMs);
     if (drafts.length === 0 && extra.length === 0) return;
     this.log.publish(extra.length === 0 ? drafts : [...extra, ...drafts], originOf(context));
   }
@@ -120,20 +121,33 @@ export class MemoryLedgerEvents {
     reservation: ReservationRow,
     actual: number,
     context: CallContext | undefined,
+    nowMs?: number,
   ): void {
-    const policy: OveragePolicy = reservation.overagePolicy;
     let extra = NONE;
     if (actual > reservation.estimate) {
+      const rows = reservation.rows;
       let debt = 0;
-      reservation.rows.forEach((row, index) => {
-        debt = Math.max(debt, row.debt - before[index]!.debt);
-      });
-      extra = [overageDraft(this.factsOf(reservation, reservationIdOf(reservation)), actual, policy, debt)];
+      for (let i = 0; i < rows.length; i++) debt = Math.max(debt, rows[i]!.debt - before[i]!.debt);
+      const facts = this.factsOf(reservation, reservationIdOf(reservation));
+      extra = [overageDraft(facts, actual, reservation.overagePolicy, debt)];
     }
-    // The cause (with the reservation id, built from its counter) only when an event needs it.
-    const cause = () => ({ reservationId: reservationIdOf(reservation), overagePolicy: policy });
-    this.changed(before, reservation.rows, context, cause, extra);
+    this.committing = reservation;
+    this.changed(before, reservation.rows, context, this.commitCause, extra, nowMs);
+    this.committing = undefined;
   }
+
+  /** The reservation {@link committed} reports on, for {@link commitCause} (set only during the call). */
+  private committing: ReservationRow | undefined;
+
+  /**
+   * The cause of a commit's balance events, made only when an event needs it (the reservation id is
+   * built from its counter). One function for every commit: a closure per commit would cost a pair.
+   */
+  private readonly commitCause = (): BalanceCause => {
+    const reservation = this.committing!;
+    const policy: OveragePolicy = reservation.overagePolicy;
+    return { reservationId: reservationIdOf(reservation), overagePolicy: policy };
+  };
 
   /** Called by the reservation table after it returned an expired hold (rows already updated). */
   expired = (reservation: ReservationRow, nowMs: number): void => {
@@ -153,7 +167,14 @@ export class MemoryLedgerEvents {
       },
       nowMs,
     );
-    this.changed(before, reservation.rows, undefined, { reservationId }, this.log.withRateSpikes([draft]));
+    this.changed(
+      before,
+      reservation.rows,
+      undefined,
+      { reservationId },
+      this.log.withRateSpikes([draft]),
+      nowMs,
+    );
   };
 
   /**
@@ -221,9 +242,10 @@ export class MemoryLedgerEvents {
     rows: readonly LedgerRow[],
     tenant: string | undefined,
     context: CallContext | undefined,
+    nowMs?: number,
   ): void {
-    this.log.countGranted(tenant);
-    this.changed(before, rows, context);
+    this.log.countGranted(tenant, nowMs);
+    this.changed(before, rows, context, undefined, NONE, nowMs);
   }
 
   private factsOf(reservation: ReservationRow, reservationId: string) {

@@ -59,8 +59,8 @@ export class RateSpikes {
   ) {}
 
   /** Counts one sample of a tenant (a reserve, a granted hold). */
-  sample(tenant: string | undefined): void {
-    const window = this.windowOf(tenant);
+  sample(tenant: string | undefined, nowMs = this.clock.now()): void {
+    const window = this.windowOf(tenant, nowMs);
     if (window !== undefined) window.samples++;
   }
 
@@ -69,7 +69,8 @@ export class RateSpikes {
    * first time in a window the rate reaches the threshold.
    */
   hit(tenant: string | undefined, alsoSample: boolean): EventDraft | undefined {
-    const window = this.windowOf(tenant);
+    const now = this.clock.now();
+    const window = this.windowOf(tenant, now);
     if (window === undefined) return undefined;
     window.hits++;
     if (alsoSample) window.samples++;
@@ -78,7 +79,6 @@ export class RateSpikes {
       return undefined;
     }
     window.fired = true;
-    const now = this.clock.now();
     const key = tenant ?? SYSTEM_TENANT;
     return {
       type: this.type,
@@ -96,9 +96,8 @@ export class RateSpikes {
   }
 
   /** The tenant's current window, started afresh at a window boundary; undefined past the tenant cap. */
-  private windowOf(tenant: string | undefined): RateWindow | undefined {
+  private windowOf(tenant: string | undefined, now: number): RateWindow | undefined {
     const key = tenant ?? SYSTEM_TENANT;
-    const now = this.clock.now();
     const start = now - (now % this.settings.windowMs);
     let window = this.windows.get(key);
     if (window !== undefined && window.start === start) return window;
