@@ -3,8 +3,8 @@ import type { Decision, OveragePolicy } from '../../protocol/enums.ts';
 import type { Caps, ReserveRequest } from '../../protocol/types.ts';
 import type { LedgerRow } from '../ledger-row.ts';
 import { type ReservationRow, reservationIdOf } from '../reservations.ts';
-import { type BalanceChange, balanceChangeDrafts } from './balance-changes.ts';
-import type { BalanceCause, ScopeBalance, ScopeEventState } from './balance-events.ts';
+import { type BalanceChange, balanceChangeDrafts, type ScopeStates } from './balance-changes.ts';
+import type { BalanceCause, ScopeBalance } from './balance-events.ts';
 import type { LedgerEventLog } from './event-log.ts';
 import type { EventDraft, EventOrigin } from './event-types.ts';
 import {
@@ -51,13 +51,19 @@ export function originOf(context: CallContext | undefined): EventOrigin {
   return origin;
 }
 
+/** Each scope's event state lives on its row (a field read, not a WeakMap lookup), so it goes with it. */
+const ROW_STATES: ScopeStates<LedgerRow> = {
+  get: (row) => row.eventState,
+  set: (row, state) => {
+    row.eventState = state;
+  },
+};
+
 /**
  * The memory ledger's side of the event pipeline: snapshots rows before a change, derives and publishes
- * after it. Each scope's event state lives in a WeakMap on its row, so it goes when the row goes.
+ * after it.
  */
 export class MemoryLedgerEvents {
-  private readonly states = new WeakMap<LedgerRow, ScopeEventState>();
-
   constructor(readonly log: LedgerEventLog) {}
 
   /** Reused snapshots: the ledger takes one, changes its rows and reports, all in one synchronous step. */
@@ -98,7 +104,8 @@ export class MemoryLedgerEvents {
   ): void {
     // A row is its own balance view (same fields), so the common no-event case allocates nothing.
     const changes = this.changes;
-    changes.length = rows.length;
+    // Only when it differs: setting an array's length costs a runtime call even when nothing changes.
+    if (changes.length !== rows.length) changes.length = rows.length;
     for (let i = 0; i < rows.length; i++) {
       const change = changes[i];
       if (change === undefined) changes[i] = { key: rows[i]!, before: before[i]!, after: rows[i]! };
@@ -108,7 +115,7 @@ export class MemoryLedgerEvents {
         change.after = rows[i]!;
       }
     }
-    const drafts = balanceChangeDrafts(this.log, this.states, changes, cause, nowMs);
+    const drafts = balanceChangeDrafts(this.log, ROW_STATES, changes, cause, nowMs);
     if (drafts.length === 0 && extra.length === 0) return;
     this.log.publish(extra.length === 0 ? drafts : [...extra, ...drafts], originOf(context));
   }
