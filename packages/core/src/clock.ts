@@ -3,8 +3,8 @@ export interface Clock {
   now(): number;
 }
 
-// Date.now itself (no wrapper): it ignores `this`, and the ledgers read it once per operation.
-export const systemClock: Clock = { now: Date.now };
+// Looked up on each call, not captured: fake timers (tests) replace Date.now after this module loads.
+export const systemClock: Clock = { now: () => Date.now() };
 
 /** A clock that only moves when told to: for tests of expiry, grace and budget windows. */
 export class ManualClock implements Clock {
