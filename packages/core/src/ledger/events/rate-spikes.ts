@@ -99,18 +99,28 @@ export class RateSpikes {
   private windowOf(tenant: string | undefined, now: number): RateWindow | undefined {
     const key = tenant ?? SYSTEM_TENANT;
     const start = now - (now % this.settings.windowMs);
+    const last = this.lastWindow;
+    if (last !== undefined && last.start === start && key === this.lastKey) return last;
     let window = this.windows.get(key);
-    if (window !== undefined && window.start === start) return window;
-    if (window === undefined && this.windows.size >= this.maxTenants && !this.dropEnded(start)) {
-      return undefined;
+    if (window === undefined || window.start !== start) {
+      if (window === undefined && this.windows.size >= this.maxTenants && !this.dropEnded(start)) {
+        return undefined;
+      }
+      window = { start, samples: 0, hits: 0, fired: false };
+      this.windows.set(key, window);
     }
-    window = { start, samples: 0, hits: 0, fired: false };
-    this.windows.set(key, window);
+    this.lastKey = key;
+    this.lastWindow = window;
     return window;
   }
 
+  /** The last tenant's window (callers mostly repeat a tenant): a hit skips the map lookup. */
+  private lastKey = '';
+  private lastWindow: RateWindow | undefined;
+
   /** Forgets the windows that ended (nothing in them can fire again); true if any room was made. */
   private dropEnded(start: number): boolean {
+    this.lastWindow = undefined;
     const size = this.windows.size;
     for (const [key, window] of this.windows) if (window.start !== start) this.windows.delete(key);
     return this.windows.size < size;
