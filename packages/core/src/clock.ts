@@ -3,6 +3,7 @@ export interface Clock {
   now(): number;
 }
 
+// Looked up on each call, not captured: fake timers (tests) replace Date.now after this module loads.
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** A clock that only moves when told to: for tests of expiry, grace and budget windows. */

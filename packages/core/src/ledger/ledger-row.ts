@@ -1,6 +1,6 @@
 import type { LedgerStatus, OveragePolicy } from '../protocol/enums.ts';
 import type { BudgetWindow, Caps, LedgerState } from '../protocol/types.ts';
-import type { ScopeBalance } from './events/balance-events.ts';
+import type { ScopeBalance, ScopeEventState } from './events/balance-events.ts';
 import type { LedgerDefinition, LedgerTemplate } from './types.ts';
 import { windowBounds } from './windows.ts';
 
@@ -26,6 +26,8 @@ export interface LedgerRow extends ScopeBalance {
   periodEndMs: number | undefined;
   /** Set while a template-made ledger is counted against the template bounds (see template-census.ts). */
   template: TemplateOrigin | undefined;
+  /** What the ledger's events remember of this scope (undefined until its first change with events on). */
+  eventState: ScopeEventState | undefined;
 }
 
 /** True if a caps object sets anything. */
@@ -54,6 +56,7 @@ export function createRow(ledgerId: string, definition: LedgerDefinition, nowMs:
     periodStartMs: undefined,
     periodEndMs: undefined,
     template: undefined,
+    eventState: undefined,
   };
   if (row.window !== undefined) {
     const bounds = windowBounds(row.window, nowMs);

@@ -284,7 +284,7 @@ class MemoryLedger implements Ledger {
       row.reserved += hold;
       row.remaining -= hold;
     }
-    if (before !== undefined) this.hooks!.reserved(before, rows, tenant, context);
+    if (before !== undefined) this.hooks!.reserved(before, rows, tenant, context, now);
     const ttl = Math.min(
       request.ttlMs ?? settings?.defaultReservationTtlMs ?? DEFAULT_TTL_MS,
       settings?.maxReservationTtlMs ?? DEFAULT_MAX_TTL_MS,
@@ -383,7 +383,7 @@ class MemoryLedger implements Ledger {
       response.balances = rows.map(toBalance);
       reservation.settledBalances = response.balances;
     }
-    if (before !== undefined) this.hooks!.committed(before, reservation, actual, context);
+    if (before !== undefined) this.hooks!.committed(before, reservation, actual, context, now);
     reservation.committed = response.charged.amount;
     reservation.committedMetadata = request.metadata;
     reservation.settledKey = request.idempotencyKey;
@@ -414,7 +414,8 @@ class MemoryLedger implements Ledger {
       row.reserved -= estimate;
       row.remaining += estimate;
     }
-    if (before !== undefined) this.hooks!.changed(before, reservation.rows, context);
+    if (before !== undefined)
+      this.hooks!.changed(before, reservation.rows, context, undefined, undefined, now);
     const response: ReleaseResponse = {
       status: 'RELEASED',
       released: { unit: reservation.unit, amount: estimate },
@@ -546,7 +547,9 @@ class MemoryLedger implements Ledger {
       row.debt += scope.debt;
       if (scope.flag) row.isOverLimit = true;
     }
-    if (before !== undefined) this.hooks!.changed(before, rows, context, { overagePolicy: policy });
+    if (before !== undefined) {
+      this.hooks!.changed(before, rows, context, { overagePolicy: policy }, undefined, now);
+    }
     const response: EventResponse = {
       status: 'APPLIED',
       eventId: this.ids.next('evt_'),
@@ -612,7 +615,7 @@ class MemoryLedger implements Ledger {
     rollWindow(row, now);
     const before = this.hooks?.snapshot([row]);
     const result = applyFunding(row, funding, now);
-    if (before !== undefined) this.hooks!.changed(before, [row], undefined);
+    if (before !== undefined) this.hooks!.changed(before, [row], undefined, undefined, undefined, now);
     this.catalog.adopt(row);
     if (key !== undefined) this.remember(space, key, print, result, 'durable', now);
     return result;

@@ -6,6 +6,7 @@ import {
   type ScopeBalance,
   type ScopeEventState,
 } from './balance-events.ts';
+import type { BurnSpend } from './burn-rate.ts';
 import type { LedgerEventLog } from './event-log.ts';
 import type { EventDraft, EventOrigin } from './event-types.ts';
 
@@ -25,15 +26,17 @@ export interface BalanceChange<K> {
 /**
  * Derives the budget events of a set of changed scopes (one operation), remembers each scope's new
  * state, and returns the drafts, in scope order. The caller publishes them with the operation's other
- * events, so one operation's events are stored together and in order.
+ * events, so one operation's events are stored together and in order. `nowMs`: the operation's clock
+ * reading, when the caller has one. With nothing to report it returns a shared empty array.
  */
 export function balanceChangeDrafts<K>(
   log: LedgerEventLog,
   states: ScopeStates<K>,
   changes: readonly BalanceChange<K>[],
   cause?: BalanceCause | (() => BalanceCause),
-): EventDraft[] {
-  const drafts: EventDraft[] = [];
+  nowMs?: number,
+): readonly EventDraft[] {
+  let drafts: EventDraft[] | undefined;
   for (const change of changes) {
     let state = states.get(change.key);
     const thresholds = log.thresholdsOf(change.after.scope);
@@ -53,26 +56,36 @@ export function balanceChangeDrafts<K>(
       derived.state.burn = state?.burn;
       state = derived.state;
       states.set(change.key, state);
+      drafts ??= [];
       drafts.push(...derived.drafts);
     }
-    const burst = burnOf(log, change, state);
-    if (burst !== undefined) drafts.push(burst);
+    const burst = burnOf(log, change, state, nowMs);
+    if (burst === undefined) continue;
+    drafts ??= [];
+    drafts.push(burst);
   }
-  return drafts;
+  return drafts ?? NONE;
 }
+
+const NONE: readonly EventDraft[] = Object.freeze([]);
+
+/** Reused for each spend: BurnRates.spent reads it synchronously and keeps none of it. */
+const spend: BurnSpend = { scope: '', unit: 'USD_MICROCENTS', amount: 0, remaining: 0 };
 
 /** The spend a change made, counted for the burn rate: the anomaly if it set one off. */
 function burnOf<K>(
   log: LedgerEventLog,
   change: BalanceChange<K>,
   state: ScopeEventState,
+  nowMs: number | undefined,
 ): EventDraft | undefined {
   const { before, after } = change;
   if (log.burn === undefined || !(after.spent > before.spent)) return undefined;
-  return log.burn.spent(
-    { scope: after.scope, unit: after.unit, amount: after.spent - before.spent, remaining: after.remaining },
-    state,
-  );
+  spend.scope = after.scope;
+  spend.unit = after.unit;
+  spend.amount = after.spent - before.spent;
+  spend.remaining = after.remaining;
+  return log.burn.spent(spend, state, nowMs);
 }
 
 /** Derives and publishes in one step. */

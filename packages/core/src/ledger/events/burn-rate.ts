@@ -97,11 +97,12 @@ export class BurnRates {
 
   /**
    * Counts a spend; returns the anomaly when this spend is the one that brings the window over. `holder`
-   * (the scope's event state) caches the scope's burn state, sparing the lookups on the hot path.
+   * (the scope's event state) caches the scope's burn state, sparing the lookups on the hot path. `nowMs`:
+   * the operation's clock reading, when the caller has one.
    */
-  spent(spend: BurnSpend, holder?: { burn?: BurnState | undefined }): EventDraft | undefined {
+  spent(spend: BurnSpend, holder?: { burn?: BurnState | undefined }, nowMs?: number): EventDraft | undefined {
     if (!(spend.amount > 0)) return undefined;
-    const window = Math.floor(this.clock.now() / this.settings.windowMs);
+    const window = Math.floor((nowMs ?? this.clock.now()) / this.settings.windowMs);
     let state = holder?.burn;
     if (state === undefined || state.forgotten) {
       state = this.stateOf(spend, window);

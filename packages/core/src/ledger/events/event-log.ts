@@ -167,15 +167,18 @@ export class LedgerEventLog implements LedgerEvents {
     this.rates = counter;
   }
 
-  /** Counts a granted live hold of a tenant: a sample of both its denial rate and its expiry rate. */
-  countGranted(tenant: string | undefined): void {
+  /**
+   * Counts a granted live hold of a tenant: a sample of both its denial rate and its expiry rate. `nowMs`:
+   * the operation's clock reading, when the caller has one (one read per operation).
+   */
+  countGranted(tenant: string | undefined, nowMs = this.clock.now()): void {
     if (this.rates !== undefined) {
       this.rates.sample('denial_rate', tenant);
       this.rates.sample('expiry_rate', tenant);
       return;
     }
-    this.denials.sample(tenant);
-    this.expiries.sample(tenant);
+    this.denials.sample(tenant, nowMs);
+    this.expiries.sample(tenant, nowMs);
   }
 
   /**

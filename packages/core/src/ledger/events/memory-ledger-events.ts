@@ -3,8 +3,8 @@ import type { Decision, OveragePolicy } from '../../protocol/enums.ts';
 import type { Caps, ReserveRequest } from '../../protocol/types.ts';
 import type { LedgerRow } from '../ledger-row.ts';
 import { type ReservationRow, reservationIdOf } from '../reservations.ts';
-import { type BalanceChange, balanceChangeDrafts } from './balance-changes.ts';
-import type { BalanceCause, ScopeBalance, ScopeEventState } from './balance-events.ts';
+import { type BalanceChange, balanceChangeDrafts, type ScopeStates } from './balance-changes.ts';
+import type { BalanceCause, ScopeBalance } from './balance-events.ts';
 import type { LedgerEventLog } from './event-log.ts';
 import type { EventDraft, EventOrigin } from './event-types.ts';
 import {
@@ -51,13 +51,19 @@ export function originOf(context: CallContext | undefined): EventOrigin {
   return origin;
 }
 
+/** Each scope's event state lives on its row (a field read, not a WeakMap lookup), so it goes with it. */
+const ROW_STATES: ScopeStates<LedgerRow> = {
+  get: (row) => row.eventState,
+  set: (row, state) => {
+    row.eventState = state;
+  },
+};
+
 /**
  * The memory ledger's side of the event pipeline: snapshots rows before a change, derives and publishes
- * after it. Each scope's event state lives in a WeakMap on its row, so it goes when the row goes.
+ * after it.
  */
 export class MemoryLedgerEvents {
-  private readonly states = new WeakMap<LedgerRow, ScopeEventState>();
-
   constructor(readonly log: LedgerEventLog) {}
 
   /** Reused snapshots: the ledger takes one, changes its rows and reports, all in one synchronous step. */
@@ -94,10 +100,12 @@ export class MemoryLedgerEvents {
     context: CallContext | undefined,
     cause?: BalanceCause | (() => BalanceCause),
     extra: readonly EventDraft[] = NONE,
+    nowMs?: number,
   ): void {
     // A row is its own balance view (same fields), so the common no-event case allocates nothing.
     const changes = this.changes;
-    changes.length = rows.length;
+    // Only when it differs: setting an array's length costs a runtime call even when nothing changes.
+    if (changes.length !== rows.length) changes.length = rows.length;
     for (let i = 0; i < rows.length; i++) {
       const change = changes[i];
       if (change === undefined) changes[i] = { key: rows[i]!, before: before[i]!, after: rows[i]! };
@@ -107,7 +115,7 @@ export class MemoryLedgerEvents {
         change.after = rows[i]!;
       }
     }
-    const drafts = balanceChangeDrafts(this.log, this.states, changes, cause);
+    const drafts = balanceChangeDrafts(this.log, ROW_STATES, changes, cause, nowMs);
     if (drafts.length === 0 && extra.length === 0) return;
     this.log.publish(extra.length === 0 ? drafts : [...extra, ...drafts], originOf(context));
   }
@@ -120,20 +128,33 @@ export class MemoryLedgerEvents {
     reservation: ReservationRow,
     actual: number,
     context: CallContext | undefined,
+    nowMs?: number,
   ): void {
-    const policy: OveragePolicy = reservation.overagePolicy;
     let extra = NONE;
     if (actual > reservation.estimate) {
+      const rows = reservation.rows;
       let debt = 0;
-      reservation.rows.forEach((row, index) => {
-        debt = Math.max(debt, row.debt - before[index]!.debt);
-      });
-      extra = [overageDraft(this.factsOf(reservation, reservationIdOf(reservation)), actual, policy, debt)];
+      for (let i = 0; i < rows.length; i++) debt = Math.max(debt, rows[i]!.debt - before[i]!.debt);
+      const facts = this.factsOf(reservation, reservationIdOf(reservation));
+      extra = [overageDraft(facts, actual, reservation.overagePolicy, debt)];
     }
-    // The cause (with the reservation id, built from its counter) only when an event needs it.
-    const cause = () => ({ reservationId: reservationIdOf(reservation), overagePolicy: policy });
-    this.changed(before, reservation.rows, context, cause, extra);
+    this.committing = reservation;
+    this.changed(before, reservation.rows, context, this.commitCause, extra, nowMs);
+    this.committing = undefined;
   }
+
+  /** The reservation {@link committed} reports on, for {@link commitCause} (set only during the call). */
+  private committing: ReservationRow | undefined;
+
+  /**
+   * The cause of a commit's balance events, made only when an event needs it (the reservation id is
+   * built from its counter). One function for every commit: a closure per commit would cost a pair.
+   */
+  private readonly commitCause = (): BalanceCause => {
+    const reservation = this.committing!;
+    const policy: OveragePolicy = reservation.overagePolicy;
+    return { reservationId: reservationIdOf(reservation), overagePolicy: policy };
+  };
 
   /** Called by the reservation table after it returned an expired hold (rows already updated). */
   expired = (reservation: ReservationRow, nowMs: number): void => {
@@ -153,7 +174,14 @@ export class MemoryLedgerEvents {
       },
       nowMs,
     );
-    this.changed(before, reservation.rows, undefined, { reservationId }, this.log.withRateSpikes([draft]));
+    this.changed(
+      before,
+      reservation.rows,
+      undefined,
+      { reservationId },
+      this.log.withRateSpikes([draft]),
+      nowMs,
+    );
   };
 
   /**
@@ -221,9 +249,10 @@ export class MemoryLedgerEvents {
     rows: readonly LedgerRow[],
     tenant: string | undefined,
     context: CallContext | undefined,
+    nowMs?: number,
   ): void {
-    this.log.countGranted(tenant);
-    this.changed(before, rows, context);
+    this.log.countGranted(tenant, nowMs);
+    this.changed(before, rows, context, undefined, NONE, nowMs);
   }
 
   private factsOf(reservation: ReservationRow, reservationId: string) {

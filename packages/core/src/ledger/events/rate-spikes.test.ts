@@ -65,6 +65,58 @@ describe('rate spikes', () => {
     );
   });
 
+  it('counts like a map of windows under a tenant cap, with time moving either way', () => {
+    // The counter remembers its last tenant's window; this checks it against plain map bookkeeping when
+    // the cap drops windows and a ManualClock goes back and forth between windows.
+    const op = fc.record({
+      tenant: fc.constantFrom('a', 'b', 'c'),
+      hit: fc.boolean(),
+      window: fc.integer({ min: 0, max: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const clock = new ManualClock(0);
+        const spikes = new RateSpikes('denial_rate', 'reservation.denial_rate_spike', SETTINGS, clock, 2);
+        const model = new Map<string, { start: number; samples: number; hits: number; fired: boolean }>();
+        for (const { tenant, hit, window } of ops) {
+          const now = window * SETTINGS.windowMs + 1;
+          clock.set(now);
+          const start = now - 1;
+          let counts = model.get(tenant);
+          if (counts === undefined && model.size >= 2) {
+            for (const [key, other] of model) if (other.start !== start) model.delete(key);
+          }
+          if (counts === undefined && model.size >= 2) {
+            // Past the cap: not counted (its later hits show it).
+            if (hit) expect(spikes.hit(tenant, true)).toBeUndefined();
+            else spikes.sample(tenant, now);
+            continue;
+          }
+          if (counts?.start !== start) {
+            counts = { start, samples: 0, hits: 0, fired: false };
+            model.set(tenant, counts);
+          }
+          counts.samples++;
+          if (!hit) {
+            spikes.sample(tenant, now);
+            continue;
+          }
+          counts.hits++;
+          const expected =
+            !counts.fired &&
+            counts.samples >= SETTINGS.minSamples &&
+            counts.hits / counts.samples >= SETTINGS.threshold;
+          if (expected) counts.fired = true;
+          const spike = spikes.hit(tenant, true);
+          expect(spike?.data).toEqual(
+            expected ? expect.objectContaining({ sample_count: counts.samples }) : undefined,
+          );
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('bounds the tenants tracked: ended windows go first, and past the cap a new tenant waits a window', () => {
     const clock = new ManualClock(0);
     const spikes = new RateSpikes(

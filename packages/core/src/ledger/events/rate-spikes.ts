@@ -59,8 +59,8 @@ export class RateSpikes {
   ) {}
 
   /** Counts one sample of a tenant (a reserve, a granted hold). */
-  sample(tenant: string | undefined): void {
-    const window = this.windowOf(tenant);
+  sample(tenant: string | undefined, nowMs = this.clock.now()): void {
+    const window = this.windowOf(tenant, nowMs);
     if (window !== undefined) window.samples++;
   }
 
@@ -69,7 +69,8 @@ export class RateSpikes {
    * first time in a window the rate reaches the threshold.
    */
   hit(tenant: string | undefined, alsoSample: boolean): EventDraft | undefined {
-    const window = this.windowOf(tenant);
+    const now = this.clock.now();
+    const window = this.windowOf(tenant, now);
     if (window === undefined) return undefined;
     window.hits++;
     if (alsoSample) window.samples++;
@@ -78,7 +79,6 @@ export class RateSpikes {
       return undefined;
     }
     window.fired = true;
-    const now = this.clock.now();
     const key = tenant ?? SYSTEM_TENANT;
     return {
       type: this.type,
@@ -96,22 +96,31 @@ export class RateSpikes {
   }
 
   /** The tenant's current window, started afresh at a window boundary; undefined past the tenant cap. */
-  private windowOf(tenant: string | undefined): RateWindow | undefined {
+  private windowOf(tenant: string | undefined, now: number): RateWindow | undefined {
     const key = tenant ?? SYSTEM_TENANT;
-    const now = this.clock.now();
     const start = now - (now % this.settings.windowMs);
+    const last = this.lastWindow;
+    if (last !== undefined && last.start === start && key === this.lastKey) return last;
     let window = this.windows.get(key);
-    if (window !== undefined && window.start === start) return window;
-    if (window === undefined && this.windows.size >= this.maxTenants && !this.dropEnded(start)) {
-      return undefined;
+    if (window === undefined || window.start !== start) {
+      if (window === undefined && this.windows.size >= this.maxTenants && !this.dropEnded(start)) {
+        return undefined;
+      }
+      window = { start, samples: 0, hits: 0, fired: false };
+      this.windows.set(key, window);
     }
-    window = { start, samples: 0, hits: 0, fired: false };
-    this.windows.set(key, window);
+    this.lastKey = key;
+    this.lastWindow = window;
     return window;
   }
 
+  /** The last tenant's window (callers mostly repeat a tenant): a hit skips the map lookup. */
+  private lastKey = '';
+  private lastWindow: RateWindow | undefined;
+
   /** Forgets the windows that ended (nothing in them can fire again); true if any room was made. */
   private dropEnded(start: number): boolean {
+    this.lastWindow = undefined;
     const size = this.windows.size;
     for (const [key, window] of this.windows) if (window.start !== start) this.windows.delete(key);
     return this.windows.size < size;
