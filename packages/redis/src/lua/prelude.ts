@@ -51,7 +51,13 @@ local function S(n)
 end
 local function opt(value) if value == nil or value == '' then return nil end return value end
 
-local function begin(args)
+local function redis_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- group_now: the time a group (group.ts) read once for all its operations without a clock of their own.
+local function begin(args, group_now)
   CALLS = CALLS + 1
   ARGS = args
   P = args[1]
@@ -77,8 +83,7 @@ local function begin(args)
   if args[2] ~= '' then
     NOW = tonumber(args[2])
   else
-    local t = redis.call('TIME')
-    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    NOW = group_now or redis_now()
   end
   -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
   -- and the script answers {need = [...]} before writing anything; the caller retries with bounds.
