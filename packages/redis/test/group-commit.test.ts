@@ -97,7 +97,13 @@ function normalize(value: unknown, ids: string[]): unknown {
  * Starts one step (synchronously up to its first await, so the steps of a group share a turn): holds
  * are looked up in `known` (the reservations before the group), new ones are appended to `ids`.
  */
-function start(ledger: Ledger, current: Step, index: number, known: string[], ids: string[]): Promise<unknown> {
+function start(
+  ledger: Ledger,
+  current: Step,
+  index: number,
+  known: string[],
+  ids: string[],
+): Promise<unknown> {
   const hold = (n: number) => known[n % Math.max(known.length, 1)] ?? 'rsv_missing';
   const answer = async (action: () => Promise<unknown>) => {
     try {
@@ -199,7 +205,11 @@ describe('group commit', () => {
         async (groups) => {
           const memoryClock = new ManualClock();
           const redisClock = new ManualClock();
-          const memory = createMemoryLedger({ clock: memoryClock, sweepIntervalMs: 0, includeBalances: true });
+          const memory = createMemoryLedger({
+            clock: memoryClock,
+            sweepIntervalMs: 0,
+            includeBalances: true,
+          });
           const ledger = redis.ledger({ clock: redisClock, includeBalances: true });
           await provision(memory);
           await provision(ledger);
@@ -218,7 +228,9 @@ describe('group commit', () => {
             const actual = await Promise.all(
               steps.map((current, offset) => start(ledger, current, index + offset, redisKnown, redisIds)),
             );
-            expect(normalize(actual, redisIds), JSON.stringify(steps)).toEqual(normalize(expected, memoryIds));
+            expect(normalize(actual, redisIds), JSON.stringify(steps)).toEqual(
+              normalize(expected, memoryIds),
+            );
             index += steps.length;
             memoryClock.advance(advanceMs);
             redisClock.advance(advanceMs);
@@ -287,7 +299,12 @@ describe('group commit', () => {
       reserve('broken', 10),
       reserve('last', 50),
     ]);
-    expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect(settled.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
     expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'BUDGET_EXCEEDED' });
     const broken = (settled[2] as PromiseRejectedResult).reason as Error;
     expect(broken.name).toBe('InternalError');
