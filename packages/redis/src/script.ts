@@ -48,7 +48,7 @@ export class LuaOperations {
       });
       // Each body is a function in OPS, so a group (below) can run it too.
       registrations.push(
-        `OPS['${name}'] = function(args, group_now)\nbegin(args, group_now)\n${body}\nend`,
+        `OPS['${name}'] = function(args, group)\nbegin(args, group)\n${body}\nend`,
         `redis.register_function('${functionName}', function(keys, args) return OPS['${name}'](args) end)`,
       );
     }

@@ -27,7 +27,8 @@ type Step =
   | { kind: 'extend'; hold: number; by: number }
   | { kind: 'event'; subject: number; amount: number }
   | { kind: 'decide'; subject: number; amount: number }
-  | { kind: 'fund'; amount: number };
+  | { kind: 'fund'; amount: number }
+  | { kind: 'tenant'; status: 'ACTIVE' | 'CLOSED'; ttlMs: number; observe: boolean };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -59,6 +60,17 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   // Not a grouped operation: sent alone, in its place among the grouped ones.
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('fund' as const), amount: fc.nat(500) }) },
+  // Also sent alone: the operations after it in the same turn must see the new settings (a group
+  // reads each tenant's settings once).
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('tenant' as const),
+      status: fc.constantFrom('ACTIVE' as const, 'ACTIVE' as const, 'CLOSED' as const),
+      ttlMs: fc.integer({ min: 1000, max: 40_000 }),
+      observe: fc.boolean(),
+    }),
+  },
 );
 
 async function provision(ledger: Ledger): Promise<void> {
@@ -108,7 +120,7 @@ function start(
   const answer = async (action: () => Promise<unknown>) => {
     try {
       const result = await action();
-      const id = (result as { reservationId?: string }).reservationId;
+      const id = (result as { reservationId?: string } | undefined)?.reservationId;
       if (id !== undefined && !ids.includes(id)) ids.push(id);
       return { ok: result };
     } catch (error) {
@@ -165,6 +177,14 @@ function start(
           unit: UNIT,
           funding: { operation: 'CREDIT', amount: current.amount },
           idempotencyKey: `fund-${index}`,
+        }),
+      );
+    case 'tenant':
+      return answer(() =>
+        ledger.setTenant('acme', {
+          status: current.status,
+          defaultReservationTtlMs: current.ttlMs,
+          observeMode: current.observe,
         }),
       );
   }

@@ -9,18 +9,20 @@
 // the operation itself has written what it wrote before the error, exactly as a lone call would.
 
 export const GROUP = `
--- name -> function(args, group_now): every operation's body (script.ts registers them).
+-- name -> function(args, group): every operation's body (script.ts registers them).
 local OPS = {}
 
+-- What the operations of a group share: one Redis TIME (for those without a clock of their own), and
+-- each tenant's settings once read (no runtime operation writes them; setTenant is never grouped).
 local function run_group(args)
-  local replies, i, n, now = {}, 1, #args, nil
+  local replies, i, n = {}, 1, #args
+  local group = { tenants = {} }
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])
     local op_args = {}
     for j = 1, count do op_args[j] = args[i + 1 + j] end
     i = i + 2 + count
-    if now == nil and op_args[2] == '' then now = redis_now() end
-    local ok, result = pcall(OPS[name], op_args, now)
+    local ok, result = pcall(OPS[name], op_args, group)
     if not ok then
       if type(result) == 'table' then result = result.err end
       result = '!' .. tostring(result)
