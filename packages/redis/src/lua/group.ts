@@ -26,6 +26,9 @@ local function run_group(args)
     if not ok then
       if type(result) == 'table' then result = result.err end
       result = '!' .. tostring(result)
+    elseif type(result) ~= 'string' then
+      -- Every runtime operation answers text; anything else would shift its neighbours' replies.
+      result = '!' .. name .. ' answered no text'
     end
     replies[#replies + 1] = result
   end
