@@ -8,8 +8,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** What a `*.bench.ts` file exports as `benchmarks`. */
 export interface Benchmark {
-  /** Metric names this benchmark produces, each with its target. */
-  metrics: Record<string, { target: number; better: 'higher' | 'lower'; unit: string }>;
+  /** Metric names this benchmark produces, each with its target (none: reported for information). */
+  metrics: Record<string, { target?: number; better: 'higher' | 'lower'; unit: string }>;
   run(): Promise<Record<string, number>>;
 }
 
@@ -25,11 +25,12 @@ async function runOne(file: string, index: number): Promise<Row[]> {
   return Object.entries(benchmark.metrics).map(([metric, spec]) => {
     const value = results[metric];
     if (value === undefined) throw new Error(`${file} did not report ${metric}`);
-    const ok = spec.better === 'higher' ? value >= spec.target : value <= spec.target;
+    const ok =
+      spec.target === undefined || (spec.better === 'higher' ? value >= spec.target : value <= spec.target);
     return {
       metric,
       value,
-      target: `${spec.better === 'higher' ? '≥' : '≤'} ${spec.target}`,
+      target: spec.target === undefined ? '–' : `${spec.better === 'higher' ? '≥' : '≤'} ${spec.target}`,
       unit: spec.unit,
       ok,
     };
@@ -101,7 +102,7 @@ console.table(
     value: Number(value.toPrecision(6)),
     unit,
     target,
-    result: ok ? 'ok' : 'MISSED',
+    result: target === '–' ? 'info' : ok ? 'ok' : 'MISSED',
   })),
 );
 

@@ -1,7 +1,8 @@
-// The client side of callgrind-pairs.sh: `<port> <pairs>` reserve → commit pairs from one caller.
+// The client side of callgrind-pairs.sh: `<port> <pairs> [callers]` reserve → commit pairs from that many
+// concurrent callers (default 1; several: their operations go in groups, see src/group-commit.ts).
 import { createRedisLedger } from '../src/index.ts';
 
-const [port, pairs] = process.argv.slice(2).map(Number);
+const [port, pairs = 0, callers = 1] = process.argv.slice(2).map(Number);
 const ledger = createRedisLedger({
   url: `redis://127.0.0.1:${port}`,
   keyPrefix: 'callgrind:',
@@ -14,7 +15,7 @@ for (const scope of ['tenant:acme', 'tenant:acme/workspace:prod', 'tenant:acme/w
   await ledger.createLedger({ scope, unit: 'USD_MICROCENTS', allocated: 1e15 }).catch(() => {});
 }
 const run = `${Date.now()}`;
-for (let i = 0; i < (pairs ?? 0); i++) {
+const pair = async (i: number) => {
   const { reservationId } = await ledger.reserve({
     idempotencyKey: `${run}-r${i}`,
     subject,
@@ -25,5 +26,11 @@ for (let i = 0; i < (pairs ?? 0); i++) {
     idempotencyKey: `${run}-c${i}`,
     actual: { unit: 'USD_MICROCENTS', amount: 700 },
   });
-}
+};
+let next = 0;
+await Promise.all(
+  Array.from({ length: callers }, async () => {
+    while (next < pairs) await pair(next++);
+  }),
+);
 await ledger.close();

@@ -2,7 +2,8 @@
 # Instructions redis-server executes per reserve → commit pair on a 3-level budget (callgrind: the same
 # however loaded the machine is). Usage: packages/redis/bench/callgrind-pairs.sh <pairs>; run it with
 # two counts (e.g. 300 and 900): the difference of the totals divided by the difference of the counts
-# is the cost of one pair, without the connection and the function load.
+# is the cost of one pair, without the connection and the function load. A second argument runs that
+# many concurrent callers (default 1), whose operations go to Redis in groups.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -13,13 +14,16 @@ valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/out.%p"
   --dir "$work" --appendonly yes --save '' --hz 1 --daemonize no >"$work/valgrind.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.3; done
-run() { (cd "$root" && node --conditions=@cycles-guard/source --import tsx "$here/callgrind-pairs.mts" "$port" "$1"); }
+run() { (cd "$root" && node --conditions=@cycles-guard/source --import tsx "$here/callgrind-pairs.mts" "$port" "$@"); }
 run 0 # provisions the budget and loads the function library, uncounted
 callgrind_control -i on "$server" >/dev/null
-run "${1:-300}"
+run "${1:-300}" "${2:-1}"
 callgrind_control -i off "$server" >/dev/null
 callgrind_control -d "$server" >/dev/null
 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 wait "$server" || true
-callgrind_annotate "$(ls "$work"/out.*.1 | head -1)" | grep -m1 'PROGRAM TOTALS'
+out=$(ls "$work"/out.*.1 | head -1)
+callgrind_annotate "$out" | grep -m1 'PROGRAM TOTALS'
+# CALLGRIND_KEEP=<file>: keep the profile (callgrind_annotate --inclusive=yes <file>).
+if [ -n "${CALLGRIND_KEEP:-}" ]; then cp "$out" "$CALLGRIND_KEEP"; fi
 rm -rf "$work"

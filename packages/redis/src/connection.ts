@@ -3,6 +3,7 @@ import { windowBounds } from '@cycles-guard/core/ledger-kit';
 import { type Cluster, type ClusterNode, Redis } from 'ioredis';
 import { describeTarget, nodeName, openCluster } from './cluster-client.ts';
 import { type ErrorRecord, toCyclesError, unavailable } from './errors.ts';
+import { GroupCommit } from './group-commit.ts';
 import { partitionPrefix } from './keys.ts';
 import { amount, asList, type RowReply } from './ledger-views.ts';
 import {
@@ -119,6 +120,9 @@ export type OperationName =
 
 const MAX_WINDOW_ROUNDS = 4;
 
+/** The runtime operations sent in groups (group-commit.ts) in function mode: every one a write. */
+const GROUPED = new Set<OperationName>(['reserve', 'commit', 'release', 'extend', 'decide', 'event']);
+
 /** Operations that only read (their lazy-expiry writes need no replica before the answer). */
 const READS = new Set<OperationName>([
   'balances',
@@ -206,6 +210,7 @@ export class LedgerConnection {
   private readonly onExpired: ((expired: ExpiredHold[], nowMs: number) => void) | undefined;
   private closed = false;
   private whenReady: Promise<void> | undefined;
+  private readonly groups: GroupCommit;
 
   constructor(options: ConnectionOptions) {
     this.timeoutMs = options.timeoutMs;
@@ -254,6 +259,12 @@ export class LedgerConnection {
       flag(this.onExpired !== undefined),
       String(database),
     ].join(',');
+    this.groups = new GroupCommit({
+      // Every grouped operation writes: the group waits for replicas when the ledger does.
+      group: (queued, routingKey) => OPERATIONS.runGroup(this.client, queued, routingKey, this.wait),
+      one: ({ name, args }, routingKey) =>
+        OPERATIONS.run(this.client, 'function', name, args, routingKey, this.waitFor(name)),
+    });
     // Connection errors surface through the operations (fail closed); keep them off the default logger.
     this.client.on('error', () => {});
   }
@@ -272,21 +283,18 @@ export class LedgerConnection {
   ): Promise<Reply> {
     const prefix = partitionPrefix(this.prefix, this.clustered ? tag : undefined);
     const routingKey = this.clustered ? `${prefix}seq` : undefined;
-    const wait = READS.has(operation) ? undefined : this.wait;
+    const wait = this.waitFor(operation);
     const hints = new Map<string, [string, string, string]>();
     for (let round = 0; round < MAX_WINDOW_ROUNDS; round++) {
       const all = [...admitted, ...hints.values()];
       const hintText = all.length === 0 ? '' : JSON.stringify(all);
       const nowText = now === undefined ? '' : String(now);
+      const full = [prefix, nowText, hintText, this.settings, ...args];
       const reply = await this.call(operation, () =>
-        OPERATIONS.run(
-          this.client,
-          this.mode,
-          operation,
-          [prefix, nowText, hintText, this.settings, ...args],
-          routingKey,
-          wait,
-        ),
+        // The mode is read at send time: a server without functions switches it to eval.
+        this.mode === 'function'
+          ? this.groups.run(operation, full, GROUPED.has(operation), routingKey)
+          : OPERATIONS.run(this.client, this.mode, operation, full, routingKey, wait),
       );
       // Expiries are written even when the script then asks for window bounds: report each round's.
       if (reply.expired !== undefined)
@@ -300,6 +308,11 @@ export class LedgerConnection {
       }
     }
     throw new InternalError(`Redis ledger operation ${operation} kept asking for window bounds`);
+  }
+
+  /** Replicas a write must reach before it is confirmed (none for reads). */
+  private waitFor(operation: string): ReplicaWait | undefined {
+    return READS.has(operation as OperationName) ? undefined : this.wait;
   }
 
   /** Closes the client if this connection created it. */

@@ -30,7 +30,6 @@ import type { ExpiredHold } from './connection.ts';
 import { amount, asList, type RowReply, toState } from './ledger-views.ts';
 import { RedisEventStore } from './redis-event-store.ts';
 import { decodeRecord } from './reservation-views.ts';
-import { readTenantHash } from './tenant-settings.ts';
 
 // The Redis ledger's side of core's event pipeline. The scripts answer with each budgeted scope's
 // balances after the operation; the balances before are those minus the operation's own change (exact,
@@ -142,8 +141,8 @@ export class RedisLedgerEvents {
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly client: Redis | Cluster,
-    private readonly prefix: string,
+    client: Redis | Cluster,
+    prefix: string,
     options: LedgerEventsOptions,
     clock: Clock | undefined,
   ) {
@@ -280,10 +279,8 @@ export class RedisLedgerEvents {
   }
 
   /**
-   * A dry run's answer: reported when observed, by the request's choice or the tenant's default. A dry
-   * run that does not choose (`observeMode` unset) is sent to the script as a plain dry run, which then
-   * never reads the tenant's default, so that is read here, off the request's path, before reporting
-   * (in operation order: the report waits in line).
+   * A dry run's answer: reported when observed, by the request's choice or the tenant's default (the
+   * reserve script reads the tenant's settings and marks its answer observed, `observedByScript`).
    */
   dryRun(
     request: ReserveRequest,
@@ -294,24 +291,9 @@ export class RedisLedgerEvents {
     context?: CallContext,
   ): void {
     if (request.observeMode === false) return;
-    const draft = observedDraft(request, tenant, scopePath, answer);
     if (request.observeMode === true || observedByScript) {
-      this.emit([draft], context);
-      return;
+      this.emit([observedDraft(request, tenant, scopePath, answer)], context);
     }
-    if (tenant === undefined) return;
-    const observing = this.observesByDefault(tenant).catch(() => false);
-    const origin = originOf(context);
-    this.tail = this.tail
-      .then(async () => {
-        if (await observing) this.log.publish([draft], origin);
-      })
-      .catch(() => {});
-  }
-
-  /** Whether the tenant's settings observe reserves by default (where the scripts read them). */
-  private async observesByDefault(tenant: string): Promise<boolean> {
-    return (await readTenantHash(this.client, this.prefix, tenant))?.observeMode === 'true';
   }
 
   /** Derives the balance events of rows whose state before is `undo(after)`, claims once-alerts, publishes. */

@@ -205,6 +205,17 @@ function flag(value: boolean): string {
   return value ? '1' : '0';
 }
 
+/**
+ * The reserve script's mode: '1' evaluate only (a dry run, or observing by the request's choice), '0'
+ * enforce, '' the tenant's observe default, 'd' a dry run that did not choose (observed, and reported,
+ * if the tenant observes: the script reads its settings anyway).
+ */
+function reserveMode(request: ReserveRequest): string {
+  if (request.observeMode === true) return '1';
+  if (request.dryRun === true) return request.observeMode === false ? '1' : 'd';
+  return request.observeMode === false ? '0' : '';
+}
+
 function text(value: number | undefined): string {
   return value === undefined ? '' : String(value);
 }
@@ -313,11 +324,7 @@ class RedisLedgerImpl implements RedisLedger {
       namespace,
       String(reserveFingerprint(request)),
       tenant ?? '',
-      request.dryRun === true || request.observeMode === true
-        ? '1'
-        : request.observeMode === false
-          ? '0'
-          : '',
+      reserveMode(request),
       request.estimate.unit,
       String(request.estimate.amount),
       text(request.minimum),

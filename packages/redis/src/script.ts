@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { GROUP } from './lua/group.ts';
 import { LIBRARY } from './lua/library.ts';
 import { callAndWait, type ReplicaWait } from './replica-wait.ts';
 
@@ -23,12 +24,15 @@ interface Operation {
 export class LuaOperations {
   private readonly operations = new Map<string, Operation>();
   private readonly library: string;
+  /** The function that runs a group of operations in one call (lua/group.ts). */
+  private readonly groupFunction: string;
   /** One FUNCTION LOAD in flight per client, however many calls found the library missing at once. */
   private readonly loading = new WeakMap<Redis | Cluster, Promise<unknown>>();
 
   constructor(bodies: Record<string, string>) {
     const version = createHash('sha1')
       .update(LIBRARY)
+      .update(GROUP)
       .update(JSON.stringify(bodies))
       .digest('hex')
       .slice(0, 12);
@@ -42,11 +46,17 @@ export class LuaOperations {
         sha: createHash('sha1').update(source).digest('hex'),
         functionName,
       });
+      // Each body is a function in OPS, so a group (below) can run it too.
       registrations.push(
-        `redis.register_function('${functionName}', function(keys, args)\nbegin(args)\n${body}\nend)`,
+        `OPS['${name}'] = function(args, group)\nbegin(args, group)\n${body}\nend`,
+        `redis.register_function('${functionName}', function(keys, args) return OPS['${name}'](args) end)`,
       );
     }
-    this.library = `#!lua name=cycles_guard_${version}\n${LIBRARY}\n${registrations.join('\n')}`;
+    this.groupFunction = `cycles_${version}_group`;
+    registrations.push(
+      `redis.register_function('${this.groupFunction}', function(keys, args) return run_group(args) end)`,
+    );
+    this.library = `#!lua name=cycles_guard_${version}\n${LIBRARY}\n${GROUP}\n${registrations.join('\n')}`;
   }
 
   /**
@@ -64,23 +74,11 @@ export class LuaOperations {
   ): Promise<string> {
     const operation = this.operations.get(name);
     if (operation === undefined) throw new Error(`unknown ledger operation ${name}`);
-    const keys = routingKey === undefined ? [0] : [1, routingKey];
-    const send = async (command: string, script: string) => {
-      const full = [script, ...keys, ...args];
-      const reply =
-        wait === undefined ? client.call(command, ...full) : callAndWait(client, wait, command, full);
-      return (await reply) as string;
-    };
     if (mode === 'function') {
-      try {
-        return await send('FCALL', operation.functionName);
-      } catch (error) {
-        if (!(error instanceof Error) || !/Function not found/i.test(error.message)) throw error;
-        // First use on this server, or a server whose functions were flushed: (re)load, then call.
-        await this.load(client);
-        return await send('FCALL', operation.functionName);
-      }
+      return (await this.fcall(client, operation.functionName, args, routingKey, wait)) as string;
     }
+    const send = async (command: string, script: string) =>
+      (await this.send(client, command, script, args, routingKey, wait)) as string;
     try {
       return await send('EVALSHA', operation.sha);
     } catch (error) {
@@ -88,6 +86,50 @@ export class LuaOperations {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return await send('EVAL', operation.source);
     }
+  }
+
+  /**
+   * Runs several operations in one FCALL, one after another (lua/group.ts); answers each one's reply
+   * in order, '!<message>' for one that hit a runtime error. Function mode only.
+   */
+  async runGroup(
+    client: Redis | Cluster,
+    group: ReadonlyArray<{ name: string; args: readonly string[] }>,
+    routingKey?: string,
+    wait?: ReplicaWait,
+  ): Promise<string[]> {
+    const args: string[] = [];
+    for (const { name, args: own } of group) args.push(name, String(own.length), ...own);
+    return (await this.fcall(client, this.groupFunction, args, routingKey, wait)) as string[];
+  }
+
+  private async fcall(
+    client: Redis | Cluster,
+    functionName: string,
+    args: readonly string[],
+    routingKey?: string,
+    wait?: ReplicaWait,
+  ): Promise<unknown> {
+    try {
+      return await this.send(client, 'FCALL', functionName, args, routingKey, wait);
+    } catch (error) {
+      if (!(error instanceof Error) || !/Function not found/i.test(error.message)) throw error;
+      // First use on this server, or a server whose functions were flushed: (re)load, then call.
+      await this.load(client);
+      return await this.send(client, 'FCALL', functionName, args, routingKey, wait);
+    }
+  }
+
+  private send(
+    client: Redis | Cluster,
+    command: string,
+    script: string,
+    args: readonly string[],
+    routingKey?: string,
+    wait?: ReplicaWait,
+  ): Promise<unknown> {
+    const full = routingKey === undefined ? [script, 0, ...args] : [script, 1, routingKey, ...args];
+    return wait === undefined ? client.call(command, ...full) : callAndWait(client, wait, command, full);
   }
 
   private async load(client: Redis | Cluster): Promise<void> {

@@ -2,6 +2,7 @@ import type { ReserveRequest } from '@cycles-guard/core/protocol';
 import { expectedBurnAnomalies, ManualClock, type ModelSpend } from '@cycles-guard/core/testing';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';
 import { useRedis } from './support/server.ts';
@@ -161,6 +162,8 @@ describe('Redis ledger derived events', () => {
   it('reports a dry run of a tenant observing by default as observed, as the memory ledger does', async () => {
     const ledger = redis.ledger({ sweepIntervalMs: 0, events: {} });
     await ledger.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
+    const admin = new Redis(redis.server.url);
+    await admin.config('RESETSTAT');
     // Enforcing: a plain dry run reports nothing.
     await ledger.reserve(reserveRequest(500, { dryRun: true }));
     await ledger.setTenant('acme', { observeMode: true });
@@ -170,6 +173,11 @@ describe('Redis ledger derived events', () => {
     await ledger.reserve(reserveRequest(500, { dryRun: true, observeMode: false }));
     const events = await settledEvents(ledger);
     expect(types(events)).toEqual(['reservation.observed_denied', 'reservation.observed_allowed']);
+    // The reserve script read the tenant's default and said so: no read of the settings after it.
+    const commands = await admin.info('commandstats');
+    admin.disconnect();
+    expect(commands).toContain('cmdstat_fcall:');
+    expect(commands).not.toContain('cmdstat_hgetall:');
     expect(events[0]!.data).toMatchObject({
       observe_mode: 'OBSERVE',
       deny_detail: { reason_code: 'BUDGET_EXCEEDED' },

@@ -187,12 +187,17 @@ end
 
 local function tenant_settings(tenant)
   if tenant == nil or tenant == '' then return {} end
-  local values = redis.call('HMGET', P .. 'tenant:' .. tenant, 'status', 'defaultCommitOveragePolicy',
+  local key = P .. 'tenant:' .. tenant
+  local known = GROUP and GROUP.tenants[key]
+  if known then return known end
+  local values = redis.call('HMGET', key, 'status', 'defaultCommitOveragePolicy',
     'defaultReservationTtlMs', 'maxReservationTtlMs', 'maxReservationExtensions', 'maxReservations',
     'observeMode')
-  return { status = values[1] or nil, policy = values[2] or nil, ttl = tonumber(values[3] or ''),
+  local settings = { status = values[1] or nil, policy = values[2] or nil, ttl = tonumber(values[3] or ''),
     maxTtl = tonumber(values[4] or ''), maxExtensions = tonumber(values[5] or ''),
     maxReservations = tonumber(values[6] or ''), observe = values[7] == 'true' }
+  if GROUP then GROUP.tenants[key] = settings end
+  return settings
 end
 
 -- Overage policy: request > deepest ledger that sets one > tenant default > ALLOW_IF_AVAILABLE.

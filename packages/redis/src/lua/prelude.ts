@@ -51,8 +51,18 @@ local function S(n)
 end
 local function opt(value) if value == nil or value == '' then return nil end return value end
 
-local function begin(args)
+local function redis_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The group this call runs in (group.ts): { now = its one Redis TIME, tenants = settings read so far },
+-- nil for a call of its own.
+local GROUP
+
+local function begin(args, group)
   CALLS = CALLS + 1
+  GROUP = group
   ARGS = args
   P = args[1]
   -- Parsed once per settings text: a function library keeps its locals between calls, and Lua
@@ -77,8 +87,12 @@ local function begin(args)
   if args[2] ~= '' then
     NOW = tonumber(args[2])
   else
-    local t = redis.call('TIME')
-    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    if group == nil then
+      NOW = redis_now()
+    else
+      group.now = group.now or redis_now()
+      NOW = group.now
+    end
   end
   -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
   -- and the script answers {need = [...]} before writing anything; the caller retries with bounds.

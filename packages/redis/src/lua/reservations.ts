@@ -154,6 +154,8 @@ end
 
 local function tenant_closed(tenant)
   if tenant == nil or tenant == '' then return false end
+  -- In a group: the settings its operations share (one read per tenant); alone: the one field.
+  if GROUP then return tenant_settings(tenant).status == 'CLOSED' end
   return redis.call('HGET', P .. 'tenant:' .. tenant, 'status') == 'CLOSED'
 end
 

@@ -1,8 +1,8 @@
 // One Lua script per runtime operation. Each runs atomically on the server: lazy expiry first, then
 // every check, then every write, so no interleaving of callers can overspend a scope.
 
-/** reserve: A1 namespace, A2 payload, A3 tenant, A4 dry run ('1' dry run or observe, '0' enforce,
- * '' the tenant's observe default), A5 unit, A6 estimate, A7 minimum,
+/** reserve: A1 namespace, A2 payload, A3 tenant, A4 mode ('1' dry run or observe, '0' enforce,
+ * '' the tenant's observe default, 'd' a dry run observed if the tenant observes), A5 unit, A6 estimate, A7 minimum,
  * A8 ttl, A9 grace, A10 policy, A11 include balances, A12 record JSON, A13 new reservation id,
  * A14.. scopes. */
 export const RESERVE = String.raw`
@@ -20,10 +20,10 @@ end
 local scopes = list_args(14)
 local unit, estimate, minimum = A(5), tonumber(A(6)), tonumber(A(7))
 local settings = tenant_settings(tenant)
-local dry = A(4) == '1' or (A(4) == '' and settings.observe)
+local dry = A(4) == '1' or A(4) == 'd' or (A(4) == '' and settings.observe)
 local function store(outcome, hold_ms)
   -- Observed by the tenant's default (the request did not choose): the ledger's caller emits its event.
-  if A(4) == '' and settings.observe then outcome.obs = 1 end
+  if (A(4) == '' or A(4) == 'd') and settings.observe then outcome.obs = 1 end
   local encoded = cjson.encode(outcome)
   idem_put(namespace, payload, encoded, hold_ms)
   return reply({ outcome = encoded })

@@ -1,0 +1,37 @@
+// Lua: group commit. Operations queued in the same event-loop turn (group-commit.ts) run in ONE FCALL,
+// one after another, which pays once what every call pays (dispatch, RESP, the Lua call, TIME, the
+// MULTI/EXEC around its writes, the reply's syscalls) instead of once per operation.
+//
+// Arguments: <operation name> <argument count> <its arguments>, repeated. The answer: one reply per
+// operation, in order. Each operation runs exactly as it would alone (its own lazy expiry, checks and
+// writes; a refusal is its own error record). A runtime error (a redis.call that failed, e.g. OOM) is
+// caught and answered as that operation's reply '!<message>', so its neighbours still run and answer;
+// the operation itself has written what it wrote before the error, exactly as a lone call would.
+
+export const GROUP = `
+-- name -> function(args, group): every operation's body (script.ts registers them).
+local OPS = {}
+
+-- What the operations of a group share: one Redis TIME (for those without a clock of their own), and
+-- each tenant's settings once read (no runtime operation writes them; setTenant is never grouped).
+local function run_group(args)
+  local replies, i, n = {}, 1, #args
+  local group = { tenants = {} }
+  while i <= n do
+    local name, count = args[i], tonumber(args[i + 1])
+    local op_args = {}
+    for j = 1, count do op_args[j] = args[i + 1 + j] end
+    i = i + 2 + count
+    local ok, result = pcall(OPS[name], op_args, group)
+    if not ok then
+      if type(result) == 'table' then result = result.err end
+      result = '!' .. tostring(result)
+    elseif type(result) ~= 'string' then
+      -- Every runtime operation answers text; anything else would shift its neighbours' replies.
+      result = '!' .. name .. ' answered no text'
+    end
+    replies[#replies + 1] = result
+  end
+  return replies
+end
+`;
