@@ -5,7 +5,7 @@ import {
   pageOfEvents,
   type StoredEvent,
 } from '@cycles-guard/core/ledger-kit';
-import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
+import { eventJson, type ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { Cluster, Redis } from 'ioredis';
 import { sharedEventKey, tenantEventKey } from './event-keys.ts';
 import { whenConnected } from './when-connected.ts';
@@ -50,7 +50,7 @@ export class RedisEventStore implements EventStore {
       const log = tenantEventKey(this.prefix, event.tenant_id, 'log');
       const id = sharedEventKey(this.prefix, `id:${event.event_id}`);
       return [
-        ['zadd', log, sequence, JSON.stringify(event)],
+        ['zadd', log, sequence, eventJson(event)],
         ['zremrangebyrank', log, 0, -(this.maxPerTenant + 1)],
         ['pexpire', log, this.retentionMs],
         ['sadd', sharedEventKey(this.prefix, 'tenants'), event.tenant_id],

@@ -4,6 +4,7 @@
 
 export type { LedgerEventsOptions, ThresholdRule } from '../ledger/events/event-log.ts';
 export type { EventCategory, EventType, ProtocolEvent } from '../ledger/events/event-types.ts';
+export { eventJson } from './event-json.ts';
 export type { WebhookRetryPolicy } from './retry-policy.ts';
 export { signWebhookBody, verifyWebhookSignature } from './signature.ts';
 export { createWebhookSink, type WebhookSink, type WebhookSinkOptions } from './webhook-sink.ts';

@@ -8,9 +8,8 @@ import {
   SYSTEM_TENANT,
   webhookRequest,
 } from '@cycles-guard/core/ledger-kit';
-import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
+import { eventJson, type ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { DeliveryRecord } from './delivery.ts';
-import { eventJson } from './event-json.ts';
 import { WebhookPoster } from './http-post.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import { SubscriptionSet } from './subscription-set.ts';

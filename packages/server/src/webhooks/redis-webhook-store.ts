@@ -1,6 +1,6 @@
+import { eventJson } from '@cycles-guard/core/webhooks';
 import { type RedisLedger, whenConnected } from '@cycles-guard/redis';
 import { type DeliveryPage, type DeliveryQuery, type DeliveryRecord, pageOfDeliveries } from './delivery.ts';
-import { eventJson } from './event-json.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import { sharedWebhookKey, subscriptionKey } from './webhook-keys.ts';
 import { MAX_FINISHED_PER_SUBSCRIPTION, type WebhookStore } from './webhook-store.ts';
