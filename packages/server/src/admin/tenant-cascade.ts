@@ -23,6 +23,9 @@ export interface CloseOrigin {
 }
 
 export class TenantCascade {
+  /** The close running per tenant. */
+  private readonly closing = new Map<string, Promise<void>>();
+
   constructor(
     private readonly ledger: Ledger,
     private readonly guard: TenantGuard,
@@ -39,6 +42,18 @@ export class TenantCascade {
    * around it. On an already-CLOSED tenant only what is left over is completed.
    */
   async close(tenant: string, flip: () => Promise<void>, origin: CloseOrigin): Promise<void> {
+    // One close of a tenant at a time here, so one close's latch never ends another's.
+    const previous = this.closing.get(tenant) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.closeNow(tenant, flip, origin));
+    this.closing.set(tenant, run);
+    try {
+      await run;
+    } finally {
+      if (this.closing.get(tenant) === run) this.closing.delete(tenant);
+    }
+  }
+
+  private async closeNow(tenant: string, flip: () => Promise<void>, origin: CloseOrigin): Promise<void> {
     const wasClosed = (await this.ledger.getTenant?.(tenant))?.status === 'CLOSED';
     let released = new Map<string, number>();
     await this.guard.latch(tenant);

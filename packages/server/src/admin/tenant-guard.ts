@@ -63,7 +63,7 @@ export class TenantGuard {
       this.inFlight.set(tenant, (this.inFlight.get(tenant) ?? 0) + 1);
       counted.set(request, tenant);
     });
-    app.addHook('onResponse', async (request) => {
+    const done = async (request: FastifyRequest): Promise<void> => {
       const tenant = counted.get(request);
       if (tenant === undefined) return;
       counted.delete(request);
@@ -75,7 +75,9 @@ export class TenantGuard {
       this.inFlight.delete(tenant);
       for (const wake of this.idle.get(tenant) ?? []) wake();
       this.idle.delete(tenant);
-    });
+    };
+    app.addHook('onResponse', done);
+    app.addHook('onRequestAbort', done);
   }
 
   private async isClosed(tenant: string): Promise<boolean> {
