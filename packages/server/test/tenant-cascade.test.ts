@@ -271,6 +271,11 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
       const answer = await call(server, method, path, options);
       expect([answer.status, answer.body.error], `${method} ${path}`).toEqual([409, 'TENANT_CLOSED']);
     }
+    // A CLOSED tenant is never re-opened, not even by a PUT that leaves status out.
+    for (const body of [{ status: 'ACTIVE' }, { default_reservation_ttl_ms: 1000 }]) {
+      const reopen = await call(server, 'PUT', '/v1/admin/tenants/acme', { body });
+      expect([reopen.status, reopen.body.error]).toEqual([409, 'TENANT_CLOSED']);
+    }
     // Another tenant's budgets are untouched by the guard.
     const fund = await call(server, 'POST', '/v1/admin/budgets/fund?scope=tenant:other&unit=TOKENS', {
       body: { operation: 'CREDIT', amount: 5 },

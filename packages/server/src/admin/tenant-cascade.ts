@@ -1,4 +1,4 @@
-import { CyclesError, type Ledger, type LedgerState } from '@cycles-guard/core';
+import { CyclesError, type Ledger, type LedgerState, TenantClosedError } from '@cycles-guard/core';
 import { type EventDraft, tenantOfScope } from '@cycles-guard/core/ledger-kit';
 import type { Unit } from '@cycles-guard/core/protocol';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.ts';
@@ -35,6 +35,22 @@ export class TenantCascade {
   /** The correlation id of a close's events (the `tenant.closed` event carries it too). */
   static correlationId(tenant: string, requestId: string | undefined): string {
     return `tenant_close:${tenant}:${requestId ?? 'sweep'}`;
+  }
+
+  /**
+   * A tenant PUT: `flip` stores the new settings. Closing drives what the tenant owns to its terminal
+   * state (see `close`); a CLOSED tenant is never re-opened (a PUT replaces the settings whole, so one
+   * without `status` would re-open it by accident).
+   */
+  async put(tenant: string, status: string | undefined, flip: () => Promise<void>, origin: CloseOrigin) {
+    if (status === 'CLOSED') return this.close(tenant, flip, origin);
+    if ((await this.ledger.getTenant?.(tenant))?.status === 'CLOSED') {
+      throw new TenantClosedError(
+        `Tenant ${tenant} is closed for good: send status CLOSED (which completes its cascade) or leave it`,
+        { details: { tenant, field: 'status' } },
+      );
+    }
+    return flip();
   }
 
   /**

@@ -191,12 +191,11 @@ export function registerAdminRoutes(
         const settings = fromWireTenantSettings(request.body);
         const flip = () => ledger.setTenant(request.params.tenant, settings);
         // Closing drives everything the tenant owns to its terminal state (GOV Rule 1).
-        if (settings.status === 'CLOSED' && cascade !== undefined) {
-          await cascade.close(request.params.tenant.toLowerCase(), flip, {
-            requestId: request.id,
-            traceId: request.traceId,
-          });
-        } else await flip();
+        if (cascade === undefined) await flip();
+        else {
+          const origin = { requestId: request.id, traceId: request.traceId };
+          await cascade.put(request.params.tenant.toLowerCase(), settings.status, flip, origin);
+        }
         return reply.code(204).send();
       });
 
