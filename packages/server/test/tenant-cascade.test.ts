@@ -276,8 +276,20 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
       const reopen = await call(server, 'PUT', '/v1/admin/tenants/acme', { body });
       expect([reopen.status, reopen.body.error]).toEqual([409, 'TENANT_CLOSED']);
     }
+    // A PUT racing a close never re-opens it: either it lands first (204) or it is refused.
+    await call(server, 'PUT', '/v1/admin/tenants/other', { body: {} });
+    const raced = await Promise.all([
+      call(server, 'PUT', '/v1/admin/tenants/other', { body: { status: 'CLOSED' } }),
+      call(server, 'PUT', '/v1/admin/tenants/other', { body: { default_reservation_ttl_ms: 1000 } }),
+    ]);
+    expect(raced[0].status).toBe(204);
+    expect([204, 409]).toContain(raced[1].status);
+    expect((await server.ledger.getTenant?.('other'))?.status).toBe('CLOSED');
     // Another tenant's budgets are untouched by the guard.
-    const fund = await call(server, 'POST', '/v1/admin/budgets/fund?scope=tenant:other&unit=TOKENS', {
+    await call(server, 'POST', '/v1/admin/budgets', {
+      body: { scope: 'tenant:third', unit: 'TOKENS', allocated: 1 },
+    });
+    const fund = await call(server, 'POST', '/v1/admin/budgets/fund?scope=tenant:third&unit=TOKENS', {
       body: { operation: 'CREDIT', amount: 5 },
     });
     expect(fund.status).toBe(200);

@@ -4,11 +4,11 @@ import type { Unit } from '@cycles-guard/core/protocol';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.ts';
 import type { TenantGuard } from './tenant-guard.ts';
 
-// GOV CASCADE SEMANTICS, Rule 1, in mode B (flip first, guarded cascade) on both ledgers. The ledgers
-// refuse every settlement of a CLOSED tenant's reservations, the cascade's own included, so the drain runs
-// just before the flip, behind this server's guard (see TenantGuard): the tenant's writes are refused and
-// the ones in flight awaited, its live reservations released, then its status flipped to CLOSED, then its
-// budgets closed and its webhook subscriptions disabled. Re-closing a CLOSED tenant, or the startup sweep,
+// GOV CASCADE SEMANTICS, Rule 1, with mode B's guarantees (the guard is up before the flip, the children
+// follow it) on both ledgers. The ledgers refuse every settlement of a CLOSED tenant's reservations, the
+// cascade's own included, so the drain runs just before the flip, behind this server's guard (see
+// TenantGuard): the tenant's writes are refused and the ones in flight awaited, its live reservations
+// released, then its status flipped to CLOSED, then its budgets closed and its subscriptions disabled. Re-closing a CLOSED tenant, or the startup sweep,
 // completes the budgets and subscriptions left over without repeating an event; a hold that got past the
 // guard (another process on the same Redis) is returned by the expiry sweep at its expiry + grace.
 
@@ -23,8 +23,8 @@ export interface CloseOrigin {
 }
 
 export class TenantCascade {
-  /** The close running per tenant. */
-  private readonly closing = new Map<string, Promise<void>>();
+  /** The PUT running per tenant. */
+  private readonly running = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ledger: Ledger,
@@ -43,6 +43,24 @@ export class TenantCascade {
    * without `status` would re-open it by accident).
    */
   async put(tenant: string, status: string | undefined, flip: () => Promise<void>, origin: CloseOrigin) {
+    // One PUT of a tenant at a time here: one close's latch never ends another's, and no PUT read before
+    // a close's flip re-opens the tenant after it.
+    const previous = this.running.get(tenant) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.putNow(tenant, status, flip, origin));
+    this.running.set(tenant, run);
+    try {
+      await run;
+    } finally {
+      if (this.running.get(tenant) === run) this.running.delete(tenant);
+    }
+  }
+
+  private async putNow(
+    tenant: string,
+    status: string | undefined,
+    flip: () => Promise<void>,
+    origin: CloseOrigin,
+  ) {
     if (status === 'CLOSED') return this.close(tenant, flip, origin);
     if ((await this.ledger.getTenant?.(tenant))?.status === 'CLOSED') {
       throw new TenantClosedError(
@@ -57,19 +75,7 @@ export class TenantCascade {
    * Closes `tenant`: `flip` sets its status to CLOSED; everything it owns is driven to its terminal state
    * around it. On an already-CLOSED tenant only what is left over is completed.
    */
-  async close(tenant: string, flip: () => Promise<void>, origin: CloseOrigin): Promise<void> {
-    // One close of a tenant at a time here, so one close's latch never ends another's.
-    const previous = this.closing.get(tenant) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.closeNow(tenant, flip, origin));
-    this.closing.set(tenant, run);
-    try {
-      await run;
-    } finally {
-      if (this.closing.get(tenant) === run) this.closing.delete(tenant);
-    }
-  }
-
-  private async closeNow(tenant: string, flip: () => Promise<void>, origin: CloseOrigin): Promise<void> {
+  private async close(tenant: string, flip: () => Promise<void>, origin: CloseOrigin): Promise<void> {
     const wasClosed = (await this.ledger.getTenant?.(tenant))?.status === 'CLOSED';
     let released = new Map<string, number>();
     await this.guard.latch(tenant);
