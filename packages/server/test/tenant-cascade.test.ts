@@ -295,7 +295,34 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(fund.status).toBe(200);
   });
 
-  it('completes an interrupted cascade on re-close, and on a restart by the startup sweep', async () => {
+  it('completes an interrupted cascade on re-close; holds cut off by the flip stay until their expiry', async () => {
+    const server = await start();
+    const { live } = await provision(server);
+    // A close that stopped right after the flip: the tenant is CLOSED, nothing else moved.
+    await server.ledger.setTenant('acme', { status: 'CLOSED' });
+    await closeAcme(server);
+    const budgets = await budgetsOf(server, 'acme');
+    expect(budgets.map((b: Json) => b.status)).toEqual(['CLOSED', 'CLOSED', 'CLOSED']);
+    const hooks = await call(server, 'GET', '/v1/admin/webhooks?tenant_id=acme');
+    expect(hooks.body.subscriptions.map((s: Json) => s.status)).toEqual(['DISABLED', 'DISABLED']);
+    const completed = cascadeEvents(await events(server));
+    expect(completed.map((event) => event.event_type).sort()).toEqual([
+      'budget.closed_via_tenant_cascade',
+      'budget.closed_via_tenant_cascade',
+      'budget.closed_via_tenant_cascade',
+      'webhook.disabled_via_tenant_cascade',
+      'webhook.disabled_via_tenant_cascade',
+    ]);
+    expect(new Set(completed.map((event) => event.correlation_id)).size).toBe(1);
+    // The ledger refuses to settle a CLOSED tenant's holds, the cascade's too: they wait for the expiry sweep.
+    expect(budgets.find((b: Json) => b.scope === 'tenant:acme' && b.unit === 'TOKENS').reserved).toBe(150);
+    for (const id of live) {
+      const read = await call(server, 'GET', `/v1/reservations/${id}`, { key: ACME_KEY });
+      expect(read.body.status).toBe('ACTIVE');
+    }
+  });
+
+  it('completes an interrupted cascade on a restart by the startup sweep', async () => {
     const first = await start();
     await provision(first);
     // A close that stopped right after the flip (mode B): the tenant is CLOSED, nothing else moved.
