@@ -5,11 +5,13 @@ import { type Clock, LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import { toWireErrorResponse } from '@cycles-guard/core/protocol';
 import type { RedisLedger } from '@cycles-guard/redis';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { TenantCascade } from './admin/tenant-cascade.ts';
 import {
   MemoryTenantCreations,
   openTenantCreations,
   type TenantCreations,
 } from './admin/tenant-creations.ts';
+import { TenantGuard } from './admin/tenant-guard.ts';
 import { ApiKeyRegistry } from './api-keys.ts';
 import type { ServerConfig } from './config.ts';
 import { answerClientError } from './http/client-error.ts';
@@ -156,7 +158,18 @@ export function buildApp(
 
   registerHealthRoutes(app, () => closing, options.ledgerType);
   registerRuntimeRoutes(app, setUpObservability(app, ledger, keys, options), keys);
-  registerAdminRoutes(app, ledger, keys);
+  const tenantGuard = new TenantGuard(ledger);
+  tenantGuard.register(app, keys);
+  const cascade = new TenantCascade(ledger, tenantGuard, options.webhooks);
+  registerAdminRoutes(app, ledger, keys, cascade);
+  // Completes the cascade of tenants whose close was interrupted (GOV Rule 1, mode B (c)), off the start.
+  let sweep: Promise<unknown> = Promise.resolve();
+  app.addHook('onReady', async () => {
+    sweep = cascade
+      .sweep()
+      .catch((error: unknown) => app.log.error({ err: error }, 'tenant-close sweep failed'));
+  });
+  app.addHook('preClose', () => sweep.then(() => undefined));
   registerIntrospectRoute(app, keys);
   registerEventRoutes(app, ledger, keys);
   registerAdminEvents(app, ledger, options.tenantCreations ?? new MemoryTenantCreations());

@@ -20,4 +20,5 @@ describeLedgerConformance('HTTP authority → cycles-guard-server → memory led
   createLedger: (clock) => startHttpLedger(clock, recorder),
   propertyRuns: 15,
   expiresLazily: true,
+  cascadesTenantClose: true,
 });

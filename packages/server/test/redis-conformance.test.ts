@@ -33,4 +33,5 @@ describeLedgerConformance('HTTP authority → cycles-guard-server → Redis ledg
   // The Redis ledger runs the full property budget in its own package; over HTTP a few runs prove the wiring.
   propertyRuns: 5,
   expiresLazily: true,
+  cascadesTenantClose: true,
 });

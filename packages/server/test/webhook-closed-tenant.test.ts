@@ -119,9 +119,10 @@ describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger
     await server.webhooks!.idle();
     expect(posts).toBe(0);
 
-    // Reads stay open; nothing changed: the subscription is as it was, one (open) probe recorded.
+    // Reads stay open; the refused writes changed nothing: the close disabled the subscription (Rule 1)
+    // and it stays so, with the one probe sent while the tenant was open.
     const read = await send('GET', `/v1/webhooks/${id}`, false);
-    expect(read).toMatchObject({ status: 200, body: { status: 'ACTIVE' } });
+    expect(read).toMatchObject({ status: 200, body: { status: 'DISABLED' } });
     expect(read.body).not.toHaveProperty('name');
     const deliveries = await send('GET', `/v1/admin/webhooks/${id}/deliveries`, true);
     expect(deliveries.body.deliveries).toHaveLength(1);

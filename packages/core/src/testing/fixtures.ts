@@ -22,6 +22,12 @@ export interface ConformanceOptions {
    * @default false
    */
   expiresLazily?: boolean;
+  /**
+   * Whether closing a tenant (`setTenant` with status CLOSED) also releases its live reservations, as a
+   * Cycles server must (GOV CASCADE SEMANTICS Rule 1); a bare ledger only refuses their settlement.
+   * @default false
+   */
+  cascadesTenantClose?: boolean;
 }
 
 /** The default unit of every fixture. */

@@ -1,6 +1,7 @@
 import { InvalidRequestError, type Ledger, NotFoundError, UnauthorizedError } from '@cycles-guard/core';
 import { type FundingOperation, UNITS, type Unit } from '@cycles-guard/core/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TenantCascade } from '../admin/tenant-cascade.ts';
 import {
   fromWireDefinition,
   fromWireLedgerUpdate,
@@ -93,7 +94,12 @@ function fundingOf(body: unknown): { funding: FundingOperation; reason?: string;
  * Provisioning under `X-Admin-API-Key`: budgets (create, list, read, fund, freeze, update, remove), templates,
  * tenant settings, runtime API keys, an on-demand expiry sweep, and the template ledgers per tenant.
  */
-export function registerAdminRoutes(app: FastifyInstance, ledger: Ledger, keys: ApiKeyRegistry): void {
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  ledger: Ledger,
+  keys: ApiKeyRegistry,
+  cascade?: TenantCascade,
+): void {
   app.register(
     async (admin) => {
       admin.addHook('onRequest', async (request) => {
@@ -182,7 +188,14 @@ export function registerAdminRoutes(app: FastifyInstance, ledger: Ledger, keys: 
             details: { field: 'tenant' },
           });
         }
-        await ledger.setTenant(request.params.tenant, fromWireTenantSettings(request.body));
+        const settings = fromWireTenantSettings(request.body);
+        const flip = () => ledger.setTenant(request.params.tenant, settings);
+        // Closing drives everything the tenant owns to its terminal state (GOV Rule 1).
+        if (cascade === undefined) await flip();
+        else {
+          const origin = { requestId: request.id, traceId: request.traceId };
+          await cascade.put(request.params.tenant.toLowerCase(), settings.status, flip, origin);
+        }
         return reply.code(204).send();
       });
 

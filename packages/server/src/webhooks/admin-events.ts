@@ -2,6 +2,7 @@ import type { Ledger } from '@cycles-guard/core';
 import { type EventDraft, SYSTEM_TENANT, tenantOfScope } from '@cycles-guard/core/ledger-kit';
 import type { Unit } from '@cycles-guard/core/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { TenantCascade } from '../admin/tenant-cascade.ts';
 import type { TenantCreations } from '../admin/tenant-creations.ts';
 import { fromWireTenantSettings, toWireLedgerState, toWireTenantSettings } from '../admin/wire.ts';
 
@@ -108,7 +109,7 @@ function draftsOf(route: string, method: string, request: Body, answer: Body, be
  * first time a tenant is set, `tenant.created`; after that `tenant.settings_changed` naming the wire
  * fields whose value changed (the PUT replaces the settings whole), and a status transition's own event.
  */
-function tenantDrafts(tenant: string, body: Body, before: Before): EventDraft[] {
+function tenantDrafts(tenant: string, body: Body, before: Before, requestId: string): EventDraft[] {
   // Both sides in the same normalized wire form (e.g. observe_mode DISABLED is ENFORCE).
   const request = toWireTenantSettings(fromWireTenantSettings(body));
   const status = (request.status as string | undefined) ?? 'ACTIVE';
@@ -139,7 +140,10 @@ function tenantDrafts(tenant: string, body: Body, before: Before): EventDraft[] 
           : undefined
         : TENANT_STATUS_EVENTS[status as keyof typeof TENANT_STATUS_EVENTS];
   if (type !== undefined) {
-    drafts.push({ type, tenant, data: { tenant_id: tenant, previous_status: previous, new_status: status } });
+    const data = { tenant_id: tenant, previous_status: previous, new_status: status };
+    // The close cascade's events share this correlation id (GOV Rule 1).
+    const correlationId = status === 'CLOSED' ? TenantCascade.correlationId(tenant, requestId) : undefined;
+    drafts.push({ type, tenant, data, ...(correlationId === undefined ? {} : { correlationId }) });
   }
   return drafts;
 }
@@ -194,7 +198,7 @@ export function registerAdminEvents(app: FastifyInstance, ledger: Ledger, creati
       // `tenant.created` rather than a second one.
       const first = await creations.claim(tenant).catch(() => false);
       const known = before.tenantKnown === false && !first ? { ...before, tenantKnown: true } : before;
-      drafts = tenantDrafts(tenant, body, known);
+      drafts = tenantDrafts(tenant, body, known, request.id);
     } else {
       let answer: Body = {};
       try {
