@@ -8,9 +8,10 @@ import type { TenantGuard } from './tenant-guard.ts';
 // follow it) on both ledgers. The ledgers refuse every settlement of a CLOSED tenant's reservations, the
 // cascade's own included, so the drain runs just before the flip, behind this server's guard (see
 // TenantGuard): the tenant's writes are refused and the ones in flight awaited, its live reservations
-// released, then its status flipped to CLOSED, then its budgets closed and its subscriptions disabled. Re-closing a CLOSED tenant, or the startup sweep,
-// completes the budgets and subscriptions left over without repeating an event; a hold that got past the
-// guard (another process on the same Redis) is returned by the expiry sweep at its expiry + grace.
+// released, then its status flipped to CLOSED, then its budgets closed and its subscriptions disabled.
+// Re-closing a CLOSED tenant, or the startup sweep, completes the budgets and subscriptions left over
+// without repeating an event; a hold that got past the guard (another process on the same Redis) is
+// returned by the expiry sweep at its expiry + grace.
 
 const REASON = 'tenant_closed';
 /** Why the cascade's releases fail without stopping the close: the reservation settled or expired first. */
