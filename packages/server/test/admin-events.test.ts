@@ -1,7 +1,8 @@
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { checkGovResponse, govSchemaProblems } from './support/gov-contract.ts';
+import { govSchemaProblems } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 
 // The tenant and budget lifecycle events the admin API causes, over HTTP on a real server, on the memory
@@ -26,21 +27,10 @@ afterEach(async () => {
 type Json = any;
 
 async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const headers: Record<string, string> = { 'X-Admin-API-Key': ADMIN_KEY };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const url = `${server.url}${path}`;
-  const response = await fetch(url, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const parsed = text === '' ? undefined : JSON.parse(text);
+  const reply = await govFetch(server.url, method, path, { admin: true }, body);
   // Only the event listing is GOV-shaped: our admin budget and tenant routes are our own API.
-  if (path.startsWith('/v1/admin/events')) {
-    expect(checkGovResponse(method, url, response.status, parsed).problems).toEqual([]);
-  }
-  return { status: response.status, body: parsed };
+  if (path.startsWith('/v1/admin/events')) expect(reply.problems).toEqual([]);
+  return { status: reply.status, body: reply.body };
 }
 
 const PAYLOADS: Record<string, string> = {

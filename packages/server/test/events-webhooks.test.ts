@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { checkGovResponse } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
@@ -67,22 +67,15 @@ async function send(
   path: string,
   options: { key?: string; admin?: boolean; body?: unknown } = {},
 ): Promise<Sent> {
-  const headers: Record<string, string> = {};
-  if (options.admin) headers['X-Admin-API-Key'] = ADMIN_KEY;
-  else if (options.key !== undefined) headers['X-Cycles-API-Key'] = options.key;
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const url = `${server.url}${path}`;
-  const response = await fetch(url, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  const body = text === '' ? undefined : JSON.parse(text);
-  const checked = checkGovResponse(method, url, response.status, body);
-  if (checked.id !== undefined) exercised.add(checked.id);
-  violations.push(...checked.problems);
-  return { status: response.status, body: body ?? {} };
+  const auth = options.admin
+    ? { admin: true as const }
+    : options.key === undefined
+      ? undefined
+      : { key: options.key };
+  const reply = await govFetch(server.url, method, path, auth, options.body);
+  if (reply.id !== undefined) exercised.add(reply.id);
+  violations.push(...reply.problems);
+  return { status: reply.status, body: reply.body ?? {} };
 }
 
 let keys = 0;

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
-import { checkGovResponse, govSchemaProblems } from './support/gov-contract.ts';
+import { govSchemaProblems } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
@@ -49,22 +50,10 @@ async function call(
   path: string,
   options: { key?: string; body?: unknown } = {},
 ): Promise<{ status: number; body: Json }> {
-  const headers: Record<string, string> = {};
-  if (options.key === undefined) headers['X-Admin-API-Key'] = ADMIN_KEY;
-  else headers['X-Cycles-API-Key'] = options.key;
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const url = `${server.url}${path}`;
-  const response = await fetch(url, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await response.text();
-  const body = text === '' ? undefined : JSON.parse(text);
-  if (path.startsWith('/v1/admin/events') || path.includes('webhooks')) {
-    expect(checkGovResponse(method, url, response.status, body).problems).toEqual([]);
-  }
-  return { status: response.status, body };
+  const auth = options.key === undefined ? { admin: true as const } : { key: options.key };
+  const reply = await govFetch(server.url, method, path, auth, options.body);
+  if (path.startsWith('/v1/admin/events') || path.includes('webhooks')) expect(reply.problems).toEqual([]);
+  return { status: reply.status, body: reply.body };
 }
 
 describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledger', (kind) => {

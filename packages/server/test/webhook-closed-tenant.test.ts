@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
-import { checkGovResponse } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
@@ -49,21 +49,10 @@ afterAll(async () => {
 type Json = any;
 
 async function send(method: string, path: string, admin: boolean, body?: unknown) {
-  const headers: Record<string, string> = admin
-    ? { 'X-Admin-API-Key': ADMIN_KEY }
-    : { 'X-Cycles-API-Key': KEY };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(`${server!.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const parsed: Json = text === '' ? undefined : JSON.parse(text);
-  if (path.startsWith('/v1/admin/webhooks') || path.startsWith('/v1/webhooks')) {
-    violations.push(...checkGovResponse(method, `${server!.url}${path}`, response.status, parsed).problems);
-  }
-  return { status: response.status, body: parsed ?? {} };
+  const reply = await govFetch(server!.url, method, path, admin ? { admin: true } : { key: KEY }, body);
+  if (path.startsWith('/v1/admin/webhooks') || path.startsWith('/v1/webhooks'))
+    violations.push(...reply.problems);
+  return { status: reply.status, body: (reply.body ?? {}) as Json };
 }
 
 const ledgers: [string, () => StartServerOptions['ledger']][] = [

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { checkGovResponse } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
@@ -43,19 +43,9 @@ async function send(
   auth: { admin: true } | { key: string },
   body?: unknown,
 ): Promise<{ status: number; body: Json; checked?: string }> {
-  const headers: Record<string, string> =
-    'admin' in auth ? { 'X-Admin-API-Key': ADMIN_KEY } : { 'X-Cycles-API-Key': auth.key };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const parsed = text === '' ? undefined : JSON.parse(text);
-  const checked = checkGovResponse(method, `${server.url}${path}`, response.status, parsed);
-  violations.push(...checked.problems);
-  return { status: response.status, body: parsed ?? {}, ...(checked.id ? { checked: checked.id } : {}) };
+  const reply = await govFetch(server.url, method, path, auth, body);
+  violations.push(...reply.problems);
+  return { status: reply.status, body: reply.body ?? {}, ...(reply.id ? { checked: reply.id } : {}) };
 }
 
 async function receiver(

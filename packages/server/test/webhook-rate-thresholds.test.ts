@@ -5,7 +5,8 @@ import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing'
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
-import { checkGovResponse, govSchemaProblems } from './support/gov-contract.ts';
+import { govSchemaProblems } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
@@ -52,17 +53,9 @@ afterAll(async () => {
 type Json = any;
 
 async function send(server: CyclesServer, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': KEY },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const parsed: Json = text === '' ? undefined : JSON.parse(text);
-  if (path.startsWith('/v1/webhooks') || path.startsWith('/v1/events')) {
-    violations.push(...checkGovResponse(method, `${server.url}${path}`, response.status, parsed).problems);
-  }
-  return { status: response.status, body: parsed ?? {} };
+  const reply = await govFetch(server.url, method, path, { key: KEY }, body);
+  if (path.startsWith('/v1/webhooks') || path.startsWith('/v1/events')) violations.push(...reply.problems);
+  return { status: reply.status, body: (reply.body ?? {}) as Json };
 }
 
 let keys = 0;

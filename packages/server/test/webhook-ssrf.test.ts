@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
 import type { HostResolver } from '../src/webhooks/url-guard.ts';
 import { DEFAULT_BLOCKED_CIDR_RANGES } from '../src/webhooks/webhook-security.ts';
-import { checkGovResponse } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
@@ -48,18 +48,9 @@ async function send(
   body?: unknown,
   auth: { admin: true } | { key: string } = { admin: true },
 ): Promise<{ status: number; body: Json }> {
-  const headers: Record<string, string> =
-    'admin' in auth ? { 'X-Admin-API-Key': ADMIN_KEY } : { 'X-Cycles-API-Key': auth.key };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const parsed = text === '' ? undefined : JSON.parse(text);
-  violations.push(...checkGovResponse(method, `${server.url}${path}`, response.status, parsed).problems);
-  return { status: response.status, body: parsed ?? {} };
+  const reply = await govFetch(server.url, method, path, auth, body);
+  violations.push(...reply.problems);
+  return { status: reply.status, body: reply.body ?? {} };
 }
 
 function subscribe(server: CyclesServer, url: string) {

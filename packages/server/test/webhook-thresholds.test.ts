@@ -4,7 +4,7 @@ import type { LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { checkGovResponse } from './support/gov-contract.ts';
+import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
@@ -67,18 +67,9 @@ async function send(
   body?: unknown,
   key?: string,
 ): Promise<{ status: number; body: Json }> {
-  const headers: Record<string, string> =
-    key === undefined ? { 'X-Admin-API-Key': ADMIN_KEY } : { 'X-Cycles-API-Key': key };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const parsed = text === '' ? undefined : JSON.parse(text);
-  violations.push(...checkGovResponse(method, `${server.url}${path}`, response.status, parsed).problems);
-  return { status: response.status, body: parsed ?? {} };
+  const reply = await govFetch(server.url, method, path, key === undefined ? { admin: true } : { key }, body);
+  violations.push(...reply.problems);
+  return { status: reply.status, body: reply.body ?? {} };
 }
 
 let hooks = 0;
