@@ -36,6 +36,7 @@ import { openWebhookStore } from './webhooks/open-webhook-store.ts';
 import { openRateCounts } from './webhooks/rate-counts.ts';
 import { RateWatch } from './webhooks/rate-watch.ts';
 import { SharedWebhookSecurity } from './webhooks/shared-webhook-security.ts';
+import { watchStoreConnection } from './webhooks/store-connection.ts';
 import { type HostResolver, WebhookUrlGuard } from './webhooks/url-guard.ts';
 import { parseWebhookSecurity } from './webhooks/webhook-security.ts';
 
@@ -224,6 +225,11 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
           now,
         })
       : undefined;
+  // `system.store_connection_lost` / `_restored` from the Redis client (stopped before a deliberate close).
+  const unwatchStore =
+    store.type === 'redis' && 'client' in ledger && ledger.events instanceof LedgerEventLog
+      ? watchStoreConnection((ledger as RedisLedger).client, ledger.events, now)
+      : undefined;
   const app = buildApp(ledger, keys, {
     ...options,
     // Spend is shared through the ledger's Redis unless the caller brings its own record.
@@ -237,6 +243,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
   } catch (error) {
+    unwatchStore?.();
     await rates?.close();
     await webhooks?.close();
     if (ownsLedger) await ledger.close?.();
@@ -257,6 +264,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
         await app.close();
         await rates?.close();
         await webhooks?.close();
+        unwatchStore?.();
         if (ownsLedger) await ledger.close?.();
       })();
       return closed;

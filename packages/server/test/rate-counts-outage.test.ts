@@ -1,6 +1,6 @@
-import type { ProtocolEvent } from '@cycles-guard/core/ledger-kit';
 import { LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import { ManualClock } from '@cycles-guard/core/testing';
+import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import { createRedisLedger, type RedisLedger } from '@cycles-guard/redis';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
