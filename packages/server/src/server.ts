@@ -31,6 +31,7 @@ import { registerRuntimeRoutes } from './routes/runtime.ts';
 import { registerWebhookSecurityRoutes } from './routes/webhook-security.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerAdminEvents } from './webhooks/admin-events.ts';
+import { type AuthFailureBounds, AuthFailures } from './webhooks/auth-failures.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { openWebhookStore } from './webhooks/open-webhook-store.ts';
 import { openRateCounts } from './webhooks/rate-counts.ts';
@@ -56,6 +57,8 @@ export interface StartServerOptions extends Partial<ServerConfig>, Observability
   logStream?: { write(line: string): void };
   /** Resolves webhook hosts (tests simulate DNS answers); default the system resolver. */
   webhookResolver?: HostResolver;
+  /** Bounds of `api_key.auth_failed` (default 5 per source and 20 in all per hour, 1,000 sources). */
+  authFailureEvents?: AuthFailureBounds;
 }
 
 /** A running server. */
@@ -85,6 +88,8 @@ export function buildApp(
       webhookPolicy?: SharedWebhookSecurity;
       /** Who reports `tenant.created` (default: claimed in this process). */
       tenantCreations?: TenantCreations;
+      /** Counts auth attempts and failures (`api_key.auth_failed`, the auth failure rate). */
+      authFailures?: AuthFailures;
     },
 ): FastifyInstance {
   const app = Fastify({
@@ -146,6 +151,10 @@ export function buildApp(
       'request',
     );
   });
+  const authFailures = options.authFailures;
+  if (authFailures !== undefined) {
+    app.addHook('onResponse', async (request, reply) => authFailures.answered(request, reply.statusCode));
+  }
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   registerJsonBodyParser(app);
   registerUnknownRouteHandler(app);
@@ -239,6 +248,9 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     ledgerType: store.type,
     ...(webhooks ? { webhooks, webhookPolicy } : {}),
     tenantCreations: openTenantCreations(ledger, store),
+    ...(ledger.events instanceof LedgerEventLog
+      ? { authFailures: new AuthFailures(ledger.events, rates, now, options.authFailureEvents) }
+      : {}),
   });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });

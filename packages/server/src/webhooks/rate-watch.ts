@@ -133,6 +133,14 @@ export class RateWatch {
     this.flushSoon();
   }
 
+  /**
+   * An auth attempt (`auth-failures.ts`): one sample, a hit if it failed. Added with the next timed batch,
+   * not at once: a flood of bad keys must not turn into a flood of round trips.
+   */
+  authAttempt(failed: boolean): void {
+    this.count('auth_failure_rate', undefined, 1, failed ? 1 : 0);
+  }
+
   /** A scope's spend (the ledger's, on the commit path): a map lookup per watched window length. */
   spent(spend: BurnSpend): void {
     if (this.burn === undefined || !(spend.amount > 0)) return;
