@@ -85,6 +85,11 @@ interface WatchedBurn {
   multipliers: number[];
 }
 
+/** One window length a scope's spends are counted over, and the counts of its current window. */
+interface SpendSeries extends WatchedBurn {
+  open: SpendCounts | undefined;
+}
+
 export interface RateWatchOptions {
   now: () => number;
   /** How often samples are added to the counters (a hit is added at once). Default 250 ms. */
@@ -103,6 +108,8 @@ export class RateWatch {
     auth_failure_rate: new Map(),
   };
   private watchedBurn = new Map<string, WatchedBurn[]>();
+  /** Per scope and unit, the series its spends go to; rebuilt (emptied) at each flush. */
+  private spending = new Map<string, Map<string, SpendSeries[]>>();
   private wanted = new Map<string, Selecting[]>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private flushing: Promise<void> | undefined;
@@ -141,40 +148,69 @@ export class RateWatch {
     this.count('auth_failure_rate', undefined, 1, failed ? 1 : 0);
   }
 
-  /** A scope's spend (the ledger's, on the commit path): a map lookup per watched window length. */
+  /**
+   * A scope's spend (the ledger's, on the commit path): field updates on the scope's series, found by two
+   * map lookups on the strings the ledger passes; text is built only when a window opens.
+   */
   spent(spend: BurnSpend): void {
     if (this.burn === undefined || !(spend.amount > 0)) return;
-    const tenant = tenantOfScope(spend.scope) ?? SYSTEM_TENANT;
+    let units = this.spending.get(spend.scope);
+    if (units === undefined) {
+      units = new Map();
+      this.spending.set(spend.scope, units);
+    }
+    let series = units.get(spend.unit);
+    if (series === undefined) {
+      const tenant = tenantOfScope(spend.scope) ?? SYSTEM_TENANT;
+      series = this.burnWatchedOf(tenant).map(({ windowMs, multipliers }) => ({
+        windowMs,
+        multipliers,
+        open: undefined,
+      }));
+      units.set(spend.unit, series);
+    }
     const now = this.now();
-    for (const { windowMs, multipliers } of this.burnWatchedOf(tenant)) {
-      const window = Math.floor(now / windowMs);
-      const key = `burn:${windowMs}:${window}:${spend.scope}|${spend.unit}`;
-      let open = this.unflushed.get(key) as SpendCounts | undefined;
-      if (open === undefined) {
-        if (this.unflushed.size >= MAX_UNFLUSHED) {
-          this.dropped++;
-          continue;
-        }
-        const { scope, unit } = spend;
-        open = {
-          kind: 'burn',
-          key,
-          tenant,
-          scope,
-          unit,
-          windowMs,
-          window,
-          amount: 0,
-          remaining: 0,
-          multipliers,
-          judge: false,
-          taken: false,
-        };
-        this.unflushed.set(key, open);
+    for (const watched of series) {
+      const window = Math.floor(now / watched.windowMs);
+      let open = watched.open;
+      if (open === undefined || open.taken || open.window !== window) {
+        open = this.openSpend(spend, watched, window);
+        if (open === undefined) continue;
+        watched.open = open;
       }
       open.amount += spend.amount;
       open.remaining = spend.remaining;
     }
+  }
+
+  /** The unflushed spend of a scope's window (merged with any a failed batch left), or undefined past the bound. */
+  private openSpend(spend: BurnSpend, watched: SpendSeries, window: number): SpendCounts | undefined {
+    const { scope, unit } = spend;
+    const { windowMs, multipliers } = watched;
+    const key = `burn:${windowMs}:${window}:${scope}|${unit}`;
+    const kept = this.unflushed.get(key) as SpendCounts | undefined;
+    if (kept !== undefined) return kept;
+    if (this.unflushed.size >= MAX_UNFLUSHED) {
+      this.dropped++;
+      return undefined;
+    }
+    const tenant = tenantOfScope(scope) ?? SYSTEM_TENANT;
+    const open: SpendCounts = {
+      kind: 'burn',
+      key,
+      tenant,
+      scope,
+      unit,
+      windowMs,
+      window,
+      amount: 0,
+      remaining: 0,
+      multipliers,
+      judge: false,
+      taken: false,
+    };
+    this.unflushed.set(key, open);
+    return open;
   }
 
   /**
@@ -432,6 +468,7 @@ export class RateWatch {
     this.wanted = new Map();
     this.watched = { denial_rate: new Map(), expiry_rate: new Map(), auth_failure_rate: new Map() };
     this.watchedBurn = new Map();
+    this.spending = new Map();
     for (const subscription of this.subscriptions()) {
       if (subscription.status !== 'ACTIVE') continue;
       const list = this.wanted.get(subscription.tenant_id) ?? [];
