@@ -1,20 +1,20 @@
 import {
   type BurnSpend,
-  type EventDraft,
   type LedgerEventLog,
   SYSTEM_TENANT,
   tenantOfScope,
 } from '@cycles-guard/core/ledger-kit';
-import type { RateCounts } from './rate-counts.ts';
 import {
-  AUTH_RATE_DEFAULTS,
-  type BurnPair,
-  burnPairOf,
-  burnPairTag,
-  ratePairOf,
-  type Selecting,
-  type WatchedMetric,
-} from './thresholds.ts';
+  burnAnomalyDraft,
+  burnAnomalyId,
+  type RateWindow,
+  rateSpikeDraft,
+  rateSpikeId,
+  type SpendWindow,
+} from './rate-alerts.ts';
+import type { RateCounts } from './rate-counts.ts';
+import { WatchedPairs } from './rate-pairs.ts';
+import { AUTH_RATE_DEFAULTS, type BurnPair, type Selecting, type WatchedMetric } from './thresholds.ts';
 
 // The server's rate alerts: `reservation.denial_rate_spike`, `reservation.expiry_rate_spike`,
 // `api_key.auth_failure_rate_spike` and `budget.burn_rate_anomaly`. The ledger (and the auth check) hand
@@ -24,25 +24,13 @@ import {
 // pair and at every pair its subscriptions ask for (GOV `WebhookThresholdConfig`). Counts a batch could
 // not add stay here, summed per counter, and go with the next batch.
 
-const SPIKES = {
-  denial_rate: 'reservation.denial_rate_spike',
-  expiry_rate: 'reservation.expiry_rate_spike',
-  auth_failure_rate: 'api_key.auth_failure_rate_spike',
-} as const;
-
-const CATEGORIES = { denial_rate: 'reservation', expiry_rate: 'reservation', auth_failure_rate: 'api_key' };
-
 /** Counters kept here at most (not yet added, or kept from a failed batch); past it new ones are dropped. */
 export const MAX_UNFLUSHED = 100_000;
 
 /** A rate window's counts not yet added to the shared counters. */
-interface RateCounts_ {
+interface RateTally extends RateWindow {
   kind: 'rate';
   key: string;
-  tenant: string;
-  metric: WatchedMetric;
-  windowMs: number;
-  start: number;
   samples: number;
   hits: number;
   /** The thresholds judged on this window. */
@@ -54,29 +42,22 @@ interface RateCounts_ {
 }
 
 /** A scope's spend in a burn-rate window, not yet added. */
-interface SpendCounts {
+interface SpendTally extends SpendWindow {
   kind: 'burn';
   key: string;
-  tenant: string;
-  scope: string;
-  unit: BurnSpend['unit'];
-  windowMs: number;
-  window: number;
   amount: number;
-  /** The scope's remaining at its last spend (for the projection). */
-  remaining: number;
   multipliers: number[];
   judge: boolean;
   taken: boolean;
 }
 
-type Unflushed = RateCounts_ | SpendCounts;
+type Tally = RateTally | SpendTally;
 
 /** One window length a tenant's rate is counted over, and the counts of its current window. */
 interface Watched {
   windowMs: number;
   thresholds: number[];
-  open: RateCounts_ | undefined;
+  open: RateTally | undefined;
 }
 
 /** One window length a tenant's spends are counted over, and the multipliers judged on it. */
@@ -87,7 +68,7 @@ interface WatchedBurn {
 
 /** One window length a scope's spends are counted over, and the counts of its current window. */
 interface SpendSeries extends WatchedBurn {
-  open: SpendCounts | undefined;
+  open: SpendTally | undefined;
 }
 
 export interface RateWatchOptions {
@@ -98,7 +79,7 @@ export interface RateWatchOptions {
 
 /** Counts rate samples, hits and spends across servers and publishes the spikes and anomalies. */
 export class RateWatch {
-  private unflushed = new Map<string, Unflushed>();
+  private unflushed = new Map<string, Tally>();
   /** Counts dropped: past `MAX_UNFLUSHED`, or kept past their counter's life while the counters were down. */
   dropped = 0;
   /** Per metric and tenant, the windows watched; rebuilt from the subscriptions at each flush. */
@@ -110,7 +91,7 @@ export class RateWatch {
   private watchedBurn = new Map<string, WatchedBurn[]>();
   /** Per scope and unit, the series its spends go to; rebuilt (emptied) at each flush. */
   private spending = new Map<string, Map<string, SpendSeries[]>>();
-  private wanted = new Map<string, Selecting[]>();
+  private pairs = new WatchedPairs([]);
   private timer: ReturnType<typeof setInterval> | undefined;
   private flushing: Promise<void> | undefined;
   private soon = false;
@@ -184,18 +165,18 @@ export class RateWatch {
   }
 
   /** The unflushed spend of a scope's window (merged with any a failed batch left), or undefined past the bound. */
-  private openSpend(spend: BurnSpend, watched: SpendSeries, window: number): SpendCounts | undefined {
+  private openSpend(spend: BurnSpend, watched: SpendSeries, window: number): SpendTally | undefined {
     const { scope, unit } = spend;
     const { windowMs, multipliers } = watched;
     const key = `burn:${windowMs}:${window}:${scope}|${unit}`;
-    const kept = this.unflushed.get(key) as SpendCounts | undefined;
+    const kept = this.unflushed.get(key) as SpendTally | undefined;
     if (kept !== undefined) return kept;
     if (this.unflushed.size >= MAX_UNFLUSHED) {
       this.dropped++;
       return undefined;
     }
     const tenant = tenantOfScope(scope) ?? SYSTEM_TENANT;
-    const open: SpendCounts = {
+    const open: SpendTally = {
       kind: 'burn',
       key,
       tenant,
@@ -266,13 +247,13 @@ export class RateWatch {
   private openRate(tenant: string, metric: WatchedMetric, watched: Watched, start: number) {
     const { windowMs, thresholds } = watched;
     const key = `${metric}:${windowMs}:${start}:${tenant}`;
-    const kept = this.unflushed.get(key) as RateCounts_ | undefined;
+    const kept = this.unflushed.get(key) as RateTally | undefined;
     if (kept !== undefined) return kept;
     if (this.unflushed.size >= MAX_UNFLUSHED) {
       this.dropped++;
       return undefined;
     }
-    const open: RateCounts_ = {
+    const open: RateTally = {
       kind: 'rate',
       key,
       tenant,
@@ -314,7 +295,7 @@ export class RateWatch {
   }
 
   /** Adds a batch of rate counts; undefined (and the counts kept) when the counters are unreachable. */
-  private async addRates(batch: RateCounts_[]) {
+  private async addRates(batch: RateTally[]) {
     if (batch.length === 0) return [];
     try {
       return await this.counts.add(
@@ -332,7 +313,7 @@ export class RateWatch {
     }
   }
 
-  private async addSpends(batch: SpendCounts[]) {
+  private async addSpends(batch: SpendTally[]) {
     if (batch.length === 0 || this.burn === undefined) return [];
     const { baselineWindows } = this.burn;
     try {
@@ -357,7 +338,7 @@ export class RateWatch {
    * counts if there are any. Counts whose counter would have expired by now are dropped: the window is
    * long over and nothing in it can fire any more.
    */
-  private keep(counts: Unflushed): void {
+  private keep(counts: Tally): void {
     const start = counts.kind === 'rate' ? counts.start : counts.window * counts.windowMs;
     const newer = this.unflushed.get(counts.key);
     if (
@@ -381,7 +362,7 @@ export class RateWatch {
   }
 
   /** A window whose judging failed after its counts were added: judged again next flush, nothing re-added. */
-  private judgeLater(counts: Unflushed): void {
+  private judgeLater(counts: Tally): void {
     if (counts.kind === 'rate') {
       counts.samples = 0;
       counts.hits = 0;
@@ -394,28 +375,14 @@ export class RateWatch {
   }
 
   /** Fires each threshold of the window that its totals reach, once (claimed beside the counters). */
-  private async judgeRate(window: RateCounts_, total: { samples: number; hits: number }): Promise<void> {
+  private async judgeRate(window: RateTally, total: { samples: number; hits: number }): Promise<void> {
     if (total.samples < this.settingsOf(window.metric).minSamples) return;
     try {
       for (const threshold of window.thresholds) {
         if (total.hits / total.samples < threshold) continue;
-        const seconds = Math.round(window.windowMs / 1000);
-        const id = `${window.metric}:${window.tenant}:${window.start}:${seconds}s:${threshold}`;
+        const id = rateSpikeId(window, threshold);
         if (!(await this.counts.claim(id, window.tenant, 2 * window.windowMs))) continue;
-        const draft: EventDraft = {
-          type: SPIKES[window.metric],
-          tenant: window.tenant === SYSTEM_TENANT ? undefined : window.tenant,
-          correlationId: id,
-          data: {
-            metric: window.metric,
-            // GOV: events per minute, over the part of the window gone by (at least one second).
-            current_rate: total.hits / (Math.max(this.now() - window.start, 1000) / 60_000),
-            threshold_rate: threshold,
-            window_seconds: seconds,
-            sample_count: total.samples,
-          },
-        };
-        this.log.publish([draft]);
+        this.log.publish([rateSpikeDraft(window, total, threshold, this.now())]);
       }
     } catch {
       this.judgeLater(window);
@@ -423,36 +390,15 @@ export class RateWatch {
   }
 
   /** Fires each multiplier the window's spend reaches over its baseline, once (claimed beside the counters). */
-  private async judgeBurn(window: SpendCounts, total: { spent: number; baseline: number }): Promise<void> {
+  private async judgeBurn(window: SpendTally, total: { spent: number; baseline: number }): Promise<void> {
     const ledger = this.burn;
     if (ledger === undefined || !(total.baseline > 0)) return;
-    const start = window.window * window.windowMs;
     try {
       for (const multiplier of window.multipliers) {
         if (total.spent < multiplier * total.baseline) continue;
-        const pair = { multiplier, windowMs: window.windowMs };
-        const id = `burn_rate:${window.scope}:${window.unit}:${start}${burnPairTag(pair, ledger)}`;
+        const id = burnAnomalyId(window, multiplier, ledger);
         if (!(await this.counts.claim(id, window.tenant, 2 * window.windowMs))) continue;
-        const minutes = window.windowMs / 60_000;
-        const current = total.spent / minutes;
-        const baseline = total.baseline / minutes;
-        this.log.publish([
-          {
-            type: 'budget.burn_rate_anomaly',
-            tenant: window.tenant === SYSTEM_TENANT ? undefined : window.tenant,
-            scope: window.scope,
-            correlationId: id,
-            data: {
-              scope: window.scope,
-              unit: window.unit,
-              current_rate: current,
-              baseline_rate: baseline,
-              multiplier: current / baseline,
-              window_seconds: Math.round(window.windowMs / 1000),
-              projected_exhaustion_minutes: window.remaining > 0 ? window.remaining / current : 0,
-            },
-          },
-        ]);
+        this.log.publish([burnAnomalyDraft(window, total, id)]);
       }
     } catch {
       this.judgeLater(window);
@@ -463,51 +409,20 @@ export class RateWatch {
     return metric === 'auth_failure_rate' ? AUTH_RATE_DEFAULTS : this.log.rateSettingsOf(metric);
   }
 
-  /** The active subscriptions by tenant; the windows watched are worked out again as counts come. */
+  /** The active subscriptions' pairs; the windows watched are worked out again as counts come. */
   private index(): void {
-    this.wanted = new Map();
+    this.pairs = new WatchedPairs(this.subscriptions());
     this.watched = { denial_rate: new Map(), expiry_rate: new Map(), auth_failure_rate: new Map() };
     this.watchedBurn = new Map();
     this.spending = new Map();
-    for (const subscription of this.subscriptions()) {
-      if (subscription.status !== 'ACTIVE') continue;
-      const list = this.wanted.get(subscription.tenant_id) ?? [];
-      list.push(subscription);
-      this.wanted.set(subscription.tenant_id, list);
-    }
   }
 
-  /** The active subscriptions that receive `type`: the tenant's and `__system__`'s. */
-  private *selecting(tenant: string, type: string, category: string): Iterable<Selecting> {
-    for (const owner of new Set([tenant, SYSTEM_TENANT])) {
-      for (const subscription of this.wanted.get(owner) ?? []) {
-        if (
-          subscription.event_types.includes(type) ||
-          (subscription.event_categories ?? []).includes(category)
-        ) {
-          yield subscription;
-        }
-      }
-    }
-  }
-
-  /** The windows a tenant's rate is watched over: the configured pair, and its and `__system__`'s subscriptions'. */
+  /** The windows a tenant's rate is watched over, each with its current window's counts. */
   private watchedOf(tenant: string, metric: WatchedMetric): Watched[] {
     const cached = this.watched[metric].get(tenant);
     if (cached !== undefined) return cached;
-    const defaults = this.settingsOf(metric);
-    const byWindow = new Map<number, number[]>([[defaults.windowMs, [defaults.threshold]]]);
-    for (const subscription of this.selecting(tenant, SPIKES[metric], CATEGORIES[metric])) {
-      const { threshold, windowMs } = ratePairOf(subscription, metric, defaults);
-      const thresholds = byWindow.get(windowMs) ?? [];
-      if (!thresholds.includes(threshold)) thresholds.push(threshold);
-      byWindow.set(windowMs, thresholds);
-    }
-    const watched = [...byWindow].map(([windowMs, thresholds]) => ({
-      windowMs,
-      thresholds,
-      open: undefined,
-    }));
+    const windows = this.pairs.rateWindows(tenant, metric, this.settingsOf(metric));
+    const watched = [...windows].map(([windowMs, thresholds]) => ({ windowMs, thresholds, open: undefined }));
     this.watched[metric].set(tenant, watched);
     return watched;
   }
@@ -516,15 +431,8 @@ export class RateWatch {
   private burnWatchedOf(tenant: string): WatchedBurn[] {
     const cached = this.watchedBurn.get(tenant);
     if (cached !== undefined) return cached;
-    const ledger = this.burn!;
-    const byWindow = new Map<number, number[]>([[ledger.windowMs, [ledger.multiplier]]]);
-    for (const subscription of this.selecting(tenant, 'budget.burn_rate_anomaly', 'budget')) {
-      const { multiplier, windowMs } = burnPairOf(subscription, ledger);
-      const multipliers = byWindow.get(windowMs) ?? [];
-      if (!multipliers.includes(multiplier)) multipliers.push(multiplier);
-      byWindow.set(windowMs, multipliers);
-    }
-    const watched = [...byWindow].map(([windowMs, multipliers]) => ({ windowMs, multipliers }));
+    const windows = this.pairs.burnWindows(tenant, this.burn!);
+    const watched = [...windows].map(([windowMs, multipliers]) => ({ windowMs, multipliers }));
     this.watchedBurn.set(tenant, watched);
     return watched;
   }
