@@ -31,11 +31,13 @@ import { registerRuntimeRoutes } from './routes/runtime.ts';
 import { registerWebhookSecurityRoutes } from './routes/webhook-security.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerAdminEvents } from './webhooks/admin-events.ts';
+import { type AuthFailureBounds, AuthFailures } from './webhooks/auth-failures.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { openWebhookStore } from './webhooks/open-webhook-store.ts';
 import { openRateCounts } from './webhooks/rate-counts.ts';
 import { RateWatch } from './webhooks/rate-watch.ts';
 import { SharedWebhookSecurity } from './webhooks/shared-webhook-security.ts';
+import { watchStoreConnection } from './webhooks/store-connection.ts';
 import { type HostResolver, WebhookUrlGuard } from './webhooks/url-guard.ts';
 import { parseWebhookSecurity } from './webhooks/webhook-security.ts';
 
@@ -55,6 +57,8 @@ export interface StartServerOptions extends Partial<ServerConfig>, Observability
   logStream?: { write(line: string): void };
   /** Resolves webhook hosts (tests simulate DNS answers); default the system resolver. */
   webhookResolver?: HostResolver;
+  /** Bounds of `api_key.auth_failed` (default 5 per source and 20 in all per hour, 1,000 sources). */
+  authFailureEvents?: AuthFailureBounds;
 }
 
 /** A running server. */
@@ -84,6 +88,8 @@ export function buildApp(
       webhookPolicy?: SharedWebhookSecurity;
       /** Who reports `tenant.created` (default: claimed in this process). */
       tenantCreations?: TenantCreations;
+      /** Counts auth attempts and failures (`api_key.auth_failed`, the auth failure rate). */
+      authFailures?: AuthFailures;
     },
 ): FastifyInstance {
   const app = Fastify({
@@ -145,6 +151,10 @@ export function buildApp(
       'request',
     );
   });
+  const authFailures = options.authFailures;
+  if (authFailures !== undefined) {
+    app.addHook('onResponse', async (request, reply) => authFailures.answered(request, reply.statusCode));
+  }
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   registerJsonBodyParser(app);
   registerUnknownRouteHandler(app);
@@ -224,6 +234,11 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
           now,
         })
       : undefined;
+  // `system.store_connection_lost` / `_restored` from the Redis client (stopped before a deliberate close).
+  const unwatchStore =
+    store.type === 'redis' && 'client' in ledger && ledger.events instanceof LedgerEventLog
+      ? watchStoreConnection((ledger as RedisLedger).client, ledger.events, now)
+      : undefined;
   const app = buildApp(ledger, keys, {
     ...options,
     // Spend is shared through the ledger's Redis unless the caller brings its own record.
@@ -233,10 +248,14 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     ledgerType: store.type,
     ...(webhooks ? { webhooks, webhookPolicy } : {}),
     tenantCreations: openTenantCreations(ledger, store),
+    ...(ledger.events instanceof LedgerEventLog
+      ? { authFailures: new AuthFailures(ledger.events, rates, now, options.authFailureEvents) }
+      : {}),
   });
   try {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7878 });
   } catch (error) {
+    unwatchStore?.();
     await rates?.close();
     await webhooks?.close();
     if (ownsLedger) await ledger.close?.();
@@ -257,6 +276,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
         await app.close();
         await rates?.close();
         await webhooks?.close();
+        unwatchStore?.();
         if (ownsLedger) await ledger.close?.();
       })();
       return closed;

@@ -30,7 +30,8 @@ export {
   utilizationOf,
 } from '../ledger/events/balance-events.ts';
 // ---- event store ----
-export type { LedgerEvents, ProtocolEventListener } from '../ledger/events/event-log.ts';
+export type { BurnSpend } from '../ledger/events/burn-rate.ts';
+export type { LedgerEvents, ProtocolEventListener, RateCounter } from '../ledger/events/event-log.ts';
 export { LedgerEventLog } from '../ledger/events/event-log.ts';
 export type { EventPage, EventQuery } from '../ledger/events/event-query.ts';
 export {

@@ -6,13 +6,12 @@ import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 // ledger also emits `budget.threshold_crossed` at those utilizations for the subscription's tenant (all
 // tenants for `__system__`), and the subscription receives the crossings of its own list only. A
 // subscription without the field receives the crossings the ledger's config sets (80 % and 95 % unless
-// configured). `burn_rate_multiplier` narrows `budget.burn_rate_anomaly` to the anomalies at least that
-// steep (the ledger detects at its own multiplier, so a lower value cannot widen them). The rate fields
-// (`denial_rate_threshold`, `expiry_rate_threshold`, `rate_window_seconds`) are applied at both ends as
-// well: the server watches the tenant's rates at that (threshold, window) pair too (`rate-watch.ts`),
-// and the subscription receives the spikes of its own pair only, an omitted field taking the ledger's
-// configured value (10 % and 5 % over 300 s unless configured). `burn_rate_window_seconds` is stored
-// only: the ledger's burn-rate windows are per ledger.
+// configured). Every other field is applied at both ends as well, through the server's rate watch
+// (`rate-watch.ts`): the tenant (every tenant for `__system__`) is also watched at the subscription's
+// (`denial_rate_threshold` | `expiry_rate_threshold` | `auth_failure_rate_threshold`,
+// `rate_window_seconds`) pair and at its (`burn_rate_multiplier`, `burn_rate_window_seconds`) pair, and
+// the subscription receives the spikes and anomalies of its own pairs only, an omitted field taking the
+// ledger's configured value.
 
 /** A stored `WebhookThresholdConfig` (wire names). */
 export interface ThresholdConfig {
@@ -82,8 +81,23 @@ export interface Selecting {
   thresholds?: ThresholdConfig;
 }
 
-/** A rate whose spikes the server watches. */
+/** A rate the ledger samples (its config sets the defaults). */
 export type RateMetric = 'denial_rate' | 'expiry_rate';
+
+/** A rate whose spikes the server watches: the ledger's, and the auth failure rate. */
+export type WatchedMetric = RateMetric | 'auth_failure_rate';
+
+/**
+ * The auth failure rate's defaults (GOV `WebhookThresholdConfig`): a share of 10 % of the auth attempts
+ * of a 300 s window, with at least 20 attempts. Auth happens in the server, not the ledger: no config.
+ */
+export const AUTH_RATE_DEFAULTS = { threshold: 0.1, windowMs: 300_000, minSamples: 20 } as const;
+
+const THRESHOLD_FIELDS = {
+  denial_rate: 'denial_rate_threshold',
+  expiry_rate: 'expiry_rate_threshold',
+  auth_failure_rate: 'auth_failure_rate_threshold',
+} as const;
 
 /** A rate's (threshold, window) as the ledger's config sets it. */
 export interface RateDefaults {
@@ -94,11 +108,11 @@ export interface RateDefaults {
 /** The (threshold, window) a subscription watches a rate at: its own fields, else the defaults. */
 export function ratePairOf(
   subscription: Selecting,
-  metric: RateMetric,
+  metric: WatchedMetric,
   defaults: RateDefaults,
 ): RateDefaults {
   const own = subscription.thresholds;
-  const threshold = metric === 'denial_rate' ? own?.denial_rate_threshold : own?.expiry_rate_threshold;
+  const threshold = own?.[THRESHOLD_FIELDS[metric]];
   const seconds = own?.rate_window_seconds;
   return {
     threshold: threshold ?? defaults.threshold,
@@ -106,9 +120,55 @@ export function ratePairOf(
   };
 }
 
-const SPIKE_METRICS: Record<string, RateMetric> = {
+/** The burn-rate anomaly's (multiplier, window): the ledger's, or a subscription's. */
+export interface BurnPair {
+  multiplier: number;
+  windowMs: number;
+}
+
+/** The (multiplier, window) a subscription watches burn rates at: its own fields, else the defaults. */
+export function burnPairOf(subscription: Selecting, defaults: BurnPair): BurnPair {
+  const own = subscription.thresholds;
+  return {
+    multiplier: own?.burn_rate_multiplier ?? defaults.multiplier,
+    windowMs:
+      own?.burn_rate_window_seconds === undefined ? defaults.windowMs : own.burn_rate_window_seconds * 1000,
+  };
+}
+
+/**
+ * The tail of a watched anomaly's correlation id naming its pair, each value starred when it is the
+ * ledger's (`…:300s*:x5`): so a subscription's filter knows its pair without the ledger's settings.
+ */
+export function burnPairTag(pair: BurnPair, ledger: BurnPair): string {
+  const star = (own: boolean) => (own ? '*' : '');
+  const seconds = Math.round(pair.windowMs / 1000);
+  return `:${seconds}s${star(pair.windowMs === ledger.windowMs)}:x${pair.multiplier}${star(pair.multiplier === ledger.multiplier)}`;
+}
+
+const BURN_TAG = /:(\d+)s(\*?):x([^:*]+)(\*?)$/;
+
+/** Whether a watched anomaly (its correlation id) is of the subscription's own pair. */
+function isOwnBurnPair(subscription: Selecting, correlationId: string): boolean {
+  const tag = BURN_TAG.exec(correlationId);
+  if (tag === null) return false;
+  const [, seconds, ledgerWindow, multiplier, ledgerMultiplier] = tag;
+  const own = subscription.thresholds;
+  const windowMatches =
+    own?.burn_rate_window_seconds === undefined
+      ? ledgerWindow === '*'
+      : own.burn_rate_window_seconds === Number(seconds);
+  const multiplierMatches =
+    own?.burn_rate_multiplier === undefined
+      ? ledgerMultiplier === '*'
+      : own.burn_rate_multiplier === Number(multiplier);
+  return windowMatches && multiplierMatches;
+}
+
+const SPIKE_METRICS: Record<string, WatchedMetric> = {
   'reservation.denial_rate_spike': 'denial_rate',
   'reservation.expiry_rate_spike': 'expiry_rate',
+  'api_key.auth_failure_rate_spike': 'auth_failure_rate',
 };
 
 /**
@@ -145,8 +205,10 @@ export function passesThresholds(
   const data = event.data as Record<string, unknown> | undefined;
   const metric = SPIKE_METRICS[event.event_type];
   if (metric !== undefined) {
-    if (rateDefaultsOf === undefined || typeof data?.threshold_rate !== 'number') return true;
-    const { threshold, windowMs } = ratePairOf(subscription, metric, rateDefaultsOf(metric));
+    if (typeof data?.threshold_rate !== 'number') return true;
+    const defaults = metric === 'auth_failure_rate' ? AUTH_RATE_DEFAULTS : rateDefaultsOf?.(metric);
+    if (defaults === undefined) return true;
+    const { threshold, windowMs } = ratePairOf(subscription, metric, defaults);
     return data.threshold_rate === threshold && data.window_seconds === Math.round(windowMs / 1000);
   }
   if (event.event_type === 'budget.threshold_crossed') {
@@ -161,6 +223,10 @@ export function passesThresholds(
     );
   }
   if (event.event_type === 'budget.burn_rate_anomaly') {
+    // Watched per pair (the server's rate watch): the anomaly of the subscription's own pair, once.
+    if (event.correlation_id?.startsWith('burn_rate:') === true && BURN_TAG.test(event.correlation_id)) {
+      return isOwnBurnPair(subscription, event.correlation_id);
+    }
     const multiplier = subscription.thresholds?.burn_rate_multiplier;
     const current = data?.current_rate;
     const baseline = data?.baseline_rate;

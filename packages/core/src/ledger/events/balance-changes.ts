@@ -85,7 +85,7 @@ function burnOf<K>(
   spend.unit = after.unit;
   spend.amount = after.spent - before.spent;
   spend.remaining = after.remaining;
-  return log.burn.spent(spend, state, nowMs);
+  return log.countSpend(spend, state, nowMs);
 }
 
 /** Derives and publishes in one step. */

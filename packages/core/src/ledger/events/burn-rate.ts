@@ -91,7 +91,7 @@ export class BurnRates {
   private readonly tenants = new Map<string, Map<string, BurnState>>();
 
   constructor(
-    private readonly settings: Required<BurnRateOptions>,
+    readonly settings: Required<BurnRateOptions>,
     private readonly clock: Clock,
   ) {}
 

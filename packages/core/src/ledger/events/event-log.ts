@@ -2,7 +2,7 @@ import { type Clock, systemClock } from '../../clock.ts';
 import { invalid } from '../../protocol/errors.ts';
 import { matchesPattern, normalizePattern } from '../templates.ts';
 import { DEFAULT_THRESHOLDS } from './balance-events.ts';
-import { BurnRates, burnSettings } from './burn-rate.ts';
+import { BurnRates, type BurnSpend, type BurnState, burnSettings } from './burn-rate.ts';
 import { type EventPage, type EventQuery, validateEventQuery } from './event-query.ts';
 import type { EventStore } from './event-store.ts';
 import {
@@ -32,6 +32,11 @@ export interface RateCounter {
   sample(metric: 'denial_rate' | 'expiry_rate', tenant: string | undefined): void;
   /** One hit (a denial, which is a sample too; an expiry, which is not). */
   hit(metric: 'denial_rate' | 'expiry_rate', tenant: string | undefined): void;
+  /**
+   * A scope's spend, for the burn rate (absent: the log's own windows count it). `spend` is reused by the
+   * caller: read it now, keep none of it.
+   */
+  spent?(spend: BurnSpend): void;
 }
 
 function checkThresholds(field: string, thresholds: readonly number[]): number[] {
@@ -156,6 +161,23 @@ export class LedgerEventLog implements LedgerEvents {
   }
 
   private rates: RateCounter | undefined;
+
+  /**
+   * Counts a scope's spend toward its burn rate: the rate counter's when it counts spends, else the log's
+   * own windows (whose anomaly, if this spend set one off, is returned). Nothing with `burnRate: false`.
+   */
+  countSpend(
+    spend: BurnSpend,
+    holder?: { burn?: BurnState | undefined },
+    nowMs?: number,
+  ): EventDraft | undefined {
+    if (this.burn === undefined) return undefined;
+    if (this.rates?.spent !== undefined) {
+      this.rates.spent(spend);
+      return undefined;
+    }
+    return this.burn.spent(spend, holder, nowMs);
+  }
 
   /** The configured settings of a rate spike (`denialRate`, `expiryRate`, defaults filled in). */
   rateSettingsOf(metric: 'denial_rate' | 'expiry_rate'): Required<RateSpikeOptions> {

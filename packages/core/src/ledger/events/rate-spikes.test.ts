@@ -224,4 +224,42 @@ describe('rate spikes', () => {
     expect(log.rateSettingsOf('expiry_rate')).toEqual({ threshold: 0.5, minSamples: 1, windowMs: 60_000 });
     expect(log.rateSettingsOf('denial_rate')).toEqual({ threshold: 0.1, minSamples: 20, windowMs: 300_000 });
   });
+
+  it('hands every spend to a rate counter that counts spends, and fires no burn-rate anomaly itself', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const ledger = createMemoryLedger({
+      clock,
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1000 }],
+      events: { burnRate: { windowMs: 60_000, baselineWindows: 1, multiplier: 2 } },
+    });
+    const log = ledger.events as LedgerEventLog;
+    const spends: string[] = [];
+    log.setRateCounter({
+      sample: () => {},
+      hit: () => {},
+      spent: ({ scope, unit, amount, remaining }) => spends.push(`${scope} ${unit} ${amount} ${remaining}`),
+    });
+    const spend = (key: string, amount: number) =>
+      ledger.createEvent({
+        idempotencyKey: key,
+        subject: { tenant: 'acme' },
+        action: { kind: 'llm.completion', name: 'm' },
+        actual: { unit: 'TOKENS', amount },
+      });
+    await spend('a', 10);
+    clock.advance(60_000);
+    await spend('b', 100); // 10x the window before: the log's own windows would fire
+    expect(spends).toEqual(['tenant:acme TOKENS 10 990', 'tenant:acme TOKENS 100 890']);
+    const types = (await ledger.events!.list({ sortDir: 'asc' })).events.map((event) => event.event_type);
+    expect(types).not.toContain('budget.burn_rate_anomaly');
+    // Given back, the log's own windows count again.
+    log.setRateCounter(undefined);
+    clock.advance(60_000);
+    await spend('c', 10);
+    clock.advance(60_000);
+    await spend('d', 100);
+    const after = (await ledger.events!.list({ sortDir: 'asc' })).events.map((event) => event.event_type);
+    expect(after).toContain('budget.burn_rate_anomaly');
+  });
 });
