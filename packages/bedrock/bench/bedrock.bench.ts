@@ -18,7 +18,7 @@ import {
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Benchmark } from '../../../scripts/bench.ts';
-import { measureGuardOverhead } from '../../../scripts/bench-stats.ts';
+import { measureGuardOverhead, median } from '../../../scripts/bench-stats.ts';
 import { cyclesBedrockPlugin } from '../src/index.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -129,10 +129,43 @@ const cutoff: Benchmark = {
 
 /** Warm-up pairs, then as many measured pairs, of the telemetry bench. */
 const PAIRS = 3000;
+/** Blocks of calls per side, and calls per block, of the telemetry bench's CPU measure. */
+const CPU_BLOCKS = 10;
+const CPU_BLOCK_CALLS = 300;
+
+/**
+ * CPU (user + system, this process: client, guard, SDK and the emulator alike) that `on` costs per call
+ * more than `off`: blocks of calls of one side, alternated, each followed by a turn of the event loop so
+ * that work left for later (a span written after its call returns) is counted with its block; the
+ * median of the per-block differences. The latency figure cannot show such work; this one does.
+ */
+async function cpuPerCallAdded(
+  off: () => Promise<unknown>,
+  on: () => Promise<unknown>,
+  afterBlock: () => void,
+): Promise<number> {
+  const block = async (call: () => Promise<unknown>) => {
+    const before = process.cpuUsage();
+    for (let index = 0; index < CPU_BLOCK_CALLS; index++) await call();
+    await new Promise((resolve) => setImmediate(resolve));
+    const used = process.cpuUsage(before);
+    afterBlock();
+    return (used.user + used.system) / CPU_BLOCK_CALLS;
+  };
+  const differences: number[] = [];
+  for (let index = 0; index < CPU_BLOCKS; index++) {
+    const offFirst = index % 2 === 0;
+    const first = await block(offFirst ? off : on);
+    const second = await block(offFirst ? on : off);
+    differences.push(offFirst ? second - first : first - second);
+  }
+  return median(differences);
+}
 
 const telemetry: Benchmark = {
   metrics: {
     'bedrock.otel_overhead_us_p50': { target: 15, better: 'lower', unit: 'µs' },
+    'bedrock.otel_cpu_us_per_call': { better: 'lower', unit: 'µs' },
   },
   async run() {
     const emulator = await startBedrockEmulator({ port: 0, outputTokens: 20 });
@@ -155,31 +188,35 @@ const telemetry: Benchmark = {
     const off = client(emulator.url);
     off.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles() }));
     const on = client(emulator.url);
-    on.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles({ api: otel }) }));
+    const traced = benchCycles({ api: otel });
+    on.middlewareStack.use(cyclesBedrockPlugin({ cycles: traced }));
     const command = () =>
       new ConverseCommand({
         modelId: MODEL,
         messages: [{ role: 'user', content: [{ text: 'Tell me about budgets.' }] }],
         inferenceConfig: { maxTokens: 100 },
       });
-    const { plainP50, overheadP50 } = await measureGuardOverhead(
-      () => off.send(command()),
-      () => on.send(command()),
-      {
-        warmup: PAIRS,
-        runs: PAIRS,
-        afterPair: () => {
-          emulator.requests.splice(0);
-          exported += spans.getFinishedSpans().length;
-          spans.reset();
-        },
-      },
-    );
+    const drain = () => {
+      emulator.requests.splice(0);
+      exported += spans.getFinishedSpans().length;
+      spans.reset();
+    };
+    const callOff = () => off.send(command());
+    const callOn = () => on.send(command());
+    const { plainP50, overheadP50 } = await measureGuardOverhead(callOff, callOn, {
+      warmup: PAIRS,
+      runs: PAIRS,
+      afterPair: drain,
+    });
+    const cpuAdded = await cpuPerCallAdded(callOff, callOn, drain);
+    const calls = PAIRS * 2 + CPU_BLOCKS * CPU_BLOCK_CALLS;
     await emulator.close();
+    // A settled call's span is written on the next turn; close writes any still waiting.
+    await traced.close();
     await tracerProvider.forceFlush();
     exported += spans.getFinishedSpans().length;
-    if (exported !== PAIRS * 2)
-      throw new Error(`the exporter received ${exported} spans for ${PAIRS * 2} guarded calls`);
+    if (exported !== calls)
+      throw new Error(`the exporter received ${exported} spans for ${calls} guarded calls`);
     // And every call's ledger trips reached the metrics: one reserve and one commit each.
     const { resourceMetrics } = await reader.collect();
     for (const name of [TELEMETRY_METRICS.reserveDuration, TELEMETRY_METRICS.commitDuration]) {
@@ -187,13 +224,14 @@ const telemetry: Benchmark = {
         .flatMap((scope) => scope.metrics)
         .find((candidate) => candidate.descriptor.name === name);
       const counted = (metric?.dataPoints as DataPoint<Histogram>[] | undefined)?.[0]?.value.count;
-      if (counted !== PAIRS * 2)
-        throw new Error(`${name} counted ${String(counted)} trips for ${PAIRS * 2} guarded calls`);
+      if (counted !== calls)
+        throw new Error(`${name} counted ${String(counted)} trips for ${calls} guarded calls`);
     }
     console.error(
-      `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs`,
+      `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs ` +
+        `and ${cpuAdded.toFixed(1)} µs of CPU per call`,
     );
-    return { 'bedrock.otel_overhead_us_p50': overheadP50 };
+    return { 'bedrock.otel_overhead_us_p50': overheadP50, 'bedrock.otel_cpu_us_per_call': cpuAdded };
   },
 };
 
