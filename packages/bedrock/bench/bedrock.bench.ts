@@ -130,8 +130,8 @@ const cutoff: Benchmark = {
 /** Warm-up pairs, then as many measured pairs, of the telemetry bench. */
 const PAIRS = 3000;
 /** Blocks of calls per side, and calls per block, of the telemetry bench's CPU measure. */
-const CPU_BLOCKS = 10;
-const CPU_BLOCK_CALLS = 300;
+const CPU_BLOCKS = 30;
+const CPU_BLOCK_CALLS = 200;
 
 /**
  * CPU (user + system, this process: client, guard, SDK and the emulator alike) that `on` costs per call

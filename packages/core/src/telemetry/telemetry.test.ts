@@ -13,7 +13,7 @@ import {
   InvalidConfigError,
   InvalidRequestError,
 } from '../protocol/errors.ts';
-import { otelSdk } from './__fixtures__/otel-sdk.ts';
+import { nextTurn, otelSdk } from './__fixtures__/otel-sdk.ts';
 import { CYCLES, GEN_AI, METRICS } from './names.ts';
 import type { OtelApi } from './otel-api.ts';
 import { CyclesTelemetry } from './telemetry.ts';
@@ -57,8 +57,8 @@ function setup(allocated = 100_000, otel?: OtelApi, sampler?: Sampler) {
   return { ledger, cycles, events };
 }
 
-/** A turn of the event loop: a released hold's span ends on the next one. */
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+/** Epoch milliseconds of an OTel time. */
+const epochMs = ([seconds, nanos]: [number, number]) => seconds * 1e3 + nanos / 1e6;
 
 describe('telemetry: one span per guarded call', () => {
   it('records the budget outcome and GenAI attributes of a committed LLM call', async () => {
@@ -245,6 +245,75 @@ describe('telemetry: one span per guarded call', () => {
   });
 });
 
+describe('telemetry: spans written on the next turn', () => {
+  it('writes nothing during the calls, then every span in settlement order, with its own call times', async () => {
+    const { cycles } = setup();
+    const calls = [];
+    for (let index = 0; index < 3; index++)
+      calls.push(await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 }));
+    const [first, second, third] = calls as [(typeof calls)[0], (typeof calls)[0], (typeof calls)[0]];
+    const settledBy: number[] = [];
+    // Settled in the order third, first, second, within one turn.
+    await third.commit({ inputTokens: 10, outputTokens: 1 });
+    await first.fail(new Error('not sent'), { reachedProvider: false });
+    await second.commit({ inputTokens: 10, outputTokens: 2 });
+    settledBy.push(performance.timeOrigin + performance.now());
+    // The turn goes on for 30 ms: a span written late must still end when its call did.
+    while (performance.timeOrigin + performance.now() < (settledBy[0] as number) + 30);
+    expect(sdk.exported()).toBe(0);
+    const spans = await sdk.spans();
+    expect(spans.map((span) => span.attributes[CYCLES.reservationId])).toEqual(
+      [third, first, second].map((call) => call.reservationId),
+    );
+    expect(spans.map((span) => span.attributes[CYCLES.settlement])).toEqual([
+      'committed',
+      'released',
+      'committed',
+    ]);
+    for (const span of spans) {
+      expect(epochMs(span.endTime)).toBeLessThanOrEqual((settledBy[0] as number) + 1);
+      expect(epochMs(span.startTime)).toBeLessThan(epochMs(span.endTime));
+    }
+    expect(await sdk.count(METRICS.commitDuration)).toBe(2);
+    expect(await sdk.count(METRICS.releaseDuration)).toBe(1);
+  });
+
+  it('close writes the spans still waiting, without a turn', async () => {
+    const { cycles } = setup();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 });
+    await call.commit({ inputTokens: 10, outputTokens: 1 });
+    const waiting = sdk.exported();
+    await cycles.close();
+    expect(waiting).toBe(0);
+    expect(sdk.exported()).toBe(1);
+  });
+
+  it('drops the oldest finished calls past maxPendingSpans in one turn, counts them, and keeps spend exact', async () => {
+    sdk = otelSdk();
+    const ledger = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1_000_000 }],
+    });
+    const cycles = createCycles({
+      authority: ledger,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      telemetry: { api: sdk.otel, maxPendingSpans: 2 },
+    });
+    await Promise.all(
+      [1, 2, 3, 4, 5].map((estimate) =>
+        cycles.guard({ estimate, action: { kind: 'tool.call', name: `call-${estimate}` } }, () => 'done'),
+      ),
+    );
+    const spans = await sdk.spans();
+    expect(spans.map((span) => span.attributes[CYCLES.actual])).toEqual([4, 5]);
+    expect(await sdk.sum(METRICS.droppedSpans)).toBe(3);
+    expect(await sdk.sum(METRICS.spend)).toBe(15);
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(5);
+    expect(await sdk.count(METRICS.commitDuration)).toBe(2);
+  });
+});
+
 describe('telemetry: never in the way', () => {
   it('a tracer that throws changes no outcome and no event', async () => {
     const broken: OtelApi = {
@@ -419,6 +488,9 @@ describe('telemetry: never in the way', () => {
     expect(attempt({ scopeLevels: 0 })).toThrow(InvalidConfigError);
     expect(attempt({ scopeLevels: 0 })).toThrow(/telemetry\.scopeLevels must be an integer from 1 to 16/);
     expect(attempt({ maxOpenSpans: 1.5 })).toThrow(/telemetry\.maxOpenSpans/);
+    expect(attempt({ maxPendingSpans: 0 })).toThrow(
+      /telemetry\.maxPendingSpans must be an integer from 1 to 1000000/,
+    );
     expect(attempt({ api: {} })).toThrow(/telemetry\.api is not the @opentelemetry\/api module/);
     expect(attempt('yes')).toThrow(/telemetry must be true, false or an options object/);
   });

@@ -73,9 +73,12 @@ export function otelSdk(sampler?: Sampler) {
     await nextTurn();
     return spanExporter.getFinishedSpans();
   };
+  /** Spans exported so far, read at once (no turn). */
+  const exported = (): number => spanExporter.getFinishedSpans().length;
   return {
     otel,
     spans,
+    exported,
     points,
     sum,
     count,
