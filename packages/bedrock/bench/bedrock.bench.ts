@@ -129,35 +129,38 @@ const cutoff: Benchmark = {
 
 /** Warm-up pairs, then as many measured pairs, of the telemetry bench. */
 const PAIRS = 3000;
-/** Blocks of calls per side, and calls per block, of the telemetry bench's CPU measure. */
-const CPU_BLOCKS = 30;
-const CPU_BLOCK_CALLS = 200;
+/** Pairs of calls of the telemetry bench's CPU measure. */
+const CPU_PAIRS = 2000;
 
 /**
- * CPU (user + system, this process: client, guard, SDK and the emulator alike) that `on` costs per call
- * more than `off`: blocks of calls of one side, alternated, each followed by a turn of the event loop so
- * that work left for later (a span written after its call returns) is counted with its block; the
- * median of the per-block differences. The latency figure cannot show such work; this one does.
+ * CPU (user + system of this process) that `on` costs per call more than `off`: pairs of one call
+ * each, alternating which goes first, each call followed by a turn of the event loop so that work left
+ * for later (a span written after its call returned) is counted with its call; the median of the
+ * per-pair differences (so a GC pause that lands on one call does not count; the latency figure cannot
+ * show work done after the call, this one does).
  */
 async function cpuPerCallAdded(
   off: () => Promise<unknown>,
   on: () => Promise<unknown>,
-  afterBlock: () => void,
+  afterPair: () => void,
 ): Promise<number> {
-  const block = async (call: () => Promise<unknown>) => {
+  const cpu = async (call: () => Promise<unknown>) => {
     const before = process.cpuUsage();
-    for (let index = 0; index < CPU_BLOCK_CALLS; index++) await call();
+    await call();
     await new Promise((resolve) => setImmediate(resolve));
     const used = process.cpuUsage(before);
-    afterBlock();
-    return (used.user + used.system) / CPU_BLOCK_CALLS;
+    return used.user + used.system;
   };
   const differences: number[] = [];
-  for (let index = 0; index < CPU_BLOCKS; index++) {
-    const offFirst = index % 2 === 0;
-    const first = await block(offFirst ? off : on);
-    const second = await block(offFirst ? on : off);
-    differences.push(offFirst ? second - first : first - second);
+  for (let index = 0; index < CPU_PAIRS; index++) {
+    if (index % 2 === 0) {
+      const offUsed = await cpu(off);
+      differences.push((await cpu(on)) - offUsed);
+    } else {
+      const onUsed = await cpu(on);
+      differences.push(onUsed - (await cpu(off)));
+    }
+    afterPair();
   }
   return median(differences);
 }
@@ -209,7 +212,7 @@ const telemetry: Benchmark = {
       afterPair: drain,
     });
     const cpuAdded = await cpuPerCallAdded(callOff, callOn, drain);
-    const calls = PAIRS * 2 + CPU_BLOCKS * CPU_BLOCK_CALLS;
+    const calls = PAIRS * 2 + CPU_PAIRS;
     await emulator.close();
     // A settled call's span is written on the next turn; close writes any still waiting.
     await traced.close();
