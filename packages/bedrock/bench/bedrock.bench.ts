@@ -129,46 +129,51 @@ const cutoff: Benchmark = {
 
 /** Warm-up pairs, then as many measured pairs, of the telemetry bench. */
 const PAIRS = 3000;
-/** Pairs of calls of the telemetry bench's CPU measure. */
-const CPU_PAIRS = 2000;
-
 /**
- * CPU (user + system of this process) that `on` costs per call more than `off`: pairs of one call
- * each, alternating which goes first, each call followed by a turn of the event loop so that work left
- * for later (a span written after its call returned) is counted with its call; the median of the
- * per-pair differences (so a GC pause that lands on one call does not count; the latency figure cannot
- * show work done after the call, this one does).
+ * CPU (user + system of this process) that `on` costs per call more than `off`: pairs of rounds, each
+ * round `batches` times `inFlight` calls at once of one side, alternating which goes first, each round
+ * followed by a turn of the event loop so that work left for later (spans written after their calls
+ * returned) is counted with its round; after `warmup` pairs, the median of the per-pair differences,
+ * per call (so a GC pause that lands on one round does not count). The latency figure cannot show work
+ * done after the call; this one does. With 16 in flight, many calls settle in one turn and their spans
+ * are written in one loop.
  */
 async function cpuPerCallAdded(
   off: () => Promise<unknown>,
   on: () => Promise<unknown>,
-  afterPair: () => void,
+  options: { inFlight: number; batches: number; warmup: number; pairs: number; afterPair: () => void },
 ): Promise<number> {
-  const cpu = async (call: () => Promise<unknown>) => {
+  const { inFlight, batches } = options;
+  const round = async (call: () => Promise<unknown>) => {
     const before = process.cpuUsage();
-    await call();
+    for (let batch = 0; batch < batches; batch++) await Promise.all(Array.from({ length: inFlight }, call));
     await new Promise((resolve) => setImmediate(resolve));
     const used = process.cpuUsage(before);
-    return used.user + used.system;
+    return (used.user + used.system) / (inFlight * batches);
   };
   const differences: number[] = [];
-  for (let index = 0; index < CPU_PAIRS; index++) {
+  for (let index = 0; index < options.warmup + options.pairs; index++) {
     if (index % 2 === 0) {
-      const offUsed = await cpu(off);
-      differences.push((await cpu(on)) - offUsed);
+      const offUsed = await round(off);
+      differences.push((await round(on)) - offUsed);
     } else {
-      const onUsed = await cpu(on);
-      differences.push(onUsed - (await cpu(off)));
+      const onUsed = await round(on);
+      differences.push(onUsed - (await round(off)));
     }
-    afterPair();
+    options.afterPair();
   }
-  return median(differences);
+  return median(differences.slice(options.warmup));
 }
+
+/** The CPU measure's rounds: one call at a time (after the latency pairs: warm), and 16 at once. */
+const CPU_SERIAL = { inFlight: 1, batches: 1, warmup: 0, pairs: 2000 };
+const CPU_CONCURRENT = { inFlight: 16, batches: 4, warmup: 30, pairs: 120 };
 
 const telemetry: Benchmark = {
   metrics: {
     'bedrock.otel_overhead_us_p50': { target: 15, better: 'lower', unit: 'µs' },
     'bedrock.otel_cpu_us_per_call': { better: 'lower', unit: 'µs' },
+    'bedrock.otel_cpu_us_per_call_16_in_flight': { better: 'lower', unit: 'µs' },
   },
   async run() {
     const emulator = await startBedrockEmulator({ port: 0, outputTokens: 20 });
@@ -211,8 +216,18 @@ const telemetry: Benchmark = {
       runs: PAIRS,
       afterPair: drain,
     });
-    const cpuAdded = await cpuPerCallAdded(callOff, callOn, drain);
-    const calls = PAIRS * 2 + CPU_PAIRS;
+    const cpuAdded = await cpuPerCallAdded(callOff, callOn, { ...CPU_SERIAL, afterPair: drain });
+    const cpuAddedConcurrent = await cpuPerCallAdded(callOff, callOn, {
+      ...CPU_CONCURRENT,
+      afterPair: drain,
+    });
+    // Guarded calls with telemetry on: one per pair, `inFlight` per CPU pair.
+    const calls =
+      PAIRS * 2 +
+      [CPU_SERIAL, CPU_CONCURRENT].reduce(
+        (sum, cpu) => sum + (cpu.warmup + cpu.pairs) * cpu.inFlight * cpu.batches,
+        0,
+      );
     await emulator.close();
     // A settled call's span is written on the next turn; close writes any still waiting.
     await traced.close();
@@ -232,9 +247,13 @@ const telemetry: Benchmark = {
     }
     console.error(
       `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs ` +
-        `and ${cpuAdded.toFixed(1)} µs of CPU per call`,
+        `and ${cpuAdded.toFixed(1)} µs of CPU per call (${cpuAddedConcurrent.toFixed(1)} µs with 16 in flight)`,
     );
-    return { 'bedrock.otel_overhead_us_p50': overheadP50, 'bedrock.otel_cpu_us_per_call': cpuAdded };
+    return {
+      'bedrock.otel_overhead_us_p50': overheadP50,
+      'bedrock.otel_cpu_us_per_call': cpuAdded,
+      'bedrock.otel_cpu_us_per_call_16_in_flight': cpuAddedConcurrent,
+    };
   },
 };
 
