@@ -51,7 +51,7 @@ export function createInstruments(meter: OtelMeter, spans: SpanCounts): Instrume
   meter
     .createObservableCounter(METRICS.droppedSpans, {
       description:
-        'Settled calls whose span and settlement timing were dropped: more than maxOpenSpans settled in one turn of the event loop',
+        'Settled calls whose span and settlement timing were dropped: more than maxPendingSpans settled in one turn of the event loop',
       unit: '{call}',
     })
     .addCallback((result) => result.observe(spans.dropped));
