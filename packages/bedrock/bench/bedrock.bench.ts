@@ -18,7 +18,7 @@ import {
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Benchmark } from '../../../scripts/bench.ts';
-import { measureGuardOverhead } from '../../../scripts/bench-stats.ts';
+import { measureGuardOverhead, median } from '../../../scripts/bench-stats.ts';
 import { cyclesBedrockPlugin } from '../src/index.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -129,10 +129,51 @@ const cutoff: Benchmark = {
 
 /** Warm-up pairs, then as many measured pairs, of the telemetry bench. */
 const PAIRS = 3000;
+/**
+ * CPU (user + system of this process) that `on` costs per call more than `off`: pairs of rounds, each
+ * round `batches` times `inFlight` calls at once of one side, alternating which goes first, each round
+ * followed by a turn of the event loop so that work left for later (spans written after their calls
+ * returned) is counted with its round; after `warmup` pairs, the median of the per-pair differences,
+ * per call (so a GC pause that lands on one round does not count). The latency figure cannot show work
+ * done after the call; this one does. With 16 in flight, many calls settle in one turn and their spans
+ * are written in one loop.
+ */
+async function cpuPerCallAdded(
+  off: () => Promise<unknown>,
+  on: () => Promise<unknown>,
+  options: { inFlight: number; batches: number; warmup: number; pairs: number; afterPair: () => void },
+): Promise<number> {
+  const { inFlight, batches } = options;
+  const round = async (call: () => Promise<unknown>) => {
+    const before = process.cpuUsage();
+    for (let batch = 0; batch < batches; batch++) await Promise.all(Array.from({ length: inFlight }, call));
+    await new Promise((resolve) => setImmediate(resolve));
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / (inFlight * batches);
+  };
+  const differences: number[] = [];
+  for (let index = 0; index < options.warmup + options.pairs; index++) {
+    if (index % 2 === 0) {
+      const offUsed = await round(off);
+      differences.push((await round(on)) - offUsed);
+    } else {
+      const onUsed = await round(on);
+      differences.push(onUsed - (await round(off)));
+    }
+    options.afterPair();
+  }
+  return median(differences.slice(options.warmup));
+}
+
+/** The CPU measure's rounds: one call at a time (after the latency pairs: warm), and 16 at once. */
+const CPU_SERIAL = { inFlight: 1, batches: 1, warmup: 0, pairs: 2000 };
+const CPU_CONCURRENT = { inFlight: 16, batches: 4, warmup: 30, pairs: 120 };
 
 const telemetry: Benchmark = {
   metrics: {
     'bedrock.otel_overhead_us_p50': { target: 15, better: 'lower', unit: 'µs' },
+    'bedrock.otel_cpu_us_per_call': { better: 'lower', unit: 'µs' },
+    'bedrock.otel_cpu_us_per_call_16_in_flight': { better: 'lower', unit: 'µs' },
   },
   async run() {
     const emulator = await startBedrockEmulator({ port: 0, outputTokens: 20 });
@@ -155,31 +196,45 @@ const telemetry: Benchmark = {
     const off = client(emulator.url);
     off.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles() }));
     const on = client(emulator.url);
-    on.middlewareStack.use(cyclesBedrockPlugin({ cycles: benchCycles({ api: otel }) }));
+    const traced = benchCycles({ api: otel });
+    on.middlewareStack.use(cyclesBedrockPlugin({ cycles: traced }));
     const command = () =>
       new ConverseCommand({
         modelId: MODEL,
         messages: [{ role: 'user', content: [{ text: 'Tell me about budgets.' }] }],
         inferenceConfig: { maxTokens: 100 },
       });
-    const { plainP50, overheadP50 } = await measureGuardOverhead(
-      () => off.send(command()),
-      () => on.send(command()),
-      {
-        warmup: PAIRS,
-        runs: PAIRS,
-        afterPair: () => {
-          emulator.requests.splice(0);
-          exported += spans.getFinishedSpans().length;
-          spans.reset();
-        },
-      },
-    );
+    const drain = () => {
+      emulator.requests.splice(0);
+      exported += spans.getFinishedSpans().length;
+      spans.reset();
+    };
+    const callOff = () => off.send(command());
+    const callOn = () => on.send(command());
+    const { plainP50, overheadP50 } = await measureGuardOverhead(callOff, callOn, {
+      warmup: PAIRS,
+      runs: PAIRS,
+      afterPair: drain,
+    });
+    const cpuAdded = await cpuPerCallAdded(callOff, callOn, { ...CPU_SERIAL, afterPair: drain });
+    const cpuAddedConcurrent = await cpuPerCallAdded(callOff, callOn, {
+      ...CPU_CONCURRENT,
+      afterPair: drain,
+    });
+    // Guarded calls with telemetry on: one per pair, `inFlight` per CPU pair.
+    const calls =
+      PAIRS * 2 +
+      [CPU_SERIAL, CPU_CONCURRENT].reduce(
+        (sum, cpu) => sum + (cpu.warmup + cpu.pairs) * cpu.inFlight * cpu.batches,
+        0,
+      );
     await emulator.close();
+    // A settled call's span is written on the next turn; close writes any still waiting.
+    await traced.close();
     await tracerProvider.forceFlush();
     exported += spans.getFinishedSpans().length;
-    if (exported !== PAIRS * 2)
-      throw new Error(`the exporter received ${exported} spans for ${PAIRS * 2} guarded calls`);
+    if (exported !== calls)
+      throw new Error(`the exporter received ${exported} spans for ${calls} guarded calls`);
     // And every call's ledger trips reached the metrics: one reserve and one commit each.
     const { resourceMetrics } = await reader.collect();
     for (const name of [TELEMETRY_METRICS.reserveDuration, TELEMETRY_METRICS.commitDuration]) {
@@ -187,13 +242,18 @@ const telemetry: Benchmark = {
         .flatMap((scope) => scope.metrics)
         .find((candidate) => candidate.descriptor.name === name);
       const counted = (metric?.dataPoints as DataPoint<Histogram>[] | undefined)?.[0]?.value.count;
-      if (counted !== PAIRS * 2)
-        throw new Error(`${name} counted ${String(counted)} trips for ${PAIRS * 2} guarded calls`);
+      if (counted !== calls)
+        throw new Error(`${name} counted ${String(counted)} trips for ${calls} guarded calls`);
     }
     console.error(
-      `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs`,
+      `bedrock bench: guarded call p50 ${plainP50.toFixed(0)} µs with telemetry off; on adds ${overheadP50.toFixed(1)} µs ` +
+        `and ${cpuAdded.toFixed(1)} µs of CPU per call (${cpuAddedConcurrent.toFixed(1)} µs with 16 in flight)`,
     );
-    return { 'bedrock.otel_overhead_us_p50': overheadP50 };
+    return {
+      'bedrock.otel_overhead_us_p50': overheadP50,
+      'bedrock.otel_cpu_us_per_call': cpuAdded,
+      'bedrock.otel_cpu_us_per_call_16_in_flight': cpuAddedConcurrent,
+    };
   },
 };
 

@@ -67,8 +67,12 @@ export function createCycles(options: CyclesOptions = {}): Cycles {
     run: (contextOptions, fn) => runWithBudget({ ...contextOptions, cycles }, fn),
     flushSettlements: async (timeoutMs = 5_000) => (await outbox?.flush(timeoutMs)) ?? { pending: 0 },
     close: async () => {
-      await outbox?.close();
-      await authority.close?.();
+      try {
+        await outbox?.close();
+        await authority.close?.();
+      } finally {
+        telemetry?.flush();
+      }
     },
   };
   return cycles;

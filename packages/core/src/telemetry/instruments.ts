@@ -32,14 +32,29 @@ const LATENCY_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
-/** Creates the instruments; `liveHolds` is read at collection time (no cost per call). */
-export function createInstruments(meter: OtelMeter, liveHolds: () => number): Instruments {
+/** What the spans keep, read at collection time (no cost per call). */
+export interface SpanCounts {
+  /** Holds granted and not settled. */
+  readonly openCount: number;
+  /** Finished calls whose span and settlement timing were dropped. */
+  readonly dropped: number;
+}
+
+/** Creates the instruments. */
+export function createInstruments(meter: OtelMeter, spans: SpanCounts): Instruments {
   meter
     .createObservableGauge(METRICS.liveHolds, {
       description: 'Reservations granted and not yet settled, that this process holds',
       unit: '{reservation}',
     })
-    .addCallback((result) => result.observe(liveHolds()));
+    .addCallback((result) => result.observe(spans.openCount));
+  meter
+    .createObservableCounter(METRICS.droppedSpans, {
+      description:
+        'Settled calls whose span and settlement timing were dropped: more than maxPendingSpans settled in one turn of the event loop',
+      unit: '{call}',
+    })
+    .addCallback((result) => result.observe(spans.dropped));
   const spend = new CumulativeSums([CYCLES.scope, GEN_AI.requestModel, CYCLES.unit], 1);
   meter
     .createObservableCounter(METRICS.spend, {

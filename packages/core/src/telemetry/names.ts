@@ -46,6 +46,7 @@ export const METRICS = {
   commitDuration: 'cycles.ledger.commit.duration',
   releaseDuration: 'cycles.ledger.release.duration',
   outboxDepth: 'cycles.settlement.outbox.depth',
+  droppedSpans: 'cycles.telemetry.dropped_spans',
 } as const;
 
 /** `gen_ai.provider.name` of Bedrock. */

@@ -22,12 +22,19 @@ export interface TelemetryOptions {
    * @default 10000
    */
   maxOpenSpans?: number;
+  /**
+   * Most settled calls waiting for their span, which is written on the next turn of the event loop;
+   * past it the oldest is dropped and counted in `cycles.telemetry.dropped_spans`.
+   * @default 10000
+   */
+  maxPendingSpans?: number;
 }
 
 export interface ResolvedTelemetryOptions {
   api: OtelApi;
   scopeLevels: number;
   maxOpenSpans: number;
+  maxPendingSpans: number;
 }
 
 function positiveInteger(field: string, value: number | undefined, fallback: number, max: number): number {
@@ -56,6 +63,7 @@ export function resolveTelemetryOptions(
   }
   const scopeLevels = positiveInteger('scopeLevels', options.scopeLevels, 1, 16);
   const maxOpenSpans = positiveInteger('maxOpenSpans', options.maxOpenSpans, 10_000, 1_000_000);
+  const maxPendingSpans = positiveInteger('maxPendingSpans', options.maxPendingSpans, 10_000, 1_000_000);
   const api = options.api === undefined ? loadOtelApi() : checkOtelApi(options.api);
-  return { api, scopeLevels, maxOpenSpans };
+  return { api, scopeLevels, maxOpenSpans, maxPendingSpans };
 }

@@ -13,7 +13,7 @@ import {
   InvalidConfigError,
   InvalidRequestError,
 } from '../protocol/errors.ts';
-import { otelSdk } from './__fixtures__/otel-sdk.ts';
+import { nextTurn, otelSdk } from './__fixtures__/otel-sdk.ts';
 import { CYCLES, GEN_AI, METRICS } from './names.ts';
 import type { OtelApi } from './otel-api.ts';
 import { CyclesTelemetry } from './telemetry.ts';
@@ -57,15 +57,15 @@ function setup(allocated = 100_000, otel?: OtelApi, sampler?: Sampler) {
   return { ledger, cycles, events };
 }
 
-/** A turn of the event loop: a released hold's span ends on the next one. */
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+/** Epoch milliseconds of an OTel time. */
+const epochMs = ([seconds, nanos]: [number, number]) => seconds * 1e3 + nanos / 1e6;
 
 describe('telemetry: one span per guarded call', () => {
   it('records the budget outcome and GenAI attributes of a committed LLM call', async () => {
     const { cycles } = setup();
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 500 });
     await call.commit({ inputTokens: 100, outputTokens: 40 });
-    const [span, ...others] = sdk.spans();
+    const [span, ...others] = await sdk.spans();
     expect(others).toHaveLength(0);
     expect(span?.name).toBe(`cycles.guard ${MODEL}`);
     expect(span?.attributes).toMatchObject({
@@ -106,7 +106,7 @@ describe('telemetry: one span per guarded call', () => {
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 1000 });
     expect(call.maxOutputTokens).toBe(250);
     await call.commit({ inputTokens: 100, outputTokens: 250 });
-    expect(sdk.spans()[0]?.attributes).toMatchObject({
+    expect((await sdk.spans())[0]?.attributes).toMatchObject({
       [CYCLES.capReason]: 'budget',
       [CYCLES.maxTokensRequested]: 1000,
       [GEN_AI.requestMaxTokens]: 250,
@@ -141,7 +141,7 @@ describe('telemetry: one span per guarded call', () => {
       );
       await api.context.with(api.ROOT_CONTEXT, () => call.commit({ inputTokens: 10, outputTokens: 5 }));
       request.end();
-      const span = sdk.spans().find((candidate) => candidate.name === `cycles.guard ${MODEL}`);
+      const span = (await sdk.spans()).find((candidate) => candidate.name === `cycles.guard ${MODEL}`);
       expect(span?.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
     } finally {
       api.context.disable();
@@ -154,7 +154,7 @@ describe('telemetry: one span per guarded call', () => {
     expect(call.observe({ outputTokens: 11 })).toBe('stop');
     await call.commit({ inputTokens: 100, outputTokens: 11 });
     const spent = (await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent;
-    const [span] = sdk.spans();
+    const [span] = await sdk.spans();
     expect(span?.attributes).toMatchObject({
       [CYCLES.settlement]: 'cutoff',
       [CYCLES.actual]: 100 + 11 * 4,
@@ -169,7 +169,7 @@ describe('telemetry: one span per guarded call', () => {
       cycles.beginLlmCall({ model: MODEL, inputTokens: 100, maxOutputTokens: 10 }),
     ).rejects.toThrow(BudgetExceededError);
     await nextTurn();
-    const [span] = sdk.spans();
+    const [span] = await sdk.spans();
     expect(span?.status.code).toBe(SPAN_STATUS_ERROR);
     expect(span?.attributes).toMatchObject({
       [CYCLES.decision]: 'DENY',
@@ -184,20 +184,20 @@ describe('telemetry: one span per guarded call', () => {
     const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 });
     await call.fail(new Error('refused'), { reachedProvider: false });
     await nextTurn();
-    expect(sdk.spans()[0]?.attributes[CYCLES.settlement]).toBe('released');
+    expect((await sdk.spans())[0]?.attributes[CYCLES.settlement]).toBe('released');
     expect(await sdk.sum(METRICS.spend)).toBe(0);
   });
 
   it('spans cycles.guard too, and the application still gets every event', async () => {
     const { cycles, events } = setup();
     await cycles.guard({ estimate: 70, action: { kind: 'tool.call', name: 'search' } }, () => 'done');
-    expect(sdk.spans()[0]?.name).toBe('cycles.guard search');
-    expect(sdk.spans()[0]?.attributes).toMatchObject({
+    expect((await sdk.spans())[0]?.name).toBe('cycles.guard search');
+    expect((await sdk.spans())[0]?.attributes).toMatchObject({
       [CYCLES.actual]: 70,
       [CYCLES.actionKind]: 'tool.call',
       [CYCLES.actionName]: 'search',
     });
-    expect(sdk.spans()[0]?.attributes).not.toHaveProperty(GEN_AI.operation);
+    expect((await sdk.spans())[0]?.attributes).not.toHaveProperty(GEN_AI.operation);
     expect(events.map((event) => event.type)).toEqual(['decision', 'commit']);
   });
 
@@ -235,13 +235,82 @@ describe('telemetry: one span per guarded call', () => {
           const spent = (await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent ?? 0;
           expect(await sdk.sum(METRICS.spend)).toBe(spent);
           expect(await sdk.sum(METRICS.liveHolds)).toBe(0);
-          expect(sdk.spans()).toHaveLength(calls.length);
+          expect(await sdk.spans()).toHaveLength(calls.length);
           expect(await sdk.sum(METRICS.denials)).toBe(calls.length - started);
           await sdk.shutdown();
         },
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('telemetry: spans written on the next turn', () => {
+  it('writes nothing during the calls, then every span in settlement order, with its own call times', async () => {
+    const { cycles } = setup();
+    const calls = [];
+    for (let index = 0; index < 3; index++)
+      calls.push(await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 }));
+    const [first, second, third] = calls as [(typeof calls)[0], (typeof calls)[0], (typeof calls)[0]];
+    const settledBy: number[] = [];
+    // Settled in the order third, first, second, within one turn.
+    await third.commit({ inputTokens: 10, outputTokens: 1 });
+    await first.fail(new Error('not sent'), { reachedProvider: false });
+    await second.commit({ inputTokens: 10, outputTokens: 2 });
+    settledBy.push(performance.timeOrigin + performance.now());
+    // The turn goes on for 30 ms: a span written late must still end when its call did.
+    while (performance.timeOrigin + performance.now() < (settledBy[0] as number) + 30);
+    expect(sdk.exported()).toBe(0);
+    const spans = await sdk.spans();
+    expect(spans.map((span) => span.attributes[CYCLES.reservationId])).toEqual(
+      [third, first, second].map((call) => call.reservationId),
+    );
+    expect(spans.map((span) => span.attributes[CYCLES.settlement])).toEqual([
+      'committed',
+      'released',
+      'committed',
+    ]);
+    for (const span of spans) {
+      expect(epochMs(span.endTime)).toBeLessThanOrEqual((settledBy[0] as number) + 1);
+      expect(epochMs(span.startTime)).toBeLessThan(epochMs(span.endTime));
+    }
+    expect(await sdk.count(METRICS.commitDuration)).toBe(2);
+    expect(await sdk.count(METRICS.releaseDuration)).toBe(1);
+  });
+
+  it('close writes the spans still waiting, without a turn', async () => {
+    const { cycles } = setup();
+    const call = await cycles.beginLlmCall({ model: MODEL, inputTokens: 10, maxOutputTokens: 10 });
+    await call.commit({ inputTokens: 10, outputTokens: 1 });
+    const waiting = sdk.exported();
+    await cycles.close();
+    expect(waiting).toBe(0);
+    expect(sdk.exported()).toBe(1);
+  });
+
+  it('drops the oldest finished calls past maxPendingSpans in one turn, counts them, and keeps spend exact', async () => {
+    sdk = otelSdk();
+    const ledger = createMemoryLedger({
+      sweepIntervalMs: 0,
+      ledgers: [{ scope: 'tenant:acme', unit: 'USD_MICROCENTS', allocated: 1_000_000 }],
+    });
+    const cycles = createCycles({
+      authority: ledger,
+      subject: { tenant: 'acme' },
+      heartbeat: false,
+      telemetry: { api: sdk.otel, maxPendingSpans: 2 },
+    });
+    await Promise.all(
+      [1, 2, 3, 4, 5].map((estimate) =>
+        cycles.guard({ estimate, action: { kind: 'tool.call', name: `call-${estimate}` } }, () => 'done'),
+      ),
+    );
+    const spans = await sdk.spans();
+    expect(spans.map((span) => span.attributes[CYCLES.actual])).toEqual([4, 5]);
+    expect(await sdk.sum(METRICS.droppedSpans)).toBe(3);
+    expect(await sdk.sum(METRICS.spend)).toBe(15);
+    expect(await sdk.count(METRICS.reserveDuration)).toBe(5);
+    expect(await sdk.count(METRICS.commitDuration)).toBe(2);
   });
 });
 
@@ -279,13 +348,18 @@ describe('telemetry: never in the way', () => {
       telemetry: { api: sdk.otel },
     });
     await cycles.guard({ estimate: 10 }, () => 'done');
-    expect(sdk.spans()[0]?.attributes[CYCLES.actual]).toBe(10);
+    expect((await sdk.spans())[0]?.attributes[CYCLES.actual]).toBe(10);
     expect(await sdk.count(METRICS.reserveDuration)).toBe(1);
   });
 
   it('counts the settlement outbox depth from its events', async () => {
     sdk = otelSdk();
-    const telemetry = new CyclesTelemetry({ api: sdk.otel, scopeLevels: 1, maxOpenSpans: 10 });
+    const telemetry = new CyclesTelemetry({
+      api: sdk.otel,
+      scopeLevels: 1,
+      maxOpenSpans: 10,
+      maxPendingSpans: 10,
+    });
     const base = {
       timeMs: 0,
       subject: { tenant: 'acme' },
@@ -339,7 +413,7 @@ describe('telemetry: never in the way', () => {
     reachable = true;
     const hold = await cycles.reserve({ estimate: 10 });
     await expect(hold.commit(10)).rejects.toThrow(InvalidRequestError);
-    const [unguarded, failed, ...others] = sdk.spans();
+    const [unguarded, failed, ...others] = await sdk.spans();
     expect(others).toHaveLength(0);
     expect(unguarded?.attributes).toMatchObject({
       [CYCLES.settlement]: 'unguarded',
@@ -371,7 +445,7 @@ describe('telemetry: never in the way', () => {
     for (let index = 0; index < 2; index++) holds.push(await cycles.reserve({ estimate: 10 }));
     expect(await sdk.sum(METRICS.liveHolds)).toBe(2);
     for (let index = 0; index < 3; index++) await cycles.reserve({ estimate: 10 });
-    expect(sdk.spans().map((span) => span.attributes[CYCLES.settlement])).toEqual([
+    expect((await sdk.spans()).map((span) => span.attributes[CYCLES.settlement])).toEqual([
       'untracked',
       'untracked',
       'untracked',
@@ -401,7 +475,7 @@ describe('telemetry: never in the way', () => {
     expect(await sdk.sum(METRICS.liveHolds)).toBe(1);
     await held.commit({ inputTokens: 100, outputTokens: 40 });
     await cycles.guard({ estimate: 70, action: { kind: 'tool.call', name: 'search' } }, () => 'done');
-    expect(sdk.spans()).toHaveLength(0);
+    expect(await sdk.spans()).toHaveLength(0);
     const spent = (await ledger.getLedger('tenant:acme', 'USD_MICROCENTS'))?.spent;
     expect(await sdk.sum(METRICS.spend)).toBe(spent);
     expect(await sdk.sum(METRICS.tokensRequested, { [GEN_AI.requestModel]: MODEL })).toBe(500);
@@ -414,6 +488,9 @@ describe('telemetry: never in the way', () => {
     expect(attempt({ scopeLevels: 0 })).toThrow(InvalidConfigError);
     expect(attempt({ scopeLevels: 0 })).toThrow(/telemetry\.scopeLevels must be an integer from 1 to 16/);
     expect(attempt({ maxOpenSpans: 1.5 })).toThrow(/telemetry\.maxOpenSpans/);
+    expect(attempt({ maxPendingSpans: 0 })).toThrow(
+      /telemetry\.maxPendingSpans must be an integer from 1 to 1000000/,
+    );
     expect(attempt({ api: {} })).toThrow(/telemetry\.api is not the @opentelemetry\/api module/);
     expect(attempt('yes')).toThrow(/telemetry must be true, false or an options object/);
   });

@@ -1,35 +1,45 @@
 import type { CyclesEvent, CyclesEventHandler } from '../events.ts';
 import type { LlmCall } from '../llm/llm-call.ts';
 import type { Subject } from '../protocol/types.ts';
+import type { CallRecord } from './call-record.ts';
 import { CallSpans } from './call-spans.ts';
 import { createInstruments, GRANTED, type Instruments, REQUESTED } from './instruments.ts';
 import { CYCLES, GEN_AI, LLM_ACTION_KIND } from './names.ts';
 import type { ResolvedTelemetryOptions } from './options.ts';
-import type { OtelHistogram } from './otel-api.ts';
+import type { OtelTracer } from './otel-api.ts';
 import { scopeAtDepth } from './scope-at-depth.ts';
+import { writeSpan } from './write-span.ts';
 
 /** Instrumentation scope name of the tracer and the meter. */
 export const TELEMETRY_SCOPE = '@cycles-guard/core';
 
 /**
  * OpenTelemetry for one Cycles instance: spans and metrics built from the lifecycle's events (which
- * carry the ledger's round trips). Created only when `telemetry` is on.
+ * carry the ledger's round trips). A call's span and ledger timings go through the SDK on the turn after
+ * it settles (`CallSpans`); the sums every call adds to are kept here. Created only when `telemetry` is on.
  */
 export class CyclesTelemetry {
   readonly #instruments: Instruments;
+  readonly #tracer: OtelTracer;
   readonly #spans: CallSpans;
   readonly #scopeLevels: number;
 
   constructor(options: ResolvedTelemetryOptions) {
     const { api } = options;
-    this.#spans = new CallSpans(api, api.trace.getTracer(TELEMETRY_SCOPE), options.maxOpenSpans);
+    this.#tracer = api.trace.getTracer(TELEMETRY_SCOPE);
+    this.#spans = new CallSpans(api, (record) => this.#write(record), options);
     this.#scopeLevels = options.scopeLevels;
-    this.#instruments = createInstruments(api.metrics.getMeter(TELEMETRY_SCOPE), () => this.#spans.openCount);
+    this.#instruments = createInstruments(api.metrics.getMeter(TELEMETRY_SCOPE), this.#spans);
   }
 
   /** Spans of holds not settled yet. */
   get openSpans(): number {
     return this.#spans.openCount;
+  }
+
+  /** Writes the spans and ledger timings of every settled call now, rather than on the next turn. */
+  flush(): void {
+    this.#spans.flush();
   }
 
   /** Telemetry first (its failures swallowed), then the application's own handler. */
@@ -62,7 +72,7 @@ export class CyclesTelemetry {
     switch (event.type) {
       case 'decision':
         this.#spans.decision(event);
-        this.#ledgerTrip(instruments.reserveDuration, event.ledgerMs);
+        this.#reserveTrip(event.ledgerMs);
         return;
       case 'capped':
         this.#spans.capped(event);
@@ -73,20 +83,18 @@ export class CyclesTelemetry {
         return;
       case 'commit': {
         this.#spans.commit(event);
-        this.#ledgerTrip(instruments.commitDuration, event.ledgerMs);
         this.#spend(event.subject, event.unit, event.metrics?.modelVersion ?? modelOf(event), event.charged);
         return;
       }
       case 'release':
         this.#spans.release(event);
-        this.#ledgerTrip(instruments.releaseDuration, event.ledgerMs);
         return;
       case 'settle-error':
         this.#spans.settleError(event);
         return;
       case 'denial':
         this.#spans.denial(event);
-        this.#ledgerTrip(instruments.reserveDuration, event.ledgerMs);
+        this.#reserveTrip(event.ledgerMs);
         instruments.denials.add(1, { [CYCLES.reason]: event.code, [CYCLES.unit]: event.unit });
         return;
       case 'fail-open':
@@ -108,8 +116,19 @@ export class CyclesTelemetry {
     }
   }
 
-  #ledgerTrip(histogram: OtelHistogram, ms: number | undefined): void {
-    if (ms !== undefined) histogram.record(ms / 1000);
+  /** Reserves are timed as they answer: a hold may stay open for minutes. */
+  #reserveTrip(ms: number | undefined): void {
+    if (ms !== undefined) this.#instruments.reserveDuration.record(ms / 1000);
+  }
+
+  /** A finished call, on the turn after it settled: its settlement's ledger trip, then its span. */
+  #write(record: CallRecord): void {
+    const instruments = this.#instruments;
+    if (record.settleMs !== undefined)
+      (record.settledBy === 'commit' ? instruments.commitDuration : instruments.releaseDuration).record(
+        record.settleMs / 1000,
+      );
+    writeSpan(this.#tracer, record);
   }
 
   #spend(subject: Subject, unit: string, model: string | undefined, amount: number): void {

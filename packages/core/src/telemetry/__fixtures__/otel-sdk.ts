@@ -16,9 +16,13 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { OtelApi } from '../otel-api.ts';
 
+/** A turn of the event loop: telemetry writes a settled call's span and timings on the next one. */
+export const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * The real OTel SDK with in-memory exporters, handed to telemetry as its `api` (no global state).
- * Spans are exported as each ends (SimpleSpanProcessor), so a test reads them at once.
+ * Spans are exported as each ends (SimpleSpanProcessor); a read waits one turn of the event loop first,
+ * for the spans and timings of the calls settled in this one.
  */
 export function otelSdk(sampler?: Sampler) {
   const spanExporter = new InMemorySpanExporter();
@@ -35,6 +39,7 @@ export function otelSdk(sampler?: Sampler) {
 
   /** Data points of one metric, by instrument name. */
   async function points(name: string): Promise<DataPoint<number | Histogram>[]> {
+    await nextTurn();
     const { resourceMetrics } = await reader.collect();
     for (const scope of resourceMetrics.scopeMetrics) {
       for (const metric of scope.metrics) {
@@ -64,10 +69,16 @@ export function otelSdk(sampler?: Sampler) {
     return total;
   }
 
-  const spans = (): ReadableSpan[] => spanExporter.getFinishedSpans();
+  const spans = async (): Promise<ReadableSpan[]> => {
+    await nextTurn();
+    return spanExporter.getFinishedSpans();
+  };
+  /** Spans exported so far, read at once (no turn). */
+  const exported = (): number => spanExporter.getFinishedSpans().length;
   return {
     otel,
     spans,
+    exported,
     points,
     sum,
     count,
