@@ -71,7 +71,7 @@ describe.each([
   it('applies each write before the flip or refuses it; nothing of the tenant stays open', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.array(write, { minLength: 1, maxLength: 8 }), { minLength: 2, maxLength: 6 }),
+        fc.array(fc.array(write, { minLength: 1, maxLength: 10 }), { minLength: 4, maxLength: 12 }),
         fc.integer({ min: 0, max: 6 }),
         async (writers, closeAfterMs) => {
           const tenant = `wrace${kind}${++tenants}`;
