@@ -27,6 +27,7 @@ import {
   TEMPLATE_COUNTS,
 } from './lua/reads.ts';
 import { COMMIT, DECIDE, EVENT, EXTEND, RELEASE, RESERVE } from './lua/runtime.ts';
+import { CLOSE_TENANT } from './lua/tenant-close.ts';
 import type { ReplicaWait } from './replica-wait.ts';
 import type { ReservationView } from './reservation-views.ts';
 import { LuaOperations, type ScriptMode } from './script.ts';
@@ -83,6 +84,7 @@ const OPERATIONS = new LuaOperations({
   removeLedger: REMOVE_LEDGER,
   addTemplate: ADD_TEMPLATE,
   setTenant: SET_TENANT,
+  closeTenant: CLOSE_TENANT,
   templateCounts: TEMPLATE_COUNTS,
   syncTemplates: SYNC_TEMPLATES,
   censusAdmit: CENSUS_ADMIT,
@@ -111,6 +113,7 @@ export type OperationName =
   | 'removeLedger'
   | 'addTemplate'
   | 'setTenant'
+  | 'closeTenant'
   | 'templateCounts'
   | 'syncTemplates'
   | 'censusAdmit'

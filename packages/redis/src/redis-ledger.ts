@@ -26,6 +26,7 @@ import {
   storedNaming,
   type TemplateBounds,
   templateBounds,
+  validateClosingSettings,
   validateDefinition,
   validateInput,
   validateTemplate,
@@ -58,6 +59,7 @@ import type {
   ReserveRequest,
   ReserveResponse,
   TemplateLedgerCounts,
+  TenantClosing,
   TenantSettings,
   Unit,
 } from '@cycles-guard/core/protocol';
@@ -683,11 +685,28 @@ class RedisLedgerImpl implements RedisLedger {
 
   async setTenant(tenant: string, settings: TenantSettings): Promise<void> {
     validateTenantSettings(settings);
-    const fields: string[] = [];
-    for (const [name, value] of Object.entries(settings)) {
-      if (value !== undefined) fields.push(name, String(value));
-    }
+    const fields = tenantFields(settings);
     await this.run(this.partitions.ofTenant(tenant), 'setTenant', [tenant.toLowerCase(), ...fields]);
+  }
+
+  async closeTenant(tenant: string, settings: TenantSettings): Promise<TenantClosing> {
+    const checked = validateClosingSettings(settings);
+    const reply = await this.run(this.partitions.ofTenant(tenant), 'closeTenant', [
+      tenant.toLowerCase(),
+      ...tenantFields(checked),
+    ]);
+    throwIfError(reply);
+    type Released = { id: string; unit: Unit; amount: string; scopes: unknown; bal: unknown };
+    const released = asList<Released>(reply.released).map((entry) => {
+      this.hooks?.released(entry.id, amount(entry.amount), entry.bal);
+      return {
+        reservationId: entry.id,
+        unit: entry.unit,
+        amount: amount(entry.amount),
+        scopes: asList<string>(entry.scopes),
+      };
+    });
+    return { released };
   }
 
   async getTenant(tenant: string): Promise<TenantSettings | undefined> {
@@ -777,6 +796,15 @@ function scriptHeader(options: RedisLedgerOptions, bounds: TemplateBounds): Conn
     String(bounds.perTenantLimit),
     String(countOption(options, 'templateLedgerRetentionMs', 3_600_000)),
   ];
+}
+
+/** Tenant settings as the scripts store them: field/value pairs, values as text. */
+function tenantFields(settings: TenantSettings): string[] {
+  const fields: string[] = [];
+  for (const [name, value] of Object.entries(settings)) {
+    if (value !== undefined) fields.push(name, String(value));
+  }
+  return fields;
 }
 
 function checkedReplicaCount(replicas: number | undefined): number {

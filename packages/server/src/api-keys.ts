@@ -35,6 +35,17 @@ export class ApiKeyRegistry {
     return key === undefined || key === '' ? undefined : this.tenants.get(digest(key));
   }
 
+  /**
+   * The ids of the tenant's keys: `key_` and the start of the key's digest (keys from config have no id
+   * of their own; the id never shows the key).
+   */
+  keyIdsOf(tenant: string): string[] {
+    const ids: string[] = [];
+    for (const [keyDigest, owner] of this.tenants)
+      if (owner === tenant) ids.push(`key_${keyDigest.slice(0, 16)}`);
+    return ids.sort();
+  }
+
   /** Whether admin endpoints are enabled at all. */
   get adminEnabled(): boolean {
     return this.adminDigest !== undefined;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
@@ -9,15 +10,19 @@ import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 // GOV CASCADE SEMANTICS Rule 1 (tenant close) over HTTP on a real server, on the memory ledger and on a
-// real redis-server: every owned budget, live reservation and webhook subscription ends terminal, once,
-// with one EventDataTenantCascade event each under the close's correlation id; every later write on them
-// answers 409 TENANT_CLOSED; a re-close or a restart completes an interrupted cascade.
+// real redis-server: every owned budget, live reservation, API key and webhook subscription ends terminal,
+// once, with one EventDataTenantCascade event each under the close's correlation id; every later admin
+// write on them answers 409 TENANT_CLOSED and every call with the tenant's keys 401 (revoked); a re-close
+// or a restart completes an interrupted cascade.
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, checked against the GOV schemas
 type Json = any;
 
 const ACME_KEY = 'acme-key-0123456789';
+/** The id the server gives ACME_KEY (config keys have none of their own): never the key itself. */
+const ACME_KEY_ID = `key_${createHash('sha256').update(ACME_KEY).digest('hex').slice(0, 16)}`;
 const CASCADE_TYPES = [
+  'api_key.revoked_via_tenant_cascade',
   'budget.closed_via_tenant_cascade',
   'reservation.released_via_tenant_cascade',
   'webhook.disabled_via_tenant_cascade',
@@ -177,10 +182,24 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     const [other] = await budgetsOf(server, 'other');
     expect(other.status).toBe('ACTIVE');
 
-    for (const id of live) {
-      const read = await call(server, 'GET', `/v1/reservations/${id}`, { key: ACME_KEY });
-      expect(read.status).toBe(200); // reads stay available (d)
-      expect(read.body.status).toBe('RELEASED');
+    for (const id of live) expect((await server.ledger.getReservation(id)).status).toBe('RELEASED');
+    // The close revoked acme's key: every call with it answers 401, naming why; the admin key still reads (d).
+    for (const [method, path] of [
+      ['GET', `/v1/reservations/${live[0]}`],
+      ['GET', '/v1/balances?tenant=acme'],
+      ['GET', '/v1/auth/introspect'],
+      ['POST', `/v1/reservations/${live[0]}/release`],
+    ] as const) {
+      const revoked = await call(server, method, path, {
+        key: ACME_KEY,
+        ...(method === 'POST' ? { body: { idempotency_key: 'after-close' } } : {}),
+      });
+      expect([revoked.status, revoked.body.error, revoked.body.details], `${method} ${path}`).toEqual([
+        401,
+        'UNAUTHORIZED',
+        { tenant: 'acme', reason: 'KEY_REVOKED' },
+      ]);
+      expect(revoked.body.message).toContain('tenant acme is closed');
     }
     const hooks = await call(server, 'GET', '/v1/admin/webhooks?tenant_id=acme');
     expect(hooks.body.subscriptions.map((s: Json) => s.status)).toEqual(['DISABLED', 'DISABLED']);
@@ -192,7 +211,7 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(cascade.every((event) => event.correlation_id === closed.correlation_id)).toBe(true);
     const summary = cascade.map((event) => [
       event.event_type,
-      event.data.scope ?? event.data.name,
+      event.data.scope ?? event.data.name ?? event.data.key_id,
       event.data.unit ?? null,
       event.data.prior_status,
       event.data.new_status ?? null,
@@ -200,6 +219,7 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     ]);
     expect(summary.sort()).toEqual(
       [
+        ['api_key.revoked_via_tenant_cascade', ACME_KEY_ID, null, 'ACTIVE', 'REVOKED', null],
         ['budget.closed_via_tenant_cascade', 'tenant:acme', 'TOKENS', 'ACTIVE', 'CLOSED', null],
         ['budget.closed_via_tenant_cascade', 'tenant:acme/app:chat', 'TOKENS', 'ACTIVE', 'CLOSED', null],
         ['budget.closed_via_tenant_cascade', 'tenant:acme', 'USD_MICROCENTS', 'FROZEN', 'CLOSED', null],
@@ -210,7 +230,7 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
       ].sort(),
     );
     for (const event of cascade) {
-      const id = event.data.subscription_id ?? event.data.ledger_id;
+      const id = event.data.subscription_id ?? event.data.ledger_id ?? event.data.key_id;
       expect(typeof id).toBe('string');
     }
 
@@ -219,7 +239,7 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(await events(server)).toHaveLength(all.length);
   });
 
-  it('answers 409 TENANT_CLOSED to every write on a closed tenant’s budgets and reservations', async () => {
+  it('answers 409 TENANT_CLOSED to every write on a closed tenant’s budgets, 401 to its revoked key', async () => {
     const server = await start();
     const { live } = await provision(server);
     await closeAcme(server);
@@ -258,7 +278,8 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     ];
     for (const [method, path, options] of writes) {
       const answer = await call(server, method, path, options);
-      expect([answer.status, answer.body.error], `${method} ${path}`).toEqual([409, 'TENANT_CLOSED']);
+      const refusal = options.key === undefined ? [409, 'TENANT_CLOSED'] : [401, 'UNAUTHORIZED'];
+      expect([answer.status, answer.body.error], `${method} ${path}`).toEqual(refusal);
     }
     // A CLOSED tenant is never re-opened, not even by a PUT that leaves status out.
     for (const body of [{ status: 'ACTIVE' }, { default_reservation_ttl_ms: 1000 }]) {
@@ -284,7 +305,7 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(fund.status).toBe(200);
   });
 
-  it('completes an interrupted cascade on re-close; holds cut off by the flip stay until their expiry', async () => {
+  it('completes an interrupted cascade on re-close, the holds left live included', async () => {
     const server = await start();
     const { live } = await provision(server);
     // A close that stopped right after the flip: the tenant is CLOSED, nothing else moved.
@@ -299,16 +320,18 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
+      'reservation.released_via_tenant_cascade',
+      'reservation.released_via_tenant_cascade',
       'webhook.disabled_via_tenant_cascade',
       'webhook.disabled_via_tenant_cascade',
     ]);
     expect(new Set(completed.map((event) => event.correlation_id)).size).toBe(1);
-    // The ledger refuses to settle a CLOSED tenant's holds, the cascade's too: they wait for the expiry sweep.
-    expect(budgets.find((b: Json) => b.scope === 'tenant:acme' && b.unit === 'TOKENS').reserved).toBe(150);
-    for (const id of live) {
-      const read = await call(server, 'GET', `/v1/reservations/${id}`, { key: ACME_KEY });
-      expect(read.body.status).toBe('ACTIVE');
-    }
+    // No settlement call can release a CLOSED tenant's holds; the re-close's ledger step did.
+    expect(budgets.find((b: Json) => b.scope === 'tenant:acme' && b.unit === 'TOKENS').reserved).toBe(0);
+    for (const id of live) expect((await server.ledger.getReservation(id)).status).toBe('RELEASED');
+    // The tenant was CLOSED before this server's close: its key is revoked all the same.
+    const revoked = await call(server, 'GET', `/v1/reservations/${live[0]}`, { key: ACME_KEY });
+    expect(revoked.status).toBe(401);
   });
 
   it('completes an interrupted cascade on a restart by the startup sweep', async () => {
@@ -336,9 +359,12 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
+      // The two holds the flip alone left live, released by the sweep's ledger step.
+      'reservation.released_via_tenant_cascade',
+      'reservation.released_via_tenant_cascade',
       ...kept.map(() => 'webhook.disabled_via_tenant_cascade'),
     ]);
-    // The holds that got past the close (none here: it never ran) stay until their expiry.
+    expect((await budgetsOf(second, 'acme')).every((b: Json) => b.reserved === 0)).toBe(true);
     expect(swept.every((event) => event.correlation_id === 'tenant_close:acme:sweep')).toBe(true);
     // A re-close afterwards has nothing left to do.
     await closeAcme(second);

@@ -8,8 +8,9 @@ import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 // GOV CASCADE Rule 2 on webhooks: once a tenant is CLOSED, its subscriptions can be read but not
-// created, changed, deleted or probed: 409 TENANT_CLOSED, as every other write of a closed tenant
-// answers, and the probe sends nothing. On both ledgers (a real redis-server for Redis).
+// created, changed, deleted or probed: 409 TENANT_CLOSED to the admin key, as every other admin write of
+// a closed tenant answers, 401 to the tenant's own key (the close revoked it, Rule 1), and the probe
+// sends nothing. On both ledgers (a real redis-server for Redis).
 
 const KEY = 'acme-key-closed-01';
 let redis: RedisServer;
@@ -61,7 +62,7 @@ const ledgers: [string, () => StartServerOptions['ledger']][] = [
 ];
 
 describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger) => {
-  it('are refused 409 TENANT_CLOSED on every write and probe, send nothing, and can still be read', async () => {
+  it('are refused on every write and probe, send nothing, and can still be read by the admin', async () => {
     posts = 0;
     server = await startCyclesServer({
       port: 0,
@@ -85,14 +86,10 @@ describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger
     expect((await send('PUT', '/v1/admin/tenants/acme', true, { status: 'CLOSED' })).status).toBe(204);
     posts = 0;
     const refusals = [
-      await send('POST', `/v1/webhooks/${id}/test`, false),
       await send('POST', `/v1/admin/webhooks/${id}/test`, true),
       await send('POST', `/v1/webhooks/${id}/test`, true),
-      await send('PATCH', `/v1/webhooks/${id}`, false, { status: 'PAUSED' }),
       await send('PATCH', `/v1/admin/webhooks/${id}`, true, { name: 'renamed' }),
-      await send('DELETE', `/v1/webhooks/${id}`, false),
       await send('DELETE', `/v1/admin/webhooks/${id}`, true),
-      await send('POST', '/v1/webhooks', false, { url: hook, event_types: ['budget.exhausted'] }),
       await send('POST', '/v1/admin/webhooks?tenant_id=acme', true, {
         url: hook,
         event_types: ['budget.exhausted'],
@@ -105,16 +102,29 @@ describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger
       });
       expect(refusal.body.message).toContain('Tenant acme is closed');
     }
+    const revoked = [
+      await send('POST', `/v1/webhooks/${id}/test`, false),
+      await send('PATCH', `/v1/webhooks/${id}`, false, { status: 'PAUSED' }),
+      await send('DELETE', `/v1/webhooks/${id}`, false),
+      await send('POST', '/v1/webhooks', false, { url: hook, event_types: ['budget.exhausted'] }),
+      await send('GET', `/v1/webhooks/${id}`, false),
+    ];
+    for (const refusal of revoked) {
+      expect(refusal).toMatchObject({
+        status: 401,
+        body: { error: 'UNAUTHORIZED', details: { tenant: 'acme', reason: 'KEY_REVOKED' } },
+      });
+    }
     await server.webhooks!.idle();
     expect(posts).toBe(0);
 
     // Reads stay open; the refused writes changed nothing: the close disabled the subscription (Rule 1)
     // and it stays so, with the one probe sent while the tenant was open.
-    const read = await send('GET', `/v1/webhooks/${id}`, false);
+    const read = await send('GET', `/v1/admin/webhooks/${id}`, true);
     expect(read).toMatchObject({ status: 200, body: { status: 'DISABLED' } });
     expect(read.body).not.toHaveProperty('name');
     const deliveries = await send('GET', `/v1/admin/webhooks/${id}/deliveries`, true);
     expect(deliveries.body.deliveries).toHaveLength(1);
-    expect((await send('GET', '/v1/webhooks', false)).body.subscriptions).toHaveLength(1);
+    expect((await send('GET', '/v1/admin/webhooks?tenant_id=acme', true)).body.subscriptions).toHaveLength(1);
   });
 });

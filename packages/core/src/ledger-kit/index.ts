@@ -9,6 +9,7 @@ export { type LedgerConfig, parseLedgerConfig, readConfigFile } from '../ledger/
 // ---- validation (before anything changes) ----
 export {
   normalizeScope,
+  validateClosingSettings,
   validateDefinition,
   validateTemplate,
   validateTenantSettings,

@@ -146,3 +146,16 @@ export function validateTenantSettings(input: unknown, field = 'tenant'): Tenant
   }
   return input as TenantSettings;
 }
+
+/** Validates the settings a tenant is closed with (closeTenant): valid settings whose status is CLOSED. */
+export function validateClosingSettings(input: unknown): TenantSettings {
+  const settings = validateTenantSettings(input);
+  if (settings.status !== 'CLOSED') {
+    throw invalid(
+      'tenant.status',
+      'must be CLOSED to close a tenant',
+      'send status CLOSED, or use setTenant',
+    );
+  }
+  return settings;
+}

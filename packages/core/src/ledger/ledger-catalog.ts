@@ -8,6 +8,7 @@ import {
   validateTemplate,
   validateTenantSettings,
 } from './definitions.ts';
+import { tenantOfScope } from './events/event-types.ts';
 import type { IdSource } from './ids.ts';
 import {
   capsSet,
@@ -23,6 +24,7 @@ import {
   invalidAdminField,
   ledgerInUse,
   ledgerNotFound,
+  tenantClosed,
   unitNotBudgeted,
 } from './refusals.ts';
 import type { SubjectEntry } from './subject-cache.ts';
@@ -153,14 +155,24 @@ export class LedgerCatalog {
     return this.ledgers.get(`${normalizeScope(scope, 'scope')}|${unit}`);
   }
 
-  /** The ledger an admin operation targets; 404 when there is none. */
-  adminRow(scope: string, unit: Unit): LedgerRow {
+  /**
+   * The ledger an admin operation targets; 404 when there is none, 409 TENANT_CLOSED when its tenant is
+   * CLOSED (GOV Rule 2), unless the operation closes it (the tenant's cascade does).
+   */
+  adminRow(scope: string, unit: Unit, closes = false): LedgerRow {
     const path = normalizeScope(scope, 'scope');
     const row = this.ledgers.get(`${path}|${unit}`);
     if (row === undefined) {
       throw ledgerNotFound(path, unit);
     }
+    if (!closes) this.guardOwnerOpen(path);
     return row;
+  }
+
+  /** 409 TENANT_CLOSED for a scope of a CLOSED tenant: its budgets never change again but to close. */
+  private guardOwnerOpen(scope: string): void {
+    const tenant = tenantOfScope(scope);
+    if (this.settingsOf(tenant)?.status === 'CLOSED') throw tenantClosed(tenant);
   }
 
   /**
@@ -174,7 +186,7 @@ export class LedgerCatalog {
 
   /** ACTIVE ↔ FROZEN; CLOSED is terminal. */
   setStatus(scope: string, unit: Unit, status: LedgerStatus): LedgerState {
-    const row = this.adminRow(scope, unit);
+    const row = this.adminRow(scope, unit, status === 'CLOSED');
     if (!['ACTIVE', 'FROZEN', 'CLOSED'].includes(status)) {
       throw invalidAdminField('status');
     }
@@ -235,6 +247,7 @@ export class LedgerCatalog {
   putLedger(input: LedgerDefinition, provisioned = true): LedgerRow {
     const definition = validateDefinition(input);
     const key = `${definition.scope}|${definition.unit}`;
+    if (provisioned) this.guardOwnerOpen(definition.scope);
     if (this.ledgers.has(key)) {
       throw duplicateLedger(definition.scope, definition.unit);
     }

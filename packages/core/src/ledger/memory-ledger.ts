@@ -28,6 +28,7 @@ import type {
 } from '../protocol/types.ts';
 import { validateInput } from '../protocol/validate-input.ts';
 import { planOverage } from './commit-math.ts';
+import { validateClosingSettings } from './definitions.ts';
 import { evaluateRows, evaluationError, exceeded } from './evaluate.ts';
 import { LedgerEventLog, type LedgerEvents } from './events/event-log.ts';
 import { MemoryLedgerEvents } from './events/memory-ledger-events.ts';
@@ -87,6 +88,7 @@ import type {
   Ledger,
   LedgerDefinition,
   LedgerTemplate,
+  TenantClosing,
   TenantSettings,
 } from './types.ts';
 
@@ -654,6 +656,35 @@ class MemoryLedger implements Ledger {
 
   async setTenant(tenant: string, settings: TenantSettings) {
     this.catalog.putTenant(tenant, settings);
+  }
+
+  async closeTenant(tenant: string, settings: TenantSettings): Promise<TenantClosing> {
+    const checked = validateClosingSettings(settings);
+    const now = this.tick();
+    const name = tenant.toLowerCase();
+    // No await from here on: the flip and the releases are one step, so no reserve or settlement of the
+    // tenant can land between them.
+    this.catalog.putTenant(name, checked);
+    const released: TenantClosing['released'] = [];
+    for (const reservation of this.reservations.activeOf(name)) {
+      const estimate = reservation.estimate;
+      const before = this.hooks?.snapshot(reservation.rows);
+      for (const row of reservation.rows) {
+        rollWindow(row, now);
+        row.reserved -= estimate;
+        row.remaining += estimate;
+      }
+      if (before !== undefined)
+        this.hooks!.changed(before, reservation.rows, undefined, undefined, undefined, now);
+      released.push({
+        reservationId: reservationIdOf(reservation),
+        unit: reservation.unit,
+        amount: estimate,
+        scopes: reservation.rows.map((row) => row.scope),
+      });
+      this.reservations.end(reservation, 'RELEASED', now);
+    }
+    return { released };
   }
 
   async getTenant(tenant: string) {

@@ -73,6 +73,11 @@ export class ReservationTable {
     return this.bySequence.values();
   }
 
+  /** The tenant's ACTIVE reservations (a copy: ending them while walking it is safe). */
+  activeOf(tenant: string): ReservationRow[] {
+    return this.active.filter((reservation) => reservation.tenant === tenant);
+  }
+
   /** An empty row for a new reservation: a forgotten one when there is one (nothing refers to it any more). */
   blank(): ReservationRow {
     return this.spare.pop() ?? blankReservation();

@@ -120,10 +120,23 @@ export interface LedgerAdmin {
   setTenant(tenant: string, settings: TenantSettings): Promise<void>;
   /** A tenant's settings as last set, or undefined if none were (the server's tenant events read it). */
   getTenant?(tenant: string): Promise<TenantSettings | undefined>;
+  /**
+   * Closes a tenant in one atomic step (GOV Rule 1): stores `settings` (status must be CLOSED) and
+   * releases every live reservation of the tenant, which no settlement call can do once it is CLOSED.
+   * From then on the ledger refuses the tenant's reserves, settlements and budget writes itself, on every
+   * server sharing it. Run again on a CLOSED tenant, it releases whatever is still live. Only a server's
+   * tenant-close cascade calls it; there is no runtime route to it.
+   */
+  closeTenant?(tenant: string, settings: TenantSettings): Promise<TenantClosing>;
   /** How many live template ledgers exist, in all and per tenant, with the bounds that apply. */
   templateLedgerCounts(): Promise<TemplateLedgerCounts>;
   /** Expires every reservation past expiry + grace now; returns how many. The sweeper calls this. */
   sweepExpired(): Promise<number>;
+}
+
+/** What closing a tenant released: one entry per reservation it ended (none when nothing was live). */
+export interface TenantClosing {
+  released: Array<{ reservationId: string; unit: Unit; amount: number; scopes: string[] }>;
 }
 
 /** A ledger: the runtime protocol plus provisioning. Both the memory and Redis ledgers implement it. */

@@ -12,6 +12,7 @@ export type {
   LedgerDefinition,
   LedgerTemplate,
   TemplateLedgerCounts,
+  TenantClosing,
   TenantSettings,
 } from '../ledger/types.ts';
 export type { DenyDetail } from './deny-detail.ts';

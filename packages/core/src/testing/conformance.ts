@@ -14,6 +14,7 @@ import { registerRemovalTests } from './removal.ts';
 import { registerSettlementTests } from './settlement.ts';
 import { registerTemplateBoundTests } from './template-bounds.ts';
 import { registerTenantBoundTests } from './tenant-bounds.ts';
+import { registerTenantCloseTests } from './tenant-close.ts';
 import { registerTenantTests } from './tenants.ts';
 
 /**
@@ -34,6 +35,7 @@ export function describeLedgerConformance(name: string, options: ConformanceOpti
     registerQueryTests(options);
     registerFundingTests(options);
     registerTenantTests(options);
+    registerTenantCloseTests(options);
     registerTenantBoundTests(options);
     registerExtensionTests(options);
     registerObserveModeTests(options);

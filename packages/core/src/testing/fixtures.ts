@@ -23,8 +23,10 @@ export interface ConformanceOptions {
    */
   expiresLazily?: boolean;
   /**
-   * Whether closing a tenant (`setTenant` with status CLOSED) also releases its live reservations, as a
-   * Cycles server must (GOV CASCADE SEMANTICS Rule 1); a bare ledger only refuses their settlement.
+   * Whether closing a tenant (`setTenant` with status CLOSED) also releases its live reservations and
+   * revokes the tenant's API keys, as a Cycles server must (GOV CASCADE SEMANTICS Rule 1): every later
+   * call made for the tenant then answers 401 UNAUTHORIZED. A bare ledger only refuses the tenant's
+   * writes (409 TENANT_CLOSED) and keeps its holds, unsettleable, unless closed with `closeTenant`.
    * @default false
    */
   cascadesTenantClose?: boolean;

@@ -85,7 +85,7 @@ export function registerTenantTests(options: ConformanceOptions): void {
       expect(await overrun(ledgerPolicy.ledger, 'ALLOW_WITH_OVERDRAFT')).toBe(150);
     });
 
-    it('a CLOSED tenant: 409 TENANT_CLOSED on writes, DENY on evaluations, replays and reads still work', async () => {
+    it('a CLOSED tenant: 409 TENANT_CLOSED on writes, DENY on evaluations, replays and reads still work (401 once a server revoked its keys)', async () => {
       const { ledger } = await harness();
       await seedBudget(ledger, TENANT, 1000);
       const request = reserveRequest(TENANT, 100);
@@ -103,15 +103,18 @@ export function registerTenantTests(options: ConformanceOptions): void {
       const applied = await ledger.createEvent(event);
       await ledger.setTenant('acme', { status: 'CLOSED' });
       const before = await snapshotLedgers(ledger);
-      await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 1)), 'TENANT_CLOSED');
+      // A server's close also revoked the tenant's keys: every call for it answers 401 (Rule 1).
+      const cascades = options.cascadesTenantClose === true;
+      const closed = cascades ? 'UNAUTHORIZED' : 'TENANT_CLOSED';
+      await expectCyclesError(ledger.reserve(reserveRequest(TENANT, 1)), closed);
       await expectCyclesError(
         ledger.commit(id, { idempotencyKey: freshKey('commit'), actual: { unit: UNIT, amount: 1 } }),
-        'TENANT_CLOSED',
+        closed,
       );
-      await expectCyclesError(ledger.release(id, { idempotencyKey: freshKey('release') }), 'TENANT_CLOSED');
+      await expectCyclesError(ledger.release(id, { idempotencyKey: freshKey('release') }), closed);
       await expectCyclesError(
         ledger.extend(id, { idempotencyKey: freshKey('extend'), extendByMs: 1000 }),
-        'TENANT_CLOSED',
+        closed,
       );
       await expectCyclesError(
         ledger.createEvent({
@@ -120,25 +123,32 @@ export function registerTenantTests(options: ConformanceOptions): void {
           action: ACTION,
           actual: { unit: UNIT, amount: 1 },
         }),
-        'TENANT_CLOSED',
+        closed,
       );
-      const decided = await ledger.decide({
-        idempotencyKey: freshKey('decide'),
-        subject: subjectOf(TENANT),
-        action: ACTION,
-        estimate: { unit: UNIT, amount: 1 },
-      });
-      expect(decided).toMatchObject({ decision: 'DENY', reasonCode: 'TENANT_CLOSED' });
-      const dryRun = await ledger.reserve(reserveRequest(TENANT, 1, { dryRun: true }));
-      expect(dryRun).toMatchObject({ decision: 'DENY', reasonCode: 'TENANT_CLOSED' });
-      const replay = await ledger.reserve({ ...request });
-      expect(replay.reservationId).toBe(id);
-      expect(await ledger.commit(settled, { ...commit })).toEqual(committed);
-      expect(await ledger.createEvent({ ...event })).toEqual(applied);
-      expect((await ledger.getBalances({ tenant: 'acme' })).balances).toHaveLength(1);
-      // A server's close released the live hold (Rule 1); a bare ledger keeps it, unsettleable.
-      const cascades = options.cascadesTenantClose === true;
-      expect((await ledger.getReservation(id)).status).toBe(cascades ? 'RELEASED' : 'ACTIVE');
+      const decide = () =>
+        ledger.decide({
+          idempotencyKey: freshKey('decide'),
+          subject: subjectOf(TENANT),
+          action: ACTION,
+          estimate: { unit: UNIT, amount: 1 },
+        });
+      const dryRun = () => ledger.reserve(reserveRequest(TENANT, 1, { dryRun: true }));
+      if (cascades) {
+        await expectCyclesError(decide(), 'UNAUTHORIZED');
+        await expectCyclesError(dryRun(), 'UNAUTHORIZED');
+        await expectCyclesError(ledger.reserve({ ...request }), 'UNAUTHORIZED');
+        await expectCyclesError(ledger.getBalances({ tenant: 'acme' }), 'UNAUTHORIZED');
+      } else {
+        expect(await decide()).toMatchObject({ decision: 'DENY', reasonCode: 'TENANT_CLOSED' });
+        expect(await dryRun()).toMatchObject({ decision: 'DENY', reasonCode: 'TENANT_CLOSED' });
+        const replay = await ledger.reserve({ ...request });
+        expect(replay.reservationId).toBe(id);
+        expect(await ledger.commit(settled, { ...commit })).toEqual(committed);
+        expect(await ledger.createEvent({ ...event })).toEqual(applied);
+        expect((await ledger.getBalances({ tenant: 'acme' })).balances).toHaveLength(1);
+        // A bare ledger keeps the live hold, unsettleable (a server's close released it: Rule 1).
+        expect((await ledger.getReservation(id)).status).toBe('ACTIVE');
+      }
       expect(await snapshotLedgers(ledger)).toEqual(before);
       expect(await balanceOf(ledger, TENANT)).toMatchObject({ reserved: cascades ? 0 : 100 });
     });

@@ -1,9 +1,26 @@
 // Provisioning scripts: create, fund, status, limits, templates and tenant settings. Input is
 // validated in JavaScript first (with core's rules); these scripts only check state and write.
 
+/**
+ * GOV Rule 2 inside the write's own script: a budget of a CLOSED tenant never changes again but to be
+ * closed (a check made before the script could race the tenant's close). The scope's tenant settings
+ * share its hash tag.
+ */
+const OWNER_CLOSED = `
+local function owner_closed(scope)
+  local tenant = string.match(scope, '^tenant:([^/]+)')
+  if tenant ~= nil and redis.call('HGET', P .. 'tenant:' .. tenant, 'status') == 'CLOSED' then
+    return { e = 'TENANT_CLOSED', tenant = tenant }
+  end
+  return nil
+end
+`;
+
 /** createLedger: A1 definition JSON (amounts as decimal strings). */
-export const CREATE_LEDGER = `
+export const CREATE_LEDGER = `${OWNER_CLOSED}
 local def = cjson.decode(A(1))
+local closed = owner_closed(def.scope)
+if closed then return reply(closed) end
 if redis.call('EXISTS', row_key(def.scope .. '|' .. def.unit)) == 1 then
   return reply({ e = 'DUPLICATE_LEDGER', scope = def.scope, unit = def.unit })
 end
@@ -16,9 +33,11 @@ return reply({ rows = { row_out(row) } })
 
 /** fund: A1 ledger id, A2 namespace, A3 payload, A4 has key, A5 operation, A6 amount, A7 spent,
  * A8 amount valid, A9 spent valid. */
-export const FUND = `
+export const FUND = `${OWNER_CLOSED}
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
+local closed = owner_closed(row.scope)
+if closed then return reply(closed) end
 if A(8) ~= '1' then return reply({ e = 'INVALID_FIELD', field = 'funding.amount' }) end
 local has_key = A(4) == '1'
 if has_key then
@@ -69,10 +88,12 @@ if has_key then idem_put(A(2), A(3), encoded) end
 return reply({ outcome = encoded })
 `;
 
-/** setLedgerStatus: A1 ledger id, A2 status. */
-export const SET_STATUS = `
+/** setLedgerStatus: A1 ledger id, A2 status (CLOSED is let through on a CLOSED tenant: its cascade). */
+export const SET_STATUS = `${OWNER_CLOSED}
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
+local closed = A(2) ~= 'CLOSED' and owner_closed(row.scope)
+if closed then return reply(closed) end
 local STATUSES = { ACTIVE = true, FROZEN = true, CLOSED = true }
 if not STATUSES[A(2)] then return reply({ e = 'INVALID_FIELD', field = 'status' }) end
 if row.status == 'CLOSED' and A(2) ~= 'CLOSED' then return reply({ e = 'CLOSED_TERMINAL', scope = row.scope }) end
@@ -86,9 +107,11 @@ return reply({ rows = { row_out(row) } })
 `;
 
 /** updateLedger: A1 ledger id, A2 changes JSON ({ limit?, caps?, hasCaps?, policy? }; '' removes). */
-export const UPDATE_LEDGER = `
+export const UPDATE_LEDGER = `${OWNER_CLOSED}
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
+local closed = owner_closed(row.scope)
+if closed then return reply(closed) end
 local changes = cjson.decode(A(2))
 if changes.limit ~= nil then row.overdraftLimit = tonumber(changes.limit) end
 for _, field in ipairs({ 'caps', 'policy', 'hasCaps' }) do
@@ -106,9 +129,11 @@ return reply({ rows = { row_out(row) } })
 `;
 
 /** removeLedger: A1 ledger id. Refused while a reservation holds on it; a template recreates it fresh. */
-export const REMOVE_LEDGER = `
+export const REMOVE_LEDGER = `${OWNER_CLOSED}
 local row = load_row(A(1))
 if row == nil then return reply({ e = 'NOT_FOUND_LEDGER', id = A(1) }) end
+local closed = owner_closed(row.scope)
+if closed then return reply(closed) end
 roll(row)
 if NEED_COUNT > 0 then return need_reply() end
 if row.reserved ~= 0 then

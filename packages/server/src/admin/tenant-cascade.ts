@@ -1,21 +1,19 @@
 import { CyclesError, type Ledger, type LedgerState, TenantClosedError } from '@cycles-guard/core';
 import { type EventDraft, tenantOfScope } from '@cycles-guard/core/ledger-kit';
-import type { Unit } from '@cycles-guard/core/protocol';
+import type { TenantClosing, TenantSettings, Unit } from '@cycles-guard/core/protocol';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.ts';
 import type { TenantGuard } from './tenant-guard.ts';
 
-// GOV CASCADE SEMANTICS, Rule 1, with mode B's guarantees (the guard is up before the flip, the children
-// follow it) on both ledgers. The ledgers refuse every settlement of a CLOSED tenant's reservations, the
-// cascade's own included, so the drain runs just before the flip, behind this server's guard (see
-// TenantGuard): the tenant's writes are refused and the ones in flight awaited, its live reservations
-// released, then its status flipped to CLOSED, then its budgets closed and its subscriptions disabled.
-// Re-closing a CLOSED tenant, or the startup sweep, completes the budgets and subscriptions left over
-// without repeating an event; a hold that got past the guard (another process on the same Redis) is
-// returned by the expiry sweep at its expiry + grace.
+// GOV CASCADE SEMANTICS, Rule 1. The flip and the drain are one atomic step on the ledger
+// (`closeTenant`: mode A for the tenant and its reservations): the tenant reads CLOSED and every live hold
+// of it is released in the same Lua call (Redis) or synchronous step (memory), so no reserve through any
+// server lands between the two, and after it the ledger itself refuses the tenant's reserves,
+// settlements and budget writes. Its keys are revoked with it (TenantGuard: 401 from then on). The
+// children outside the ledger's step follow (mode B): budgets closed, subscriptions disabled, one event
+// each under the close's correlation id. Re-closing a CLOSED tenant, or the startup sweep, completes
+// what a cut-off close left over without repeating an event.
 
 const REASON = 'tenant_closed';
-/** Why the cascade's releases fail without stopping the close: the reservation settled or expired first. */
-const SETTLED = new Set(['RESERVATION_FINALIZED', 'RESERVATION_EXPIRED', 'NOT_FOUND']);
 
 /** The request a close came from: its events carry its ids. */
 export interface CloseOrigin {
@@ -39,15 +37,14 @@ export class TenantCascade {
   }
 
   /**
-   * A tenant PUT: `flip` stores the new settings. Closing drives what the tenant owns to its terminal
-   * state (see `close`); a CLOSED tenant is never re-opened (a PUT replaces the settings whole, so one
-   * without `status` would re-open it by accident).
+   * A tenant PUT: stores `settings`. Closing drives what the tenant owns to its terminal state (see
+   * `close`); a CLOSED tenant is never re-opened (a PUT replaces the settings whole, so one without
+   * `status` would re-open it by accident).
    */
-  async put(tenant: string, status: string | undefined, flip: () => Promise<void>, origin: CloseOrigin) {
-    // One PUT of a tenant at a time here: one close's latch never ends another's, and no PUT read before
-    // a close's flip re-opens the tenant after it.
+  async put(tenant: string, settings: TenantSettings, origin: CloseOrigin) {
+    // One PUT of a tenant at a time here: no PUT read before a close's flip re-opens the tenant after it.
     const previous = this.running.get(tenant) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.putNow(tenant, status, flip, origin));
+    const run = previous.catch(() => undefined).then(() => this.putNow(tenant, settings, origin));
     this.running.set(tenant, run);
     try {
       await run;
@@ -56,37 +53,45 @@ export class TenantCascade {
     }
   }
 
-  private async putNow(
-    tenant: string,
-    status: string | undefined,
-    flip: () => Promise<void>,
-    origin: CloseOrigin,
-  ) {
-    if (status === 'CLOSED') return this.close(tenant, flip, origin);
+  private async putNow(tenant: string, settings: TenantSettings, origin: CloseOrigin) {
+    if (settings.status === 'CLOSED') return this.close(tenant, settings, origin);
     if ((await this.ledger.getTenant?.(tenant))?.status === 'CLOSED') {
       throw new TenantClosedError(
         `Tenant ${tenant} is closed for good: send status CLOSED (which completes its cascade) or leave it`,
         { details: { tenant, field: 'status' } },
       );
     }
-    return flip();
+    return this.ledger.setTenant(tenant, settings);
   }
 
   /**
-   * Closes `tenant`: `flip` sets its status to CLOSED; everything it owns is driven to its terminal state
-   * around it. On an already-CLOSED tenant only what is left over is completed.
+   * Closes `tenant` with `settings` (status CLOSED): the ledger's atomic flip and drain, then the children
+   * outside it. On an already-CLOSED tenant only what is left over is completed.
    */
-  private async close(tenant: string, flip: () => Promise<void>, origin: CloseOrigin): Promise<void> {
+  private async close(tenant: string, settings: TenantSettings, origin: CloseOrigin): Promise<void> {
     const wasClosed = (await this.ledger.getTenant?.(tenant))?.status === 'CLOSED';
-    let released = new Map<string, number>();
+    let closing: TenantClosing;
+    // The latch only covers the tenant's writes the ledger does not guard (see TenantGuard).
     await this.guard.latch(tenant);
     try {
-      if (!wasClosed) released = await this.drain(tenant);
-      await flip();
+      closing = await this.flip(tenant, settings);
     } finally {
       this.guard.unlatch(tenant);
     }
-    await this.complete(tenant, released, origin);
+    this.guard.revoke(tenant);
+    await this.complete(
+      tenant,
+      releasedByBudget(closing),
+      origin,
+      wasClosed ? [] : this.guard.keyIds(tenant),
+    );
+  }
+
+  /** The ledger's atomic close; a ledger without one only flips (its holds then wait for their expiry). */
+  private async flip(tenant: string, settings: TenantSettings): Promise<TenantClosing> {
+    if (this.ledger.closeTenant !== undefined) return this.ledger.closeTenant(tenant, settings);
+    await this.ledger.setTenant(tenant, settings);
+    return { released: [] };
   }
 
   /** The startup sweep: completes the cascade of every CLOSED tenant that owns a budget or a subscription. */
@@ -102,49 +107,23 @@ export class TenantCascade {
     }
     let completed = 0;
     for (const tenant of owners) {
-      if ((await this.ledger.getTenant?.(tenant))?.status !== 'CLOSED') continue;
-      completed += await this.complete(tenant, new Map(), {});
+      const settings = await this.ledger.getTenant?.(tenant);
+      if (settings?.status !== 'CLOSED') continue;
+      // Re-run on the CLOSED tenant, the ledger's close releases any hold a cut-off close left live.
+      completed += await this.complete(tenant, releasedByBudget(await this.flip(tenant, settings)), {}, []);
     }
     return completed;
   }
 
-  /** Releases the tenant's live reservations; returns what each budget (scope|unit) got back. */
-  private async drain(tenant: string): Promise<Map<string, number>> {
-    const live = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.ledger.listReservations(
-        { tenant, status: 'ACTIVE', limit: 100, ...(cursor === undefined ? {} : { cursor }) },
-        { tenant },
-      );
-      live.push(...page.reservations);
-      cursor = page.hasMore ? page.nextCursor : undefined;
-    } while (cursor !== undefined);
-    const released = new Map<string, number>();
-    for (const reservation of live) {
-      try {
-        await this.ledger.release(
-          reservation.reservationId,
-          { idempotencyKey: `tenant-close-${reservation.reservationId}`, reason: REASON },
-          { tenant },
-        );
-      } catch (error) {
-        if (error instanceof CyclesError && SETTLED.has(error.code)) continue;
-        throw error;
-      }
-      for (const scope of reservation.affectedScopes) {
-        const key = `${scope}|${reservation.reserved.unit}`;
-        released.set(key, (released.get(key) ?? 0) + reservation.reserved.amount);
-      }
-    }
-    return released;
-  }
-
-  /** Closes the tenant's open budgets and disables its subscriptions, one event each; returns how many. */
+  /**
+   * Closes the tenant's open budgets and disables its subscriptions, one event each, plus one per key the
+   * close revoked and per budget it released holds on; returns how many events.
+   */
   private async complete(
     tenant: string,
     released: Map<string, number>,
     origin: CloseOrigin,
+    revokedKeys: readonly string[],
   ): Promise<number> {
     const correlationId = TenantCascade.correlationId(tenant, origin.requestId);
     await this.webhooks?.ready();
@@ -192,7 +171,26 @@ export class TenantCascade {
         new_status: 'DISABLED',
       });
     }
+    for (const keyId of revokedKeys) {
+      event('api_key.revoked_via_tenant_cascade', undefined, {
+        key_id: keyId,
+        prior_status: 'ACTIVE',
+        new_status: 'REVOKED',
+      });
+    }
     this.ledger.events?.publish(drafts, { ...origin, actor: { type: 'admin' } });
     return drafts.length;
   }
+}
+
+/** What the ledger's close released, per budget (`scope|unit`). */
+function releasedByBudget(closing: TenantClosing): Map<string, number> {
+  const released = new Map<string, number>();
+  for (const reservation of closing.released) {
+    for (const scope of reservation.scopes) {
+      const key = `${scope}|${reservation.unit}`;
+      released.set(key, (released.get(key) ?? 0) + reservation.amount);
+    }
+  }
+  return released;
 }

@@ -189,12 +189,11 @@ export function registerAdminRoutes(
           });
         }
         const settings = fromWireTenantSettings(request.body);
-        const flip = () => ledger.setTenant(request.params.tenant, settings);
         // Closing drives everything the tenant owns to its terminal state (GOV Rule 1).
-        if (cascade === undefined) await flip();
+        if (cascade === undefined) await ledger.setTenant(request.params.tenant, settings);
         else {
           const origin = { requestId: request.id, traceId: request.traceId };
-          await cascade.put(request.params.tenant.toLowerCase(), settings.status, flip, origin);
+          await cascade.put(request.params.tenant.toLowerCase(), settings, origin);
         }
         return reply.code(204).send();
       });
