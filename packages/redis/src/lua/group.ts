@@ -12,11 +12,12 @@ export const GROUP = `
 -- name -> function(args, group): every operation's body (script.ts registers them).
 local OPS = {}
 
--- What the operations of a group share: one Redis TIME (for those without a clock of their own), and
--- each tenant's settings once read (no runtime operation writes them; setTenant is never grouped).
+-- What the operations of a group share: one Redis TIME (for those without a clock of their own),
+-- each tenant's settings once read (no runtime operation writes them; setTenant is never grouped), and
+-- the budget rows read or persisted so far, written once at the end (ledger-rows.ts, flush_rows).
 local function run_group(args)
   local replies, i, n = {}, 1, #args
-  local group = { tenants = {} }
+  local group = { tenants = {}, rows = {}, dirty = {} }
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])
     local op_args = {}
@@ -32,6 +33,7 @@ local function run_group(args)
     end
     replies[#replies + 1] = result
   end
+  flush_rows(group)
   return replies
 end
 `;
