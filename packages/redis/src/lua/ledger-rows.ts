@@ -55,11 +55,20 @@ local function load_rows(ids)
   local count = #ids
   if count == 0 then return {} end
   local rows, keys, missing = {}, {}, nil
-  local cache = GROUP and GROUP.rows
+  if GROUP == nil then
+    for i = 1, count do keys[i] = P .. 'l:' .. ids[i] end
+    local raws = redis.call('MGET', unpack(keys))
+    for i = 1, count do
+      local raw = raws[i]
+      if raw then rows[i] = decode_row(ids[i], raw) else rows[i] = false end
+    end
+    return rows
+  end
+  local cache = GROUP.rows
   for i = 1, count do
     local key = P .. 'l:' .. ids[i]
     keys[i] = key
-    local cached = cache and cache[key]
+    local cached = cache[key]
     if cached == nil then
       missing = missing or {}
       missing[#missing + 1] = i
@@ -81,10 +90,10 @@ local function load_rows(ids)
     if raw then
       local row = decode_row(ids[i], raw)
       -- The group keeps the stored form; this operation works on a copy (see above).
-      if cache then cache[keys[i]] = row; row = copy_row(row) end
-      rows[i] = row
+      cache[keys[i]] = row
+      rows[i] = copy_row(row)
     else
-      if cache then cache[keys[i]] = false end
+      cache[keys[i]] = false
       rows[i] = false
     end
   end
