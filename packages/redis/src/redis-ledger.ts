@@ -67,6 +67,7 @@ import {
   type ConnectionOptions,
   LedgerConnection,
   type OperationName,
+  outcomeOf,
   type Reply,
   throwIfError,
 } from './connection.ts';
@@ -342,7 +343,7 @@ class RedisLedgerImpl implements RedisLedger {
       if (reply.replay === undefined) this.hooks?.denied(error, request, tenant, scopePath, context);
       throw error;
     }
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     if (reply.replay === undefined && outcome.id === undefined) {
       const answer = {
         decision: outcome.d!,
@@ -412,7 +413,7 @@ class RedisLedgerImpl implements RedisLedger {
       flag(this.wantBalances),
     ]);
     throwIfError(reply, { overage: true });
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const unit = request.actual.unit;
     const response: CommitResponse = {
       status: 'COMMITTED',
@@ -449,7 +450,7 @@ class RedisLedgerImpl implements RedisLedger {
       flag(this.wantBalances),
     ]);
     throwIfError(reply);
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: ReleaseResponse = {
       status: 'RELEASED',
       released: { unit: outcome.unit as Unit, amount: amount(outcome.released!) },
@@ -475,7 +476,7 @@ class RedisLedgerImpl implements RedisLedger {
       flag(this.includeBalances),
     ]);
     throwIfError(reply);
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: ExtendResponse = {
       status: 'ACTIVE',
       expiresAtMs: amount(outcome.exp!),
@@ -500,7 +501,7 @@ class RedisLedgerImpl implements RedisLedger {
       ...scopes,
     ]);
     throwIfError(reply, { idempotencyKey: request.idempotencyKey });
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: DecideResponse = {
       decision: outcome.d as DecideResponse['decision'],
       affectedScopes: scopes,
@@ -529,7 +530,7 @@ class RedisLedgerImpl implements RedisLedger {
       ...affectedScopes(request.subject),
     ]);
     throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
     if (outcome.bal !== undefined && this.includeBalances) {
       response.balances = balancesOf(outcome.bal);
@@ -614,7 +615,7 @@ class RedisLedgerImpl implements RedisLedger {
       reply,
       request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey },
     );
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const [allocated, remaining, debt, spentBefore] = outcome.previous!.map(amount);
     const result = {
       previous: { allocated: allocated!, remaining: remaining!, debt: debt!, spent: spentBefore! },
