@@ -199,7 +199,7 @@ export function recordCalls(ledger: RedisLedger): Array<{ fn: string; operations
       if (group) {
         operations = 0;
         const rest = args.slice(3) as string[];
-        for (let i = 0; i < rest.length; i += 2 + Number(rest[i + 1])) operations++;
+        for (let i = 0; i < rest.length; i += 2 + Math.abs(Number(rest[i + 1]))) operations++;
       }
       calls.push({ fn: group ? 'group' : fn.replace(/^cycles_[0-9a-f]+_/, ''), operations });
     }
