@@ -3,7 +3,8 @@
 # however loaded the machine is). Usage: packages/redis/bench/callgrind-pairs.sh <pairs>; run it with
 # two counts (e.g. 300 and 900): the difference of the totals divided by the difference of the counts
 # is the cost of one pair, without the connection and the function load. A second argument runs that
-# many concurrent callers (default 1), whose operations go to Redis in groups.
+# many concurrent callers (default 1), whose operations go to Redis in groups. CALLGRIND_BOUND=<n> sets
+# the tenant's reservation bound (see callgrind-pairs.mts).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)

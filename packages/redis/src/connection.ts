@@ -48,7 +48,8 @@ export interface Reply {
   e?: string;
   need?: string[];
   replay?: string;
-  outcome?: string;
+  /** A fresh outcome: a JSON value (runtime operations) or its text (funding). */
+  outcome?: unknown;
   ttl?: string;
   rows?: RowReply[];
   rsv?: ReservationView;
@@ -62,6 +63,12 @@ export interface Reply {
   /** With ledger events on: the reservations this call's lazy expiry or sweep expired. */
   expired?: ExpiredHold[];
   [field: string]: unknown;
+}
+
+/** An operation's outcome: its stored text on a replay, else the fresh one (a value, or its text). */
+export function outcomeOf<T>(reply: Reply): T {
+  if (reply.replay !== undefined) return JSON.parse(reply.replay) as T;
+  return (typeof reply.outcome === 'string' ? JSON.parse(reply.outcome) : reply.outcome) as T;
 }
 
 const OPERATIONS = new LuaOperations({

@@ -69,6 +69,7 @@ import {
   type ConnectionOptions,
   LedgerConnection,
   type OperationName,
+  outcomeOf,
   type Reply,
   throwIfError,
 } from './connection.ts';
@@ -344,7 +345,7 @@ class RedisLedgerImpl implements RedisLedger {
       if (reply.replay === undefined) this.hooks?.denied(error, request, tenant, scopePath, context);
       throw error;
     }
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     if (reply.replay === undefined && outcome.id === undefined) {
       const answer = {
         decision: outcome.d!,
@@ -414,7 +415,7 @@ class RedisLedgerImpl implements RedisLedger {
       flag(this.wantBalances),
     ]);
     throwIfError(reply, { overage: true });
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const unit = request.actual.unit;
     const response: CommitResponse = {
       status: 'COMMITTED',
@@ -451,7 +452,7 @@ class RedisLedgerImpl implements RedisLedger {
       flag(this.wantBalances),
     ]);
     throwIfError(reply);
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: ReleaseResponse = {
       status: 'RELEASED',
       released: { unit: outcome.unit as Unit, amount: amount(outcome.released!) },
@@ -477,7 +478,7 @@ class RedisLedgerImpl implements RedisLedger {
       flag(this.includeBalances),
     ]);
     throwIfError(reply);
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: ExtendResponse = {
       status: 'ACTIVE',
       expiresAtMs: amount(outcome.exp!),
@@ -502,7 +503,7 @@ class RedisLedgerImpl implements RedisLedger {
       ...scopes,
     ]);
     throwIfError(reply, { idempotencyKey: request.idempotencyKey });
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: DecideResponse = {
       decision: outcome.d as DecideResponse['decision'],
       affectedScopes: scopes,
@@ -531,7 +532,7 @@ class RedisLedgerImpl implements RedisLedger {
       ...affectedScopes(request.subject),
     ]);
     throwIfError(reply, { overage: true, idempotencyKey: request.idempotencyKey });
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const response: EventResponse = { status: 'APPLIED', eventId: outcome.id! };
     if (outcome.bal !== undefined && this.includeBalances) {
       response.balances = balancesOf(outcome.bal);
@@ -616,7 +617,7 @@ class RedisLedgerImpl implements RedisLedger {
       reply,
       request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey },
     );
-    const outcome = JSON.parse(reply.replay ?? reply.outcome!) as Outcome;
+    const outcome = outcomeOf<Outcome>(reply);
     const [allocated, remaining, debt, spentBefore] = outcome.previous!.map(amount);
     const result = {
       previous: { allocated: allocated!, remaining: remaining!, debt: debt!, spent: spentBefore! },

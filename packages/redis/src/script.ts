@@ -99,7 +99,23 @@ export class LuaOperations {
     wait?: ReplicaWait,
   ): Promise<string[]> {
     const args: string[] = [];
-    for (const { name, args: own } of group) args.push(name, String(own.length), ...own);
+    // The header (prefix, clock, hints, settings: the first four arguments) of an operation equal to the
+    // one before's is sent once: a negative count says "its header, then this many of its own".
+    let header: readonly string[] = [];
+    for (const { name, args: own } of group) {
+      if (
+        header.length > 0 &&
+        own[0] === header[0] &&
+        own[1] === header[1] &&
+        own[2] === header[2] &&
+        own[3] === header[3]
+      ) {
+        args.push(name, String(4 - own.length), ...own.slice(4));
+      } else {
+        args.push(name, String(own.length), ...own);
+        header = own;
+      }
+    }
     return (await this.fcall(client, this.groupFunction, args, routingKey, wait)) as string[];
   }
 

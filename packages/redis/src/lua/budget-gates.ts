@@ -44,7 +44,7 @@ local function tl_trim(key, limit)
     elseif row.periodEndMs ~= nil and row.periodEndMs > NOW then
       tl_add(member, S(row.periodEndMs))
     elseif row.reserved == 0 and row.debt == 0 then
-      redis.call('DEL', row_key(id))
+      delete_row(id)
       tl_forget(member)
     else
       tl_add(member, S(NOW + 60000))

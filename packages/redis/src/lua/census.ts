@@ -82,7 +82,7 @@ for _, member in ipairs(list_args(1)) do
   elseif row.periodEndMs ~= nil and row.periodEndMs > NOW then
     verdict = S(row.periodEndMs)
   elseif row.reserved == 0 and row.debt == 0 then
-    redis.call('DEL', row_key(id))
+    delete_row(id)
     tl_forget(member)
     verdict = 'gone'
   else

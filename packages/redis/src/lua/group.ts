@@ -2,7 +2,8 @@
 // one after another, which pays once what every call pays (dispatch, RESP, the Lua call, TIME, the
 // MULTI/EXEC around its writes, the reply's syscalls) instead of once per operation.
 //
-// Arguments: <operation name> <argument count> <its arguments>, repeated. The answer: one reply per
+// Arguments: <operation name> <argument count> <its arguments>, repeated; a negative count -n stands
+// for the four header arguments of the operation before, then n of its own. The answer: one reply per
 // operation, in order. Each operation runs exactly as it would alone (its own lazy expiry, checks and
 // writes; a refusal is its own error record). A runtime error (a redis.call that failed, e.g. OOM) is
 // caught and answered as that operation's reply '!<message>', so its neighbours still run and answer;
@@ -12,15 +13,25 @@ export const GROUP = `
 -- name -> function(args, group): every operation's body (script.ts registers them).
 local OPS = {}
 
--- What the operations of a group share: one Redis TIME (for those without a clock of their own), and
--- each tenant's settings once read (no runtime operation writes them; setTenant is never grouped).
+-- What the operations of a group share: one Redis TIME (for those without a clock of their own),
+-- each tenant's settings once read (no runtime operation writes them; setTenant is never grouped), and
+-- the budget rows read or persisted so far, written once at the end (ledger-rows.ts, flush_rows).
 local function run_group(args)
   local replies, i, n = {}, 1, #args
-  local group = { tenants = {} }
+  local group = { tenants = {}, rows = {}, dirty = {} }
+  local header
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])
     local op_args = {}
-    for j = 1, count do op_args[j] = args[i + 1 + j] end
+    if count < 0 then
+      -- The header of the operation before (script.ts runGroup), then -count arguments of its own.
+      count = -count
+      op_args[1], op_args[2], op_args[3], op_args[4] = header[1], header[2], header[3], header[4]
+      for j = 1, count do op_args[4 + j] = args[i + 1 + j] end
+    else
+      for j = 1, count do op_args[j] = args[i + 1 + j] end
+      header = op_args
+    end
     i = i + 2 + count
     local ok, result = pcall(OPS[name], op_args, group)
     if not ok then
@@ -32,6 +43,7 @@ local function run_group(args)
     end
     replies[#replies + 1] = result
   end
+  flush_rows(group)
   return replies
 end
 `;

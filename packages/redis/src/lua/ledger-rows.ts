@@ -37,25 +37,80 @@ local function decode_row(id, raw)
     periodStartMs = periodStartMs, periodEndMs = periodEndMs, tpl = tpl }
 end
 
--- The rows of ids, in order, with one MGET (false where a row does not exist).
+-- Rows cached across a group (group.ts): GROUP.rows maps a row's key to the row as the group's
+-- operations so far persisted it (false: known missing), written once at the group's end (flush_rows).
+-- Every operation gets its own copy and persist installs it, so an operation that stops before persist
+-- (a refusal after its arithmetic, a runtime error) leaves the group's rows as a lone call leaves Redis.
+local function copy_row(row)
+  return { id = row.id, raw = row.raw, ledgerId = row.ledgerId, scope = row.scope, unit = row.unit,
+    allocated = row.allocated, remaining = row.remaining, reserved = row.reserved, spent = row.spent,
+    debt = row.debt, overdraftLimit = row.overdraftLimit, over = row.over, status = row.status,
+    caps = row.caps, hasCaps = row.hasCaps, policy = row.policy, window = row.window,
+    periodStartMs = row.periodStartMs, periodEndMs = row.periodEndMs, tpl = row.tpl }
+end
+
+-- The rows of ids, in order, with one MGET of those the group has not read yet (false where a row
+-- does not exist).
 local function load_rows(ids)
   local count = #ids
   if count == 0 then return {} end
-  local keys = {}
-  for i = 1, count do keys[i] = P .. 'l:' .. ids[i] end
-  local raws = redis.call('MGET', unpack(keys))
-  local rows = {}
+  local rows, keys, missing = {}, {}, nil
+  if GROUP == nil then
+    for i = 1, count do keys[i] = P .. 'l:' .. ids[i] end
+    local raws = redis.call('MGET', unpack(keys))
+    for i = 1, count do
+      local raw = raws[i]
+      if raw then rows[i] = decode_row(ids[i], raw) else rows[i] = false end
+    end
+    return rows
+  end
+  local cache = GROUP.rows
   for i = 1, count do
-    local raw = raws[i]
-    if raw then rows[i] = decode_row(ids[i], raw) else rows[i] = false end
+    local key = P .. 'l:' .. ids[i]
+    keys[i] = key
+    local cached = cache[key]
+    if cached == nil then
+      missing = missing or {}
+      missing[#missing + 1] = i
+    elseif cached then
+      rows[i] = copy_row(cached)
+    else
+      rows[i] = false
+    end
+  end
+  if missing == nil then return rows end
+  local wanted = keys
+  if #missing < count then
+    wanted = {}
+    for m, i in ipairs(missing) do wanted[m] = keys[i] end
+  end
+  local raws = redis.call('MGET', unpack(wanted))
+  for m, i in ipairs(missing) do
+    local raw = raws[m]
+    if raw then
+      local row = decode_row(ids[i], raw)
+      -- The group keeps the stored form; this operation works on a copy (see above).
+      cache[keys[i]] = row
+      rows[i] = copy_row(row)
+    else
+      cache[keys[i]] = false
+      rows[i] = false
+    end
   end
   return rows
 end
 
 local function load_row(id)
+  if GROUP then return load_rows({ id })[1] or nil end
   local raw = redis.call('GET', P .. 'l:' .. id)
   if not raw then return nil end
   return decode_row(id, raw)
+end
+
+local function delete_row(id)
+  local key = P .. 'l:' .. id
+  redis.call('DEL', key)
+  if GROUP then GROUP.rows[key] = false end
 end
 
 -- The over-limit flag after funding, a limit update or a window roll: debt beyond a positive limit.
@@ -127,14 +182,52 @@ local function in_bounds(row)
   return true
 end
 
+-- Records a new row in the sets that list it (a provisioned budget) or count it (a template ledger).
+local function register_new(row)
+  if row.tpl ~= nil then
+    tl_add(row.tpl, row.periodEndMs and S(row.periodEndMs) or '+inf')
+  else
+    redis.call('SADD', P .. 'ledgers', row.id)
+    redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
+  end
+  row.new = nil
+end
+
+-- An idle template ledger (holding and owing nothing) expires on its own: window end + retention,
+-- relative to the script's now (the clock option's, else Redis TIME's), as every other deadline here.
+local function idle_ttl(row, retention_from_now)
+  if row.tpl == nil or row.periodEndMs == nil or row.reserved ~= 0 or row.debt ~= 0 then return nil end
+  return S(math.max(1000, row.periodEndMs + retention_from_now))
+end
+
+-- In a group: rows persisted by its operations, installed in GROUP.rows and written by flush_rows.
+local function install(rows, key, value)
+  local cache, dirty = GROUP.rows, GROUP.dirty
+  for r = 1, #rows do
+    local row = rows[r]
+    if row.new then register_new(row) end
+    row.dirty = nil
+    local row_key = P .. 'l:' .. row.id
+    cache[row_key] = row
+    if dirty[row_key] == nil then dirty[#dirty + 1] = row_key end
+    -- Template ledgers only: the TTL an idle one gets is relative to the now of its last writer.
+    dirty[row_key] = row.tpl and (TL_RETENTION - NOW) or false
+  end
+  if key ~= nil then redis.call('SET', key, value) end
+end
+
 -- Writes rows back: one MSET of the rows whose stored form changed, plus key = value when given (a
 -- reservation record: every write command costs a script far more than a read, so a reserve or a
--- settle writes rows and record together). Refuses, writing nothing, if any counter left the
--- exact-integer range.
+-- settle writes rows and record together). In a group the rows are written once at its end instead
+-- (flush_rows). Refuses, writing nothing, if any counter left the exact-integer range.
 local function persist(rows, key, value)
   local total = #rows
   for r = 1, total do
     if not in_bounds(rows[r]) then return false end
+  end
+  if GROUP then
+    install(rows, key, value)
+    return true
   end
   local args, count = {}, 0
   if key ~= nil then
@@ -151,30 +244,54 @@ local function persist(rows, key, value)
       args[count + 2] = raw
       count = count + 2
       row.raw = raw
-      if row.tpl ~= nil and row.periodEndMs ~= nil and row.reserved == 0 and row.debt == 0 then
+      if idle_ttl(row, 0) then
         idle = idle or {}
         idle[#idle + 1] = row
       end
     end
-    if row.new then
-      if row.tpl ~= nil then
-        tl_add(row.tpl, row.periodEndMs and S(row.periodEndMs) or '+inf')
-      else
-        redis.call('SADD', P .. 'ledgers', row.id)
-        redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
-      end
-      row.new = nil
-    end
+    if row.new then register_new(row) end
     row.dirty = nil
   end
   if count > 0 then redis.call('MSET', unpack(args)) end
-  -- Relative to the script's now (the clock option's, else Redis TIME's), as every other deadline here.
   if idle ~= nil then
     for _, row in ipairs(idle) do
-      redis.call('PEXPIRE', P .. 'l:' .. row.id, S(math.max(1000, row.periodEndMs + TL_RETENTION - NOW)))
+      redis.call('PEXPIRE', P .. 'l:' .. row.id, idle_ttl(row, TL_RETENTION - NOW))
     end
   end
   return true
+end
+
+-- The end of a group: every row its operations persisted, written once (one MSET of those whose
+-- stored form changed), idle template ledgers given their TTL, as the last writer would have.
+local function flush_rows(group)
+  local cache, dirty = group.rows, group.dirty
+  local args, count, idle = {}, 0, nil
+  for d = 1, #dirty do
+    local row_key = dirty[d]
+    local row = cache[row_key]
+    -- false: a template ledger deleted since (tl_trim), nothing to write.
+    if row then
+      local raw = encode_row(row)
+      if raw ~= row.raw then
+        args[count + 1] = row_key
+        args[count + 2] = raw
+        count = count + 2
+        row.raw = raw
+        -- Bounded commands (unpack's stack): a group's lazy expiries may touch thousands of rows.
+        if count >= 1000 then
+          redis.call('MSET', unpack(args))
+          args, count = {}, 0
+        end
+        local ttl = dirty[row_key] and idle_ttl(row, dirty[row_key])
+        if ttl then
+          idle = idle or {}
+          idle[#idle + 1] = { row_key, ttl }
+        end
+      end
+    end
+  end
+  if count > 0 then redis.call('MSET', unpack(args)) end
+  for _, expiry in ipairs(idle or NONE) do redis.call('PEXPIRE', expiry[1], expiry[2]) end
 end
 
 local function persist_dirty(rows)

@@ -146,6 +146,14 @@ local function reply(outcome)
   return cjson.encode(outcome)
 end
 
+-- A fresh outcome (JSON text, stored as is for replays) in the reply as a JSON value: spliced in, not
+-- encoded again as a string (escaping every quote costs a script more than the rest of its reply).
+local function reply_outcome(encoded)
+  if ADOPTED == nil and EXPIRED == nil then return '{"now":"' .. S(NOW) .. '","outcome":' .. encoded .. '}' end
+  local rest = cjson.encode({ now = S(NOW), adopted = ADOPTED, expired = EXPIRED })
+  return string.sub(rest, 1, -2) .. ',"outcome":' .. encoded .. '}'
+end
+
 local function split(text, separator)
   local parts = {}
   for part in string.gmatch(text, '[^' .. separator .. ']+') do parts[#parts + 1] = part end

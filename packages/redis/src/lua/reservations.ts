@@ -81,16 +81,61 @@ local function forget(id, rsv)
   end
 end
 
--- Counts one more reservation against the tenant's bound (one INCR on the hot path): 0 when it fits,
--- forgetting the tenant's own oldest ended ones past the replay window as needed; else the count is
--- taken back and the answer is how long until one passes the window.
+-- Tenants (per database and key prefix) whose last reserve found them at their bound: a busy tenant
+-- stays there, one ended reservation forgotten for each new one, so its next reserve reads its count
+-- instead of incrementing it, and writes no count at all when one goes for one. A hint only: a stale
+-- one costs a read. Bounded as NEXT_DUE is.
+local AT_BOUND, AT_BOUND_COUNT = {}, 0
+
+-- Forgets up to count of the tenant's ended reservations past the replay window, oldest first; answers
+-- how many it listed and how many records were still there to count off (its own, known: no read).
+local function forget_oldest_ended(tenant, count)
+  local ended = ended_key(tenant)
+  local old = redis.call('ZRANGEBYSCORE', ended, '-inf', S(NOW - WINDOW), 'LIMIT', 0, count)
+  local gone = 0
+  for _, id in ipairs(old) do
+    gone = gone + math.min(1, redis.call('DEL', rsv_key(id), P .. 'x:' .. id))
+    redis.call('ZREM', P .. 'due', id)
+    redis.call('ZREM', ended, id)
+  end
+  return #old, gone
+end
+
+-- Counts one more reservation against the tenant's bound: 0 when it fits, forgetting the tenant's own
+-- oldest ended ones past the replay window as needed; else the count stays and the answer is how long
+-- until one passes the window. The count ends as one INCR per fit and one DECR per forgotten record
+-- would leave it (a count at 0 is deleted), written once.
 local function take_room(tenant, limit)
-  local held = redis.call('INCR', held_key(tenant))
-  if held <= limit then return 0 end
-  local old = redis.call('ZRANGEBYSCORE', ended_key(tenant), '-inf', S(NOW - WINDOW), 'LIMIT', 0, held - limit)
-  for _, id in ipairs(old) do forget(id, load_rsv(id)) end
-  if held - #old <= limit then return 0 end
-  redis.call('DECR', held_key(tenant))
+  local key = held_key(tenant)
+  local hint = DB .. ' ' .. key
+  local held, counted
+  if AT_BOUND[hint] then
+    held = tonumber(redis.call('GET', key) or '0') + 1
+    counted = false
+  else
+    held = redis.call('INCR', key)
+    counted = true
+  end
+  local listed, gone = 0, 0
+  if held > limit then
+    if not AT_BOUND[hint] then
+      if AT_BOUND_COUNT >= 10000 then AT_BOUND, AT_BOUND_COUNT = {}, 0 end
+      AT_BOUND[hint] = true
+      AT_BOUND_COUNT = AT_BOUND_COUNT + 1
+    end
+    listed, gone = forget_oldest_ended(tenant, held - limit)
+  elseif AT_BOUND[hint] then
+    AT_BOUND[hint] = nil
+  end
+  local fits = held - listed <= limit
+  -- The change still to write: the forgotten ones off, and this one on (counted: off again unless it fits).
+  local change = -gone
+  if fits and not counted then change = change + 1 end
+  if not fits and counted then change = change - 1 end
+  if change ~= 0 then
+    if redis.call('INCRBY', key, change) <= 0 then redis.call('DEL', key) end
+  end
+  if fits then return 0 end
   local oldest = redis.call('ZRANGE', ended_key(tenant), 0, 0, 'WITHSCORES')
   if #oldest == 0 then return 1000 end
   return math.max(1, tonumber(oldest[2]) + WINDOW - NOW)

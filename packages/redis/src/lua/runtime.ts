@@ -26,7 +26,7 @@ local function store(outcome, hold_ms)
   if (A(4) == '' or A(4) == 'd') and settings.observe then outcome.obs = 1 end
   local encoded = cjson.encode(outcome)
   idem_put(namespace, payload, encoded, hold_ms)
-  return reply({ outcome = encoded })
+  return reply_outcome(encoded)
 end
 if settings.status == 'CLOSED' then
   if not dry then return reply({ e = 'TENANT_CLOSED', tenant = tenant }) end
@@ -143,7 +143,7 @@ if A(8) == '1' then outcome.bal = rows_out(rows) end
 local encoded = cjson.encode(outcome)
 local stored = { committed = charged, cmeta = A(7), ck = A(3), cp = A(4), cr = encoded }
 if not end_rsv(rsv, 'COMMITTED', stored, rows) then return reply(OVERFLOW) end
-return reply({ outcome = encoded })
+return reply_outcome(encoded)
 `;
 
 /** release: A1 id, A2 caller tenant, A3 key, A4 payload, A5 include balances. */
@@ -171,7 +171,7 @@ local outcome = { released = S(rsv.estimate), unit = rsv.unit }
 if A(5) == '1' then outcome.bal = rows_out(rows) end
 local encoded = cjson.encode(outcome)
 end_rsv(rsv, 'RELEASED', { rk = A(3), rp = A(4), rr = encoded }, rows)
-return reply({ outcome = encoded })
+return reply_outcome(encoded)
 `;
 
 /** extend: A1 id, A2 caller tenant, A3 key, A4 payload, A5 extend by ms, A6 include balances. */
@@ -205,7 +205,7 @@ local outcome = { exp = S(expires), ttl = S(expires - NOW) }
 if A(6) == '1' then outcome.bal = rows_out(rsv_rows(rsv)) end
 local encoded = cjson.encode(outcome)
 redis.call('HSET', P .. 'x:' .. rsv.id, A(3), cjson.encode({ p = A(4), r = encoded }))
-return reply({ outcome = encoded })
+return reply_outcome(encoded)
 `;
 
 /** decide: A1 namespace, A2 payload, A3 tenant, A4 unit, A5 estimate, A6.. scopes. */
@@ -245,7 +245,7 @@ else
 end
 local encoded = cjson.encode(outcome)
 idem_put(namespace, payload, encoded)
-return reply({ outcome = encoded })
+return reply_outcome(encoded)
 `;
 
 /** event: A1 namespace, A2 payload, A3 tenant, A4 unit, A5 actual, A6 policy, A7 include balances, A8.. scopes. */
@@ -286,5 +286,5 @@ if extra < actual then outcome.charged = S(extra) end
 if A(7) == '1' then outcome.bal = rows_out(rows) end
 local encoded = cjson.encode(outcome)
 idem_put(namespace, payload, encoded)
-return reply({ outcome = encoded })
+return reply_outcome(encoded)
 `;
