@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startRedisServer } from '@cycles-guard/redis/testing';
 import { Pool } from 'undici';
@@ -50,12 +51,42 @@ function cpuMsOf(pid: number | undefined): number {
   }
 }
 
-/** Reserves per second, and the server's CPU ms per reserve (counting the second after, deliveries included). */
-async function measured(origin: string, pid: number | undefined): Promise<{ rate: number; cpu: number }> {
+/** A redis-server's INFO fields. */
+function redisInfo(port: number): Record<string, string> {
+  const info: Record<string, string> = {};
+  for (const line of execFileSync('redis-cli', ['-p', String(port), 'INFO'], { encoding: 'utf8' }).split(
+    '\r\n',
+  )) {
+    const colon = line.indexOf(':');
+    if (colon > 0) info[line.slice(0, colon)] = line.slice(colon + 1);
+  }
+  return info;
+}
+
+/**
+ * Reserves per second, and the server's CPU ms per reserve (counting the second after, deliveries
+ * included). Each run also prints what grows over the benchmark (Redis CPU per reserve, its forks for
+ * AOF rewrites, memory and keys; the server's RSS), to tell a slower pair from a bigger data set.
+ */
+async function measured(
+  origin: string,
+  pid: number | undefined,
+  redisPort: number,
+  label: string,
+): Promise<{ rate: number; cpu: number }> {
+  const redisPid = Number(redisInfo(redisPort).process_id);
   const before = cpuMsOf(pid);
+  const redisBefore = cpuMsOf(redisPid);
+  const forksBefore = Number(redisInfo(redisPort).total_forks);
   const { rate, done } = await load(origin, 50, RUN_MS);
   await new Promise((resolve) => setTimeout(resolve, 1000)); // deliveries still in flight
-  return { rate, cpu: (cpuMsOf(pid) - before) / done };
+  const cpu = (cpuMsOf(pid) - before) / done;
+  const info = redisInfo(redisPort);
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  console.error(
+    `${label}: ${rate.toFixed(0)} req/s, server ${(cpu * 1000).toFixed(0)} µs/reserve, redis ${(((cpuMsOf(redisPid) - redisBefore) / done) * 1000).toFixed(0)} µs/reserve, forks +${Number(info.total_forks) - forksBefore}, aof ${(Number(info.aof_current_size) / 1e6).toFixed(0)} MB, redis mem ${info.used_memory_human}, ${info.db0}, server rss ${Math.round(Number(rss) / 1024)} MB`,
+  );
+  return { rate, cpu };
 }
 
 async function load(
@@ -139,17 +170,17 @@ const webhooks: Benchmark = {
       const runWith = async () => {
         const id = await subscribe();
         receiver.measure(true);
-        withHook.push(await measured(server.url, pid));
+        withHook.push(await measured(server.url, pid, redis.port, `pair ${withHook.length} B`));
         receiver.measure(false);
         await unsubscribe(id);
       };
       for (let pair = 0; pair < PAIRS; pair++) {
         if (pair % 2 === 0) {
-          without.push(await measured(server.url, pid));
+          without.push(await measured(server.url, pid, redis.port, `pair ${pair} A`));
           await runWith();
         } else {
           await runWith();
-          without.push(await measured(server.url, pid));
+          without.push(await measured(server.url, pid, redis.port, `pair ${pair} A`));
         }
       }
       const latencies = await receiver.latencies();
