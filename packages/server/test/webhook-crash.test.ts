@@ -178,6 +178,42 @@ async function storedEvents(prefix: string): Promise<string[]> {
 
 let run = 0;
 
+/** Subscribes the receiver to every threshold crossing, retrying fast and never disabled. */
+async function subscribe(url: string): Promise<void> {
+  const created = await fetch(`${url}/v1/admin/webhooks?tenant_id=acme`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-admin-api-key': ADMIN_KEY },
+    body: JSON.stringify({
+      url: hook,
+      event_types: ['budget.threshold_crossed'],
+      retry_policy: { max_retries: 10, initial_delay_ms: 100, backoff_multiplier: 1, max_delay_ms: 1000 },
+      disable_after_failures: 1_000_000,
+    }),
+  });
+  expect(created.status).toBe(201);
+}
+
+/** The stored events under `prefix` that have not arrived, after waiting up to 20 s for them. */
+async function neverArrived(prefix: string): Promise<{ stored: string[]; missing: string[] }> {
+  const stored = await storedEvents(prefix);
+  let missing = stored;
+  for (let waited = 0; waited < 20_000 && missing.length > 0; waited += 200) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    missing = stored.filter((id) => !received.has(id));
+  }
+  return { stored, missing };
+}
+
+/** Kills `child` after `delayMs`; resolves then. */
+function killAfter(child: ChildProcess, delayMs: number): Promise<void> {
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, delayMs),
+  );
+}
+
 describe('webhook delivery across server crashes (Redis)', () => {
   it('delivers every stored event the subscription receives at least once, whenever servers are killed', async () => {
     await fc.assert(
@@ -185,54 +221,57 @@ describe('webhook delivery across server crashes (Redis)', () => {
         fc.array(fc.integer({ min: 20, max: 700 }), { minLength: 2, maxLength: 3 }),
         async (killAfterMs) => {
           const prefix = `crash-${run++}:`;
+          const users = prefix.slice(0, -1);
           let server = await startServer(prefix);
-          const created = await fetch(`${server.url}/v1/admin/webhooks?tenant_id=acme`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-admin-api-key': ADMIN_KEY },
-            body: JSON.stringify({
-              url: hook,
-              event_types: ['budget.threshold_crossed'],
-              retry_policy: {
-                max_retries: 10,
-                initial_delay_ms: 100,
-                backoff_multiplier: 1,
-                max_delay_ms: 1000,
-              },
-              disable_after_failures: 1_000_000,
-            }),
-          });
-          expect(created.status).toBe(201);
+          await subscribe(server.url);
           for (const [round, delay] of killAfterMs.entries()) {
-            const killed = new Promise<void>((resolve) =>
-              setTimeout(() => {
-                server.child.kill('SIGKILL');
-                resolve();
-              }, delay),
-            );
-            await reserveUntil(server.url, `${prefix.slice(0, -1)}-r${round}-u`, 8, killed);
+            await reserveUntil(server.url, `${users}-r${round}-u`, 8, killAfter(server.child, delay));
             await exited(server.child);
             server = await startServer(prefix);
           }
           // The last server runs on, with a little more load, and takes over the dead servers' marks.
           await reserveUntil(
             server.url,
-            `${prefix.slice(0, -1)}-last-u`,
+            `${users}-last-u`,
             4,
             new Promise((resolve) => setTimeout(resolve, 500)),
           );
-          const stored = await storedEvents(prefix);
-          expect(stored.length).toBeGreaterThan(0);
-          let missing = stored;
-          for (let waited = 0; waited < 20_000 && missing.length > 0; waited += 200) {
-            await new Promise((resolve) => setTimeout(resolve, 200));
-            missing = stored.filter((id) => !received.has(id));
-          }
+          const { stored, missing } = await neverArrived(prefix);
           server.child.kill('SIGTERM');
           await exited(server.child);
+          expect(stored.length).toBeGreaterThan(0);
           expect(missing, `${missing.length} of ${stored.length} stored events never arrived`).toEqual([]);
         },
       ),
       { numRuns: 3 },
+    );
+  }, 180_000);
+
+  it('has a running peer take over a killed server: its unrecorded and its retrying deliveries', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 50, max: 700 }), async (delay) => {
+        const prefix = `peer-${run++}:`;
+        const users = prefix.slice(0, -1);
+        const [doomed, peer] = await Promise.all([startServer(prefix), startServer(prefix)]);
+        await subscribe(peer!.url);
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // the doomed server sees the subscription
+        const killed = killAfter(doomed!.child, delay);
+        await Promise.all([
+          reserveUntil(doomed!.url, `${users}-a-u`, 8, killed),
+          reserveUntil(
+            peer!.url,
+            `${users}-b-u`,
+            4,
+            killed.then(() => new Promise((resolve) => setTimeout(resolve, 300))),
+          ),
+        ]);
+        const { stored, missing } = await neverArrived(prefix);
+        peer!.child.kill('SIGTERM');
+        await exited(peer!.child);
+        expect(stored.length).toBeGreaterThan(0);
+        expect(missing, `${missing.length} of ${stored.length} stored events never arrived`).toEqual([]);
+      }),
+      { numRuns: 2 },
     );
   }, 180_000);
 });

@@ -10,7 +10,7 @@ import {
 } from '@cycles-guard/core/ledger-kit';
 import { eventJson, type ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { DeliveryRecord } from './delivery.ts';
-import { type OpenDeliveries, publisherTag } from './delivery-marks.ts';
+import { type OpenDeliveries, publishedBy, publisherTag } from './delivery-marks.ts';
 import { WebhookPoster } from './http-post.ts';
 import { orphanedDeliveries } from './orphan-events.ts';
 import type { SubscriptionRecord } from './subscription.ts';
@@ -225,9 +225,10 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Resends what dead servers may have sent without a stored record (`orphan-events.ts`), each stored
-   * before it is sent, so a crash here leaves it covered; then removes their marks. Duplicates are
-   * possible, losses are not.
+   * Takes over from dead servers: resumes the unfinished deliveries of their events (which a server
+   * otherwise resumes only when it starts), resends what they may have sent without a stored record
+   * (`orphan-events.ts`), each stored before it is sent, so a crash here leaves it covered; then removes
+   * their marks. Duplicates are possible, losses are not.
    */
   private async recoverOrphans(): Promise<void> {
     const marks = this.store.marks;
@@ -235,6 +236,13 @@ export class WebhookDispatcher {
     this.recovering = true;
     try {
       for (const mark of await marks.orphans(this.leaseMs)) {
+        if (mark.tag !== undefined) {
+          const tag = mark.tag;
+          for (const delivery of await this.store.unfinished()) {
+            if (publishedBy(delivery.event, tag) && !this.timers.has(delivery.delivery_id))
+              this.schedule(delivery);
+          }
+        }
         const scan = {
           events: this.events,
           subscriptions: this.list().filter((subscription) => subscription.status === 'ACTIVE'),
