@@ -79,12 +79,17 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
   }
 
   async deleteSubscription(subscriptionId: string): Promise<void> {
+    this.deleted.add(subscriptionId);
+    const pending: string[] = [];
     for (const [deliveryId, owner] of this.storedUnfinished) {
-      if (owner === subscriptionId) this.storedUnfinished.delete(deliveryId);
+      if (owner !== subscriptionId) continue;
+      this.storedUnfinished.delete(deliveryId);
+      pending.push(`${subscriptionId}|${deliveryId}`);
     }
     await whenConnected(this.client);
     // Two writes: the shared list and the subscription's own keys sit on different Cluster slots.
     await this.client.hdel(sharedWebhookKey(this.prefix, 'subs'), subscriptionId);
+    if (pending.length > 0) await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), ...pending);
     await this.client
       .pipeline()
       .del(subscriptionKey(this.prefix, subscriptionId, 'order'))
@@ -112,6 +117,8 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
    */
   private queued = new Map<string, QueuedWrite>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Subscriptions deleted here: deliveries that end after the delete are not written back under their keys. */
+  private readonly deleted = new Set<string>();
   /** Deliveries whose unfinished record is stored (and in the `pending` set) → their subscription. */
   private readonly storedUnfinished = new Map<string, string>();
 
@@ -141,6 +148,7 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
       // deliveries (a command per delivery cost more CPU than the bytes it carried).
       const bySubscription = new Map<string, { fields: string[]; order: (string | number)[] }>();
       for (const { record } of batch) {
+        if (this.deleted.has(record.subscription_id)) continue;
         // Serialized as it is now, not as it was when saved: the dispatcher updates its records in place
         // and only between awaits, so this is a state it reached (never older than the one saved), and a
         // PENDING record overtaken by its outcome is never encoded at all.
