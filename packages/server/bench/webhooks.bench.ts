@@ -30,6 +30,9 @@ async function reserveOnce(pool: Pool): Promise<void> {
     subject: { tenant: 'acme', app: 'chat', agent: `user-${counter}` },
     action: { kind: 'llm.completion', name: 'bench-model' },
     estimate: { unit: 'TOKENS', amount: 90 },
+    // Longer than the benchmark: with the default 60 s the first holds expired during the last pairs,
+    // and their expiries (swept, evented and, in B, delivered) loaded those runs alone.
+    ttl_ms: 600_000,
   });
   const response = await pool.request({
     path: '/v1/reservations',
