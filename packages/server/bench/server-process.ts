@@ -29,14 +29,20 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the server with `config` (a config file's JSON; `port` and `logLevel` are filled in). */
-export async function startServerProcess(config: Record<string, unknown>): Promise<ServerProcess> {
+/**
+ * Starts the server with `config` (a config file's JSON; `port` and `logLevel` are filled in); `nodeArgs`
+ * go to its Node (e.g. `--cpu-prof` to profile it under a benchmark's load).
+ */
+export async function startServerProcess(
+  config: Record<string, unknown>,
+  nodeArgs: string[] = [],
+): Promise<ServerProcess> {
   const port = await freePort();
   const file = join(mkdtempSync(join(tmpdir(), 'cg-bench-')), 'cycles.json');
   writeFileSync(file, JSON.stringify({ port, logLevel: 'warn', ...config }));
   const child = spawn(
     process.execPath,
-    ['--conditions=@cycles-guard/source', '--import', 'tsx', CLI, '--config', file],
+    [...nodeArgs, '--conditions=@cycles-guard/source', '--import', 'tsx', CLI, '--config', file],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const url = `http://127.0.0.1:${port}`;

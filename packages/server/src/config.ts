@@ -55,6 +55,11 @@ export interface ServerConfig extends LedgerConfig {
    */
   webhookSecurity?: WebhookSecurityConfig;
   /**
+   * On Redis: how long a server may go without writing its delivery mark before another server takes
+   * it for dead and resends the deliveries it may not have stored. @default 15000
+   */
+  webhookLeaseMs?: number;
+  /**
    * The ledger's rate events (core `LedgerEventsOptions`): `denialRate` and `expiryRate` (`threshold`,
    * `windowMs`, `minSamples`), `burnRate` (`multiplier`, `windowMs`, `baselineWindows`, or `false`).
    * Defaults: GOV `WebhookThresholdConfig`'s (10 %, 5 %, 3x, over 300 s; 20 samples; 12 windows).
@@ -85,6 +90,7 @@ const SERVER_KEYS = [
   'maxTemplateLedgersPerTenant',
   'webhookAllowHttp',
   'webhookSecurity',
+  'webhookLeaseMs',
   'events',
 ];
 
@@ -270,6 +276,8 @@ export function parseServerConfig(json: unknown, source?: string): ServerConfig 
   for (const name of ['maxTemplateLedgers', 'maxTemplateLedgersPerTenant'] as const) {
     if (json[name] !== undefined) config[name] = integerIn(json[name], name, 0, 100_000_000, source);
   }
+  if (json.webhookLeaseMs !== undefined)
+    config.webhookLeaseMs = integerIn(json.webhookLeaseMs, 'webhookLeaseMs', 500, 3_600_000, source);
   if (json.events !== undefined) config.events = checkRateEvents(json.events, source);
   return config;
 }

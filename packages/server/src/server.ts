@@ -228,6 +228,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
       : new WebhookDispatcher(ledger.events, openWebhookStore(ledger, store), {
           guard,
           onSharedChange: () => webhookPolicy.reload(),
+          ...(options.webhookLeaseMs === undefined ? {} : { leaseMs: options.webhookLeaseMs }),
         });
   webhooks?.start();
   const now = () => options.clock?.now() ?? Date.now();

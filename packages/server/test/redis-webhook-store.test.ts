@@ -90,6 +90,47 @@ describe('RedisWebhookStore', () => {
     expect(await client.smembers('b:webhooks:pending')).toEqual([]);
     expect(await client.get('b:webhooks:version')).toBe('1');
   });
+
+  it('writes nothing back under a deleted subscription when its delivery ends after the delete', async () => {
+    const store = new RedisWebhookStore(client, 'd:');
+    await store.saveSubscription({ subscription_id: 'whsub_1' } as SubscriptionRecord);
+    const record = delivery('whdel_late', 1);
+    await store.saveDelivery(record);
+    expect(await client.smembers('d:webhooks:pending')).toEqual(['whsub_1|whdel_late']);
+    await store.deleteSubscription('whsub_1');
+    record.status = 'SUCCESS';
+    await store.saveDelivery(record);
+    expect(await client.exists('d:webhooks:{whsub_1}:records', 'd:webhooks:{whsub_1}:order')).toBe(0);
+    expect(await client.smembers('d:webhooks:pending')).toEqual([]);
+  });
+
+  it('keeps a mark at or before every delivery not stored yet, and tells a dead server by its lease', async () => {
+    const store = new RedisWebhookStore(client, 'm:');
+    await store.saveSubscription({ subscription_id: 'whsub_1' } as SubscriptionRecord);
+    let open = { sinceMs: Date.parse(event.timestamp) + 5000, tag: 'abc123' as string | undefined };
+    await store.start(() => open);
+    const markOf = async () => (await client.hget('m:webhooks:marks', store.instance))!.split('|');
+    expect(await markOf()).toEqual([String(open.sinceMs), expect.any(String), 'abc123']);
+    // A delivery of an older event waits in the write queue: a heartbeat now must not pass it.
+    const saved = store.saveDelivery(delivery('whdel_q', 1));
+    await store.beat(0);
+    expect(Number((await markOf())[0])).toBe(Date.parse(event.timestamp));
+    await saved;
+    open = { sinceMs: open.sinceMs + 1, tag: 'abc123' };
+    await store.beat(0);
+    expect(Number((await markOf())[0])).toBe(open.sinceMs);
+    // Seen from another server: alive within the lease, an orphan after it; released only unchanged.
+    const other = new RedisWebhookStore(client, 'm:');
+    expect(await other.orphans(60_000)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const [orphan] = await other.orphans(10);
+    expect(orphan).toMatchObject({ instance: store.instance, fromMs: open.sinceMs, tag: 'abc123' });
+    await store.beat(0); // it was alive after all: the mark moved
+    await other.release(orphan!);
+    expect(await client.hexists('m:webhooks:marks', store.instance)).toBe(1);
+    await store.retire();
+    expect(await client.hexists('m:webhooks:marks', store.instance)).toBe(0);
+  });
 });
 
 type Step = { delivery: number; action: 'retry' | 'succeed' | 'fail' | 'resave'; settle: boolean };

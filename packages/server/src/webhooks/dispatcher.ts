@@ -10,7 +10,9 @@ import {
 } from '@cycles-guard/core/ledger-kit';
 import { eventJson, type ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { DeliveryRecord } from './delivery.ts';
+import { type OpenDeliveries, publishedBy, publisherTag } from './delivery-marks.ts';
 import { WebhookPoster } from './http-post.ts';
+import { orphanedDeliveries } from './orphan-events.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import { SubscriptionSet } from './subscription-set.ts';
 import { WebhookUrlGuard } from './url-guard.ts';
@@ -31,6 +33,12 @@ export interface DispatcherOptions {
   refreshMs?: number;
   /** Reads the other shared webhook state (the URL policy) at load and whenever the version moves. */
   onSharedChange?: () => Promise<void>;
+  /**
+   * On a shared store: a server whose delivery mark is this much older is dead, and its possibly
+   * unstored deliveries are resent (`delivery-marks.ts`). Its mark is written every `leaseMs / 5`.
+   * Default 15,000 ms.
+   */
+  leaseMs?: number;
 }
 
 /** How a delivery attempt ended, as counted on `/metrics`. */
@@ -49,6 +57,13 @@ export class WebhookDispatcher {
   private readonly subscriptions: SubscriptionSet;
   private refresher: ReturnType<typeof setInterval> | undefined;
   private readonly refreshMs: number;
+  private readonly leaseMs: number;
+  private marksTimer: ReturnType<typeof setInterval> | undefined;
+  private recovering = false;
+  /** Time of the newest event handed to the store (the mark when nothing newer waits). */
+  private lastEventMs = 0;
+  /** The tag core's event log puts in the ids of the events this process publishes. */
+  private eventTag: string | undefined;
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly inFlight = new Set<Promise<void>>();
   private inbox: ProtocolEvent[] = [];
@@ -70,6 +85,7 @@ export class WebhookDispatcher {
     this.subscriptions = new SubscriptionSet(store, events, options.onSharedChange);
     this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
     this.refreshMs = options.refreshMs ?? 1000;
+    this.leaseMs = options.leaseMs ?? 15_000;
   }
 
   /**
@@ -78,11 +94,16 @@ export class WebhookDispatcher {
    * 503 from its ledger) whether or not Redis is up. Events that come first wait in the inbox.
    */
   start(): void {
+    this.lastEventMs = this.clock.now();
     this.unsubscribe = this.events.subscribe((event) => this.enqueue(event));
     this.loading = this.load();
     if (this.store.version !== undefined) {
       this.refresher = setInterval(() => void this.refresh(), this.refreshMs);
       this.refresher.unref?.();
+    }
+    if (this.store.marks !== undefined) {
+      this.marksTimer = setInterval(() => void this.tendMarks(), this.leaseMs / 5);
+      this.marksTimer.unref?.();
     }
   }
 
@@ -110,8 +131,10 @@ export class WebhookDispatcher {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.subscriptions.load();
+        await this.store.marks?.start(() => this.openDeliveries());
         for (const delivery of await this.store.unfinished()) this.schedule(delivery);
         this.loaded = true;
+        void this.recoverOrphans();
         if (this.inbox.length > 0 && !this.draining) {
           this.draining = true;
           setImmediate(() => void this.drain());
@@ -180,10 +203,67 @@ export class WebhookDispatcher {
     this.closed = true;
     this.unsubscribe?.();
     clearInterval(this.refresher);
+    clearInterval(this.marksTimer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
     this.poster.close();
+    await this.store.marks?.retire().catch(() => {});
+  }
+
+  /** The dispatcher's part of its mark: the oldest event not handed to the store, else the newest seen. */
+  private openDeliveries(): OpenDeliveries {
+    const sinceMs = this.inbox.length > 0 ? Date.parse(this.inbox[0]!.timestamp) : this.lastEventMs;
+    return { sinceMs, tag: this.eventTag };
+  }
+
+  /** The heartbeat: writes this server's mark, then resends the windows of servers that stopped. */
+  private async tendMarks(): Promise<void> {
+    if (this.closed || !this.loaded) return;
+    await this.store.marks?.beat(this.leaseMs / 5).catch(() => {});
+    await this.recoverOrphans();
+  }
+
+  /**
+   * Takes over from dead servers: resumes the unfinished deliveries of their events (which a server
+   * otherwise resumes only when it starts), resends what they may have sent without a stored record
+   * (`orphan-events.ts`), each stored before it is sent, so a crash here leaves it covered; then removes
+   * their marks. Duplicates are possible, losses are not.
+   */
+  private async recoverOrphans(): Promise<void> {
+    const marks = this.store.marks;
+    if (marks === undefined || this.recovering || this.closed) return;
+    this.recovering = true;
+    try {
+      for (const mark of await marks.orphans(this.leaseMs)) {
+        if (mark.tag !== undefined) {
+          const tag = mark.tag;
+          for (const delivery of await this.store.unfinished()) {
+            if (publishedBy(delivery.event, tag) && !this.timers.has(delivery.delivery_id))
+              this.schedule(delivery);
+          }
+        }
+        const scan = {
+          events: this.events,
+          subscriptions: this.list().filter((subscription) => subscription.status === 'ACTIVE'),
+          receives: (subscription: SubscriptionRecord, event: ProtocolEvent) =>
+            this.receives(subscription, event),
+          deliveredEvents: (subscriptionId: string) => marks.deliveredEvents(subscriptionId),
+          leaseMs: this.leaseMs,
+        };
+        for await (const page of orphanedDeliveries(scan, mark)) {
+          if (this.closed) return;
+          const deliveries = page.map(([subscription, event]) => this.draftDelivery(subscription, event));
+          await Promise.all(deliveries.map((delivery) => this.store.saveDelivery(delivery)));
+          for (const delivery of deliveries) void this.attempt(delivery);
+        }
+        await marks.release(mark);
+      }
+    } catch {
+      // Redis unreachable or the scan failed: the next heartbeat tries again.
+    } finally {
+      this.recovering = false;
+    }
   }
 
   /** Settles when every attempt started so far has finished (tests, benchmarks). */
@@ -195,6 +275,7 @@ export class WebhookDispatcher {
   }
 
   private enqueue(event: ProtocolEvent): void {
+    this.eventTag ??= publisherTag(event);
     if (this.closed || (this.subscriptions.size === 0 && this.loaded)) return;
     this.inbox.push(event);
     if (!this.draining) {
@@ -212,6 +293,7 @@ export class WebhookDispatcher {
       while (this.inbox.length > 0) {
         const batch = this.inbox;
         this.inbox = [];
+        this.lastEventMs = Math.max(this.lastEventMs, Date.parse(batch.at(-1)!.timestamp));
         for (const event of batch) {
           for (const subscription of this.subscriptions.values()) {
             if (subscription.status !== 'ACTIVE' || !this.receives(subscription, event)) continue;

@@ -1,6 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { eventJson } from '@cycles-guard/core/webhooks';
 import { type RedisLedger, whenConnected } from '@cycles-guard/redis';
 import { type DeliveryPage, type DeliveryQuery, type DeliveryRecord, pageOfDeliveries } from './delivery.ts';
+import {
+  type DeliveryMarks,
+  formatMark,
+  type OpenDeliveries,
+  type OrphanedMark,
+  parseMark,
+} from './delivery-marks.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import { sharedWebhookKey, subscriptionKey } from './webhook-keys.ts';
 import { MAX_FINISHED_PER_SUBSCRIPTION, type WebhookStore } from './webhook-store.ts';
@@ -10,6 +18,10 @@ type Pipeline = ReturnType<Client['pipeline']>;
 
 /** How long a delivery write may wait to be batched with others (and overtaken by its outcome). */
 const FLUSH_MS = 10;
+/** How long a batch that could not be written waits before it is tried again. */
+const RETRY_FLUSH_MS = 250;
+/** A mark is rewritten after a write batch at most this often (an older mark only covers more). */
+const MARK_EVERY_MS = 100;
 
 interface QueuedWrite {
   record: DeliveryRecord;
@@ -26,13 +38,28 @@ function serializeDelivery(record: DeliveryRecord, finished: boolean): string {
   return finished ? json : `${json.slice(0, -1)},"event":${eventJson(event)}}`;
 }
 
+/** The time of a delivery's event (ms). */
+const eventMs = (record: DeliveryRecord): number => Date.parse(record.event.timestamp);
+
 /**
  * Subscriptions and deliveries in the ledger's Redis: a delivery still PENDING or RETRYING is in the
  * `pending` set until it ends, so a restarted server (or another one) picks it up again. Each
- * subscription keeps its newest deliveries only.
+ * subscription keeps its newest deliveries only. Each server's delivery mark (`delivery-marks.ts`)
+ * covers the deliveries not stored yet.
  */
-export class RedisWebhookStore implements WebhookStore {
+export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
   private writes = 0;
+  /** This server's field in the `marks` hash. */
+  readonly instance = randomBytes(8).toString('hex');
+  /** The dispatcher's part of the mark; undefined until `start` (no mark is written before) and after `retire`. */
+  private open: (() => OpenDeliveries) | undefined;
+  /** The oldest event time of each write batch in flight. */
+  private readonly flushing = new Set<{ floorMs: number }>();
+  private markedAt = 0;
+
+  get marks(): DeliveryMarks {
+    return this;
+  }
 
   constructor(
     private readonly client: Client,
@@ -52,12 +79,17 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async deleteSubscription(subscriptionId: string): Promise<void> {
+    this.deleted.add(subscriptionId);
+    const pending: string[] = [];
     for (const [deliveryId, owner] of this.storedUnfinished) {
-      if (owner === subscriptionId) this.storedUnfinished.delete(deliveryId);
+      if (owner !== subscriptionId) continue;
+      this.storedUnfinished.delete(deliveryId);
+      pending.push(`${subscriptionId}|${deliveryId}`);
     }
     await whenConnected(this.client);
     // Two writes: the shared list and the subscription's own keys sit on different Cluster slots.
     await this.client.hdel(sharedWebhookKey(this.prefix, 'subs'), subscriptionId);
+    if (pending.length > 0) await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), ...pending);
     await this.client
       .pipeline()
       .del(subscriptionKey(this.prefix, subscriptionId, 'order'))
@@ -85,6 +117,8 @@ export class RedisWebhookStore implements WebhookStore {
    */
   private queued = new Map<string, QueuedWrite>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Subscriptions deleted here: deliveries that end after the delete are not written back under their keys. */
+  private readonly deleted = new Set<string>();
   /** Deliveries whose unfinished record is stored (and in the `pending` set) → their subscription. */
   private readonly storedUnfinished = new Map<string, string>();
 
@@ -102,15 +136,19 @@ export class RedisWebhookStore implements WebhookStore {
     const batch = [...this.queued.values()];
     this.queued = new Map();
     const trims: string[] = [];
+    const inFlight = { floorMs: Number.POSITIVE_INFINITY };
+    for (const { record } of batch) inFlight.floorMs = Math.min(inFlight.floorMs, eventMs(record));
+    this.flushing.add(inFlight);
+    const added: string[] = [];
+    const removed: string[] = [];
     try {
       await whenConnected(this.client);
       // A Cluster pipeline must not span nodes: each subscription's keys share its hash tag, `pending`
       // is apart. Within a flush each subscription gets one HSET and one ZADD, whatever its number of
       // deliveries (a command per delivery cost more CPU than the bytes it carried).
       const bySubscription = new Map<string, { fields: string[]; order: (string | number)[] }>();
-      const added: string[] = [];
-      const removed: string[] = [];
       for (const { record } of batch) {
+        if (this.deleted.has(record.subscription_id)) continue;
         // Serialized as it is now, not as it was when saved: the dispatcher updates its records in place
         // and only between awaits, so this is a state it reached (never older than the one saved), and a
         // PENDING record overtaken by its outcome is never encoded at all.
@@ -153,12 +191,93 @@ export class RedisWebhookStore implements WebhookStore {
       );
       const error = results.find(([failure]) => failure !== null)?.[0];
       if (error) throw error;
+      this.flushing.delete(inFlight);
       for (const { waiters } of batch) for (const { done } of waiters) done();
     } catch (error) {
+      this.flushing.delete(inFlight);
+      this.requeue(batch, added, removed);
       for (const { waiters } of batch) for (const { failed } of waiters) failed(error);
       return;
     }
+    if (Date.now() - this.markedAt >= MARK_EVERY_MS) await this.writeMark().catch(() => {});
     for (const subscriptionId of trims) await this.trim(subscriptionId).catch(() => {});
+  }
+
+  /**
+   * A batch that could not be written goes back in the queue (behind newer states of the same
+   * deliveries) and is tried again: the mark stays before it until it is stored.
+   */
+  private requeue(batch: QueuedWrite[], added: string[], removed: string[]): void {
+    for (const member of added) this.storedUnfinished.delete(member.slice(member.indexOf('|') + 1));
+    for (const member of removed) {
+      const bar = member.indexOf('|');
+      this.storedUnfinished.set(member.slice(bar + 1), member.slice(0, bar));
+    }
+    for (const { record } of batch) {
+      if (!this.queued.has(record.delivery_id)) this.queued.set(record.delivery_id, { record, waiters: [] });
+    }
+    this.flushTimer ??= setTimeout(() => void this.flush(), RETRY_FLUSH_MS);
+  }
+
+  async start(open: () => OpenDeliveries): Promise<void> {
+    this.open = open;
+    await this.writeMark();
+  }
+
+  async beat(withinMs: number): Promise<void> {
+    if (Date.now() - this.markedAt >= withinMs) await this.writeMark();
+  }
+
+  /** Writes this server's mark: nothing it delivers from an earlier event is left unstored. */
+  private async writeMark(): Promise<void> {
+    if (this.open === undefined) return;
+    const { sinceMs, tag } = this.open();
+    let fromMs = sinceMs;
+    for (const { floorMs } of this.flushing) fromMs = Math.min(fromMs, floorMs);
+    for (const { record } of this.queued.values()) fromMs = Math.min(fromMs, eventMs(record));
+    this.markedAt = Date.now();
+    await whenConnected(this.client);
+    await this.client.hset(
+      sharedWebhookKey(this.prefix, 'marks'),
+      this.instance,
+      formatMark(fromMs, this.markedAt, tag),
+    );
+  }
+
+  async retire(): Promise<void> {
+    if (this.open === undefined || this.queued.size > 0 || this.flushing.size > 0) return;
+    this.open = undefined;
+    await this.client.hdel(sharedWebhookKey(this.prefix, 'marks'), this.instance);
+  }
+
+  async orphans(leaseMs: number): Promise<OrphanedMark[]> {
+    await whenConnected(this.client);
+    const all = await this.client.hgetall(sharedWebhookKey(this.prefix, 'marks'));
+    const now = Date.now();
+    const found: OrphanedMark[] = [];
+    for (const [instance, raw] of Object.entries(all)) {
+      const mark = parseMark(instance, raw);
+      if (instance !== this.instance && mark !== undefined && now - mark.beatMs > leaseMs) found.push(mark);
+    }
+    return found;
+  }
+
+  async release(mark: OrphanedMark): Promise<void> {
+    await whenConnected(this.client);
+    // Compare and delete in one step: a mark that moved is not this one.
+    await this.client.eval(
+      "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0",
+      1,
+      sharedWebhookKey(this.prefix, 'marks'),
+      mark.instance,
+      mark.raw,
+    );
+  }
+
+  async deliveredEvents(subscriptionId: string): Promise<Set<string>> {
+    await whenConnected(this.client);
+    const all = await this.client.hvals(subscriptionKey(this.prefix, subscriptionId, 'records'));
+    return new Set(all.map((json) => (JSON.parse(json) as DeliveryRecord).event_id));
   }
 
   /** Forgets a subscription's oldest deliveries past the bound (now and then, not on every write). */

@@ -4,9 +4,12 @@
 /**
  * A key shared by all subscriptions: `subs` (id → subscription), `pending` (deliveries not yet ended),
  * `version` (bumped by every subscription write, so other servers know to reload), `security` (the
- * admin's `WebhookSecurityConfig`, bumping `version` too).
+ * admin's `WebhookSecurityConfig`, bumping `version` too), `marks` (server → its delivery mark).
  */
-export function sharedWebhookKey(prefix: string, kind: 'subs' | 'pending' | 'version' | 'security'): string {
+export function sharedWebhookKey(
+  prefix: string,
+  kind: 'subs' | 'pending' | 'version' | 'security' | 'marks',
+): string {
   return `${prefix}webhooks:${kind}`;
 }
 

@@ -1,4 +1,5 @@
 import { type DeliveryPage, type DeliveryQuery, type DeliveryRecord, pageOfDeliveries } from './delivery.ts';
+import type { DeliveryMarks } from './delivery-marks.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface WebhookStore {
    * undefined on a store only this process sees.
    */
   version?(): Promise<string>;
+  /** Each server's delivery mark, on a store several servers share (`delivery-marks.ts`). */
+  readonly marks?: DeliveryMarks;
 }
 
 /** Finished deliveries kept per subscription (the newest). */
