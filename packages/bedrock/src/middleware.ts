@@ -176,7 +176,7 @@ export function guardMiddleware(
     if (shareState) context[STATE] = state;
 
     let result: Awaited<ReturnType<typeof next>>;
-    const sent = { ...args, input: clamped as unknown as ServiceInputTypes };
+    const sent = clamped === input ? args : { ...args, input: clamped as unknown as ServiceInputTypes };
     try {
       result = await (canAbortBeforeResponse(call) ? raceAbort(() => next(sent), call) : next(sent));
     } catch (error) {
