@@ -186,14 +186,13 @@ export function guardMiddleware(
     recordResponse(state, result, stream);
     const output = result.output as unknown as JsonObject;
     Object.defineProperty(output, 'cycles', { value: outcome, enumerable: false, configurable: true });
-    const close = () => destroyBody(state.response?.body);
 
     if (command === 'ConverseStreamCommand' && isAsyncIterable(output.stream)) {
-      output.stream = guardStream(output.stream, settler, feedConverseEvent, close, outcome);
+      output.stream = guardStream(output.stream, settler, feedConverseEvent, closeOf(state), outcome);
     } else if (command === 'InvokeModelWithResponseStreamCommand' && isAsyncIterable(output.body)) {
       const family = model.family;
       const feed = (target: StreamSettler, event: unknown) => feedInvokeChunk(family, target, event);
-      output.body = guardStream(output.body, settler, feed, close, outcome);
+      output.body = guardStream(output.body, settler, feed, closeOf(state), outcome);
     } else if (command === 'ConverseCommand') {
       // Inline rather than recordCharge: no async frame of its own on the most common command.
       outcome.charged = chargedBy(await settler.finish(converseUsage(output.usage)));
@@ -208,6 +207,11 @@ export function guardMiddleware(
     }
     return result;
   };
+}
+
+/** Closes a stream's connection (made for streams only: a closure per call is work a Converse call skips). */
+function closeOf(state: GuardState): () => void {
+  return () => destroyBody(state.response?.body);
 }
 
 /** Settles a call whose send threw: released only when certainly unbilled (and not our own abort). */
