@@ -14,6 +14,7 @@ import {
   type Subject,
 } from '@cycles-guard/core';
 import {
+  chargedBy,
   type EstimateInput,
   type LlmCallOptions,
   llmCallOutcome,
@@ -110,6 +111,18 @@ export const cyclesBedrockMiddlewareOptions: InitializeHandlerOptions & { name: 
 export function cyclesBedrockMiddleware(
   options: CyclesBedrockOptions = {},
 ): InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes> {
+  return guardMiddleware(options, true);
+}
+
+/**
+ * {@link cyclesBedrockMiddleware}; with `shareState` false (the plain plugin, which adds no
+ * deserialize-step companion to read it) the SDK's context is left as it was: a property added there
+ * at the first step gives the context every later middleware reads another shape.
+ */
+export function guardMiddleware(
+  options: CyclesBedrockOptions,
+  shareState: boolean,
+): InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes> {
   return (next, context) => async (args) => {
     const command = context.commandName ?? '';
     if (!GUARDED.has(command)) return next(args);
@@ -160,10 +173,10 @@ export function cyclesBedrockMiddleware(
           body: encodeLike(input.body, clampInvokeBody(model.family, body ?? {}, granted, reasoning)),
         };
     const state: GuardState = { call };
-    context[STATE] = state;
+    if (shareState) context[STATE] = state;
 
     let result: Awaited<ReturnType<typeof next>>;
-    const sent = { ...args, input: clamped as unknown as ServiceInputTypes };
+    const sent = clamped === input ? args : { ...args, input: clamped as unknown as ServiceInputTypes };
     try {
       result = await (canAbortBeforeResponse(call) ? raceAbort(() => next(sent), call) : next(sent));
     } catch (error) {
@@ -173,16 +186,16 @@ export function cyclesBedrockMiddleware(
     recordResponse(state, result, stream);
     const output = result.output as unknown as JsonObject;
     Object.defineProperty(output, 'cycles', { value: outcome, enumerable: false, configurable: true });
-    const close = () => destroyBody(state.response?.body);
 
     if (command === 'ConverseStreamCommand' && isAsyncIterable(output.stream)) {
-      output.stream = guardStream(output.stream, settler, feedConverseEvent, close, outcome);
+      output.stream = guardStream(output.stream, settler, feedConverseEvent, closeOf(state), outcome);
     } else if (command === 'InvokeModelWithResponseStreamCommand' && isAsyncIterable(output.body)) {
       const family = model.family;
       const feed = (target: StreamSettler, event: unknown) => feedInvokeChunk(family, target, event);
-      output.body = guardStream(output.body, settler, feed, close, outcome);
+      output.body = guardStream(output.body, settler, feed, closeOf(state), outcome);
     } else if (command === 'ConverseCommand') {
-      await recordCharge(outcome, settler.finish(converseUsage(output.usage)));
+      // Inline rather than recordCharge: no async frame of its own on the most common command.
+      outcome.charged = chargedBy(await settler.finish(converseUsage(output.usage)));
     } else if (command === 'InvokeModelCommand') {
       const usage =
         invokeBodyUsage(model.family, parseJsonObject(blobBytes(output.body))) ??
@@ -194,6 +207,11 @@ export function cyclesBedrockMiddleware(
     }
     return result;
   };
+}
+
+/** Closes a stream's connection (made for streams only: a closure per call is work a Converse call skips). */
+function closeOf(state: GuardState): () => void {
+  return () => destroyBody(state.response?.body);
 }
 
 /** Settles a call whose send threw: released only when certainly unbilled (and not our own abort). */

@@ -6,11 +6,7 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { AWS_REGION } from '@cycles-guard/core/llm';
 import type { Pluggable } from '@smithy/types';
-import {
-  type CyclesBedrockOptions,
-  cyclesBedrockMiddleware,
-  cyclesBedrockMiddlewareOptions,
-} from './middleware.ts';
+import { type CyclesBedrockOptions, cyclesBedrockMiddlewareOptions, guardMiddleware } from './middleware.ts';
 import {
   cyclesBedrockResponseMiddleware,
   cyclesBedrockResponseMiddlewareOptions,
@@ -33,7 +29,7 @@ function guardPlugin(
 ): Pluggable<ServiceInputTypes, ServiceOutputTypes> {
   return {
     applyToStack(stack) {
-      stack.add(cyclesBedrockMiddleware(options), cyclesBedrockMiddlewareOptions);
+      stack.add(guardMiddleware(options, shareCallsWithHandler), cyclesBedrockMiddlewareOptions);
       // Only a wrapped request handler needs the deserialize-step companion (it reads each request's
       // call); every stack entry costs each call microseconds to resolve.
       if (shareCallsWithHandler) {

@@ -347,6 +347,34 @@ describe('TOKENS unit', () => {
   });
 });
 
+describe('the SDK context', () => {
+  it('keeps the shape it has without the plugin (no guard state added where no companion reads it)', async () => {
+    const setup = await guardedSetup(1e12);
+    emulator = setup.emulator;
+    const plain = sdkClient(setup.emulator.url);
+    const keysSeen = (client: typeof plain) => {
+      const seen: string[][] = [];
+      client.middlewareStack.add(
+        (next, context) => (args) => {
+          seen.push(Object.keys(context));
+          return next(args);
+        },
+        { step: 'serialize', name: 'contextKeys' },
+      );
+      return seen;
+    };
+    const guardedKeys = keysSeen(setup.client);
+    const plainKeys = keysSeen(plain);
+    const command = () =>
+      new ConverseCommand({ modelId: HAIKU, messages, inferenceConfig: { maxTokens: 100 } });
+    await setup.client.send(command());
+    await plain.send(command());
+    expect(guardedKeys).toHaveLength(1);
+    expect(guardedKeys).toEqual(plainKeys);
+    expect((await setup.state()).spent).toBeGreaterThan(0);
+  });
+});
+
 describe('createGuardedBedrockClient', () => {
   it('cancels a request that has not answered when the budget context aborts', async () => {
     const { startBedrockEmulator } = await import('@cycles-guard/bedrock-emulator');

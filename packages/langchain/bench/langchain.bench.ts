@@ -24,6 +24,10 @@ function model(url: string): ChatBedrockConverse {
 const overhead: Benchmark = {
   metrics: {
     'langchain.guard_overhead_us_p50': { target: 150, better: 'lower', unit: 'µs' },
+    // For information: the added time moves with the box's speed at the moment. On the shared box
+    // (load 5-11, Dec 7) 13 runs added 128-172 µs to plain calls of 749-1,153 µs, 13.6-17.1 % of the
+    // plain call in every run; idle it added 123-131 µs. Read a missed µs target next to this.
+    'langchain.guard_overhead_ratio': { better: 'lower', unit: 'x' },
   },
   async run() {
     const emulator = await startBedrockEmulator({ port: 0, outputTokens: 20 });
@@ -46,7 +50,10 @@ const overhead: Benchmark = {
       `langchain bench: plain p50 ${plainP50.toFixed(0)} µs, guarded p50 ${guardedP50.toFixed(0)} µs, ` +
         `added over the 3,000 warm-up pairs ${warmupOverheadP50.toFixed(0)} µs`,
     );
-    return { 'langchain.guard_overhead_us_p50': overheadP50 };
+    return {
+      'langchain.guard_overhead_us_p50': overheadP50,
+      'langchain.guard_overhead_ratio': (plainP50 + overheadP50) / plainP50,
+    };
   },
 };
 

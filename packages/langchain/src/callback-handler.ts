@@ -123,7 +123,9 @@ export class CyclesCallbackHandler extends BaseCallbackHandler {
   ): Promise<void> {
     let input: EstimateInput;
     try {
-      input = messagesInput(messages.flat(), asObject(extraParams?.invocation_params));
+      // One prompt per run is the rule (invoke, stream, batch): no flattened copy of it.
+      const all = messages.length === 1 ? (messages[0] as BaseMessage[]) : messages.flat();
+      input = messagesInput(all, asObject(extraParams?.invocation_params));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -34,8 +34,11 @@ export function messagesInput(
     if (Array.isArray(toolCalls) && toolCalls.length > 0) content.push(JSON.stringify(toolCalls));
     turns.push({ role, content });
   }
-  const tools = toolSpecs(invocationParams).map((tool) => JSON.stringify(tool));
-  return { system, messages: turns, ...(tools.length > 0 ? { tools } : {}) };
+  const specs = toolSpecs(invocationParams);
+  const input: EstimateInput = { system, messages: turns };
+  // Most calls have no tools: no mapped copy and no spread for them.
+  if (specs.length > 0) input.tools = specs.map((tool) => JSON.stringify(tool));
+  return input;
 }
 
 /** Input of a text-completion model (`handleLLMStart`). */

@@ -55,12 +55,17 @@ export function readConverse(input: JsonObject): RequestLimits {
   };
 }
 
-/** Returns a copy of the Converse input with the granted limits applied. */
+/**
+ * The Converse input with the granted limits applied: a copy, or `input` itself when it already asks
+ * for exactly the grant and no thinking budget (the common uncapped call: the SDK then serializes an
+ * object of the caller's own shape, and nothing is copied). `input` is never changed.
+ */
 export function clampConverse(
   input: JsonObject,
   maxTokens: number,
   reasoningBudget: number | undefined,
 ): JsonObject {
+  if (reasoningBudget === undefined && asObject(input.inferenceConfig)?.maxTokens === maxTokens) return input;
   const next: JsonObject = { ...input, inferenceConfig: { ...asObject(input.inferenceConfig), maxTokens } };
   const fields = asObject(input.additionalModelRequestFields);
   if (fields !== undefined && reasoningBudget !== undefined) {
