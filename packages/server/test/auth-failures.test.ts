@@ -1,5 +1,4 @@
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request as httpRequest } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LedgerEventLog } from '@cycles-guard/core/ledger-kit';
@@ -12,6 +11,7 @@ import { govSchemaProblems } from './support/gov-contract.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';
 
 // `api_key.auth_failed` and `api_key.auth_failure_rate_spike` under a hostile client: 10,000 requests
 // with bad keys store 5 auth_failed events (the per-source bound), queue no more deliveries than that
@@ -23,7 +23,7 @@ const KEY = 'acme-key-auth-fail-1';
 /** Heap a flood may leave behind. */
 const HEAP_BOUND = 4e6;
 let redis: RedisServer;
-let receiver: Server;
+let receiver: RecordingReceiver;
 let hookBase: string;
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, GOV-checked
 type Json = any;
@@ -33,23 +33,12 @@ let prefixes = 0;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      received.set(request.url!, [...(received.get(request.url!) ?? []), JSON.parse(body)]);
-      response.statusCode = 204;
-      response.end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  hookBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startRecordingReceiver(received);
+  hookBase = receiver.base;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await redis?.remove();
 });
 

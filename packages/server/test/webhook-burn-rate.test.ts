@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ManualClock } from '@cycles-guard/core/testing';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
@@ -9,6 +7,7 @@ import { govSchemaProblems } from './support/gov-contract.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';
 
 // `burn_rate_multiplier` and `burn_rate_window_seconds` of GOV `WebhookThresholdConfig`, per
 // subscription: each subscription receives the `budget.burn_rate_anomaly` of its own (multiplier,
@@ -20,7 +19,7 @@ import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 const KEY = 'acme-key-burn-0001';
 const BASELINE_WINDOWS = 3;
 let redis: RedisServer;
-let receiver: Server;
+let receiver: RecordingReceiver;
 let hookBase: string;
 /** Path → the anomalies it received. */
 const received = new Map<string, Json[]>();
@@ -29,23 +28,12 @@ let prefixes = 0;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      received.set(request.url!, [...(received.get(request.url!) ?? []), JSON.parse(body)]);
-      response.statusCode = 204;
-      response.end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  hookBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startRecordingReceiver(received);
+  hookBase = receiver.base;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await redis?.remove();
 });
 

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ManualClock } from '@cycles-guard/core/testing';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
@@ -9,6 +7,7 @@ import { govSchemaProblems } from './support/gov-contract.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';
 
 // The rate fields of GOV `WebhookThresholdConfig` per subscription: each subscription receives the
 // denial-rate spike of its own (`denial_rate_threshold`, `rate_window_seconds`) pair, an omitted field
@@ -18,7 +17,7 @@ import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 const KEY = 'acme-key-rates-0001';
 let redis: RedisServer;
-let receiver: Server;
+let receiver: RecordingReceiver;
 let hookBase: string;
 /** Path → the spikes it received. */
 const received = new Map<string, { event_type: string; data: Record<string, number> }[]>();
@@ -29,23 +28,12 @@ let runs = 0;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      received.set(request.url!, [...(received.get(request.url!) ?? []), JSON.parse(body)]);
-      response.statusCode = 204;
-      response.end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  hookBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startRecordingReceiver(received);
+  hookBase = receiver.base;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await redis?.remove();
 });
 
