@@ -112,10 +112,32 @@ export class RedisEventStore implements EventStore {
     }
   }
 
-  /** Claims a fired-once alert (`budget.threshold_crossed` per window and direction) for every server. */
-  async claim(tenant: string, alert: string, ttlMs: number): Promise<boolean> {
+  /**
+   * Claims fired-once alerts (`budget.threshold_crossed` per window and direction) for every server, all
+   * in one round trip: whether each is this server's to send. A claim Redis could not answer is granted
+   * (a duplicate alert beats a lost one).
+   */
+  async claimAll(claims: readonly { tenant: string; alert: string }[], ttlMs: number): Promise<boolean[]> {
+    if (claims.length === 0) return [];
     await this.connected();
-    const key = tenantEventKey(this.prefix, tenant, `once:${alert}`);
-    return (await this.client.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK';
+    const keys = claims.map(({ tenant, alert }) => tenantEventKey(this.prefix, tenant, `once:${alert}`));
+    // Redis Cluster: the claims of several tenants live in several slots, which one pipeline cannot span.
+    if (this.client.isCluster) {
+      return Promise.all(
+        keys.map((key) =>
+          this.client.set(key, '1', 'PX', ttlMs, 'NX').then(
+            (reply) => reply === 'OK',
+            () => true,
+          ),
+        ),
+      );
+    }
+    const replies = await this.client
+      .pipeline(keys.map((key) => ['set', key, '1', 'PX', ttlMs, 'NX']))
+      .exec();
+    return keys.map((_, index) => {
+      const [error, reply] = replies?.[index] ?? [new Error('no reply')];
+      return error !== null || reply === 'OK';
+    });
   }
 }
