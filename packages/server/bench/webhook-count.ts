@@ -9,10 +9,13 @@ import { startWebhookReceiver } from './webhook-receiver.ts';
 // for RUN_MS, then everything waits until quiet, and the reserves answered 200 are compared with the
 // events stored, the deliveries received and the server's delivery counters. Run:
 //   node --conditions=@cycles-guard/source --import tsx packages/server/bench/webhook-count.ts
+// With CRASH=1 the server is SIGKILLed at the end of the run, mid-load: what is stored then is what a
+// crash keeps of the answered reserves' events.
 
 const API_KEY = 'count-key-webhooks-1';
 const ADMIN_KEY = 'count-admin-key-0123456789';
 const RUN_MS = Number(process.env.RUN_MS ?? 10_000);
+const CRASH = process.env.CRASH === '1';
 const PREFIX = `count-wh:${Date.now()}:`;
 
 const redis = await startRedisServer();
@@ -46,34 +49,44 @@ try {
   let answered = 0;
   let counter = 0;
   const deadline = performance.now() + RUN_MS;
+  let killed = false;
+  if (CRASH) {
+    setTimeout(() => {
+      killed = true;
+      server.child.kill('SIGKILL');
+    }, RUN_MS);
+  }
   await Promise.all(
     Array.from({ length: 50 }, async () => {
-      while (performance.now() < deadline) {
+      while (performance.now() < deadline && !killed) {
         counter++;
-        const response = await pool.request({
-          path: '/v1/reservations',
-          method: 'POST',
-          body: JSON.stringify({
-            idempotency_key: `c-${counter}`,
-            subject: { tenant: 'acme', app: 'chat', agent: `user-${counter}` },
-            action: { kind: 'llm.completion', name: 'bench-model' },
-            estimate: { unit: 'TOKENS', amount: 90 },
-            ttl_ms: 600_000,
-          }),
-          headers: { 'content-type': 'application/json', 'x-cycles-api-key': API_KEY },
-        });
-        await response.body.dump();
-        if (response.statusCode === 200) answered++;
+        const response = await pool
+          .request({
+            path: '/v1/reservations',
+            method: 'POST',
+            body: JSON.stringify({
+              idempotency_key: `c-${counter}`,
+              subject: { tenant: 'acme', app: 'chat', agent: `user-${counter}` },
+              action: { kind: 'llm.completion', name: 'bench-model' },
+              estimate: { unit: 'TOKENS', amount: 90 },
+              ttl_ms: 600_000,
+            }),
+            headers: { 'content-type': 'application/json', 'x-cycles-api-key': API_KEY },
+          })
+          .catch(() => undefined);
+        if (response === undefined) continue; // the server was killed mid-request
+        await response.body.dump().catch(() => {});
+        if (response.statusCode === 200 && !killed) answered++;
       }
     }),
   );
-  await pool.close();
+  await pool.destroy();
   const redisCli = (...args: string[]) =>
     execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
   const snapshot = async () => {
-    const metrics = await (
-      await fetch(`${server.url}/metrics`, { headers: { 'x-admin-api-key': ADMIN_KEY } })
-    ).text();
+    const metrics = CRASH
+      ? '' // the server is gone
+      : await (await fetch(`${server.url}/metrics`, { headers: { 'x-admin-api-key': ADMIN_KEY } })).text();
     const delivered = metrics
       .split('\n')
       .filter((line) => line.startsWith('cycles_webhook_deliveries_total'))
@@ -99,7 +112,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 } finally {
-  await server.stop();
+  if (!CRASH) await server.stop();
   await redis.remove();
   await receiver.stop();
 }
