@@ -41,22 +41,52 @@ export class RedisEventStore implements EventStore {
     return whenConnected(this.client);
   }
 
-  async append(events: readonly ProtocolEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  /** Events appended this turn, written together on the next microtask. */
+  private queued: ProtocolEvent[] = [];
+  private written: Promise<void> = Promise.resolve();
+
+  /**
+   * Appends, coalescing the appends of one turn (a ledger publishes a batch of operations' events in one
+   * loop) into one `INCRBY` and one pipeline: under load, two round trips per operation kept events
+   * waiting longer before they were stored, the window a crash loses them in.
+   */
+  append(events: readonly ProtocolEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    if (this.queued.length === 0) {
+      this.written = Promise.resolve().then(() => {
+        const batch = this.queued;
+        this.queued = [];
+        return this.write(batch);
+      });
+    }
+    this.queued.push(...events);
+    return this.written;
+  }
+
+  private async write(events: readonly ProtocolEvent[]): Promise<void> {
     await this.connected();
     const last = await this.client.incrby(sharedEventKey(this.prefix, 'seq'), events.length);
-    const commands = events.flatMap((event, index): (string | number)[][] => {
+    const commands: (string | number)[][] = [];
+    const tenants = new Set<string>();
+    events.forEach((event, index) => {
       const sequence = last - events.length + 1 + index;
-      const log = tenantEventKey(this.prefix, event.tenant_id, 'log');
       const id = sharedEventKey(this.prefix, `id:${event.event_id}`);
-      return [
-        ['zadd', log, sequence, eventJson(event)],
-        ['zremrangebyrank', log, 0, -(this.maxPerTenant + 1)],
-        ['pexpire', log, this.retentionMs],
-        ['sadd', sharedEventKey(this.prefix, 'tenants'), event.tenant_id],
-        ['set', id, `${sequence}|${event.tenant_id}`, 'PX', this.retentionMs],
-      ];
+      commands.push([
+        'zadd',
+        tenantEventKey(this.prefix, event.tenant_id, 'log'),
+        sequence,
+        eventJson(event),
+      ]);
+      commands.push(['set', id, `${sequence}|${event.tenant_id}`, 'PX', this.retentionMs]);
+      tenants.add(event.tenant_id);
     });
+    // Each tenant's log trimmed and its expiry pushed once per batch, after its events are in.
+    for (const tenant of tenants) {
+      const log = tenantEventKey(this.prefix, tenant, 'log');
+      commands.push(['zremrangebyrank', log, 0, -(this.maxPerTenant + 1)]);
+      commands.push(['pexpire', log, this.retentionMs]);
+      commands.push(['sadd', sharedEventKey(this.prefix, 'tenants'), tenant]);
+    }
     // One pipeline on one Redis. On Redis Cluster a batch's keys live in several slots (a tenant's log,
     // the shared index), which one pipeline cannot span: each write is routed on its own.
     if (this.client.isCluster) {
@@ -112,10 +142,32 @@ export class RedisEventStore implements EventStore {
     }
   }
 
-  /** Claims a fired-once alert (`budget.threshold_crossed` per window and direction) for every server. */
-  async claim(tenant: string, alert: string, ttlMs: number): Promise<boolean> {
+  /**
+   * Claims fired-once alerts (`budget.threshold_crossed` per window and direction) for every server, all
+   * in one round trip: whether each is this server's to send. A claim Redis could not answer is granted
+   * (a duplicate alert beats a lost one).
+   */
+  async claimAll(claims: readonly { tenant: string; alert: string }[], ttlMs: number): Promise<boolean[]> {
+    if (claims.length === 0) return [];
     await this.connected();
-    const key = tenantEventKey(this.prefix, tenant, `once:${alert}`);
-    return (await this.client.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK';
+    const keys = claims.map(({ tenant, alert }) => tenantEventKey(this.prefix, tenant, `once:${alert}`));
+    // Redis Cluster: the claims of several tenants live in several slots, which one pipeline cannot span.
+    if (this.client.isCluster) {
+      return Promise.all(
+        keys.map((key) =>
+          this.client.set(key, '1', 'PX', ttlMs, 'NX').then(
+            (reply) => reply === 'OK',
+            () => true,
+          ),
+        ),
+      );
+    }
+    const replies = await this.client
+      .pipeline(keys.map((key) => ['set', key, '1', 'PX', ttlMs, 'NX']))
+      .exec();
+    return keys.map((_, index) => {
+      const [error, reply] = replies?.[index] ?? [new Error('no reply')];
+      return error !== null || reply === 'OK';
+    });
   }
 }

@@ -7,6 +7,7 @@ import {
   type DenialFacts,
   deniedDraft,
   type EventDraft,
+  type EventOrigin,
   expiredDraft,
   LedgerEventLog,
   observedAllowedDraft,
@@ -137,8 +138,9 @@ export class RedisLedgerEvents {
   private readonly holds = new Bounded<string, Hold>();
   /** Each scope's over-limit flag as this instance last saw it. */
   private readonly overLimit = new Bounded<string, boolean>();
-  /** Publications in operation order (an alert's claim must not let a later event overtake it). */
-  private tail: Promise<void> = Promise.resolve();
+  /** Operations' events waiting for their claims, in operation order (a later event must not overtake). */
+  private waiting: { drafts: EventDraft[]; origin: EventOrigin }[] = [];
+  private flushing = false;
 
   constructor(
     client: Redis | Cluster,
@@ -353,30 +355,47 @@ export class RedisLedgerEvents {
 
   private emit(made: EventDraft[], context: CallContext | undefined): void {
     // Rates are counted now, in operation order, at the clock's time of the operation.
-    const drafts = this.log.withRateSpikes(made);
-    const origin = originOf(context);
-    this.tail = this.tail
-      .then(() => this.claimed(drafts))
-      .then((kept) => {
-        this.log.publish(kept, origin);
-      })
-      .catch(() => {});
+    this.waiting.push({ drafts: this.log.withRateSpikes(made), origin: originOf(context) });
+    if (!this.flushing) void this.flush();
   }
 
-  private async claimed(drafts: EventDraft[]): Promise<EventDraft[]> {
-    const kept: EventDraft[] = [];
-    for (const draft of drafts) {
-      if (!ONCE_TYPES.has(draft.type)) {
-        kept.push(draft);
-        continue;
+  /**
+   * Publishes the waiting operations' events in operation order, each batch's once-alerts claimed in one
+   * round trip. One claim at a time (as before) let events fall ever further behind the ledger under load
+   * (10 s behind after 10 s of 50 clients), all lost by a crash and all missed by a subscription removed
+   * meanwhile; a batch keeps the wait to about one round trip whatever the load.
+   */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting;
+        this.waiting = [];
+        const once = batch.flatMap(({ drafts }) => drafts.filter((draft) => ONCE_TYPES.has(draft.type)));
+        const granted = await this.store
+          .claimAll(once.map(onceClaim), 40 * 86_400_000)
+          .catch(() => once.map(() => true));
+        const refused = new Set(once.filter((_, index) => !granted[index]));
+        for (const { drafts, origin } of batch) {
+          try {
+            this.log.publish(
+              refused.size === 0 ? drafts : drafts.filter((draft) => !refused.has(draft)),
+              origin,
+            );
+          } catch {
+            // A publication must never stop the ones after it.
+          }
+        }
       }
-      const tenant = draft.tenant ?? tenantOfScope(draft.scope ?? '') ?? '__system__';
-      const direction = (draft.data?.direction as string | undefined) ?? '';
-      const claimed = await this.store
-        .claim(tenant, `${draft.correlationId}:${direction}`, 40 * 86_400_000)
-        .catch(() => true);
-      if (claimed) kept.push(draft);
+    } finally {
+      this.flushing = false;
     }
-    return kept;
   }
+}
+
+/** A once-alert's claim: its tenant, and the alert (window and direction) it must not repeat. */
+function onceClaim(draft: EventDraft): { tenant: string; alert: string } {
+  const tenant = draft.tenant ?? tenantOfScope(draft.scope ?? '') ?? '__system__';
+  const direction = (draft.data?.direction as string | undefined) ?? '';
+  return { tenant, alert: `${draft.correlationId}:${direction}` };
 }

@@ -6,7 +6,7 @@ import type { Benchmark } from '../../../scripts/bench.ts';
 import { median, percentile } from '../../../scripts/bench-stats.ts';
 import { DEFAULT_BLOCKED_CIDR_RANGES } from '../src/webhooks/webhook-security.ts';
 import { startServerProcess } from './server-process.ts';
-import { startWebhookReceiver } from './webhook-receiver.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 // Webhooks must never slow the reserve path. 50 clients reserve on the Redis ledger, each reserve for a
 // new user whose template budget it takes past 80 % (so every reserve raises one event), with no
@@ -16,6 +16,12 @@ import { startWebhookReceiver } from './webhook-receiver.ts';
 // within a pair cancels over the pairs. The endpoint runs in a process of its own (it measures each
 // event's time from its timestamp to its arrival): on this process's event loop, parsing the
 // deliveries slowed the load generator itself, which the throughput ratio then blamed on the server.
+// Deliveries are counted, not only timed: after each B run the benchmark waits until they stop arriving
+// before it unsubscribes, and `server.webhook_delivered_ratio` is what arrived over B's reserves (at
+// least once: ≥ 1). Until issue 17's fix its log showed ~15k deliveries against ~41k B reserves: the
+// ledger claimed each threshold alert in its own Redis round trip, one after another, so events fell
+// ~10 s behind the reserves and those still queued when B unsubscribed (1 s after its run) were never
+// delivered. Nothing was lost in Redis; the run measured reserves with their events' work deferred.
 
 const API_KEY = 'bench-key-webhooks-1';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
@@ -76,20 +82,36 @@ async function measured(
   pid: number | undefined,
   redisPort: number,
   label: string,
-): Promise<{ rate: number; cpu: number }> {
+  receiver?: WebhookReceiver,
+): Promise<{ rate: number; cpu: number; done: number; received: number }> {
   const redisPid = Number(redisInfo(redisPort).process_id);
   const before = cpuMsOf(pid);
   const redisBefore = cpuMsOf(redisPid);
   const forksBefore = Number(redisInfo(redisPort).total_forks);
+  const receivedBefore = (await receiver?.latencies())?.length ?? 0;
   const { rate, done } = await load(origin, 50, RUN_MS);
   await new Promise((resolve) => setTimeout(resolve, 1000)); // deliveries still in flight
   const cpu = (cpuMsOf(pid) - before) / done;
   const info = redisInfo(redisPort);
   const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  const received =
+    receiver === undefined ? 0 : (await deliveriesLanded(receiver, receivedBefore + done)) - receivedBefore;
   console.error(
-    `${label}: ${rate.toFixed(0)} req/s, server ${(cpu * 1000).toFixed(0)} µs/reserve, redis ${(((cpuMsOf(redisPid) - redisBefore) / done) * 1000).toFixed(0)} µs/reserve, forks +${Number(info.total_forks) - forksBefore}, aof ${(Number(info.aof_current_size) / 1e6).toFixed(0)} MB, redis mem ${info.used_memory_human}, ${info.db0}, server rss ${Math.round(Number(rss) / 1024)} MB`,
+    `${label}: ${rate.toFixed(0)} req/s,${receiver === undefined ? '' : ` ${received} deliveries of ${done} reserves,`} server ${(cpu * 1000).toFixed(0)} µs/reserve, redis ${(((cpuMsOf(redisPid) - redisBefore) / done) * 1000).toFixed(0)} µs/reserve, forks +${Number(info.total_forks) - forksBefore}, aof ${(Number(info.aof_current_size) / 1e6).toFixed(0)} MB, redis mem ${info.used_memory_human}, ${info.db0}, server rss ${Math.round(Number(rss) / 1024)} MB`,
   );
-  return { rate, cpu };
+  return { rate, cpu, done, received };
+}
+
+/** The receiver's count once it reaches `expected` or stops rising for 5 s (what was lost stays lost). */
+async function deliveriesLanded(receiver: WebhookReceiver, expected: number): Promise<number> {
+  let count = (await receiver.latencies()).length;
+  for (let still = 0; count < expected && still < 5000; still += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = (await receiver.latencies()).length;
+    if (now > count) still = 0;
+    count = now;
+  }
+  return count;
 }
 
 async function load(
@@ -122,6 +144,8 @@ const webhooks: Benchmark = {
     'server.webhook_cpu_ratio_c50': { target: 0.9, better: 'higher', unit: 'ratio' },
     'server.webhook_delivery_p50_ms': { target: 100, better: 'lower', unit: 'ms' },
     'server.webhook_delivery_p99_ms': { target: 250, better: 'lower', unit: 'ms' },
+    // Deliveries received over B's reserves (each raised one alert): below 1, alerts were lost.
+    'server.webhook_delivered_ratio': { target: 1, better: 'higher', unit: 'ratio' },
   },
   async run() {
     const receiver = await startWebhookReceiver();
@@ -171,12 +195,12 @@ const webhooks: Benchmark = {
     try {
       await load(server.url, 50, 2000); // warm-up: JIT, Redis function load, sockets
       const without: { rate: number; cpu: number }[] = [];
-      const withHook: { rate: number; cpu: number }[] = [];
+      const withHook: { rate: number; cpu: number; done: number; received: number }[] = [];
       const pid = server.child.pid;
       const runWith = async () => {
         const id = await subscribe();
         receiver.measure(true);
-        withHook.push(await measured(server.url, pid, redis.port, `pair ${withHook.length} B`));
+        withHook.push(await measured(server.url, pid, redis.port, `pair ${withHook.length} B`, receiver));
         receiver.measure(false);
         await unsubscribe(id);
       };
@@ -190,17 +214,19 @@ const webhooks: Benchmark = {
         }
       }
       const latencies = await receiver.latencies();
+      const reservesB = withHook.reduce((sum, run) => sum + run.done, 0);
       const ratios = withHook.map((run, pair) => run.rate / without[pair]!.rate);
       const cpuRatios = withHook.map((run, pair) => without[pair]!.cpu / run.cpu);
       const show = (values: number[], digits = 0) => values.map((v) => v.toFixed(digits)).join(', ');
       console.error(
-        `webhooks: without ${show(without.map((r) => r.rate))} req/s, with ${show(withHook.map((r) => r.rate))} req/s, pair ratios ${show(ratios, 3)}; server CPU per reserve without ${show(without.map((r) => r.cpu * 1000))} µs, with ${show(withHook.map((r) => r.cpu * 1000))} µs; ${latencies.length} deliveries`,
+        `webhooks: without ${show(without.map((r) => r.rate))} req/s, with ${show(withHook.map((r) => r.rate))} req/s, pair ratios ${show(ratios, 3)}; server CPU per reserve without ${show(without.map((r) => r.cpu * 1000))} µs, with ${show(withHook.map((r) => r.cpu * 1000))} µs; ${latencies.length} deliveries of ${reservesB} B reserves`,
       );
       return {
         'server.webhook_reserve_ratio_c50': median(ratios),
         'server.webhook_cpu_ratio_c50': median(cpuRatios),
         'server.webhook_delivery_p50_ms': percentile(latencies, 0.5),
         'server.webhook_delivery_p99_ms': percentile(latencies, 0.99),
+        'server.webhook_delivered_ratio': latencies.length / reservesB,
       };
     } finally {
       await server.stop();

@@ -1,0 +1,118 @@
+import { execFileSync } from 'node:child_process';
+import { startRedisServer } from '@cycles-guard/redis/testing';
+import { Pool } from 'undici';
+import { DEFAULT_BLOCKED_CIDR_RANGES } from '../src/webhooks/webhook-security.ts';
+import { startServerProcess } from './server-process.ts';
+import { startWebhookReceiver } from './webhook-receiver.ts';
+
+// Counts, not timings: 50 clients reserve for new users (each reserve raises one threshold crossing)
+// for RUN_MS, then everything waits until quiet, and the reserves answered 200 are compared with the
+// events stored, the deliveries received and the server's delivery counters. Run:
+//   node --conditions=@cycles-guard/source --import tsx packages/server/bench/webhook-count.ts
+// With CRASH=1 the server is SIGKILLed at the end of the run, mid-load: what is stored then is what a
+// crash keeps of the answered reserves' events.
+
+const API_KEY = 'count-key-webhooks-1';
+const ADMIN_KEY = 'count-admin-key-0123456789';
+const RUN_MS = Number(process.env.RUN_MS ?? 10_000);
+const CRASH = process.env.CRASH === '1';
+const PREFIX = `count-wh:${Date.now()}:`;
+
+const redis = await startRedisServer();
+const receiver = await startWebhookReceiver();
+const server = await startServerProcess({
+  ledger: { type: 'redis', url: redis.url, keyPrefix: PREFIX },
+  apiKeys: { [API_KEY]: 'acme' },
+  adminApiKey: ADMIN_KEY,
+  webhookSecurity: {
+    allow_http: true,
+    blocked_cidr_ranges: DEFAULT_BLOCKED_CIDR_RANGES.filter((range) => range !== '127.0.0.0/8'),
+  },
+  maxTemplateLedgers: 10_000_000,
+  maxTemplateLedgersPerTenant: 10_000_000,
+  tenants: { acme: { maxReservations: 10_000_000 } },
+  ledgers: [
+    { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e15 },
+    { scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e15 },
+  ],
+  templates: [{ pattern: 'tenant:acme/app:chat/agent:*', unit: 'TOKENS', allocated: 100 }],
+});
+try {
+  const created = await fetch(`${server.url}/v1/admin/webhooks?tenant_id=acme`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-admin-api-key': ADMIN_KEY },
+    body: JSON.stringify({ url: receiver.url, event_types: ['budget.threshold_crossed'] }),
+  });
+  if (created.status !== 201) throw new Error(`subscribe answered ${created.status}`);
+  receiver.measure(true);
+  const pool = new Pool(server.url, { connections: 50, pipelining: 1 });
+  let answered = 0;
+  let counter = 0;
+  const deadline = performance.now() + RUN_MS;
+  let killed = false;
+  if (CRASH) {
+    setTimeout(() => {
+      killed = true;
+      server.child.kill('SIGKILL');
+    }, RUN_MS);
+  }
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (performance.now() < deadline && !killed) {
+        counter++;
+        const response = await pool
+          .request({
+            path: '/v1/reservations',
+            method: 'POST',
+            body: JSON.stringify({
+              idempotency_key: `c-${counter}`,
+              subject: { tenant: 'acme', app: 'chat', agent: `user-${counter}` },
+              action: { kind: 'llm.completion', name: 'bench-model' },
+              estimate: { unit: 'TOKENS', amount: 90 },
+              ttl_ms: 600_000,
+            }),
+            headers: { 'content-type': 'application/json', 'x-cycles-api-key': API_KEY },
+          })
+          .catch(() => undefined);
+        if (response === undefined) continue; // the server was killed mid-request
+        await response.body.dump().catch(() => {});
+        if (response.statusCode === 200 && !killed) answered++;
+      }
+    }),
+  );
+  await pool.destroy();
+  const redisCli = (...args: string[]) =>
+    execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+  const snapshot = async () => {
+    const metrics = CRASH
+      ? '' // the server is gone
+      : await (await fetch(`${server.url}/metrics`, { headers: { 'x-admin-api-key': ADMIN_KEY } })).text();
+    const delivered = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('cycles_webhook_deliveries_total'))
+      .map((line) => line.replace('cycles_webhook_deliveries_total', ''))
+      .join(' ');
+    return {
+      stored: Number(redisCli('ZCARD', `${PREFIX}events:{acme}:log`)),
+      seq: Number(redisCli('GET', `${PREFIX}events:seq`)),
+      claims: Number(
+        redisCli('EVAL', `return #redis.call('keys', ARGV[1])`, '0', `${PREFIX}events:{acme}:once:*`),
+      ),
+      received: (await receiver.latencies()).length,
+      delivered,
+    };
+  };
+  console.log(`run ${RUN_MS} ms: answered ${answered}`);
+  let last = '';
+  for (let quiet = 0; quiet < 3; ) {
+    const now = JSON.stringify(await snapshot());
+    console.log(`${((performance.now() - deadline) / 1000).toFixed(1)} s after: ${now}`);
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+} finally {
+  if (!CRASH) await server.stop();
+  await redis.remove();
+  await receiver.stop();
+}
