@@ -2,8 +2,9 @@ import type { RedisServer } from '@cycles-guard/redis/testing';
 import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CyclesServer, startCyclesServer } from '../src/server.ts';
+import type { CyclesServer } from '../src/server.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { startRaceServers } from './support/race-servers.ts';
 
 // GOV Rule 2 for admin budget writes racing a tenant close: creates, funds and limit updates of the
 // tenant's budgets sent through every server (two sharing one real redis-server on Redis) while the
@@ -48,18 +49,7 @@ describe.each([
 ] as const)('budget writes racing a tenant close on the %s ledger, %i server(s)', (kind, count, runs) => {
   const servers: CyclesServer[] = [];
   beforeAll(async () => {
-    for (let i = 0; i < count; i++) {
-      servers.push(
-        await startCyclesServer({
-          port: 0,
-          adminApiKey: ADMIN_KEY,
-          ...(kind === 'redis'
-            ? { ledger: { type: 'redis' as const, url: redis.url, keyPrefix: 'wrace:' } }
-            : {}),
-          logLevel: 'silent',
-        }),
-      );
-    }
+    servers.push(...(await startRaceServers(kind, count, redis, 'wrace:')));
   });
   afterAll(async () => {
     for (const server of servers) await server.close();

@@ -2,8 +2,9 @@ import type { RedisServer } from '@cycles-guard/redis/testing';
 import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CyclesServer, startCyclesServer } from '../src/server.ts';
+import type { CyclesServer } from '../src/server.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { startRaceServers } from './support/race-servers.ts';
 
 // GOV Rule 1 under load: a tenant close over HTTP racing that tenant's own reserves, commits and
 // releases, sent by several clients at once through every server of the ledger (one server on the
@@ -77,18 +78,7 @@ describe.each([
 ] as const)('tenant close racing its own writes on the %s ledger, %i server(s)', (kind, count, runs) => {
   const servers: CyclesServer[] = [];
   beforeAll(async () => {
-    for (let i = 0; i < count; i++) {
-      servers.push(
-        await startCyclesServer({
-          port: 0,
-          adminApiKey: ADMIN_KEY,
-          ...(kind === 'redis'
-            ? { ledger: { type: 'redis' as const, url: redis.url, keyPrefix: 'race:' } }
-            : {}),
-          logLevel: 'silent',
-        }),
-      );
-    }
+    servers.push(...(await startRaceServers(kind, count, redis, 'race:')));
   });
   afterAll(async () => {
     for (const server of servers) await server.close();
