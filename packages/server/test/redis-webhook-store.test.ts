@@ -1,10 +1,12 @@
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
-import type { RedisLedger } from '@cycles-guard/redis';
+import { createRedisLedger, type RedisLedger } from '@cycles-guard/redis';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import type { DeliveryRecord } from '../src/webhooks/delivery.ts';
+import type { OpenDeliveries } from '../src/webhooks/delivery-marks.ts';
+import { WebhookDispatcher } from '../src/webhooks/dispatcher.ts';
 import { RedisWebhookStore } from '../src/webhooks/redis-webhook-store.ts';
 import type { SubscriptionRecord } from '../src/webhooks/subscription.ts';
 import { MemoryWebhookStore, type WebhookStore } from '../src/webhooks/webhook-store.ts';
@@ -107,7 +109,7 @@ describe('RedisWebhookStore', () => {
   it('keeps a mark at or before every delivery not stored yet, and tells a dead server by its lease', async () => {
     const store = new RedisWebhookStore(client, 'm:');
     await store.saveSubscription({ subscription_id: 'whsub_1' } as SubscriptionRecord);
-    let open = { sinceMs: Date.parse(event.timestamp) + 5000, tag: 'abc123' as string | undefined };
+    let open = { sinceMs: Date.parse(event.timestamp) + 5000, tag: 'abc123' };
     await store.start(() => open);
     const markOf = async () => (await client.hget('m:webhooks:marks', store.instance))!.split('|');
     expect(await markOf()).toEqual([String(open.sinceMs), expect.any(String), 'abc123']);
@@ -130,6 +132,47 @@ describe('RedisWebhookStore', () => {
     expect(await client.hexists('m:webhooks:marks', store.instance)).toBe(1);
     await store.retire();
     expect(await client.hexists('m:webhooks:marks', store.instance)).toBe(0);
+  });
+
+  it('stores no event of a server before its first mark, which carries the tag of its events', async () => {
+    // A server killed before its first mark is stored must leave no stored event that mark would cover:
+    // nobody could tell that its deliveries of them may be unrecorded. Its first mark is held back here.
+    let markNow = () => {};
+    const marking = new Promise<void>((resolve) => {
+      markNow = resolve;
+    });
+    class HeldMark extends RedisWebhookStore {
+      override async start(open: () => OpenDeliveries): Promise<void> {
+        await marking;
+        return super.start(open);
+      }
+    }
+    const ledger = createRedisLedger({
+      url: redis.url,
+      keyPrefix: 'first-mark:',
+      sweepIntervalMs: 0,
+      events: {},
+    });
+    const events = ledger.events!;
+    const dispatcher = new WebhookDispatcher(events, new HeldMark(ledger.client, 'first-mark:'));
+    try {
+      dispatcher.start();
+      const [published] = events.publish([
+        { type: 'system.webhook_test', tenant: 'acme', data: { component: 'test', message: 'm' } },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await events.get(published!.event_id)).toBeUndefined();
+      expect(await ledger.client.hlen('first-mark:webhooks:marks')).toBe(0);
+      markNow();
+      await dispatcher.ready();
+      const [mark] = Object.values(await ledger.client.hgetall('first-mark:webhooks:marks'));
+      expect(mark!.split('|')[2]).toBe(events.publisherTag);
+      expect(published!.event_id).toContain(events.publisherTag);
+      await expect.poll(() => events.get(published!.event_id)).toEqual(published);
+    } finally {
+      await dispatcher.close();
+      await ledger.close();
+    }
   });
 });
 

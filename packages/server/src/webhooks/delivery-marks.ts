@@ -3,12 +3,13 @@
 // therefore keeps one mark beside the deliveries: the event time from which its deliveries may not be
 // stored yet (the oldest event in its inbox, in its write queue or in a write in flight; else the
 // newest event it saw), written after a write batch succeeds (at most every 100 ms: an older mark only
-// covers more) and at least every lease / 5 (its heartbeat). A mark not written for a lease belongs to a dead server: another one resends every event
-// from the mark to the end of the lease that an active subscription receives and has no stored
-// delivery of, then removes the mark. Only that server's own events are resent: core's event log puts
-// a tag of its process in every event id, and the mark carries it. Everything before a mark is stored,
-// as a finished record or an unfinished one in the pending set (resumed on start), so nothing is lost;
-// an event may arrive twice.
+// covers more) and at least every lease / 5 (its heartbeat). A mark not written for a lease belongs to
+// a dead server: another one resends every event of that server from the mark on that an active
+// subscription receives and has no stored delivery of, then removes the mark. Only that server's own
+// events are resent: core's event log puts a tag of its process in every event id, and the mark
+// carries it from the first one, which is stored before any event of the process is (`storeAfter`).
+// Everything before a mark is stored, as a finished record or an unfinished one in the pending set
+// (resumed on start), so nothing is lost; an event may arrive twice.
 
 /** A dead server's mark, as read. */
 export interface OrphanedMark {
@@ -17,7 +18,7 @@ export interface OrphanedMark {
   fromMs: number;
   /** When it last wrote the mark (ms, wall clock). */
   beatMs: number;
-  /** The tag of its event ids; none if it published no event. */
+  /** The tag of its event ids; none in a mark of an older version (then every server's events are resent). */
   tag: string | undefined;
   /** The stored value (removed only while unchanged). */
   raw: string;
@@ -45,7 +46,8 @@ export interface DeliveryMarks {
 /** The dispatcher's part of a mark. */
 export interface OpenDeliveries {
   sinceMs: number;
-  tag: string | undefined;
+  /** The tag of this process's event ids (`LedgerEvents.publisherTag`). */
+  tag: string;
 }
 
 /** A mark as stored: `<fromMs>|<beatMs>|<tag>`. */
@@ -60,18 +62,6 @@ export function parseMark(instance: string, raw: string): OrphanedMark | undefin
   const beatMs = Number(beat);
   if (!Number.isFinite(fromMs) || !Number.isFinite(beatMs)) return undefined;
   return { instance, fromMs, beatMs, tag: tag === undefined || tag === '' ? undefined : tag, raw };
-}
-
-/**
- * The tag of the process that published an event, from its id as core's event log makes it:
- * `evt_<ms in base 36><tag><counter in base 36, 6 digits or more>`. Read from the first events a process
- * sees (counter below 36^6); undefined for an id of another form.
- */
-export function publisherTag(event: { event_id: string; timestamp: string }): string | undefined {
-  const head = `evt_${Date.parse(event.timestamp).toString(36)}`;
-  if (!event.event_id.startsWith(head)) return undefined;
-  const tag = event.event_id.slice(head.length, -6);
-  return tag.length > 0 ? tag : undefined;
 }
 
 /** Whether the process tagged `tag` published the event. */

@@ -10,7 +10,7 @@ import {
 } from '@cycles-guard/core/ledger-kit';
 import { eventJson, type ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { DeliveryRecord } from './delivery.ts';
-import { type OpenDeliveries, publishedBy, publisherTag } from './delivery-marks.ts';
+import { type OpenDeliveries, publishedBy } from './delivery-marks.ts';
 import { WebhookPoster } from './http-post.ts';
 import { orphanedDeliveries } from './orphan-events.ts';
 import type { SubscriptionRecord } from './subscription.ts';
@@ -62,8 +62,8 @@ export class WebhookDispatcher {
   private recovering = false;
   /** Time of the newest event handed to the store (the mark when nothing newer waits). */
   private lastEventMs = 0;
-  /** The tag core's event log puts in the ids of the events this process publishes. */
-  private eventTag: string | undefined;
+  /** Settles once this server's first delivery mark is stored (or it closes): events are stored after. */
+  private marked: (() => void) | undefined;
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly inFlight = new Set<Promise<void>>();
   private inbox: ProtocolEvent[] = [];
@@ -95,6 +95,14 @@ export class WebhookDispatcher {
    */
   start(): void {
     this.lastEventMs = this.clock.now();
+    if (this.store.marks !== undefined) {
+      // Else a server killed before its first mark leaves stored events no mark covers: nobody resends them.
+      this.events.storeAfter(
+        new Promise<void>((resolve) => {
+          this.marked = resolve;
+        }),
+      );
+    }
     this.unsubscribe = this.events.subscribe((event) => this.enqueue(event));
     this.loading = this.load();
     if (this.store.version !== undefined) {
@@ -130,8 +138,9 @@ export class WebhookDispatcher {
   private async load(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        await this.subscriptions.load();
         await this.store.marks?.start(() => this.openDeliveries());
+        this.marked?.();
+        await this.subscriptions.load();
         for (const delivery of await this.store.unfinished()) this.schedule(delivery);
         this.loaded = true;
         void this.recoverOrphans();
@@ -201,6 +210,7 @@ export class WebhookDispatcher {
   /** Stops listening and retrying; waits for attempts in flight. Pending deliveries stay in the store. */
   async close(): Promise<void> {
     this.closed = true;
+    this.marked?.();
     this.unsubscribe?.();
     clearInterval(this.refresher);
     clearInterval(this.marksTimer);
@@ -214,7 +224,7 @@ export class WebhookDispatcher {
   /** The dispatcher's part of its mark: the oldest event not handed to the store, else the newest seen. */
   private openDeliveries(): OpenDeliveries {
     const sinceMs = this.inbox.length > 0 ? Date.parse(this.inbox[0]!.timestamp) : this.lastEventMs;
-    return { sinceMs, tag: this.eventTag };
+    return { sinceMs, tag: this.events.publisherTag };
   }
 
   /** The heartbeat: writes this server's mark, then resends the windows of servers that stopped. */
@@ -249,7 +259,6 @@ export class WebhookDispatcher {
           receives: (subscription: SubscriptionRecord, event: ProtocolEvent) =>
             this.receives(subscription, event),
           deliveredEvents: (subscriptionId: string) => marks.deliveredEvents(subscriptionId),
-          leaseMs: this.leaseMs,
         };
         for await (const page of orphanedDeliveries(scan, mark)) {
           if (this.closed) return;
@@ -275,7 +284,6 @@ export class WebhookDispatcher {
   }
 
   private enqueue(event: ProtocolEvent): void {
-    this.eventTag ??= publisherTag(event);
     if (this.closed || (this.subscriptions.size === 0 && this.loaded)) return;
     this.inbox.push(event);
     if (!this.draining) {

@@ -13,15 +13,13 @@ export interface OrphanScan {
   subscriptions: readonly SubscriptionRecord[];
   receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean;
   deliveredEvents(subscriptionId: string): Promise<Set<string>>;
-  leaseMs: number;
 }
 
 /**
  * The events a dead server published from its mark on (in time order, a page at a time) that each
  * subscription receives and has no stored delivery of: what it may have sent unrecorded. Events older
- * than a subscription are left out. A mark without a tag (the server died before a mark carried the tag
- * of its first events) takes every event up to two heartbeats after its last one: it cannot have
- * published later, and another server's events there arrive twice at worst.
+ * than a subscription are left out. A mark without a tag (written by an older version) takes every
+ * server's events from the mark on: a live server's may arrive twice, none is lost.
  */
 export async function* orphanedDeliveries(
   scan: OrphanScan,
@@ -36,7 +34,6 @@ export async function* orphanedDeliveries(
       sortDir: 'asc',
       limit: 100,
       fromMs: mark.fromMs - CLOCK_SLACK_MS,
-      ...(tag === undefined ? { toMs: mark.beatMs + (2 * scan.leaseMs) / 5 } : {}),
       ...(cursor === undefined ? {} : { cursor }),
     });
     const found: [SubscriptionRecord, ProtocolEvent][] = [];

@@ -56,7 +56,9 @@ export class LedgerEventLog implements LedgerEvents {
   private readonly thresholds: readonly number[];
   private readonly rules: { pattern: string; thresholds: number[] }[];
   private readonly source: string;
-  private readonly tag = Math.random().toString(36).slice(2, 8);
+  readonly publisherTag = Math.random().toString(36).slice(2, 8).padEnd(6, '0');
+  /** Set while `storeAfter`'s promise is pending: appends wait for it. */
+  private storing: Promise<unknown> | undefined;
   private counter = 0;
   private readonly denials: RateSpikes;
   private readonly expiries: RateSpikes;
@@ -144,6 +146,18 @@ export class LedgerEventLog implements LedgerEvents {
     return this.store.get(eventId);
   }
 
+  storeAfter(ready: Promise<unknown>): void {
+    const gate = ready.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.storing = gate;
+    // Appends chained before this runs go first (then-callbacks run in the order they were added).
+    void gate.then(() => {
+      if (this.storing === gate) this.storing = undefined;
+    });
+  }
+
   subscribe(listener: ProtocolEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -154,7 +168,10 @@ export class LedgerEventLog implements LedgerEvents {
     const now = this.clock.now();
     const timestamp = new Date(now).toISOString();
     const events = drafts.map((draft) => this.stamp(draft, origin, now, timestamp));
-    if (this.store instanceof MemoryEventStore) for (const event of events) this.store.add(event);
+    if (this.storing !== undefined) {
+      const store = this.store;
+      this.storing.then(() => store.append(events)).catch(() => {});
+    } else if (this.store instanceof MemoryEventStore) for (const event of events) this.store.add(event);
     else this.store.append(events).catch(() => {});
     for (const event of events) for (const listener of this.listeners) announce(listener, event);
     return events;
@@ -236,7 +253,7 @@ export class LedgerEventLog implements LedgerEvents {
 
   private stamp(draft: EventDraft, origin: EventOrigin, now: number, timestamp: string): ProtocolEvent {
     const event: ProtocolEvent = {
-      event_id: `evt_${now.toString(36)}${this.tag}${(this.counter++).toString(36).padStart(6, '0')}`,
+      event_id: `evt_${now.toString(36)}${this.publisherTag}${(this.counter++).toString(36).padStart(6, '0')}`,
       event_type: draft.type,
       category: categoryOf(draft.type),
       timestamp,

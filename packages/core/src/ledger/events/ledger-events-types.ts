@@ -56,4 +56,14 @@ export interface LedgerEvents {
   subscribe(listener: ProtocolEventListener): () => void;
   /** Stamps, stores and announces events (admin actions, webhook lifecycle). Returns them. */
   publish(drafts: readonly EventDraft[], origin?: EventOrigin): ProtocolEvent[];
+  /**
+   * The tag this process puts in the ids of the events it publishes (`evt_<ms in base 36><tag><counter>`,
+   * 6 characters): a server sharing a store tells its own events from others' by it.
+   */
+  readonly publisherTag: string;
+  /**
+   * Stores the events published from now on only once `ready` settles (in order; announced at once):
+   * a webhook dispatcher's first delivery mark must be stored before any event it may have to resend.
+   */
+  storeAfter(ready: Promise<unknown>): void;
 }
