@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 // Two servers on one real redis-server: each delivers the events it raises, so a subscription written
 // on one must reach the other without a restart (a polled version key, about a second), and so must
@@ -14,25 +13,17 @@ const KEY = 'acme-key-shared-01';
 let redis: RedisServer;
 let a: CyclesServer;
 let b: CyclesServer;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let hook: string;
 const bodies: { event_type: string; data: { threshold?: number } }[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      bodies.push(JSON.parse(body));
-      response.statusCode = 204;
-      response.end();
-    });
+  receiver = await startWebhookReceiver(({ raw }) => {
+    bodies.push(JSON.parse(raw.toString('utf8')));
+    return 204;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  hook = `${receiver.base}/hook`;
   const config = {
     port: 0,
     adminApiKey: ADMIN_KEY,
@@ -50,7 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await a?.close();
   await b?.close();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await redis?.remove();
 });
 
