@@ -1,8 +1,7 @@
 import { type RedisClusterHandle, startRedisCluster } from '@cycles-guard/redis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { ADMIN_KEY } from './support/http-ledger.ts';
-import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import type { CyclesServer } from '../src/server.ts';
+import { startAgentBudgetServers } from './support/agent-budget-servers.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 // Webhooks on Redis Cluster (3 masters + 3 replicas on loopback), two servers: subscriptions whose
@@ -25,18 +24,11 @@ beforeAll(async () => {
     return 204;
   });
   base = receiver.base;
-  const config = {
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    apiKeys: { [KEY]: 'acme' },
-    ledger: { type: 'redis' as const, cluster: cluster.nodes, keyPrefix: 'cluster-wh:' },
-    templates: [{ pattern: 'tenant:acme/agent:*', unit: 'TOKENS' as const, allocated: 100 }],
-    ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS' as const, allocated: 1e9 }],
-    logLevel: 'silent' as const,
-    webhookSecurity: LOOPBACK_WEBHOOKS,
-  };
-  a = await startCyclesServer(config);
-  b = await startCyclesServer(config);
+  [a, b] = await startAgentBudgetServers(KEY, {
+    type: 'redis',
+    cluster: cluster.nodes,
+    keyPrefix: 'cluster-wh:',
+  });
 }, 60_000);
 
 afterAll(async () => {

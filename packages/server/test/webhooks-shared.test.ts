@@ -1,8 +1,7 @@
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { ADMIN_KEY } from './support/http-ledger.ts';
-import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import type { CyclesServer } from '../src/server.ts';
+import { startAgentBudgetServers } from './support/agent-budget-servers.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 // Two servers on one real redis-server: each delivers the events it raises, so a subscription written
@@ -24,18 +23,7 @@ beforeAll(async () => {
     return 204;
   });
   hook = `${receiver.base}/hook`;
-  const config = {
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    apiKeys: { [KEY]: 'acme' },
-    ledger: { type: 'redis' as const, url: redis.url, keyPrefix: 'shared-wh:' },
-    templates: [{ pattern: 'tenant:acme/agent:*', unit: 'TOKENS' as const, allocated: 100 }],
-    ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS' as const, allocated: 1e9 }],
-    logLevel: 'silent' as const,
-    webhookSecurity: LOOPBACK_WEBHOOKS,
-  };
-  a = await startCyclesServer(config);
-  b = await startCyclesServer(config);
+  [a, b] = await startAgentBudgetServers(KEY, { type: 'redis', url: redis.url, keyPrefix: 'shared-wh:' });
 });
 
 afterAll(async () => {
