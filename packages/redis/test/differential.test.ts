@@ -3,7 +3,9 @@ import type { BalancesQuery, ListReservationsQuery, OveragePolicy } from '@cycle
 import { ManualClock } from '@cycles-guard/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { normalize, normalizeText } from './support/normalize-ids.ts';
 import { useRedis } from './support/server.ts';
+import { holdAt } from './support/step-answer.ts';
 
 // The memory ledger is the reference: the same random operations, on the same manual clock, must get
 // the same answers from the Redis ledger: every response (balances included) and every error's code,
@@ -125,7 +127,7 @@ async function apply(
   index: number,
   clock: ManualClock,
 ): Promise<unknown> {
-  const hold = (n: number) => ids[n % Math.max(ids.length, 1)] ?? 'rsv_missing';
+  const hold = (n: number) => holdAt(ids, n);
   const key = (name: string, at = index) => `${name}-${at}`;
   const run = async (action: () => Promise<unknown>) => {
     try {
@@ -249,21 +251,6 @@ async function allPages<T extends { hasMore?: boolean; nextCursor?: string }>(
     cursor = answer.nextCursor;
   } while (cursor !== undefined && pages.length < 50);
   return pages;
-}
-
-function normalizeText(text: string, ids: string[]): string {
-  return text.replace(/(rsv|evt|led)_[A-Za-z0-9_-]+/g, (id) =>
-    ids.includes(id) ? `#${ids.indexOf(id)}` : id.slice(0, 4),
-  );
-}
-
-function normalize(value: unknown, ids: string[]): unknown {
-  if (typeof value === 'string') return normalizeText(value, ids);
-  if (Array.isArray(value)) return value.map((item) => normalize(item, ids));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([name, member]) => [name, normalize(member, ids)]));
-  }
-  return value;
 }
 
 describe('differential: Redis ledger vs memory ledger', () => {

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { useRedis } from './support/server.ts';
 import { settledEvents } from './support/settled-events.ts';
+import { holdAt } from './support/step-answer.ts';
 
 // The memory ledger is the reference for events too: the same random operations on the same manual
 // clock must make the Redis ledger (a real redis-server) emit the same event types in the same order
@@ -114,7 +115,7 @@ async function provision(ledger: Ledger): Promise<void> {
 
 /** Runs one step; `holds` collects the live reservation ids in order (commit and release pick by index). */
 async function apply(ledger: Ledger, holds: string[], current: Step, index: number, clock: ManualClock) {
-  const hold = (n: number) => holds[n % Math.max(holds.length, 1)] ?? 'rsv_missing';
+  const hold = (n: number) => holdAt(holds, n);
   const ignoreRefusal = (error: unknown) => ({ refused: String((error as { code?: string }).code) });
   switch (current.kind) {
     case 'reserve': {

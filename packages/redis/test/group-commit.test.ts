@@ -3,7 +3,8 @@ import { ManualClock } from '@cycles-guard/core/testing';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ACTION, normalize, provision, recordCalls, start, step, UNIT } from './support/group-steps.ts';
+import { ACTION, provision, recordCalls, start, step, UNIT } from './support/group-steps.ts';
+import { normalize } from './support/normalize-ids.ts';
 import { useRedis } from './support/server.ts';
 
 // Group commit (src/group-commit.ts, src/lua/group.ts): operations started in the same turn go to Redis

@@ -1,7 +1,8 @@
-import { CyclesError, type Ledger } from '@cycles-guard/core';
+import type { Ledger } from '@cycles-guard/core';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import type { RedisLedger } from '../../src/index.ts';
+import { answerOf, holdAt } from './step-answer.ts';
 
 // The operations of the group-commit tests (group-commit.test.ts, group-rows.test.ts): random steps on
 // one tenant's budgets, started so that the steps of a group share one event-loop turn.
@@ -87,19 +88,6 @@ export async function provision(ledger: Ledger): Promise<void> {
   await ledger.setTenant('acme', { defaultReservationTtlMs: 20_000, maxReservationExtensions: 2 });
 }
 
-export function normalize(value: unknown, ids: string[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/(rsv|evt|led)_[A-Za-z0-9_.-]+/g, (id) =>
-      ids.includes(id) ? `#${ids.indexOf(id)}` : id.slice(0, 4),
-    );
-  }
-  if (Array.isArray(value)) return value.map((item) => normalize(item, ids));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([name, member]) => [name, normalize(member, ids)]));
-  }
-  return value;
-}
-
 /**
  * Starts one step (synchronously up to its first await, so the steps of a group share a turn): holds
  * are looked up in `known` (the reservations before the group), new ones are appended to `ids`.
@@ -111,18 +99,8 @@ export function start(
   known: string[],
   ids: string[],
 ): Promise<unknown> {
-  const hold = (n: number) => known[n % Math.max(known.length, 1)] ?? 'rsv_missing';
-  const answer = async (action: () => Promise<unknown>) => {
-    try {
-      const result = await action();
-      const id = (result as { reservationId?: string } | undefined)?.reservationId;
-      if (id !== undefined && !ids.includes(id)) ids.push(id);
-      return { ok: result };
-    } catch (error) {
-      if (!CyclesError.isInstance(error)) throw error;
-      return { error: error.code, message: error.message, details: error.details };
-    }
-  };
+  const hold = (n: number) => holdAt(known, n);
+  const answer = (action: () => Promise<unknown>) => answerOf(action, ids);
   switch (current.kind) {
     case 'reserve':
       return answer(() =>
