@@ -4,6 +4,7 @@ import { ManualClock } from '@cycles-guard/core/testing';
 import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { commitStep, releaseStep } from './support/hold-steps.ts';
 import { useRedis } from './support/server.ts';
 import { settledEvents } from './support/settled-events.ts';
 import { holdAt } from './support/step-answer.ts';
@@ -58,11 +59,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       mode: fc.constantFrom('live' as const, 'live' as const, 'dry' as const, 'observe' as const),
     }),
   },
-  {
-    weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('commit' as const), hold: fc.nat(20), amount: fc.nat(500) }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), hold: fc.nat(20) }) },
+  { weight: 4, arbitrary: commitStep(500) },
+  { weight: 1, arbitrary: releaseStep },
   {
     weight: 2,
     arbitrary: fc.record({

@@ -2,6 +2,7 @@ import type { Ledger } from '@cycles-guard/core';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import type { RedisLedger } from '../../src/index.ts';
+import { commitStep, extendStep, releaseStep } from './hold-steps.ts';
 import { answerOf, holdAt } from './step-answer.ts';
 
 // The operations of the group-commit tests (group-commit.test.ts, group-rows.test.ts): random steps on
@@ -33,19 +34,9 @@ export const step: fc.Arbitrary<Step> = fc.oneof(
     // the same group or another.
     arbitrary: fc.record({ kind: fc.constant('reserve' as const), key: fc.nat(30) }),
   },
-  {
-    weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('commit' as const), hold: fc.nat(20), amount: fc.nat(900) }),
-  },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), hold: fc.nat(20) }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('extend' as const),
-      hold: fc.nat(20),
-      by: fc.integer({ min: 1, max: 30_000 }),
-    }),
-  },
+  { weight: 4, arbitrary: commitStep(900) },
+  { weight: 2, arbitrary: releaseStep },
+  { weight: 1, arbitrary: extendStep },
   {
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant('event' as const), subject: fc.nat(3), amount: fc.nat(400) }),
