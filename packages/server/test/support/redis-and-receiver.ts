@@ -1,26 +1,24 @@
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
+import type { RedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, beforeAll } from 'vitest';
 import { type RecordingReceiver, startRecordingReceiver } from './recording-receiver.ts';
+import { useRedisServer } from './redis-server.ts';
 
 /**
  * A real redis-server and a recording webhook receiver for one test file: started before its tests,
  * closed after them. The receiver appends each body it is sent to `received` under its request path.
  */
 export function useRedisAndReceiver<T>(received: Map<string, T[]>) {
-  let redis: RedisServer | undefined;
+  const redis = useRedisServer();
   let receiver: RecordingReceiver | undefined;
   beforeAll(async () => {
-    redis = await startRedisServer();
     receiver = await startRecordingReceiver(received);
   });
   afterAll(async () => {
     await receiver?.close();
-    await redis?.remove();
   });
   return {
     get redis(): RedisServer {
-      if (redis === undefined) throw new Error('redis-server not started yet');
-      return redis;
+      return redis.server;
     },
     /** `http://127.0.0.1:<port>` of the receiver: a subscription's path tells its deliveries apart. */
     get hookBase(): string {
