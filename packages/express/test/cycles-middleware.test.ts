@@ -2,24 +2,18 @@ import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BedrockRuntimeClient,
-  ConverseCommand,
-  ConverseStreamCommand,
-} from '@aws-sdk/client-bedrock-runtime';
-import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
+import { ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { AuthorityUnavailableError, type Cycles, createCycles, currentBudget } from '@cycles-guard/core';
 import type { LedgerDefinition } from '@cycles-guard/core/protocol';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import express5, { type Express, type Request } from 'express';
 import express4 from 'express4';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { asyncHandler, cyclesErrorHandler, cyclesMiddleware, cyclesRoute } from '../src/index.ts';
+import { cyclesErrorHandler, cyclesMiddleware, cyclesRoute } from '../src/index.ts';
+import { guardedBedrockClient, SONNET, sonnetChatRoute } from './support/guarded-bedrock.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-const SONNET = 'anthropic.claude-sonnet-4-20250514-v1:0';
 
 function tenantLedger(allocated: number, tenant = 'acme'): LedgerDefinition {
   return { scope: `tenant:${tenant}`, unit: 'USD_MICROCENTS', allocated, window: { period: 'day' } };
@@ -203,33 +197,12 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
 
     it('asyncHandler: a denied Bedrock call in an async route answers 429 and the app keeps serving', async () => {
       emulator = await startBedrockEmulator({ port: 0 });
-      const client = new BedrockRuntimeClient({
-        region: 'us-east-1',
-        endpoint: emulator.url,
-        credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
-        requestHandler: new NodeHttpHandler(),
-        maxAttempts: 1,
-      });
-      client.middlewareStack.use(cyclesBedrockPlugin());
+      const client = guardedBedrockClient(emulator.url);
       const cycles = createCycles({ ledgers: [tenantLedger(1_000)] }); // too small for any Sonnet call
       const unhandled = vi.fn();
       process.on('unhandledRejection', unhandled);
       try {
-        const app = appWith(cycles, (app) =>
-          app.post(
-            '/chat',
-            asyncHandler(async (_request, response) => {
-              const output = await client.send(
-                new ConverseCommand({
-                  modelId: SONNET,
-                  messages: [{ role: 'user', content: [{ text: 'hello' }] }],
-                  inferenceConfig: { maxTokens: 4_096 },
-                }),
-              );
-              response.json(output.output);
-            }),
-          ),
-        );
+        const app = appWith(cycles, (app) => app.post('/chat', sonnetChatRoute(client)));
         const denied = await request(app).post('/chat').set('x-tenant', 'acme');
         expect(denied.status).toBe(429);
         expect(denied.body).toMatchObject({ error: 'BUDGET_EXCEEDED', scope: 'tenant:acme' });
@@ -432,15 +405,8 @@ describe.each(EXPRESS_VERSIONS)('on $name', (version) => {
 
     it('aborts the context signal and the Bedrock stream, and commits the partial usage', async () => {
       emulator = await startBedrockEmulator({ port: 0, outputTokens: 4_000, latency: { perChunkMs: 10 } });
-      const client = new BedrockRuntimeClient({
-        region: 'us-east-1',
-        endpoint: emulator.url,
-        credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
-        requestHandler: new NodeHttpHandler(),
-        maxAttempts: 1,
-      });
+      const client = guardedBedrockClient(emulator.url);
       const cycles = createCycles({ ledgers: [tenantLedger(100_000_000)] });
-      client.middlewareStack.use(cyclesBedrockPlugin());
       let contextSignal: AbortSignal | undefined;
       let handlerError: unknown;
       const app = appWith(cycles, (app) =>

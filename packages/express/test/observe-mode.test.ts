@@ -1,18 +1,15 @@
-import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
-import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { type CyclesEvent, createCycles } from '@cycles-guard/core';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import express, { type Request } from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { asyncHandler, cyclesErrorHandler, cyclesMiddleware, cyclesRoute } from '../src/index.ts';
+import { cyclesErrorHandler, cyclesMiddleware, cyclesRoute } from '../src/index.ts';
+import { guardedBedrockClient, sonnetChatRoute } from './support/guarded-bedrock.ts';
 
 // Observe mode through Express (createCycles({ mode: 'observe' })): the adapter is unchanged; core
 // evaluates every call, refuses and caps nothing, and reports what enforcement would have done.
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-const SONNET = 'anthropic.claude-sonnet-4-20250514-v1:0';
 const waitFor = <T>(check: () => T | Promise<T>) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
 
 function observing(allocated: number) {
@@ -38,30 +35,11 @@ describe('observe mode on Express', () => {
 
   it('a Bedrock call the budget would refuse runs uncapped and is reported as a would-be denial', async () => {
     emulator = await startBedrockEmulator({ port: 0 });
-    const client = new BedrockRuntimeClient({
-      region: 'us-east-1',
-      endpoint: emulator.url,
-      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
-      requestHandler: new NodeHttpHandler(),
-      maxAttempts: 1,
-    });
-    client.middlewareStack.use(cyclesBedrockPlugin());
+    const client = guardedBedrockClient(emulator.url);
     const { cycles, observed } = observing(1_000); // too small for any Sonnet call when enforced
     const app = express();
     app.use(cyclesMiddleware({ cycles, subject: (req: Request) => ({ tenant: req.get('x-tenant') }) }));
-    app.post(
-      '/chat',
-      asyncHandler(async (_request, response) => {
-        const output = await client.send(
-          new ConverseCommand({
-            modelId: SONNET,
-            messages: [{ role: 'user', content: [{ text: 'hello' }] }],
-            inferenceConfig: { maxTokens: 4_096 },
-          }),
-        );
-        response.json(output.output);
-      }),
-    );
+    app.post('/chat', sonnetChatRoute(client));
     app.use(cyclesErrorHandler());
 
     const answered = await request(app).post('/chat').set('x-tenant', 'acme');

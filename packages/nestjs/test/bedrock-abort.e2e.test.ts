@@ -4,12 +4,11 @@ import { cyclesBedrockPlugin } from '@cycles-guard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@cycles-guard/bedrock-emulator';
 import { type Cycles as CyclesInstance, createCycles, type Settlement } from '@cycles-guard/core';
 import { Controller, type INestApplication, Inject, type MessageEvent, Sse } from '@nestjs/common';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Observable } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CyclesModule, CyclesService } from '../src/index.ts';
+import { startNestApp } from './support/nest-app.ts';
 
 const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 const UNIT = 'USD_MICROCENTS';
@@ -135,18 +134,13 @@ describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s'
       heartbeat: false,
       ledgers: [{ scope: 'tenant:acme', unit: UNIT, allocated: 10 ** 9 }],
     });
-    const testingModule = await Test.createTestingModule({
+    const started = await startNestApp(platform, {
       imports: [CyclesModule.forRoot({ cycles, subject: () => ({ tenant: 'acme' }) })],
       controllers: [ChatController, PluginChatController],
-    }).compile();
-    const options = { logger: false as const, forceCloseConnections: true };
-    app =
-      platform === 'fastify'
-        ? testingModule.createNestApplication(new FastifyAdapter(), options)
-        : testingModule.createNestApplication(options);
-    await app.listen(0, '127.0.0.1');
+    });
+    app = started.app;
     const controller = new AbortController();
-    const response = await fetch(`${await app.getUrl()}/chat`, { signal: controller.signal });
+    const response = await fetch(`${started.url}/chat`, { signal: controller.signal });
     const reader = response.body!.getReader();
     try {
       while (probe.deltas < 5) {
@@ -178,18 +172,13 @@ describe.each([['express' as const], ['fastify' as const]])('Bedrock call on %s'
       heartbeat: false,
       ledgers: [{ scope: 'tenant:acme', unit: UNIT, allocated: 10 ** 9 }],
     });
-    const testingModule = await Test.createTestingModule({
+    const started = await startNestApp(platform, {
       imports: [CyclesModule.forRoot({ cycles, subject: () => ({ tenant: 'acme' }) })],
       controllers: [PluginChatController],
-    }).compile();
-    const options = { logger: false as const, forceCloseConnections: true };
-    app =
-      platform === 'fastify'
-        ? testingModule.createNestApplication(new FastifyAdapter(), options)
-        : testingModule.createNestApplication(options);
-    await app.listen(0, '127.0.0.1');
+    });
+    app = started.app;
     const controller = new AbortController();
-    const response = await fetch(`${await app.getUrl()}/plugin-chat`, { signal: controller.signal });
+    const response = await fetch(`${started.url}/plugin-chat`, { signal: controller.signal });
     const reader = response.body!.getReader();
     try {
       while (probe.deltas < 5) {

@@ -20,8 +20,6 @@ import {
   Module,
   Sse,
 } from '@nestjs/common';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { delay, map, Observable, of } from 'rxjs';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -32,6 +30,7 @@ import {
   type CyclesModuleOptions,
   CyclesService,
 } from '../src/index.ts';
+import { type Platform, startNestApp } from './support/nest-app.ts';
 
 const UNIT = 'USD_MICROCENTS';
 
@@ -193,8 +192,6 @@ function subjectFromHeader(request: unknown): { tenant: string } {
   return { tenant: headers['x-tenant'] ?? 'acme' };
 }
 
-type Platform = 'express' | 'fastify';
-
 /** A catch-all filter of the app itself, registered with `useGlobalFilters`. */
 @Catch()
 class TeapotFilter implements ExceptionFilter {
@@ -214,20 +211,11 @@ async function start(
   module: ReturnType<typeof CyclesModule.forRoot>,
   configure?: (app: INestApplication) => void,
 ): Promise<{ app: INestApplication; url: string }> {
-  const testingModule = await Test.createTestingModule({
-    imports: [module],
-    controllers: [BudgetController, QuietController],
-  }).compile();
-  // Without forcing, close() waits for the keep-alive sockets of disconnected clients.
-  const options = { logger: false as const, forceCloseConnections: true };
-  const app =
-    platform === 'fastify'
-      ? testingModule.createNestApplication(new FastifyAdapter(), options)
-      : testingModule.createNestApplication(options);
-  configure?.(app);
-  await app.listen(0, '127.0.0.1');
-  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  return { app, url };
+  return startNestApp(
+    platform,
+    { imports: [module], controllers: [BudgetController, QuietController] },
+    configure,
+  );
 }
 
 async function ledger(cycles: CyclesInstance, tenant: string): Promise<{ spent: number; reserved: number }> {

@@ -2,11 +2,10 @@ import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CyclesEvent, type Cycles as CyclesInstance, createCycles } from '@cycles-guard/core';
 import { BadRequestException, Controller, Get, type INestApplication, Query } from '@nestjs/common';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CyclesBudget, CyclesModule } from '../src/index.ts';
+import { startNestApp } from './support/nest-app.ts';
 
 const BUDGET = 200;
 type Outcome = 'ok' | 'bad-request' | 'throws';
@@ -70,17 +69,10 @@ describe.each([['express' as const], ['fastify' as const]])(
       const subject = (request: unknown) => ({
         tenant: (request as { headers: Record<string, string> }).headers['x-tenant'],
       });
-      const testingModule = await Test.createTestingModule({
+      ({ app, url } = await startNestApp(platform, {
         imports: [CyclesModule.forRoot({ cycles, subject, budgetHeaders: false })],
         controllers: [WorkController],
-      }).compile();
-      const options = { logger: false as const, forceCloseConnections: true };
-      app =
-        platform === 'fastify'
-          ? testingModule.createNestApplication(new FastifyAdapter(), options)
-          : testingModule.createNestApplication(options);
-      await app.listen(0, '127.0.0.1');
-      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+      }));
     });
     afterAll(async () => {
       await app.close();

@@ -1,9 +1,14 @@
-import { CyclesError, createMemoryLedger, type Ledger } from '@cycles-guard/core';
+import { CyclesError, type Ledger } from '@cycles-guard/core';
 import type { BalancesQuery, ListReservationsQuery, OveragePolicy } from '@cycles-guard/core/protocol';
-import { ManualClock } from '@cycles-guard/core/testing';
+import type { ManualClock } from '@cycles-guard/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { commitStep, extendStep, releaseStep } from './support/hold-steps.ts';
+import { normalize, normalizeText } from './support/normalize-ids.ts';
+import { startReferencePair } from './support/reference-pair.ts';
+import { expectSameFinalState } from './support/same-final-state.ts';
 import { useRedis } from './support/server.ts';
+import { holdAt } from './support/step-answer.ts';
 
 // The memory ledger is the reference: the same random operations, on the same manual clock, must get
 // the same answers from the Redis ledger: every response (balances included) and every error's code,
@@ -48,19 +53,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       dryRun: fc.boolean(),
     }),
   },
-  {
-    weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('commit' as const), hold: fc.nat(20), amount: fc.nat(800) }),
-  },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), hold: fc.nat(20) }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('extend' as const),
-      hold: fc.nat(20),
-      by: fc.integer({ min: 1, max: 30_000 }),
-    }),
-  },
+  { weight: 4, arbitrary: commitStep(800) },
+  { weight: 2, arbitrary: releaseStep },
+  { weight: 1, arbitrary: extendStep },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -125,7 +120,7 @@ async function apply(
   index: number,
   clock: ManualClock,
 ): Promise<unknown> {
-  const hold = (n: number) => ids[n % Math.max(ids.length, 1)] ?? 'rsv_missing';
+  const hold = (n: number) => holdAt(ids, n);
   const key = (name: string, at = index) => `${name}-${at}`;
   const run = async (action: () => Promise<unknown>) => {
     try {
@@ -251,21 +246,6 @@ async function allPages<T extends { hasMore?: boolean; nextCursor?: string }>(
   return pages;
 }
 
-function normalizeText(text: string, ids: string[]): string {
-  return text.replace(/(rsv|evt|led)_[A-Za-z0-9_-]+/g, (id) =>
-    ids.includes(id) ? `#${ids.indexOf(id)}` : id.slice(0, 4),
-  );
-}
-
-function normalize(value: unknown, ids: string[]): unknown {
-  if (typeof value === 'string') return normalizeText(value, ids);
-  if (Array.isArray(value)) return value.map((item) => normalize(item, ids));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([name, member]) => [name, normalize(member, ids)]));
-  }
-  return value;
-}
-
 describe('differential: Redis ledger vs memory ledger', () => {
   it('answers every random operation exactly as the memory ledger does (balances on)', async () => {
     await fc.assert(
@@ -274,16 +254,7 @@ describe('differential: Redis ledger vs memory ledger', () => {
         listQuery,
         balancesQuery,
         async (steps, query, balances) => {
-          const memoryClock = new ManualClock();
-          const redisClock = new ManualClock();
-          const memory = createMemoryLedger({
-            clock: memoryClock,
-            sweepIntervalMs: 0,
-            includeBalances: true,
-          });
-          const ledger = redis.ledger({ clock: redisClock, includeBalances: true });
-          await provision(memory);
-          await provision(ledger);
+          const { memory, memoryClock, ledger, redisClock } = await startReferencePair(redis, provision);
           const memoryIds: string[] = [];
           const redisIds: string[] = [];
           for (let index = 0; index < steps.length; index++) {
@@ -299,13 +270,7 @@ describe('differential: Redis ledger vs memory ledger', () => {
             const actual = await apply(ledger, redisIds, current, keyIndex, redisClock);
             expect(actual, `step ${index}: ${JSON.stringify(steps[index])}`).toEqual(expected);
           }
-          const strip = (states: Awaited<ReturnType<Ledger['listLedgers']>>) =>
-            states.map(({ ledgerId: _id, ...state }) => state).sort((a, b) => a.scope.localeCompare(b.scope));
-          expect(strip(await ledger.listLedgers())).toEqual(strip(await memory.listLedgers()));
-          const list = { tenant: 'acme', limit: 200, sortDir: 'asc' as const };
-          expect(normalize((await ledger.listReservations(list)).reservations, redisIds)).toEqual(
-            normalize((await memory.listReservations(list)).reservations, memoryIds),
-          );
+          await expectSameFinalState(ledger, redisIds, memory, memoryIds);
           // A random query through every page: the kit answers on both ledgers, from their own storage.
           expect(
             normalize(await allPages((cursor) => ledger.listReservations({ ...query, cursor })), redisIds),

@@ -4,8 +4,10 @@ import { ManualClock } from '@cycles-guard/core/testing';
 import type { LedgerEventsOptions } from '@cycles-guard/core/webhooks';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { commitStep, releaseStep } from './support/hold-steps.ts';
 import { useRedis } from './support/server.ts';
 import { settledEvents } from './support/settled-events.ts';
+import { holdAt } from './support/step-answer.ts';
 
 // The memory ledger is the reference for events too: the same random operations on the same manual
 // clock must make the Redis ledger (a real redis-server) emit the same event types in the same order
@@ -57,11 +59,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       mode: fc.constantFrom('live' as const, 'live' as const, 'dry' as const, 'observe' as const),
     }),
   },
-  {
-    weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('commit' as const), hold: fc.nat(20), amount: fc.nat(500) }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), hold: fc.nat(20) }) },
+  { weight: 4, arbitrary: commitStep(500) },
+  { weight: 1, arbitrary: releaseStep },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -114,7 +113,7 @@ async function provision(ledger: Ledger): Promise<void> {
 
 /** Runs one step; `holds` collects the live reservation ids in order (commit and release pick by index). */
 async function apply(ledger: Ledger, holds: string[], current: Step, index: number, clock: ManualClock) {
-  const hold = (n: number) => holds[n % Math.max(holds.length, 1)] ?? 'rsv_missing';
+  const hold = (n: number) => holdAt(holds, n);
   const ignoreRefusal = (error: unknown) => ({ refused: String((error as { code?: string }).code) });
   switch (current.kind) {
     case 'reserve': {

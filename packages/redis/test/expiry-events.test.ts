@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';
+import { listAllEvents } from './support/list-all-events.ts';
 import { useRedis } from './support/server.ts';
 
 // reservation.expired on Redis: the scripts hand back every hold they expire (lazily before an
@@ -40,13 +41,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 async function allEvents(ledger: Ledger): Promise<ProtocolEvent[]> {
   let last = -1;
   for (;;) {
-    const events: ProtocolEvent[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await ledger.events!.list({ sortDir: 'asc', limit: 100, ...(cursor ? { cursor } : {}) });
-      events.push(...page.events);
-      cursor = page.hasMore ? page.nextCursor : undefined;
-    } while (cursor !== undefined);
+    const events = await listAllEvents(ledger);
     if (events.length === last) return events;
     last = events.length;
     await new Promise((resolve) => setTimeout(resolve, 30));

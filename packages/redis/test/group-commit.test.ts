@@ -1,9 +1,10 @@
-import { createMemoryLedger, type Ledger } from '@cycles-guard/core';
-import { ManualClock } from '@cycles-guard/core/testing';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ACTION, normalize, provision, recordCalls, start, step, UNIT } from './support/group-steps.ts';
+import { ACTION, provision, recordCalls, start, step, UNIT } from './support/group-steps.ts';
+import { normalize } from './support/normalize-ids.ts';
+import { startReferencePair } from './support/reference-pair.ts';
+import { expectSameFinalState } from './support/same-final-state.ts';
 import { useRedis } from './support/server.ts';
 
 // Group commit (src/group-commit.ts, src/lua/group.ts): operations started in the same turn go to Redis
@@ -22,16 +23,7 @@ describe('group commit', () => {
           { minLength: 1, maxLength: 6 },
         ),
         async (groups) => {
-          const memoryClock = new ManualClock();
-          const redisClock = new ManualClock();
-          const memory = createMemoryLedger({
-            clock: memoryClock,
-            sweepIntervalMs: 0,
-            includeBalances: true,
-          });
-          const ledger = redis.ledger({ clock: redisClock, includeBalances: true });
-          await provision(memory);
-          await provision(ledger);
+          const { memory, memoryClock, ledger, redisClock } = await startReferencePair(redis, provision);
           const calls = recordCalls(ledger);
           const memoryIds: string[] = [];
           const redisIds: string[] = [];
@@ -54,13 +46,7 @@ describe('group commit', () => {
             memoryClock.advance(advanceMs);
             redisClock.advance(advanceMs);
           }
-          const strip = (states: Awaited<ReturnType<Ledger['listLedgers']>>) =>
-            states.map(({ ledgerId: _id, ...state }) => state).sort((a, b) => a.scope.localeCompare(b.scope));
-          expect(strip(await ledger.listLedgers())).toEqual(strip(await memory.listLedgers()));
-          const list = { tenant: 'acme', limit: 200, sortDir: 'asc' as const };
-          expect(normalize((await ledger.listReservations(list)).reservations, redisIds)).toEqual(
-            normalize((await memory.listReservations(list)).reservations, memoryIds),
-          );
+          await expectSameFinalState(ledger, redisIds, memory, memoryIds);
           for (const call of calls) expect(call.operations).toBeLessThanOrEqual(8);
           grouped += calls.filter((call) => call.fn === 'group').length;
           await memory.close?.();

@@ -1,11 +1,13 @@
-import { CyclesError, type Ledger } from '@cycles-guard/core';
+import type { Ledger } from '@cycles-guard/core';
 import { ManualClock } from '@cycles-guard/core/testing';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { RedisLedger } from '../src/index.ts';
-import { ACTION, normalize, provision, type Step, start, step, UNIT } from './support/group-steps.ts';
+import { ACTION, provision, type Step, start, step, UNIT } from './support/group-steps.ts';
+import { normalize } from './support/normalize-ids.ts';
 import { useRedis } from './support/server.ts';
+import { answerOf } from './support/step-answer.ts';
 
 // A group keeps the budget rows its operations read or persisted and writes each once at its end
 // (src/lua/ledger-rows.ts). An operation that stops after its arithmetic but before persisting (a
@@ -87,17 +89,8 @@ function clean(answer: unknown): unknown {
 }
 
 function startRow(ledger: Ledger, current: RowStep, index: number, known: string[], ids: string[]) {
-  const answer = async (action: () => Promise<unknown>) => {
-    try {
-      const result = await action();
-      const id = (result as { reservationId?: string } | undefined)?.reservationId;
-      if (id !== undefined && !ids.includes(id)) ids.push(id);
-      return { ok: result };
-    } catch (error) {
-      if (!CyclesError.isInstance(error)) throw error;
-      return clean({ error: error.code, message: error.message, details: error.details });
-    }
-  };
+  // clean() leaves an answer that is not an INTERNAL_ERROR as it is.
+  const answer = async (action: () => Promise<unknown>) => clean(await answerOf(action, ids));
   const subject = { tenant: 'big' };
   switch (current.kind) {
     case 'bigEvent':

@@ -1,10 +1,11 @@
-import { CyclesError, createMemoryLedger, type Ledger } from '@cycles-guard/core';
+import { createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import { ManualClock } from '@cycles-guard/core/testing';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { normalize } from './support/group-steps.ts';
+import { normalize } from './support/normalize-ids.ts';
 import { useRedis } from './support/server.ts';
+import { answerOf, holdAt } from './support/step-answer.ts';
 
 // A tenant at its reservation bound (src/lua/reservations.ts, take_room): each reserve forgets the
 // tenant's oldest ended reservations past the replay window, else is refused (429). The script keeps
@@ -39,18 +40,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 function run(ledger: Ledger, current: Step, index: number, known: string[], ids: string[]): Promise<unknown> {
-  const hold = (n: number) => known[n % Math.max(known.length, 1)] ?? 'rsv_missing';
-  const answer = async (action: () => Promise<unknown>) => {
-    try {
-      const result = await action();
-      const id = (result as { reservationId?: string } | undefined)?.reservationId;
-      if (id !== undefined && !ids.includes(id)) ids.push(id);
-      return { ok: result };
-    } catch (error) {
-      if (!CyclesError.isInstance(error)) throw error;
-      return { error: error.code, message: error.message, details: error.details };
-    }
-  };
+  const hold = (n: number) => holdAt(known, n);
+  const answer = (action: () => Promise<unknown>) => answerOf(action, ids);
   switch (current.kind) {
     case 'reserve':
       return answer(() =>

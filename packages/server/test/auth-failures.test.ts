@@ -3,15 +3,14 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import { ManualClock } from '@cycles-guard/core/testing';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
 import { AuthFailures } from '../src/webhooks/auth-failures.ts';
 import { govSchemaProblems } from './support/gov-contract.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
-import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';
+import { useRedisAndReceiver } from './support/redis-and-receiver.ts';
 
 // `api_key.auth_failed` and `api_key.auth_failure_rate_spike` under a hostile client: 10,000 requests
 // with bad keys store 5 auth_failed events (the per-source bound), queue no more deliveries than that
@@ -22,25 +21,12 @@ import { type RecordingReceiver, startRecordingReceiver } from './support/record
 const KEY = 'acme-key-auth-fail-1';
 /** Heap a flood may leave behind. */
 const HEAP_BOUND = 4e6;
-let redis: RedisServer;
-let receiver: RecordingReceiver;
-let hookBase: string;
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, GOV-checked
 type Json = any;
 /** Path → the events it received. */
 const received = new Map<string, Json[]>();
+const services = useRedisAndReceiver(received);
 let prefixes = 0;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  receiver = await startRecordingReceiver(received);
-  hookBase = receiver.base;
-});
-
-afterAll(async () => {
-  await receiver?.close();
-  await redis?.remove();
-});
 
 setFlagsFromString('--expose_gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -71,7 +57,7 @@ function badKey(server: CyclesServer, source = '127.0.0.1', agent?: Agent): Prom
 
 const ledgers: [string, () => StartServerOptions['ledger']][] = [
   ['memory', () => ({ type: 'memory' })],
-  ['redis', () => ({ type: 'redis', url: redis.url, keyPrefix: `auth-${++prefixes}:` })],
+  ['redis', () => ({ type: 'redis', url: services.redis.url, keyPrefix: `auth-${++prefixes}:` })],
 ];
 
 describe.each(ledgers)('auth failures under a flood of bad keys (%s ledger)', (name, ledger) => {
@@ -106,7 +92,7 @@ describe.each(ledgers)('auth failures under a flood of bad keys (%s ledger)', (n
         ['/half', { auth_failure_rate_threshold: 0.5 }],
       ] as const) {
         const created = await admin('POST', '/v1/admin/webhooks', {
-          url: `${hookBase}/${name}${path}`,
+          url: `${services.hookBase}/${name}${path}`,
           event_types: ['api_key.auth_failed', 'api_key.auth_failure_rate_spike'],
           ...(thresholds ? { thresholds } : {}),
         });

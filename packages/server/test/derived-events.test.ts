@@ -1,9 +1,9 @@
 import { ManualClock } from '@cycles-guard/core/testing';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { checkGovResponse, govSchemaProblems } from './support/gov-contract.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // The rate-based events over HTTP, on the memory ledger and on Redis (a real redis-server), with the
 // server's defaults (GOV WebhookThresholdConfig's): budget.burn_rate_anomaly at 3x the baseline over
@@ -11,15 +11,9 @@ import { ADMIN_KEY } from './support/http-ledger.ts';
 // (GOV EventListResponse) and each payload checked against its GOV EventData* schema.
 
 const KEY = 'acme-key-derived-01';
-let redis: RedisServer;
+const redis = useRedisServer();
 let server: CyclesServer;
 let prefixes = 0;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
 afterEach(async () => {
   await server?.close();
 });
@@ -75,7 +69,7 @@ describe.each(['memory', 'redis'] as const)('rate events over HTTP on the %s led
       clock,
       ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 10_000 }],
       ...(kind === 'redis'
-        ? { ledger: { type: 'redis' as const, url: redis.url, keyPrefix: `de${++prefixes}:` } }
+        ? { ledger: { type: 'redis' as const, url: redis.server.url, keyPrefix: `de${++prefixes}:` } }
         : {}),
       logLevel: 'silent',
     });

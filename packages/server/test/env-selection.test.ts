@@ -1,18 +1,12 @@
 import { cyclesFromEnv } from '@cycles-guard/core';
 import { createRedisLedger } from '@cycles-guard/redis';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startCyclesServer } from '../src/server.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // core's `cyclesFromEnv` picks its authority from the environment; here both remote choices are real.
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
+const redis = useRedisServer();
 
 const reserve = {
   idempotencyKey: 'env-1',
@@ -23,10 +17,10 @@ const reserve = {
 
 describe('cyclesFromEnv authority selection', () => {
   it('CYCLES_REDIS_URL: loads @cycles-guard/redis on first use and shares the Redis budget', async () => {
-    const seeding = createRedisLedger({ url: redis.url, keyPrefix: 'app-budgets:' });
+    const seeding = createRedisLedger({ url: redis.server.url, keyPrefix: 'app-budgets:' });
     await seeding.createLedger({ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 });
     const cycles = cyclesFromEnv({
-      CYCLES_REDIS_URL: redis.url,
+      CYCLES_REDIS_URL: redis.server.url,
       CYCLES_REDIS_KEY_PREFIX: 'app-budgets:',
       CYCLES_UNIT: 'TOKENS',
     });

@@ -1,11 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
+import { type CapturingReceiver, startCapturingReceiver } from './support/capturing-receiver.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { specSignatureValid } from './support/spec-signature.ts';
 
 // Events and webhooks over HTTP, on a real server and a real receiving endpoint. Every GOV response is
 // validated against the spec's schemas; the receiver checks signatures the way the spec tells receivers
@@ -16,7 +15,7 @@ const OTHER_KEY = 'other-key-events-01';
 const violations: string[] = [];
 const exercised = new Set<string>();
 let server: CyclesServer;
-const receivers: Server[] = [];
+const receivers: CapturingReceiver[] = [];
 
 beforeEach(async () => {
   server = await startCyclesServer({
@@ -34,7 +33,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await server.close();
-  for (const receiver of receivers.splice(0)) await new Promise((resolve) => receiver.close(resolve));
+  for (const receiver of receivers.splice(0)) await receiver.close();
   expect(violations.splice(0), 'GOV contract violations').toEqual([]);
 });
 
@@ -93,33 +92,10 @@ async function reserve(amount: number, key = ACME_KEY, tenant = 'acme'): Promise
   return { status: response.status, body: (await response.json()) as Record<string, Json> };
 }
 
-interface Delivery {
-  headers: IncomingHttpHeaders;
-  raw: Buffer;
-}
-
-async function receiver(status: () => number = () => 204): Promise<{ url: string; received: Delivery[] }> {
-  const received: Delivery[] = [];
-  const endpoint = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      received.push({ headers: request.headers, raw: Buffer.concat(chunks) });
-      response.statusCode = status();
-      response.end();
-    });
-  });
+async function receiver(status: () => number | Promise<number> = () => 204): Promise<CapturingReceiver> {
+  const endpoint = await startCapturingReceiver(status);
   receivers.push(endpoint);
-  await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/hook`, received };
-}
-
-function signatureValid(secret: string, raw: Buffer, header: unknown): boolean {
-  const expected = Buffer.from(
-    `sha256=${createHmac('sha256', Buffer.from(secret, 'utf8')).update(raw).digest('hex')}`,
-  );
-  const given = Buffer.from(typeof header === 'string' ? header : '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return endpoint;
 }
 
 describe('events', () => {
@@ -215,7 +191,7 @@ describe('webhooks', () => {
     await server.webhooks!.idle();
     expect(received).toHaveLength(1);
     const [delivery] = received;
-    expect(signatureValid(secret, delivery!.raw, delivery!.headers['x-cycles-signature'])).toBe(true);
+    expect(specSignatureValid(secret, delivery!.raw, delivery!.headers['x-cycles-signature'])).toBe(true);
     const event = JSON.parse(delivery!.raw.toString());
     expect(delivery!.headers['x-cycles-event-id']).toBe(event.event_id);
     expect(delivery!.headers['x-cycles-event-type']).toBe('budget.threshold_crossed');
@@ -426,12 +402,7 @@ describe('webhooks', () => {
 
   it('refuses a second replay to a subscription while the first is still sending (409)', async () => {
     for (let i = 0; i < 2; i++) await reserve(5000);
-    const slow = await receiver(() => 204);
-    const endpoint = receivers.at(-1)!;
-    endpoint.removeAllListeners('request');
-    endpoint.on('request', (_request, response) => {
-      setTimeout(() => response.writeHead(204).end(), 500);
-    });
+    const slow = await receiver(() => new Promise((resolve) => setTimeout(() => resolve(204), 500)));
     const created = await send('POST', '/v1/admin/webhooks?tenant_id=acme', {
       admin: true,
       body: { url: slow.url, event_types: ['reservation.denied'] },

@@ -1,9 +1,9 @@
 import { connect } from 'node:net';
-import { createMemoryLedger, type Ledger } from '@cycles-guard/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TENANT_KEY_PERMISSIONS, tenantCapabilities } from '../src/auth/capabilities.ts';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { startSlowReserveServer } from './support/slow-reserve-server.ts';
 import { GOVERNANCE, specProblems } from './support/spec-schema.ts';
 
 // GET /v1/auth/introspect and the actuator health paths the official Cycles clients call.
@@ -128,39 +128,11 @@ describe('actuator health while shutting down', () => {
   }
 
   it('readiness says OUT_OF_SERVICE (503) so balancers drain; liveness stays UP', async () => {
-    const inner = createMemoryLedger({ ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 }] });
-    let entered: () => void = () => {};
-    const reserveEntered = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
     // A slow reserve keeps the server draining while the probes finish their requests.
-    const slow: Ledger = Object.create(inner, {
-      reserve: {
-        value: async (...args: Parameters<Ledger['reserve']>) => {
-          entered();
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          return inner.reserve(...args);
-        },
-      },
-    });
-    const draining = await startCyclesServer({
-      port: 0,
-      ledgerInstance: slow,
-      apiKeys: { [ACME_KEY]: 'acme' },
-      logLevel: 'silent',
-    });
+    const { server: draining, inner, reserveEntered, reserve } = await startSlowReserveServer(ACME_KEY, 500);
     const readiness = await halfSent(draining.url, '/actuator/health/readiness');
     const liveness = await halfSent(draining.url, '/actuator/health/liveness');
-    const inFlight = fetch(`${draining.url}/v1/reservations`, {
-      method: 'POST',
-      headers: { 'X-Cycles-API-Key': ACME_KEY, 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        idempotency_key: 'k',
-        subject: { tenant: 'acme' },
-        action: { kind: 'k', name: 'n' },
-        estimate: { unit: 'TOKENS', amount: 10 },
-      }),
-    });
+    const inFlight = reserve();
     await reserveEntered;
     const closed = draining.close();
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -2,9 +2,8 @@ import { LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import { ManualClock } from '@cycles-guard/core/testing';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import { createRedisLedger, type RedisLedger } from '@cycles-guard/redis';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type CountDelta,
   MemoryRateCounts,
@@ -13,19 +12,14 @@ import {
 } from '../src/webhooks/rate-counts.ts';
 import { MAX_UNFLUSHED, RateWatch } from '../src/webhooks/rate-watch.ts';
 import { govSchemaProblems } from './support/gov-contract.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // Rate counts survive an unreachable counter store: a batch that cannot be added is kept (summed per
 // counter, so bounded by the counters, not the samples) and added by a later flush, so a spike whose
 // samples straddle a Redis outage still fires, with the whole count. A real redis-server stopped and
 // restarted under the watch; and fault injection on the in-process counters.
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
+const redis = useRedisServer();
 
 /** A watch that flushes only when told (the timer is an hour). */
 function watchOver(log: LedgerEventLog, counts: RateCounts, clock: ManualClock): RateWatch {
@@ -44,7 +38,7 @@ describe('rate counts across a Redis outage', () => {
   it('keep what a failed flush could not add, and fire the spike with the whole count once Redis is back', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1, 9));
     const ledger = createRedisLedger({
-      url: redis.url,
+      url: redis.server.url,
       keyPrefix: 'outage:',
       events: { burnRate: { windowMs: 60_000 } },
       clock,
@@ -58,7 +52,7 @@ describe('rate counts across a Redis outage', () => {
       await watch.flush();
       expect(watch.unflushedCount).toBe(0);
 
-      await redis.stop();
+      await redis.server.stop();
       for (let i = 0; i < 5; i++) watch.sample('denial_rate', 'acme');
       for (let i = 0; i < 3; i++) watch.hit('denial_rate', 'acme');
       clock.advance(60_000); // the next burn window (1 min): 10x the one before
@@ -70,7 +64,7 @@ describe('rate counts across a Redis outage', () => {
       await watch.flush();
       expect(published.filter((event) => event.event_type !== 'reservation.denied')).toEqual([]);
 
-      await redis.restart();
+      await redis.server.restart();
       await watch.flush();
       expect(watch.unflushedCount).toBe(0);
       expect(watch.dropped).toBe(0);

@@ -1,22 +1,16 @@
 import { describeLedgerConformance } from '@cycles-guard/core/testing';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { createContractRecorder } from './support/contract.ts';
 import { startHttpLedger } from './support/http-ledger.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // The conformance suite over HTTP again, with the server on the Redis ledger: createHttpAuthority →
 // cycles-guard-server → Redis (a redis-server this test starts; it fails, not skips, without one).
 
 const recorder = createContractRecorder();
-let redis: RedisServer;
+const redis = useRedisServer();
 let prefixes = 0;
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
 afterEach(() => {
   expect(recorder.violations, recorder.violations.join('\n')).toEqual([]);
 });
@@ -26,7 +20,7 @@ describeLedgerConformance('HTTP authority → cycles-guard-server → Redis ledg
     prefixes += 1;
     return startHttpLedger(clock, recorder, {
       type: 'redis',
-      url: redis.url,
+      url: redis.server.url,
       keyPrefix: `server-conf:${prefixes}:`,
     });
   },

@@ -1,23 +1,17 @@
 import { type BudgetAuthority, BudgetExceededError, createHttpAuthority } from '@cycles-guard/core';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { createContractRecorder } from './support/contract.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // Several server instances over one Redis enforce one budget, and a restart keeps what was spent.
 
 const recorder = createContractRecorder();
 const API_KEY = 'shared-key-0001';
-let redis: RedisServer;
+const redis = useRedisServer();
 const servers: CyclesServer[] = [];
 let prefixes = 0;
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
   expect(recorder.violations, recorder.violations.join('\n')).toEqual([]);
@@ -30,7 +24,7 @@ async function instance(
   const server = await startCyclesServer({
     port: 0,
     logLevel: 'silent',
-    ledger: { type: 'redis', url: redis.url, keyPrefix },
+    ledger: { type: 'redis', url: redis.server.url, keyPrefix },
     apiKeys: { [API_KEY]: 'acme' },
     ledgers: [
       { scope: 'tenant:acme', unit: 'TOKENS', allocated },

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCyclesServer } from '../src/server.ts';
@@ -7,6 +5,7 @@ import { govSchemaProblems } from './support/gov-contract.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 // `system.store_connection_lost` / `system.store_connection_restored` on the Redis ledger: a real
 // redis-server stopped under the server (the client retries every few hundred ms) and restarted. One
@@ -15,30 +14,22 @@ import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 const KEY = 'acme-key-store-conn-1';
 let redis: RedisServer;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let hookBase: string;
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, GOV-checked
 const received: any[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      received.push(JSON.parse(body));
-      response.statusCode = 204;
-      response.end();
-    });
+  receiver = await startWebhookReceiver(({ raw }) => {
+    received.push(JSON.parse(raw.toString('utf8')));
+    return 204;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  hookBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  hookBase = receiver.base;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await redis?.remove();
 });
 

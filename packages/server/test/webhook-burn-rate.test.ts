@@ -1,13 +1,13 @@
 import { ManualClock } from '@cycles-guard/core/testing';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
 import { govSchemaProblems } from './support/gov-contract.ts';
-import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
-import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';
+import { useRedisAndReceiver } from './support/redis-and-receiver.ts';
+import { settleRates } from './support/settle-rates.ts';
+import { tenantSender } from './support/tenant-sender.ts';
 
 // `burn_rate_multiplier` and `burn_rate_window_seconds` of GOV `WebhookThresholdConfig`, per
 // subscription: each subscription receives the `budget.burn_rate_anomaly` of its own (multiplier,
@@ -18,33 +18,14 @@ import { type RecordingReceiver, startRecordingReceiver } from './support/record
 
 const KEY = 'acme-key-burn-0001';
 const BASELINE_WINDOWS = 3;
-let redis: RedisServer;
-let receiver: RecordingReceiver;
-let hookBase: string;
-/** Path → the anomalies it received. */
-const received = new Map<string, Json[]>();
-const violations: string[] = [];
-let prefixes = 0;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  receiver = await startRecordingReceiver(received);
-  hookBase = receiver.base;
-});
-
-afterAll(async () => {
-  await receiver?.close();
-  await redis?.remove();
-});
-
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, GOV-checked by send()
 type Json = any;
-
-async function send(server: CyclesServer, method: string, path: string, body?: unknown) {
-  const reply = await govFetch(server.url, method, path, { key: KEY }, body);
-  if (path.startsWith('/v1/webhooks') || path.startsWith('/v1/events')) violations.push(...reply.problems);
-  return { status: reply.status, body: (reply.body ?? {}) as Json };
-}
+/** Path → the anomalies it received. */
+const received = new Map<string, Json[]>();
+const services = useRedisAndReceiver(received);
+const violations: string[] = [];
+const send = tenantSender(KEY, violations);
+let prefixes = 0;
 
 let keys = 0;
 async function spend(server: CyclesServer, amount: number): Promise<void> {
@@ -113,19 +94,12 @@ function config(ledger: StartServerOptions['ledger'], clock: ManualClock): Start
   };
 }
 
-async function settle(servers: CyclesServer[]): Promise<void> {
-  for (let round = 0; round < 2; round++) {
-    for (const server of servers) await server.rates!.flush();
-    for (const server of servers) await server.webhooks!.idle();
-  }
-}
-
 const setups: [string, (clock: ManualClock) => Promise<CyclesServer[]>][] = [
   ['memory', async (clock) => [await startCyclesServer(config({ type: 'memory' }, clock))]],
   [
     'redis, two servers',
     async (clock) => {
-      const shared = { type: 'redis' as const, url: redis.url, keyPrefix: `burn-${++prefixes}:` };
+      const shared = { type: 'redis' as const, url: services.redis.url, keyPrefix: `burn-${++prefixes}:` };
       return [await startCyclesServer(config(shared, clock)), await startCyclesServer(config(shared, clock))];
     },
   ],
@@ -139,14 +113,14 @@ describe.each(setups)('per-subscription burn-rate pairs (%s)', (name, start) => 
     try {
       for (const [path, thresholds] of Object.entries(SUBSCRIPTIONS)) {
         const created = await send(servers[0]!, 'POST', '/v1/webhooks', {
-          url: `${hookBase}/${run}${path}`,
+          url: `${services.hookBase}/${run}${path}`,
           event_types: ['budget.burn_rate_anomaly'],
           thresholds,
         });
         expect(created.status).toBe(201);
       }
       for (const server of servers.slice(1)) await server.webhooks!.refresh();
-      await settle(servers); // a new pair counts from the next flush on
+      await settleRates(servers); // a new pair counts from the next flush on
       let checked = 0;
       await fc.assert(
         fc.asyncProperty(
@@ -176,7 +150,7 @@ describe.each(setups)('per-subscription burn-rate pairs (%s)', (name, start) => 
               spends.push({ at: clock.now(), amount });
               if (flush) await server.rates!.flush();
             }
-            await settle(servers);
+            await settleRates(servers);
             for (const [path, own] of Object.entries(SUBSCRIPTIONS)) {
               const { multiplier, windowMs } = pairOf(own);
               const expected = modelFires(spends, multiplier, windowMs);

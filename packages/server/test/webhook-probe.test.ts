@@ -1,11 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
+import { type CapturingReceiver, startCapturingReceiver } from './support/capturing-receiver.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { specSignatureValid } from './support/spec-signature.ts';
 
 // GOV testWebhookSubscription and testTenantWebhook: one signed `system.webhook_test` POST to the
 // subscription's URL, answered with the endpoint's status and timing. The receiver verifies the
@@ -14,7 +13,7 @@ import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 const ACME_KEY = 'acme-key-probe-0001';
 const OTHER_KEY = 'other-key-probe-001';
 let server: CyclesServer;
-const receivers: Server[] = [];
+const receivers: CapturingReceiver[] = [];
 const violations: string[] = [];
 
 beforeEach(async () => {
@@ -30,7 +29,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await server.close();
-  for (const receiver of receivers.splice(0)) await new Promise((resolve) => receiver.close(resolve));
+  for (const receiver of receivers.splice(0)) await receiver.close();
   expect(violations.splice(0), 'GOV contract violations').toEqual([]);
 });
 
@@ -48,30 +47,10 @@ async function send(
   return { status: reply.status, body: reply.body ?? {}, ...(reply.id ? { checked: reply.id } : {}) };
 }
 
-async function receiver(
-  status: number,
-): Promise<{ url: string; received: { headers: IncomingHttpHeaders; raw: Buffer }[] }> {
-  const received: { headers: IncomingHttpHeaders; raw: Buffer }[] = [];
-  const endpoint = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      received.push({ headers: request.headers, raw: Buffer.concat(chunks) });
-      response.statusCode = status;
-      response.end();
-    });
-  });
+async function receiver(status: number): Promise<CapturingReceiver> {
+  const endpoint = await startCapturingReceiver(() => status);
   receivers.push(endpoint);
-  await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/hook`, received };
-}
-
-function signatureValid(secret: string, raw: Buffer, header: unknown): boolean {
-  const expected = Buffer.from(
-    `sha256=${createHmac('sha256', Buffer.from(secret, 'utf8')).update(raw).digest('hex')}`,
-  );
-  const given = Buffer.from(typeof header === 'string' ? header : '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return endpoint;
 }
 
 async function subscribe(url: string): Promise<{ id: string; secret: string }> {
@@ -97,9 +76,9 @@ describe('the webhook test probe', () => {
     expect(received).toHaveLength(1);
     const [delivery] = received;
     // The receiving side: the signature over the raw bytes, then the parsed event.
-    expect(signatureValid(secret, delivery!.raw, delivery!.headers['x-cycles-signature'])).toBe(true);
+    expect(specSignatureValid(secret, delivery!.raw, delivery!.headers['x-cycles-signature'])).toBe(true);
     expect(
-      signatureValid('whsec_not-the-secret', delivery!.raw, delivery!.headers['x-cycles-signature']),
+      specSignatureValid('whsec_not-the-secret', delivery!.raw, delivery!.headers['x-cycles-signature']),
     ).toBe(false);
     const event = JSON.parse(delivery!.raw.toString());
     expect(event).toMatchObject({

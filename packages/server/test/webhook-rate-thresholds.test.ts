@@ -1,13 +1,13 @@
 import { ManualClock } from '@cycles-guard/core/testing';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CyclesServer, type StartServerOptions, startCyclesServer } from '../src/server.ts';
 import { govSchemaProblems } from './support/gov-contract.ts';
-import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
-import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';
+import { useRedisAndReceiver } from './support/redis-and-receiver.ts';
+import { settleRates } from './support/settle-rates.ts';
+import { tenantSender } from './support/tenant-sender.ts';
 
 // The rate fields of GOV `WebhookThresholdConfig` per subscription: each subscription receives the
 // denial-rate spike of its own (`denial_rate_threshold`, `rate_window_seconds`) pair, an omitted field
@@ -16,35 +16,14 @@ import { type RecordingReceiver, startRecordingReceiver } from './support/record
 // the total of every server's reserves, not each server's own.
 
 const KEY = 'acme-key-rates-0001';
-let redis: RedisServer;
-let receiver: RecordingReceiver;
-let hookBase: string;
 /** Path → the spikes it received. */
 const received = new Map<string, { event_type: string; data: Record<string, number> }[]>();
+const services = useRedisAndReceiver(received);
 const violations: string[] = [];
+const send = tenantSender(KEY, violations);
 let prefixes = 0;
 /** Runs of every test (receiver paths stay apart). */
 let runs = 0;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  receiver = await startRecordingReceiver(received);
-  hookBase = receiver.base;
-});
-
-afterAll(async () => {
-  await receiver?.close();
-  await redis?.remove();
-});
-
-// biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, GOV-checked by send()
-type Json = any;
-
-async function send(server: CyclesServer, method: string, path: string, body?: unknown) {
-  const reply = await govFetch(server.url, method, path, { key: KEY }, body);
-  if (path.startsWith('/v1/webhooks') || path.startsWith('/v1/events')) violations.push(...reply.problems);
-  return { status: reply.status, body: (reply.body ?? {}) as Json };
-}
 
 let keys = 0;
 /** One reserve: `deny` asks more than the budget holds (409, a `reservation.denied`). */
@@ -83,7 +62,7 @@ const SUBSCRIPTIONS: Record<string, { denial_rate_threshold?: number; rate_windo
 async function subscribe(server: CyclesServer, run: string): Promise<void> {
   for (const [path, thresholds] of Object.entries(SUBSCRIPTIONS)) {
     const created = await send(server, 'POST', '/v1/webhooks', {
-      url: `${hookBase}/${run}${path}`,
+      url: `${services.hookBase}/${run}${path}`,
       event_types: ['reservation.denial_rate_spike'],
       thresholds,
     });
@@ -91,17 +70,9 @@ async function subscribe(server: CyclesServer, run: string): Promise<void> {
   }
 }
 
-/** Waits until every spike is judged and delivered. */
-async function settle(servers: CyclesServer[]): Promise<void> {
-  for (let round = 0; round < 2; round++) {
-    for (const server of servers) await server.rates!.flush();
-    for (const server of servers) await server.webhooks!.idle();
-  }
-}
-
 const ledgers: [string, () => StartServerOptions['ledger']][] = [
   ['memory', () => ({ type: 'memory' })],
-  ['redis', () => ({ type: 'redis', url: redis.url, keyPrefix: `rates-${++prefixes}:` })],
+  ['redis', () => ({ type: 'redis', url: services.redis.url, keyPrefix: `rates-${++prefixes}:` })],
 ];
 
 describe.each(ledgers)('per-subscription rate thresholds (%s ledger)', (_name, ledger) => {
@@ -122,7 +93,7 @@ describe.each(ledgers)('per-subscription rate thresholds (%s ledger)', (_name, l
             for (let i = 0; i < allowed; i++) await reserve(server, false);
             // Denials last: the rate only rises, so each pair fires iff the final rate reaches it.
             for (let i = 0; i < denied; i++) await reserve(server, true);
-            await settle([server]);
+            await settleRates([server]);
             const rate = denied / (allowed + denied);
             for (const [path, own] of Object.entries(SUBSCRIPTIONS)) {
               const threshold = own.denial_rate_threshold ?? 0.1;
@@ -170,7 +141,7 @@ describe.each(ledgers)('rate options from the server config (%s ledger)', (_name
         ['/quarter', { denial_rate_threshold: 0.25 }],
       ] as const) {
         const created = await send(server, 'POST', '/v1/webhooks', {
-          url: `${hookBase}/${run}${path}`,
+          url: `${services.hookBase}/${run}${path}`,
           event_types: ['reservation.denial_rate_spike'],
           thresholds,
         });
@@ -178,14 +149,14 @@ describe.each(ledgers)('rate options from the server config (%s ledger)', (_name
       }
       await server.rates!.flush();
       for (const deny of [false, false, false, true]) await reserve(server, deny); // 1 of 4: 25 %
-      await settle([server]);
+      await settleRates([server]);
       expect(received.get(`/${run}/config`)).toBeUndefined();
       expect(received.get(`/${run}/quarter`)?.map((spike) => spike.data)).toEqual([
         expect.objectContaining({ threshold_rate: 0.25, window_seconds: 60, sample_count: 4 }),
       ]);
       await reserve(server, true);
       await reserve(server, true); // 3 of 6: 50 %
-      await settle([server]);
+      await settleRates([server]);
       expect(received.get(`/${run}/config`)?.map((spike) => spike.data)).toEqual([
         expect.objectContaining({ threshold_rate: 0.5, window_seconds: 60, sample_count: 6 }),
       ]);
@@ -211,7 +182,7 @@ describe.each(ledgers)('per-subscription expiry-rate thresholds (%s ledger)', (_
         ['/expiry-high', { expiry_rate_threshold: 0.75 }],
       ] as const) {
         const created = await send(server, 'POST', '/v1/webhooks', {
-          url: `${hookBase}/${run}${path}`,
+          url: `${services.hookBase}/${run}${path}`,
           event_types: ['reservation.expiry_rate_spike'],
           thresholds,
         });
@@ -237,7 +208,7 @@ describe.each(ledgers)('per-subscription expiry-rate thresholds (%s ledger)', (_
           headers: { 'X-Admin-API-Key': ADMIN_KEY },
         });
         expect(swept.status).toBe(200);
-        await settle([server]);
+        await settleRates([server]);
       };
       const spikes = (path: string) => (received.get(`/${run}${path}`) ?? []).map((spike) => spike.data);
       await sweep(); // 1 of 4 expired: 25 %, past the default 5 %
@@ -262,12 +233,12 @@ describe.each(ledgers)('per-subscription expiry-rate thresholds (%s ledger)', (_
 describe('rate spikes on a Redis ledger shared by two servers', () => {
   it('are judged on the reserves of both, and fire once', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const shared = { type: 'redis' as const, url: redis.url, keyPrefix: 'rates-shared:' };
+    const shared = { type: 'redis' as const, url: services.redis.url, keyPrefix: 'rates-shared:' };
     const a = await startCyclesServer(config(shared, clock));
     const b = await startCyclesServer(config(shared, clock));
     try {
       const created = await send(a, 'POST', '/v1/webhooks', {
-        url: `${hookBase}/shared`,
+        url: `${services.hookBase}/shared`,
         event_types: ['reservation.denial_rate_spike'],
       });
       expect(created.status).toBe(201);
@@ -275,7 +246,7 @@ describe('rate spikes on a Redis ledger shared by two servers', () => {
       // 18 allowed and 2 denied, alternating: each server sees 10 reserves, under the 20 a window
       // needs, and 1 denial; together they reach 10 % of 20.
       for (let i = 0; i < 20; i++) await reserve(i % 2 === 0 ? a : b, i >= 18);
-      await settle([a, b]);
+      await settleRates([a, b]);
       const spikes = received.get('/shared') ?? [];
       expect(spikes).toHaveLength(1);
       expect(spikes[0]!.data).toMatchObject({ threshold_rate: 0.1, sample_count: 20, window_seconds: 300 });

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +5,7 @@ import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';
 
 // Per-subscription `thresholds` (GOV WebhookThresholdConfig) decide what a subscription receives: its
 // own `budget_utilization` crossings (which the ledger then emits for its tenant), or, without the
@@ -16,28 +15,15 @@ import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 const TENANTS = 30;
 const keyOf = (tenant: number) => `key-thresholds-${String(tenant).padStart(3, '0')}`;
 let server: CyclesServer;
-let receiver: Server;
+let receiver: RecordingReceiver;
 let hookBase: string;
 /** Path (one per subscription) → the events it received. */
 const received = new Map<string, { event_type: string; tenant_id: string; data: Record<string, number> }[]>();
 const violations: string[] = [];
 
 beforeAll(async () => {
-  receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      const list = received.get(request.url!) ?? [];
-      list.push(JSON.parse(body));
-      received.set(request.url!, list);
-      response.statusCode = 204;
-      response.end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  hookBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startRecordingReceiver(received);
+  hookBase = receiver.base;
   server = await startCyclesServer({
     port: 0,
     adminApiKey: ADMIN_KEY,
@@ -54,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver.close();
   expect(violations).toEqual([]);
 });
 

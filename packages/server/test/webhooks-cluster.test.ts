@@ -1,10 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type RedisClusterHandle, startRedisCluster } from '@cycles-guard/redis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { ADMIN_KEY } from './support/http-ledger.ts';
-import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import type { CyclesServer } from '../src/server.ts';
+import { startAgentBudgetServers } from './support/agent-budget-servers.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 // Webhooks on Redis Cluster (3 masters + 3 replicas on loopback), two servers: subscriptions whose
 // delivery keys hash to different masters, each receiving the events raised on the other server; their
@@ -15,40 +13,28 @@ const SUBSCRIPTIONS = 6;
 let cluster: RedisClusterHandle;
 let a: CyclesServer;
 let b: CyclesServer;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let base: string;
 const received = new Map<string, number>();
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
-  receiver = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      received.set(request.url ?? '', (received.get(request.url ?? '') ?? 0) + 1);
-      response.statusCode = 204;
-      response.end();
-    });
+  receiver = await startWebhookReceiver(({ path }) => {
+    received.set(path, (received.get(path) ?? 0) + 1);
+    return 204;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  const config = {
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    apiKeys: { [KEY]: 'acme' },
-    ledger: { type: 'redis' as const, cluster: cluster.nodes, keyPrefix: 'cluster-wh:' },
-    templates: [{ pattern: 'tenant:acme/agent:*', unit: 'TOKENS' as const, allocated: 100 }],
-    ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS' as const, allocated: 1e9 }],
-    logLevel: 'silent' as const,
-    webhookSecurity: LOOPBACK_WEBHOOKS,
-  };
-  a = await startCyclesServer(config);
-  b = await startCyclesServer(config);
+  base = receiver.base;
+  [a, b] = await startAgentBudgetServers(KEY, {
+    type: 'redis',
+    cluster: cluster.nodes,
+    keyPrefix: 'cluster-wh:',
+  });
 }, 60_000);
 
 afterAll(async () => {
   await a?.close();
   await b?.close();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await cluster?.remove();
 });
 

@@ -1,21 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startCyclesServer } from '../src/server.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // On the Redis ledger a delivery still being retried survives a server restart: the next server on the
 // same Redis resumes it, so an alert whose endpoint was down is still delivered once it is back.
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
+const redis = useRedisServer();
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -35,7 +29,7 @@ describe('webhooks on the Redis ledger', () => {
       port: 0,
       adminApiKey: ADMIN_KEY,
       apiKeys: { 'acme-key-redis-01': 'acme' },
-      ledger: { type: 'redis' as const, url: redis.url, keyPrefix: 'wh1:' },
+      ledger: { type: 'redis' as const, url: redis.server.url, keyPrefix: 'wh1:' },
       ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS' as const, allocated: 100 }],
       logLevel: 'silent' as const,
       webhookSecurity: LOOPBACK_WEBHOOKS,

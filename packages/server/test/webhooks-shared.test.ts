@@ -1,10 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type RedisServer, startRedisServer } from '@cycles-guard/redis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CyclesServer, startCyclesServer } from '../src/server.ts';
-import { ADMIN_KEY } from './support/http-ledger.ts';
-import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
+import type { CyclesServer } from '../src/server.ts';
+import { startAgentBudgetServers } from './support/agent-budget-servers.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 // Two servers on one real redis-server: each delivers the events it raises, so a subscription written
 // on one must reach the other without a restart (a polled version key, about a second), and so must
@@ -14,43 +12,24 @@ const KEY = 'acme-key-shared-01';
 let redis: RedisServer;
 let a: CyclesServer;
 let b: CyclesServer;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let hook: string;
 const bodies: { event_type: string; data: { threshold?: number } }[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  receiver = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      bodies.push(JSON.parse(body));
-      response.statusCode = 204;
-      response.end();
-    });
+  receiver = await startWebhookReceiver(({ raw }) => {
+    bodies.push(JSON.parse(raw.toString('utf8')));
+    return 204;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  const config = {
-    port: 0,
-    adminApiKey: ADMIN_KEY,
-    apiKeys: { [KEY]: 'acme' },
-    ledger: { type: 'redis' as const, url: redis.url, keyPrefix: 'shared-wh:' },
-    templates: [{ pattern: 'tenant:acme/agent:*', unit: 'TOKENS' as const, allocated: 100 }],
-    ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS' as const, allocated: 1e9 }],
-    logLevel: 'silent' as const,
-    webhookSecurity: LOOPBACK_WEBHOOKS,
-  };
-  a = await startCyclesServer(config);
-  b = await startCyclesServer(config);
+  hook = `${receiver.base}/hook`;
+  [a, b] = await startAgentBudgetServers(KEY, { type: 'redis', url: redis.url, keyPrefix: 'shared-wh:' });
 });
 
 afterAll(async () => {
   await a?.close();
   await b?.close();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await redis?.remove();
 });
 

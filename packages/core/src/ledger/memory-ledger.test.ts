@@ -1,32 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { ACTION, reserveRequest, useMemoryLedgers } from '../../test/support/memory-ledgers.ts';
 import { ManualClock } from '../clock.ts';
 import { BudgetExceededError, CyclesError } from '../protocol/errors.ts';
-import type { ReserveRequest } from '../protocol/types.ts';
-import { createMemoryLedger, type MemoryLedgerOptions } from './memory-ledger.ts';
-import type { Ledger } from './types.ts';
 
-const ACTION = { kind: 'llm.completion', name: 'model' };
-const open: Ledger[] = [];
-afterEach(async () => {
-  for (const ledger of open.splice(0)) await ledger.close?.();
-});
-
-function ledgerWith(options: MemoryLedgerOptions): Ledger {
-  const ledger = createMemoryLedger({ sweepIntervalMs: 0, ...options });
-  open.push(ledger);
-  return ledger;
-}
-
-let keys = 0;
-function reserveRequest(amount: number, extra: Partial<ReserveRequest> = {}): ReserveRequest {
-  return {
-    idempotencyKey: `k${++keys}`,
-    subject: { tenant: 'acme', app: 'chat' },
-    action: ACTION,
-    estimate: { unit: 'TOKENS', amount },
-    ...extra,
-  };
-}
+const ledgerWith = useMemoryLedgers();
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {

@@ -1,7 +1,9 @@
-import { CyclesError, type Ledger } from '@cycles-guard/core';
+import type { Ledger } from '@cycles-guard/core';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import type { RedisLedger } from '../../src/index.ts';
+import { commitStep, extendStep, releaseStep } from './hold-steps.ts';
+import { answerOf, holdAt } from './step-answer.ts';
 
 // The operations of the group-commit tests (group-commit.test.ts, group-rows.test.ts): random steps on
 // one tenant's budgets, started so that the steps of a group share one event-loop turn.
@@ -32,19 +34,9 @@ export const step: fc.Arbitrary<Step> = fc.oneof(
     // the same group or another.
     arbitrary: fc.record({ kind: fc.constant('reserve' as const), key: fc.nat(30) }),
   },
-  {
-    weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('commit' as const), hold: fc.nat(20), amount: fc.nat(900) }),
-  },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), hold: fc.nat(20) }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('extend' as const),
-      hold: fc.nat(20),
-      by: fc.integer({ min: 1, max: 30_000 }),
-    }),
-  },
+  { weight: 4, arbitrary: commitStep(900) },
+  { weight: 2, arbitrary: releaseStep },
+  { weight: 1, arbitrary: extendStep },
   {
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant('event' as const), subject: fc.nat(3), amount: fc.nat(400) }),
@@ -87,19 +79,6 @@ export async function provision(ledger: Ledger): Promise<void> {
   await ledger.setTenant('acme', { defaultReservationTtlMs: 20_000, maxReservationExtensions: 2 });
 }
 
-export function normalize(value: unknown, ids: string[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/(rsv|evt|led)_[A-Za-z0-9_.-]+/g, (id) =>
-      ids.includes(id) ? `#${ids.indexOf(id)}` : id.slice(0, 4),
-    );
-  }
-  if (Array.isArray(value)) return value.map((item) => normalize(item, ids));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([name, member]) => [name, normalize(member, ids)]));
-  }
-  return value;
-}
-
 /**
  * Starts one step (synchronously up to its first await, so the steps of a group share a turn): holds
  * are looked up in `known` (the reservations before the group), new ones are appended to `ids`.
@@ -111,18 +90,8 @@ export function start(
   known: string[],
   ids: string[],
 ): Promise<unknown> {
-  const hold = (n: number) => known[n % Math.max(known.length, 1)] ?? 'rsv_missing';
-  const answer = async (action: () => Promise<unknown>) => {
-    try {
-      const result = await action();
-      const id = (result as { reservationId?: string } | undefined)?.reservationId;
-      if (id !== undefined && !ids.includes(id)) ids.push(id);
-      return { ok: result };
-    } catch (error) {
-      if (!CyclesError.isInstance(error)) throw error;
-      return { error: error.code, message: error.message, details: error.details };
-    }
-  };
+  const hold = (n: number) => holdAt(known, n);
+  const answer = (action: () => Promise<unknown>) => answerOf(action, ids);
   switch (current.kind) {
     case 'reserve':
       return answer(() =>

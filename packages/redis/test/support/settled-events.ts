@@ -1,5 +1,6 @@
 import type { Ledger } from '@cycles-guard/core';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
+import { listAllEvents } from './list-all-events.ts';
 
 // The Redis ledger publishes events off the operation's path, in operation order. To read every event of
 // the operations done so far, a marker event is made last (a denial in a tenant of its own) and awaited:
@@ -23,7 +24,7 @@ export async function settledEvents(ledger: Ledger): Promise<ProtocolEvent[]> {
     })
     .catch(() => undefined);
   for (let waited = 0; waited < 5000; waited += 10) {
-    const events = await all(ledger);
+    const events = await listAllEvents(ledger);
     const marker = events.some(
       (event) => event.tenant_id === MARKER_TENANT && (event.data?.action as { name?: string })?.name === key,
     );
@@ -31,15 +32,4 @@ export async function settledEvents(ledger: Ledger): Promise<ProtocolEvent[]> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error('the marker event never showed: events are lost or stuck');
-}
-
-async function all(ledger: Ledger): Promise<ProtocolEvent[]> {
-  const events: ProtocolEvent[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await ledger.events!.list({ sortDir: 'asc', limit: 100, ...(cursor ? { cursor } : {}) });
-    events.push(...page.events);
-    cursor = page.hasMore ? page.nextCursor : undefined;
-  } while (cursor !== undefined);
-  return events;
 }

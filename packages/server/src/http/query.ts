@@ -1,17 +1,16 @@
 import { InvalidRequestError } from '@cycles-guard/core';
+import { SUBJECT_LEVELS } from '@cycles-guard/core/protocol';
 import type { FastifyRequest } from 'fastify';
 
-/** The query parameters each operation reads, from the spec's parameter definitions. */
+/**
+ * The query parameters each operation reads, from the spec's parameter definitions: the list and
+ * balance reads filter by every level of a subject.
+ */
 export const QUERY_PARAMS = {
   listReservations: [
     'idempotency_key',
     'status',
-    'tenant',
-    'workspace',
-    'app',
-    'workflow',
-    'agent',
-    'toolset',
+    ...SUBJECT_LEVELS,
     'from',
     'to',
     'expires_from',
@@ -24,17 +23,7 @@ export const QUERY_PARAMS = {
     'limit',
     'cursor',
   ],
-  getBalances: [
-    'tenant',
-    'workspace',
-    'app',
-    'workflow',
-    'agent',
-    'toolset',
-    'include_children',
-    'limit',
-    'cursor',
-  ],
+  getBalances: [...SUBJECT_LEVELS, 'include_children', 'limit', 'cursor'],
   adminBudget: ['scope', 'unit'],
   listEvents: [
     'tenant_id',

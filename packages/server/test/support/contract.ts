@@ -2,6 +2,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsPlugin from 'ajv-formats';
 import { parse } from 'yaml';
 import { composeRuntimeSpec } from '../../../../scripts/compose-spec.ts';
+import { schemaProblemsOf } from './schema-problems.ts';
 
 // Validates every response the server sends in a test against the normative OpenAPI spec (the repo's
 // spec/ copy, with the v0.1.26 extensions it must accept merged in: deny_detail, observe_mode,
@@ -81,13 +82,7 @@ export interface ContractRecorder {
 /** The problems of `body` as the spec's `schema` (empty if it conforms). */
 export function schemaProblems(schema: string, body: unknown): string[] {
   const validate = validatorFor(schema);
-  if (validate(body)) return [];
-  return (validate.errors ?? []).map(
-    (error) =>
-      `${error.instancePath || '/'} ${error.message ?? ''}${
-        error.keyword === 'additionalProperties' ? ` (${String(error.params.additionalProperty)})` : ''
-      }`,
-  );
+  return schemaProblemsOf(validate, body);
 }
 
 /** Validates one response; returns the problems (empty if it conforms). */

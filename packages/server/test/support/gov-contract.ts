@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsPlugin from 'ajv-formats';
 import { parse } from 'yaml';
+import { schemaProblemsOf } from './schema-problems.ts';
 
 // Validates responses of the governance plane's cross-plane operations (events, webhooks) against the
 // pinned GOV spec v0.1.25, as contract.ts does for the runtime spec. PEXT v0.1.26 adds two event types
@@ -53,13 +54,7 @@ export function govSchemaProblems(schema: string, body: unknown): string[] {
     validate = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${schema}` });
     validators.set(schema, validate);
   }
-  if (validate(body)) return [];
-  return (validate.errors ?? []).map(
-    (error) =>
-      `${error.instancePath || '/'} ${error.message ?? ''}${
-        error.keyword === 'additionalProperties' ? ` (${String(error.params.additionalProperty)})` : ''
-      }`,
-  );
+  return schemaProblemsOf(validate, body);
 }
 
 /** Validates one GOV response by its route and status; returns the problems and the operation id. */

@@ -1,32 +1,14 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 /** A loopback webhook endpoint that answers 204 and keeps every JSON body it receives, by request path. */
-export interface RecordingReceiver {
-  /** `http://127.0.0.1:<port>`: give each subscription its own path to tell their deliveries apart. */
-  readonly base: string;
-  close(): Promise<void>;
-}
+export type RecordingReceiver = WebhookReceiver;
 
 /** Starts a receiver that appends each body it is sent to `received` under its request path. */
-export async function startRecordingReceiver<T>(received: Map<string, T[]>): Promise<RecordingReceiver> {
-  const server = createServer((request, response) => {
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    request.on('end', () => {
-      const list = received.get(request.url!) ?? [];
-      list.push(JSON.parse(body) as T);
-      received.set(request.url!, list);
-      response.statusCode = 204;
-      response.end();
-    });
+export function startRecordingReceiver<T>(received: Map<string, T[]>): Promise<RecordingReceiver> {
+  return startWebhookReceiver(({ path, raw }) => {
+    const list = received.get(path) ?? [];
+    list.push(JSON.parse(raw.toString('utf8')) as T);
+    received.set(path, list);
+    return 204;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }

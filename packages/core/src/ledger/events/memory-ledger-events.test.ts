@@ -1,33 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { ACTION, reserveRequest, useMemoryLedgers } from '../../../test/support/memory-ledgers.ts';
 import { ManualClock } from '../../clock.ts';
 import { CyclesError } from '../../protocol/errors.ts';
-import type { ReserveRequest } from '../../protocol/types.ts';
-import { createMemoryLedger, type MemoryLedgerOptions } from '../memory-ledger.ts';
+import { createMemoryLedger } from '../memory-ledger.ts';
 import type { Ledger } from '../types.ts';
 import type { ProtocolEvent } from './event-types.ts';
 
-const ACTION = { kind: 'llm.completion', name: 'model' };
-const open: Ledger[] = [];
-afterEach(async () => {
-  for (const ledger of open.splice(0)) await ledger.close?.();
-});
-
-function ledgerWith(options: MemoryLedgerOptions): Ledger {
-  const ledger = createMemoryLedger({ sweepIntervalMs: 0, ...options });
-  open.push(ledger);
-  return ledger;
-}
-
-let keys = 0;
-function reserveRequest(amount: number, extra: Partial<ReserveRequest> = {}): ReserveRequest {
-  return {
-    idempotencyKey: `k${++keys}`,
-    subject: { tenant: 'acme', app: 'chat' },
-    action: ACTION,
-    estimate: { unit: 'TOKENS', amount },
-    ...extra,
-  };
-}
+const ledgerWith = useMemoryLedgers();
 
 async function all(ledger: Ledger, tenant?: string): Promise<ProtocolEvent[]> {
   const page = await ledger.events!.list({ sortDir: 'asc', limit: 100, ...(tenant ? { tenant } : {}) });
@@ -164,10 +143,11 @@ describe('memory ledger events', () => {
       clock,
       ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100, window: { period: 'hour' } }],
     });
+    let commits = 0;
     const charge = async (amount: number) => {
       const hold = await ledger.reserve(reserveRequest(amount));
       await ledger.commit(hold.reservationId!, {
-        idempotencyKey: `c${++keys}`,
+        idempotencyKey: `c${++commits}`,
         actual: { unit: 'TOKENS', amount },
       });
     };
