@@ -317,7 +317,7 @@ export class WebhookDispatcher {
    */
   private sendFirstAttempts(events: readonly ProtocolEvent[]): void {
     for (const event of events) {
-      for (const subscription of this.subscriptions.values()) {
+      for (const subscription of this.subscriptions.selecting(event)) {
         if (subscription.status !== 'ACTIVE' || !this.receives(subscription, event)) continue;
         subscription.last_triggered_at = event.timestamp;
         const delivery = this.draftDelivery(subscription, event);
