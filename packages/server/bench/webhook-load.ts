@@ -99,15 +99,23 @@ export function webhookBenchConfig(
   };
 }
 
-/** Subscribes `url` to every threshold crossing of tenant acme; returns the subscription id. */
-export async function subscribeAll(serverUrl: string, adminKey: string, url: string): Promise<string> {
+/**
+ * Subscribes `url` to every threshold crossing of tenant acme (and, unless `categories` is false, to the
+ * `budget` and `reservation` categories); returns the subscription id.
+ */
+export async function subscribeAll(
+  serverUrl: string,
+  adminKey: string,
+  url: string,
+  categories = true,
+): Promise<string> {
   const created = await fetch(`${serverUrl}/v1/admin/webhooks?tenant_id=acme`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-admin-api-key': adminKey },
     body: JSON.stringify({
       url,
       event_types: ['budget.threshold_crossed'],
-      event_categories: ['budget', 'reservation'],
+      ...(categories ? { event_categories: ['budget', 'reservation'] } : {}),
     }),
   });
   if (created.status !== 201) throw new Error(`subscribe answered ${created.status}`);

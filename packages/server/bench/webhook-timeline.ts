@@ -9,7 +9,8 @@ import { startWebhookReceiver } from './webhook-receiver.ts';
 // server's CPU per delivery (B's CPU per reserve minus A's, one delivery per reserve); the last B run's
 // timeline, in BUCKET_MS steps, gives reserves answered, events raised (by their timestamp) and
 // deliveries arrived, the backlog (events raised so far minus deliveries arrived) and the latency of
-// each bucket's events. NODE_ARGS go to the server's Node (e.g. `--cpu-prof`). Run:
+// each bucket's events. NODE_ARGS go to the server's Node (e.g. `--cpu-prof`); CATEGORIES=0 subscribes
+// to the threshold crossings alone, not to the benchmark's `budget` and `reservation` categories too. Run:
 //   node --conditions=@cycles-guard/source --import tsx packages/server/bench/webhook-timeline.ts
 
 const API_KEY = 'timeline-key-webhooks-1';
@@ -17,6 +18,7 @@ const ADMIN_KEY = 'timeline-admin-key-0123456789';
 const RUN_MS = Number(process.env.RUN_MS ?? 4000);
 const PAIRS = Number(process.env.PAIRS ?? 3);
 const BUCKET_MS = Number(process.env.BUCKET_MS ?? 250);
+const CATEGORIES = process.env.CATEGORIES !== '0';
 const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 
 const receiver = await startWebhookReceiver();
@@ -29,7 +31,7 @@ const pid = server.child.pid;
 
 /** The server's CPU µs per reserve over a run and the second after it (and until deliveries land). */
 async function run(subscribed: boolean): Promise<{ cpuUs: number; rate: number; answeredAt: number[] }> {
-  const id = subscribed ? await subscribeAll(server.url, ADMIN_KEY, receiver.url) : undefined;
+  const id = subscribed ? await subscribeAll(server.url, ADMIN_KEY, receiver.url, CATEGORIES) : undefined;
   const before = cpuMsOf(pid);
   const arrivedBefore = (await receiver.latencies()).length;
   receiver.measure(subscribed);
