@@ -8,11 +8,13 @@ import type { AddressInfo } from 'node:net';
 // this one still shares the machine's cores. It answers 204 to every POST and, while told to measure,
 // keeps each event's time from its `timestamp` to its arrival.
 
-/** Messages from the benchmark: start or stop measuring, or report the latencies so far. */
-type Command = { measuring: boolean } | { report: true };
+/** Messages from the benchmark: start or stop measuring, or report the latencies or the timeline so far. */
+type Command = { measuring: boolean } | { report: true } | { timeline: true };
 
 function serve(): void {
   const latencies: number[] = [];
+  /** Each measured delivery's event time and arrival time (ms), flat: [event, arrival, event, ...]. */
+  const timeline: number[] = [];
   let measuring = false;
   const endpoint = createServer((request, response) => {
     let body = '';
@@ -21,7 +23,12 @@ function serve(): void {
       body += chunk;
     });
     request.on('end', () => {
-      if (measuring) latencies.push(Date.now() - Date.parse(JSON.parse(body).timestamp));
+      if (measuring) {
+        const arrived = Date.now();
+        const eventMs = Date.parse(JSON.parse(body).timestamp);
+        latencies.push(arrived - eventMs);
+        timeline.push(eventMs, arrived);
+      }
       response.statusCode = 204;
       response.end();
     });
@@ -29,6 +36,7 @@ function serve(): void {
   endpoint.listen(0, '127.0.0.1', () => process.send!({ port: (endpoint.address() as AddressInfo).port }));
   process.on('message', (command: Command) => {
     if ('report' in command) process.send!({ latencies });
+    else if ('timeline' in command) process.send!({ timeline });
     else measuring = command.measuring;
   });
   process.on('disconnect', () => process.exit(0));
@@ -37,9 +45,13 @@ function serve(): void {
 /** The receiver, seen from the benchmark. */
 export interface WebhookReceiver {
   url: string;
+  /** The receiver process's id (its CPU counts: it shares the machine's cores). */
+  pid: number | undefined;
   measure(on: boolean): void;
   /** Event-to-arrival times (ms) of the deliveries received while measuring. */
   latencies(): Promise<number[]>;
+  /** Event time and arrival time (ms) of each delivery received while measuring, flat: [event, arrival, ...]. */
+  timeline(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -55,11 +67,17 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   });
   return {
     url: `http://127.0.0.1:${port}/hook`,
+    pid: child.pid,
     measure: (on) => child.send({ measuring: on } satisfies Command),
     latencies: () =>
       new Promise((resolve) => {
         child.once('message', (message: { latencies: number[] }) => resolve(message.latencies));
         child.send({ report: true } satisfies Command);
+      }),
+    timeline: () =>
+      new Promise((resolve) => {
+        child.once('message', (message: { timeline: number[] }) => resolve(message.timeline));
+        child.send({ timeline: true } satisfies Command);
       }),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startRedisServer } from '@cycles-guard/redis/testing';
-import { Pool } from 'undici';
 import type { Benchmark } from '../../../scripts/bench.ts';
 import { median, percentile } from '../../../scripts/bench-stats.ts';
-import { DEFAULT_BLOCKED_CIDR_RANGES } from '../src/webhooks/webhook-security.ts';
 import { startServerProcess } from './server-process.ts';
+import { cpuMsOf, load, subscribeAll, unsubscribe, webhookBenchConfig } from './webhook-load.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 // Webhooks must never slow the reserve path. 50 clients reserve on the Redis ledger, each reserve for a
@@ -27,39 +26,6 @@ const API_KEY = 'bench-key-webhooks-1';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const RUN_MS = 4000;
 const PAIRS = 7; // odd: the median is one pair's ratio
-let counter = 0;
-
-async function reserveOnce(pool: Pool): Promise<void> {
-  counter++;
-  const body = JSON.stringify({
-    idempotency_key: `wh-${process.pid}-${counter}`,
-    subject: { tenant: 'acme', app: 'chat', agent: `user-${counter}` },
-    action: { kind: 'llm.completion', name: 'bench-model' },
-    estimate: { unit: 'TOKENS', amount: 90 },
-    // Longer than the benchmark: with the default 60 s the first holds expired during the last pairs,
-    // and their expiries (swept, evented and, in B, delivered) loaded those runs alone.
-    ttl_ms: 600_000,
-  });
-  const response = await pool.request({
-    path: '/v1/reservations',
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'x-cycles-api-key': API_KEY },
-  });
-  await response.body.dump();
-  if (response.statusCode !== 200) throw new Error(`reserve answered ${response.statusCode}`);
-}
-
-/** CPU time (ms, user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuMsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** A redis-server's INFO fields. */
 function redisInfo(port: number): Record<string, string> {
   const info: Record<string, string> = {};
@@ -89,7 +55,7 @@ async function measured(
   const redisBefore = cpuMsOf(redisPid);
   const forksBefore = Number(redisInfo(redisPort).total_forks);
   const receivedBefore = (await receiver?.latencies())?.length ?? 0;
-  const { rate, done } = await load(origin, 50, RUN_MS);
+  const { rate, done } = await load(origin, API_KEY, 50, RUN_MS);
   await new Promise((resolve) => setTimeout(resolve, 1000)); // deliveries still in flight
   const cpu = (cpuMsOf(pid) - before) / done;
   const info = redisInfo(redisPort);
@@ -114,28 +80,6 @@ async function deliveriesLanded(receiver: WebhookReceiver, expected: number): Pr
   return count;
 }
 
-async function load(
-  origin: string,
-  clients: number,
-  durationMs: number,
-): Promise<{ rate: number; done: number }> {
-  const pool = new Pool(origin, { connections: clients, pipelining: 1 });
-  let done = 0;
-  const started = performance.now();
-  const deadline = started + durationMs;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < deadline) {
-        await reserveOnce(pool);
-        done++;
-      }
-    }),
-  );
-  const elapsed = performance.now() - started;
-  await pool.close();
-  return { rate: (done / elapsed) * 1000, done };
-}
-
 const webhooks: Benchmark = {
   metrics: {
     'server.webhook_reserve_ratio_c50': { target: 0.9, better: 'higher', unit: 'ratio' },
@@ -154,55 +98,20 @@ const webhooks: Benchmark = {
     // pair): an automatic AOF rewrite then forks and rewrites it all for seconds on a shared core, landing
     // on whichever runs it overlaps, late pairs most. Writes still go to the AOF; only its rewrite is off.
     const redis = await startRedisServer({ extraArgs: ['--auto-aof-rewrite-percentage', '0'] });
-    const server = await startServerProcess({
-      ledger: { type: 'redis', url: redis.url, keyPrefix: `bench-wh:${Date.now()}:` },
-      apiKeys: { [API_KEY]: 'acme' },
-      adminApiKey: ADMIN_KEY,
-      // The receiver is on loopback: http allowed and 127.0.0.0/8 off the blocked ranges, for this run.
-      webhookSecurity: {
-        allow_http: true,
-        blocked_cidr_ranges: DEFAULT_BLOCKED_CIDR_RANGES.filter((range) => range !== '127.0.0.0/8'),
-      },
-      maxTemplateLedgers: 10_000_000,
-      maxTemplateLedgersPerTenant: 10_000_000,
-      tenants: { acme: { maxReservations: 10_000_000 } },
-      ledgers: [
-        { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e15 },
-        { scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e15 },
-      ],
-      templates: [{ pattern: 'tenant:acme/app:chat/agent:*', unit: 'TOKENS', allocated: 100 }],
-    });
-    const subscribe = async () => {
-      const created = await fetch(`${server.url}/v1/admin/webhooks?tenant_id=acme`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-admin-api-key': ADMIN_KEY },
-        body: JSON.stringify({
-          url: hook,
-          event_types: ['budget.threshold_crossed'],
-          event_categories: ['budget', 'reservation'],
-        }),
-      });
-      if (created.status !== 201) throw new Error(`subscribe answered ${created.status}`);
-      return ((await created.json()) as { subscription: { subscription_id: string } }).subscription
-        .subscription_id;
-    };
-    const unsubscribe = async (id: string) => {
-      await fetch(`${server.url}/v1/admin/webhooks/${id}`, {
-        method: 'DELETE',
-        headers: { 'x-admin-api-key': ADMIN_KEY },
-      });
-    };
+    const server = await startServerProcess(
+      webhookBenchConfig(redis.url, `bench-wh:${Date.now()}:`, API_KEY, ADMIN_KEY),
+    );
     try {
-      await load(server.url, 50, 2000); // warm-up: JIT, Redis function load, sockets
+      await load(server.url, API_KEY, 50, 2000); // warm-up: JIT, Redis function load, sockets
       const without: { rate: number; cpu: number }[] = [];
       const withHook: { rate: number; cpu: number; done: number; received: number }[] = [];
       const pid = server.child.pid;
       const runWith = async () => {
-        const id = await subscribe();
+        const id = await subscribeAll(server.url, ADMIN_KEY, hook);
         receiver.measure(true);
         withHook.push(await measured(server.url, pid, redis.port, `pair ${withHook.length} B`, receiver));
         receiver.measure(false);
-        await unsubscribe(id);
+        await unsubscribe(server.url, ADMIN_KEY, id);
       };
       for (let pair = 0; pair < PAIRS; pair++) {
         if (pair % 2 === 0) {

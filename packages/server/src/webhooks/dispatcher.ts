@@ -302,20 +302,28 @@ export class WebhookDispatcher {
         const batch = this.inbox;
         this.inbox = [];
         this.lastEventMs = Math.max(this.lastEventMs, Date.parse(batch.at(-1)!.timestamp));
-        for (const event of batch) {
-          for (const subscription of this.subscriptions.values()) {
-            if (subscription.status !== 'ACTIVE' || !this.receives(subscription, event)) continue;
-            subscription.last_triggered_at = event.timestamp;
-            // First attempts start in event order. Sent at once, stored alongside: the store may write the outcome alone when the attempt
-            // ends before its PENDING record was flushed (one write per delivery instead of two).
-            const delivery = this.draftDelivery(subscription, event);
-            this.store.saveDelivery(delivery).catch(() => {});
-            void this.attempt(delivery);
-          }
-        }
+        // One batch's POSTs to one endpoint leave in one write per connection (`WebhookPoster.batch`).
+        this.poster.batch(() => this.sendFirstAttempts(batch));
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  /**
+   * The first attempts of a batch of events, in event order. Sent at once, stored alongside: the store
+   * may write the outcome alone when the attempt ends before its PENDING record was flushed (one write
+   * per delivery instead of two).
+   */
+  private sendFirstAttempts(events: readonly ProtocolEvent[]): void {
+    for (const event of events) {
+      for (const subscription of this.subscriptions.selecting(event)) {
+        if (subscription.status !== 'ACTIVE' || !this.receives(subscription, event)) continue;
+        subscription.last_triggered_at = event.timestamp;
+        const delivery = this.draftDelivery(subscription, event);
+        this.store.saveDelivery(delivery).catch(() => {});
+        void this.attempt(delivery);
+      }
     }
   }
 

@@ -1,5 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  type Socket,
+  type Server as TcpServer,
+} from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LOOPBACK_WEBHOOKS } from '../../test/support/loopback-webhooks.ts';
 import { WebhookPoster } from './http-post.ts';
@@ -10,13 +15,13 @@ import { DEFAULT_BLOCKED_CIDR_RANGES } from './webhook-security.ts';
 // changes: a keep-alive socket to an address the admin has just blocked must not carry one more POST.
 // A real receiver on loopback; the name resolves only through the guard's resolver hook.
 
-const receivers: Server[] = [];
+const receivers: (Server | TcpServer)[] = [];
 const posters: WebhookPoster[] = [];
 
 afterEach(async () => {
   for (const poster of posters.splice(0)) poster.close();
   for (const receiver of receivers.splice(0)) {
-    receiver.closeAllConnections();
+    if ('closeAllConnections' in receiver) receiver.closeAllConnections();
     await new Promise((resolve) => receiver.close(resolve));
   }
 });
@@ -39,6 +44,47 @@ async function receiver(): Promise<{ port: number; requests: string[]; connectio
   receivers.push(endpoint);
   await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
   return { port: (endpoint.address() as AddressInfo).port, requests, connections: () => connections };
+}
+
+/**
+ * An HTTP/1.1 endpoint read at the socket, to see how POSTs arrive: each connection's reads (`chunks`)
+ * and the bodies in order. It answers 204 to each request unless `answer` says to close the connection
+ * instead (unanswered requests then get nothing).
+ */
+async function rawReceiver(answer: (connection: number, request: number) => boolean = () => true) {
+  const bodies: string[] = [];
+  const chunks: number[] = [];
+  const sockets: Socket[] = [];
+  const endpoint = createTcpServer((socket) => {
+    const connection = chunks.push(0) - 1;
+    sockets.push(socket);
+    let buffered = '';
+    let served = 0;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      chunks[connection]!++;
+      buffered += chunk;
+      for (;;) {
+        const headEnd = buffered.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, headEnd))?.[1] ?? 0);
+        if (buffered.length < headEnd + 4 + length) return;
+        if (!answer(connection, served++)) {
+          socket.destroy();
+          return;
+        }
+        bodies.push(buffered.slice(headEnd + 4, headEnd + 4 + length));
+        buffered = buffered.slice(headEnd + 4 + length);
+        socket.write('HTTP/1.1 204 No Content\r\n\r\n');
+      }
+    });
+  });
+  receivers.push(endpoint);
+  endpoint.on('close', () => {
+    for (const socket of sockets) socket.destroy();
+  });
+  await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+  return { port: (endpoint.address() as AddressInfo).port, bodies, chunks };
 }
 
 function poster(guard: WebhookUrlGuard): WebhookPoster {
@@ -107,6 +153,48 @@ describe('WebhookPoster', () => {
     guard.replace(LOOPBACK_WEBHOOKS);
     expect(await post.post(url, '{"n":3}', JSON_HEADERS)).toBe(204);
     expect(requests).toEqual(['{"n":1}', '{"n":3}']);
+  });
+
+  it("pipelines a batch's POSTs on its connections, written together rather than one write each", async () => {
+    const { port, bodies, chunks } = await rawReceiver();
+    const post = poster(new WebhookUrlGuard(LOOPBACK_WEBHOOKS));
+    const url = `http://127.0.0.1:${port}/hook`;
+    expect(await post.post(url, '{"n":-1}', JSON_HEADERS)).toBe(204); // one connection, open and idle
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const sent: Promise<number>[] = [];
+    post.batch(() => {
+      for (let i = 0; i < 40; i++) sent.push(post.post(url, `{"n":${i}}`, JSON_HEADERS));
+    });
+    expect(await Promise.all(sent)).toEqual(Array(40).fill(204));
+    expect(new Set(bodies)).toEqual(
+      new Set(['{"n":-1}', ...Array.from({ length: 40 }, (_, i) => `{"n":${i}}`)]),
+    );
+    // 40 POSTs over at most 4 connections, each written to a few times (the corked batch on the open one,
+    // what each new one takes once connected), never once per POST.
+    const reads = chunks.reduce((sum, n) => sum + n, 0);
+    expect(chunks.length).toBeLessThanOrEqual(4);
+    expect(reads).toBeLessThan(12);
+  });
+
+  it('sends again the pipelined POSTs a closing connection left unanswered; only the first of them fails', async () => {
+    // The first connection answers its first request, then closes with the rest unanswered (a keep-alive
+    // race, or an endpoint restarting): undici fails the request at the head of the pipeline (the
+    // dispatcher retries it) and sends the others again on a new connection. None is lost.
+    const { port, bodies } = await rawReceiver((connection, request) => connection > 0 || request === 0);
+    const post = poster(new WebhookUrlGuard(LOOPBACK_WEBHOOKS));
+    const url = `http://127.0.0.1:${port}/hook`;
+    expect(await post.post(url, '{"n":-1}', JSON_HEADERS)).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const sent: Promise<number>[] = [];
+    post.batch(() => {
+      for (let i = 0; i < 10; i++) sent.push(post.post(url, `{"n":${i}}`, JSON_HEADERS));
+    });
+    const outcomes = await Promise.allSettled(sent);
+    const failed = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' ? [i] : []));
+    expect(failed.length).toBeLessThanOrEqual(1);
+    for (let i = 0; i < 10; i++) {
+      if (!failed.includes(i)) expect(bodies).toContain(`{"n":${i}}`);
+    }
   });
 
   it('refuses a URL the policy refuses every time, remembering only URLs that passed', async () => {

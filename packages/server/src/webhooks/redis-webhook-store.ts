@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { eventJson } from '@cycles-guard/core/webhooks';
 import { type RedisLedger, whenConnected } from '@cycles-guard/redis';
 import { type DeliveryPage, type DeliveryQuery, type DeliveryRecord, pageOfDeliveries } from './delivery.ts';
 import {
@@ -9,6 +8,7 @@ import {
   type OrphanedMark,
   parseMark,
 } from './delivery-marks.ts';
+import { decodeDelivery, encodeDelivery, isFinished } from './stored-delivery.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import { sharedWebhookKey, subscriptionKey } from './webhook-keys.ts';
 import { MAX_FINISHED_PER_SUBSCRIPTION, type WebhookStore } from './webhook-store.ts';
@@ -26,16 +26,6 @@ const MARK_EVERY_MS = 100;
 interface QueuedWrite {
   record: DeliveryRecord;
   waiters: { done: () => void; failed: (error: unknown) => void }[];
-}
-
-/**
- * A delivery as stored: a finished one without its event (the listing never shows it; the event store
- * keeps it), an unfinished one with it (to resume after a restart), spliced in as already encoded.
- */
-function serializeDelivery(record: DeliveryRecord, finished: boolean): string {
-  const { event, ...rest } = record;
-  const json = JSON.stringify(rest);
-  return finished ? json : `${json.slice(0, -1)},"event":${eventJson(event)}}`;
 }
 
 /** The time of a delivery's event (ms). */
@@ -152,8 +142,8 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
         // Serialized as it is now, not as it was when saved: the dispatcher updates its records in place
         // and only between awaits, so this is a state it reached (never older than the one saved), and a
         // PENDING record overtaken by its outcome is never encoded at all.
-        const finished = record.status === 'SUCCESS' || record.status === 'FAILED';
-        const json = serializeDelivery(record, finished);
+        const finished = isFinished(record);
+        const json = encodeDelivery(record);
         let writes = bySubscription.get(record.subscription_id);
         if (writes === undefined) {
           writes = { fields: [], order: [] };
@@ -277,7 +267,7 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
   async deliveredEvents(subscriptionId: string): Promise<Set<string>> {
     await whenConnected(this.client);
     const all = await this.client.hvals(subscriptionKey(this.prefix, subscriptionId, 'records'));
-    return new Set(all.map((json) => (JSON.parse(json) as DeliveryRecord).event_id));
+    return new Set(all.map((stored) => decodeDelivery(subscriptionId, stored).event_id));
   }
 
   /** Forgets a subscription's oldest deliveries past the bound (now and then, not on every write). */
@@ -296,7 +286,7 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
     await whenConnected(this.client);
     const all = await this.client.hvals(subscriptionKey(this.prefix, subscriptionId, 'records'));
     const records = all
-      .map((json) => JSON.parse(json) as DeliveryRecord)
+      .map((stored) => decodeDelivery(subscriptionId, stored))
       .sort((a, b) => a.sequence - b.sequence);
     return pageOfDeliveries(records, query);
   }
@@ -314,7 +304,7 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
       if (json === null) await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), entry);
       else {
         this.storedUnfinished.set(deliveryId, subscriptionId);
-        found.push(JSON.parse(json) as DeliveryRecord);
+        found.push(decodeDelivery(subscriptionId, json));
       }
     }
     return found;

@@ -19,6 +19,8 @@ export class SubscriptionSet {
   private refreshing = false;
   /** Subscription writes of this server (a reload that overlaps one is dropped, not applied stale). */
   private localWrites = 0;
+  /** Per event type and category: the subscriptions selecting either, in order (cleared on any change). */
+  private readonly byType = new Map<string, SubscriptionRecord[]>();
 
   constructor(
     private readonly store: WebhookStore,
@@ -101,6 +103,28 @@ export class SubscriptionSet {
     }
   }
 
+  /**
+   * The subscriptions whose `event_types` or `event_categories` select an event of this type and
+   * category, in order: the only ones that may receive it (`receives` decides), so matching an event
+   * costs a lookup, not a pass over every subscription.
+   */
+  selecting(event: ProtocolEvent): readonly SubscriptionRecord[] {
+    const key = `${event.event_type}|${event.category}`;
+    let found = this.byType.get(key);
+    if (found === undefined) {
+      found = [];
+      for (const record of this.records.values()) {
+        if (
+          record.event_types.includes(event.event_type) ||
+          (record.event_categories ?? []).includes(event.category)
+        )
+          found.push(record);
+      }
+      this.byType.set(key, found);
+    }
+    return found;
+  }
+
   /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
   receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
     return (
@@ -109,8 +133,12 @@ export class SubscriptionSet {
     );
   }
 
-  /** Tells the ledger the utilizations active subscriptions ask for, so it emits their crossings. */
+  /**
+   * After any change to the subscriptions: forgets `selecting`'s index, and tells the ledger the
+   * utilizations active subscriptions ask for, so it emits their crossings.
+   */
   changed(): void {
+    this.byType.clear();
     if (this.events instanceof LedgerEventLog)
       this.events.setExtraThresholds(extraThresholds(this.records.values()));
   }
