@@ -2,6 +2,7 @@ import { CyclesError, type Ledger, type LedgerState, TenantClosedError } from '@
 import { type EventDraft, tenantOfScope } from '@cycles-guard/core/ledger-kit';
 import type { TenantClosing, TenantSettings, Unit } from '@cycles-guard/core/protocol';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.ts';
+import type { SubscriptionRecord } from '../webhooks/subscription.ts';
 import type { TenantGuard } from './tenant-guard.ts';
 
 // GOV CASCADE SEMANTICS, Rule 1. The flip and the drain are one atomic step on the ledger
@@ -101,8 +102,7 @@ export class TenantCascade {
       const tenant = tenantOfScope(state.scope);
       if (tenant !== undefined && state.status !== 'CLOSED') owners.add(tenant);
     }
-    await this.webhooks?.ready();
-    for (const record of this.webhooks?.list() ?? []) {
+    for (const record of await this.storedSubscriptions()) {
       if (record.status !== 'DISABLED') owners.add(record.tenant_id);
     }
     let completed = 0;
@@ -161,9 +161,10 @@ export class TenantCascade {
         });
       }
     }
-    for (const record of this.webhooks?.list() ?? []) {
-      if (record.tenant_id !== tenant || record.status === 'DISABLED') continue;
-      await this.webhooks!.save({ ...record, status: 'DISABLED', updated_at: new Date().toISOString() });
+    for (const listed of await this.storedSubscriptions()) {
+      if (listed.tenant_id !== tenant) continue;
+      const record = await this.disable(listed);
+      if (record === undefined) continue;
       event('webhook.disabled_via_tenant_cascade', undefined, {
         subscription_id: record.subscription_id,
         ...(record.name === undefined ? {} : { name: record.name }),
@@ -180,6 +181,33 @@ export class TenantCascade {
     }
     this.ledger.events?.publish(drafts, { ...origin, actor: { type: 'admin' } });
     return drafts.length;
+  }
+
+  /**
+   * Disables a stored subscription, compare-and-set: one changed meanwhile (a write that found the tenant
+   * open) is read again, one deleted (a refused create undone) stays deleted. Answers the record it
+   * disabled, undefined when there was nothing to disable.
+   */
+  private async disable(listed: SubscriptionRecord): Promise<SubscriptionRecord | undefined> {
+    let record: SubscriptionRecord | undefined = listed;
+    while (record !== undefined && record.status !== 'DISABLED') {
+      const disabled = { ...record, status: 'DISABLED' as const, updated_at: new Date().toISOString() };
+      if (await this.webhooks!.replace(record, disabled)) return record;
+      const id: string = record.subscription_id;
+      record = (await this.webhooks!.store.subscriptions()).find((s) => s.subscription_id === id);
+    }
+    return undefined;
+  }
+
+  /**
+   * The subscriptions as stored now, not as this server last cached them: read after the flip, they hold
+   * every write that found the tenant open (one through another server included; see the webhook routes'
+   * re-check after their write).
+   */
+  private async storedSubscriptions(): Promise<SubscriptionRecord[]> {
+    if (this.webhooks === undefined) return [];
+    await this.webhooks.ready();
+    return this.webhooks.store.subscriptions();
   }
 }
 
