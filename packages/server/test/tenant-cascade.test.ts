@@ -317,6 +317,8 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(hooks.body.subscriptions.map((s: Json) => s.status)).toEqual(['DISABLED', 'DISABLED']);
     const completed = cascadeEvents(await events(server));
     expect(completed.map((event) => event.event_type).sort()).toEqual([
+      // The key's event was never published (the close stopped before it): the re-close reports it.
+      'api_key.revoked_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
@@ -356,6 +358,8 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(hooks.body.subscriptions.map((s: Json) => s.status)).toEqual(kept);
     const swept = cascadeEvents(await events(second));
     expect(swept.map((event) => event.event_type).sort()).toEqual([
+      // Never published before the cut: reported by the sweep.
+      'api_key.revoked_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
@@ -369,5 +373,21 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     // A re-close afterwards has nothing left to do.
     await closeAcme(second);
     expect(cascadeEvents(await events(second))).toHaveLength(swept.length);
+  });
+
+  it('reports each revoked key once: not again on a re-close through another server, nor by its sweep', async () => {
+    const first = await start();
+    await provision(first);
+    await closeAcme(first);
+    const keyEvents = async (server: CyclesServer) =>
+      cascadeEvents(await events(server)).filter(
+        (e) => e.event_type === 'api_key.revoked_via_tenant_cascade',
+      );
+    expect((await keyEvents(first)).map((event) => event.data.key_id)).toEqual([ACME_KEY_ID]);
+    // Another server over the same store (a restart on memory) sweeps at start, then closes acme again.
+    const second = await start(true);
+    await closeAcme(second);
+    await closeAcme(first);
+    expect((await keyEvents(second)).map((event) => event.data.key_id)).toEqual([ACME_KEY_ID]);
   });
 });

@@ -3,6 +3,7 @@ import { type EventDraft, tenantOfScope } from '@cycles-guard/core/ledger-kit';
 import type { TenantClosing, TenantSettings, Unit } from '@cycles-guard/core/protocol';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.ts';
 import type { SubscriptionRecord } from '../webhooks/subscription.ts';
+import type { KeyRevocations } from './key-revocations.ts';
 import type { TenantGuard } from './tenant-guard.ts';
 
 // GOV CASCADE SEMANTICS, Rule 1. The flip and the drain are one atomic step on the ledger
@@ -30,6 +31,7 @@ export class TenantCascade {
     private readonly ledger: Ledger,
     private readonly guard: TenantGuard,
     private readonly webhooks: WebhookDispatcher | undefined,
+    private readonly revocations: KeyRevocations,
   ) {}
 
   /** The correlation id of a close's events (the `tenant.closed` event carries it too). */
@@ -70,7 +72,6 @@ export class TenantCascade {
    * outside it. On an already-CLOSED tenant only what is left over is completed.
    */
   private async close(tenant: string, settings: TenantSettings, origin: CloseOrigin): Promise<void> {
-    const wasClosed = (await this.ledger.getTenant?.(tenant))?.status === 'CLOSED';
     let closing: TenantClosing;
     // The latch only covers the tenant's writes the ledger does not guard (see TenantGuard).
     await this.guard.latch(tenant);
@@ -80,12 +81,7 @@ export class TenantCascade {
       this.guard.unlatch(tenant);
     }
     this.guard.revoke(tenant);
-    await this.complete(
-      tenant,
-      releasedByBudget(closing),
-      origin,
-      wasClosed ? [] : this.guard.keyIds(tenant),
-    );
+    await this.complete(tenant, releasedByBudget(closing), origin);
   }
 
   /** The ledger's atomic close; a ledger without one only flips (its holds then wait for their expiry). */
@@ -95,7 +91,11 @@ export class TenantCascade {
     return { released: [] };
   }
 
-  /** The startup sweep: completes the cascade of every CLOSED tenant that owns a budget or a subscription. */
+  /**
+   * The startup sweep: completes the cascade of every CLOSED tenant that owns an open budget or an enabled
+   * subscription, and reports the keys of CLOSED tenants this server knows whose events were never
+   * published.
+   */
   async sweep(): Promise<number> {
     const owners = new Set<string>();
     for (const state of await this.ledger.listLedgers()) {
@@ -106,24 +106,25 @@ export class TenantCascade {
       if (record.status !== 'DISABLED') owners.add(record.tenant_id);
     }
     let completed = 0;
-    for (const tenant of owners) {
+    for (const tenant of new Set([...owners, ...this.guard.keyTenants()])) {
       const settings = await this.ledger.getTenant?.(tenant);
       if (settings?.status !== 'CLOSED') continue;
-      // Re-run on the CLOSED tenant, the ledger's close releases any hold a cut-off close left live.
-      completed += await this.complete(tenant, releasedByBudget(await this.flip(tenant, settings)), {}, []);
+      // Re-run on a CLOSED owner, the ledger's close releases any hold a cut-off close left live (a tenant
+      // with keys only has none: its close released them in the flip's own step).
+      const closing = owners.has(tenant) ? await this.flip(tenant, settings) : { released: [] };
+      completed += await this.complete(tenant, releasedByBudget(closing), {});
     }
     return completed;
   }
 
   /**
-   * Closes the tenant's open budgets and disables its subscriptions, one event each, plus one per key the
-   * close revoked and per budget it released holds on; returns how many events.
+   * Closes the tenant's open budgets and disables its subscriptions, one event each, plus one per budget
+   * the close released holds on and per key of the tenant not yet reported; returns how many events.
    */
   private async complete(
     tenant: string,
     released: Map<string, number>,
     origin: CloseOrigin,
-    revokedKeys: readonly string[],
   ): Promise<number> {
     const correlationId = TenantCascade.correlationId(tenant, origin.requestId);
     await this.webhooks?.ready();
@@ -172,7 +173,7 @@ export class TenantCascade {
         new_status: 'DISABLED',
       });
     }
-    for (const keyId of revokedKeys) {
+    for (const keyId of await this.unreportedKeys(tenant)) {
       event('api_key.revoked_via_tenant_cascade', undefined, {
         key_id: keyId,
         prior_status: 'ACTIVE',
@@ -197,6 +198,16 @@ export class TenantCascade {
       record = (await this.webhooks!.store.subscriptions()).find((s) => s.subscription_id === id);
     }
     return undefined;
+  }
+
+  /** The tenant's keys (this server's) whose revocation no close has reported yet, claimed now. */
+  private async unreportedKeys(tenant: string): Promise<string[]> {
+    try {
+      return await this.revocations.claim(tenant, this.guard.keyIds(tenant));
+    } catch {
+      // Unclaimed: reported by a later re-close or sweep rather than twice; the other events go out now.
+      return [];
+    }
   }
 
   /**

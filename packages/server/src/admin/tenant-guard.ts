@@ -60,6 +60,11 @@ export class TenantGuard {
     return this.keys?.keyIdsOf(tenant) ?? [];
   }
 
+  /** The tenants this server has keys of. */
+  keyTenants(): Set<string> {
+    return this.keys?.tenantsWithKeys() ?? new Set();
+  }
+
   /** Registers the guard's hooks on the whole app. */
   register(app: FastifyInstance, keys: ApiKeyRegistry): void {
     this.keys = keys;
