@@ -46,6 +46,11 @@ export class ApiKeyRegistry {
     return ids.sort();
   }
 
+  /** The tenants that have a key. */
+  tenantsWithKeys(): Set<string> {
+    return new Set(this.tenants.values());
+  }
+
   /** Whether admin endpoints are enabled at all. */
   get adminEnabled(): boolean {
     return this.adminDigest !== undefined;

@@ -5,6 +5,7 @@ import { type Clock, LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import { toWireErrorResponse } from '@cycles-guard/core/protocol';
 import type { RedisLedger } from '@cycles-guard/redis';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { type KeyRevocations, MemoryKeyRevocations, openKeyRevocations } from './admin/key-revocations.ts';
 import { TenantCascade } from './admin/tenant-cascade.ts';
 import {
   MemoryTenantCreations,
@@ -88,6 +89,8 @@ export function buildApp(
       webhookPolicy?: SharedWebhookSecurity;
       /** Who reports `tenant.created` (default: claimed in this process). */
       tenantCreations?: TenantCreations;
+      /** Who reports each `api_key.revoked_via_tenant_cascade` (default: claimed beside the memory ledger). */
+      keyRevocations?: KeyRevocations;
       /** Counts auth attempts and failures (`api_key.auth_failed`, the auth failure rate). */
       authFailures?: AuthFailures;
     },
@@ -174,7 +177,12 @@ export function buildApp(
   registerRuntimeRoutes(app, setUpObservability(app, ledger, keys, options), keys);
   const tenantGuard = new TenantGuard(ledger);
   tenantGuard.register(app, keys);
-  const cascade = new TenantCascade(ledger, tenantGuard, options.webhooks);
+  const cascade = new TenantCascade(
+    ledger,
+    tenantGuard,
+    options.webhooks,
+    options.keyRevocations ?? new MemoryKeyRevocations(ledger),
+  );
   registerAdminRoutes(app, ledger, keys, cascade);
   // Completes the cascade of tenants whose close was interrupted (GOV Rule 1, mode B (c)), off the start.
   let sweep: Promise<unknown> = Promise.resolve();
@@ -253,6 +261,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
     ledgerType: store.type,
     ...(webhooks ? { webhooks, webhookPolicy } : {}),
     tenantCreations: openTenantCreations(ledger, store),
+    keyRevocations: openKeyRevocations(ledger, store),
     ...(ledger.events instanceof LedgerEventLog
       ? { authFailures: new AuthFailures(ledger.events, rates, now, options.authFailureEvents) }
       : {}),

@@ -118,4 +118,69 @@ describe('store connection events on the Redis ledger', () => {
     // A deliberate close is not an outage: nothing more was delivered.
     expect(received).toHaveLength(4);
   });
+
+  it('come as one pair per server, each naming its server, when two servers share the store', async () => {
+    const start = () =>
+      startCyclesServer({
+        port: 0,
+        adminApiKey: ADMIN_KEY,
+        ledger: { type: 'redis', url: redis.url, keyPrefix: 'store-conn-two:' },
+        logLevel: 'silent',
+        webhookSecurity: LOOPBACK_WEBHOOKS,
+      });
+    const servers = [await start(), await start()];
+    const from = received.length;
+    try {
+      const created = await govFetch(
+        servers[0]!.url,
+        'POST',
+        '/v1/admin/webhooks',
+        { admin: true },
+        {
+          url: `${hookBase}/system-two`,
+          event_types: ['system.store_connection_lost', 'system.store_connection_restored'],
+        },
+      );
+      expect(created.status).toBe(201);
+      const id = created.body.subscription.subscription_id;
+      await until(
+        'the other server to know the subscription',
+        () => servers[1]!.webhooks!.get(id) !== undefined,
+      );
+
+      await redis.stop();
+      await until('both lost events at the webhook', () => received.length - from === 2);
+      await redis.restart();
+      // biome-ignore lint/suspicious/noExplicitAny: GOV-checked below
+      let listed: any[] = [];
+      await until('both pairs stored', async () => {
+        const page = await govFetch(servers[0]!.url, 'GET', '/v1/admin/events?category=system&sort_dir=asc', {
+          admin: true,
+        });
+        expect(page.problems).toEqual([]);
+        listed = page.body.events;
+        return listed.length === 4;
+      });
+      const pairs = new Map<string, string[]>();
+      for (const event of listed) {
+        expect(govSchemaProblems('EventDataSystem', event.data)).toEqual([]);
+        const instance = event.data.details.instance;
+        expect(instance).toMatch(/^.+\/\d+\/[0-9a-f]{6}$/);
+        pairs.set(instance, [...(pairs.get(instance) ?? []), event.event_type]);
+      }
+      expect([...pairs.values()]).toEqual([
+        ['system.store_connection_lost', 'system.store_connection_restored'],
+        ['system.store_connection_lost', 'system.store_connection_restored'],
+      ]);
+      await until('both restored events delivered', () => received.length - from === 4);
+      const delivered = received
+        .slice(from)
+        .map((event) => `${event.data.details.instance} ${event.event_type}`);
+      expect(delivered.sort()).toEqual(
+        listed.map((event) => `${event.data.details.instance} ${event.event_type}`).sort(),
+      );
+    } finally {
+      for (const server of servers) await server.close();
+    }
+  });
 });

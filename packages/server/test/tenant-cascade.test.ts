@@ -317,6 +317,8 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(hooks.body.subscriptions.map((s: Json) => s.status)).toEqual(['DISABLED', 'DISABLED']);
     const completed = cascadeEvents(await events(server));
     expect(completed.map((event) => event.event_type).sort()).toEqual([
+      // The key's event was never published (the close stopped before it): the re-close reports it.
+      'api_key.revoked_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
@@ -356,6 +358,8 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     expect(hooks.body.subscriptions.map((s: Json) => s.status)).toEqual(kept);
     const swept = cascadeEvents(await events(second));
     expect(swept.map((event) => event.event_type).sort()).toEqual([
+      // Never published before the cut: reported by the sweep.
+      'api_key.revoked_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
       'budget.closed_via_tenant_cascade',
@@ -369,5 +373,21 @@ describe.each(['memory', 'redis'] as const)('tenant close cascade on the %s ledg
     // A re-close afterwards has nothing left to do.
     await closeAcme(second);
     expect(cascadeEvents(await events(second))).toHaveLength(swept.length);
+  });
+
+  it('reports each revoked key once: a cut-off close re-closed through two servers at once, then swept', async () => {
+    const first = await start();
+    await provision(first);
+    // A close cut off right after the flip: no event went out.
+    await first.ledger.setTenant('acme', { status: 'CLOSED' });
+    // Another server over the same store (a restart on memory) sweeps at start; both re-close at once.
+    const second = await start(true);
+    await Promise.all([closeAcme(first), closeAcme(second)]);
+    // And one more start sweeps again.
+    const third = await start(true);
+    const keyEvents = cascadeEvents(await events(third)).filter(
+      (event) => event.event_type === 'api_key.revoked_via_tenant_cascade',
+    );
+    expect(keyEvents.map((event) => event.data.key_id)).toEqual([ACME_KEY_ID]);
   });
 });

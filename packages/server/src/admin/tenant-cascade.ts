@@ -2,6 +2,8 @@ import { CyclesError, type Ledger, type LedgerState, TenantClosedError } from '@
 import { type EventDraft, tenantOfScope } from '@cycles-guard/core/ledger-kit';
 import type { TenantClosing, TenantSettings, Unit } from '@cycles-guard/core/protocol';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.ts';
+import type { SubscriptionRecord } from '../webhooks/subscription.ts';
+import type { KeyRevocations } from './key-revocations.ts';
 import type { TenantGuard } from './tenant-guard.ts';
 
 // GOV CASCADE SEMANTICS, Rule 1. The flip and the drain are one atomic step on the ledger
@@ -29,6 +31,7 @@ export class TenantCascade {
     private readonly ledger: Ledger,
     private readonly guard: TenantGuard,
     private readonly webhooks: WebhookDispatcher | undefined,
+    private readonly revocations: KeyRevocations,
   ) {}
 
   /** The correlation id of a close's events (the `tenant.closed` event carries it too). */
@@ -69,7 +72,6 @@ export class TenantCascade {
    * outside it. On an already-CLOSED tenant only what is left over is completed.
    */
   private async close(tenant: string, settings: TenantSettings, origin: CloseOrigin): Promise<void> {
-    const wasClosed = (await this.ledger.getTenant?.(tenant))?.status === 'CLOSED';
     let closing: TenantClosing;
     // The latch only covers the tenant's writes the ledger does not guard (see TenantGuard).
     await this.guard.latch(tenant);
@@ -79,12 +81,7 @@ export class TenantCascade {
       this.guard.unlatch(tenant);
     }
     this.guard.revoke(tenant);
-    await this.complete(
-      tenant,
-      releasedByBudget(closing),
-      origin,
-      wasClosed ? [] : this.guard.keyIds(tenant),
-    );
+    await this.complete(tenant, releasedByBudget(closing), origin);
   }
 
   /** The ledger's atomic close; a ledger without one only flips (its holds then wait for their expiry). */
@@ -94,36 +91,40 @@ export class TenantCascade {
     return { released: [] };
   }
 
-  /** The startup sweep: completes the cascade of every CLOSED tenant that owns a budget or a subscription. */
+  /**
+   * The startup sweep: completes the cascade of every CLOSED tenant that owns an open budget or an enabled
+   * subscription, and reports the keys of CLOSED tenants this server knows whose events were never
+   * published.
+   */
   async sweep(): Promise<number> {
     const owners = new Set<string>();
     for (const state of await this.ledger.listLedgers()) {
       const tenant = tenantOfScope(state.scope);
       if (tenant !== undefined && state.status !== 'CLOSED') owners.add(tenant);
     }
-    await this.webhooks?.ready();
-    for (const record of this.webhooks?.list() ?? []) {
+    for (const record of await this.storedSubscriptions()) {
       if (record.status !== 'DISABLED') owners.add(record.tenant_id);
     }
     let completed = 0;
-    for (const tenant of owners) {
+    for (const tenant of new Set([...owners, ...this.guard.keyTenants()])) {
       const settings = await this.ledger.getTenant?.(tenant);
       if (settings?.status !== 'CLOSED') continue;
-      // Re-run on the CLOSED tenant, the ledger's close releases any hold a cut-off close left live.
-      completed += await this.complete(tenant, releasedByBudget(await this.flip(tenant, settings)), {}, []);
+      // Re-run on a CLOSED owner, the ledger's close releases any hold a cut-off close left live (a tenant
+      // with keys only has none: its close released them in the flip's own step).
+      const closing = owners.has(tenant) ? await this.flip(tenant, settings) : { released: [] };
+      completed += await this.complete(tenant, releasedByBudget(closing), {});
     }
     return completed;
   }
 
   /**
-   * Closes the tenant's open budgets and disables its subscriptions, one event each, plus one per key the
-   * close revoked and per budget it released holds on; returns how many events.
+   * Closes the tenant's open budgets and disables its subscriptions, one event each, plus one per budget
+   * the close released holds on and per key of the tenant not yet reported; returns how many events.
    */
   private async complete(
     tenant: string,
     released: Map<string, number>,
     origin: CloseOrigin,
-    revokedKeys: readonly string[],
   ): Promise<number> {
     const correlationId = TenantCascade.correlationId(tenant, origin.requestId);
     await this.webhooks?.ready();
@@ -161,9 +162,10 @@ export class TenantCascade {
         });
       }
     }
-    for (const record of this.webhooks?.list() ?? []) {
-      if (record.tenant_id !== tenant || record.status === 'DISABLED') continue;
-      await this.webhooks!.save({ ...record, status: 'DISABLED', updated_at: new Date().toISOString() });
+    for (const listed of await this.storedSubscriptions()) {
+      if (listed.tenant_id !== tenant) continue;
+      const record = await this.disable(listed);
+      if (record === undefined) continue;
       event('webhook.disabled_via_tenant_cascade', undefined, {
         subscription_id: record.subscription_id,
         ...(record.name === undefined ? {} : { name: record.name }),
@@ -171,7 +173,7 @@ export class TenantCascade {
         new_status: 'DISABLED',
       });
     }
-    for (const keyId of revokedKeys) {
+    for (const keyId of await this.unreportedKeys(tenant)) {
       event('api_key.revoked_via_tenant_cascade', undefined, {
         key_id: keyId,
         prior_status: 'ACTIVE',
@@ -180,6 +182,43 @@ export class TenantCascade {
     }
     this.ledger.events?.publish(drafts, { ...origin, actor: { type: 'admin' } });
     return drafts.length;
+  }
+
+  /**
+   * Disables a stored subscription, compare-and-set: one changed meanwhile (a write that found the tenant
+   * open) is read again, one deleted (a refused create undone) stays deleted. Answers the record it
+   * disabled, undefined when there was nothing to disable.
+   */
+  private async disable(listed: SubscriptionRecord): Promise<SubscriptionRecord | undefined> {
+    let record: SubscriptionRecord | undefined = listed;
+    while (record !== undefined && record.status !== 'DISABLED') {
+      const disabled = { ...record, status: 'DISABLED' as const, updated_at: new Date().toISOString() };
+      if (await this.webhooks!.replace(record, disabled)) return record;
+      const id: string = record.subscription_id;
+      record = (await this.webhooks!.store.subscriptions()).find((s) => s.subscription_id === id);
+    }
+    return undefined;
+  }
+
+  /** The tenant's keys (this server's) whose revocation no close has reported yet, claimed now. */
+  private async unreportedKeys(tenant: string): Promise<string[]> {
+    try {
+      return await this.revocations.claim(tenant, this.guard.keyIds(tenant));
+    } catch {
+      // Unclaimed: reported by a later re-close or sweep rather than twice; the other events go out now.
+      return [];
+    }
+  }
+
+  /**
+   * The subscriptions as stored now, not as this server last cached them: read after the flip, they hold
+   * every write that found the tenant open (one through another server included; see the webhook routes'
+   * re-check after their write).
+   */
+  private async storedSubscriptions(): Promise<SubscriptionRecord[]> {
+    if (this.webhooks === undefined) return [];
+    await this.webhooks.ready();
+    return this.webhooks.store.subscriptions();
   }
 }
 

@@ -15,8 +15,9 @@ const RECHECK_MS = 5_000;
  *   at once here after a close through this server, at the first TENANT_CLOSED the ledger answers one of
  *   its keys, and within RECHECK_MS otherwise (a tenant first seen is read before its call goes on);
  * - while a close of the tenant runs here, its webhook writes (the one tenant write the ledger does not
- *   see) answer 409 TENANT_CLOSED, and the close waits for the ones already past this guard, so the
- *   cascade's disable sees every subscription it will ever have through this server.
+ *   see) answer 409 TENANT_CLOSED at once, and the close waits for the ones already past this guard. What
+ *   keeps every server's writes from leaving a subscription enabled is the routes' re-check of the status
+ *   after the write and the cascade's read of the store after the flip; this only spares undone writes.
  */
 export class TenantGuard {
   private readonly closing = new Set<string>();
@@ -58,6 +59,11 @@ export class TenantGuard {
   /** The ids of the tenant's keys (for the cascade's events). */
   keyIds(tenant: string): string[] {
     return this.keys?.keyIdsOf(tenant) ?? [];
+  }
+
+  /** The tenants this server has keys of. */
+  keyTenants(): Set<string> {
+    return this.keys?.tenantsWithKeys() ?? new Set();
   }
 
   /** Registers the guard's hooks on the whole app. */

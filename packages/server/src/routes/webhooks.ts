@@ -76,6 +76,23 @@ export function registerWebhookRoutes(
     });
   };
 
+  /**
+   * The check of a write against a close racing it through any server: the tenant's status is read again
+   * once the write is stored. Still open: the write landed before the flip, so the close's cascade, which
+   * reads the subscriptions from the store after its flip, disables it. CLOSED: the write may have landed
+   * after that read, so it is undone here (`undo`) and refused. Either way no subscription stays enabled
+   * on a CLOSED tenant. (A failed read answers 503 and leaves the write: a re-close or the startup sweep
+   * disables it if the tenant closed meanwhile.)
+   */
+  const recheckOpenTenant = async (tenant: string, undo: () => Promise<void>): Promise<void> => {
+    try {
+      await requireOpenTenant(tenant);
+    } catch (error) {
+      if (error instanceof TenantClosedError) await undo();
+      throw error;
+    }
+  };
+
   /** A subscription the caller may write: `owned`, and its tenant not CLOSED. */
   const writable = async (
     subscriptionId: string,
@@ -103,6 +120,7 @@ export function registerWebhookRoutes(
     const record = createSubscription(request.body, tenant, dispatcher.guard, options.now());
     await dispatcher.guard.check(record.url);
     await dispatcher.save(record);
+    await recheckOpenTenant(tenant, () => dispatcher.remove(record.subscription_id));
     events.publish(
       [
         webhookLifecycle(
@@ -128,6 +146,10 @@ export function registerWebhookRoutes(
     const next = updateSubscription(current, request.body, dispatcher.guard, options.now());
     if (next.url !== current.url) await dispatcher.guard.check(next.url);
     await dispatcher.save(next);
+    // Undone to the state the cascade drives it to: as it was, DISABLED.
+    await recheckOpenTenant(next.tenant_id, () =>
+      dispatcher.save({ ...current, status: 'DISABLED', updated_at: new Date(options.now()).toISOString() }),
+    );
     const changed = Object.keys(request.body as object).filter((key) => key !== 'status');
     const type =
       next.status === current.status

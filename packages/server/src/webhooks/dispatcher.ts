@@ -171,6 +171,11 @@ export class WebhookDispatcher {
     return this.subscriptions.remove(subscriptionId);
   }
 
+  /** Stores `next` if the subscription is still stored as `expected` (`WebhookStore.replaceSubscription`). */
+  replace(expected: SubscriptionRecord, next: SubscriptionRecord): Promise<boolean> {
+    return this.subscriptions.replace(expected, next);
+  }
+
   /** Whether a subscription receives an event: selected, in scope, past its thresholds. */
   receives(subscription: SubscriptionRecord, event: ProtocolEvent): boolean {
     return this.subscriptions.receives(subscription, event);

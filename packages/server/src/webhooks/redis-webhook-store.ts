@@ -68,6 +68,22 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
     await this.client.incr(sharedWebhookKey(this.prefix, 'version'));
   }
 
+  async replaceSubscription(expected: SubscriptionRecord, next: SubscriptionRecord): Promise<boolean> {
+    await whenConnected(this.client);
+    // Compare and set in one step (the stored JSON is JSON.stringify's, so equal records compare equal).
+    const replaced = await this.client.eval(
+      "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0",
+      1,
+      sharedWebhookKey(this.prefix, 'subs'),
+      expected.subscription_id,
+      JSON.stringify(expected),
+      JSON.stringify(next),
+    );
+    if (replaced !== 1) return false;
+    await this.client.incr(sharedWebhookKey(this.prefix, 'version'));
+    return true;
+  }
+
   async deleteSubscription(subscriptionId: string): Promise<void> {
     this.deleted.add(subscriptionId);
     const pending: string[] = [];

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import type { LedgerEventLog } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 
@@ -8,6 +10,13 @@ import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 // nothing, so an outage is one pair of events per server. The lost event cannot be stored while the
 // store is down: it reaches the in-process listeners (webhooks) at once, and is stored when the
 // connection is back, before the restored one. Both are the admin's (`__system__`, category `system`).
+//
+// One pair per server, not per store outage: the spec's events are "Backing store connection lost" /
+// "recovered", and each server has its own connection, which can be cut alone (a partition, its own
+// network). No server can tell a store outage from its own cut-off while it lasts, nor write the store
+// to claim the event, and the lost event is worth sending at once, not at the restore. So each pair
+// names its server (`details.instance`: host, pid and a per-start suffix), and a receiver that wants one
+// alert per outage groups the pairs by time.
 
 /** What the watcher reads of an ioredis client (single node or Cluster). */
 export type ConnectionEvents = Pick<EventEmitter, 'on' | 'off'> & { status: string };
@@ -18,6 +27,7 @@ export function watchStoreConnection(
   log: LedgerEventLog,
   now: () => number,
   store = 'redis',
+  instance = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`,
 ): () => void {
   let ready = client.status === 'ready';
   let lost: { at: number; event: ProtocolEvent | undefined } | undefined;
@@ -37,7 +47,7 @@ export function watchStoreConnection(
           component: 'store',
           message: `The connection to ${store} was lost: budget operations fail until it is back`,
           severity: 'critical',
-          details: { store, ...(lastError === undefined ? {} : { error: lastError }) },
+          details: { store, instance, ...(lastError === undefined ? {} : { error: lastError }) },
         },
       },
     ]);
@@ -58,7 +68,7 @@ export function watchStoreConnection(
             component: 'store',
             message: `The connection to ${store} is back`,
             severity: 'info',
-            details: { store, outage_ms: Math.max(0, now() - outage.at) },
+            details: { store, instance, outage_ms: Math.max(0, now() - outage.at) },
           },
         },
       ]);

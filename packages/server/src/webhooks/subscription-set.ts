@@ -62,6 +62,15 @@ export class SubscriptionSet {
     await this.store.saveSubscription(record);
   }
 
+  /** The store's compare-and-set (`WebhookStore.replaceSubscription`), then this server's copy. */
+  async replace(expected: SubscriptionRecord, next: SubscriptionRecord): Promise<boolean> {
+    this.localWrites++;
+    if (!(await this.store.replaceSubscription(expected, next))) return false;
+    this.records.set(next.subscription_id, next);
+    this.changed();
+    return true;
+  }
+
   async remove(subscriptionId: string): Promise<void> {
     this.localWrites++;
     this.records.delete(subscriptionId);

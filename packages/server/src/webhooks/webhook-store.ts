@@ -8,6 +8,11 @@ import type { SubscriptionRecord } from './subscription.ts';
  */
 export interface WebhookStore {
   saveSubscription(record: SubscriptionRecord): Promise<void>;
+  /**
+   * Stores `next` in one atomic step if the subscription is still stored exactly as `expected`; false if it
+   * changed or was deleted meanwhile (the tenant-close cascade: never resurrects a deleted one).
+   */
+  replaceSubscription(expected: SubscriptionRecord, next: SubscriptionRecord): Promise<boolean>;
   /** Removes a subscription and its deliveries. */
   deleteSubscription(subscriptionId: string): Promise<void>;
   subscriptions(): Promise<SubscriptionRecord[]>;
@@ -35,6 +40,13 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async saveSubscription(record: SubscriptionRecord): Promise<void> {
     this.subs.set(record.subscription_id, record);
+  }
+
+  async replaceSubscription(expected: SubscriptionRecord, next: SubscriptionRecord): Promise<boolean> {
+    const stored = this.subs.get(expected.subscription_id);
+    if (stored === undefined || JSON.stringify(stored) !== JSON.stringify(expected)) return false;
+    this.subs.set(next.subscription_id, next);
+    return true;
   }
 
   async deleteSubscription(subscriptionId: string): Promise<void> {
