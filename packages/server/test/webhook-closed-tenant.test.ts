@@ -127,4 +127,62 @@ describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger
     expect(deliveries.body.deliveries).toHaveLength(1);
     expect((await send('GET', '/v1/admin/webhooks?tenant_id=acme', true)).body.subscriptions).toHaveLength(1);
   });
+
+  it('stay disabled when a delivery in flight at the close fails after it', async () => {
+    // The failure is counted on the subscription: written back from the dispatcher's copy taken before the
+    // close, it stored the subscription ACTIVE again (and every server reloaded it so on Redis).
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    let arrived = () => {};
+    const arrival = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const failing = createServer((request, response) => {
+      request.resume();
+      arrived();
+      void answered.then(() => {
+        response.statusCode = 503;
+        response.end();
+      });
+    });
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+    try {
+      server = await startCyclesServer({
+        port: 0,
+        adminApiKey: ADMIN_KEY,
+        apiKeys: { [KEY]: 'acme' },
+        ledger: ledger(),
+        ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1000 }],
+        logLevel: 'silent',
+        webhookSecurity: LOOPBACK_WEBHOOKS,
+      });
+      const created = await send('POST', '/v1/webhooks', false, {
+        url: `http://127.0.0.1:${(failing.address() as AddressInfo).port}/hook`,
+        event_types: ['reservation.denied'],
+      });
+      expect(created.status).toBe(201);
+      const id = created.body.subscription.subscription_id as string;
+      const denied = await send('POST', '/v1/reservations', false, {
+        idempotency_key: 'over-budget',
+        subject: { tenant: 'acme' },
+        action: { kind: 'llm.completion', name: 'm' },
+        estimate: { unit: 'TOKENS', amount: 5000 },
+      });
+      expect(denied.status).toBe(409);
+      await arrival;
+      expect((await send('PUT', '/v1/admin/tenants/acme', true, { status: 'CLOSED' })).status).toBe(204);
+      answer();
+      await expect
+        .poll(async () => (await server!.webhooks!.store.subscription(id))?.consecutive_failures)
+        .toBe(1);
+      expect(await server!.webhooks!.store.subscription(id)).toMatchObject({ status: 'DISABLED' });
+      await server!.webhooks!.refresh();
+      expect((await send('GET', `/v1/admin/webhooks/${id}`, true)).body.status).toBe('DISABLED');
+    } finally {
+      failing.closeAllConnections();
+      await new Promise((resolve) => failing.close(resolve));
+    }
+  });
 });

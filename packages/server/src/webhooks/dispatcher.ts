@@ -417,14 +417,14 @@ export class WebhookDispatcher {
       subscription.last_success_at = delivery.attempted_at;
       this.outcome('delivered');
       await this.finish(delivery, 'SUCCESS');
-      if (streak) await this.store.saveSubscription(subscription);
+      if (streak) await this.saveCounters(subscription);
       return;
     }
     subscription.consecutive_failures++;
     subscription.last_failure_at = delivery.attempted_at;
     if (subscription.consecutive_failures > subscription.disable_after_failures)
       await this.disable(subscription);
-    await this.store.saveSubscription(subscription);
+    await this.saveCounters(subscription);
     if (delivery.attempts > subscription.retry_policy.max_retries || subscription.status !== 'ACTIVE') {
       this.outcome('failed');
       await this.finish(delivery, 'FAILED', error);
@@ -458,6 +458,35 @@ export class WebhookDispatcher {
     delivery.next_retry_at = new Date(delivery.dueMs).toISOString();
     await this.store.saveDelivery(delivery);
     this.schedule(delivery);
+  }
+
+  /**
+   * Writes a delivery's counters (and an auto-disable) onto the subscription as stored now, by
+   * compare-and-set: this server's copy may be older than a write made meanwhile (a tenant close that
+   * disabled it, an update through another server), which writing the copy back would undo. The copy
+   * then takes the stored state. Gives up after a few lost races (the next failure writes again).
+   */
+  private async saveCounters(subscription: SubscriptionRecord): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const stored = await this.store.subscription(subscription.subscription_id);
+      if (stored === undefined) return;
+      const next: SubscriptionRecord = {
+        ...stored,
+        consecutive_failures: subscription.consecutive_failures,
+      };
+      if (subscription.last_success_at !== undefined) next.last_success_at = subscription.last_success_at;
+      if (subscription.last_failure_at !== undefined) next.last_failure_at = subscription.last_failure_at;
+      if (subscription.status === 'DISABLED' && stored.status !== 'DISABLED') {
+        next.status = 'DISABLED';
+        next.updated_at = subscription.updated_at;
+      }
+      if (!(await this.store.replaceSubscription(stored, next))) continue;
+      // In place: deliveries in flight hold this object and count on it.
+      const statusChanged = subscription.status !== next.status;
+      Object.assign(subscription, next);
+      if (statusChanged) this.subscriptions.changed();
+      return;
+    }
   }
 
   /** One signed POST of the delivery's event; the attempt is recorded on the delivery (not stored). */

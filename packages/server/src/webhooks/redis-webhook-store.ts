@@ -110,6 +110,12 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
     return (await this.client.get(sharedWebhookKey(this.prefix, 'version'))) ?? '0';
   }
 
+  async subscription(subscriptionId: string): Promise<SubscriptionRecord | undefined> {
+    await whenConnected(this.client);
+    const json = await this.client.hget(sharedWebhookKey(this.prefix, 'subs'), subscriptionId);
+    return json === null ? undefined : (JSON.parse(json) as SubscriptionRecord);
+  }
+
   async subscriptions(): Promise<SubscriptionRecord[]> {
     await whenConnected(this.client);
     const all = await this.client.hvals(sharedWebhookKey(this.prefix, 'subs'));

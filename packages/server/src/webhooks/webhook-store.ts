@@ -16,6 +16,8 @@ export interface WebhookStore {
   /** Removes a subscription and its deliveries. */
   deleteSubscription(subscriptionId: string): Promise<void>;
   subscriptions(): Promise<SubscriptionRecord[]>;
+  /** One subscription as stored now (undefined once deleted). */
+  subscription(subscriptionId: string): Promise<SubscriptionRecord | undefined>;
   /** Inserts or replaces a delivery (by `delivery_id`). */
   saveDelivery(record: DeliveryRecord): Promise<void>;
   deliveries(subscriptionId: string, query: DeliveryQuery): Promise<DeliveryPage>;
@@ -56,6 +58,11 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async subscriptions(): Promise<SubscriptionRecord[]> {
     return [...this.subs.values()];
+  }
+
+  async subscription(subscriptionId: string): Promise<SubscriptionRecord | undefined> {
+    const stored = this.subs.get(subscriptionId);
+    return stored === undefined ? undefined : { ...stored };
   }
 
   async saveDelivery(record: DeliveryRecord): Promise<void> {
