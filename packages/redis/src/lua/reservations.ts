@@ -174,7 +174,9 @@ local function end_rsv(rsv, status, outcome, rows)
   for field, value in pairs(outcome) do rsv[field] = value end
   -- rsv.raw: the record as reserve or extend wrote it, kept by load_rsv (a record of the layout before is
   -- written whole in this one).
-  if not persist(rows, rsv_key(rsv.id), (rsv.raw or encode_rsv(rsv)) .. encode_end(rsv)) then return false end
+  local stored = rsv.raw
+  if stored == nil then stored = encode_rsv(rsv) .. encode_end(rsv) end
+  if not persist(rows, rsv_key(rsv.id), stored, rsv.raw and encode_end(rsv)) then return false end
   -- Forgotten once now >= ended + retention, i.e. once its score (one ms less) is before now.
   due_at(rsv.id, NOW + RETENTION - 1)
   redis.call('ZADD', ended_key(rsv.tenant), S(NOW), rsv.id)
