@@ -179,7 +179,7 @@ local function end_rsv(rsv, status, outcome, rows)
   if not persist(rows, rsv_key(rsv.id), stored, rsv.raw and encode_end(rsv)) then return false end
   -- Forgotten once now >= ended + retention, i.e. once its score (one ms less) is before now.
   due_at(rsv.id, NOW + RETENTION - 1)
-  redis.call('ZADD', ended_key(rsv.tenant), S(NOW), rsv.id)
+  redis.call('ZADD', ended_key(rsv.tenant), now_text(), rsv.id)
   return true
 end
 
