@@ -18,7 +18,8 @@ local OPS = {}
 -- the budget rows read or persisted so far, written once at the end (ledger-rows.ts, flush_rows).
 local function run_group(args)
   local replies, i, n = {}, 1, #args
-  local group = { tenants = {}, rows = {}, dirty = {}, lent = {}, lent_count = 0, op = 1 }
+  local group = { tenants = {}, rows = {}, dirty = {}, lent = {}, lent_count = 0, op = 1,
+    row_ids = {} }
   local header
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])
