@@ -19,7 +19,7 @@ local OPS = {}
 local function run_group(args)
   local replies, i, n = {}, 1, #args
   local group = { tenants = {}, rows = {}, dirty = {}, lent = {}, lent_count = 0, op = 1,
-    row_ids = {} }
+    row_ids = {}, due_args = {}, due_count = 0 }
   local header
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])
@@ -46,6 +46,7 @@ local function run_group(args)
     replies[#replies + 1] = result
   end
   flush_rows(group)
+  flush_due(group)
   return replies
 end
 `;
