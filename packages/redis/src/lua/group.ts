@@ -19,7 +19,8 @@ local OPS = {}
 local function run_group(args)
   local replies, i, n = {}, 1, #args
   local group = { tenants = {}, rows = {}, dirty = {}, lent = {}, lent_count = 0, op = 1,
-    row_ids = {}, due_args = {}, due_count = 0 }
+    row_ids = {}, due_args = {}, due_count = 0,
+    texts = {} }
   local header
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])

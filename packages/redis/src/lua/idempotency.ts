@@ -20,7 +20,7 @@ end
 -- is rewritten into it for the AOF and replicas); a clock of the caller's keeps PX (relative to Redis's).
 local function idem_put(namespace, payload, outcome, min_ms)
   local keep = math.max(IDEM_MS, min_ms or 0)
-  local deadline = S(NOW + keep)
+  local deadline = time_text(NOW + keep, GROUP and GROUP.texts)
   if ARGS[2] == '' then
     redis.call('SET', P .. 'i:' .. namespace, deadline .. '\0' .. payload .. '\0' .. outcome, 'PXAT', deadline)
   else

@@ -55,6 +55,18 @@ local function now_text()
   if NOW_TEXT == nil then NOW_TEXT = S(NOW) end
   return NOW_TEXT
 end
+-- A time (a deadline from now, a TTL) as text, formatted once per group (its operations share now and
+-- mostly their TTLs); texts: the group's, or nil alone.
+local function time_text(n, texts)
+  -- NaN is no table key, and -0 would share 0's.
+  if texts == nil or n ~= n or n == 0 then return S(n) end
+  local text = texts[n]
+  if text == nil then
+    text = S(n)
+    texts[n] = text
+  end
+  return text
+end
 local function opt(value) if value == nil or value == '' then return nil end return value end
 
 local function redis_now()

@@ -37,7 +37,7 @@ local function due_at(id, score)
     GROUP.due_key = key
   else
     local count, args = GROUP.due_count, GROUP.due_args
-    args[count + 1] = S(score)
+    args[count + 1] = time_text(score, GROUP.texts)
     args[count + 2] = id
     GROUP.due_count = count + 2
     -- Bounded commands (unpack's stack): a group's lazy expiries may write thousands.

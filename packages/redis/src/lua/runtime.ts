@@ -89,7 +89,8 @@ if outcome.d == 'ALLOW' and A(11) ~= '1' then
   -- The common answer written out (cjson walks a table through the Lua API): ids and decimal
   -- strings only, nothing to escape.
   local encoded = '{"d":"ALLOW","hold":"' .. S(hold) .. (outcome.partial and '","partial":true,"id":"' or '","id":"')
-    .. id .. '","exp":"' .. S(NOW + ttl) .. '","ttl":"' .. S(ttl) .. '"}'
+    .. id .. '","exp":"' .. time_text(NOW + ttl, GROUP and GROUP.texts) .. '","ttl":"'
+    .. time_text(ttl, GROUP and GROUP.texts) .. '"}'
   idem_put(namespace, payload, encoded, ttl + grace)
   return reply_outcome(encoded)
 end
