@@ -240,7 +240,7 @@ local function idle_ttl(row, retention_from_now)
 end
 
 -- In a group: rows persisted by its operations, installed in GROUP.rows and written by flush_rows.
-local function install(rows, key, value, tail)
+local function install(rows, key, value)
   local cache, dirty = GROUP.rows, GROUP.dirty
   for r = 1, #rows do
     local row = rows[r]
@@ -254,32 +254,26 @@ local function install(rows, key, value, tail)
     -- Template ledgers only: the TTL an idle one gets is relative to the now of its last writer.
     dirty[row_key] = row.tpl and (TL_RETENTION - NOW) or false
   end
-  if tail ~= nil then
-    redis.call('APPEND', key, tail)
-  elseif key ~= nil then
-    redis.call('SET', key, value)
-  end
+  if key ~= nil then redis.call('SET', key, value) end
 end
 
 -- Writes rows back: one MSET of the rows whose stored form changed, plus key = value when given (a
 -- reservation record: every write command costs a script far more than a read, so a reserve or a
--- settle writes rows and record together), or key = value .. tail where value is what key holds (a
--- settle's end of the record: in a group, whose rows are written once at its end instead (flush_rows),
--- only the tail is sent, with APPEND). Refuses, writing nothing, if any counter left the exact-integer
--- range.
-local function persist(rows, key, value, tail)
+-- settle writes rows and record together). In a group the rows are written once at its end instead
+-- (flush_rows). Refuses, writing nothing, if any counter left the exact-integer range.
+local function persist(rows, key, value)
   local total = #rows
   for r = 1, total do
     if not in_bounds(rows[r]) then return false end
   end
   if GROUP then
-    install(rows, key, value, tail)
+    install(rows, key, value)
     return true
   end
   local args, count = {}, 0
   if key ~= nil then
     args[1] = key
-    args[2] = tail and value .. tail or value
+    args[2] = value
     count = 2
   end
   local idle

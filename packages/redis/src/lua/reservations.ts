@@ -62,52 +62,29 @@ local function learn_next_due()
   NEXT_DUE[P] = first[2] and tonumber(first[2]) or math.huge
 end
 
--- The stored form of a reservation: what reserve writes (extend rewrites it), then, once it ends, what
--- its end adds, appended (MessagePack values simply follow one another), so a settle packs ~11 values,
--- not the whole record again. Amounts and times are numbers; the rest strings (nil where unset).
--- ck/cp/cr and rk/rp/rr: the commit's and the release's idempotency key, payload fingerprint and stored
--- outcome. Until 2026-12-07 a record was the 22 values of both in one pack, with the status second.
+-- The stored form of a reservation: these fields in this order (nil where unset). Amounts and times
+-- are numbers; the rest strings. ck/cp/cr and rk/rp/rr: the commit's and the release's idempotency
+-- key, payload fingerprint and stored outcome.
 local function encode_rsv(rsv)
-  return cmsgpack.pack(rsv.tenant, 'ACTIVE', rsv.unit, rsv.estimate, rsv.rows, rsv.createdAtMs,
-    rsv.expiresAtMs, rsv.graceMs, rsv.policy, rsv.extensions, rsv.maxExtensions, rsv.record)
-end
-
-local function encode_end(rsv)
-  return cmsgpack.pack(rsv.status, rsv.endedAtMs, rsv.finalizedAtMs, rsv.committed, rsv.cmeta, rsv.ck, rsv.cp,
-    rsv.cr, rsv.rk, rsv.rp, rsv.rr)
-end
-
--- A record's values, by count: 12 (active), 12 + 11 (ended), 22 (the layout before).
-local function rsv_of(id, raw, count, tenant, status, unit, estimate, rows, createdAtMs, expiresAtMs, graceMs,
-  policy, extensions, maxExtensions, record, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23)
-  local rsv = { id = id, tenant = tenant, status = status, unit = unit, estimate = estimate, rows = rows,
-    createdAtMs = createdAtMs, expiresAtMs = expiresAtMs, graceMs = graceMs, policy = policy,
-    extensions = extensions, maxExtensions = maxExtensions, record = record }
-  if count == 12 then
-    rsv.raw = raw
-  elseif count == 22 then
-    rsv.endedAtMs, rsv.finalizedAtMs, rsv.committed, rsv.cmeta, rsv.ck, rsv.cp, rsv.cr, rsv.rk, rsv.rp, rsv.rr =
-      v13, v14, v15, v16, v17, v18, v19, v20, v21, v22
-  else
-    rsv.status, rsv.endedAtMs, rsv.finalizedAtMs, rsv.committed, rsv.cmeta, rsv.ck, rsv.cp, rsv.cr, rsv.rk,
-      rsv.rp, rsv.rr = v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23
-  end
-  return rsv
-end
-
-local function counted(id, raw, ...)
-  return rsv_of(id, raw, select('#', ...), ...)
+  return cmsgpack.pack(rsv.tenant, rsv.status, rsv.unit, rsv.estimate, rsv.rows, rsv.createdAtMs,
+    rsv.expiresAtMs, rsv.graceMs, rsv.policy, rsv.extensions, rsv.maxExtensions, rsv.record, rsv.endedAtMs,
+    rsv.finalizedAtMs, rsv.committed, rsv.cmeta, rsv.ck, rsv.cp, rsv.cr, rsv.rk, rsv.rp, rsv.rr)
 end
 
 local function load_rsv(id)
   local raw = redis.call('GET', rsv_key(id))
   if not raw then return nil end
-  return counted(id, raw, cmsgpack.unpack(raw))
+  local tenant, status, unit, estimate, rows, createdAtMs, expiresAtMs, graceMs, policy, extensions,
+    maxExtensions, record, endedAtMs, finalizedAtMs, committed, cmeta, ck, cp, cr, rk, rp, rr = cmsgpack.unpack(raw)
+  return { id = id, tenant = tenant, status = status, unit = unit, estimate = estimate, rows = rows,
+    createdAtMs = createdAtMs, expiresAtMs = expiresAtMs, graceMs = graceMs, policy = policy,
+    extensions = extensions, maxExtensions = maxExtensions, record = record, endedAtMs = endedAtMs,
+    finalizedAtMs = finalizedAtMs, committed = committed, cmeta = cmeta, ck = ck, cp = cp, cr = cr, rk = rk,
+    rp = rp, rr = rr }
 end
 
 local function save_rsv(rsv)
-  rsv.raw = encode_rsv(rsv)
-  redis.call('SET', rsv_key(rsv.id), rsv.raw)
+  redis.call('SET', rsv_key(rsv.id), encode_rsv(rsv))
 end
 
 -- The budget rows a reservation holds on (one MGET; rows never disappear, ledgers are only closed).
@@ -210,11 +187,7 @@ local function end_rsv(rsv, status, outcome, rows)
   rsv.endedAtMs = NOW
   if status ~= 'EXPIRED' then rsv.finalizedAtMs = NOW end
   for field, value in pairs(outcome) do rsv[field] = value end
-  -- rsv.raw: the record as reserve or extend wrote it, kept by load_rsv (a record of the layout before is
-  -- written whole in this one).
-  local stored = rsv.raw
-  if stored == nil then stored = encode_rsv(rsv) .. encode_end(rsv) end
-  if not persist(rows, rsv_key(rsv.id), stored, rsv.raw and encode_end(rsv)) then return false end
+  if not persist(rows, rsv_key(rsv.id), encode_rsv(rsv)) then return false end
   -- Forgotten once now >= ended + retention, i.e. once its score (one ms less) is before now.
   due_at(rsv.id, NOW + RETENTION - 1)
   redis.call('ZADD', ended_key(rsv.tenant), now_text(), rsv.id)
