@@ -24,7 +24,8 @@ callgrind_control -d "$server" >/dev/null
 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 wait "$server" || true
 out=$(ls "$work"/out.*.1 | head -1)
-callgrind_annotate "$out" | grep -m1 'PROGRAM TOTALS'
-# CALLGRIND_KEEP=<file>: keep the profile (callgrind_annotate --inclusive=yes <file>).
+# CALLGRIND_KEEP=<file>: keep the profile (callgrind_annotate --inclusive=yes <file>); kept first, since
+# grep -m1 may end the pipe below early (SIGPIPE under pipefail ends the script).
 if [ -n "${CALLGRIND_KEEP:-}" ]; then cp "$out" "$CALLGRIND_KEEP"; fi
+callgrind_annotate "$out" | grep -m1 'PROGRAM TOTALS'
 rm -rf "$work"

@@ -18,7 +18,9 @@ local OPS = {}
 -- the budget rows read or persisted so far, written once at the end (ledger-rows.ts, flush_rows).
 local function run_group(args)
   local replies, i, n = {}, 1, #args
-  local group = { tenants = {}, rows = {}, dirty = {} }
+  local group = { tenants = {}, rows = {}, dirty = {}, lent = {}, lent_count = 0, op = 1,
+    row_ids = {}, due_args = {}, due_count = 0,
+    texts = {} }
   local header
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])
@@ -34,6 +36,7 @@ local function run_group(args)
     end
     i = i + 2 + count
     local ok, result = pcall(OPS[name], op_args, group)
+    return_lent(group)
     if not ok then
       if type(result) == 'table' then result = result.err end
       result = '!' .. tostring(result)
@@ -44,6 +47,7 @@ local function run_group(args)
     replies[#replies + 1] = result
   end
   flush_rows(group)
+  flush_due(group)
   return replies
 end
 `;

@@ -16,8 +16,15 @@ local function idem_get(namespace, payload)
   return string.sub(record, second + 1)
 end
 
+-- With Redis TIME as now, the deadline goes as PXAT, the form Redis propagates a SET's expiry in (a PX
+-- is rewritten into it for the AOF and replicas); a clock of the caller's keeps PX (relative to Redis's).
 local function idem_put(namespace, payload, outcome, min_ms)
   local keep = math.max(IDEM_MS, min_ms or 0)
-  redis.call('SET', P .. 'i:' .. namespace, S(NOW + keep) .. '\0' .. payload .. '\0' .. outcome, 'PX', S(keep))
+  local deadline = time_text(NOW + keep, GROUP and GROUP.texts)
+  if ARGS[2] == '' then
+    redis.call('SET', P .. 'i:' .. namespace, deadline .. '\0' .. payload .. '\0' .. outcome, 'PXAT', deadline)
+  else
+    redis.call('SET', P .. 'i:' .. namespace, deadline .. '\0' .. payload .. '\0' .. outcome, 'PX', S(keep))
+  end
 end
 `;

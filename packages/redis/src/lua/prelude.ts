@@ -19,6 +19,8 @@ local MAXSAFE = 9007199254740991
 -- Per-call state, set by begin(): the library is loaded once (as a Redis function library) and its
 -- functions are reused, so nothing here may read ARGV at load time.
 local ARGS, P, SETTINGS, RETENTION, MAX_PER_TENANT, IDEM_MS, WINDOW, NOW
+-- NOW as text (now_text()): formatted once per call, or once per group sharing one Redis TIME.
+local NOW_TEXT
 local MAX_TL, MAX_TL_TENANT, TL_RETENTION
 local HINTS, NEEDS, NEED_COUNT, TEMPLATES
 -- Redis Cluster (P carries a hash tag): template ledgers are admitted by the global tag's census
@@ -48,6 +50,22 @@ local function S(n)
     return string.format('%d', n)
   end
   return string.format('%.0f', n)
+end
+local function now_text()
+  if NOW_TEXT == nil then NOW_TEXT = S(NOW) end
+  return NOW_TEXT
+end
+-- A time (a deadline from now, a TTL) as text, formatted once per group (its operations share now and
+-- mostly their TTLs); texts: the group's, or nil alone.
+local function time_text(n, texts)
+  -- NaN is no table key, and -0 would share 0's.
+  if texts == nil or n ~= n or n == 0 then return S(n) end
+  local text = texts[n]
+  if text == nil then
+    text = S(n)
+    texts[n] = text
+  end
+  return text
 end
 local function opt(value) if value == nil or value == '' then return nil end return value end
 
@@ -84,14 +102,19 @@ local function begin(args, group)
     NEXT_DUE = NEXT_DUE_BY_DB[DB] or {}
     NEXT_DUE_BY_DB[DB] = NEXT_DUE
   end
+  NOW_TEXT = nil
   if args[2] ~= '' then
     NOW = tonumber(args[2])
   else
     if group == nil then
       NOW = redis_now()
     else
-      group.now = group.now or redis_now()
+      if group.now == nil then
+        group.now = redis_now()
+        group.now_text = S(group.now)
+      end
       NOW = group.now
+      NOW_TEXT = group.now_text
     end
   end
   -- Window bounds come from JavaScript (IANA zones need Intl). A missing or stale hint is recorded
@@ -136,11 +159,11 @@ end
 local function need_reply()
   local list = {}
   for window in pairs(NEEDS or NONE) do list[#list + 1] = window end
-  return cjson.encode({ need = list, admit = ADMIT, now = S(NOW), expired = EXPIRED })
+  return cjson.encode({ need = list, admit = ADMIT, now = now_text(), expired = EXPIRED })
 end
 
 local function reply(outcome)
-  outcome.now = S(NOW)
+  outcome.now = now_text()
   outcome.adopted = ADOPTED
   outcome.expired = EXPIRED
   return cjson.encode(outcome)
@@ -149,8 +172,8 @@ end
 -- A fresh outcome (JSON text, stored as is for replays) in the reply as a JSON value: spliced in, not
 -- encoded again as a string (escaping every quote costs a script more than the rest of its reply).
 local function reply_outcome(encoded)
-  if ADOPTED == nil and EXPIRED == nil then return '{"now":"' .. S(NOW) .. '","outcome":' .. encoded .. '}' end
-  local rest = cjson.encode({ now = S(NOW), adopted = ADOPTED, expired = EXPIRED })
+  if ADOPTED == nil and EXPIRED == nil then return '{"now":"' .. now_text() .. '","outcome":' .. encoded .. '}' end
+  local rest = cjson.encode({ now = now_text(), adopted = ADOPTED, expired = EXPIRED })
   return string.sub(rest, 1, -2) .. ',"outcome":' .. encoded .. '}'
 end
 

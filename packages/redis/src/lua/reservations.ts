@@ -12,14 +12,44 @@ local function rsv_key(id) return P .. 'r:' .. id end
 -- promoted replica, eval mode) starts with none known and reads the set.
 local NEXT_DUE_COUNT = 0
 
+-- In a group, due index writes after its first (which meets any wrong type of the key, failing its own
+-- operation as alone) are gathered and written with one ZADD (pairs in order: the last score of an id
+-- wins, as separate ZADDs) before anything reads or removes from the index (due_read) and at the
+-- group's end (flush_due): one command instead of one per operation.
+local function flush_due(group)
+  local count = group.due_count
+  if count == 0 then return end
+  group.due_count = 0
+  redis.call('ZADD', group.due_key, unpack(group.due_args, 1, count))
+end
+
+local function due_read()
+  if GROUP then flush_due(GROUP) end
+end
+
 local function due_at(id, score)
-  redis.call('ZADD', P .. 'due', S(score), id)
+  local key = P .. 'due'
+  if GROUP == nil then
+    redis.call('ZADD', key, S(score), id)
+  elseif GROUP.due_key ~= key then
+    flush_due(GROUP)
+    redis.call('ZADD', key, S(score), id)
+    GROUP.due_key = key
+  else
+    local count, args = GROUP.due_count, GROUP.due_args
+    args[count + 1] = time_text(score, GROUP.texts)
+    args[count + 2] = id
+    GROUP.due_count = count + 2
+    -- Bounded commands (unpack's stack): a group's lazy expiries may write thousands.
+    if count + 2 >= 1000 then flush_due(GROUP) end
+  end
   local next_due = NEXT_DUE[P]
   if next_due ~= nil and score < next_due then NEXT_DUE[P] = score end
 end
 
 local function learn_next_due()
   if CALLS < 2 then return end
+  due_read()
   local first = redis.call('ZRANGE', P .. 'due', 0, 0, 'WITHSCORES')
   if NEXT_DUE[P] == nil then
     -- Bounded: many prefixes (tests, a cluster's tags) only cost a re-read after a reset.
@@ -60,7 +90,13 @@ end
 -- The budget rows a reservation holds on (one MGET; rows never disappear, ledgers are only closed).
 local function rsv_rows(rsv)
   local rows = {}
-  for _, row in ipairs(load_rows(split(rsv.rows, '\n'))) do
+  -- A group's reservations mostly hold on the same rows: their ids are split once per group.
+  local ids = GROUP and GROUP.row_ids[rsv.rows]
+  if not ids then
+    ids = split(rsv.rows, '\n')
+    if GROUP then GROUP.row_ids[rsv.rows] = ids end
+  end
+  for _, row in ipairs(load_rows(ids)) do
     if row then rows[#rows + 1] = row end
   end
   return rows
@@ -74,6 +110,7 @@ local function ended_key(tenant) return P .. 'ended:t:' .. tenant end
 -- Forgets an ended reservation (rsv: its loaded record, or nil when already gone).
 local function forget(id, rsv)
   redis.call('DEL', rsv_key(id), P .. 'x:' .. id)
+  due_read()
   redis.call('ZREM', P .. 'due', id)
   if rsv ~= nil then
     redis.call('ZREM', ended_key(rsv.tenant), id)
@@ -93,6 +130,7 @@ local function forget_oldest_ended(tenant, count)
   local ended = ended_key(tenant)
   local old = redis.call('ZRANGEBYSCORE', ended, '-inf', S(NOW - WINDOW), 'LIMIT', 0, count)
   local gone = 0
+  if #old > 0 then due_read() end
   for _, id in ipairs(old) do
     gone = gone + math.min(1, redis.call('DEL', rsv_key(id), P .. 'x:' .. id))
     redis.call('ZREM', P .. 'due', id)
@@ -152,7 +190,7 @@ local function end_rsv(rsv, status, outcome, rows)
   if not persist(rows, rsv_key(rsv.id), encode_rsv(rsv)) then return false end
   -- Forgotten once now >= ended + retention, i.e. once its score (one ms less) is before now.
   due_at(rsv.id, NOW + RETENTION - 1)
-  redis.call('ZADD', ended_key(rsv.tenant), S(NOW), rsv.id)
+  redis.call('ZADD', ended_key(rsv.tenant), now_text(), rsv.id)
   return true
 end
 
@@ -181,6 +219,7 @@ end
 local function expire_due(limit, sweep)
   local next_due = NEXT_DUE[P]
   if not sweep and next_due ~= nil and NOW <= next_due then return 0, 0 end
+  due_read()
   local due = redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', '(' .. S(NOW), 'LIMIT', 0, limit)
   local expired, forgotten = 0, 0
   for _, id in ipairs(due) do

@@ -85,6 +85,15 @@ if not persist(rows, rsv_key(id), rsv) then
   return reply(OVERFLOW)
 end
 due_at(id, NOW + ttl + grace)
+if outcome.d == 'ALLOW' and A(11) ~= '1' then
+  -- The common answer written out (cjson walks a table through the Lua API): ids and decimal
+  -- strings only, nothing to escape.
+  local encoded = '{"d":"ALLOW","hold":"' .. S(hold) .. (outcome.partial and '","partial":true,"id":"' or '","id":"')
+    .. id .. '","exp":"' .. time_text(NOW + ttl, GROUP and GROUP.texts) .. '","ttl":"'
+    .. time_text(ttl, GROUP and GROUP.texts) .. '"}'
+  idem_put(namespace, payload, encoded, ttl + grace)
+  return reply_outcome(encoded)
+end
 outcome.id = id
 outcome.exp = S(NOW + ttl)
 outcome.ttl = S(ttl)
@@ -137,10 +146,16 @@ else
   apply_plan(rows, extra, plan)
   charged = estimate + extra
 end
-local outcome = { charged = S(charged) }
-if charged < estimate then outcome.released = S(estimate - charged) end
-if A(8) == '1' then outcome.bal = rows_out(rows) end
-local encoded = cjson.encode(outcome)
+local encoded
+if A(8) == '1' then
+  local outcome = { charged = S(charged), bal = rows_out(rows) }
+  if charged < estimate then outcome.released = S(estimate - charged) end
+  encoded = cjson.encode(outcome)
+elseif charged < estimate then
+  encoded = '{"charged":"' .. S(charged) .. '","released":"' .. S(estimate - charged) .. '"}'
+else
+  encoded = '{"charged":"' .. S(charged) .. '"}'
+end
 local stored = { committed = charged, cmeta = A(7), ck = A(3), cp = A(4), cr = encoded }
 if not end_rsv(rsv, 'COMMITTED', stored, rows) then return reply(OVERFLOW) end
 return reply_outcome(encoded)
