@@ -9,7 +9,7 @@ import { startWebhookReceiver } from './webhook-receiver.ts';
 // Where the server's extra CPU per reserve goes with one subscription: two server processes under
 // `--cpu-prof`, one loaded without a subscription (A), one with the benchmark's subscription (B), each
 // for RUN_MS after a warm-up; prints each process's CPU per reserve and the functions whose self time
-// per reserve differs most (B - A, µs). CATEGORIES=0 subscribes to the threshold crossings alone. Run:
+// per reserve differs most (B - A, µs). CATEGORIES=0 subscribes to the threshold crossings alone; NODE_ARGS go to both servers' Node. Run:
 //   node --conditions=@cycles-guard/source --import tsx packages/server/bench/webhook-profile.ts
 
 const API_KEY = 'profile-key-webhooks-1';
@@ -19,6 +19,7 @@ const TOP = Number(process.env.TOP ?? 30);
 const CATEGORIES = process.env.CATEGORIES !== '0';
 const CALLERS = process.env.CALLERS ?? '';
 const CALLER_DEPTH = Number(process.env.CALLER_DEPTH ?? 6);
+const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 
 interface Profile {
   nodes: {
@@ -65,7 +66,7 @@ async function profiled(subscribed: boolean): Promise<{ perReserve: Map<string, 
   const redis = await startRedisServer({ extraArgs: ['--auto-aof-rewrite-percentage', '0'] });
   const server = await startServerProcess(
     webhookBenchConfig(redis.url, `profile-wh:${Date.now()}:`, API_KEY, ADMIN_KEY),
-    ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    [...NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${dir}`],
   );
   try {
     if (subscribed) await subscribeAll(server.url, ADMIN_KEY, receiver.url, CATEGORIES);
