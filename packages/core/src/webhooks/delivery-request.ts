@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { ProtocolEvent } from '../ledger/events/event-types.ts';
 import { signWebhookBody } from './signature.ts';
+import { newSpanId } from './span-id.ts';
 
 /** The body and headers of one webhook POST: the `Event` itself, signed over the exact bytes sent. */
 export interface WebhookRequest {
@@ -32,7 +32,7 @@ export function webhookRequest(
   headers['X-Cycles-Signature'] = signWebhookBody(secret, body);
   if (event.trace_id !== undefined) {
     headers['X-Cycles-Trace-Id'] = event.trace_id;
-    headers.traceparent = `00-${event.trace_id}-${randomBytes(8).toString('hex')}-${traceFlags}`;
+    headers.traceparent = `00-${event.trace_id}-${newSpanId()}-${traceFlags}`;
   }
   return { body, headers };
 }
