@@ -3,8 +3,7 @@ import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CyclesServer } from '../src/server.ts';
-import { ADMIN_KEY } from './support/http-ledger.ts';
-import { startRaceServers } from './support/race-servers.ts';
+import { raceCall, startRaceServers } from './support/race-servers.ts';
 
 // GOV Rule 2 for admin budget writes racing a tenant close: creates, funds and limit updates of the
 // tenant's budgets sent through every server (two sharing one real redis-server on Redis) while the
@@ -33,16 +32,6 @@ afterAll(async () => {
   await redis?.remove();
 });
 
-async function call(server: CyclesServer, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json', 'X-Admin-API-Key': ADMIN_KEY },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text === '' ? {} : JSON.parse(text)) as Json };
-}
-
 describe.each([
   ['memory', 1, 15],
   ['redis', 2, 40],
@@ -67,9 +56,10 @@ describe.each([
           const tenant = `wrace${kind}${++tenants}`;
           const root = `tenant:${tenant}`;
           expect(
-            (await call(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, { max_reservations: 100 })).status,
+            (await raceCall(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, { max_reservations: 100 }))
+              .status,
           ).toBe(204);
-          const start = await call(servers[0]!, 'POST', '/v1/admin/budgets', {
+          const start = await raceCall(servers[0]!, 'POST', '/v1/admin/budgets', {
             scope: root,
             unit: 'TOKENS',
             allocated: 100,
@@ -87,20 +77,20 @@ describe.each([
               let answer: { status: number; body: Json };
               const scope = `${root}/app:a${++apps}`;
               if (w.kind === 'create') {
-                answer = await call(server, 'POST', '/v1/admin/budgets', {
+                answer = await raceCall(server, 'POST', '/v1/admin/budgets', {
                   scope,
                   unit: 'TOKENS',
                   allocated: w.amount,
                 });
                 if (answer.status === 201) created.push(scope);
               } else if (w.kind === 'fund') {
-                answer = await call(server, 'POST', `/v1/admin/budgets/fund?scope=${root}&unit=TOKENS`, {
+                answer = await raceCall(server, 'POST', `/v1/admin/budgets/fund?scope=${root}&unit=TOKENS`, {
                   operation: 'CREDIT',
                   amount: w.amount,
                 });
                 if (answer.status === 200) funded += w.amount;
               } else {
-                answer = await call(server, 'PATCH', `/v1/admin/budgets?scope=${root}&unit=TOKENS`, {
+                answer = await raceCall(server, 'PATCH', `/v1/admin/budgets?scope=${root}&unit=TOKENS`, {
                   overdraft_limit: w.amount,
                 });
               }
@@ -114,7 +104,7 @@ describe.each([
           };
           const close = (async () => {
             await new Promise((resolve) => setTimeout(resolve, closeAfterMs));
-            const answer = await call(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, {
+            const answer = await raceCall(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, {
               status: 'CLOSED',
             });
             closedAt = performance.now();
@@ -122,7 +112,7 @@ describe.each([
           })();
           await Promise.all([close, ...writers.map(writer)]);
 
-          const all = (await call(servers[0]!, 'GET', '/v1/admin/budgets')).body.ledgers as Json[];
+          const all = (await raceCall(servers[0]!, 'GET', '/v1/admin/budgets')).body.ledgers as Json[];
           const own = all.filter((b) => b.scope === root || b.scope.startsWith(`${root}/`));
           expect(own.map((b) => [b.scope, b.status]).filter(([, status]) => status !== 'CLOSED')).toEqual([]);
           expect(own.map((b) => b.scope).sort()).toEqual([root, ...created].sort());

@@ -3,8 +3,7 @@ import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CyclesServer } from '../src/server.ts';
-import { ADMIN_KEY } from './support/http-ledger.ts';
-import { startRaceServers } from './support/race-servers.ts';
+import { raceCall, startRaceServers } from './support/race-servers.ts';
 
 // GOV Rule 1 under load: a tenant close over HTTP racing that tenant's own reserves, commits and
 // releases, sent by several clients at once through every server of the ledger (one server on the
@@ -53,25 +52,6 @@ afterAll(async () => {
   await redis?.remove();
 });
 
-async function call(
-  server: CyclesServer,
-  method: string,
-  path: string,
-  body: unknown,
-  key?: string,
-): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      'Content-Type': 'application/json',
-      ...(key === undefined ? { 'X-Admin-API-Key': ADMIN_KEY } : { 'X-Cycles-API-Key': key }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : JSON.parse(text) };
-}
-
 describe.each([
   ['memory', 1, 15],
   ['redis', 2, 10],
@@ -91,12 +71,12 @@ describe.each([
     const key = `key-${tenant}`;
     for (const server of servers) server.apiKeys.add(key, tenant);
     const settings = { default_reservation_ttl_ms: 60_000 };
-    expect((await call(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, settings)).status).toBe(204);
+    expect((await raceCall(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, settings)).status).toBe(204);
     for (const [scope, amount] of [
       [`tenant:${tenant}`, allocated],
       [`tenant:${tenant}/app:a`, Math.floor(allocated / 2)],
     ] as const) {
-      const created = await call(servers[0]!, 'POST', '/v1/admin/budgets', {
+      const created = await raceCall(servers[0]!, 'POST', '/v1/admin/budgets', {
         scope,
         unit: 'TOKENS',
         allocated: amount,
@@ -107,7 +87,7 @@ describe.each([
   }
 
   async function ownBudgets(tenant: string): Promise<Json[]> {
-    const budgets = (await call(servers[0]!, 'GET', '/v1/admin/budgets', undefined)).body.ledgers;
+    const budgets = (await raceCall(servers[0]!, 'GET', '/v1/admin/budgets', undefined)).body.ledgers;
     return budgets.filter(
       (b: Json) => b.scope === `tenant:${tenant}` || b.scope.startsWith(`tenant:${tenant}/`),
     );
@@ -132,7 +112,7 @@ describe.each([
             const sentAt = performance.now();
             const server = servers[via % servers.length]!;
             const payload = { idempotency_key: `${tenant}-${++sent}`, ...(body as object) };
-            const answer = await call(server, 'POST', path, payload, key);
+            const answer = await raceCall(server, 'POST', path, payload, key);
             if (sentAt > closedAt) late.push(answer);
             return answer;
           };
@@ -184,7 +164,7 @@ describe.each([
           };
           closed = (async () => {
             await new Promise((resolve) => setTimeout(resolve, closeAfterMs));
-            const answer = await call(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, {
+            const answer = await raceCall(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, {
               status: 'CLOSED',
             });
             closedAt = performance.now();

@@ -3,9 +3,8 @@ import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CyclesServer } from '../src/server.ts';
-import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
-import { startRaceServers } from './support/race-servers.ts';
+import { raceCall, startRaceServers } from './support/race-servers.ts';
 
 // GOV Rules 1 and 2 for webhook subscriptions racing a tenant close: creates (admin key or the tenant's
 // own) and updates (pause, resume, rename) of the tenant's subscriptions sent through every server (two
@@ -47,19 +46,6 @@ afterAll(async () => {
   await redis?.remove();
 });
 
-async function call(server: CyclesServer, method: string, path: string, body?: unknown, key?: string) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      'Content-Type': 'application/json',
-      ...(key === undefined ? { 'X-Admin-API-Key': ADMIN_KEY } : { 'X-Cycles-API-Key': key }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text === '' ? {} : JSON.parse(text)) as Json };
-}
-
 describe.each([
   ['memory', 1, 20],
   ['redis', 2, 30],
@@ -92,7 +78,7 @@ describe.each([
             const key = `key-${tenant}`;
             for (const server of servers) server.apiKeys.add(key, tenant);
             const settings = { default_reservation_ttl_ms: 60_000 };
-            expect((await call(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, settings)).status).toBe(
+            expect((await raceCall(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, settings)).status).toBe(
               204,
             );
             /** Stored subscriptions: id → the server that created it (updates go through it: it has it cached). */
@@ -101,8 +87,8 @@ describe.each([
               const body = { url: `http://hooks.test:9/${tenant}`, event_types: ['budget.exhausted'] };
               const server = servers[via % servers.length]!;
               const answer = admin
-                ? await call(server, 'POST', `/v1/admin/webhooks?tenant_id=${tenant}`, body)
-                : await call(server, 'POST', '/v1/webhooks', body, key);
+                ? await raceCall(server, 'POST', `/v1/admin/webhooks?tenant_id=${tenant}`, body)
+                : await raceCall(server, 'POST', '/v1/webhooks', body, key);
               if (answer.status === 201) created.set(answer.body.subscription.subscription_id, via);
               return answer;
             };
@@ -124,8 +110,8 @@ describe.each([
                       ? { name: `n${w.pick}` }
                       : { status: w.kind === 'pause' ? 'PAUSED' : 'ACTIVE' };
                   answer = w.admin
-                    ? await call(server, 'PATCH', `/v1/admin/webhooks/${id}`, body)
-                    : await call(server, 'PATCH', `/v1/webhooks/${id}`, body, key);
+                    ? await raceCall(server, 'PATCH', `/v1/admin/webhooks/${id}`, body)
+                    : await raceCall(server, 'PATCH', `/v1/webhooks/${id}`, body, key);
                 }
                 if (answer.status < 300) applied++;
                 else {
@@ -137,7 +123,7 @@ describe.each([
             };
             const close = (async () => {
               await new Promise((resolve) => setTimeout(resolve, closeAfterMs));
-              const answer = await call(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, {
+              const answer = await raceCall(servers[0]!, 'PUT', `/v1/admin/tenants/${tenant}`, {
                 status: 'CLOSED',
               });
               closedAt = performance.now();

@@ -62,9 +62,9 @@ const ledgers: [string, () => StartServerOptions['ledger']][] = [
 ];
 
 describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger) => {
-  it('are refused on every write and probe, send nothing, and can still be read by the admin', async () => {
-    posts = 0;
-    server = await startCyclesServer({
+  /** A server of tenant acme (key KEY, 1,000 tokens) on this ledger, delivering to loopback. */
+  const startAcme = () =>
+    startCyclesServer({
       port: 0,
       adminApiKey: ADMIN_KEY,
       apiKeys: { [KEY]: 'acme' },
@@ -73,6 +73,10 @@ describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger
       logLevel: 'silent',
       webhookSecurity: LOOPBACK_WEBHOOKS,
     });
+
+  it('are refused on every write and probe, send nothing, and can still be read by the admin', async () => {
+    posts = 0;
+    server = await startAcme();
     const created = await send('POST', '/v1/webhooks', false, {
       url: hook,
       event_types: ['budget.exhausted'],
@@ -149,15 +153,7 @@ describe.each(ledgers)('webhooks of a CLOSED tenant (%s ledger)', (_name, ledger
     });
     await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
     try {
-      server = await startCyclesServer({
-        port: 0,
-        adminApiKey: ADMIN_KEY,
-        apiKeys: { [KEY]: 'acme' },
-        ledger: ledger(),
-        ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 1000 }],
-        logLevel: 'silent',
-        webhookSecurity: LOOPBACK_WEBHOOKS,
-      });
+      server = await startAcme();
       const created = await send('POST', '/v1/webhooks', false, {
         url: `http://127.0.0.1:${(failing.address() as AddressInfo).port}/hook`,
         event_types: ['reservation.denied'],

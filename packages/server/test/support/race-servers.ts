@@ -28,3 +28,27 @@ export async function startRaceServers(
   }
   return servers;
 }
+
+/**
+ * One JSON request to a race server: with the admin key, or with tenant `key` when given. The body is
+ * parsed (`{}` when empty); race tests look at status and body only.
+ */
+export async function raceCall(
+  server: CyclesServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  key?: string,
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON bodies, read field by field by the tests
+): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      'Content-Type': 'application/json',
+      ...(key === undefined ? { 'X-Admin-API-Key': ADMIN_KEY } : { 'X-Cycles-API-Key': key }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? {} : JSON.parse(text) };
+}
