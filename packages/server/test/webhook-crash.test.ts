@@ -196,7 +196,15 @@ async function subscribe(url: string): Promise<void> {
 
 /** The stored events under `prefix` that have not arrived, after waiting up to 60 s for them. */
 async function neverArrived(prefix: string): Promise<{ stored: string[]; missing: string[] }> {
-  const stored = await storedEvents(prefix);
+  // An event is appended a few ms after its reserve answered (more on a loaded machine): read the store
+  // until it stops growing, so the last events count too (and a short loaded run has stored some).
+  let stored = await storedEvents(prefix);
+  for (let waited = 0; waited < 10_000; waited += 300) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const again = await storedEvents(prefix);
+    if (again.length === stored.length && stored.length > 0) break;
+    stored = again;
+  }
   let missing = stored;
   for (let waited = 0; waited < 60_000 && missing.length > 0; waited += 200) {
     await new Promise((resolve) => setTimeout(resolve, 200));
