@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { startRedisServer } from '@cycles-guard/redis/testing';
 import { Pool } from 'undici';
-import { DEFAULT_BLOCKED_CIDR_RANGES } from '../src/webhooks/webhook-security.ts';
 import { startServerProcess } from './server-process.ts';
+import { webhookBenchConfig } from './webhook-load.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 
 // Counts, not timings: 50 clients reserve for new users (each reserve raises one threshold crossing)
@@ -20,23 +20,7 @@ const PREFIX = `count-wh:${Date.now()}:`;
 
 const redis = await startRedisServer();
 const receiver = await startWebhookReceiver();
-const server = await startServerProcess({
-  ledger: { type: 'redis', url: redis.url, keyPrefix: PREFIX },
-  apiKeys: { [API_KEY]: 'acme' },
-  adminApiKey: ADMIN_KEY,
-  webhookSecurity: {
-    allow_http: true,
-    blocked_cidr_ranges: DEFAULT_BLOCKED_CIDR_RANGES.filter((range) => range !== '127.0.0.0/8'),
-  },
-  maxTemplateLedgers: 10_000_000,
-  maxTemplateLedgersPerTenant: 10_000_000,
-  tenants: { acme: { maxReservations: 10_000_000 } },
-  ledgers: [
-    { scope: 'tenant:acme', unit: 'TOKENS', allocated: 1e15 },
-    { scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 1e15 },
-  ],
-  templates: [{ pattern: 'tenant:acme/app:chat/agent:*', unit: 'TOKENS', allocated: 100 }],
-});
+const server = await startServerProcess(webhookBenchConfig(redis.url, PREFIX, API_KEY, ADMIN_KEY));
 try {
   const created = await fetch(`${server.url}/v1/admin/webhooks?tenant_id=acme`, {
     method: 'POST',
