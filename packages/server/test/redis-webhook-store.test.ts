@@ -8,8 +8,18 @@ import type { DeliveryRecord } from '../src/webhooks/delivery.ts';
 import type { OpenDeliveries } from '../src/webhooks/delivery-marks.ts';
 import { WebhookDispatcher } from '../src/webhooks/dispatcher.ts';
 import { RedisWebhookStore } from '../src/webhooks/redis-webhook-store.ts';
+import { encodeDelivery } from '../src/webhooks/stored-delivery.ts';
 import type { SubscriptionRecord } from '../src/webhooks/subscription.ts';
-import { MemoryWebhookStore, type WebhookStore } from '../src/webhooks/webhook-store.ts';
+import { createSubscription } from '../src/webhooks/subscription.ts';
+import { WebhookUrlGuard } from '../src/webhooks/url-guard.ts';
+import { parseWebhookSecurity } from '../src/webhooks/webhook-security.ts';
+import {
+  MAX_FINISHED_PER_SUBSCRIPTION,
+  MemoryWebhookStore,
+  type WebhookStore,
+} from '../src/webhooks/webhook-store.ts';
+import { startCapturingReceiver } from './support/capturing-receiver.ts';
+import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 // The Redis store batches delivery writes: a delivery whose outcome comes before its PENDING record
 // was flushed is written once, finished, with no `pending` entry; one flushed while unfinished keeps
@@ -172,6 +182,91 @@ describe('RedisWebhookStore', () => {
     } finally {
       await dispatcher.close();
       await ledger.close();
+    }
+  });
+
+  it('trims only finished deliveries: an old one still retrying stays resumable', async () => {
+    const store = new RedisWebhookStore(client, 'trim:');
+    const retrying: DeliveryRecord = { ...delivery('whdel_old', 1), status: 'RETRYING', attempts: 1 };
+    await store.saveDelivery(retrying);
+    const finished = Array.from({ length: MAX_FINISHED_PER_SUBSCRIPTION + 100 }, (_, index) => ({
+      ...delivery(`whdel_${index}`, index + 2),
+      status: 'SUCCESS' as const,
+      attempts: 1,
+      completed_at: event.timestamp,
+    }));
+    await Promise.all(finished.map((record) => store.saveDelivery(record)));
+    await expect.poll(() => client.zcard('trim:webhooks:{whsub_1}:order')).toBeLessThanOrEqual(1001);
+    expect((await store.unfinished()).map((record) => record.delivery_id)).toEqual(['whdel_old']);
+    expect(await client.hexists('trim:webhooks:{whsub_1}:records', 'whdel_old')).toBe(1);
+  });
+
+  it('resumes no finished delivery whose pending entry outlived it, and drops the entry', async () => {
+    // The reverse cut: a batch's finished record was written, its removal from the pending set was not.
+    const store = new RedisWebhookStore(client, 'finished-pending:');
+    const done: DeliveryRecord = {
+      ...delivery('whdel_done', 1),
+      status: 'SUCCESS',
+      attempts: 1,
+      completed_at: event.timestamp,
+    };
+    await client.hset('finished-pending:webhooks:{whsub_1}:records', 'whdel_done', encodeDelivery(done));
+    await client.sadd('finished-pending:webhooks:pending', 'whsub_1|whdel_done');
+    expect(await store.unfinished()).toEqual([]);
+    expect(await client.scard('finished-pending:webhooks:pending')).toBe(0);
+  });
+
+  it("resumes a dead server's delivery whose record was stored without its pending entry", async () => {
+    // A flush writes the records and the shared pending set in separate writes (they sit on different
+    // Cluster slots): a server killed between them leaves an unfinished record nothing resumes, while
+    // the resend of its window skips the event as one with a stored delivery.
+    const prefix = 'split-batch:';
+    const receiver = await startCapturingReceiver();
+    const dead = createRedisLedger({ url: redis.url, keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
+    const live = createRedisLedger({ url: redis.url, keyPrefix: prefix, sweepIntervalMs: 0, events: {} });
+    const guard = new WebhookUrlGuard(parseWebhookSecurity(LOOPBACK_WEBHOOKS));
+    const subscription = createSubscription(
+      { url: receiver.url, event_types: ['budget.exhausted'] },
+      'acme',
+      guard,
+      Date.now() - 1000,
+    );
+    const dispatcher = new WebhookDispatcher(live.events!, new RedisWebhookStore(live.client, prefix), {
+      guard,
+      leaseMs: 500,
+    });
+    try {
+      const deadStore = new RedisWebhookStore(dead.client, prefix);
+      await deadStore.saveSubscription(subscription);
+      await deadStore.start(() => ({ sinceMs: Date.now(), tag: dead.events!.publisherTag }));
+      const [published] = dead.events!.publish([
+        { type: 'budget.exhausted', tenant: 'acme', data: { scope: 'tenant:acme' } },
+      ]);
+      await expect.poll(() => dead.events!.get(published!.event_id)).toBeDefined();
+      // The first attempt failed; the batch's record write landed, its pending-set write did not.
+      const record: DeliveryRecord = {
+        ...delivery('whdel_split', 1),
+        subscription_id: subscription.subscription_id,
+        event_id: published!.event_id,
+        event_type: published!.event_type,
+        event: published!,
+        attempts: 1,
+      };
+      await dead.client.hset(
+        `${prefix}webhooks:{${subscription.subscription_id}}:records`,
+        record.delivery_id,
+        encodeDelivery(record),
+      );
+      dispatcher.start();
+      await dispatcher.ready();
+      await expect
+        .poll(() => receiver.received.map((one) => JSON.parse(one.raw.toString()).event_id), {
+          timeout: 5000,
+        })
+        .toContain(published!.event_id);
+    } finally {
+      await dispatcher.close();
+      await Promise.all([dead.close(), live.close(), receiver.close()]);
     }
   });
 });

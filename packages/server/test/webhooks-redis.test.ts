@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startCyclesServer } from '../src/server.ts';
+import { startCapturingReceiver } from './support/capturing-receiver.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 import { useRedisServer } from './support/redis-server.ts';
@@ -108,4 +109,58 @@ describe('webhooks on the Redis ledger', () => {
       await new Promise((resolve) => endpoint.close(resolve));
     }
   });
+
+  it('retry a delivery that failed while Redis was down, on the same server, once Redis is back', async () => {
+    // The failed attempt's bookkeeping (failure count, RETRYING record) cannot be written during the
+    // outage: the retry must still be scheduled, not wait for a restart to be resumed.
+    let attempts = 0;
+    const receiver = await startCapturingReceiver(async () => {
+      if (++attempts > 1) return 204;
+      await redis.server.stop();
+      return 503;
+    });
+    const server = await startCyclesServer({
+      port: 0,
+      adminApiKey: ADMIN_KEY,
+      apiKeys: { 'acme-key-redis-02': 'acme' },
+      ledger: { type: 'redis', url: redis.server.url, keyPrefix: 'wh2:' },
+      ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 100 }],
+      logLevel: 'silent',
+      webhookSecurity: LOOPBACK_WEBHOOKS,
+    });
+    try {
+      const created = await fetch(`${server.url}/v1/webhooks`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': 'acme-key-redis-02' },
+        body: JSON.stringify({
+          url: receiver.url,
+          event_types: ['budget.threshold_crossed'],
+          retry_policy: { initial_delay_ms: 100, max_retries: 5 },
+        }),
+      });
+      expect(created.status).toBe(201);
+      const reserved = await fetch(`${server.url}/v1/reservations`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': 'acme-key-redis-02' },
+        body: JSON.stringify({
+          idempotency_key: 'r1',
+          subject: { tenant: 'acme' },
+          action: { kind: 'llm.completion', name: 'm' },
+          estimate: { unit: 'TOKENS', amount: 85 },
+        }),
+      });
+      expect(reserved.status).toBe(200);
+      await expect.poll(() => attempts, { timeout: 5000 }).toBe(1);
+      // Long enough for the failure's writes to give up (a command waits 2 s for the connection).
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await redis.server.restart();
+      await expect.poll(() => attempts, { timeout: 10_000 }).toBe(2);
+      expect(JSON.parse(receiver.received[1]!.raw.toString())).toMatchObject({
+        event_type: 'budget.threshold_crossed',
+      });
+    } finally {
+      await server.close();
+      await receiver.close();
+    }
+  }, 30_000);
 });

@@ -9,7 +9,11 @@
 // events are resent: core's event log puts a tag of its process in every event id, and the mark
 // carries it from the first one, which is stored before any event of the process is (`storeAfter`).
 // Everything before a mark is stored, as a finished record or an unfinished one in the pending set
-// (resumed on start), so nothing is lost; an event may arrive twice.
+// (resumed on start), so nothing is lost; an event may arrive twice. A batch writes its records and the
+// pending set apart (different Cluster slots), so a kill between the two can strand an unfinished record
+// outside the pending set: the resend resumes those too.
+
+import type { DeliveryRecord } from './delivery.ts';
 
 /** A dead server's mark, as read. */
 export interface OrphanedMark {
@@ -39,8 +43,19 @@ export interface DeliveryMarks {
   orphans(leaseMs: number): Promise<OrphanedMark[]>;
   /** Removes a mark once its window was resent, unless it changed meanwhile. */
   release(mark: OrphanedMark): Promise<void>;
-  /** Ids of the events a subscription has a stored delivery of. */
-  deliveredEvents(subscriptionId: string): Promise<Set<string>>;
+  /** A subscription's stored deliveries, as the resend of a dead server's window needs them. */
+  storedDeliveries(subscriptionId: string): Promise<StoredDeliveries>;
+}
+
+/** What the resend of a dead server's window needs to know of one subscription's stored deliveries. */
+export interface StoredDeliveries {
+  /** Ids of the events it has a stored delivery of. */
+  events: Set<string>;
+  /**
+   * Its unfinished deliveries missing from the pending set, by event id: a server was killed between
+   * the record and pending-set writes of one batch, and nothing else would resume them.
+   */
+  stranded: Map<string, DeliveryRecord>;
 }
 
 /** The dispatcher's part of a mark. */

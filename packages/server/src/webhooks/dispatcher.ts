@@ -241,9 +241,10 @@ export class WebhookDispatcher {
 
   /**
    * Takes over from dead servers: resumes the unfinished deliveries of their events (which a server
-   * otherwise resumes only when it starts), resends what they may have sent without a stored record
-   * (`orphan-events.ts`), each stored before it is sent, so a crash here leaves it covered; then removes
-   * their marks. Duplicates are possible, losses are not.
+   * otherwise resumes only when it starts), resends what they may have sent without a stored record and
+   * resumes their stranded records (`orphan-events.ts`), each stored (in the pending set) before it is
+   * sent, so a crash here leaves it covered; then removes their marks. Duplicates are possible, losses
+   * are not.
    */
   private async recoverOrphans(): Promise<void> {
     const marks = this.store.marks;
@@ -263,11 +264,13 @@ export class WebhookDispatcher {
           subscriptions: this.list().filter((subscription) => subscription.status === 'ACTIVE'),
           receives: (subscription: SubscriptionRecord, event: ProtocolEvent) =>
             this.receives(subscription, event),
-          deliveredEvents: (subscriptionId: string) => marks.deliveredEvents(subscriptionId),
+          storedDeliveries: (subscriptionId: string) => marks.storedDeliveries(subscriptionId),
         };
         for await (const page of orphanedDeliveries(scan, mark)) {
           if (this.closed) return;
-          const deliveries = page.map(([subscription, event]) => this.draftDelivery(subscription, event));
+          const deliveries = page.map(
+            ({ subscription, event, stranded }) => stranded ?? this.draftDelivery(subscription, event),
+          );
           await Promise.all(deliveries.map((delivery) => this.store.saveDelivery(delivery)));
           for (const delivery of deliveries) void this.attempt(delivery);
         }
@@ -417,14 +420,15 @@ export class WebhookDispatcher {
       subscription.last_success_at = delivery.attempted_at;
       this.outcome('delivered');
       await this.finish(delivery, 'SUCCESS');
-      if (streak) await this.saveCounters(subscription);
+      if (streak) await this.saveCounters(subscription).catch(() => {});
       return;
     }
     subscription.consecutive_failures++;
     subscription.last_failure_at = delivery.attempted_at;
     if (subscription.consecutive_failures > subscription.disable_after_failures)
       await this.disable(subscription);
-    await this.saveCounters(subscription);
+    // Best effort while the store is unreachable: the retry below must not be lost with the counters.
+    await this.saveCounters(subscription).catch(() => {});
     if (delivery.attempts > subscription.retry_policy.max_retries || subscription.status !== 'ACTIVE') {
       this.outcome('failed');
       await this.finish(delivery, 'FAILED', error);
@@ -456,8 +460,9 @@ export class WebhookDispatcher {
     delivery.error_message = error;
     delivery.dueMs = this.clock.now() + delay;
     delivery.next_retry_at = new Date(delivery.dueMs).toISOString();
-    await this.store.saveDelivery(delivery);
     this.schedule(delivery);
+    // A write the store could not make stays queued there and is tried again: the retry does not wait.
+    await this.store.saveDelivery(delivery).catch(() => {});
   }
 
   /**

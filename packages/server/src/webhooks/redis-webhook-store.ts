@@ -7,6 +7,7 @@ import {
   type OpenDeliveries,
   type OrphanedMark,
   parseMark,
+  type StoredDeliveries,
 } from './delivery-marks.ts';
 import { decodeDelivery, encodeDelivery, isFinished } from './stored-delivery.ts';
 import type { SubscriptionRecord } from './subscription.ts';
@@ -286,21 +287,48 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
     );
   }
 
-  async deliveredEvents(subscriptionId: string): Promise<Set<string>> {
+  async storedDeliveries(subscriptionId: string): Promise<StoredDeliveries> {
     await whenConnected(this.client);
     const all = await this.client.hvals(subscriptionKey(this.prefix, subscriptionId, 'records'));
-    return new Set(all.map((stored) => decodeDelivery(subscriptionId, stored).event_id));
+    const events = new Set<string>();
+    const unfinished: DeliveryRecord[] = [];
+    for (const stored of all) {
+      const record = decodeDelivery(subscriptionId, stored);
+      events.add(record.event_id);
+      if (!isFinished(record)) unfinished.push(record);
+    }
+    const stranded = new Map<string, DeliveryRecord>();
+    if (unfinished.length > 0) {
+      const pending = await this.client.smismember(
+        sharedWebhookKey(this.prefix, 'pending'),
+        ...unfinished.map((record) => `${subscriptionId}|${record.delivery_id}`),
+      );
+      unfinished.forEach((record, index) => {
+        if (pending[index] === 0) stranded.set(record.event_id, record);
+      });
+    }
+    return { events, stranded };
   }
 
-  /** Forgets a subscription's oldest deliveries past the bound (now and then, not on every write). */
+  /**
+   * Forgets a subscription's oldest finished deliveries past the bound (now and then, not on every
+   * write). An unfinished one is kept however old: its record is what a restart resumes it from.
+   */
   private async trim(subscriptionId: string): Promise<void> {
     const order = subscriptionKey(this.prefix, subscriptionId, 'order');
+    const records = subscriptionKey(this.prefix, subscriptionId, 'records');
     const old = await this.client.zrange(order, '0', String(-(MAX_FINISHED_PER_SUBSCRIPTION + 1)));
     if (old.length === 0) return;
+    const stored = await this.client.hmget(records, ...old);
+    const done = old.filter((_, index) => {
+      const json = stored[index];
+      return json == null || isFinished(decodeDelivery(subscriptionId, json));
+    });
+    if (done.length === 0) return;
     await this.client
       .pipeline()
-      .zrem(order, ...old)
-      .hdel(subscriptionKey(this.prefix, subscriptionId, 'records'), ...old)
+      .zrem(order, ...done)
+      .hdel(records, ...done)
       .exec();
   }
 
@@ -323,10 +351,13 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
         subscriptionKey(this.prefix, subscriptionId, 'records'),
         deliveryId,
       );
-      if (json === null) await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), entry);
+      const record = json === null ? undefined : decodeDelivery(subscriptionId, json);
+      // Gone (trimmed or deleted), or finished with its pending-set removal cut off by a kill.
+      if (record === undefined || isFinished(record))
+        await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), entry);
       else {
         this.storedUnfinished.set(deliveryId, subscriptionId);
-        found.push(decodeDelivery(subscriptionId, json));
+        found.push(record);
       }
     }
     return found;
