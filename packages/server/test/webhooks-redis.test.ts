@@ -22,6 +22,40 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Subscribes `hook` to acme's threshold crossings through `server` (tenant key `apiKey`), then reserves
+ * 85 of acme's 100 tokens: one `budget.threshold_crossed` to deliver. Resolves with the create answer.
+ */
+async function subscribeAndCross(
+  server: string,
+  apiKey: string,
+  hook: string,
+  initialDelayMs: number,
+): Promise<Response> {
+  const created = await fetch(`${server}/v1/webhooks`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': apiKey },
+    body: JSON.stringify({
+      url: hook,
+      event_types: ['budget.threshold_crossed'],
+      retry_policy: { initial_delay_ms: initialDelayMs, max_retries: 5 },
+    }),
+  });
+  expect(created.status).toBe(201);
+  const reserved = await fetch(`${server}/v1/reservations`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': apiKey },
+    body: JSON.stringify({
+      idempotency_key: 'r1',
+      subject: { tenant: 'acme' },
+      action: { kind: 'llm.completion', name: 'm' },
+      estimate: { unit: 'TOKENS', amount: 85 },
+    }),
+  });
+  expect(reserved.status).toBe(200);
+  return created;
+}
+
 describe('webhooks on the Redis ledger', () => {
   it('resume a pending delivery after a restart, and list events from Redis', async () => {
     const port = await freePort();
@@ -36,27 +70,7 @@ describe('webhooks on the Redis ledger', () => {
       webhookSecurity: LOOPBACK_WEBHOOKS,
     };
     const first = await startCyclesServer(config);
-    const created = await fetch(`${first.url}/v1/webhooks`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': 'acme-key-redis-01' },
-      body: JSON.stringify({
-        url,
-        event_types: ['budget.threshold_crossed'],
-        retry_policy: { initial_delay_ms: 1500, max_retries: 5 },
-      }),
-    });
-    expect(created.status).toBe(201);
-    const reserved = await fetch(`${first.url}/v1/reservations`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': 'acme-key-redis-01' },
-      body: JSON.stringify({
-        idempotency_key: 'r1',
-        subject: { tenant: 'acme' },
-        action: { kind: 'llm.completion', name: 'm' },
-        estimate: { unit: 'TOKENS', amount: 85 },
-      }),
-    });
-    expect(reserved.status).toBe(200);
+    const created = await subscribeAndCross(first.url, 'acme-key-redis-01', url, 1500);
     // Nothing listens yet: the first attempt fails and the delivery waits for its retry.
     for (let waited = 0; waited < 3000; waited += 50) {
       const pending = await first.ledger.events!.list({});
@@ -129,36 +143,15 @@ describe('webhooks on the Redis ledger', () => {
       webhookSecurity: LOOPBACK_WEBHOOKS,
     });
     try {
-      const created = await fetch(`${server.url}/v1/webhooks`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': 'acme-key-redis-02' },
-        body: JSON.stringify({
-          url: receiver.url,
-          event_types: ['budget.threshold_crossed'],
-          retry_policy: { initial_delay_ms: 100, max_retries: 5 },
-        }),
-      });
-      expect(created.status).toBe(201);
-      const reserved = await fetch(`${server.url}/v1/reservations`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Cycles-API-Key': 'acme-key-redis-02' },
-        body: JSON.stringify({
-          idempotency_key: 'r1',
-          subject: { tenant: 'acme' },
-          action: { kind: 'llm.completion', name: 'm' },
-          estimate: { unit: 'TOKENS', amount: 85 },
-        }),
-      });
-      expect(reserved.status).toBe(200);
+      await subscribeAndCross(server.url, 'acme-key-redis-02', receiver.url, 100);
       await expect.poll(() => attempts, { timeout: 5000 }).toBe(1);
-      // Long enough for the failure's writes to give up (a command waits 2 s for the connection).
-      await new Promise((resolve) => setTimeout(resolve, 3000));
-      await redis.server.restart();
+      // Redis is still down: the retry, due 100 ms after the failure, comes anyway.
       await expect.poll(() => attempts, { timeout: 10_000 }).toBe(2);
       expect(JSON.parse(receiver.received[1]!.raw.toString())).toMatchObject({
         event_type: 'budget.threshold_crossed',
       });
     } finally {
+      await redis.server.restart();
       await server.close();
       await receiver.close();
     }
