@@ -352,7 +352,7 @@ export class RedisWebhookStore implements WebhookStore, DeliveryMarks {
         deliveryId,
       );
       const record = json === null ? undefined : decodeDelivery(subscriptionId, json);
-      // Gone (trimmed or deleted), or finished with its pending-set removal cut off by a kill.
+      // Gone (its subscription deleted), or finished with its pending-set removal cut off by a kill.
       if (record === undefined || isFinished(record))
         await this.client.srem(sharedWebhookKey(this.prefix, 'pending'), entry);
       else {
