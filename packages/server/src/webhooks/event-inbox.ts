@@ -41,7 +41,7 @@ export class EventInbox {
     this.drainSoon();
   }
 
-  /** Drains what came while the subscriptions were loading. */
+  /** Drains the queued events on a later turn of the event loop, unless a drain runs already. */
   drainSoon(): void {
     if (this.queued.length > 0 && !this.draining) {
       this.draining = true;
