@@ -1,8 +1,8 @@
 import { type Clock, type LedgerEvents, retryDelayMs, SYSTEM_TENANT } from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
-import { finishDelivery, sendDelivery } from './delivery-attempt.ts';
 import { disableAfterFailures, saveCounters } from './failure-counts.ts';
 import type { WebhookPoster } from './http-post.ts';
+import { finishDelivery, sendDelivery } from './send-delivery.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import type { SubscriptionSet } from './subscription-set.ts';
 import type { WebhookStore } from './webhook-store.ts';

@@ -5,6 +5,8 @@ import type { WebhookPoster } from './http-post.ts';
 import type { SubscriptionRecord } from './subscription.ts';
 import type { WebhookStore } from './webhook-store.ts';
 
+// Sending a delivery: one signed POST recorded on it, and its end stored.
+
 /** How one attempt ended: the endpoint's status if it answered, an error unless it was a 2xx. */
 export interface AttemptResult {
   status?: number;
