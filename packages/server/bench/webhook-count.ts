@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { startRedisServer } from '@cycles-guard/redis/testing';
 import { Pool } from 'undici';
 import { startServerProcess } from './server-process.ts';
-import { webhookBenchConfig } from './webhook-load.ts';
+import { reserveWhile, subscribeAll, webhookBenchConfig } from './webhook-load.ts';
 import { startWebhookReceiver } from './webhook-receiver.ts';
 
 // Counts, not timings: 50 clients reserve for new users (each reserve raises one threshold crossing)
@@ -22,16 +22,10 @@ const redis = await startRedisServer();
 const receiver = await startWebhookReceiver();
 const server = await startServerProcess(webhookBenchConfig(redis.url, PREFIX, API_KEY, ADMIN_KEY));
 try {
-  const created = await fetch(`${server.url}/v1/admin/webhooks?tenant_id=acme`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-admin-api-key': ADMIN_KEY },
-    body: JSON.stringify({ url: receiver.url, event_types: ['budget.threshold_crossed'] }),
-  });
-  if (created.status !== 201) throw new Error(`subscribe answered ${created.status}`);
+  await subscribeAll(server.url, ADMIN_KEY, receiver.url, false);
   receiver.measure(true);
   const pool = new Pool(server.url, { connections: 50, pipelining: 1 });
   let answered = 0;
-  let counter = 0;
   const deadline = performance.now() + RUN_MS;
   let killed = false;
   if (CRASH) {
@@ -40,29 +34,15 @@ try {
       server.child.kill('SIGKILL');
     }, RUN_MS);
   }
-  await Promise.all(
-    Array.from({ length: 50 }, async () => {
-      while (performance.now() < deadline && !killed) {
-        counter++;
-        const response = await pool
-          .request({
-            path: '/v1/reservations',
-            method: 'POST',
-            body: JSON.stringify({
-              idempotency_key: `c-${counter}`,
-              subject: { tenant: 'acme', app: 'chat', agent: `user-${counter}` },
-              action: { kind: 'llm.completion', name: 'bench-model' },
-              estimate: { unit: 'TOKENS', amount: 90 },
-              ttl_ms: 600_000,
-            }),
-            headers: { 'content-type': 'application/json', 'x-cycles-api-key': API_KEY },
-          })
-          .catch(() => undefined);
-        if (response === undefined) continue; // the server was killed mid-request
-        await response.body.dump().catch(() => {});
-        if (response.statusCode === 200 && !killed) answered++;
-      }
-    }),
+  await reserveWhile(
+    pool,
+    API_KEY,
+    50,
+    () => performance.now() < deadline && !killed,
+    (status) => {
+      // undefined: the request failed, the server was killed mid-request.
+      if (status === 200 && !killed) answered++;
+    },
   );
   await pool.destroy();
   const redisCli = (...args: string[]) =>

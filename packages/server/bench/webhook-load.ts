@@ -4,11 +4,12 @@ import { DEFAULT_BLOCKED_CIDR_RANGES } from '../src/webhooks/webhook-security.ts
 
 // The webhook benchmarks' load: clients that each reserve, one after another, for a new user whose
 // template budget (100 tokens, estimate 90) the reserve takes past 80 %, so every reserve raises one
-// `budget.threshold_crossed` event. Shared by webhooks.bench.ts and webhook-timeline.ts.
+// `budget.threshold_crossed` event. Shared by webhooks.bench.ts, webhook-timeline.ts and webhook-count.ts.
 
 let counter = 0;
 
-async function reserveOnce(pool: Pool, apiKey: string): Promise<void> {
+/** One reserve for a new user; its status, or undefined when the request failed (a killed server). */
+async function reserveOnce(pool: Pool, apiKey: string): Promise<number | undefined> {
   counter++;
   const body = JSON.stringify({
     idempotency_key: `wh-${process.pid}-${counter}`,
@@ -19,14 +20,35 @@ async function reserveOnce(pool: Pool, apiKey: string): Promise<void> {
     // and their expiries (swept, evented and, in B, delivered) loaded those runs alone.
     ttl_ms: 600_000,
   });
-  const response = await pool.request({
-    path: '/v1/reservations',
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'x-cycles-api-key': apiKey },
-  });
-  await response.body.dump();
-  if (response.statusCode !== 200) throw new Error(`reserve answered ${response.statusCode}`);
+  const response = await pool
+    .request({
+      path: '/v1/reservations',
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-cycles-api-key': apiKey },
+    })
+    .catch(() => undefined);
+  if (response === undefined) return undefined;
+  await response.body.dump().catch(() => {});
+  return response.statusCode;
+}
+
+/**
+ * `clients` reserving back to back on `pool` while `running()` holds, each answer (or undefined for a
+ * failed request) passed to `answered`.
+ */
+export async function reserveWhile(
+  pool: Pool,
+  apiKey: string,
+  clients: number,
+  running: () => boolean,
+  answered: (status: number | undefined) => void,
+): Promise<void> {
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (running()) answered(await reserveOnce(pool, apiKey));
+    }),
+  );
 }
 
 /** What one load run did: reserves per second, how many, and when each was answered (ms, wall clock). */
@@ -36,7 +58,7 @@ export interface LoadRun {
   answeredAt: number[];
 }
 
-/** `clients` reserving back to back for `durationMs`. */
+/** `clients` reserving back to back for `durationMs`; any answer but 200 fails the run. */
 export async function load(
   origin: string,
   apiKey: string,
@@ -47,13 +69,15 @@ export async function load(
   const answeredAt: number[] = [];
   const started = performance.now();
   const deadline = started + durationMs;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < deadline) {
-        await reserveOnce(pool, apiKey);
-        answeredAt.push(Date.now());
-      }
-    }),
+  await reserveWhile(
+    pool,
+    apiKey,
+    clients,
+    () => performance.now() < deadline,
+    (status) => {
+      if (status !== 200) throw new Error(`reserve answered ${status ?? 'nothing'}`);
+      answeredAt.push(Date.now());
+    },
   );
   const elapsed = performance.now() - started;
   await pool.close();

@@ -8,6 +8,7 @@ import { limitOf, param, timeOf } from '../http/list-params.ts';
 import { checkQuery, queryOf } from '../http/query.ts';
 import { toWireDelivery } from '../webhooks/delivery.ts';
 import { type WebhookDispatcher, webhookLifecycle } from '../webhooks/dispatcher.ts';
+import { undoRefusedUpdate } from '../webhooks/refused-update.ts';
 import {
   createSubscription,
   inScope,
@@ -143,12 +144,14 @@ export function registerWebhookRoutes(
   };
 
   const update = async (request: FastifyRequest, current: SubscriptionRecord, admin: boolean) => {
+    const previous = structuredClone(current);
     const next = updateSubscription(current, request.body, dispatcher.guard, options.now());
     if (next.url !== current.url) await dispatcher.guard.check(next.url);
+    // Copies: this server's records are updated in place as deliveries end.
+    const written = structuredClone(next);
     await dispatcher.save(next);
-    // Undone to the state the cascade drives it to: as it was, DISABLED.
     await recheckOpenTenant(next.tenant_id, () =>
-      dispatcher.save({ ...current, status: 'DISABLED', updated_at: new Date(options.now()).toISOString() }),
+      undoRefusedUpdate(dispatcher, written, previous, new Date(options.now()).toISOString()),
     );
     const changed = Object.keys(request.body as object).filter((key) => key !== 'status');
     const type =
