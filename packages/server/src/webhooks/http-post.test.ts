@@ -176,6 +176,30 @@ describe('WebhookPoster', () => {
     expect(reads).toBeLessThan(12);
   });
 
+  it("writes a batch's POSTs on an open connection in one write, not one each", async () => {
+    // The loopback merges small writes on the way (the reads above cannot tell): count them as sent.
+    const { port } = await rawReceiver();
+    const post = poster(new WebhookUrlGuard(LOOPBACK_WEBHOOKS));
+    const url = `http://127.0.0.1:${port}/hook`;
+    expect(await post.post(url, '{"n":-1}', JSON_HEADERS)).toBe(204);
+    const [open] = (post as unknown as { sockets: Set<Socket> }).sockets;
+    let writes = 0;
+    const counted = open as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = counted[method].bind(open);
+      counted[method] = (...args) => {
+        writes++;
+        return original(...args);
+      };
+    }
+    const sent: Promise<number>[] = [];
+    post.batch(() => {
+      for (let i = 0; i < 16; i++) sent.push(post.post(url, `{"n":${i}}`, JSON_HEADERS));
+    });
+    expect(await Promise.all(sent)).toEqual(Array(16).fill(204));
+    expect(writes).toBe(1);
+  });
+
   it('sends again the pipelined POSTs a closing connection left unanswered; only the first of them fails', async () => {
     // The first connection answers its first request, then closes with the rest unanswered (a keep-alive
     // race, or an endpoint restarting): undici fails the request at the head of the pipeline (the
