@@ -132,10 +132,11 @@ end
 -- counted against tenant), and an error record when a template bound refuses the new ones (never for
 -- events, unbounded: they record spend that already happened; see core's LedgerCatalog.budgetedRows).
 local function budgeted_rows(scopes, unit, tenant, unbounded)
-  local ids = {}
+  -- Presized (see load_rows).
+  local ids = { nil, nil, nil, nil }
   for i, scope in ipairs(scopes) do ids[i] = scope .. '|' .. unit end
   local loaded = load_rows(ids)
-  local rows = {}
+  local rows = { nil, nil, nil, nil }
   local fresh = {}
   for i, scope in ipairs(scopes) do
     local row = loaded[i] or nil

@@ -94,7 +94,9 @@ end
 local function load_rows(ids)
   local count = #ids
   if count == 0 then return {} end
-  local rows, keys, missing = {}, {}, nil
+  -- Presized for a subject of up to four levels (Lua 5.1 has no table.new; filled in order from 1, so
+  -- # stays exact): a table grown one entry at a time is reallocated and rehashed at 1, 2 and 3.
+  local rows, keys, missing = { nil, nil, nil, nil }, { nil, nil, nil, nil }, nil
   if GROUP == nil then
     for i = 1, count do keys[i] = P .. 'l:' .. ids[i] end
     local raws = redis.call('MGET', unpack(keys))

@@ -183,14 +183,9 @@ local function split(text, separator)
   return parts
 end
 
+-- The arguments from A(from) on (ARGS has no holes), allocated at their size once.
 local function list_args(from)
-  local list = {}
-  local i = from
-  while A(i) ~= nil do
-    list[#list + 1] = A(i)
-    i = i + 1
-  end
-  return list
+  return { unpack(ARGS, 4 + from, #ARGS) }
 end
 
 local MAX_LAZY_EXPIRIES = 1000

@@ -89,7 +89,8 @@ end
 
 -- The budget rows a reservation holds on (one MGET; rows never disappear, ledgers are only closed).
 local function rsv_rows(rsv)
-  local rows = {}
+  -- Presized (see load_rows).
+  local rows = { nil, nil, nil, nil }
   -- A group's reservations mostly hold on the same rows: their ids are split once per group.
   local ids = GROUP and GROUP.row_ids[rsv.rows]
   if not ids then

@@ -74,7 +74,7 @@ end
 local ttl = math.min(tonumber(A(8)) or settings.ttl or 60000, settings.maxTtl or 3600000)
 local grace = tonumber(A(9)) or 5000
 local id = A(13)
-local row_ids = {}
+local row_ids = { nil, nil, nil, nil }
 for i, row in ipairs(rows) do row_ids[i] = row.id end
 local rsv = encode_rsv({ tenant = tenant, status = 'ACTIVE', unit = unit, estimate = hold,
   rows = table.concat(row_ids, '\n'), createdAtMs = NOW, expiresAtMs = NOW + ttl, graceMs = grace,
