@@ -97,8 +97,9 @@ local function rsv_rows(rsv)
     ids = split(rsv.rows, '\n')
     if GROUP then GROUP.row_ids[rsv.rows] = ids end
   end
-  for _, row in ipairs(load_rows(ids)) do
-    if row then rows[#rows + 1] = row end
+  local loaded = load_rows(ids)
+  for r = 1, #loaded do
+    if loaded[r] then rows[#rows + 1] = loaded[r] end
   end
   return rows
 end
