@@ -104,9 +104,16 @@ local function load_rows(ids)
     end
     return rows
   end
-  local cache = GROUP.rows
+  -- A group's operations mostly use the same rows: each one's key is built (a new string, hashed and
+  -- interned) once per group and looked up after.
+  local cache, row_keys = GROUP.rows, GROUP.row_keys
   for i = 1, count do
-    local key = P .. 'l:' .. ids[i]
+    local id = ids[i]
+    local key = row_keys[id]
+    if key == nil then
+      key = P .. 'l:' .. id
+      row_keys[id] = key
+    end
     keys[i] = key
     local cached = cache[key]
     if cached == nil then
@@ -251,7 +258,7 @@ local function install(rows, key, value)
     row.dirty = nil
     -- Persisted: the operation keeps what it changed (return_lent leaves it).
     row.lent_by = nil
-    local row_key = P .. 'l:' .. row.id
+    local row_key = GROUP.row_keys[row.id] or P .. 'l:' .. row.id
     cache[row_key] = row
     if dirty[row_key] == nil then dirty[#dirty + 1] = row_key end
     -- Template ledgers only: the TTL an idle one gets is relative to the now of its last writer.
