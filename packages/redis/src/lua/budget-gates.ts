@@ -132,12 +132,14 @@ end
 -- counted against tenant), and an error record when a template bound refuses the new ones (never for
 -- events, unbounded: they record spend that already happened; see core's LedgerCatalog.budgetedRows).
 local function budgeted_rows(scopes, unit, tenant, unbounded)
-  local ids = {}
-  for i, scope in ipairs(scopes) do ids[i] = scope .. '|' .. unit end
+  -- Presized (see load_rows).
+  local ids, count = { nil, nil, nil, nil }, #scopes
+  for i = 1, count do ids[i] = scopes[i] .. '|' .. unit end
   local loaded = load_rows(ids)
-  local rows = {}
+  local rows = { nil, nil, nil, nil }
   local fresh = {}
-  for i, scope in ipairs(scopes) do
+  for i = 1, count do
+    local scope = scopes[i]
     local row = loaded[i] or nil
     if row == nil then
       local template, index = find_template(scope, unit)
@@ -150,7 +152,7 @@ local function budgeted_rows(scopes, unit, tenant, unbounded)
         row.index = index
         fresh[#fresh + 1] = row
       end
-    else
+    elseif row.window ~= nil then
       roll(row)
     end
     if row ~= nil then rows[#rows + 1] = row end
@@ -163,7 +165,9 @@ local function budgeted_rows(scopes, unit, tenant, unbounded)
 end
 
 local function save_new_rows(rows)
-  for _, row in ipairs(rows) do assign_ledger_id(row) end
+  for r = 1, #rows do
+    if rows[r].new then assign_ledger_id(rows[r]) end
+  end
 end
 
 -- UNIT_MISMATCH when a scope is budgeted (or templated) only in other units.
@@ -212,7 +216,8 @@ end
 -- The reserve gates (PROTOCOL.md §2.2 step 4): first failing scope wins.
 local function evaluate(rows, estimate, minimum)
   local hold = estimate
-  for i, row in ipairs(rows) do
+  for i = 1, #rows do
+    local row = rows[i]
     if row.status == 'FROZEN' then return nil, 'BUDGET_FROZEN', i, estimate end
     if row.status == 'CLOSED' then return nil, 'BUDGET_CLOSED', i, estimate end
     if row.over == '1' then return nil, 'OVERDRAFT_LIMIT_EXCEEDED', i, estimate end

@@ -24,14 +24,15 @@ local function run_group(args)
   local header
   while i <= n do
     local name, count = args[i], tonumber(args[i + 1])
-    local op_args = {}
+    -- Built by constructors, so each table is allocated at its size once (filled one by one, a table
+    -- of 20 arguments is reallocated and rehashed 6 times on the way).
+    local op_args
     if count < 0 then
       -- The header of the operation before (script.ts runGroup), then -count arguments of its own.
       count = -count
-      op_args[1], op_args[2], op_args[3], op_args[4] = header[1], header[2], header[3], header[4]
-      for j = 1, count do op_args[4 + j] = args[i + 1 + j] end
+      op_args = { header[1], header[2], header[3], header[4], unpack(args, i + 2, i + 1 + count) }
     else
-      for j = 1, count do op_args[j] = args[i + 1 + j] end
+      op_args = { unpack(args, i + 2, i + 1 + count) }
       header = op_args
     end
     i = i + 2 + count

@@ -11,8 +11,6 @@
 // doubles in Lua: exact up to 2^53, which in_bounds enforces).
 
 export const LEDGER_ROWS = `
-local COUNTERS = { 'allocated', 'remaining', 'reserved', 'spent', 'debt', 'overdraftLimit' }
-
 local function row_key(id) return P .. 'l:' .. id end
 
 -- The stored form: these fields in this order. Most budgets have no caps, policy or window: they are
@@ -94,7 +92,9 @@ end
 local function load_rows(ids)
   local count = #ids
   if count == 0 then return {} end
-  local rows, keys, missing = {}, {}, nil
+  -- Presized for a subject of up to four levels (Lua 5.1 has no table.new; filled in order from 1, so
+  -- # stays exact): a table grown one entry at a time is reallocated and rehashed at 1, 2 and 3.
+  local rows, keys, missing = { nil, nil, nil, nil }, { nil, nil, nil, nil }, nil
   if GROUP == nil then
     for i = 1, count do keys[i] = P .. 'l:' .. ids[i] end
     local raws = redis.call('MGET', unpack(keys))
@@ -104,9 +104,16 @@ local function load_rows(ids)
     end
     return rows
   end
-  local cache = GROUP.rows
+  -- A group's operations mostly use the same rows: each one's key is built (a new string, hashed and
+  -- interned) once per group and looked up after.
+  local cache, row_keys = GROUP.rows, GROUP.row_keys
   for i = 1, count do
-    local key = P .. 'l:' .. ids[i]
+    local id = ids[i]
+    local key = row_keys[id]
+    if key == nil then
+      key = P .. 'l:' .. id
+      row_keys[id] = key
+    end
     keys[i] = key
     local cached = cache[key]
     if cached == nil then
@@ -159,7 +166,8 @@ local function over_after_reconcile(row)
   return '0'
 end
 
--- Starts a new period when due: spent -> 0, holds and debt carry over (RESET_SPENT semantics).
+-- Starts a new period when due: spent -> 0, holds and debt carry over (RESET_SPENT semantics). The hot
+-- paths call it only for a row with a window.
 local function roll(row)
   if row.window == nil then return end
   if row.periodEndMs ~= nil and NOW < row.periodEndMs then return end
@@ -213,12 +221,14 @@ local function adopt(row)
   redis.call('SADD', P .. 'units:' .. row.scope, row.unit)
 end
 
+-- Every counter within ±(2^53 − 1); written out (no loop over the names), as it runs for every row an
+-- operation writes.
 local function in_bounds(row)
-  for i = 1, 6 do
-    local value = row[COUNTERS[i]]
-    if value > MAXSAFE or value < -MAXSAFE then return false end
-  end
-  return true
+  local allocated, remaining, reserved, spent, debt, limit =
+    row.allocated, row.remaining, row.reserved, row.spent, row.debt, row.overdraftLimit
+  return not (allocated > MAXSAFE or allocated < -MAXSAFE or remaining > MAXSAFE or remaining < -MAXSAFE
+    or reserved > MAXSAFE or reserved < -MAXSAFE or spent > MAXSAFE or spent < -MAXSAFE
+    or debt > MAXSAFE or debt < -MAXSAFE or limit > MAXSAFE or limit < -MAXSAFE)
 end
 
 -- Records a new row in the sets that list it (a provisioned budget) or count it (a template ledger).
@@ -248,7 +258,7 @@ local function install(rows, key, value)
     row.dirty = nil
     -- Persisted: the operation keeps what it changed (return_lent leaves it).
     row.lent_by = nil
-    local row_key = P .. 'l:' .. row.id
+    local row_key = GROUP.row_keys[row.id] or P .. 'l:' .. row.id
     cache[row_key] = row
     if dirty[row_key] == nil then dirty[#dirty + 1] = row_key end
     -- Template ledgers only: the TTL an idle one gets is relative to the now of its last writer.

@@ -83,6 +83,9 @@ local function begin(args, group)
   GROUP = group
   ARGS = args
   P = args[1]
+  -- A group's row keys (ledger-rows.ts load_rows) are its prefix's: one per group (a ledger's queue per
+  -- hash tag), started afresh should that ever change.
+  if group ~= nil and group.keys_of ~= P then group.row_keys, group.keys_of = {}, P end
   -- Parsed once per settings text: a function library keeps its locals between calls, and Lua
   -- strings are interned, so the comparison is one pointer check.
   if args[4] ~= SETTINGS then
@@ -183,14 +186,9 @@ local function split(text, separator)
   return parts
 end
 
+-- The arguments from A(from) on (ARGS has no holes), allocated at their size once.
 local function list_args(from)
-  local list = {}
-  local i = from
-  while A(i) ~= nil do
-    list[#list + 1] = A(i)
-    i = i + 1
-  end
-  return list
+  return { unpack(ARGS, 4 + from, #ARGS) }
 end
 
 local MAX_LAZY_EXPIRIES = 1000

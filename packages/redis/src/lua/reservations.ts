@@ -89,15 +89,17 @@ end
 
 -- The budget rows a reservation holds on (one MGET; rows never disappear, ledgers are only closed).
 local function rsv_rows(rsv)
-  local rows = {}
+  -- Presized (see load_rows).
+  local rows = { nil, nil, nil, nil }
   -- A group's reservations mostly hold on the same rows: their ids are split once per group.
   local ids = GROUP and GROUP.row_ids[rsv.rows]
   if not ids then
     ids = split(rsv.rows, '\n')
     if GROUP then GROUP.row_ids[rsv.rows] = ids end
   end
-  for _, row in ipairs(load_rows(ids)) do
-    if row then rows[#rows + 1] = row end
+  local loaded = load_rows(ids)
+  for r = 1, #loaded do
+    if loaded[r] then rows[#rows + 1] = loaded[r] end
   end
   return rows
 end

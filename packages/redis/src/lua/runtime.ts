@@ -7,7 +7,9 @@
  * A14.. scopes. */
 export const RESERVE = String.raw`
 expire_due(MAX_LAZY_EXPIRIES)
-local namespace, payload, tenant = A(1), A(2), A(3)
+-- The arguments as named locals: one unpack (A(i) is a function call each).
+local namespace, payload, tenant, mode, unit, estimate, minimum, ttl_arg, grace_arg, policy_arg, balances, record,
+  id = unpack(ARGS, 5, 17)
 local replay, mismatch = idem_get(namespace, payload)
 if mismatch then return reply(mismatch) end
 if replay then
@@ -18,12 +20,12 @@ if replay then
   return reply({ replay = replay, ttl = S(ttl) })
 end
 local scopes = list_args(14)
-local unit, estimate, minimum = A(5), tonumber(A(6)), tonumber(A(7))
+estimate, minimum = tonumber(estimate), tonumber(minimum)
 local settings = tenant_settings(tenant)
-local dry = A(4) == '1' or A(4) == 'd' or (A(4) == '' and settings.observe)
+local dry = mode == '1' or mode == 'd' or (mode == '' and settings.observe)
 local function store(outcome, hold_ms)
   -- Observed by the tenant's default (the request did not choose): the ledger's caller emits its event.
-  if (A(4) == '' or A(4) == 'd') and settings.observe then outcome.obs = 1 end
+  if (mode == '' or mode == 'd') and settings.observe then outcome.obs = 1 end
   local encoded = cjson.encode(outcome)
   idem_put(namespace, payload, encoded, hold_ms)
   return reply_outcome(encoded)
@@ -67,25 +69,25 @@ if wait > 0 then
   persist_dirty(rows)
   return reply({ e = 'LIMIT_RESERVATIONS', tenant = tenant, retry = S(wait) })
 end
-for _, row in ipairs(rows) do
+for r = 1, #rows do
+  local row = rows[r]
   row.reserved = row.reserved + hold
   row.remaining = row.remaining - hold
 end
-local ttl = math.min(tonumber(A(8)) or settings.ttl or 60000, settings.maxTtl or 3600000)
-local grace = tonumber(A(9)) or 5000
-local id = A(13)
-local row_ids = {}
-for i, row in ipairs(rows) do row_ids[i] = row.id end
+local ttl = math.min(tonumber(ttl_arg) or settings.ttl or 60000, settings.maxTtl or 3600000)
+local grace = tonumber(grace_arg) or 5000
+local row_ids = { nil, nil, nil, nil }
+for r = 1, #rows do row_ids[r] = rows[r].id end
 local rsv = encode_rsv({ tenant = tenant, status = 'ACTIVE', unit = unit, estimate = hold,
   rows = table.concat(row_ids, '\n'), createdAtMs = NOW, expiresAtMs = NOW + ttl, graceMs = grace,
-  policy = overage_policy(opt(A(10)), rows, settings), extensions = 0,
-  maxExtensions = settings.maxExtensions or 10, record = A(12) })
+  policy = overage_policy(opt(policy_arg), rows, settings), extensions = 0,
+  maxExtensions = settings.maxExtensions or 10, record = record })
 if not persist(rows, rsv_key(id), rsv) then
   redis.call('DECR', held_key(tenant))
   return reply(OVERFLOW)
 end
 due_at(id, NOW + ttl + grace)
-if outcome.d == 'ALLOW' and A(11) ~= '1' then
+if outcome.d == 'ALLOW' and balances ~= '1' then
   -- The common answer written out (cjson walks a table through the Lua API): ids and decimal
   -- strings only, nothing to escape.
   local encoded = '{"d":"ALLOW","hold":"' .. S(hold) .. (outcome.partial and '","partial":true,"id":"' or '","id":"')
@@ -97,32 +99,38 @@ end
 outcome.id = id
 outcome.exp = S(NOW + ttl)
 outcome.ttl = S(ttl)
-if A(11) == '1' then outcome.bal = rows_out(rows) end
+if balances == '1' then outcome.bal = rows_out(rows) end
 return store(outcome, ttl + grace)
 `;
 
 /** commit: A1 id, A2 caller tenant, A3 key, A4 payload, A5 unit, A6 actual, A7 metadata JSON, A8 include balances. */
 export const COMMIT = `
 expire_due(MAX_LAZY_EXPIRIES)
-local rsv, failure = rsv_for(A(1), A(2))
+-- The arguments as named locals: one unpack (A(i) is a function call each).
+local id, caller, key, payload, unit, actual, metadata, balances = unpack(ARGS, 5, 12)
+local rsv, failure = rsv_for(id, caller)
 if failure then return reply(failure) end
-if rsv.ck == A(3) then
-  if rsv.cp ~= A(4) then return reply({ e = 'IDEMPOTENCY_MISMATCH' }) end
+if rsv.ck == key then
+  if rsv.cp ~= payload then return reply({ e = 'IDEMPOTENCY_MISMATCH' }) end
   return reply({ replay = rsv.cr })
 end
 failure = guard_open(rsv)
 if failure then return reply(failure) end
-if A(5) ~= rsv.unit then return reply({ e = 'UNIT_MISMATCH_COMMIT', unit = A(5), expected = { rsv.unit } }) end
+if unit ~= rsv.unit then return reply({ e = 'UNIT_MISMATCH_COMMIT', unit = unit, expected = { rsv.unit } }) end
 if NOW > rsv.expiresAtMs + rsv.graceMs then
   return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) })
 end
 local rows = rsv_rows(rsv)
-for _, row in ipairs(rows) do roll(row) end
+for r = 1, #rows do
+  if rows[r].window ~= nil then roll(rows[r]) end
+end
 if NEED_COUNT > 0 then return need_reply() end
-local estimate, actual = rsv.estimate, tonumber(A(6))
+local estimate = rsv.estimate
+actual = tonumber(actual)
 local charged = actual
 if actual <= estimate then
-  for _, row in ipairs(rows) do
+  for r = 1, #rows do
+    local row = rows[r]
     row.reserved = row.reserved - estimate
     row.remaining = row.remaining + estimate - actual
     row.spent = row.spent + actual
@@ -147,7 +155,7 @@ else
   charged = estimate + extra
 end
 local encoded
-if A(8) == '1' then
+if balances == '1' then
   local outcome = { charged = S(charged), bal = rows_out(rows) }
   if charged < estimate then outcome.released = S(estimate - charged) end
   encoded = cjson.encode(outcome)
@@ -156,7 +164,7 @@ elseif charged < estimate then
 else
   encoded = '{"charged":"' .. S(charged) .. '"}'
 end
-local stored = { committed = charged, cmeta = A(7), ck = A(3), cp = A(4), cr = encoded }
+local stored = { committed = charged, cmeta = metadata, ck = key, cp = payload, cr = encoded }
 if not end_rsv(rsv, 'COMMITTED', stored, rows) then return reply(OVERFLOW) end
 return reply_outcome(encoded)
 `;
@@ -176,9 +184,12 @@ if NOW > rsv.expiresAtMs + rsv.graceMs then
   return reply({ e = 'RESERVATION_EXPIRED', id = rsv.id, exp = S(rsv.expiresAtMs) })
 end
 local rows = rsv_rows(rsv)
-for _, row in ipairs(rows) do roll(row) end
+for r = 1, #rows do
+  if rows[r].window ~= nil then roll(rows[r]) end
+end
 if NEED_COUNT > 0 then return need_reply() end
-for _, row in ipairs(rows) do
+for r = 1, #rows do
+  local row = rows[r]
   row.reserved = row.reserved - rsv.estimate
   row.remaining = row.remaining + rsv.estimate
 end
