@@ -94,6 +94,9 @@ const betaReserve = (amount: number): Step => ({
   mode: 'live',
 });
 const DENIAL_SPIKE: Step[] = [betaReserve(400), betaReserve(400), betaReserve(400), betaReserve(400)];
+const acmeEvent = (amount: number): Step => ({ kind: 'event', subject: 0, amount, policy: 0 });
+// acme spends 10 in one minute-long window, then 100 in the next: over twice its baseline.
+const BURN_SPIKE: Step[] = [acmeEvent(10), { kind: 'advance', ms: 60_000 }, acmeEvent(100)];
 
 async function provision(ledger: Ledger): Promise<void> {
   await ledger.createLedger({
@@ -215,9 +218,9 @@ describe('events: memory ledger vs Redis ledger', () => {
         for (const line of fromMemory) seen.add(line.split(' ')[0]!);
         await memory.close?.();
       }),
-      // Run first: beta's 500 taken by one hold, then three refused: a denial-rate spike in every run of
-      // the suite, not only when the random runs happen to pile up denials within one window.
-      { numRuns: 30, examples: [[DENIAL_SPIKE]] },
+      // Run first: beta's 500 taken by one hold, then three refused (a denial-rate spike), and acme's
+      // burn-rate anomaly: in every run of the suite, not only when the random runs happen to meet them.
+      { numRuns: 30, examples: [[DENIAL_SPIKE], [BURN_SPIKE]] },
     );
     // Not vacuous: the runs covered the derived events, the new ones included.
     for (const type of [
