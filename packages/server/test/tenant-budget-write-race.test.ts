@@ -1,9 +1,7 @@
-import type { RedisServer } from '@cycles-guard/redis/testing';
-import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CyclesServer } from '../src/server.ts';
-import { raceCall, startRaceServers } from './support/race-servers.ts';
+import { describe, expect, it } from 'vitest';
+import { raceCall, useRaceServers } from './support/race-servers.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // GOV Rule 2 for admin budget writes racing a tenant close: creates, funds and limit updates of the
 // tenant's budgets sent through every server (two sharing one real redis-server on Redis) while the
@@ -24,25 +22,13 @@ const write = fc.record({
   amount: fc.integer({ min: 1, max: 50 }),
 });
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
+const redis = useRedisServer();
 
 describe.each([
   ['memory', 1, 15],
   ['redis', 2, 40],
 ] as const)('budget writes racing a tenant close on the %s ledger, %i server(s)', (kind, count, runs) => {
-  const servers: CyclesServer[] = [];
-  beforeAll(async () => {
-    servers.push(...(await startRaceServers(kind, count, redis, 'wrace:')));
-  });
-  afterAll(async () => {
-    for (const server of servers) await server.close();
-  });
+  const servers = useRaceServers(kind, count, () => redis.server, 'wrace:');
 
   let tenants = 0;
   let applied = 0;

@@ -1,9 +1,7 @@
-import type { RedisServer } from '@cycles-guard/redis/testing';
-import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CyclesServer } from '../src/server.ts';
-import { raceCall, startRaceServers } from './support/race-servers.ts';
+import { describe, expect, it } from 'vitest';
+import { raceCall, useRaceServers } from './support/race-servers.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // GOV Rule 1 under load: a tenant close over HTTP racing that tenant's own reserves, commits and
 // releases, sent by several clients at once through every server of the ledger (one server on the
@@ -44,25 +42,13 @@ const REFUSED = [
   [401, 'UNAUTHORIZED'],
 ];
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
+const redis = useRedisServer();
 
 describe.each([
   ['memory', 1, 15],
   ['redis', 2, 10],
 ] as const)('tenant close racing its own writes on the %s ledger, %i server(s)', (kind, count, runs) => {
-  const servers: CyclesServer[] = [];
-  beforeAll(async () => {
-    servers.push(...(await startRaceServers(kind, count, redis, 'race:')));
-  });
-  afterAll(async () => {
-    for (const server of servers) await server.close();
-  });
+  const servers = useRaceServers(kind, count, () => redis.server, 'race:');
 
   let tenants = 0;
   /** A fresh tenant with a key every server knows, and two TOKENS budgets (tenant, app:a). */

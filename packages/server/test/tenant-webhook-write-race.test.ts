@@ -1,10 +1,8 @@
-import type { RedisServer } from '@cycles-guard/redis/testing';
-import { startRedisServer } from '@cycles-guard/redis/testing';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CyclesServer } from '../src/server.ts';
+import { describe, expect, it } from 'vitest';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
-import { raceCall, startRaceServers } from './support/race-servers.ts';
+import { raceCall, useRaceServers } from './support/race-servers.ts';
+import { useRedisServer } from './support/redis-server.ts';
 
 // GOV Rules 1 and 2 for webhook subscriptions racing a tenant close: creates (admin key or the tenant's
 // own) and updates (pause, resume, rename) of the tenant's subscriptions sent through every server (two
@@ -38,13 +36,7 @@ async function slowLoopbackResolver() {
   return [{ address: '127.0.0.1', family: 4 }];
 }
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis?.remove();
-});
+const redis = useRedisServer();
 
 describe.each([
   ['memory', 1, 20],
@@ -52,17 +44,9 @@ describe.each([
 ] as const)(
   'subscription writes racing a tenant close on the %s ledger, %i server(s)',
   (kind, count, runs) => {
-    const servers: CyclesServer[] = [];
-    beforeAll(async () => {
-      servers.push(
-        ...(await startRaceServers(kind, count, redis, 'whrace:', {
-          webhookSecurity: LOOPBACK_WEBHOOKS,
-          webhookResolver: slowLoopbackResolver,
-        })),
-      );
-    });
-    afterAll(async () => {
-      for (const server of servers) await server.close();
+    const servers = useRaceServers(kind, count, () => redis.server, 'whrace:', {
+      webhookSecurity: LOOPBACK_WEBHOOKS,
+      webhookResolver: slowLoopbackResolver,
     });
 
     let tenants = 0;

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { CyclesServer, StartServerOptions } from '../../src/server.ts';
 import { startCyclesServer } from '../../src/server.ts';
 import { ADMIN_KEY } from './http-ledger.ts';
@@ -26,6 +27,29 @@ export async function startRaceServers(
       }),
     );
   }
+  return servers;
+}
+
+/**
+ * `startRaceServers` for one describe block: started before its tests (Redis from `redis()`, read then),
+ * closed after them. The array is filled in place.
+ */
+export function useRaceServers(
+  kind: 'memory' | 'redis',
+  count: number,
+  redis: () => { url: string },
+  keyPrefix: string,
+  extra: Partial<StartServerOptions> = {},
+): CyclesServer[] {
+  const servers: CyclesServer[] = [];
+  beforeAll(async () => {
+    servers.push(
+      ...(await startRaceServers(kind, count, kind === 'redis' ? redis() : undefined, keyPrefix, extra)),
+    );
+  });
+  afterAll(async () => {
+    for (const server of servers) await server.close();
+  });
   return servers;
 }
 
