@@ -1,0 +1,13 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { readmeBlock, typeErrors } from '../../../scripts/readme-typecheck.ts';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+describe('README', () => {
+  // A user's tsconfig may set exactOptionalPropertyTypes: the quick start's subject callback returns
+  // `{ tenant: string | undefined }`, which Subject accepts (an undefined level counts as absent).
+  it('quick start compiles under a strictest tsconfig', () => {
+    expect(typeErrors(packageDir, readmeBlock(`${packageDir}/README.md`, '## Quick start'))).toEqual([]);
+  });
+});
