@@ -68,3 +68,26 @@ export function typeErrors(
     return `line ${line}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`;
   });
 }
+
+/** The packages a code block imports (`@scope/name`, `name`), Node built-ins left out. */
+function importedPackages(code: string): string[] {
+  const specifiers = [...code.matchAll(/^import [^'"]*['"]([^'"]+)['"]/gm)].map((match) => match[1] ?? '');
+  const names = specifiers
+    .filter((specifier) => !specifier.startsWith('node:') && !specifier.startsWith('.'))
+    .map((specifier) =>
+      specifier
+        .split('/')
+        .slice(0, specifier.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
+  return [...new Set(names)];
+}
+
+/** The quick start's imports that the `## Install` section's `pnpm add` line does not install. */
+export function quickStartImportsNotInstalled(readmePath: string): string[] {
+  const text = readFileSync(readmePath, 'utf8');
+  const command = /^```sh\npnpm add ([^\n]+)\n```$/m.exec(text.slice(text.indexOf('\n## Install\n')))?.[1];
+  if (command === undefined) throw new Error(`${readmePath}: no \`pnpm add\` block under '## Install'`);
+  const installed = new Set(command.split(/\s+/));
+  return importedPackages(readmeBlock(readmePath, '## Quick start')).filter((name) => !installed.has(name));
+}

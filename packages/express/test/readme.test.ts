@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readmeBlock, typeErrors } from '../../../scripts/readme-typecheck.ts';
+import { quickStartImportsNotInstalled, readmeBlock, typeErrors } from '../../../scripts/readme-typecheck.ts';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -9,5 +9,9 @@ describe('README', () => {
   // `{ tenant: string | undefined }`, which Subject accepts (an undefined level counts as absent).
   it('quick start compiles under a strictest tsconfig', () => {
     expect(typeErrors(packageDir, readmeBlock(`${packageDir}/README.md`, '## Quick start'))).toEqual([]);
+  });
+
+  it('installs every package the quick start imports', () => {
+    expect(quickStartImportsNotInstalled(`${packageDir}/README.md`)).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readmeBlock, typeErrors } from '../../../scripts/readme-typecheck.ts';
+import { quickStartImportsNotInstalled, readmeBlock, typeErrors } from '../../../scripts/readme-typecheck.ts';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const nest = { compilerOptions: { experimentalDecorators: true } };
@@ -23,5 +23,9 @@ describe('README', () => {
       'const cycles = createCycles({});',
     ].join('\n');
     expect(typeErrors(packageDir, block, { ...nest, prelude })).toEqual([]);
+  });
+
+  it('installs every package the quick start imports', () => {
+    expect(quickStartImportsNotInstalled(`${packageDir}/README.md`)).toEqual([]);
   });
 });
