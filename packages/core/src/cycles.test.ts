@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCycles, currentCycles, cyclesFromEnv, getDefaultCycles, setDefaultCycles } from './cycles.ts';
 import { InvalidConfigError } from './protocol/errors.ts';
 
@@ -59,5 +59,17 @@ describe('createCycles', () => {
     expect(currentCycles()).toBe(mine);
     const other = createCycles({ heartbeat: false });
     expect(other.run({}, () => currentCycles())).toBe(other);
+  });
+
+  // A CommonJS app loads core's CJS build; a package it reaches through import() loads the ESM build.
+  // Each creating its own default embedded ledger would grant the same budget twice.
+  it('shares the process default with a second copy of the module', async () => {
+    vi.resetModules();
+    const copy = await import('./cycles.ts');
+    expect(copy.getDefaultCycles).not.toBe(getDefaultCycles);
+    expect(copy.getDefaultCycles()).toBe(getDefaultCycles());
+    const mine = createCycles({ heartbeat: false });
+    copy.setDefaultCycles(mine);
+    expect(currentCycles()).toBe(mine);
   });
 });

@@ -86,17 +86,21 @@ export function cyclesFromEnv(
   return createCycles({ ...optionsFromEnv(env), ...overrides });
 }
 
-let defaultCycles: Cycles | undefined;
+// Process-wide, so shared by every copy of core (ESM and CJS builds, duplicate installs) through a
+// global symbol: two copies each creating their own embedded ledger from the environment would each
+// grant the whole budget.
+const DEFAULT_KEY = Symbol.for('cycles-guard.default-cycles');
+const defaults = globalThis as { [DEFAULT_KEY]?: Cycles | undefined };
 
 /** The process-wide default instance, created from the environment on first use. */
 export function getDefaultCycles(): Cycles {
-  defaultCycles ??= cyclesFromEnv();
-  return defaultCycles;
+  defaults[DEFAULT_KEY] ??= cyclesFromEnv();
+  return defaults[DEFAULT_KEY];
 }
 
 /** Replaces the process-wide default instance (`undefined` resets it to lazy creation). */
 export function setDefaultCycles(cycles: Cycles | undefined): void {
-  defaultCycles = cycles;
+  defaults[DEFAULT_KEY] = cycles;
 }
 
 /** The instance a call should use: the budget context's, else the process default. */

@@ -85,8 +85,8 @@ import { readTenantHash, tenantSettingsOf } from './tenant-settings.ts';
 
 /** Options of {@link createRedisLedger}. */
 export interface RedisLedgerOptions {
-  /** Redis URL (default `redis://127.0.0.1:6379`); ignored when `client` is given. */
-  url?: string;
+  /** Redis URL (default `redis://127.0.0.1:6379`, also when `undefined`); ignored when `client` is given. */
+  url?: string | undefined;
   /**
    * Redis Cluster seed nodes (`'host:port'` or `{ host, port }`): the ledger opens an ioredis `Cluster`
    * and gives every key its tenant's hash tag (README "Redis Cluster"). Ignored when `client` is given.

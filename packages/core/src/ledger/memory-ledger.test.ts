@@ -147,6 +147,16 @@ describe('memory ledger', () => {
     );
   });
 
+  it('NOT_FOUND names the scope and the fix', async () => {
+    const ledger = ledgerWith({ ledgers: [{ scope: 'tenant:acme', unit: 'TOKENS', allocated: 10 }] });
+    const request = { ...reserveRequest(1), subject: { tenant: 'other', app: 'chat' } };
+    const error = (await ledger.reserve(request).catch((caught: unknown) => caught)) as CyclesError;
+    expect(error.details).toEqual({ scope: 'tenant:other/app:chat' });
+    expect(error.message).toBe(
+      'Budget not found for provided scope: tenant:other/app:chat; create a ledger at one of its scopes or a template matching it',
+    );
+  });
+
   it('caps from the leaf ledger give ALLOW_WITH_CAPS', async () => {
     const ledger = ledgerWith({
       ledgers: [{ scope: 'tenant:acme/app:chat', unit: 'TOKENS', allocated: 100, caps: { maxTokens: 50 } }],

@@ -81,9 +81,12 @@ export function tenantClosed(tenant: string | undefined): TenantClosedError {
   return new TenantClosedError(`Tenant ${tenant} is closed`, { details: { tenant } });
 }
 
-/** 404: no budget at any scope of the subject. */
+/** 404: no budget at any scope of the subject. The first refusal a new setup meets, so it says the fix. */
 export function budgetNotFound(scope: string): NotFoundError {
-  return new NotFoundError(`Budget not found for provided scope: ${scope}`, { details: { scope } });
+  return new NotFoundError(
+    `Budget not found for provided scope: ${scope}; create a ledger at one of its scopes or a template matching it`,
+    { details: { scope } },
+  );
 }
 
 /** 400: the subject is budgeted, but only in other units (`expected`, sorted). */

@@ -1,9 +1,23 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { currentBudget, mergeSubjects, runWithBudget } from './budget-context.ts';
 
 describe('budget context', () => {
   it('is undefined outside any context', () => {
     expect(currentBudget()).toBeUndefined();
+  });
+
+  // A CommonJS app loads core's CJS build; a package it reaches through import() loads the ESM build.
+  it('is shared with a second copy of the module, both ways', async () => {
+    vi.resetModules();
+    const copy = await import('./budget-context.ts');
+    expect(copy.currentBudget).not.toBe(currentBudget);
+    await runWithBudget({ subject: { tenant: 'acme' } }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      expect(copy.currentBudget()?.subject).toEqual({ tenant: 'acme' });
+    });
+    copy.runWithBudget({ subject: { tenant: 'beta' } }, () => {
+      expect(currentBudget()?.subject).toEqual({ tenant: 'beta' });
+    });
   });
 
   it('merges nested subjects, actions and attributes; inner levels win', async () => {

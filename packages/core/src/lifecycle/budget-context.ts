@@ -4,7 +4,13 @@ import type { Subject } from '../protocol/types.ts';
 
 export type { BudgetContext, BudgetContextOptions, RunScope } from '../cycles-types.ts';
 
-const storage = new AsyncLocalStorage<BudgetContext>();
+// Per process, and shared by every copy of core (ESM and CJS builds, duplicate installs) through a
+// global symbol, as the ledger-scheme registry is: a context opened by an adapter that loaded core's
+// CJS build (a CommonJS Nest app) is seen by a middleware that loaded its ESM build (through `import()`).
+const STORAGE_KEY = Symbol.for('cycles-guard.budget-context');
+const globalStorage = globalThis as { [STORAGE_KEY]?: AsyncLocalStorage<BudgetContext> };
+globalStorage[STORAGE_KEY] ??= new AsyncLocalStorage();
+const storage = globalStorage[STORAGE_KEY];
 
 /** Merges subjects level by level: later ones win; `dimensions` are merged key by key. */
 export function mergeSubjects(...subjects: (Subject | undefined)[]): Subject {

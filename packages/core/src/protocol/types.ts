@@ -19,15 +19,19 @@ export interface SignedAmount {
   amount: number;
 }
 
-/** Who spends. At least one standard level is required; `dimensions` is round-tripped, never budgeted. */
+/**
+ * Who spends. At least one standard level is required; `dimensions` is round-tripped, never budgeted.
+ * A level set to `undefined` counts as absent (`| undefined` lets `exactOptionalPropertyTypes` users
+ * write `{ tenant: tenantOf(request) }`).
+ */
 export interface Subject {
-  tenant?: string;
-  workspace?: string;
-  app?: string;
-  workflow?: string;
-  agent?: string;
-  toolset?: string;
-  dimensions?: Record<string, string>;
+  tenant?: string | undefined;
+  workspace?: string | undefined;
+  app?: string | undefined;
+  workflow?: string | undefined;
+  agent?: string | undefined;
+  toolset?: string | undefined;
+  dimensions?: Record<string, string> | undefined;
 }
 
 export interface Action {
