@@ -280,13 +280,6 @@ export function toWireSubscription(record: SubscriptionRecord): Record<string, u
   return wire;
 }
 
-function scopePattern(filter: string): RegExp {
-  const escaped = filter.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
-}
-
-const patterns = new Map<string, RegExp>();
-
 /** Whether a subscription receives an event: its tenant's (or every tenant's for `__system__`), selected, in scope. */
 export function selects(record: SubscriptionRecord, event: ProtocolEvent): boolean {
   if (record.tenant_id !== SYSTEM_TENANT && record.tenant_id !== event.tenant_id) return false;
@@ -303,11 +296,32 @@ export function selects(record: SubscriptionRecord, event: ProtocolEvent): boole
 export function inScope(record: SubscriptionRecord, event: ProtocolEvent): boolean {
   if (record.scope_filter === undefined) return true;
   if (event.scope === undefined) return false;
-  let pattern = patterns.get(record.scope_filter);
-  if (pattern === undefined) {
-    if (patterns.size > 10_000) patterns.clear();
-    pattern = scopePattern(record.scope_filter);
-    patterns.set(record.scope_filter, pattern);
+  return globMatches(record.scope_filter, event.scope);
+}
+
+/**
+ * Whether `text` matches `glob` (`*` matches any run of characters) in O(glob × text) at worst: on a
+ * miss it resumes after the last `*` only, never retrying earlier ones. A regular expression of `.*`
+ * backtracks exponentially in the number of stars, so a tenant's `scope_filter` of a few dozen froze
+ * the server on its own events.
+ */
+export function globMatches(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      resume = t;
+    } else if (g < glob.length && glob[g] === text[t]) {
+      g++;
+      t++;
+    } else if (star !== -1) {
+      g = star + 1;
+      t = ++resume;
+    } else return false;
   }
-  return pattern.test(event.scope);
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
 }
