@@ -104,23 +104,45 @@ export function registerWebhookRoutes(
     return record;
   };
 
+  const tooMany = (tenant: string) =>
+    new InvalidRequestError(`A tenant may own at most ${MAX_PER_TENANT} subscriptions: delete one first`, {
+      details: { field: 'tenant_id' },
+    });
+
+  /**
+   * The per-tenant bound, counted on this server's list right before the write with no await between,
+   * so concurrent creates through this server cannot all pass it. (Counted before the URL's DNS check,
+   * every create of a flood passed it.)
+   */
+  const requireRoom = (tenant: string): void => {
+    if (tenant === SYSTEM_TENANT) return;
+    if (dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT)
+      throw tooMany(tenant);
+  };
+
+  /**
+   * On a store several servers share, each server's list lags the others' writes: once written, the
+   * tenant's subscriptions are counted in the store itself, and a create that finds more than the bound
+   * is undone and refused. Every create that stays saw every other one that stayed (each was stored
+   * before it was counted), so the bound holds; racing creates may all be refused, never all accepted.
+   */
+  const recheckRoom = async (record: SubscriptionRecord): Promise<void> => {
+    if (record.tenant_id === SYSTEM_TENANT || dispatcher.store.version === undefined) return;
+    const stored = await dispatcher.store.subscriptions();
+    if (stored.filter((s) => s.tenant_id === record.tenant_id).length <= MAX_PER_TENANT) return;
+    await dispatcher.remove(record.subscription_id);
+    throw tooMany(record.tenant_id);
+  };
+
   const create = async (request: FastifyRequest, reply: FastifyReply, tenant: string, admin: boolean) => {
     await dispatcher.ready();
     await requireOpenTenant(tenant);
-    if (
-      tenant !== SYSTEM_TENANT &&
-      dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT
-    ) {
-      throw new InvalidRequestError(
-        `A tenant may own at most ${MAX_PER_TENANT} subscriptions: delete one first`,
-        {
-          details: { field: 'tenant_id' },
-        },
-      );
-    }
+    requireRoom(tenant);
     const record = createSubscription(request.body, tenant, dispatcher.guard, options.now());
     await dispatcher.guard.check(record.url);
+    requireRoom(tenant);
     await dispatcher.save(record);
+    await recheckRoom(record);
     await recheckOpenTenant(tenant, () => dispatcher.remove(record.subscription_id));
     events.publish(
       [
