@@ -104,7 +104,7 @@ export function registerWebhookRoutes(
     return record;
   };
 
-  const tooMany = (tenant: string) =>
+  const tooMany = () =>
     new InvalidRequestError(`A tenant may own at most ${MAX_PER_TENANT} subscriptions: delete one first`, {
       details: { field: 'tenant_id' },
     });
@@ -116,8 +116,7 @@ export function registerWebhookRoutes(
    */
   const requireRoom = (tenant: string): void => {
     if (tenant === SYSTEM_TENANT) return;
-    if (dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT)
-      throw tooMany(tenant);
+    if (dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT) throw tooMany();
   };
 
   /**
@@ -131,7 +130,7 @@ export function registerWebhookRoutes(
     const stored = await dispatcher.store.subscriptions();
     if (stored.filter((s) => s.tenant_id === record.tenant_id).length <= MAX_PER_TENANT) return;
     await dispatcher.remove(record.subscription_id);
-    throw tooMany(record.tenant_id);
+    throw tooMany();
   };
 
   const create = async (request: FastifyRequest, reply: FastifyReply, tenant: string, admin: boolean) => {
