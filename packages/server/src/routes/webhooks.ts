@@ -123,7 +123,7 @@ export function registerWebhookRoutes(
    * On a store several servers share, each server's list lags the others' writes: once written, the
    * tenant's subscriptions are counted in the store itself, and a create that finds more than the bound
    * is undone and refused. Every create that stays saw every other one that stayed (each was stored
-   * before it was counted), so the bound holds; racing creates may all be refused, never all accepted.
+   * before it was counted), so the bound holds; racing creates may all be refused, never too many kept.
    */
   const recheckRoom = async (record: SubscriptionRecord): Promise<void> => {
     if (record.tenant_id === SYSTEM_TENANT || dispatcher.store.version === undefined) return;
