@@ -60,7 +60,7 @@ describe('WebhookUrlGuard', () => {
     );
   });
 
-  it('refuses an IPv6 address that carries a blocked IPv4 one (6to4, Teredo, NAT64, IPv4-compatible)', async () => {
+  it('refuses an IPv6 address that carries a blocked IPv4 one (6to4, Teredo, NAT64, IPv4-compatible, IPv4-translated)', async () => {
     const hex = (value: number) => [Math.floor(value / 65_536), value % 65_536].map((w) => w.toString(16));
     const PUBLIC = 0x08080808; // 8.8.8.8, the other address of a Teredo one
     const forms: Record<string, (value: number) => string> = {
@@ -68,6 +68,7 @@ describe('WebhookUrlGuard', () => {
       'Teredo server': (value) => `2001:0:${hex(value).join(':')}:8000:f227:${hex(~PUBLIC >>> 0).join(':')}`,
       'Teredo client': (value) => `2001:0:${hex(PUBLIC).join(':')}:0:f227:${hex(~value >>> 0).join(':')}`,
       'IPv4-compatible': (value) => `::${dotted(value)}`,
+      'IPv4-translated': (value) => `::ffff:0:${hex(value).join(':')}`,
       'NAT64 (prefix taken off the list)': (value) => `64:ff9b::${hex(value).join(':')}`,
     };
     const withoutNat64 = new WebhookUrlGuard(
