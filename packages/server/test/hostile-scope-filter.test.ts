@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { globMatches } from '../src/webhooks/subscription.ts';
+import { globMatches } from '../src/webhooks/glob.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
 import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 import { type RecordingReceiver, startRecordingReceiver } from './support/recording-receiver.ts';

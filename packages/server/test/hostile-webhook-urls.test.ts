@@ -115,4 +115,33 @@ describe('a tenant’s webhook URL pointing inside', () => {
     expect(read.body.url).toBe('https://203.0.113.10/hook');
     expect((await govFetch(server.url, 'DELETE', `/v1/webhooks/${id}`, { key: KEY })).status).toBe(204);
   });
+
+  it('is checked against the admin’s allowed_url_patterns in linear time, however long', async () => {
+    const security = { allowed_url_patterns: ['https://hooks.example.com/*/*/*/*/*/end'] };
+    const put = await govFetch(
+      server.url,
+      'PUT',
+      '/v1/admin/config/webhook-security',
+      { admin: true },
+      security,
+    );
+    expect(put.status).toBe(200);
+    try {
+      // 2,000 characters that miss the glob: the regular expression it used to be backtracked for hours.
+      const long = `https://hooks.example.com/${'a/'.repeat(1000)}x`;
+      const refused = await govFetch(
+        server.url,
+        'POST',
+        '/v1/webhooks',
+        { key: KEY },
+        { url: long, event_types: ['budget.exhausted'] },
+      );
+      expect(refused.problems).toEqual([]);
+      expect(refused.status).toBe(400);
+      expect(refused.body.details.field).toBe('url');
+      expect(refused.body.message).toContain('allowed_url_patterns');
+    } finally {
+      await govFetch(server.url, 'PUT', '/v1/admin/config/webhook-security', { admin: true }, {});
+    }
+  });
 });

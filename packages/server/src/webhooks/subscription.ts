@@ -8,6 +8,7 @@ import {
   TENANT_CATEGORIES,
 } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
+import { globMatches } from './glob.ts';
 import { checkThresholds, type ThresholdConfig } from './thresholds.ts';
 import type { WebhookUrlGuard } from './url-guard.ts';
 
@@ -297,31 +298,4 @@ export function inScope(record: SubscriptionRecord, event: ProtocolEvent): boole
   if (record.scope_filter === undefined) return true;
   if (event.scope === undefined) return false;
   return globMatches(record.scope_filter, event.scope);
-}
-
-/**
- * Whether `text` matches `glob` (`*` matches any run of characters) in O(glob × text) at worst: on a
- * miss it resumes after the last `*` only, never retrying earlier ones. A regular expression of `.*`
- * backtracks exponentially in the number of stars, so a tenant's `scope_filter` of a few dozen froze
- * the server on its own events.
- */
-export function globMatches(glob: string, text: string): boolean {
-  let g = 0;
-  let t = 0;
-  let star = -1;
-  let resume = 0;
-  while (t < text.length) {
-    if (g < glob.length && glob[g] === '*') {
-      star = g++;
-      resume = t;
-    } else if (g < glob.length && glob[g] === text[t]) {
-      g++;
-      t++;
-    } else if (star !== -1) {
-      g = star + 1;
-      t = ++resume;
-    } else return false;
-  }
-  while (g < glob.length && glob[g] === '*') g++;
-  return g === glob.length;
 }
