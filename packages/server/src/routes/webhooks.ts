@@ -239,6 +239,9 @@ export function registerWebhookRoutes(
     }
     const fromMs = timeOf(params, 'from');
     const toMs = timeOf(params, 'to');
+    if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) {
+      throw new InvalidRequestError('from is after to: send from ≤ to', { details: { field: 'from' } });
+    }
     const result = await dispatcher.store.deliveries(record.subscription_id, {
       limit: limitOf(params),
       ...(status === undefined ? {} : { status: status as never }),
