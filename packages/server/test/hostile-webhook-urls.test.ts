@@ -1,7 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 
 // A hostile tenant points subscriptions at this host and its network in every spelling it knows. Each
 // must be refused with the spec's error naming `url`, and none stored. Real server, tenant key, over
@@ -142,6 +145,57 @@ describe('a tenant’s webhook URL pointing inside', () => {
       expect(refused.body.message).toContain('allowed_url_patterns');
     } finally {
       await govFetch(server.url, 'PUT', '/v1/admin/config/webhook-security', { admin: true }, {});
+    }
+  });
+});
+
+describe('a tenant’s endpoint that redirects inside', () => {
+  it('is not followed: the redirect is the attempt’s answer, and the blocked address gets nothing', async () => {
+    // ::1 stays blocked (LOOPBACK_WEBHOOKS only lets 127.0.0.0/8 through, for the redirecting endpoint).
+    let reachedInside = 0;
+    const inside = createServer((_request, response) => {
+      reachedInside++;
+      response.end();
+    });
+    await new Promise<void>((resolve) => inside.listen(0, '::1', resolve));
+    const insidePort = (inside.address() as AddressInfo).port;
+    const redirecting = createServer((request, response) => {
+      request.resume();
+      response.writeHead(307, { Location: `http://[::1]:${insidePort}/metadata` }).end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    const local = await startCyclesServer({
+      port: 0,
+      apiKeys: { [KEY]: 'alpha' },
+      logLevel: 'silent',
+      webhookSecurity: LOOPBACK_WEBHOOKS,
+    });
+    try {
+      const created = await govFetch(
+        local.url,
+        'POST',
+        '/v1/webhooks',
+        { key: KEY },
+        {
+          url: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`,
+          event_types: ['budget.exhausted'],
+        },
+      );
+      expect(created.status).toBe(201);
+      const probe = await govFetch(
+        local.url,
+        'POST',
+        `/v1/webhooks/${created.body.subscription.subscription_id}/test`,
+        { key: KEY },
+        {},
+      );
+      expect(probe.problems).toEqual([]);
+      expect(probe.body).toMatchObject({ success: false, response_status: 307 });
+      expect(reachedInside).toBe(0);
+    } finally {
+      await local.close();
+      await new Promise((resolve) => redirecting.close(resolve));
+      await new Promise((resolve) => inside.close(resolve));
     }
   });
 });
