@@ -227,3 +227,31 @@ describe('introspection of a tenant key', () => {
     expectRefused(await govFetch(server.url, 'GET', '/v1/admin/budgets', ALPHA), 401, 'UNAUTHORIZED');
   });
 });
+
+describe('an admin subscription for a tenant', () => {
+  it('names one tenant that could exist, else 400 naming tenant_id with nothing stored', async () => {
+    const server = await start({ type: 'memory' });
+    const body = { url: 'https://hooks.example.com/x', event_types: ['budget.exhausted'] };
+    for (const query of [
+      'tenant_id=../beta',
+      `tenant_id=${'a'.repeat(129)}`,
+      'tenant_id=alpha&tenant_id=beta',
+      'tenant_id=al%20pha',
+    ]) {
+      expectRefused(
+        await govFetch(server.url, 'POST', `/v1/admin/webhooks?${query}`, ADMIN, body),
+        400,
+        'INVALID_REQUEST',
+        'tenant_id',
+      );
+    }
+    expect((await govFetch(server.url, 'GET', '/v1/admin/webhooks', ADMIN)).body.subscriptions).toEqual([]);
+    const owners = [];
+    for (const query of ['tenant_id=Alpha', 'tenant_id=__SYSTEM__', '']) {
+      const created = await govFetch(server.url, 'POST', `/v1/admin/webhooks?${query}`, ADMIN, body);
+      expect(created.status).toBe(201);
+      owners.push(created.body.subscription.tenant_id);
+    }
+    expect(owners).toEqual(['alpha', '__system__', '__system__']);
+  });
+});

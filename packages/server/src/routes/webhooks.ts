@@ -261,8 +261,7 @@ export function registerWebhookRoutes(
   // ---- admin plane ----
   app.post('/v1/admin/webhooks', async (request, reply) => {
     requireAdmin(request, keys);
-    const tenant = param(queryOf(request), 'tenant_id')?.toLowerCase() ?? SYSTEM_TENANT;
-    return create(request, reply, tenant === SYSTEM_TENANT.toLowerCase() ? SYSTEM_TENANT : tenant, true);
+    return create(request, reply, ownerOf(queryOf(request)), true);
   });
   app.get('/v1/admin/webhooks', async (request) => {
     requireAdmin(request, keys);
@@ -386,6 +385,30 @@ export function registerWebhookRoutes(
     const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
     return deliveries(request, await owned(request.params.subscription_id, tenant));
   });
+}
+
+const TENANT = /^[a-zA-Z0-9_.-]{1,128}$/;
+
+/**
+ * The tenant an admin creates a subscription for: `tenant_id` once, a tenant name (lower-cased, as
+ * tenants are) or `__system__`; none is `__system__`. A name no tenant could have is a 400, not stored.
+ */
+function ownerOf(params: URLSearchParams): string {
+  const given = params.getAll('tenant_id').filter((value) => value.trim() !== '');
+  if (given.length > 1) {
+    throw new InvalidRequestError('tenant_id is given more than once: send it once', {
+      details: { field: 'tenant_id' },
+    });
+  }
+  const tenant = given[0]?.toLowerCase() ?? SYSTEM_TENANT;
+  if (tenant === SYSTEM_TENANT.toLowerCase()) return SYSTEM_TENANT;
+  if (!TENANT.test(tenant)) {
+    throw new InvalidRequestError(
+      'tenant_id must be a tenant (≤ 128 chars of [a-zA-Z0-9_.-]) or __system__; omit it for __system__',
+      { details: { field: 'tenant_id' } },
+    );
+  }
+  return tenant;
 }
 
 /** The replay body: `from`/`to` (inclusive, required here), `event_types`, `max_events` 1–1000 (100). */
