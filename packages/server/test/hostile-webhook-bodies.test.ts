@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CyclesServer, startCyclesServer } from '../src/server.ts';
 import { govFetch } from './support/gov-fetch.ts';
 import { ADMIN_KEY } from './support/http-ledger.ts';
+import { LOOPBACK_WEBHOOKS } from './support/loopback-webhooks.ts';
 import { useRedisServer } from './support/redis-server.ts';
+import { startWebhookReceiver } from './support/webhook-receiver.ts';
 
 // Random webhook create and update bodies from a hostile tenant: known fields with wrong types, huge
 // or negative numbers, unknown fields, nested junk. Every answer is a success or the spec's error
@@ -131,4 +133,64 @@ describe.each([
     expect(accepted).toBeGreaterThan(0);
     expect(refusedFields.size).toBeGreaterThan(5);
   }, 120_000);
+});
+
+describe('custom headers of a tenant’s subscription', () => {
+  it('refuses line breaks, non-ASCII and hop-by-hop headers naming headers; sends the others', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const receiver = await startWebhookReceiver(({ headers }) => {
+      seen.push(headers);
+      return 204;
+    });
+    const server = await startCyclesServer({
+      port: 0,
+      apiKeys: { [KEY]: 'alpha' },
+      logLevel: 'silent',
+      webhookSecurity: LOOPBACK_WEBHOOKS,
+    });
+    try {
+      const create = (headers: Record<string, string>) =>
+        govFetch(server.url, 'POST', '/v1/webhooks', auth, {
+          url: `${receiver.base}/hook`,
+          event_types: ['budget.exhausted'],
+          headers,
+        });
+      for (const headers of [
+        { 'X-A': 'a\r\nX-Injected: 1' },
+        { 'X-A': 'a\nb' },
+        { 'X-A': 'é' },
+        { 'X-A': '\u2028' },
+        { 'X-A': 'x'.repeat(4097) },
+        { 'Transfer-Encoding': 'chunked' },
+        { Connection: 'upgrade' },
+        { Upgrade: 'websocket' },
+        { Expect: '100-continue' },
+        { 'Keep-Alive': 'timeout=1' },
+        { TE: 'trailers' },
+        { 'Content-Encoding': 'gzip' },
+        { 'Content-Length': '0' },
+        { Host: 'metadata.google.internal' },
+      ]) {
+        const refused = await create(headers);
+        expect(refused.problems).toEqual([]);
+        expect(refused.status, JSON.stringify(headers).slice(0, 60)).toBe(400);
+        expect(refused.body.details.field).toBe('headers');
+      }
+      expect((await govFetch(server.url, 'GET', '/v1/webhooks', auth)).body.subscriptions).toEqual([]);
+      const created = await create({ 'X-Tenant-Token': 'tok\tvalue', Authorization: 'Bearer abc' });
+      expect(created.status).toBe(201);
+      const probe = await govFetch(
+        server.url,
+        'POST',
+        `/v1/webhooks/${created.body.subscription.subscription_id}/test`,
+        auth,
+        {},
+      );
+      expect(probe.body.success).toBe(true);
+      expect(seen.at(-1)).toMatchObject({ 'x-tenant-token': 'tok\tvalue', authorization: 'Bearer abc' });
+    } finally {
+      await server.close();
+      await receiver.close();
+    }
+  });
 });

@@ -71,7 +71,21 @@ const RESERVED_HEADERS = new Set([
   'x-cycles-signature',
   'x-cycles-trace-id',
   'traceparent',
+  // Hop-by-hop and framing: the HTTP client owns them (undici refuses most, failing every attempt).
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-connection',
+  // The body is sent as is: an encoding would misdescribe the signed bytes.
+  'content-encoding',
 ]);
+/** A header value as sent: printable ASCII and tabs (no CR/LF to split it, no bytes a client may mangle). */
+const HEADER_VALUE = /^[\t\x20-\x7e]{0,4096}$/;
 
 function fail(field: string, problem: string): never {
   throw new InvalidRequestError(`${field} ${problem}`, { details: { field } });
@@ -116,6 +130,12 @@ function checkHeaders(value: unknown): Record<string, string> | undefined {
     }
     if (RESERVED_HEADERS.has(name.toLowerCase()))
       fail('headers', `may not set ${name}: the delivery sets it`);
+    if (!HEADER_VALUE.test(header)) {
+      fail(
+        'headers',
+        `has a value for ${name} that is not ≤ 4096 printable ASCII characters (no line breaks)`,
+      );
+    }
   }
   return value as Record<string, string>;
 }
