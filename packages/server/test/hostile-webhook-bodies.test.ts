@@ -155,7 +155,7 @@ describe('custom headers of a tenant’s subscription', () => {
           event_types: ['budget.exhausted'],
           headers,
         });
-      for (const headers of [
+      const refusals: Record<string, string>[] = [
         { 'X-A': 'a\r\nX-Injected: 1' },
         { 'X-A': 'a\nb' },
         { 'X-A': 'é' },
@@ -170,7 +170,8 @@ describe('custom headers of a tenant’s subscription', () => {
         { 'Content-Encoding': 'gzip' },
         { 'Content-Length': '0' },
         { Host: 'metadata.google.internal' },
-      ]) {
+      ];
+      for (const headers of refusals) {
         const refused = await create(headers);
         expect(refused.problems).toEqual([]);
         expect(refused.status, JSON.stringify(headers).slice(0, 60)).toBe(400);
