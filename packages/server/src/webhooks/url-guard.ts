@@ -22,21 +22,21 @@ export class WebhookUrlRefused extends InvalidRequestError {
   }
 }
 
-/** One character of an `allowed_url_patterns` glob: itself, or a star and what it may not cross. */
-type GlobToken = string | { star: RegExp };
+/** One character of an `allowed_url_patterns` glob: itself, or a star and the characters it may not match. */
+type GlobToken = string | { starStopsAt: string };
 
 /**
  * A glob of `allowed_url_patterns` as a test of a whole URL: `*` stays within the origin (no `/` or
  * `@`) before the path, and matches anything in the path. Matched by dynamic programming in
- * O(glob × URL): a regular expression of it backtracked for minutes on a tenant's 2,000-character URL
- * against a glob of five stars, freezing the server.
+ * O(glob × URL): the regular expression it used to be ran over two minutes (stopped there) on a tenant’s
+ * 2,000-character URL against a glob of five stars, freezing the server.
  */
 function patternOf(glob: string): (href: string) => boolean {
   const pathAt = glob.indexOf('/', glob.indexOf('://') + 3);
   const origin = pathAt === -1 ? glob : glob.slice(0, pathAt);
   const path = pathAt === -1 ? '/*' : glob.slice(pathAt);
-  const inOrigin = { star: /[/@]/ };
-  const inPath = { star: /(?!)/ };
+  const inOrigin = { starStopsAt: '/@' };
+  const inPath = { starStopsAt: '' };
   const tokens: GlobToken[] = [
     ...[...origin].map((c) => (c === '*' ? inOrigin : c)),
     ...[...path].map((c) => (c === '*' ? inPath : c)),
@@ -51,7 +51,7 @@ function patternOf(glob: string): (href: string) => boolean {
       for (let i = 0; i < tokens.length; i++) {
         const token = tokens[i]!;
         if (typeof token === 'string') next[i + 1] = matched[i]! && token === c;
-        else next[i + 1] = next[i]! || (!token.star.test(c) && (matched[i + 1]! || matched[i]!));
+        else next[i + 1] = next[i]! || (!token.starStopsAt.includes(c) && (matched[i + 1]! || matched[i]!));
       }
       matched = next;
     }
