@@ -62,7 +62,7 @@ describe.each([
       expect([put.status, put.body?.error, put.body?.details?.field]).toEqual([
         400,
         'INVALID_REQUEST',
-        'observe_mode',
+        'tenant.observe_mode',
       ]);
       expect(put.body.message).toContain('OBSERVE, ENFORCE, DISABLED');
     }

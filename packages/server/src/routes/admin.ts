@@ -29,8 +29,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function requireObserveMode(body: unknown): void {
   if (!isObject(body) || body.observe_mode === undefined || body.observe_mode === null) return;
   if (!['OBSERVE', 'ENFORCE', 'DISABLED'].includes(body.observe_mode as string)) {
-    throw new InvalidRequestError('observe_mode must be one of OBSERVE, ENFORCE, DISABLED', {
-      details: { field: 'observe_mode' },
+    // Named as the admin API names the other tenant settings (`tenant.<field>`).
+    throw new InvalidRequestError('tenant.observe_mode must be one of OBSERVE, ENFORCE, DISABLED', {
+      details: { field: 'tenant.observe_mode' },
     });
   }
 }
