@@ -1,8 +1,9 @@
 // `GET /v1/auth/introspect` (governance spec v0.1.25, AuthIntrospectResponse): what a key may do.
 
 /**
- * What a tenant key of this server may do, as the spec's Permission values: the runtime operations and
- * balance reads. Budgets, policies and webhooks are provisioned with the admin key only.
+ * What a tenant key of this server may do, as the spec's Permission values: the runtime operations,
+ * balance reads, its own events (`GET /v1/events`) and webhook self-service (`/v1/webhooks`). Budgets
+ * and policies are provisioned with the admin key only.
  */
 export const TENANT_KEY_PERMISSIONS: readonly string[] = [
   'reservations:create',
@@ -11,6 +12,9 @@ export const TENANT_KEY_PERMISSIONS: readonly string[] = [
   'reservations:extend',
   'reservations:list',
   'balances:read',
+  'events:read',
+  'webhooks:read',
+  'webhooks:write',
 ];
 
 /** The spec's normative derivation table: a capability is true iff the key holds any listed permission. */

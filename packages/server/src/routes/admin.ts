@@ -22,6 +22,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A tenant's `observe_mode` is the protocol's enum (GEXT): core's boolean (`true`) is not a wire value,
+ * and a wrong one is named with the enum, not as core's boolean.
+ */
+function requireObserveMode(body: unknown): void {
+  if (!isObject(body) || body.observe_mode === undefined || body.observe_mode === null) return;
+  if (!['OBSERVE', 'ENFORCE', 'DISABLED'].includes(body.observe_mode as string)) {
+    // Named as the admin API names the other tenant settings (`tenant.<field>`).
+    throw new InvalidRequestError('tenant.observe_mode must be one of OBSERVE, ENFORCE, DISABLED', {
+      details: { field: 'tenant.observe_mode' },
+    });
+  }
+}
+
 export function requireAdmin(request: FastifyRequest, keys: ApiKeyRegistry): void {
   if (!keys.adminEnabled) {
     throw new UnauthorizedError(
@@ -188,6 +202,7 @@ export function registerAdminRoutes(
             details: { field: 'tenant' },
           });
         }
+        requireObserveMode(request.body);
         const settings = fromWireTenantSettings(request.body);
         // Closing drives everything the tenant owns to its terminal state (GOV Rule 1).
         if (cascade === undefined) await ledger.setTenant(request.params.tenant, settings);

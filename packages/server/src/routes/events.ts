@@ -1,4 +1,4 @@
-import { type Ledger, NotFoundError, UnauthorizedError } from '@cycles-guard/core';
+import { ForbiddenError, type Ledger, NotFoundError, UnauthorizedError } from '@cycles-guard/core';
 import type { EventQuery, LedgerEvents } from '@cycles-guard/core/ledger-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
@@ -69,6 +69,12 @@ export function registerEventRoutes(app: FastifyInstance, ledger: Ledger, keys: 
     const tenant = tenantOf(request, keys);
     const params = queryOf(request);
     const query = eventQuery(params);
+    // Lists are tenant-scoped: naming another tenant is a 403 (as for balances), not its own events.
+    if (query.tenant !== undefined && query.tenant !== tenant) {
+      throw new ForbiddenError('tenant_id names another tenant: a tenant key lists its own events only', {
+        details: { field: 'tenant_id' },
+      });
+    }
     query.tenant = tenant;
     return page(events, query, params);
   });

@@ -104,23 +104,44 @@ export function registerWebhookRoutes(
     return record;
   };
 
+  const tooMany = () =>
+    new InvalidRequestError(`A tenant may own at most ${MAX_PER_TENANT} subscriptions: delete one first`, {
+      details: { field: 'tenant_id' },
+    });
+
+  /**
+   * The per-tenant bound, counted on this server's list right before the write with no await between,
+   * so concurrent creates through this server cannot all pass it. (Counted before the URL's DNS check,
+   * every create of a flood passed it.)
+   */
+  const requireRoom = (tenant: string): void => {
+    if (tenant === SYSTEM_TENANT) return;
+    if (dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT) throw tooMany();
+  };
+
+  /**
+   * On a store several servers share, each server's list lags the others' writes: once written, the
+   * tenant's subscriptions are counted in the store itself, and a create that finds more than the bound
+   * is undone and refused. Every create that stays saw every other one that stayed (each was stored
+   * before it was counted), so the bound holds; racing creates may all be refused, never too many kept.
+   */
+  const recheckRoom = async (record: SubscriptionRecord): Promise<void> => {
+    if (record.tenant_id === SYSTEM_TENANT || dispatcher.store.version === undefined) return;
+    const stored = await dispatcher.store.subscriptions();
+    if (stored.filter((s) => s.tenant_id === record.tenant_id).length <= MAX_PER_TENANT) return;
+    await dispatcher.remove(record.subscription_id);
+    throw tooMany();
+  };
+
   const create = async (request: FastifyRequest, reply: FastifyReply, tenant: string, admin: boolean) => {
     await dispatcher.ready();
     await requireOpenTenant(tenant);
-    if (
-      tenant !== SYSTEM_TENANT &&
-      dispatcher.list().filter((s) => s.tenant_id === tenant).length >= MAX_PER_TENANT
-    ) {
-      throw new InvalidRequestError(
-        `A tenant may own at most ${MAX_PER_TENANT} subscriptions: delete one first`,
-        {
-          details: { field: 'tenant_id' },
-        },
-      );
-    }
+    requireRoom(tenant);
     const record = createSubscription(request.body, tenant, dispatcher.guard, options.now());
     await dispatcher.guard.check(record.url);
+    requireRoom(tenant);
     await dispatcher.save(record);
+    await recheckRoom(record);
     await recheckOpenTenant(tenant, () => dispatcher.remove(record.subscription_id));
     events.publish(
       [
@@ -218,6 +239,9 @@ export function registerWebhookRoutes(
     }
     const fromMs = timeOf(params, 'from');
     const toMs = timeOf(params, 'to');
+    if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) {
+      throw new InvalidRequestError('from is after to: send from ≤ to', { details: { field: 'from' } });
+    }
     const result = await dispatcher.store.deliveries(record.subscription_id, {
       limit: limitOf(params),
       ...(status === undefined ? {} : { status: status as never }),
@@ -237,8 +261,7 @@ export function registerWebhookRoutes(
   // ---- admin plane ----
   app.post('/v1/admin/webhooks', async (request, reply) => {
     requireAdmin(request, keys);
-    const tenant = param(queryOf(request), 'tenant_id')?.toLowerCase() ?? SYSTEM_TENANT;
-    return create(request, reply, tenant === SYSTEM_TENANT.toLowerCase() ? SYSTEM_TENANT : tenant, true);
+    return create(request, reply, ownerOf(queryOf(request)), true);
   });
   app.get('/v1/admin/webhooks', async (request) => {
     requireAdmin(request, keys);
@@ -362,6 +385,30 @@ export function registerWebhookRoutes(
     const tenant = isAdmin(request, keys) ? undefined : tenantOf(request, keys);
     return deliveries(request, await owned(request.params.subscription_id, tenant));
   });
+}
+
+const TENANT = /^[a-zA-Z0-9_.-]{1,128}$/;
+
+/**
+ * The tenant an admin creates a subscription for: `tenant_id` once, a tenant name (lower-cased, as
+ * tenants are) or `__system__`; none is `__system__`. A name no tenant could have is a 400, not stored.
+ */
+function ownerOf(params: URLSearchParams): string {
+  const given = params.getAll('tenant_id').filter((value) => value.trim() !== '');
+  if (given.length > 1) {
+    throw new InvalidRequestError('tenant_id is given more than once: send it once', {
+      details: { field: 'tenant_id' },
+    });
+  }
+  const tenant = given[0]?.toLowerCase() ?? SYSTEM_TENANT;
+  if (tenant === SYSTEM_TENANT.toLowerCase()) return SYSTEM_TENANT;
+  if (!TENANT.test(tenant)) {
+    throw new InvalidRequestError(
+      'tenant_id must be a tenant (≤ 128 chars of [a-zA-Z0-9_.-]) or __system__; omit it for __system__',
+      { details: { field: 'tenant_id' } },
+    );
+  }
+  return tenant;
 }
 
 /** The replay body: `from`/`to` (inclusive, required here), `event_types`, `max_events` 1–1000 (100). */

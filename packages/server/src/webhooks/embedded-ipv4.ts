@@ -7,7 +7,14 @@
 /** An IPv4 address found inside an IPv6 one, and the form that carried it. */
 export interface EmbeddedIpv4 {
   address: string;
-  form: 'IPv4-compatible' | 'IPv4-mapped' | 'NAT64' | '6to4' | 'Teredo server' | 'Teredo client';
+  form:
+    | 'IPv4-compatible'
+    | 'IPv4-mapped'
+    | 'IPv4-translated'
+    | 'NAT64'
+    | '6to4'
+    | 'Teredo server'
+    | 'Teredo client';
 }
 
 /** The 16 bytes of an IPv6 address (as `isIP` accepts it; a zone id is ignored), or undefined. */
@@ -46,6 +53,10 @@ export function embeddedIpv4(address: string): EmbeddedIpv4[] {
   if (zero(0, 12)) return [{ address: dotted(last), form: 'IPv4-compatible' }];
   if (zero(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) {
     return [{ address: dotted(last), form: 'IPv4-mapped' }];
+  }
+  // ::ffff:0:0/96, IPv4-translated (SIIT, RFC 2765): a stateless translator sends it to the IPv4 address.
+  if (zero(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zero(10, 12)) {
+    return [{ address: dotted(last), form: 'IPv4-translated' }];
   }
   // 64:ff9b::/96, RFC 6052's well-known NAT64 prefix: the IPv4 address is the last 32 bits.
   if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zero(4, 12)) {

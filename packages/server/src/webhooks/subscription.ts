@@ -8,6 +8,7 @@ import {
   TENANT_CATEGORIES,
 } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
+import { globMatches } from './glob.ts';
 import { checkThresholds, type ThresholdConfig } from './thresholds.ts';
 import type { WebhookUrlGuard } from './url-guard.ts';
 
@@ -70,7 +71,21 @@ const RESERVED_HEADERS = new Set([
   'x-cycles-signature',
   'x-cycles-trace-id',
   'traceparent',
+  // Hop-by-hop and framing: the HTTP client owns them (undici refuses most, failing every attempt).
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-connection',
+  // The body is sent as is: an encoding would misdescribe the signed bytes.
+  'content-encoding',
 ]);
+/** A header value as sent: printable ASCII and tabs (no CR/LF to split it, no bytes a client may mangle). */
+const HEADER_VALUE = /^[\t\x20-\x7e]{0,4096}$/;
 
 function fail(field: string, problem: string): never {
   throw new InvalidRequestError(`${field} ${problem}`, { details: { field } });
@@ -115,6 +130,12 @@ function checkHeaders(value: unknown): Record<string, string> | undefined {
     }
     if (RESERVED_HEADERS.has(name.toLowerCase()))
       fail('headers', `may not set ${name}: the delivery sets it`);
+    if (!HEADER_VALUE.test(header)) {
+      fail(
+        'headers',
+        `has a value for ${name} that is not ≤ 4096 printable ASCII characters (no line breaks)`,
+      );
+    }
   }
   return value as Record<string, string>;
 }
@@ -280,13 +301,6 @@ export function toWireSubscription(record: SubscriptionRecord): Record<string, u
   return wire;
 }
 
-function scopePattern(filter: string): RegExp {
-  const escaped = filter.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
-}
-
-const patterns = new Map<string, RegExp>();
-
 /** Whether a subscription receives an event: its tenant's (or every tenant's for `__system__`), selected, in scope. */
 export function selects(record: SubscriptionRecord, event: ProtocolEvent): boolean {
   if (record.tenant_id !== SYSTEM_TENANT && record.tenant_id !== event.tenant_id) return false;
@@ -303,11 +317,5 @@ export function selects(record: SubscriptionRecord, event: ProtocolEvent): boole
 export function inScope(record: SubscriptionRecord, event: ProtocolEvent): boolean {
   if (record.scope_filter === undefined) return true;
   if (event.scope === undefined) return false;
-  let pattern = patterns.get(record.scope_filter);
-  if (pattern === undefined) {
-    if (patterns.size > 10_000) patterns.clear();
-    pattern = scopePattern(record.scope_filter);
-    patterns.set(record.scope_filter, pattern);
-  }
-  return pattern.test(event.scope);
+  return globMatches(record.scope_filter, event.scope);
 }

@@ -60,7 +60,7 @@ describe('WebhookUrlGuard', () => {
     );
   });
 
-  it('refuses an IPv6 address that carries a blocked IPv4 one (6to4, Teredo, NAT64, IPv4-compatible)', async () => {
+  it('refuses an IPv6 address that carries a blocked IPv4 one (6to4, Teredo, NAT64, IPv4-compatible, IPv4-translated)', async () => {
     const hex = (value: number) => [Math.floor(value / 65_536), value % 65_536].map((w) => w.toString(16));
     const PUBLIC = 0x08080808; // 8.8.8.8, the other address of a Teredo one
     const forms: Record<string, (value: number) => string> = {
@@ -68,6 +68,7 @@ describe('WebhookUrlGuard', () => {
       'Teredo server': (value) => `2001:0:${hex(value).join(':')}:8000:f227:${hex(~PUBLIC >>> 0).join(':')}`,
       'Teredo client': (value) => `2001:0:${hex(PUBLIC).join(':')}:0:f227:${hex(~value >>> 0).join(':')}`,
       'IPv4-compatible': (value) => `::${dotted(value)}`,
+      'IPv4-translated': (value) => `::ffff:0:${hex(value).join(':')}`,
       'NAT64 (prefix taken off the list)': (value) => `64:ff9b::${hex(value).join(':')}`,
     };
     const withoutNat64 = new WebhookUrlGuard(
@@ -139,5 +140,49 @@ describe('WebhookUrlGuard', () => {
     );
     expect(refusedLookup).toBeInstanceOf(WebhookUrlRefused);
     expect(refusedLookup?.message).toContain('inside blocked range ::1/128');
+  });
+
+  it('applies allowed_url_patterns as the wildcard regular expression did, without its backtracking', () => {
+    // The oracle: the regular expression each glob used to become (`*` within the origin, then anything).
+    const oracle = (glob: string, href: string) => {
+      const toRegex = (part: string, star: string) =>
+        part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, star);
+      const pathAt = glob.indexOf('/', glob.indexOf('://') + 3);
+      const origin = pathAt === -1 ? glob : glob.slice(0, pathAt);
+      const path = pathAt === -1 ? '/*' : glob.slice(pathAt);
+      return new RegExp(`^${toRegex(origin, '[^/@]*')}${toRegex(path, '.*')}$`).test(href);
+    };
+    const part = (units: string[], max: number) =>
+      fc.string({ unit: fc.constantFrom(...units), maxLength: max });
+    fc.assert(
+      fc.property(
+        part(['a', 'b', '.', '*'], 6).filter((host) => host !== ''),
+        fc.option(part(['a', '/', '*', '.'], 6)),
+        part(['a', 'b', '.'], 6).filter((host) => /^[ab]+(\.[ab]+)*$/.test(host)),
+        part(['a', 'b', '/', '.'], 8),
+        (hostGlob, pathGlob, host, path) => {
+          const glob = `https://${hostGlob}${pathGlob === null ? '' : `/${pathGlob}`}`;
+          const judge = new WebhookUrlGuard(parseWebhookSecurity({ allowed_url_patterns: [glob] }));
+          const href = new URL(`https://${host}/${path}`).href;
+          let allowed = true;
+          try {
+            judge.checkForm(href);
+          } catch (error) {
+            if (!(error instanceof WebhookUrlRefused)) throw error;
+            allowed = false;
+          }
+          expect(allowed, `${glob} ${href}`).toBe(oracle(glob, href));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    // What used to freeze the server: five stars in the path against a URL of 2,000 characters.
+    const judge = new WebhookUrlGuard(
+      parseWebhookSecurity({ allowed_url_patterns: ['https://hooks.example.com/*/*/*/*/*/end'] }),
+    );
+    expect(() => judge.checkForm(`https://hooks.example.com/${'a/'.repeat(1000)}x`)).toThrow(
+      WebhookUrlRefused,
+    );
+    expect(judge.checkForm('https://hooks.example.com/1/2/3/4/5/end').pathname).toBe('/1/2/3/4/5/end');
   });
 });

@@ -22,21 +22,48 @@ export class WebhookUrlRefused extends InvalidRequestError {
   }
 }
 
-/** The glob of `allowed_url_patterns` as a RegExp: `*` stays within the host before the path. */
-function patternOf(glob: string): RegExp {
-  const globToRegex = (part: string, star: string) =>
-    part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, star);
+/** One character of an `allowed_url_patterns` glob: itself, or a star and the characters it may not match. */
+type GlobToken = string | { starStopsAt: string };
+
+/**
+ * A glob of `allowed_url_patterns` as a test of a whole URL: `*` stays within the origin (no `/` or
+ * `@`) before the path, and matches anything in the path. Matched by dynamic programming in
+ * O(glob × URL): the regular expression it used to be ran over two minutes (stopped there) on a tenant’s
+ * 2,000-character URL against a glob of five stars, freezing the server.
+ */
+function patternOf(glob: string): (href: string) => boolean {
   const pathAt = glob.indexOf('/', glob.indexOf('://') + 3);
   const origin = pathAt === -1 ? glob : glob.slice(0, pathAt);
   const path = pathAt === -1 ? '/*' : glob.slice(pathAt);
-  return new RegExp(`^${globToRegex(origin, '[^/@]*')}${globToRegex(path, '.*')}$`);
+  const inOrigin = { starStopsAt: '/@' };
+  const inPath = { starStopsAt: '' };
+  const tokens: GlobToken[] = [
+    ...[...origin].map((c) => (c === '*' ? inOrigin : c)),
+    ...[...path].map((c) => (c === '*' ? inPath : c)),
+  ];
+  return (href) => {
+    // matched[i]: the first i tokens match the text read so far.
+    let matched = tokens.map(() => false).concat(false);
+    matched[0] = true;
+    for (let i = 0; i < tokens.length && typeof tokens[i] !== 'string'; i++) matched[i + 1] = true;
+    for (const c of href) {
+      const next = tokens.map(() => false).concat(false);
+      for (let i = 0; i < tokens.length; i++) {
+        const token = tokens[i]!;
+        if (typeof token === 'string') next[i + 1] = matched[i]! && token === c;
+        else next[i + 1] = next[i]! || (!token.starStopsAt.includes(c) && (matched[i + 1]! || matched[i]!));
+      }
+      matched = next;
+    }
+    return matched[tokens.length]!;
+  };
 }
 
 /** Applies one `WebhookSecurityConfig`; `replace` swaps it (the admin PUT). */
 export class WebhookUrlGuard {
   private current!: WebhookSecurityConfig;
   private blocked!: BlockList;
-  private patterns!: RegExp[];
+  private patterns!: ((href: string) => boolean)[];
 
   constructor(
     config: WebhookSecurityConfig,
@@ -77,7 +104,7 @@ export class WebhookUrlGuard {
     if (url.username !== '' || url.password !== '') {
       throw new WebhookUrlRefused('may not carry credentials', 'send them in the subscription’s headers');
     }
-    if (this.patterns.length > 0 && !this.patterns.some((pattern) => pattern.test(url.href))) {
+    if (this.patterns.length > 0 && !this.patterns.some((matches) => matches(url.href))) {
       throw new WebhookUrlRefused(
         'matches none of allowed_url_patterns',
         `use a URL matching one of ${this.current.allowed_url_patterns.slice(0, 5).join(', ')}`,
