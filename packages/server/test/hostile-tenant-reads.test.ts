@@ -174,6 +174,49 @@ describe.each([
     expect(deliveries.body.deliveries).toEqual([]);
   });
 
+  it("keeps the webhook events it causes under its own name: the admin's stay, its listing leaves them out", async () => {
+    const server = await start(ledgerOf());
+    const admins = await govFetch(server.url, 'POST', '/v1/admin/webhooks', ADMIN, {
+      url: 'https://hooks.example.com/admin',
+      event_types: ['webhook.created'],
+    });
+    expect(admins.status).toBe(201);
+    // A PATCH loop (10,100 of them once pushed the admin's events out of __system__'s 10,000).
+    const created = await govFetch(server.url, 'POST', '/v1/webhooks', ALPHA, {
+      url: 'https://hooks.example.com/alpha',
+      event_types: ['budget.exhausted'],
+    });
+    const id = created.body.subscription.subscription_id;
+    for (const status of ['PAUSED', 'ACTIVE', 'PAUSED']) {
+      expect((await govFetch(server.url, 'PATCH', `/v1/webhooks/${id}`, ALPHA, { status })).status).toBe(200);
+    }
+    expect((await govFetch(server.url, 'DELETE', `/v1/webhooks/${id}`, ALPHA)).status).toBe(204);
+    const alphas = '/v1/admin/events?tenant_id=alpha&category=webhook&sort_dir=asc';
+    let types: string[] = [];
+    for (let waited = 0; waited < 5000 && types.length < 5; waited += 50) {
+      const listed = await govFetch(server.url, 'GET', alphas, ADMIN);
+      types = listed.body.events.map((event: { event_type: string }) => event.event_type);
+      if (types.length < 5) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(types).toEqual([
+      'webhook.created',
+      'webhook.paused',
+      'webhook.resumed',
+      'webhook.paused',
+      'webhook.deleted',
+    ]);
+    const system = await govFetch(server.url, 'GET', '/v1/admin/events?tenant_id=__system__', ADMIN);
+    expect(system.body.events.map((event: { data: { tenant_id: string } }) => event.data.tenant_id)).toEqual([
+      '__system__',
+    ]);
+    const own = await govFetch(server.url, 'GET', '/v1/events?limit=100', ALPHA);
+    expect(own.status).toBe(200);
+    expect(own.body.events).toEqual([]);
+    const asked = await govFetch(server.url, 'GET', '/v1/events?category=webhook', ALPHA);
+    expect(asked.status).toBe(200);
+    expect(asked.body.events).toEqual([]);
+  });
+
   it('gets 400 naming the field for an empty deliveries window, as for events', async () => {
     const server = await start(ledgerOf());
     const created = await govFetch(server.url, 'POST', '/v1/webhooks', ALPHA, {

@@ -1,5 +1,5 @@
 import { ForbiddenError, type Ledger, NotFoundError, UnauthorizedError } from '@cycles-guard/core';
-import type { EventQuery, LedgerEvents } from '@cycles-guard/core/ledger-kit';
+import { type EventQuery, type LedgerEvents, TENANT_CATEGORIES } from '@cycles-guard/core/ledger-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyRegistry } from '../api-keys.ts';
 import { openCursor, sealCursor } from '../http/cursor.ts';
@@ -76,6 +76,8 @@ export function registerEventRoutes(app: FastifyInstance, ledger: Ledger, keys: 
       });
     }
     query.tenant = tenant;
+    // Its own webhook.* and system.webhook_delivery_failed events are kept under it, for the admin.
+    query.categories = TENANT_CATEGORIES;
     return page(events, query, params);
   });
 

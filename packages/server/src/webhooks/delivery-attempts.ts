@@ -1,4 +1,4 @@
-import { type Clock, type LedgerEvents, retryDelayMs, SYSTEM_TENANT } from '@cycles-guard/core/ledger-kit';
+import { type Clock, type LedgerEvents, retryDelayMs } from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
 import { disableAfterFailures, saveCounters } from './failure-counts.ts';
 import type { WebhookPoster } from './http-post.ts';
@@ -130,10 +130,11 @@ export class DeliveryAttempts {
     if (delivery.attempts > subscription.retry_policy.max_retries || subscription.status !== 'ACTIVE') {
       this.outcome('failed');
       await finishDelivery(this.store, this.clock, delivery, 'FAILED', error);
+      // Under the subscription's tenant: one tenant's failing endpoint cannot push the admin's events out.
       this.events.publish([
         {
           type: 'system.webhook_delivery_failed',
-          tenant: SYSTEM_TENANT,
+          tenant: subscription.tenant_id,
           correlationId: delivery.event_id,
           data: {
             component: 'webhook_dispatcher',

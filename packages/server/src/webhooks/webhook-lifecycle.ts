@@ -1,7 +1,11 @@
-import { type EventDraft, SYSTEM_TENANT } from '@cycles-guard/core/ledger-kit';
+import type { EventDraft } from '@cycles-guard/core/ledger-kit';
 import type { SubscriptionRecord } from './subscription.ts';
 
-/** A `webhook.*` event (GOV `EventDataWebhookLifecycle`), kept under `__system__`: tenants never list them. */
+/**
+ * A `webhook.*` event (GOV `EventDataWebhookLifecycle`), kept under the subscription's tenant: a tenant
+ * causing thousands (a PATCH loop) pushes out its own older events, never the admin's `__system__` ones.
+ * A tenant's listing leaves them out (only budget, reservation and tenant events are its to read).
+ */
 export function webhookLifecycle(
   type:
     | 'webhook.created'
@@ -22,7 +26,7 @@ export function webhookLifecycle(
   };
   if (previous !== undefined) data.previous_status = previous;
   if (type !== 'webhook.deleted') data.new_status = subscription.status;
-  const draft: EventDraft = { type, tenant: SYSTEM_TENANT, data };
+  const draft: EventDraft = { type, tenant: subscription.tenant_id, data };
   if (correlationId !== undefined) draft.correlationId = correlationId;
   return draft;
 }

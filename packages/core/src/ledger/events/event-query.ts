@@ -14,6 +14,11 @@ export interface EventQuery {
   tenant?: string;
   eventType?: EventType;
   category?: EventCategory;
+  /**
+   * Only events of these categories: a tenant's listing sets `TENANT_CATEGORIES`, since the webhook
+   * events its own subscriptions cause are kept under it too (not a wire filter).
+   */
+  categories?: readonly EventCategory[];
   /** Scope path prefix. */
   scope?: string;
   correlationId?: string;
@@ -99,6 +104,7 @@ export function matchesEventQuery(event: ProtocolEvent, timeMs: number, query: E
   if (query.tenant !== undefined && event.tenant_id !== query.tenant) return false;
   if (query.eventType !== undefined && event.event_type !== query.eventType) return false;
   if (query.category !== undefined && event.category !== query.category) return false;
+  if (query.categories !== undefined && !query.categories.includes(event.category)) return false;
   if (query.scope !== undefined && !(event.scope ?? '').startsWith(query.scope)) return false;
   if (query.correlationId !== undefined && event.correlation_id !== query.correlationId) return false;
   if (query.traceId !== undefined && event.trace_id !== query.traceId) return false;
