@@ -108,6 +108,11 @@ const INSIDE: Record<string, string> = {
   'fe80::/10': '[fe80::1]',
   '64:ff9b::/96': '[64:ff9b::cb00:710a]',
   '64:ff9b:1::/48': '[64:ff9b:1:cb00:71::a]',
+  '100.64.0.0/10': '100.100.100.200',
+  '198.18.0.0/15': '198.19.255.254',
+  '224.0.0.0/4': '239.255.255.250',
+  '240.0.0.0/4': '255.255.255.255',
+  'ff00::/8': '[ff02::1]',
 };
 
 describe('webhook URLs are checked when a subscription is written', () => {
@@ -122,11 +127,11 @@ describe('webhook URLs are checked when a subscription is written', () => {
       expect(refused.body.message, host).toContain(`inside blocked range ${range}`);
     }
     // Just outside the ranges is fine.
-    for (const host of ['172.32.0.1', '11.0.0.1', '192.169.0.1', '[2001:db8::1]']) {
+    for (const host of ['172.32.0.1', '11.0.0.1', '192.169.0.1', '[2001:db8::1]', '100.128.0.1']) {
       expect((await subscribe(server, `https://${host}/hook`)).status, host).toBe(201);
     }
     const listed = await send(server, 'GET', '/v1/webhooks', undefined, { key: ACME_KEY });
-    expect(listed.body.subscriptions).toHaveLength(4);
+    expect(listed.body.subscriptions).toHaveLength(5);
   });
 
   it('sees through IPv4-mapped IPv6 and the decimal, hex, octal and short IPv4 spellings', async () => {

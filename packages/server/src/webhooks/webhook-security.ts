@@ -20,7 +20,10 @@ export interface WebhookSecurityConfig {
  * host), IPv6 link-local `fe80::/10`, and the NAT64 prefixes, which a gateway translates to any IPv4
  * address: the well-known `64:ff9b::/96` (its IPv4 address is checked too, should it be taken off) and
  * the local-use `64:ff9b:1::/48`, whose IPv4 address sits where its operator's prefix length puts it.
- * 6to4 and Teredo addresses are judged by the IPv4 addresses they carry (`embedded-ipv4.ts`).
+ * 6to4 and Teredo addresses are judged by the IPv4 addresses they carry (`embedded-ipv4.ts`). Also
+ * shared address space `100.64.0.0/10` (carrier-grade NAT, and Alibaba Cloud's metadata service at
+ * 100.100.100.200), benchmarking `198.18.0.0/15`, multicast `224.0.0.0/4` and `ff00::/8`, and the
+ * reserved `240.0.0.0/4` with the broadcast address: none is a public webhook endpoint.
  */
 export const DEFAULT_BLOCKED_CIDR_RANGES: readonly string[] = [
   '10.0.0.0/8',
@@ -35,6 +38,11 @@ export const DEFAULT_BLOCKED_CIDR_RANGES: readonly string[] = [
   'fe80::/10',
   '64:ff9b::/96',
   '64:ff9b:1::/48',
+  '100.64.0.0/10',
+  '198.18.0.0/15',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  'ff00::/8',
 ];
 
 const FIELDS = ['blocked_cidr_ranges', 'allowed_url_patterns', 'allow_http'];
