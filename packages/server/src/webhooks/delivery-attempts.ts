@@ -129,10 +129,11 @@ export class DeliveryAttempts {
     }
     const { error } = await sendDelivery(this.poster, this.clock, subscription, delivery);
     if (this.abandoned) return;
-    // Answered: its slot is free before the outcome's store write (a failure keeps it until it ends).
-    if (error === undefined) this.backlog.release(delivery);
-    if (error === undefined) await this.succeeded(subscription, delivery);
-    else await this.failed(subscription, delivery, error);
+    if (error === undefined) {
+      // Answered: its slot is free before the outcome's store write (a failure keeps it until it ends).
+      this.backlog.release(delivery);
+      await this.succeeded(subscription, delivery);
+    } else await this.failed(subscription, delivery, error);
   }
 
   /**
