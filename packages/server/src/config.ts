@@ -60,6 +60,12 @@ export interface ServerConfig extends LedgerConfig {
    */
   webhookLeaseMs?: number;
   /**
+   * Unfinished deliveries one webhook subscription may have on a server (waiting for a connection, in
+   * flight or waiting for a retry); past it a delivery is failed unsent, so a slow endpoint cannot grow
+   * the server's memory without end. @default 1000
+   */
+  webhookMaxBacklog?: number;
+  /**
    * The ledger's rate events (core `LedgerEventsOptions`): `denialRate` and `expiryRate` (`threshold`,
    * `windowMs`, `minSamples`), `burnRate` (`multiplier`, `windowMs`, `baselineWindows`, or `false`).
    * Defaults: GOV `WebhookThresholdConfig`'s (10 %, 5 %, 3x, over 300 s; 20 samples; 12 windows).
@@ -91,6 +97,7 @@ const SERVER_KEYS = [
   'webhookAllowHttp',
   'webhookSecurity',
   'webhookLeaseMs',
+  'webhookMaxBacklog',
   'events',
 ];
 
@@ -278,6 +285,8 @@ export function parseServerConfig(json: unknown, source?: string): ServerConfig 
   }
   if (json.webhookLeaseMs !== undefined)
     config.webhookLeaseMs = integerIn(json.webhookLeaseMs, 'webhookLeaseMs', 500, 3_600_000, source);
+  if (json.webhookMaxBacklog !== undefined)
+    config.webhookMaxBacklog = integerIn(json.webhookMaxBacklog, 'webhookMaxBacklog', 1, 1_000_000, source);
   if (json.events !== undefined) config.events = checkRateEvents(json.events, source);
   return config;
 }

@@ -237,6 +237,7 @@ export async function startCyclesServer(options: StartServerOptions = {}): Promi
           guard,
           onSharedChange: () => webhookPolicy.reload(),
           ...(options.webhookLeaseMs === undefined ? {} : { leaseMs: options.webhookLeaseMs }),
+          ...(options.webhookMaxBacklog === undefined ? {} : { maxBacklog: options.webhookMaxBacklog }),
         });
   webhooks?.start();
   const now = () => options.clock?.now() ?? Date.now();

@@ -1,5 +1,6 @@
 import { type Clock, type LedgerEvents, retryDelayMs } from '@cycles-guard/core/ledger-kit';
 import type { DeliveryRecord } from './delivery.ts';
+import type { DeliveryBacklog } from './delivery-backlog.ts';
 import { disableAfterFailures, saveCounters } from './failure-counts.ts';
 import type { WebhookPoster } from './http-post.ts';
 import { finishDelivery, sendDelivery } from './send-delivery.ts';
@@ -8,7 +9,7 @@ import type { SubscriptionSet } from './subscription-set.ts';
 import type { WebhookStore } from './webhook-store.ts';
 
 /** How a delivery attempt ended, as counted on `/metrics`. */
-export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped';
+export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped' | 'overflow';
 
 /**
  * The attempts of stored deliveries: each one POSTed now or when due, retried with the subscription's
@@ -19,6 +20,8 @@ export class DeliveryAttempts {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
+  /** Set once `close` stopped waiting: answers after it are not recorded (the stored records stay unfinished). */
+  private abandoned = false;
   /** Told as each attempt ends (`WebhookDispatcher.onOutcome`). */
   outcome: (outcome: DeliveryOutcome) => void = () => {};
 
@@ -28,16 +31,29 @@ export class DeliveryAttempts {
     private readonly subscriptions: SubscriptionSet,
     private readonly poster: WebhookPoster,
     private readonly clock: Clock,
+    private readonly backlog: DeliveryBacklog,
+    /** How long `close` waits for attempts in flight (the per-attempt timeout). */
+    private readonly closeWaitMs: number,
   ) {}
 
-  /** Attempts a delivery now; settles when the attempt (and its bookkeeping) ends. */
+  /**
+   * Attempts a delivery now; settles when the attempt (and its bookkeeping) ends. A delivery new to this
+   * server past its subscription's backlog bound is not sent but failed at once (`overflow`).
+   */
   attempt(delivery: DeliveryRecord): Promise<void> {
-    return this.track(this.post(delivery));
+    if (!this.backlog.admit(delivery)) return this.track(this.overflow(delivery));
+    const id = delivery.delivery_id;
+    // Held until it ends here: a retry keeps it (its timer), anything else releases it.
+    const ended = () => {
+      if (!this.timers.has(id)) this.backlog.release(delivery);
+    };
+    return this.track(this.post(delivery).finally(ended));
   }
 
   /** Attempts a delivery when it is due (`dueMs`). */
   schedule(delivery: DeliveryRecord): void {
     if (this.closed) return;
+    this.backlog.hold(delivery);
     const wait = Math.max(0, delivery.dueMs - this.clock.now());
     const timer = setTimeout(() => {
       this.timers.delete(delivery.delivery_id);
@@ -62,12 +78,22 @@ export class DeliveryAttempts {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Starts no more attempts (pending ones stay in the store) and waits for those in flight. */
+  /**
+   * Starts no more attempts (pending ones stay in the store) and waits for those in flight, at most one
+   * attempt timeout: a slow endpoint's backlog queued behind it would hold the close for minutes. An
+   * attempt answered later is not recorded; its stored record stays unfinished (resumed on a restart).
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    await this.settled();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.closeWaitMs);
+    });
+    await Promise.race([this.settled(), waited]);
+    clearTimeout(timer);
+    this.abandoned = true;
   }
 
   /**
@@ -102,8 +128,28 @@ export class DeliveryAttempts {
       return;
     }
     const { error } = await sendDelivery(this.poster, this.clock, subscription, delivery);
-    if (error === undefined) await this.succeeded(subscription, delivery);
-    else await this.failed(subscription, delivery, error);
+    if (this.abandoned) return;
+    if (error === undefined) {
+      // Answered: its slot is free before the outcome's store write (a failure keeps it until it ends).
+      this.backlog.release(delivery);
+      await this.succeeded(subscription, delivery);
+    } else await this.failed(subscription, delivery, error);
+  }
+
+  /**
+   * Fails a delivery the backlog bound refused, unsent: recorded and counted, but not announced as a
+   * `system.webhook_delivery_failed` each (a slow endpoint would flood the event store with them).
+   */
+  private async overflow(delivery: DeliveryRecord): Promise<void> {
+    const held = this.backlog.size(delivery.subscription_id);
+    this.outcome('overflow');
+    await finishDelivery(
+      this.store,
+      this.clock,
+      delivery,
+      'FAILED',
+      `${held} deliveries to this endpoint are unfinished: it answers slower than events arrive; they can be replayed once it keeps up`,
+    );
   }
 
   private async succeeded(subscription: SubscriptionRecord, delivery: DeliveryRecord): Promise<void> {

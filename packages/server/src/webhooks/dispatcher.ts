@@ -3,6 +3,7 @@ import type { Clock, LedgerEvents } from '@cycles-guard/core/ledger-kit';
 import type { ProtocolEvent } from '@cycles-guard/core/webhooks';
 import type { DeliveryRecord } from './delivery.ts';
 import { DeliveryAttempts, type DeliveryOutcome } from './delivery-attempts.ts';
+import { DEFAULT_MAX_BACKLOG, DeliveryBacklog } from './delivery-backlog.ts';
 import { DeliveryDrafts } from './delivery-drafts.ts';
 import { EventInbox } from './event-inbox.ts';
 import { WebhookPoster } from './http-post.ts';
@@ -36,6 +37,11 @@ export interface DispatcherOptions {
    * Default 15,000 ms.
    */
   leaseMs?: number;
+  /**
+   * Unfinished deliveries (waiting for a connection, in flight or waiting for a retry) one subscription
+   * may have on this server; a delivery past it is failed unsent (`delivery-backlog.ts`). Default 1,000.
+   */
+  maxBacklog?: number;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -77,11 +83,20 @@ export class WebhookDispatcher {
     this.clock = options.clock ?? systemClock;
     this.guard = options.guard ?? new WebhookUrlGuard(parseWebhookSecurity({}));
     this.subscriptions = new SubscriptionSet(store, events, options.onSharedChange);
-    this.poster = new WebhookPoster(this.guard, options.timeoutMs ?? 10_000);
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.poster = new WebhookPoster(this.guard, timeoutMs);
     this.refreshMs = options.refreshMs ?? 1000;
     this.leaseMs = options.leaseMs ?? 15_000;
     this.drafts = new DeliveryDrafts(this.clock);
-    this.attempts = new DeliveryAttempts(store, events, this.subscriptions, this.poster, this.clock);
+    this.attempts = new DeliveryAttempts(
+      store,
+      events,
+      this.subscriptions,
+      this.poster,
+      this.clock,
+      new DeliveryBacklog(options.maxBacklog ?? DEFAULT_MAX_BACKLOG),
+      timeoutMs,
+    );
     this.inbox = new EventInbox({
       store,
       subscriptions: this.subscriptions,
@@ -205,7 +220,8 @@ export class WebhookDispatcher {
 
   /**
    * Calls `listener` as each delivery attempt ends (`/metrics`): `delivered`, `retried` (failed, retry
-   * scheduled), `failed` (retries exhausted) or `dropped` (the subscription is paused or disabled).
+   * scheduled), `failed` (retries exhausted), `dropped` (the subscription is paused or disabled) or
+   * `overflow` (not sent: the subscription's backlog bound is reached).
    * Test probes are not counted.
    */
   onOutcome(listener: (outcome: DeliveryOutcome) => void): void {
@@ -237,7 +253,10 @@ export class WebhookDispatcher {
     return delivery;
   }
 
-  /** Stops listening and retrying; waits for attempts in flight. Pending deliveries stay in the store. */
+  /**
+   * Stops listening and retrying; waits for attempts in flight, at most one attempt timeout, then drops
+   * the connections (POSTs still queued are not sent). Pending deliveries stay in the store.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.inbox.close();
