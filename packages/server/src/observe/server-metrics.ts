@@ -73,7 +73,7 @@ export class ServerMetrics {
     });
     this.#webhooks = new Counter({
       name: 'cycles_webhook_deliveries_total',
-      help: 'Webhook delivery attempts, by outcome (delivered, failed, retried, dropped)',
+      help: 'Webhook delivery attempts, by outcome (delivered, failed, retried, dropped, overflow)',
       labelNames: ['outcome'],
       registers,
     });
